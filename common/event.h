@@ -1,0 +1,66 @@
+// The event schema (version 1) as the collector sees it after decoding: owned
+// strings and plain values, independent of how the module encoded them. The wire
+// form is documented in docs/protocol.md; encoding lives in event_encoder.h and
+// decoding in event_decoder.h.
+#pragma once
+
+#include "anomaly_scores.h"
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mso {
+
+inline constexpr int k_schema_version = 1;
+// Largest datagram either side accepts; the module encodes into at most this much.
+inline constexpr std::size_t k_max_datagram_bytes = 65536;
+
+// One ModSecurity alert message about a request.
+struct Finding {
+    std::string id; // "" when the message carried no [id] (see truncated)
+    std::string msg;
+    std::string severity;
+    int paranoia_level = 0;
+    int phase = 0;
+    std::vector<std::string> tags;
+    std::string target;
+    std::string data;
+    bool data_truncated = false;
+    bool intercepted = false;
+    bool truncated = false;
+};
+
+// One request that ModSecurity had findings for (or any request in "all" mode).
+struct RequestEvent {
+    std::int64_t time_us = 0;
+    std::string vhost;
+    int port = 0;
+    std::string unique_id;
+    std::string client;
+    std::string method;
+    std::string path;
+    std::string query;
+    int status = 0;
+    std::string protocol;
+    bool intercepted = false;
+    int phase = 0;
+    std::optional<AnomalyScores> scores; // nullopt: the snippet is not installed
+    std::vector<Finding> findings;
+    std::uint64_t findings_dropped = 0;
+};
+
+// Per-vhost totals of one Apache child for requests not sent as RequestEvents.
+struct CounterReport {
+    std::string vhost;
+    int port = 0;
+    std::int64_t pid = 0;
+    std::uint64_t requests = 0;
+    std::map<int, std::uint64_t> status; // status code -> requests
+    std::uint64_t events_lost = 0;
+};
+
+} // namespace mso

@@ -1,0 +1,242 @@
+// Decodes event datagrams with nlohmann/json in its non-throwing mode. Every field is
+// type-checked; a wrong type is a DecodeFailure naming the field, so a bad sender is
+// visible in the collector's health counters instead of corrupting aggregates.
+#include "event_decoder.h"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <utility>
+
+namespace mso {
+namespace {
+
+using json = nlohmann::json;
+
+struct Reader {
+    const json& obj;
+    std::optional<DecodeFailure> failure;
+
+    const json* field(const char* key, bool required) {
+        auto it = obj.find(key);
+        if (it == obj.end() || it->is_null()) {
+            if (required && !failure)
+                failure = DecodeFailure{DecodeError::missing_field,
+                                        std::string("missing field \"") + key + "\""};
+            return nullptr;
+        }
+        return &*it;
+    }
+
+    void wrong_type(const char* key, const char* expected) {
+        if (!failure)
+            failure = DecodeFailure{DecodeError::bad_field_type, std::string("field \"") + key +
+                                                                     "\" is not " + expected};
+    }
+
+    void string(const char* key, std::string& out, bool required = true) {
+        const json* v = field(key, required);
+        if (!v)
+            return;
+        if (!v->is_string())
+            return wrong_type(key, "a string");
+        out = v->get_ref<const std::string&>();
+    }
+
+    template <typename Int> void integer(const char* key, Int& out, bool required = true) {
+        const json* v = field(key, required);
+        if (!v)
+            return;
+        if (!v->is_number_integer())
+            return wrong_type(key, "an integer");
+        if (v->is_number_unsigned()) {
+            auto u = v->get<std::uint64_t>();
+            if (u > static_cast<std::uint64_t>(std::numeric_limits<Int>::max()))
+                return wrong_type(key, "an integer in range");
+            out = static_cast<Int>(u);
+            return;
+        }
+        auto i = v->get<std::int64_t>();
+        if (i < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||
+            (i > 0 && static_cast<std::uint64_t>(i) >
+                          static_cast<std::uint64_t>(std::numeric_limits<Int>::max())))
+            return wrong_type(key, "an integer in range");
+        out = static_cast<Int>(i);
+    }
+
+    void boolean(const char* key, bool& out, bool required = true) {
+        const json* v = field(key, required);
+        if (!v)
+            return;
+        if (!v->is_boolean())
+            return wrong_type(key, "a boolean");
+        out = v->get<bool>();
+    }
+
+    void int_array4(const char* key, std::array<int, 4>& out) {
+        const json* v = field(key, false);
+        if (!v)
+            return;
+        if (!v->is_array() || v->size() != out.size())
+            return wrong_type(key, "an array of 4 integers");
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const json& e = (*v)[i];
+            if (!e.is_number_integer())
+                return wrong_type(key, "an array of 4 integers");
+            out[i] = e.get<int>();
+        }
+    }
+};
+
+std::optional<DecodeFailure> read_scores(const json& j, AnomalyScores& s) {
+    if (!j.is_object())
+        return DecodeFailure{DecodeError::bad_field_type, "field \"scores\" is not an object"};
+    Reader r{j, {}};
+    r.integer("inbound", s.inbound, false);
+    r.integer("outbound", s.outbound, false);
+    r.int_array4("inbound_pl", s.inbound_pl);
+    r.int_array4("outbound_pl", s.outbound_pl);
+    r.integer("inbound_threshold", s.inbound_threshold, false);
+    r.integer("outbound_threshold", s.outbound_threshold, false);
+    r.integer("blocking_pl", s.blocking_pl, false);
+    r.integer("detection_pl", s.detection_pl, false);
+    return r.failure;
+}
+
+std::optional<DecodeFailure> read_finding(const json& j, Finding& f) {
+    if (!j.is_object())
+        return DecodeFailure{DecodeError::bad_field_type, "a finding is not an object"};
+    Reader r{j, {}};
+    r.string("id", f.id);
+    r.string("msg", f.msg, false);
+    r.string("severity", f.severity, false);
+    r.integer("pl", f.paranoia_level, false);
+    r.integer("phase", f.phase, false);
+    r.string("target", f.target, false);
+    r.string("data", f.data, false);
+    r.boolean("data_truncated", f.data_truncated, false);
+    r.boolean("intercepted", f.intercepted, false);
+    r.boolean("truncated", f.truncated, false);
+    if (const json* tags = r.field("tags", false)) {
+        if (!tags->is_array()) {
+            r.wrong_type("tags", "an array of strings");
+        } else {
+            f.tags.reserve(tags->size());
+            for (const json& t : *tags) {
+                if (!t.is_string()) {
+                    r.wrong_type("tags", "an array of strings");
+                    break;
+                }
+                f.tags.push_back(t.get<std::string>());
+            }
+        }
+    }
+    return r.failure;
+}
+
+Decoded read_request(const json& j) {
+    RequestEvent e;
+    Reader r{j, {}};
+    r.integer("time_us", e.time_us);
+    r.string("vhost", e.vhost);
+    r.integer("port", e.port);
+    r.string("unique_id", e.unique_id, false);
+    r.string("client", e.client);
+    r.string("method", e.method);
+    r.string("path", e.path);
+    r.string("query", e.query, false);
+    r.integer("status", e.status);
+    r.string("protocol", e.protocol);
+    r.boolean("intercepted", e.intercepted);
+    r.integer("phase", e.phase, false);
+    r.integer("findings_dropped", e.findings_dropped, false);
+    if (r.failure)
+        return std::move(*r.failure);
+    if (const json* scores = r.field("scores", false)) {
+        e.scores.emplace();
+        if (auto failure = read_scores(*scores, *e.scores))
+            return std::move(*failure);
+    }
+    const json* findings = r.field("findings", true);
+    if (!findings)
+        return std::move(*r.failure);
+    if (!findings->is_array())
+        return DecodeFailure{DecodeError::bad_field_type, "field \"findings\" is not an array"};
+    e.findings.resize(findings->size());
+    for (std::size_t i = 0; i < findings->size(); ++i)
+        if (auto failure = read_finding((*findings)[i], e.findings[i]))
+            return std::move(*failure);
+    return e;
+}
+
+Decoded read_counters(const json& j) {
+    CounterReport c;
+    Reader r{j, {}};
+    r.string("vhost", c.vhost);
+    r.integer("port", c.port);
+    r.integer("pid", c.pid, false);
+    r.integer("requests", c.requests);
+    r.integer("events_lost", c.events_lost, false);
+    if (r.failure)
+        return std::move(*r.failure);
+    if (const json* status = r.field("status", false)) {
+        if (!status->is_object())
+            return DecodeFailure{DecodeError::bad_field_type, "field \"status\" is not an object"};
+        for (const auto& [code_text, count] : status->items()) {
+            int code = 0;
+            for (char ch : code_text) {
+                if (ch < '0' || ch > '9' || code > 99999) {
+                    code = -1;
+                    break;
+                }
+                code = code * 10 + (ch - '0');
+            }
+            // "0" collects status codes outside 100..599.
+            if (code < 0 || code_text.empty() || !count.is_number_unsigned())
+                return DecodeFailure{DecodeError::bad_field_type,
+                                     "field \"status\" must map status codes to counts"};
+            c.status[code] += count.get<std::uint64_t>();
+        }
+    }
+    return c;
+}
+
+} // namespace
+
+const char* reason_name(DecodeError e) noexcept {
+    switch (e) {
+    case DecodeError::too_large: return "too_large";
+    case DecodeError::not_json: return "not_json";
+    case DecodeError::not_object: return "not_object";
+    case DecodeError::bad_version: return "bad_version";
+    case DecodeError::unknown_type: return "unknown_type";
+    case DecodeError::missing_field: return "missing_field";
+    case DecodeError::bad_field_type: return "bad_field_type";
+    }
+    return "unknown";
+}
+
+Decoded decode_datagram(std::string_view datagram) {
+    if (datagram.size() > k_max_datagram_bytes)
+        return DecodeFailure{DecodeError::too_large,
+                             "datagram of " + std::to_string(datagram.size()) + " bytes"};
+    const json j = json::parse(datagram.begin(), datagram.end(), nullptr, false);
+    if (j.is_discarded())
+        return DecodeFailure{DecodeError::not_json, "datagram is not valid JSON"};
+    if (!j.is_object())
+        return DecodeFailure{DecodeError::not_object, "datagram is not a JSON object"};
+    auto v = j.find("v");
+    if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != k_schema_version)
+        return DecodeFailure{DecodeError::bad_version, "schema version is not 1"};
+    auto type = j.find("type");
+    if (type == j.end() || !type->is_string())
+        return DecodeFailure{DecodeError::unknown_type, "datagram has no type"};
+    const auto& t = type->get_ref<const std::string&>();
+    if (t == "request")
+        return read_request(j);
+    if (t == "counters")
+        return read_counters(j);
+    return DecodeFailure{DecodeError::unknown_type, "unknown datagram type"};
+}
+
+} // namespace mso

@@ -1,0 +1,36 @@
+// Decoding of event datagrams (docs/protocol.md, section 1) into owned values.
+// Untrusted input: every failure is a returned reason, never an exception or a
+// crash. Thread-compatible (no shared state); never blocks.
+#pragma once
+
+#include "event.h"
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace mso {
+
+// Why a datagram was rejected; stable names (reason_name) appear in `health`.
+enum class DecodeError {
+    too_large,
+    not_json,
+    not_object,
+    bad_version,
+    unknown_type,
+    missing_field,
+    bad_field_type,
+};
+
+[[nodiscard]] const char* reason_name(DecodeError e) noexcept;
+
+struct DecodeFailure {
+    DecodeError reason;
+    std::string detail; // e.g. "missing field \"vhost\""
+};
+
+using Decoded = std::variant<RequestEvent, CounterReport, DecodeFailure>;
+
+[[nodiscard]] Decoded decode_datagram(std::string_view datagram);
+
+} // namespace mso
