@@ -1,0 +1,276 @@
+// Parser for ModSecurity v2 alert messages; see modsec_message.h for the format and the
+// trust model. Parsing is a single left-to-right pass over string_views.
+#include "modsec_message.h"
+
+namespace mso {
+namespace {
+
+constexpr std::string_view k_marker = "ModSecurity: ";
+constexpr std::string_view k_hostname_open = " [hostname \"";
+
+int hex_digit(char h) noexcept {
+    if (h >= '0' && h <= '9')
+        return h - '0';
+    if (h >= 'a' && h <= 'f')
+        return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F')
+        return h - 'A' + 10;
+    return -1;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.substr(0, prefix.size()) == prefix;
+}
+
+std::string_view trim_right(std::string_view s) noexcept {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r'))
+        s.remove_suffix(1);
+    return s;
+}
+
+// Parses the decimal number at the start of `s` (at most 6 digits); 0 when none.
+int leading_number(std::string_view s) noexcept {
+    int value = 0;
+    std::size_t i = 0;
+    for (; i < s.size() && i < 6 && s[i] >= '0' && s[i] <= '9'; ++i)
+        value = value * 10 + (s[i] - '0');
+    return i == 0 ? 0 : value;
+}
+
+// Reads ` [key "value"]` items from `meta` (values are ModSecurity-escaped, so a raw
+// quote followed by `]` always ends a value). Calls on_item(key, value) for each
+// complete item; returns the offset where parsing stopped.
+template <typename OnItem>
+std::size_t read_items(std::string_view meta, OnItem&& on_item) noexcept {
+    std::size_t i = 0;
+    while (i + 2 < meta.size() && meta[i] == ' ' && meta[i + 1] == '[') {
+        const std::size_t key_start = i + 2;
+        const std::size_t key_end = meta.find(" \"", key_start);
+        if (key_end == std::string_view::npos || key_end - key_start > 16)
+            break;
+        std::size_t j = key_end + 2;
+        const std::size_t value_start = j;
+        bool closed = false;
+        while (j < meta.size()) {
+            if (meta[j] == '\\') {
+                j += 2;
+            } else if (meta[j] == '"' && j + 1 < meta.size() && meta[j + 1] == ']') {
+                closed = true;
+                break;
+            } else {
+                ++j;
+            }
+        }
+        if (!closed)
+            break;
+        on_item(meta.substr(key_start, key_end - key_start),
+                meta.substr(value_start, j - value_start));
+        i = j + 2;
+    }
+    return i;
+}
+
+// The variable an operator head names: `... at ARGS:id.` or `against "VAR" required.`
+std::string_view target_from_head(std::string_view head) noexcept {
+    // Skip past the quoted pattern or match, whose quotes are escaped inside.
+    std::size_t after_quotes = 0;
+    for (std::size_t i = 0; i < head.size(); ++i) {
+        if (head[i] == '\\')
+            ++i;
+        else if (head[i] == '"')
+            after_quotes = i + 1;
+    }
+    constexpr std::string_view against = " against \"";
+    if (std::size_t a = head.find(against); a != std::string_view::npos) {
+        const std::size_t start = a + against.size();
+        const std::size_t end = head.find('"', start);
+        if (end != std::string_view::npos)
+            return head.substr(start, end - start);
+    }
+    constexpr std::string_view at = " at ";
+    std::size_t a = head.find(at, after_quotes);
+    if (a == std::string_view::npos)
+        return {};
+    std::string_view t = head.substr(a + at.size());
+    if (!t.empty() && t.back() == '.')
+        t.remove_suffix(1);
+    return t;
+}
+
+// The variable CRS names in [data]: `Matched Data: X found within ARGS:id: value`.
+std::string_view target_from_data(std::string_view data) noexcept {
+    constexpr std::string_view within = "found within ";
+    const std::size_t w = data.find(within);
+    if (w == std::string_view::npos)
+        return {};
+    std::string_view t = data.substr(w + within.size());
+    const std::size_t colon = t.find(": ");
+    return colon == std::string_view::npos ? t : t.substr(0, colon);
+}
+
+void add_tag(MessageView& m, std::string_view tag) noexcept {
+    constexpr std::string_view pl = "paranoia-level/";
+    if (starts_with(tag, pl) && m.paranoia_level == 0)
+        m.paranoia_level = leading_number(tag.substr(pl.size()));
+    for (std::size_t i = 0; i < m.tag_count; ++i)
+        if (m.tags[i] == tag)
+            return;
+    if (m.tag_count == m.tags.size()) {
+        ++m.tags_dropped;
+        return;
+    }
+    m.tags[m.tag_count++] = tag;
+}
+
+void set_item(MessageView& m, std::string_view key, std::string_view value) noexcept {
+    if (key == "tag")
+        add_tag(m, value);
+    else if (key == "id")
+        m.id = value;
+    else if (key == "msg")
+        m.msg = value;
+    else if (key == "severity")
+        m.severity = value;
+    else if (key == "data")
+        m.data = value;
+    else if (key == "file")
+        m.file = value;
+    else if (key == "line")
+        m.line = value;
+    else if (key == "rev")
+        m.rev = value;
+    else if (key == "ver")
+        m.ver = value;
+    else if (key == "hostname")
+        m.hostname = value;
+    else if (key == "uri")
+        m.uri = value;
+    else if (key == "unique_id")
+        m.unique_id = value;
+}
+
+void parse_head(MessageView& m, std::string_view head) noexcept {
+    m.head = head;
+    constexpr std::string_view denied = "Access denied";
+    m.intercepted = starts_with(head, denied);
+    m.is_alert = m.intercepted || starts_with(head, "Warning.") || starts_with(head, "Access ");
+    constexpr std::string_view code = "Access denied with code ";
+    if (starts_with(head, code))
+        m.status = leading_number(head.substr(code.size()));
+    constexpr std::string_view phase = "(phase ";
+    if (m.is_alert && !starts_with(head, "Warning.")) {
+        if (std::size_t p = head.find(phase); p != std::string_view::npos)
+            m.phase = leading_number(head.substr(p + phase.size()));
+    }
+    m.target = target_from_head(head);
+}
+
+} // namespace
+
+bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
+    out = MessageView{};
+    const std::size_t marker = text.find(k_marker);
+    if (marker == std::string_view::npos)
+        return false;
+    std::string_view body = trim_right(text.substr(marker + k_marker.size()));
+
+    // The trailer mod_security2 appends after its 1024-byte part; the last occurrence is
+    // genuine because every value after it is escaped.
+    std::string_view part = body;
+    if (const std::size_t h = body.rfind(k_hostname_open); h != std::string_view::npos) {
+        part = body.substr(0, h);
+        read_items(body.substr(h), [&](std::string_view k, std::string_view v) {
+            set_item(out, k, v);
+        });
+    } else {
+        out.truncated = true; // Apache cut the whole line before the trailer
+    }
+    if (part.size() >= k_modsec_message_limit - 1)
+        out.truncated = true;
+
+    std::size_t meta = part.rfind(" [file \"");
+    if (meta == std::string_view::npos)
+        meta = part.rfind(" [id \"");
+    if (meta == std::string_view::npos) {
+        parse_head(out, trim_right(part));
+        return true;
+    }
+    // The trailer's fields are kept even if the metadata repeats a key.
+    const std::string_view hostname = out.hostname, uri = out.uri, unique_id = out.unique_id;
+    parse_head(out, trim_right(part.substr(0, meta)));
+    read_items(part.substr(meta), [&](std::string_view k, std::string_view v) {
+        set_item(out, k, v);
+    });
+    out.hostname = hostname;
+    out.uri = uri;
+    out.unique_id = unique_id;
+    if (!out.id.empty())
+        out.is_alert = true;
+    if (out.target.empty())
+        out.target = target_from_data(out.data);
+    return true;
+}
+
+std::size_t apache_log_unescape(char* text, std::size_t size) noexcept {
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < size; ++i) {
+        char c = text[i];
+        if (c == '\\' && i + 1 < size) {
+            const int hi = i + 3 < size ? hex_digit(text[i + 2]) : -1;
+            const int lo = i + 3 < size ? hex_digit(text[i + 3]) : -1;
+            switch (text[i + 1]) {
+            case '\\': c = '\\'; ++i; break;
+            case 'b': c = '\b'; ++i; break;
+            case 'n': c = '\n'; ++i; break;
+            case 'r': c = '\r'; ++i; break;
+            case 't': c = '\t'; ++i; break;
+            case 'v': c = '\v'; ++i; break;
+            case 'x':
+                if (hi >= 0 && lo >= 0) {
+                    c = static_cast<char>(hi * 16 + lo);
+                    i += 3;
+                }
+                break;
+            default: break;
+            }
+        }
+        text[out++] = c;
+    }
+    return out;
+}
+
+std::size_t modsec_unescape(std::string_view raw, char* out, std::size_t cap) noexcept {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < raw.size() && n < cap; ++i) {
+        char c = raw[i];
+        if (c != '\\' || i + 1 >= raw.size()) {
+            out[n++] = c;
+            continue;
+        }
+        const char e = raw[i + 1];
+        constexpr auto hex = hex_digit;
+        switch (e) {
+        case '"': c = '"'; break;
+        case '\\': c = '\\'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'v': c = '\v'; break;
+        case 'b': c = '\b'; break;
+        case 'x':
+            if (i + 3 < raw.size() && hex(raw[i + 2]) >= 0 && hex(raw[i + 3]) >= 0) {
+                out[n++] = static_cast<char>(hex(raw[i + 2]) * 16 + hex(raw[i + 3]));
+                i += 3;
+                continue;
+            }
+            out[n++] = c; // a lone backslash stays as it is
+            continue;
+        default: out[n++] = c; continue;
+        }
+        out[n++] = c;
+        ++i;
+    }
+    return n;
+}
+
+} // namespace mso
