@@ -1,0 +1,196 @@
+// Event encoding for the module; see event_encoder.h. Key order follows
+// docs/protocol.md except that the verdict ("intercepted", "phase") follows the
+// findings, since it is derived from them in the same pass.
+#include "event_encoder.h"
+
+#include "json_writer.h"
+#include "modsec_message.h"
+
+namespace mso {
+namespace {
+
+// Room kept free while writing findings for the keys that close the event.
+constexpr std::size_t k_tail_reserve = 96;
+
+void write_scores(JsonWriter& w, const AnomalyScores* s) {
+    w.key("scores");
+    if (!s) {
+        w.null();
+        return;
+    }
+    w.begin_object();
+    w.key("inbound");
+    w.integer(s->inbound);
+    w.key("outbound");
+    w.integer(s->outbound);
+    w.key("inbound_pl");
+    w.begin_array();
+    for (int v : s->inbound_pl)
+        w.integer(v);
+    w.end_array();
+    w.key("outbound_pl");
+    w.begin_array();
+    for (int v : s->outbound_pl)
+        w.integer(v);
+    w.end_array();
+    w.key("inbound_threshold");
+    w.integer(s->inbound_threshold);
+    w.key("outbound_threshold");
+    w.integer(s->outbound_threshold);
+    w.key("blocking_pl");
+    w.integer(s->blocking_pl);
+    w.key("detection_pl");
+    w.integer(s->detection_pl);
+    w.end_object();
+}
+
+void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& limits) {
+    w.begin_object();
+    w.key("id");
+    w.modsec_string(m.id, 32);
+    w.key("msg");
+    w.modsec_string(m.msg, limits.max_msg);
+    w.key("severity");
+    w.modsec_string(m.severity, 16);
+    w.key("pl");
+    w.integer(m.paranoia_level);
+    w.key("phase");
+    w.integer(m.phase);
+    w.key("tags");
+    w.begin_array();
+    for (std::size_t i = 0; i < m.tag_count; ++i)
+        w.modsec_string(m.tags[i], 128);
+    w.end_array();
+    w.key("target");
+    w.modsec_string(m.target, 256);
+    w.key("data");
+    bool data_cut = false;
+    w.modsec_string(m.data, limits.max_data, &data_cut);
+    if (data_cut) {
+        w.key("data_truncated");
+        w.boolean(true);
+    }
+    w.key("intercepted");
+    w.boolean(m.intercepted);
+    w.key("truncated");
+    w.boolean(m.truncated);
+    w.end_object();
+}
+
+} // namespace
+
+EncodeResult encode_request_event(const RequestRecord& r, const std::string_view* messages,
+                                  std::size_t message_count, std::size_t dropped_before,
+                                  const EncoderLimits& limits, char* buffer,
+                                  std::size_t capacity) noexcept {
+    EncodeResult result;
+    JsonWriter w(buffer, capacity);
+    w.begin_object();
+    w.key("v");
+    w.integer(1);
+    w.key("type");
+    w.string("request");
+    w.key("time_us");
+    w.integer(r.time_us);
+    w.key("vhost");
+    w.string(r.vhost, 256);
+    w.key("port");
+    w.integer(r.port);
+    w.key("unique_id");
+    w.string(r.unique_id, 128);
+    w.key("client");
+    w.string(r.client, 64);
+    w.key("method");
+    w.string(r.method, 32);
+    w.key("path");
+    w.string(r.path, limits.max_path);
+    if (r.include_query) {
+        w.key("query");
+        w.string(r.query, limits.max_path);
+    }
+    w.key("status");
+    w.integer(r.status);
+    w.key("protocol");
+    w.string(r.protocol, 32);
+    write_scores(w, r.scores);
+    if (w.overflowed())
+        return result;
+
+    w.reserve(k_tail_reserve);
+    w.key("findings");
+    w.begin_array();
+    int phase = 0;
+    std::size_t dropped = dropped_before;
+    for (std::size_t i = 0; i < message_count; ++i) {
+        MessageView m;
+        if (!parse_modsec_message(messages[i], m) || !m.is_alert)
+            continue;
+        if (m.intercepted && !result.intercepted) {
+            result.intercepted = true;
+            phase = m.phase;
+        }
+        if (result.findings == limits.max_findings) {
+            ++dropped;
+            continue;
+        }
+        const JsonWriter::Mark before = w.mark();
+        write_finding(w, m, limits);
+        if (w.overflowed()) {
+            w.rollback(before);
+            ++dropped;
+            continue;
+        }
+        ++result.findings;
+    }
+    w.release_reserve();
+    w.end_array();
+    w.key("findings_dropped");
+    w.integer(static_cast<std::int64_t>(dropped));
+    w.key("intercepted");
+    w.boolean(result.intercepted);
+    w.key("phase");
+    w.integer(phase);
+    w.end_object();
+    if (w.overflowed())
+        return EncodeResult{};
+    result.findings_dropped = dropped;
+    result.size = w.view().size();
+    return result;
+}
+
+std::size_t encode_counters(const CounterSnapshot& c, char* buffer,
+                            std::size_t capacity) noexcept {
+    JsonWriter w(buffer, capacity);
+    w.begin_object();
+    w.key("v");
+    w.integer(1);
+    w.key("type");
+    w.string("counters");
+    w.key("vhost");
+    w.string(c.vhost, 256);
+    w.key("port");
+    w.integer(c.port);
+    w.key("pid");
+    w.integer(c.pid);
+    w.key("requests");
+    w.integer(static_cast<std::int64_t>(c.requests));
+    w.key("events_lost");
+    w.integer(static_cast<std::int64_t>(c.events_lost));
+    w.key("status");
+    w.begin_object();
+    for (std::size_t i = 0; i < k_status_slots; ++i) {
+        if (c.status[i] == 0)
+            continue;
+        const int code = i + 1 == k_status_slots ? 0 : k_min_status + static_cast<int>(i);
+        char digits[4] = {static_cast<char>('0' + code / 100),
+                          static_cast<char>('0' + code / 10 % 10),
+                          static_cast<char>('0' + code % 10), 0};
+        w.key(code == 0 ? std::string_view("0") : std::string_view(digits, 3));
+        w.integer(static_cast<std::int64_t>(c.status[i]));
+    }
+    w.end_object();
+    w.end_object();
+    return w.overflowed() ? 0 : w.view().size();
+}
+
+} // namespace mso

@@ -1,0 +1,72 @@
+// Encodes one request event (docs/protocol.md, section 1.1) and counter reports
+// (section 1.2) into a caller-owned buffer, for the module's request path: no heap
+// allocation, no exceptions, bounded output. Findings that do not fit are dropped
+// whole and counted in "findings_dropped", so the datagram is always valid JSON.
+#pragma once
+
+#include "anomaly_scores.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace mso {
+
+// What the module knows about a request, as views into request memory.
+struct RequestRecord {
+    std::int64_t time_us = 0;
+    std::string_view vhost;
+    int port = 0;
+    std::string_view unique_id;
+    std::string_view client;
+    std::string_view method;
+    std::string_view path;
+    std::string_view query; // written only when include_query
+    bool include_query = false;
+    int status = 0;
+    std::string_view protocol;
+    const AnomalyScores* scores = nullptr; // nullptr: the snippet did not run
+};
+
+struct EncoderLimits {
+    std::size_t max_path = 1024;
+    std::size_t max_msg = 512;
+    std::size_t max_data = 256;
+    std::size_t max_findings = 128;
+};
+
+struct EncodeResult {
+    std::size_t size = 0;          // bytes written; 0 when even the header did not fit
+    std::size_t findings = 0;      // findings written
+    std::size_t findings_dropped = 0;
+    bool intercepted = false;
+};
+
+// `messages` are raw error-log texts of mod_security2 for this request; those that are
+// not alerts are skipped. `dropped_before` counts messages the caller already had to
+// drop. Needs at least ~2 KiB of buffer to hold the request fields.
+EncodeResult encode_request_event(const RequestRecord& request, const std::string_view* messages,
+                                  std::size_t message_count, std::size_t dropped_before,
+                                  const EncoderLimits& limits, char* buffer,
+                                  std::size_t capacity) noexcept;
+
+// Status codes counted individually in a counter report; others fall in the last slot
+// (reported as status 0).
+inline constexpr int k_min_status = 100;
+inline constexpr int k_max_status = 599;
+inline constexpr std::size_t k_status_slots = k_max_status - k_min_status + 2;
+
+struct CounterSnapshot {
+    std::string_view vhost;
+    int port = 0;
+    std::int64_t pid = 0;
+    std::uint64_t requests = 0;
+    std::uint64_t events_lost = 0;
+    const std::uint64_t* status = nullptr; // k_status_slots entries
+};
+
+// Returns the size written, or 0 when it did not fit.
+std::size_t encode_counters(const CounterSnapshot& counters, char* buffer,
+                            std::size_t capacity) noexcept;
+
+} // namespace mso

@@ -1,0 +1,179 @@
+// Bounded JSON writer; see json_writer.h. UTF-8 validation follows RFC 3629 (no
+// overlongs, no surrogates, nothing above U+10FFFF).
+#include "json_writer.h"
+
+#include "modsec_message.h"
+
+#include <cstring>
+
+namespace mso {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one.
+std::size_t utf8_sequence(const unsigned char* s, std::size_t n) noexcept {
+    const unsigned char b = s[0];
+    if (b < 0x80)
+        return 1;
+    auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+        return i < n && s[i] >= lo && s[i] <= hi;
+    };
+    if (b >= 0xC2 && b <= 0xDF)
+        return cont(1) ? 2 : 0;
+    if (b >= 0xE0 && b <= 0xEF) {
+        const unsigned char lo = b == 0xE0 ? 0xA0 : 0x80;
+        const unsigned char hi = b == 0xED ? 0x9F : 0xBF;
+        return cont(1, lo, hi) && cont(2) ? 3 : 0;
+    }
+    if (b >= 0xF0 && b <= 0xF4) {
+        const unsigned char lo = b == 0xF0 ? 0x90 : 0x80;
+        const unsigned char hi = b == 0xF4 ? 0x8F : 0xBF;
+        return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+    }
+    return 0;
+}
+
+} // namespace
+
+JsonWriter::JsonWriter(char* buffer, std::size_t capacity) noexcept
+    : m_buffer(buffer), m_capacity(capacity), m_limit(capacity) {}
+
+bool JsonWriter::put(std::string_view bytes) noexcept {
+    if (m_overflow || bytes.size() > m_limit - m_size) {
+        m_overflow = true;
+        return false;
+    }
+    std::memcpy(m_buffer + m_size, bytes.data(), bytes.size());
+    m_size += bytes.size();
+    return true;
+}
+
+void JsonWriter::separator() noexcept {
+    if (m_after_key) {
+        m_after_key = false;
+        return;
+    }
+    if (!m_first[m_depth])
+        put(',');
+    m_first[m_depth] = false;
+}
+
+void JsonWriter::open(char c) noexcept {
+    separator();
+    put(c);
+    if (m_depth == k_max_depth) {
+        m_overflow = true;
+        return;
+    }
+    m_first[++m_depth] = true;
+}
+
+void JsonWriter::close(char c) noexcept {
+    put(c);
+    if (m_depth > 0)
+        --m_depth;
+}
+
+void JsonWriter::key(std::string_view name) noexcept {
+    separator();
+    put('"');
+    put(name);
+    put("\":");
+    m_after_key = true;
+}
+
+void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut) noexcept {
+    separator();
+    put('"');
+    const auto* s = reinterpret_cast<const unsigned char*>(value.data());
+    const std::size_t n = value.size() < max_bytes ? value.size() : max_bytes;
+    std::size_t i = 0;
+    char escape[8];
+    while (i < n && !m_overflow) {
+        const unsigned char b = s[i];
+        if (b >= 0x80) {
+            const std::size_t len = utf8_sequence(s + i, value.size() - i);
+            if (len == 0) {
+                put("\\ufffd");
+                ++i;
+            } else if (i + len > n) {
+                break; // the limit falls inside this character: stop before it
+            } else {
+                put(value.substr(i, len));
+                i += len;
+            }
+            continue;
+        }
+        switch (b) {
+        case '"': put("\\\""); break;
+        case '\\': put("\\\\"); break;
+        case '\n': put("\\n"); break;
+        case '\r': put("\\r"); break;
+        case '\t': put("\\t"); break;
+        default:
+            if (b < 0x20) {
+                static constexpr char hex[] = "0123456789abcdef";
+                std::memcpy(escape, "\\u00", 4);
+                escape[4] = hex[b >> 4];
+                escape[5] = hex[b & 0xF];
+                put(std::string_view(escape, 6));
+            } else {
+                put(static_cast<char>(b));
+            }
+        }
+        ++i;
+    }
+    put('"');
+    if (cut)
+        *cut = i < value.size();
+}
+
+void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool* cut) noexcept {
+    // Decoding only shortens; values in a ModSecurity message are under 1024 bytes.
+    char decoded[2048];
+    const std::size_t n = modsec_unescape(raw, decoded, sizeof decoded);
+    const bool decode_cut = raw.size() > sizeof decoded && n == sizeof decoded;
+    bool string_cut = false;
+    string(std::string_view(decoded, n), max_bytes, &string_cut);
+    if (cut)
+        *cut = decode_cut || string_cut;
+}
+
+void JsonWriter::integer(std::int64_t value) noexcept {
+    separator();
+    char digits[24];
+    std::size_t pos = sizeof digits;
+    // Work in unsigned space so INT64_MIN is handled.
+    std::uint64_t u = value < 0 ? 0 - static_cast<std::uint64_t>(value)
+                                : static_cast<std::uint64_t>(value);
+    do {
+        digits[--pos] = static_cast<char>('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (value < 0)
+        digits[--pos] = '-';
+    put(std::string_view(digits + pos, sizeof digits - pos));
+}
+
+void JsonWriter::boolean(bool value) noexcept {
+    separator();
+    put(value ? "true" : "false");
+}
+
+void JsonWriter::null() noexcept {
+    separator();
+    put("null");
+}
+
+void JsonWriter::reserve(std::size_t bytes) noexcept {
+    m_limit = bytes < m_capacity ? m_capacity - bytes : 0;
+}
+
+void JsonWriter::rollback(const Mark& m) noexcept {
+    m_size = m.size;
+    m_depth = m.depth;
+    m_first[m_depth] = m.first;
+    m_after_key = false;
+    m_overflow = false;
+}
+
+} // namespace mso

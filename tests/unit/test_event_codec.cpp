@@ -1,0 +1,291 @@
+// Round trips through the module's encoder and the collector's decoder, on real
+// captured messages, plus the decoder's handling of malformed datagrams.
+#include "anomaly_scores.h"
+#include "event_decoder.h"
+#include "event_encoder.h"
+#include "modsec_message.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mso {
+namespace {
+
+// The messages of the first request in `file` on `vhost` one of whose lines contains
+// `needle` (a rule id is given as "942100"), as the module's capture stores them.
+std::vector<std::string> request_messages(const char* file, const std::string& vhost,
+                                          std::string needle) {
+    if (needle.find_first_not_of("0123456789") == std::string::npos)
+        needle = "[id \"" + needle + "\"]";
+    std::ifstream in(std::string(MSO_TEST_DATA_DIR) + "/" + file);
+    std::map<std::string, std::vector<std::string>> by_request;
+    std::vector<std::string> order;
+    for (std::string line; std::getline(in, line);) {
+        const std::size_t u = line.find("[unique_id \"");
+        if (u == std::string::npos || line.find("[hostname \"" + vhost + "\"]") == std::string::npos)
+            continue;
+        const std::string uid = line.substr(u, line.find('"', u + 12) - u);
+        std::string text = line.substr(line.find("[client 127.0.0.1] ModSecurity: "));
+        text.resize(apache_log_unescape(text.data(), text.size()));
+        if (by_request[uid].empty())
+            order.push_back(uid);
+        by_request[uid].push_back(text);
+    }
+    for (const std::string& uid : order)
+        for (const std::string& m : by_request[uid])
+            if (m.find(needle) != std::string::npos)
+                return by_request[uid];
+    ADD_FAILURE() << "no request with " << needle;
+    return {};
+}
+
+RequestRecord sample_record() {
+    RequestRecord r;
+    r.time_us = 1763739600123456;
+    r.vhost = "block.test";
+    r.port = 8080;
+    r.unique_id = "abc";
+    r.client = "127.0.0.1";
+    r.method = "GET";
+    r.path = "/search";
+    r.query = "q=secret";
+    r.status = 403;
+    r.protocol = "HTTP/1.1";
+    return r;
+}
+
+RequestEvent round_trip(const RequestRecord& r, const std::vector<std::string>& texts,
+                        std::size_t capacity = 32768, EncoderLimits limits = {}) {
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::string buffer(capacity, '\0');
+    const EncodeResult enc = encode_request_event(r, views.data(), views.size(), 0, limits,
+                                                  buffer.data(), buffer.size());
+    EXPECT_GT(enc.size, 0U);
+    Decoded d = decode_datagram(std::string_view(buffer.data(), enc.size));
+    if (auto* f = std::get_if<DecodeFailure>(&d))
+        ADD_FAILURE() << f->detail << ": " << std::string_view(buffer.data(), enc.size);
+    auto* e = std::get_if<RequestEvent>(&d);
+    return e ? *e : RequestEvent{};
+}
+
+TEST(EventCodec, BlockedSqlInjectionCrs4) {
+    const auto texts = request_messages("crs4_error_log.txt", "block.test", "942100");
+    AnomalyScores scores;
+    scores.inbound = 5;
+    scores.inbound_pl = {5, 0, 0, 0};
+    scores.inbound_threshold = 5;
+    scores.blocking_pl = 1;
+    RequestRecord r = sample_record();
+    r.scores = &scores;
+    const RequestEvent e = round_trip(r, texts);
+    EXPECT_EQ(e.vhost, "block.test");
+    EXPECT_EQ(e.port, 8080);
+    EXPECT_EQ(e.time_us, 1763739600123456);
+    EXPECT_EQ(e.status, 403);
+    EXPECT_EQ(e.query, ""); // off unless asked for
+    EXPECT_TRUE(e.intercepted);
+    EXPECT_EQ(e.phase, 2);
+    ASSERT_TRUE(e.scores.has_value());
+    EXPECT_EQ(e.scores->inbound, 5);
+    EXPECT_EQ(e.scores->inbound_pl[0], 5);
+    std::vector<std::string> ids;
+    for (const Finding& f : e.findings)
+        ids.push_back(f.id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"942100", "949110", "980170"}));
+    const Finding& sqli = e.findings[0];
+    EXPECT_EQ(sqli.msg, "SQL Injection Attack Detected via libinjection");
+    EXPECT_EQ(sqli.severity, "CRITICAL");
+    EXPECT_EQ(sqli.paranoia_level, 1);
+    EXPECT_EQ(sqli.target, "ARGS:id");
+    EXPECT_EQ(sqli.data, "Matched Data: s&1c found within ARGS:id: 1' OR 1=1--");
+    EXPECT_FALSE(sqli.intercepted);
+    EXPECT_TRUE(e.findings[1].intercepted);
+    EXPECT_EQ(e.findings_dropped, 0U);
+}
+
+TEST(EventCodec, QueryStringOnlyWhenEnabled) {
+    RequestRecord r = sample_record();
+    r.include_query = true;
+    EXPECT_EQ(round_trip(r, {}).query, "q=secret");
+}
+
+TEST(EventCodec, NoSnippetMeansNullScores) {
+    const RequestEvent e = round_trip(sample_record(), {});
+    EXPECT_FALSE(e.scores.has_value());
+    EXPECT_TRUE(e.findings.empty());
+    EXPECT_FALSE(e.intercepted);
+}
+
+TEST(EventCodec, TruncatedMessageIsKeptWithoutId) {
+    for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
+        SCOPED_TRACE(file);
+        // The request with the 1,100-character argument name on detect.test.
+        const auto texts = request_messages(file, "detect.test", "at ARGS_NAMES:<script>");
+        std::size_t id_less = 0;
+        for (const std::string& t : texts)
+            id_less += t.find("[id \"") == std::string::npos ? 1U : 0U;
+        ASSERT_GT(id_less, 0U) << "the capture has no truncated message for this request";
+        const RequestEvent e = round_trip(sample_record(), texts);
+        ASSERT_EQ(e.findings.size(), texts.size()); // nothing dropped
+        std::size_t truncated = 0;
+        for (const Finding& f : e.findings) {
+            if (f.truncated) {
+                ++truncated;
+                EXPECT_EQ(f.id, "");
+            }
+        }
+        EXPECT_EQ(truncated, id_less);
+    }
+}
+
+TEST(EventCodec, FindingsThatDoNotFitAreDroppedAndCounted) {
+    const auto texts = request_messages("crs4_error_log.txt", "block.test", "942100");
+    std::vector<std::string> many;
+    for (int i = 0; i < 50; ++i)
+        many.insert(many.end(), texts.begin(), texts.end());
+    const RequestEvent e = round_trip(sample_record(), many, 8192);
+    EXPECT_GT(e.findings.size(), 0U);
+    EXPECT_EQ(e.findings.size() + e.findings_dropped, many.size());
+    EXPECT_TRUE(e.intercepted); // the verdict survives dropped findings
+}
+
+TEST(EventCodec, FindingLimitPerRequest) {
+    const auto texts = request_messages("crs4_error_log.txt", "block.test", "942100");
+    std::vector<std::string> many;
+    for (int i = 0; i < 10; ++i)
+        many.insert(many.end(), texts.begin(), texts.end());
+    EncoderLimits limits;
+    limits.max_findings = 4;
+    const RequestEvent e = round_trip(sample_record(), many, 65536, limits);
+    EXPECT_EQ(e.findings.size(), 4U);
+    EXPECT_EQ(e.findings_dropped, many.size() - 4);
+}
+
+TEST(EventCodec, LongDataIsCutAndMarked) {
+    const std::string text = "ModSecurity: Warning. x. [file \"/f\"] [id \"7\"] [data \"" +
+                             std::string(600, 'd') +
+                             "\"] [hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
+    const RequestEvent e = round_trip(sample_record(), {text});
+    ASSERT_EQ(e.findings.size(), 1U);
+    EXPECT_EQ(e.findings[0].data.size(), 256U);
+    EXPECT_TRUE(e.findings[0].data_truncated);
+}
+
+TEST(EventCodec, HostileRequestFieldsStayValidJson) {
+    RequestRecord r = sample_record();
+    const std::string path = "/\x1b[2J\"\\\xff\n";
+    r.path = path;
+    const RequestEvent e = round_trip(r, {});
+    EXPECT_EQ(e.path, "/\x1b[2J\"\\\xef\xbf\xbd\n");
+}
+
+TEST(CounterCodec, RoundTrip) {
+    std::uint64_t status[k_status_slots] = {};
+    status[200 - k_min_status] = 10;
+    status[404 - k_min_status] = 2;
+    status[k_status_slots - 1] = 1;
+    CounterSnapshot c{"a.test", 80, 4242, 13, 1, status};
+    char buffer[4096];
+    const std::size_t n = encode_counters(c, buffer, sizeof buffer);
+    ASSERT_GT(n, 0U);
+    Decoded d = decode_datagram(std::string_view(buffer, n));
+    auto* report = std::get_if<CounterReport>(&d);
+    ASSERT_NE(report, nullptr) << std::string_view(buffer, n);
+    EXPECT_EQ(report->vhost, "a.test");
+    EXPECT_EQ(report->pid, 4242);
+    EXPECT_EQ(report->requests, 13U);
+    EXPECT_EQ(report->events_lost, 1U);
+    EXPECT_EQ(report->status, (std::map<int, std::uint64_t>{{0, 1}, {200, 10}, {404, 2}}));
+}
+
+struct BadCase {
+    std::string datagram;
+    DecodeError reason;
+};
+
+TEST(Decoder, MalformedDatagramsAreRejectedWithAReason) {
+    const BadCase cases[] = {
+        {std::string(k_max_datagram_bytes + 1, ' '), DecodeError::too_large},
+        {"", DecodeError::not_json},
+        {"{\"v\":1,", DecodeError::not_json},
+        {"[1,2]", DecodeError::not_object},
+        {"{\"type\":\"request\"}", DecodeError::bad_version},
+        {"{\"v\":2,\"type\":\"request\"}", DecodeError::bad_version},
+        {"{\"v\":1,\"type\":\"nope\"}", DecodeError::unknown_type},
+        {"{\"v\":1}", DecodeError::unknown_type},
+        {"{\"v\":1,\"type\":\"counters\",\"port\":1,\"requests\":1}", DecodeError::missing_field},
+        {"{\"v\":1,\"type\":\"counters\",\"vhost\":7,\"port\":1,\"requests\":1}",
+         DecodeError::bad_field_type},
+        {"{\"v\":1,\"type\":\"counters\",\"vhost\":\"a\",\"port\":1,\"requests\":-1}",
+         DecodeError::bad_field_type},
+        {"{\"v\":1,\"type\":\"counters\",\"vhost\":\"a\",\"port\":1,\"requests\":1,"
+         "\"status\":{\"abc\":1}}",
+         DecodeError::bad_field_type},
+        {"{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,\"client\":\"c\","
+         "\"method\":\"GET\",\"path\":\"/\",\"status\":200,\"protocol\":\"HTTP/1.1\","
+         "\"intercepted\":false}",
+         DecodeError::missing_field},
+        {"{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,\"client\":\"c\","
+         "\"method\":\"GET\",\"path\":\"/\",\"status\":200,\"protocol\":\"HTTP/1.1\","
+         "\"intercepted\":false,\"findings\":[{\"id\":5}]}",
+         DecodeError::bad_field_type},
+        {"{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,\"client\":\"c\","
+         "\"method\":\"GET\",\"path\":\"/\",\"status\":200,\"protocol\":\"HTTP/1.1\","
+         "\"intercepted\":false,\"findings\":[],\"scores\":{\"inbound_pl\":[1,2]}}",
+         DecodeError::bad_field_type},
+    };
+    for (const auto& c : cases) {
+        Decoded d = decode_datagram(c.datagram);
+        auto* f = std::get_if<DecodeFailure>(&d);
+        ASSERT_NE(f, nullptr) << c.datagram.substr(0, 80);
+        EXPECT_EQ(f->reason, c.reason) << c.datagram.substr(0, 80) << ": " << f->detail;
+        EXPECT_FALSE(f->detail.empty());
+    }
+}
+
+struct EnvCase {
+    std::map<std::string, std::string> env;
+    bool present;
+    int inbound, outbound, blocking_pl, detection_pl, threshold;
+};
+
+std::string_view lookup(void* ctx, const char* name) noexcept {
+    auto* env = static_cast<std::map<std::string, std::string>*>(ctx);
+    auto it = env->find(name);
+    return it == env->end() ? std::string_view() : std::string_view(it->second);
+}
+
+TEST(AnomalyScoresFromEnv, Crs3AndCrs4) {
+    const EnvCase cases[] = {
+        {{}, false, 0, 0, 0, 0, 0},
+        // CRS 4: the snippet's CRS-4 variables are filled, the CRS-3 ones empty.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_BLOCKING_PL", "2"}, {"MSO_DETECTION_PL", "3"},
+          {"MSO_IN_BLOCKING", "8"}, {"MSO_IN_PL1", "5"}, {"MSO_IN_PL2", "3"}, {"MSO_IN_PL3", "2"},
+          {"MSO_OUT_BLOCKING", "4"}, {"MSO_IN_THRESHOLD", "5"}, {"MSO_PL_V3", ""}},
+         true, 8, 4, 2, 3, 5},
+        // CRS 3.3: totals are summed up to tx.paranoia_level.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_BLOCKING_PL", ""}, {"MSO_PL_V3", "1"},
+          {"MSO_EXEC_PL_V3", "2"}, {"MSO_IN_PL1_V3", "5"}, {"MSO_IN_PL2_V3", "3"},
+          {"MSO_OUT_PL1", "4"}, {"MSO_IN_THRESHOLD", "5"}},
+         true, 5, 4, 1, 2, 5},
+        // Garbage in a variable counts as 0, never as a crash.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_BLOCKING_PL", "1"}, {"MSO_IN_BLOCKING", "x9"}},
+         true, 0, 0, 1, 1, 0},
+    };
+    for (auto c : cases) {
+        AnomalyScores s;
+        EXPECT_EQ(scores_from_env(lookup, &c.env, s), c.present);
+        EXPECT_EQ(s.inbound, c.inbound);
+        EXPECT_EQ(s.outbound, c.outbound);
+        EXPECT_EQ(s.blocking_pl, c.blocking_pl);
+        EXPECT_EQ(s.detection_pl, c.detection_pl);
+        EXPECT_EQ(s.inbound_threshold, c.threshold);
+    }
+}
+
+} // namespace
+} // namespace mso
