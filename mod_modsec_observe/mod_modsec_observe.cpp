@@ -1,0 +1,154 @@
+// mod_modsec_observe: reports what mod_security2 found for each request to
+// modsec-observed. The module record and the hooks live here.
+//
+// Invariants (see docs/ARCHITECTURE.md):
+//  - The request path never blocks: one non-blocking sendto per flagged request, and
+//    clean requests only increment per-vhost atomics.
+//  - Request-path memory comes from the request pool; nothing is heap-allocated there.
+//  - No hook returns anything but OK/DECLINED, and none changes the response.
+//  - Built with -fno-exceptions: nothing can throw into httpd.
+//  - The vhost label is the configured one (or ServerName), never the Host header.
+#include "httpd_api.h"
+
+#include "anomaly_scores.h"
+#include "event_encoder.h"
+#include "mso_capture.h"
+#include "mso_config.h"
+#include "mso_sender.h"
+
+#include <new>
+
+namespace mso {
+namespace {
+
+// Datagram buffer for one event, from the request pool.
+constexpr std::size_t k_event_buffer = 32 * 1024;
+
+std::string_view env_lookup(void* table, const char* name) noexcept {
+    const char* v = apr_table_get(static_cast<apr_table_t*>(table), name);
+    return v ? std::string_view(v) : std::string_view();
+}
+
+std::string_view view(const char* s) noexcept { return s ? std::string_view(s) : std::string_view(); }
+
+void count_request(ServerConfig* c, int status, bool event_lost) noexcept {
+    VhostCounters& v = *c->counters;
+    const std::size_t slot = status >= k_min_status && status <= k_max_status
+                                 ? static_cast<std::size_t>(status - k_min_status)
+                                 : k_status_slots - 1;
+    v.status[slot].fetch_add(1, std::memory_order_relaxed);
+    if (event_lost)
+        v.events_lost.fetch_add(1, std::memory_order_relaxed);
+    v.requests.fetch_add(1, std::memory_order_relaxed);
+}
+
+int log_transaction(request_rec* r) noexcept {
+    const request_rec* root = root_request(r);
+    ServerConfig* c = server_config(root->server);
+    if (!is_enabled(c) || !c->counters)
+        return DECLINED;
+    const request_rec* last = root;
+    while (last->next)
+        last = last->next;
+
+    const RequestFindings* found = request_findings(root);
+    if (!found && c->events != EventMode::all) {
+        count_request(c, last->status, false);
+        return DECLINED;
+    }
+
+    // Phase-5 environment lands on the last internal redirect.
+    AnomalyScores scores;
+    const bool have_scores = scores_from_env(env_lookup, last->subprocess_env, scores);
+    RequestRecord rec;
+    rec.time_us = root->request_time;
+    rec.vhost = c->label;
+    rec.port = root->connection->local_addr ? root->connection->local_addr->port : c->port;
+    rec.unique_id = view(apr_table_get(last->subprocess_env, "UNIQUE_ID"));
+    if (rec.unique_id.empty())
+        rec.unique_id = view(apr_table_get(root->subprocess_env, "UNIQUE_ID"));
+    rec.client = view(root->useragent_ip);
+    rec.method = view(root->method);
+    rec.path = view(root->parsed_uri.path);
+    rec.query = view(root->parsed_uri.query);
+    rec.include_query = c->query_string == 1;
+    rec.status = last->status;
+    rec.protocol = view(root->protocol);
+    rec.scores = have_scores ? &scores : nullptr;
+
+    auto* buffer = static_cast<char*>(apr_palloc(r->pool, k_event_buffer));
+    const EncodeResult enc =
+        encode_request_event(rec, found ? found->messages : nullptr, found ? found->count : 0,
+                             found ? found->dropped : 0, EncoderLimits{}, buffer, k_event_buffer);
+    if (enc.size == 0 || !send_event(buffer, enc.size))
+        count_request(c, last->status, true);
+    return DECLINED;
+}
+
+void error_log(const ap_errorlog_info* info, const char* errstr) noexcept {
+    capture_error_log(info, errstr);
+}
+
+void warn_if_log_level_hides_modsecurity(server_rec* s, int modsec_index) noexcept {
+    const int level = ap_get_server_module_loglevel(s, modsec_index);
+    if (level >= APLOG_ERR)
+        return;
+    ap_log_error(APLOG_MARK, APLOG_WARNING | APLOG_STARTUP, 0, s,
+                 "modsec_observe: LogLevel for security2 in %s:%d is below \"error\"; "
+                 "ModSecurity's alerts are dropped before modsec_observe sees them, so "
+                 "its findings will be missing (set \"LogLevel security2:error\" or higher)",
+                 s->server_hostname ? s->server_hostname : "(main server)", s->port);
+}
+
+int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) noexcept {
+    const module* modsec = ap_find_linked_module("mod_security2.c");
+    set_modsec_module_index(modsec ? modsec->module_index : -1);
+    if (!modsec)
+        ap_log_error(APLOG_MARK, APLOG_WARNING | APLOG_STARTUP, 0, main,
+                     "modsec_observe: mod_security2 is not loaded; only request counts "
+                     "will be reported");
+    const ServerConfig* main_config = server_config(main);
+    for (server_rec* s = main; s; s = s->next) {
+        ServerConfig* c = server_config(s);
+        if (s != main && c == main_config) {
+            // httpd shares the main server's record with every vhost that has none of
+            // our directives; each vhost needs its own label and counters.
+            c = new (apr_palloc(pconf, sizeof(ServerConfig))) ServerConfig(*main_config);
+            ap_set_module_config(s->module_config, &modsec_observe_module, c);
+        }
+        c->counters = new (apr_palloc(pconf, sizeof(VhostCounters))) VhostCounters{};
+        c->label = c->vhost_name ? c->vhost_name
+                   : s->server_hostname ? s->server_hostname
+                                        : "default";
+        c->port = s->port ? s->port : (s->addrs ? s->addrs->host_port : 0);
+        if (modsec && is_enabled(c))
+            warn_if_log_level_hides_modsecurity(s, modsec->module_index);
+    }
+    return OK;
+}
+
+void child_init(apr_pool_t* pchild, server_rec* s) noexcept { start_sender(pchild, s); }
+
+void register_hooks(apr_pool_t*) noexcept {
+    static const char* const after_modsecurity[] = {"mod_security2.c", nullptr};
+    ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_error_log(error_log, nullptr, nullptr, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(log_transaction, after_modsecurity, nullptr, APR_HOOK_MIDDLE);
+}
+
+} // namespace
+} // namespace mso
+
+extern "C" {
+__attribute__((visibility("default"))) module AP_MODULE_DECLARE_DATA modsec_observe_module = {
+    STANDARD20_MODULE_STUFF,
+    nullptr, // create per-directory config
+    nullptr, // merge per-directory config
+    mso::create_server_config,
+    mso::merge_server_config,
+    mso::k_directives,
+    mso::register_hooks,
+    0, // flags
+};
+}

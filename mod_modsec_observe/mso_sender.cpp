@@ -1,0 +1,172 @@
+// The child's sender and flusher thread. The flusher is the only place that logs about
+// delivery, at most once per k_log_interval, so a dead collector never floods the
+// error log and the request path never formats a log line.
+#include "mso_sender.h"
+
+#include "mso_config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace mso {
+namespace {
+
+constexpr apr_interval_time_t k_log_interval = apr_time_from_sec(60);
+
+struct Sender {
+    int fd = -1;
+    sockaddr_un address{};
+    socklen_t address_size = 0;
+    std::atomic<std::uint64_t> failures{0};
+    std::atomic<int> last_errno{0};
+    // Flusher thread state.
+    server_rec* servers = nullptr;
+    apr_thread_t* thread = nullptr;
+    apr_thread_mutex_t* mutex = nullptr;
+    apr_thread_cond_t* wake = nullptr;
+    bool stopping = false; // guarded by mutex
+    apr_interval_time_t interval = 0;
+    std::uint64_t failures_logged = 0;
+    apr_time_t last_log = 0;
+};
+
+Sender g_sender;
+
+// Drains one vhost's counters into a report; adds them back when it cannot be sent.
+void flush_vhost(ServerConfig* c, apr_int64_t pid) noexcept {
+    VhostCounters& v = *c->counters;
+    if (v.requests.load(std::memory_order_relaxed) == 0 &&
+        v.events_lost.load(std::memory_order_relaxed) == 0)
+        return;
+    std::uint64_t status[k_status_slots];
+    CounterSnapshot snap;
+    snap.vhost = c->label;
+    snap.port = c->port;
+    snap.pid = pid;
+    snap.requests = v.requests.exchange(0);
+    snap.events_lost = v.events_lost.exchange(0);
+    for (std::size_t i = 0; i < k_status_slots; ++i)
+        status[i] = v.status[i].load(std::memory_order_relaxed) ? v.status[i].exchange(0) : 0;
+    snap.status = status;
+    char buffer[16 * 1024];
+    const std::size_t size = encode_counters(snap, buffer, sizeof buffer);
+    if (size != 0 && send_event(buffer, size))
+        return;
+    v.requests.fetch_add(snap.requests);
+    v.events_lost.fetch_add(snap.events_lost);
+    for (std::size_t i = 0; i < k_status_slots; ++i)
+        if (status[i])
+            v.status[i].fetch_add(status[i]);
+}
+
+void flush_all() noexcept {
+    const auto pid = static_cast<apr_int64_t>(getpid());
+    for (server_rec* s = g_sender.servers; s; s = s->next) {
+        ServerConfig* c = server_config(s);
+        if (c->counters)
+            flush_vhost(c, pid);
+    }
+}
+
+void log_failures() noexcept {
+    const std::uint64_t failures = g_sender.failures.load(std::memory_order_relaxed);
+    const apr_time_t now = apr_time_now();
+    if (failures == g_sender.failures_logged || now - g_sender.last_log < k_log_interval)
+        return;
+    const int err = g_sender.last_errno.load(std::memory_order_relaxed);
+    char reason[128];
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
+                 "modsec_observe: %llu datagrams could not be sent to %s (last error: %s); "
+                 "counts are kept and re-sent, request events are counted as lost",
+                 static_cast<unsigned long long>(failures - g_sender.failures_logged),
+                 g_sender.address.sun_path, apr_strerror(err, reason, sizeof reason));
+    g_sender.failures_logged = failures;
+    g_sender.last_log = now;
+}
+
+void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept {
+    apr_thread_mutex_lock(g_sender.mutex);
+    while (!g_sender.stopping) {
+        apr_thread_cond_timedwait(g_sender.wake, g_sender.mutex, g_sender.interval);
+        if (g_sender.stopping)
+            break;
+        apr_thread_mutex_unlock(g_sender.mutex);
+        flush_all();
+        log_failures();
+        apr_thread_mutex_lock(g_sender.mutex);
+    }
+    apr_thread_mutex_unlock(g_sender.mutex);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return nullptr;
+}
+
+// Runs before the child pool's subpools (the thread's among them) are destroyed.
+apr_status_t stop_sender(void*) noexcept {
+    if (g_sender.thread) {
+        apr_thread_mutex_lock(g_sender.mutex);
+        g_sender.stopping = true;
+        apr_thread_cond_signal(g_sender.wake);
+        apr_thread_mutex_unlock(g_sender.mutex);
+        apr_status_t rv;
+        apr_thread_join(&rv, g_sender.thread);
+        g_sender.thread = nullptr;
+    }
+    flush_all(); // the last counts of this child
+    if (g_sender.fd >= 0) {
+        close(g_sender.fd);
+        g_sender.fd = -1;
+    }
+    return APR_SUCCESS;
+}
+
+} // namespace
+
+bool send_event(const char* data, std::size_t size) noexcept {
+    if (g_sender.fd >= 0) {
+        const ssize_t sent = sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
+                                    reinterpret_cast<const sockaddr*>(&g_sender.address),
+                                    g_sender.address_size);
+        if (sent == static_cast<ssize_t>(size))
+            return true;
+        g_sender.last_errno.store(sent < 0 ? errno : EMSGSIZE, std::memory_order_relaxed);
+    } else {
+        g_sender.last_errno.store(EBADF, std::memory_order_relaxed);
+    }
+    g_sender.failures.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
+void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept {
+    const ServerConfig* global = server_config(main_server);
+    const char* path = global->socket_path ? global->socket_path : k_default_socket;
+    g_sender.servers = main_server;
+    g_sender.address.sun_family = AF_UNIX;
+    std::strncpy(g_sender.address.sun_path, path, sizeof g_sender.address.sun_path - 1);
+    g_sender.address_size = static_cast<socklen_t>(sizeof(sa_family_t) + std::strlen(path) + 1);
+    g_sender.interval = apr_time_from_msec(
+        global->flush_interval_ms > 0 ? global->flush_interval_ms : k_default_flush_interval_ms);
+
+    g_sender.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (g_sender.fd < 0)
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, main_server,
+                     "modsec_observe: cannot create a datagram socket; nothing will be sent");
+    apr_pool_pre_cleanup_register(child_pool, nullptr, stop_sender);
+
+    apr_status_t rv = apr_thread_mutex_create(&g_sender.mutex, APR_THREAD_MUTEX_DEFAULT,
+                                              child_pool);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_cond_create(&g_sender.wake, child_pool);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_create(&g_sender.thread, nullptr, flusher, nullptr, child_pool);
+    if (rv != APR_SUCCESS) {
+        g_sender.thread = nullptr;
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_server,
+                     "modsec_observe: cannot start the counter flusher thread; counts are "
+                     "sent only when the child exits");
+    }
+}
+
+} // namespace mso

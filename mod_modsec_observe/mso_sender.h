@@ -1,0 +1,20 @@
+// Delivery to modsec-observed, per Apache child: one non-blocking AF_UNIX datagram
+// socket shared by all request threads, and a flusher thread that sends the per-vhost
+// counters every ModSecObserveFlushInterval and writes the (rate-limited) log line about
+// failed sends. send_event() never blocks and never retries: a failure is counted.
+#pragma once
+
+#include "httpd_api.h"
+
+#include <cstddef>
+
+namespace mso {
+
+// Opens the socket and starts the flusher thread; both end with `child_pool`.
+void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept;
+
+// Sends one datagram; false when it could not be delivered (collector down, queue
+// full, no socket). Safe from any request thread.
+[[nodiscard]] bool send_event(const char* data, std::size_t size) noexcept;
+
+} // namespace mso
