@@ -18,8 +18,8 @@ const char* set_socket(cmd_parms* cmd, void*, const char* arg) noexcept {
     if (arg[0] != '/')
         return "ModSecObserveSocket: the socket path must be absolute";
     if (std::strlen(arg) >= sizeof(sockaddr_un::sun_path))
-        return apr_psprintf(cmd->pool, "ModSecObserveSocket: path longer than %zu bytes",
-                            sizeof(sockaddr_un::sun_path) - 1);
+        return apr_psprintf(cmd->pool, "ModSecObserveSocket: path longer than %" APR_SIZE_T_FMT " bytes",
+                            static_cast<apr_size_t>(sizeof(sockaddr_un::sun_path) - 1));
     config_of(cmd)->socket_path = arg;
     return nullptr;
 }

@@ -79,9 +79,11 @@ void log_failures() noexcept {
     const int err = g_sender.last_errno.load(std::memory_order_relaxed);
     char reason[128];
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
-                 "modsec_observe: %llu datagrams could not be sent to %s (last error: %s); "
+                 // APR's formatter knows no %llu or %zu: use its own width macros.
+                 "modsec_observe: %" APR_UINT64_T_FMT " datagrams could not be sent to %s "
+                 "(last error: %s); "
                  "counts are kept and re-sent, request events are counted as lost",
-                 static_cast<unsigned long long>(failures - g_sender.failures_logged),
+                 static_cast<apr_uint64_t>(failures - g_sender.failures_logged),
                  g_sender.address.sun_path, apr_strerror(err, reason, sizeof reason));
     g_sender.failures_logged = failures;
     g_sender.last_log = now;
