@@ -1,0 +1,65 @@
+// Routes decoded datagrams to the aggregator and keeps the counters behind the
+// `health` query.
+#include "collector.h"
+
+#include <nlohmann/json.hpp>
+
+#include <variant>
+
+namespace mso {
+
+std::optional<DecodeFailure> Collector::ingest(std::string_view datagram)
+{
+    Decoded decoded = decode_datagram(datagram);
+    ++m_datagrams;
+    if (auto* event = std::get_if<RequestEvent>(&decoded)) {
+        ++m_request_events;
+        m_aggregator.add(*event);
+        return std::nullopt;
+    }
+    if (auto* report = std::get_if<CounterReport>(&decoded)) {
+        ++m_counter_reports;
+        m_aggregator.add(*report);
+        return std::nullopt;
+    }
+    auto& failure = std::get<DecodeFailure>(decoded);
+    note_malformed(failure.reason);
+    return std::move(failure);
+}
+
+void Collector::count_malformed(DecodeError reason)
+{
+    ++m_datagrams;
+    note_malformed(reason);
+}
+
+void Collector::note_malformed(DecodeError reason)
+{
+    ++m_malformed;
+    ++m_malformed_by_reason[reason];
+}
+
+nlohmann::ordered_json Collector::health(Clock::time_point now) const
+{
+    using json = nlohmann::ordered_json;
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - m_started).count();
+    json out = json::object();
+    out["uptime_s"] = uptime < 0 ? 0 : uptime;
+    out["datagrams"] = m_datagrams;
+    out["request_events"] = m_request_events;
+    out["counter_reports"] = m_counter_reports;
+    out["malformed"] = m_malformed;
+    json by_reason = json::object();
+    for (const auto& [reason, count] : m_malformed_by_reason) {
+        by_reason[reason_name(reason)] = count;
+    }
+    out["malformed_by_reason"] = std::move(by_reason);
+    out["bad_queries"] = m_bad_queries;
+    out["refused_clients"] = m_refused_clients;
+    out["dropped_at_bounds"] = m_aggregator.dropped();
+    out["events_lost"] = m_aggregator.events_lost();
+    out["vhosts"] = m_aggregator.vhost_count();
+    return out;
+}
+
+} // namespace mso

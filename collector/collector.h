@@ -1,0 +1,59 @@
+// The collector's state as the query side sees it: the aggregator plus the
+// ingest counters reported by `health` (datagrams, malformed by reason, bad
+// queries). The daemon feeds it datagrams; tests feed it directly.
+#pragma once
+
+#include "aggregator.h"
+#include "event_decoder.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string_view>
+
+namespace mso {
+
+// Owns all collected data. Not thread-safe (single-threaded daemon); never blocks.
+class Collector {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    explicit Collector(Clock::time_point started = Clock::now()) : m_started(started) {}
+
+    // Decodes one datagram and aggregates it; returns the failure when it was
+    // malformed (already counted) so the caller can log it.
+    [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram);
+    // Counts a datagram rejected before decoding (e.g. too large for the buffer).
+    void count_malformed(DecodeError reason);
+    void count_bad_query() noexcept { ++m_bad_queries; }
+    // A query client closed at once because the client limit was reached.
+    void count_refused_client() noexcept { ++m_refused_clients; }
+
+    [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
+    [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
+
+    // The `health` answer without "ok" (docs/protocol.md, section 2).
+    [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now) const;
+
+    [[nodiscard]] std::uint64_t datagrams() const noexcept { return m_datagrams; }
+    [[nodiscard]] std::uint64_t malformed() const noexcept { return m_malformed; }
+    [[nodiscard]] std::uint64_t bad_queries() const noexcept { return m_bad_queries; }
+
+private:
+    void note_malformed(DecodeError reason);
+
+    Clock::time_point m_started;
+    Aggregator m_aggregator;
+    std::uint64_t m_datagrams = 0;
+    std::uint64_t m_request_events = 0;
+    std::uint64_t m_counter_reports = 0;
+    std::uint64_t m_malformed = 0;
+    std::map<DecodeError, std::uint64_t> m_malformed_by_reason; // in enum order
+    std::uint64_t m_bad_queries = 0;
+    std::uint64_t m_refused_clients = 0;
+};
+
+} // namespace mso

@@ -1,0 +1,26 @@
+// Human-readable rendering of `stats` and `health` answers for the CLI. The
+// answers come from a socket, so every field is read defensively (missing or
+// wrong-typed fields show as "-" or are skipped) and every string is passed
+// through terminal_safe() before it is printed.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <string>
+
+namespace mso {
+
+// Rules listed per vhost in the text view.
+inline constexpr std::size_t k_report_top_rules = 10;
+// Width the text view aims to stay within.
+inline constexpr std::size_t k_report_columns = 100;
+
+// The `stats` answer (an object with "vhosts") as a summary table plus the top
+// rules of each vhost. Pure.
+[[nodiscard]] std::string format_stats(const nlohmann::ordered_json& answer);
+
+// The `health` answer as aligned "key: value" lines. Pure.
+[[nodiscard]] std::string format_health(const nlohmann::ordered_json& answer);
+
+} // namespace mso

@@ -1,0 +1,253 @@
+// The poll loop. Datagrams are drained in bounded batches so a flood of events
+// cannot starve queries; a query client is not read from while an answer to it
+// is still pending, which bounds the memory any one client can make us hold.
+#include "server.h"
+
+#include "query.h"
+#include "terminal.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace mso {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Datagrams handled per wakeup before the other sockets get a turn.
+constexpr int k_datagram_batch = 4096;
+constexpr std::size_t k_read_chunk = 16384;
+constexpr std::size_t k_max_logged_detail = 200;
+
+bool would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+} // namespace
+
+Server::Server(Collector& collector, Fd event_socket, Fd query_listener)
+    : m_collector(collector), m_event_socket(std::move(event_socket)),
+      m_query_listener(std::move(query_listener)), m_datagram(k_max_datagram_bytes, '\0')
+{
+    int wanted = k_event_socket_rcvbuf;
+    // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
+    if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted,
+                     sizeof(wanted)) != 0) {
+        (void)::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof(wanted));
+    }
+    int actual = 0;
+    socklen_t length = sizeof(actual);
+    if (::getsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUF, &actual, &length) == 0 &&
+        actual < wanted) {
+        log_line("event socket receive buffer is " + std::to_string(actual) +
+                 " bytes (wanted " + std::to_string(wanted) +
+                 "; raise net.core.rmem_max to avoid losing events in bursts)");
+    }
+}
+
+void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
+{
+    std::vector<pollfd> fds;
+    while (stop == 0) {
+        const auto now = Clock::now();
+        // Close clients that are done or idle for too long.
+        std::erase_if(m_clients, [&](const Client& c) {
+            return !c.fd || (c.closing && c.output.empty()) ||
+                   now - c.last_activity >= k_query_client_idle_timeout;
+        });
+
+        fds.clear();
+        fds.push_back({m_event_socket.get(), POLLIN, 0});
+        fds.push_back({m_query_listener.get(), POLLIN, 0});
+        for (const Client& c : m_clients) {
+            short events = 0;
+            if (c.output.empty() && !c.closing) {
+                events |= POLLIN;
+            }
+            if (!c.output.empty()) {
+                events |= POLLOUT;
+            }
+            fds.push_back({c.fd.get(), events, 0});
+        }
+
+        auto next_deadline = now + k_query_client_idle_timeout;
+        for (const Client& c : m_clients) {
+            next_deadline = std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
+        }
+        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
+        timespec timeout{};
+        timeout.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
+        timeout.tv_nsec = static_cast<long>(wait.count() % 1000000000);
+
+        const int ready = ::ppoll(fds.data(), fds.size(), &timeout, &wait_mask);
+        if (ready < 0) {
+            if (errno != EINTR) {
+                log_limited(m_socket_log, std::string("poll failed: ") + std::strerror(errno));
+            }
+            continue;
+        }
+        if (fds[0].revents != 0) {
+            drain_datagrams();
+        }
+        // Handle existing clients before accepting new ones: indexes of fds and
+        // m_clients match only until accept_clients() appends.
+        for (std::size_t i = 2; i < fds.size(); ++i) {
+            Client& client = m_clients[i - 2];
+            const short revents = fds[i].revents;
+            if (revents & POLLOUT) {
+                write_client(client);
+            }
+            if (revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (client.output.empty() && !client.closing) {
+                    read_client(client);
+                } else if (revents & (POLLHUP | POLLERR)) {
+                    client.fd.reset();
+                }
+            }
+        }
+        if (fds[1].revents != 0) {
+            accept_clients();
+        }
+    }
+}
+
+void Server::drain_datagrams()
+{
+    for (int i = 0; i < k_datagram_batch; ++i) {
+        const ssize_t n = ::recv(m_event_socket.get(), m_datagram.data(), m_datagram.size(),
+                                 MSG_TRUNC | MSG_DONTWAIT);
+        if (n < 0) {
+            if (!would_block(errno) && errno != EINTR) {
+                log_limited(m_socket_log,
+                            std::string("cannot receive from event socket: ") +
+                                std::strerror(errno));
+            }
+            return;
+        }
+        const auto size = static_cast<std::size_t>(n);
+        if (size > m_datagram.size()) {
+            m_collector.count_malformed(DecodeError::too_large);
+            log_limited(m_malformed_log, "malformed datagram (too_large): " +
+                                             std::to_string(size) + " bytes");
+            continue;
+        }
+        if (auto failure = m_collector.ingest(std::string_view(m_datagram.data(), size))) {
+            std::string detail = terminal_safe(failure->detail);
+            if (detail.size() > k_max_logged_detail) {
+                detail.resize(k_max_logged_detail);
+                detail += "...";
+            }
+            log_limited(m_malformed_log, std::string("malformed datagram (") +
+                                             reason_name(failure->reason) + "): " + detail);
+        }
+    }
+}
+
+void Server::accept_clients()
+{
+    for (;;) {
+        Fd fd(::accept4(m_query_listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (!would_block(errno) && errno != EINTR && errno != ECONNABORTED) {
+                log_limited(m_socket_log,
+                            std::string("cannot accept a query client: ") + std::strerror(errno));
+            }
+            return;
+        }
+        if (m_clients.size() >= k_max_query_clients) {
+            m_collector.count_refused_client();
+            const std::string answer = error_answer("too many query clients (at most " +
+                                                    std::to_string(k_max_query_clients) + ")") +
+                                       "\n";
+            (void)::send(fd.get(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            log_limited(m_client_log, "refused a query client: " +
+                                          std::to_string(k_max_query_clients) +
+                                          " clients already connected");
+            continue;
+        }
+        Client client;
+        client.fd = std::move(fd);
+        client.last_activity = Clock::now();
+        m_clients.push_back(std::move(client));
+    }
+}
+
+void Server::read_client(Client& client)
+{
+    char buffer[k_read_chunk];
+    const ssize_t n = ::recv(client.fd.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n < 0) {
+        if (!would_block(errno) && errno != EINTR) {
+            client.fd.reset();
+        }
+        return;
+    }
+    if (n == 0) {
+        // The peer is done sending; an incomplete last line gets no answer.
+        client.closing = true;
+        return;
+    }
+    client.last_activity = Clock::now();
+    client.input.append(buffer, static_cast<std::size_t>(n));
+    answer_lines(client);
+    write_client(client);
+}
+
+void Server::answer_lines(Client& client)
+{
+    const auto now = Clock::now();
+    std::size_t start = 0;
+    for (std::size_t newline = client.input.find('\n'); newline != std::string::npos;
+         newline = client.input.find('\n', start)) {
+        std::string_view line(client.input.data() + start, newline - start);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (line.size() > k_max_query_line_bytes) {
+            break; // handled below as too long
+        }
+        client.output += answer_query(line, m_collector, now);
+        client.output += '\n';
+        start = newline + 1;
+    }
+    client.input.erase(0, start);
+    const std::size_t pending_line = std::min(client.input.find('\n'), client.input.size());
+    if (pending_line > k_max_query_line_bytes) {
+        m_collector.count_bad_query();
+        client.output += error_answer("request line too long (more than " +
+                                      std::to_string(k_max_query_line_bytes) + " bytes)");
+        client.output += '\n';
+        client.input.clear();
+        client.closing = true;
+    }
+}
+
+void Server::write_client(Client& client)
+{
+    while (!client.output.empty()) {
+        const ssize_t n = ::send(client.fd.get(), client.output.data(), client.output.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (!would_block(errno)) {
+                client.fd.reset();
+                client.output.clear();
+            }
+            return;
+        }
+        client.last_activity = Clock::now();
+        client.output.erase(0, static_cast<std::size_t>(n));
+    }
+}
+
+} // namespace mso

@@ -1,0 +1,219 @@
+// Counting semantics of mso::Aggregator (docs/protocol.md, `stats`): hits vs
+// matches, truncated findings, counter reports, ordering and the vhost filter.
+#include "aggregator.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+mso::Finding finding(std::string id, std::string msg = "msg", std::string severity = "CRITICAL")
+{
+    mso::Finding f;
+    f.id = std::move(id);
+    f.msg = std::move(msg);
+    f.severity = std::move(severity);
+    return f;
+}
+
+mso::RequestEvent event(std::string vhost, std::vector<mso::Finding> findings, int status = 200,
+                        bool intercepted = false, int port = 443)
+{
+    mso::RequestEvent e;
+    e.vhost = std::move(vhost);
+    e.port = port;
+    e.status = status;
+    e.intercepted = intercepted;
+    e.scores = mso::AnomalyScores{};
+    e.findings = std::move(findings);
+    return e;
+}
+
+mso::CounterReport counters(std::string vhost, std::uint64_t requests,
+                            std::map<int, std::uint64_t> status, std::uint64_t lost = 0,
+                            int port = 443)
+{
+    mso::CounterReport r;
+    r.vhost = std::move(vhost);
+    r.port = port;
+    r.requests = requests;
+    r.status = std::move(status);
+    r.events_lost = lost;
+    return r;
+}
+
+json only_vhost(const json& stats)
+{
+    EXPECT_EQ(stats.size(), 1u);
+    return stats.size() == 1 ? stats[0] : json::object();
+}
+
+TEST(Aggregator, EmptyHasNoVhosts)
+{
+    mso::Aggregator agg;
+    EXPECT_EQ(agg.stats(std::nullopt), json::array());
+    EXPECT_EQ(agg.vhost_count(), 0u);
+}
+
+TEST(Aggregator, HitsAreDedupedPerRequestMatchesAreNot)
+{
+    mso::Aggregator agg;
+    // One request: 942100 matched two arguments, 941100 once.
+    agg.add(event("shop", {finding("942100"), finding("942100"), finding("941100")}));
+    // Second request: 942100 once.
+    agg.add(event("shop", {finding("942100")}));
+
+    json v = only_vhost(agg.stats(std::nullopt));
+    ASSERT_EQ(v["rules"].size(), 2u);
+    EXPECT_EQ(v["rules"][0]["id"], "942100");
+    EXPECT_EQ(v["rules"][0]["hits"], 2);
+    EXPECT_EQ(v["rules"][0]["matches"], 3);
+    EXPECT_EQ(v["rules"][1]["id"], "941100");
+    EXPECT_EQ(v["rules"][1]["hits"], 1);
+    EXPECT_EQ(v["rules"][1]["matches"], 1);
+    EXPECT_EQ(v["requests"], 2);
+    EXPECT_EQ(v["flagged"], 2);
+    EXPECT_EQ(v["events"], 2);
+}
+
+TEST(Aggregator, ExactStatsObject)
+{
+    mso::Aggregator agg;
+    agg.add(event("shop.example", {finding("942100", "SQL Injection", "CRITICAL")}, 403, true));
+    agg.add(counters("shop.example", 10, {{200, 9}, {404, 1}}, 0, 8443));
+
+    const json expected = json::parse(R"([{
+        "vhost": "shop.example", "ports": [443, 8443],
+        "requests": 11, "flagged": 1, "intercepted": 1, "events": 1,
+        "truncated_findings": 0, "events_without_scores": 0, "events_lost": 0,
+        "status": {"200": 9, "403": 1, "404": 1},
+        "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL",
+                   "hits": 1, "matches": 1}]}])");
+    EXPECT_EQ(agg.stats(std::nullopt), expected);
+}
+
+TEST(Aggregator, TruncatedFindingsAreNotRules)
+{
+    mso::Aggregator agg;
+    agg.add(event("a", {finding(""), finding("", "cut"), finding("920350")}));
+    json v = only_vhost(agg.stats(std::nullopt));
+    EXPECT_EQ(v["truncated_findings"], 2);
+    ASSERT_EQ(v["rules"].size(), 1u);
+    EXPECT_EQ(v["rules"][0]["id"], "920350");
+    EXPECT_EQ(v["flagged"], 1);
+}
+
+TEST(Aggregator, FlaggedInterceptedAndScores)
+{
+    struct Case {
+        const char* name;
+        std::size_t findings;
+        std::uint64_t dropped;
+        bool intercepted;
+        bool scores;
+        int flagged, intercepted_count, without_scores;
+    };
+    const std::vector<Case> cases = {
+        {"clean event (all mode)", 0, 0, false, true, 0, 0, 0},
+        {"one finding", 1, 0, false, true, 1, 0, 0},
+        {"only dropped findings", 0, 3, false, true, 1, 0, 0},
+        {"intercepted", 2, 0, true, true, 1, 1, 0},
+        {"no scores", 1, 0, false, false, 1, 0, 1},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.name);
+        mso::Aggregator agg;
+        mso::RequestEvent e = event("v", std::vector<mso::Finding>(c.findings, finding("1")), 200,
+                                    c.intercepted);
+        e.findings_dropped = c.dropped;
+        if (!c.scores) {
+            e.scores.reset();
+        }
+        agg.add(e);
+        json v = only_vhost(agg.stats(std::nullopt));
+        EXPECT_EQ(v["requests"], 1);
+        EXPECT_EQ(v["events"], 1);
+        EXPECT_EQ(v["flagged"], c.flagged);
+        EXPECT_EQ(v["intercepted"], c.intercepted_count);
+        EXPECT_EQ(v["events_without_scores"], c.without_scores);
+    }
+}
+
+TEST(Aggregator, CounterReportsAddRequestsStatusAndLostEvents)
+{
+    mso::Aggregator agg;
+    agg.add(event("v", {finding("1")}, 403));
+    agg.add(counters("v", 100, {{200, 95}, {403, 5}}, 2));
+    agg.add(counters("v", 50, {{200, 50}}, 1));
+    json v = only_vhost(agg.stats(std::nullopt));
+    EXPECT_EQ(v["requests"], 151);
+    EXPECT_EQ(v["events"], 1);
+    EXPECT_EQ(v["flagged"], 1);
+    EXPECT_EQ(v["events_lost"], 3);
+    EXPECT_EQ(v["status"], json::parse(R"({"200": 145, "403": 6})"));
+    EXPECT_EQ(v["ports"], json::parse("[443]"));
+    EXPECT_EQ(agg.events_lost(), 3u);
+}
+
+TEST(Aggregator, VhostsSortedByNameRulesByHitsThenId)
+{
+    mso::Aggregator agg;
+    agg.add(event("zeta", {finding("1")}));
+    agg.add(event("alpha", {finding("300"), finding("200")}));
+    agg.add(event("alpha", {finding("300"), finding("100")}));
+    agg.add(event("mid", {}));
+
+    json stats = agg.stats(std::nullopt);
+    ASSERT_EQ(stats.size(), 3u);
+    EXPECT_EQ(stats[0]["vhost"], "alpha");
+    EXPECT_EQ(stats[1]["vhost"], "mid");
+    EXPECT_EQ(stats[2]["vhost"], "zeta");
+    std::vector<std::string> ids;
+    for (const auto& rule : stats[0]["rules"]) {
+        ids.push_back(rule["id"].get<std::string>());
+    }
+    EXPECT_EQ(ids, (std::vector<std::string>{"300", "100", "200"}));
+    EXPECT_EQ(stats[1]["rules"], json::array());
+}
+
+TEST(Aggregator, VhostFilter)
+{
+    mso::Aggregator agg;
+    agg.add(event("a", {finding("1")}));
+    agg.add(event("b", {finding("2")}));
+    json only_b = agg.stats(std::string_view("b"));
+    ASSERT_EQ(only_b.size(), 1u);
+    EXPECT_EQ(only_b[0]["vhost"], "b");
+    EXPECT_EQ(agg.stats(std::string_view("unknown")), json::array());
+    EXPECT_EQ(agg.stats(std::string_view("")), json::array());
+}
+
+TEST(Aggregator, RuleKeepsLatestNonEmptyMessageAndSeverity)
+{
+    mso::Aggregator agg;
+    agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 5)", "")}));
+    agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 10)",
+                                "CRITICAL")}));
+    agg.add(event("v", {finding("949110", "", "")}));
+    json rule = only_vhost(agg.stats(std::nullopt))["rules"][0];
+    EXPECT_EQ(rule["msg"], "Inbound Anomaly Score Exceeded (Total Score: 10)");
+    EXPECT_EQ(rule["severity"], "CRITICAL");
+    EXPECT_EQ(rule["hits"], 3);
+}
+
+TEST(Aggregator, VhostCountIsBounded)
+{
+    mso::Aggregator agg;
+    for (std::size_t i = 0; i < mso::k_max_vhosts + 5; ++i) {
+        agg.add(counters("v" + std::to_string(i), 1, {}));
+    }
+    EXPECT_EQ(agg.vhost_count(), mso::k_max_vhosts);
+    EXPECT_EQ(agg.dropped(), 5u);
+}
+
+} // namespace

@@ -1,0 +1,216 @@
+// The query protocol without sockets: parse_query() on good and bad lines, and
+// answer_query() against a Collector fed with real datagrams (so the health
+// counters are checked end to end through the decoder).
+#include "query.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = mso::Collector::Clock;
+
+struct GoodCase {
+    const char* line;
+    mso::QueryCommand command;
+    std::optional<std::string> vhost;
+};
+
+TEST(ParseQuery, GoodLines)
+{
+    const std::vector<GoodCase> cases = {
+        {R"({"cmd":"stats"})", mso::QueryCommand::stats, std::nullopt},
+        {R"({"cmd": "stats", "vhost": "shop.example"})", mso::QueryCommand::stats, "shop.example"},
+        {R"({"cmd":"stats","vhost":""})", mso::QueryCommand::stats, ""},
+        {R"(  {"cmd":"health"}  )", mso::QueryCommand::health, std::nullopt},
+        {R"({"cmd":"health","future_key":[1,2]})", mso::QueryCommand::health, std::nullopt},
+    };
+    for (const GoodCase& c : cases) {
+        SCOPED_TRACE(c.line);
+        const auto parsed = mso::parse_query(c.line);
+        ASSERT_TRUE(std::holds_alternative<mso::Query>(parsed));
+        const auto& query = std::get<mso::Query>(parsed);
+        EXPECT_EQ(query.command, c.command);
+        EXPECT_EQ(query.vhost, c.vhost);
+    }
+}
+
+struct BadCase {
+    std::string line;
+    std::string error;
+};
+
+TEST(ParseQuery, BadLines)
+{
+    const std::vector<BadCase> cases = {
+        {"", "invalid json in request line"},
+        {"{", "invalid json in request line"},
+        {"stats", "invalid json in request line"},
+        {R"({"cmd":"stats"} {"cmd":"stats"})", "invalid json in request line"},
+        {"[1,2]", "request must be a json object, got array"},
+        {"\"stats\"", "request must be a json object, got string"},
+        {"null", "request must be a json object, got null"},
+        {"{}", "missing \"cmd\" (expected \"stats\" or \"health\")"},
+        {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
+        {R"({"cmd":"drop_tables"})",
+         "unknown cmd \"drop_tables\" (expected \"stats\" or \"health\")"},
+        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected \"stats\" or \"health\")"},
+        {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
+        {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
+        {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
+        {std::string(mso::k_max_query_line_bytes + 1, ' '),
+         "request line too long (more than 65536 bytes)"},
+    };
+    for (const BadCase& c : cases) {
+        SCOPED_TRACE(c.line.substr(0, 80));
+        const auto parsed = mso::parse_query(c.line);
+        ASSERT_TRUE(std::holds_alternative<mso::QueryError>(parsed));
+        EXPECT_EQ(std::get<mso::QueryError>(parsed).message, c.error);
+    }
+}
+
+TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
+{
+    const std::string line = R"({"cmd":")" + std::string(1000, 'x') + R"("})";
+    const auto parsed = mso::parse_query(line);
+    ASSERT_TRUE(std::holds_alternative<mso::QueryError>(parsed));
+    EXPECT_EQ(std::get<mso::QueryError>(parsed).message,
+              "unknown cmd \"" + std::string(64, 'x') +
+                  "\"... (expected \"stats\" or \"health\")");
+}
+
+TEST(ParseQuery, MaximumLengthLineIsAccepted)
+{
+    std::string line = R"({"cmd":"stats"})";
+    line.resize(mso::k_max_query_line_bytes, ' ');
+    EXPECT_TRUE(std::holds_alternative<mso::Query>(mso::parse_query(line)));
+}
+
+TEST(ErrorAnswer, IsOneJsonLine)
+{
+    EXPECT_EQ(mso::error_answer("bad \"thing\"\n"),
+              R"({"ok":false,"error":"bad \"thing\"\n"})");
+    // Invalid UTF-8 never makes the answer invalid JSON.
+    EXPECT_EQ(mso::error_answer("x\xff"), "{\"ok\":false,\"error\":\"x\xEF\xBF\xBD\"}");
+}
+
+constexpr const char* k_request =
+    R"({"v":1,"type":"request","time_us":1763739600123456,"vhost":"shop.example","port":443,)"
+    R"("client":"203.0.113.7","method":"GET","path":"/search","status":403,)"
+    R"("protocol":"HTTP/1.1","intercepted":true,"phase":2,"scores":null,"findings":[)"
+    R"({"id":"942100","msg":"SQL Injection","severity":"CRITICAL","pl":1,"phase":2,)"
+    R"("tags":[],"target":"ARGS:id","data":"","intercepted":false,"truncated":false},)"
+    R"({"id":"942100","msg":"SQL Injection","severity":"CRITICAL","pl":1,"phase":2,)"
+    R"("tags":[],"target":"ARGS:q","data":"","intercepted":false,"truncated":false}]})";
+constexpr const char* k_counters =
+    R"({"v":1,"type":"counters","vhost":"shop.example","port":443,"pid":4242,)"
+    R"("requests":1200,"status":{"200":1180,"304":20},"events_lost":2})";
+constexpr const char* k_other_counters =
+    R"({"v":1,"type":"counters","vhost":"blog.example","port":80,"pid":1,)"
+    R"("requests":3,"status":{"200":3},"events_lost":0})";
+
+class AnswerQuery : public ::testing::Test {
+protected:
+    const Clock::time_point m_start{std::chrono::seconds(1000)};
+    mso::Collector m_collector{m_start};
+
+    json ask(const std::string& line, Clock::duration after = {})
+    {
+        const std::string answer = mso::answer_query(line, m_collector, m_start + after);
+        EXPECT_EQ(answer.find('\n'), std::string::npos);
+        json parsed = json::parse(answer, nullptr, false);
+        EXPECT_FALSE(parsed.is_discarded()) << answer;
+        return parsed;
+    }
+
+    void feed()
+    {
+        EXPECT_FALSE(m_collector.ingest(k_request).has_value());
+        EXPECT_FALSE(m_collector.ingest(k_counters).has_value());
+        EXPECT_FALSE(m_collector.ingest(k_other_counters).has_value());
+    }
+};
+
+TEST_F(AnswerQuery, StatsAllAndFiltered)
+{
+    feed();
+    json all = ask(R"({"cmd":"stats"})");
+    EXPECT_EQ(all["ok"], true);
+    ASSERT_EQ(all["vhosts"].size(), 2u);
+    EXPECT_EQ(all["vhosts"][0]["vhost"], "blog.example");
+    EXPECT_EQ(all["vhosts"][1]["vhost"], "shop.example");
+
+    json shop = ask(R"({"cmd":"stats","vhost":"shop.example"})");
+    const json expected = json::parse(R"({"ok": true, "vhosts": [
+        {"vhost": "shop.example", "ports": [443],
+         "requests": 1201, "flagged": 1, "intercepted": 1, "events": 1,
+         "truncated_findings": 0, "events_without_scores": 1, "events_lost": 2,
+         "status": {"200": 1180, "304": 20, "403": 1},
+         "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL",
+                    "hits": 1, "matches": 2}]}]})");
+    EXPECT_EQ(shop, expected);
+
+    EXPECT_EQ(ask(R"({"cmd":"stats","vhost":"nope"})"), json::parse(R"({"ok":true,"vhosts":[]})"));
+    EXPECT_EQ(m_collector.bad_queries(), 0u);
+}
+
+TEST_F(AnswerQuery, ErrorsAreCountedAsBadQueries)
+{
+    const std::vector<std::string> bad = {"nonsense", "{}", R"({"cmd":"reset"})",
+                                          R"({"cmd":"stats","vhost":false})"};
+    for (const std::string& line : bad) {
+        SCOPED_TRACE(line);
+        json answer = ask(line);
+        EXPECT_EQ(answer["ok"], false);
+        ASSERT_TRUE(answer["error"].is_string());
+        EXPECT_FALSE(answer["error"].get<std::string>().empty());
+        EXPECT_EQ(answer.size(), 2u);
+    }
+    EXPECT_EQ(m_collector.bad_queries(), bad.size());
+    EXPECT_EQ(ask(R"({"cmd":"health"})")["bad_queries"], bad.size());
+}
+
+TEST_F(AnswerQuery, HealthCounters)
+{
+    feed();
+    const std::vector<std::pair<std::string, const char*>> malformed = {
+        {"not json at all", "not_json"},
+        {"[1]", "not_object"},
+        {R"({"v":2,"type":"request"})", "bad_version"},
+        {R"({"v":1,"type":"counters"})", "missing_field"},
+        {R"({"v":1,"type":"nope"})", "unknown_type"},
+        {"{", "not_json"},
+    };
+    for (const auto& [datagram, reason] : malformed) {
+        SCOPED_TRACE(datagram);
+        const auto failure = m_collector.ingest(datagram);
+        ASSERT_TRUE(failure.has_value());
+        EXPECT_STREQ(mso::reason_name(failure->reason), reason);
+    }
+    m_collector.count_malformed(mso::DecodeError::too_large);
+    (void)ask("bad query");
+
+    json health = ask(R"({"cmd":"health"})", std::chrono::milliseconds(3723500));
+    const json expected = json::parse(R"({"ok": true, "uptime_s": 3723, "datagrams": 10,
+        "request_events": 1, "counter_reports": 2, "malformed": 7,
+        "malformed_by_reason": {"too_large": 1, "not_json": 2, "not_object": 1,
+                                "bad_version": 1, "unknown_type": 1, "missing_field": 1},
+        "bad_queries": 1, "refused_clients": 0, "dropped_at_bounds": 0,
+        "events_lost": 2, "vhosts": 2})");
+    EXPECT_EQ(health, expected);
+}
+
+TEST_F(AnswerQuery, HealthOfAFreshCollector)
+{
+    EXPECT_EQ(ask(R"({"cmd":"health"})"), json::parse(R"({"ok": true, "uptime_s": 0,
+        "datagrams": 0, "request_events": 0, "counter_reports": 0, "malformed": 0,
+        "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0,
+        "dropped_at_bounds": 0, "events_lost": 0, "vhosts": 0})"));
+}
+
+} // namespace
