@@ -1,0 +1,584 @@
+"""A throw-away Apache + mod_security2 + OWASP CRS, and optionally the collector.
+
+`ApacheSandbox` generates a complete ServerRoot in a fresh short temp dir under /tmp
+(httpd.conf, ModSecurity base config, CRS include list, one DocumentRoot per virtual
+host), listens on a free 127.0.0.1 port and runs `/usr/sbin/apache2 -f CONF -DFOREGROUND`
+as a child process. Nothing from the system Apache configuration is used: no
+apache2.conf, no apache2ctl, no service. `Collector` runs `modsec-observed` on short
+socket paths in a temp dir. Both stop on `stop()` (SIGTERM, then SIGKILL of their own
+process group) and are usable as context managers, so a failing test never leaves a
+process behind.
+
+Used by the pytest suite (conftest.py), by `demo.py` and by `capture_error_log.py`.
+Only the Python standard library is needed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+APACHE_BIN = Path("/usr/sbin/apache2")
+APACHE_MODULES = Path("/usr/lib/apache2/modules")
+CRS3_SETUP = Path("/etc/modsecurity/crs/crs-setup.conf")
+CRS3_RULES = Path("/usr/share/modsecurity-crs/rules")
+CRS3_EXCLUSIONS_BEFORE = Path("/etc/modsecurity/crs/REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf")
+CRS3_EXCLUSIONS_AFTER = Path("/etc/modsecurity/crs/RESPONSE-999-EXCLUSION-RULES-AFTER-CRS.conf")
+UNICODE_MAPPING = Path("/etc/modsecurity/unicode.mapping")
+
+# Headers a current browser sends; with them a plain GET must not trigger any CRS rule.
+BROWSER_HEADERS = {
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "en-US,en;q=0.5",
+}
+
+# Modules the generated configuration needs, in load order (mpm first).
+BASE_MODULES = ["authz_core", "unique_id", "security2", "log_config", "mime", "dir",
+                "alias", "env", "setenvif", "headers"]
+
+# An error-log line with one of these levels is a problem unless it is a ModSecurity alert.
+_BAD_LEVEL = re.compile(r"\[(?:[a-z0-9_]+:)?(warn|error|crit|alert|emerg)\]")
+_MODSEC_ALERT = re.compile(r"\[security2:error\] .*\bModSecurity: ")
+# A crashed child is logged at notice level (AH00051/AH00052 "exit signal ..."), not error.
+_CRASH = re.compile(r"\bexit signal\b|AH0005[12]|AH00060|\bcore dump")
+
+
+def repo_root() -> Path:
+    env = os.environ.get("MSO_SOURCE_DIR")
+    return Path(env).resolve() if env else Path(__file__).resolve().parents[2]
+
+
+def build_dir() -> Path:
+    env = os.environ.get("MSO_BUILD_DIR")
+    return Path(env).resolve() if env else repo_root() / "build"
+
+
+def crs4_dir() -> Path | None:
+    """CRS 4.28 beside the repository (`../shared/crs-4.28.0`), or `MSO_CRS4_DIR`."""
+    env = os.environ.get("MSO_CRS4_DIR")
+    candidate = Path(env) if env else repo_root().parent / "shared" / "crs-4.28.0"
+    if (candidate / "rules").is_dir() and (candidate / "crs-setup.conf.example").is_file():
+        return candidate.resolve()
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def short_temp_dir(prefix: str) -> Path:
+    """A fresh directory under /tmp, short enough for Unix socket paths (108 bytes),
+    traversable by www-data (Apache's children) and by the collector."""
+    d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    d.chmod(0o755)
+    return d
+
+
+def _running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _www_data_ids() -> tuple[int, int] | None:
+    try:
+        pw = pwd.getpwnam("www-data")
+    except KeyError:
+        return None
+    return pw.pw_uid, pw.pw_gid
+
+
+def _builtin_modules() -> set[str]:
+    out = subprocess.run([str(APACHE_BIN), "-l"], capture_output=True, text=True,
+                         check=False).stdout
+    return {m.strip()[len("mod_"):-len(".c")] for m in out.splitlines()
+            if m.strip().startswith("mod_") and m.strip().endswith(".c")}
+
+
+def _stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, wait, then SIGKILL the process group we created for it."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=5)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class VirtualHost:
+    name: str
+    engine: str = "DetectionOnly"   # SecRuleEngine: On | DetectionOnly | Off
+    extra: str = ""                  # further directives inside <VirtualHost>
+
+
+def default_vhosts() -> list[VirtualHost]:
+    return [VirtualHost("detect.test", "DetectionOnly"), VirtualHost("block.test", "On")]
+
+
+class ApacheSandbox:
+    """A real Apache with mod_security2 and CRS 3.3.4 (Debian) or CRS 4.x, on loopback.
+
+    crs: "3" or "4" (CRS 4 from `crs4_dir()` unless `crs4_path` is given).
+    module: path of mod_modsec_observe.so to load, or None for plain Apache + ModSecurity.
+    observe_conf: directives for the module at server level (e.g. ModSecObserveSocket).
+    snippet: a ModSecurity file to Include after the CRS (conf/modsec_observe_rules.conf).
+    """
+
+    def __init__(self, *, crs: str = "3", paranoia: int = 1, mpm: str = "event",
+                 vhosts: list[VirtualHost] | None = None, module: Path | None = None,
+                 observe_conf: str = "", snippet: Path | None = None,
+                 crs4_path: Path | None = None, log_level: str = "warn",
+                 audit_log: bool = False, extra_conf: str = "",
+                 base_dir: Path | None = None) -> None:
+        if crs not in ("3", "4"):
+            raise ValueError(f"crs must be '3' or '4', not {crs!r}")
+        if mpm not in ("event", "prefork", "worker"):
+            raise ValueError(f"unknown mpm {mpm!r}")
+        self.crs = crs
+        self.paranoia = paranoia
+        self.mpm = mpm
+        self.vhosts = vhosts if vhosts is not None else default_vhosts()
+        self.module = Path(module) if module else None
+        self.observe_conf = observe_conf
+        self.snippet = Path(snippet) if snippet else None
+        self.crs4_path = Path(crs4_path) if crs4_path else crs4_dir()
+        self.log_level = log_level
+        self.audit_log = audit_log
+        self.extra_conf = extra_conf
+        self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-a")
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+        self.conf_path = self.dir / "httpd.conf"
+        self.error_log = self.dir / "logs" / "error.log"
+        self.access_log = self.dir / "logs" / "access.log"
+        self.stderr_log = self.dir / "logs" / "stderr.log"
+        if crs == "4" and self.crs4_path is None:
+            raise FileNotFoundError("CRS 4 not found: set MSO_CRS4_DIR or place it at "
+                                    "<repo>/../shared/crs-4.28.0")
+
+    # ---------------------------------------------------------------- config
+
+    def _crs_conf(self) -> str:
+        pl = self.paranoia
+        if self.crs == "3":
+            tuning = (f'SecAction "id:900000,phase:1,nolog,pass,t:none,'
+                      f'setvar:tx.paranoia_level={pl}"\n')
+            (self.dir / "crs-tuning.conf").write_text(tuning)
+            lines = [f"Include {CRS3_SETUP}", f"Include {self.dir / 'crs-tuning.conf'}"]
+            if CRS3_EXCLUSIONS_BEFORE.exists():
+                lines.append(f"Include {CRS3_EXCLUSIONS_BEFORE}")
+            lines.append(f"Include {CRS3_RULES}/*.conf")
+            if CRS3_EXCLUSIONS_AFTER.exists():
+                lines.append(f"Include {CRS3_EXCLUSIONS_AFTER}")
+            return "\n".join(lines) + "\n"
+        assert self.crs4_path is not None
+        shutil.copy(self.crs4_path / "crs-setup.conf.example", self.dir / "crs-setup.conf")
+        tuning = (f'SecAction "id:900000,phase:1,nolog,pass,t:none,'
+                  f'setvar:tx.blocking_paranoia_level={pl}"\n')
+        (self.dir / "crs-tuning.conf").write_text(tuning)
+        return (f"Include {self.dir / 'crs-setup.conf'}\n"
+                f"Include {self.dir / 'crs-tuning.conf'}\n"
+                f"Include {self.crs4_path}/rules/*.conf\n")
+
+    def _modsecurity_conf(self) -> str:
+        d = self.dir
+        audit = (f"SecAuditEngine RelevantOnly\n"
+                 f'SecAuditLogRelevantStatus "^(?:5|4(?!04))"\n'
+                 f"SecAuditLogParts ABDEFHIJZ\nSecAuditLogType Serial\n"
+                 f"SecAuditLog {d / 'logs' / 'modsec_audit.log'}\n"
+                 if self.audit_log else "SecAuditEngine Off\n")
+        # Modelled on Debian's /etc/modsecurity/modsecurity.conf-recommended.
+        return f"""SecRuleEngine DetectionOnly
+SecRequestBodyAccess On
+SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\\+|/)|text/)xml" \\
+  "id:'200000',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"
+SecRule REQUEST_HEADERS:Content-Type "^application/json" \\
+  "id:'200001',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=JSON"
+SecRequestBodyLimit 13107200
+SecRequestBodyNoFilesLimit 131072
+SecRequestBodyInMemoryLimit 131072
+SecRequestBodyLimitAction Reject
+SecRule REQBODY_ERROR "!@eq 0" \\
+  "id:'200002',phase:2,t:none,log,deny,status:400,msg:'Failed to parse request body.',logdata:'%{{reqbody_error_msg}}',severity:2"
+SecRule MULTIPART_STRICT_ERROR "!@eq 0" \\
+  "id:'200003',phase:2,t:none,log,deny,status:400,msg:'Multipart request body failed strict validation'"
+SecRule MULTIPART_UNMATCHED_BOUNDARY "!@eq 0" \\
+  "id:'200004',phase:2,t:none,log,deny,msg:'Multipart parser detected a possible unmatched boundary.'"
+SecPcreMatchLimit 100000
+SecPcreMatchLimitRecursion 100000
+SecRule TX:/^MSC_/ "!@streq 0" \\
+  "id:'200005',phase:2,t:none,deny,msg:'ModSecurity internal error flagged: %{{MATCHED_VAR_NAME}}'"
+SecResponseBodyAccess On
+SecResponseBodyMimeType text/plain text/html text/xml
+SecResponseBodyLimit 524288
+SecResponseBodyLimitAction ProcessPartial
+SecTmpDir {d / 'modsec' / 'tmp'}
+SecDataDir {d / 'modsec' / 'data'}
+{audit}SecArgumentSeparator &
+SecCookieFormat 0
+SecUnicodeMapFile {UNICODE_MAPPING} 20127
+SecStatusEngine Off
+"""
+
+    def _httpd_conf(self) -> str:
+        d = self.dir
+        builtin = _builtin_modules()
+        loads = [f"LoadModule mpm_{self.mpm}_module {APACHE_MODULES}/mod_mpm_{self.mpm}.so"]
+        for m in BASE_MODULES:
+            if m not in builtin:
+                loads.append(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so")
+        if self.module:
+            loads.append(f"LoadModule modsec_observe_module {self.module}")
+        user = "User www-data\nGroup www-data\n" if _running_as_root() else ""
+        vhosts = []
+        for v in self.vhosts:
+            docroot = d / "htdocs" / v.name
+            vhosts.append(f"""<VirtualHost 127.0.0.1:{self.port}>
+    ServerName {v.name}
+    DocumentRoot {docroot}
+    SecRuleEngine {v.engine}
+    <Directory {docroot}>
+        Require all granted
+    </Directory>
+{v.extra}
+</VirtualHost>
+""")
+        snippet = f"Include {self.snippet}\n" if self.snippet else ""
+        return f"""# Generated by tests/integration/sandbox.py; nothing from /etc/apache2 is used.
+ServerRoot {d}
+ServerName localhost
+Listen 127.0.0.1:{self.port}
+{chr(10).join(loads)}
+{user}PidFile {d / 'run' / 'httpd.pid'}
+DefaultRuntimeDir {d / 'run'}
+Mutex file:{d / 'run'} default
+ErrorLog {self.error_log}
+LogLevel {self.log_level}
+LogFormat "%v %{{local}}p %{{UNIQUE_ID}}e %a \\"%r\\" %>s %b" mso
+CustomLog {self.access_log} mso
+Timeout 20
+KeepAlive On
+TypesConfig /etc/mime.types
+DirectoryIndex index.html
+<Directory />
+    AllowOverride None
+    Require all denied
+</Directory>
+{self._modsecurity_conf()}
+{self._crs_conf()}{snippet}{self.observe_conf}
+{self.extra_conf}
+{chr(10).join(vhosts)}"""
+
+    def write_config(self) -> None:
+        for sub in ("logs", "run", "modsec/tmp", "modsec/data"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        ids = _www_data_ids() if _running_as_root() else None
+        for sub in ("modsec", "modsec/tmp", "modsec/data"):
+            if ids:
+                os.chown(self.dir / sub, *ids)
+        for v in self.vhosts:
+            docroot = self.dir / "htdocs" / v.name
+            docroot.mkdir(parents=True, exist_ok=True)
+            (docroot / "index.html").write_text(
+                f"<!DOCTYPE html>\n<html><head><title>{v.name}</title></head>"
+                f"<body><p>Hello from {v.name}.</p></body></html>\n")
+        for p in [self.dir / "htdocs", *(self.dir / "htdocs").iterdir()]:
+            p.chmod(0o755)
+        self.conf_path.write_text(self._httpd_conf())
+
+    # ----------------------------------------------------------- lifecycle
+
+    def start(self, timeout: float = 30.0) -> "ApacheSandbox":
+        last_error = ""
+        for _attempt in range(3):   # a free port can be taken between probe and bind
+            self.port = free_port()
+            self.write_config()
+            check = subprocess.run([str(APACHE_BIN), "-t", "-f", str(self.conf_path)],
+                                   capture_output=True, text=True, check=False)
+            if check.returncode != 0:
+                raise RuntimeError(f"apache2 -t failed for {self.conf_path}:\n"
+                                   f"{check.stdout}{check.stderr}")
+            with open(self.stderr_log, "ab") as err:
+                self.proc = subprocess.Popen(
+                    [str(APACHE_BIN), "-f", str(self.conf_path), "-DFOREGROUND"],
+                    stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                    start_new_session=True)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                if self._accepts():
+                    return self
+                time.sleep(0.05)
+            last_error = self._tail_logs()
+            self.stop()
+            if "Address already in use" not in last_error:
+                break
+        raise RuntimeError(f"apache2 did not start (dir {self.dir}):\n{last_error}")
+
+    def _accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def _tail_logs(self) -> str:
+        out = []
+        for p in (self.stderr_log, self.error_log):
+            if p.exists():
+                out.append(f"--- {p}\n" + "".join(p.read_text(errors="replace")
+                                                  .splitlines(True)[-30:]))
+        return "\n".join(out)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is not None:
+            _stop_process(self.proc, timeout)
+            self.proc = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "ApacheSandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------- traffic
+
+    def request(self, host: str, path: str = "/", method: str = "GET",
+                headers: dict[str, str] | None = None, body: bytes | None = None,
+                browser: bool = True, timeout: float = 20.0) -> Response:
+        """One request on its own connection. `path` goes on the wire as given, so
+        percent-encode what must be encoded (spaces, quotes) yourself."""
+        hdrs = dict(BROWSER_HEADERS) if browser else {}
+        hdrs["Host"] = host
+        if headers:
+            hdrs.update(headers)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for k, v in hdrs.items():
+                conn.putheader(k, v)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            data = resp.read()
+            return Response(resp.status, data, {k.lower(): v for k, v in resp.getheaders()})
+        finally:
+            conn.close()
+
+    # ---------------------------------------------------------------- logs
+
+    def error_log_lines(self, start: int = 0) -> list[str]:
+        """Error-log lines from byte offset `start` (see `error_log_size`)."""
+        if not self.error_log.exists():
+            return []
+        with open(self.error_log, "rb") as f:
+            f.seek(start)
+            return f.read().decode("utf-8", "replace").splitlines()
+
+    def error_log_size(self) -> int:
+        return self.error_log.stat().st_size if self.error_log.exists() else 0
+
+    def modsec_lines(self, start: int = 0) -> list[str]:
+        """ModSecurity's per-request alert lines (not its start-up notices)."""
+        return [l for l in self.error_log_lines(start) if _MODSEC_ALERT.search(l)]
+
+    def unexpected_log_lines(self, start: int = 0) -> list[str]:
+        """warn/error/crit/alert/emerg lines that are not ModSecurity alert messages,
+        and crashed children (logged at notice level)."""
+        return [l for l in self.error_log_lines(start)
+                if (_BAD_LEVEL.search(l) and not _MODSEC_ALERT.search(l)) or _CRASH.search(l)]
+
+    def access_log_lines(self) -> list[str]:
+        if not self.access_log.exists():
+            return []
+        return self.access_log.read_text(errors="replace").splitlines()
+
+    def access_count(self, vhost: str) -> int:
+        return sum(1 for l in self.access_log_lines() if l.split(" ", 1)[0] == vhost)
+
+    def wait_access_lines(self, n: int, timeout: float = 10.0) -> None:
+        """Apache writes the access log after the response: wait until n lines exist."""
+        deadline = time.monotonic() + timeout
+        while len(self.access_log_lines()) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+class Collector:
+    """`modsec-observed` on short socket paths in its own temp dir."""
+
+    def __init__(self, daemon: Path, cli: Path | None = None,
+                 base_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
+        self.daemon = Path(daemon)
+        self.cli = Path(cli) if cli else self.daemon.with_name("modsec-observe")
+        self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-c")
+        self.event_socket = self.dir / "ev.sock"
+        self.query_socket = self.dir / "q.sock"
+        self.log = self.dir / "collector.log"
+        self.extra_args = extra_args or []
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 10.0) -> "Collector":
+        args = [str(self.daemon), "--event-socket", str(self.event_socket),
+                "--query-socket", str(self.query_socket)]
+        if _running_as_root() and _www_data_ids():
+            args += ["--event-socket-group", "www-data", "--event-socket-mode", "0660"]
+        args += self.extra_args
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if self.event_socket.exists() and self.query_socket.exists():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"modsec-observed did not start ({' '.join(args)}):\n"
+                           f"{self.log.read_text(errors='replace')}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is not None:
+            _stop_process(self.proc, timeout)
+            self.proc = None
+
+    def __enter__(self) -> "Collector":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def cli_run(self, *args: str, socket_path: Path | None = None,
+                timeout: float = 10.0) -> subprocess.CompletedProcess:
+        sock = socket_path or self.query_socket
+        return subprocess.run([str(self.cli), "--socket", str(sock), *args],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+
+# Flush interval for tests: counters arrive within a fraction of a second.
+FLUSH_MS = 200
+
+
+class Stack:
+    """A running collector + Apache, with helpers to query the collector."""
+
+    def __init__(self, collector: Collector, apache: ApacheSandbox) -> None:
+        self.collector = collector
+        self.apache = apache
+
+    def cli(self, *args: str):
+        return self.collector.cli_run(*args)
+
+    def stats(self) -> dict:
+        doc = self._json_cli("stats", "--json")
+        if not isinstance(doc.get("vhosts"), list):
+            raise RuntimeError(f"stats --json: no vhosts list in {doc}")
+        return doc
+
+    def vhost_stats(self) -> dict[str, dict]:
+        return {v["vhost"]: v for v in self.stats()["vhosts"]}
+
+    def health(self) -> dict:
+        return self._json_cli("health", "--json")
+
+    def _json_cli(self, *args: str) -> dict:
+        res = self.cli(*args)
+        if res.returncode != 0:
+            raise RuntimeError(f"modsec-observe {' '.join(args)} failed ({res.returncode}): "
+                               f"{res.stderr}{res.stdout}")
+        try:
+            doc = json.loads(res.stdout)
+        except json.JSONDecodeError as e:
+            raise RuntimeError(f"modsec-observe {' '.join(args)} printed invalid JSON "
+                               f"({e}):\n{res.stdout}") from None
+        if not isinstance(doc, dict):
+            raise RuntimeError(f"modsec-observe {' '.join(args)}: not an object: {doc}")
+        return doc
+
+    def wait_requests(self, expected: dict[str, int], timeout: float = 10.0) -> dict[str, dict]:
+        """Poll until every vhost in `expected` reports that many requests; then wait two
+        more flush intervals and read again, so an over-count also shows."""
+        deadline = time.monotonic() + timeout
+        got: dict[str, dict] = {}
+        while time.monotonic() < deadline:
+            got = self.vhost_stats()
+            if all(got.get(v, {}).get("requests") == n for v, n in expected.items()):
+                break
+            time.sleep(0.1)
+        time.sleep(2 * FLUSH_MS / 1000)
+        return self.vhost_stats()
+
+    def diagnostics(self) -> str:
+        parts = [f"apache dir: {self.apache.dir}", f"collector dir: {self.collector.dir}"]
+        if self.collector.log.exists():
+            parts.append("--- collector log (tail)\n" + "".join(
+                self.collector.log.read_text(errors="replace").splitlines(True)[-20:]))
+        return "\n".join(parts)
+
+
+def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path, crs: str = "3",
+                mpm: str = "event", vhosts: list[VirtualHost] | None = None,
+                events: str = "flagged", start_collector: bool = True) -> Stack:
+    """Start the collector, then Apache with the module sending to it. On failure both
+    are stopped before the exception propagates."""
+    collector = Collector(daemon, cli)
+    observe_conf = (f"ModSecObserveSocket {collector.event_socket}\n"
+                    f"ModSecObserveFlushInterval {FLUSH_MS}\n"
+                    f"ModSecObserveEvents {events}\n")
+    apache = ApacheSandbox(crs=crs, mpm=mpm, vhosts=vhosts, module=module,
+                           observe_conf=observe_conf, snippet=snippet)
+    stack = Stack(collector, apache)
+    try:
+        if start_collector:
+            collector.start()
+        apache.start()
+    except BaseException:
+        stop_stack(stack, keep=True)
+        raise
+    return stack
+
+
+def stop_stack(stack: Stack, keep: bool, quiet: bool = False) -> None:
+    """Stop Apache, then the collector; remove their temp dirs unless `keep`
+    (or MSO_KEEP_TMP=1)."""
+    try:
+        stack.apache.stop()
+    finally:
+        stack.collector.stop()
+    if keep or os.environ.get("MSO_KEEP_TMP") == "1":
+        if not quiet:
+            print(f"\nkept for inspection: {stack.apache.dir} {stack.collector.dir}")
+    else:
+        shutil.rmtree(stack.apache.dir, ignore_errors=True)
+        shutil.rmtree(stack.collector.dir, ignore_errors=True)
