@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one command to see modsec-observe work, on a fresh Debian 12 / Ubuntu, as root:
+#   scripts/demo.sh            (MSO_SKIP_APT=1 skips apt-get; extra args go to demo.py,
+#                               e.g. scripts/demo.sh --crs 4)
+# Installs the packages, builds into build/, then starts the collector and a sandboxed
+# Apache (mod_security2 + CRS + the module) on 127.0.0.1, sends benign and attack
+# traffic to two vhosts, prints `modsec-observe stats`, and stops everything.
+# The system's own Apache configuration and service are not touched.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+mso_install_packages
+mso_build
+echo "==> demo"
+exec /usr/bin/python3 "$MSO_REPO/tests/integration/demo.py" "$@"
