@@ -88,8 +88,9 @@ def stack_factory(binaries):
     started: list[Stack] = []
 
     def make(**kwargs) -> Stack:
+        kwargs.setdefault("snippet", binaries.snippet)
         s = start_stack(module=binaries.module, daemon=binaries.daemon, cli=binaries.cli,
-                        snippet=binaries.snippet, **kwargs)
+                        **kwargs)
         started.append(s)
         return s
 

@@ -547,7 +547,7 @@ class Stack:
         return "\n".join(parts)
 
 
-def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path, crs: str = "3",
+def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path | None, crs: str = "3",
                 mpm: str = "event", vhosts: list[VirtualHost] | None = None,
                 events: str = "flagged", start_collector: bool = True) -> Stack:
     """Start the collector, then Apache with the module sending to it. On failure both

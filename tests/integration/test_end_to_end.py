@@ -416,3 +416,27 @@ def test_burst_of_attacks_is_fully_accounted(stack_factory):
         failed = False
     finally:
         stop_stack(stack, keep=failed)
+
+
+def test_events_all_without_snippet(stack_factory):
+    """`ModSecObserveEvents all` sends one event per request, clean or not; without
+    conf/modsec_observe_rules.conf every event says it has no scores."""
+    stack = stack_factory(crs="3", mpm="event", vhosts=VHOSTS[1:3], events="all", snippet=None)
+    failed = True
+    try:
+        plan = [Req("detect.test", "benign", "/", 200)] * 5 + \
+               [Req("block.test", "benign", "/", 200)] * 4 + \
+               [Req("block.test", "sqli", SQLI_PATH, 403)] * 2
+        for r in plan:
+            assert send(stack, r) == r.status
+        stack.apache.wait_access_lines(len(plan))
+        stats = stack.wait_requests({"detect.test": 5, "block.test": 6})
+        d, b = stats["detect.test"], stats["block.test"]
+        assert (d["events"], d["flagged"], d["events_without_scores"]) == (5, 0, 5), d
+        assert (b["events"], b["flagged"], b["intercepted"]) == (6, 2, 2), b
+        assert b["events_without_scores"] == 6, b
+        health = json.loads(stack.cli("health", "--json").stdout)
+        assert health["request_events"] == 11 and health["malformed"] == 0, health
+        failed = False
+    finally:
+        stop_stack(stack, keep=failed)
