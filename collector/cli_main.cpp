@@ -2,6 +2,7 @@
 // query socket and prints the answer as a table or, with --json, as JSON for
 // scripts. Exit status: 0 success, 1 collector unreachable or error answer,
 // 2 bad usage.
+#include "event_ring.h"
 #include "report.h"
 #include "terminal.h"
 #include "unix_socket.h"
@@ -138,6 +139,18 @@ int main(int argc, char** argv)
     auto* stats = app.add_subcommand("stats", "requests, findings and top rules per vhost");
     stats->add_option("--vhost", vhost, "only this vhost");
     stats->add_flag("--json", stats_json, "print JSON instead of a table");
+    mso::EventFilter filter;
+    std::string rule, client;
+    bool events_json = false;
+    bool intercepted_only = false;
+    auto* events = app.add_subcommand("events", "recent requests with findings, newest first");
+    events->add_option("--vhost", vhost, "only this vhost");
+    events->add_option("--rule", rule, "only requests where this rule id matched");
+    events->add_option("--client", client, "only requests from this client address");
+    events->add_flag("--intercepted", intercepted_only, "only requests ModSecurity denied");
+    events->add_option("--limit", filter.limit, "how many events (0: all the collector keeps)")
+        ->capture_default_str();
+    events->add_flag("--json", events_json, "print JSON instead of a table");
     auto* health = app.add_subcommand("health", "collector counters");
     health->add_flag("--json", health_json, "print JSON instead of a table");
     try {
@@ -161,6 +174,23 @@ int main(int argc, char** argv)
             }
             return mso::format_stats(answer);
         });
+    }
+    if (events->parsed()) {
+        request["cmd"] = "events";
+        if (events->count("--vhost") != 0) {
+            request["vhost"] = vhost;
+        }
+        if (events->count("--rule") != 0) {
+            request["rule"] = rule;
+        }
+        if (events->count("--client") != 0) {
+            request["client"] = client;
+        }
+        if (intercepted_only) {
+            request["intercepted"] = true;
+        }
+        request["limit"] = filter.limit;
+        return run_query(socket_path, request, events_json, mso::format_events);
     }
     request["cmd"] = "health";
     return run_query(socket_path, request, health_json, mso::format_health);

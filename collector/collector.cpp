@@ -15,6 +15,7 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram)
     if (auto* event = std::get_if<RequestEvent>(&decoded)) {
         ++m_request_events;
         m_aggregator.add(*event);
+        m_events.push(std::move(*event));
         return std::nullopt;
     }
     if (auto* report = std::get_if<CounterReport>(&decoded)) {
@@ -58,6 +59,8 @@ nlohmann::ordered_json Collector::health(Clock::time_point now) const
     out["refused_clients"] = m_refused_clients;
     out["dropped_at_bounds"] = m_aggregator.dropped();
     out["events_lost"] = m_aggregator.events_lost();
+    out["ring_events"] = m_events.size();
+    out["ring_capacity"] = m_events.capacity();
     out["vhosts"] = m_aggregator.vhost_count();
     return out;
 }

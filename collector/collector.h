@@ -5,6 +5,7 @@
 
 #include "aggregator.h"
 #include "event_decoder.h"
+#include "event_ring.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -21,7 +22,9 @@ class Collector {
 public:
     using Clock = std::chrono::steady_clock;
 
-    explicit Collector(Clock::time_point started = Clock::now()) : m_started(started) {}
+    explicit Collector(Clock::time_point started = Clock::now(),
+                       std::size_t events_ring = k_default_events_ring)
+        : m_started(started), m_events(events_ring) {}
 
     // Decodes one datagram and aggregates it; returns the failure when it was
     // malformed (already counted) so the caller can log it.
@@ -34,6 +37,7 @@ public:
 
     [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
     [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
+    [[nodiscard]] const EventRing& events() const noexcept { return m_events; }
 
     // The `health` answer without "ok" (docs/protocol.md, section 2).
     [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now) const;
@@ -47,6 +51,7 @@ private:
 
     Clock::time_point m_started;
     Aggregator m_aggregator;
+    EventRing m_events;
     std::uint64_t m_datagrams = 0;
     std::uint64_t m_request_events = 0;
     std::uint64_t m_counter_reports = 0;

@@ -43,6 +43,7 @@ struct Options {
     std::string query_mode = "0660";
     std::string event_group;
     std::string query_group;
+    std::size_t events_ring = mso::k_default_events_ring;
 };
 
 // Turns the option strings into socket file options, or prints why not.
@@ -111,6 +112,10 @@ int main(int argc, char** argv)
     app.add_option("--query-socket-mode", opt.query_mode, "query socket permissions (octal)")
         ->capture_default_str();
     app.add_option("--query-socket-group", opt.query_group, "group owning the query socket");
+    app.add_option("--events-ring", opt.events_ring,
+                   "recent request events kept for the events query")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+        ->capture_default_str();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -159,7 +164,7 @@ int main(int argc, char** argv)
     }
 
     warn_if_socket_queue_is_short();
-    mso::Collector collector;
+    mso::Collector collector(mso::Collector::Clock::now(), opt.events_ring);
     mso::Server server(collector, std::move(events.value->fd), std::move(queries.value->fd));
     std::fprintf(stderr, "modsec-observed: listening on events=%s query=%s\n",
                  opt.event_socket.c_str(), opt.query_socket.c_str());

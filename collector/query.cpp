@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace mso {
 
 namespace {
@@ -28,6 +30,22 @@ std::string echo_quoted(std::string_view s)
     return out;
 }
 
+// Reads an optional string field; an error when it is present with another type.
+std::optional<QueryError> read_string(const json& request, const char* key,
+                                      std::optional<std::string>& out)
+{
+    const auto it = request.find(key);
+    if (it == request.end()) {
+        return std::nullopt;
+    }
+    if (!it->is_string()) {
+        return QueryError{std::string("\"") + key + "\" must be a string, got " +
+                          it->type_name()};
+    }
+    out = it->get<std::string>();
+    return std::nullopt;
+}
+
 } // namespace
 
 std::variant<Query, QueryError> parse_query(std::string_view line)
@@ -46,7 +64,7 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
     }
     const auto cmd = request.find("cmd");
     if (cmd == request.end()) {
-        return QueryError{"missing \"cmd\" (expected \"stats\" or \"health\")"};
+        return QueryError{"missing \"cmd\" (expected \"stats\", \"events\" or \"health\")"};
     }
     if (!cmd->is_string()) {
         return QueryError{std::string("\"cmd\" must be a string, got ") + cmd->type_name()};
@@ -57,15 +75,39 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
         query.command = QueryCommand::stats;
     } else if (name == "health") {
         query.command = QueryCommand::health;
+    } else if (name == "events") {
+        query.command = QueryCommand::events;
     } else {
-        return QueryError{"unknown cmd " + echo_quoted(name) + " (expected \"stats\" or \"health\")"};
+        return QueryError{"unknown cmd " + echo_quoted(name) +
+                          " (expected \"stats\", \"events\" or \"health\")"};
     }
-    if (const auto vhost = request.find("vhost"); vhost != request.end()) {
-        if (!vhost->is_string()) {
-            return QueryError{std::string("\"vhost\" must be a string, got ") +
-                              vhost->type_name()};
+    if (auto error = read_string(request, "vhost", query.vhost)) {
+        return *error;
+    }
+    if (query.command != QueryCommand::events) {
+        return query;
+    }
+    EventFilter& filter = query.events;
+    filter.vhost = query.vhost;
+    if (auto error = read_string(request, "rule", filter.rule)) {
+        return *error;
+    }
+    if (auto error = read_string(request, "client", filter.client)) {
+        return *error;
+    }
+    if (const auto it = request.find("intercepted"); it != request.end()) {
+        if (!it->is_boolean()) {
+            return QueryError{std::string("\"intercepted\" must be a boolean, got ") +
+                              it->type_name()};
         }
-        query.vhost = vhost->get<std::string>();
+        filter.intercepted = it->get<bool>();
+    }
+    if (const auto it = request.find("limit"); it != request.end()) {
+        if (!it->is_number_unsigned()) {
+            return QueryError{"\"limit\" must be a non-negative integer"};
+        }
+        filter.limit = static_cast<std::size_t>(
+            std::min<std::uint64_t>(it->get<std::uint64_t>(), k_max_events_limit));
     }
     return query;
 }
@@ -98,6 +140,9 @@ std::string answer_query(std::string_view line, Collector& collector,
         out["vhosts"] = collector.aggregator().stats(vhost);
         break;
     }
+    case QueryCommand::events:
+        out["events"] = collector.events().select(query.events);
+        break;
     case QueryCommand::health: {
         json health = collector.health(now);
         for (auto it = health.begin(); it != health.end(); ++it) {

@@ -6,6 +6,7 @@
 #include "collector.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,14 +14,18 @@
 
 namespace mso {
 
+// Largest `limit` of an events query (a ring never holds more).
+inline constexpr std::uint64_t k_max_events_limit = 10'000'000;
+
 // Longest request line accepted, not counting the newline.
 inline constexpr std::size_t k_max_query_line_bytes = 65536;
 
-enum class QueryCommand { stats, health };
+enum class QueryCommand { stats, health, events };
 
 struct Query {
     QueryCommand command = QueryCommand::stats;
-    std::optional<std::string> vhost; // stats only: restrict to this vhost
+    std::optional<std::string> vhost; // stats: restrict to this vhost
+    EventFilter events;               // events: the filters (vhost among them)
 };
 
 // Why a request line was rejected; `message` is lowercase with context.

@@ -166,6 +166,50 @@ std::string format_stats(const json& answer)
     return out;
 }
 
+std::string format_events(const json& answer)
+{
+    const auto events = answer.find("events");
+    if (events == answer.end() || !events->is_array() || events->empty()) {
+        return "no events\n";
+    }
+    Table table({{"TIME", Align::left, 0},
+                 {"VHOST", Align::left, 24},
+                 {"CLIENT", Align::left, 39},
+                 {"REQUEST", Align::left, 40},
+                 {"STATUS", Align::right, 0},
+                 {"ACTION", Align::left, 0},
+                 {"RULES", Align::left, 40}});
+    for (const auto& e : *events) {
+        // "2025-11-21T15:40:00.123456Z" -> "2025-11-21 15:40:00"
+        std::string time = field(e, "time");
+        if (time.size() >= 19 && time[10] == 'T') {
+            time = time.substr(0, 10) + " " + time.substr(11, 8);
+        }
+        std::string rule_ids;
+        std::vector<std::string> seen;
+        if (const auto rules = e.find("rules"); rules != e.end() && rules->is_array()) {
+            for (const auto& rule : *rules) {
+                std::string id = field(rule, "id");
+                if (id.empty() || id == "-") {
+                    id = "(truncated)";
+                }
+                if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
+                    continue;
+                }
+                seen.push_back(id);
+                rule_ids += (rule_ids.empty() ? "" : ",") + id;
+            }
+        }
+        const auto intercepted = e.find("intercepted");
+        const bool denied = intercepted != e.end() && intercepted->is_boolean() &&
+                            intercepted->get<bool>();
+        table.add_row({time, field(e, "vhost"), field(e, "client"),
+                       field(e, "method") + " " + field(e, "path"), field(e, "status"),
+                       denied ? "blocked" : "pass", rule_ids});
+    }
+    return table.render();
+}
+
 std::string format_health(const json& answer)
 {
     if (!answer.is_object()) {

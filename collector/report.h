@@ -20,6 +20,10 @@ inline constexpr std::size_t k_report_columns = 100;
 // rules of each vhost. Pure.
 [[nodiscard]] std::string format_stats(const nlohmann::ordered_json& answer);
 
+// The `events` answer as one line per event: time, vhost, client, request, status,
+// verdict and the ids of its rules (each once, in order). Pure.
+[[nodiscard]] std::string format_events(const nlohmann::ordered_json& answer);
+
 // The `health` answer as aligned "key: value" lines. Pure.
 [[nodiscard]] std::string format_health(const nlohmann::ordered_json& answer);
 

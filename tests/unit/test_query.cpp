@@ -55,14 +55,20 @@ TEST(ParseQuery, BadLines)
         {"[1,2]", "request must be a json object, got array"},
         {"\"stats\"", "request must be a json object, got string"},
         {"null", "request must be a json object, got null"},
-        {"{}", "missing \"cmd\" (expected \"stats\" or \"health\")"},
+        {"{}", "missing \"cmd\" (expected \"stats\", \"events\" or \"health\")"},
         {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
         {R"({"cmd":"drop_tables"})",
-         "unknown cmd \"drop_tables\" (expected \"stats\" or \"health\")"},
-        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected \"stats\" or \"health\")"},
+         "unknown cmd \"drop_tables\" (expected \"stats\", \"events\" or \"health\")"},
+        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected \"stats\", \"events\" or \"health\")"},
         {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
         {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
         {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
+        {R"({"cmd":"events","rule":942100})", "\"rule\" must be a string, got number"},
+        {R"({"cmd":"events","client":false})", "\"client\" must be a string, got boolean"},
+        {R"({"cmd":"events","intercepted":"yes"})",
+         "\"intercepted\" must be a boolean, got string"},
+        {R"({"cmd":"events","limit":-1})", "\"limit\" must be a non-negative integer"},
+        {R"({"cmd":"events","limit":1.5})", "\"limit\" must be a non-negative integer"},
         {std::string(mso::k_max_query_line_bytes + 1, ' '),
          "request line too long (more than 65536 bytes)"},
     };
@@ -81,7 +87,7 @@ TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
     ASSERT_TRUE(std::holds_alternative<mso::QueryError>(parsed));
     EXPECT_EQ(std::get<mso::QueryError>(parsed).message,
               "unknown cmd \"" + std::string(64, 'x') +
-                  "\"... (expected \"stats\" or \"health\")");
+                  "\"... (expected \"stats\", \"events\" or \"health\")");
 }
 
 TEST(ParseQuery, MaximumLengthLineIsAccepted)
@@ -201,7 +207,7 @@ TEST_F(AnswerQuery, HealthCounters)
         "malformed_by_reason": {"too_large": 1, "not_json": 2, "not_object": 1,
                                 "bad_version": 1, "unknown_type": 1, "missing_field": 1},
         "bad_queries": 1, "refused_clients": 0, "dropped_at_bounds": 0,
-        "events_lost": 2, "vhosts": 2})");
+        "events_lost": 2, "ring_events": 1, "ring_capacity": 10000, "vhosts": 2})");
     EXPECT_EQ(health, expected);
 }
 
@@ -210,7 +216,26 @@ TEST_F(AnswerQuery, HealthOfAFreshCollector)
     EXPECT_EQ(ask(R"({"cmd":"health"})"), json::parse(R"({"ok": true, "uptime_s": 0,
         "datagrams": 0, "request_events": 0, "counter_reports": 0, "malformed": 0,
         "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0,
-        "dropped_at_bounds": 0, "events_lost": 0, "vhosts": 0})"));
+        "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
+        "vhosts": 0})"));
 }
 
 } // namespace
+
+TEST(ParseQuery, EventsFilters)
+{
+    const auto parsed = mso::parse_query(
+        R"({"cmd":"events","vhost":"a","rule":"942100","client":"10.0.0.1","intercepted":true,"limit":0})");
+    ASSERT_TRUE(std::holds_alternative<mso::Query>(parsed));
+    const auto& q = std::get<mso::Query>(parsed);
+    EXPECT_EQ(q.command, mso::QueryCommand::events);
+    EXPECT_EQ(q.events.vhost, "a");
+    EXPECT_EQ(q.events.rule, "942100");
+    EXPECT_EQ(q.events.client, "10.0.0.1");
+    EXPECT_EQ(q.events.intercepted, true);
+    EXPECT_EQ(q.events.limit, 0U);
+    const auto defaults = std::get<mso::Query>(mso::parse_query(R"({"cmd":"events"})"));
+    EXPECT_FALSE(defaults.events.vhost || defaults.events.rule || defaults.events.client ||
+                 defaults.events.intercepted);
+    EXPECT_EQ(defaults.events.limit, 100U);
+}

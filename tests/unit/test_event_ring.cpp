@@ -1,0 +1,108 @@
+// The recent-events ring: bounded size, newest-first selection, filters, JSON view.
+#include "event_ring.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace mso {
+namespace {
+
+RequestEvent event(int n, const std::string& vhost, const std::string& client, bool intercepted,
+                   std::vector<std::string> rule_ids)
+{
+    RequestEvent e;
+    e.unique_id = "u" + std::to_string(n);
+    e.vhost = vhost;
+    e.client = client;
+    e.intercepted = intercepted;
+    e.time_us = 1763739600123456 + n;
+    for (auto& id : rule_ids) {
+        Finding f;
+        f.id = std::move(id);
+        e.findings.push_back(std::move(f));
+    }
+    return e;
+}
+
+std::vector<std::string> ids(const nlohmann::ordered_json& events)
+{
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+        out.push_back(e["unique_id"].get<std::string>());
+    }
+    return out;
+}
+
+TEST(EventRing, KeepsTheNewestAndCountsEvictions)
+{
+    EventRing ring(3);
+    for (int i = 1; i <= 5; ++i) {
+        ring.push(event(i, "a", "c", false, {"1"}));
+    }
+    EXPECT_EQ(ring.size(), 3U);
+    EXPECT_EQ(ring.evicted(), 2U);
+    EventFilter all;
+    all.limit = 0;
+    EXPECT_EQ(ids(ring.select(all)), (std::vector<std::string>{"u5", "u4", "u3"}));
+}
+
+struct FilterCase {
+    const char* name;
+    EventFilter filter;
+    std::vector<std::string> expected;
+};
+
+TEST(EventRing, Filters)
+{
+    EventRing ring(100);
+    ring.push(event(1, "a", "10.0.0.1", false, {"942100", "949110"}));
+    ring.push(event(2, "b", "10.0.0.2", true, {"941100", "949110"}));
+    ring.push(event(3, "a", "10.0.0.2", true, {"942100"}));
+    ring.push(event(4, "a", "10.0.0.1", false, {}));
+
+    auto f = [](auto setter) {
+        EventFilter filter;
+        filter.limit = 0;
+        setter(filter);
+        return filter;
+    };
+    const FilterCase cases[] = {
+        {"none", f([](EventFilter&) {}), {"u4", "u3", "u2", "u1"}},
+        {"vhost", f([](EventFilter& x) { x.vhost = "a"; }), {"u4", "u3", "u1"}},
+        {"rule", f([](EventFilter& x) { x.rule = "942100"; }), {"u3", "u1"}},
+        {"client", f([](EventFilter& x) { x.client = "10.0.0.2"; }), {"u3", "u2"}},
+        {"intercepted", f([](EventFilter& x) { x.intercepted = true; }), {"u3", "u2"}},
+        {"not intercepted", f([](EventFilter& x) { x.intercepted = false; }), {"u4", "u1"}},
+        {"and", f([](EventFilter& x) { x.vhost = "a"; x.rule = "949110"; }), {"u1"}},
+        {"limit", f([](EventFilter& x) { x.limit = 2; }), {"u4", "u3"}},
+        {"no match", f([](EventFilter& x) { x.vhost = "zzz"; }), {}},
+    };
+    for (const auto& c : cases) {
+        EXPECT_EQ(ids(ring.select(c.filter)), c.expected) << c.name;
+    }
+}
+
+TEST(EventJson, FieldsAndTime)
+{
+    RequestEvent e = event(0, "shop", "1.2.3.4", true, {"942100"});
+    e.time_us = 1763739600123456;
+    e.findings[0].msg = "SQL Injection";
+    e.findings[0].severity = "CRITICAL";
+    e.findings[0].data_truncated = true;
+    const auto j = event_json(e);
+    EXPECT_EQ(j["time"], "2025-11-21T15:40:00.123456Z");
+    EXPECT_EQ(j["vhost"], "shop");
+    EXPECT_EQ(j["intercepted"], true);
+    EXPECT_TRUE(j["scores"].is_null());
+    ASSERT_EQ(j["rules"].size(), 1U);
+    EXPECT_EQ(j["rules"][0]["id"], "942100");
+    EXPECT_EQ(j["rules"][0]["msg"], "SQL Injection");
+    EXPECT_EQ(j["rules"][0]["severity"], "CRITICAL");
+    EXPECT_EQ(j["rules"][0]["data_truncated"], true);
+}
+
+} // namespace
+} // namespace mso
