@@ -128,6 +128,7 @@ json event_json(const RequestEvent& e)
                 {"query", e.query},
                 {"status", e.status},
                 {"protocol", e.protocol},
+                {"user_agent", e.user_agent},
                 {"intercepted", e.intercepted},
                 {"phase", e.phase},
                 {"scores", scores_json(e.scores)},

@@ -46,6 +46,7 @@ struct RequestEvent {
     std::string query;
     int status = 0;
     std::string protocol;
+    std::string user_agent;
     bool intercepted = false;
     int phase = 0;
     std::optional<AnomalyScores> scores; // nullopt: the snippet is not installed

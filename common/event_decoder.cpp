@@ -147,6 +147,7 @@ Decoded read_request(const json& j) {
     r.string("query", e.query, false);
     r.integer("status", e.status);
     r.string("protocol", e.protocol);
+    r.string("user_agent", e.user_agent, false);
     r.boolean("intercepted", e.intercepted);
     r.integer("phase", e.phase, false);
     r.integer("findings_dropped", e.findings_dropped, false);

@@ -112,6 +112,8 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
     w.integer(r.status);
     w.key("protocol");
     w.string(r.protocol, 32);
+    w.key("user_agent");
+    w.string(r.user_agent, limits.max_user_agent);
     write_scores(w, r.scores);
     if (w.overflowed())
         return result;

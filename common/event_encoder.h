@@ -25,11 +25,13 @@ struct RequestRecord {
     bool include_query = false;
     int status = 0;
     std::string_view protocol;
+    std::string_view user_agent;
     const AnomalyScores* scores = nullptr; // nullptr: the snippet did not run
 };
 
 struct EncoderLimits {
     std::size_t max_path = 1024;
+    std::size_t max_user_agent = 256;
     std::size_t max_msg = 512;
     std::size_t max_data = 256;
     std::size_t max_findings = 128;

@@ -55,6 +55,7 @@ RequestRecord sample_record() {
     r.query = "q=secret";
     r.status = 403;
     r.protocol = "HTTP/1.1";
+    r.user_agent = "sqlmap/1.7";
     return r;
 }
 
@@ -87,6 +88,7 @@ TEST(EventCodec, BlockedSqlInjectionCrs4) {
     EXPECT_EQ(e.time_us, 1763739600123456);
     EXPECT_EQ(e.status, 403);
     EXPECT_EQ(e.query, ""); // off unless asked for
+    EXPECT_EQ(e.user_agent, "sqlmap/1.7");
     EXPECT_TRUE(e.intercepted);
     EXPECT_EQ(e.phase, 2);
     ASSERT_TRUE(e.scores.has_value());
