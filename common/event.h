@@ -32,6 +32,7 @@ struct Finding {
     bool data_truncated = false;
     bool intercepted = false;
     bool truncated = false;
+    bool engine = false; // ModSecurity's own message (body parser error, limit), no rule
 };
 
 // One request that ModSecurity had findings for (or any request in "all" mode).

@@ -117,6 +117,7 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f) {
     r.boolean("data_truncated", f.data_truncated, false);
     r.boolean("intercepted", f.intercepted, false);
     r.boolean("truncated", f.truncated, false);
+    r.boolean("engine", f.engine, false);
     if (const json* tags = r.field("tags", false)) {
         if (!tags->is_array()) {
             r.wrong_type("tags", "an array of strings");

@@ -49,7 +49,8 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
     w.key("id");
     w.modsec_string(m.id, 32);
     w.key("msg");
-    w.modsec_string(m.msg, limits.max_msg);
+    // An engine message has no [msg]: its text is the head.
+    w.modsec_string(m.engine ? m.head : m.msg, limits.max_msg);
     w.key("severity");
     w.modsec_string(m.severity, 16);
     w.key("pl");
@@ -74,6 +75,10 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
     w.boolean(m.intercepted);
     w.key("truncated");
     w.boolean(m.truncated);
+    if (m.engine) {
+        w.key("engine");
+        w.boolean(true);
+    }
     w.end_object();
 }
 
@@ -158,6 +163,16 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
     result.findings_dropped = dropped;
     result.size = w.view().size();
     return result;
+}
+
+std::string_view request_target_path(std::string_view target) noexcept {
+    if (!target.empty() && target.front() != '/' && target != "*") {
+        const std::size_t authority = target.find("://");
+        const std::size_t slash =
+            authority == std::string_view::npos ? 0 : target.find('/', authority + 3);
+        target = slash == std::string_view::npos ? std::string_view() : target.substr(slash);
+    }
+    return target.substr(0, target.find_first_of("?#"));
 }
 
 std::size_t encode_counters(const CounterSnapshot& c, char* buffer,

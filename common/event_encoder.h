@@ -52,6 +52,11 @@ EncodeResult encode_request_event(const RequestRecord& request, const std::strin
                                   const EncoderLimits& limits, char* buffer,
                                   std::size_t capacity) noexcept;
 
+// The path of a request target as the client sent it (not percent-decoded), without
+// query or fragment. An absolute-form target ("http://host/p?q", proxy requests) gives
+// "/p"; "*" stays "*"; an authority without a path gives "".
+[[nodiscard]] std::string_view request_target_path(std::string_view target) noexcept;
+
 // Status codes counted individually in a counter report; others fall in the last slot
 // (reported as status 0).
 inline constexpr int k_min_status = 100;

@@ -165,6 +165,14 @@ void parse_head(MessageView& m, std::string_view head) noexcept {
     m.target = target_from_head(head);
 }
 
+// Every message mod_security2 logs about a request (with its trailer) is a finding;
+// one without a rule id that was not cut is the engine's own.
+void classify(MessageView& m) noexcept {
+    if (!m.hostname.empty() || !m.unique_id.empty() || m.truncated)
+        m.is_alert = true;
+    m.engine = m.is_alert && m.id.empty() && !m.truncated;
+}
+
 } // namespace
 
 bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
@@ -193,6 +201,7 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
         meta = part.rfind(" [id \"");
     if (meta == std::string_view::npos) {
         parse_head(out, trim_right(part));
+        classify(out);
         return true;
     }
     // The trailer's fields are kept even if the metadata repeats a key.
@@ -208,6 +217,7 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
         out.is_alert = true;
     if (out.target.empty())
         out.target = target_from_data(out.data);
+    classify(out);
     return true;
 }
 

@@ -28,7 +28,13 @@ inline constexpr std::size_t k_max_tags = 16;
 inline constexpr std::size_t k_modsec_message_limit = 1024;
 
 struct MessageView {
-    bool is_alert = false;    // a rule/engine alert ("Warning." / "Access ...") or has [id]
+    // A finding: a rule alert ("Warning." / "Access ..." / [id]) or an engine message
+    // about the request (it carries mod_security2's [hostname]/[unique_id] trailer).
+    // ModSecurity records each of these in the audit log's messages too.
+    bool is_alert = false;
+    // An engine message: no rule, no [id], not truncated ("JSON parser error ...",
+    // "Multipart parsing error ...", request body limits). Its text is the head.
+    bool engine = false;
     bool intercepted = false; // "Access denied ..." head: this message denied the request
     bool truncated = false;   // cut by ModSecurity's 1024-byte buffer or Apache's limit
     int phase = 0;            // "(phase N)" in the head, 0 when absent

@@ -31,23 +31,6 @@ std::string_view env_lookup(void* table, const char* name) noexcept {
 
 std::string_view view(const char* s) noexcept { return s ? std::string_view(s) : std::string_view(); }
 
-// The path as the client sent it (docs/protocol.md: not percent-decoded). Not
-// r->parsed_uri.path: ap_process_request_internal() percent-decodes that buffer in
-// place (it is r->uri), so "/a%2f..%2fb" or "/%3Cscript%3E" would be reported decoded,
-// unlike the request line in the access and audit logs (seen by
-// tests/integration/test_fidelity.py). An absolute-form target ("http://host/p?q",
-// proxy requests) keeps only its path; "*" stays "*".
-std::string_view raw_path(const request_rec* r) noexcept {
-    std::string_view uri = view(r->unparsed_uri);
-    if (!uri.empty() && uri.front() != '/' && uri != "*") {
-        const std::size_t authority = uri.find("://");
-        const std::size_t slash =
-            authority == std::string_view::npos ? 0 : uri.find('/', authority + 3);
-        uri = slash == std::string_view::npos ? std::string_view() : uri.substr(slash);
-    }
-    return uri.substr(0, uri.find_first_of("?#"));
-}
-
 void count_request(ServerConfig* c, int status, bool event_lost) noexcept {
     VhostCounters& v = *c->counters;
     const std::size_t slot = status >= k_min_status && status <= k_max_status
@@ -86,7 +69,8 @@ int log_transaction(request_rec* r) noexcept {
         rec.unique_id = view(apr_table_get(root->subprocess_env, "UNIQUE_ID"));
     rec.client = view(root->useragent_ip);
     rec.method = view(root->method);
-    rec.path = raw_path(root);
+    // parsed_uri.path is percent-decoded in place by httpd; report the path as sent.
+    rec.path = request_target_path(view(root->unparsed_uri));
     rec.query = view(root->parsed_uri.query);
     rec.include_query = c->query_string == 1;
     rec.status = last->status;

@@ -291,3 +291,29 @@ TEST(AnomalyScoresFromEnv, Crs3AndCrs4) {
 
 } // namespace
 } // namespace mso
+
+namespace mso {
+namespace {
+
+TEST(RequestTargetPath, AsSentWithoutQueryOrFragment)
+{
+    const std::pair<const char*, const char*> cases[] = {
+        {"/", "/"},
+        {"/a%2f..%2fb?x=1", "/a%2f..%2fb"},
+        {"/%3Cscript%3E.html", "/%3Cscript%3E.html"},
+        {"/p#frag", "/p"},
+        {"/p?q#f", "/p"},
+        {"http://host.example/p/q?x", "/p/q"},
+        {"http://host.example", ""},
+        {"http://host.example?x", ""},
+        {"*", "*"},
+        {"", ""},
+        {"relative/path", "relative/path"},
+    };
+    for (const auto& [target, path] : cases) {
+        EXPECT_EQ(request_target_path(target), path) << target;
+    }
+}
+
+} // namespace
+} // namespace mso

@@ -221,13 +221,36 @@ TEST(NotModSecurity, OtherModulesMessagesAreRejected) {
     EXPECT_FALSE(parse_modsec_message("", m));
 }
 
-TEST(NotModSecurity, EngineMessagesAreNotAlerts) {
+// ModSecurity's own messages about a request (body parsers, limits) have no [id] and no
+// alert head, but ModSecurity records them in the audit log: they are findings.
+TEST(EngineMessages, AreFindingsWithoutARule) {
+    const char* texts[] = {
+        "[client 127.0.0.1] ModSecurity: JSON parser error: parse error: premature EOF\n "
+        "[hostname \"h\"] [uri \"/\"] [unique_id \"u\"]",
+        "[client 127.0.0.1] ModSecurity: Request body no files data length is larger than the "
+        "configured limit (131072). [hostname \"h\"] [uri \"/\"] [unique_id \"u\"]",
+    };
+    for (const char* text : texts) {
+        MessageView m;
+        ASSERT_TRUE(parse_modsec_message(text, m));
+        EXPECT_TRUE(m.is_alert) << text;
+        EXPECT_TRUE(m.engine) << text;
+        EXPECT_FALSE(m.truncated) << text;
+        EXPECT_EQ(m.id, "");
+        EXPECT_EQ(m.unique_id, "u");
+    }
+}
+
+TEST(EngineMessages, RuleAlertsAndTruncatedOnesAreNotEngineMessages) {
     MessageView m;
     ASSERT_TRUE(parse_modsec_message(
-        "ModSecurity: Audit log: Failed to lock global mutex [hostname \"h\"] [uri \"/\"] "
+        "ModSecurity: Warning. x. [file \"/f\"] [id \"1\"] [hostname \"h\"] [uri \"/\"] "
         "[unique_id \"u\"]",
         m));
-    EXPECT_FALSE(m.is_alert);
+    EXPECT_FALSE(m.engine);
+    ASSERT_TRUE(parse_modsec_message("ModSecurity: Warning. x. [file \"/f\"] [id \"12\"] [ms", m));
+    EXPECT_TRUE(m.truncated);
+    EXPECT_FALSE(m.engine);
 }
 
 TEST(Tags, DeduplicatedAndBounded) {
