@@ -1,8 +1,7 @@
-// Implements the counting rules of the `stats` query (docs/protocol.md, section
-// 2) and renders them as the JSON the query protocol promises.
+// Implements the counting rules of the `stats` query (docs/protocol.md, section 2):
+// what each request event and counter report adds to its vhost. The JSON views of
+// the result are in stats_view.cpp.
 #include "aggregator.h"
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <vector>
@@ -11,8 +10,6 @@ namespace mso {
 
 namespace {
 
-using json = nlohmann::ordered_json;
-
 // Rule ids already counted as a hit for the event being added; a request
 // rarely has more than a handful of findings, so a linear scan is cheapest.
 bool seen_before(const std::vector<const std::string*>& seen, const std::string& id)
@@ -20,61 +17,55 @@ bool seen_before(const std::vector<const std::string*>& seen, const std::string&
     return std::any_of(seen.begin(), seen.end(), [&](const std::string* s) { return *s == id; });
 }
 
-json vhost_json(const std::string& name, const VhostStats& v)
+// Keys of heavy-hitter lists are cut to a bounded length (at a UTF-8 boundary).
+std::string_view top_key(std::string_view s)
 {
-    json out = json::object();
-    out["vhost"] = name;
-    out["ports"] = json(std::vector<int>(v.ports.begin(), v.ports.end()));
-    out["requests"] = v.requests;
-    out["flagged"] = v.flagged;
-    out["intercepted"] = v.intercepted;
-    out["events"] = v.events;
-    out["truncated_findings"] = v.truncated_findings;
-    out["events_without_scores"] = v.events_without_scores;
-    out["events_lost"] = v.events_lost;
-    json status = json::object();
-    for (const auto& [code, count] : v.status) {
-        status[std::to_string(code)] = count;
+    if (s.size() <= k_max_top_key_bytes) {
+        return s;
     }
-    out["status"] = std::move(status);
+    std::size_t n = k_max_top_key_bytes;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+        --n;
+    }
+    return s.substr(0, n);
+}
 
-    std::vector<std::pair<const std::string*, const RuleStats*>> rules;
-    rules.reserve(v.rules.size());
-    for (const auto& [id, rule] : v.rules) {
-        rules.emplace_back(&id, &rule);
+bool would_block(const RequestEvent& e)
+{
+    if (e.intercepted || !e.scores) {
+        return false;
     }
-    std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) {
-        if (a.second->hits != b.second->hits) {
-            return a.second->hits > b.second->hits;
-        }
-        return *a.first < *b.first;
-    });
-    json rules_json = json::array();
-    for (const auto& [id, rule] : rules) {
-        json r = json::object();
-        r["id"] = *id;
-        r["msg"] = rule->msg;
-        r["severity"] = rule->severity;
-        r["hits"] = rule->hits;
-        r["matches"] = rule->matches;
-        rules_json.push_back(std::move(r));
-    }
-    out["rules"] = std::move(rules_json);
-    return out;
+    const AnomalyScores& s = *e.scores;
+    return (s.inbound_threshold > 0 && s.inbound >= s.inbound_threshold) ||
+           (s.outbound_threshold > 0 && s.outbound >= s.outbound_threshold);
 }
 
 } // namespace
 
-VhostStats* Aggregator::vhost_for(const std::string& vhost)
+const TopK& VhostStats::top(TopList list) const noexcept
 {
-    if (auto it = m_vhosts.find(vhost); it != m_vhosts.end()) {
-        return &it->second;
+    switch (list) {
+    case TopList::clients: return clients;
+    case TopList::paths: return paths;
+    case TopList::agents: return agents;
+    case TopList::targets: return targets;
     }
-    if (m_vhosts.size() >= k_max_vhosts) {
-        ++m_dropped;
-        return nullptr;
+    return clients;
+}
+
+VhostStats* Aggregator::vhost_for(const std::string& vhost, std::int64_t now)
+{
+    auto it = m_vhosts.find(vhost);
+    if (it == m_vhosts.end()) {
+        if (m_vhosts.size() >= k_max_vhosts) {
+            ++m_dropped;
+            return nullptr;
+        }
+        it = m_vhosts.emplace(vhost, VhostStats{}).first;
+        it->second.first_seen = now;
     }
-    return &m_vhosts[vhost];
+    it->second.last_seen = now;
+    return &it->second;
 }
 
 void Aggregator::add_port(VhostStats& stats, int port)
@@ -102,45 +93,75 @@ void Aggregator::add_status(VhostStats& stats, int status, std::uint64_t count)
     it->second += count;
 }
 
-void Aggregator::add(const RequestEvent& event)
+void Aggregator::recount()
 {
-    VhostStats* v = vhost_for(event.vhost);
+    m_rules_total = 0;
+    std::size_t entries = 0;
+    for (const auto& [name, v] : m_vhosts) {
+        m_rules_total += v.rules.size();
+        entries += v.series.rule_entries();
+    }
+    m_series_entries_left = k_max_series_rule_entries - std::min(entries, k_max_series_rule_entries);
+    m_restored = false;
+}
+
+void Aggregator::add(const RequestEvent& event, std::int64_t now)
+{
+    if (m_restored) {
+        recount();
+    }
+    VhostStats* v = vhost_for(event.vhost, now);
     if (v == nullptr) {
         return;
     }
+    const bool flagged = !event.findings.empty() || event.findings_dropped > 0;
+    const bool blocks = would_block(event);
     ++v->requests;
     ++v->events;
-    if (!event.findings.empty() || event.findings_dropped > 0) {
-        ++v->flagged;
-    }
-    if (event.intercepted) {
-        ++v->intercepted;
-    }
-    if (!event.scores) {
+    v->flagged += flagged ? 1 : 0;
+    v->intercepted += event.intercepted ? 1 : 0;
+    v->would_block += blocks ? 1 : 0;
+    if (event.scores) {
+        v->inbound_scores.observe(event.scores->inbound);
+        v->outbound_scores.observe(event.scores->outbound);
+    } else {
         ++v->events_without_scores;
     }
     add_port(*v, event.port);
     add_status(*v, event.status, 1);
+    v->clients.add(top_key(event.client));
+    v->paths.add(top_key(event.path));
+    v->agents.add(top_key(event.user_agent));
 
     std::vector<const std::string*> hit_ids;
     for (const Finding& f : event.findings) {
+        if (!f.target.empty()) {
+            v->targets.add(top_key(f.target));
+        }
         if (f.id.empty()) {
-            ++v->truncated_findings;
+            ++(f.engine ? v->engine_messages : v->truncated_findings);
             continue;
         }
         auto it = v->rules.find(f.id);
         if (it == v->rules.end()) {
-            if (v->rules.size() >= k_max_rules_per_vhost) {
+            if (v->rules.size() >= k_max_rules_per_vhost || m_rules_total >= k_max_rules_total) {
                 ++m_dropped;
                 continue;
             }
             it = v->rules.emplace(f.id, RuleStats{}).first;
+            ++m_rules_total;
+            it->second.first_seen = now;
         }
         RuleStats& rule = it->second;
+        rule.last_seen = now;
         ++rule.matches;
+        if (!f.target.empty()) {
+            rule.targets.add(top_key(f.target));
+        }
         if (!seen_before(hit_ids, f.id)) {
             ++rule.hits;
-            hit_ids.push_back(&f.id);
+            rule.paths.add(top_key(event.path));
+            hit_ids.push_back(&it->first);
         }
         if (!f.msg.empty()) {
             rule.msg = f.msg;
@@ -148,43 +169,50 @@ void Aggregator::add(const RequestEvent& event)
         if (!f.severity.empty()) {
             rule.severity = f.severity;
         }
+        if (f.paranoia_level != 0) {
+            rule.paranoia_level = f.paranoia_level;
+        }
     }
+    SeriesDelta delta;
+    delta.requests = 1;
+    delta.flagged = flagged ? 1 : 0;
+    delta.intercepted = event.intercepted ? 1 : 0;
+    delta.would_block = blocks ? 1 : 0;
+    delta.rule_hits = &hit_ids;
+    v->series.add(now, delta, m_series_entries_left);
 }
 
-void Aggregator::add(const CounterReport& report)
+void Aggregator::add(const CounterReport& report, std::int64_t now)
 {
+    if (m_restored) {
+        recount();
+    }
     m_events_lost += report.events_lost;
-    VhostStats* v = vhost_for(report.vhost);
+    VhostStats* v = vhost_for(report.vhost, now);
     if (v == nullptr) {
         return;
     }
     v->requests += report.requests;
     v->events_lost += report.events_lost;
+    // Requests without an event had no findings, hence a score of 0; those whose event
+    // was lost are left out of the distribution.
+    if (report.requests > report.events_lost) {
+        v->inbound_scores.observe(0, report.requests - report.events_lost);
+        v->outbound_scores.observe(0, report.requests - report.events_lost);
+    }
     add_port(*v, report.port);
     for (const auto& [code, count] : report.status) {
         add_status(*v, code, count);
     }
+    SeriesDelta delta;
+    delta.requests = report.requests;
+    v->series.add(now, delta, m_series_entries_left);
 }
 
 const VhostStats* Aggregator::find(std::string_view vhost) const
 {
     auto it = m_vhosts.find(vhost);
     return it == m_vhosts.end() ? nullptr : &it->second;
-}
-
-nlohmann::ordered_json Aggregator::stats(std::optional<std::string_view> vhost) const
-{
-    json out = json::array();
-    if (vhost) {
-        if (auto it = m_vhosts.find(*vhost); it != m_vhosts.end()) {
-            out.push_back(vhost_json(it->first, it->second));
-        }
-        return out;
-    }
-    for (const auto& [name, v] : m_vhosts) {
-        out.push_back(vhost_json(name, v));
-    }
-    return out;
 }
 
 } // namespace mso

@@ -8,19 +8,19 @@
 
 namespace mso {
 
-std::optional<DecodeFailure> Collector::ingest(std::string_view datagram)
+std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::int64_t now)
 {
     Decoded decoded = decode_datagram(datagram);
     ++m_datagrams;
     if (auto* event = std::get_if<RequestEvent>(&decoded)) {
         ++m_request_events;
-        m_aggregator.add(*event);
+        m_aggregator.add(*event, now);
         m_events.push(std::move(*event));
         return std::nullopt;
     }
     if (auto* report = std::get_if<CounterReport>(&decoded)) {
         ++m_counter_reports;
-        m_aggregator.add(*report);
+        m_aggregator.add(*report, now);
         return std::nullopt;
     }
     auto& failure = std::get<DecodeFailure>(decoded);
@@ -57,11 +57,16 @@ nlohmann::ordered_json Collector::health(Clock::time_point now) const
     out["malformed_by_reason"] = std::move(by_reason);
     out["bad_queries"] = m_bad_queries;
     out["refused_clients"] = m_refused_clients;
+    out["tail_dropped"] = m_tail_dropped;
     out["dropped_at_bounds"] = m_aggregator.dropped();
     out["events_lost"] = m_aggregator.events_lost();
     out["ring_events"] = m_events.size();
     out["ring_capacity"] = m_events.capacity();
     out["vhosts"] = m_aggregator.vhost_count();
+    out["snapshot_loaded"] = m_snapshot.loaded;
+    out["snapshot_last_saved"] = m_snapshot.last_saved;
+    out["snapshot_last_error"] = m_snapshot.last_error;
+    out["snapshot_set_aside"] = m_snapshot.set_aside;
     return out;
 }
 

@@ -13,9 +13,19 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace mso {
+
+// What `health` reports about state snapshots (--state-dir, snapshot.h).
+struct SnapshotStatus {
+    bool loaded = false;     // the state was restored from a snapshot at start
+    std::string last_saved;  // ISO 8601 time of the last successful write, "" if none
+    std::string last_error;  // why the last load or write failed, "" if it did not
+    std::string set_aside;   // where an unusable snapshot was moved, "" if none
+};
 
 // Owns all collected data. Not thread-safe (single-threaded daemon); never blocks.
 class Collector {
@@ -28,16 +38,32 @@ public:
 
     // Decodes one datagram and aggregates it; returns the failure when it was
     // malformed (already counted) so the caller can log it.
-    [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram);
+    // `now` is the wall clock (Unix seconds) that time series and first/last seen use.
+    [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram,
+                                                      std::int64_t now);
     // Counts a datagram rejected before decoding (e.g. too large for the buffer).
     void count_malformed(DecodeError reason);
     void count_bad_query() noexcept { ++m_bad_queries; }
     // A query client closed at once because the client limit was reached.
     void count_refused_client() noexcept { ++m_refused_clients; }
+    // An event a slow `tail` client did not get.
+    void count_tail_dropped() noexcept { ++m_tail_dropped; }
 
     [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
     [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
     [[nodiscard]] const EventRing& events() const noexcept { return m_events; }
+
+    // Snapshot loading: replaces the aggregates and the ring wholesale (snapshot.cpp
+    // builds both apart and hands them over only when the whole snapshot was valid).
+    void restore(Aggregator aggregator, EventRing events)
+    {
+        m_aggregator = std::move(aggregator);
+        m_events = std::move(events);
+    }
+    // SIGHUP reload of --events-ring: keeps the newest events that fit.
+    void resize_events(std::size_t capacity) { m_events.resize(capacity); }
+    [[nodiscard]] SnapshotStatus& snapshot_status() noexcept { return m_snapshot; }
+    [[nodiscard]] const SnapshotStatus& snapshot_status() const noexcept { return m_snapshot; }
 
     // The `health` answer without "ok" (docs/protocol.md, section 2).
     [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now) const;
@@ -59,6 +85,8 @@ private:
     std::map<DecodeError, std::uint64_t> m_malformed_by_reason; // in enum order
     std::uint64_t m_bad_queries = 0;
     std::uint64_t m_refused_clients = 0;
+    std::uint64_t m_tail_dropped = 0;
+    SnapshotStatus m_snapshot;
 };
 
 } // namespace mso

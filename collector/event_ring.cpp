@@ -1,31 +1,16 @@
 // The recent-events ring and the JSON view of an event for the `events` query.
 #include "event_ring.h"
 
+#include "time_format.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <ctime>
 
 namespace mso {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// "2026-11-21T15:40:00.123456Z"
-std::string iso_time(std::int64_t time_us)
-{
-    const std::int64_t seconds = time_us >= 0 ? time_us / 1000000 : (time_us - 999999) / 1000000;
-    const auto micros = static_cast<long>(time_us - seconds * 1000000);
-    const auto t = static_cast<std::time_t>(seconds);
-    std::tm tm{};
-    if (!gmtime_r(&t, &tm)) {
-        return "";
-    }
-    char text[40];
-    const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    std::snprintf(text + n, sizeof text - n, ".%06ldZ", micros);
-    return text;
-}
 
 json scores_json(const std::optional<AnomalyScores>& scores)
 {
@@ -57,6 +42,9 @@ json finding_json(const Finding& f)
              {"truncated", f.truncated}};
     if (f.data_truncated) {
         out["data_truncated"] = true;
+    }
+    if (f.engine) {
+        out["engine"] = true;
     }
     return out;
 }
@@ -90,8 +78,30 @@ void EventRing::push(RequestEvent event)
     } else {
         ++m_size;
     }
+    ++m_pushed;
     m_events[m_next] = std::move(event);
     m_next = (m_next + 1) % m_events.size();
+}
+
+void EventRing::resize(std::size_t capacity)
+{
+    capacity = std::max<std::size_t>(capacity, 1);
+    const std::size_t keep = std::min(m_size, capacity);
+    std::vector<RequestEvent> events(capacity);
+    const std::size_t n = m_events.size();
+    // Oldest kept first, so the new ring is in order from slot 0.
+    for (std::size_t i = 0; i < keep; ++i) {
+        events[i] = std::move(m_events[(m_next + n - keep + i) % n]);
+    }
+    m_evicted += m_size - keep;
+    m_events = std::move(events);
+    m_size = keep;
+    m_next = keep % capacity;
+}
+
+const RequestEvent* EventRing::newest() const noexcept
+{
+    return m_size == 0 ? nullptr : &m_events[(m_next + m_events.size() - 1) % m_events.size()];
 }
 
 json EventRing::select(const EventFilter& filter) const
@@ -120,7 +130,7 @@ json event_json(const RequestEvent& e)
     return json{{"unique_id", e.unique_id},
                 {"vhost", e.vhost},
                 {"port", e.port},
-                {"time", iso_time(e.time_us)},
+                {"time", iso_time_us(e.time_us)},
                 {"time_us", e.time_us},
                 {"client", e.client},
                 {"method", e.method},
@@ -134,6 +144,11 @@ json event_json(const RequestEvent& e)
                 {"scores", scores_json(e.scores)},
                 {"findings_dropped", e.findings_dropped},
                 {"rules", std::move(rules)}};
+}
+
+std::string event_json_line(const RequestEvent& e)
+{
+    return event_json(e).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace mso

@@ -17,6 +17,8 @@
 namespace mso {
 
 inline constexpr std::size_t k_default_events_ring = 10000;
+// Largest --events-ring accepted (and largest ring a snapshot may hold).
+inline constexpr std::size_t k_max_events_ring = 10'000'000;
 
 // Filters of the `events` query; every set one must match (AND).
 struct EventFilter {
@@ -39,18 +41,39 @@ public:
     [[nodiscard]] nlohmann::ordered_json select(const EventFilter& filter) const;
 
     [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+    // Events pushed since start; changes exactly when push() is called.
+    [[nodiscard]] std::uint64_t pushed() const noexcept { return m_pushed; }
+    // The event pushed last, or nullptr when empty.
+    [[nodiscard]] const RequestEvent* newest() const noexcept;
     [[nodiscard]] std::size_t capacity() const noexcept { return m_events.size(); }
     // Events pushed out of the ring by newer ones.
     [[nodiscard]] std::uint64_t evicted() const noexcept { return m_evicted; }
+
+    // Calls `visit(const RequestEvent&)` for every event, oldest first (snapshots).
+    template <typename Visit>
+    void for_each(Visit&& visit) const
+    {
+        const std::size_t n = m_events.size();
+        for (std::size_t i = 0; i < m_size; ++i) {
+            visit(m_events[(m_next + n - m_size + i) % n]);
+        }
+    }
+
+    // Changes the capacity (at least 1), keeping the newest events that fit; the
+    // others count as evicted. Allocates the new capacity (SIGHUP reload).
+    void resize(std::size_t capacity);
 
 private:
     std::vector<RequestEvent> m_events; // circular; m_next is the slot written next
     std::size_t m_next = 0;
     std::size_t m_size = 0;
     std::uint64_t m_evicted = 0;
+    std::uint64_t m_pushed = 0;
 };
 
 // One event as the `events` query shows it (time as ISO 8601 UTC, findings as "rules").
 [[nodiscard]] nlohmann::ordered_json event_json(const RequestEvent& e);
+// The same as one line of JSON, without the newline (what `tail` streams).
+[[nodiscard]] std::string event_json_line(const RequestEvent& e);
 
 } // namespace mso

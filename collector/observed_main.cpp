@@ -1,8 +1,17 @@
-// modsec-observed: the collector daemon. Parses options, creates the event and
-// query sockets, runs the Server until SIGTERM/SIGINT and removes its sockets
-// on the way out. Start-up errors exit with status 2 (bad options) or 1.
+// modsec-observed: the collector daemon. Parses options (command line, then the
+// --config file), restores the --state-dir snapshot, creates the event and query
+// sockets (and, with --metrics-listen, the Prometheus endpoint), runs the Server
+// until SIGTERM/SIGINT, saves a last snapshot and removes its sockets on the way
+// out. SIGHUP re-reads the options and applies those that can change at run time.
+// Start-up errors exit with status 2 (bad options) or 1.
 #include "collector.h"
+#include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+#include "query.h"
 #include "server.h"
+#include "snapshot.h"
+#include "time_format.h"
 #include "unix_socket.h"
 
 #include <CLI/CLI.hpp>
@@ -14,14 +23,21 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_reload = 0;
 
 extern "C" void on_stop_signal(int /*signal*/)
 {
     g_stop = 1;
+}
+
+extern "C" void on_reload_signal(int /*signal*/)
+{
+    g_reload = 1;
 }
 
 // Parses an octal permission string such as "0660" or "660".
@@ -44,6 +60,9 @@ struct Options {
     std::string event_group;
     std::string query_group;
     std::size_t events_ring = mso::k_default_events_ring;
+    std::string metrics_listen; // empty: no metrics endpoint
+    std::string state_dir;      // empty: no snapshots
+    unsigned snapshot_interval = 60; // seconds; 0: only at exit
 };
 
 // Turns the option strings into socket file options, or prints why not.
@@ -96,11 +115,17 @@ void warn_if_socket_queue_is_short()
     }
 }
 
-int main(int argc, char** argv)
+namespace {
+
+constexpr const char* k_description =
+    "modsec-observed: collects ModSecurity findings sent by mod_modsec_observe "
+    "and answers queries (see modsec-observe)";
+
+void add_options(CLI::App& app, Options& opt)
 {
-    Options opt;
-    CLI::App app{"modsec-observed: collects ModSecurity findings sent by mod_modsec_observe "
-                 "and answers queries (see modsec-observe)"};
+    app.set_config("--config", "",
+                   "read options from FILE (key = value lines, long option names without "
+                   "--); the command line wins; SIGHUP re-reads it");
     app.add_option("--event-socket", opt.event_socket, "event socket (SOCK_DGRAM) path")
         ->capture_default_str();
     app.add_option("--query-socket", opt.query_socket, "query socket (SOCK_STREAM) path")
@@ -114,8 +139,97 @@ int main(int argc, char** argv)
     app.add_option("--query-socket-group", opt.query_group, "group owning the query socket");
     app.add_option("--events-ring", opt.events_ring,
                    "recent request events kept for the events query")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}))
+        ->check(CLI::Range(std::size_t{1}, mso::k_max_events_ring))
         ->capture_default_str();
+    app.add_option("--metrics-listen", opt.metrics_listen,
+                   "serve Prometheus metrics at http://ADDRESS/metrics; ADDRESS is "
+                   "IPV4:PORT or [IPV6]:PORT (default: off)");
+    app.add_option("--state-dir", opt.state_dir,
+                   "keep the collected state in DIR/state.json across restarts "
+                   "(created 0700 if missing; default: off)");
+    app.add_option("--snapshot-interval", opt.snapshot_interval,
+                   "seconds between snapshots to --state-dir (0: only at exit)")
+        ->check(CLI::Range(0U, 7U * 24 * 3600))
+        ->capture_default_str();
+}
+
+// SIGHUP: the options again (command line, then the --config file as it is now).
+std::optional<Options> reread_options(int argc, char** argv, std::string& error)
+{
+    Options opt;
+    CLI::App app{k_description};
+    add_options(app, opt);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::Error& e) {
+        error = e.what();
+        return std::nullopt;
+    }
+    return opt;
+}
+
+// Applies what can change at run time, logs each change, names what cannot.
+void apply_reload(const Options& next, Options& running, mso::Collector& collector,
+                  mso::Server& server)
+{
+    if (next.events_ring != running.events_ring) {
+        collector.resize_events(next.events_ring);
+        mso::log_line("reload: events-ring " + std::to_string(running.events_ring) + " -> " +
+                      std::to_string(next.events_ring));
+        running.events_ring = next.events_ring;
+    }
+    if (next.snapshot_interval != running.snapshot_interval) {
+        server.set_periodic_interval(std::chrono::seconds(next.snapshot_interval));
+        mso::log_line("reload: snapshot-interval " + std::to_string(running.snapshot_interval) +
+                      " -> " + std::to_string(next.snapshot_interval));
+        running.snapshot_interval = next.snapshot_interval;
+    }
+    std::string restart;
+    const auto check = [&restart](const char* name, const std::string& a, const std::string& b) {
+        if (a != b) {
+            restart += restart.empty() ? name : std::string(", ") + name;
+        }
+    };
+    check("event-socket", running.event_socket, next.event_socket);
+    check("query-socket", running.query_socket, next.query_socket);
+    check("event-socket-mode", running.event_mode, next.event_mode);
+    check("query-socket-mode", running.query_mode, next.query_mode);
+    check("event-socket-group", running.event_group, next.event_group);
+    check("query-socket-group", running.query_group, next.query_group);
+    check("metrics-listen", running.metrics_listen, next.metrics_listen);
+    check("state-dir", running.state_dir, next.state_dir);
+    if (!restart.empty()) {
+        mso::log_line("reload: changed but kept until a restart: " + restart);
+    }
+}
+
+// Writes a snapshot and records the outcome in `health`.
+void save_state_now(const std::string& dir, mso::Collector& collector, bool at_exit)
+{
+    static mso::RateLimiter failures;
+    const std::int64_t now = mso::wall_clock_now();
+    const mso::SnapshotWrite written = mso::save_snapshot(dir, collector, now);
+    mso::SnapshotStatus& status = collector.snapshot_status();
+    if (written.error) {
+        status.last_error = "cannot save snapshot: " + *written.error;
+        mso::log_limited(failures, status.last_error);
+        return;
+    }
+    status.last_saved = mso::iso_time_s(now);
+    status.last_error.clear();
+    if (at_exit) {
+        mso::log_line("saved state to " + dir + "/" + mso::k_snapshot_file + " (" +
+                      std::to_string(written.bytes) + " bytes)");
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    Options opt;
+    CLI::App app{k_description};
+    add_options(app, opt);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -130,25 +244,64 @@ int main(int argc, char** argv)
     if (!event_options || !query_options) {
         return 2;
     }
+    std::optional<mso::ListenAddress> metrics_address;
+    if (!opt.metrics_listen.empty()) {
+        std::string error;
+        metrics_address = mso::parse_listen_address(opt.metrics_listen, error);
+        if (!metrics_address) {
+            std::fprintf(stderr, "modsec-observed: --metrics-listen: %s\n", error.c_str());
+            return 2;
+        }
+    }
     if (opt.event_socket == opt.query_socket) {
         std::fprintf(stderr, "modsec-observed: --event-socket and --query-socket must differ\n");
         return 2;
     }
 
-    // Block the stop signals; Server::run() unblocks them only inside ppoll().
+    // The state is restored before the sockets exist, so nothing is received first.
+    mso::Collector collector(mso::Collector::Clock::now(), opt.events_ring);
+    if (!opt.state_dir.empty()) {
+        if (auto error = mso::prepare_state_dir(opt.state_dir)) {
+            std::fprintf(stderr, "modsec-observed: --state-dir: %s\n", error->c_str());
+            return 1;
+        }
+        const mso::SnapshotRead read =
+            mso::read_snapshot(opt.state_dir, collector, mso::wall_clock_now());
+        if (read.loaded) {
+            std::fprintf(stderr,
+                         "modsec-observed: restored state from %s/%s: %zu vhosts, %zu events "
+                         "(%llu older events and %llu entries beyond the bounds dropped)\n",
+                         opt.state_dir.c_str(), mso::k_snapshot_file, read.loaded->vhosts,
+                         read.loaded->events,
+                         static_cast<unsigned long long>(read.loaded->events_evicted),
+                         static_cast<unsigned long long>(read.loaded->dropped));
+        } else if (read.found) {
+            std::fprintf(stderr,
+                         "modsec-observed: snapshot %s/%s not loaded (%s); moved aside to %s; "
+                         "starting empty\n",
+                         opt.state_dir.c_str(), mso::k_snapshot_file, read.error.c_str(),
+                         read.set_aside.empty() ? "(nowhere)" : read.set_aside.c_str());
+        }
+    }
+
+    // Block the stop and reload signals; Server::run() unblocks them only inside ppoll().
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     sigset_t wait_mask;
     sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
     sigdelset(&wait_mask, SIGTERM);
     sigdelset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGHUP);
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGINT, &action, nullptr);
+    action.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &action, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
     auto events = mso::bind_unix_socket(opt.event_socket, SOCK_DGRAM, *event_options);
@@ -164,8 +317,42 @@ int main(int argc, char** argv)
     }
 
     warn_if_socket_queue_is_short();
-    mso::Collector collector(mso::Collector::Clock::now(), opt.events_ring);
     mso::Server server(collector, std::move(events.value->fd), std::move(queries.value->fd));
+    if (!opt.state_dir.empty()) {
+        server.set_periodic_task(std::chrono::seconds(opt.snapshot_interval),
+                                 [&opt](mso::Collector& c) { save_state_now(opt.state_dir, c, false); });
+    }
+    server.set_signal_task(g_reload, [&](mso::Collector& c) {
+        std::string error;
+        const auto next = reread_options(argc, argv, error);
+        if (!next) {
+            mso::log_line("reload: configuration not applied, keeping the running one: " +
+                          error);
+            return;
+        }
+        apply_reload(*next, opt, c, server);
+    });
+    // Started after the stop signals are blocked: its threads inherit the mask,
+    // so SIGTERM always reaches the loop's ppoll().
+    std::optional<mso::MetricsHttp> metrics;
+    if (metrics_address) {
+        // /proc is read outside the collector lock; rendering needs it.
+        metrics.emplace([&server] {
+            const mso::ProcessStats process = mso::read_process_stats();
+            return server.with_collector([&process](const mso::Collector& c) {
+                return mso::render_metrics(c, mso::Collector::Clock::now(), process);
+            });
+        });
+        if (auto error = metrics->bind(*metrics_address)) {
+            std::fprintf(stderr, "modsec-observed: --metrics-listen: %s\n", error->c_str());
+            mso::remove_socket_file(*events.value);
+            mso::remove_socket_file(*queries.value);
+            return 1;
+        }
+        metrics->start();
+        std::fprintf(stderr, "modsec-observed: serving metrics on http://%s/metrics\n",
+                     opt.metrics_listen.c_str());
+    }
     std::fprintf(stderr, "modsec-observed: listening on events=%s query=%s\n",
                  opt.event_socket.c_str(), opt.query_socket.c_str());
     int status = 0;
@@ -175,6 +362,12 @@ int main(int argc, char** argv)
         // Only resource exhaustion gets here; leave a clean state for a restart.
         std::fprintf(stderr, "modsec-observed: fatal: %s\n", e.what());
         status = 1;
+    }
+    if (metrics) {
+        metrics->stop();
+    }
+    if (!opt.state_dir.empty()) {
+        save_state_now(opt.state_dir, collector, true); // the loop and scrapes have stopped
     }
 
     mso::remove_socket_file(*events.value);

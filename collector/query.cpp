@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <ctime>
+#include <utility>
 
 namespace mso {
 
@@ -46,7 +48,70 @@ std::optional<QueryError> read_string(const json& request, const char* key,
     return std::nullopt;
 }
 
+template <typename T, std::size_t N>
+std::optional<T> lookup(const std::pair<std::string_view, T> (&table)[N], std::string_view name)
+{
+    for (const auto& [key, value] : table) {
+        if (key == name) {
+            return value;
+        }
+    }
+    return std::nullopt;
+}
+
+constexpr std::pair<std::string_view, QueryCommand> k_commands[] = {
+    {"stats", QueryCommand::stats},   {"vhosts", QueryCommand::vhosts},
+    {"rules", QueryCommand::rules},   {"top", QueryCommand::top},
+    {"timeseries", QueryCommand::timeseries}, {"events", QueryCommand::events},
+    {"tail", QueryCommand::tail},     {"health", QueryCommand::health},
+};
+constexpr std::pair<std::string_view, TopList> k_lists[] = {
+    {"clients", TopList::clients}, {"paths", TopList::paths},
+    {"agents", TopList::agents},   {"targets", TopList::targets},
+};
+constexpr std::pair<std::string_view, Resolution> k_resolutions[] = {
+    {"minute", Resolution::minute}, {"hour", Resolution::hour},
+};
+
+// Longest window a query may ask for: the hour series covers 30 days.
+constexpr std::int64_t k_max_window_s = 30 * 24 * 3600;
+constexpr std::uint64_t k_max_top_limit = 10000;
+
+std::optional<QueryError> read_window(const json& request, std::optional<std::int64_t>& out)
+{
+    const auto it = request.find("window");
+    if (it == request.end()) {
+        return std::nullopt;
+    }
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() == 0 ||
+        it->get<std::uint64_t>() > static_cast<std::uint64_t>(k_max_window_s)) {
+        return QueryError{"\"window\" must be a number of seconds from 1 to " +
+                          std::to_string(k_max_window_s)};
+    }
+    out = static_cast<std::int64_t>(it->get<std::uint64_t>());
+    return std::nullopt;
+}
+
+// Reads "limit" into `out` (default when absent, capped at `max`), then yields the query.
+std::variant<Query, QueryError> read_limit(const json& request, std::size_t& out,
+                                           std::size_t fallback, std::uint64_t max, Query& query)
+{
+    out = fallback;
+    if (const auto it = request.find("limit"); it != request.end()) {
+        if (!it->is_number_unsigned()) {
+            return QueryError{"\"limit\" must be a non-negative integer"};
+        }
+        out = static_cast<std::size_t>(std::min<std::uint64_t>(it->get<std::uint64_t>(), max));
+    }
+    return std::move(query);
+}
+
 } // namespace
+
+std::int64_t wall_clock_now()
+{
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
 
 std::variant<Query, QueryError> parse_query(std::string_view line)
 {
@@ -64,52 +129,76 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
     }
     const auto cmd = request.find("cmd");
     if (cmd == request.end()) {
-        return QueryError{"missing \"cmd\" (expected \"stats\", \"events\" or \"health\")"};
+        return QueryError{std::string("missing \"cmd\" (expected one of: ") +
+                          k_query_commands + ")"};
     }
     if (!cmd->is_string()) {
         return QueryError{std::string("\"cmd\" must be a string, got ") + cmd->type_name()};
     }
     const auto& name = cmd->get_ref<const std::string&>();
     Query query;
-    if (name == "stats") {
-        query.command = QueryCommand::stats;
-    } else if (name == "health") {
-        query.command = QueryCommand::health;
-    } else if (name == "events") {
-        query.command = QueryCommand::events;
-    } else {
-        return QueryError{"unknown cmd " + echo_quoted(name) +
-                          " (expected \"stats\", \"events\" or \"health\")"};
+    const auto command = lookup(k_commands, name);
+    if (!command) {
+        return QueryError{"unknown cmd " + echo_quoted(name) + " (expected one of: " +
+                          k_query_commands + ")"};
     }
+    query.command = *command;
     if (auto error = read_string(request, "vhost", query.vhost)) {
         return *error;
     }
-    if (query.command != QueryCommand::events) {
+    if (auto error = read_string(request, "rule", query.rule)) {
+        return *error;
+    }
+    if (auto error = read_window(request, query.window)) {
+        return *error;
+    }
+    switch (query.command) {
+    case QueryCommand::top: {
+        std::optional<std::string> list;
+        if (auto error = read_string(request, "list", list)) {
+            return *error;
+        }
+        const auto parsed = list ? lookup(k_lists, *list) : std::nullopt;
+        if (!parsed) {
+            return QueryError{"\"list\" must be one of: clients, paths, agents, targets"};
+        }
+        query.list = *parsed;
+        return read_limit(request, query.limit, 20, k_max_top_limit, query);
+    }
+    case QueryCommand::timeseries: {
+        std::optional<std::string> resolution;
+        if (auto error = read_string(request, "resolution", resolution)) {
+            return *error;
+        }
+        if (resolution) {
+            const auto parsed = lookup(k_resolutions, *resolution);
+            if (!parsed) {
+                return QueryError{"\"resolution\" must be \"minute\" or \"hour\""};
+            }
+            query.resolution = *parsed;
+        }
         return query;
     }
-    EventFilter& filter = query.events;
-    filter.vhost = query.vhost;
-    if (auto error = read_string(request, "rule", filter.rule)) {
-        return *error;
-    }
-    if (auto error = read_string(request, "client", filter.client)) {
-        return *error;
-    }
-    if (const auto it = request.find("intercepted"); it != request.end()) {
-        if (!it->is_boolean()) {
-            return QueryError{std::string("\"intercepted\" must be a boolean, got ") +
-                              it->type_name()};
+    case QueryCommand::events:
+    case QueryCommand::tail: {
+        EventFilter& filter = query.events;
+        filter.vhost = query.vhost;
+        filter.rule = query.rule;
+        if (auto error = read_string(request, "client", filter.client)) {
+            return *error;
         }
-        filter.intercepted = it->get<bool>();
-    }
-    if (const auto it = request.find("limit"); it != request.end()) {
-        if (!it->is_number_unsigned()) {
-            return QueryError{"\"limit\" must be a non-negative integer"};
+        if (const auto it = request.find("intercepted"); it != request.end()) {
+            if (!it->is_boolean()) {
+                return QueryError{std::string("\"intercepted\" must be a boolean, got ") +
+                                  it->type_name()};
+            }
+            filter.intercepted = it->get<bool>();
         }
-        filter.limit = static_cast<std::size_t>(
-            std::min<std::uint64_t>(it->get<std::uint64_t>(), k_max_events_limit));
+        return read_limit(request, filter.limit, 100, k_max_events_limit, query);
     }
-    return query;
+    default:
+        return query;
+    }
 }
 
 std::string error_answer(std::string_view message)
@@ -120,28 +209,53 @@ std::string error_answer(std::string_view message)
     return dump_line(out);
 }
 
-std::string answer_query(std::string_view line, Collector& collector,
-                         Collector::Clock::time_point now)
+QueryAnswer answer(std::string_view line, Collector& collector,
+                   Collector::Clock::time_point now, std::int64_t wall_now)
 {
     auto parsed = parse_query(line);
     if (const auto* error = std::get_if<QueryError>(&parsed)) {
         collector.count_bad_query();
-        return error_answer(error->message);
+        return {error_answer(error->message), std::nullopt};
     }
     const auto& query = std::get<Query>(parsed);
+    const Aggregator& data = collector.aggregator();
+    std::optional<std::string_view> vhost;
+    if (query.vhost) {
+        vhost = *query.vhost;
+    }
+    std::optional<std::string_view> rule;
+    if (query.rule) {
+        rule = *query.rule;
+    }
     json out = json::object();
     out["ok"] = true;
+    std::optional<EventFilter> tail;
     switch (query.command) {
-    case QueryCommand::stats: {
-        std::optional<std::string_view> vhost;
-        if (query.vhost) {
-            vhost = *query.vhost;
-        }
-        out["vhosts"] = collector.aggregator().stats(vhost);
+    case QueryCommand::stats:
+        out["vhosts"] = data.stats(vhost, query.window, wall_now);
+        break;
+    case QueryCommand::vhosts:
+        out["vhosts"] = data.vhosts();
+        break;
+    case QueryCommand::rules:
+        out["rules"] = data.rules(vhost, rule);
+        break;
+    case QueryCommand::top:
+        out["top"] = data.top(query.list, vhost, query.limit);
+        out["error_bound"] = k_top_capacity; // entries carry their own "error"
+        break;
+    case QueryCommand::timeseries: {
+        const std::int64_t window = query.window.value_or(
+            query.resolution == Resolution::minute ? 3600 : 24 * 3600);
+        out["series"] = data.timeseries(vhost, query.resolution, wall_now - window, rule);
         break;
     }
     case QueryCommand::events:
         out["events"] = collector.events().select(query.events);
+        break;
+    case QueryCommand::tail:
+        out["tail"] = true; // the events follow, one line each, as they arrive
+        tail = query.events;
         break;
     case QueryCommand::health: {
         json health = collector.health(now);
@@ -151,7 +265,13 @@ std::string answer_query(std::string_view line, Collector& collector,
         break;
     }
     }
-    return dump_line(out);
+    return {dump_line(out), std::move(tail)};
+}
+
+std::string answer_query(std::string_view line, Collector& collector,
+                         Collector::Clock::time_point now, std::int64_t wall_now)
+{
+    return answer(line, collector, now, wall_now).line;
 }
 
 } // namespace mso

@@ -2,57 +2,29 @@
 // codes, data-quality warnings and top rules.
 #include "report.h"
 
+#include "report_util.h"
 #include "table.h"
 #include "terminal.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <vector>
 
 namespace mso {
 
 namespace {
 
 using json = nlohmann::ordered_json;
-
-std::string dump_safe(const json& j)
-{
-    return terminal_safe(j.dump(-1, ' ', false, json::error_handler_t::replace));
-}
-
-// A field as display text: strings escaped, numbers as written, else "-".
-std::string field(const json& obj, const char* key)
-{
-    if (!obj.is_object()) {
-        return "-";
-    }
-    const auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) {
-        return "-";
-    }
-    if (it->is_string()) {
-        return terminal_safe(it->get_ref<const std::string&>());
-    }
-    if (it->is_number() || it->is_boolean()) {
-        return dump_safe(*it);
-    }
-    return "-";
-}
+using report::dump_safe;
+using report::field;
+using report::number;
 
 // The vhost name for display; an empty name would otherwise be invisible.
 std::string vhost_name(const json& vhost)
 {
     const std::string name = field(vhost, "vhost");
     return name.empty() ? "\"\"" : name;
-}
-
-std::uint64_t number(const json& obj, const char* key)
-{
-    if (!obj.is_object()) {
-        return 0;
-    }
-    const auto it = obj.find(key);
-    return it != obj.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
 }
 
 std::string ports_text(const json& vhost)
@@ -109,16 +81,7 @@ void append_rules(std::string& out, const json& vhost)
                        field(rule, "severity"), field(rule, "msg")});
         ++shown;
     }
-    std::string rendered = table.render();
-    // Indent the rules under their vhost.
-    std::string indented;
-    for (std::size_t start = 0; start < rendered.size();) {
-        const std::size_t end = rendered.find('\n', start);
-        indented += "  ";
-        indented.append(rendered, start, end - start + 1);
-        start = end + 1;
-    }
-    out += indented;
+    out += report::indent(table.render(), 2); // the rules under their vhost
     if (rules->size() > shown) {
         out += "  ... and " + std::to_string(rules->size() - shown) + " more rules (--json for all)\n";
     }
@@ -157,6 +120,10 @@ std::string format_stats(const json& answer)
             out += "  truncated findings: " + std::to_string(n) +
                    " (ModSecurity cut the message, rule id unknown; possible evasion)\n";
         }
+        if (const auto n = number(v, "engine_messages"); n != 0) {
+            out += "  engine messages: " + std::to_string(n) +
+                   " (ModSecurity errors such as body parser failures: the rules may not have run)\n";
+        }
         if (const auto n = number(v, "events_without_scores"); n != 0) {
             out += "  events without anomaly scores: " + std::to_string(n) +
                    " (is modsec_observe_rules.conf included?)\n";
@@ -166,6 +133,58 @@ std::string format_stats(const json& answer)
     return out;
 }
 
+namespace {
+
+// Column widths of the event lines; fixed, since `tail` prints them as they come.
+constexpr std::size_t k_time_w = 19, k_vhost_w = 24, k_client_w = 15, k_request_w = 40,
+                      k_status_w = 6, k_action_w = 7;
+
+std::vector<std::string> event_cells(const json& e)
+{
+    // "2025-11-21T15:40:00.123456Z" -> "2025-11-21 15:40:00"
+    std::string time = field(e, "time");
+    if (time.size() >= 19 && time[10] == 'T') {
+        time = time.substr(0, 10) + " " + time.substr(11, 8);
+    }
+    std::string rule_ids;
+    std::vector<std::string> seen;
+    if (const auto rules = e.find("rules"); rules != e.end() && rules->is_array()) {
+        for (const auto& rule : *rules) {
+            std::string id = field(rule, "id");
+            if (id.empty() || id == "-") {
+                const auto engine = rule.is_object() ? rule.find("engine") : rule.end();
+                id = engine != rule.end() && engine->is_boolean() && engine->get<bool>()
+                         ? "(engine)"
+                         : "(truncated)";
+            }
+            if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
+                continue;
+            }
+            seen.push_back(id);
+            rule_ids += (rule_ids.empty() ? "" : ",") + id;
+        }
+    }
+    const auto intercepted = e.find("intercepted");
+    const bool denied = intercepted != e.end() && intercepted->is_boolean() && intercepted->get<bool>();
+    return {time,
+            field(e, "vhost"),
+            field(e, "client"),
+            field(e, "method") + " " + field(e, "path"),
+            field(e, "status"),
+            denied ? "blocked" : "pass",
+            rule_ids};
+}
+
+std::string pad(const std::string& cell, std::size_t width, bool right = false)
+{
+    std::string cut = fit_width(cell, width);
+    const std::size_t w = display_width(cut);
+    const std::string spaces(width > w ? width - w : 0, ' ');
+    return right ? spaces + cut : cut + spaces;
+}
+
+} // namespace
+
 std::string format_events(const json& answer)
 {
     const auto events = answer.find("events");
@@ -173,41 +192,31 @@ std::string format_events(const json& answer)
         return "no events\n";
     }
     Table table({{"TIME", Align::left, 0},
-                 {"VHOST", Align::left, 24},
+                 {"VHOST", Align::left, k_vhost_w},
                  {"CLIENT", Align::left, 39},
-                 {"REQUEST", Align::left, 40},
+                 {"REQUEST", Align::left, k_request_w},
                  {"STATUS", Align::right, 0},
                  {"ACTION", Align::left, 0},
                  {"RULES", Align::left, 40}});
     for (const auto& e : *events) {
-        // "2025-11-21T15:40:00.123456Z" -> "2025-11-21 15:40:00"
-        std::string time = field(e, "time");
-        if (time.size() >= 19 && time[10] == 'T') {
-            time = time.substr(0, 10) + " " + time.substr(11, 8);
-        }
-        std::string rule_ids;
-        std::vector<std::string> seen;
-        if (const auto rules = e.find("rules"); rules != e.end() && rules->is_array()) {
-            for (const auto& rule : *rules) {
-                std::string id = field(rule, "id");
-                if (id.empty() || id == "-") {
-                    id = "(truncated)";
-                }
-                if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
-                    continue;
-                }
-                seen.push_back(id);
-                rule_ids += (rule_ids.empty() ? "" : ",") + id;
-            }
-        }
-        const auto intercepted = e.find("intercepted");
-        const bool denied = intercepted != e.end() && intercepted->is_boolean() &&
-                            intercepted->get<bool>();
-        table.add_row({time, field(e, "vhost"), field(e, "client"),
-                       field(e, "method") + " " + field(e, "path"), field(e, "status"),
-                       denied ? "blocked" : "pass", rule_ids});
+        table.add_row(event_cells(e));
     }
     return table.render();
+}
+
+std::string format_event_header()
+{
+    return pad("TIME", k_time_w) + "  " + pad("VHOST", k_vhost_w) + "  " +
+           pad("CLIENT", k_client_w) + "  " + pad("REQUEST", k_request_w) + "  " +
+           pad("STATUS", k_status_w, true) + "  " + pad("ACTION", k_action_w) + "  RULES\n";
+}
+
+std::string format_event_line(const json& event)
+{
+    const auto c = event_cells(event);
+    return pad(c[0], k_time_w) + "  " + pad(c[1], k_vhost_w) + "  " + pad(c[2], k_client_w) +
+           "  " + pad(c[3], k_request_w) + "  " + pad(c[4], k_status_w, true) + "  " +
+           pad(c[5], k_action_w) + "  " + fit_width(c[6], 60) + "\n";
 }
 
 std::string format_health(const json& answer)

@@ -24,6 +24,16 @@ inline constexpr std::size_t k_report_columns = 100;
 // verdict and the ids of its rules (each once, in order). Pure.
 [[nodiscard]] std::string format_events(const nlohmann::ordered_json& answer);
 
+// `tail`: a header line, then one fixed-width line per streamed event. Pure.
+[[nodiscard]] std::string format_event_header();
+[[nodiscard]] std::string format_event_line(const nlohmann::ordered_json& event);
+
+// The vhosts, rules, top and timeseries answers as tables. Pure.
+[[nodiscard]] std::string format_vhosts(const nlohmann::ordered_json& answer);
+[[nodiscard]] std::string format_rules(const nlohmann::ordered_json& answer);
+[[nodiscard]] std::string format_top(const nlohmann::ordered_json& answer);
+[[nodiscard]] std::string format_timeseries(const nlohmann::ordered_json& answer);
+
 // The `health` answer as aligned "key: value" lines. Pure.
 [[nodiscard]] std::string format_health(const nlohmann::ordered_json& answer);
 

@@ -60,7 +60,7 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
         // Close clients that are done or idle for too long.
         std::erase_if(m_clients, [&](const Client& c) {
             return !c.fd || (c.closing && c.output.empty()) ||
-                   now - c.last_activity >= k_query_client_idle_timeout;
+                   (!c.tail && now - c.last_activity >= k_query_client_idle_timeout);
         });
 
         fds.clear();
@@ -79,8 +79,12 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
 
         auto next_deadline = now + k_query_client_idle_timeout;
         for (const Client& c : m_clients) {
-            next_deadline = std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
+            if (!c.tail) {
+                next_deadline =
+                    std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
+            }
         }
+        next_deadline = task_deadline(next_deadline);
         const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
         timespec timeout{};
@@ -89,9 +93,18 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
 
         const int ready = ::ppoll(fds.data(), fds.size(), &timeout, &wait_mask);
         if (ready < 0) {
-            if (errno != EINTR) {
-                log_limited(m_socket_log, std::string("poll failed: ") + std::strerror(errno));
+            const int err = errno;
+            if (err != EINTR) {
+                log_limited(m_socket_log, std::string("poll failed: ") + std::strerror(err));
+            } else if (m_signal_flag != nullptr && *m_signal_flag != 0) {
+                const std::lock_guard lock(m_collector_mutex);
+                run_tasks(Clock::now()); // e.g. SIGHUP
             }
+            continue;
+        }
+        const std::lock_guard lock(m_collector_mutex);
+        run_tasks(Clock::now());
+        if (ready == 0) {
             continue;
         }
         if (fds[0].revents != 0) {
@@ -104,6 +117,12 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
             const short revents = fds[i].revents;
             if (revents & POLLOUT) {
                 write_client(client);
+                // Request lines held back while answers were waiting.
+                if (client.fd && client.output.empty() && !client.tail &&
+                    client.input.find('\n') != std::string::npos) {
+                    answer_lines(client);
+                    write_client(client);
+                }
             }
             if (revents & (POLLIN | POLLHUP | POLLERR)) {
                 if (client.output.empty() && !client.closing) {
@@ -116,6 +135,47 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
         if (fds[1].revents != 0) {
             accept_clients();
         }
+    }
+}
+
+// ---- periodic and signal tasks (snapshots, SIGHUP) ----
+
+void Server::set_periodic_task(std::chrono::milliseconds interval,
+                               std::function<void(Collector&)> task)
+{
+    m_periodic_task = std::move(task);
+    set_periodic_interval(interval);
+}
+
+void Server::set_periodic_interval(std::chrono::milliseconds interval)
+{
+    m_periodic_interval = interval;
+    m_periodic_due = Clock::now() + interval;
+}
+
+void Server::set_signal_task(volatile sig_atomic_t& flag, std::function<void(Collector&)> task)
+{
+    m_signal_flag = &flag;
+    m_signal_task = std::move(task);
+}
+
+Clock::time_point Server::task_deadline(Clock::time_point deadline) const
+{
+    if (m_periodic_task && m_periodic_interval.count() > 0) {
+        return std::min(deadline, m_periodic_due);
+    }
+    return deadline;
+}
+
+void Server::run_tasks(Clock::time_point now)
+{
+    if (m_signal_flag != nullptr && *m_signal_flag != 0) {
+        *m_signal_flag = 0;
+        m_signal_task(m_collector);
+    }
+    if (m_periodic_task && m_periodic_interval.count() > 0 && now >= m_periodic_due) {
+        m_periodic_due = now + m_periodic_interval;
+        m_periodic_task(m_collector);
     }
 }
 
@@ -139,7 +199,13 @@ void Server::drain_datagrams()
                                              std::to_string(size) + " bytes");
             continue;
         }
-        if (auto failure = m_collector.ingest(std::string_view(m_datagram.data(), size))) {
+        const std::uint64_t pushed = m_collector.events().pushed();
+        auto failure = m_collector.ingest(std::string_view(m_datagram.data(), size),
+                                          static_cast<std::int64_t>(std::time(nullptr)));
+        if (m_collector.events().pushed() != pushed) {
+            publish(*m_collector.events().newest());
+        }
+        if (failure) {
             std::string detail = terminal_safe(failure->detail);
             if (detail.size() > k_max_logged_detail) {
                 detail.resize(k_max_logged_detail);
@@ -148,6 +214,29 @@ void Server::drain_datagrams()
             log_limited(m_malformed_log, std::string("malformed datagram (") +
                                              reason_name(failure->reason) + "): " + detail);
         }
+    }
+}
+
+void Server::publish(const RequestEvent& event)
+{
+    std::string line; // rendered once, for the first client that wants it
+    for (Client& client : m_clients) {
+        if (!client.tail || !client.fd || !client.tail->matches(event)) {
+            continue;
+        }
+        if (client.output.size() >= k_max_tail_backlog_bytes) {
+            ++client.tail_dropped;
+            m_collector.count_tail_dropped();
+            continue;
+        }
+        if (client.tail_dropped != 0) {
+            client.output += "{\"dropped\":" + std::to_string(client.tail_dropped) + "}\n";
+            client.tail_dropped = 0;
+        }
+        if (line.empty()) {
+            line = event_json_line(event) + "\n";
+        }
+        client.output += line;
     }
 }
 
@@ -196,6 +285,9 @@ void Server::read_client(Client& client)
         return;
     }
     client.last_activity = Clock::now();
+    if (client.tail) {
+        return; // a tail connection only receives
+    }
     client.input.append(buffer, static_cast<std::size_t>(n));
     answer_lines(client);
     write_client(client);
@@ -214,9 +306,18 @@ void Server::answer_lines(Client& client)
         if (line.size() > k_max_query_line_bytes) {
             break; // handled below as too long
         }
-        client.output += answer_query(line, m_collector, now);
+        if (client.output.size() >= k_max_client_backlog_bytes) {
+            break; // the rest waits until the client has read its answers
+        }
+        QueryAnswer a = answer(line, m_collector, now, wall_clock_now());
+        client.output += a.line;
         client.output += '\n';
         start = newline + 1;
+        if (a.tail) {
+            client.tail = std::move(a.tail);
+            start = client.input.size(); // later input on a tail connection is ignored
+            break;
+        }
     }
     client.input.erase(0, start);
     const std::size_t pending_line = std::min(client.input.find('\n'), client.input.size());

@@ -34,13 +34,22 @@ struct Reader {
                                                                      "\" is not " + expected};
     }
 
+    void too_big(const char* key) {
+        if (!failure)
+            failure = DecodeFailure{DecodeError::out_of_bounds,
+                                    std::string("field \"") + key + "\" is too large"};
+    }
+
     void string(const char* key, std::string& out, bool required = true) {
         const json* v = field(key, required);
         if (!v)
             return;
         if (!v->is_string())
             return wrong_type(key, "a string");
-        out = v->get_ref<const std::string&>();
+        const auto& s = v->get_ref<const std::string&>();
+        if (s.size() > k_max_field_bytes)
+            return too_big(key);
+        out = s;
     }
 
     template <typename Int> void integer(const char* key, Int& out, bool required = true) {
@@ -121,11 +130,17 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f) {
     if (const json* tags = r.field("tags", false)) {
         if (!tags->is_array()) {
             r.wrong_type("tags", "an array of strings");
+        } else if (tags->size() > k_max_tags_per_finding) {
+            r.too_big("tags");
         } else {
             f.tags.reserve(tags->size());
             for (const json& t : *tags) {
                 if (!t.is_string()) {
                     r.wrong_type("tags", "an array of strings");
+                    break;
+                }
+                if (t.get_ref<const std::string&>().size() > k_max_field_bytes) {
+                    r.too_big("tags");
                     break;
                 }
                 f.tags.push_back(t.get<std::string>());
@@ -164,6 +179,10 @@ Decoded read_request(const json& j) {
         return std::move(*r.failure);
     if (!findings->is_array())
         return DecodeFailure{DecodeError::bad_field_type, "field \"findings\" is not an array"};
+    if (findings->size() > k_max_findings_per_event)
+        return DecodeFailure{DecodeError::out_of_bounds,
+                             "more than " + std::to_string(k_max_findings_per_event) +
+                                 " findings"};
     e.findings.resize(findings->size());
     for (std::size_t i = 0; i < findings->size(); ++i)
         if (auto failure = read_finding((*findings)[i], e.findings[i]))
@@ -214,6 +233,7 @@ const char* reason_name(DecodeError e) noexcept {
     case DecodeError::unknown_type: return "unknown_type";
     case DecodeError::missing_field: return "missing_field";
     case DecodeError::bad_field_type: return "bad_field_type";
+    case DecodeError::out_of_bounds: return "out_of_bounds";
     }
     return "unknown";
 }

@@ -20,7 +20,14 @@ enum class DecodeError {
     unknown_type,
     missing_field,
     bad_field_type,
+    out_of_bounds, // more findings, tags or string bytes than any module sends
 };
+
+// What a decoded event may hold at most; the module's own limits are well below
+// (128 findings, 16 tags, 1 KiB strings), so only a broken or hostile sender exceeds them.
+inline constexpr std::size_t k_max_findings_per_event = 256;
+inline constexpr std::size_t k_max_tags_per_finding = 32;
+inline constexpr std::size_t k_max_field_bytes = 4096;
 
 [[nodiscard]] const char* reason_name(DecodeError e) noexcept;
 

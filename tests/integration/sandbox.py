@@ -134,6 +134,8 @@ class VirtualHost:
     name: str
     engine: str = "DetectionOnly"   # SecRuleEngine: On | DetectionOnly | Off
     extra: str = ""                  # further directives inside <VirtualHost>
+    # Files to create in the DocumentRoot: relative path -> content.
+    files: dict[str, str | bytes] = field(default_factory=dict)
 
 
 def default_vhosts() -> list[VirtualHost]:
@@ -147,6 +149,11 @@ class ApacheSandbox:
     module: path of mod_modsec_observe.so to load, or None for plain Apache + ModSecurity.
     observe_conf: directives for the module at server level (e.g. ModSecObserveSocket).
     snippet: a ModSecurity file to Include after the CRS (conf/modsec_observe_rules.conf).
+    audit_json: log every transaction to `logs/modsec_audit.json` (SecAuditEngine On,
+      SecAuditLogFormat JSON, Serial, parts ABIJDEFHKZ), one JSON object per line; see
+      `audit_entries()`. Overrides `audit_log`.
+    extra_modules: further modules to load (names as in BASE_MODULES, e.g. "include").
+    modsec_conf: ModSecurity directives added after the base configuration, before the CRS.
     """
 
     def __init__(self, *, crs: str = "3", paranoia: int = 1, mpm: str = "event",
@@ -154,7 +161,8 @@ class ApacheSandbox:
                  observe_conf: str = "", snippet: Path | None = None,
                  crs4_path: Path | None = None, log_level: str = "warn",
                  audit_log: bool = False, extra_conf: str = "",
-                 base_dir: Path | None = None) -> None:
+                 base_dir: Path | None = None, audit_json: bool = False,
+                 extra_modules: list[str] | None = None, modsec_conf: str = "") -> None:
         if crs not in ("3", "4"):
             raise ValueError(f"crs must be '3' or '4', not {crs!r}")
         if mpm not in ("event", "prefork", "worker"):
@@ -170,6 +178,9 @@ class ApacheSandbox:
         self.log_level = log_level
         self.audit_log = audit_log
         self.extra_conf = extra_conf
+        self.audit_json = audit_json
+        self.extra_modules = list(extra_modules or [])
+        self.modsec_conf = modsec_conf
         self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-a")
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -177,6 +188,7 @@ class ApacheSandbox:
         self.error_log = self.dir / "logs" / "error.log"
         self.access_log = self.dir / "logs" / "access.log"
         self.stderr_log = self.dir / "logs" / "stderr.log"
+        self.audit_json_log = self.dir / "logs" / "modsec_audit.json"
         if crs == "4" and self.crs4_path is None:
             raise FileNotFoundError("CRS 4 not found: set MSO_CRS4_DIR or place it at "
                                     "<repo>/../shared/crs-4.28.0")
@@ -212,6 +224,10 @@ class ApacheSandbox:
                  f"SecAuditLogParts ABDEFHIJZ\nSecAuditLogType Serial\n"
                  f"SecAuditLog {d / 'logs' / 'modsec_audit.log'}\n"
                  if self.audit_log else "SecAuditEngine Off\n")
+        if self.audit_json:
+            audit = (f"SecAuditEngine On\nSecAuditLogFormat JSON\nSecAuditLogType Serial\n"
+                     f"SecAuditLogParts ABIJDEFHKZ\n"
+                     f"SecAuditLog {self.audit_json_log}\n")
         # Modelled on Debian's /etc/modsecurity/modsecurity.conf-recommended.
         return f"""SecRuleEngine DetectionOnly
 SecRequestBodyAccess On
@@ -243,13 +259,13 @@ SecDataDir {d / 'modsec' / 'data'}
 SecCookieFormat 0
 SecUnicodeMapFile {UNICODE_MAPPING} 20127
 SecStatusEngine Off
-"""
+{self.modsec_conf}"""
 
     def _httpd_conf(self) -> str:
         d = self.dir
         builtin = _builtin_modules()
         loads = [f"LoadModule mpm_{self.mpm}_module {APACHE_MODULES}/mod_mpm_{self.mpm}.so"]
-        for m in BASE_MODULES:
+        for m in BASE_MODULES + [m for m in self.extra_modules if m not in BASE_MODULES]:
             if m not in builtin:
                 loads.append(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so")
         if self.module:
@@ -307,6 +323,18 @@ DirectoryIndex index.html
             (docroot / "index.html").write_text(
                 f"<!DOCTYPE html>\n<html><head><title>{v.name}</title></head>"
                 f"<body><p>Hello from {v.name}.</p></body></html>\n")
+            for rel, content in v.files.items():
+                target = docroot / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, bytes):
+                    target.write_bytes(content)
+                else:
+                    target.write_text(content)
+                target.chmod(0o755 if rel.endswith((".cgi", ".sh")) else 0o644)
+                for parent in target.parents:
+                    if parent == docroot:
+                        break
+                    parent.chmod(0o755)
         for p in [self.dir / "htdocs", *(self.dir / "htdocs").iterdir()]:
             p.chmod(0o755)
         self.conf_path.write_text(self._httpd_conf())
@@ -424,6 +452,22 @@ DirectoryIndex index.html
             return []
         return self.access_log.read_text(errors="replace").splitlines()
 
+    def audit_entries(self) -> list[dict]:
+        """The JSON audit log (`audit_json=True`), one object per transaction. ModSecurity
+        writes each entry as one line; a line that is not JSON raises."""
+        if not self.audit_json_log.exists():
+            return []
+        entries = []
+        for n, line in enumerate(self.audit_json_log.read_text(errors="replace")
+                                 .splitlines(), 1):
+            if line.strip():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise RuntimeError(f"{self.audit_json_log}:{n}: not JSON ({e}): "
+                                       f"{line[:300]}") from None
+        return entries
+
     def access_count(self, vhost: str) -> int:
         return sum(1 for l in self.access_log_lines() if l.split(" ", 1)[0] == vhost)
 
@@ -435,10 +479,12 @@ DirectoryIndex index.html
 
 
 class Collector:
-    """`modsec-observed` on short socket paths in its own temp dir."""
+    """`modsec-observed` on short socket paths in its own temp dir; with `metrics_port`,
+    also serving Prometheus metrics on 127.0.0.1:`metrics_port` (`fetch_metrics()`)."""
 
     def __init__(self, daemon: Path, cli: Path | None = None,
-                 base_dir: Path | None = None, extra_args: list[str] | None = None) -> None:
+                 base_dir: Path | None = None, extra_args: list[str] | None = None,
+                 metrics_port: int | None = None) -> None:
         self.daemon = Path(daemon)
         self.cli = Path(cli) if cli else self.daemon.with_name("modsec-observe")
         self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-c")
@@ -446,6 +492,7 @@ class Collector:
         self.query_socket = self.dir / "q.sock"
         self.log = self.dir / "collector.log"
         self.extra_args = extra_args or []
+        self.metrics_port = metrics_port
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 10.0) -> "Collector":
@@ -454,6 +501,8 @@ class Collector:
         if _running_as_root() and _www_data_ids():
             args += ["--event-socket-group", "www-data", "--event-socket-mode", "0660"]
         args += self.extra_args
+        if self.metrics_port:
+            args += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=log, start_new_session=True)
@@ -461,7 +510,8 @@ class Collector:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if self.event_socket.exists() and self.query_socket.exists():
+            if (self.event_socket.exists() and self.query_socket.exists()
+                    and (not self.metrics_port or self._metrics_accepts())):
                 return self
             time.sleep(0.05)
         self.stop()
@@ -472,6 +522,42 @@ class Collector:
         if self.proc is not None:
             _stop_process(self.proc, timeout)
             self.proc = None
+
+    def restart(self, timeout: float = 10.0) -> "Collector":
+        """Stop (SIGTERM, as systemd does) and start again with the same sockets, log and
+        arguments (so the same --state-dir)."""
+        self.stop(timeout)
+        return self.start(timeout)
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the running daemon (e.g. signal.SIGHUP to reload its --config)."""
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError("modsec-observed is not running")
+        self.proc.send_signal(sig)
+
+    def log_text(self, start: int = 0) -> str:
+        """The daemon's stderr from byte offset `start` (all starts of this Collector)."""
+        with open(self.log, "rb") as f:
+            f.seek(start)
+            return f.read().decode(errors="replace")
+
+    def _metrics_accepts(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.metrics_port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def fetch_metrics(self, path: str = "/metrics", timeout: float = 10.0) -> tuple[int, str, str]:
+        """GET http://127.0.0.1:<metrics_port><path>: (status, content type, body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=timeout)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return (resp.status, resp.getheader("Content-Type", ""),
+                    resp.read().decode("utf-8"))
+        finally:
+            conn.close()
 
     def __enter__(self) -> "Collector":
         return self.start()
@@ -512,6 +598,14 @@ class Stack:
     def health(self) -> dict:
         return self._json_cli("health", "--json")
 
+    def events(self, *filters: str) -> list[dict]:
+        """`modsec-observe events --json --limit 0 [filters]`: every event in the
+        collector's ring (newest first)."""
+        doc = self._json_cli("events", "--json", "--limit", "0", *filters)
+        if not isinstance(doc.get("events"), list):
+            raise RuntimeError(f"events --json: no events list in {doc}")
+        return doc["events"]
+
     def _json_cli(self, *args: str) -> dict:
         res = self.cli(*args)
         if res.returncode != 0:
@@ -549,15 +643,20 @@ class Stack:
 
 def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path | None, crs: str = "3",
                 mpm: str = "event", vhosts: list[VirtualHost] | None = None,
-                events: str = "flagged", start_collector: bool = True) -> Stack:
+                events: str = "flagged", start_collector: bool = True,
+                collector_args: list[str] | None = None, metrics_port: int | None = None,
+                **apache_args) -> Stack:
     """Start the collector, then Apache with the module sending to it. On failure both
-    are stopped before the exception propagates."""
-    collector = Collector(daemon, cli)
+    are stopped before the exception propagates. `collector_args` go to modsec-observed
+    (e.g. ["--events-ring", "50000"]); further keyword arguments to ApacheSandbox
+    (paranoia, audit_json, extra_modules, extra_conf, log_level, ...). `metrics_port`:
+    serve Prometheus metrics there (--metrics-listen 127.0.0.1:PORT)."""
+    collector = Collector(daemon, cli, extra_args=collector_args, metrics_port=metrics_port)
     observe_conf = (f"ModSecObserveSocket {collector.event_socket}\n"
                     f"ModSecObserveFlushInterval {FLUSH_MS}\n"
                     f"ModSecObserveEvents {events}\n")
     apache = ApacheSandbox(crs=crs, mpm=mpm, vhosts=vhosts, module=module,
-                           observe_conf=observe_conf, snippet=snippet)
+                           observe_conf=observe_conf, snippet=snippet, **apache_args)
     stack = Stack(collector, apache)
     try:
         if start_collector:

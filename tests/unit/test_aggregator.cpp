@@ -10,6 +10,9 @@
 
 namespace {
 
+// The collector wall clock used for every add (Unix seconds).
+constexpr std::int64_t k_now = 1763739600;
+
 using json = nlohmann::ordered_json;
 
 mso::Finding finding(std::string id, std::string msg = "msg", std::string severity = "CRITICAL")
@@ -64,9 +67,9 @@ TEST(Aggregator, HitsAreDedupedPerRequestMatchesAreNot)
 {
     mso::Aggregator agg;
     // One request: 942100 matched two arguments, 941100 once.
-    agg.add(event("shop", {finding("942100"), finding("942100"), finding("941100")}));
+    agg.add(event("shop", {finding("942100"), finding("942100"), finding("941100")}), k_now);
     // Second request: 942100 once.
-    agg.add(event("shop", {finding("942100")}));
+    agg.add(event("shop", {finding("942100")}), k_now);
 
     json v = only_vhost(agg.stats(std::nullopt));
     ASSERT_EQ(v["rules"].size(), 2u);
@@ -81,26 +84,70 @@ TEST(Aggregator, HitsAreDedupedPerRequestMatchesAreNot)
     EXPECT_EQ(v["events"], 2);
 }
 
+TEST(Aggregator, EngineMessagesAreCountedApartFromTruncation)
+{
+    mso::Aggregator agg;
+    mso::Finding engine = finding("", "JSON parser error");
+    engine.engine = true;
+    mso::Finding cut = finding("");
+    cut.truncated = true;
+    agg.add(event("v", {engine, engine, cut}), k_now);
+    const json s = agg.stats(std::nullopt)[0];
+    EXPECT_EQ(s["engine_messages"], 2);
+    EXPECT_EQ(s["truncated_findings"], 1);
+    EXPECT_EQ(s["flagged"], 1);
+    EXPECT_TRUE(s["rules"].empty());
+}
+
+TEST(Aggregator, RulesAreBoundedAcrossVhosts)
+{
+    mso::Aggregator agg;
+    // Invented vhosts and rule ids, as a hostile sender could make them.
+    const std::size_t per_vhost = 1000;
+    const std::size_t vhosts = mso::k_max_rules_total / per_vhost + 2;
+    for (std::size_t v = 0; v < vhosts; ++v) {
+        std::vector<mso::Finding> findings;
+        for (std::size_t r = 0; r < per_vhost; ++r) {
+            findings.push_back(finding(std::to_string(r)));
+        }
+        agg.add(event("v" + std::to_string(v), findings), k_now);
+    }
+    std::size_t rules = 0;
+    for (const auto& [name, stats] : agg.all()) {
+        rules += stats.rules.size();
+    }
+    EXPECT_EQ(rules, mso::k_max_rules_total);
+    EXPECT_EQ(agg.dropped(), 2 * per_vhost);
+}
+
 TEST(Aggregator, ExactStatsObject)
 {
     mso::Aggregator agg;
-    agg.add(event("shop.example", {finding("942100", "SQL Injection", "CRITICAL")}, 403, true));
-    agg.add(counters("shop.example", 10, {{200, 9}, {404, 1}}, 0, 8443));
+    agg.add(event("shop.example", {finding("942100", "SQL Injection", "CRITICAL")}, 403, true), k_now);
+    agg.add(counters("shop.example", 10, {{200, 9}, {404, 1}}, 0, 8443), k_now);
 
     const json expected = json::parse(R"([{
         "vhost": "shop.example", "ports": [443, 8443],
-        "requests": 11, "flagged": 1, "intercepted": 1, "events": 1,
-        "truncated_findings": 0, "events_without_scores": 0, "events_lost": 0,
+        "requests": 11, "flagged": 1, "intercepted": 1, "would_block": 0, "events": 1,
+        "truncated_findings": 0, "engine_messages": 0, "events_without_scores": 0, "events_lost": 0,
+        "first_seen": "2025-11-21T15:40:00Z", "last_seen": "2025-11-21T15:40:00Z",
         "status": {"200": 9, "403": 1, "404": 1},
-        "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL",
-                   "hits": 1, "matches": 1}]}])");
+        "scores": {
+            "inbound": {"bounds": [0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 25, 30, 50, 100],
+                        "counts": [11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                        "sum": 0, "count": 11},
+            "outbound": {"bounds": [0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 25, 30, 50, 100],
+                         "counts": [11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                         "sum": 0, "count": 11}},
+        "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL", "pl": 0,
+                   "hits": 1, "matches": 1, "first_seen": "2025-11-21T15:40:00Z", "last_seen": "2025-11-21T15:40:00Z"}]}])");
     EXPECT_EQ(agg.stats(std::nullopt), expected);
 }
 
 TEST(Aggregator, TruncatedFindingsAreNotRules)
 {
     mso::Aggregator agg;
-    agg.add(event("a", {finding(""), finding("", "cut"), finding("920350")}));
+    agg.add(event("a", {finding(""), finding("", "cut"), finding("920350")}), k_now);
     json v = only_vhost(agg.stats(std::nullopt));
     EXPECT_EQ(v["truncated_findings"], 2);
     ASSERT_EQ(v["rules"].size(), 1u);
@@ -134,7 +181,7 @@ TEST(Aggregator, FlaggedInterceptedAndScores)
         if (!c.scores) {
             e.scores.reset();
         }
-        agg.add(e);
+        agg.add(e, k_now);
         json v = only_vhost(agg.stats(std::nullopt));
         EXPECT_EQ(v["requests"], 1);
         EXPECT_EQ(v["events"], 1);
@@ -147,9 +194,9 @@ TEST(Aggregator, FlaggedInterceptedAndScores)
 TEST(Aggregator, CounterReportsAddRequestsStatusAndLostEvents)
 {
     mso::Aggregator agg;
-    agg.add(event("v", {finding("1")}, 403));
-    agg.add(counters("v", 100, {{200, 95}, {403, 5}}, 2));
-    agg.add(counters("v", 50, {{200, 50}}, 1));
+    agg.add(event("v", {finding("1")}, 403), k_now);
+    agg.add(counters("v", 100, {{200, 95}, {403, 5}}, 2), k_now);
+    agg.add(counters("v", 50, {{200, 50}}, 1), k_now);
     json v = only_vhost(agg.stats(std::nullopt));
     EXPECT_EQ(v["requests"], 151);
     EXPECT_EQ(v["events"], 1);
@@ -163,10 +210,10 @@ TEST(Aggregator, CounterReportsAddRequestsStatusAndLostEvents)
 TEST(Aggregator, VhostsSortedByNameRulesByHitsThenId)
 {
     mso::Aggregator agg;
-    agg.add(event("zeta", {finding("1")}));
-    agg.add(event("alpha", {finding("300"), finding("200")}));
-    agg.add(event("alpha", {finding("300"), finding("100")}));
-    agg.add(event("mid", {}));
+    agg.add(event("zeta", {finding("1")}), k_now);
+    agg.add(event("alpha", {finding("300"), finding("200")}), k_now);
+    agg.add(event("alpha", {finding("300"), finding("100")}), k_now);
+    agg.add(event("mid", {}), k_now);
 
     json stats = agg.stats(std::nullopt);
     ASSERT_EQ(stats.size(), 3u);
@@ -184,8 +231,8 @@ TEST(Aggregator, VhostsSortedByNameRulesByHitsThenId)
 TEST(Aggregator, VhostFilter)
 {
     mso::Aggregator agg;
-    agg.add(event("a", {finding("1")}));
-    agg.add(event("b", {finding("2")}));
+    agg.add(event("a", {finding("1")}), k_now);
+    agg.add(event("b", {finding("2")}), k_now);
     json only_b = agg.stats(std::string_view("b"));
     ASSERT_EQ(only_b.size(), 1u);
     EXPECT_EQ(only_b[0]["vhost"], "b");
@@ -196,10 +243,10 @@ TEST(Aggregator, VhostFilter)
 TEST(Aggregator, RuleKeepsLatestNonEmptyMessageAndSeverity)
 {
     mso::Aggregator agg;
-    agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 5)", "")}));
+    agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 5)", "")}), k_now);
     agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 10)",
-                                "CRITICAL")}));
-    agg.add(event("v", {finding("949110", "", "")}));
+                                "CRITICAL")}), k_now);
+    agg.add(event("v", {finding("949110", "", "")}), k_now);
     json rule = only_vhost(agg.stats(std::nullopt))["rules"][0];
     EXPECT_EQ(rule["msg"], "Inbound Anomaly Score Exceeded (Total Score: 10)");
     EXPECT_EQ(rule["severity"], "CRITICAL");
@@ -210,7 +257,7 @@ TEST(Aggregator, VhostCountIsBounded)
 {
     mso::Aggregator agg;
     for (std::size_t i = 0; i < mso::k_max_vhosts + 5; ++i) {
-        agg.add(counters("v" + std::to_string(i), 1, {}));
+        agg.add(counters("v" + std::to_string(i), 1, {}), k_now);
     }
     EXPECT_EQ(agg.vhost_count(), mso::k_max_vhosts);
     EXPECT_EQ(agg.dropped(), 5u);

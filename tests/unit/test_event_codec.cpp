@@ -240,6 +240,30 @@ TEST(Decoder, MalformedDatagramsAreRejectedWithAReason) {
          "\"intercepted\":false,\"findings\":[],\"scores\":{\"inbound_pl\":[1,2]}}",
          DecodeError::bad_field_type},
     };
+    const std::string request_head =
+        "{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,\"client\":\"c\","
+        "\"method\":\"GET\",\"status\":200,\"protocol\":\"HTTP/1.1\",\"intercepted\":false,";
+    std::string many_findings = request_head + "\"path\":\"/\",\"findings\":[";
+    for (std::size_t i = 0; i <= k_max_findings_per_event; ++i)
+        many_findings += std::string(i ? "," : "") + "{\"id\":\"1\"}";
+    many_findings += "]}";
+    std::string many_tags = request_head + "\"path\":\"/\",\"findings\":[{\"id\":\"1\",\"tags\":[";
+    for (std::size_t i = 0; i <= k_max_tags_per_finding; ++i)
+        many_tags += std::string(i ? "," : "") + "\"t\"";
+    many_tags += "]}]}";
+    const BadCase bounds[] = {
+        {many_findings, DecodeError::out_of_bounds},
+        {many_tags, DecodeError::out_of_bounds},
+        {request_head + "\"path\":\"" + std::string(k_max_field_bytes + 1, 'p') +
+             "\",\"findings\":[]}",
+         DecodeError::out_of_bounds},
+    };
+    for (const auto& c : bounds) {
+        Decoded d = decode_datagram(c.datagram);
+        auto* f = std::get_if<DecodeFailure>(&d);
+        ASSERT_NE(f, nullptr) << c.datagram.substr(0, 80);
+        EXPECT_EQ(f->reason, c.reason) << f->detail;
+    }
     for (const auto& c : cases) {
         Decoded d = decode_datagram(c.datagram);
         auto* f = std::get_if<DecodeFailure>(&d);

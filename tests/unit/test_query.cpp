@@ -55,11 +55,11 @@ TEST(ParseQuery, BadLines)
         {"[1,2]", "request must be a json object, got array"},
         {"\"stats\"", "request must be a json object, got string"},
         {"null", "request must be a json object, got null"},
-        {"{}", "missing \"cmd\" (expected \"stats\", \"events\" or \"health\")"},
+        {"{}", "missing \"cmd\" (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)"},
         {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
         {R"({"cmd":"drop_tables"})",
-         "unknown cmd \"drop_tables\" (expected \"stats\", \"events\" or \"health\")"},
-        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected \"stats\", \"events\" or \"health\")"},
+         "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)"},
+        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)"},
         {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
         {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
         {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
@@ -69,6 +69,17 @@ TEST(ParseQuery, BadLines)
          "\"intercepted\" must be a boolean, got string"},
         {R"({"cmd":"events","limit":-1})", "\"limit\" must be a non-negative integer"},
         {R"({"cmd":"events","limit":1.5})", "\"limit\" must be a non-negative integer"},
+        {R"({"cmd":"top"})", "\"list\" must be one of: clients, paths, agents, targets"},
+        {R"({"cmd":"top","list":"cookies"})",
+         "\"list\" must be one of: clients, paths, agents, targets"},
+        {R"({"cmd":"timeseries","resolution":"second"})",
+         "\"resolution\" must be \"minute\" or \"hour\""},
+        {R"({"cmd":"stats","window":0})", "\"window\" must be a number of seconds from 1 to 2592000"},
+        {R"({"cmd":"stats","window":2592001})",
+         "\"window\" must be a number of seconds from 1 to 2592000"},
+        {R"({"cmd":"stats","window":"1h"})",
+         "\"window\" must be a number of seconds from 1 to 2592000"},
+        {R"({"cmd":"rules","rule":1})", "\"rule\" must be a string, got number"},
         {std::string(mso::k_max_query_line_bytes + 1, ' '),
          "request line too long (more than 65536 bytes)"},
     };
@@ -87,7 +98,7 @@ TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
     ASSERT_TRUE(std::holds_alternative<mso::QueryError>(parsed));
     EXPECT_EQ(std::get<mso::QueryError>(parsed).message,
               "unknown cmd \"" + std::string(64, 'x') +
-                  "\"... (expected \"stats\", \"events\" or \"health\")");
+                  "\"... (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)");
 }
 
 TEST(ParseQuery, MaximumLengthLineIsAccepted)
@@ -125,9 +136,11 @@ protected:
     const Clock::time_point m_start{std::chrono::seconds(1000)};
     mso::Collector m_collector{m_start};
 
+    static constexpr std::int64_t k_wall = 1763739600 + 30; // 30 s after the data arrived
+
     json ask(const std::string& line, Clock::duration after = {})
     {
-        const std::string answer = mso::answer_query(line, m_collector, m_start + after);
+        const std::string answer = mso::answer_query(line, m_collector, m_start + after, k_wall);
         EXPECT_EQ(answer.find('\n'), std::string::npos);
         json parsed = json::parse(answer, nullptr, false);
         EXPECT_FALSE(parsed.is_discarded()) << answer;
@@ -136,9 +149,9 @@ protected:
 
     void feed()
     {
-        EXPECT_FALSE(m_collector.ingest(k_request).has_value());
-        EXPECT_FALSE(m_collector.ingest(k_counters).has_value());
-        EXPECT_FALSE(m_collector.ingest(k_other_counters).has_value());
+        EXPECT_FALSE(m_collector.ingest(k_request, 1763739600).has_value());
+        EXPECT_FALSE(m_collector.ingest(k_counters, 1763739600).has_value());
+        EXPECT_FALSE(m_collector.ingest(k_other_counters, 1763739600).has_value());
     }
 };
 
@@ -154,11 +167,19 @@ TEST_F(AnswerQuery, StatsAllAndFiltered)
     json shop = ask(R"({"cmd":"stats","vhost":"shop.example"})");
     const json expected = json::parse(R"({"ok": true, "vhosts": [
         {"vhost": "shop.example", "ports": [443],
-         "requests": 1201, "flagged": 1, "intercepted": 1, "events": 1,
-         "truncated_findings": 0, "events_without_scores": 1, "events_lost": 2,
+         "requests": 1201, "flagged": 1, "intercepted": 1, "would_block": 0, "events": 1,
+         "truncated_findings": 0, "engine_messages": 0, "events_without_scores": 1, "events_lost": 2,
+         "first_seen": "2025-11-21T15:40:00Z", "last_seen": "2025-11-21T15:40:00Z",
          "status": {"200": 1180, "304": 20, "403": 1},
-         "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL",
-                    "hits": 1, "matches": 2}]}]})");
+         "scores": {
+             "inbound": {"bounds": [0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 25, 30, 50, 100],
+                         "counts": [1198, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                         "sum": 0, "count": 1198},
+             "outbound": {"bounds": [0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 25, 30, 50, 100],
+                          "counts": [1198, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                          "sum": 0, "count": 1198}},
+         "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL", "pl": 1,
+                    "hits": 1, "matches": 2, "first_seen": "2025-11-21T15:40:00Z", "last_seen": "2025-11-21T15:40:00Z"}]}]})");
     EXPECT_EQ(shop, expected);
 
     EXPECT_EQ(ask(R"({"cmd":"stats","vhost":"nope"})"), json::parse(R"({"ok":true,"vhosts":[]})"));
@@ -194,7 +215,7 @@ TEST_F(AnswerQuery, HealthCounters)
     };
     for (const auto& [datagram, reason] : malformed) {
         SCOPED_TRACE(datagram);
-        const auto failure = m_collector.ingest(datagram);
+        const auto failure = m_collector.ingest(datagram, 1763739600);
         ASSERT_TRUE(failure.has_value());
         EXPECT_STREQ(mso::reason_name(failure->reason), reason);
     }
@@ -206,8 +227,10 @@ TEST_F(AnswerQuery, HealthCounters)
         "request_events": 1, "counter_reports": 2, "malformed": 7,
         "malformed_by_reason": {"too_large": 1, "not_json": 2, "not_object": 1,
                                 "bad_version": 1, "unknown_type": 1, "missing_field": 1},
-        "bad_queries": 1, "refused_clients": 0, "dropped_at_bounds": 0,
-        "events_lost": 2, "ring_events": 1, "ring_capacity": 10000, "vhosts": 2})");
+        "bad_queries": 1, "refused_clients": 0, "tail_dropped": 0, "dropped_at_bounds": 0,
+        "events_lost": 2, "ring_events": 1, "ring_capacity": 10000, "vhosts": 2,
+        "snapshot_loaded": false, "snapshot_last_saved": "", "snapshot_last_error": "",
+        "snapshot_set_aside": ""})");
     EXPECT_EQ(health, expected);
 }
 
@@ -215,9 +238,10 @@ TEST_F(AnswerQuery, HealthOfAFreshCollector)
 {
     EXPECT_EQ(ask(R"({"cmd":"health"})"), json::parse(R"({"ok": true, "uptime_s": 0,
         "datagrams": 0, "request_events": 0, "counter_reports": 0, "malformed": 0,
-        "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0,
+        "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0, "tail_dropped": 0,
         "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
-        "vhosts": 0})"));
+        "vhosts": 0, "snapshot_loaded": false, "snapshot_last_saved": "",
+        "snapshot_last_error": "", "snapshot_set_aside": ""})"));
 }
 
 } // namespace
@@ -238,4 +262,56 @@ TEST(ParseQuery, EventsFilters)
     EXPECT_FALSE(defaults.events.vhost || defaults.events.rule || defaults.events.client ||
                  defaults.events.intercepted);
     EXPECT_EQ(defaults.events.limit, 100U);
+}
+
+TEST_F(AnswerQuery, VhostsRulesTopAndTimeseries)
+{
+    feed();
+    const json vhosts = ask(R"({"cmd":"vhosts"})")["vhosts"];
+    ASSERT_EQ(vhosts.size(), 2u);
+    EXPECT_EQ(vhosts[1], json::parse(R"({"vhost": "shop.example", "requests": 1201,
+        "flagged": 1, "intercepted": 1, "would_block": 0, "rules": 1,
+        "first_seen": "2025-11-21T15:40:00Z", "last_seen": "2025-11-21T15:40:00Z"})"));
+
+    const json rules = ask(R"({"cmd":"rules","vhost":"shop.example","rule":"942100"})")["rules"];
+    ASSERT_EQ(rules.size(), 1u);
+    EXPECT_EQ(rules[0]["hits"], 1);
+    EXPECT_EQ(rules[0]["matches"], 2);
+    EXPECT_EQ(rules[0]["top_paths"], json::parse(R"([{"value":"/search","count":1,"error":0}])"));
+    EXPECT_EQ(rules[0]["top_targets"], json::parse(
+        R"([{"value":"ARGS:id","count":1,"error":0},{"value":"ARGS:q","count":1,"error":0}])"));
+    EXPECT_TRUE(ask(R"({"cmd":"rules","rule":"1"})")["rules"].empty());
+
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"clients"})")["top"],
+              json::parse(R"([{"value":"203.0.113.7","count":1,"error":0}])"));
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"targets","vhost":"shop.example","limit":1})")["top"],
+              json::parse(R"([{"value":"ARGS:id","count":1,"error":0,"vhost":"shop.example"}])"));
+    EXPECT_TRUE(ask(R"({"cmd":"top","list":"paths","vhost":"blog.example"})")["top"].empty());
+
+    const json series =
+        ask(R"({"cmd":"timeseries","vhost":"shop.example","rule":"942100"})")["series"];
+    ASSERT_EQ(series.size(), 1u);
+    EXPECT_EQ(series[0]["points"], json::parse(R"([{"time": "2025-11-21T15:40:00Z",
+        "requests": 1201, "flagged": 1, "intercepted": 1, "would_block": 0, "rule_hits": 1}])"));
+}
+
+TEST_F(AnswerQuery, WindowedStats)
+{
+    feed();
+    const json last_minute = ask(R"({"cmd":"stats","vhost":"shop.example","window":60})");
+    EXPECT_EQ(last_minute["vhosts"][0], json::parse(R"({"vhost": "shop.example",
+        "window_s": 60, "since": "2025-11-21T15:39:00Z", "requests": 1201, "flagged": 1,
+        "intercepted": 1, "would_block": 0,
+        "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL", "hits": 1}]})"));
+}
+
+TEST_F(AnswerQuery, TailAnswersAndReturnsItsFilter)
+{
+    const auto a = mso::answer(R"({"cmd":"tail","vhost":"shop.example","intercepted":true})",
+                               m_collector, m_start, k_wall);
+    EXPECT_EQ(a.line, R"({"ok":true,"tail":true})");
+    ASSERT_TRUE(a.tail.has_value());
+    EXPECT_EQ(a.tail->vhost, "shop.example");
+    EXPECT_EQ(a.tail->intercepted, true);
+    EXPECT_FALSE(mso::answer(R"({"cmd":"events"})", m_collector, m_start, k_wall).tail);
 }

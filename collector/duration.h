@@ -1,0 +1,19 @@
+// Durations and points in time as the CLI accepts them: "90", "90s", "15m", "1h", "7d"
+// (seconds when no unit), and for --since also an ISO 8601 UTC time
+// ("2025-11-21T15:40:00Z"). Pure; never throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace mso {
+
+// Seconds in `text`, or nullopt when it is not a positive duration.
+[[nodiscard]] std::optional<std::int64_t> parse_duration(std::string_view text);
+
+// The window that reaches back from `now` to `text` (a duration, or an ISO time in the
+// past); nullopt when it is neither, or lies in the future.
+[[nodiscard]] std::optional<std::int64_t> parse_since(std::string_view text, std::int64_t now);
+
+} // namespace mso

@@ -1,0 +1,22 @@
+// Field access for the CLI's text views: answers come from a socket, so every field is
+// read defensively (missing or wrong-typed: "-" or 0) and every string is passed through
+// terminal_safe(). Pure.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace mso::report {
+
+// A JSON value as one escaped line.
+[[nodiscard]] std::string dump_safe(const nlohmann::ordered_json& j);
+// A field as display text: strings escaped, numbers and booleans as written, else "-".
+[[nodiscard]] std::string field(const nlohmann::ordered_json& obj, const char* key);
+// An unsigned field, 0 when missing or of another type.
+[[nodiscard]] std::uint64_t number(const nlohmann::ordered_json& obj, const char* key);
+// Indents every line of `text` by `spaces`.
+[[nodiscard]] std::string indent(const std::string& text, std::size_t spaces);
+
+} // namespace mso::report

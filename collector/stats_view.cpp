@@ -1,0 +1,241 @@
+// JSON views of the aggregated state for the stats, vhosts, rules, top and timeseries
+// queries (docs/protocol.md, section 2). Reading only: nothing here changes counts.
+#include "aggregator.h"
+#include "time_format.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <vector>
+
+namespace mso {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+json histogram_json(const ScoreHistogram& h)
+{
+    return json{{"bounds", ScoreHistogram::k_bounds},
+                {"counts", h.counts},
+                {"sum", h.sum},
+                {"count", h.count}};
+}
+
+json top_json(const std::vector<TopEntry>& entries)
+{
+    json out = json::array();
+    for (const TopEntry& e : entries) {
+        out.push_back(json{{"value", e.key}, {"count", e.count}, {"error", e.error}});
+    }
+    return out;
+}
+
+// Rules of a vhost, most hits first, then by id.
+std::vector<std::pair<const std::string*, const RuleStats*>> sorted_rules(const VhostStats& v)
+{
+    std::vector<std::pair<const std::string*, const RuleStats*>> rules;
+    rules.reserve(v.rules.size());
+    for (const auto& [id, rule] : v.rules) {
+        rules.emplace_back(&id, &rule);
+    }
+    std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) {
+        if (a.second->hits != b.second->hits) {
+            return a.second->hits > b.second->hits;
+        }
+        return *a.first < *b.first;
+    });
+    return rules;
+}
+
+json vhost_json(const std::string& name, const VhostStats& v)
+{
+    json out = json::object();
+    out["vhost"] = name;
+    out["ports"] = json(std::vector<int>(v.ports.begin(), v.ports.end()));
+    out["requests"] = v.requests;
+    out["flagged"] = v.flagged;
+    out["intercepted"] = v.intercepted;
+    out["would_block"] = v.would_block;
+    out["events"] = v.events;
+    out["truncated_findings"] = v.truncated_findings;
+    out["engine_messages"] = v.engine_messages;
+    out["events_without_scores"] = v.events_without_scores;
+    out["events_lost"] = v.events_lost;
+    out["first_seen"] = iso_time_s(v.first_seen);
+    out["last_seen"] = iso_time_s(v.last_seen);
+    json status = json::object();
+    for (const auto& [code, count] : v.status) {
+        status[std::to_string(code)] = count;
+    }
+    out["status"] = std::move(status);
+    out["scores"] = json{{"inbound", histogram_json(v.inbound_scores)},
+                         {"outbound", histogram_json(v.outbound_scores)}};
+    json rules = json::array();
+    for (const auto& [id, rule] : sorted_rules(v)) {
+        rules.push_back(json{{"id", *id},
+                             {"msg", rule->msg},
+                             {"severity", rule->severity},
+                             {"pl", rule->paranoia_level},
+                             {"hits", rule->hits},
+                             {"matches", rule->matches},
+                             {"first_seen", iso_time_s(rule->first_seen)},
+                             {"last_seen", iso_time_s(rule->last_seen)}});
+    }
+    out["rules"] = std::move(rules);
+    return out;
+}
+
+// The same vhost over the last `window` seconds, from its time series.
+json window_json(const std::string& name, const VhostStats& v, std::int64_t window,
+                 std::int64_t now)
+{
+    const SeriesPoint sum = v.series.sum(now, window);
+    json rules = json::array();
+    for (const auto& [id, hits] : sum.rule_hits) {
+        const auto rule = v.rules.find(id);
+        rules.push_back(json{{"id", id},
+                             {"msg", rule != v.rules.end() ? rule->second.msg : ""},
+                             {"severity", rule != v.rules.end() ? rule->second.severity : ""},
+                             {"hits", hits}});
+    }
+    return json{{"vhost", name},
+                {"window_s", window},
+                {"since", iso_time_s(sum.start)},
+                {"requests", sum.requests},
+                {"flagged", sum.flagged},
+                {"intercepted", sum.intercepted},
+                {"would_block", sum.would_block},
+                {"rules", std::move(rules)}};
+}
+
+} // namespace
+
+json Aggregator::stats(std::optional<std::string_view> vhost, std::optional<std::int64_t> window,
+                       std::int64_t now) const
+{
+    json out = json::array();
+    for (const auto& [name, v] : m_vhosts) {
+        if (vhost && name != *vhost) {
+            continue;
+        }
+        out.push_back(window ? window_json(name, v, *window, now) : vhost_json(name, v));
+    }
+    return out;
+}
+
+json Aggregator::vhosts() const
+{
+    json out = json::array();
+    for (const auto& [name, v] : m_vhosts) {
+        out.push_back(json{{"vhost", name},
+                           {"requests", v.requests},
+                           {"flagged", v.flagged},
+                           {"intercepted", v.intercepted},
+                           {"would_block", v.would_block},
+                           {"rules", v.rules.size()},
+                           {"first_seen", iso_time_s(v.first_seen)},
+                           {"last_seen", iso_time_s(v.last_seen)}});
+    }
+    return out;
+}
+
+json Aggregator::rules(std::optional<std::string_view> vhost,
+                       std::optional<std::string_view> rule) const
+{
+    json out = json::array();
+    for (const auto& [name, v] : m_vhosts) {
+        if (vhost && name != *vhost) {
+            continue;
+        }
+        for (const auto& [id, r] : sorted_rules(v)) {
+            if (rule && *id != *rule) {
+                continue;
+            }
+            out.push_back(json{{"vhost", name},
+                               {"id", *id},
+                               {"msg", r->msg},
+                               {"severity", r->severity},
+                               {"pl", r->paranoia_level},
+                               {"hits", r->hits},
+                               {"matches", r->matches},
+                               {"first_seen", iso_time_s(r->first_seen)},
+                               {"last_seen", iso_time_s(r->last_seen)},
+                               {"top_paths", top_json(r->paths.top())},
+                               {"top_targets", top_json(r->targets.top())}});
+        }
+    }
+    return out;
+}
+
+json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::size_t limit) const
+{
+    json out = json::array();
+    if (vhost) {
+        const auto it = m_vhosts.find(*vhost);
+        if (it != m_vhosts.end()) {
+            const TopK& top = it->second.top(list);
+            for (json& e : top_json(top.top(limit))) {
+                e["vhost"] = it->first;
+                out.push_back(std::move(e));
+            }
+        }
+        return out;
+    }
+    // Across vhosts: each vhost's entries, merged by value. Counts and errors add up,
+    // so the per-vhost guarantees hold for the sums too.
+    std::map<std::string, TopEntry> merged;
+    for (const auto& [name, v] : m_vhosts) {
+        for (const TopEntry& e : v.top(list).top()) {
+            TopEntry& m = merged[e.key];
+            m.key = e.key;
+            m.count += e.count;
+            m.error += e.error;
+        }
+    }
+    std::vector<TopEntry> entries;
+    entries.reserve(merged.size());
+    for (auto& [key, e] : merged) {
+        entries.push_back(std::move(e));
+    }
+    std::sort(entries.begin(), entries.end(), [](const TopEntry& a, const TopEntry& b) {
+        return a.count != b.count ? a.count > b.count : a.key < b.key;
+    });
+    if (limit != 0 && entries.size() > limit) {
+        entries.resize(limit);
+    }
+    return top_json(entries);
+}
+
+json Aggregator::timeseries(std::optional<std::string_view> vhost, Resolution resolution,
+                            std::int64_t since, std::optional<std::string_view> rule) const
+{
+    json out = json::array();
+    for (const auto& [name, v] : m_vhosts) {
+        if (vhost && name != *vhost) {
+            continue;
+        }
+        json points = json::array();
+        for (const SeriesPoint* p : v.series.points(resolution, since)) {
+            json point{{"time", iso_time_s(p->start)},
+                       {"requests", p->requests},
+                       {"flagged", p->flagged},
+                       {"intercepted", p->intercepted},
+                       {"would_block", p->would_block}};
+            if (rule) {
+                std::uint64_t hits = 0;
+                for (const auto& [id, n] : p->rule_hits) {
+                    hits += id == *rule ? n : 0;
+                }
+                point["rule_hits"] = hits;
+            }
+            points.push_back(std::move(point));
+        }
+        out.push_back(json{{"vhost", name},
+                           {"resolution", resolution == Resolution::minute ? "minute" : "hour"},
+                           {"points", std::move(points)}});
+    }
+    return out;
+}
+
+} // namespace mso

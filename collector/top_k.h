@@ -1,0 +1,59 @@
+// Heavy hitters with bounded memory: the Space-Saving algorithm (Metwally, Agrawal,
+// El Abbadi, 2005). It keeps at most `capacity` keys. A new key arriving when all slots
+// are taken replaces the key with the smallest count and inherits that count as its
+// `error`. Guarantees, for N = total weight added:
+//   - every reported count overestimates the key's true count by at most `error`,
+//     and error <= N / capacity;
+//   - any key whose true count exceeds N / capacity is in the sketch.
+// Owns its keys; not thread-safe; never blocks. Memory is O(capacity).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace mso {
+
+struct TopEntry {
+    std::string key;
+    std::uint64_t count = 0; // upper bound of the true count
+    std::uint64_t error = 0; // count - error is a lower bound
+};
+
+class TopK {
+public:
+    explicit TopK(std::size_t capacity = 64);
+
+    void add(std::string_view key, std::uint64_t weight = 1);
+
+    // Entries by count (descending), then key; at most `limit` (0: all).
+    [[nodiscard]] std::vector<TopEntry> top(std::size_t limit = 0) const;
+
+    [[nodiscard]] std::uint64_t total() const noexcept { return m_total; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
+    [[nodiscard]] std::size_t size() const noexcept { return m_entries.size(); }
+    // The largest error any entry can carry: total / capacity, rounded down.
+    [[nodiscard]] std::uint64_t error_bound() const noexcept;
+
+    // Restores an entry (snapshot loading); ignored beyond capacity.
+    void restore(TopEntry entry, std::uint64_t total);
+
+private:
+    std::size_t m_capacity;
+    std::uint64_t m_total = 0;
+    std::vector<TopEntry> m_entries;
+    // Transparent hashing: keys already held are found without allocating a string.
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept
+        {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> m_index; // key -> slot
+};
+
+} // namespace mso
