@@ -1,0 +1,302 @@
+// What /metrics exports, from a Collector fed with real datagrams: exact
+// per-vhost and per-rule samples, the rule-series cap, hostile rule ids,
+// histograms, a HELP and TYPE for every family, and the /proc parsers.
+#include "metrics.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using Clock = mso::Collector::Clock;
+
+constexpr std::int64_t k_now = 1700000000;
+
+struct Finding {
+    std::string id;
+    std::string severity = "CRITICAL";
+};
+
+std::string request_datagram(const std::string& vhost, int status, bool intercepted,
+                             const std::vector<Finding>& findings, int inbound = 5)
+{
+    json findings_json = json::array();
+    for (const Finding& f : findings) {
+        findings_json.push_back({{"id", f.id},
+                                 {"msg", "m"},
+                                 {"severity", f.severity},
+                                 {"pl", 1},
+                                 {"phase", 2},
+                                 {"tags", json::array()},
+                                 {"target", ""},
+                                 {"data", ""},
+                                 {"intercepted", false},
+                                 {"truncated", false}});
+    }
+    const json doc = {{"v", 1},
+                      {"type", "request"},
+                      {"time_us", 1700000000000000},
+                      {"vhost", vhost},
+                      {"port", 80},
+                      {"unique_id", ""},
+                      {"client", "203.0.113.7"},
+                      {"method", "GET"},
+                      {"path", "/secret/path"},
+                      {"status", status},
+                      {"protocol", "HTTP/1.1"},
+                      {"intercepted", intercepted},
+                      {"phase", intercepted ? 2 : 0},
+                      {"scores",
+                       {{"inbound", inbound},
+                        {"outbound", 0},
+                        {"inbound_pl", {inbound, 0, 0, 0}},
+                        {"outbound_pl", {0, 0, 0, 0}},
+                        {"inbound_threshold", 5},
+                        {"outbound_threshold", 4},
+                        {"blocking_pl", 1},
+                        {"detection_pl", 1}}},
+                      {"findings", findings_json},
+                      {"findings_dropped", 0}};
+    return doc.dump();
+}
+
+std::string counters_datagram(const std::string& vhost, int requests)
+{
+    return json{{"v", 1},
+                {"type", "counters"},
+                {"vhost", vhost},
+                {"port", 80},
+                {"pid", 1},
+                {"requests", requests},
+                {"status", {{"200", requests}}},
+                {"events_lost", 0}}
+        .dump();
+}
+
+void ingest(mso::Collector& c, const std::string& datagram)
+{
+    const auto failure = c.ingest(datagram, k_now);
+    ASSERT_FALSE(failure.has_value()) << failure->detail;
+}
+
+// Sample lines by "name{labels}" (comments left out).
+std::map<std::string, std::string> samples(const std::string& text)
+{
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.empty() || line.front() == '#') {
+            continue;
+        }
+        const auto space = line.rfind(' ');
+        out[line.substr(0, space)] = line.substr(space + 1);
+    }
+    return out;
+}
+
+std::string render(const mso::Collector& c,
+                   std::size_t max_rules = mso::k_max_rule_series_per_vhost)
+{
+    return mso::render_metrics(c, Clock::now(), mso::ProcessStats{4096, 1700000000.5}, max_rules);
+}
+
+TEST(Metrics, PerVhostAndRuleSamples)
+{
+    mso::Collector c;
+    ingest(c, request_datagram("shop.test", 403, true, {{"942100"}, {"949110"}}, 8));
+    ingest(c, request_datagram("shop.test", 403, true, {{"942100"}, {"942100"}, {"949110"}}, 10));
+    ingest(c, request_datagram("blog.test", 200, false, {{"920350", "WARNING"}}, 3));
+    ingest(c, counters_datagram("shop.test", 5));
+    EXPECT_TRUE(c.ingest("not json", k_now).has_value());
+    const auto s = samples(render(c));
+
+    EXPECT_EQ(s.at(R"(modsec_observe_requests_total{vhost="shop.test"})"), "7");
+    EXPECT_EQ(s.at(R"(modsec_observe_flagged_total{vhost="shop.test"})"), "2");
+    EXPECT_EQ(s.at(R"(modsec_observe_intercepted_total{vhost="shop.test"})"), "2");
+    EXPECT_EQ(s.at(R"(modsec_observe_requests_total{vhost="blog.test"})"), "1");
+    EXPECT_EQ(s.at(R"(modsec_observe_intercepted_total{vhost="blog.test"})"), "0");
+    EXPECT_EQ(s.at(R"(modsec_observe_events_lost_total{vhost="shop.test"})"), "0");
+    EXPECT_EQ(s.at(R"(modsec_observe_responses_total{vhost="shop.test",status="403"})"), "2");
+    EXPECT_EQ(s.at(R"(modsec_observe_responses_total{vhost="shop.test",status="200"})"), "5");
+    EXPECT_EQ(
+        s.at(
+            R"(modsec_observe_rule_hits_total{vhost="shop.test",rule_id="942100",severity="CRITICAL"})"),
+        "2");
+    EXPECT_EQ(
+        s.at(
+            R"(modsec_observe_rule_matches_total{vhost="shop.test",rule_id="942100",severity="CRITICAL"})"),
+        "3");
+    EXPECT_EQ(
+        s.at(
+            R"(modsec_observe_rule_hits_total{vhost="blog.test",rule_id="920350",severity="WARNING"})"),
+        "1");
+    EXPECT_EQ(s.at(R"(modsec_observe_rule_series_dropped{vhost="shop.test"})"), "0");
+
+    EXPECT_EQ(s.at("modsec_observe_collector_datagrams_total"), "5");
+    EXPECT_EQ(s.at(R"(modsec_observe_collector_malformed_datagrams_total{reason="not_json"})"),
+              "1");
+    EXPECT_EQ(s.at(R"(modsec_observe_collector_malformed_datagrams_total{reason="too_large"})"),
+              "0");
+    EXPECT_EQ(s.at("modsec_observe_collector_vhosts"), "2");
+    EXPECT_EQ(s.at("modsec_observe_collector_ring_events"), "3");
+    EXPECT_EQ(s.at("modsec_observe_collector_bad_queries_total"), "0");
+    EXPECT_EQ(s.at("process_resident_memory_bytes"), "4096");
+    EXPECT_EQ(s.at("process_start_time_seconds"), "1700000000.5");
+}
+
+TEST(Metrics, NoPathsOrClientsInLabels)
+{
+    mso::Collector c;
+    ingest(c, request_datagram("shop.test", 403, true, {{"942100"}}));
+    const std::string text = render(c);
+    EXPECT_EQ(text.find("/secret/path"), std::string::npos);
+    EXPECT_EQ(text.find("203.0.113.7"), std::string::npos);
+}
+
+TEST(Metrics, ScoreHistograms)
+{
+    mso::Collector c;
+    ingest(c, request_datagram("shop.test", 403, true, {{"942100"}}, 8));
+    ingest(c, request_datagram("shop.test", 200, false, {{"920350"}}, 3));
+    const auto s = samples(render(c));
+    const std::string v = R"(vhost="shop.test")";
+    // Whatever the aggregator counts (events, plus clean requests as 0), the
+    // buckets must be cumulative and end in the count.
+    const std::string count = s.at("modsec_observe_inbound_anomaly_score_count{" + v + "}");
+    EXPECT_EQ(s.at("modsec_observe_inbound_anomaly_score_bucket{" + v + R"(,le="+Inf"})"), count);
+    EXPECT_EQ(s.at("modsec_observe_inbound_anomaly_score_bucket{" + v + R"(,le="3"})"), "1");
+    EXPECT_EQ(s.at("modsec_observe_inbound_anomaly_score_bucket{" + v + R"(,le="7"})"), "1");
+    EXPECT_EQ(s.at("modsec_observe_inbound_anomaly_score_bucket{" + v + R"(,le="10"})"), "2");
+    EXPECT_EQ(s.at("modsec_observe_inbound_anomaly_score_sum{" + v + "}"), "11");
+    EXPECT_EQ(count, "2");
+    EXPECT_EQ(s.at("modsec_observe_outbound_anomaly_score_bucket{" + v + R"(,le="0"})"), "2");
+}
+
+TEST(Metrics, RuleSeriesAreCappedByHits)
+{
+    mso::Collector c;
+    // Rule "1" matches in 5 requests, "2" in 4, ... "5" in 1.
+    for (int n = 1; n <= 5; ++n) {
+        for (int hit = 0; hit < n; ++hit) {
+            ingest(c, request_datagram("shop.test", 200, false, {{std::to_string(6 - n)}}));
+        }
+    }
+    const auto s = samples(render(c, 2));
+    EXPECT_EQ(
+        s.at(
+            R"(modsec_observe_rule_hits_total{vhost="shop.test",rule_id="1",severity="CRITICAL"})"),
+        "5");
+    EXPECT_EQ(
+        s.at(
+            R"(modsec_observe_rule_hits_total{vhost="shop.test",rule_id="2",severity="CRITICAL"})"),
+        "4");
+    EXPECT_EQ(
+        s.count(
+            R"(modsec_observe_rule_hits_total{vhost="shop.test",rule_id="3",severity="CRITICAL"})"),
+        0U);
+    EXPECT_EQ(s.at(R"(modsec_observe_rule_series_dropped{vhost="shop.test"})"), "3");
+}
+
+TEST(Metrics, HostileStringsAreEscaped)
+{
+    mso::Collector c;
+    ingest(c, request_datagram("evil\"\\\nvhost", 200, false,
+                               {{"1\"} injected 1\n# TYPE x counter", "SEV\"\n"}}));
+    const std::string text = render(c);
+    EXPECT_NE(text.find(R"(modsec_observe_requests_total{vhost="evil\"\\\nvhost"} 1)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(R"(rule_id="1\"} injected 1\n# TYPE x counter",severity="SEV\"\n"} 1)"),
+              std::string::npos)
+        << text;
+    // Every line is a comment or one sample: no raw newline got through.
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        EXPECT_TRUE(line.starts_with("# HELP ") || line.starts_with("# TYPE ") ||
+                    line.starts_with("modsec_observe_") || line.starts_with("process_"))
+            << line;
+    }
+}
+
+TEST(Metrics, EveryFamilyHasHelpAndTypeOnceBeforeItsSamples)
+{
+    mso::Collector c;
+    ingest(c, request_datagram("shop.test", 403, true, {{"942100"}}));
+    ingest(c, counters_datagram("blog.test", 3));
+    std::istringstream in(render(c));
+    std::set<std::string> helped;
+    std::map<std::string, std::string> typed;
+    std::size_t sample_lines = 0;
+    for (std::string line; std::getline(in, line);) {
+        if (line.starts_with("# HELP ")) {
+            const std::string name = line.substr(7, line.find(' ', 7) - 7);
+            EXPECT_TRUE(helped.insert(name).second) << "second HELP for " << name;
+            continue;
+        }
+        if (line.starts_with("# TYPE ")) {
+            const std::string rest = line.substr(7);
+            const std::string name = rest.substr(0, rest.find(' '));
+            EXPECT_TRUE(helped.count(name)) << "TYPE before HELP for " << name;
+            EXPECT_TRUE(typed.emplace(name, rest.substr(rest.find(' ') + 1)).second);
+            continue;
+        }
+        ++sample_lines;
+        std::string name = line.substr(0, line.find_first_of("{ "));
+        if (!typed.count(name)) {
+            for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+                if (name.ends_with(suffix)) {
+                    name.resize(name.size() - std::string(suffix).size());
+                    break;
+                }
+            }
+            ASSERT_EQ(typed.count(name), 1U) << "no TYPE for " << line;
+            EXPECT_EQ(typed.at(name), "histogram");
+        }
+        if (typed.at(name) == "counter") {
+            EXPECT_TRUE(name.ends_with("_total")) << name;
+        }
+    }
+    EXPECT_GT(sample_lines, 40U);
+}
+
+TEST(Metrics, EmptyCollectorStillExportsHealth)
+{
+    const mso::Collector c;
+    const auto s = samples(mso::render_metrics(c, Clock::now(), mso::ProcessStats{}));
+    EXPECT_EQ(s.at("modsec_observe_collector_datagrams_total"), "0");
+    EXPECT_EQ(s.at("modsec_observe_collector_vhosts"), "0");
+    EXPECT_EQ(s.count("process_resident_memory_bytes"), 0U);
+}
+
+TEST(ProcessStats, Parsers)
+{
+    EXPECT_EQ(mso::parse_statm_resident_pages("2456 789 321 12 0 400 0\n"), 789U);
+    EXPECT_EQ(mso::parse_statm_resident_pages("2456"), std::nullopt);
+    EXPECT_EQ(mso::parse_statm_resident_pages("2456 x"), std::nullopt);
+
+    // The command name may hold spaces and parentheses; starttime is field 22.
+    const std::string stat = "4242 (modsec obs) d) S 1 4242 4242 0 -1 4194560 300 0 0 0 "
+                             "10 5 0 0 20 0 3 0 987654 12345678 789 18446744073709551615\n";
+    EXPECT_EQ(mso::parse_stat_start_ticks(stat), 987654U);
+    EXPECT_EQ(mso::parse_stat_start_ticks("4242 modsec S 1"), std::nullopt);
+    EXPECT_EQ(mso::parse_stat_start_ticks("4242 (x) S 1 2"), std::nullopt);
+
+    EXPECT_EQ(mso::parse_boot_time("cpu  1 2 3\nintr 5\nbtime 1699990000\nprocesses 9\n"),
+              1699990000U);
+    EXPECT_EQ(mso::parse_boot_time("cpu 1\n"), std::nullopt);
+
+    const mso::ProcessStats self = mso::read_process_stats();
+    ASSERT_TRUE(self.resident_bytes.has_value());
+    EXPECT_GT(*self.resident_bytes, 0U);
+    ASSERT_TRUE(self.start_time_seconds.has_value());
+    EXPECT_GT(*self.start_time_seconds, 1.6e9);
+}
+
+} // namespace
