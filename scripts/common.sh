@@ -9,11 +9,13 @@ export MSO_BUILD_DIR
 MSO_PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config apache2-dev libapr1-dev libaprutil1-dev
-  nlohmann-json3-dev libcli11-dev libgtest-dev
+  nlohmann-json3-dev libcli11-dev libgtest-dev libcpp-httplib-dev
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
   # tests
   python3 python3-pytest curl
+  # fuzzing (tests/fuzz/run.sh): clang and its libFuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 mso_install_packages() {
@@ -29,6 +31,33 @@ mso_install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends "${MSO_PACKAGES[@]}"
+  mso_install_promtool
+}
+
+# promtool (checks the /metrics output in the integration tests) ships in Debian's
+# `prometheus` package, whose postinst starts a Prometheus server. Extract the package
+# into $MSO_TOOLS_DIR instead of installing it; idempotent. Needs `apt-get update` first.
+# MSO_PROMTOOL, when already set to an executable, is used as it is.
+MSO_TOOLS_DIR="${MSO_TOOLS_DIR:-/opt/mso-tools}"
+
+mso_install_promtool() {
+  local extracted="$MSO_TOOLS_DIR/prometheus/usr/bin/promtool"
+  if [[ -n "${MSO_PROMTOOL:-}" && -x "$MSO_PROMTOOL" ]]; then
+    return
+  fi
+  if [[ ! -x "$extracted" ]]; then
+    echo "==> extracting promtool from the prometheus package into $MSO_TOOLS_DIR"
+    local tmp
+    tmp="$(mktemp -d)"
+    chown _apt "$tmp" 2>/dev/null || true   # apt-get download fetches as user _apt
+    (cd "$tmp" && apt-get download prometheus)
+    mkdir -p "$MSO_TOOLS_DIR"
+    rm -rf "$MSO_TOOLS_DIR/prometheus"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$MSO_TOOLS_DIR/prometheus"
+    rm -rf "$tmp"
+  fi
+  export MSO_PROMTOOL="$extracted"
+  "$MSO_PROMTOOL" --version | head -n 1
 }
 
 # mso_build [extra cmake args...]
