@@ -1,6 +1,7 @@
 // Rendering of the live view; see live_view.h.
 #include "live_view.h"
 
+#include "report_util.h"
 #include "table.h"
 #include "terminal.h"
 #include "time_format.h"
@@ -14,17 +15,13 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::uint64_t number(const json& obj, const char* key)
-{
-    const auto it = obj.find(key);
-    return it != obj.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
-}
+using report::number;
 
+// A string field, escaped for the terminal; "" when missing (unlike report::field's "-").
 std::string text(const json& obj, const char* key)
 {
-    const auto it = obj.find(key);
-    return it != obj.end() && it->is_string() ? terminal_safe(it->get_ref<const std::string&>())
-                                              : std::string();
+    const std::string value = report::field(obj, key);
+    return value == "-" ? std::string() : value;
 }
 
 std::string rate(std::uint64_t now, std::uint64_t before, double seconds)
