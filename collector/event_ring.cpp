@@ -69,18 +69,59 @@ bool EventFilter::matches(const RequestEvent& e) const
     return true;
 }
 
-EventRing::EventRing(std::size_t capacity) : m_events(std::max<std::size_t>(capacity, 1)) {}
+std::size_t approximate_bytes(const RequestEvent& e) noexcept
+{
+    auto str = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+    std::size_t n = sizeof(RequestEvent) + str(e.vhost) + str(e.unique_id) + str(e.client) +
+                    str(e.method) + str(e.path) + str(e.query) + str(e.protocol) +
+                    str(e.user_agent) + e.findings.capacity() * sizeof(Finding);
+    for (const Finding& f : e.findings) {
+        n += str(f.id) + str(f.msg) + str(f.severity) + str(f.target) + str(f.data) +
+             f.tags.capacity() * sizeof(std::string);
+        for (const std::string& t : f.tags) {
+            n += str(t);
+        }
+    }
+    return n;
+}
+
+EventRing::EventRing(std::size_t capacity, std::size_t max_bytes)
+    : m_events(std::max<std::size_t>(capacity, 1)), m_max_bytes(max_bytes)
+{
+}
+
+// Frees an event's memory. Move-assigning an empty event would not: libstdc++ keeps a
+// string's heap buffer when a short string is assigned to it, so a slot that once held
+// a long path would go on holding that memory. Moving out steals the buffers.
+static void release(RequestEvent& slot)
+{
+    const RequestEvent released = std::move(slot);
+}
 
 void EventRing::push(RequestEvent event)
 {
-    if (m_size == m_events.size()) {
+    const std::size_t bytes = approximate_bytes(event);
+    const std::size_t n = m_events.size();
+    // Evict the oldest while the new event would not fit in the byte budget (a single
+    // event larger than the budget is kept alone).
+    while (m_size > 0 && m_bytes + bytes > m_max_bytes) {
+        RequestEvent& oldest = m_events[(m_next + n - m_size) % n];
+        m_bytes -= std::min(m_bytes, approximate_bytes(oldest));
+        release(oldest);
+        --m_size;
+        ++m_evicted;
+    }
+    if (m_size == n) {
+        m_bytes -= std::min(m_bytes, approximate_bytes(m_events[m_next]));
         ++m_evicted;
     } else {
         ++m_size;
     }
     ++m_pushed;
+    release(m_events[m_next]);
     m_events[m_next] = std::move(event);
-    m_next = (m_next + 1) % m_events.size();
+    m_bytes += approximate_bytes(m_events[m_next]);
+    m_next = (m_next + 1) % n;
 }
 
 void EventRing::resize(std::size_t capacity)
@@ -97,6 +138,10 @@ void EventRing::resize(std::size_t capacity)
     m_events = std::move(events);
     m_size = keep;
     m_next = keep % capacity;
+    m_bytes = 0;
+    for (std::size_t i = 0; i < keep; ++i) {
+        m_bytes += approximate_bytes(m_events[i]);
+    }
 }
 
 const RequestEvent* EventRing::newest() const noexcept

@@ -17,6 +17,10 @@
 namespace mso {
 
 inline constexpr std::size_t k_default_events_ring = 10000;
+// Memory the ring's events may hold (estimated from their strings and vectors): with
+// the count alone, 10,000 events made as large as the decoder allows could take
+// gigabytes. The oldest events are evicted first to stay under it.
+inline constexpr std::size_t k_default_events_ring_bytes = 64 * 1024 * 1024;
 // Largest --events-ring accepted (and largest ring a snapshot may hold).
 inline constexpr std::size_t k_max_events_ring = 10'000'000;
 
@@ -33,7 +37,8 @@ struct EventFilter {
 
 class EventRing {
 public:
-    explicit EventRing(std::size_t capacity = k_default_events_ring);
+    explicit EventRing(std::size_t capacity = k_default_events_ring,
+                       std::size_t max_bytes = k_default_events_ring_bytes);
 
     void push(RequestEvent event);
 
@@ -46,6 +51,8 @@ public:
     // The event pushed last, or nullptr when empty.
     [[nodiscard]] const RequestEvent* newest() const noexcept;
     [[nodiscard]] std::size_t capacity() const noexcept { return m_events.size(); }
+    // Estimated bytes held by the events in the ring (see approximate_bytes()).
+    [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
     // Events pushed out of the ring by newer ones.
     [[nodiscard]] std::uint64_t evicted() const noexcept { return m_evicted; }
 
@@ -68,8 +75,13 @@ private:
     std::size_t m_next = 0;
     std::size_t m_size = 0;
     std::uint64_t m_evicted = 0;
+    std::size_t m_bytes = 0;
+    std::size_t m_max_bytes;
     std::uint64_t m_pushed = 0;
 };
+
+// Heap and inline bytes an event holds, estimated from its strings and vectors.
+[[nodiscard]] std::size_t approximate_bytes(const RequestEvent& e) noexcept;
 
 // One event as the `events` query shows it (time as ISO 8601 UTC, findings as "rules").
 [[nodiscard]] nlohmann::ordered_json event_json(const RequestEvent& e);

@@ -49,6 +49,37 @@ TEST(EventRing, KeepsTheNewestAndCountsEvictions)
     EXPECT_EQ(ids(ring.select(all)), (std::vector<std::string>{"u5", "u4", "u3"}));
 }
 
+TEST(EventRing, ByteBudgetEvictsTheOldest)
+{
+    RequestEvent big = event(0, "a", "c", false, {});
+    big.path = std::string(10000, 'p');
+    const std::size_t one = approximate_bytes(big);
+    const std::size_t budget = 3 * one + one / 2; // room for three such events
+    EventRing ring(100, budget);
+    for (int i = 1; i <= 5; ++i) {
+        RequestEvent e = big;
+        e.unique_id = "u" + std::to_string(i);
+        ring.push(std::move(e));
+    }
+    EXPECT_EQ(ring.size(), 3U);
+    EXPECT_EQ(ring.evicted(), 2U);
+    EXPECT_LE(ring.bytes(), 3 * one + one / 2);
+    EventFilter all;
+    all.limit = 0;
+    EXPECT_EQ(ids(ring.select(all)), (std::vector<std::string>{"u5", "u4", "u3"}));
+    // Smaller events: as many as the budget holds (or the count, whichever is less).
+    const std::size_t small = approximate_bytes(event(6, "a", "c", false, {"1"}));
+    for (int i = 6; i <= 200; ++i) {
+        ring.push(event(i, "a", "c", false, {"1"}));
+    }
+    EXPECT_EQ(ring.size(), std::min<std::size_t>(100, budget / small))
+        << "budget " << budget << " small " << small << " bytes " << ring.bytes();
+    EXPECT_LE(ring.bytes(), budget);
+    ring.resize(10);
+    EXPECT_EQ(ring.size(), 10U);
+    EXPECT_LT(ring.bytes(), one);
+}
+
 struct FilterCase {
     const char* name;
     EventFilter filter;
