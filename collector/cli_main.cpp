@@ -4,9 +4,7 @@
 // 0 success, 1 collector unreachable or error answer, 2 bad usage.
 #include "cli_connection.h"
 #include "duration.h"
-#include "event_ring.h"
 #include "live_view.h"
-#include "query.h"
 #include "report.h"
 #include "terminal.h"
 
