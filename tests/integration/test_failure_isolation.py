@@ -54,6 +54,12 @@ VHOSTS = [VirtualHost("up.test", "DetectionOnly"),
 
 # The module's only log line at run time: the flusher's rate-limited send warning.
 _MODULE_WARNING = re.compile(r"modsec_observe: \d+ datagrams could not be sent")
+# mpm_event's own shutdown race: a worker re-arms a keep-alive connection after the
+# listener thread has destroyed the pollset. Plain Apache + ModSecurity without the module
+# logs it too (2 of 12 `-k stop`s under the same load, measured 2026-11-21), so the stop
+# test tolerates exactly this line.
+_EVENT_STOP_RACE = re.compile(r"\[mpm_event:error\] .*\(9\)Bad file descriptor: AH03093: "
+                              r"process_socket: apr_pollset_add failure for keep alive$")
 # Apache had to kill a child that did not exit (a hung flusher thread would do that).
 _HUNG_CHILD = re.compile(r"AH0004[5-9]|still did not exit|SIGKILL")
 
@@ -204,10 +210,12 @@ def assert_all_answered(outcomes: list[Outcome], allow_refused_after: float | No
     assert slow < CLIENT_TIMEOUT, f"a request took {slow:.2f} s"
 
 
-def assert_clean_error_log(apache: ApacheSandbox, max_module_warnings: int = 20) -> None:
+def assert_clean_error_log(apache: ApacheSandbox, max_module_warnings: int = 20,
+                           allowed: re.Pattern | None = None) -> None:
     """No crashed or killed child; nothing at warn or above but ModSecurity's alerts and
-    the module's rate-limited send warning (at most one per child per minute)."""
-    bad = apache.unexpected_log_lines()
+    the module's rate-limited send warning (at most one per child per minute), and lines
+    matching `allowed`."""
+    bad = [l for l in apache.unexpected_log_lines() if not (allowed and allowed.search(l))]
     module = [l for l in bad if _MODULE_WARNING.search(l)]
     other = [l for l in bad if l not in module]
     hung = [l for l in apache.error_log_lines() if _HUNG_CHILD.search(l)]
@@ -610,7 +618,7 @@ def test_apache_stop_under_load(stack_factory, sig):
         assert got == logged, f"collector {got}, access log {logged}\n{stack.diagnostics()}"
         for vhost, s in stats.items():
             assert s["events_lost"] == 0, f"{vhost}: {s}"
-        assert_clean_error_log(apache)
+        assert_clean_error_log(apache, allowed=_EVENT_STOP_RACE)
         failed = False
     finally:
         load.stop()
