@@ -2,7 +2,9 @@
 // it holds as vhosts and distinct clients grow, and how long queries take. It drives the
 // same code the daemon runs (Collector::ingest: decode + aggregate + ring, then
 // answer_query) with realistic datagrams: the module's own encoder fed with real CRS 4
-// messages captured from Apache (tests/data), several findings per event.
+// messages captured from Apache (tests/data), several findings per event, and clean
+// events (no finding, as ModSecObserveEvents all sends every request). CPU time comes
+// from getrusage, so a busy machine slows the wall clock more than the CPU figures.
 //
 // Usage: collector_bench DATA_DIR [--quick]   (prints Markdown tables)
 #include "collector.h"
@@ -11,13 +13,18 @@
 #include "query.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -58,8 +65,10 @@ struct Workload {
 
 // `count` datagrams over `vhosts` vhosts and `clients` distinct client addresses,
 // numbered from `first` (so that consecutive chunks continue the same sequence).
+// `clean`: requests without findings (score 0), as in ModSecObserveEvents all mode.
 Workload make_workload(const std::vector<std::vector<std::string>>& requests, std::size_t count,
-                       std::size_t vhosts, std::size_t clients, std::size_t first = 0)
+                       std::size_t vhosts, std::size_t clients, std::size_t first = 0,
+                       bool clean = false)
 {
     Workload w;
     std::string buffer(32 * 1024, '\0');
@@ -69,6 +78,10 @@ Workload make_workload(const std::vector<std::vector<std::string>>& requests, st
     scores.inbound_threshold = 5;
     scores.outbound_threshold = 4;
     scores.blocking_pl = scores.detection_pl = 1;
+    if (clean) {
+        scores.inbound = 0;
+        scores.inbound_pl = {0, 0, 0, 0};
+    }
     std::size_t findings = 0;
     for (std::size_t i = first; i < first + count; ++i) {
         const auto& messages = requests[i % requests.size()];
@@ -89,11 +102,11 @@ Workload make_workload(const std::vector<std::vector<std::string>>& requests, st
         r.client = client;
         r.method = "GET";
         r.path = path;
-        r.status = 403;
+        r.status = clean ? 200 : 403;
         r.protocol = "HTTP/1.1";
         r.user_agent = "Mozilla/5.0 (bench)";
         r.scores = &scores;
-        const auto enc = mso::encode_request_event(r, views.data(), views.size(), 0, {},
+        const auto enc = mso::encode_request_event(r, views.data(), clean ? 0 : views.size(), 0, {},
                                                    buffer.data(), buffer.size());
         findings += enc.findings;
         w.datagrams.emplace_back(buffer.data(), enc.size);
@@ -107,6 +120,32 @@ Workload make_workload(const std::vector<std::vector<std::string>>& requests, st
 double heap_mib()
 {
     return static_cast<double>(mallinfo2().uordblks) / (1024.0 * 1024.0);
+}
+
+// Resident set size now, in MiB (/proc/self/statm).
+double rss_mib()
+{
+    long pages = 0;
+    if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+        long size = 0;
+        if (std::fscanf(f, "%ld %ld", &size, &pages) != 2) {
+            pages = 0;
+        }
+        std::fclose(f);
+    }
+    return static_cast<double>(pages) * static_cast<double>(sysconf(_SC_PAGESIZE)) /
+           (1024.0 * 1024.0);
+}
+
+// CPU seconds (user + system) of `who` (RUSAGE_SELF or RUSAGE_THREAD).
+double cpu_seconds(int who = RUSAGE_SELF)
+{
+    rusage u{};
+    getrusage(who, &u);
+    auto s = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+    };
+    return s(u.ru_utime) + s(u.ru_stime);
 }
 
 double seconds_since(Clock::time_point start)
@@ -146,38 +185,103 @@ int main(int argc, char** argv)
     }
 
     std::printf("## Ingest (one core: decode + aggregate + ring)\n\n");
-    std::printf("| events | vhosts | distinct clients | findings/event | bytes/event | events/s | µs/event |\n");
-    std::printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf("| mix | events | vhosts | distinct clients | findings/event | bytes/event | events/s | CPU µs/event | RSS after (MiB) |\n");
+    std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     const std::size_t n = quick ? 100000 : 500000;
     struct Case {
         std::size_t vhosts, clients;
     };
-    for (const Case c : {Case{1, 100}, Case{100, 10000}, Case{1000, 100000}}) {
-        const Workload w = make_workload(requests, n, c.vhosts, c.clients);
-        std::size_t bytes = 0;
-        for (const auto& d : w.datagrams) {
-            bytes += d.size();
+    for (const bool clean : {true, false}) {
+        for (const Case c : {Case{1, 100}, Case{100, 10000}, Case{1000, 100000}}) {
+            const Workload w = make_workload(requests, n, c.vhosts, c.clients, 0, clean);
+            std::size_t bytes = 0;
+            for (const auto& d : w.datagrams) {
+                bytes += d.size();
+            }
+            mso::Collector collector;
+            const double cpu = cpu_seconds();
+            const auto start = Clock::now();
+            for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
+                (void)collector.ingest(w.datagrams[i],
+                                       1763739600 + static_cast<std::int64_t>(i / 2000));
+            }
+            const double s = seconds_since(start);
+            const double used = cpu_seconds() - cpu;
+            std::printf("| %s | %zu | %zu | %zu | %.1f | %zu | %.0f | %.2f | %.0f |\n",
+                        clean ? "clean" : "flagged", n, c.vhosts, c.clients,
+                        w.findings_per_event, bytes / n, static_cast<double>(n) / s,
+                        used * 1e6 / static_cast<double>(n), rss_mib());
         }
-        mso::Collector collector;
-        const auto start = Clock::now();
-        for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
-            (void)collector.ingest(w.datagrams[i], 1763739600 + static_cast<std::int64_t>(i / 2000));
+    }
+
+    // The socket side the daemon adds: recv() per datagram from `senders` threads over
+    // a SOCK_DGRAM socketpair, timed on the receiving thread (its own CPU time), with
+    // and without Collector::ingest of each datagram.
+    std::printf("\n## Socket receive (flagged mix, 100 vhosts; receiver thread's CPU)\n\n");
+    std::printf("| senders | ingest | datagrams | receiver CPU µs/datagram |\n");
+    std::printf("| ---: | --- | ---: | ---: |\n");
+    {
+        const std::size_t total = quick ? 50000 : 200000;
+        const Workload w = make_workload(requests, total, 100, 10000);
+        for (const std::size_t senders : {std::size_t{1}, std::size_t{4}}) {
+            for (const bool ingest : {false, true}) {
+                int fds[2];
+                if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0) {
+                    std::perror("socketpair");
+                    return 1;
+                }
+                const int sndbuf = 4 * 1024 * 1024;
+                (void)setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+                (void)setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof sndbuf);
+                std::vector<std::thread> threads;
+                for (std::size_t t = 0; t < senders; ++t) {
+                    threads.emplace_back([&, t] {
+                        for (std::size_t i = t; i < total; i += senders) {
+                            const auto& d = w.datagrams[i];
+                            while (send(fds[0], d.data(), d.size(), 0) < 0 && errno == EINTR) {
+                            }
+                        }
+                    });
+                }
+                mso::Collector collector;
+                std::vector<char> buffer(mso::k_max_datagram_bytes + 1);
+                const double cpu = cpu_seconds(RUSAGE_THREAD);
+                for (std::size_t i = 0; i < total; ++i) {
+                    const ssize_t got = recv(fds[1], buffer.data(), buffer.size(), 0);
+                    if (got < 0) {
+                        std::perror("recv");
+                        return 1;
+                    }
+                    if (ingest) {
+                        (void)collector.ingest(
+                            std::string_view(buffer.data(), static_cast<std::size_t>(got)),
+                            1763739600 + static_cast<std::int64_t>(i / 2000));
+                    }
+                }
+                const double used = cpu_seconds(RUSAGE_THREAD) - cpu;
+                for (auto& t : threads) {
+                    t.join();
+                }
+                close(fds[0]);
+                close(fds[1]);
+                std::printf("| %zu | %s | %zu | %.2f |\n", senders, ingest ? "yes" : "no (recv only)",
+                            total, used * 1e6 / static_cast<double>(total));
+            }
         }
-        const double s = seconds_since(start);
-        std::printf("| %zu | %zu | %zu | %.1f | %zu | %.0f | %.2f |\n", n, c.vhosts, c.clients,
-                    w.findings_per_event, bytes / n, static_cast<double>(n) / s,
-                    s * 1e6 / static_cast<double>(n));
     }
 
     std::printf("\n## Memory (heap held by the collector's state)\n\n");
-    std::printf("| vhosts | distinct clients | events | ring | heap (MiB) |\n");
-    std::printf("| ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf("| vhosts | distinct clients | events | ring | heap (MiB) | RSS growth (MiB) |\n");
+    std::printf("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
     const std::size_t million = quick ? 200000 : 1000000;
-    for (const Case c : {Case{10, 1000}, Case{1000, 100000}, Case{1000, million}}) {
+    for (const Case c : {Case{10, 1000}, Case{1000, 100000}, Case{1000, million},
+                         Case{10000, 100000}}) {
         const std::size_t events = std::max<std::size_t>(c.clients, 100000);
         // Datagrams are built in chunks and freed before measuring, so only the
         // collector's state is counted.
+        malloc_trim(0);
         const double before = heap_mib();
+        const double rss_before = rss_mib();
         mso::Collector collector(Clock::now(), 10000);
         for (std::size_t done = 0; done < events; done += 50000) {
             const Workload w = make_workload(requests, 50000, c.vhosts, c.clients, done);
@@ -185,8 +289,9 @@ int main(int argc, char** argv)
                 (void)collector.ingest(w.datagrams[i], 1763739600 + static_cast<std::int64_t>((done + i) / 2000));
             }
         }
-        std::printf("| %zu | %zu | %zu | 10000 | %.1f |\n", c.vhosts, c.clients, events,
-                    heap_mib() - before);
+        malloc_trim(0);
+        std::printf("| %zu | %zu | %zu | 10000 | %.1f | %.1f |\n", c.vhosts, c.clients, events,
+                    heap_mib() - before, rss_mib() - rss_before);
     }
 
     std::printf("\n## Query latency (median of 20, 1,000 vhosts after 200,000 events)\n\n");
