@@ -154,6 +154,8 @@ class ApacheSandbox:
       `audit_entries()`. Overrides `audit_log`.
     extra_modules: further modules to load (names as in BASE_MODULES, e.g. "include").
     modsec_conf: ModSecurity directives added after the base configuration, before the CRS.
+    modsecurity: False for plain Apache without mod_security2 and the CRS (a benchmark's
+      ceiling); the vhosts' `engine` is then ignored.
     """
 
     def __init__(self, *, crs: str = "3", paranoia: int = 1, mpm: str = "event",
@@ -162,7 +164,8 @@ class ApacheSandbox:
                  crs4_path: Path | None = None, log_level: str = "warn",
                  audit_log: bool = False, extra_conf: str = "",
                  base_dir: Path | None = None, audit_json: bool = False,
-                 extra_modules: list[str] | None = None, modsec_conf: str = "") -> None:
+                 extra_modules: list[str] | None = None, modsec_conf: str = "",
+                 modsecurity: bool = True) -> None:
         if crs not in ("3", "4"):
             raise ValueError(f"crs must be '3' or '4', not {crs!r}")
         if mpm not in ("event", "prefork", "worker"):
@@ -181,6 +184,7 @@ class ApacheSandbox:
         self.audit_json = audit_json
         self.extra_modules = list(extra_modules or [])
         self.modsec_conf = modsec_conf
+        self.modsecurity = modsecurity
         self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-a")
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -266,7 +270,7 @@ SecStatusEngine Off
         builtin = _builtin_modules()
         loads = [f"LoadModule mpm_{self.mpm}_module {APACHE_MODULES}/mod_mpm_{self.mpm}.so"]
         for m in BASE_MODULES + [m for m in self.extra_modules if m not in BASE_MODULES]:
-            if m not in builtin:
+            if m not in builtin and (self.modsecurity or m != "security2"):
                 loads.append(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so")
         if self.module:
             loads.append(f"LoadModule modsec_observe_module {self.module}")
@@ -277,7 +281,7 @@ SecStatusEngine Off
             vhosts.append(f"""<VirtualHost 127.0.0.1:{self.port}>
     ServerName {v.name}
     DocumentRoot {docroot}
-    SecRuleEngine {v.engine}
+    {f"SecRuleEngine {v.engine}" if self.modsecurity else ""}
     <Directory {docroot}>
         Require all granted
     </Directory>
@@ -305,8 +309,8 @@ DirectoryIndex index.html
     AllowOverride None
     Require all denied
 </Directory>
-{self._modsecurity_conf()}
-{self._crs_conf()}{snippet}{self.observe_conf}
+{self._modsecurity_conf() if self.modsecurity else ""}
+{self._crs_conf() if self.modsecurity else ""}{snippet}{self.observe_conf}
 {self.extra_conf}
 {chr(10).join(vhosts)}"""
 
