@@ -27,9 +27,11 @@ the collector is down: a child exiting then loses its last counts (documented).
 Exit status 1 when: a client request failed, got a wrong status or waited for the
 client timeout; an Apache child crashed or had to be killed, or Apache logged an
 unexpected warning or error; the collector exited without being told to, or logged a
-sanitizer report; the collector reported malformed datagrams or data dropped at its
-bounds; a snapshot was set aside; loss was unaccounted or something was counted twice.
-RSS growth is reported, not judged.
+sanitizer report; the collector reported malformed datagrams, rejected senders or data
+dropped at its bounds; a snapshot was set aside; loss was unaccounted or something was counted twice.
+RSS growth is reported, not judged; to tell the module's share from Apache's, the same
+Apache without the module is then restarted as often (no load) and the parent's RSS
+growth per graceful restart compared.
 
   bench/soak.sh                        # builds into build-soak, then runs 10 minutes
   MSO_BUILD_DIR=build bench/soak.py --minutes 1 --results /tmp/soak.json
@@ -83,8 +85,10 @@ _RESUMING = re.compile(r"AH00489|resuming normal operations")
 _SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:|terminate called")
 TAIL = 0.5      # seconds after a signal in which a client may still see a logged request
 COUNTED_KEYS = ("requests", "flagged", "events", "events_lost")
-HEALTH_LOSS_KEYS = ("malformed", "dropped_at_bounds", "tail_dropped", "bad_queries",
-                    "refused_clients")
+HEALTH_LOSS_KEYS = ("malformed", "dropped_at_bounds", "rejected_senders", "tail_dropped",
+                    "bad_queries", "refused_clients")
+# Loss the soak must never see: its senders are Apache's own children.
+HEALTH_FATAL_KEYS = ("malformed", "dropped_at_bounds", "rejected_senders")
 
 
 def requests_mix() -> list[Req]:
@@ -276,6 +280,46 @@ def window_bound(load: Load, transitions: list[dict], t0: float,
     return dict(out), dict(flagged)
 
 
+def control_restarts(n: int) -> list[int]:
+    """The parent's RSS (kB) at start and after each of n graceful restarts of the same
+    Apache without the module (no load: the parent serves no requests)."""
+    control = ApacheSandbox(crs="3", mpm="event", vhosts=VHOSTS)
+    rss = []
+    try:
+        control.start()
+        wait_resumed(control)
+        rss.append(_rss(control.proc.pid))
+        for _ in range(n):
+            graceful_restart(control)
+            rss.append(_rss(control.proc.pid))
+    finally:
+        control.cleanup()
+    return rss
+
+
+def per_restart_kb(rss: list[int]) -> float:
+    """Growth per restart from restart 1 to the last (restart 1 allocates what later
+    ones reuse)."""
+    return (rss[-1] - rss[1]) / (len(rss) - 2) if len(rss) > 2 else 0.0
+
+
+def latency(outcomes: list, t0: float, events: list[tuple[float, str]]) -> dict:
+    """Percentiles, and the requests slower than 1 s with the scheduled action nearest
+    to them (within 5 s)."""
+    secs = sorted(o.seconds for o in outcomes)
+    if not secs:
+        return {}
+    pct = {f"p{p}": round(secs[min(len(secs) - 1, int(len(secs) * p / 100))], 4)
+           for p in (50, 99, 99.9)}
+    slow = []
+    for o in sorted((o for o in outcomes if o.seconds > 1.0), key=lambda o: o.started):
+        at = o.started - t0
+        near = [f"{what} at {t:.0f} s" for t, what in events if abs(t - at) <= 5]
+        slow.append({"t": round(at, 1), "seconds": round(o.seconds, 2),
+                     "request": f"{o.req.vhost} {o.req.path}", "near": near})
+    return {**pct, "max": round(secs[-1], 3), "over_1s": len(slow), "slow": slow[:50]}
+
+
 def slope_kb_per_min(samples: list[dict], key: str) -> float:
     pts = [(s["t"] / 60, s[key]) for s in samples if s[key]]
     if len(pts) < 2:
@@ -437,7 +481,7 @@ def run(args) -> int:
             rh = tr.get("restart_health", {})
             if rh.get("snapshot_set_aside") or rh.get("snapshot_last_error"):
                 failures.append(f"snapshot not loaded after {tr['how']}: {rh}")
-        for k in ("malformed", "dropped_at_bounds"):
+        for k in HEALTH_FATAL_KEYS:
             if health_loss[k]:
                 failures.append(f"collector health: {k} = {health_loss[k]}")
         # "counted": what the collector's lives counted between them (rolled-back
@@ -473,6 +517,11 @@ def run(args) -> int:
                     failures.append(f"{vhost}: {n} {what} unaccounted, more than the {b} "
                                     "completed in the loss windows")
         kept = bool(failures) or args.keep
+        actions = ([(tr["signalled_at"], f"collector {tr['how']}") for tr in lives.transitions]
+                   + [(g["t"], "graceful restart") for g in graceful])
+        with_module = [samples[0]["apache_parent_rss_kb"]] + [g["parent_rss_kb"]
+                                                              for g in graceful]
+        control = control_restarts(len(graceful)) if args.control and graceful else []
         results = {
             "command": sys.argv, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"host": platform.node(), "cpus": os.cpu_count(),
@@ -486,6 +535,11 @@ def run(args) -> int:
                        {v.name: v.engine for v in VHOSTS}},
             "elapsed_s": round(elapsed, 1), "client_requests": len(outcomes),
             "client_errors": len(errs), "slowest_request_s": round(slow, 3),
+            "latency_s": latency(outcomes, t0, actions),
+            "parent_rss_kb_per_restart": {
+                "with_module": with_module, "without_module": control,
+                "growth_with_module": round(per_restart_kb(with_module), 1),
+                "growth_without_module": round(per_restart_kb(control), 1)},
             "collector_kills": sum(1 for t in lives.transitions if t["how"] == "kill"),
             "collector_terms": sum(1 for t in lives.transitions if t["how"] == "term"),
             "graceful_restarts": len(graceful),
@@ -537,6 +591,15 @@ def print_summary(r: dict) -> None:
               f"{s['apache_children_rss_kb_max']:12d} {s['apache_children_rss_kb_sum']:15d} "
               f"{s['collector_rss_kb']:12d} {s['collector_fds']:8d}")
     print(f"RSS slope, kB/min: {r['rss_slope_kb_per_min']}")
+    g = r["parent_rss_kb_per_restart"]
+    print(f"Apache parent RSS growth per graceful restart: {g['growth_with_module']} kB "
+          f"with the module, {g['growth_without_module']} kB without (same config, "
+          f"{len(g['without_module']) - 1} restarts, no load)")
+    lat = r["latency_s"]
+    print(f"client latency: p50 {lat.get('p50')} s, p99 {lat.get('p99')} s, p99.9 "
+          f"{lat.get('p99.9')} s, max {lat.get('max')} s; {lat.get('over_1s')} over 1 s")
+    for o in lat.get("slow", [])[:10]:
+        print(f"  {o['t']:6.0f} s  {o['seconds']} s  {o['request']}  {', '.join(o['near'])}")
 
 
 def per_minute(samples: list[dict]) -> list[dict]:
@@ -571,6 +634,9 @@ def main() -> int:
                    help="the collector's --snapshot-interval (its default: 60)")
     p.add_argument("--window-margin", type=float, default=1.0,
                    help="seconds before the last query that a loss window reaches back")
+    p.add_argument("--no-control", dest="control", action="store_false",
+                   help="skip restarting the same Apache without the module as often, "
+                        "for comparing the parent's RSS growth")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs")
     return run(p.parse_args())
 
