@@ -18,6 +18,8 @@ struct AnomalyScores {
     int outbound_threshold = 0;
     int blocking_pl = 0;
     int detection_pl = 0;
+
+    bool operator==(const AnomalyScores&) const = default;
 };
 
 // Looks up an environment variable; returns "" when it is not set.

@@ -33,6 +33,8 @@ struct Finding {
     bool intercepted = false;
     bool truncated = false;
     bool engine = false; // ModSecurity's own message (body parser error, limit), no rule
+
+    bool operator==(const Finding&) const = default;
 };
 
 // One request that ModSecurity had findings for (or any request in "all" mode).
@@ -53,6 +55,8 @@ struct RequestEvent {
     std::optional<AnomalyScores> scores; // nullopt: the snippet is not installed
     std::vector<Finding> findings;
     std::uint64_t findings_dropped = 0;
+
+    bool operator==(const RequestEvent&) const = default;
 };
 
 // Per-vhost totals of one Apache child for requests not sent as RequestEvents.
@@ -63,6 +67,8 @@ struct CounterReport {
     std::uint64_t requests = 0;
     std::map<int, std::uint64_t> status; // status code -> requests
     std::uint64_t events_lost = 0;
+
+    bool operator==(const CounterReport&) const = default;
 };
 
 } // namespace mso

@@ -1,7 +1,10 @@
 // Decodes event datagrams with nlohmann/json in its non-throwing mode. Every field is
 // type-checked; a wrong type is a DecodeFailure naming the field, so a bad sender is
 // visible in the collector's health counters instead of corrupting aggregates.
+// Request events take the simdjson fast path first (event_decoder_fast.cpp), which
+// leaves every case it cannot decide the same way to the nlohmann code here.
 #include "event_decoder.h"
+#include "event_decoder_internal.h"
 
 #include <nlohmann/json.hpp>
 
@@ -96,6 +99,30 @@ struct Reader {
         }
     }
 };
+
+// Whether brackets outside strings nest deeper than `limit`; one pass, no allocation.
+// Invalid JSON is left to the parser.
+bool nested_deeper_than(std::string_view text, std::size_t limit) {
+    std::size_t depth = 0;
+    bool in_string = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit)
+                return true;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return false;
+}
 
 std::optional<DecodeFailure> read_scores(const json& j, AnomalyScores& s) {
     if (!j.is_object())
@@ -242,6 +269,19 @@ Decoded decode_datagram(std::string_view datagram) {
     if (datagram.size() > k_max_datagram_bytes)
         return DecodeFailure{DecodeError::too_large,
                              "datagram of " + std::to_string(datagram.size()) + " bytes"};
+    if (auto decoded = detail::decode_request_fast(datagram))
+        return std::move(*decoded);
+    return decode_datagram_reference(datagram);
+}
+
+Decoded decode_datagram_reference(std::string_view datagram) {
+    if (datagram.size() > k_max_datagram_bytes)
+        return DecodeFailure{DecodeError::too_large,
+                             "datagram of " + std::to_string(datagram.size()) + " bytes"};
+    if (nested_deeper_than(datagram, k_max_json_depth))
+        return DecodeFailure{DecodeError::out_of_bounds,
+                             "nesting deeper than " + std::to_string(k_max_json_depth) +
+                                 " levels"};
     const json j = json::parse(datagram.begin(), datagram.end(), nullptr, false);
     if (j.is_discarded())
         return DecodeFailure{DecodeError::not_json, "datagram is not valid JSON"};

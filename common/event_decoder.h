@@ -28,16 +28,25 @@ enum class DecodeError {
 inline constexpr std::size_t k_max_findings_per_event = 256;
 inline constexpr std::size_t k_max_tags_per_finding = 32;
 inline constexpr std::size_t k_max_field_bytes = 4096;
+// Nesting of objects and arrays (the datagram's object is level 1; events need 4).
+// Deeper datagrams are out_of_bounds before they are parsed, so no sender can make
+// the collector build and free a DOM tens of thousands of levels deep.
+inline constexpr std::size_t k_max_json_depth = 16;
 
 [[nodiscard]] const char* reason_name(DecodeError e) noexcept;
 
 struct DecodeFailure {
     DecodeError reason;
     std::string detail; // e.g. "missing field \"vhost\""
+
+    bool operator==(const DecodeFailure&) const = default;
 };
 
 using Decoded = std::variant<RequestEvent, CounterReport, DecodeFailure>;
 
 [[nodiscard]] Decoded decode_datagram(std::string_view datagram);
+// The same decoding with nlohmann/json only (slower: it builds a tree). decode_datagram
+// must give the same answer for every input; the tests and the fuzz target check it.
+[[nodiscard]] Decoded decode_datagram_reference(std::string_view datagram);
 
 } // namespace mso

@@ -9,7 +9,7 @@ export MSO_BUILD_DIR
 MSO_PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config apache2-dev libapr1-dev libaprutil1-dev
-  nlohmann-json3-dev libcli11-dev libgtest-dev libcpp-httplib-dev
+  nlohmann-json3-dev libsimdjson-dev libcli11-dev libgtest-dev libcpp-httplib-dev
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
   # tests

@@ -1,7 +1,7 @@
 // Fuzz target: what the collector does with one datagram from the event socket, which
 // anyone allowed to write to it controls. decode_datagram() must return a value or a
-// reason for every input, and what it accepts must aggregate and be reported (stats,
-// health) as valid JSON by a fresh Collector.
+// reason for every input, the same as the nlohmann reference decoder, and what it accepts
+// must aggregate and be reported (stats, health) as valid JSON by a fresh Collector.
 #include "collector.h"
 #include "event_decoder.h"
 #include "fuzz_check.h"
@@ -34,6 +34,8 @@ void check_answer(const std::string& answer) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view datagram(reinterpret_cast<const char*>(data), size);
     const mso::Decoded decoded = mso::decode_datagram(datagram);
+    // The simdjson fast path answers exactly as the nlohmann reference does.
+    MSO_FUZZ_CHECK(decoded == mso::decode_datagram_reference(datagram));
     if (const auto* failure = std::get_if<mso::DecodeFailure>(&decoded)) {
         MSO_FUZZ_CHECK(std::strcmp(mso::reason_name(failure->reason), "unknown") != 0);
         MSO_FUZZ_CHECK(!failure->detail.empty());

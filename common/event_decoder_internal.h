@@ -1,0 +1,16 @@
+// Internal to mso_common: the simdjson fast path of decode_datagram (see
+// event_decoder_fast.cpp). Not part of the decoder's interface.
+#pragma once
+
+#include "event_decoder.h"
+
+#include <optional>
+#include <string_view>
+
+namespace mso::detail {
+
+// The decoding of a request event that parses as JSON for simdjson, or nullopt when
+// the nlohmann reference must decide (anything else). Never throws; no shared state.
+[[nodiscard]] std::optional<Decoded> decode_request_fast(std::string_view datagram);
+
+} // namespace mso::detail
