@@ -117,7 +117,15 @@ void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut
                 escape[5] = hex[b & 0xF];
                 put(std::string_view(escape, 6));
             } else {
-                put(static_cast<char>(b));
+                // Copy the whole run of characters that need no escaping at once: byte by
+                // byte this loop was half of the module's cost per flagged request.
+                std::size_t end = i + 1;
+                while (end < n && s[end] >= 0x20 && s[end] < 0x80 && s[end] != '"' &&
+                       s[end] != '\\')
+                    ++end;
+                put(value.substr(i, end - i));
+                i = end;
+                continue;
             }
         }
         ++i;

@@ -36,6 +36,9 @@ TEST(JsonWriterString, EscapesAndRepairs) {
         {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, // surrogate
         {"\xc0\xaf", "\"\\ufffd\\ufffd\"", "\xef\xbf\xbd\xef\xbf\xbd"}, // overlong
         {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"", "\xf0\x9f\x98\x80"},
+        // Runs of plain characters between escapes, at both ends (copied as runs).
+        {"ab\"cd\\ef\x01gh\xc3\xa9ij\n", "\"ab\\\"cd\\\\ef\\u0001gh\xc3\xa9ij\\n\"",
+         "ab\"cd\\ef\x01gh\xc3\xa9ij\n"},
     };
     for (const auto& c : cases) {
         const std::string out = write_string(c.in);
@@ -51,6 +54,8 @@ TEST(JsonWriterString, LimitCutsAtCharacterBoundary) {
     EXPECT_EQ(write_string("abcdef", 3, &cut), "\"abc\"");
     EXPECT_TRUE(cut);
     EXPECT_EQ(write_string("ab\xc3\xa9", 3, &cut), "\"ab\""); // é would straddle the limit
+    EXPECT_TRUE(cut);
+    EXPECT_EQ(write_string("a\"bcdef", 4, &cut), "\"a\\\"bc\""); // limit inside a run
     EXPECT_TRUE(cut);
     EXPECT_EQ(write_string("abc", 3, &cut), "\"abc\"");
     EXPECT_FALSE(cut);
