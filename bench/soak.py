@@ -46,6 +46,7 @@ import platform
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -141,13 +142,22 @@ def vhost_counts(stats_doc: dict) -> dict[str, dict[str, int]]:
             for v in stats_doc["vhosts"]}
 
 
+_SNAPSHOT_COUNTS = ("import json, sys\n"
+                    "doc = json.load(open(sys.argv[1]))\n"
+                    "print(json.dumps({v['name']: {k: int(v.get(k, 0)) for k in sys.argv[2:]}"
+                    " for v in doc['vhosts']}))\n")
+
+
 def snapshot_counts(state_dir: Path) -> dict[str, dict[str, int]]:
-    """Per-vhost counts in DIR/state.json (what a restarted collector starts from)."""
+    """Per-vhost counts in DIR/state.json (what a restarted collector starts from).
+    Parsed in a child process: parsing a 30 MB snapshot here would hold the GIL for a
+    second or more and stall the client threads (their latency would show it)."""
     f = state_dir / "state.json"
     if not f.exists():
         return {}
-    doc = json.loads(f.read_text())
-    return {v["name"]: {k: int(v.get(k, 0)) for k in COUNTED_KEYS} for v in doc["vhosts"]}
+    out = subprocess.run([sys.executable, "-c", _SNAPSHOT_COUNTS, str(f), *COUNTED_KEYS],
+                         capture_output=True, text=True, check=True, timeout=300).stdout
+    return json.loads(out)
 
 
 def sub(a: dict, b: dict) -> dict[str, dict[str, int]]:
