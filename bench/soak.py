@@ -217,6 +217,8 @@ class Lives:
         tr["restart_health"] = {k: h.get(k) for k in ("snapshot_loaded", "snapshot_set_aside",
                                                       "snapshot_last_error")}
         self.lives.append({"start": start, "started_at": time.monotonic() - self.t0})
+        # Answering queries again (snapshot loaded, sockets bound).
+        tr["answering_at"] = round(self.lives[-1]["started_at"], 2)
         return tr
 
     def counted(self, final: dict) -> dict:
