@@ -45,6 +45,32 @@ bool CollectorConnection::open(const std::string& socket_path, int timeout_s)
     return true;
 }
 
+bool CollectorConnection::refusal_pending()
+{
+    // A collector that refuses a connection (client limit, peer credentials) writes one
+    // error line and closes it, possibly before the query was sent: read what is there.
+    char chunk[4096];
+    for (;;) {
+        const ssize_t n = ::recv(m_fd.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
+        if (n <= 0 || m_buffer.size() > sizeof(chunk)) {
+            break;
+        }
+        m_buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    const auto newline = m_buffer.find('\n');
+    if (newline == std::string::npos) {
+        return false;
+    }
+    const json answer = json::parse(m_buffer.begin(),
+                                    m_buffer.begin() + static_cast<std::ptrdiff_t>(newline),
+                                    nullptr, false);
+    if (answer.is_discarded() || !answer.is_object()) {
+        return false;
+    }
+    (void)answer_ok(answer);
+    return true;
+}
+
 bool CollectorConnection::send(const json& request)
 {
     const std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
@@ -54,7 +80,11 @@ bool CollectorConnection::send(const json& request)
             continue;
         }
         if (n <= 0) {
-            fail(std::string("cannot send the query: ") + std::strerror(errno));
+            const int err = errno;
+            if (refusal_pending()) {
+                return false; // the collector's reason was printed
+            }
+            fail(std::string("cannot send the query: ") + std::strerror(err));
             return false;
         }
         sent += static_cast<std::size_t>(n);

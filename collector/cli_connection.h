@@ -22,6 +22,9 @@ public:
     [[nodiscard]] std::optional<nlohmann::ordered_json> receive(bool quiet_on_interrupt = false);
 
 private:
+    // After a failed send: prints the error answer the collector left, if any.
+    [[nodiscard]] bool refusal_pending();
+
     Fd m_fd;
     std::string m_socket_path;
     std::string m_buffer; // bytes received after the last returned line

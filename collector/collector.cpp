@@ -58,6 +58,8 @@ nlohmann::ordered_json Collector::health(Clock::time_point now) const
     out["bad_queries"] = m_bad_queries;
     out["refused_clients"] = m_refused_clients;
     out["tail_dropped"] = m_tail_dropped;
+    out["rejected_senders"] = m_rejected_senders;
+    out["rejected_query_peers"] = m_rejected_query_peers;
     out["dropped_at_bounds"] = m_aggregator.dropped();
     out["events_lost"] = m_aggregator.events_lost();
     out["ring_events"] = m_events.size();

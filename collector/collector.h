@@ -48,6 +48,11 @@ public:
     void count_refused_client() noexcept { ++m_refused_clients; }
     // An event a slow `tail` client did not get.
     void count_tail_dropped() noexcept { ++m_tail_dropped; }
+    // A datagram from a sender outside the allowlist (--allow-uid/--allow-gid).
+    void count_rejected_sender() noexcept { ++m_rejected_senders; }
+    // A query connection from a peer outside --query-allow-uid/--query-allow-gid.
+    void count_rejected_query_peer() noexcept { ++m_rejected_query_peers; }
+
 
     [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
     [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
@@ -86,6 +91,8 @@ private:
     std::uint64_t m_bad_queries = 0;
     std::uint64_t m_refused_clients = 0;
     std::uint64_t m_tail_dropped = 0;
+    std::uint64_t m_rejected_senders = 0;
+    std::uint64_t m_rejected_query_peers = 0;
     SnapshotStatus m_snapshot;
 };
 

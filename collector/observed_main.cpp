@@ -11,6 +11,7 @@
 #include "query.h"
 #include "server.h"
 #include "snapshot.h"
+#include "socket_security.h"
 #include "time_format.h"
 #include "unix_socket.h"
 
@@ -18,6 +19,7 @@
 
 #include <signal.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdio>
@@ -63,6 +65,11 @@ struct Options {
     std::string metrics_listen; // empty: no metrics endpoint
     std::string state_dir;      // empty: no snapshots
     unsigned snapshot_interval = 60; // seconds; 0: only at exit
+    std::vector<std::string> allow_uids; // event senders; empty: www-data
+    std::vector<std::string> allow_gids;
+    std::vector<std::string> query_allow_uids; // query clients; empty: the socket's group
+    std::vector<std::string> query_allow_gids;
+    std::string user; // empty: keep running as the starting user
 };
 
 // Turns the option strings into socket file options, or prints why not.
@@ -137,6 +144,25 @@ void add_options(CLI::App& app, Options& opt)
     app.add_option("--query-socket-mode", opt.query_mode, "query socket permissions (octal)")
         ->capture_default_str();
     app.add_option("--query-socket-group", opt.query_group, "group owning the query socket");
+    app.add_option("--allow-uid", opt.allow_uids,
+                   "accept event datagrams from this user (name or uid; repeatable); "
+                   "root and the collector's own user always may; default: www-data")
+        ->delimiter(',');
+    app.add_option("--allow-gid", opt.allow_gids,
+                   "accept event datagrams from this group (name or gid; repeatable); "
+                   "default: www-data")
+        ->delimiter(',');
+    app.add_option("--query-allow-uid", opt.query_allow_uids,
+                   "answer query clients running as this user (repeatable); root and the "
+                   "collector's own user always may")
+        ->delimiter(',');
+    app.add_option("--query-allow-gid", opt.query_allow_gids,
+                   "answer query clients in this group (repeatable); default: the "
+                   "--query-socket-group, else the collector's own group")
+        ->delimiter(',');
+    app.add_option("--user", opt.user,
+                   "switch to this user (and its groups) once the sockets exist; "
+                   "--state-dir must be writable by it");
     app.add_option("--events-ring", opt.events_ring,
                    "recent request events kept for the events query")
         ->check(CLI::Range(std::size_t{1}, mso::k_max_events_ring))
@@ -166,6 +192,50 @@ std::optional<Options> reread_options(int argc, char** argv, std::string& error)
         return std::nullopt;
     }
     return opt;
+}
+
+std::string join(const std::vector<std::string>& values)
+{
+    std::string out;
+    for (const std::string& v : values) {
+        out += (out.empty() ? "" : ",") + v;
+    }
+    return out;
+}
+
+// The allowlists for event senders and query clients (docs/SECURITY.md), or why not.
+struct AccessPolicies {
+    mso::CredentialPolicy events;
+    mso::CredentialPolicy queries;
+};
+
+std::optional<AccessPolicies> access_policies(const Options& opt, uid_t self, gid_t self_group,
+                                              std::optional<gid_t> query_group)
+{
+    mso::CredentialPolicy always; // root and ourselves: they could bypass any check
+    always.uids = {0};
+    if (self != 0) {
+        always.uids.push_back(self);
+    }
+    const bool events_given = !opt.allow_uids.empty() || !opt.allow_gids.empty();
+    auto events = events_given ? mso::make_policy(always, opt.allow_uids, opt.allow_gids)
+                               : mso::make_policy(mso::default_event_senders(self), {}, {});
+    if (!events) {
+        std::fprintf(stderr, "modsec-observed: --allow-uid/--allow-gid: %s\n",
+                     events.error.c_str());
+        return std::nullopt;
+    }
+    mso::CredentialPolicy query_base = always;
+    if (opt.query_allow_uids.empty() && opt.query_allow_gids.empty()) {
+        query_base.gids.push_back(query_group.value_or(self_group));
+    }
+    auto queries = mso::make_policy(query_base, opt.query_allow_uids, opt.query_allow_gids);
+    if (!queries) {
+        std::fprintf(stderr, "modsec-observed: --query-allow-uid/--query-allow-gid: %s\n",
+                     queries.error.c_str());
+        return std::nullopt;
+    }
+    return AccessPolicies{std::move(*events.value), std::move(*queries.value)};
 }
 
 // Applies what can change at run time, logs each change, names what cannot.
@@ -198,6 +268,12 @@ void apply_reload(const Options& next, Options& running, mso::Collector& collect
     check("query-socket-group", running.query_group, next.query_group);
     check("metrics-listen", running.metrics_listen, next.metrics_listen);
     check("state-dir", running.state_dir, next.state_dir);
+    check("allow-uid/allow-gid", join(running.allow_uids) + ";" + join(running.allow_gids),
+          join(next.allow_uids) + ";" + join(next.allow_gids));
+    check("query-allow-uid/query-allow-gid",
+          join(running.query_allow_uids) + ";" + join(running.query_allow_gids),
+          join(next.query_allow_uids) + ";" + join(next.query_allow_gids));
+    check("user", running.user, next.user);
     if (!restart.empty()) {
         mso::log_line("reload: changed but kept until a restart: " + restart);
     }
@@ -257,6 +333,28 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "modsec-observed: --event-socket and --query-socket must differ\n");
         return 2;
     }
+    std::optional<mso::UserIdentity> run_as;
+    if (!opt.user.empty()) {
+        auto user = mso::lookup_user(opt.user);
+        if (!user) {
+            std::fprintf(stderr, "modsec-observed: --user: %s\n", user.error.c_str());
+            return 2;
+        }
+        run_as = *user.value;
+    }
+    const uid_t self = run_as ? run_as->uid : ::geteuid();
+    const auto policies =
+        access_policies(opt, self, run_as ? run_as->gid : ::getegid(), query_options->group);
+    if (!policies) {
+        return 2;
+    }
+    for (const std::string* path : {&opt.event_socket, &opt.query_socket}) {
+        if (auto unsafe = mso::check_socket_path(*path, self)) {
+            std::fprintf(stderr, "modsec-observed: %s\n", unsafe->c_str());
+            return 1;
+        }
+    }
+
 
     // The state is restored before the sockets exist, so nothing is received first.
     mso::Collector collector(mso::Collector::Clock::now(), opt.events_ring);
@@ -318,6 +416,32 @@ int main(int argc, char** argv)
 
     warn_if_socket_queue_is_short();
     mso::Server server(collector, std::move(events.value->fd), std::move(queries.value->fd));
+    if (auto error = server.set_event_senders(policies->events)) {
+        std::fprintf(stderr, "modsec-observed: %s\n", error->c_str());
+        mso::remove_socket_file(*events.value);
+        mso::remove_socket_file(*queries.value);
+        return 1;
+    }
+    server.set_query_peers(policies->queries);
+    // Before any thread exists; the sockets are bound and keep their permissions.
+    if (run_as) {
+        std::optional<std::string> error = mso::drop_privileges(*run_as);
+        if (!error && !opt.state_dir.empty() && ::access(opt.state_dir.c_str(), W_OK | X_OK) != 0) {
+            error = "--state-dir " + opt.state_dir + " is not writable by user " + run_as->name +
+                    " (chown it to that user)";
+        }
+        if (error) {
+            std::fprintf(stderr, "modsec-observed: --user: %s\n", error->c_str());
+            mso::remove_socket_file(*events.value);
+            mso::remove_socket_file(*queries.value);
+            return 1;
+        }
+        std::fprintf(stderr, "modsec-observed: running as user %s (uid %u, gid %u)\n",
+                     run_as->name.c_str(), static_cast<unsigned>(run_as->uid),
+                     static_cast<unsigned>(run_as->gid));
+    }
+    std::fprintf(stderr, "modsec-observed: accepting events from %s; queries from %s\n",
+                 policies->events.describe().c_str(), policies->queries.describe().c_str());
     if (!opt.state_dir.empty()) {
         server.set_periodic_task(std::chrono::seconds(opt.snapshot_interval),
                                  [&opt](mso::Collector& c) { save_state_now(opt.state_dir, c, false); });

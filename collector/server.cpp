@@ -182,8 +182,17 @@ void Server::run_tasks(Clock::time_point now)
 void Server::drain_datagrams()
 {
     for (int i = 0; i < k_datagram_batch; ++i) {
-        const ssize_t n = ::recv(m_event_socket.get(), m_datagram.data(), m_datagram.size(),
-                                 MSG_TRUNC | MSG_DONTWAIT);
+        // Room for the sender's credentials (SO_PASSCRED) and nothing else: file
+        // descriptors a sender passes do not fit and the kernel closes them.
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+        iovec data{m_datagram.data(), m_datagram.size()};
+        msghdr message{};
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof(control);
+        const ssize_t n =
+            ::recvmsg(m_event_socket.get(), &message, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
             if (!would_block(errno) && errno != EINTR) {
                 log_limited(m_socket_log,
@@ -191,6 +200,9 @@ void Server::drain_datagrams()
                                 std::strerror(errno));
             }
             return;
+        }
+        if (!sender_allowed(message)) {
+            continue;
         }
         const auto size = static_cast<std::size_t>(n);
         if (size > m_datagram.size()) {
@@ -240,6 +252,86 @@ void Server::publish(const RequestEvent& event)
     }
 }
 
+std::optional<std::string> Server::set_event_senders(CredentialPolicy policy)
+{
+    const int on = 1;
+    if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+        return std::string("cannot enable SO_PASSCRED on the event socket: ") +
+               std::strerror(errno);
+    }
+    m_event_senders = std::move(policy);
+    return std::nullopt;
+}
+
+void Server::set_query_peers(CredentialPolicy policy)
+{
+    m_query_peers = std::move(policy);
+}
+
+bool Server::sender_allowed(const msghdr& message)
+{
+    if (!m_event_senders) {
+        return true;
+    }
+    const ucred* credentials = nullptr;
+    // CMSG_NXTHDR casts away const in glibc's definition.
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&message), c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+            c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+            credentials = reinterpret_cast<const ucred*>(CMSG_DATA(c));
+        }
+    }
+    if (credentials != nullptr && m_event_senders->allows(credentials->uid, credentials->gid)) {
+        return true;
+    }
+    m_collector.count_rejected_sender();
+    log_limited(m_sender_log,
+                credentials == nullptr
+                    ? std::string("rejected a datagram without sender credentials")
+                    : "rejected a datagram from pid " + std::to_string(credentials->pid) +
+                          " uid " + std::to_string(credentials->uid) + " gid " +
+                          std::to_string(credentials->gid) + " (allowed senders: " +
+                          m_event_senders->describe() + "; see --allow-uid, --allow-gid)");
+    return false;
+}
+
+bool Server::query_peer_allowed(int fd)
+{
+    if (!m_query_peers) {
+        return true;
+    }
+    ucred peer{};
+    socklen_t length = sizeof(peer);
+    bool allowed = false;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0) {
+        allowed = m_query_peers->allows(peer.uid, peer.gid);
+        // The peer's supplementary groups, as they were at connect().
+        gid_t groups[256];
+        socklen_t groups_length = sizeof(groups);
+        if (!allowed && ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &groups_length) == 0) {
+            for (std::size_t i = 0; i < groups_length / sizeof(gid_t) && !allowed; ++i) {
+                allowed = m_query_peers->allows(static_cast<uid_t>(-1), groups[i]);
+            }
+        }
+    }
+    if (allowed) {
+        return true;
+    }
+    m_collector.count_rejected_query_peer();
+    const std::string answer =
+        error_answer("not allowed to query this collector (uid " + std::to_string(peer.uid) +
+                     " gid " + std::to_string(peer.gid) + ")") +
+        "\n";
+    (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    log_limited(m_client_log, "refused a query client: pid " + std::to_string(peer.pid) +
+                                  " uid " + std::to_string(peer.uid) + " gid " +
+                                  std::to_string(peer.gid) + " is not allowed (" +
+                                  m_query_peers->describe() +
+                                  "; see --query-allow-uid, --query-allow-gid)");
+    return false;
+}
+
 void Server::accept_clients()
 {
     for (;;) {
@@ -250,6 +342,9 @@ void Server::accept_clients()
                             std::string("cannot accept a query client: ") + std::strerror(errno));
             }
             return;
+        }
+        if (!query_peer_allowed(fd.get())) {
+            continue;
         }
         if (m_clients.size() >= k_max_query_clients) {
             m_collector.count_refused_client();

@@ -8,8 +8,10 @@
 #include "collector.h"
 #include "fd.h"
 #include "log.h"
+#include "socket_security.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <cstddef>
@@ -48,6 +50,15 @@ public:
 
     [[nodiscard]] std::size_t client_count() const noexcept { return m_clients.size(); }
 
+    // Accepts event datagrams only from senders `policy` allows, by the credentials
+    // the kernel attaches (SO_PASSCRED); others are dropped, counted
+    // (health.rejected_senders) and logged at a bounded rate. Without a call every
+    // sender is accepted. Call before run(). Returns why SO_PASSCRED failed.
+    [[nodiscard]] std::optional<std::string> set_event_senders(CredentialPolicy policy);
+    // Answers only query clients whose SO_PEERCRED uid, gid or one of whose groups
+    // `policy` allows; others get an error line and are closed (rejected_query_peers).
+    void set_query_peers(CredentialPolicy policy);
+
     // Periodic and on-signal work on the loop thread (snapshots, SIGHUP reloads); each
     // task runs with the collector lock held, between wake-ups, so keep it bounded.
     // `task` runs every `interval` (ppoll() wakes up for it; zero: never). Call before
@@ -82,6 +93,9 @@ private:
     };
 
     void drain_datagrams();
+    // Whether the datagram `message` holds came from an allowed sender.
+    [[nodiscard]] bool sender_allowed(const msghdr& message);
+    [[nodiscard]] bool query_peer_allowed(int fd);
     void accept_clients();
     void read_client(Client& client);
     void write_client(Client& client);
@@ -111,6 +125,9 @@ private:
     RateLimiter m_malformed_log;
     RateLimiter m_socket_log;
     RateLimiter m_client_log;
+    std::optional<CredentialPolicy> m_event_senders;
+    std::optional<CredentialPolicy> m_query_peers;
+    RateLimiter m_sender_log;
 };
 
 } // namespace mso

@@ -227,7 +227,8 @@ TEST_F(AnswerQuery, HealthCounters)
         "request_events": 1, "counter_reports": 2, "malformed": 7,
         "malformed_by_reason": {"too_large": 1, "not_json": 2, "not_object": 1,
                                 "bad_version": 1, "unknown_type": 1, "missing_field": 1},
-        "bad_queries": 1, "refused_clients": 0, "tail_dropped": 0, "dropped_at_bounds": 0,
+        "bad_queries": 1, "refused_clients": 0, "tail_dropped": 0, "rejected_senders": 0,
+        "rejected_query_peers": 0, "dropped_at_bounds": 0,
         "events_lost": 2, "ring_events": 1, "ring_capacity": 10000, "vhosts": 2,
         "snapshot_loaded": false, "snapshot_last_saved": "", "snapshot_last_error": "",
         "snapshot_set_aside": ""})");
@@ -239,7 +240,7 @@ TEST_F(AnswerQuery, HealthOfAFreshCollector)
     EXPECT_EQ(ask(R"({"cmd":"health"})"), json::parse(R"({"ok": true, "uptime_s": 0,
         "datagrams": 0, "request_events": 0, "counter_reports": 0, "malformed": 0,
         "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0, "tail_dropped": 0,
-        "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
+        "rejected_senders": 0, "rejected_query_peers": 0, "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
         "vhosts": 0, "snapshot_loaded": false, "snapshot_last_saved": "",
         "snapshot_last_error": "", "snapshot_set_aside": ""})"));
 }

@@ -1,0 +1,299 @@
+// Tests for collector/socket_security: where a socket file may be created, the
+// credential allowlists, and the privilege drop (in a forked child).
+#include "socket_security.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under /tmp (0755), removed with everything in it.
+class TempDir {
+public:
+    TempDir()
+    {
+        std::string pattern = "/tmp/mso-sec-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("mkdtemp failed");
+        }
+        m_path = pattern;
+        ::chmod(m_path.c_str(), 0755);
+    }
+    ~TempDir()
+    {
+        std::error_code ignored;
+        fs::remove_all(m_path, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::string& path() const { return m_path; }
+
+private:
+    std::string m_path;
+};
+
+void make_dir(const std::string& path, mode_t mode)
+{
+    ASSERT_EQ(::mkdir(path.c_str(), 0700), 0) << path;
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0) << path; // not reduced by the umask
+}
+
+void bind_stale_socket(const std::string& path)
+{
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+    ::close(fd); // the file stays: a stale socket
+}
+
+struct PathCase {
+    const char* name;
+    // Prepares the tree under the temp dir and returns the socket path to check.
+    std::function<std::string(const std::string& root)> setup;
+    const char* refusal; // substring of the reason; nullptr: accepted
+};
+
+TEST(CheckSocketPath, RefusesLinksFilesAndDirectoriesOthersCanWrite)
+{
+    const PathCase cases[] = {
+        {"missing socket in a 0755 directory", [](const std::string& root) { return root + "/ev.sock"; },
+         nullptr},
+        {"missing directories are created by us",
+         [](const std::string& root) { return root + "/a/b/ev.sock"; }, nullptr},
+        {"stale socket",
+         [](const std::string& root) {
+             bind_stale_socket(root + "/ev.sock");
+             return root + "/ev.sock";
+         },
+         nullptr},
+        {"sticky world-writable directory",
+         [](const std::string& root) {
+             make_dir(root + "/tmp", 01777);
+             return root + "/tmp/ev.sock";
+         },
+         nullptr},
+        {"symlink at the path",
+         [](const std::string& root) {
+             fs::create_symlink(root + "/elsewhere", root + "/ev.sock");
+             return root + "/ev.sock";
+         },
+         "is a symbolic link"},
+        {"dangling symlink to a file we would chmod",
+         [](const std::string& root) {
+             std::ofstream(root + "/victim") << "x";
+             fs::create_symlink(root + "/victim", root + "/ev.sock");
+             return root + "/ev.sock";
+         },
+         "is a symbolic link"},
+        {"regular file at the path",
+         [](const std::string& root) {
+             std::ofstream(root + "/ev.sock") << "x";
+             return root + "/ev.sock";
+         },
+         "exists and is not a socket"},
+        {"directory at the path",
+         [](const std::string& root) {
+             make_dir(root + "/ev.sock", 0755);
+             return root + "/ev.sock";
+         },
+         "exists and is not a socket"},
+        {"world-writable parent without the sticky bit",
+         [](const std::string& root) {
+             make_dir(root + "/open", 0777);
+             return root + "/open/ev.sock";
+         },
+         "writable by every user and not sticky"},
+        {"world-writable ancestor above missing directories",
+         [](const std::string& root) {
+             make_dir(root + "/open", 0777);
+             return root + "/open/new/ev.sock";
+         },
+         "writable by every user and not sticky"},
+        {"world-writable grandparent of an existing directory",
+         [](const std::string& root) {
+             make_dir(root + "/open", 0777);
+             make_dir(root + "/open/run", 0755);
+             return root + "/open/run/ev.sock";
+         },
+         "writable by every user and not sticky"},
+        {"parent reached through a symlink to a world-writable directory",
+         [](const std::string& root) {
+             make_dir(root + "/open", 0777);
+             fs::create_directory_symlink(root + "/open", root + "/link");
+             return root + "/link/ev.sock";
+         },
+         "/open is writable by every user"},
+    };
+    for (const PathCase& c : cases) {
+        SCOPED_TRACE(c.name);
+        TempDir dir;
+        const std::string path = c.setup(dir.path());
+        const auto refusal = mso::check_socket_path(path, ::geteuid());
+        if (c.refusal == nullptr) {
+            EXPECT_FALSE(refusal.has_value()) << *refusal;
+        } else {
+            ASSERT_TRUE(refusal.has_value());
+            EXPECT_NE(refusal->find(c.refusal), std::string::npos) << *refusal;
+            EXPECT_NE(refusal->find("/ev.sock"), std::string::npos) << *refusal;
+        }
+    }
+}
+
+TEST(CheckSocketPath, RefusesAParentOwnedByAnotherUser)
+{
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to give a directory to another user";
+    }
+    TempDir dir;
+    make_dir(dir.path() + "/theirs", 0755);
+    ASSERT_EQ(::chown((dir.path() + "/theirs").c_str(), 65534, 65534), 0);
+    const auto refusal = mso::check_socket_path(dir.path() + "/theirs/ev.sock", 0);
+    ASSERT_TRUE(refusal.has_value());
+    EXPECT_NE(refusal->find("belongs to uid 65534"), std::string::npos) << *refusal;
+    // The user the collector runs as may own it.
+    EXPECT_FALSE(mso::check_socket_path(dir.path() + "/theirs/ev.sock", 65534).has_value());
+}
+
+TEST(CredentialPolicy, AllowsListedUidsOrGids)
+{
+    const mso::CredentialPolicy policy{{0, 33}, {33, 4}};
+    struct Case {
+        uid_t uid;
+        gid_t gid;
+        bool allowed;
+    };
+    const Case cases[] = {
+        {0, 0, true},          {33, 1000, true},      {1000, 33, true}, {1000, 4, true},
+        {1000, 1000, false},   {65534, 65534, false}, {34, 0, false},
+    };
+    for (const Case& c : cases) {
+        EXPECT_EQ(policy.allows(c.uid, c.gid), c.allowed) << c.uid << ":" << c.gid;
+    }
+    EXPECT_EQ(policy.describe(), "uids 0,33 gids 33,4");
+    EXPECT_EQ(mso::CredentialPolicy{}.describe(), "uids (none) gids (none)");
+    EXPECT_FALSE(mso::CredentialPolicy{}.allows(0, 0));
+}
+
+TEST(CredentialPolicy, MakePolicyResolvesNamesAndNumbers)
+{
+    auto policy = mso::make_policy(mso::CredentialPolicy{{0}, {}}, {"root", "4242", "0"},
+                                   {"root", "5151"});
+    ASSERT_TRUE(policy) << policy.error;
+    EXPECT_EQ(policy.value->uids, (std::vector<uid_t>{0, 4242}));
+    EXPECT_EQ(policy.value->gids, (std::vector<gid_t>{0, 5151}));
+
+    const struct {
+        std::vector<std::string> users, groups;
+        const char* error;
+    } bad[] = {
+        {{"no-such-user-mso"}, {}, "unknown user no-such-user-mso"},
+        {{}, {"no-such-group-mso"}, "unknown group no-such-group-mso"},
+        {{""}, {}, "user name is empty"},
+        {{"-1"}, {}, "unknown user -1"},
+        {{"4294967295"}, {}, "unknown user 4294967295"}, // (uid_t)-1 means "no change"
+    };
+    for (const auto& c : bad) {
+        auto result = mso::make_policy({}, c.users, c.groups);
+        EXPECT_FALSE(result);
+        EXPECT_EQ(result.error, c.error);
+    }
+}
+
+TEST(CredentialPolicy, DefaultEventSendersAreRootSelfAndWwwData)
+{
+    const mso::CredentialPolicy policy = mso::default_event_senders(4242);
+    EXPECT_TRUE(policy.allows(0, 65534));
+    EXPECT_TRUE(policy.allows(4242, 65534));
+    EXPECT_FALSE(policy.allows(65534, 65534));
+    if (auto apache = mso::lookup_user("www-data")) {
+        EXPECT_TRUE(policy.allows(apache.value->uid, 65534));
+        EXPECT_TRUE(policy.allows(65534, apache.value->gid));
+    }
+}
+
+// Runs `child` in a forked process; its return value is the exit status.
+int in_child(const std::function<int()>& child)
+{
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::_exit(child());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+TEST(DropPrivileges, BecomesTheUserAndCannotReturn)
+{
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root";
+    }
+    auto nobody = mso::lookup_user("nobody");
+    if (!nobody) {
+        GTEST_SKIP() << "no user nobody";
+    }
+    const mso::UserIdentity user = *nobody.value;
+    EXPECT_EQ(in_child([&user] {
+                  if (mso::drop_privileges(user)) {
+                      return 1;
+                  }
+                  if (::getuid() != user.uid || ::geteuid() != user.uid ||
+                      ::getgid() != user.gid || ::getegid() != user.gid) {
+                      return 2;
+                  }
+                  gid_t groups[64];
+                  const int n = ::getgroups(64, groups);
+                  for (int i = 0; i < n; ++i) {
+                      if (groups[i] == 0) {
+                          return 3; // root's group kept
+                      }
+                  }
+                  return ::setuid(0) == 0 || ::setgid(0) == 0 ? 4 : 0;
+              }),
+              0);
+    const auto by_number = mso::lookup_user(std::to_string(user.uid));
+    ASSERT_TRUE(by_number) << by_number.error;
+    EXPECT_EQ(by_number.value->name, user.name);
+    EXPECT_FALSE(mso::lookup_user("no-such-user-mso"));
+}
+
+TEST(DropPrivileges, FailsClearlyWithoutRoot)
+{
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "needs root to become another user first";
+    }
+    auto nobody = mso::lookup_user("nobody");
+    if (!nobody) {
+        GTEST_SKIP() << "no user nobody";
+    }
+    const mso::UserIdentity user = *nobody.value;
+    EXPECT_EQ(in_child([&user] {
+                  if (::setresgid(user.gid, user.gid, user.gid) != 0 ||
+                      ::setresuid(user.uid, user.uid, user.uid) != 0) {
+                      return 1;
+                  }
+                  const auto error = mso::drop_privileges(mso::UserIdentity{"root", 0, 0});
+                  return error && error->find("cannot set the groups of user root") == 0 ? 0 : 2;
+              }),
+              0);
+}
+
+} // namespace
