@@ -69,6 +69,14 @@ nlohmann::ordered_json Collector::health(Clock::time_point now) const
     out["snapshot_last_saved"] = m_snapshot.last_saved;
     out["snapshot_last_error"] = m_snapshot.last_error;
     out["snapshot_set_aside"] = m_snapshot.set_aside;
+    if (!m_spool.dir.empty()) {
+        out["spool"] = json{{"dir", m_spool.dir},
+                            {"files_replayed", m_spool.files_replayed},
+                            {"lines_replayed", m_spool.lines_replayed},
+                            {"lines_too_long", m_spool.lines_too_long},
+                            {"errors", m_spool.errors},
+                            {"last_error", m_spool.last_error}};
+    }
     return out;
 }
 

@@ -6,6 +6,7 @@
 #include "aggregator.h"
 #include "event_decoder.h"
 #include "event_ring.h"
+#include "spool_replay.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -53,7 +54,6 @@ public:
     // A query connection from a peer outside --query-allow-uid/--query-allow-gid.
     void count_rejected_query_peer() noexcept { ++m_rejected_query_peers; }
 
-
     [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
     [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
     [[nodiscard]] const EventRing& events() const noexcept { return m_events; }
@@ -69,6 +69,8 @@ public:
     void resize_events(std::size_t capacity) { m_events.resize(capacity); }
     [[nodiscard]] SnapshotStatus& snapshot_status() noexcept { return m_snapshot; }
     [[nodiscard]] const SnapshotStatus& snapshot_status() const noexcept { return m_snapshot; }
+    [[nodiscard]] SpoolStatus& spool_status() noexcept { return m_spool; }
+    [[nodiscard]] const SpoolStatus& spool_status() const noexcept { return m_spool; }
 
     // The `health` answer without "ok" (docs/protocol.md, section 2).
     [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now) const;
@@ -94,6 +96,7 @@ private:
     std::uint64_t m_rejected_senders = 0;
     std::uint64_t m_rejected_query_peers = 0;
     SnapshotStatus m_snapshot;
+    SpoolStatus m_spool;
 };
 
 } // namespace mso

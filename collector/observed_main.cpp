@@ -70,6 +70,7 @@ struct Options {
     std::vector<std::string> query_allow_uids; // query clients; empty: the socket's group
     std::vector<std::string> query_allow_gids;
     std::string user; // empty: keep running as the starting user
+    std::string spool_dir;      // empty: no spool replay
 };
 
 // Turns the option strings into socket file options, or prints why not.
@@ -177,6 +178,10 @@ void add_options(CLI::App& app, Options& opt)
                    "seconds between snapshots to --state-dir (0: only at exit)")
         ->check(CLI::Range(0U, 7U * 24 * 3600))
         ->capture_default_str();
+    app.add_option("--spool-dir", opt.spool_dir,
+                   "directory of the module's spool files (ModSecObserveSpool): replayed at "
+                   "start, every second, and at exit, then removed")
+        ->check(CLI::ExistingDirectory);
 }
 
 // SIGHUP: the options again (command line, then the --config file as it is now).
@@ -274,6 +279,7 @@ void apply_reload(const Options& next, Options& running, mso::Collector& collect
           join(running.query_allow_uids) + ";" + join(running.query_allow_gids),
           join(next.query_allow_uids) + ";" + join(next.query_allow_gids));
     check("user", running.user, next.user);
+    check("spool-dir", running.spool_dir, next.spool_dir);
     if (!restart.empty()) {
         mso::log_line("reload: changed but kept until a restart: " + restart);
     }
@@ -354,7 +360,6 @@ int main(int argc, char** argv)
             return 1;
         }
     }
-
 
     // The state is restored before the sockets exist, so nothing is received first.
     mso::Collector collector(mso::Collector::Clock::now(), opt.events_ring);
@@ -446,6 +451,9 @@ int main(int argc, char** argv)
         server.set_periodic_task(std::chrono::seconds(opt.snapshot_interval),
                                  [&opt](mso::Collector& c) { save_state_now(opt.state_dir, c, false); });
     }
+    if (!opt.spool_dir.empty()) {
+        server.enable_spool_replay(opt.spool_dir); // what children spooled while we were down
+    }
     server.set_signal_task(g_reload, [&](mso::Collector& c) {
         std::string error;
         const auto next = reread_options(argc, argv, error);
@@ -490,12 +498,15 @@ int main(int argc, char** argv)
     if (metrics) {
         metrics->stop();
     }
+    // Senders fail over to their spools once the path is gone; what they queued before
+    // is still read, so a stop loses nothing that was handed to us.
+    mso::remove_socket_file(*events.value);
+    mso::remove_socket_file(*queries.value);
+    server.drain_before_exit();
     if (!opt.state_dir.empty()) {
         save_state_now(opt.state_dir, collector, true); // the loop and scrapes have stopped
     }
 
-    mso::remove_socket_file(*events.value);
-    mso::remove_socket_file(*queries.value);
     std::fprintf(stderr, "modsec-observed: stopped\n");
     return status;
 }

@@ -22,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr int k_datagram_batch = 4096;
+// Spool lines replayed per wake-up, so a large spool cannot starve the socket.
+constexpr std::size_t k_spool_batch = 2048;
 constexpr std::size_t k_read_chunk = 16384;
 constexpr std::size_t k_max_logged_detail = 200;
 
@@ -85,6 +87,9 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
             }
         }
         next_deadline = task_deadline(next_deadline);
+        if (m_spool) {
+            next_deadline = std::min(next_deadline, m_spool->deadline(now));
+        }
         const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
         timespec timeout{};
@@ -104,6 +109,9 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
         }
         const std::lock_guard lock(m_collector_mutex);
         run_tasks(Clock::now());
+        if (m_spool && m_spool->due(Clock::now())) {
+            m_spool->step(Clock::now(), k_spool_batch);
+        }
         if (ready == 0) {
             continue;
         }
@@ -179,7 +187,26 @@ void Server::run_tasks(Clock::time_point now)
     }
 }
 
-void Server::drain_datagrams()
+void Server::enable_spool_replay(const std::string& dir)
+{
+    m_spool = std::make_unique<SpoolReplayer>(
+        dir, m_datagram.size(), m_collector.spool_status(),
+        [this](std::string_view line) { ingest_datagram(line); });
+    const std::lock_guard lock(m_collector_mutex);
+    m_spool->replay_all();
+}
+
+void Server::drain_before_exit()
+{
+    const std::lock_guard lock(m_collector_mutex);
+    while (drain_datagrams()) {
+    }
+    if (m_spool) {
+        m_spool->replay_all();
+    }
+}
+
+bool Server::drain_datagrams()
 {
     for (int i = 0; i < k_datagram_batch; ++i) {
         // Room for the sender's credentials (SO_PASSCRED) and nothing else: file
@@ -199,7 +226,7 @@ void Server::drain_datagrams()
                             std::string("cannot receive from event socket: ") +
                                 std::strerror(errno));
             }
-            return;
+            return false;
         }
         if (!sender_allowed(message)) {
             continue;
@@ -211,21 +238,26 @@ void Server::drain_datagrams()
                                              std::to_string(size) + " bytes");
             continue;
         }
-        const std::uint64_t pushed = m_collector.events().pushed();
-        auto failure = m_collector.ingest(std::string_view(m_datagram.data(), size),
-                                          static_cast<std::int64_t>(std::time(nullptr)));
-        if (m_collector.events().pushed() != pushed) {
-            publish(*m_collector.events().newest());
+        ingest_datagram(std::string_view(m_datagram.data(), size));
+    }
+    return true;
+}
+
+void Server::ingest_datagram(std::string_view datagram)
+{
+    const std::uint64_t pushed = m_collector.events().pushed();
+    auto failure = m_collector.ingest(datagram, static_cast<std::int64_t>(std::time(nullptr)));
+    if (m_collector.events().pushed() != pushed) {
+        publish(*m_collector.events().newest());
+    }
+    if (failure) {
+        std::string detail = terminal_safe(failure->detail);
+        if (detail.size() > k_max_logged_detail) {
+            detail.resize(k_max_logged_detail);
+            detail += "...";
         }
-        if (failure) {
-            std::string detail = terminal_safe(failure->detail);
-            if (detail.size() > k_max_logged_detail) {
-                detail.resize(k_max_logged_detail);
-                detail += "...";
-            }
-            log_limited(m_malformed_log, std::string("malformed datagram (") +
-                                             reason_name(failure->reason) + "): " + detail);
-        }
+        log_limited(m_malformed_log, std::string("malformed datagram (") +
+                                         reason_name(failure->reason) + "): " + detail);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "fd.h"
 #include "log.h"
 #include "socket_security.h"
+#include "spool_replay.h"
 
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -70,6 +72,14 @@ public:
     // handler for a signal in run()'s `wait_mask`); the flag is reset first.
     void set_signal_task(volatile sig_atomic_t& flag, std::function<void(Collector&)> task);
 
+    // Replays the module's spool files in `dir` (ModSecObserveSpool): everything that can
+    // be taken now, then every k_spool_scan_interval, in bounded steps between wake-ups.
+    void enable_spool_replay(const std::string& dir);
+    // At exit, after run() and after the event socket's path was removed (so senders
+    // fail over to their spools): reads what is still queued on the socket, then replays
+    // the spool files that can be taken. Nothing a sender handed over is dropped.
+    void drain_before_exit();
+
     // Calls `read(const Collector&)` under the collector lock and returns its
     // result. Blocks while the loop handles one wake-up (at most one batch of
     // datagrams plus the queries that arrived with it); keep `read` short, it
@@ -92,7 +102,10 @@ private:
         std::uint64_t tail_dropped = 0;  // events not sent since the last notice
     };
 
-    void drain_datagrams();
+    // Returns false when the socket had no more datagrams (the batch limit not reached).
+    bool drain_datagrams();
+    // Aggregates one datagram (from the socket or a spool file) and logs it if malformed.
+    void ingest_datagram(std::string_view datagram);
     // Whether the datagram `message` holds came from an allowed sender.
     [[nodiscard]] bool sender_allowed(const msghdr& message);
     [[nodiscard]] bool query_peer_allowed(int fd);
@@ -122,6 +135,7 @@ private:
     Fd m_query_listener;
     std::vector<Client> m_clients;
     std::string m_datagram; // receive buffer, k_max_datagram_bytes
+    std::unique_ptr<SpoolReplayer> m_spool;
     RateLimiter m_malformed_log;
     RateLimiter m_socket_log;
     RateLimiter m_client_log;

@@ -110,6 +110,15 @@ Result<BoundSocket> bind_unix_socket(const std::string& path, int type,
         result.error = "cannot create socket: " + errno_text(errno);
         return result;
     }
+    // The kernel attaches a sender's credentials only if SO_PASSCRED is set when the
+    // datagram is sent: set it before the path exists, or datagrams queued between
+    // bind() and a later setsockopt() arrive as uid 65534 (overflow) and are refused.
+    const int passcred = 1;
+    if (type == SOCK_DGRAM &&
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &passcred, sizeof(passcred)) != 0) {
+        result.error = "cannot enable SO_PASSCRED: " + errno_text(errno);
+        return result;
+    }
     // Never let the file exist with more permissions than requested.
     const mode_t old_umask = ::umask(static_cast<mode_t>(~options.mode & 0777));
     const int bound = ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));

@@ -15,6 +15,7 @@
 #include "mso_capture.h"
 #include "mso_config.h"
 #include "mso_sender.h"
+#include "mso_spool.h"
 
 #include <new>
 
@@ -82,7 +83,8 @@ int log_transaction(request_rec* r) noexcept {
     const EncodeResult enc =
         encode_request_event(rec, found ? found->messages : nullptr, found ? found->count : 0,
                              found ? found->dropped : 0, EncoderLimits{}, buffer, k_event_buffer);
-    if (enc.size == 0 || !send_event(buffer, enc.size))
+    if (enc.size == 0 ||
+        !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
         count_request(c, last->status, true);
     return DECLINED;
 }

@@ -4,6 +4,8 @@
 
 #include <sys/un.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -74,6 +76,50 @@ const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept 
     return nullptr;
 }
 
+// "16M", "512K", "1G" or bytes; 0 when malformed or out of range.
+std::uint64_t parse_size(const char* arg) noexcept {
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(arg, &end, 10);
+    if (end == arg || errno != 0 || arg[0] == '-')
+        return 0;
+    std::uint64_t unit = 1;
+    if (*end == 'K' || *end == 'k')
+        unit = 1024;
+    else if (*end == 'M' || *end == 'm')
+        unit = 1024 * 1024;
+    else if (*end == 'G' || *end == 'g')
+        unit = 1024 * 1024 * 1024;
+    if (unit != 1)
+        ++end;
+    if (*end != '\0' || n > k_max_spool_max_bytes / unit)
+        return 0;
+    const std::uint64_t bytes = n * unit;
+    return bytes >= k_min_spool_max_bytes && bytes <= k_max_spool_max_bytes ? bytes : 0;
+}
+
+const char* set_spool(cmd_parms* cmd, void*, const char* dir, const char* size) noexcept {
+    if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
+        return err;
+    if (dir[0] != '/')
+        return "ModSecObserveSpool: the spool directory must be absolute";
+    if (std::strlen(dir) > 3000)
+        return "ModSecObserveSpool: the spool directory path is too long";
+    std::uint64_t bytes = k_default_spool_max_bytes;
+    if (size) {
+        bytes = parse_size(size);
+        if (bytes == 0)
+            return apr_psprintf(cmd->pool,
+                                "ModSecObserveSpool: max-size must be from 64K to 64G "
+                                "(bytes, or with K, M or G), got \"%s\"",
+                                size);
+    }
+    ServerConfig* c = config_of(cmd);
+    c->spool_dir = dir;
+    c->spool_max_bytes = bytes;
+    return nullptr;
+}
+
 // httpd declares directive handlers as `const char* (*)()` in C++ (no designated
 // initializers); void(*)() is the cast GCC accepts between function pointer types.
 template <typename Handler> cmd_func handler(Handler h) noexcept {
@@ -102,6 +148,10 @@ const command_rec k_directives[] = {
     AP_INIT_TAKE1("ModSecObserveFlushInterval",
                   handler(set_flush_interval), nullptr,
                   RSRC_CONF, "Milliseconds between counter reports (default 1000)"),
+    AP_INIT_TAKE12("ModSecObserveSpool", handler(set_spool), nullptr, RSRC_CONF,
+                   "Directory for events that cannot be sent, and the max-size of each "
+                   "child's spool file (default 16M); replayed by modsec-observed "
+                   "--spool-dir"),
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 

@@ -31,6 +31,8 @@ struct ServerConfig {
     // Global (main server only):
     const char* socket_path = nullptr; // ModSecObserveSocket
     int flush_interval_ms = -1;        // ModSecObserveFlushInterval
+    const char* spool_dir = nullptr;   // ModSecObserveSpool; nullptr: no spool
+    std::uint64_t spool_max_bytes = 0; // its max-size per spool file
     // Set at post_config:
     VhostCounters* counters = nullptr;
     const char* label = nullptr; // vhost label sent with every event/report
@@ -39,6 +41,9 @@ struct ServerConfig {
 
 inline constexpr const char* k_default_socket = "/run/modsec-observe/events.sock";
 inline constexpr int k_default_flush_interval_ms = 1000;
+inline constexpr std::uint64_t k_default_spool_max_bytes = 16ULL * 1024 * 1024;
+inline constexpr std::uint64_t k_min_spool_max_bytes = 64ULL * 1024;
+inline constexpr std::uint64_t k_max_spool_max_bytes = 64ULL * 1024 * 1024 * 1024;
 
 extern const command_rec k_directives[];
 void* create_server_config(apr_pool_t* p, server_rec* s) noexcept;

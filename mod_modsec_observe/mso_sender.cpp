@@ -4,6 +4,7 @@
 #include "mso_sender.h"
 
 #include "mso_config.h"
+#include "mso_spool.h"
 
 #include <cerrno>
 #include <cstring>
@@ -71,11 +72,53 @@ void flush_all() noexcept {
     }
 }
 
+// True when a socket is bound at the collector's path: a datagram socket's connect()
+// fails with ENOENT or ECONNREFUSED otherwise. Sends nothing.
+bool collector_listening() noexcept {
+    const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    const bool listening = connect(fd, reinterpret_cast<const sockaddr*>(&g_sender.address),
+                                   g_sender.address_size) == 0;
+    close(fd);
+    return listening;
+}
+
+// An idle child sends nothing, so it would keep its spool file (and its lock) open
+// after the collector is back; hand the file over as soon as the collector listens.
+void release_spool_when_back() noexcept {
+    if (spool_is_open() && collector_listening())
+        release_spool();
+}
+
+void log_spool(const SpoolCounts& counts) noexcept {
+    char reason[128];
+    if (counts.spooled)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
+                     "modsec_observe: %" APR_UINT64_T_FMT " events written to the spool "
+                     "(the collector at %s is unreachable or its queue is full); "
+                     "modsec-observed --spool-dir replays them",
+                     static_cast<apr_uint64_t>(counts.spooled), g_sender.address.sun_path);
+    if (counts.refused)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
+                     "modsec_observe: %" APR_UINT64_T_FMT " events could not be spooled "
+                     "(last error: %s); they are counted as lost",
+                     static_cast<apr_uint64_t>(counts.refused),
+                     apr_strerror(counts.last_errno, reason, sizeof reason));
+}
+
 void log_failures() noexcept {
     const std::uint64_t failures = g_sender.failures.load(std::memory_order_relaxed);
     const apr_time_t now = apr_time_now();
-    if (failures == g_sender.failures_logged || now - g_sender.last_log < k_log_interval)
+    if (now - g_sender.last_log < k_log_interval)
         return;
+    const SpoolCounts spool = take_spool_counts();
+    log_spool(spool);
+    if (failures == g_sender.failures_logged) {
+        if (spool.spooled || spool.refused)
+            g_sender.last_log = now;
+        return;
+    }
     const int err = g_sender.last_errno.load(std::memory_order_relaxed);
     char reason[128];
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
@@ -97,6 +140,7 @@ void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept {
             break;
         apr_thread_mutex_unlock(g_sender.mutex);
         flush_all();
+        release_spool_when_back();
         log_failures();
         apr_thread_mutex_lock(g_sender.mutex);
     }
@@ -131,8 +175,10 @@ bool send_event(const char* data, std::size_t size) noexcept {
         const ssize_t sent = sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
                                     reinterpret_cast<const sockaddr*>(&g_sender.address),
                                     g_sender.address_size);
-        if (sent == static_cast<ssize_t>(size))
+        if (sent == static_cast<ssize_t>(size)) {
+            release_spool(); // the collector is back: let it replay what was spooled
             return true;
+        }
         g_sender.last_errno.store(sent < 0 ? errno : EMSGSIZE, std::memory_order_relaxed);
     } else {
         g_sender.last_errno.store(EBADF, std::memory_order_relaxed);
@@ -156,6 +202,7 @@ void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept {
         ap_log_error(APLOG_MARK, APLOG_ERR, errno, main_server,
                      "modsec_observe: cannot create a datagram socket; nothing will be sent");
     apr_pool_pre_cleanup_register(child_pool, nullptr, stop_sender);
+    start_spool(child_pool, main_server);
 
     apr_status_t rv = apr_thread_mutex_create(&g_sender.mutex, APR_THREAD_MUTEX_DEFAULT,
                                               child_pool);
