@@ -5,14 +5,15 @@
 //   - every reported count overestimates the key's true count by at most `error`,
 //     and error <= N / capacity;
 //   - any key whose true count exceeds N / capacity is in the sketch.
-// Owns its keys; not thread-safe; never blocks. Memory is O(capacity).
+// Owns its keys; not thread-safe; never blocks. Memory is O(capacity); an add costs one
+// hash of the key and a scan of `capacity` words, and allocates only for a new key
+// longer than any key its slot held before.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace mso {
@@ -42,18 +43,16 @@ public:
     void restore(TopEntry entry, std::uint64_t total);
 
 private:
+    // Slot of `key` (whose hash is `hash`), or npos.
+    [[nodiscard]] std::size_t find(std::string_view key, std::uint64_t hash) const noexcept;
+
     std::size_t m_capacity;
     std::uint64_t m_total = 0;
     std::vector<TopEntry> m_entries;
-    // Transparent hashing: keys already held are found without allocating a string.
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept
-        {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    std::unordered_map<std::string, std::size_t, Hash, std::equal_to<>> m_index; // key -> slot
+    // Hash of each entry's key, in slot order: a lookup scans these few words instead of
+    // keeping a hash table whose nodes a full sketch would free and allocate on every
+    // new key (the common case for client addresses).
+    std::vector<std::uint64_t> m_hashes;
 };
 
 } // namespace mso

@@ -33,7 +33,9 @@ public:
         for (const auto field : obj) {
             const std::string_view key = field.key;
             for (std::size_t i = 0; i < N; ++i) {
-                if (key == m_names[i]) {
+                // Size and first byte rule out most names before a memcmp.
+                if (key.size() == m_names[i].size() && !key.empty() &&
+                    key[0] == m_names[i][0] && key == m_names[i]) {
                     m_value[i] = field.value;
                     m_set[i] = !field.value.is_null();
                     break;
