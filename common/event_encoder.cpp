@@ -66,7 +66,15 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
     w.modsec_string(m.target, 256);
     w.key("data");
     bool data_cut = false;
-    w.modsec_string(m.data, limits.max_data, &data_cut);
+    if (limits.data_mode == MatchedDataMode::keep) {
+        w.modsec_string(m.data, limits.max_data, &data_cut);
+    } else if (limits.data_mode == MatchedDataMode::hash && limits.hash_data && !m.data.empty()) {
+        char hashed[5 + 40] = {'s', 'h', 'a', '1', ':'};
+        limits.hash_data(m.data, hashed + 5);
+        w.string(std::string_view(hashed, sizeof hashed), sizeof hashed);
+    } else {
+        w.string(std::string_view(), 0);
+    }
     if (data_cut) {
         w.key("data_truncated");
         w.boolean(true);

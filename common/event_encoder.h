@@ -29,12 +29,25 @@ struct RequestRecord {
     const AnomalyScores* scores = nullptr; // nullptr: the snippet did not run
 };
 
+// What a finding's "data" (ModSecurity's logdata, e.g. "Matched Data: <value> found
+// within ARGS:password: <value>") may carry: it can hold passwords and tokens.
+enum class MatchedDataMode : unsigned char {
+    keep, // up to max_data bytes, cut at a UTF-8 boundary ("data_truncated": true)
+    hash, // "sha1:<40 hex>" of the data as logged (hash_data), never the data
+    off,  // ""
+};
+
+// Writes the hash of `data` as exactly 40 lowercase hex digits to `out` (no NUL).
+using DataHasher = void (*)(std::string_view data, char* out) noexcept;
+
 struct EncoderLimits {
     std::size_t max_path = 1024;
     std::size_t max_user_agent = 256;
     std::size_t max_msg = 512;
     std::size_t max_data = 256;
     std::size_t max_findings = 128;
+    MatchedDataMode data_mode = MatchedDataMode::keep;
+    DataHasher hash_data = nullptr; // required for MatchedDataMode::hash, else "" is sent
 };
 
 struct EncodeResult {

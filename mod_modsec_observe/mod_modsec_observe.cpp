@@ -17,6 +17,8 @@
 #include "mso_sender.h"
 #include "mso_spool.h"
 
+#include <apr_sha1.h>
+
 #include <new>
 
 namespace mso {
@@ -31,6 +33,30 @@ std::string_view env_lookup(void* table, const char* name) noexcept {
 }
 
 std::string_view view(const char* s) noexcept { return s ? std::string_view(s) : std::string_view(); }
+
+// ModSecObserveMatchedData hash: SHA-1 from APR-util, which httpd already links.
+void sha1_hex(std::string_view data, char* out) noexcept {
+    apr_sha1_ctx_t ctx;
+    apr_sha1_init(&ctx);
+    apr_sha1_update_binary(&ctx, reinterpret_cast<const unsigned char*>(data.data()),
+                           static_cast<unsigned int>(data.size()));
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    apr_sha1_final(digest, &ctx);
+    static const char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < APR_SHA1_DIGESTSIZE; ++i) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 0xf];
+    }
+}
+
+EncoderLimits limits_for(const ServerConfig* c) noexcept {
+    EncoderLimits limits;
+    limits.data_mode = c->data_mode;
+    limits.max_data = static_cast<std::size_t>(c->data_bytes >= 0 ? c->data_bytes
+                                                                  : k_default_data_bytes);
+    limits.hash_data = sha1_hex;
+    return limits;
+}
 
 void count_request(ServerConfig* c, int status, bool event_lost) noexcept {
     VhostCounters& v = *c->counters;
@@ -82,7 +108,7 @@ int log_transaction(request_rec* r) noexcept {
     auto* buffer = static_cast<char*>(apr_palloc(r->pool, k_event_buffer));
     const EncodeResult enc =
         encode_request_event(rec, found ? found->messages : nullptr, found ? found->count : 0,
-                             found ? found->dropped : 0, EncoderLimits{}, buffer, k_event_buffer);
+                             found ? found->dropped : 0, limits_for(c), buffer, k_event_buffer);
     if (enc.size == 0 ||
         !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
         count_request(c, last->status, true);

@@ -62,6 +62,37 @@ const char* set_query_string(cmd_parms* cmd, void*, int flag) noexcept {
     return nullptr;
 }
 
+const char* set_matched_data(cmd_parms* cmd, void*, const char* arg) noexcept {
+    ServerConfig* c = config_of(cmd);
+    if (std::strcmp(arg, "full") == 0) {
+        c->data_mode = MatchedDataMode::keep;
+        c->data_bytes = k_full_data_bytes;
+    } else if (std::strcmp(arg, "hash") == 0) {
+        c->data_mode = MatchedDataMode::hash;
+        c->data_bytes = 0;
+    } else if (std::strcmp(arg, "off") == 0) {
+        c->data_mode = MatchedDataMode::off;
+        c->data_bytes = 0;
+    } else if (std::strncmp(arg, "truncate:", 9) == 0) {
+        char* end = nullptr;
+        errno = 0;
+        const long n = std::strtol(arg + 9, &end, 10);
+        if (end == arg + 9 || *end != '\0' || errno != 0 || n < 1 || n > k_full_data_bytes)
+            return apr_psprintf(cmd->pool,
+                                "ModSecObserveMatchedData: truncate:N needs N from 1 to %d "
+                                "bytes, got \"%s\"",
+                                k_full_data_bytes, arg);
+        c->data_mode = MatchedDataMode::keep;
+        c->data_bytes = static_cast<int>(n);
+    } else {
+        return apr_psprintf(cmd->pool,
+                            "ModSecObserveMatchedData: expected full, truncate:N, hash or off, "
+                            "got \"%s\"",
+                            arg);
+    }
+    return nullptr;
+}
+
 const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
@@ -145,6 +176,9 @@ const command_rec k_directives[] = {
     AP_INIT_FLAG("ModSecObserveQueryString",
                  handler(set_query_string), nullptr, RSRC_CONF,
                  "On|Off: include the query string in events (default Off)"),
+    AP_INIT_TAKE1("ModSecObserveMatchedData", handler(set_matched_data), nullptr, RSRC_CONF,
+                  "full|truncate:N|hash|off: what findings carry of the matched data "
+                  "(default truncate:32; it may hold passwords or tokens)"),
     AP_INIT_TAKE1("ModSecObserveFlushInterval",
                   handler(set_flush_interval), nullptr,
                   RSRC_CONF, "Milliseconds between counter reports (default 1000)"),
@@ -167,6 +201,9 @@ void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) noexcept {
     merged->vhost_name = add->vhost_name; // a label names one vhost: never inherited
     merged->events = add->events != EventMode::unset ? add->events : base->events;
     merged->query_string = add->query_string != -1 ? add->query_string : base->query_string;
+    const bool data_set = add->data_bytes != -1;
+    merged->data_mode = data_set ? add->data_mode : base->data_mode;
+    merged->data_bytes = data_set ? add->data_bytes : base->data_bytes;
     return merged;
 }
 

@@ -28,6 +28,8 @@ struct ServerConfig {
     const char* vhost_name = nullptr; // ModSecObserveVhostName
     EventMode events = EventMode::unset;
     int query_string = -1;          // ModSecObserveQueryString; -1 unset (Off)
+    MatchedDataMode data_mode = MatchedDataMode::keep; // ModSecObserveMatchedData
+    int data_bytes = -1;            // its byte limit in keep mode; -1 unset (default)
     // Global (main server only):
     const char* socket_path = nullptr; // ModSecObserveSocket
     int flush_interval_ms = -1;        // ModSecObserveFlushInterval
@@ -41,6 +43,10 @@ struct ServerConfig {
 
 inline constexpr const char* k_default_socket = "/run/modsec-observe/events.sock";
 inline constexpr int k_default_flush_interval_ms = 1000;
+// ModSecObserveMatchedData: the default "truncate:32", and "full" (the decoder's string
+// bound; ModSecurity's own logdata limit is lower).
+inline constexpr int k_default_data_bytes = 32;
+inline constexpr int k_full_data_bytes = 4096;
 inline constexpr std::uint64_t k_default_spool_max_bytes = 16ULL * 1024 * 1024;
 inline constexpr std::uint64_t k_min_spool_max_bytes = 64ULL * 1024;
 inline constexpr std::uint64_t k_max_spool_max_bytes = 64ULL * 1024 * 1024 * 1024;

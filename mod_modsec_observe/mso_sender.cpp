@@ -37,7 +37,9 @@ struct Sender {
 Sender g_sender;
 
 // Drains one vhost's counters into a report; adds them back when it cannot be sent.
-void flush_vhost(ServerConfig* c, apr_int64_t pid) noexcept {
+// A child's last report (`last`) goes to the spool when it cannot be sent: the child
+// will not be there to send it again.
+void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept {
     VhostCounters& v = *c->counters;
     if (v.requests.load(std::memory_order_relaxed) == 0 &&
         v.events_lost.load(std::memory_order_relaxed) == 0)
@@ -54,7 +56,7 @@ void flush_vhost(ServerConfig* c, apr_int64_t pid) noexcept {
     snap.status = status;
     char buffer[16 * 1024];
     const std::size_t size = encode_counters(snap, buffer, sizeof buffer);
-    if (size != 0 && send_event(buffer, size))
+    if (size != 0 && (send_event(buffer, size) || (last && spool_event(buffer, size))))
         return;
     v.requests.fetch_add(snap.requests);
     v.events_lost.fetch_add(snap.events_lost);
@@ -63,12 +65,12 @@ void flush_vhost(ServerConfig* c, apr_int64_t pid) noexcept {
             v.status[i].fetch_add(status[i]);
 }
 
-void flush_all() noexcept {
+void flush_all(bool last) noexcept {
     const auto pid = static_cast<apr_int64_t>(getpid());
     for (server_rec* s = g_sender.servers; s; s = s->next) {
         ServerConfig* c = server_config(s);
         if (c->counters)
-            flush_vhost(c, pid);
+            flush_vhost(c, pid, last);
     }
 }
 
@@ -139,7 +141,7 @@ void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept {
         if (g_sender.stopping)
             break;
         apr_thread_mutex_unlock(g_sender.mutex);
-        flush_all();
+        flush_all(false);
         release_spool_when_back();
         log_failures();
         apr_thread_mutex_lock(g_sender.mutex);
@@ -160,7 +162,7 @@ apr_status_t stop_sender(void*) noexcept {
         apr_thread_join(&rv, g_sender.thread);
         g_sender.thread = nullptr;
     }
-    flush_all(); // the last counts of this child
+    flush_all(true); // the last counts of this child (spooled if they cannot be sent)
     if (g_sender.fd >= 0) {
         close(g_sender.fd);
         g_sender.fd = -1;

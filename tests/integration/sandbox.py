@@ -649,17 +649,22 @@ def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path | None, 
                 mpm: str = "event", vhosts: list[VirtualHost] | None = None,
                 events: str = "flagged", start_collector: bool = True,
                 collector_args: list[str] | None = None, metrics_port: int | None = None,
-                observe_extra: str = "", **apache_args) -> Stack:
+                observe_extra: str = "", matched_data: str | None = "full",
+                **apache_args) -> Stack:
     """Start the collector, then Apache with the module sending to it. On failure both
     are stopped before the exception propagates. `collector_args` go to modsec-observed
     (e.g. ["--events-ring", "50000"]); further keyword arguments to ApacheSandbox
     (paranoia, audit_json, extra_modules, extra_conf, log_level, ...). `metrics_port`:
     serve Prometheus metrics there (--metrics-listen 127.0.0.1:PORT). `observe_extra`:
-    further server-level module directives (e.g. ModSecObserveSpool)."""
+    further server-level module directives (e.g. ModSecObserveSpool). `matched_data`:
+    ModSecObserveMatchedData ("full" so tests can compare findings' data with the logs;
+    None leaves the module's default, truncate:32)."""
     collector = Collector(daemon, cli, extra_args=collector_args, metrics_port=metrics_port)
     observe_conf = (f"ModSecObserveSocket {collector.event_socket}\n"
                     f"ModSecObserveFlushInterval {FLUSH_MS}\n"
                     f"ModSecObserveEvents {events}\n" + observe_extra)
+    if matched_data is not None:
+        observe_conf += f"ModSecObserveMatchedData {matched_data}\n"
     apache = ApacheSandbox(crs=crs, mpm=mpm, vhosts=vhosts, module=module,
                            observe_conf=observe_conf, snippet=snippet, **apache_args)
     stack = Stack(collector, apache)

@@ -188,6 +188,38 @@ def test_full_spool_counts_the_rest_as_lost(stack_factory):
             shutil.rmtree(spool, ignore_errors=True)
 
 
+def test_last_counts_of_children_exiting_while_down_are_spooled(stack_factory):
+    """Clean requests are only counted (ModSecObserveEvents flagged), and a child keeps
+    its counts until it can send them. A child that exits while the collector is down
+    (here: two graceful restarts) spools its last counter report instead of losing it."""
+    from test_failure_isolation import graceful_restart
+
+    spool = spool_dir()
+    stack = stack_factory(vhosts=VHOSTS, start_collector=False,
+                          observe_extra=f"ModSecObserveSpool {spool}\n",
+                          collector_args=["--spool-dir", str(spool)])
+    failed = True
+    try:
+        sent = 0
+        for _round in range(2):
+            out = ab(stack.apache.port, "spool.test", "/?q=clean", 300, 4).communicate(
+                timeout=120)[0]
+            assert ab_failures(out) == 0, out
+            sent += 300
+            graceful_restart(stack.apache)   # every child of this generation exits
+        assert spool_files(spool), "the exiting children spooled nothing"
+        stack.collector.start()
+        stats = stack.wait_requests({"spool.test": sent}, timeout=30)
+        assert stats["spool.test"]["requests"] == sent, stack.diagnostics()
+        assert stats["spool.test"]["events_lost"] == 0
+        assert stack.health()["request_events"] == 0   # only counter reports were sent
+        failed = False
+    finally:
+        stop_stack(stack, keep=failed)
+        if not failed:
+            shutil.rmtree(spool, ignore_errors=True)
+
+
 @pytest.mark.parametrize("args,message", [
     ("relative/dir", "must be absolute"),
     ("/tmp/x 10", "max-size must be from 64K to 64G"),

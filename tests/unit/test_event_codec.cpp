@@ -178,6 +178,55 @@ TEST(EventCodec, LongDataIsCutAndMarked) {
     EXPECT_TRUE(e.findings[0].data_truncated);
 }
 
+const std::string k_password_finding =
+    "ModSecurity: Warning. x. [file \"/f\"] [id \"942100\"] [data \"Matched Data: "
+    "Hunter2Secret' OR 1=1 found within ARGS:password: Hunter2Secret' OR 1=1\"] "
+    "[hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
+
+TEST(EventCodec, MatchedDataTruncatedToN) {
+    EncoderLimits limits;
+    limits.max_data = 20;
+    const RequestEvent e = round_trip(sample_record(), {k_password_finding}, 32768, limits);
+    ASSERT_EQ(e.findings.size(), 1U);
+    EXPECT_EQ(e.findings[0].data, "Matched Data: Hunter");
+    EXPECT_TRUE(e.findings[0].data_truncated);
+}
+
+// Records what it was asked to hash; writes a recognisable digest.
+std::string g_hashed;
+void fake_hash(std::string_view data, char* out) noexcept {
+    g_hashed.assign(data);
+    for (int i = 0; i < 40; ++i)
+        out[i] = "0123456789abcdef"[(data.size() + static_cast<std::size_t>(i)) % 16];
+}
+
+TEST(EventCodec, MatchedDataHashedNeverSent) {
+    EncoderLimits limits;
+    limits.data_mode = MatchedDataMode::hash;
+    limits.hash_data = fake_hash;
+    g_hashed.clear();
+    const RequestEvent e = round_trip(sample_record(), {k_password_finding}, 32768, limits);
+    ASSERT_EQ(e.findings.size(), 1U);
+    const std::string& data = e.findings[0].data;
+    EXPECT_EQ(data.rfind("sha1:", 0), 0U) << data;
+    EXPECT_EQ(data.size(), 45U);
+    EXPECT_EQ(data.find("Hunter2"), std::string::npos);
+    EXPECT_NE(g_hashed.find("Hunter2Secret"), std::string::npos); // the logged data was hashed
+    EXPECT_FALSE(e.findings[0].data_truncated);
+    EXPECT_EQ(e.findings[0].id, "942100"); // the rest of the finding is untouched
+}
+
+TEST(EventCodec, MatchedDataOffOrHashWithoutHasherSendsNothing) {
+    for (const MatchedDataMode mode : {MatchedDataMode::off, MatchedDataMode::hash}) {
+        EncoderLimits limits;
+        limits.data_mode = mode;
+        const RequestEvent e = round_trip(sample_record(), {k_password_finding}, 32768, limits);
+        ASSERT_EQ(e.findings.size(), 1U);
+        EXPECT_EQ(e.findings[0].data, "");
+        EXPECT_EQ(e.findings[0].target, "ARGS:password");
+    }
+}
+
 TEST(EventCodec, HostileRequestFieldsStayValidJson) {
     RequestRecord r = sample_record();
     const std::string path = "/\x1b[2J\"\\\xff\n";
