@@ -28,16 +28,19 @@ template <std::size_t N> class Slots {
 public:
     explicit Slots(const std::array<std::string_view, N>& names) : m_names(names) {}
 
+    // The names are listed in the order the module writes the keys, so the search
+    // starts after the previous match and usually succeeds at once.
     void fill(simdjson::dom::object obj)
     {
+        std::size_t next = 0;
         for (const auto field : obj) {
             const std::string_view key = field.key;
-            for (std::size_t i = 0; i < N; ++i) {
-                // Size and first byte rule out most names before a memcmp.
-                if (key.size() == m_names[i].size() && !key.empty() &&
-                    key[0] == m_names[i][0] && key == m_names[i]) {
+            for (std::size_t k = 0; k < N; ++k) {
+                const std::size_t i = (next + k) % N;
+                if (key == m_names[i]) {
                     m_value[i] = field.value;
                     m_set[i] = !field.value.is_null();
+                    next = i + 1;
                     break;
                 }
             }
@@ -192,12 +195,12 @@ std::optional<DecodeFailure> read_scores(const element& j, AnomalyScores& s)
     return r.failure;
 }
 
-enum FindingField : std::size_t { f_id, f_msg, f_severity, f_pl, f_phase, f_target, f_data,
-                                  f_data_truncated, f_intercepted, f_truncated, f_engine,
-                                  f_tags, f_count };
+enum FindingField : std::size_t { f_id, f_msg, f_severity, f_pl, f_phase, f_tags, f_target,
+                                  f_data, f_data_truncated, f_intercepted, f_truncated,
+                                  f_engine, f_count };
 constexpr std::array<std::string_view, f_count> k_finding_names = {
-    "id", "msg", "severity", "pl", "phase", "target", "data", "data_truncated",
-    "intercepted", "truncated", "engine", "tags"};
+    "id", "msg", "severity", "pl", "phase", "tags", "target", "data", "data_truncated",
+    "intercepted", "truncated", "engine"};
 
 std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
 {
@@ -246,12 +249,12 @@ std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
 
 enum RequestField : std::size_t { q_v, q_type, q_time_us, q_vhost, q_port, q_unique_id,
                                   q_client, q_method, q_path, q_query, q_status, q_protocol,
-                                  q_user_agent, q_intercepted, q_phase, q_findings_dropped,
-                                  q_scores, q_findings, q_count };
+                                  q_user_agent, q_scores, q_findings, q_findings_dropped,
+                                  q_intercepted, q_phase, q_count };
 constexpr std::array<std::string_view, q_count> k_request_names = {
     "v", "type", "time_us", "vhost", "port", "unique_id", "client", "method", "path",
-    "query", "status", "protocol", "user_agent", "intercepted", "phase",
-    "findings_dropped", "scores", "findings"};
+    "query", "status", "protocol", "user_agent", "scores", "findings", "findings_dropped",
+    "intercepted", "phase"};
 
 Decoded read_request(const Slots<q_count>& slots)
 {
