@@ -18,46 +18,61 @@ int to_int(std::string_view s, int fallback) noexcept {
     return v;
 }
 
+// Splits "a,b,,d" into up to `n` integers (an empty or invalid field is 0); returns
+// the number of fields.
+std::size_t split_ints(std::string_view s, int* out, std::size_t n) noexcept {
+    std::size_t count = 0;
+    while (count < n) {
+        const std::size_t comma = s.find(',');
+        out[count++] = to_int(s.substr(0, comma), 0);
+        if (comma == std::string_view::npos)
+            break;
+        s.remove_prefix(comma + 1);
+    }
+    return count;
+}
+
 } // namespace
 
 bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexcept {
     out = AnomalyScores{};
     if (lookup(context, "MSO_SNIPPET").empty())
         return false;
-    auto get = [&](const char* name, int fallback = 0) {
-        return to_int(lookup(context, name), fallback);
-    };
-    static constexpr const char* out_pl[4] = {"MSO_OUT_PL1", "MSO_OUT_PL2", "MSO_OUT_PL3",
-                                              "MSO_OUT_PL4"};
-    out.inbound_threshold = get("MSO_IN_THRESHOLD");
-    out.outbound_threshold = get("MSO_OUT_THRESHOLD");
-    for (std::size_t i = 0; i < 4; ++i)
-        out.outbound_pl[i] = get(out_pl[i]);
-
-    if (!lookup(context, "MSO_BLOCKING_PL").empty()) { // CRS 4
-        static constexpr const char* in_pl[4] = {"MSO_IN_PL1", "MSO_IN_PL2", "MSO_IN_PL3",
-                                                 "MSO_IN_PL4"};
-        for (std::size_t i = 0; i < 4; ++i)
-            out.inbound_pl[i] = get(in_pl[i]);
-        out.blocking_pl = get("MSO_BLOCKING_PL", 1);
-        out.detection_pl = get("MSO_DETECTION_PL", out.blocking_pl);
-        out.inbound = get("MSO_IN_BLOCKING");
-        out.outbound = get("MSO_OUT_BLOCKING");
+    int f[14] = {};
+    if (const std::string_view v4 = lookup(context, "MSO_CRS4"); !v4.empty()) {
+        // thresholds in/out, blocking PL, detection PL, blocking in/out, in PL1-4, out PL1-4
+        split_ints(v4, f, 14);
+        out.inbound_threshold = f[0];
+        out.outbound_threshold = f[1];
+        out.blocking_pl = f[2] > 0 ? f[2] : 1;
+        out.detection_pl = f[3] > 0 ? f[3] : out.blocking_pl;
+        out.inbound = f[4];
+        out.outbound = f[5];
+        for (std::size_t i = 0; i < 4; ++i) {
+            out.inbound_pl[i] = f[6 + i];
+            out.outbound_pl[i] = f[10 + i];
+        }
         return true;
     }
-    // CRS 3.3: per-level inbound scores are tx.anomaly_score_plN; the blocking totals
-    // are the sums up to tx.paranoia_level (tx.inbound_anomaly_score is set only by
-    // 949110, above the threshold).
-    static constexpr const char* in_pl_v3[4] = {"MSO_IN_PL1_V3", "MSO_IN_PL2_V3",
-                                                "MSO_IN_PL3_V3", "MSO_IN_PL4_V3"};
-    for (std::size_t i = 0; i < 4; ++i)
-        out.inbound_pl[i] = get(in_pl_v3[i]);
-    out.blocking_pl = get("MSO_PL_V3", 1);
-    out.detection_pl = get("MSO_EXEC_PL_V3", out.blocking_pl);
-    for (std::size_t i = 0; i < 4 && static_cast<int>(i) < out.blocking_pl; ++i) {
-        out.inbound += out.inbound_pl[i];
-        out.outbound += out.outbound_pl[i];
+    if (const std::string_view v3 = lookup(context, "MSO_CRS3"); !v3.empty()) {
+        // thresholds in/out, paranoia_level, executing_paranoia_level, in PL1-4, out PL1-4.
+        // The blocking totals are the sums up to tx.paranoia_level (tx.inbound_anomaly_score
+        // is set only by 949110, above the threshold).
+        split_ints(v3, f, 12);
+        out.inbound_threshold = f[0];
+        out.outbound_threshold = f[1];
+        out.blocking_pl = f[2] > 0 ? f[2] : 1;
+        out.detection_pl = f[3] > 0 ? f[3] : out.blocking_pl;
+        for (std::size_t i = 0; i < 4; ++i) {
+            out.inbound_pl[i] = f[4 + i];
+            out.outbound_pl[i] = f[8 + i];
+            if (static_cast<int>(i) < out.blocking_pl) {
+                out.inbound += out.inbound_pl[i];
+                out.outbound += out.outbound_pl[i];
+            }
+        }
     }
+    // Else the snippet ran but no anomaly score was raised: all 0.
     return true;
 }
 

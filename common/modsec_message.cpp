@@ -2,6 +2,8 @@
 // trust model. Parsing is a single left-to-right pass over string_views.
 #include "modsec_message.h"
 
+#include <cstring>
+
 namespace mso {
 namespace {
 
@@ -221,66 +223,68 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
     return true;
 }
 
-std::size_t apache_log_unescape(char* text, std::size_t size) noexcept {
-    std::size_t out = 0;
-    for (std::size_t i = 0; i < size; ++i) {
-        char c = text[i];
-        if (c == '\\' && i + 1 < size) {
-            const int hi = i + 3 < size ? hex_digit(text[i + 2]) : -1;
-            const int lo = i + 3 < size ? hex_digit(text[i + 3]) : -1;
-            switch (text[i + 1]) {
-            case '\\': c = '\\'; ++i; break;
-            case 'b': c = '\b'; ++i; break;
-            case 'n': c = '\n'; ++i; break;
-            case 'r': c = '\r'; ++i; break;
-            case 't': c = '\t'; ++i; break;
-            case 'v': c = '\v'; ++i; break;
+namespace {
+
+// Undoes one backslash-escaping layer: runs without a backslash are copied whole (most
+// messages have none or few), an escape becomes its byte. `in` and `out` may be the
+// same buffer (the output is never ahead of the input). `quote`: `\"` is an escape too
+// (ModSecurity's layer; httpd's does not escape quotes). An unknown escape, a lone
+// trailing backslash or `\x` without two hex digits keeps the backslash.
+std::size_t unescape_runs(const char* in, std::size_t size, char* out, std::size_t cap,
+                          bool quote) noexcept {
+    std::size_t i = 0, n = 0;
+    while (i < size && n < cap) {
+        const void* found = std::memchr(in + i, '\\', size - i);
+        std::size_t run = found ? static_cast<std::size_t>(static_cast<const char*>(found) - (in + i))
+                                : size - i;
+        if (run > cap - n)
+            run = cap - n;
+        if (out + n != in + i)
+            std::memmove(out + n, in + i, run);
+        n += run;
+        i += run;
+        if (i >= size || n >= cap)
+            break;
+        // in[i] is a backslash.
+        char c = '\\';
+        std::size_t used = 1;
+        if (i + 1 < size) {
+            switch (in[i + 1]) {
+            case '\\': c = '\\'; used = 2; break;
+            case 'b': c = '\b'; used = 2; break;
+            case 'n': c = '\n'; used = 2; break;
+            case 'r': c = '\r'; used = 2; break;
+            case 't': c = '\t'; used = 2; break;
+            case 'v': c = '\v'; used = 2; break;
+            case '"':
+                if (quote) {
+                    c = '"';
+                    used = 2;
+                }
+                break;
             case 'x':
-                if (hi >= 0 && lo >= 0) {
-                    c = static_cast<char>(hi * 16 + lo);
-                    i += 3;
+                if (i + 3 < size && hex_digit(in[i + 2]) >= 0 && hex_digit(in[i + 3]) >= 0) {
+                    c = static_cast<char>(hex_digit(in[i + 2]) * 16 + hex_digit(in[i + 3]));
+                    used = 4;
                 }
                 break;
             default: break;
             }
         }
-        text[out++] = c;
+        out[n++] = c;
+        i += used;
     }
-    return out;
+    return n;
+}
+
+} // namespace
+
+std::size_t apache_log_unescape(char* text, std::size_t size) noexcept {
+    return unescape_runs(text, size, text, size, false);
 }
 
 std::size_t modsec_unescape(std::string_view raw, char* out, std::size_t cap) noexcept {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < raw.size() && n < cap; ++i) {
-        char c = raw[i];
-        if (c != '\\' || i + 1 >= raw.size()) {
-            out[n++] = c;
-            continue;
-        }
-        const char e = raw[i + 1];
-        constexpr auto hex = hex_digit;
-        switch (e) {
-        case '"': c = '"'; break;
-        case '\\': c = '\\'; break;
-        case 'n': c = '\n'; break;
-        case 'r': c = '\r'; break;
-        case 't': c = '\t'; break;
-        case 'v': c = '\v'; break;
-        case 'b': c = '\b'; break;
-        case 'x':
-            if (i + 3 < raw.size() && hex(raw[i + 2]) >= 0 && hex(raw[i + 3]) >= 0) {
-                out[n++] = static_cast<char>(hex(raw[i + 2]) * 16 + hex(raw[i + 3]));
-                i += 3;
-                continue;
-            }
-            out[n++] = c; // a lone backslash stays as it is
-            continue;
-        default: out[n++] = c; continue;
-        }
-        out[n++] = c;
-        ++i;
-    }
-    return n;
+    return unescape_runs(raw.data(), raw.size(), out, cap, true);
 }
 
 } // namespace mso

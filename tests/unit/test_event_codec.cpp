@@ -462,19 +462,22 @@ std::string_view lookup(void* ctx, const char* name) noexcept {
 TEST(AnomalyScoresFromEnv, Crs3AndCrs4) {
     const EnvCase cases[] = {
         {{}, false, 0, 0, 0, 0, 0},
-        // CRS 4: the snippet's CRS-4 variables are filled, the CRS-3 ones empty.
-        {{{"MSO_SNIPPET", "1"}, {"MSO_BLOCKING_PL", "2"}, {"MSO_DETECTION_PL", "3"},
-          {"MSO_IN_BLOCKING", "8"}, {"MSO_IN_PL1", "5"}, {"MSO_IN_PL2", "3"}, {"MSO_IN_PL3", "2"},
-          {"MSO_OUT_BLOCKING", "4"}, {"MSO_IN_THRESHOLD", "5"}, {"MSO_PL_V3", ""}},
+        // CRS 4: thresholds, blocking PL 2, detection PL 3, blocking in/out, in PL1-4,
+        // out PL1-4.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "5,4,2,3,8,4,5,3,2,0,4,0,0,0"}},
          true, 8, 4, 2, 3, 5},
-        // CRS 3.3: totals are summed up to tx.paranoia_level.
-        {{{"MSO_SNIPPET", "1"}, {"MSO_BLOCKING_PL", ""}, {"MSO_PL_V3", "1"},
-          {"MSO_EXEC_PL_V3", "2"}, {"MSO_IN_PL1_V3", "5"}, {"MSO_IN_PL2_V3", "3"},
-          {"MSO_OUT_PL1", "4"}, {"MSO_IN_THRESHOLD", "5"}},
+        // CRS 3.3: thresholds, paranoia_level 1, executing 2, in PL1-4, out PL1-4;
+        // totals are summed up to tx.paranoia_level.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,4,1,2,5,3,0,0,4,7,0,0"}},
          true, 5, 4, 1, 2, 5},
-        // Garbage in a variable counts as 0, never as a crash.
-        {{{"MSO_SNIPPET", "1"}, {"MSO_BLOCKING_PL", "1"}, {"MSO_IN_BLOCKING", "x9"}},
-         true, 0, 0, 1, 1, 0},
+        // Variables the CRS does not define expand to "": those fields are 0.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,,1,,5,,,,,,,"}}, true, 5, 0, 1, 1, 5},
+        // The snippet ran and nothing scored: all 0.
+        {{{"MSO_SNIPPET", "1"}}, true, 0, 0, 0, 0, 0},
+        // Garbage, or too few or too many fields, count as 0, never as a crash.
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "x9,,1"}}, true, 0, 0, 1, 1, 0},
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "5,4,1,1,9,0,9,0,0,0,0,0,0,0,77,88,99"}},
+         true, 9, 0, 1, 1, 5},
     };
     for (auto c : cases) {
         AnomalyScores s;

@@ -293,6 +293,10 @@ TEST(Unescape, ApacheLayer) {
     const UnescapeCase cases[] = {
         {"a\\\\b", "a\\b"},       {"\\x1b[31m", "\x1b[31m"}, {"\\n\\t", "\n\t"},
         {"q\\\"", "q\\\""},       {"end\\", "end\\"},        {"\\xZZ", "\\xZZ"},
+        // Runs between escapes, escapes back to back, a cut \x at the end.
+        {"run one\\nrun two\\\\three", "run one\nrun two\\three"},
+        {"\\t\\t\\x41\\x4", "\t\tA\\x4"},         {"\\x4", "\\x4"},
+        {"\\q", "\\q"},
     };
     for (const auto& c : cases) {
         std::string s = c.in;
@@ -314,6 +318,7 @@ TEST(Unescape, ModSecurityLayer) {
     }
     char small[3];
     EXPECT_EQ(modsec_unescape("abcdef", small, sizeof small), 3U);
+    EXPECT_EQ(std::string(small, modsec_unescape("a\\\"bcd", small, sizeof small)), "a\"b");
 }
 
 } // namespace
