@@ -8,7 +8,8 @@
 # the main build), MSO_CRS4_DIR (CRS 4 checkout; default ../shared/crs-4.28.0, skipped
 # when absent), MSO_ASAN_BUILD_DIR (default build-asan/), MSO_ASAN_INTEGRATION (test files
 # of tests/integration run against the ASan collector; default
-# "test_end_to_end.py test_failure_isolation.py", "all" for every one, "none" to skip),
+# "test_end_to_end.py test_failure_isolation.py test_spool.py test_security.py", "all"
+# for every one, "none" to skip),
 # MSO_SKIP_ASAN=1, MSO_FUZZ_SECONDS (per fuzz target, default 60), MSO_SKIP_FUZZ=1.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -35,7 +36,7 @@ mso_asan_tests() {
   echo "==> ASan + UBSan: ctest (unit tests and corpus replays)"
   ctest --test-dir "$dir" -E '^integration$' --output-on-failure
 
-  local files="${MSO_ASAN_INTEGRATION:-test_end_to_end.py test_failure_isolation.py}"
+  local files="${MSO_ASAN_INTEGRATION:-test_end_to_end.py test_failure_isolation.py test_spool.py test_security.py}"
   [[ "$files" == none ]] && return
   # A build dir for the integration tests: the normal module, the ASan collector and CLI.
   # ASan/LSan reports go to files (the collector's stderr is only a log the tests may
