@@ -84,6 +84,24 @@ bool SpoolReplayer::open_next()
     while (!m_queue.empty()) {
         std::string name = std::move(m_queue.extract(m_queue.begin()).value());
         const std::string path = m_dir + "/" + name;
+        // Something that is not a regular file (a symlink, a FIFO) is reported once and
+        // then left alone: its (dev, ino) joins m_done.
+        struct stat link {};
+        if (::fstatat(AT_FDCWD, path.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) {
+                fail(errno_text("cannot stat spool file " + path, errno));
+            }
+            continue;
+        }
+        const std::pair<std::uint64_t, std::uint64_t> id{link.st_dev, link.st_ino};
+        if (m_done.count(id) != 0) {
+            continue; // replayed but not removable, or not a regular file: never again
+        }
+        if (!S_ISREG(link.st_mode)) {
+            fail("not a regular file, left alone: " + path);
+            m_done.insert(id);
+            continue;
+        }
         Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
         if (!fd) {
             if (errno != ENOENT) {
@@ -92,13 +110,9 @@ bool SpoolReplayer::open_next()
             continue;
         }
         struct stat st {};
-        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-            fail("not a regular file, left alone: " + path);
-            continue;
-        }
-        const std::pair<std::uint64_t, std::uint64_t> id{st.st_dev, st.st_ino};
-        if (m_done.count(id) != 0) {
-            continue; // replayed before but could not be removed: never twice
+        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+            std::pair<std::uint64_t, std::uint64_t>{st.st_dev, st.st_ino} != id) {
+            continue; // replaced between the two looks; the next scan sees it again
         }
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno != EWOULDBLOCK) {
