@@ -24,14 +24,7 @@ bench_install_packages() {
   if [[ ${#missing[@]} -eq 0 || "${MSO_SKIP_APT:-0}" == "1" ]]; then
     return
   fi
-  if [[ "$(id -u)" != "0" ]]; then
-    echo "error: installing ${missing[*]} needs root (or set MSO_SKIP_APT=1)" >&2
-    exit 1
-  fi
-  echo "==> apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${missing[@]}"
+  mso_apt_install "${missing[@]}"
 }
 
 bench_install_packages

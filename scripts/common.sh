@@ -18,19 +18,24 @@ MSO_PACKAGES=(
   clang libclang-rt-14-dev
 )
 
+# apt-get update + install of the given packages, as root (exits with a message if not).
+mso_apt_install() {
+  if [[ "$(id -u)" != "0" ]]; then
+    echo "error: installing $* needs root (or set MSO_SKIP_APT=1)" >&2
+    exit 1
+  fi
+  echo "==> apt-get install $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "$@"
+}
+
 mso_install_packages() {
   if [[ "${MSO_SKIP_APT:-0}" == "1" ]]; then
     echo "==> MSO_SKIP_APT=1: not installing packages"
     return
   fi
-  if [[ "$(id -u)" != "0" ]]; then
-    echo "error: installing packages needs root (or set MSO_SKIP_APT=1)" >&2
-    exit 1
-  fi
-  echo "==> apt-get install ${MSO_PACKAGES[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update
-  apt-get install -y --no-install-recommends "${MSO_PACKAGES[@]}"
+  mso_apt_install "${MSO_PACKAGES[@]}"
   mso_install_promtool
 }
 
