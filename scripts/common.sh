@@ -12,13 +12,15 @@ MSO_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libgtest-dev libcpp-httplib-dev
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
-  # tests
-  python3 python3-pytest curl
-  # fuzzing (tests/fuzz/run.sh): clang and its libFuzzer/sanitizer runtimes
-  clang libclang-rt-14-dev
+  # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py)
+  python3 python3-pytest curl wrk nghttp2-client
+  # fuzzing (tests/fuzz/run.sh): clang; its libFuzzer/sanitizer runtimes are named after
+  # clang's major version, see mso_install_clang_runtime
+  clang
 )
 
-# apt-get update + install of the given packages, as root (exits with a message if not).
+# apt-get update (once per shell) + install of the given packages, as root (exits with a
+# message if not).
 mso_apt_install() {
   if [[ "$(id -u)" != "0" ]]; then
     echo "error: installing $* needs root (or set MSO_SKIP_APT=1)" >&2
@@ -26,8 +28,22 @@ mso_apt_install() {
   fi
   echo "==> apt-get install $*"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update
+  if [[ -z "${MSO_APT_UPDATED:-}" ]]; then
+    apt-get update
+    MSO_APT_UPDATED=1
+  fi
   apt-get install -y --no-install-recommends "$@"
+}
+
+# libclang-rt-<major>-dev for the installed clang (14 on Debian 12, 18 on Ubuntu 24.04).
+# Older releases without that package (from before the runtimes were split out) have them
+# in libclang-common-<major>-dev, which clang already pulls in.
+mso_install_clang_runtime() {
+  local major
+  major="$(clang -dumpversion | cut -d. -f1)"
+  if apt-cache show "libclang-rt-$major-dev" >/dev/null 2>&1; then
+    mso_apt_install "libclang-rt-$major-dev"
+  fi
 }
 
 mso_install_packages() {
@@ -36,6 +52,7 @@ mso_install_packages() {
     return
   fi
   mso_apt_install "${MSO_PACKAGES[@]}"
+  mso_install_clang_runtime
   mso_install_promtool
 }
 
