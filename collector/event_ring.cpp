@@ -12,6 +12,13 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// A threshold or paranoia level, null when unknown (0: the request raised no score, so
+// the snippet did not export it).
+json known(int value)
+{
+    return value > 0 ? json(value) : json(nullptr);
+}
+
 json scores_json(const std::optional<AnomalyScores>& scores)
 {
     if (!scores) {
@@ -22,10 +29,10 @@ json scores_json(const std::optional<AnomalyScores>& scores)
                 {"outbound", s.outbound},
                 {"inbound_pl", s.inbound_pl},
                 {"outbound_pl", s.outbound_pl},
-                {"inbound_threshold", s.inbound_threshold},
-                {"outbound_threshold", s.outbound_threshold},
-                {"blocking_pl", s.blocking_pl},
-                {"detection_pl", s.detection_pl}};
+                {"inbound_threshold", known(s.inbound_threshold)},
+                {"outbound_threshold", known(s.outbound_threshold)},
+                {"blocking_pl", known(s.blocking_pl)},
+                {"detection_pl", known(s.detection_pl)}};
 }
 
 json finding_json(const Finding& f)

@@ -14,6 +14,8 @@ struct AnomalyScores {
     int outbound = 0; // blocking outbound score
     std::array<int, 4> inbound_pl{};
     std::array<int, 4> outbound_pl{};
+    // 0 when unknown: the snippet exports the thresholds and paranoia levels only for
+    // requests that raised a score (keeps clean requests cheap).
     int inbound_threshold = 0;
     int outbound_threshold = 0;
     int blocking_pl = 0;

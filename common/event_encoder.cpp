@@ -6,6 +6,8 @@
 #include "json_writer.h"
 #include "modsec_message.h"
 
+#include <utility>
+
 namespace mso {
 namespace {
 
@@ -33,14 +35,18 @@ void write_scores(JsonWriter& w, const AnomalyScores* s) {
     for (int v : s->outbound_pl)
         w.integer(v);
     w.end_array();
-    w.key("inbound_threshold");
-    w.integer(s->inbound_threshold);
-    w.key("outbound_threshold");
-    w.integer(s->outbound_threshold);
-    w.key("blocking_pl");
-    w.integer(s->blocking_pl);
-    w.key("detection_pl");
-    w.integer(s->detection_pl);
+    // 0 is "unknown": the snippet exports these only for requests that scored.
+    const std::pair<const char*, int> known_if_set[] = {
+        {"inbound_threshold", s->inbound_threshold},
+        {"outbound_threshold", s->outbound_threshold},
+        {"blocking_pl", s->blocking_pl},
+        {"detection_pl", s->detection_pl}};
+    for (const auto& [key, value] : known_if_set) {
+        if (value > 0) {
+            w.key(key);
+            w.integer(value);
+        }
+    }
     w.end_object();
 }
 

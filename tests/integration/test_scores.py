@@ -1,7 +1,8 @@
 """The snippet's anomaly scores (conf/modsec_observe_rules.conf) as the module reports
 them, for CRS 3.3.4 and CRS 4 at paranoia level 2: thresholds, paranoia levels, the
 per-level scores and their totals, for a SQL injection and for a request that only a
-PL2 rule scores, next to a request nothing scores (the snippet ran: all 0)."""
+PL2 rule scores, next to a request nothing scores (the snippet ran: scores 0, thresholds
+and paranoia levels unknown)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         assert clean is not None                          # the snippet ran
         if paranoia == 1:
             assert clean["inbound"] == 0 and clean["inbound_pl"] == [0, 0, 0, 0], clean
+            # Exported only for requests that scored: unknown, not 0.
+            for key in ("inbound_threshold", "outbound_threshold", "blocking_pl",
+                        "detection_pl"):
+                assert clean[key] is None, clean
         else:  # a PL2 rule scores the bare request (e.g. a missing Accept header)
             assert clean["inbound"] == sum(clean["inbound_pl"][:2]) > 0, clean
             assert clean["blocking_pl"] == 2, clean

@@ -110,6 +110,25 @@ TEST(EventCodec, BlockedSqlInjectionCrs4) {
     EXPECT_EQ(e.findings_dropped, 0U);
 }
 
+TEST(EventCodec, UnscoredRequestLeavesThresholdsAndLevelsOut) {
+    // The snippet ran and nothing scored: the scores are 0, and the thresholds and
+    // paranoia levels, which the snippet exports only for scored requests, are not on
+    // the wire (a 0 there would read as "threshold 0").
+    const AnomalyScores scores;
+    RequestRecord r = sample_record();
+    r.scores = &scores;
+    std::string buffer(4096, '\0');
+    const EncodeResult enc =
+        encode_request_event(r, nullptr, 0, 0, {}, buffer.data(), buffer.size());
+    const std::string_view wire(buffer.data(), enc.size);
+    EXPECT_NE(wire.find("\"scores\":{\"inbound\":0,"), std::string_view::npos) << wire;
+    for (const char* key : {"threshold", "blocking_pl", "detection_pl"})
+        EXPECT_EQ(wire.find(key), std::string_view::npos) << key << " in " << wire;
+    const RequestEvent e = round_trip(r, {});
+    ASSERT_TRUE(e.scores.has_value());
+    EXPECT_EQ(*e.scores, AnomalyScores{});
+}
+
 TEST(EventCodec, QueryStringOnlyWhenEnabled) {
     RequestRecord r = sample_record();
     r.include_query = true;

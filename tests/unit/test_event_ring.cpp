@@ -135,5 +135,21 @@ TEST(EventJson, FieldsAndTime)
     EXPECT_EQ(j["rules"][0]["data_truncated"], true);
 }
 
+TEST(EventJson, UnknownThresholdsAndLevelsAreNull)
+{
+    RequestEvent e = event(0, "shop", "1.2.3.4", false, {"920350"});
+    e.scores = AnomalyScores{};
+    e.scores->inbound = 3;
+    e.scores->inbound_pl = {3, 0, 0, 0};
+    e.scores->blocking_pl = 1;
+    const auto j = event_json(e)["scores"];
+    EXPECT_EQ(j["inbound"], 3);
+    EXPECT_EQ(j["blocking_pl"], 1);
+    for (const char* key : {"inbound_threshold", "outbound_threshold", "detection_pl"}) {
+        ASSERT_TRUE(j.contains(key)) << key;
+        EXPECT_TRUE(j[key].is_null()) << key;
+    }
+}
+
 } // namespace
 } // namespace mso
