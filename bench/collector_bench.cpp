@@ -169,6 +169,16 @@ double query_us(mso::Collector& c, const std::string& query, int runs)
     return t[t.size() / 2];
 }
 
+// 200000 -> "200,000", as the table headings write counts.
+std::string with_thousands(std::size_t n)
+{
+    std::string digits = std::to_string(n);
+    for (std::size_t i = digits.size(); i > 3; i -= 3) {
+        digits.insert(i - 3, ",");
+    }
+    return digits;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -294,10 +304,12 @@ int main(int argc, char** argv)
                     heap_mib() - before, rss_mib() - rss_before);
     }
 
-    std::printf("\n## Query latency (median of 20, 1,000 vhosts after 200,000 events)\n\n");
     {
+        const std::size_t ingested = quick ? 50000 : 200000;
+        std::printf("\n## Query latency (median of 20, 1,000 vhosts after %s events)\n\n",
+                    with_thousands(ingested).c_str());
         mso::Collector collector;
-        const Workload w = make_workload(requests, quick ? 50000 : 200000, 1000, 100000);
+        const Workload w = make_workload(requests, ingested, 1000, 100000);
         for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
             (void)collector.ingest(w.datagrams[i], 1763739600 + static_cast<std::int64_t>(i / 2000));
         }
