@@ -201,6 +201,26 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
     }
 }
 
+namespace {
+
+// The largest error of the answered list: the sum of N / capacity over the vhosts' lists
+// (merging adds errors, top_k.h).
+std::uint64_t top_error_bound(const Aggregator& data, TopList list,
+                              std::optional<std::string_view> vhost)
+{
+    if (vhost) {
+        const VhostStats* stats = data.find(*vhost);
+        return stats ? stats->top(list).error_bound() : 0;
+    }
+    std::uint64_t bound = 0;
+    for (const auto& [name, stats] : data.all()) {
+        bound += stats.top(list).error_bound();
+    }
+    return bound;
+}
+
+} // namespace
+
 std::string error_answer(std::string_view message)
 {
     json out = json::object();
@@ -242,7 +262,8 @@ QueryAnswer answer(std::string_view line, Collector& collector,
         break;
     case QueryCommand::top:
         out["top"] = data.top(query.list, vhost, query.limit);
-        out["error_bound"] = k_top_capacity; // entries carry their own "error"
+        out["capacity"] = k_top_capacity; // slots per vhost and list
+        out["error_bound"] = top_error_bound(data, query.list, vhost);
         break;
     case QueryCommand::timeseries: {
         const std::int64_t window = query.window.value_or(

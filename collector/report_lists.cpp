@@ -85,8 +85,12 @@ std::string format_top(const json& answer)
     for (const json& e : entries) {
         table.add_row({field(e, "value"), field(e, "count"), field(e, "error")});
     }
-    return table.render() +
-           "(counts are upper bounds; the true count is at least COUNT minus ±)\n";
+    std::string note = "(counts are upper bounds; the true count is at least COUNT minus ±";
+    if (const auto bound = answer.find("error_bound");
+        bound != answer.end() && bound->is_number_unsigned()) {
+        note += ", and ± is at most " + field(answer, "error_bound");
+    }
+    return table.render() + note + ")\n";
 }
 
 std::string format_timeseries(const json& answer)

@@ -182,29 +182,13 @@ json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::s
         }
         return out;
     }
-    // Across vhosts: each vhost's entries, merged by value. Counts and errors add up,
-    // so the per-vhost guarantees hold for the sums too.
-    std::map<std::string, TopEntry> merged;
+    // Across vhosts: merged by value so that counts stay upper bounds (top_k.h).
+    std::vector<const TopK*> sketches;
+    sketches.reserve(m_vhosts.size());
     for (const auto& [name, v] : m_vhosts) {
-        for (const TopEntry& e : v.top(list).top()) {
-            TopEntry& m = merged[e.key];
-            m.key = e.key;
-            m.count += e.count;
-            m.error += e.error;
-        }
+        sketches.push_back(&v.top(list));
     }
-    std::vector<TopEntry> entries;
-    entries.reserve(merged.size());
-    for (auto& [key, e] : merged) {
-        entries.push_back(std::move(e));
-    }
-    std::sort(entries.begin(), entries.end(), [](const TopEntry& a, const TopEntry& b) {
-        return a.count != b.count ? a.count > b.count : a.key < b.key;
-    });
-    if (limit != 0 && entries.size() > limit) {
-        entries.resize(limit);
-    }
-    return top_json(entries);
+    return top_json(merge_top(sketches, limit));
 }
 
 json Aggregator::timeseries(std::optional<std::string_view> vhost, Resolution resolution,

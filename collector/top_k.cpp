@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <unordered_map>
 
 namespace mso {
 
@@ -52,19 +53,98 @@ void TopK::add(std::string_view key, std::uint64_t weight)
     m_hashes[static_cast<std::size_t>(smallest - m_entries.begin())] = hash;
 }
 
+namespace {
+
+// The order of top(): by count (descending), then key.
+bool before(const TopEntry& a, const TopEntry& b)
+{
+    return a.count != b.count ? a.count > b.count : a.key < b.key;
+}
+
+} // namespace
+
 std::vector<TopEntry> TopK::top(std::size_t limit) const
 {
-    std::vector<TopEntry> out = m_entries;
-    std::sort(out.begin(), out.end(), [](const TopEntry& a, const TopEntry& b) {
-        return a.count != b.count ? a.count > b.count : a.key < b.key;
-    });
-    if (limit != 0 && out.size() > limit) {
-        out.resize(limit);
+    if (limit == 0 || limit >= m_entries.size()) {
+        std::vector<TopEntry> out = m_entries;
+        std::sort(out.begin(), out.end(), before);
+        return out;
+    }
+    // A few of many (the live view's top 3): order pointers, copy only what is returned.
+    std::vector<const TopEntry*> order;
+    order.reserve(m_entries.size());
+    for (const TopEntry& e : m_entries) {
+        order.push_back(&e);
+    }
+    const auto end = order.begin() + static_cast<std::ptrdiff_t>(limit);
+    std::partial_sort(order.begin(), end, order.end(),
+                      [](const TopEntry* a, const TopEntry* b) { return before(*a, *b); });
+    std::vector<TopEntry> out;
+    out.reserve(limit);
+    for (auto it = order.begin(); it != end; ++it) {
+        out.push_back(**it);
     }
     return out;
 }
 
 std::uint64_t TopK::error_bound() const noexcept { return m_total / m_capacity; }
+
+std::uint64_t TopK::absent_bound() const noexcept
+{
+    if (m_entries.size() < m_capacity) {
+        return 0;
+    }
+    std::uint64_t smallest = m_entries.front().count;
+    for (const TopEntry& e : m_entries) {
+        smallest = std::min(smallest, e.count);
+    }
+    return smallest;
+}
+
+std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches, std::size_t limit)
+{
+    struct Merged {
+        std::uint64_t count = 0;
+        std::uint64_t error = 0;
+        std::uint64_t holders_absent_bound = 0; // of the sketches that hold the key
+    };
+    // Keys point into the sketches until the strings of the result are made.
+    std::unordered_map<std::string_view, Merged> merged;
+    std::uint64_t absent_total = 0; // what a key held by no sketch would get
+    for (const TopK* sketch : sketches) {
+        const std::uint64_t absent = sketch->absent_bound();
+        absent_total += absent;
+        for (const TopEntry& e : sketch->entries()) {
+            Merged& m = merged[e.key];
+            m.count += e.count;
+            m.error += e.error;
+            m.holders_absent_bound += absent;
+        }
+    }
+    struct Ranked {
+        std::string_view key;
+        std::uint64_t count;
+        std::uint64_t error;
+    };
+    std::vector<Ranked> ranked;
+    ranked.reserve(merged.size());
+    for (const auto& [key, m] : merged) {
+        // Each sketch without the key may have seen it up to its absent_bound() times.
+        const std::uint64_t missing = absent_total - m.holders_absent_bound;
+        ranked.push_back(Ranked{key, m.count + missing, m.error + missing});
+    }
+    const std::size_t n = limit == 0 ? ranked.size() : std::min(limit, ranked.size());
+    const auto end = ranked.begin() + static_cast<std::ptrdiff_t>(n);
+    std::partial_sort(ranked.begin(), end, ranked.end(), [](const Ranked& a, const Ranked& b) {
+        return a.count != b.count ? a.count > b.count : a.key < b.key; // as before()
+    });
+    std::vector<TopEntry> out;
+    out.reserve(n);
+    for (auto it = ranked.begin(); it != end; ++it) {
+        out.push_back(TopEntry{std::string(it->key), it->count, it->error});
+    }
+    return out;
+}
 
 void TopK::restore(TopEntry entry, std::uint64_t total)
 {

@@ -32,12 +32,17 @@ public:
 
     // Entries by count (descending), then key; at most `limit` (0: all).
     [[nodiscard]] std::vector<TopEntry> top(std::size_t limit = 0) const;
+    // Entries in slot order (unsorted), valid until the next add or restore.
+    [[nodiscard]] const std::vector<TopEntry>& entries() const noexcept { return m_entries; }
 
     [[nodiscard]] std::uint64_t total() const noexcept { return m_total; }
     [[nodiscard]] std::size_t capacity() const noexcept { return m_capacity; }
     [[nodiscard]] std::size_t size() const noexcept { return m_entries.size(); }
     // The largest error any entry can carry: total / capacity, rounded down.
     [[nodiscard]] std::uint64_t error_bound() const noexcept;
+    // The most times a key the sketch does not hold can have been added: 0 while it has
+    // room (it holds every key it saw), else the smallest count (<= error_bound()).
+    [[nodiscard]] std::uint64_t absent_bound() const noexcept;
 
     // Restores an entry (snapshot loading); ignored beyond capacity.
     void restore(TopEntry entry, std::uint64_t total);
@@ -54,5 +59,14 @@ private:
     // new key (the common case for client addresses).
     std::vector<std::uint64_t> m_hashes;
 };
+
+// Several sketches' entries merged by key, e.g. one list across vhosts (the mergeable
+// Space-Saving rule of Agarwal et al., "Mergeable Summaries", 2012): a sketch that lacks
+// a key adds its absent_bound() to the key's count and error. So every merged count is
+// an upper bound of the key's true total, count - error a lower bound, and error is at
+// most the sum of the sketches' error_bound(). Keys no sketch holds are not listed.
+// Exact while every sketch has room. Sorted like TopK::top(); at most `limit` (0: all).
+[[nodiscard]] std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches,
+                                              std::size_t limit = 0);
 
 } // namespace mso

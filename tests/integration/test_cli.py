@@ -11,6 +11,7 @@ import signal
 import subprocess
 import time
 import urllib.parse
+from collections import Counter
 
 import pytest
 
@@ -137,6 +138,24 @@ def test_top_targets_per_vhost(stack):
     entries = {e["value"]: e["count"]
                for e in cli_json(stack, "top", "targets", "--vhost", "block.test")["top"]}
     assert entries["ARGS:id"] >= SQLI_N and entries["ARGS:q"] >= XSS_N
+
+
+def test_top_targets_all_vhosts(stack):
+    # Targets are counted over findings: derive the expected lists from the events.
+    per_vhost = {v: Counter() for v in ("detect.test", "block.test")}
+    for e in stack.events():
+        per_vhost[e["vhost"]].update(f["target"] for f in e["rules"] if f.get("target"))
+    expected = sum(per_vhost.values(), Counter())
+    assert expected["ARGS:id"] >= 2 * SQLI_N and expected["ARGS:q"] >= XSS_N
+    answer = cli_json(stack, "top", "targets", "--limit", "0")
+    # Neither vhost's list is full: the merged counts are exact.
+    assert {e["value"]: (e["count"], e["error"]) for e in answer["top"]} == \
+        {t: (n, 0) for t, n in expected.items()}
+    assert all("vhost" not in e for e in answer["top"])
+    assert answer["capacity"] == 64
+    assert answer["error_bound"] == sum(sum(c.values()) // 64 for c in per_vhost.values())
+    table = cli_table(stack, "top", "targets")
+    assert "ARGS:id" in table and "ARGS:q" in table
 
 
 def test_timeseries(stack):

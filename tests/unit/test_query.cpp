@@ -6,7 +6,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -315,4 +320,162 @@ TEST_F(AnswerQuery, TailAnswersAndReturnsItsFilter)
     EXPECT_EQ(a.tail->vhost, "shop.example");
     EXPECT_EQ(a.tail->intercepted, true);
     EXPECT_FALSE(mso::answer(R"({"cmd":"events"})", m_collector, m_start, k_wall).tail);
+}
+
+namespace {
+
+// One flagged request of `client` to `vhost`: one count in that vhost's client list.
+std::string client_request(const std::string& vhost, const std::string& client)
+{
+    return R"({"v":1,"type":"request","time_us":1763739600123456,"vhost":")" + vhost +
+           R"(","port":80,"client":")" + client +
+           R"(","method":"GET","path":"/","status":403,"protocol":"HTTP/1.1",)"
+           R"("intercepted":true,"phase":2,"scores":null,"findings":[]})";
+}
+
+// `times` requests of `client`, in order.
+struct Visit {
+    std::string client;
+    int times;
+};
+
+// `n` fillers f<first>..f<first+n-1>, `times` requests each (f0 f0 f1 f1 ...).
+std::vector<Visit> fillers(int first, int n, int times)
+{
+    std::vector<Visit> out;
+    for (int i = first; i < first + n; ++i) {
+        out.push_back({"f" + std::to_string(i), times});
+    }
+    return out;
+}
+
+std::vector<Visit> operator+(std::vector<Visit> a, const std::vector<Visit>& b)
+{
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+struct MergeCase {
+    const char* name;
+    std::vector<Visit> a; // requests to a.example, in order
+    std::vector<Visit> b; // requests to b.example
+    // The merged entry of client "x" across both vhosts.
+    std::uint64_t count;
+    std::uint64_t error;
+    std::uint64_t truth;
+};
+
+} // namespace
+
+// The merged list across vhosts follows the mergeable Space-Saving rule: a vhost whose
+// list is full and lacks a value may have seen it up to its smallest count times, so that
+// count is added to the value's count and error. Lists with room add nothing.
+TEST_F(AnswerQuery, TopAcrossVhostsKeepsCountsUpperBounds)
+{
+    static_assert(mso::k_top_capacity == 64, "the cases below fill 64 slots");
+    const std::vector<MergeCase> cases = {
+        {"both lists have room: exact", {{"x", 3}, {"y", 1}}, {{"x", 2}}, 5, 0, 5},
+        // a: x, f0..f62 fill the 64 slots; f63 evicts x (count 1); smallest count left 2.
+        {"evicted from a full list", std::vector<Visit>{{"x", 1}} + fillers(0, 64, 2),
+         {{"x", 10}}, 12, 2, 11},
+        // a: f64 evicts f0 (count 1); smallest count left 1.
+        {"never seen by a full list", fillers(0, 65, 1), {{"x", 4}}, 5, 1, 4},
+        // a keeps x (count 5) while f63 evicts f0: x is in both lists, so exact.
+        {"kept by a full list", std::vector<Visit>{{"x", 5}} + fillers(0, 64, 1), {{"x", 2}}, 7,
+         0, 7},
+        // Both full: a keeps x (smallest count 1), b lost it (smallest count 2).
+        {"kept by one full list, evicted from another",
+         std::vector<Visit>{{"x", 5}} + fillers(0, 64, 1),
+         std::vector<Visit>{{"x", 1}} + fillers(100, 64, 2), 7, 2, 6},
+    };
+    for (const MergeCase& c : cases) {
+        SCOPED_TRACE(c.name);
+        mso::Collector collector{m_start};
+        const std::pair<const char*, const std::vector<Visit>*> vhosts[] = {
+            {"a.example", &c.a}, {"b.example", &c.b}};
+        for (const auto& [vhost, visits] : vhosts) {
+            for (const Visit& v : *visits) {
+                for (int i = 0; i < v.times; ++i) {
+                    ASSERT_FALSE(
+                        collector.ingest(client_request(vhost, v.client), 1763739600).has_value());
+                }
+            }
+        }
+        const json top = json::parse(mso::answer_query(R"({"cmd":"top","list":"clients","limit":0})",
+                                                       collector, m_start, k_wall));
+        const auto x = std::find_if(top["top"].begin(), top["top"].end(),
+                                    [](const json& e) { return e["value"] == "x"; });
+        ASSERT_NE(x, top["top"].end());
+        EXPECT_EQ((*x)["count"], c.count);
+        EXPECT_EQ((*x)["error"], c.error);
+        EXPECT_GE((*x)["count"].get<std::uint64_t>(), c.truth);
+        EXPECT_LE((*x)["count"].get<std::uint64_t>() - (*x)["error"].get<std::uint64_t>(),
+                  c.truth);
+    }
+}
+
+// The guarantees of docs/protocol.md for the merged list, against exact counts of skewed
+// streams over three vhosts whose lists overflow: count >= true count >= count - error,
+// error <= error_bound, and every value counted more than error_bound times is listed.
+TEST_F(AnswerQuery, TopAcrossVhostsGuaranteesOnSkewedStreams)
+{
+    std::mt19937 rng(7);
+    std::vector<double> weights;
+    for (int k = 0; k < 400; ++k) {
+        weights.push_back(1.0 / std::pow(k + 1, 1.1));
+    }
+    std::discrete_distribution<int> pick(weights.begin(), weights.end());
+    std::map<std::string, std::uint64_t> exact;
+    std::uint64_t bound = 0;
+    for (const char* vhost : {"a.example", "b.example", "c.example"}) {
+        const int n = 3000;
+        for (int i = 0; i < n; ++i) {
+            // Each vhost ranks the clients differently.
+            const std::string client =
+                "c" + std::to_string((pick(rng) * 7 + (vhost[0] - 'a') * 131) % 400);
+            ASSERT_FALSE(m_collector.ingest(client_request(vhost, client), 1763739600).has_value());
+            ++exact[client];
+        }
+        bound += n / mso::k_top_capacity;
+    }
+    const json answer = ask(R"({"cmd":"top","list":"clients","limit":0})");
+    EXPECT_EQ(answer["capacity"], mso::k_top_capacity);
+    EXPECT_EQ(answer["error_bound"], bound);
+    std::set<std::string> listed;
+    for (const json& e : answer["top"]) {
+        const std::string client = e["value"];
+        const auto count = e["count"].get<std::uint64_t>();
+        const auto error = e["error"].get<std::uint64_t>();
+        SCOPED_TRACE(client);
+        EXPECT_GE(count, exact[client]);
+        EXPECT_LE(count - error, exact[client]);
+        EXPECT_LE(error, bound);
+        listed.insert(client);
+    }
+    for (const auto& [client, truth] : exact) {
+        if (truth > bound) {
+            EXPECT_TRUE(listed.count(client)) << client << " counted " << truth;
+        }
+    }
+}
+
+// `error_bound` is N / capacity for the N values counted in the list(s) answered, not
+// the capacity itself.
+TEST_F(AnswerQuery, TopReportsCapacityAndErrorBound)
+{
+    for (int i = 0; i < 130; ++i) {
+        ASSERT_FALSE(m_collector
+                         .ingest(client_request("a.example", "c" + std::to_string(i % 70)),
+                                 1763739600)
+                         .has_value());
+    }
+    for (int i = 0; i < 64; ++i) {
+        ASSERT_FALSE(m_collector.ingest(client_request("b.example", "b"), 1763739600).has_value());
+    }
+    const json a = ask(R"({"cmd":"top","list":"clients","vhost":"a.example","limit":1})");
+    EXPECT_EQ(a["capacity"], 64);
+    EXPECT_EQ(a["error_bound"], 2); // 130 / 64
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"clients","vhost":"b.example"})")["error_bound"], 1);
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"clients"})")["error_bound"], 3);
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"paths","vhost":"nope"})")["error_bound"], 0);
 }
