@@ -40,12 +40,18 @@ void Collector::note_malformed(DecodeError reason)
     ++m_malformed_by_reason[reason];
 }
 
-nlohmann::ordered_json Collector::health(Clock::time_point now) const
+nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsage& memory) const
 {
     using json = nlohmann::ordered_json;
     const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - m_started).count();
     json out = json::object();
     out["uptime_s"] = uptime < 0 ? 0 : uptime;
+    if (memory.rss_bytes) {
+        out["rss_bytes"] = *memory.rss_bytes;
+    }
+    if (memory.rss_peak_bytes) {
+        out["rss_peak_bytes"] = *memory.rss_peak_bytes;
+    }
     out["datagrams"] = m_datagrams;
     out["request_events"] = m_request_events;
     out["counter_reports"] = m_counter_reports;

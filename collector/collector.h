@@ -28,6 +28,13 @@ struct SnapshotStatus {
     std::string set_aside;   // where an unusable snapshot was moved, "" if none
 };
 
+// The collector process's memory as `health` reports it; what could not be read is
+// left out of the answer.
+struct MemoryUsage {
+    std::optional<std::uint64_t> rss_bytes;      // resident set size now
+    std::optional<std::uint64_t> rss_peak_bytes; // the largest resident set size so far
+};
+
 // Owns all collected data. Not thread-safe (single-threaded daemon); never blocks.
 class Collector {
 public:
@@ -72,8 +79,10 @@ public:
     [[nodiscard]] SpoolStatus& spool_status() noexcept { return m_spool; }
     [[nodiscard]] const SpoolStatus& spool_status() const noexcept { return m_spool; }
 
-    // The `health` answer without "ok" (docs/protocol.md, section 2).
-    [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now) const;
+    // The `health` answer without "ok" (docs/protocol.md, section 2), with `memory`
+    // after the uptime. Reads no files itself (the query side passes the memory).
+    [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now,
+                                                const MemoryUsage& memory = {}) const;
 
     [[nodiscard]] std::uint64_t datagrams() const noexcept { return m_datagrams; }
     [[nodiscard]] std::uint64_t malformed() const noexcept { return m_malformed; }

@@ -2,7 +2,11 @@
 // nlohmann is used without exceptions and every key is looked up with find().
 #include "query.h"
 
+#include "metrics.h"
+
 #include <nlohmann/json.hpp>
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <ctime>
@@ -219,6 +223,18 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
     return bound;
 }
 
+// A few microseconds of procfs and getrusage(): read for `health` only.
+MemoryUsage read_memory_usage()
+{
+    MemoryUsage memory;
+    memory.rss_bytes = read_process_stats().resident_bytes;
+    rusage usage{};
+    if (::getrusage(RUSAGE_SELF, &usage) == 0 && usage.ru_maxrss > 0) {
+        memory.rss_peak_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024; // KiB
+    }
+    return memory;
+}
+
 } // namespace
 
 std::string error_answer(std::string_view message)
@@ -279,7 +295,7 @@ QueryAnswer answer(std::string_view line, Collector& collector,
         tail = query.events;
         break;
     case QueryCommand::health: {
-        json health = collector.health(now);
+        json health = collector.health(now, read_memory_usage());
         for (auto it = health.begin(); it != health.end(); ++it) {
             out[it.key()] = std::move(it.value());
         }

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <vector>
 
 namespace mso {
@@ -219,6 +221,25 @@ std::string format_event_line(const json& event)
            pad(c[5], k_action_w) + "  " + fit_width(c[6], 60) + "\n";
 }
 
+namespace {
+
+// Memory sizes (the `*_bytes` fields) in MiB, as people read them.
+std::string health_value(const std::string& key, const json& value)
+{
+    if (value.is_string()) {
+        return terminal_safe(value.get_ref<const std::string&>());
+    }
+    if (key.ends_with("_bytes") && value.is_number_unsigned()) {
+        char out[32];
+        std::snprintf(out, sizeof out, "%.1f MiB",
+                      static_cast<double>(value.get<std::uint64_t>()) / (1024.0 * 1024.0));
+        return out;
+    }
+    return dump_safe(value);
+}
+
+} // namespace
+
 std::string format_health(const json& answer)
 {
     if (!answer.is_object()) {
@@ -235,9 +256,7 @@ std::string format_health(const json& answer)
             }
             continue;
         }
-        table.add_row({terminal_safe(it.key()),
-                       it->is_string() ? terminal_safe(it->get_ref<const std::string&>())
-                                       : dump_safe(*it)});
+        table.add_row({terminal_safe(it.key()), health_value(it.key(), *it)});
     }
     std::string out = table.render();
     // Drop the (empty) header line.

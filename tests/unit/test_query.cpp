@@ -152,6 +152,25 @@ protected:
         return parsed;
     }
 
+    // Checks and removes the memory fields of a health answer (they vary); returns how
+    // many there were. They follow "uptime_s".
+    static int take_memory(json& health)
+    {
+        int found = 0;
+        for (const char* key : {"rss_bytes", "rss_peak_bytes"}) {
+            SCOPED_TRACE(key);
+            const auto it = health.find(key);
+            if (it == health.end()) {
+                continue;
+            }
+            EXPECT_TRUE(it->is_number_unsigned());
+            EXPECT_GT(it->get<std::uint64_t>(), 1024U * 1024U); // a process is bigger than 1 MiB
+            health.erase(key);
+            ++found;
+        }
+        return found;
+    }
+
     void feed()
     {
         EXPECT_FALSE(m_collector.ingest(k_request, 1763739600).has_value());
@@ -228,6 +247,7 @@ TEST_F(AnswerQuery, HealthCounters)
     (void)ask("bad query");
 
     json health = ask(R"({"cmd":"health"})", std::chrono::milliseconds(3723500));
+    EXPECT_EQ(take_memory(health), 2);
     const json expected = json::parse(R"({"ok": true, "uptime_s": 3723, "datagrams": 10,
         "request_events": 1, "counter_reports": 2, "malformed": 7,
         "malformed_by_reason": {"too_large": 1, "not_json": 2, "not_object": 1,
@@ -242,7 +262,15 @@ TEST_F(AnswerQuery, HealthCounters)
 
 TEST_F(AnswerQuery, HealthOfAFreshCollector)
 {
-    EXPECT_EQ(ask(R"({"cmd":"health"})"), json::parse(R"({"ok": true, "uptime_s": 0,
+    json health = ask(R"({"cmd":"health"})");
+    std::vector<std::string> first_keys;
+    for (auto it = health.begin(); it != health.end() && first_keys.size() < 4; ++it) {
+        first_keys.push_back(it.key());
+    }
+    EXPECT_EQ(first_keys,
+              (std::vector<std::string>{"ok", "uptime_s", "rss_bytes", "rss_peak_bytes"}));
+    EXPECT_EQ(take_memory(health), 2);
+    EXPECT_EQ(health, json::parse(R"({"ok": true, "uptime_s": 0,
         "datagrams": 0, "request_events": 0, "counter_reports": 0, "malformed": 0,
         "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0, "tail_dropped": 0,
         "rejected_senders": 0, "rejected_query_peers": 0, "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
@@ -478,4 +506,24 @@ TEST_F(AnswerQuery, TopReportsCapacityAndErrorBound)
     EXPECT_EQ(ask(R"({"cmd":"top","list":"clients","vhost":"b.example"})")["error_bound"], 1);
     EXPECT_EQ(ask(R"({"cmd":"top","list":"clients"})")["error_bound"], 3);
     EXPECT_EQ(ask(R"({"cmd":"top","list":"paths","vhost":"nope"})")["error_bound"], 0);
+}
+
+// The memory fields come from the caller; without them (the /metrics path) they are absent.
+TEST(CollectorHealth, MemoryFollowsTheUptime)
+{
+    const Clock::time_point start{std::chrono::seconds(50)};
+    const mso::Collector collector{start};
+    const json with = collector.health(start + std::chrono::seconds(7), {123456, 654321});
+    auto it = with.begin();
+    EXPECT_EQ(it.key(), "uptime_s");
+    EXPECT_EQ(*it, 7);
+    EXPECT_EQ((++it).key(), "rss_bytes");
+    EXPECT_EQ(*it, 123456);
+    EXPECT_EQ((++it).key(), "rss_peak_bytes");
+    EXPECT_EQ(*it, 654321);
+    const json partial = collector.health(start, {std::nullopt, 99});
+    EXPECT_FALSE(partial.contains("rss_bytes"));
+    EXPECT_EQ(partial["rss_peak_bytes"], 99);
+    const json without = collector.health(start);
+    EXPECT_FALSE(without.contains("rss_bytes") || without.contains("rss_peak_bytes"));
 }
