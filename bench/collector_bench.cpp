@@ -317,6 +317,8 @@ int main(int argc, char** argv)
         const std::pair<const char*, const char*> queries[] = {
             {"stats, one vhost", R"({"cmd":"stats","vhost":"vhost7.example"})"},
             {"stats, all 1,000 vhosts", R"({"cmd":"stats"})"},
+            {"stats, all vhosts, as the live view asks",
+             R"({"cmd":"stats","rules_limit":3,"top_clients":3})"},
             {"stats, one vhost, window 1h", R"({"cmd":"stats","vhost":"vhost7.example","window":3600})"},
             {"top clients, all vhosts", R"({"cmd":"top","list":"clients"})"},
             {"events, rule filter, limit 100", R"({"cmd":"events","rule":"942100"})"},

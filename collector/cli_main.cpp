@@ -81,21 +81,18 @@ int run_tail(const std::string& socket_path, const json& request, bool as_json)
     return 0;
 }
 
-// The live view: refreshes every `interval` seconds, `iterations` times (0: forever).
-int run_live(const std::string& socket_path, double interval, int iterations)
+// The live view (all vhosts, or only `vhost`): refreshes every `interval` seconds,
+// `iterations` times (0: forever).
+int run_live(const std::string& socket_path, const std::string& vhost, double interval,
+             int iterations)
 {
-    mso::LiveView view;
+    mso::LiveView view(vhost);
     for (int i = 0; (iterations == 0 || i < iterations) && !g_interrupted; ++i) {
-        auto stats = mso::query_collector(socket_path, json{{"cmd", "stats"}});
+        auto stats = mso::query_collector(socket_path, view.request());
         if (!stats) {
             return 1;
         }
-        auto clients = mso::query_collector(
-            socket_path, json{{"cmd", "top"}, {"list", "clients"}, {"limit", 5}});
-        if (!clients) {
-            return 1;
-        }
-        std::cout << view.render(*stats, *clients, std::time(nullptr), isatty(STDOUT_FILENO) != 0)
+        std::cout << view.render(*stats, std::time(nullptr), isatty(STDOUT_FILENO) != 0)
                   << std::flush;
         if (iterations == 0 || i + 1 < iterations) {
             std::this_thread::sleep_for(std::chrono::duration<double>(interval));
@@ -147,7 +144,8 @@ int main(int argc, char** argv)
     rules->add_option("--rule", rule, "only this rule id");
     json_flag(rules);
     auto* top = app.add_subcommand(
-        "top", "heavy hitters (top clients|paths|agents|targets), or without a list a live view");
+        "top", "heavy hitters (top clients|paths|agents|targets), or without a list a live view "
+               "of each vhost's rates, hottest rules and top clients");
     top->add_option("list", list, "clients, paths, agents or targets")
         ->check(CLI::IsMember({"clients", "paths", "agents", "targets"}));
     top->add_option("--vhost", vhost, "only this vhost");
@@ -157,7 +155,7 @@ int main(int argc, char** argv)
         ->capture_default_str();
     top->add_option("--iterations", iterations, "live view: refreshes before exiting (0: until ^C)")
         ->check(CLI::NonNegativeNumber);
-    json_flag(top);
+    top->add_flag("--json", as_json, "print JSON (with a list; the live view has no JSON form)");
     auto* series = app.add_subcommand("timeseries", "requests, flagged, intercepted over time");
     series->add_option("--vhost", vhost, "only this vhost");
     series->add_option("--rule", rule, "also the hits of this rule id");
@@ -243,7 +241,13 @@ int main(int argc, char** argv)
     }
     if (top->parsed()) {
         if (list.empty()) {
-            return run_live(socket_path, interval, iterations);
+            if (as_json) {
+                std::fprintf(stderr, "modsec-observe: top: --json needs a list (clients, paths, "
+                                     "agents or targets); the live view is for terminals, its "
+                                     "data as JSON is `stats --json`\n");
+                return 2;
+            }
+            return run_live(socket_path, vhost, interval, iterations);
         }
         request = json{{"cmd", "top"}, {"list", list}, {"limit", top_limit}};
         put_if("vhost", vhost);

@@ -96,6 +96,21 @@ std::optional<QueryError> read_window(const json& request, std::optional<std::in
     return std::nullopt;
 }
 
+// Reads an optional count (a non-negative integer, capped at `max`) into `out`.
+std::optional<QueryError> read_count(const json& request, const char* key, std::size_t& out,
+                                     std::uint64_t max)
+{
+    const auto it = request.find(key);
+    if (it == request.end()) {
+        return std::nullopt;
+    }
+    if (!it->is_number_unsigned()) {
+        return QueryError{std::string("\"") + key + "\" must be a non-negative integer"};
+    }
+    out = static_cast<std::size_t>(std::min<std::uint64_t>(it->get<std::uint64_t>(), max));
+    return std::nullopt;
+}
+
 // Reads "limit" into `out` (default when absent, capped at `max`), then yields the query.
 std::variant<Query, QueryError> read_limit(const json& request, std::size_t& out,
                                            std::size_t fallback, std::uint64_t max, Query& query)
@@ -157,6 +172,16 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
         return *error;
     }
     switch (query.command) {
+    case QueryCommand::stats:
+        if (auto error = read_count(request, "rules_limit", query.shape.rules_limit,
+                                    k_max_rules_per_vhost)) {
+            return *error;
+        }
+        if (auto error =
+                read_count(request, "top_clients", query.shape.top_clients, k_top_capacity)) {
+            return *error;
+        }
+        return query;
     case QueryCommand::top: {
         std::optional<std::string> list;
         if (auto error = read_string(request, "list", list)) {
@@ -268,7 +293,7 @@ QueryAnswer answer(std::string_view line, Collector& collector,
     std::optional<EventFilter> tail;
     switch (query.command) {
     case QueryCommand::stats:
-        out["vhosts"] = data.stats(vhost, query.window, wall_now);
+        out["vhosts"] = stats_view(data, vhost, query.window, wall_now, query.shape);
         break;
     case QueryCommand::vhosts:
         out["vhosts"] = data.vhosts();

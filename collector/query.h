@@ -4,6 +4,7 @@
 #pragma once
 
 #include "collector.h"
+#include "stats_view.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,7 @@ struct Query {
     TopList list = TopList::clients;   // top
     Resolution resolution = Resolution::minute; // timeseries
     std::size_t limit = 20;            // top
+    StatsShape shape;                  // stats: rules_limit, top_clients
     EventFilter events;                // events, tail: the filters (vhost among them)
 };
 

@@ -1,6 +1,7 @@
 // JSON views of the aggregated state for the stats, vhosts, rules, top and timeseries
 // queries (docs/protocol.md, section 2). Reading only: nothing here changes counts.
-#include "aggregator.h"
+#include "stats_view.h"
+
 #include "time_format.h"
 
 #include <nlohmann/json.hpp>
@@ -31,24 +32,32 @@ json top_json(const std::vector<TopEntry>& entries)
     return out;
 }
 
-// Rules of a vhost, most hits first, then by id.
-std::vector<std::pair<const std::string*, const RuleStats*>> sorted_rules(const VhostStats& v)
+// Rules of a vhost, most hits first, then by id; the first `limit` (0: all).
+std::vector<std::pair<const std::string*, const RuleStats*>> sorted_rules(const VhostStats& v,
+                                                                         std::size_t limit = 0)
 {
     std::vector<std::pair<const std::string*, const RuleStats*>> rules;
     rules.reserve(v.rules.size());
     for (const auto& [id, rule] : v.rules) {
         rules.emplace_back(&id, &rule);
     }
-    std::sort(rules.begin(), rules.end(), [](const auto& a, const auto& b) {
+    const auto by_hits = [](const auto& a, const auto& b) {
         if (a.second->hits != b.second->hits) {
             return a.second->hits > b.second->hits;
         }
         return *a.first < *b.first;
-    });
+    };
+    if (limit != 0 && limit < rules.size()) {
+        const auto end = rules.begin() + static_cast<std::ptrdiff_t>(limit);
+        std::partial_sort(rules.begin(), end, rules.end(), by_hits);
+        rules.erase(end, rules.end());
+    } else {
+        std::sort(rules.begin(), rules.end(), by_hits);
+    }
     return rules;
 }
 
-json vhost_json(const std::string& name, const VhostStats& v)
+json vhost_json(const std::string& name, const VhostStats& v, const StatsShape& shape)
 {
     json out = json::object();
     out["vhost"] = name;
@@ -72,7 +81,7 @@ json vhost_json(const std::string& name, const VhostStats& v)
     out["scores"] = json{{"inbound", histogram_json(v.inbound_scores)},
                          {"outbound", histogram_json(v.outbound_scores)}};
     json rules = json::array();
-    for (const auto& [id, rule] : sorted_rules(v)) {
+    for (const auto& [id, rule] : sorted_rules(v, shape.rules_limit)) {
         rules.push_back(json{{"id", *id},
                              {"msg", rule->msg},
                              {"severity", rule->severity},
@@ -83,45 +92,62 @@ json vhost_json(const std::string& name, const VhostStats& v)
                              {"last_seen", iso_time_s(rule->last_seen)}});
     }
     out["rules"] = std::move(rules);
+    if (shape.top_clients != 0) {
+        out["top_clients"] = top_json(v.clients.top(shape.top_clients));
+    }
     return out;
 }
 
 // The same vhost over the last `window` seconds, from its time series.
 json window_json(const std::string& name, const VhostStats& v, std::int64_t window,
-                 std::int64_t now)
+                 std::int64_t now, const StatsShape& shape)
 {
-    const SeriesPoint sum = v.series.sum(now, window);
+    const SeriesPoint sum = v.series.sum(now, window); // rules by hits, most first
     json rules = json::array();
     for (const auto& [id, hits] : sum.rule_hits) {
+        if (shape.rules_limit != 0 && rules.size() == shape.rules_limit) {
+            break;
+        }
         const auto rule = v.rules.find(id);
         rules.push_back(json{{"id", id},
                              {"msg", rule != v.rules.end() ? rule->second.msg : ""},
                              {"severity", rule != v.rules.end() ? rule->second.severity : ""},
                              {"hits", hits}});
     }
-    return json{{"vhost", name},
-                {"window_s", window},
-                {"since", iso_time_s(sum.start)},
-                {"requests", sum.requests},
-                {"flagged", sum.flagged},
-                {"intercepted", sum.intercepted},
-                {"would_block", sum.would_block},
-                {"rules", std::move(rules)}};
+    json out{{"vhost", name},
+             {"window_s", window},
+             {"since", iso_time_s(sum.start)},
+             {"requests", sum.requests},
+             {"flagged", sum.flagged},
+             {"intercepted", sum.intercepted},
+             {"would_block", sum.would_block},
+             {"rules", std::move(rules)}};
+    if (shape.top_clients != 0) {
+        out["top_clients"] = top_json(v.clients.top(shape.top_clients)); // all-time
+    }
+    return out;
 }
 
 } // namespace
 
-json Aggregator::stats(std::optional<std::string_view> vhost, std::optional<std::int64_t> window,
-                       std::int64_t now) const
+json stats_view(const Aggregator& data, std::optional<std::string_view> vhost,
+                std::optional<std::int64_t> window, std::int64_t now, const StatsShape& shape)
 {
     json out = json::array();
-    for (const auto& [name, v] : m_vhosts) {
+    for (const auto& [name, v] : data.all()) {
         if (vhost && name != *vhost) {
             continue;
         }
-        out.push_back(window ? window_json(name, v, *window, now) : vhost_json(name, v));
+        out.push_back(window ? window_json(name, v, *window, now, shape)
+                             : vhost_json(name, v, shape));
     }
     return out;
+}
+
+json Aggregator::stats(std::optional<std::string_view> vhost, std::optional<std::int64_t> window,
+                       std::int64_t now) const
+{
+    return stats_view(*this, vhost, window, now, StatsShape{});
 }
 
 json Aggregator::vhosts() const

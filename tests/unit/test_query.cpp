@@ -85,6 +85,8 @@ TEST(ParseQuery, BadLines)
         {R"({"cmd":"stats","window":"1h"})",
          "\"window\" must be a number of seconds from 1 to 2592000"},
         {R"({"cmd":"rules","rule":1})", "\"rule\" must be a string, got number"},
+        {R"({"cmd":"stats","rules_limit":-1})", "\"rules_limit\" must be a non-negative integer"},
+        {R"({"cmd":"stats","top_clients":"3"})", "\"top_clients\" must be a non-negative integer"},
         {std::string(mso::k_max_query_line_bytes + 1, ' '),
          "request line too long (more than 65536 bytes)"},
     };
@@ -526,4 +528,55 @@ TEST(CollectorHealth, MemoryFollowsTheUptime)
     EXPECT_EQ(partial["rss_peak_bytes"], 99);
     const json without = collector.health(start);
     EXPECT_FALSE(without.contains("rss_bytes") || without.contains("rss_peak_bytes"));
+}
+
+struct ShapeCase {
+    const char* line;
+    std::size_t rules;           // rules listed per vhost
+    std::optional<std::size_t> clients; // top_clients listed, nullopt: no such field
+};
+
+// `rules_limit` and `top_clients` cut a stats answer to what the live view shows.
+TEST_F(AnswerQuery, StatsRulesLimitAndTopClients)
+{
+    for (int i = 0; i < 5; ++i) {
+        const std::string id = std::to_string(942100 + i);
+        for (int client = 0; client <= i; ++client) { // rule 942100+i hits i+1 requests
+            std::string datagram = client_request("shop.example", "10.0.0." + std::to_string(client));
+            const std::string no_findings = R"("findings":[])";
+            datagram.replace(datagram.find(no_findings), no_findings.size(),
+                             R"("findings":[{"id":")" + id +
+                                 R"(","msg":"m","severity":"CRITICAL","pl":1,"phase":2,"tags":[],)"
+                                 R"("target":"ARGS:id","data":"","intercepted":false,"truncated":false}])");
+            ASSERT_FALSE(m_collector.ingest(datagram, 1763739600).has_value()) << datagram;
+        }
+    }
+    const std::vector<ShapeCase> cases = {
+        {R"({"cmd":"stats"})", 5, std::nullopt},
+        {R"({"cmd":"stats","rules_limit":0})", 5, std::nullopt},
+        {R"({"cmd":"stats","rules_limit":3})", 3, std::nullopt},
+        {R"({"cmd":"stats","rules_limit":99,"top_clients":2})", 5, 2},
+        {R"({"cmd":"stats","rules_limit":1,"top_clients":3,"vhost":"shop.example"})", 1, 3},
+        {R"({"cmd":"stats","top_clients":100000})", 5, 5}, // capped at 64, 5 clients seen
+        {R"({"cmd":"stats","rules_limit":2,"window":600})", 2, std::nullopt},
+    };
+    for (const ShapeCase& c : cases) {
+        SCOPED_TRACE(c.line);
+        const json answer = ask(c.line);
+        ASSERT_EQ(answer["vhosts"].size(), 1U);
+        const json& v = answer["vhosts"][0];
+        ASSERT_EQ(v["rules"].size(), c.rules);
+        // The most hits first: 942104 hit 5 requests, 942103 four, ...
+        for (std::size_t i = 0; i < c.rules; ++i) {
+            EXPECT_EQ(v["rules"][i]["id"], std::to_string(942104 - i));
+            EXPECT_EQ(v["rules"][i]["hits"], 5 - i);
+        }
+        ASSERT_EQ(v.contains("top_clients"), c.clients.has_value());
+        if (c.clients) {
+            ASSERT_EQ(v["top_clients"].size(), *c.clients);
+            // 10.0.0.0 sent 5 requests, 10.0.0.1 four, ...
+            EXPECT_EQ(v["top_clients"][0], json::parse(R"({"value":"10.0.0.0","count":5,"error":0})"));
+            EXPECT_EQ(v["top_clients"][1], json::parse(R"({"value":"10.0.0.1","count":4,"error":0})"));
+        }
+    }
 }
