@@ -26,6 +26,9 @@ VHOSTS = [VirtualHost("detect.test", "DetectionOnly"), VirtualHost("block.test",
 BENIGN = 6    # per vhost
 SQLI_N = 4    # per vhost
 XSS_N = 2     # to block.test only
+EVENTS = 2 * SQLI_N + XSS_N  # requests with findings, all from CLIENT
+CLIENT = "127.0.0.1"
+OTHER_CLIENT = "192.0.2.1"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +44,11 @@ def stack(stack_factory):
                                          str(s.collector.query_socket), "tail", "--vhost",
                                          "block.test", "--intercepted"],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # By client: every request came from 127.0.0.1; none from 192.0.2.1 (TEST-NET-1).
+        s.tail_clients = {client: subprocess.Popen(
+            [str(s.collector.cli), "--socket", str(s.collector.query_socket), "tail", "--json",
+             "--client", client], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for client in (CLIENT, OTHER_CLIENT)}
         time.sleep(0.5)
         headers = {"User-Agent": AGENT}
         for vhost in ("detect.test", "block.test"):
@@ -55,7 +63,8 @@ def stack(stack_factory):
         yield s
         failed = False
     finally:
-        for p in (getattr(s, "tail", None), getattr(s, "tail_table", None)):
+        for p in (getattr(s, "tail", None), getattr(s, "tail_table", None),
+                  *getattr(s, "tail_clients", {}).values()):
             if p and p.poll() is None:
                 p.kill()
                 p.communicate()
@@ -168,6 +177,38 @@ def test_timeseries(stack):
     assert "REQUESTS" in cli_table(stack, "timeseries")
 
 
+def _iso_minutes_ago(minutes: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60 * minutes))
+
+
+@pytest.mark.parametrize("args", [
+    ("--window", "1h"),
+    ("--window", "15m"),
+    ("--since", "10m"),
+    ("--since", "ISO"),
+    ("--resolution", "hour", "--window", "2h"),
+])
+def test_timeseries_window(stack, args):
+    args = tuple(_iso_minutes_ago(10) if a == "ISO" else a for a in args)
+    answer = cli_json(stack, "timeseries", "--rule", "942100", *args)
+    totals = {}
+    for s in answer["series"]:
+        points = s["points"]
+        totals[s["vhost"]] = tuple(sum(p[k] for p in points) for k in
+                                   ("requests", "flagged", "intercepted", "would_block",
+                                    "rule_hits"))
+    assert totals == {
+        "detect.test": (BENIGN + SQLI_N, SQLI_N, 0, SQLI_N, SQLI_N),
+        "block.test": (BENIGN + SQLI_N + XSS_N, SQLI_N + XSS_N, SQLI_N + XSS_N, 0, SQLI_N),
+    }
+    assert "block.test" in cli_table(stack, "timeseries", *args)
+
+
+def test_timeseries_rejects_bad_since(stack):
+    res = stack.cli("timeseries", "--since", "2999-01-01T00:00:00Z")
+    assert res.returncode == 2 and "--since" in res.stderr
+
+
 def test_events_filters(stack):
     events = cli_json(stack, "events", "--limit", "0")["events"]
     assert len(events) == 2 * SQLI_N + XSS_N
@@ -177,6 +218,35 @@ def test_events_filters(stack):
     assert len(xss) == XSS_N and all(e["path"] == "/search" for e in xss)
     assert all(e["user_agent"] == AGENT for e in events)
     assert "blocked" in cli_table(stack, "events")
+
+
+@pytest.mark.parametrize("client,expected", [(CLIENT, EVENTS), (OTHER_CLIENT, 0)])
+def test_events_by_client(stack, client, expected):
+    events = cli_json(stack, "events", "--client", client)["events"]
+    assert len(events) == expected and all(e["client"] == client for e in events)
+    table = cli_table(stack, "events", "--client", client)
+    assert (CLIENT in table) if expected else table == "no events\n"
+
+
+def test_events_limit_below_total(stack):
+    every = cli_json(stack, "events", "--limit", "0")["events"]
+    newest = cli_json(stack, "events", "--limit", "3")["events"]
+    assert len(every) == EVENTS
+    # The newest first: the last requests sent were the cross-site scripting ones.
+    assert [e["unique_id"] for e in newest] == [e["unique_id"] for e in every[:3]]
+    assert sum(e["path"] == "/search" for e in newest) == XSS_N
+    assert len(cli_table(stack, "events", "--limit", "3").splitlines()) == 1 + 3
+
+
+def test_tail_by_client(stack):
+    for client, expected in ((CLIENT, EVENTS), (OTHER_CLIENT, 0)):
+        proc = stack.tail_clients[client]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        events = [json.loads(l) for l in out.splitlines() if l.strip()]
+        assert len(events) == expected and all(e["client"] == client for e in events)
+        assert len({e["unique_id"] for e in events}) == expected
 
 
 def test_tail_streams_every_event_once(stack):
@@ -196,14 +266,80 @@ def test_tail_streams_every_event_once(stack):
 
 def test_health(stack):
     h = cli_json(stack, "health")
-    assert h["request_events"] == 2 * SQLI_N + XSS_N and h["malformed"] == 0
-    assert h["ring_events"] == 2 * SQLI_N + XSS_N
-    assert "datagrams" in cli_table(stack, "health")
+    assert h["request_events"] == EVENTS and h["malformed"] == 0
+    assert h["malformed_by_reason"] == {}
+    # The requests without findings arrive in the children's counter reports.
+    assert h["counter_reports"] > 0
+    assert h["datagrams"] == h["request_events"] + h["counter_reports"]
+    assert (h["ring_events"], h["ring_capacity"], h["vhosts"]) == (EVENTS, 10000, 2)
+    assert isinstance(h["uptime_s"], int) and h["uptime_s"] >= 0
+    assert isinstance(h["rss_bytes"], int) and h["rss_bytes"] > 0
+    assert h["rss_peak_bytes"] > 0
+    for key in ("events_lost", "dropped_at_bounds", "bad_queries", "refused_clients",
+                "tail_dropped", "rejected_senders", "rejected_query_peers"):
+        assert h[key] == 0, key
+    # No --state-dir: the snapshot fields are present and empty; no --spool-dir.
+    assert (h["snapshot_loaded"], h["snapshot_last_saved"], h["snapshot_last_error"],
+            h["snapshot_set_aside"]) == (False, "", "", "")
+    assert "spool" not in h
+    table = cli_table(stack, "health")
+    assert "datagrams" in table and "MiB" in table
+    assert any(line.split()[0] == "rss_bytes" for line in table.splitlines())
+
+
+def _live_sections(screen: str) -> dict[str, str]:
+    """The per-vhost sections of one live screen: "vhost:" header line to the next."""
+    sections: dict[str, str] = {}
+    name = None
+    for line in screen.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            name = line[:-1]
+            sections[name] = ""
+        elif name is not None:
+            sections[name] += line + "\n"
+    return sections
 
 
 def test_live_top_view(stack):
     res = stack.cli("top", "--iterations", "2", "--interval", "0.3")
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("modsec-observe top") == 2
-    assert "block.test" in res.stdout and "TOP CLIENTS" in res.stdout
-    assert "127.0.0.1" in res.stdout
+    assert "\x1b" not in res.stdout  # not a terminal: no clear-screen sequence
+    last = res.stdout[res.stdout.rindex("modsec-observe top"):]
+    sections = _live_sections(last)
+    assert set(sections) == {"detect.test", "block.test"}
+    # Per vhost: its three hottest rules (as `stats` ranks them) with their hits, and its
+    # clients with their own counts.
+    stats = {v["vhost"]: v for v in cli_json(stack, "stats")["vhosts"]}
+    for vhost, flagged in (("detect.test", SQLI_N), ("block.test", SQLI_N + XSS_N)):
+        rules = stats[vhost]["rules"][:3]
+        rows = [l.split() for l in sections[vhost].splitlines()[1:] if l.strip()]
+        assert [r[0] for r in rows] == [r["id"] for r in rules], sections[vhost]
+        assert [r[-3] if CLIENT in r else r[-1] for r in rows] == \
+            [str(r["hits"]) for r in rules], sections[vhost]
+        client_rows = [r for r in rows if CLIENT in r]
+        assert len(client_rows) == 1 and client_rows[0][-1] == str(flagged), sections[vhost]
+    assert "941100" not in sections["detect.test"]  # block.test's cross-site scripting
+    summary = {l.split()[0]: l.split() for l in last.splitlines()
+               if l.split() and l.split()[0] in ("detect.test", "block.test")}
+    # REQUESTS FLAGGED BLOCKED WOULD-BLOCK are the last four columns.
+    assert summary["block.test"][-4:] == [str(BENIGN + SQLI_N + XSS_N), str(SQLI_N + XSS_N),
+                                         str(SQLI_N + XSS_N), "0"]
+    assert summary["detect.test"][-4:] == [str(BENIGN + SQLI_N), str(SQLI_N), "0", str(SQLI_N)]
+
+
+def test_live_top_view_one_vhost(stack):
+    res = stack.cli("top", "--vhost", "detect.test", "--iterations", "1")
+    assert res.returncode == 0, res.stderr
+    assert "detect.test" in res.stdout and "block.test" not in res.stdout
+    assert set(_live_sections(res.stdout)) == {"detect.test"}
+    assert CLIENT in res.stdout
+    res = stack.cli("top", "--vhost", "nowhere.test", "--iterations", "1")
+    assert res.returncode == 0, res.stderr
+    assert "nowhere.test" in res.stdout and "not seen" in res.stdout
+
+
+def test_live_top_view_rejects_json(stack):
+    res = stack.cli("top", "--json", "--iterations", "1")
+    assert res.returncode == 2 and res.stdout == ""
+    assert "--json" in res.stderr and "stats --json" in res.stderr
