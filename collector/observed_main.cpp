@@ -214,9 +214,17 @@ struct AccessPolicies {
     mso::CredentialPolicy queries;
 };
 
-std::optional<AccessPolicies> access_policies(const Options& opt, uid_t self, gid_t self_group,
-                                              std::optional<gid_t> query_group)
+// What the allowlists are built from besides the options: the collector's own user and
+// group (after --user) and the query socket's group.
+struct PolicyBasis {
+    uid_t self;
+    gid_t self_group;
+    std::optional<gid_t> query_group;
+};
+
+std::optional<AccessPolicies> access_policies(const Options& opt, const PolicyBasis& basis)
 {
+    const uid_t self = basis.self;
     mso::CredentialPolicy always; // root and ourselves: they could bypass any check
     always.uids = {0};
     if (self != 0) {
@@ -232,7 +240,7 @@ std::optional<AccessPolicies> access_policies(const Options& opt, uid_t self, gi
     }
     mso::CredentialPolicy query_base = always;
     if (opt.query_allow_uids.empty() && opt.query_allow_gids.empty()) {
-        query_base.gids.push_back(query_group.value_or(self_group));
+        query_base.gids.push_back(basis.query_group.value_or(basis.self_group));
     }
     auto queries = mso::make_policy(query_base, opt.query_allow_uids, opt.query_allow_gids);
     if (!queries) {
@@ -244,9 +252,29 @@ std::optional<AccessPolicies> access_policies(const Options& opt, uid_t self, gi
 }
 
 // Applies what can change at run time, logs each change, names what cannot.
-void apply_reload(const Options& next, Options& running, mso::Collector& collector,
-                  mso::Server& server)
+void apply_reload(const Options& next, Options& running, const PolicyBasis& basis,
+                  mso::Collector& collector, mso::Server& server)
 {
+    const auto allowlists = [](const Options& o) {
+        return join(o.allow_uids) + ";" + join(o.allow_gids) + ";" + join(o.query_allow_uids) +
+               ";" + join(o.query_allow_gids);
+    };
+    if (allowlists(next) != allowlists(running)) {
+        // An invalid list (unknown user, bad number) was already reported on stderr.
+        if (const auto policies = access_policies(next, basis)) {
+            // SO_PASSCRED is on since start-up, so this cannot fail.
+            (void)server.set_event_senders(policies->events);
+            server.set_query_peers(policies->queries);
+            mso::log_line("reload: accepting events from " + policies->events.describe() +
+                          "; queries from " + policies->queries.describe());
+            running.allow_uids = next.allow_uids;
+            running.allow_gids = next.allow_gids;
+            running.query_allow_uids = next.query_allow_uids;
+            running.query_allow_gids = next.query_allow_gids;
+        } else {
+            mso::log_line("reload: allowlists not applied, keeping the running ones");
+        }
+    }
     if (next.events_ring != running.events_ring) {
         collector.resize_events(next.events_ring);
         mso::log_line("reload: events-ring " + std::to_string(running.events_ring) + " -> " +
@@ -273,11 +301,6 @@ void apply_reload(const Options& next, Options& running, mso::Collector& collect
     check("query-socket-group", running.query_group, next.query_group);
     check("metrics-listen", running.metrics_listen, next.metrics_listen);
     check("state-dir", running.state_dir, next.state_dir);
-    check("allow-uid/allow-gid", join(running.allow_uids) + ";" + join(running.allow_gids),
-          join(next.allow_uids) + ";" + join(next.allow_gids));
-    check("query-allow-uid/query-allow-gid",
-          join(running.query_allow_uids) + ";" + join(running.query_allow_gids),
-          join(next.query_allow_uids) + ";" + join(next.query_allow_gids));
     check("user", running.user, next.user);
     check("spool-dir", running.spool_dir, next.spool_dir);
     if (!restart.empty()) {
@@ -349,8 +372,9 @@ int main(int argc, char** argv)
         run_as = *user.value;
     }
     const uid_t self = run_as ? run_as->uid : ::geteuid();
-    const auto policies =
-        access_policies(opt, self, run_as ? run_as->gid : ::getegid(), query_options->group);
+    const PolicyBasis policy_basis{self, run_as ? run_as->gid : ::getegid(),
+                                   query_options->group};
+    const auto policies = access_policies(opt, policy_basis);
     if (!policies) {
         return 2;
     }
@@ -462,7 +486,7 @@ int main(int argc, char** argv)
                           error);
             return;
         }
-        apply_reload(*next, opt, c, server);
+        apply_reload(*next, opt, policy_basis, c, server);
     });
     // Started after the stop signals are blocked: its threads inherit the mask,
     // so SIGTERM always reaches the loop's ppoll().

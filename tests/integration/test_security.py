@@ -253,6 +253,46 @@ def test_allow_uid_and_gid_replace_the_default(daemons):
     assert (h["request_events"], h["rejected_senders"]) == (2, 1)
 
 
+@needs_root
+def test_sighup_reloads_the_allowlists(daemons):
+    d = daemons(start=False)
+    config = d.dir / "observed.conf"
+    config.write_text("")
+    d.args += ["--config", str(config), "--event-socket-mode", "0666",
+               "--query-socket-mode", "0666"]
+    d.start()
+    as_nobody = dict(user=NOBODY, group=NOBODY, extra_groups=[])
+    run_as(NOBODY, NOBODY, lambda: d.send(encode(event("before.test"))))
+    assert d.wait_health(lambda h: h["rejected_senders"] == 1)["rejected_senders"] == 1
+    assert d.cli_run("health", **as_nobody).returncode == 1
+
+    def reload(text: str, expect: str) -> None:
+        start = len(d.log_text())
+        config.write_text(text)
+        d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while expect not in d.log_text()[start:]:
+            assert time.monotonic() < deadline, d.log_text()[start:]
+            time.sleep(0.05)
+        assert "kept until a restart" not in d.log_text()[start:]
+
+    reload("allow-uid = nobody\nquery-allow-uid = nobody\n",
+           "reload: accepting events from uids 0,65534 gids (none); queries from uids 0,65534 "
+           "gids (none)")
+    run_as(NOBODY, NOBODY, lambda: d.send(encode(event("after.test"))))
+    h = d.wait_health(lambda h: h["request_events"] == 1)
+    assert (h["request_events"], h["rejected_senders"]) == (1, 1)
+    assert d.cli_run("health", **as_nobody).returncode == 0
+
+    # An unknown user keeps the running lists.
+    reload("allow-uid = no-such-user-mso\n",
+           "reload: allowlists not applied, keeping the running ones")
+    run_as(NOBODY, NOBODY, lambda: d.send(encode(event("kept.test"))))
+    h = d.wait_health(lambda h: h["request_events"] == 2)
+    assert (h["request_events"], h["rejected_senders"]) == (2, 1)
+    assert d.proc.poll() is None
+
+
 def test_unknown_allowed_user_is_a_usage_error(daemons):
     d = daemons("--allow-uid", "no-such-user-mso", start=False)
     status, stderr = d.run_to_exit()
