@@ -166,6 +166,7 @@ int main(int argc, char** argv)
     json_flag(series);
     auto* events = app.add_subcommand("events", "recent requests with findings, newest first");
     event_filters(events);
+    window_options(events);
     events->add_option("--limit", limit, "how many events (0: all the collector keeps)")
         ->capture_default_str();
     json_flag(events);
@@ -266,6 +267,9 @@ int main(int argc, char** argv)
         request["cmd"] = "events";
         put_event_filters();
         request["limit"] = limit;
+        if (!put_window()) {
+            return 2;
+        }
         return run_query(socket_path, request, as_json, mso::format_events);
     }
     if (tail->parsed()) {

@@ -69,6 +69,9 @@ bool EventFilter::matches(const RequestEvent& e) const
     if (intercepted && e.intercepted != *intercepted) {
         return false;
     }
+    if (since_us && e.time_us < *since_us) {
+        return false;
+    }
     if (rule) {
         return std::any_of(e.findings.begin(), e.findings.end(),
                            [&](const Finding& f) { return f.id == *rule; });

@@ -30,6 +30,7 @@ struct EventFilter {
     std::optional<std::string> rule;   // an event with a finding of this id
     std::optional<std::string> client;
     std::optional<bool> intercepted;
+    std::optional<std::int64_t> since_us; // requests that started at or after (µs, epoch)
     std::size_t limit = 100;           // matching events to return; 0 = all
 
     [[nodiscard]] bool matches(const RequestEvent& e) const;

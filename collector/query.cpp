@@ -312,9 +312,14 @@ QueryAnswer answer(std::string_view line, Collector& collector,
         out["series"] = data.timeseries(vhost, query.resolution, wall_now - window, rule);
         break;
     }
-    case QueryCommand::events:
-        out["events"] = collector.events().select(query.events);
+    case QueryCommand::events: {
+        EventFilter filter = query.events;
+        if (query.window) {
+            filter.since_us = (wall_now - *query.window) * 1'000'000;
+        }
+        out["events"] = collector.events().select(filter);
         break;
+    }
     case QueryCommand::tail:
         out["tail"] = true; // the events follow, one line each, as they arrive
         tail = query.events;

@@ -240,6 +240,23 @@ def test_events_limit_below_total(stack):
     assert len(cli_table(stack, "events", "--limit", "3").splitlines()) == 1 + 3
 
 
+def test_events_window_and_since(stack):
+    every = cli_json(stack, "events", "--limit", "0")["events"]
+    assert len(every) == EVENTS
+    assert len(cli_json(stack, "events", "--limit", "0", "--window", "1h")["events"]) == EVENTS
+    times = sorted(e["time_us"] for e in every)
+    iso = lambda us: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(us // 1_000_000))
+    # Whole seconds on both sides of the socket: keep 2 s away from the events.
+    while time.time() < times[-1] / 1e6 + 3:
+        time.sleep(0.2)
+    older = cli_json(stack, "events", "--limit", "0", "--since", iso(times[0] - 2_000_000))
+    assert len(older["events"]) == EVENTS
+    newer = cli_json(stack, "events", "--limit", "0", "--since", iso(times[-1] + 2_000_000))
+    assert newer["events"] == []
+    res = stack.cli("events", "--window", "soon")
+    assert res.returncode == 2 and "--window" in res.stderr
+
+
 def test_tail_by_client(stack):
     for client, expected in ((CLIENT, EVENTS), (OTHER_CLIENT, 0)):
         proc = stack.tail_clients[client]

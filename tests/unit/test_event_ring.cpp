@@ -109,6 +109,7 @@ TEST(EventRing, Filters)
         {"not intercepted", f([](EventFilter& x) { x.intercepted = false; }), {"u4", "u1"}},
         {"and", f([](EventFilter& x) { x.vhost = "a"; x.rule = "949110"; }), {"u1"}},
         {"limit", f([](EventFilter& x) { x.limit = 2; }), {"u4", "u3"}},
+        {"since", f([](EventFilter& x) { x.since_us = 1763739600123456 + 3; }), {"u4", "u3"}},
         {"no match", f([](EventFilter& x) { x.vhost = "zzz"; }), {}},
     };
     for (const auto& c : cases) {
