@@ -32,6 +32,16 @@ std::size_t split_ints(std::string_view s, int* out, std::size_t n) noexcept {
     return count;
 }
 
+// Fields 0-3, the same in both variables: inbound and outbound thresholds, then the
+// blocking paranoia level (CRS 3: tx.paranoia_level) and the detection one (CRS 3:
+// tx.executing_paranoia_level), each defaulting to the one before.
+void read_thresholds_and_levels(const int* f, AnomalyScores& out) noexcept {
+    out.inbound_threshold = f[0];
+    out.outbound_threshold = f[1];
+    out.blocking_pl = f[2] > 0 ? f[2] : 1;
+    out.detection_pl = f[3] > 0 ? f[3] : out.blocking_pl;
+}
+
 } // namespace
 
 bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexcept {
@@ -42,10 +52,7 @@ bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexce
     if (const std::string_view v4 = lookup(context, "MSO_CRS4"); !v4.empty()) {
         // thresholds in/out, blocking PL, detection PL, blocking in/out, in PL1-4, out PL1-4
         split_ints(v4, f, 14);
-        out.inbound_threshold = f[0];
-        out.outbound_threshold = f[1];
-        out.blocking_pl = f[2] > 0 ? f[2] : 1;
-        out.detection_pl = f[3] > 0 ? f[3] : out.blocking_pl;
+        read_thresholds_and_levels(f, out);
         out.inbound = f[4];
         out.outbound = f[5];
         for (std::size_t i = 0; i < 4; ++i) {
@@ -59,10 +66,7 @@ bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexce
         // The blocking totals are the sums up to tx.paranoia_level (tx.inbound_anomaly_score
         // is set only by 949110, above the threshold).
         split_ints(v3, f, 12);
-        out.inbound_threshold = f[0];
-        out.outbound_threshold = f[1];
-        out.blocking_pl = f[2] > 0 ? f[2] : 1;
-        out.detection_pl = f[3] > 0 ? f[3] : out.blocking_pl;
+        read_thresholds_and_levels(f, out);
         for (std::size_t i = 0; i < 4; ++i) {
             out.inbound_pl[i] = f[4 + i];
             out.outbound_pl[i] = f[8 + i];
