@@ -55,8 +55,9 @@ void TopK::add(std::string_view key, std::uint64_t weight)
 
 namespace {
 
-// The order of top(): by count (descending), then key.
-bool before(const TopEntry& a, const TopEntry& b)
+// The order of top() and merge_top(): by count (descending), then key.
+template <class Entry>
+bool before(const Entry& a, const Entry& b)
 {
     return a.count != b.count ? a.count > b.count : a.key < b.key;
 }
@@ -67,7 +68,7 @@ std::vector<TopEntry> TopK::top(std::size_t limit) const
 {
     if (limit == 0 || limit >= m_entries.size()) {
         std::vector<TopEntry> out = m_entries;
-        std::sort(out.begin(), out.end(), before);
+        std::sort(out.begin(), out.end(), before<TopEntry>);
         return out;
     }
     // A few of many (the live view's top 3): order pointers, copy only what is returned.
@@ -135,9 +136,7 @@ std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches, std::s
     }
     const std::size_t n = limit == 0 ? ranked.size() : std::min(limit, ranked.size());
     const auto end = ranked.begin() + static_cast<std::ptrdiff_t>(n);
-    std::partial_sort(ranked.begin(), end, ranked.end(), [](const Ranked& a, const Ranked& b) {
-        return a.count != b.count ? a.count > b.count : a.key < b.key; // as before()
-    });
+    std::partial_sort(ranked.begin(), end, ranked.end(), before<Ranked>);
     std::vector<TopEntry> out;
     out.reserve(n);
     for (auto it = ranked.begin(); it != end; ++it) {
