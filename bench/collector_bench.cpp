@@ -7,10 +7,10 @@
 // from getrusage, so a busy machine slows the wall clock more than the CPU figures.
 //
 // Usage: collector_bench DATA_DIR [--quick]   (prints Markdown tables)
-#include "collector.h"
+#include "state/collector.h"
 #include "event_encoder.h"
 #include "modsec_message.h"
-#include "query.h"
+#include "state/query_answer.h"
 
 #include <malloc.h>
 #include <sys/resource.h>

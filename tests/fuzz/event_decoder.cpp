@@ -2,10 +2,10 @@
 // anyone allowed to write to it controls. decode_datagram() must return a value or a
 // reason for every input, the same as the nlohmann reference decoder, and what it accepts
 // must aggregate and be reported (stats, health) as valid JSON by a fresh Collector.
-#include "collector.h"
+#include "state/collector.h"
 #include "event_decoder.h"
 #include "fuzz_check.h"
-#include "query.h"
+#include "state/query_answer.h"
 
 #include <nlohmann/json.hpp>
 

@@ -3,10 +3,10 @@
 // answer_query() against a Collector that holds data from real ModSecurity messages
 // (encoded by the module's encoder, ingested as datagrams). Every answer must be one
 // line of JSON with a boolean "ok" that agrees with parse_query().
-#include "collector.h"
+#include "state/collector.h"
 #include "event_encoder.h"
 #include "fuzz_check.h"
-#include "query.h"
+#include "state/query_answer.h"
 
 #include <nlohmann/json.hpp>
 

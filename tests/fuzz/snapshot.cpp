@@ -3,10 +3,10 @@
 // and a load is all or nothing: a refused snapshot leaves the Collector empty with a
 // reason; an accepted one obeys the bounds, answers every query with one line of JSON,
 // and saves to a document that loads again into the same answers.
-#include "collector.h"
+#include "state/collector.h"
 #include "fuzz_check.h"
-#include "query.h"
-#include "snapshot.h"
+#include "state/query_answer.h"
+#include "daemon/snapshot.h"
 
 #include <nlohmann/json.hpp>
 

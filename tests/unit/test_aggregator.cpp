@@ -1,6 +1,6 @@
 // Counting semantics of mso::Aggregator (docs/protocol.md, `stats`): hits vs
 // matches, truncated findings, counter reports, ordering and the vhost filter.
-#include "aggregator.h"
+#include "state/aggregator.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,5 +1,5 @@
 // Durations and --since values as the CLI parses them.
-#include "duration.h"
+#include "util/duration.h"
 
 #include <gtest/gtest.h>
 

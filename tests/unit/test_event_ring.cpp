@@ -1,5 +1,5 @@
 // The recent-events ring: bounded size, newest-first selection, filters, JSON view.
-#include "event_ring.h"
+#include "state/event_ring.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

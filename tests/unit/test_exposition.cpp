@@ -1,6 +1,6 @@
 // The Prometheus text format writer: label escaping of hostile bytes, family
 // headers, number formatting and histograms, table-driven with exact output.
-#include "exposition.h"
+#include "daemon/exposition.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // What /metrics exports, from a Collector fed with real datagrams: exact
 // per-vhost and per-rule samples, the rule-series cap, hostile rule ids,
 // histograms, a HELP and TYPE for every family, and the /proc parsers.
-#include "metrics.h"
+#include "daemon/metrics.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // The query protocol without sockets: parse_query() on good and bad lines, and
 // answer_query() against a Collector fed with real datagrams (so the health
 // counters are checked end to end through the decoder).
-#include "query.h"
+#include "state/query_answer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -145,9 +145,13 @@ protected:
 
     static constexpr std::int64_t k_wall = 1763739600 + 30; // 30 s after the data arrived
 
+    // The daemon passes read_memory_usage() (daemon/metrics.h); answers read no /proc.
+    static mso::MemoryUsage fake_memory() { return {3U << 20U, 4U << 20U}; }
+
     json ask(const std::string& line, Clock::duration after = {})
     {
-        const std::string answer = mso::answer_query(line, m_collector, m_start + after, k_wall);
+        const std::string answer =
+            mso::answer(line, m_collector, m_start + after, k_wall, &fake_memory).line;
         EXPECT_EQ(answer.find('\n'), std::string::npos);
         json parsed = json::parse(answer, nullptr, false);
         EXPECT_FALSE(parsed.is_discarded()) << answer;

@@ -3,9 +3,9 @@
 // refused with their reason and leave the Collector as it was; entries beyond the
 // bounds are dropped and counted; the file functions replace atomically and move an
 // unusable file aside.
-#include "snapshot.h"
+#include "daemon/snapshot.h"
 
-#include "query.h"
+#include "state/query_answer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

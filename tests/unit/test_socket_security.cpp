@@ -1,6 +1,6 @@
 // Tests for collector/socket_security: where a socket file may be created, the
 // credential allowlists, and the privilege drop (in a forked child).
-#include "socket_security.h"
+#include "daemon/socket_security.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // SpoolReplayer: only unlocked spool files are replayed, each line once, then removed;
 // long lines, cut-off last lines, symlinks and orphaned ".new" files are handled.
-#include "spool_replay.h"
+#include "daemon/spool_replay.h"
 
 #include <gtest/gtest.h>
 

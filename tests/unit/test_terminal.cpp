@@ -1,7 +1,7 @@
 // terminal_safe(), display_width() and fit_width(): nothing a remote party put
 // into a vhost or rule message may reach the terminal as a control sequence.
-#include "table.h"
-#include "terminal.h"
+#include "util/table.h"
+#include "util/terminal.h"
 
 #include <gtest/gtest.h>
 

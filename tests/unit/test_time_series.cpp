@@ -1,5 +1,5 @@
 // Minute and hour series: bucketing, pruning at 24 h / 30 days, window sums, rule hits.
-#include "time_series.h"
+#include "state/time_series.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Space-Saving heavy hitters: exact while keys fit, and the documented guarantees
 // (count - error <= true <= count, error <= N / capacity, heavy keys kept) against
 // exact counts on skewed streams, for one sketch and for merged ones (merge_top).
-#include "top_k.h"
+#include "state/top_k.h"
 
 #include <gtest/gtest.h>
 

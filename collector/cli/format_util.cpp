@@ -1,0 +1,57 @@
+// Defensive field access for the text views; see report_util.h.
+#include "cli/format_util.h"
+
+#include "util/terminal.h"
+
+#include <nlohmann/json.hpp>
+
+namespace mso::report {
+
+using json = nlohmann::ordered_json;
+
+std::string dump_safe(const json& j)
+{
+    return terminal_safe(j.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string field(const json& obj, const char* key)
+{
+    if (!obj.is_object()) {
+        return "-";
+    }
+    const auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) {
+        return "-";
+    }
+    if (it->is_string()) {
+        return terminal_safe(it->get_ref<const std::string&>());
+    }
+    if (it->is_number() || it->is_boolean()) {
+        return dump_safe(*it);
+    }
+    return "-";
+}
+
+std::uint64_t number(const json& obj, const char* key)
+{
+    if (!obj.is_object()) {
+        return 0;
+    }
+    const auto it = obj.find(key);
+    return it != obj.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+std::string indent(const std::string& text, std::size_t spaces)
+{
+    std::string out;
+    for (std::size_t start = 0; start < text.size();) {
+        const std::size_t end = text.find('\n', start);
+        const std::size_t stop = end == std::string::npos ? text.size() : end + 1;
+        out.append(spaces, ' ');
+        out.append(text, start, stop - start);
+        start = stop;
+    }
+    return out;
+}
+
+} // namespace mso::report

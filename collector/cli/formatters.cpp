@@ -1,0 +1,266 @@
+// Text views of query answers: one summary table, then per vhost its status
+// codes, data-quality warnings and top rules.
+#include "cli/formatters.h"
+
+#include "cli/format_util.h"
+#include "util/table.h"
+#include "util/terminal.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+namespace mso {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using report::dump_safe;
+using report::field;
+using report::number;
+
+// The vhost name for display; an empty name would otherwise be invisible.
+std::string vhost_name(const json& vhost)
+{
+    const std::string name = field(vhost, "vhost");
+    return name.empty() ? "\"\"" : name;
+}
+
+std::string ports_text(const json& vhost)
+{
+    const auto it = vhost.find("ports");
+    if (it == vhost.end() || !it->is_array() || it->empty()) {
+        return "-";
+    }
+    std::string out;
+    for (const auto& port : *it) {
+        if (!out.empty()) {
+            out += ',';
+        }
+        out += dump_safe(port);
+    }
+    return out;
+}
+
+std::string status_text(const json& vhost)
+{
+    const auto it = vhost.find("status");
+    if (it == vhost.end() || !it->is_object() || it->empty()) {
+        return "-";
+    }
+    std::string out;
+    for (auto s = it->begin(); s != it->end(); ++s) {
+        if (!out.empty()) {
+            out += "  ";
+        }
+        out += terminal_safe(s.key()) + ": " + dump_safe(s.value());
+    }
+    return out;
+}
+
+void append_rules(std::string& out, const json& vhost)
+{
+    const auto rules = vhost.find("rules");
+    if (rules == vhost.end() || !rules->is_array() || rules->empty()) {
+        out += "  no rules matched\n";
+        return;
+    }
+    constexpr std::size_t k_fixed = 8 + 6 + 8 + 8 + 4 * 2; // RULE HITS MATCHES SEVERITY + gaps
+    Table table({{"RULE", Align::left, 12},
+                 {"HITS", Align::right, 0},
+                 {"MATCHES", Align::right, 0},
+                 {"SEVERITY", Align::left, 10},
+                 {"MESSAGE", Align::left, k_report_columns - k_fixed - 2}});
+    std::size_t shown = 0;
+    for (const auto& rule : *rules) {
+        if (shown == k_report_top_rules) {
+            break;
+        }
+        table.add_row({field(rule, "id"), field(rule, "hits"), field(rule, "matches"),
+                       field(rule, "severity"), field(rule, "msg")});
+        ++shown;
+    }
+    out += report::indent(table.render(), 2); // the rules under their vhost
+    if (rules->size() > shown) {
+        out += "  ... and " + std::to_string(rules->size() - shown) + " more rules (--json for all)\n";
+    }
+}
+
+} // namespace
+
+std::string format_stats(const json& answer)
+{
+    const auto vhosts = answer.is_object() ? answer.find("vhosts") : answer.end();
+    if (!answer.is_object() || vhosts == answer.end() || !vhosts->is_array() ||
+        vhosts->empty()) {
+        return "no vhosts seen yet\n";
+    }
+    Table summary({{"VHOST", Align::left, 40},
+                   {"PORTS", Align::left, 16},
+                   {"REQUESTS", Align::right, 0},
+                   {"FLAGGED", Align::right, 0},
+                   {"INTERCEPTED", Align::right, 0},
+                   {"EVENTS", Align::right, 0},
+                   {"LOST", Align::right, 0}});
+    for (const auto& v : *vhosts) {
+        summary.add_row({vhost_name(v), v.is_object() ? ports_text(v) : "-",
+                         field(v, "requests"), field(v, "flagged"), field(v, "intercepted"),
+                         field(v, "events"), field(v, "events_lost")});
+    }
+    std::string out = summary.render();
+    for (const auto& v : *vhosts) {
+        if (!v.is_object()) {
+            continue;
+        }
+        out += '\n';
+        out += vhost_name(v) + "\n";
+        out += "  status: " + status_text(v) + "\n";
+        if (const auto n = number(v, "truncated_findings"); n != 0) {
+            out += "  truncated findings: " + std::to_string(n) +
+                   " (ModSecurity cut the message, rule id unknown; possible evasion)\n";
+        }
+        if (const auto n = number(v, "engine_messages"); n != 0) {
+            out += "  engine messages: " + std::to_string(n) +
+                   " (ModSecurity errors such as body parser failures: the rules may not have run)\n";
+        }
+        if (const auto n = number(v, "events_without_scores"); n != 0) {
+            out += "  events without anomaly scores: " + std::to_string(n) +
+                   " (is modsec_observe_rules.conf included?)\n";
+        }
+        append_rules(out, v);
+    }
+    return out;
+}
+
+namespace {
+
+// Column widths of the event lines; fixed, since `tail` prints them as they come.
+constexpr std::size_t k_time_w = 19, k_vhost_w = 24, k_client_w = 15, k_request_w = 40,
+                      k_status_w = 6, k_action_w = 7;
+
+std::vector<std::string> event_cells(const json& e)
+{
+    // "2025-11-21T15:40:00.123456Z" -> "2025-11-21 15:40:00"
+    std::string time = field(e, "time");
+    if (time.size() >= 19 && time[10] == 'T') {
+        time = time.substr(0, 10) + " " + time.substr(11, 8);
+    }
+    std::string rule_ids;
+    std::vector<std::string> seen;
+    if (const auto rules = e.find("rules"); rules != e.end() && rules->is_array()) {
+        for (const auto& rule : *rules) {
+            std::string id = field(rule, "id");
+            if (id.empty() || id == "-") {
+                const auto engine = rule.is_object() ? rule.find("engine") : rule.end();
+                id = engine != rule.end() && engine->is_boolean() && engine->get<bool>()
+                         ? "(engine)"
+                         : "(truncated)";
+            }
+            if (std::find(seen.begin(), seen.end(), id) != seen.end()) {
+                continue;
+            }
+            seen.push_back(id);
+            rule_ids += (rule_ids.empty() ? "" : ",") + id;
+        }
+    }
+    const auto intercepted = e.find("intercepted");
+    const bool denied = intercepted != e.end() && intercepted->is_boolean() && intercepted->get<bool>();
+    return {time,
+            field(e, "vhost"),
+            field(e, "client"),
+            field(e, "method") + " " + field(e, "path"),
+            field(e, "status"),
+            denied ? "blocked" : "pass",
+            rule_ids};
+}
+
+std::string pad(const std::string& cell, std::size_t width, bool right = false)
+{
+    std::string cut = fit_width(cell, width);
+    const std::size_t w = display_width(cut);
+    const std::string spaces(width > w ? width - w : 0, ' ');
+    return right ? spaces + cut : cut + spaces;
+}
+
+} // namespace
+
+std::string format_events(const json& answer)
+{
+    const auto events = answer.find("events");
+    if (events == answer.end() || !events->is_array() || events->empty()) {
+        return "no events\n";
+    }
+    Table table({{"TIME", Align::left, 0},
+                 {"VHOST", Align::left, k_vhost_w},
+                 {"CLIENT", Align::left, 39},
+                 {"REQUEST", Align::left, k_request_w},
+                 {"STATUS", Align::right, 0},
+                 {"ACTION", Align::left, 0},
+                 {"RULES", Align::left, 40}});
+    for (const auto& e : *events) {
+        table.add_row(event_cells(e));
+    }
+    return table.render();
+}
+
+std::string format_event_header()
+{
+    return pad("TIME", k_time_w) + "  " + pad("VHOST", k_vhost_w) + "  " +
+           pad("CLIENT", k_client_w) + "  " + pad("REQUEST", k_request_w) + "  " +
+           pad("STATUS", k_status_w, true) + "  " + pad("ACTION", k_action_w) + "  RULES\n";
+}
+
+std::string format_event_line(const json& event)
+{
+    const auto c = event_cells(event);
+    return pad(c[0], k_time_w) + "  " + pad(c[1], k_vhost_w) + "  " + pad(c[2], k_client_w) +
+           "  " + pad(c[3], k_request_w) + "  " + pad(c[4], k_status_w, true) + "  " +
+           pad(c[5], k_action_w) + "  " + fit_width(c[6], 60) + "\n";
+}
+
+namespace {
+
+// Memory sizes (the `*_bytes` fields) in MiB, as people read them.
+std::string health_value(const std::string& key, const json& value)
+{
+    if (value.is_string()) {
+        return terminal_safe(value.get_ref<const std::string&>());
+    }
+    if (key.ends_with("_bytes") && value.is_number_unsigned()) {
+        char out[32];
+        std::snprintf(out, sizeof out, "%.1f MiB",
+                      static_cast<double>(value.get<std::uint64_t>()) / (1024.0 * 1024.0));
+        return out;
+    }
+    return dump_safe(value);
+}
+
+} // namespace
+
+std::string format_health(const json& answer)
+{
+    if (!answer.is_object()) {
+        return "unexpected answer\n";
+    }
+    Table table({{"", Align::left, 0}, {"", Align::right, 0}});
+    for (auto it = answer.begin(); it != answer.end(); ++it) {
+        if (it.key() == "ok") {
+            continue;
+        }
+        if (it.key() == "malformed_by_reason" && it->is_object()) {
+            for (auto r = it->begin(); r != it->end(); ++r) {
+                table.add_row({"  " + terminal_safe(r.key()), dump_safe(r.value())});
+            }
+            continue;
+        }
+        table.add_row({terminal_safe(it.key()), health_value(it.key(), *it)});
+    }
+    std::string out = table.render();
+    // Drop the (empty) header line.
+    return out.substr(out.find('\n') + 1);
+}
+
+} // namespace mso

@@ -1,0 +1,392 @@
+// Turns the aggregator's per-vhost totals and the `health` answer into
+// Prometheus families. The `health` JSON is read as forgivingly as a datagram:
+// a missing or mistyped value counts as 0, never throws. Label cardinality is
+// bounded by the aggregator's bounds and by k_max_rule_series_per_vhost: no
+// label ever holds a path, a client address or a message text.
+#include "daemon/metrics.h"
+
+#include <sys/resource.h>
+
+#include "event_decoder.h"
+#include "daemon/exposition.h"
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <unordered_set>
+#include <vector>
+
+namespace mso {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr std::array k_decode_errors = {
+    DecodeError::too_large,      DecodeError::not_json,     DecodeError::not_object,
+    DecodeError::bad_version,    DecodeError::unknown_type, DecodeError::missing_field,
+    DecodeError::bad_field_type,
+};
+
+// A per-vhost counter of VhostStats (the same field as in the `stats` answer).
+struct VhostCounter {
+    std::uint64_t VhostStats::*field;
+    std::string_view name;
+    std::string_view help;
+};
+
+constexpr std::array k_vhost_counters = {
+    VhostCounter{&VhostStats::requests, "modsec_observe_requests_total",
+                 "Requests Apache logged for the vhost."},
+    VhostCounter{&VhostStats::flagged, "modsec_observe_flagged_total",
+                 "Requests with at least one ModSecurity finding."},
+    VhostCounter{&VhostStats::intercepted, "modsec_observe_intercepted_total",
+                 "Requests ModSecurity denied."},
+    VhostCounter{&VhostStats::would_block, "modsec_observe_would_block_total",
+                 "Requests not intercepted whose anomaly score reached its threshold."},
+    VhostCounter{&VhostStats::events, "modsec_observe_events_total",
+                 "Request events the collector received."},
+    VhostCounter{&VhostStats::events_lost, "modsec_observe_events_lost_total",
+                 "Request events Apache could not deliver (their requests are still counted)."},
+    VhostCounter{&VhostStats::truncated_findings, "modsec_observe_truncated_findings_total",
+                 "Findings without a rule id: ModSecurity messages cut at its length limit."},
+    VhostCounter{&VhostStats::engine_messages, "modsec_observe_engine_messages_total",
+                 "Findings of ModSecurity's engine rather than of a rule."},
+    VhostCounter{&VhostStats::events_without_scores, "modsec_observe_events_without_scores_total",
+                 "Request events without CRS anomaly scores (snippet not installed)."},
+};
+
+// A collector-wide number from the `health` answer.
+struct HealthValue {
+    const char* key;
+    std::string_view name;
+    MetricType type;
+    std::string_view help;
+};
+
+constexpr std::array k_health_values = {
+    HealthValue{"datagrams", "modsec_observe_collector_datagrams_total", MetricType::counter,
+                "Datagrams received on the event socket, malformed ones included."},
+    HealthValue{"request_events", "modsec_observe_collector_request_events_total",
+                MetricType::counter, "Request events received."},
+    HealthValue{"counter_reports", "modsec_observe_collector_report_datagrams_total",
+                MetricType::counter, "Counter reports (datagrams of type counters) received."},
+    HealthValue{"bad_queries", "modsec_observe_collector_bad_queries_total", MetricType::counter,
+                "Queries answered with an error."},
+    HealthValue{"refused_clients", "modsec_observe_collector_refused_clients_total",
+                MetricType::counter, "Query connections refused at the client limit."},
+    HealthValue{"rejected_senders", "modsec_observe_collector_rejected_senders_total",
+                MetricType::counter,
+                "Event datagrams dropped because their sender's uid/gid is not allowed."},
+    HealthValue{"rejected_query_peers", "modsec_observe_collector_rejected_query_peers_total",
+                MetricType::counter,
+                "Query connections closed because the peer's uid/gid is not allowed."},
+    HealthValue{"dropped_at_bounds", "modsec_observe_collector_dropped_at_bounds_total",
+                MetricType::counter,
+                "Data not kept because a memory bound of the aggregator was reached."},
+    HealthValue{"uptime_s", "modsec_observe_collector_uptime_seconds", MetricType::gauge,
+                "Seconds since the collector started."},
+    HealthValue{"vhosts", "modsec_observe_collector_vhosts", MetricType::gauge,
+                "Vhosts the collector has seen."},
+    HealthValue{"ring_events", "modsec_observe_collector_ring_events", MetricType::gauge,
+                "Request events held in the events ring."},
+    HealthValue{"ring_capacity", "modsec_observe_collector_ring_capacity", MetricType::gauge,
+                "Capacity of the events ring."},
+};
+
+std::uint64_t uint_of(const json& value)
+{
+    if (value.is_number_unsigned()) {
+        return value.get<std::uint64_t>();
+    }
+    if (value.is_number_integer() && value.get<std::int64_t>() > 0) {
+        return static_cast<std::uint64_t>(value.get<std::int64_t>());
+    }
+    return 0;
+}
+
+// find() on a value that is not an object is end(), so any `object` is safe.
+std::uint64_t uint_at(const json& object, const char* key)
+{
+    const auto it = object.find(key);
+    return it == object.end() ? 0 : uint_of(*it);
+}
+
+// One exported rule series.
+struct RuleSeries {
+    const std::string* id = nullptr;
+    const RuleStats* stats = nullptr;
+};
+
+// A vhost's label and the rule series chosen for it.
+struct VhostRules {
+    std::string_view vhost;
+    std::vector<RuleSeries> rules;
+    std::uint64_t dropped = 0;
+};
+
+// The `max` rules with the most hits (then by id), each label value once.
+VhostRules choose_rules(const std::string& vhost, const VhostStats& stats, std::size_t max)
+{
+    VhostRules out;
+    out.vhost = vhost;
+    std::vector<RuleSeries> all;
+    all.reserve(stats.rules.size());
+    for (const auto& [id, rule] : stats.rules) {
+        if (!id.empty()) {
+            all.push_back({&id, &rule});
+        }
+    }
+    const auto by_hits = [](const RuleSeries& a, const RuleSeries& b) {
+        return a.stats->hits != b.stats->hits ? a.stats->hits > b.stats->hits : *a.id < *b.id;
+    };
+    // Twice `max` leaves room for ids skipped as duplicates below.
+    const std::size_t keep = std::min(all.size(), max * 2 + 1);
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                      by_hits);
+    // Two ids that differ only in invalid UTF-8 would render as one series.
+    std::unordered_set<std::string> labels;
+    std::string label;
+    for (std::size_t i = 0; i < keep && out.rules.size() < max; ++i) {
+        label.clear();
+        append_label_value(label, *all[i].id);
+        if (labels.insert(label).second) {
+            out.rules.push_back(all[i]);
+        }
+    }
+    out.dropped = all.size() - out.rules.size();
+    return out;
+}
+
+void render_histogram_family(std::string& out, const Aggregator& aggregator, std::string_view name,
+                             std::string_view help, ScoreHistogram VhostStats::*field)
+{
+    append_family(out, name, help, MetricType::histogram);
+    std::array<double, ScoreHistogram::k_bounds.size()> bounds{};
+    std::array<std::uint64_t, ScoreHistogram::k_bounds.size()> cumulative{};
+    for (const auto& [vhost, stats] : aggregator.all()) {
+        const ScoreHistogram& h = stats.*field;
+        std::uint64_t running = 0;
+        for (std::size_t i = 0; i < bounds.size(); ++i) {
+            bounds[i] = ScoreHistogram::k_bounds[i];
+            running += h.counts[i];
+            cumulative[i] = running;
+        }
+        const Label labels[] = {{"vhost", vhost}};
+        (void)append_histogram(out, name, labels, bounds, cumulative, static_cast<double>(h.sum),
+                               h.count);
+    }
+}
+
+void render_vhosts(std::string& out, const Aggregator& aggregator, std::size_t max_rule_series)
+{
+    const auto& vhosts = aggregator.all();
+    for (const VhostCounter& counter : k_vhost_counters) {
+        append_family(out, counter.name, counter.help, MetricType::counter);
+        for (const auto& [vhost, stats] : vhosts) {
+            const Label labels[] = {{"vhost", vhost}};
+            append_sample(out, counter.name, labels, stats.*counter.field);
+        }
+    }
+
+    constexpr std::string_view responses = "modsec_observe_responses_total";
+    append_family(out, responses, "Responses by final HTTP status.", MetricType::counter);
+    std::string code;
+    for (const auto& [vhost, stats] : vhosts) {
+        for (const auto& [status, count] : stats.status) {
+            code = std::to_string(status);
+            const Label labels[] = {{"vhost", vhost}, {"status", code}};
+            append_sample(out, responses, labels, count);
+        }
+    }
+
+    std::vector<VhostRules> chosen;
+    chosen.reserve(vhosts.size());
+    for (const auto& [vhost, stats] : vhosts) {
+        chosen.push_back(choose_rules(vhost, stats, max_rule_series));
+    }
+    const auto rule_family = [&](std::string_view name, std::string_view help,
+                                 std::uint64_t RuleStats::*field) {
+        append_family(out, name, help, MetricType::counter);
+        for (const VhostRules& v : chosen) {
+            for (const RuleSeries& r : v.rules) {
+                const Label labels[] = {
+                    {"vhost", v.vhost}, {"rule_id", *r.id}, {"severity", r.stats->severity}};
+                append_sample(out, name, labels, r.stats->*field);
+            }
+        }
+    };
+    rule_family("modsec_observe_rule_hits_total", "Requests in which the rule matched.",
+                &RuleStats::hits);
+    rule_family("modsec_observe_rule_matches_total",
+                "ModSecurity messages of the rule (one request can match twice).",
+                &RuleStats::matches);
+    constexpr std::string_view dropped = "modsec_observe_rule_series_dropped";
+    append_family(out, dropped,
+                  "Rules of the vhost not exported as rule series (those with the most hits are).",
+                  MetricType::gauge);
+    for (const VhostRules& v : chosen) {
+        const Label labels[] = {{"vhost", v.vhost}};
+        append_sample(out, dropped, labels, v.dropped);
+    }
+
+    render_histogram_family(out, aggregator, "modsec_observe_inbound_anomaly_score",
+                            "CRS inbound anomaly score per request (clean requests count as 0).",
+                            &VhostStats::inbound_scores);
+    render_histogram_family(out, aggregator, "modsec_observe_outbound_anomaly_score",
+                            "CRS outbound anomaly score per request (clean requests count as 0).",
+                            &VhostStats::outbound_scores);
+}
+
+void render_health(std::string& out, const json& health)
+{
+    constexpr std::string_view malformed = "modsec_observe_collector_malformed_datagrams_total";
+    append_family(out, malformed, "Datagrams rejected, by reason.", MetricType::counter);
+    const auto by_reason = health.find("malformed_by_reason");
+    for (const DecodeError reason : k_decode_errors) {
+        const char* name = reason_name(reason);
+        const Label labels[] = {{"reason", name}};
+        append_sample(out, malformed, labels,
+                      by_reason == health.end() ? 0 : uint_at(*by_reason, name));
+    }
+    for (const HealthValue& value : k_health_values) {
+        append_family(out, value.name, value.help, value.type);
+        append_sample(out, value.name, {}, uint_at(health, value.key));
+    }
+}
+
+void render_process(std::string& out, const ProcessStats& process)
+{
+    if (process.resident_bytes) {
+        append_family(out, "process_resident_memory_bytes", "Resident memory size in bytes.",
+                      MetricType::gauge);
+        append_sample(out, "process_resident_memory_bytes", {}, *process.resident_bytes);
+    }
+    if (process.start_time_seconds) {
+        append_family(out, "process_start_time_seconds",
+                      "Start time of the process since unix epoch in seconds.", MetricType::gauge);
+        append_sample(out, "process_start_time_seconds", {}, *process.start_time_seconds);
+    }
+}
+
+std::optional<std::uint64_t> parse_uint(std::string_view text)
+{
+    std::uint64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+// The `index`-th field (0-based) of space-separated `text`.
+std::string_view field(std::string_view text, std::size_t index)
+{
+    std::size_t start = 0;
+    for (std::size_t i = 0;; ++i) {
+        start = text.find_first_not_of(" \n", start);
+        if (start == std::string_view::npos) {
+            return {};
+        }
+        const std::size_t end = std::min(text.find_first_of(" \n", start), text.size());
+        if (i == index) {
+            return text.substr(start, end - start);
+        }
+        start = end;
+    }
+}
+
+std::optional<std::string> read_small_file(const char* path)
+{
+    std::ifstream in(path);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    return std::move(text).str();
+}
+
+} // namespace
+
+std::optional<std::uint64_t> parse_statm_resident_pages(std::string_view statm)
+{
+    return parse_uint(field(statm, 1));
+}
+
+std::optional<std::uint64_t> parse_stat_start_ticks(std::string_view stat)
+{
+    // The command name (field 2) is in parentheses and may contain anything;
+    // field 3 starts after the last ')'. starttime is field 22.
+    const std::size_t paren = stat.rfind(')');
+    if (paren == std::string_view::npos) {
+        return std::nullopt;
+    }
+    return parse_uint(field(stat.substr(paren + 1), 22 - 3));
+}
+
+std::optional<std::uint64_t> parse_boot_time(std::string_view proc_stat)
+{
+    for (std::size_t start = 0; start < proc_stat.size();) {
+        const std::size_t end = std::min(proc_stat.find('\n', start), proc_stat.size());
+        const std::string_view line = proc_stat.substr(start, end - start);
+        if (line.starts_with("btime ")) {
+            return parse_uint(field(line, 1));
+        }
+        start = end + 1;
+    }
+    return std::nullopt;
+}
+
+ProcessStats read_process_stats()
+{
+    ProcessStats stats;
+    const long page = ::sysconf(_SC_PAGESIZE);
+    const auto statm = read_small_file("/proc/self/statm");
+    if (const auto pages = statm ? parse_statm_resident_pages(*statm) : std::nullopt;
+        pages && page > 0) {
+        stats.resident_bytes = *pages * static_cast<std::uint64_t>(page);
+    }
+    const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+    const auto stat = read_small_file("/proc/self/stat");
+    const auto boot = read_small_file("/proc/stat");
+    const auto ticks = stat ? parse_stat_start_ticks(*stat) : std::nullopt;
+    const auto btime = boot ? parse_boot_time(*boot) : std::nullopt;
+    if (ticks && btime && ticks_per_second > 0) {
+        stats.start_time_seconds =
+            static_cast<double>(*btime) +
+            static_cast<double>(*ticks) / static_cast<double>(ticks_per_second);
+    }
+    return stats;
+}
+
+std::string render_metrics(const Collector& collector, Collector::Clock::time_point now,
+                           const ProcessStats& process, std::size_t max_rule_series)
+{
+    std::string out;
+    out.reserve(16384);
+    render_vhosts(out, collector.aggregator(), max_rule_series);
+    render_health(out, collector.health(now));
+    render_process(out, process);
+    return out;
+}
+
+MemoryUsage read_memory_usage()
+{
+    MemoryUsage memory;
+    memory.rss_bytes = read_process_stats().resident_bytes;
+    rusage usage{};
+    if (::getrusage(RUSAGE_SELF, &usage) == 0 && usage.ru_maxrss > 0) {
+        memory.rss_peak_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024; // KiB
+    }
+    return memory;
+}
+
+} // namespace mso

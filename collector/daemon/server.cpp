@@ -1,0 +1,483 @@
+// The poll loop. Datagrams are drained in bounded batches so a flood of events
+// cannot starve queries; a query client is not read from while an answer to it
+// is still pending, which bounds the memory any one client can make us hold.
+#include "daemon/server.h"
+
+#include "daemon/metrics.h"
+#include "state/query_answer.h"
+#include "util/time_format.h"
+#include "util/terminal.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace mso {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Datagrams handled per wakeup before the other sockets get a turn.
+constexpr int k_datagram_batch = 4096;
+// Spool lines replayed per wake-up, so a large spool cannot starve the socket.
+constexpr std::size_t k_spool_batch = 2048;
+constexpr std::size_t k_read_chunk = 16384;
+constexpr std::size_t k_max_logged_detail = 200;
+
+bool would_block(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK;
+}
+
+} // namespace
+
+Server::Server(Collector& collector, Fd event_socket, Fd query_listener)
+    : m_collector(collector), m_event_socket(std::move(event_socket)),
+      m_query_listener(std::move(query_listener)), m_datagram(k_max_datagram_bytes, '\0')
+{
+    int wanted = k_event_socket_rcvbuf;
+    // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
+    if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted,
+                     sizeof(wanted)) != 0) {
+        (void)::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof(wanted));
+    }
+    int actual = 0;
+    socklen_t length = sizeof(actual);
+    if (::getsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUF, &actual, &length) == 0 &&
+        actual < wanted) {
+        log_line("event socket receive buffer is " + std::to_string(actual) +
+                 " bytes (wanted " + std::to_string(wanted) +
+                 "; raise net.core.rmem_max to avoid losing events in bursts)");
+    }
+}
+
+void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
+{
+    std::vector<pollfd> fds;
+    while (stop == 0) {
+        const auto now = Clock::now();
+        // Close clients that are done or idle for too long.
+        std::erase_if(m_clients, [&](const Client& c) {
+            return !c.fd || (c.closing && c.output.empty()) ||
+                   (!c.tail && now - c.last_activity >= k_query_client_idle_timeout);
+        });
+
+        fds.clear();
+        fds.push_back({m_event_socket.get(), POLLIN, 0});
+        fds.push_back({m_query_listener.get(), POLLIN, 0});
+        for (const Client& c : m_clients) {
+            short events = 0;
+            if (c.output.empty() && !c.closing) {
+                events |= POLLIN;
+            }
+            if (!c.output.empty()) {
+                events |= POLLOUT;
+            }
+            fds.push_back({c.fd.get(), events, 0});
+        }
+
+        auto next_deadline = now + k_query_client_idle_timeout;
+        for (const Client& c : m_clients) {
+            if (!c.tail) {
+                next_deadline =
+                    std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
+            }
+        }
+        next_deadline = task_deadline(next_deadline);
+        if (m_spool) {
+            next_deadline = std::min(next_deadline, m_spool->deadline(now));
+        }
+        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
+        timespec timeout{};
+        timeout.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
+        timeout.tv_nsec = static_cast<long>(wait.count() % 1000000000);
+
+        const int ready = ::ppoll(fds.data(), fds.size(), &timeout, &wait_mask);
+        if (ready < 0) {
+            const int err = errno;
+            if (err != EINTR) {
+                log_limited(m_socket_log, std::string("poll failed: ") + std::strerror(err));
+            } else if (m_signal_flag != nullptr && *m_signal_flag != 0) {
+                const std::lock_guard lock(m_collector_mutex);
+                run_tasks(Clock::now()); // e.g. SIGHUP
+            }
+            continue;
+        }
+        const std::lock_guard lock(m_collector_mutex);
+        run_tasks(Clock::now());
+        if (m_spool && m_spool->due(Clock::now())) {
+            m_spool->step(Clock::now(), k_spool_batch);
+        }
+        if (ready == 0) {
+            continue;
+        }
+        if (fds[0].revents != 0) {
+            drain_datagrams();
+        }
+        // Handle existing clients before accepting new ones: indexes of fds and
+        // m_clients match only until accept_clients() appends.
+        for (std::size_t i = 2; i < fds.size(); ++i) {
+            Client& client = m_clients[i - 2];
+            const short revents = fds[i].revents;
+            if (revents & POLLOUT) {
+                write_client(client);
+                // Request lines held back while answers were waiting.
+                if (client.fd && client.output.empty() && !client.tail &&
+                    client.input.find('\n') != std::string::npos) {
+                    answer_lines(client);
+                    write_client(client);
+                }
+            }
+            if (revents & (POLLIN | POLLHUP | POLLERR)) {
+                if (client.output.empty() && !client.closing) {
+                    read_client(client);
+                } else if (revents & (POLLHUP | POLLERR)) {
+                    client.fd.reset();
+                }
+            }
+        }
+        if (fds[1].revents != 0) {
+            accept_clients();
+        }
+    }
+}
+
+// ---- periodic and signal tasks (snapshots, SIGHUP) ----
+
+void Server::set_periodic_task(std::chrono::milliseconds interval,
+                               std::function<void(Collector&)> task)
+{
+    m_periodic_task = std::move(task);
+    set_periodic_interval(interval);
+}
+
+void Server::set_periodic_interval(std::chrono::milliseconds interval)
+{
+    m_periodic_interval = interval;
+    m_periodic_due = Clock::now() + interval;
+}
+
+void Server::set_signal_task(volatile sig_atomic_t& flag, std::function<void(Collector&)> task)
+{
+    m_signal_flag = &flag;
+    m_signal_task = std::move(task);
+}
+
+Clock::time_point Server::task_deadline(Clock::time_point deadline) const
+{
+    if (m_periodic_task && m_periodic_interval.count() > 0) {
+        return std::min(deadline, m_periodic_due);
+    }
+    return deadline;
+}
+
+void Server::run_tasks(Clock::time_point now)
+{
+    if (m_signal_flag != nullptr && *m_signal_flag != 0) {
+        *m_signal_flag = 0;
+        m_signal_task(m_collector);
+    }
+    if (m_periodic_task && m_periodic_interval.count() > 0 && now >= m_periodic_due) {
+        m_periodic_due = now + m_periodic_interval;
+        m_periodic_task(m_collector);
+    }
+}
+
+void Server::enable_spool_replay(const std::string& dir)
+{
+    m_spool = std::make_unique<SpoolReplayer>(
+        dir, m_datagram.size(), m_collector.spool_status(),
+        [this](std::string_view line) { ingest_datagram(line); });
+    const std::lock_guard lock(m_collector_mutex);
+    m_spool->replay_all();
+}
+
+void Server::drain_before_exit()
+{
+    const std::lock_guard lock(m_collector_mutex);
+    while (drain_datagrams()) {
+    }
+    if (m_spool) {
+        m_spool->replay_all();
+    }
+}
+
+bool Server::drain_datagrams()
+{
+    for (int i = 0; i < k_datagram_batch; ++i) {
+        // Room for the sender's credentials (SO_PASSCRED) and nothing else: file
+        // descriptors a sender passes do not fit and the kernel closes them.
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+        iovec data{m_datagram.data(), m_datagram.size()};
+        msghdr message{};
+        message.msg_iov = &data;
+        message.msg_iovlen = 1;
+        message.msg_control = control;
+        message.msg_controllen = sizeof(control);
+        const ssize_t n =
+            ::recvmsg(m_event_socket.get(), &message, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0) {
+            if (!would_block(errno) && errno != EINTR) {
+                log_limited(m_socket_log,
+                            std::string("cannot receive from event socket: ") +
+                                std::strerror(errno));
+            }
+            return false;
+        }
+        if (!sender_allowed(message)) {
+            continue;
+        }
+        const auto size = static_cast<std::size_t>(n);
+        if (size > m_datagram.size()) {
+            m_collector.count_malformed(DecodeError::too_large);
+            log_limited(m_malformed_log, "malformed datagram (too_large): " +
+                                             std::to_string(size) + " bytes");
+            continue;
+        }
+        ingest_datagram(std::string_view(m_datagram.data(), size));
+    }
+    return true;
+}
+
+void Server::ingest_datagram(std::string_view datagram)
+{
+    const std::uint64_t pushed = m_collector.events().pushed();
+    auto failure = m_collector.ingest(datagram, static_cast<std::int64_t>(std::time(nullptr)));
+    if (m_collector.events().pushed() != pushed) {
+        publish(*m_collector.events().newest());
+    }
+    if (failure) {
+        std::string detail = terminal_safe(failure->detail);
+        if (detail.size() > k_max_logged_detail) {
+            detail.resize(k_max_logged_detail);
+            detail += "...";
+        }
+        log_limited(m_malformed_log, std::string("malformed datagram (") +
+                                         reason_name(failure->reason) + "): " + detail);
+    }
+}
+
+void Server::publish(const RequestEvent& event)
+{
+    std::string line; // rendered once, for the first client that wants it
+    for (Client& client : m_clients) {
+        if (!client.tail || !client.fd || !client.tail->matches(event)) {
+            continue;
+        }
+        if (client.output.size() >= k_max_tail_backlog_bytes) {
+            ++client.tail_dropped;
+            m_collector.count_tail_dropped();
+            continue;
+        }
+        if (client.tail_dropped != 0) {
+            client.output += "{\"dropped\":" + std::to_string(client.tail_dropped) + "}\n";
+            client.tail_dropped = 0;
+        }
+        if (line.empty()) {
+            line = event_json_line(event) + "\n";
+        }
+        client.output += line;
+    }
+}
+
+std::optional<std::string> Server::set_event_senders(CredentialPolicy policy)
+{
+    const int on = 1;
+    if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
+        return std::string("cannot enable SO_PASSCRED on the event socket: ") +
+               std::strerror(errno);
+    }
+    m_event_senders = std::move(policy);
+    return std::nullopt;
+}
+
+void Server::set_query_peers(CredentialPolicy policy)
+{
+    m_query_peers = std::move(policy);
+}
+
+bool Server::sender_allowed(const msghdr& message)
+{
+    if (!m_event_senders) {
+        return true;
+    }
+    const ucred* credentials = nullptr;
+    // CMSG_NXTHDR casts away const in glibc's definition.
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&message), c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+            c->cmsg_len == CMSG_LEN(sizeof(ucred))) {
+            credentials = reinterpret_cast<const ucred*>(CMSG_DATA(c));
+        }
+    }
+    if (credentials != nullptr && m_event_senders->allows(credentials->uid, credentials->gid)) {
+        return true;
+    }
+    m_collector.count_rejected_sender();
+    log_limited(m_sender_log,
+                credentials == nullptr
+                    ? std::string("rejected a datagram without sender credentials")
+                    : "rejected a datagram from pid " + std::to_string(credentials->pid) +
+                          " uid " + std::to_string(credentials->uid) + " gid " +
+                          std::to_string(credentials->gid) + " (allowed senders: " +
+                          m_event_senders->describe() + "; see --allow-uid, --allow-gid)");
+    return false;
+}
+
+bool Server::query_peer_allowed(int fd)
+{
+    if (!m_query_peers) {
+        return true;
+    }
+    ucred peer{};
+    socklen_t length = sizeof(peer);
+    bool allowed = false;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0) {
+        allowed = m_query_peers->allows(peer.uid, peer.gid);
+        // The peer's supplementary groups, as they were at connect().
+        gid_t groups[256];
+        socklen_t groups_length = sizeof(groups);
+        if (!allowed && ::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &groups_length) == 0) {
+            for (std::size_t i = 0; i < groups_length / sizeof(gid_t) && !allowed; ++i) {
+                allowed = m_query_peers->allows(static_cast<uid_t>(-1), groups[i]);
+            }
+        }
+    }
+    if (allowed) {
+        return true;
+    }
+    m_collector.count_rejected_query_peer();
+    const std::string answer =
+        error_answer("not allowed to query this collector (uid " + std::to_string(peer.uid) +
+                     " gid " + std::to_string(peer.gid) + ")") +
+        "\n";
+    (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    log_limited(m_client_log, "refused a query client: pid " + std::to_string(peer.pid) +
+                                  " uid " + std::to_string(peer.uid) + " gid " +
+                                  std::to_string(peer.gid) + " is not allowed (" +
+                                  m_query_peers->describe() +
+                                  "; see --query-allow-uid, --query-allow-gid)");
+    return false;
+}
+
+void Server::accept_clients()
+{
+    for (;;) {
+        Fd fd(::accept4(m_query_listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (!would_block(errno) && errno != EINTR && errno != ECONNABORTED) {
+                log_limited(m_socket_log,
+                            std::string("cannot accept a query client: ") + std::strerror(errno));
+            }
+            return;
+        }
+        if (!query_peer_allowed(fd.get())) {
+            continue;
+        }
+        if (m_clients.size() >= k_max_query_clients) {
+            m_collector.count_refused_client();
+            const std::string answer = error_answer("too many query clients (at most " +
+                                                    std::to_string(k_max_query_clients) + ")") +
+                                       "\n";
+            (void)::send(fd.get(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            log_limited(m_client_log, "refused a query client: " +
+                                          std::to_string(k_max_query_clients) +
+                                          " clients already connected");
+            continue;
+        }
+        Client client;
+        client.fd = std::move(fd);
+        client.last_activity = Clock::now();
+        m_clients.push_back(std::move(client));
+    }
+}
+
+void Server::read_client(Client& client)
+{
+    char buffer[k_read_chunk];
+    const ssize_t n = ::recv(client.fd.get(), buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n < 0) {
+        if (!would_block(errno) && errno != EINTR) {
+            client.fd.reset();
+        }
+        return;
+    }
+    if (n == 0) {
+        // The peer is done sending; an incomplete last line gets no answer.
+        client.closing = true;
+        return;
+    }
+    client.last_activity = Clock::now();
+    if (client.tail) {
+        return; // a tail connection only receives
+    }
+    client.input.append(buffer, static_cast<std::size_t>(n));
+    answer_lines(client);
+    write_client(client);
+}
+
+void Server::answer_lines(Client& client)
+{
+    const auto now = Clock::now();
+    std::size_t start = 0;
+    for (std::size_t newline = client.input.find('\n'); newline != std::string::npos;
+         newline = client.input.find('\n', start)) {
+        std::string_view line(client.input.data() + start, newline - start);
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (line.size() > k_max_query_line_bytes) {
+            break; // handled below as too long
+        }
+        if (client.output.size() >= k_max_client_backlog_bytes) {
+            break; // the rest waits until the client has read its answers
+        }
+        QueryAnswer a = answer(line, m_collector, now, wall_clock_now(), read_memory_usage);
+        client.output += a.line;
+        client.output += '\n';
+        start = newline + 1;
+        if (a.tail) {
+            client.tail = std::move(a.tail);
+            start = client.input.size(); // later input on a tail connection is ignored
+            break;
+        }
+    }
+    client.input.erase(0, start);
+    const std::size_t pending_line = std::min(client.input.find('\n'), client.input.size());
+    if (pending_line > k_max_query_line_bytes) {
+        m_collector.count_bad_query();
+        client.output += error_answer("request line too long (more than " +
+                                      std::to_string(k_max_query_line_bytes) + " bytes)");
+        client.output += '\n';
+        client.input.clear();
+        client.closing = true;
+    }
+}
+
+void Server::write_client(Client& client)
+{
+    while (!client.output.empty()) {
+        const ssize_t n = ::send(client.fd.get(), client.output.data(), client.output.size(),
+                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (!would_block(errno)) {
+                client.fd.reset();
+                client.output.clear();
+            }
+            return;
+        }
+        client.last_activity = Clock::now();
+        client.output.erase(0, static_cast<std::size_t>(n));
+    }
+}
+
+} // namespace mso

@@ -1,0 +1,147 @@
+// The daemon's event loop: one thread, one ppoll() over the event socket, the
+// query listener and its clients. Datagrams go to the Collector; query lines go
+// through answer_query(). No call in the loop blocks except ppoll() itself and,
+// briefly, the collector lock, the one place where the Collector is shared with
+// another thread (the metrics endpoint, see with_collector()).
+#pragma once
+
+#include "state/collector.h"
+#include "util/fd.h"
+#include "util/log.h"
+#include "daemon/socket_security.h"
+#include "daemon/spool_replay.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace mso {
+
+inline constexpr std::size_t k_max_query_clients = 64;
+// Query clients that send nothing and read nothing for this long are closed.
+inline constexpr std::chrono::seconds k_query_client_idle_timeout{60};
+// Answers a client may have waiting before its further request lines wait too: a
+// client that sends many queries and reads nothing cannot make the collector build
+// unbounded output (nor stall ingestion while building it).
+inline constexpr std::size_t k_max_client_backlog_bytes = 1024 * 1024;
+// Events a `tail` client may have waiting before further ones are dropped for it
+// (counted, and announced to it with a {"dropped":N} line when it catches up).
+inline constexpr std::size_t k_max_tail_backlog_bytes = 1024 * 1024;
+// Receive buffer requested for the event socket.
+inline constexpr int k_event_socket_rcvbuf = 4 * 1024 * 1024;
+
+// Runs the loop over sockets it owns; borrows `collector`. run() belongs to one
+// thread; with_collector() may be called from any thread.
+class Server {
+public:
+    Server(Collector& collector, Fd event_socket, Fd query_listener);
+
+    // Serves until `stop` becomes non-zero. Signals that set `stop` must be
+    // blocked by the caller; they are unblocked only while waiting in ppoll()
+    // (`wait_mask`), so a signal is never missed between the check and the wait.
+    void run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask);
+
+    [[nodiscard]] std::size_t client_count() const noexcept { return m_clients.size(); }
+
+    // Accepts event datagrams only from senders `policy` allows, by the credentials
+    // the kernel attaches (SO_PASSCRED); others are dropped, counted
+    // (health.rejected_senders) and logged at a bounded rate. Without a call every
+    // sender is accepted. Call before run(). Returns why SO_PASSCRED failed.
+    [[nodiscard]] std::optional<std::string> set_event_senders(CredentialPolicy policy);
+    // Answers only query clients whose SO_PEERCRED uid, gid or one of whose groups
+    // `policy` allows; others get an error line and are closed (rejected_query_peers).
+    void set_query_peers(CredentialPolicy policy);
+
+    // Periodic and on-signal work on the loop thread (snapshots, SIGHUP reloads); each
+    // task runs with the collector lock held, between wake-ups, so keep it bounded.
+    // `task` runs every `interval` (ppoll() wakes up for it; zero: never). Call before
+    // run(), or from a task to change the interval.
+    void set_periodic_task(std::chrono::milliseconds interval,
+                           std::function<void(Collector&)> task);
+    void set_periodic_interval(std::chrono::milliseconds interval);
+    // `task` runs once after ppoll() returns with `flag` non-zero (set by a signal
+    // handler for a signal in run()'s `wait_mask`); the flag is reset first.
+    void set_signal_task(volatile sig_atomic_t& flag, std::function<void(Collector&)> task);
+
+    // Replays the module's spool files in `dir` (ModSecObserveSpool): everything that can
+    // be taken now, then every k_spool_scan_interval, in bounded steps between wake-ups.
+    void enable_spool_replay(const std::string& dir);
+    // At exit, after run() and after the event socket's path was removed (so senders
+    // fail over to their spools): reads what is still queued on the socket, then replays
+    // the spool files that can be taken. Nothing a sender handed over is dropped.
+    void drain_before_exit();
+
+    // Calls `read(const Collector&)` under the collector lock and returns its
+    // result. Blocks while the loop handles one wake-up (at most one batch of
+    // datagrams plus the queries that arrived with it); keep `read` short, it
+    // stalls ingestion for as long as it runs.
+    template <typename Read>
+    auto with_collector(Read&& read) const
+    {
+        std::lock_guard lock(m_collector_mutex);
+        return std::forward<Read>(read)(std::as_const(m_collector));
+    }
+
+private:
+    struct Client {
+        Fd fd;
+        std::string input;  // bytes after the last complete line
+        std::string output; // answers not yet written
+        bool closing = false; // close once output is flushed
+        std::chrono::steady_clock::time_point last_activity;
+        std::optional<EventFilter> tail; // streaming events; input is ignored
+        std::uint64_t tail_dropped = 0;  // events not sent since the last notice
+    };
+
+    // Returns false when the socket had no more datagrams (the batch limit not reached).
+    bool drain_datagrams();
+    // Aggregates one datagram (from the socket or a spool file) and logs it if malformed.
+    void ingest_datagram(std::string_view datagram);
+    // Whether the datagram `message` holds came from an allowed sender.
+    [[nodiscard]] bool sender_allowed(const msghdr& message);
+    [[nodiscard]] bool query_peer_allowed(int fd);
+    void accept_clients();
+    void read_client(Client& client);
+    void write_client(Client& client);
+    void answer_lines(Client& client);
+    // Appends `event` to every tail client whose filter matches it.
+    void publish(const RequestEvent& event);
+
+    // Runs the periodic and signal tasks that are due; the lock is held.
+    void run_tasks(std::chrono::steady_clock::time_point now);
+    // The ppoll() deadline the periodic task imposes (or `deadline` if later).
+    [[nodiscard]] std::chrono::steady_clock::time_point
+    task_deadline(std::chrono::steady_clock::time_point deadline) const;
+
+    Collector& m_collector;
+    std::chrono::milliseconds m_periodic_interval{0};
+    std::chrono::steady_clock::time_point m_periodic_due;
+    std::function<void(Collector&)> m_periodic_task;
+    volatile sig_atomic_t* m_signal_flag = nullptr;
+    std::function<void(Collector&)> m_signal_task;
+    // Guards m_collector: run() holds it while it handles a wake-up of ppoll()
+    // (never while waiting), with_collector() while a reader runs.
+    mutable std::mutex m_collector_mutex;
+    Fd m_event_socket;
+    Fd m_query_listener;
+    std::vector<Client> m_clients;
+    std::string m_datagram; // receive buffer, k_max_datagram_bytes
+    std::unique_ptr<SpoolReplayer> m_spool;
+    RateLimiter m_malformed_log;
+    RateLimiter m_socket_log;
+    RateLimiter m_client_log;
+    std::optional<CredentialPolicy> m_event_senders;
+    std::optional<CredentialPolicy> m_query_peers;
+    RateLimiter m_sender_log;
+};
+
+} // namespace mso

@@ -1,0 +1,335 @@
+// The validating loader of the snapshot format (version 1, written by
+// snapshot_save.cpp); see snapshot.h. It reads into a fresh Aggregator and EventRing
+// through snapshot_reader.h and hands them to the Collector only when every value
+// checked out.
+#include "daemon/snapshot.h"
+
+#include "daemon/snapshot_reader.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace mso {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr std::size_t k_histogram_buckets = ScoreHistogram::k_bounds.size() + 1;
+constexpr std::size_t k_max_minute_points =
+    static_cast<std::size_t>(TimeSeries::k_minute_span / TimeSeries::k_minute) + 1;
+constexpr std::size_t k_max_hour_points =
+    static_cast<std::size_t>(TimeSeries::k_hour_span / TimeSeries::k_hour) + 1;
+
+// ---- loading --------------------------------------------------------------------
+
+// The aggregator's bounds across all vhosts, as ingestion applies them.
+struct Budget {
+    std::size_t rules_left = k_max_rules_total;
+    std::size_t series_entries_left = k_max_series_rule_entries;
+};
+
+void read_top(SnapshotReader& r, const json& obj, const char* key, TopK& top,
+              Aggregator& aggregator)
+{
+    const json* value = r.object(obj, key);
+    const auto scope = r.enter(key);
+    if (value == nullptr) {
+        return;
+    }
+    std::uint64_t total = 0;
+    r.u64(*value, "total", total);
+    const json* entries = r.array(*value, "entries", top.capacity());
+    const auto entries_scope = r.enter("entries");
+    if (entries == nullptr) {
+        return;
+    }
+    std::set<std::string, std::less<>> seen;
+    for (std::size_t i = 0; i < entries->size() && !r.failed(); ++i) {
+        const auto item = r.enter(i);
+        const json* tuple = r.tuple((*entries)[i], 3);
+        TopEntry e;
+        if (tuple == nullptr || !r.string_value((*tuple)[0], e.key) ||
+            !r.u64_value((*tuple)[1], e.count) || !r.u64_value((*tuple)[2], e.error)) {
+            return;
+        }
+        if (e.error > e.count) {
+            r.fail("error exceeds count");
+            return;
+        }
+        if (!seen.insert(e.key).second) {
+            r.fail("duplicate key");
+            return;
+        }
+        if (top.size() >= top.capacity()) {
+            aggregator.count_dropped(1);
+            continue;
+        }
+        top.restore(std::move(e), total);
+    }
+    // Space-Saving keeps every key until its slots are full: a total without entries
+    // cannot occur.
+    if (entries->empty() && total != 0) {
+        r.fail("total without entries");
+    }
+}
+
+void read_histogram(SnapshotReader& r, const json& obj, const char* key, ScoreHistogram& h)
+{
+    const json* value = r.object(obj, key);
+    const auto scope = r.enter(key);
+    if (value == nullptr) {
+        return;
+    }
+    r.u64(*value, "sum", h.sum);
+    r.u64(*value, "count", h.count);
+    const json* counts = r.member(*value, "counts");
+    const auto counts_scope = r.enter("counts");
+    if (counts == nullptr || r.tuple(*counts, k_histogram_buckets) == nullptr) {
+        return;
+    }
+    for (std::size_t i = 0; i < k_histogram_buckets; ++i) {
+        const auto item = r.enter(i);
+        if (!r.u64_value((*counts)[i], h.counts[i])) {
+            return;
+        }
+    }
+}
+
+void read_series(SnapshotReader& r, const json& obj, const char* key, Resolution resolution,
+                 std::size_t bound, TimeSeries& series, Aggregator& aggregator, Budget& budget)
+{
+    const json* points = r.array(obj, key, bound);
+    const auto scope = r.enter(key);
+    if (points == nullptr) {
+        return;
+    }
+    std::int64_t previous = 0;
+    for (std::size_t i = 0; i < points->size() && !r.failed(); ++i) {
+        const auto item = r.enter(i);
+        const json* tuple = r.tuple((*points)[i], 6);
+        SeriesPoint p;
+        if (tuple == nullptr || !r.i64_value((*tuple)[0], p.start) ||
+            !r.u64_value((*tuple)[1], p.requests) || !r.u64_value((*tuple)[2], p.flagged) ||
+            !r.u64_value((*tuple)[3], p.intercepted) || !r.u64_value((*tuple)[4], p.would_block)) {
+            return;
+        }
+        if (i > 0 && p.start <= previous) {
+            r.fail("points not in time order");
+            return;
+        }
+        previous = p.start;
+        const auto rules_scope = r.enter(5);
+        const json* rules = r.array((*tuple)[5], nullptr, TimeSeries::k_max_rules_per_point);
+        if (rules == nullptr) {
+            return;
+        }
+        for (std::size_t k = 0; k < rules->size(); ++k) {
+            const auto rule_item = r.enter(k);
+            const json* pair = r.tuple((*rules)[k], 2);
+            std::pair<std::string, std::uint64_t> hit;
+            if (pair == nullptr || !r.string_value((*pair)[0], hit.first) ||
+                !r.u64_value((*pair)[1], hit.second)) {
+                return;
+            }
+            if (p.rule_hits.size() >= TimeSeries::k_max_rules_per_point ||
+                budget.series_entries_left == 0) {
+                aggregator.count_dropped(1);
+                continue;
+            }
+            --budget.series_entries_left;
+            p.rule_hits.push_back(std::move(hit));
+        }
+        if (i >= bound) {
+            budget.series_entries_left += p.rule_hits.size();
+            aggregator.count_dropped(1);
+            continue;
+        }
+        series.restore(resolution, std::move(p));
+    }
+}
+
+void read_rule(SnapshotReader& r, const json& obj, VhostStats& v, Aggregator& aggregator,
+               Budget& budget)
+{
+    std::string id;
+    RuleStats rule;
+    if (!r.string(obj, "id", id)) {
+        return;
+    }
+    r.string(obj, "msg", rule.msg);
+    r.string(obj, "severity", rule.severity);
+    r.int32(obj, "pl", rule.paranoia_level);
+    r.u64(obj, "hits", rule.hits);
+    r.u64(obj, "matches", rule.matches);
+    r.i64(obj, "first_seen", rule.first_seen);
+    r.i64(obj, "last_seen", rule.last_seen);
+    read_top(r, obj, "paths", rule.paths, aggregator);
+    read_top(r, obj, "targets", rule.targets, aggregator);
+    if (r.failed()) {
+        return;
+    }
+    if (v.rules.count(id) != 0) {
+        r.fail("duplicate rule id");
+        return;
+    }
+    if (v.rules.size() >= k_max_rules_per_vhost || budget.rules_left == 0) {
+        aggregator.count_dropped(1);
+        return;
+    }
+    --budget.rules_left;
+    v.rules.emplace(std::move(id), std::move(rule));
+}
+
+void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
+                std::set<std::string, std::less<>>& names, Budget& budget)
+{
+    std::string name;
+    if (!r.string(obj, "name", name)) {
+        return;
+    }
+    if (!names.insert(name).second) {
+        r.fail("duplicate vhost");
+        return;
+    }
+    // Read in full first: a vhost beyond k_max_vhosts is still checked, then dropped.
+    VhostStats v;
+    r.u64(obj, "requests", v.requests);
+    r.u64(obj, "flagged", v.flagged);
+    r.u64(obj, "intercepted", v.intercepted);
+    r.u64(obj, "would_block", v.would_block);
+    r.u64(obj, "events", v.events);
+    r.u64(obj, "truncated_findings", v.truncated_findings);
+    r.u64(obj, "engine_messages", v.engine_messages);
+    r.u64(obj, "events_without_scores", v.events_without_scores);
+    r.u64(obj, "events_lost", v.events_lost);
+    r.i64(obj, "first_seen", v.first_seen);
+    r.i64(obj, "last_seen", v.last_seen);
+    if (const json* ports = r.array(obj, "ports", k_max_ports_per_vhost)) {
+        const auto scope = r.enter("ports");
+        for (std::size_t i = 0; i < ports->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            int port = 0;
+            if (!r.int_value((*ports)[i], port)) {
+                break;
+            }
+            if (v.ports.count(port) != 0) {
+                r.fail("duplicate port");
+            } else if (v.ports.size() >= k_max_ports_per_vhost) {
+                aggregator.count_dropped(1);
+            } else {
+                v.ports.insert(port);
+            }
+        }
+    }
+    if (const json* status = r.array(obj, "status", k_max_statuses_per_vhost)) {
+        const auto scope = r.enter("status");
+        for (std::size_t i = 0; i < status->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            const json* pair = r.tuple((*status)[i], 2);
+            int code = 0;
+            std::uint64_t count = 0;
+            if (pair == nullptr || !r.int_value((*pair)[0], code) ||
+                !r.u64_value((*pair)[1], count)) {
+                break;
+            }
+            if (v.status.count(code) != 0) {
+                r.fail("duplicate status code");
+            } else if (v.status.size() >= k_max_statuses_per_vhost) {
+                aggregator.count_dropped(1);
+            } else {
+                v.status.emplace(code, count);
+            }
+        }
+    }
+    read_histogram(r, obj, "inbound_scores", v.inbound_scores);
+    read_histogram(r, obj, "outbound_scores", v.outbound_scores);
+    read_top(r, obj, "clients", v.clients, aggregator);
+    read_top(r, obj, "paths", v.paths, aggregator);
+    read_top(r, obj, "agents", v.agents, aggregator);
+    read_top(r, obj, "targets", v.targets, aggregator);
+    if (const json* rules = r.array(obj, "rules", k_max_rules_per_vhost)) {
+        const auto scope = r.enter("rules");
+        for (std::size_t i = 0; i < rules->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            if (const json* rule = r.object((*rules)[i], nullptr)) {
+                read_rule(r, *rule, v, aggregator, budget);
+            }
+        }
+    }
+    read_series(r, obj, "minutes", Resolution::minute, k_max_minute_points, v.series, aggregator,
+                budget);
+    read_series(r, obj, "hours", Resolution::hour, k_max_hour_points, v.series, aggregator,
+                budget);
+    if (r.failed()) {
+        return;
+    }
+    if (VhostStats* slot = aggregator.restore_vhost(name)) {
+        *slot = std::move(v);
+    }
+}
+
+} // namespace
+
+std::variant<LoadSummary, LoadError> load_state(const json& doc, Collector& collector)
+{
+    SnapshotReader r;
+    if (!doc.is_object()) {
+        return LoadError{"not a JSON object"};
+    }
+    std::string format;
+    if (!r.string(doc, "format", format) || format != k_snapshot_format) {
+        return LoadError{r.failed() ? r.error() : "format: not a modsec-observe state file"};
+    }
+    const auto version = doc.find("version");
+    if (version == doc.end() || !version->is_number_integer() ||
+        version->get<std::int64_t>() != k_snapshot_version) {
+        return LoadError{"version: not " + std::to_string(k_snapshot_version)};
+    }
+    Aggregator aggregator;
+    std::uint64_t events_lost = 0;
+    std::uint64_t dropped = 0;
+    r.u64(doc, "events_lost", events_lost);
+    r.u64(doc, "dropped", dropped);
+    aggregator.restore_counters(events_lost, dropped);
+    if (const json* vhosts = r.array(doc, "vhosts", k_max_vhosts)) {
+        const auto scope = r.enter("vhosts");
+        std::set<std::string, std::less<>> names;
+        Budget budget;
+        for (std::size_t i = 0; i < vhosts->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            if (const json* vhost = r.object((*vhosts)[i], nullptr)) {
+                read_vhost(r, *vhost, aggregator, names, budget);
+            }
+        }
+    }
+    EventRing ring(collector.events().capacity());
+    // The file may come from a larger ring (--events-ring lowered since): the oldest
+    // events are evicted as they would have been.
+    const json* events = r.array(doc, "events", k_max_events_ring / k_snapshot_overflow_factor);
+    if (events != nullptr) {
+        const auto scope = r.enter("events");
+        for (std::size_t i = 0; i < events->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            RequestEvent e;
+            if (read_event(r, (*events)[i], e)) {
+                ring.push(std::move(e));
+            }
+        }
+    }
+    if (r.failed()) {
+        return LoadError{r.error()};
+    }
+    LoadSummary summary;
+    summary.vhosts = aggregator.vhost_count();
+    summary.events = ring.size();
+    summary.events_evicted = ring.evicted();
+    summary.dropped = aggregator.dropped() - dropped;
+    collector.restore(std::move(aggregator), std::move(ring));
+    return summary;
+}
+
+} // namespace mso

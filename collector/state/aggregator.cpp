@@ -1,0 +1,218 @@
+// Implements the counting rules of the `stats` query (docs/protocol.md, section 2):
+// what each request event and counter report adds to its vhost. The JSON views of
+// the result are in stats_view.cpp.
+#include "state/aggregator.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace mso {
+
+namespace {
+
+// Rule ids already counted as a hit for the event being added; a request
+// rarely has more than a handful of findings, so a linear scan is cheapest.
+bool seen_before(const std::vector<const std::string*>& seen, const std::string& id)
+{
+    return std::any_of(seen.begin(), seen.end(), [&](const std::string* s) { return *s == id; });
+}
+
+// Keys of heavy-hitter lists are cut to a bounded length (at a UTF-8 boundary).
+std::string_view top_key(std::string_view s)
+{
+    if (s.size() <= k_max_top_key_bytes) {
+        return s;
+    }
+    std::size_t n = k_max_top_key_bytes;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+        --n;
+    }
+    return s.substr(0, n);
+}
+
+bool would_block(const RequestEvent& e)
+{
+    if (e.intercepted || !e.scores) {
+        return false;
+    }
+    const AnomalyScores& s = *e.scores;
+    return (s.inbound_threshold > 0 && s.inbound >= s.inbound_threshold) ||
+           (s.outbound_threshold > 0 && s.outbound >= s.outbound_threshold);
+}
+
+} // namespace
+
+const TopK& VhostStats::top(TopList list) const noexcept
+{
+    switch (list) {
+    case TopList::clients: return clients;
+    case TopList::paths: return paths;
+    case TopList::agents: return agents;
+    case TopList::targets: return targets;
+    }
+    return clients;
+}
+
+VhostStats* Aggregator::vhost_for(const std::string& vhost, std::int64_t now)
+{
+    auto it = m_vhosts.find(vhost);
+    if (it == m_vhosts.end()) {
+        if (m_vhosts.size() >= k_max_vhosts) {
+            ++m_dropped;
+            return nullptr;
+        }
+        it = m_vhosts.emplace(vhost, VhostStats{}).first;
+        it->second.first_seen = now;
+    }
+    it->second.last_seen = now;
+    return &it->second;
+}
+
+void Aggregator::add_port(VhostStats& stats, int port)
+{
+    if (stats.ports.count(port) != 0) {
+        return;
+    }
+    if (stats.ports.size() >= k_max_ports_per_vhost) {
+        ++m_dropped;
+        return;
+    }
+    stats.ports.insert(port);
+}
+
+void Aggregator::add_status(VhostStats& stats, int status, std::uint64_t count)
+{
+    auto it = stats.status.find(status);
+    if (it == stats.status.end()) {
+        if (stats.status.size() >= k_max_statuses_per_vhost) {
+            ++m_dropped;
+            return;
+        }
+        it = stats.status.emplace(status, 0).first;
+    }
+    it->second += count;
+}
+
+void Aggregator::recount()
+{
+    m_rules_total = 0;
+    std::size_t entries = 0;
+    for (const auto& [name, v] : m_vhosts) {
+        m_rules_total += v.rules.size();
+        entries += v.series.rule_entries();
+    }
+    m_series_entries_left = k_max_series_rule_entries - std::min(entries, k_max_series_rule_entries);
+    m_restored = false;
+}
+
+void Aggregator::add(const RequestEvent& event, std::int64_t now)
+{
+    if (m_restored) {
+        recount();
+    }
+    VhostStats* v = vhost_for(event.vhost, now);
+    if (v == nullptr) {
+        return;
+    }
+    const bool flagged = !event.findings.empty() || event.findings_dropped > 0;
+    const bool blocks = would_block(event);
+    ++v->requests;
+    ++v->events;
+    v->flagged += flagged ? 1 : 0;
+    v->intercepted += event.intercepted ? 1 : 0;
+    v->would_block += blocks ? 1 : 0;
+    if (event.scores) {
+        v->inbound_scores.observe(event.scores->inbound);
+        v->outbound_scores.observe(event.scores->outbound);
+    } else {
+        ++v->events_without_scores;
+    }
+    add_port(*v, event.port);
+    add_status(*v, event.status, 1);
+    v->clients.add(top_key(event.client));
+    v->paths.add(top_key(event.path));
+    v->agents.add(top_key(event.user_agent));
+
+    std::vector<const std::string*> hit_ids;
+    for (const Finding& f : event.findings) {
+        if (!f.target.empty()) {
+            v->targets.add(top_key(f.target));
+        }
+        if (f.id.empty()) {
+            ++(f.engine ? v->engine_messages : v->truncated_findings);
+            continue;
+        }
+        auto it = v->rules.find(f.id);
+        if (it == v->rules.end()) {
+            if (v->rules.size() >= k_max_rules_per_vhost || m_rules_total >= k_max_rules_total) {
+                ++m_dropped;
+                continue;
+            }
+            it = v->rules.emplace(f.id, RuleStats{}).first;
+            ++m_rules_total;
+            it->second.first_seen = now;
+        }
+        RuleStats& rule = it->second;
+        rule.last_seen = now;
+        ++rule.matches;
+        if (!f.target.empty()) {
+            rule.targets.add(top_key(f.target));
+        }
+        if (!seen_before(hit_ids, f.id)) {
+            ++rule.hits;
+            rule.paths.add(top_key(event.path));
+            hit_ids.push_back(&it->first);
+        }
+        if (!f.msg.empty()) {
+            rule.msg = f.msg;
+        }
+        if (!f.severity.empty()) {
+            rule.severity = f.severity;
+        }
+        if (f.paranoia_level != 0) {
+            rule.paranoia_level = f.paranoia_level;
+        }
+    }
+    SeriesDelta delta;
+    delta.requests = 1;
+    delta.flagged = flagged ? 1 : 0;
+    delta.intercepted = event.intercepted ? 1 : 0;
+    delta.would_block = blocks ? 1 : 0;
+    delta.rule_hits = &hit_ids;
+    v->series.add(now, delta, m_series_entries_left);
+}
+
+void Aggregator::add(const CounterReport& report, std::int64_t now)
+{
+    if (m_restored) {
+        recount();
+    }
+    m_events_lost += report.events_lost;
+    VhostStats* v = vhost_for(report.vhost, now);
+    if (v == nullptr) {
+        return;
+    }
+    v->requests += report.requests;
+    v->events_lost += report.events_lost;
+    // Requests without an event had no findings, hence a score of 0; those whose event
+    // was lost are left out of the distribution.
+    if (report.requests > report.events_lost) {
+        v->inbound_scores.observe(0, report.requests - report.events_lost);
+        v->outbound_scores.observe(0, report.requests - report.events_lost);
+    }
+    add_port(*v, report.port);
+    for (const auto& [code, count] : report.status) {
+        add_status(*v, code, count);
+    }
+    SeriesDelta delta;
+    delta.requests = report.requests;
+    v->series.add(now, delta, m_series_entries_left);
+}
+
+const VhostStats* Aggregator::find(std::string_view vhost) const
+{
+    auto it = m_vhosts.find(vhost);
+    return it == m_vhosts.end() ? nullptr : &it->second;
+}
+
+} // namespace mso

@@ -1,0 +1,162 @@
+// Per-vhost aggregation of decoded events: how many requests a virtual host
+// served, how many ModSecurity flagged or intercepted, and which rules matched.
+// The counting rules are the contract of the `stats` query in docs/protocol.md;
+// this is the only place that implements them.
+#pragma once
+
+#include "event.h"
+#include "state/score_histogram.h"
+#include "state/time_series.h"
+#include "state/top_k.h"
+#include "protocol/query.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mso {
+
+// Bounds that keep a misbehaving (or malicious) sender with access to the event
+// socket from growing the collector without limit. Data beyond them is dropped
+// and counted in Aggregator::dropped().
+inline constexpr std::size_t k_max_vhosts = 10000;
+inline constexpr std::size_t k_max_rules_per_vhost = 5000;
+// Bounds across all vhosts, so that memory stays bounded even when a sender invents
+// vhosts and rule ids: (vhost, rule) pairs, and per-minute/per-hour rule entries of the
+// time series (beyond it, hits count in the points' totals and "other" entries).
+inline constexpr std::size_t k_max_rules_total = 50000;
+inline constexpr std::size_t k_max_series_rule_entries = 1000000;
+inline constexpr std::size_t k_max_ports_per_vhost = 64;
+inline constexpr std::size_t k_max_statuses_per_vhost = 1000;
+// Heavy-hitter slots per vhost list (clients, paths, agents, targets) and per rule list
+// (paths, targets); see top_k.h for the error bound.
+inline constexpr std::size_t k_top_capacity = 64;
+inline constexpr std::size_t k_rule_top_capacity = 8;
+static_assert(k_max_rules_limit == k_max_rules_per_vhost && k_max_top_clients == k_top_capacity,
+              "the query limits of protocol/query.h are the bounds kept per vhost");
+// Longest key kept in a heavy-hitter list (paths, user agents): longer ones are cut.
+inline constexpr std::size_t k_max_top_key_bytes = 256;
+
+// Totals of one rule within one vhost.
+struct RuleStats {
+    std::string msg;      // the most recent non-empty msg seen
+    std::string severity; // the most recent non-empty severity seen
+    int paranoia_level = 0;
+    std::uint64_t hits = 0;    // requests in which the rule matched
+    std::uint64_t matches = 0; // messages
+    std::int64_t first_seen = 0; // collector wall clock, Unix seconds
+    std::int64_t last_seen = 0;
+    TopK paths{k_rule_top_capacity};   // request paths of its hits
+    TopK targets{k_rule_top_capacity}; // matched variables (ARGS:q, ...)
+};
+
+// Totals of one vhost.
+struct VhostStats {
+    std::uint64_t requests = 0;
+    std::uint64_t flagged = 0;
+    std::uint64_t intercepted = 0;
+    // Not intercepted, but the anomaly score reached its threshold: what a
+    // DetectionOnly vhost would have blocked.
+    std::uint64_t would_block = 0;
+    std::uint64_t events = 0;
+    std::uint64_t truncated_findings = 0;
+    std::uint64_t engine_messages = 0; // findings of ModSecurity's engine, not of a rule
+    std::uint64_t events_without_scores = 0;
+    std::uint64_t events_lost = 0;
+    std::set<int> ports;
+    std::map<int, std::uint64_t> status;
+    std::unordered_map<std::string, RuleStats> rules; // by rule id
+    std::int64_t first_seen = 0;
+    std::int64_t last_seen = 0;
+    ScoreHistogram inbound_scores;  // events with scores, plus clean requests as 0
+    ScoreHistogram outbound_scores;
+    // Heavy hitters over request events (flagged requests; every request with
+    // ModSecObserveEvents all); targets over findings.
+    TopK clients{k_top_capacity};
+    TopK paths{k_top_capacity};
+    TopK agents{k_top_capacity};
+    TopK targets{k_top_capacity};
+    TimeSeries series;
+
+    [[nodiscard]] const TopK& top(TopList list) const noexcept;
+};
+
+// Accumulates events for the lifetime of the collector. Owns its data; not
+// thread-safe (the collector is single-threaded); never blocks.
+class Aggregator {
+public:
+    // `now` is the collector's wall clock (Unix seconds) when the data arrived.
+    void add(const RequestEvent& event, std::int64_t now);
+    void add(const CounterReport& report, std::int64_t now);
+
+    // The `vhosts` array of the `stats` answer: all vhosts, or only `vhost`
+    // (empty when it is unknown). Sorted by vhost; rules by hits desc, id asc.
+    // With a window (seconds before `now`), counts come from the time series.
+    [[nodiscard]] nlohmann::ordered_json stats(std::optional<std::string_view> vhost,
+                                               std::optional<std::int64_t> window = std::nullopt,
+                                               std::int64_t now = 0) const;
+    // Answers of the vhosts, rules, top and timeseries queries (docs/protocol.md).
+    [[nodiscard]] nlohmann::ordered_json vhosts() const;
+    [[nodiscard]] nlohmann::ordered_json rules(std::optional<std::string_view> vhost,
+                                               std::optional<std::string_view> rule) const;
+    [[nodiscard]] nlohmann::ordered_json top(TopList list, std::optional<std::string_view> vhost,
+                                             std::size_t limit) const;
+    [[nodiscard]] nlohmann::ordered_json timeseries(std::optional<std::string_view> vhost,
+                                                    Resolution resolution, std::int64_t since,
+                                                    std::optional<std::string_view> rule) const;
+
+    [[nodiscard]] const std::map<std::string, VhostStats, std::less<>>& all() const noexcept
+    {
+        return m_vhosts;
+    }
+
+    [[nodiscard]] std::size_t vhost_count() const noexcept { return m_vhosts.size(); }
+    [[nodiscard]] std::uint64_t events_lost() const noexcept { return m_events_lost; }
+    // Events, findings, ports or statuses dropped because a bound was reached.
+    [[nodiscard]] std::uint64_t dropped() const noexcept { return m_dropped; }
+    // nullptr when the vhost has not been seen.
+    [[nodiscard]] const VhostStats* find(std::string_view vhost) const;
+
+    // Snapshot loading (snapshot.cpp) only; counting never uses these. The record of
+    // `vhost`, created empty; nullptr, counted as dropped, beyond k_max_vhosts.
+    [[nodiscard]] VhostStats* restore_vhost(const std::string& vhost)
+    {
+        if (m_vhosts.size() >= k_max_vhosts && m_vhosts.count(vhost) == 0) {
+            ++m_dropped;
+            return nullptr;
+        }
+        m_restored = true; // the global counts are recomputed before the next add
+        return &m_vhosts[vhost];
+    }
+    void restore_counters(std::uint64_t events_lost, std::uint64_t dropped) noexcept
+    {
+        m_events_lost = events_lost;
+        m_dropped = dropped;
+    }
+    // Snapshot data beyond a bound, dropped as ingestion would have dropped it.
+    void count_dropped(std::uint64_t n) noexcept { m_dropped += n; }
+
+private:
+    [[nodiscard]] VhostStats* vhost_for(const std::string& vhost, std::int64_t now);
+    void add_port(VhostStats& stats, int port);
+    void add_status(VhostStats& stats, int status, std::uint64_t count);
+
+    std::map<std::string, VhostStats, std::less<>> m_vhosts;
+    // Recomputes the global counts below after a snapshot was restored.
+    void recount();
+
+    std::uint64_t m_events_lost = 0;
+    std::uint64_t m_dropped = 0;
+    std::size_t m_rules_total = 0;                                   // (vhost, rule) pairs
+    std::size_t m_series_entries_left = k_max_series_rule_entries; // budget of all series
+    bool m_restored = false;
+};
+
+} // namespace mso

@@ -1,0 +1,24 @@
+// The `stats` view with the options that make its answer smaller (docs/protocol.md,
+// section 2): the live view asks for a few rules and clients per vhost at every refresh,
+// and the collector answers on its ingest thread, so it builds only what is asked for.
+#pragma once
+
+#include "state/aggregator.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace mso {
+
+// The `vhosts` array of the `stats` answer, shaped; Aggregator::stats() is this with the
+// default shape. Reads `data` only; never blocks.
+[[nodiscard]] nlohmann::ordered_json stats_view(const Aggregator& data,
+                                                std::optional<std::string_view> vhost,
+                                                std::optional<std::int64_t> window,
+                                                std::int64_t now, const StatsShape& shape);
+
+} // namespace mso

@@ -1,0 +1,120 @@
+// The collector's state as the query side sees it: the aggregator plus the
+// ingest counters reported by `health` (datagrams, malformed by reason, bad
+// queries). The daemon feeds it datagrams; tests feed it directly.
+#pragma once
+
+#include "state/aggregator.h"
+#include "event_decoder.h"
+#include "state/event_ring.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace mso {
+
+// What `health` reports about state snapshots (--state-dir, snapshot.h).
+struct SnapshotStatus {
+    bool loaded = false;     // the state was restored from a snapshot at start
+    std::string last_saved;  // ISO 8601 time of the last successful write, "" if none
+    std::string last_error;  // why the last load or write failed, "" if it did not
+    std::string set_aside;   // where an unusable snapshot was moved, "" if none
+};
+
+// What `health` shows about the spool (all zero/empty when --spool-dir is not set).
+struct SpoolStatus {
+    std::string dir;                 // "" when replay is off
+    std::uint64_t files_replayed = 0;
+    std::uint64_t lines_replayed = 0; // datagrams fed to the collector (valid or not)
+    std::uint64_t lines_too_long = 0; // longer than a datagram may be: counted, skipped
+    std::uint64_t errors = 0;         // files that could not be read or removed
+    std::string last_error;
+};
+
+// The collector process's memory as `health` reports it; what could not be read is
+// left out of the answer.
+struct MemoryUsage {
+    std::optional<std::uint64_t> rss_bytes;      // resident set size now
+    std::optional<std::uint64_t> rss_peak_bytes; // the largest resident set size so far
+};
+
+// Owns all collected data. Not thread-safe (single-threaded daemon); never blocks.
+class Collector {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    explicit Collector(Clock::time_point started = Clock::now(),
+                       std::size_t events_ring = k_default_events_ring)
+        : m_started(started), m_events(events_ring) {}
+
+    // Decodes one datagram and aggregates it; returns the failure when it was
+    // malformed (already counted) so the caller can log it.
+    // `now` is the wall clock (Unix seconds) that time series and first/last seen use.
+    [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram,
+                                                      std::int64_t now);
+    // Counts a datagram rejected before decoding (e.g. too large for the buffer).
+    void count_malformed(DecodeError reason);
+    void count_bad_query() noexcept { ++m_bad_queries; }
+    // A query client closed at once because the client limit was reached.
+    void count_refused_client() noexcept { ++m_refused_clients; }
+    // An event a slow `tail` client did not get.
+    void count_tail_dropped() noexcept { ++m_tail_dropped; }
+    // A datagram from a sender outside the allowlist (--allow-uid/--allow-gid).
+    void count_rejected_sender() noexcept { ++m_rejected_senders; }
+    // A query connection from a peer outside --query-allow-uid/--query-allow-gid.
+    void count_rejected_query_peer() noexcept { ++m_rejected_query_peers; }
+
+    [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
+    [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
+    [[nodiscard]] const EventRing& events() const noexcept { return m_events; }
+
+    // Snapshot loading: replaces the aggregates and the ring wholesale (snapshot.cpp
+    // builds both apart and hands them over only when the whole snapshot was valid).
+    void restore(Aggregator aggregator, EventRing events)
+    {
+        m_aggregator = std::move(aggregator);
+        m_events = std::move(events);
+    }
+    // SIGHUP reload of --events-ring: keeps the newest events that fit.
+    void resize_events(std::size_t capacity) { m_events.resize(capacity); }
+    [[nodiscard]] SnapshotStatus& snapshot_status() noexcept { return m_snapshot; }
+    [[nodiscard]] const SnapshotStatus& snapshot_status() const noexcept { return m_snapshot; }
+    [[nodiscard]] SpoolStatus& spool_status() noexcept { return m_spool; }
+    [[nodiscard]] const SpoolStatus& spool_status() const noexcept { return m_spool; }
+
+    // The `health` answer without "ok" (docs/protocol.md, section 2), with `memory`
+    // after the uptime. Reads no files itself (the query side passes the memory).
+    [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now,
+                                                const MemoryUsage& memory = {}) const;
+
+    [[nodiscard]] std::uint64_t datagrams() const noexcept { return m_datagrams; }
+    [[nodiscard]] std::uint64_t malformed() const noexcept { return m_malformed; }
+    [[nodiscard]] std::uint64_t bad_queries() const noexcept { return m_bad_queries; }
+
+private:
+    void note_malformed(DecodeError reason);
+
+    Clock::time_point m_started;
+    Aggregator m_aggregator;
+    EventRing m_events;
+    std::uint64_t m_datagrams = 0;
+    std::uint64_t m_request_events = 0;
+    std::uint64_t m_counter_reports = 0;
+    std::uint64_t m_malformed = 0;
+    std::map<DecodeError, std::uint64_t> m_malformed_by_reason; // in enum order
+    std::uint64_t m_bad_queries = 0;
+    std::uint64_t m_refused_clients = 0;
+    std::uint64_t m_tail_dropped = 0;
+    std::uint64_t m_rejected_senders = 0;
+    std::uint64_t m_rejected_query_peers = 0;
+    SnapshotStatus m_snapshot;
+    SpoolStatus m_spool;
+};
+
+} // namespace mso

@@ -1,0 +1,209 @@
+// The recent-events ring and the JSON view of an event for the `events` query.
+#include "state/event_ring.h"
+
+#include "util/time_format.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace mso {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A threshold or paranoia level, null when unknown (0: the request raised no score, so
+// the snippet did not export it).
+json known(int value)
+{
+    return value > 0 ? json(value) : json(nullptr);
+}
+
+json scores_json(const std::optional<AnomalyScores>& scores)
+{
+    if (!scores) {
+        return nullptr;
+    }
+    const AnomalyScores& s = *scores;
+    return json{{"inbound", s.inbound},
+                {"outbound", s.outbound},
+                {"inbound_pl", s.inbound_pl},
+                {"outbound_pl", s.outbound_pl},
+                {"inbound_threshold", known(s.inbound_threshold)},
+                {"outbound_threshold", known(s.outbound_threshold)},
+                {"blocking_pl", known(s.blocking_pl)},
+                {"detection_pl", known(s.detection_pl)}};
+}
+
+json finding_json(const Finding& f)
+{
+    json out{{"id", f.id},
+             {"msg", f.msg},
+             {"severity", f.severity},
+             {"pl", f.paranoia_level},
+             {"phase", f.phase},
+             {"target", f.target},
+             {"data", f.data},
+             {"tags", f.tags},
+             {"intercepted", f.intercepted},
+             {"truncated", f.truncated}};
+    if (f.data_truncated) {
+        out["data_truncated"] = true;
+    }
+    if (f.engine) {
+        out["engine"] = true;
+    }
+    return out;
+}
+
+} // namespace
+
+bool EventFilter::matches(const RequestEvent& e) const
+{
+    if (vhost && e.vhost != *vhost) {
+        return false;
+    }
+    if (client && e.client != *client) {
+        return false;
+    }
+    if (intercepted && e.intercepted != *intercepted) {
+        return false;
+    }
+    if (since_us && e.time_us < *since_us) {
+        return false;
+    }
+    if (rule) {
+        return std::any_of(e.findings.begin(), e.findings.end(),
+                           [&](const Finding& f) { return f.id == *rule; });
+    }
+    return true;
+}
+
+std::size_t approximate_bytes(const RequestEvent& e) noexcept
+{
+    auto str = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+    std::size_t n = sizeof(RequestEvent) + str(e.vhost) + str(e.unique_id) + str(e.client) +
+                    str(e.method) + str(e.path) + str(e.query) + str(e.protocol) +
+                    str(e.user_agent) + e.findings.capacity() * sizeof(Finding);
+    for (const Finding& f : e.findings) {
+        n += str(f.id) + str(f.msg) + str(f.severity) + str(f.target) + str(f.data) +
+             f.tags.capacity() * sizeof(std::string);
+        for (const std::string& t : f.tags) {
+            n += str(t);
+        }
+    }
+    return n;
+}
+
+EventRing::EventRing(std::size_t capacity, std::size_t max_bytes)
+    : m_events(std::max<std::size_t>(capacity, 1)), m_max_bytes(max_bytes)
+{
+}
+
+// Frees an event's memory. Move-assigning an empty event would not: libstdc++ keeps a
+// string's heap buffer when a short string is assigned to it, so a slot that once held
+// a long path would go on holding that memory. Moving out steals the buffers.
+static void release(RequestEvent& slot)
+{
+    const RequestEvent released = std::move(slot);
+}
+
+void EventRing::push(RequestEvent event)
+{
+    const std::size_t bytes = approximate_bytes(event);
+    const std::size_t n = m_events.size();
+    // Evict the oldest while the new event would not fit in the byte budget (a single
+    // event larger than the budget is kept alone).
+    while (m_size > 0 && m_bytes + bytes > m_max_bytes) {
+        RequestEvent& oldest = m_events[(m_next + n - m_size) % n];
+        m_bytes -= std::min(m_bytes, approximate_bytes(oldest));
+        release(oldest);
+        --m_size;
+        ++m_evicted;
+    }
+    if (m_size == n) {
+        m_bytes -= std::min(m_bytes, approximate_bytes(m_events[m_next]));
+        ++m_evicted;
+    } else {
+        ++m_size;
+    }
+    ++m_pushed;
+    release(m_events[m_next]);
+    m_events[m_next] = std::move(event);
+    m_bytes += approximate_bytes(m_events[m_next]);
+    m_next = (m_next + 1) % n;
+}
+
+void EventRing::resize(std::size_t capacity)
+{
+    capacity = std::max<std::size_t>(capacity, 1);
+    const std::size_t keep = std::min(m_size, capacity);
+    std::vector<RequestEvent> events(capacity);
+    const std::size_t n = m_events.size();
+    // Oldest kept first, so the new ring is in order from slot 0.
+    for (std::size_t i = 0; i < keep; ++i) {
+        events[i] = std::move(m_events[(m_next + n - keep + i) % n]);
+    }
+    m_evicted += m_size - keep;
+    m_events = std::move(events);
+    m_size = keep;
+    m_next = keep % capacity;
+    m_bytes = 0;
+    for (std::size_t i = 0; i < keep; ++i) {
+        m_bytes += approximate_bytes(m_events[i]);
+    }
+}
+
+const RequestEvent* EventRing::newest() const noexcept
+{
+    return m_size == 0 ? nullptr : &m_events[(m_next + m_events.size() - 1) % m_events.size()];
+}
+
+json EventRing::select(const EventFilter& filter) const
+{
+    json out = json::array();
+    const std::size_t n = m_events.size();
+    for (std::size_t i = 0; i < m_size; ++i) {
+        const RequestEvent& e = m_events[(m_next + n - 1 - i) % n];
+        if (!filter.matches(e)) {
+            continue;
+        }
+        out.push_back(event_json(e));
+        if (filter.limit != 0 && out.size() == filter.limit) {
+            break;
+        }
+    }
+    return out;
+}
+
+json event_json(const RequestEvent& e)
+{
+    json rules = json::array();
+    for (const Finding& f : e.findings) {
+        rules.push_back(finding_json(f));
+    }
+    return json{{"unique_id", e.unique_id},
+                {"vhost", e.vhost},
+                {"port", e.port},
+                {"time", iso_time_us(e.time_us)},
+                {"time_us", e.time_us},
+                {"client", e.client},
+                {"method", e.method},
+                {"path", e.path},
+                {"query", e.query},
+                {"status", e.status},
+                {"protocol", e.protocol},
+                {"user_agent", e.user_agent},
+                {"intercepted", e.intercepted},
+                {"phase", e.phase},
+                {"scores", scores_json(e.scores)},
+                {"findings_dropped", e.findings_dropped},
+                {"rules", std::move(rules)}};
+}
+
+std::string event_json_line(const RequestEvent& e)
+{
+    return event_json(e).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace mso

@@ -1,0 +1,81 @@
+// The most recent request events, kept for the `events` query (and, later, `tail`):
+// a fixed-capacity ring that drops the oldest event when full, so memory is bounded
+// by --events-ring. Owns its events; not thread-safe (single-threaded daemon);
+// never blocks.
+#pragma once
+
+#include "event.h"
+#include "protocol/query.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mso {
+
+inline constexpr std::size_t k_default_events_ring = 10000;
+// Memory the ring's events may hold (estimated from their strings and vectors): with
+// the count alone, 10,000 events made as large as the decoder allows could take
+// gigabytes. The oldest events are evicted first to stay under it.
+inline constexpr std::size_t k_default_events_ring_bytes = 64 * 1024 * 1024;
+// Largest --events-ring accepted (and largest ring a snapshot may hold).
+inline constexpr std::size_t k_max_events_ring = 10'000'000;
+
+class EventRing {
+public:
+    explicit EventRing(std::size_t capacity = k_default_events_ring,
+                       std::size_t max_bytes = k_default_events_ring_bytes);
+
+    void push(RequestEvent event);
+
+    // Matching events, newest first, as the `events` array of docs/protocol.md.
+    [[nodiscard]] nlohmann::ordered_json select(const EventFilter& filter) const;
+
+    [[nodiscard]] std::size_t size() const noexcept { return m_size; }
+    // Events pushed since start; changes exactly when push() is called.
+    [[nodiscard]] std::uint64_t pushed() const noexcept { return m_pushed; }
+    // The event pushed last, or nullptr when empty.
+    [[nodiscard]] const RequestEvent* newest() const noexcept;
+    [[nodiscard]] std::size_t capacity() const noexcept { return m_events.size(); }
+    // Estimated bytes held by the events in the ring (see approximate_bytes()).
+    [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }
+    // Events pushed out of the ring by newer ones.
+    [[nodiscard]] std::uint64_t evicted() const noexcept { return m_evicted; }
+
+    // Calls `visit(const RequestEvent&)` for every event, oldest first (snapshots).
+    template <typename Visit>
+    void for_each(Visit&& visit) const
+    {
+        const std::size_t n = m_events.size();
+        for (std::size_t i = 0; i < m_size; ++i) {
+            visit(m_events[(m_next + n - m_size + i) % n]);
+        }
+    }
+
+    // Changes the capacity (at least 1), keeping the newest events that fit; the
+    // others count as evicted. Allocates the new capacity (SIGHUP reload).
+    void resize(std::size_t capacity);
+
+private:
+    std::vector<RequestEvent> m_events; // circular; m_next is the slot written next
+    std::size_t m_next = 0;
+    std::size_t m_size = 0;
+    std::uint64_t m_evicted = 0;
+    std::size_t m_bytes = 0;
+    std::size_t m_max_bytes;
+    std::uint64_t m_pushed = 0;
+};
+
+// Heap and inline bytes an event holds, estimated from its strings and vectors.
+[[nodiscard]] std::size_t approximate_bytes(const RequestEvent& e) noexcept;
+
+// One event as the `events` query shows it (time as ISO 8601 UTC, findings as "rules").
+[[nodiscard]] nlohmann::ordered_json event_json(const RequestEvent& e);
+// The same as one line of JSON, without the newline (what `tail` streams).
+[[nodiscard]] std::string event_json_line(const RequestEvent& e);
+
+} // namespace mso
