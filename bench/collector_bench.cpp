@@ -195,7 +195,8 @@ int main(int argc, char** argv)
     }
 
     std::printf("## Ingest (one core: decode + aggregate + ring)\n\n");
-    std::printf("| mix | events | vhosts | distinct clients | findings/event | bytes/event | events/s | CPU µs/event | RSS after (MiB) |\n");
+    std::printf("| mix | events | vhosts | distinct clients | findings/event | bytes/event | "
+                "events/s | CPU µs/event | RSS after (MiB) |\n");
     std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     const std::size_t n = quick ? 100000 : 500000;
     struct Case {
@@ -218,9 +219,9 @@ int main(int argc, char** argv)
             const double s = seconds_since(start);
             const double used = cpu_seconds() - cpu;
             std::printf("| %s | %zu | %zu | %zu | %.1f | %zu | %.0f | %.2f | %.0f |\n",
-                        clean ? "clean" : "flagged", n, c.vhosts, c.clients,
-                        w.findings_per_event, bytes / n, static_cast<double>(n) / s,
-                        used * 1e6 / static_cast<double>(n), rss_mib());
+                        clean ? "clean" : "flagged", n, c.vhosts, c.clients, w.findings_per_event,
+                        bytes / n, static_cast<double>(n) / s, used * 1e6 / static_cast<double>(n),
+                        rss_mib());
         }
     }
 
@@ -274,8 +275,9 @@ int main(int argc, char** argv)
                 }
                 close(fds[0]);
                 close(fds[1]);
-                std::printf("| %zu | %s | %zu | %.2f |\n", senders, ingest ? "yes" : "no (recv only)",
-                            total, used * 1e6 / static_cast<double>(total));
+                std::printf("| %zu | %s | %zu | %.2f |\n", senders,
+                            ingest ? "yes" : "no (recv only)", total,
+                            used * 1e6 / static_cast<double>(total));
             }
         }
     }
@@ -284,8 +286,8 @@ int main(int argc, char** argv)
     std::printf("| vhosts | distinct clients | events | ring | heap (MiB) | RSS growth (MiB) |\n");
     std::printf("| ---: | ---: | ---: | ---: | ---: | ---: |\n");
     const std::size_t million = quick ? 200000 : 1000000;
-    for (const Case c : {Case{10, 1000}, Case{1000, 100000}, Case{1000, million},
-                         Case{10000, 100000}}) {
+    for (const Case c :
+         {Case{10, 1000}, Case{1000, 100000}, Case{1000, million}, Case{10000, 100000}}) {
         const std::size_t events = std::max<std::size_t>(c.clients, 100000);
         // Datagrams are built in chunks and freed before measuring, so only the
         // collector's state is counted.
@@ -296,7 +298,8 @@ int main(int argc, char** argv)
         for (std::size_t done = 0; done < events; done += 50000) {
             const Workload w = make_workload(requests, 50000, c.vhosts, c.clients, done);
             for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
-                (void)collector.ingest(w.datagrams[i], 1763739600 + static_cast<std::int64_t>((done + i) / 2000));
+                (void)collector.ingest(w.datagrams[i],
+                                       1763739600 + static_cast<std::int64_t>((done + i) / 2000));
             }
         }
         malloc_trim(0);
@@ -313,7 +316,8 @@ int main(int argc, char** argv)
             {"stats, all vhosts", R"({"cmd":"stats"})"},
             {"stats, all vhosts, as the live view asks",
              R"({"cmd":"stats","rules_limit":3,"top_clients":3})"},
-            {"stats, one vhost, window 1h", R"({"cmd":"stats","vhost":"vhost7.example","window":3600})"},
+            {"stats, one vhost, window 1h",
+             R"({"cmd":"stats","vhost":"vhost7.example","window":3600})"},
             {"top clients, all vhosts", R"({"cmd":"top","list":"clients"})"},
             {"events, rule filter, limit 100", R"({"cmd":"events","rule":"942100"})"},
             {"health", R"({"cmd":"health"})"},
@@ -324,7 +328,8 @@ int main(int argc, char** argv)
             mso::Collector collector;
             const Workload w = make_workload(requests, ingested, vhost_counts[v], 100000);
             for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
-                (void)collector.ingest(w.datagrams[i], 1763739600 + static_cast<std::int64_t>(i / 2000));
+                (void)collector.ingest(w.datagrams[i],
+                                       1763739600 + static_cast<std::int64_t>(i / 2000));
             }
             for (std::size_t q = 0; q < k_queries; ++q) {
                 us[q][v] = query_us(collector, queries[q].second, 20);
@@ -332,7 +337,8 @@ int main(int argc, char** argv)
         }
         std::printf("\n## Query latency (µs, median of 20, after %s events)\n\n",
                     with_thousands(ingested).c_str());
-        std::printf("| query | 10 vhosts | 100 vhosts | 1,000 vhosts |\n| --- | ---: | ---: | ---: |\n");
+        std::printf(
+            "| query | 10 vhosts | 100 vhosts | 1,000 vhosts |\n| --- | ---: | ---: | ---: |\n");
         for (std::size_t q = 0; q < k_queries; ++q) {
             std::printf("| %s | %.0f | %.0f | %.0f |\n", queries[q].first, us[q][0], us[q][1],
                         us[q][2]);

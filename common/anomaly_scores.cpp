@@ -6,7 +6,8 @@ namespace mso {
 namespace {
 
 // A non-negative decimal from an environment value; `fallback` when empty or invalid.
-int to_int(std::string_view s, int fallback) noexcept {
+int to_int(std::string_view s, int fallback) noexcept
+{
     if (s.empty() || s.size() > 9)
         return fallback;
     int v = 0;
@@ -20,7 +21,8 @@ int to_int(std::string_view s, int fallback) noexcept {
 
 // Splits "a,b,,d" into up to `n` integers (an empty or invalid field is 0); returns
 // the number of fields.
-std::size_t split_ints(std::string_view s, int* out, std::size_t n) noexcept {
+std::size_t split_ints(std::string_view s, int* out, std::size_t n) noexcept
+{
     std::size_t count = 0;
     while (count < n) {
         const std::size_t comma = s.find(',');
@@ -35,7 +37,8 @@ std::size_t split_ints(std::string_view s, int* out, std::size_t n) noexcept {
 // Fields 0-3, the same in both variables: inbound and outbound thresholds, then the
 // blocking paranoia level (CRS 3: tx.paranoia_level) and the detection one (CRS 3:
 // tx.executing_paranoia_level), each defaulting to the one before.
-void read_thresholds_and_levels(const int* f, AnomalyScores& out) noexcept {
+void read_thresholds_and_levels(const int* f, AnomalyScores& out) noexcept
+{
     out.inbound_threshold = f[0];
     out.outbound_threshold = f[1];
     out.blocking_pl = f[2] > 0 ? f[2] : 1;
@@ -44,7 +47,8 @@ void read_thresholds_and_levels(const int* f, AnomalyScores& out) noexcept {
 
 } // namespace
 
-bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexcept {
+bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexcept
+{
     out = AnomalyScores{};
     if (lookup(context, "MSO_SNIPPET").empty())
         return false;

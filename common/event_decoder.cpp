@@ -20,7 +20,8 @@ struct Reader {
     const json& obj;
     std::optional<DecodeFailure> failure;
 
-    const json* field(const char* key, bool required) {
+    const json* field(const char* key, bool required)
+    {
         auto it = obj.find(key);
         if (it == obj.end() || it->is_null()) {
             if (required && !failure)
@@ -31,19 +32,22 @@ struct Reader {
         return &*it;
     }
 
-    void wrong_type(const char* key, const char* expected) {
+    void wrong_type(const char* key, const char* expected)
+    {
         if (!failure)
-            failure = DecodeFailure{DecodeError::bad_field_type, std::string("field \"") + key +
-                                                                     "\" is not " + expected};
+            failure = DecodeFailure{DecodeError::bad_field_type,
+                                    std::string("field \"") + key + "\" is not " + expected};
     }
 
-    void too_big(const char* key) {
+    void too_big(const char* key)
+    {
         if (!failure)
             failure = DecodeFailure{DecodeError::out_of_bounds,
                                     std::string("field \"") + key + "\" is too large"};
     }
 
-    void string(const char* key, std::string& out, bool required = true) {
+    void string(const char* key, std::string& out, bool required = true)
+    {
         const json* v = field(key, required);
         if (!v)
             return;
@@ -55,7 +59,8 @@ struct Reader {
         out = s;
     }
 
-    template <typename Int> void integer(const char* key, Int& out, bool required = true) {
+    template <typename Int> void integer(const char* key, Int& out, bool required = true)
+    {
         const json* v = field(key, required);
         if (!v)
             return;
@@ -76,7 +81,8 @@ struct Reader {
         out = static_cast<Int>(i);
     }
 
-    void boolean(const char* key, bool& out, bool required = true) {
+    void boolean(const char* key, bool& out, bool required = true)
+    {
         const json* v = field(key, required);
         if (!v)
             return;
@@ -85,7 +91,8 @@ struct Reader {
         out = v->get<bool>();
     }
 
-    void int_array4(const char* key, std::array<int, 4>& out) {
+    void int_array4(const char* key, std::array<int, 4>& out)
+    {
         const json* v = field(key, false);
         if (!v)
             return;
@@ -102,7 +109,8 @@ struct Reader {
 
 // Whether brackets outside strings nest deeper than `limit`; one pass, no allocation.
 // Invalid JSON is left to the parser.
-bool nested_deeper_than(std::string_view text, std::size_t limit) {
+bool nested_deeper_than(std::string_view text, std::size_t limit)
+{
     std::size_t depth = 0;
     bool in_string = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
@@ -124,7 +132,8 @@ bool nested_deeper_than(std::string_view text, std::size_t limit) {
     return false;
 }
 
-std::optional<DecodeFailure> read_scores(const json& j, AnomalyScores& s) {
+std::optional<DecodeFailure> read_scores(const json& j, AnomalyScores& s)
+{
     if (!j.is_object())
         return DecodeFailure{DecodeError::bad_field_type, "field \"scores\" is not an object"};
     Reader r{j, {}};
@@ -139,7 +148,8 @@ std::optional<DecodeFailure> read_scores(const json& j, AnomalyScores& s) {
     return r.failure;
 }
 
-std::optional<DecodeFailure> read_finding(const json& j, Finding& f) {
+std::optional<DecodeFailure> read_finding(const json& j, Finding& f)
+{
     if (!j.is_object())
         return DecodeFailure{DecodeError::bad_field_type, "a finding is not an object"};
     Reader r{j, {}};
@@ -177,7 +187,8 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f) {
     return r.failure;
 }
 
-Decoded read_request(const json& j) {
+Decoded read_request(const json& j)
+{
     RequestEvent e;
     Reader r{j, {}};
     r.integer("time_us", e.time_us);
@@ -208,8 +219,7 @@ Decoded read_request(const json& j) {
         return DecodeFailure{DecodeError::bad_field_type, "field \"findings\" is not an array"};
     if (findings->size() > k_max_findings_per_event)
         return DecodeFailure{DecodeError::out_of_bounds,
-                             "more than " + std::to_string(k_max_findings_per_event) +
-                                 " findings"};
+                             "more than " + std::to_string(k_max_findings_per_event) + " findings"};
     e.findings.resize(findings->size());
     for (std::size_t i = 0; i < findings->size(); ++i)
         if (auto failure = read_finding((*findings)[i], e.findings[i]))
@@ -217,7 +227,8 @@ Decoded read_request(const json& j) {
     return e;
 }
 
-Decoded read_counters(const json& j) {
+Decoded read_counters(const json& j)
+{
     CounterReport c;
     Reader r{j, {}};
     r.string("vhost", c.vhost);
@@ -251,7 +262,8 @@ Decoded read_counters(const json& j) {
 
 } // namespace
 
-const char* reason_name(DecodeError e) noexcept {
+const char* reason_name(DecodeError e) noexcept
+{
     switch (e) {
     case DecodeError::too_large: return "too_large";
     case DecodeError::not_json: return "not_json";
@@ -265,7 +277,8 @@ const char* reason_name(DecodeError e) noexcept {
     return "unknown";
 }
 
-Decoded decode_datagram(std::string_view datagram) {
+Decoded decode_datagram(std::string_view datagram)
+{
     if (datagram.size() > k_max_datagram_bytes)
         return DecodeFailure{DecodeError::too_large,
                              "datagram of " + std::to_string(datagram.size()) + " bytes"};
@@ -274,14 +287,14 @@ Decoded decode_datagram(std::string_view datagram) {
     return decode_datagram_reference(datagram);
 }
 
-Decoded decode_datagram_reference(std::string_view datagram) {
+Decoded decode_datagram_reference(std::string_view datagram)
+{
     if (datagram.size() > k_max_datagram_bytes)
         return DecodeFailure{DecodeError::too_large,
                              "datagram of " + std::to_string(datagram.size()) + " bytes"};
     if (nested_deeper_than(datagram, k_max_json_depth))
         return DecodeFailure{DecodeError::out_of_bounds,
-                             "nesting deeper than " + std::to_string(k_max_json_depth) +
-                                 " levels"};
+                             "nesting deeper than " + std::to_string(k_max_json_depth) + " levels"};
     const json j = json::parse(datagram.begin(), datagram.end(), nullptr, false);
     if (j.is_discarded())
         return DecodeFailure{DecodeError::not_json, "datagram is not valid JSON"};

@@ -168,12 +168,20 @@ template <std::size_t N> struct Reader {
     }
 };
 
-enum ScoreField : std::size_t { s_inbound, s_outbound, s_inbound_pl, s_outbound_pl,
-                                s_inbound_threshold, s_outbound_threshold, s_blocking_pl,
-                                s_detection_pl, s_count };
+enum ScoreField : std::size_t {
+    s_inbound,
+    s_outbound,
+    s_inbound_pl,
+    s_outbound_pl,
+    s_inbound_threshold,
+    s_outbound_threshold,
+    s_blocking_pl,
+    s_detection_pl,
+    s_count
+};
 constexpr std::array<std::string_view, s_count> k_score_names = {
-    "inbound", "outbound", "inbound_pl", "outbound_pl", "inbound_threshold",
-    "outbound_threshold", "blocking_pl", "detection_pl"};
+    "inbound",           "outbound",           "inbound_pl",  "outbound_pl",
+    "inbound_threshold", "outbound_threshold", "blocking_pl", "detection_pl"};
 
 std::optional<DecodeFailure> read_scores(const element& j, AnomalyScores& s)
 {
@@ -195,12 +203,24 @@ std::optional<DecodeFailure> read_scores(const element& j, AnomalyScores& s)
     return r.failure;
 }
 
-enum FindingField : std::size_t { f_id, f_msg, f_severity, f_pl, f_phase, f_tags, f_target,
-                                  f_data, f_data_truncated, f_intercepted, f_truncated,
-                                  f_engine, f_count };
+enum FindingField : std::size_t {
+    f_id,
+    f_msg,
+    f_severity,
+    f_pl,
+    f_phase,
+    f_tags,
+    f_target,
+    f_data,
+    f_data_truncated,
+    f_intercepted,
+    f_truncated,
+    f_engine,
+    f_count
+};
 constexpr std::array<std::string_view, f_count> k_finding_names = {
-    "id", "msg", "severity", "pl", "phase", "tags", "target", "data", "data_truncated",
-    "intercepted", "truncated", "engine"};
+    "id",     "msg",  "severity",       "pl",          "phase",     "tags",
+    "target", "data", "data_truncated", "intercepted", "truncated", "engine"};
 
 std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
 {
@@ -247,13 +267,32 @@ std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
     return r.failure;
 }
 
-enum RequestField : std::size_t { q_v, q_type, q_time_us, q_vhost, q_port, q_unique_id,
-                                  q_client, q_method, q_path, q_query, q_status, q_protocol,
-                                  q_user_agent, q_scores, q_findings, q_findings_dropped,
-                                  q_intercepted, q_phase, q_count };
+enum RequestField : std::size_t {
+    q_v,
+    q_type,
+    q_time_us,
+    q_vhost,
+    q_port,
+    q_unique_id,
+    q_client,
+    q_method,
+    q_path,
+    q_query,
+    q_status,
+    q_protocol,
+    q_user_agent,
+    q_scores,
+    q_findings,
+    q_findings_dropped,
+    q_intercepted,
+    q_phase,
+    q_count
+};
 constexpr std::array<std::string_view, q_count> k_request_names = {
-    "v", "type", "time_us", "vhost", "port", "unique_id", "client", "method", "path",
-    "query", "status", "protocol", "user_agent", "scores", "findings", "findings_dropped",
+    "v",           "type",      "time_us",  "vhost",
+    "port",        "unique_id", "client",   "method",
+    "path",        "query",     "status",   "protocol",
+    "user_agent",  "scores",    "findings", "findings_dropped",
     "intercepted", "phase"};
 
 Decoded read_request(const Slots<q_count>& slots)
@@ -293,8 +332,7 @@ Decoded read_request(const Slots<q_count>& slots)
     }
     if (a.size() > k_max_findings_per_event) {
         return DecodeFailure{DecodeError::out_of_bounds,
-                             "more than " + std::to_string(k_max_findings_per_event) +
-                                 " findings"};
+                             "more than " + std::to_string(k_max_findings_per_event) + " findings"};
     }
     e.findings.resize(a.size());
     std::size_t i = 0;

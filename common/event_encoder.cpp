@@ -14,7 +14,8 @@ namespace {
 // Room kept free while writing findings for the keys that close the event.
 constexpr std::size_t k_tail_reserve = 96;
 
-void write_scores(JsonWriter& w, const AnomalyScores* s) {
+void write_scores(JsonWriter& w, const AnomalyScores* s)
+{
     w.key("scores");
     if (!s) {
         w.null();
@@ -50,7 +51,8 @@ void write_scores(JsonWriter& w, const AnomalyScores* s) {
     w.end_object();
 }
 
-void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& limits) {
+void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& limits)
+{
     w.begin_object();
     w.key("id");
     w.modsec_string(m.id, 32);
@@ -101,7 +103,8 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
 EncodeResult encode_request_event(const RequestRecord& r, const std::string_view* messages,
                                   std::size_t message_count, std::size_t dropped_before,
                                   const EncoderLimits& limits, char* buffer,
-                                  std::size_t capacity) noexcept {
+                                  std::size_t capacity) noexcept
+{
     EncodeResult result;
     JsonWriter w(buffer, capacity);
     w.begin_object();
@@ -179,7 +182,8 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
     return result;
 }
 
-std::string_view request_target_path(std::string_view target) noexcept {
+std::string_view request_target_path(std::string_view target) noexcept
+{
     if (!target.empty() && target.front() != '/' && target != "*") {
         const std::size_t authority = target.find("://");
         const std::size_t slash =
@@ -189,8 +193,8 @@ std::string_view request_target_path(std::string_view target) noexcept {
     return target.substr(0, target.find_first_of("?#"));
 }
 
-std::size_t encode_counters(const CounterSnapshot& c, char* buffer,
-                            std::size_t capacity) noexcept {
+std::size_t encode_counters(const CounterSnapshot& c, char* buffer, std::size_t capacity) noexcept
+{
     JsonWriter w(buffer, capacity);
     w.begin_object();
     w.key("v");

@@ -51,8 +51,8 @@ struct EncoderLimits {
 };
 
 struct EncodeResult {
-    std::size_t size = 0;          // bytes written; 0 when even the header did not fit
-    std::size_t findings = 0;      // findings written
+    std::size_t size = 0;     // bytes written; 0 when even the header did not fit
+    std::size_t findings = 0; // findings written
     std::size_t findings_dropped = 0;
     bool intercepted = false;
 };

@@ -10,7 +10,8 @@ namespace mso {
 namespace {
 
 // Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one.
-std::size_t utf8_sequence(const unsigned char* s, std::size_t n) noexcept {
+std::size_t utf8_sequence(const unsigned char* s, std::size_t n) noexcept
+{
     const unsigned char b = s[0];
     if (b < 0x80)
         return 1;
@@ -35,9 +36,12 @@ std::size_t utf8_sequence(const unsigned char* s, std::size_t n) noexcept {
 } // namespace
 
 JsonWriter::JsonWriter(char* buffer, std::size_t capacity) noexcept
-    : m_buffer(buffer), m_capacity(capacity), m_limit(capacity) {}
+    : m_buffer(buffer), m_capacity(capacity), m_limit(capacity)
+{
+}
 
-bool JsonWriter::put(std::string_view bytes) noexcept {
+bool JsonWriter::put(std::string_view bytes) noexcept
+{
     if (m_overflow || bytes.size() > m_limit - m_size) {
         m_overflow = true;
         return false;
@@ -47,7 +51,8 @@ bool JsonWriter::put(std::string_view bytes) noexcept {
     return true;
 }
 
-void JsonWriter::separator() noexcept {
+void JsonWriter::separator() noexcept
+{
     if (m_after_key) {
         m_after_key = false;
         return;
@@ -57,7 +62,8 @@ void JsonWriter::separator() noexcept {
     m_first[m_depth] = false;
 }
 
-void JsonWriter::open(char c) noexcept {
+void JsonWriter::open(char c) noexcept
+{
     separator();
     put(c);
     if (m_depth == k_max_depth) {
@@ -67,13 +73,15 @@ void JsonWriter::open(char c) noexcept {
     m_first[++m_depth] = true;
 }
 
-void JsonWriter::close(char c) noexcept {
+void JsonWriter::close(char c) noexcept
+{
     put(c);
     if (m_depth > 0)
         --m_depth;
 }
 
-void JsonWriter::key(std::string_view name) noexcept {
+void JsonWriter::key(std::string_view name) noexcept
+{
     separator();
     put('"');
     put(name);
@@ -81,7 +89,8 @@ void JsonWriter::key(std::string_view name) noexcept {
     m_after_key = true;
 }
 
-void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut) noexcept {
+void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut) noexcept
+{
     separator();
     put('"');
     const auto* s = reinterpret_cast<const unsigned char*>(value.data());
@@ -135,7 +144,8 @@ void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut
         *cut = i < value.size();
 }
 
-void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool* cut) noexcept {
+void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool* cut) noexcept
+{
     // Decoding only shortens; values in a ModSecurity message are under 1024 bytes.
     char decoded[2048];
     const std::size_t n = modsec_unescape(raw, decoded, sizeof decoded);
@@ -146,13 +156,14 @@ void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool
         *cut = decode_cut || string_cut;
 }
 
-void JsonWriter::integer(std::int64_t value) noexcept {
+void JsonWriter::integer(std::int64_t value) noexcept
+{
     separator();
     char digits[24];
     std::size_t pos = sizeof digits;
     // Work in unsigned space so INT64_MIN is handled.
-    std::uint64_t u = value < 0 ? 0 - static_cast<std::uint64_t>(value)
-                                : static_cast<std::uint64_t>(value);
+    std::uint64_t u =
+        value < 0 ? 0 - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
     do {
         digits[--pos] = static_cast<char>('0' + u % 10);
         u /= 10;
@@ -162,21 +173,25 @@ void JsonWriter::integer(std::int64_t value) noexcept {
     put(std::string_view(digits + pos, sizeof digits - pos));
 }
 
-void JsonWriter::boolean(bool value) noexcept {
+void JsonWriter::boolean(bool value) noexcept
+{
     separator();
     put(value ? "true" : "false");
 }
 
-void JsonWriter::null() noexcept {
+void JsonWriter::null() noexcept
+{
     separator();
     put("null");
 }
 
-void JsonWriter::reserve(std::size_t bytes) noexcept {
+void JsonWriter::reserve(std::size_t bytes) noexcept
+{
     m_limit = bytes < m_capacity ? m_capacity - bytes : 0;
 }
 
-void JsonWriter::rollback(const Mark& m) noexcept {
+void JsonWriter::rollback(const Mark& m) noexcept
+{
     m_size = m.size;
     m_depth = m.depth;
     m_first[m_depth] = m.first;

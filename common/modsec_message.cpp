@@ -10,7 +10,8 @@ namespace {
 constexpr std::string_view k_marker = "ModSecurity: ";
 constexpr std::string_view k_hostname_open = " [hostname \"";
 
-int hex_digit(char h) noexcept {
+int hex_digit(char h) noexcept
+{
     if (h >= '0' && h <= '9')
         return h - '0';
     if (h >= 'a' && h <= 'f')
@@ -20,18 +21,21 @@ int hex_digit(char h) noexcept {
     return -1;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+bool starts_with(std::string_view s, std::string_view prefix) noexcept
+{
     return s.substr(0, prefix.size()) == prefix;
 }
 
-std::string_view trim_right(std::string_view s) noexcept {
+std::string_view trim_right(std::string_view s) noexcept
+{
     while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r'))
         s.remove_suffix(1);
     return s;
 }
 
 // Parses the decimal number at the start of `s` (at most 6 digits); 0 when none.
-int leading_number(std::string_view s) noexcept {
+int leading_number(std::string_view s) noexcept
+{
     int value = 0;
     std::size_t i = 0;
     for (; i < s.size() && i < 6 && s[i] >= '0' && s[i] <= '9'; ++i)
@@ -42,8 +46,8 @@ int leading_number(std::string_view s) noexcept {
 // Reads ` [key "value"]` items from `meta` (values are ModSecurity-escaped, so a raw
 // quote followed by `]` always ends a value). Calls on_item(key, value) for each
 // complete item; returns the offset where parsing stopped.
-template <typename OnItem>
-std::size_t read_items(std::string_view meta, OnItem&& on_item) noexcept {
+template <typename OnItem> std::size_t read_items(std::string_view meta, OnItem&& on_item) noexcept
+{
     std::size_t i = 0;
     while (i + 2 < meta.size() && meta[i] == ' ' && meta[i + 1] == '[') {
         const std::size_t key_start = i + 2;
@@ -73,7 +77,8 @@ std::size_t read_items(std::string_view meta, OnItem&& on_item) noexcept {
 }
 
 // The variable an operator head names: `... at ARGS:id.` or `against "VAR" required.`
-std::string_view target_from_head(std::string_view head) noexcept {
+std::string_view target_from_head(std::string_view head) noexcept
+{
     // Skip past the quoted pattern or match, whose quotes are escaped inside.
     std::size_t after_quotes = 0;
     for (std::size_t i = 0; i < head.size(); ++i) {
@@ -100,7 +105,8 @@ std::string_view target_from_head(std::string_view head) noexcept {
 }
 
 // The variable CRS names in [data]: `Matched Data: X found within ARGS:id: value`.
-std::string_view target_from_data(std::string_view data) noexcept {
+std::string_view target_from_data(std::string_view data) noexcept
+{
     constexpr std::string_view within = "found within ";
     const std::size_t w = data.find(within);
     if (w == std::string_view::npos)
@@ -110,7 +116,8 @@ std::string_view target_from_data(std::string_view data) noexcept {
     return colon == std::string_view::npos ? t : t.substr(0, colon);
 }
 
-void add_tag(MessageView& m, std::string_view tag) noexcept {
+void add_tag(MessageView& m, std::string_view tag) noexcept
+{
     constexpr std::string_view pl = "paranoia-level/";
     if (starts_with(tag, pl) && m.paranoia_level == 0)
         m.paranoia_level = leading_number(tag.substr(pl.size()));
@@ -124,7 +131,8 @@ void add_tag(MessageView& m, std::string_view tag) noexcept {
     m.tags[m.tag_count++] = tag;
 }
 
-void set_item(MessageView& m, std::string_view key, std::string_view value) noexcept {
+void set_item(MessageView& m, std::string_view key, std::string_view value) noexcept
+{
     if (key == "tag")
         add_tag(m, value);
     else if (key == "id")
@@ -151,7 +159,8 @@ void set_item(MessageView& m, std::string_view key, std::string_view value) noex
         m.unique_id = value;
 }
 
-void parse_head(MessageView& m, std::string_view head) noexcept {
+void parse_head(MessageView& m, std::string_view head) noexcept
+{
     m.head = head;
     constexpr std::string_view denied = "Access denied";
     m.intercepted = starts_with(head, denied);
@@ -169,7 +178,8 @@ void parse_head(MessageView& m, std::string_view head) noexcept {
 
 // Every message mod_security2 logs about a request (with its trailer) is a finding;
 // one without a rule id that was not cut is the engine's own.
-void classify(MessageView& m) noexcept {
+void classify(MessageView& m) noexcept
+{
     if (!m.hostname.empty() || !m.unique_id.empty() || m.truncated)
         m.is_alert = true;
     m.engine = m.is_alert && m.id.empty() && !m.truncated;
@@ -177,7 +187,8 @@ void classify(MessageView& m) noexcept {
 
 } // namespace
 
-bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
+bool parse_modsec_message(std::string_view text, MessageView& out) noexcept
+{
     out = MessageView{};
     const std::size_t marker = text.find(k_marker);
     if (marker == std::string_view::npos)
@@ -189,9 +200,8 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
     std::string_view part = body;
     if (const std::size_t h = body.rfind(k_hostname_open); h != std::string_view::npos) {
         part = body.substr(0, h);
-        read_items(body.substr(h), [&](std::string_view k, std::string_view v) {
-            set_item(out, k, v);
-        });
+        read_items(body.substr(h),
+                   [&](std::string_view k, std::string_view v) { set_item(out, k, v); });
     } else {
         out.truncated = true; // Apache cut the whole line before the trailer
     }
@@ -209,9 +219,8 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept {
     // The trailer's fields are kept even if the metadata repeats a key.
     const std::string_view hostname = out.hostname, uri = out.uri, unique_id = out.unique_id;
     parse_head(out, trim_right(part.substr(0, meta)));
-    read_items(part.substr(meta), [&](std::string_view k, std::string_view v) {
-        set_item(out, k, v);
-    });
+    read_items(part.substr(meta),
+               [&](std::string_view k, std::string_view v) { set_item(out, k, v); });
     out.hostname = hostname;
     out.uri = uri;
     out.unique_id = unique_id;
@@ -231,12 +240,13 @@ namespace {
 // (ModSecurity's layer; httpd's does not escape quotes). An unknown escape, a lone
 // trailing backslash or `\x` without two hex digits keeps the backslash.
 std::size_t unescape_runs(const char* in, std::size_t size, char* out, std::size_t cap,
-                          bool quote) noexcept {
+                          bool quote) noexcept
+{
     std::size_t i = 0, n = 0;
     while (i < size && n < cap) {
         const void* found = std::memchr(in + i, '\\', size - i);
-        std::size_t run = found ? static_cast<std::size_t>(static_cast<const char*>(found) - (in + i))
-                                : size - i;
+        std::size_t run =
+            found ? static_cast<std::size_t>(static_cast<const char*>(found) - (in + i)) : size - i;
         if (run > cap - n)
             run = cap - n;
         if (out + n != in + i)
@@ -250,12 +260,30 @@ std::size_t unescape_runs(const char* in, std::size_t size, char* out, std::size
         std::size_t used = 1;
         if (i + 1 < size) {
             switch (in[i + 1]) {
-            case '\\': c = '\\'; used = 2; break;
-            case 'b': c = '\b'; used = 2; break;
-            case 'n': c = '\n'; used = 2; break;
-            case 'r': c = '\r'; used = 2; break;
-            case 't': c = '\t'; used = 2; break;
-            case 'v': c = '\v'; used = 2; break;
+            case '\\':
+                c = '\\';
+                used = 2;
+                break;
+            case 'b':
+                c = '\b';
+                used = 2;
+                break;
+            case 'n':
+                c = '\n';
+                used = 2;
+                break;
+            case 'r':
+                c = '\r';
+                used = 2;
+                break;
+            case 't':
+                c = '\t';
+                used = 2;
+                break;
+            case 'v':
+                c = '\v';
+                used = 2;
+                break;
             case '"':
                 if (quote) {
                     c = '"';
@@ -279,11 +307,13 @@ std::size_t unescape_runs(const char* in, std::size_t size, char* out, std::size
 
 } // namespace
 
-std::size_t apache_log_unescape(char* text, std::size_t size) noexcept {
+std::size_t apache_log_unescape(char* text, std::size_t size) noexcept
+{
     return unescape_runs(text, size, text, size, false);
 }
 
-std::size_t modsec_unescape(std::string_view raw, char* out, std::size_t cap) noexcept {
+std::size_t modsec_unescape(std::string_view raw, char* out, std::size_t cap) noexcept
+{
     return unescape_runs(raw.data(), raw.size(), out, cap, true);
 }
 

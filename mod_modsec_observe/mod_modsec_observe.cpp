@@ -27,15 +27,20 @@ namespace {
 // Datagram buffer for one event, from the request pool.
 constexpr std::size_t k_event_buffer = 32 * 1024;
 
-std::string_view env_lookup(void* table, const char* name) noexcept {
+std::string_view env_lookup(void* table, const char* name) noexcept
+{
     const char* v = apr_table_get(static_cast<apr_table_t*>(table), name);
     return v ? std::string_view(v) : std::string_view();
 }
 
-std::string_view view(const char* s) noexcept { return s ? std::string_view(s) : std::string_view(); }
+std::string_view view(const char* s) noexcept
+{
+    return s ? std::string_view(s) : std::string_view();
+}
 
 // ModSecObserveMatchedData hash: SHA-1 from APR-util, which httpd already links.
-void sha1_hex(std::string_view data, char* out) noexcept {
+void sha1_hex(std::string_view data, char* out) noexcept
+{
     apr_sha1_ctx_t ctx;
     apr_sha1_init(&ctx);
     apr_sha1_update_binary(&ctx, reinterpret_cast<const unsigned char*>(data.data()),
@@ -49,16 +54,18 @@ void sha1_hex(std::string_view data, char* out) noexcept {
     }
 }
 
-EncoderLimits limits_for(const ServerConfig* c) noexcept {
+EncoderLimits limits_for(const ServerConfig* c) noexcept
+{
     EncoderLimits limits;
     limits.data_mode = c->data_mode;
-    limits.max_data = static_cast<std::size_t>(c->data_bytes >= 0 ? c->data_bytes
-                                                                  : k_default_data_bytes);
+    limits.max_data =
+        static_cast<std::size_t>(c->data_bytes >= 0 ? c->data_bytes : k_default_data_bytes);
     limits.hash_data = sha1_hex;
     return limits;
 }
 
-void count_request(ServerConfig* c, int status, bool event_lost) noexcept {
+void count_request(ServerConfig* c, int status, bool event_lost) noexcept
+{
     VhostCounters& v = *c->counters;
     const std::size_t slot = status >= k_min_status && status <= k_max_status
                                  ? static_cast<std::size_t>(status - k_min_status)
@@ -69,7 +76,8 @@ void count_request(ServerConfig* c, int status, bool event_lost) noexcept {
     v.requests.fetch_add(1, std::memory_order_relaxed);
 }
 
-int log_transaction(request_rec* r) noexcept {
+int log_transaction(request_rec* r) noexcept
+{
     const request_rec* root = root_request(r);
     ServerConfig* c = server_config(root->server);
     if (!is_enabled(c) || !c->counters)
@@ -109,17 +117,18 @@ int log_transaction(request_rec* r) noexcept {
     const EncodeResult enc =
         encode_request_event(rec, found ? found->messages : nullptr, found ? found->count : 0,
                              found ? found->dropped : 0, limits_for(c), buffer, k_event_buffer);
-    if (enc.size == 0 ||
-        !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
+    if (enc.size == 0 || !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
         count_request(c, last->status, true);
     return DECLINED;
 }
 
-void error_log(const ap_errorlog_info* info, const char* errstr) noexcept {
+void error_log(const ap_errorlog_info* info, const char* errstr) noexcept
+{
     capture_error_log(info, errstr);
 }
 
-void warn_if_log_level_hides_modsecurity(server_rec* s, int modsec_index) noexcept {
+void warn_if_log_level_hides_modsecurity(server_rec* s, int modsec_index) noexcept
+{
     const int level = ap_get_server_module_loglevel(s, modsec_index);
     if (level >= APLOG_ERR)
         return;
@@ -130,7 +139,8 @@ void warn_if_log_level_hides_modsecurity(server_rec* s, int modsec_index) noexce
                  s->server_hostname ? s->server_hostname : "(main server)", s->port);
 }
 
-int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) noexcept {
+int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) noexcept
+{
     const module* modsec = ap_find_linked_module("mod_security2.c");
     set_modsec_module_index(modsec ? modsec->module_index : -1);
     if (!modsec)
@@ -147,7 +157,7 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) n
             ap_set_module_config(s->module_config, &modsec_observe_module, c);
         }
         c->counters = new (apr_palloc(pconf, sizeof(VhostCounters))) VhostCounters{};
-        c->label = c->vhost_name ? c->vhost_name
+        c->label = c->vhost_name        ? c->vhost_name
                    : s->server_hostname ? s->server_hostname
                                         : "default";
         c->port = s->port ? s->port : (s->addrs ? s->addrs->host_port : 0);
@@ -157,9 +167,13 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) n
     return OK;
 }
 
-void child_init(apr_pool_t* pchild, server_rec* s) noexcept { start_sender(pchild, s); }
+void child_init(apr_pool_t* pchild, server_rec* s) noexcept
+{
+    start_sender(pchild, s);
+}
 
-void register_hooks(apr_pool_t*) noexcept {
+void register_hooks(apr_pool_t*) noexcept
+{
     static const char* const after_modsecurity[] = {"mod_security2.c", nullptr};
     ap_hook_post_config(post_config, nullptr, nullptr, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, nullptr, nullptr, APR_HOOK_MIDDLE);

@@ -17,10 +17,17 @@ int g_modsec_index = -1;
 
 } // namespace
 
-void set_modsec_module_index(int index) noexcept { g_modsec_index = index; }
-int modsec_module_index() noexcept { return g_modsec_index; }
+void set_modsec_module_index(int index) noexcept
+{
+    g_modsec_index = index;
+}
+int modsec_module_index() noexcept
+{
+    return g_modsec_index;
+}
 
-const request_rec* root_request(const request_rec* r) noexcept {
+const request_rec* root_request(const request_rec* r) noexcept
+{
     while (r->main)
         r = r->main;
     while (r->prev)
@@ -28,12 +35,14 @@ const request_rec* root_request(const request_rec* r) noexcept {
     return r;
 }
 
-const RequestFindings* request_findings(const request_rec* root) noexcept {
+const RequestFindings* request_findings(const request_rec* root) noexcept
+{
     return static_cast<const RequestFindings*>(
         ap_get_module_config(root->request_config, &modsec_observe_module));
 }
 
-void capture_error_log(const ap_errorlog_info* info, const char* errstr) noexcept {
+void capture_error_log(const ap_errorlog_info* info, const char* errstr) noexcept
+{
     // Every message of the server passes here: the common case must return at once.
     // Startup messages have info->r (and info->s) NULL.
     if (g_modsec_index < 0 || info->module_index != g_modsec_index || !info->r || !errstr)

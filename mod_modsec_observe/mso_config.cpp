@@ -12,26 +12,33 @@
 namespace mso {
 namespace {
 
-ServerConfig* config_of(cmd_parms* cmd) noexcept { return server_config(cmd->server); }
+ServerConfig* config_of(cmd_parms* cmd) noexcept
+{
+    return server_config(cmd->server);
+}
 
-const char* set_socket(cmd_parms* cmd, void*, const char* arg) noexcept {
+const char* set_socket(cmd_parms* cmd, void*, const char* arg) noexcept
+{
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
     if (arg[0] != '/')
         return "ModSecObserveSocket: the socket path must be absolute";
     if (std::strlen(arg) >= sizeof(sockaddr_un::sun_path))
-        return apr_psprintf(cmd->pool, "ModSecObserveSocket: path longer than %" APR_SIZE_T_FMT " bytes",
+        return apr_psprintf(cmd->pool,
+                            "ModSecObserveSocket: path longer than %" APR_SIZE_T_FMT " bytes",
                             static_cast<apr_size_t>(sizeof(sockaddr_un::sun_path) - 1));
     config_of(cmd)->socket_path = arg;
     return nullptr;
 }
 
-const char* set_enabled(cmd_parms* cmd, void*, int flag) noexcept {
+const char* set_enabled(cmd_parms* cmd, void*, int flag) noexcept
+{
     config_of(cmd)->enabled = flag;
     return nullptr;
 }
 
-const char* set_vhost_name(cmd_parms* cmd, void*, const char* arg) noexcept {
+const char* set_vhost_name(cmd_parms* cmd, void*, const char* arg) noexcept
+{
     const std::size_t n = std::strlen(arg);
     if (n == 0 || n > 255)
         return "ModSecObserveVhostName: the label must be 1 to 255 characters";
@@ -45,24 +52,26 @@ const char* set_vhost_name(cmd_parms* cmd, void*, const char* arg) noexcept {
     return nullptr;
 }
 
-const char* set_events(cmd_parms* cmd, void*, const char* arg) noexcept {
+const char* set_events(cmd_parms* cmd, void*, const char* arg) noexcept
+{
     if (std::strcmp(arg, "flagged") == 0)
         config_of(cmd)->events = EventMode::flagged;
     else if (std::strcmp(arg, "all") == 0)
         config_of(cmd)->events = EventMode::all;
     else
-        return apr_psprintf(cmd->pool,
-                            "ModSecObserveEvents: expected \"flagged\" or \"all\", got \"%s\"",
-                            arg);
+        return apr_psprintf(
+            cmd->pool, "ModSecObserveEvents: expected \"flagged\" or \"all\", got \"%s\"", arg);
     return nullptr;
 }
 
-const char* set_query_string(cmd_parms* cmd, void*, int flag) noexcept {
+const char* set_query_string(cmd_parms* cmd, void*, int flag) noexcept
+{
     config_of(cmd)->query_string = flag;
     return nullptr;
 }
 
-const char* set_matched_data(cmd_parms* cmd, void*, const char* arg) noexcept {
+const char* set_matched_data(cmd_parms* cmd, void*, const char* arg) noexcept
+{
     ServerConfig* c = config_of(cmd);
     if (std::strcmp(arg, "full") == 0) {
         c->data_mode = MatchedDataMode::keep;
@@ -93,7 +102,8 @@ const char* set_matched_data(cmd_parms* cmd, void*, const char* arg) noexcept {
     return nullptr;
 }
 
-const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept {
+const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept
+{
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
     char* end = nullptr;
@@ -108,7 +118,8 @@ const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept 
 }
 
 // "16M", "512K", "1G" or bytes; 0 when malformed or out of range.
-std::uint64_t parse_size(const char* arg) noexcept {
+std::uint64_t parse_size(const char* arg) noexcept
+{
     char* end = nullptr;
     errno = 0;
     const unsigned long long n = std::strtoull(arg, &end, 10);
@@ -129,7 +140,8 @@ std::uint64_t parse_size(const char* arg) noexcept {
     return bytes >= k_min_spool_max_bytes && bytes <= k_max_spool_max_bytes ? bytes : 0;
 }
 
-const char* set_spool(cmd_parms* cmd, void*, const char* dir, const char* size) noexcept {
+const char* set_spool(cmd_parms* cmd, void*, const char* dir, const char* size) noexcept
+{
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
     if (dir[0] != '/')
@@ -153,35 +165,31 @@ const char* set_spool(cmd_parms* cmd, void*, const char* dir, const char* size) 
 
 // httpd declares directive handlers as `const char* (*)()` in C++ (no designated
 // initializers); void(*)() is the cast GCC accepts between function pointer types.
-template <typename Handler> cmd_func handler(Handler h) noexcept {
+template <typename Handler> cmd_func handler(Handler h) noexcept
+{
     return reinterpret_cast<cmd_func>(reinterpret_cast<void (*)()>(h));
 }
 
 } // namespace
 
 const command_rec k_directives[] = {
-    AP_INIT_TAKE1("ModSecObserveSocket", handler(set_socket),
-                  nullptr, RSRC_CONF,
-                  "Unix datagram socket of modsec-observed (default " 
+    AP_INIT_TAKE1("ModSecObserveSocket", handler(set_socket), nullptr, RSRC_CONF,
+                  "Unix datagram socket of modsec-observed (default "
                   "/run/modsec-observe/events.sock)"),
-    AP_INIT_FLAG("ModSecObserve", handler(set_enabled), nullptr,
-                 RSRC_CONF, "On|Off: observe this server or virtual host (default On)"),
-    AP_INIT_TAKE1("ModSecObserveVhostName",
-                  handler(set_vhost_name), nullptr, RSRC_CONF,
+    AP_INIT_FLAG("ModSecObserve", handler(set_enabled), nullptr, RSRC_CONF,
+                 "On|Off: observe this server or virtual host (default On)"),
+    AP_INIT_TAKE1("ModSecObserveVhostName", handler(set_vhost_name), nullptr, RSRC_CONF,
                   "Label reported for this virtual host (default its ServerName)"),
-    AP_INIT_TAKE1("ModSecObserveEvents", handler(set_events),
-                  nullptr, RSRC_CONF,
+    AP_INIT_TAKE1("ModSecObserveEvents", handler(set_events), nullptr, RSRC_CONF,
                   "flagged|all: send an event only for requests with findings (default), "
                   "or for every request"),
-    AP_INIT_FLAG("ModSecObserveQueryString",
-                 handler(set_query_string), nullptr, RSRC_CONF,
+    AP_INIT_FLAG("ModSecObserveQueryString", handler(set_query_string), nullptr, RSRC_CONF,
                  "On|Off: include the query string in events (default Off)"),
     AP_INIT_TAKE1("ModSecObserveMatchedData", handler(set_matched_data), nullptr, RSRC_CONF,
                   "full|truncate:N|hash|off: what findings carry of the matched data "
                   "(default truncate:32; it may hold passwords or tokens)"),
-    AP_INIT_TAKE1("ModSecObserveFlushInterval",
-                  handler(set_flush_interval), nullptr,
-                  RSRC_CONF, "Milliseconds between counter reports (default 1000)"),
+    AP_INIT_TAKE1("ModSecObserveFlushInterval", handler(set_flush_interval), nullptr, RSRC_CONF,
+                  "Milliseconds between counter reports (default 1000)"),
     AP_INIT_TAKE12("ModSecObserveSpool", handler(set_spool), nullptr, RSRC_CONF,
                    "Directory for events that cannot be sent, and the max-size of each "
                    "child's spool file (default 16M); replayed by modsec-observed "
@@ -189,11 +197,13 @@ const command_rec k_directives[] = {
     {nullptr, {nullptr}, nullptr, 0, RAW_ARGS, nullptr},
 };
 
-void* create_server_config(apr_pool_t* p, server_rec*) noexcept {
+void* create_server_config(apr_pool_t* p, server_rec*) noexcept
+{
     return new (apr_pcalloc(p, sizeof(ServerConfig))) ServerConfig{};
 }
 
-void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) noexcept {
+void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) noexcept
+{
     const auto* base = static_cast<const ServerConfig*>(base_v);
     const auto* add = static_cast<const ServerConfig*>(add_v);
     auto* merged = new (apr_pcalloc(p, sizeof(ServerConfig))) ServerConfig{};
@@ -207,9 +217,10 @@ void* merge_server_config(apr_pool_t* p, void* base_v, void* add_v) noexcept {
     return merged;
 }
 
-ServerConfig* server_config(const server_rec* s) noexcept {
-    return static_cast<ServerConfig*>(ap_get_module_config(s->module_config,
-                                                           &modsec_observe_module));
+ServerConfig* server_config(const server_rec* s) noexcept
+{
+    return static_cast<ServerConfig*>(
+        ap_get_module_config(s->module_config, &modsec_observe_module));
 }
 
 } // namespace mso

@@ -24,12 +24,12 @@ struct VhostCounters {
 enum class EventMode { unset, flagged, all };
 
 struct ServerConfig {
-    int enabled = -1;               // ModSecObserve; -1 unset (On)
+    int enabled = -1;                 // ModSecObserve; -1 unset (On)
     const char* vhost_name = nullptr; // ModSecObserveVhostName
     EventMode events = EventMode::unset;
-    int query_string = -1;          // ModSecObserveQueryString; -1 unset (Off)
+    int query_string = -1;                             // ModSecObserveQueryString; -1 unset (Off)
     MatchedDataMode data_mode = MatchedDataMode::keep; // ModSecObserveMatchedData
-    int data_bytes = -1;            // its byte limit in keep mode; -1 unset (default)
+    int data_bytes = -1; // its byte limit in keep mode; -1 unset (default)
     // Global (main server only):
     const char* socket_path = nullptr; // ModSecObserveSocket
     int flush_interval_ms = -1;        // ModSecObserveFlushInterval
@@ -57,7 +57,10 @@ void* merge_server_config(apr_pool_t* p, void* base, void* add) noexcept;
 
 ServerConfig* server_config(const server_rec* s) noexcept;
 
-inline bool is_enabled(const ServerConfig* c) noexcept { return c->enabled != 0; }
+inline bool is_enabled(const ServerConfig* c) noexcept
+{
+    return c->enabled != 0;
+}
 
 } // namespace mso
 

@@ -39,7 +39,8 @@ Sender g_sender;
 // Drains one vhost's counters into a report; adds them back when it cannot be sent.
 // A child's last report (`last`) goes to the spool when it cannot be sent: the child
 // will not be there to send it again.
-void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept {
+void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept
+{
     VhostCounters& v = *c->counters;
     if (v.requests.load(std::memory_order_relaxed) == 0 &&
         v.events_lost.load(std::memory_order_relaxed) == 0)
@@ -65,7 +66,8 @@ void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept {
             v.status[i].fetch_add(status[i]);
 }
 
-void flush_all(bool last) noexcept {
+void flush_all(bool last) noexcept
+{
     const auto pid = static_cast<apr_int64_t>(getpid());
     for (server_rec* s = g_sender.servers; s; s = s->next) {
         ServerConfig* c = server_config(s);
@@ -76,7 +78,8 @@ void flush_all(bool last) noexcept {
 
 // True when a socket is bound at the collector's path: a datagram socket's connect()
 // fails with ENOENT or ECONNREFUSED otherwise. Sends nothing.
-bool collector_listening() noexcept {
+bool collector_listening() noexcept
+{
     const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
@@ -88,12 +91,14 @@ bool collector_listening() noexcept {
 
 // An idle child sends nothing, so it would keep its spool file (and its lock) open
 // after the collector is back; hand the file over as soon as the collector listens.
-void release_spool_when_back() noexcept {
+void release_spool_when_back() noexcept
+{
     if (spool_is_open() && collector_listening())
         release_spool();
 }
 
-void log_spool(const SpoolCounts& counts) noexcept {
+void log_spool(const SpoolCounts& counts) noexcept
+{
     char reason[128];
     if (counts.spooled)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
@@ -109,7 +114,8 @@ void log_spool(const SpoolCounts& counts) noexcept {
                      apr_strerror(counts.last_errno, reason, sizeof reason));
 }
 
-void log_failures() noexcept {
+void log_failures() noexcept
+{
     const std::uint64_t failures = g_sender.failures.load(std::memory_order_relaxed);
     const apr_time_t now = apr_time_now();
     if (now - g_sender.last_log < k_log_interval)
@@ -134,7 +140,8 @@ void log_failures() noexcept {
     g_sender.last_log = now;
 }
 
-void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept {
+void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept
+{
     apr_thread_mutex_lock(g_sender.mutex);
     while (!g_sender.stopping) {
         apr_thread_cond_timedwait(g_sender.wake, g_sender.mutex, g_sender.interval);
@@ -152,7 +159,8 @@ void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept {
 }
 
 // Runs before the child pool's subpools (the thread's among them) are destroyed.
-apr_status_t stop_sender(void*) noexcept {
+apr_status_t stop_sender(void*) noexcept
+{
     if (g_sender.thread) {
         apr_thread_mutex_lock(g_sender.mutex);
         g_sender.stopping = true;
@@ -172,11 +180,12 @@ apr_status_t stop_sender(void*) noexcept {
 
 } // namespace
 
-bool send_event(const char* data, std::size_t size) noexcept {
+bool send_event(const char* data, std::size_t size) noexcept
+{
     if (g_sender.fd >= 0) {
-        const ssize_t sent = sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
-                                    reinterpret_cast<const sockaddr*>(&g_sender.address),
-                                    g_sender.address_size);
+        const ssize_t sent =
+            sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
+                   reinterpret_cast<const sockaddr*>(&g_sender.address), g_sender.address_size);
         if (sent == static_cast<ssize_t>(size)) {
             release_spool(); // the collector is back: let it replay what was spooled
             return true;
@@ -189,7 +198,8 @@ bool send_event(const char* data, std::size_t size) noexcept {
     return false;
 }
 
-void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept {
+void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept
+{
     const ServerConfig* global = server_config(main_server);
     const char* path = global->socket_path ? global->socket_path : k_default_socket;
     g_sender.servers = main_server;
@@ -206,8 +216,8 @@ void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept {
     apr_pool_pre_cleanup_register(child_pool, nullptr, stop_sender);
     start_spool(child_pool, main_server);
 
-    apr_status_t rv = apr_thread_mutex_create(&g_sender.mutex, APR_THREAD_MUTEX_DEFAULT,
-                                              child_pool);
+    apr_status_t rv =
+        apr_thread_mutex_create(&g_sender.mutex, APR_THREAD_MUTEX_DEFAULT, child_pool);
     if (rv == APR_SUCCESS)
         rv = apr_thread_cond_create(&g_sender.wake, child_pool);
     if (rv == APR_SUCCESS)

@@ -20,9 +20,9 @@ struct Spool {
     const char* dir = nullptr;
     std::uint64_t max_bytes = 0;
     apr_thread_mutex_t* mutex = nullptr;
-    int fd = -1;                 // guarded by mutex
-    std::uint64_t written = 0;   // bytes in the open file; guarded by mutex
-    std::uint64_t sequence = 0;  // files opened by this child; guarded by mutex
+    int fd = -1;                // guarded by mutex
+    std::uint64_t written = 0;  // bytes in the open file; guarded by mutex
+    std::uint64_t sequence = 0; // files opened by this child; guarded by mutex
     std::atomic<bool> open{false};
     std::atomic<std::uint64_t> spooled{0};
     std::atomic<std::uint64_t> refused{0};
@@ -33,20 +33,21 @@ Spool g_spool;
 
 // Creates "<name>.new", locks it, then renames it to "<name>": the collector never sees
 // a replayable name without the lock held.
-int open_spool_file() noexcept {
+int open_spool_file() noexcept
+{
     char final_name[4096];
     char new_name[4096 + 8];
-    const int n = std::snprintf(final_name, sizeof final_name, "%s/%ld-%lld-%llu.spool",
-                                g_spool.dir, static_cast<long>(getpid()),
-                                static_cast<long long>(apr_time_now()),
-                                static_cast<unsigned long long>(++g_spool.sequence));
+    const int n =
+        std::snprintf(final_name, sizeof final_name, "%s/%ld-%lld-%llu.spool", g_spool.dir,
+                      static_cast<long>(getpid()), static_cast<long long>(apr_time_now()),
+                      static_cast<unsigned long long>(++g_spool.sequence));
     if (n <= 0 || static_cast<std::size_t>(n) >= sizeof final_name) {
         g_spool.last_errno.store(ENAMETOOLONG, std::memory_order_relaxed);
         return -1;
     }
     std::snprintf(new_name, sizeof new_name, "%s.new", final_name);
-    const int fd = ::open(new_name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-                          0640);
+    const int fd =
+        ::open(new_name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd < 0) {
         g_spool.last_errno.store(errno, std::memory_order_relaxed);
         return -1;
@@ -60,7 +61,8 @@ int open_spool_file() noexcept {
     return fd;
 }
 
-void close_locked() noexcept {
+void close_locked() noexcept
+{
     if (g_spool.fd >= 0) {
         ::close(g_spool.fd); // releases the lock: the file is complete
         g_spool.fd = -1;
@@ -69,7 +71,8 @@ void close_locked() noexcept {
     g_spool.open.store(false, std::memory_order_release);
 }
 
-apr_status_t stop_spool(void*) noexcept {
+apr_status_t stop_spool(void*) noexcept
+{
     if (g_spool.mutex) {
         apr_thread_mutex_lock(g_spool.mutex);
         close_locked();
@@ -78,7 +81,8 @@ apr_status_t stop_spool(void*) noexcept {
     return APR_SUCCESS;
 }
 
-bool append_locked(const char* data, std::size_t size) noexcept {
+bool append_locked(const char* data, std::size_t size) noexcept
+{
     if (g_spool.fd < 0) {
         g_spool.fd = open_spool_file();
         if (g_spool.fd < 0)
@@ -108,7 +112,8 @@ bool append_locked(const char* data, std::size_t size) noexcept {
 
 } // namespace
 
-void start_spool(apr_pool_t* child_pool, server_rec* main_server) noexcept {
+void start_spool(apr_pool_t* child_pool, server_rec* main_server) noexcept
+{
     const ServerConfig* global = server_config(main_server);
     if (!global->spool_dir)
         return;
@@ -126,7 +131,8 @@ void start_spool(apr_pool_t* child_pool, server_rec* main_server) noexcept {
     apr_pool_cleanup_register(child_pool, nullptr, stop_spool, apr_pool_cleanup_null);
 }
 
-bool spool_event(const char* data, std::size_t size) noexcept {
+bool spool_event(const char* data, std::size_t size) noexcept
+{
     if (!g_spool.dir)
         return false;
     apr_thread_mutex_lock(g_spool.mutex);
@@ -136,9 +142,13 @@ bool spool_event(const char* data, std::size_t size) noexcept {
     return ok;
 }
 
-bool spool_is_open() noexcept { return g_spool.open.load(std::memory_order_relaxed); }
+bool spool_is_open() noexcept
+{
+    return g_spool.open.load(std::memory_order_relaxed);
+}
 
-void release_spool() noexcept {
+void release_spool() noexcept
+{
     if (!g_spool.open.load(std::memory_order_relaxed))
         return;
     apr_thread_mutex_lock(g_spool.mutex);
@@ -146,7 +156,8 @@ void release_spool() noexcept {
     apr_thread_mutex_unlock(g_spool.mutex);
 }
 
-SpoolCounts take_spool_counts() noexcept {
+SpoolCounts take_spool_counts() noexcept
+{
     SpoolCounts c;
     c.spooled = g_spool.spooled.exchange(0, std::memory_order_relaxed);
     c.refused = g_spool.refused.exchange(0, std::memory_order_relaxed);

@@ -61,9 +61,8 @@ bool CollectorConnection::refusal_pending()
     if (newline == std::string::npos) {
         return false;
     }
-    const json answer = json::parse(m_buffer.begin(),
-                                    m_buffer.begin() + static_cast<std::ptrdiff_t>(newline),
-                                    nullptr, false);
+    const json answer = json::parse(
+        m_buffer.begin(), m_buffer.begin() + static_cast<std::ptrdiff_t>(newline), nullptr, false);
     if (answer.is_discarded() || !answer.is_object()) {
         return false;
     }

@@ -85,7 +85,8 @@ void append_rules(std::string& out, const json& vhost)
     }
     out += report::indent(table.render(), 2); // the rules under their vhost
     if (rules->size() > shown) {
-        out += "  ... and " + std::to_string(rules->size() - shown) + " more rules (--json for all)\n";
+        out +=
+            "  ... and " + std::to_string(rules->size() - shown) + " more rules (--json for all)\n";
     }
 }
 
@@ -94,8 +95,7 @@ void append_rules(std::string& out, const json& vhost)
 std::string format_stats(const json& answer)
 {
     const auto vhosts = answer.is_object() ? answer.find("vhosts") : answer.end();
-    if (!answer.is_object() || vhosts == answer.end() || !vhosts->is_array() ||
-        vhosts->empty()) {
+    if (!answer.is_object() || vhosts == answer.end() || !vhosts->is_array() || vhosts->empty()) {
         return "no vhosts seen yet\n";
     }
     Table summary({{"VHOST", Align::left, 40},
@@ -106,9 +106,9 @@ std::string format_stats(const json& answer)
                    {"EVENTS", Align::right, 0},
                    {"LOST", Align::right, 0}});
     for (const auto& v : *vhosts) {
-        summary.add_row({vhost_name(v), v.is_object() ? ports_text(v) : "-",
-                         field(v, "requests"), field(v, "flagged"), field(v, "intercepted"),
-                         field(v, "events"), field(v, "events_lost")});
+        summary.add_row({vhost_name(v), v.is_object() ? ports_text(v) : "-", field(v, "requests"),
+                         field(v, "flagged"), field(v, "intercepted"), field(v, "events"),
+                         field(v, "events_lost")});
     }
     std::string out = summary.render();
     for (const auto& v : *vhosts) {
@@ -123,8 +123,9 @@ std::string format_stats(const json& answer)
                    " (ModSecurity cut the message, rule id unknown; possible evasion)\n";
         }
         if (const auto n = number(v, "engine_messages"); n != 0) {
-            out += "  engine messages: " + std::to_string(n) +
-                   " (ModSecurity errors such as body parser failures: the rules may not have run)\n";
+            out +=
+                "  engine messages: " + std::to_string(n) +
+                " (ModSecurity errors such as body parser failures: the rules may not have run)\n";
         }
         if (const auto n = number(v, "events_without_scores"); n != 0) {
             out += "  events without anomaly scores: " + std::to_string(n) +
@@ -167,7 +168,8 @@ std::vector<std::string> event_cells(const json& e)
         }
     }
     const auto intercepted = e.find("intercepted");
-    const bool denied = intercepted != e.end() && intercepted->is_boolean() && intercepted->get<bool>();
+    const bool denied =
+        intercepted != e.end() && intercepted->is_boolean() && intercepted->get<bool>();
     return {time,
             field(e, "vhost"),
             field(e, "client"),
@@ -216,8 +218,8 @@ std::string format_event_header()
 std::string format_event_line(const json& event)
 {
     const auto c = event_cells(event);
-    return pad(c[0], k_time_w) + "  " + pad(c[1], k_vhost_w) + "  " + pad(c[2], k_client_w) +
-           "  " + pad(c[3], k_request_w) + "  " + pad(c[4], k_status_w, true) + "  " +
+    return pad(c[0], k_time_w) + "  " + pad(c[1], k_vhost_w) + "  " + pad(c[2], k_client_w) + "  " +
+           pad(c[3], k_request_w) + "  " + pad(c[4], k_status_w, true) + "  " +
            pad(c[5], k_action_w) + "  " + fit_width(c[6], 60) + "\n";
 }
 

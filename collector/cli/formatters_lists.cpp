@@ -64,13 +64,15 @@ std::string format_rules(const json& answer)
     for (const json& r : rules) {
         out += field(r, "vhost") + "  " + field(r, "id") + "  " + field(r, "severity") + "  PL" +
                field(r, "pl") + "  " + fit_width(field(r, "msg"), 80) + "\n";
-        out += "  hits " + field(r, "hits") + ", matches " + field(r, "matches") +
-               ", first seen " + field(r, "first_seen") + ", last seen " +
-               field(r, "last_seen") + "\n";
+        out += "  hits " + field(r, "hits") + ", matches " + field(r, "matches") + ", first seen " +
+               field(r, "first_seen") + ", last seen " + field(r, "last_seen") + "\n";
         const auto paths = r.find("top_paths");
         const auto targets = r.find("top_targets");
-        out += "  top paths:   " + fit_width(top_entries(paths != r.end() ? *paths : json()), 90) + "\n";
-        out += "  top targets: " + fit_width(top_entries(targets != r.end() ? *targets : json()), 90) + "\n";
+        out += "  top paths:   " + fit_width(top_entries(paths != r.end() ? *paths : json()), 90) +
+               "\n";
+        out +=
+            "  top targets: " + fit_width(top_entries(targets != r.end() ? *targets : json()), 90) +
+            "\n";
     }
     return out;
 }

@@ -96,9 +96,8 @@ std::string vhost_detail(const json& v)
 
 json LiveView::request() const
 {
-    json out{{"cmd", "stats"},
-             {"rules_limit", k_live_top_rules},
-             {"top_clients", k_live_top_clients}};
+    json out{
+        {"cmd", "stats"}, {"rules_limit", k_live_top_rules}, {"top_clients", k_live_top_clients}};
     if (!m_vhost.empty()) {
         out["vhost"] = m_vhost;
     }
@@ -131,12 +130,11 @@ std::string LiveView::render(const json& stats, std::int64_t now, bool clear)
             const auto before = m_previous.find(name);
             const Totals b = before != m_previous.end() ? before->second : Totals{};
             const double seconds = before != m_previous.end() ? elapsed : 0;
-            summary.add_row({name, rate(t.requests, b.requests, seconds),
-                             rate(t.flagged, b.flagged, seconds),
-                             rate(t.intercepted, b.intercepted, seconds),
-                             std::to_string(t.requests), std::to_string(t.flagged),
-                             std::to_string(t.intercepted),
-                             std::to_string(number(v, "would_block"))});
+            summary.add_row(
+                {name, rate(t.requests, b.requests, seconds), rate(t.flagged, b.flagged, seconds),
+                 rate(t.intercepted, b.intercepted, seconds), std::to_string(t.requests),
+                 std::to_string(t.flagged), std::to_string(t.intercepted),
+                 std::to_string(number(v, "would_block"))});
             details += "\n" + vhost_detail(v);
             current[name] = t;
         }

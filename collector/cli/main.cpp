@@ -30,7 +30,10 @@ constexpr const char* k_default_socket = "/run/modsec-observe/query.sock";
 
 volatile std::sig_atomic_t g_interrupted = 0;
 
-void on_interrupt(int) { g_interrupted = 1; }
+void on_interrupt(int)
+{
+    g_interrupted = 1;
+}
 
 // Prints one answer: JSON without "ok", or the table.
 int print_answer(json answer, bool as_json, Formatter format)
@@ -139,7 +142,8 @@ int main(int argc, char** argv)
     stats->add_option("--vhost", vhost, "only this vhost");
     window_options(stats);
     json_flag(stats);
-    auto* rules = app.add_subcommand("rules", "per rule: hits, first/last seen, top paths and targets");
+    auto* rules =
+        app.add_subcommand("rules", "per rule: hits, first/last seen, top paths and targets");
     rules->add_option("--vhost", vhost, "only this vhost");
     rules->add_option("--rule", rule, "only this rule id");
     json_flag(rules);
@@ -199,13 +203,17 @@ int main(int argc, char** argv)
         const std::int64_t now = std::time(nullptr);
         std::optional<std::int64_t> seconds;
         if (!window.empty() && !(seconds = mso::parse_duration(window))) {
-            std::fprintf(stderr, "modsec-observe: --window: expected a duration such as 15m, "
-                                 "got \"%s\"\n", mso::terminal_safe(window).c_str());
+            std::fprintf(stderr,
+                         "modsec-observe: --window: expected a duration such as 15m, "
+                         "got \"%s\"\n",
+                         mso::terminal_safe(window).c_str());
             return false;
         }
         if (!since.empty() && !(seconds = mso::parse_since(since, now))) {
-            std::fprintf(stderr, "modsec-observe: --since: expected a duration or a past ISO "
-                                 "time, got \"%s\"\n", mso::terminal_safe(since).c_str());
+            std::fprintf(stderr,
+                         "modsec-observe: --since: expected a duration or a past ISO "
+                         "time, got \"%s\"\n",
+                         mso::terminal_safe(since).c_str());
             return false;
         }
         if (seconds) {

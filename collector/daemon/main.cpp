@@ -62,15 +62,15 @@ struct Options {
     std::string event_group;
     std::string query_group;
     std::size_t events_ring = mso::k_default_events_ring;
-    std::string metrics_listen; // empty: no metrics endpoint
-    std::string state_dir;      // empty: no snapshots
-    unsigned snapshot_interval = 60; // seconds; 0: only at exit
+    std::string metrics_listen;          // empty: no metrics endpoint
+    std::string state_dir;               // empty: no snapshots
+    unsigned snapshot_interval = 60;     // seconds; 0: only at exit
     std::vector<std::string> allow_uids; // event senders; empty: www-data
     std::vector<std::string> allow_gids;
     std::vector<std::string> query_allow_uids; // query clients; empty: the socket's group
     std::vector<std::string> query_allow_gids;
-    std::string user; // empty: keep running as the starting user
-    std::string spool_dir;      // empty: no spool replay
+    std::string user;      // empty: keep running as the starting user
+    std::string spool_dir; // empty: no spool replay
 };
 
 // Turns the option strings into socket file options, or prints why not.
@@ -82,7 +82,8 @@ std::optional<mso::SocketFileOptions> file_options(const std::string& mode_optio
     mso::SocketFileOptions options;
     const auto parsed = parse_mode(mode);
     if (!parsed) {
-        std::fprintf(stderr, "modsec-observed: %s: invalid mode \"%s\" (expected octal, e.g. 0660)\n",
+        std::fprintf(stderr,
+                     "modsec-observed: %s: invalid mode \"%s\" (expected octal, e.g. 0660)\n",
                      mode_option.c_str(), mode.c_str());
         return std::nullopt;
     }
@@ -372,8 +373,7 @@ int main(int argc, char** argv)
         run_as = *user.value;
     }
     const uid_t self = run_as ? run_as->uid : ::geteuid();
-    const PolicyBasis policy_basis{self, run_as ? run_as->gid : ::getegid(),
-                                   query_options->group};
+    const PolicyBasis policy_basis{self, run_as ? run_as->gid : ::getegid(), query_options->group};
     const auto policies = access_policies(opt, policy_basis);
     if (!policies) {
         return 2;
@@ -472,8 +472,9 @@ int main(int argc, char** argv)
     std::fprintf(stderr, "modsec-observed: accepting events from %s; queries from %s\n",
                  policies->events.describe().c_str(), policies->queries.describe().c_str());
     if (!opt.state_dir.empty()) {
-        server.set_periodic_task(std::chrono::seconds(opt.snapshot_interval),
-                                 [&opt](mso::Collector& c) { save_state_now(opt.state_dir, c, false); });
+        server.set_periodic_task(
+            std::chrono::seconds(opt.snapshot_interval),
+            [&opt](mso::Collector& c) { save_state_now(opt.state_dir, c, false); });
     }
     if (!opt.spool_dir.empty()) {
         server.enable_spool_replay(opt.spool_dir); // what children spooled while we were down
@@ -482,8 +483,7 @@ int main(int argc, char** argv)
         std::string error;
         const auto next = reread_options(argc, argv, error);
         if (!next) {
-            mso::log_line("reload: configuration not applied, keeping the running one: " +
-                          error);
+            mso::log_line("reload: configuration not applied, keeping the running one: " + error);
             return;
         }
         apply_reload(*next, opt, policy_basis, c, server);

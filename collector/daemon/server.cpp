@@ -37,21 +37,23 @@ bool would_block(int err)
 } // namespace
 
 Server::Server(Collector& collector, Fd event_socket, Fd query_listener)
-    : m_collector(collector), m_event_socket(std::move(event_socket)),
-      m_query_listener(std::move(query_listener)), m_datagram(k_max_datagram_bytes, '\0')
+    : m_collector(collector),
+      m_event_socket(std::move(event_socket)),
+      m_query_listener(std::move(query_listener)),
+      m_datagram(k_max_datagram_bytes, '\0')
 {
     int wanted = k_event_socket_rcvbuf;
     // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
-    if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted,
-                     sizeof(wanted)) != 0) {
+    if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof(wanted)) !=
+        0) {
         (void)::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUF, &wanted, sizeof(wanted));
     }
     int actual = 0;
     socklen_t length = sizeof(actual);
     if (::getsockopt(m_event_socket.get(), SOL_SOCKET, SO_RCVBUF, &actual, &length) == 0 &&
         actual < wanted) {
-        log_line("event socket receive buffer is " + std::to_string(actual) +
-                 " bytes (wanted " + std::to_string(wanted) +
+        log_line("event socket receive buffer is " + std::to_string(actual) + " bytes (wanted " +
+                 std::to_string(wanted) +
                  "; raise net.core.rmem_max to avoid losing events in bursts)");
     }
 }
@@ -191,9 +193,9 @@ void Server::run_tasks(Clock::time_point now)
 
 void Server::enable_spool_replay(const std::string& dir)
 {
-    m_spool = std::make_unique<SpoolReplayer>(
-        dir, m_datagram.size(), m_collector.spool_status(),
-        [this](std::string_view line) { ingest_datagram(line); });
+    m_spool =
+        std::make_unique<SpoolReplayer>(dir, m_datagram.size(), m_collector.spool_status(),
+                                        [this](std::string_view line) { ingest_datagram(line); });
     const std::lock_guard lock(m_collector_mutex);
     m_spool->replay_all();
 }
@@ -224,9 +226,8 @@ bool Server::drain_datagrams()
             ::recvmsg(m_event_socket.get(), &message, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
             if (!would_block(errno) && errno != EINTR) {
-                log_limited(m_socket_log,
-                            std::string("cannot receive from event socket: ") +
-                                std::strerror(errno));
+                log_limited(m_socket_log, std::string("cannot receive from event socket: ") +
+                                              std::strerror(errno));
             }
             return false;
         }
@@ -236,8 +237,8 @@ bool Server::drain_datagrams()
         const auto size = static_cast<std::size_t>(n);
         if (size > m_datagram.size()) {
             m_collector.count_malformed(DecodeError::too_large);
-            log_limited(m_malformed_log, "malformed datagram (too_large): " +
-                                             std::to_string(size) + " bytes");
+            log_limited(m_malformed_log,
+                        "malformed datagram (too_large): " + std::to_string(size) + " bytes");
             continue;
         }
         ingest_datagram(std::string_view(m_datagram.data(), size));
@@ -323,8 +324,8 @@ bool Server::sender_allowed(const msghdr& message)
     log_limited(m_sender_log,
                 credentials == nullptr
                     ? std::string("rejected a datagram without sender credentials")
-                    : "rejected a datagram from pid " + std::to_string(credentials->pid) +
-                          " uid " + std::to_string(credentials->uid) + " gid " +
+                    : "rejected a datagram from pid " + std::to_string(credentials->pid) + " uid " +
+                          std::to_string(credentials->uid) + " gid " +
                           std::to_string(credentials->gid) + " (allowed senders: " +
                           m_event_senders->describe() + "; see --allow-uid, --allow-gid)");
     return false;
@@ -358,10 +359,9 @@ bool Server::query_peer_allowed(int fd)
                      " gid " + std::to_string(peer.gid) + ")") +
         "\n";
     (void)::send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-    log_limited(m_client_log, "refused a query client: pid " + std::to_string(peer.pid) +
-                                  " uid " + std::to_string(peer.uid) + " gid " +
-                                  std::to_string(peer.gid) + " is not allowed (" +
-                                  m_query_peers->describe() +
+    log_limited(m_client_log, "refused a query client: pid " + std::to_string(peer.pid) + " uid " +
+                                  std::to_string(peer.uid) + " gid " + std::to_string(peer.gid) +
+                                  " is not allowed (" + m_query_peers->describe() +
                                   "; see --query-allow-uid, --query-allow-gid)");
     return false;
 }
@@ -386,9 +386,9 @@ void Server::accept_clients()
                                                     std::to_string(k_max_query_clients) + ")") +
                                        "\n";
             (void)::send(fd.get(), answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-            log_limited(m_client_log, "refused a query client: " +
-                                          std::to_string(k_max_query_clients) +
-                                          " clients already connected");
+            log_limited(m_client_log,
+                        "refused a query client: " + std::to_string(k_max_query_clients) +
+                            " clients already connected");
             continue;
         }
         Client client;

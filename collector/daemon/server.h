@@ -84,8 +84,7 @@ public:
     // result. Blocks while the loop handles one wake-up (at most one batch of
     // datagrams plus the queries that arrived with it); keep `read` short, it
     // stalls ingestion for as long as it runs.
-    template <typename Read>
-    auto with_collector(Read&& read) const
+    template <typename Read> auto with_collector(Read&& read) const
     {
         std::lock_guard lock(m_collector_mutex);
         return std::forward<Read>(read)(std::as_const(m_collector));
@@ -94,8 +93,8 @@ public:
 private:
     struct Client {
         Fd fd;
-        std::string input;  // bytes after the last complete line
-        std::string output; // answers not yet written
+        std::string input;    // bytes after the last complete line
+        std::string output;   // answers not yet written
         bool closing = false; // close once output is flushed
         std::chrono::steady_clock::time_point last_activity;
         std::optional<EventFilter> tail; // streaming events; input is ignored

@@ -44,9 +44,9 @@ inline constexpr const char* k_snapshot_file = "state.json";
 // What a successful load restored, and what it left out at the bounds.
 struct LoadSummary {
     std::size_t vhosts = 0;
-    std::size_t events = 0;          // events now in the ring
+    std::size_t events = 0;           // events now in the ring
     std::uint64_t events_evicted = 0; // older events beyond the ring's capacity
-    std::uint64_t dropped = 0;       // aggregate entries beyond the aggregator's bounds
+    std::uint64_t dropped = 0;        // aggregate entries beyond the aggregator's bounds
 };
 
 // Why a snapshot could not be loaded: the JSON path of the bad value and the reason,
@@ -79,10 +79,10 @@ struct SnapshotWrite {
 
 // The outcome of reading DIR/state.json at start.
 struct SnapshotRead {
-    bool found = false;          // the file existed
+    bool found = false; // the file existed
     std::optional<LoadSummary> loaded;
-    std::string error;           // why it was not loaded ("" when loaded or absent)
-    std::string set_aside;       // where the unusable file was moved ("" if not moved)
+    std::string error;     // why it was not loaded ("" when loaded or absent)
+    std::string set_aside; // where the unusable file was moved ("" if not moved)
 };
 
 // Reads DIR/state.json into `collector` (load_state). A file that cannot be read,

@@ -262,8 +262,7 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
     }
     read_series(r, obj, "minutes", Resolution::minute, k_max_minute_points, v.series, aggregator,
                 budget);
-    read_series(r, obj, "hours", Resolution::hour, k_max_hour_points, v.series, aggregator,
-                budget);
+    read_series(r, obj, "hours", Resolution::hour, k_max_hour_points, v.series, aggregator, budget);
     if (r.failed()) {
         return;
     }

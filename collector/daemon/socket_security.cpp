@@ -37,8 +37,10 @@ bool writable_by_all_without_sticky(mode_t mode)
 
 std::string unsafe_directory(const std::string& dir, const std::string& path)
 {
-    return dir + " is writable by every user and not sticky, so another user could "
-                 "replace " + path + "; refusing to create a socket there";
+    return dir +
+           " is writable by every user and not sticky, so another user could "
+           "replace " +
+           path + "; refusing to create a socket there";
 }
 
 // Checks every directory of the canonical path `real` from / down.
@@ -66,8 +68,7 @@ std::optional<std::string> check_ancestors(const std::string& real, const std::s
     return std::nullopt;
 }
 
-template <typename Id>
-void add_unique(std::vector<Id>& ids, Id id)
+template <typename Id> void add_unique(std::vector<Id>& ids, Id id)
 {
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
         ids.push_back(id);

@@ -23,8 +23,7 @@ namespace mso {
 // `owner`. Directories that do not exist yet are not checked (they are created
 // 0755 by us). Returns the reason, lowercase with the path; nullopt when safe.
 // Blocks only on file system calls.
-[[nodiscard]] std::optional<std::string> check_socket_path(const std::string& path,
-                                                           uid_t owner);
+[[nodiscard]] std::optional<std::string> check_socket_path(const std::string& path, uid_t owner);
 
 // A uid/gid allowlist: a peer is allowed when its uid is listed or its gid is.
 struct CredentialPolicy {

@@ -32,8 +32,7 @@ std::string errno_text(const std::string& what, int err)
 
 SpoolReplayer::SpoolReplayer(std::string dir, std::size_t max_line_bytes, SpoolStatus& status,
                              std::function<void(std::string_view)> feed)
-    : m_dir(std::move(dir)), m_max_line(max_line_bytes), m_status(status),
-      m_feed(std::move(feed))
+    : m_dir(std::move(dir)), m_max_line(max_line_bytes), m_status(status), m_feed(std::move(feed))
 {
     m_status.dir = m_dir;
 }

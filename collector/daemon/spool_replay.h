@@ -60,15 +60,15 @@ private:
     SpoolStatus& m_status;
     std::function<void(std::string_view)> m_feed;
     std::chrono::steady_clock::time_point m_next_scan{};
-    std::set<std::string> m_queue;   // names found by the last scan, not yet tried
+    std::set<std::string> m_queue; // names found by the last scan, not yet tried
     // (dev, ino) of files replayed but not removable, and of names that are not regular
     // files: skipped from then on. Grows only with such oddities.
     std::set<std::pair<std::uint64_t, std::uint64_t>> m_done;
-    Fd m_file;                       // the file being replayed (its lock held)
+    Fd m_file; // the file being replayed (its lock held)
     std::string m_name;
     std::pair<std::uint64_t, std::uint64_t> m_id{};
-    std::string m_buffer;            // bytes read, not yet split into lines
-    bool m_skipping = false;         // inside a line that was too long
+    std::string m_buffer;    // bytes read, not yet split into lines
+    bool m_skipping = false; // inside a line that was too long
     bool m_eof = false;
 };
 

@@ -36,8 +36,7 @@ std::optional<QueryError> read_string(const json& request, const char* key,
         return std::nullopt;
     }
     if (!it->is_string()) {
-        return QueryError{std::string("\"") + key + "\" must be a string, got " +
-                          it->type_name()};
+        return QueryError{std::string("\"") + key + "\" must be a string, got " + it->type_name()};
     }
     out = it->get<std::string>();
     return std::nullopt;
@@ -55,17 +54,24 @@ std::optional<T> lookup(const std::pair<std::string_view, T> (&table)[N], std::s
 }
 
 constexpr std::pair<std::string_view, QueryCommand> k_commands[] = {
-    {"stats", QueryCommand::stats},   {"vhosts", QueryCommand::vhosts},
-    {"rules", QueryCommand::rules},   {"top", QueryCommand::top},
-    {"timeseries", QueryCommand::timeseries}, {"events", QueryCommand::events},
-    {"tail", QueryCommand::tail},     {"health", QueryCommand::health},
+    {"stats", QueryCommand::stats},
+    {"vhosts", QueryCommand::vhosts},
+    {"rules", QueryCommand::rules},
+    {"top", QueryCommand::top},
+    {"timeseries", QueryCommand::timeseries},
+    {"events", QueryCommand::events},
+    {"tail", QueryCommand::tail},
+    {"health", QueryCommand::health},
 };
 constexpr std::pair<std::string_view, TopList> k_lists[] = {
-    {"clients", TopList::clients}, {"paths", TopList::paths},
-    {"agents", TopList::agents},   {"targets", TopList::targets},
+    {"clients", TopList::clients},
+    {"paths", TopList::paths},
+    {"agents", TopList::agents},
+    {"targets", TopList::targets},
 };
 constexpr std::pair<std::string_view, Resolution> k_resolutions[] = {
-    {"minute", Resolution::minute}, {"hour", Resolution::hour},
+    {"minute", Resolution::minute},
+    {"hour", Resolution::hour},
 };
 
 // Longest window a query may ask for: the hour series covers 30 days.
@@ -129,13 +135,12 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
         return QueryError{"invalid json in request line"};
     }
     if (!request.is_object()) {
-        return QueryError{std::string("request must be a json object, got ") +
-                          request.type_name()};
+        return QueryError{std::string("request must be a json object, got ") + request.type_name()};
     }
     const auto cmd = request.find("cmd");
     if (cmd == request.end()) {
-        return QueryError{std::string("missing \"cmd\" (expected one of: ") +
-                          k_query_commands + ")"};
+        return QueryError{std::string("missing \"cmd\" (expected one of: ") + k_query_commands +
+                          ")"};
     }
     if (!cmd->is_string()) {
         return QueryError{std::string("\"cmd\" must be a string, got ") + cmd->type_name()};
@@ -144,8 +149,8 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
     Query query;
     const auto command = lookup(k_commands, name);
     if (!command) {
-        return QueryError{"unknown cmd " + echo_quoted(name) + " (expected one of: " +
-                          k_query_commands + ")"};
+        return QueryError{"unknown cmd " + echo_quoted(name) +
+                          " (expected one of: " + k_query_commands + ")"};
     }
     query.command = *command;
     if (auto error = read_string(request, "vhost", query.vhost)) {
@@ -159,8 +164,8 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
     }
     switch (query.command) {
     case QueryCommand::stats:
-        if (auto error = read_count(request, "rules_limit", query.shape.rules_limit,
-                                    k_max_rules_limit)) {
+        if (auto error =
+                read_count(request, "rules_limit", query.shape.rules_limit, k_max_rules_limit)) {
             return *error;
         }
         if (auto error =
@@ -211,8 +216,7 @@ std::variant<Query, QueryError> parse_query(std::string_view line)
         }
         return read_limit(request, filter.limit, 100, k_max_events_limit, query);
     }
-    default:
-        return query;
+    default: return query;
     }
 }
 

@@ -31,11 +31,11 @@ struct StatsShape {
 // Filters of the `events` query; every set one must match (AND).
 struct EventFilter {
     std::optional<std::string> vhost;
-    std::optional<std::string> rule;   // an event with a finding of this id
+    std::optional<std::string> rule; // an event with a finding of this id
     std::optional<std::string> client;
     std::optional<bool> intercepted;
     std::optional<std::int64_t> since_us; // requests that started at or after (µs, epoch)
-    std::size_t limit = 100;           // matching events to return; 0 = all
+    std::size_t limit = 100;              // matching events to return; 0 = all
 
     [[nodiscard]] bool matches(const RequestEvent& e) const;
 };
@@ -55,14 +55,14 @@ enum class QueryCommand { stats, vhosts, rules, top, timeseries, events, tail, h
 
 struct Query {
     QueryCommand command = QueryCommand::stats;
-    std::optional<std::string> vhost;  // restrict to this vhost
-    std::optional<std::string> rule;   // rules, timeseries: restrict to this rule id
-    std::optional<std::int64_t> window; // stats, timeseries: the last N seconds
-    TopList list = TopList::clients;   // top
+    std::optional<std::string> vhost;           // restrict to this vhost
+    std::optional<std::string> rule;            // rules, timeseries: restrict to this rule id
+    std::optional<std::int64_t> window;         // stats, timeseries: the last N seconds
+    TopList list = TopList::clients;            // top
     Resolution resolution = Resolution::minute; // timeseries
-    std::size_t limit = 20;            // top
-    StatsShape shape;                  // stats: rules_limit, top_clients
-    EventFilter events;                // events, tail: the filters (vhost among them)
+    std::size_t limit = 20;                     // top
+    StatsShape shape;                           // stats: rules_limit, top_clients
+    EventFilter events;                         // events, tail: the filters (vhost among them)
 };
 
 // The command names, in the order error messages list them.

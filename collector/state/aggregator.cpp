@@ -101,7 +101,8 @@ void Aggregator::recount()
         m_rules_total += v.rules.size();
         entries += v.series.rule_entries();
     }
-    m_series_entries_left = k_max_series_rule_entries - std::min(entries, k_max_series_rule_entries);
+    m_series_entries_left =
+        k_max_series_rule_entries - std::min(entries, k_max_series_rule_entries);
     m_restored = false;
 }
 

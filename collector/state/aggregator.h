@@ -49,8 +49,8 @@ struct RuleStats {
     std::string msg;      // the most recent non-empty msg seen
     std::string severity; // the most recent non-empty severity seen
     int paranoia_level = 0;
-    std::uint64_t hits = 0;    // requests in which the rule matched
-    std::uint64_t matches = 0; // messages
+    std::uint64_t hits = 0;      // requests in which the rule matched
+    std::uint64_t matches = 0;   // messages
     std::int64_t first_seen = 0; // collector wall clock, Unix seconds
     std::int64_t last_seen = 0;
     TopK paths{k_rule_top_capacity};   // request paths of its hits
@@ -75,7 +75,7 @@ struct VhostStats {
     std::unordered_map<std::string, RuleStats> rules; // by rule id
     std::int64_t first_seen = 0;
     std::int64_t last_seen = 0;
-    ScoreHistogram inbound_scores;  // events with scores, plus clean requests as 0
+    ScoreHistogram inbound_scores; // events with scores, plus clean requests as 0
     ScoreHistogram outbound_scores;
     // Heavy hitters over request events (flagged requests; every request with
     // ModSecObserveEvents all); targets over findings.
@@ -154,7 +154,7 @@ private:
 
     std::uint64_t m_events_lost = 0;
     std::uint64_t m_dropped = 0;
-    std::size_t m_rules_total = 0;                                   // (vhost, rule) pairs
+    std::size_t m_rules_total = 0;                                 // (vhost, rule) pairs
     std::size_t m_series_entries_left = k_max_series_rule_entries; // budget of all series
     bool m_restored = false;
 };

@@ -34,7 +34,7 @@ json top_json(const std::vector<TopEntry>& entries)
 
 // Rules of a vhost, most hits first, then by id; the first `limit` (0: all).
 std::vector<std::pair<const std::string*, const RuleStats*>> sorted_rules(const VhostStats& v,
-                                                                         std::size_t limit = 0)
+                                                                          std::size_t limit = 0)
 {
     std::vector<std::pair<const std::string*, const RuleStats*>> rules;
     rules.reserve(v.rules.size());

@@ -21,15 +21,15 @@ namespace mso {
 
 // What `health` reports about state snapshots (--state-dir, snapshot.h).
 struct SnapshotStatus {
-    bool loaded = false;     // the state was restored from a snapshot at start
-    std::string last_saved;  // ISO 8601 time of the last successful write, "" if none
-    std::string last_error;  // why the last load or write failed, "" if it did not
-    std::string set_aside;   // where an unusable snapshot was moved, "" if none
+    bool loaded = false;    // the state was restored from a snapshot at start
+    std::string last_saved; // ISO 8601 time of the last successful write, "" if none
+    std::string last_error; // why the last load or write failed, "" if it did not
+    std::string set_aside;  // where an unusable snapshot was moved, "" if none
 };
 
 // What `health` shows about the spool (all zero/empty when --spool-dir is not set).
 struct SpoolStatus {
-    std::string dir;                 // "" when replay is off
+    std::string dir; // "" when replay is off
     std::uint64_t files_replayed = 0;
     std::uint64_t lines_replayed = 0; // datagrams fed to the collector (valid or not)
     std::uint64_t lines_too_long = 0; // longer than a datagram may be: counted, skipped
@@ -51,13 +51,14 @@ public:
 
     explicit Collector(Clock::time_point started = Clock::now(),
                        std::size_t events_ring = k_default_events_ring)
-        : m_started(started), m_events(events_ring) {}
+        : m_started(started), m_events(events_ring)
+    {
+    }
 
     // Decodes one datagram and aggregates it; returns the failure when it was
     // malformed (already counted) so the caller can log it.
     // `now` is the wall clock (Unix seconds) that time series and first/last seen use.
-    [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram,
-                                                      std::int64_t now);
+    [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram, std::int64_t now);
     // Counts a datagram rejected before decoding (e.g. too large for the buffer).
     void count_malformed(DecodeError reason);
     void count_bad_query() noexcept { ++m_bad_queries; }

@@ -47,8 +47,7 @@ public:
     [[nodiscard]] std::uint64_t evicted() const noexcept { return m_evicted; }
 
     // Calls `visit(const RequestEvent&)` for every event, oldest first (snapshots).
-    template <typename Visit>
-    void for_each(Visit&& visit) const
+    template <typename Visit> void for_each(Visit&& visit) const
     {
         const std::size_t n = m_events.size();
         for (std::size_t i = 0; i < m_size; ++i) {

@@ -32,8 +32,8 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
 
 } // namespace
 
-QueryAnswer answer(std::string_view line, Collector& collector,
-                   Collector::Clock::time_point now, std::int64_t wall_now, MemoryProbe memory)
+QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock::time_point now,
+                   std::int64_t wall_now, MemoryProbe memory)
 {
     auto parsed = parse_query(line);
     if (const auto* error = std::get_if<QueryError>(&parsed)) {
@@ -57,20 +57,16 @@ QueryAnswer answer(std::string_view line, Collector& collector,
     case QueryCommand::stats:
         out["vhosts"] = stats_view(data, vhost, query.window, wall_now, query.shape);
         break;
-    case QueryCommand::vhosts:
-        out["vhosts"] = data.vhosts();
-        break;
-    case QueryCommand::rules:
-        out["rules"] = data.rules(vhost, rule);
-        break;
+    case QueryCommand::vhosts: out["vhosts"] = data.vhosts(); break;
+    case QueryCommand::rules: out["rules"] = data.rules(vhost, rule); break;
     case QueryCommand::top:
         out["top"] = data.top(query.list, vhost, query.limit);
         out["capacity"] = k_top_capacity; // slots per vhost and list
         out["error_bound"] = top_error_bound(data, query.list, vhost);
         break;
     case QueryCommand::timeseries: {
-        const std::int64_t window = query.window.value_or(
-            query.resolution == Resolution::minute ? 3600 : 24 * 3600);
+        const std::int64_t window =
+            query.window.value_or(query.resolution == Resolution::minute ? 3600 : 24 * 3600);
         out["series"] = data.timeseries(vhost, query.resolution, wall_now - window, rule);
         break;
     }

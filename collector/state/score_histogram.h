@@ -11,7 +11,8 @@ namespace mso {
 struct ScoreHistogram {
     // Upper bounds (inclusive) of the finite buckets; CRS scores are small integers,
     // 5 is the default inbound threshold and 4 the outbound one.
-    static constexpr std::array<int, 14> k_bounds = {0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 25, 30, 50, 100};
+    static constexpr std::array<int, 14> k_bounds = {0,  1,  2,  3,  4,  5,  7,
+                                                     10, 15, 20, 25, 30, 50, 100};
 
     std::array<std::uint64_t, k_bounds.size() + 1> counts{}; // last: above 100
     std::uint64_t sum = 0;

@@ -112,8 +112,7 @@ void TimeSeries::prune(std::int64_t now, std::size_t& entries_left)
     }
 }
 
-std::vector<const SeriesPoint*> TimeSeries::points(Resolution resolution,
-                                                   std::int64_t since) const
+std::vector<const SeriesPoint*> TimeSeries::points(Resolution resolution, std::int64_t since) const
 {
     const auto& source = resolution == Resolution::minute ? m_minutes : m_hours;
     std::vector<const SeriesPoint*> out;

@@ -43,9 +43,9 @@ void TopK::add(std::string_view key, std::uint64_t weight)
         return;
     }
     // The first entry with the smallest count gives up its slot.
-    const auto smallest = std::min_element(
-        m_entries.begin(), m_entries.end(),
-        [](const TopEntry& a, const TopEntry& b) { return a.count < b.count; });
+    const auto smallest =
+        std::min_element(m_entries.begin(), m_entries.end(),
+                         [](const TopEntry& a, const TopEntry& b) { return a.count < b.count; });
     const std::uint64_t inherited = smallest->count;
     smallest->key.assign(key.data(), key.size()); // reuses the slot's buffer
     smallest->count = inherited + weight;
@@ -56,8 +56,7 @@ void TopK::add(std::string_view key, std::uint64_t weight)
 namespace {
 
 // The order of top() and merge_top(): by count (descending), then key.
-template <class Entry>
-bool before(const Entry& a, const Entry& b)
+template <class Entry> bool before(const Entry& a, const Entry& b)
 {
     return a.count != b.count ? a.count > b.count : a.key < b.key;
 }
@@ -88,7 +87,10 @@ std::vector<TopEntry> TopK::top(std::size_t limit) const
     return out;
 }
 
-std::uint64_t TopK::error_bound() const noexcept { return m_total / m_capacity; }
+std::uint64_t TopK::error_bound() const noexcept
+{
+    return m_total / m_capacity;
+}
 
 std::uint64_t TopK::absent_bound() const noexcept
 {

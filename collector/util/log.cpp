@@ -44,8 +44,7 @@ bool RateLimiter::allow(Clock::time_point now, std::uint64_t& suppressed) noexce
     return true;
 }
 
-void log_limited(RateLimiter& limiter, std::string_view message,
-                 RateLimiter::Clock::time_point now)
+void log_limited(RateLimiter& limiter, std::string_view message, RateLimiter::Clock::time_point now)
 {
     std::uint64_t suppressed = 0;
     if (!limiter.allow(now, suppressed)) {

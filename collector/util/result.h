@@ -8,8 +8,7 @@
 namespace mso {
 
 // A value or an error message (lowercase, with context).
-template <typename T>
-struct Result {
+template <typename T> struct Result {
     std::optional<T> value;
     std::string error;
     explicit operator bool() const noexcept { return value.has_value(); }

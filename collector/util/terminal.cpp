@@ -62,9 +62,9 @@ Decoded decode_at(std::string_view text, std::size_t pos)
 bool needs_escape(char32_t cp)
 {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || // C0, DEL, C1
-           (cp >= 0x200E && cp <= 0x200F) ||            // LRM, RLM
-           (cp >= 0x2028 && cp <= 0x202E) ||            // separators, bidi embeddings
-           (cp >= 0x2066 && cp <= 0x2069);              // bidi isolates
+           (cp >= 0x200E && cp <= 0x200F) ||          // LRM, RLM
+           (cp >= 0x2028 && cp <= 0x202E) ||          // separators, bidi embeddings
+           (cp >= 0x2066 && cp <= 0x2069);            // bidi isolates
 }
 
 void append_hex(std::string& out, std::uint32_t value, int digits)

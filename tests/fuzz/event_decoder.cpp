@@ -21,7 +21,8 @@ namespace {
 constexpr std::int64_t k_wall_time = 1763739600;
 constexpr std::size_t k_ring = 4;
 
-void check_answer(const std::string& answer) {
+void check_answer(const std::string& answer)
+{
     MSO_FUZZ_CHECK(answer.find('\n') == std::string::npos);
     const auto doc = nlohmann::json::parse(answer, nullptr, false);
     MSO_FUZZ_CHECK(!doc.is_discarded() && doc.is_object());
@@ -31,7 +32,8 @@ void check_answer(const std::string& answer) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
     const std::string_view datagram(reinterpret_cast<const char*>(data), size);
     const mso::Decoded decoded = mso::decode_datagram(datagram);
     // The simdjson fast path answers exactly as the nlohmann reference does.
@@ -56,9 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_answer(mso::answer_query(R"({"cmd":"health"})", collector, now));
     if (const auto* event = std::get_if<mso::RequestEvent>(&decoded)) {
         const nlohmann::json vhost = event->vhost;
-        const std::string query = R"({"cmd":"stats","vhost":)" +
-                                  vhost.dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace) + "}";
+        const std::string query =
+            R"({"cmd":"stats","vhost":)" +
+            vhost.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "}";
         check_answer(mso::answer_query(query, collector, now));
     }
     return 0;

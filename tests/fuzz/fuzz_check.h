@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define MSO_FUZZ_CHECK(cond)                                                              \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            std::fprintf(stderr, "%s:%d: fuzz invariant violated: %s\n", __FILE__,        \
-                         __LINE__, #cond);                                                \
-            std::abort();                                                                 \
-        }                                                                                 \
+#define MSO_FUZZ_CHECK(cond)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::fprintf(stderr, "%s:%d: fuzz invariant violated: %s\n", __FILE__, __LINE__,       \
+                         #cond);                                                                   \
+            std::abort();                                                                          \
+        }                                                                                          \
     } while (false)

@@ -20,11 +20,12 @@
 namespace {
 
 struct Request {
-    std::string name; // e.g. crs3-block.test-3
+    std::string name;             // e.g. crs3-block.test-3
     std::vector<std::string> raw; // errstr as the hook receives it (escaped)
 };
 
-std::vector<Request> read_requests(const std::string& path, const std::string& tag) {
+std::vector<Request> read_requests(const std::string& path, const std::string& tag)
+{
     std::ifstream in(path);
     std::map<std::string, std::size_t> by_uid;
     std::vector<Request> out;
@@ -42,13 +43,15 @@ std::vector<Request> read_requests(const std::string& path, const std::string& t
     return out;
 }
 
-void write(const std::string& path, const std::string& data) {
+void write(const std::string& path, const std::string& data)
+{
     std::ofstream(path, std::ios::binary) << data;
 }
 
 } // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     if (argc != 3) {
         std::fprintf(stderr, "usage: %s DATA_DIR CORPUS_DIR\n", argv[0]);
         return 2;

@@ -22,13 +22,15 @@ namespace {
 // As the module keeps them (mso_capture.h: at most 128 messages per request).
 constexpr std::size_t k_max_messages = 128;
 
-bool inside(std::string_view part, std::string_view whole) {
+bool inside(std::string_view part, std::string_view whole)
+{
     if (part.empty())
         return true;
     return part.data() >= whole.data() && part.data() + part.size() <= whole.data() + whole.size();
 }
 
-void check_unescape(std::string_view raw) {
+void check_unescape(std::string_view raw)
+{
     // Exact-size output buffers: a write past `cap` is an ASan error.
     for (const std::size_t cap : {raw.size(), raw.size() / 2, std::size_t{1}}) {
         auto out = std::make_unique<char[]>(cap + 1);
@@ -38,16 +40,17 @@ void check_unescape(std::string_view raw) {
     }
 }
 
-void check_message(std::string_view text) {
+void check_message(std::string_view text)
+{
     mso::MessageView m;
     if (!mso::parse_modsec_message(text, m)) {
         MSO_FUZZ_CHECK(text.find("ModSecurity: ") == std::string_view::npos);
         MSO_FUZZ_CHECK(m.id.empty() && m.tag_count == 0 && !m.is_alert);
         return;
     }
-    const std::string_view views[] = {m.head, m.target, m.id, m.msg, m.severity, m.data,
-                                      m.file, m.line, m.rev, m.ver, m.hostname, m.uri,
-                                      m.unique_id};
+    const std::string_view views[] = {m.head,     m.target, m.id,       m.msg, m.severity,
+                                      m.data,     m.file,   m.line,     m.rev, m.ver,
+                                      m.hostname, m.uri,    m.unique_id};
     for (std::string_view v : views) {
         MSO_FUZZ_CHECK(inside(v, text));
         check_unescape(v);
@@ -64,7 +67,8 @@ void check_message(std::string_view text) {
 }
 
 void check_event(const mso::RequestRecord& record, const std::vector<std::string_view>& messages,
-                 std::size_t capacity, const mso::EncoderLimits& limits) {
+                 std::size_t capacity, const mso::EncoderLimits& limits)
+{
     auto buffer = std::make_unique<char[]>(capacity);
     const mso::EncodeResult enc = mso::encode_request_event(
         record, messages.data(), messages.size(), 0, limits, buffer.get(), capacity);
@@ -95,7 +99,8 @@ void check_event(const mso::RequestRecord& record, const std::vector<std::string
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     // One exact-size heap copy per message, unescaped in place like the module's.
     std::vector<std::unique_ptr<char[]>> copies;

@@ -37,7 +37,8 @@ constexpr std::string_view k_truncated[] = {
 };
 
 void ingest_event(mso::Collector& c, std::string_view vhost, int status,
-                  const std::string_view* messages, std::size_t count, bool scores) {
+                  const std::string_view* messages, std::size_t count, bool scores)
+{
     mso::RequestRecord r;
     r.time_us = 1763739600123456;
     r.vhost = vhost;
@@ -53,13 +54,13 @@ void ingest_event(mso::Collector& c, std::string_view vhost, int status,
     s.inbound_threshold = 5;
     r.scores = scores ? &s : nullptr;
     char buffer[32 * 1024];
-    const auto enc =
-        mso::encode_request_event(r, messages, count, 0, {}, buffer, sizeof buffer);
+    const auto enc = mso::encode_request_event(r, messages, count, 0, {}, buffer, sizeof buffer);
     MSO_FUZZ_CHECK(enc.size > 0);
     MSO_FUZZ_CHECK(!c.ingest(std::string_view(buffer, enc.size), k_wall_time).has_value());
 }
 
-void ingest_counters(mso::Collector& c, std::string_view vhost, std::uint64_t requests) {
+void ingest_counters(mso::Collector& c, std::string_view vhost, std::uint64_t requests)
+{
     std::uint64_t status[mso::k_status_slots] = {};
     status[200 - mso::k_min_status] = requests - 1;
     status[mso::k_status_slots - 1] = 1;
@@ -76,7 +77,8 @@ void ingest_counters(mso::Collector& c, std::string_view vhost, std::uint64_t re
     MSO_FUZZ_CHECK(!c.ingest(std::string_view(buffer, size), k_wall_time).has_value());
 }
 
-const mso::Collector& prototype() {
+const mso::Collector& prototype()
+{
     static const mso::Collector collector = [] {
         // A small event ring (it is copied for every input), smaller than the events
         // ingested below, so eviction is covered too.
@@ -96,7 +98,8 @@ const mso::Collector& prototype() {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     mso::Collector collector = prototype();
     std::size_t lines = 0;

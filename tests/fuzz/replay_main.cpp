@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
 namespace {
 
-bool read_file(const std::filesystem::path& path, std::vector<std::uint8_t>& out) {
+bool read_file(const std::filesystem::path& path, std::vector<std::uint8_t>& out)
+{
     std::ifstream in(path, std::ios::binary);
     if (!in)
         return false;
@@ -27,7 +28,8 @@ bool read_file(const std::filesystem::path& path, std::vector<std::uint8_t>& out
 
 } // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     std::vector<std::filesystem::path> files;
     for (int i = 1; i < argc; ++i) {
         const std::filesystem::path arg(argv[i]);

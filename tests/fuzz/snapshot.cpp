@@ -34,7 +34,8 @@ constexpr std::string_view k_queries[] = {
     R"({"cmd":"events","limit":0})",
 };
 
-std::string answers(mso::Collector& c) {
+std::string answers(mso::Collector& c)
+{
     std::string out;
     for (const std::string_view q : k_queries) {
         const std::string a = mso::answer_query(q, c, k_now, k_wall_time);
@@ -49,7 +50,8 @@ std::string answers(mso::Collector& c) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     const auto doc = nlohmann::json::parse(input, nullptr, false);
     if (doc.is_discarded())

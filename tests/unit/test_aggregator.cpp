@@ -123,7 +123,8 @@ TEST(Aggregator, RulesAreBoundedAcrossVhosts)
 TEST(Aggregator, ExactStatsObject)
 {
     mso::Aggregator agg;
-    agg.add(event("shop.example", {finding("942100", "SQL Injection", "CRITICAL")}, 403, true), k_now);
+    agg.add(event("shop.example", {finding("942100", "SQL Injection", "CRITICAL")}, 403, true),
+            k_now);
     agg.add(counters("shop.example", 10, {{200, 9}, {404, 1}}, 0, 8443), k_now);
 
     const json expected = json::parse(R"([{
@@ -175,8 +176,8 @@ TEST(Aggregator, FlaggedInterceptedAndScores)
     for (const Case& c : cases) {
         SCOPED_TRACE(c.name);
         mso::Aggregator agg;
-        mso::RequestEvent e = event("v", std::vector<mso::Finding>(c.findings, finding("1")), 200,
-                                    c.intercepted);
+        mso::RequestEvent e =
+            event("v", std::vector<mso::Finding>(c.findings, finding("1")), 200, c.intercepted);
         e.findings_dropped = c.dropped;
         if (!c.scores) {
             e.scores.reset();
@@ -243,9 +244,11 @@ TEST(Aggregator, VhostFilter)
 TEST(Aggregator, RuleKeepsLatestNonEmptyMessageAndSeverity)
 {
     mso::Aggregator agg;
-    agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 5)", "")}), k_now);
+    agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 5)", "")}),
+            k_now);
     agg.add(event("v", {finding("949110", "Inbound Anomaly Score Exceeded (Total Score: 10)",
-                                "CRITICAL")}), k_now);
+                                "CRITICAL")}),
+            k_now);
     agg.add(event("v", {finding("949110", "", "")}), k_now);
     json rule = only_vhost(agg.stats(std::nullopt))["rules"][0];
     EXPECT_EQ(rule["msg"], "Inbound Anomaly Score Exceeded (Total Score: 10)");

@@ -9,9 +9,18 @@ namespace {
 TEST(ParseDuration, UnitsAndRejects)
 {
     const std::pair<const char*, std::optional<std::int64_t>> cases[] = {
-        {"90", 90},        {"90s", 90},   {"15m", 900},   {"1h", 3600}, {"7d", 604800},
-        {"", std::nullopt}, {"0", std::nullopt}, {"-5m", std::nullopt}, {"1w", std::nullopt},
-        {"h", std::nullopt}, {"1.5h", std::nullopt}, {"10 m", std::nullopt},
+        {"90", 90},
+        {"90s", 90},
+        {"15m", 900},
+        {"1h", 3600},
+        {"7d", 604800},
+        {"", std::nullopt},
+        {"0", std::nullopt},
+        {"-5m", std::nullopt},
+        {"1w", std::nullopt},
+        {"h", std::nullopt},
+        {"1.5h", std::nullopt},
+        {"10 m", std::nullopt},
         {"99999999999999999999d", std::nullopt},
     };
     for (const auto& [text, want] : cases) {

@@ -18,7 +18,8 @@ namespace {
 // The messages of the first request in `file` on `vhost` one of whose lines contains
 // `needle` (a rule id is given as "942100"), as the module's capture stores them.
 std::vector<std::string> request_messages(const char* file, const std::string& vhost,
-                                          std::string needle) {
+                                          std::string needle)
+{
     if (needle.find_first_not_of("0123456789") == std::string::npos)
         needle = "[id \"" + needle + "\"]";
     std::ifstream in(std::string(MSO_TEST_DATA_DIR) + "/" + file);
@@ -26,7 +27,8 @@ std::vector<std::string> request_messages(const char* file, const std::string& v
     std::vector<std::string> order;
     for (std::string line; std::getline(in, line);) {
         const std::size_t u = line.find("[unique_id \"");
-        if (u == std::string::npos || line.find("[hostname \"" + vhost + "\"]") == std::string::npos)
+        if (u == std::string::npos ||
+            line.find("[hostname \"" + vhost + "\"]") == std::string::npos)
             continue;
         const std::string uid = line.substr(u, line.find('"', u + 12) - u);
         std::string text = line.substr(line.find("[client 127.0.0.1] ModSecurity: "));
@@ -43,7 +45,8 @@ std::vector<std::string> request_messages(const char* file, const std::string& v
     return {};
 }
 
-RequestRecord sample_record() {
+RequestRecord sample_record()
+{
     RequestRecord r;
     r.time_us = 1763739600123456;
     r.vhost = "block.test";
@@ -60,7 +63,8 @@ RequestRecord sample_record() {
 }
 
 RequestEvent round_trip(const RequestRecord& r, const std::vector<std::string>& texts,
-                        std::size_t capacity = 32768, EncoderLimits limits = {}) {
+                        std::size_t capacity = 32768, EncoderLimits limits = {})
+{
     std::vector<std::string_view> views(texts.begin(), texts.end());
     std::string buffer(capacity, '\0');
     const EncodeResult enc = encode_request_event(r, views.data(), views.size(), 0, limits,
@@ -74,7 +78,8 @@ RequestEvent round_trip(const RequestRecord& r, const std::vector<std::string>& 
     return e ? *e : RequestEvent{};
 }
 
-TEST(EventCodec, BlockedSqlInjectionCrs4) {
+TEST(EventCodec, BlockedSqlInjectionCrs4)
+{
     const auto texts = request_messages("crs4_error_log.txt", "block.test", "942100");
     AnomalyScores scores;
     scores.inbound = 5;
@@ -110,7 +115,8 @@ TEST(EventCodec, BlockedSqlInjectionCrs4) {
     EXPECT_EQ(e.findings_dropped, 0U);
 }
 
-TEST(EventCodec, UnscoredRequestLeavesThresholdsAndLevelsOut) {
+TEST(EventCodec, UnscoredRequestLeavesThresholdsAndLevelsOut)
+{
     // The snippet ran and nothing scored: the scores are 0, and the thresholds and
     // paranoia levels, which the snippet exports only for scored requests, are not on
     // the wire (a 0 there would read as "threshold 0").
@@ -129,20 +135,23 @@ TEST(EventCodec, UnscoredRequestLeavesThresholdsAndLevelsOut) {
     EXPECT_EQ(*e.scores, AnomalyScores{});
 }
 
-TEST(EventCodec, QueryStringOnlyWhenEnabled) {
+TEST(EventCodec, QueryStringOnlyWhenEnabled)
+{
     RequestRecord r = sample_record();
     r.include_query = true;
     EXPECT_EQ(round_trip(r, {}).query, "q=secret");
 }
 
-TEST(EventCodec, NoSnippetMeansNullScores) {
+TEST(EventCodec, NoSnippetMeansNullScores)
+{
     const RequestEvent e = round_trip(sample_record(), {});
     EXPECT_FALSE(e.scores.has_value());
     EXPECT_TRUE(e.findings.empty());
     EXPECT_FALSE(e.intercepted);
 }
 
-TEST(EventCodec, TruncatedMessageIsKeptWithoutId) {
+TEST(EventCodec, TruncatedMessageIsKeptWithoutId)
+{
     for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
         SCOPED_TRACE(file);
         // The request with the 1,100-character argument name on detect.test.
@@ -164,7 +173,8 @@ TEST(EventCodec, TruncatedMessageIsKeptWithoutId) {
     }
 }
 
-TEST(EventCodec, FindingsThatDoNotFitAreDroppedAndCounted) {
+TEST(EventCodec, FindingsThatDoNotFitAreDroppedAndCounted)
+{
     const auto texts = request_messages("crs4_error_log.txt", "block.test", "942100");
     std::vector<std::string> many;
     for (int i = 0; i < 50; ++i)
@@ -175,7 +185,8 @@ TEST(EventCodec, FindingsThatDoNotFitAreDroppedAndCounted) {
     EXPECT_TRUE(e.intercepted); // the verdict survives dropped findings
 }
 
-TEST(EventCodec, FindingLimitPerRequest) {
+TEST(EventCodec, FindingLimitPerRequest)
+{
     const auto texts = request_messages("crs4_error_log.txt", "block.test", "942100");
     std::vector<std::string> many;
     for (int i = 0; i < 10; ++i)
@@ -187,7 +198,8 @@ TEST(EventCodec, FindingLimitPerRequest) {
     EXPECT_EQ(e.findings_dropped, many.size() - 4);
 }
 
-TEST(EventCodec, LongDataIsCutAndMarked) {
+TEST(EventCodec, LongDataIsCutAndMarked)
+{
     const std::string text = "ModSecurity: Warning. x. [file \"/f\"] [id \"7\"] [data \"" +
                              std::string(600, 'd') +
                              "\"] [hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
@@ -202,7 +214,8 @@ const std::string k_password_finding =
     "Hunter2Secret' OR 1=1 found within ARGS:password: Hunter2Secret' OR 1=1\"] "
     "[hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
 
-TEST(EventCodec, MatchedDataTruncatedToN) {
+TEST(EventCodec, MatchedDataTruncatedToN)
+{
     EncoderLimits limits;
     limits.max_data = 20;
     const RequestEvent e = round_trip(sample_record(), {k_password_finding}, 32768, limits);
@@ -213,13 +226,15 @@ TEST(EventCodec, MatchedDataTruncatedToN) {
 
 // Records what it was asked to hash; writes a recognisable digest.
 std::string g_hashed;
-void fake_hash(std::string_view data, char* out) noexcept {
+void fake_hash(std::string_view data, char* out) noexcept
+{
     g_hashed.assign(data);
     for (int i = 0; i < 40; ++i)
         out[i] = "0123456789abcdef"[(data.size() + static_cast<std::size_t>(i)) % 16];
 }
 
-TEST(EventCodec, MatchedDataHashedNeverSent) {
+TEST(EventCodec, MatchedDataHashedNeverSent)
+{
     EncoderLimits limits;
     limits.data_mode = MatchedDataMode::hash;
     limits.hash_data = fake_hash;
@@ -235,7 +250,8 @@ TEST(EventCodec, MatchedDataHashedNeverSent) {
     EXPECT_EQ(e.findings[0].id, "942100"); // the rest of the finding is untouched
 }
 
-TEST(EventCodec, MatchedDataOffOrHashWithoutHasherSendsNothing) {
+TEST(EventCodec, MatchedDataOffOrHashWithoutHasherSendsNothing)
+{
     for (const MatchedDataMode mode : {MatchedDataMode::off, MatchedDataMode::hash}) {
         EncoderLimits limits;
         limits.data_mode = mode;
@@ -246,7 +262,8 @@ TEST(EventCodec, MatchedDataOffOrHashWithoutHasherSendsNothing) {
     }
 }
 
-TEST(EventCodec, HostileRequestFieldsStayValidJson) {
+TEST(EventCodec, HostileRequestFieldsStayValidJson)
+{
     RequestRecord r = sample_record();
     const std::string path = "/\x1b[2J\"\\\xff\n";
     r.path = path;
@@ -254,7 +271,8 @@ TEST(EventCodec, HostileRequestFieldsStayValidJson) {
     EXPECT_EQ(e.path, "/\x1b[2J\"\\\xef\xbf\xbd\n");
 }
 
-TEST(CounterCodec, RoundTrip) {
+TEST(CounterCodec, RoundTrip)
+{
     std::uint64_t status[k_status_slots] = {};
     status[200 - k_min_status] = 10;
     status[404 - k_min_status] = 2;
@@ -278,7 +296,8 @@ struct BadCase {
     DecodeError reason;
 };
 
-TEST(Decoder, MalformedDatagramsAreRejectedWithAReason) {
+TEST(Decoder, MalformedDatagramsAreRejectedWithAReason)
+{
     const BadCase cases[] = {
         {std::string(k_max_datagram_bytes + 1, ' '), DecodeError::too_large},
         {"", DecodeError::not_json},
@@ -349,28 +368,30 @@ TEST(Decoder, MalformedDatagramsAreRejectedWithAReason) {
     }
 }
 
-TEST(Decoder, NestingUpToTheLimitAndBracketsInStringsAreAccepted) {
+TEST(Decoder, NestingUpToTheLimitAndBracketsInStringsAreAccepted)
+{
     const std::string head =
         "{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,"
         "\"client\":\"c\",\"method\":\"GET\",\"status\":200,\"protocol\":\"HTTP/1.1\","
         "\"intercepted\":false,\"findings\":[],";
     // The object is level 1, so k_max_json_depth - 1 arrays inside it reach the limit.
-    const std::string at_limit = head + "\"path\":\"/\",\"x\":" +
-                                 std::string(k_max_json_depth - 1, '[') +
+    const std::string at_limit = head +
+                                 "\"path\":\"/\",\"x\":" + std::string(k_max_json_depth - 1, '[') +
                                  std::string(k_max_json_depth - 1, ']') + "}";
     const std::string in_strings =
         head + "\"path\":\"/" + std::string(100, '[') + "\\\"" + std::string(100, '{') + "\"}";
     for (const std::string& datagram : {at_limit, in_strings}) {
         Decoded d = decode_datagram(datagram);
         const auto* failure = std::get_if<DecodeFailure>(&d);
-        EXPECT_EQ(failure, nullptr) << datagram.substr(0, 120) << ": "
-                                    << (failure ? failure->detail : "");
+        EXPECT_EQ(failure, nullptr)
+            << datagram.substr(0, 120) << ": " << (failure ? failure->detail : "");
     }
 }
 
 // decode_datagram (simdjson first) must answer exactly as the nlohmann reference: the
 // same event, or the same reason and detail, including where the two parsers differ.
-TEST(Decoder, FastPathAgreesWithReference) {
+TEST(Decoder, FastPathAgreesWithReference)
+{
     const std::string head =
         "{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,"
         "\"client\":\"c\",\"method\":\"GET\",\"status\":200,\"protocol\":\"HTTP/1.1\","
@@ -422,8 +443,8 @@ TEST(Decoder, FastPathAgreesWithReference) {
         // Bounds and types inside findings.
         head + "\"findings\":[{\"id\":\"1\",\"tags\":\"a\"}]}",
         head + "\"findings\":[{\"id\":\"1\",\"tags\":[\"a\",1]}]}",
-        head + "\"findings\":[{\"id\":\"1\",\"tags\":[\"" + std::string(k_max_field_bytes + 1, 't') +
-            "\"]}]}",
+        head + "\"findings\":[{\"id\":\"1\",\"tags\":[\"" +
+            std::string(k_max_field_bytes + 1, 't') + "\"]}]}",
         head + "\"findings\":[{\"id\":\"1\",\"pl\":true,\"phase\":\"2\"}]}",
         head + "\"findings\":[{\"msg\":\"no id\"}]}",
         head + "\"findings\":[1]}",
@@ -455,9 +476,8 @@ TEST(Decoder, FastPathAgreesWithReference) {
         std::string buffer(32768, '\0');
         for (const auto& [uid, texts] : by_request) {
             std::vector<std::string_view> views(texts.begin(), texts.end());
-            const EncodeResult enc = encode_request_event(sample_record(), views.data(),
-                                                          views.size(), 0, {}, buffer.data(),
-                                                          buffer.size());
+            const EncodeResult enc = encode_request_event(
+                sample_record(), views.data(), views.size(), 0, {}, buffer.data(), buffer.size());
             const std::string_view datagram(buffer.data(), enc.size);
             const Decoded fast = decode_datagram(datagram);
             EXPECT_TRUE(std::holds_alternative<RequestEvent>(fast)) << datagram;
@@ -472,23 +492,23 @@ struct EnvCase {
     int inbound, outbound, blocking_pl, detection_pl, threshold;
 };
 
-std::string_view lookup(void* ctx, const char* name) noexcept {
+std::string_view lookup(void* ctx, const char* name) noexcept
+{
     auto* env = static_cast<std::map<std::string, std::string>*>(ctx);
     auto it = env->find(name);
     return it == env->end() ? std::string_view() : std::string_view(it->second);
 }
 
-TEST(AnomalyScoresFromEnv, Crs3AndCrs4) {
+TEST(AnomalyScoresFromEnv, Crs3AndCrs4)
+{
     const EnvCase cases[] = {
         {{}, false, 0, 0, 0, 0, 0},
         // CRS 4: thresholds, blocking PL 2, detection PL 3, blocking in/out, in PL1-4,
         // out PL1-4.
-        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "5,4,2,3,8,4,5,3,2,0,4,0,0,0"}},
-         true, 8, 4, 2, 3, 5},
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "5,4,2,3,8,4,5,3,2,0,4,0,0,0"}}, true, 8, 4, 2, 3, 5},
         // CRS 3.3: thresholds, paranoia_level 1, executing 2, in PL1-4, out PL1-4;
         // totals are summed up to tx.paranoia_level.
-        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,4,1,2,5,3,0,0,4,7,0,0"}},
-         true, 5, 4, 1, 2, 5},
+        {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,4,1,2,5,3,0,0,4,7,0,0"}}, true, 5, 4, 1, 2, 5},
         // Variables the CRS does not define expand to "": those fields are 0.
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,,1,,5,,,,,,,"}}, true, 5, 0, 1, 1, 5},
         // The snippet ran and nothing scored: all 0.
@@ -496,7 +516,12 @@ TEST(AnomalyScoresFromEnv, Crs3AndCrs4) {
         // Garbage, or too few or too many fields, count as 0, never as a crash.
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "x9,,1"}}, true, 0, 0, 1, 1, 0},
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "5,4,1,1,9,0,9,0,0,0,0,0,0,0,77,88,99"}},
-         true, 9, 0, 1, 1, 5},
+         true,
+         9,
+         0,
+         1,
+         1,
+         5},
     };
     for (auto c : cases) {
         AnomalyScores s;

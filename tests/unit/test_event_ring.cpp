@@ -107,7 +107,12 @@ TEST(EventRing, Filters)
         {"client", f([](EventFilter& x) { x.client = "10.0.0.2"; }), {"u3", "u2"}},
         {"intercepted", f([](EventFilter& x) { x.intercepted = true; }), {"u3", "u2"}},
         {"not intercepted", f([](EventFilter& x) { x.intercepted = false; }), {"u4", "u1"}},
-        {"and", f([](EventFilter& x) { x.vhost = "a"; x.rule = "949110"; }), {"u1"}},
+        {"and",
+         f([](EventFilter& x) {
+             x.vhost = "a";
+             x.rule = "949110";
+         }),
+         {"u1"}},
         {"limit", f([](EventFilter& x) { x.limit = 2; }), {"u4", "u3"}},
         {"since", f([](EventFilter& x) { x.since_us = 1763739600123456 + 3; }), {"u4", "u3"}},
         {"no match", f([](EventFilter& x) { x.vhost = "zzz"; }), {}},

@@ -10,7 +10,8 @@
 namespace mso {
 namespace {
 
-std::string write_string(std::string_view value, std::size_t max = SIZE_MAX, bool* cut = nullptr) {
+std::string write_string(std::string_view value, std::size_t max = SIZE_MAX, bool* cut = nullptr)
+{
     char buffer[512];
     JsonWriter w(buffer, sizeof buffer);
     w.string(value, max, cut);
@@ -23,7 +24,8 @@ struct StringCase {
     std::string decoded; // what a JSON parser reads back
 };
 
-TEST(JsonWriterString, EscapesAndRepairs) {
+TEST(JsonWriterString, EscapesAndRepairs)
+{
     const StringCase cases[] = {
         {"plain", "\"plain\"", "plain"},
         {"q\"b\\s", "\"q\\\"b\\\\s\"", "q\"b\\s"},
@@ -32,8 +34,9 @@ TEST(JsonWriterString, EscapesAndRepairs) {
         {std::string("a\0b", 3), "\"a\\u0000b\"", std::string("a\0b", 3)},
         {"caf\xc3\xa9", "\"caf\xc3\xa9\"", "caf\xc3\xa9"},
         {"\xff", "\"\\ufffd\"", "\xef\xbf\xbd"},
-        {"\xc3", "\"\\ufffd\"", "\xef\xbf\xbd"},                 // cut sequence
-        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, // surrogate
+        {"\xc3", "\"\\ufffd\"", "\xef\xbf\xbd"}, // cut sequence
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"",
+         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},                       // surrogate
         {"\xc0\xaf", "\"\\ufffd\\ufffd\"", "\xef\xbf\xbd\xef\xbf\xbd"}, // overlong
         {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"", "\xf0\x9f\x98\x80"},
         // Runs of plain characters between escapes, at both ends (copied as runs).
@@ -49,7 +52,8 @@ TEST(JsonWriterString, EscapesAndRepairs) {
     }
 }
 
-TEST(JsonWriterString, LimitCutsAtCharacterBoundary) {
+TEST(JsonWriterString, LimitCutsAtCharacterBoundary)
+{
     bool cut = false;
     EXPECT_EQ(write_string("abcdef", 3, &cut), "\"abc\"");
     EXPECT_TRUE(cut);
@@ -61,7 +65,8 @@ TEST(JsonWriterString, LimitCutsAtCharacterBoundary) {
     EXPECT_FALSE(cut);
 }
 
-TEST(JsonWriterString, ModSecurityEscapesAreDecoded) {
+TEST(JsonWriterString, ModSecurityEscapesAreDecoded)
+{
     char buffer[128];
     JsonWriter w(buffer, sizeof buffer);
     bool cut = true;
@@ -70,7 +75,8 @@ TEST(JsonWriterString, ModSecurityEscapesAreDecoded) {
     EXPECT_FALSE(cut);
 }
 
-TEST(JsonWriterStructure, CommasAndNesting) {
+TEST(JsonWriterStructure, CommasAndNesting)
+{
     char buffer[256];
     JsonWriter w(buffer, sizeof buffer);
     w.begin_object();
@@ -90,7 +96,8 @@ TEST(JsonWriterStructure, CommasAndNesting) {
     EXPECT_FALSE(w.overflowed());
 }
 
-TEST(JsonWriterBounds, OverflowNeverWritesPastBuffer) {
+TEST(JsonWriterBounds, OverflowNeverWritesPastBuffer)
+{
     char buffer[16 + 8];
     std::fill(std::begin(buffer), std::end(buffer), '#');
     JsonWriter w(buffer, 16);
@@ -103,7 +110,8 @@ TEST(JsonWriterBounds, OverflowNeverWritesPastBuffer) {
         EXPECT_EQ(buffer[i], '#');
 }
 
-TEST(JsonWriterBounds, RollbackDropsAWholeElementAndStaysValid) {
+TEST(JsonWriterBounds, RollbackDropsAWholeElementAndStaysValid)
+{
     char buffer[40];
     JsonWriter w(buffer, sizeof buffer);
     w.begin_object();

@@ -12,7 +12,8 @@
 namespace mso {
 namespace {
 
-std::vector<std::string> read_lines(const std::string& name) {
+std::vector<std::string> read_lines(const std::string& name)
+{
     std::ifstream in(std::string(MSO_TEST_DATA_DIR) + "/" + name);
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);)
@@ -22,7 +23,8 @@ std::vector<std::string> read_lines(const std::string& name) {
 
 // What the error_log hook receives: the message part of the log line (from ModSecurity's
 // "[client ...]" on), after which capture undoes httpd's escaping.
-std::string hook_text(const std::string& log_line) {
+std::string hook_text(const std::string& log_line)
+{
     const std::size_t start = log_line.find("[client 127.0.0.1] ModSecurity: ");
     std::string text = log_line.substr(start == std::string::npos ? 0 : start);
     text.resize(apache_log_unescape(text.data(), text.size()));
@@ -30,7 +32,8 @@ std::string hook_text(const std::string& log_line) {
 }
 
 // The first captured line that contains every one of `needles`.
-std::string find_line(const std::string& file, std::vector<std::string> needles) {
+std::string find_line(const std::string& file, std::vector<std::string> needles)
+{
     for (const std::string& line : read_lines(file)) {
         bool all = true;
         for (const std::string& n : needles)
@@ -57,7 +60,8 @@ struct Case {
 
 class RealMessages : public ::testing::TestWithParam<Case> {};
 
-TEST_P(RealMessages, Parse) {
+TEST_P(RealMessages, Parse)
+{
     const Case& c = GetParam();
     const std::string text = find_line(c.file, c.select);
     MessageView m;
@@ -77,39 +81,135 @@ TEST_P(RealMessages, Parse) {
 
 const Case k_cases[] = {
     // CRS 4.28, DetectionOnly: libinjection puts the variable in [data].
-    {"crs4_error_log.txt", {"detect.test", "[id \"942100\"]"}, "942100", "CRITICAL", false, 0,
-     "ARGS:id", 1, false, "SQL Injection Attack Detected via libinjection"},
-    {"crs4_error_log.txt", {"block.test", "Access denied with code 403 (phase 2)", "949110"},
-     "949110", "", true, 2, "TX:blocking_inbound_anomaly_score", 0, false,
+    {"crs4_error_log.txt",
+     {"detect.test", "[id \"942100\"]"},
+     "942100",
+     "CRITICAL",
+     false,
+     0,
+     "ARGS:id",
+     1,
+     false,
+     "SQL Injection Attack Detected via libinjection"},
+    {"crs4_error_log.txt",
+     {"block.test", "Access denied with code 403 (phase 2)", "949110"},
+     "949110",
+     "",
+     true,
+     2,
+     "TX:blocking_inbound_anomaly_score",
+     0,
+     false,
      "Inbound Anomaly Score Exceeded (Total Score: "},
-    {"crs4_error_log.txt", {"detect.test", "[id \"949110\"]"}, "949110", "", false, 0,
-     "TX:blocking_inbound_anomaly_score", 0, false, "Inbound Anomaly Score Exceeded"},
-    {"crs4_error_log.txt", {"[id \"980170\"]"}, "980170", "", false, 0, "", 0, false,
+    {"crs4_error_log.txt",
+     {"detect.test", "[id \"949110\"]"},
+     "949110",
+     "",
+     false,
+     0,
+     "TX:blocking_inbound_anomaly_score",
+     0,
+     false,
+     "Inbound Anomaly Score Exceeded"},
+    {"crs4_error_log.txt",
+     {"[id \"980170\"]"},
+     "980170",
+     "",
+     false,
+     0,
+     "",
+     0,
+     false,
      "Anomaly Scores: (Inbound Scores: blocking="},
-    {"crs4_error_log.txt", {"[id \"920450\"]"}, "920450", "CRITICAL", false, 0,
-     "TX:header_name_920450_expect", 1, false, "HTTP header is restricted by policy"},
-    {"crs4_error_log.txt", {"[id \"913100\"]"}, "913100", "CRITICAL", false, 0,
-     "REQUEST_HEADERS:User-Agent", 1, false, "Found User-Agent associated with security scanner"},
-    {"crs4_error_log.txt", {"[id \"941100\"]", "ARGS:q"}, "941100", "CRITICAL", false, 0,
-     "ARGS:q", 1, false, "XSS Attack Detected via libinjection"},
+    {"crs4_error_log.txt",
+     {"[id \"920450\"]"},
+     "920450",
+     "CRITICAL",
+     false,
+     0,
+     "TX:header_name_920450_expect",
+     1,
+     false,
+     "HTTP header is restricted by policy"},
+    {"crs4_error_log.txt",
+     {"[id \"913100\"]"},
+     "913100",
+     "CRITICAL",
+     false,
+     0,
+     "REQUEST_HEADERS:User-Agent",
+     1,
+     false,
+     "Found User-Agent associated with security scanner"},
+    {"crs4_error_log.txt",
+     {"[id \"941100\"]", "ARGS:q"},
+     "941100",
+     "CRITICAL",
+     false,
+     0,
+     "ARGS:q",
+     1,
+     false,
+     "XSS Attack Detected via libinjection"},
     // CRS 3.3.4.
-    {"crs3_error_log.txt", {"[id \"942100\"]"}, "942100", "CRITICAL", false, 0, "ARGS:id", 1,
-     false, "SQL Injection Attack Detected via libinjection"},
-    {"crs3_error_log.txt", {"Access denied with code 403 (phase 2)", "949110"}, "949110",
-     "CRITICAL", true, 2, "TX:anomaly_score", 0, false, "Inbound Anomaly Score Exceeded"},
-    {"crs3_error_log.txt", {"[id \"980130\"]"}, "980130", "", false, 0,
-     "TX:inbound_anomaly_score", 0, false, "Inbound Anomaly Score Exceeded (Total Inbound Score: "},
-    {"crs3_error_log.txt", {"[id \"930120\"]"}, "930120", "CRITICAL", false, 0, "ARGS:file", 1,
-     false, "OS File Access Attempt"},
-    {"crs3_error_log.txt", {"[id \"920450\"]"}, "920450", "CRITICAL", false, 0,
-     "TX:header_name_proxy", 1, false, "HTTP header is restricted by policy"},
+    {"crs3_error_log.txt",
+     {"[id \"942100\"]"},
+     "942100",
+     "CRITICAL",
+     false,
+     0,
+     "ARGS:id",
+     1,
+     false,
+     "SQL Injection Attack Detected via libinjection"},
+    {"crs3_error_log.txt",
+     {"Access denied with code 403 (phase 2)", "949110"},
+     "949110",
+     "CRITICAL",
+     true,
+     2,
+     "TX:anomaly_score",
+     0,
+     false,
+     "Inbound Anomaly Score Exceeded"},
+    {"crs3_error_log.txt",
+     {"[id \"980130\"]"},
+     "980130",
+     "",
+     false,
+     0,
+     "TX:inbound_anomaly_score",
+     0,
+     false,
+     "Inbound Anomaly Score Exceeded (Total Inbound Score: "},
+    {"crs3_error_log.txt",
+     {"[id \"930120\"]"},
+     "930120",
+     "CRITICAL",
+     false,
+     0,
+     "ARGS:file",
+     1,
+     false,
+     "OS File Access Attempt"},
+    {"crs3_error_log.txt",
+     {"[id \"920450\"]"},
+     "920450",
+     "CRITICAL",
+     false,
+     0,
+     "TX:header_name_proxy",
+     1,
+     false,
+     "HTTP header is restricted by policy"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Captured, RealMessages, ::testing::ValuesIn(k_cases));
 
 // An 1,100-character argument name fills ModSecurity's 1024-byte buffer: the message
 // keeps no [id] but must still be recognised as a truncated alert.
-TEST(TruncatedMessages, ArgumentNameOverflowKeepsAlertWithoutId) {
+TEST(TruncatedMessages, ArgumentNameOverflowKeepsAlertWithoutId)
+{
     for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
         SCOPED_TRACE(file);
         std::size_t seen = 0;
@@ -129,7 +229,8 @@ TEST(TruncatedMessages, ArgumentNameOverflowKeepsAlertWithoutId) {
     }
 }
 
-TEST(TruncatedMessages, EveryCapturedLineWithIdIsComplete) {
+TEST(TruncatedMessages, EveryCapturedLineWithIdIsComplete)
+{
     for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
         for (const std::string& line : read_lines(file)) {
             MessageView m;
@@ -143,7 +244,8 @@ TEST(TruncatedMessages, EveryCapturedLineWithIdIsComplete) {
     }
 }
 
-TEST(Forgery, IdInHeadIsIgnored) {
+TEST(Forgery, IdInHeadIsIgnored)
+{
     // ModSecurity does not escape variable names: an argument named
     // x" [file "f"] [id "1"] [msg "fake"] lands in the head verbatim.
     const std::string text =
@@ -160,7 +262,8 @@ TEST(Forgery, IdInHeadIsIgnored) {
     EXPECT_EQ(m.unique_id, "u");
 }
 
-TEST(Forgery, HostnameInDataDoesNotMoveTrailer) {
+TEST(Forgery, HostnameInDataDoesNotMoveTrailer)
+{
     const std::string text =
         "[client 10.0.0.1] ModSecurity: Warning. x. [file \"/r.conf\"] [id \"1\"] "
         "[data \"a\\\"] [hostname \\\"evil\"] [hostname \"real.test\"] [uri \"/p\"] "
@@ -182,7 +285,8 @@ struct HeadCase {
 
 class Heads : public ::testing::TestWithParam<HeadCase> {};
 
-TEST_P(Heads, Classify) {
+TEST_P(Heads, Classify)
+{
     const HeadCase& c = GetParam();
     const std::string text = std::string("[client 1.2.3.4] ModSecurity: ") + c.head +
                              " [file \"/f\"] [line \"1\"] [id \"5\"] [hostname \"h\"] "
@@ -199,23 +303,24 @@ TEST_P(Heads, Classify) {
 INSTANTIATE_TEST_SUITE_P(
     Forms, Heads,
     ::testing::Values(
-        HeadCase{"Warning. Matched phrase \"nikto\" at REQUEST_HEADERS:User-Agent.", true,
-                 false, 0, 0, "REQUEST_HEADERS:User-Agent"},
+        HeadCase{"Warning. Matched phrase \"nikto\" at REQUEST_HEADERS:User-Agent.", true, false, 0,
+                 0, "REQUEST_HEADERS:User-Agent"},
         HeadCase{"Access denied with code 403 (phase 2). Operator GE matched 5 at "
                  "TX:anomaly_score.",
                  true, true, 2, 403, "TX:anomaly_score"},
         HeadCase{"Access denied with connection close (phase 1). Unconditional match in "
                  "SecAction.",
                  true, true, 1, 0, ""},
-        HeadCase{"Access allowed (phase 1). Unconditional match in SecAction.", true, false, 1,
-                 0, ""},
+        HeadCase{"Access allowed (phase 1). Unconditional match in SecAction.", true, false, 1, 0,
+                 ""},
         HeadCase{"Warning. Match of \"eq 0\" against \"REQUEST_HEADERS:Content-Length\" "
                  "required.",
                  true, false, 0, 0, "REQUEST_HEADERS:Content-Length"},
         HeadCase{"Warning. Pattern match \"a at b\\\" at c\" at ARGS:q.", true, false, 0, 0,
                  "ARGS:q"}));
 
-TEST(NotModSecurity, OtherModulesMessagesAreRejected) {
+TEST(NotModSecurity, OtherModulesMessagesAreRejected)
+{
     MessageView m;
     EXPECT_FALSE(parse_modsec_message("AH01630: client denied by server configuration", m));
     EXPECT_FALSE(parse_modsec_message("", m));
@@ -223,7 +328,8 @@ TEST(NotModSecurity, OtherModulesMessagesAreRejected) {
 
 // ModSecurity's own messages about a request (body parsers, limits) have no [id] and no
 // alert head, but ModSecurity records them in the audit log: they are findings.
-TEST(EngineMessages, AreFindingsWithoutARule) {
+TEST(EngineMessages, AreFindingsWithoutARule)
+{
     const char* texts[] = {
         "[client 127.0.0.1] ModSecurity: JSON parser error: parse error: premature EOF\n "
         "[hostname \"h\"] [uri \"/\"] [unique_id \"u\"]",
@@ -241,7 +347,8 @@ TEST(EngineMessages, AreFindingsWithoutARule) {
     }
 }
 
-TEST(EngineMessages, RuleAlertsAndTruncatedOnesAreNotEngineMessages) {
+TEST(EngineMessages, RuleAlertsAndTruncatedOnesAreNotEngineMessages)
+{
     MessageView m;
     ASSERT_TRUE(parse_modsec_message(
         "ModSecurity: Warning. x. [file \"/f\"] [id \"1\"] [hostname \"h\"] [uri \"/\"] "
@@ -253,7 +360,8 @@ TEST(EngineMessages, RuleAlertsAndTruncatedOnesAreNotEngineMessages) {
     EXPECT_FALSE(m.engine);
 }
 
-TEST(Tags, DeduplicatedAndBounded) {
+TEST(Tags, DeduplicatedAndBounded)
+{
     std::string text = "ModSecurity: Warning. x. [file \"/f\"] [id \"1\"]";
     for (int i = 0; i < 20; ++i)
         text += " [tag \"t" + std::to_string(i) + "\"] [tag \"t" + std::to_string(i) + "\"]";
@@ -266,14 +374,16 @@ TEST(Tags, DeduplicatedAndBounded) {
     EXPECT_EQ(m.paranoia_level, 3); // read even from a tag beyond the bound
 }
 
-TEST(Truncation, MissingTrailerMeansApacheCutTheLine) {
+TEST(Truncation, MissingTrailerMeansApacheCutTheLine)
+{
     MessageView m;
     ASSERT_TRUE(parse_modsec_message("ModSecurity: Warning. x. [file \"/f\"] [id \"12\"] [ms", m));
     EXPECT_TRUE(m.truncated);
     EXPECT_EQ(m.id, "12");
 }
 
-TEST(Truncation, FullBufferIsTruncated) {
+TEST(Truncation, FullBufferIsTruncated)
+{
     std::string text = "ModSecurity: Warning. Pattern match \"" + std::string(1100, 'a');
     text.resize(std::string("ModSecurity: ").size() + k_modsec_message_limit - 1);
     text += " [hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
@@ -289,13 +399,19 @@ struct UnescapeCase {
     std::string out;
 };
 
-TEST(Unescape, ApacheLayer) {
+TEST(Unescape, ApacheLayer)
+{
     const UnescapeCase cases[] = {
-        {"a\\\\b", "a\\b"},       {"\\x1b[31m", "\x1b[31m"}, {"\\n\\t", "\n\t"},
-        {"q\\\"", "q\\\""},       {"end\\", "end\\"},        {"\\xZZ", "\\xZZ"},
+        {"a\\\\b", "a\\b"},
+        {"\\x1b[31m", "\x1b[31m"},
+        {"\\n\\t", "\n\t"},
+        {"q\\\"", "q\\\""},
+        {"end\\", "end\\"},
+        {"\\xZZ", "\\xZZ"},
         // Runs between escapes, escapes back to back, a cut \x at the end.
         {"run one\\nrun two\\\\three", "run one\nrun two\\three"},
-        {"\\t\\t\\x41\\x4", "\t\tA\\x4"},         {"\\x4", "\\x4"},
+        {"\\t\\t\\x41\\x4", "\t\tA\\x4"},
+        {"\\x4", "\\x4"},
         {"\\q", "\\q"},
     };
     for (const auto& c : cases) {
@@ -305,10 +421,14 @@ TEST(Unescape, ApacheLayer) {
     }
 }
 
-TEST(Unescape, ModSecurityLayer) {
+TEST(Unescape, ModSecurityLayer)
+{
     const UnescapeCase cases[] = {
-        {"1' OR 1=1--", "1' OR 1=1--"}, {"a\\\"b", "a\"b"},  {"back\\\\slash", "back\\slash"},
-        {"\\x00\\xff", std::string("\x00\xff", 2)},            {"tail\\", "tail\\"},
+        {"1' OR 1=1--", "1' OR 1=1--"},
+        {"a\\\"b", "a\"b"},
+        {"back\\\\slash", "back\\slash"},
+        {"\\x00\\xff", std::string("\x00\xff", 2)},
+        {"tail\\", "tail\\"},
         {"\\n\\r\\t\\v\\b", "\n\r\t\v\b"},
     };
     for (const auto& c : cases) {

@@ -60,11 +60,13 @@ TEST(ParseQuery, BadLines)
         {"[1,2]", "request must be a json object, got array"},
         {"\"stats\"", "request must be a json object, got string"},
         {"null", "request must be a json object, got null"},
-        {"{}", "missing \"cmd\" (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)"},
+        {"{}", "missing \"cmd\" (expected one of: stats, vhosts, rules, top, timeseries, events, "
+               "tail, health)"},
         {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
-        {R"({"cmd":"drop_tables"})",
-         "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)"},
-        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)"},
+        {R"({"cmd":"drop_tables"})", "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, "
+                                     "rules, top, timeseries, events, tail, health)"},
+        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, "
+                                   "rules, top, timeseries, events, tail, health)"},
         {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
         {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
         {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
@@ -79,7 +81,8 @@ TEST(ParseQuery, BadLines)
          "\"list\" must be one of: clients, paths, agents, targets"},
         {R"({"cmd":"timeseries","resolution":"second"})",
          "\"resolution\" must be \"minute\" or \"hour\""},
-        {R"({"cmd":"stats","window":0})", "\"window\" must be a number of seconds from 1 to 2592000"},
+        {R"({"cmd":"stats","window":0})",
+         "\"window\" must be a number of seconds from 1 to 2592000"},
         {R"({"cmd":"stats","window":2592001})",
          "\"window\" must be a number of seconds from 1 to 2592000"},
         {R"({"cmd":"stats","window":"1h"})",
@@ -103,9 +106,10 @@ TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
     const std::string line = R"({"cmd":")" + std::string(1000, 'x') + R"("})";
     const auto parsed = mso::parse_query(line);
     ASSERT_TRUE(std::holds_alternative<mso::QueryError>(parsed));
-    EXPECT_EQ(std::get<mso::QueryError>(parsed).message,
-              "unknown cmd \"" + std::string(64, 'x') +
-                  "\"... (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)");
+    EXPECT_EQ(
+        std::get<mso::QueryError>(parsed).message,
+        "unknown cmd \"" + std::string(64, 'x') +
+            "\"... (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)");
 }
 
 TEST(ParseQuery, MaximumLengthLineIsAccepted)
@@ -117,8 +121,7 @@ TEST(ParseQuery, MaximumLengthLineIsAccepted)
 
 TEST(ErrorAnswer, IsOneJsonLine)
 {
-    EXPECT_EQ(mso::error_answer("bad \"thing\"\n"),
-              R"({"ok":false,"error":"bad \"thing\"\n"})");
+    EXPECT_EQ(mso::error_answer("bad \"thing\"\n"), R"({"ok":false,"error":"bad \"thing\"\n"})");
     // Invalid UTF-8 never makes the answer invalid JSON.
     EXPECT_EQ(mso::error_answer("x\xff"), "{\"ok\":false,\"error\":\"x\xEF\xBF\xBD\"}");
 }
@@ -318,8 +321,10 @@ TEST_F(AnswerQuery, VhostsRulesTopAndTimeseries)
     EXPECT_EQ(rules[0]["hits"], 1);
     EXPECT_EQ(rules[0]["matches"], 2);
     EXPECT_EQ(rules[0]["top_paths"], json::parse(R"([{"value":"/search","count":1,"error":0}])"));
-    EXPECT_EQ(rules[0]["top_targets"], json::parse(
-        R"([{"value":"ARGS:id","count":1,"error":0},{"value":"ARGS:q","count":1,"error":0}])"));
+    EXPECT_EQ(
+        rules[0]["top_targets"],
+        json::parse(
+            R"([{"value":"ARGS:id","count":1,"error":0},{"value":"ARGS:q","count":1,"error":0}])"));
     EXPECT_TRUE(ask(R"({"cmd":"rules","rule":"1"})")["rules"].empty());
 
     EXPECT_EQ(ask(R"({"cmd":"top","list":"clients"})")["top"],
@@ -410,13 +415,21 @@ TEST_F(AnswerQuery, TopAcrossVhostsKeepsCountsUpperBounds)
     const std::vector<MergeCase> cases = {
         {"both lists have room: exact", {{"x", 3}, {"y", 1}}, {{"x", 2}}, 5, 0, 5},
         // a: x, f0..f62 fill the 64 slots; f63 evicts x (count 1); smallest count left 2.
-        {"evicted from a full list", std::vector<Visit>{{"x", 1}} + fillers(0, 64, 2),
-         {{"x", 10}}, 12, 2, 11},
+        {"evicted from a full list",
+         std::vector<Visit>{{"x", 1}} + fillers(0, 64, 2),
+         {{"x", 10}},
+         12,
+         2,
+         11},
         // a: f64 evicts f0 (count 1); smallest count left 1.
         {"never seen by a full list", fillers(0, 65, 1), {{"x", 4}}, 5, 1, 4},
         // a keeps x (count 5) while f63 evicts f0: x is in both lists, so exact.
-        {"kept by a full list", std::vector<Visit>{{"x", 5}} + fillers(0, 64, 1), {{"x", 2}}, 7,
-         0, 7},
+        {"kept by a full list",
+         std::vector<Visit>{{"x", 5}} + fillers(0, 64, 1),
+         {{"x", 2}},
+         7,
+         0,
+         7},
         // Both full: a keeps x (smallest count 1), b lost it (smallest count 2).
         {"kept by one full list, evicted from another",
          std::vector<Visit>{{"x", 5}} + fillers(0, 64, 1),
@@ -425,8 +438,8 @@ TEST_F(AnswerQuery, TopAcrossVhostsKeepsCountsUpperBounds)
     for (const MergeCase& c : cases) {
         SCOPED_TRACE(c.name);
         mso::Collector collector{m_start};
-        const std::pair<const char*, const std::vector<Visit>*> vhosts[] = {
-            {"a.example", &c.a}, {"b.example", &c.b}};
+        const std::pair<const char*, const std::vector<Visit>*> vhosts[] = {{"a.example", &c.a},
+                                                                            {"b.example", &c.b}};
         for (const auto& [vhost, visits] : vhosts) {
             for (const Visit& v : *visits) {
                 for (int i = 0; i < v.times; ++i) {
@@ -435,16 +448,15 @@ TEST_F(AnswerQuery, TopAcrossVhostsKeepsCountsUpperBounds)
                 }
             }
         }
-        const json top = json::parse(mso::answer_query(R"({"cmd":"top","list":"clients","limit":0})",
-                                                       collector, m_start, k_wall));
+        const json top = json::parse(mso::answer_query(
+            R"({"cmd":"top","list":"clients","limit":0})", collector, m_start, k_wall));
         const auto x = std::find_if(top["top"].begin(), top["top"].end(),
                                     [](const json& e) { return e["value"] == "x"; });
         ASSERT_NE(x, top["top"].end());
         EXPECT_EQ((*x)["count"], c.count);
         EXPECT_EQ((*x)["error"], c.error);
         EXPECT_GE((*x)["count"].get<std::uint64_t>(), c.truth);
-        EXPECT_LE((*x)["count"].get<std::uint64_t>() - (*x)["error"].get<std::uint64_t>(),
-                  c.truth);
+        EXPECT_LE((*x)["count"].get<std::uint64_t>() - (*x)["error"].get<std::uint64_t>(), c.truth);
     }
 }
 
@@ -498,10 +510,10 @@ TEST_F(AnswerQuery, TopAcrossVhostsGuaranteesOnSkewedStreams)
 TEST_F(AnswerQuery, TopReportsCapacityAndErrorBound)
 {
     for (int i = 0; i < 130; ++i) {
-        ASSERT_FALSE(m_collector
-                         .ingest(client_request("a.example", "c" + std::to_string(i % 70)),
-                                 1763739600)
-                         .has_value());
+        ASSERT_FALSE(
+            m_collector
+                .ingest(client_request("a.example", "c" + std::to_string(i % 70)), 1763739600)
+                .has_value());
     }
     for (int i = 0; i < 64; ++i) {
         ASSERT_FALSE(m_collector.ingest(client_request("b.example", "b"), 1763739600).has_value());
@@ -536,7 +548,7 @@ TEST(CollectorHealth, MemoryFollowsTheUptime)
 
 struct ShapeCase {
     const char* line;
-    std::size_t rules;           // rules listed per vhost
+    std::size_t rules;                  // rules listed per vhost
     std::optional<std::size_t> clients; // top_clients listed, nullopt: no such field
 };
 
@@ -546,12 +558,14 @@ TEST_F(AnswerQuery, StatsRulesLimitAndTopClients)
     for (int i = 0; i < 5; ++i) {
         const std::string id = std::to_string(942100 + i);
         for (int client = 0; client <= i; ++client) { // rule 942100+i hits i+1 requests
-            std::string datagram = client_request("shop.example", "10.0.0." + std::to_string(client));
+            std::string datagram =
+                client_request("shop.example", "10.0.0." + std::to_string(client));
             const std::string no_findings = R"("findings":[])";
-            datagram.replace(datagram.find(no_findings), no_findings.size(),
-                             R"("findings":[{"id":")" + id +
-                                 R"(","msg":"m","severity":"CRITICAL","pl":1,"phase":2,"tags":[],)"
-                                 R"("target":"ARGS:id","data":"","intercepted":false,"truncated":false}])");
+            datagram.replace(
+                datagram.find(no_findings), no_findings.size(),
+                R"("findings":[{"id":")" + id +
+                    R"(","msg":"m","severity":"CRITICAL","pl":1,"phase":2,"tags":[],)"
+                    R"("target":"ARGS:id","data":"","intercepted":false,"truncated":false}])");
             ASSERT_FALSE(m_collector.ingest(datagram, 1763739600).has_value()) << datagram;
         }
     }
@@ -579,8 +593,10 @@ TEST_F(AnswerQuery, StatsRulesLimitAndTopClients)
         if (c.clients) {
             ASSERT_EQ(v["top_clients"].size(), *c.clients);
             // 10.0.0.0 sent 5 requests, 10.0.0.1 four, ...
-            EXPECT_EQ(v["top_clients"][0], json::parse(R"({"value":"10.0.0.0","count":5,"error":0})"));
-            EXPECT_EQ(v["top_clients"][1], json::parse(R"({"value":"10.0.0.1","count":4,"error":0})"));
+            EXPECT_EQ(v["top_clients"][0],
+                      json::parse(R"({"value":"10.0.0.0","count":5,"error":0})"));
+            EXPECT_EQ(v["top_clients"][1],
+                      json::parse(R"({"value":"10.0.0.1","count":4,"error":0})"));
         }
     }
 }

@@ -104,12 +104,14 @@ std::string counters(const std::string& vhost, std::uint64_t requests, std::uint
 void populate(mso::Collector& c)
 {
     for (int i = 0; i < 300; ++i) {
-        const std::string vhost = i % 3 == 0 ? "shop.test" : (i % 3 == 1 ? "blog.test" : "api.test");
+        const std::string vhost =
+            i % 3 == 0 ? "shop.test" : (i % 3 == 1 ? "blog.test" : "api.test");
         ASSERT_FALSE(c.ingest(request(vhost, i, i % 5 != 0), k_t0 + i * 35).has_value());
         if (i % 20 == 0) {
-            ASSERT_FALSE(c.ingest(counters(vhost, 50 + static_cast<std::uint64_t>(i), i % 40 == 0 ? 2 : 0),
-                                  k_t0 + i * 35 + 1)
-                             .has_value());
+            ASSERT_FALSE(
+                c.ingest(counters(vhost, 50 + static_cast<std::uint64_t>(i), i % 40 == 0 ? 2 : 0),
+                         k_t0 + i * 35 + 1)
+                    .has_value());
         }
     }
     ASSERT_FALSE(c.ingest(counters("clean.test", 9, 0), k_t0 + 100).has_value());
@@ -142,7 +144,8 @@ std::vector<std::string> answers(mso::Collector& c)
         out.push_back(mso::answer_query(q, c, k_now, k_wall));
     }
     const json health = json::parse(mso::answer_query(R"({"cmd":"health"})", c, k_now, k_wall));
-    for (const char* key : {"dropped_at_bounds", "events_lost", "ring_events", "ring_capacity", "vhosts"}) {
+    for (const char* key :
+         {"dropped_at_bounds", "events_lost", "ring_events", "ring_capacity", "vhosts"}) {
         out.push_back(std::string(key) + "=" + health[key].dump());
     }
     return out;
@@ -213,8 +216,10 @@ TEST_F(Snapshot, SmallerRingKeepsTheNewestEvents)
     ASSERT_TRUE(std::holds_alternative<mso::LoadSummary>(loaded))
         << std::get<mso::LoadError>(loaded).message;
     EXPECT_EQ(std::get<mso::LoadSummary>(loaded).events_evicted, 40U);
-    const json all = json::parse(mso::answer_query(R"({"cmd":"events","limit":10})", m_source, k_now));
-    const json kept = json::parse(mso::answer_query(R"({"cmd":"events","limit":0})", restored, k_now));
+    const json all =
+        json::parse(mso::answer_query(R"({"cmd":"events","limit":10})", m_source, k_now));
+    const json kept =
+        json::parse(mso::answer_query(R"({"cmd":"events","limit":0})", restored, k_now));
     EXPECT_EQ(kept, all);
 }
 
@@ -244,23 +249,29 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
 {
     const std::vector<CorruptCase> cases = {
         {"not an object", [](json& d) { d = json::array(); }, "not a JSON object"},
-        {"other format", [](json& d) { d["format"] = "x"; }, "format: not a modsec-observe state file"},
+        {"other format", [](json& d) { d["format"] = "x"; },
+         "format: not a modsec-observe state file"},
         {"no format", [](json& d) { d.erase("format"); }, "format: missing"},
         {"wrong version", [](json& d) { d["version"] = 2; }, "version: not 1"},
         {"version as string", [](json& d) { d["version"] = "1"; }, "version: not 1"},
         {"vhosts not array", [](json& d) { d["vhosts"] = json::object(); }, "vhosts: not an array"},
         {"negative count", [](json& d) { d["vhosts"][1]["requests"] = -1; },
          "vhosts[1].requests: not an unsigned integer"},
-        {"count as string", [](json& d) { d["events_lost"] = "3"; }, "events_lost: not an unsigned integer"},
+        {"count as string", [](json& d) { d["events_lost"] = "3"; },
+         "events_lost: not an unsigned integer"},
         {"float hits", [](json& d) { d["vhosts"][0]["rules"][2]["hits"] = 1.5; },
          "vhosts[0].rules[2].hits: not an unsigned integer"},
-        {"top entry of wrong shape", [](json& d) { d["vhosts"][0]["rules"][0]["paths"]["entries"][0] = json::array({1, 2}); },
+        {"top entry of wrong shape",
+         [](json& d) {
+             d["vhosts"][0]["rules"][0]["paths"]["entries"][0] = json::array({1, 2});
+         },
          "vhosts[0].rules[0].paths.entries[0]: not an array of 3"},
         {"top key not a string", [](json& d) { d["vhosts"][0]["agents"]["entries"][0][0] = 7; },
          "vhosts[0].agents.entries[0]: not a string"},
         {"error above count", [](json& d) { d["vhosts"][0]["paths"]["entries"][0][2] = 1u << 30; },
          "vhosts[0].paths.entries[0]: error exceeds count"},
-        {"histogram too short", [](json& d) { d["vhosts"][2]["inbound_scores"]["counts"].erase(0); },
+        {"histogram too short",
+         [](json& d) { d["vhosts"][2]["inbound_scores"]["counts"].erase(0); },
          "vhosts[2].inbound_scores.counts: not an array of 15"},
         {"series point too short", [](json& d) { d["vhosts"][0]["minutes"][0].erase(5); },
          "vhosts[0].minutes[0]: not an array of 6"},
@@ -272,22 +283,36 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
          "vhosts[0].ports[0]: integer out of range"},
         {"duplicate vhost", [](json& d) { d["vhosts"][1]["name"] = d["vhosts"][0]["name"]; },
          "vhosts[1]: duplicate vhost"},
-        {"duplicate rule", [](json& d) { d["vhosts"][0]["rules"][1]["id"] = d["vhosts"][0]["rules"][0]["id"]; },
+        {"duplicate rule",
+         [](json& d) { d["vhosts"][0]["rules"][1]["id"] = d["vhosts"][0]["rules"][0]["id"]; },
          "vhosts[0].rules[1]: duplicate rule id"},
-        {"missing field", [](json& d) { d["vhosts"][3].erase("last_seen"); }, "vhosts[3].last_seen: missing"},
-        {"event tag not a string", [](json& d) { d["events"][49]["findings"][0]["tags"][1] = false; },
+        {"missing field", [](json& d) { d["vhosts"][3].erase("last_seen"); },
+         "vhosts[3].last_seen: missing"},
+        {"event tag not a string",
+         [](json& d) { d["events"][49]["findings"][0]["tags"][1] = false; },
          "events[49].findings[0].tags[1]: not a string"},
-        {"event scores wrong", [](json& d) { d["events"][1]["scores"] = json::array(); }, "events[1].scores: not an object"},
-        {"event levels too short", [](json& d) { d["events"][1]["scores"]["inbound_pl"] = {1, 2, 3}; },
+        {"event scores wrong", [](json& d) { d["events"][1]["scores"] = json::array(); },
+         "events[1].scores: not an object"},
+        {"event levels too short",
+         [](json& d) {
+             d["events"][1]["scores"]["inbound_pl"] = {1, 2, 3};
+         },
          "events[1].scores.inbound_pl: not an array of 4"},
-        {"event bool as int", [](json& d) { d["events"][0]["intercepted"] = 1; }, "events[0].intercepted: not a boolean"},
+        {"event bool as int", [](json& d) { d["events"][0]["intercepted"] = 1; },
+         "events[0].intercepted: not a boolean"},
         {"events not array", [](json& d) { d["events"] = nullptr; }, "events: not an array"},
         {"huge ports", [](json& d) { d["vhosts"][0]["ports"] = std::vector<int>(129, 1); },
          "vhosts[0].ports: absurd size: 129 entries (at most 64 are kept)"},
         {"huge top list",
-         [](json& d) { d["vhosts"][0]["clients"]["entries"] = json(std::vector<json>(1000, json::array({"a", 1, 0}))); },
+         [](json& d) {
+             d["vhosts"][0]["clients"]["entries"] =
+                 json(std::vector<json>(1000, json::array({"a", 1, 0})));
+         },
          "vhosts[0].clients.entries: absurd size: 1000 entries (at most 64 are kept)"},
-        {"huge tags", [](json& d) { d["events"][0]["findings"][0]["tags"] = std::vector<std::string>(10000, "t"); },
+        {"huge tags",
+         [](json& d) {
+             d["events"][0]["findings"][0]["tags"] = std::vector<std::string>(10000, "t");
+         },
          "events[0].findings[0].tags: absurd size: 10000 entries (at most 4096 are kept)"},
         {"huge string", [](json& d) { d["events"][0]["path"] = std::string(70000, 'a'); },
          "events[0].path: absurd size: a string of 70000 bytes"},
@@ -384,7 +409,8 @@ TEST_F(SnapshotFile, WriteFailsInAMissingDirectory)
 {
     const auto error = mso::write_snapshot(m_base + "/nowhere", "{}");
     ASSERT_TRUE(error.has_value());
-    EXPECT_EQ(*error, "cannot create " + m_base + "/nowhere/state.json.tmp: No such file or directory");
+    EXPECT_EQ(*error,
+              "cannot create " + m_base + "/nowhere/state.json.tmp: No such file or directory");
 }
 
 } // namespace

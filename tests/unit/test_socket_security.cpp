@@ -74,8 +74,8 @@ struct PathCase {
 TEST(CheckSocketPath, RefusesLinksFilesAndDirectoriesOthersCanWrite)
 {
     const PathCase cases[] = {
-        {"missing socket in a 0755 directory", [](const std::string& root) { return root + "/ev.sock"; },
-         nullptr},
+        {"missing socket in a 0755 directory",
+         [](const std::string& root) { return root + "/ev.sock"; }, nullptr},
         {"missing directories are created by us",
          [](const std::string& root) { return root + "/a/b/ev.sock"; }, nullptr},
         {"stale socket",
@@ -181,8 +181,8 @@ TEST(CredentialPolicy, AllowsListedUidsOrGids)
         bool allowed;
     };
     const Case cases[] = {
-        {0, 0, true},          {33, 1000, true},      {1000, 33, true}, {1000, 4, true},
-        {1000, 1000, false},   {65534, 65534, false}, {34, 0, false},
+        {0, 0, true},        {33, 1000, true},      {1000, 33, true}, {1000, 4, true},
+        {1000, 1000, false}, {65534, 65534, false}, {34, 0, false},
     };
     for (const Case& c : cases) {
         EXPECT_EQ(policy.allows(c.uid, c.gid), c.allowed) << c.uid << ":" << c.gid;
@@ -194,8 +194,8 @@ TEST(CredentialPolicy, AllowsListedUidsOrGids)
 
 TEST(CredentialPolicy, MakePolicyResolvesNamesAndNumbers)
 {
-    auto policy = mso::make_policy(mso::CredentialPolicy{{0}, {}}, {"root", "4242", "0"},
-                                   {"root", "5151"});
+    auto policy =
+        mso::make_policy(mso::CredentialPolicy{{0}, {}}, {"root", "4242", "0"}, {"root", "5151"});
     ASSERT_TRUE(policy) << policy.error;
     EXPECT_EQ(policy.value->uids, (std::vector<uid_t>{0, 4242}));
     EXPECT_EQ(policy.value->gids, (std::vector<gid_t>{0, 5151}));
@@ -255,8 +255,8 @@ TEST(DropPrivileges, BecomesTheUserAndCannotReturn)
                   if (mso::drop_privileges(user)) {
                       return 1;
                   }
-                  if (::getuid() != user.uid || ::geteuid() != user.uid ||
-                      ::getgid() != user.gid || ::getegid() != user.gid) {
+                  if (::getuid() != user.uid || ::geteuid() != user.uid || ::getgid() != user.gid ||
+                      ::getegid() != user.gid) {
                       return 2;
                   }
                   gid_t groups[64];

@@ -26,18 +26,31 @@ TEST(TerminalSafe, Table)
         {"newline tab cr", "a\nb\tc\rd", "a\\x0ab\\x09c\\x0dd"},
         {"nul", std::string("a\0b", 3), "a\\x00b"},
         {"del", "a\x7f", "a\\x7f"},
-        {"c1 csi as utf-8", "a\xc2\x9b" "31m", "a\\u009b31m"},
+        {"c1 csi as utf-8",
+         "a\xc2\x9b"
+         "31m",
+         "a\\u009b31m"},
         {"c1 nel", "\xc2\x85", "\\u0085"},
-        {"raw c1 byte (invalid utf-8)", "a\x9b" "2J", "a\\x9b2J"},
+        {"raw c1 byte (invalid utf-8)",
+         "a\x9b"
+         "2J",
+         "a\\x9b2J"},
         {"lone continuation", "\x80", "\\x80"},
         {"truncated sequence", "ab\xe2\x82", "ab\\xe2\\x82"},
         {"overlong slash", "\xc0\xaf", "\\xc0\\xaf"},
         {"utf-16 surrogate", "\xed\xa0\x80", "\\xed\\xa0\\x80"},
         {"above U+10FFFF", "\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},
-        {"bidi override", "abc\xe2\x80\xae" "def", "abc\\u202edef"},
+        {"bidi override",
+         "abc\xe2\x80\xae"
+         "def",
+         "abc\\u202edef"},
         {"valid multibyte kept", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5",
          "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe6\x97\xa5"},
-        {"nbsp kept", "a\xc2\xa0" "b", "a\xc2\xa0" "b"},
+        {"nbsp kept",
+         "a\xc2\xa0"
+         "b",
+         "a\xc2\xa0"
+         "b"},
         {"backslash kept", "C:\\dir", "C:\\dir"},
     };
     for (const SafeCase& c : cases) {
@@ -90,7 +103,8 @@ TEST(FitWidth, CutsOnCodePointsWithEllipsis)
     EXPECT_EQ(mso::fit_width("short", 10), "short");
     EXPECT_EQ(mso::fit_width("exactly10!", 10), "exactly10!");
     EXPECT_EQ(mso::fit_width("abcdefghijk", 5), "abcd\xe2\x80\xa6");
-    EXPECT_EQ(mso::fit_width("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3), "\xc3\xa9\xc3\xa9\xe2\x80\xa6");
+    EXPECT_EQ(mso::fit_width("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 3),
+              "\xc3\xa9\xc3\xa9\xe2\x80\xa6");
     // A wide character that does not fit is left out entirely.
     EXPECT_EQ(mso::fit_width("a\xe6\x97\xa5\xe6\x97\xa5", 3), "a\xe2\x80\xa6");
     EXPECT_EQ(mso::fit_width("abc", 0), "");

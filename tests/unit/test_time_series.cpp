@@ -44,7 +44,8 @@ TEST(TimeSeries, BucketsByMinuteAndHour)
     ASSERT_EQ(s.hours().size(), 2U);
     EXPECT_EQ(s.hours()[0].start, k_t0 - 40 * 60);
     EXPECT_EQ(s.hours()[0].requests, 7U);
-    EXPECT_EQ(s.hours()[0].rule_hits, (std::vector<std::pair<std::string, std::uint64_t>>{{"942100", 2}}));
+    EXPECT_EQ(s.hours()[0].rule_hits,
+              (std::vector<std::pair<std::string, std::uint64_t>>{{"942100", 2}}));
     EXPECT_EQ(s.hours()[1].requests, 8U);
 }
 
