@@ -10,6 +10,8 @@ MSO_PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config apache2-dev libapr1-dev libaprutil1-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libgtest-dev libcpp-httplib-dev
+  # formatting (scripts/check-format.sh)
+  clang-format
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
   # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py)

@@ -26,6 +26,7 @@ else
 fi
 
 mso_install_packages
+"$MSO_REPO/scripts/check-format.sh"
 mso_build -DMSO_WERROR=ON -DMSO_SANITIZE="${MSO_SANITIZE:-}"
 echo "==> ctest"
 ctest --test-dir "$MSO_BUILD_DIR" --output-on-failure
