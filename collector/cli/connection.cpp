@@ -20,7 +20,7 @@ using json = nlohmann::ordered_json;
 constexpr std::size_t k_max_answer_bytes = 256 * 1024 * 1024;
 constexpr int k_query_timeout_s = 30;
 
-void fail(const std::string& message)
+void report_error(const std::string& message)
 {
     std::fprintf(stderr, "modsec-observe: %s\n", message.c_str());
 }
@@ -32,11 +32,11 @@ bool CollectorConnection::open(const std::string& socket_path, int timeout_s)
     m_socket_path = socket_path;
     auto connected = connect_unix_stream(socket_path);
     if (!connected) {
-        fail("cannot connect to the collector at " + terminal_safe(socket_path) + ": " +
-             connected.error + " (is modsec-observed running?)");
+        report_error("cannot connect to the collector at " + terminal_safe(socket_path) + ": " +
+                     connected.error() + " (is modsec-observed running?)");
         return false;
     }
-    m_fd = std::move(*connected.value);
+    m_fd = std::move(*connected);
     if (timeout_s > 0) {
         timeval timeout{timeout_s, 0};
         (void)::setsockopt(m_fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
@@ -83,7 +83,7 @@ bool CollectorConnection::send(const json& request)
             if (refusal_pending()) {
                 return false; // the collector's reason was printed
             }
-            fail(std::string("cannot send the query: ") + std::strerror(err));
+            report_error(std::string("cannot send the query: ") + std::strerror(err));
             return false;
         }
         sent += static_cast<std::size_t>(n);
@@ -101,13 +101,13 @@ std::optional<json> CollectorConnection::receive(bool quiet_on_interrupt)
                                       nullptr, false);
             m_buffer.erase(0, newline + 1);
             if (answer.is_discarded() || !answer.is_object()) {
-                fail("the collector sent an invalid answer");
+                report_error("the collector sent an invalid answer");
                 return std::nullopt;
             }
             return answer;
         }
         if (m_buffer.size() > k_max_answer_bytes) {
-            fail("the collector's answer is too large");
+            report_error("the collector's answer is too large");
             return std::nullopt;
         }
         const ssize_t n = ::recv(m_fd.get(), chunk, sizeof(chunk), 0);
@@ -118,11 +118,11 @@ std::optional<json> CollectorConnection::receive(bool quiet_on_interrupt)
             continue;
         }
         if (n < 0) {
-            fail(std::string("no answer from the collector: ") + std::strerror(errno));
+            report_error(std::string("no answer from the collector: ") + std::strerror(errno));
             return std::nullopt;
         }
         if (n == 0) {
-            fail("the collector closed the connection without answering");
+            report_error("the collector closed the connection without answering");
             return std::nullopt;
         }
         m_buffer.append(chunk, static_cast<std::size_t>(n));
@@ -136,10 +136,10 @@ bool answer_ok(const json& answer)
         return true;
     }
     const auto error = answer.find("error");
-    fail("the collector refused the query: " +
-         (error != answer.end() && error->is_string()
-              ? terminal_safe(error->get_ref<const std::string&>())
-              : std::string("no reason given")));
+    report_error("the collector refused the query: " +
+                 (error != answer.end() && error->is_string()
+                      ? terminal_safe(error->get_ref<const std::string&>())
+                      : std::string("no reason given")));
     return false;
 }
 

@@ -92,10 +92,10 @@ std::optional<mso::SocketFileOptions> file_options(const std::string& mode_optio
         auto gid = mso::resolve_group(group);
         if (!gid) {
             std::fprintf(stderr, "modsec-observed: %s: %s\n", group_option.c_str(),
-                         gid.error.c_str());
+                         gid.error().c_str());
             return std::nullopt;
         }
-        options.group = *gid.value;
+        options.group = *gid;
     }
     return options;
 }
@@ -236,7 +236,7 @@ std::optional<AccessPolicies> access_policies(const Options& opt, const PolicyBa
                                : mso::make_policy(mso::default_event_senders(self), {}, {});
     if (!events) {
         std::fprintf(stderr, "modsec-observed: --allow-uid/--allow-gid: %s\n",
-                     events.error.c_str());
+                     events.error().c_str());
         return std::nullopt;
     }
     mso::CredentialPolicy query_base = always;
@@ -246,10 +246,10 @@ std::optional<AccessPolicies> access_policies(const Options& opt, const PolicyBa
     auto queries = mso::make_policy(query_base, opt.query_allow_uids, opt.query_allow_gids);
     if (!queries) {
         std::fprintf(stderr, "modsec-observed: --query-allow-uid/--query-allow-gid: %s\n",
-                     queries.error.c_str());
+                     queries.error().c_str());
         return std::nullopt;
     }
-    return AccessPolicies{std::move(*events.value), std::move(*queries.value)};
+    return AccessPolicies{std::move(*events), std::move(*queries)};
 }
 
 // Applies what can change at run time, logs each change, names what cannot.
@@ -367,10 +367,10 @@ int main(int argc, char** argv)
     if (!opt.user.empty()) {
         auto user = mso::lookup_user(opt.user);
         if (!user) {
-            std::fprintf(stderr, "modsec-observed: --user: %s\n", user.error.c_str());
+            std::fprintf(stderr, "modsec-observed: --user: %s\n", user.error().c_str());
             return 2;
         }
-        run_as = *user.value;
+        run_as = *user;
     }
     const uid_t self = run_as ? run_as->uid : ::geteuid();
     const PolicyBasis policy_basis{self, run_as ? run_as->gid : ::getegid(), query_options->group};
@@ -433,22 +433,22 @@ int main(int argc, char** argv)
 
     auto events = mso::bind_unix_socket(opt.event_socket, SOCK_DGRAM, *event_options);
     if (!events) {
-        std::fprintf(stderr, "modsec-observed: %s\n", events.error.c_str());
+        std::fprintf(stderr, "modsec-observed: %s\n", events.error().c_str());
         return 1;
     }
     auto queries = mso::bind_unix_socket(opt.query_socket, SOCK_STREAM, *query_options);
     if (!queries) {
-        std::fprintf(stderr, "modsec-observed: %s\n", queries.error.c_str());
-        mso::remove_socket_file(*events.value);
+        std::fprintf(stderr, "modsec-observed: %s\n", queries.error().c_str());
+        mso::remove_socket_file(*events);
         return 1;
     }
 
     warn_if_socket_queue_is_short();
-    mso::Server server(collector, std::move(events.value->fd), std::move(queries.value->fd));
+    mso::Server server(collector, std::move(events->fd), std::move(queries->fd));
     if (auto error = server.set_event_senders(policies->events)) {
         std::fprintf(stderr, "modsec-observed: %s\n", error->c_str());
-        mso::remove_socket_file(*events.value);
-        mso::remove_socket_file(*queries.value);
+        mso::remove_socket_file(*events);
+        mso::remove_socket_file(*queries);
         return 1;
     }
     server.set_query_peers(policies->queries);
@@ -461,8 +461,8 @@ int main(int argc, char** argv)
         }
         if (error) {
             std::fprintf(stderr, "modsec-observed: --user: %s\n", error->c_str());
-            mso::remove_socket_file(*events.value);
-            mso::remove_socket_file(*queries.value);
+            mso::remove_socket_file(*events);
+            mso::remove_socket_file(*queries);
             return 1;
         }
         std::fprintf(stderr, "modsec-observed: running as user %s (uid %u, gid %u)\n",
@@ -501,8 +501,8 @@ int main(int argc, char** argv)
         });
         if (auto error = metrics->bind(*metrics_address)) {
             std::fprintf(stderr, "modsec-observed: --metrics-listen: %s\n", error->c_str());
-            mso::remove_socket_file(*events.value);
-            mso::remove_socket_file(*queries.value);
+            mso::remove_socket_file(*events);
+            mso::remove_socket_file(*queries);
             return 1;
         }
         metrics->start();
@@ -524,8 +524,8 @@ int main(int argc, char** argv)
     }
     // Senders fail over to their spools once the path is gone; what they queued before
     // is still read, so a stop loses nothing that was handed to us.
-    mso::remove_socket_file(*events.value);
-    mso::remove_socket_file(*queries.value);
+    mso::remove_socket_file(*events);
+    mso::remove_socket_file(*queries);
     server.drain_before_exit();
     if (!opt.state_dir.empty()) {
         save_state_now(opt.state_dir, collector, true); // the loop and scrapes have stopped

@@ -154,50 +154,41 @@ std::string CredentialPolicy::describe() const
 
 Result<uid_t> resolve_user(const std::string& name)
 {
-    Result<uid_t> result;
     if (name.empty()) {
-        result.error = "user name is empty";
-        return result;
+        return fail("user name is empty");
     }
     std::vector<char> buffer(16384);
     passwd entry{};
     passwd* found = nullptr;
     const int err = ::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
     if (err == 0 && found != nullptr) {
-        result.value = found->pw_uid;
-        return result;
+        return found->pw_uid;
     }
     if (const auto id = parse_id(name)) {
-        result.value = static_cast<uid_t>(*id);
-        return result;
+        return static_cast<uid_t>(*id);
     }
-    result.error = err != 0 ? "cannot look up user " + name + ": " + std::strerror(err)
-                            : "unknown user " + name;
-    return result;
+    return fail(err != 0 ? "cannot look up user " + name + ": " + std::strerror(err)
+                         : "unknown user " + name);
 }
 
 Result<CredentialPolicy> make_policy(CredentialPolicy base, const std::vector<std::string>& users,
                                      const std::vector<std::string>& groups)
 {
-    Result<CredentialPolicy> result;
     for (const std::string& user : users) {
         auto uid = resolve_user(user);
         if (!uid) {
-            result.error = uid.error;
-            return result;
+            return fail(uid.error());
         }
-        add_unique(base.uids, *uid.value);
+        add_unique(base.uids, *uid);
     }
     for (const std::string& group : groups) {
         auto gid = resolve_group(group);
         if (!gid) {
-            result.error = gid.error;
-            return result;
+            return fail(gid.error());
         }
-        add_unique(base.gids, *gid.value);
+        add_unique(base.gids, *gid);
     }
-    result.value = std::move(base);
-    return result;
+    return base;
 }
 
 CredentialPolicy default_event_senders(uid_t self)
@@ -206,15 +197,14 @@ CredentialPolicy default_event_senders(uid_t self)
     add_unique(policy.uids, uid_t{0});
     add_unique(policy.uids, self);
     if (auto apache = lookup_user("www-data")) {
-        add_unique(policy.uids, apache.value->uid);
-        add_unique(policy.gids, apache.value->gid);
+        add_unique(policy.uids, apache->uid);
+        add_unique(policy.gids, apache->gid);
     }
     return policy;
 }
 
 Result<UserIdentity> lookup_user(const std::string& name)
 {
-    Result<UserIdentity> result;
     std::vector<char> buffer(16384);
     passwd entry{};
     passwd* found = nullptr;
@@ -224,12 +214,10 @@ Result<UserIdentity> lookup_user(const std::string& name)
                            buffer.size(), &found);
     }
     if (err != 0 || found == nullptr) {
-        result.error = err != 0 ? "cannot look up user " + name + ": " + std::strerror(err)
-                                : "unknown user " + name;
-        return result;
+        return fail(err != 0 ? "cannot look up user " + name + ": " + std::strerror(err)
+                             : "unknown user " + name);
     }
-    result.value = UserIdentity{found->pw_name, found->pw_uid, found->pw_gid};
-    return result;
+    return UserIdentity{found->pw_name, found->pw_uid, found->pw_gid};
 }
 
 std::optional<std::string> drop_privileges(const UserIdentity& user)

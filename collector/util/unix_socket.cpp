@@ -99,16 +99,15 @@ bool clear_path(const std::string& path, int type, const sockaddr_un& addr, std:
 Result<BoundSocket> bind_unix_socket(const std::string& path, int type,
                                      const SocketFileOptions& options)
 {
-    Result<BoundSocket> result;
     sockaddr_un addr{};
-    if (!make_address(path, addr, result.error) || !make_parents(path, result.error) ||
-        !clear_path(path, type, addr, result.error)) {
-        return result;
+    std::string error;
+    if (!make_address(path, addr, error) || !make_parents(path, error) ||
+        !clear_path(path, type, addr, error)) {
+        return fail(error);
     }
     Fd fd(::socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
-        result.error = "cannot create socket: " + errno_text(errno);
-        return result;
+        return fail("cannot create socket: " + errno_text(errno));
     }
     // The kernel attaches a sender's credentials only if SO_PASSCRED is set when the
     // datagram is sent: set it before the path exists, or datagrams queued between
@@ -116,8 +115,7 @@ Result<BoundSocket> bind_unix_socket(const std::string& path, int type,
     const int passcred = 1;
     if (type == SOCK_DGRAM &&
         ::setsockopt(fd.get(), SOL_SOCKET, SO_PASSCRED, &passcred, sizeof(passcred)) != 0) {
-        result.error = "cannot enable SO_PASSCRED: " + errno_text(errno);
-        return result;
+        return fail("cannot enable SO_PASSCRED: " + errno_text(errno));
     }
     // Never let the file exist with more permissions than requested.
     const mode_t old_umask = ::umask(static_cast<mode_t>(~options.mode & 0777));
@@ -125,8 +123,7 @@ Result<BoundSocket> bind_unix_socket(const std::string& path, int type,
     const int bind_errno = errno;
     ::umask(old_umask);
     if (bound != 0) {
-        result.error = "cannot bind " + path + ": " + errno_text(bind_errno);
-        return result;
+        return fail("cannot bind " + path + ": " + errno_text(bind_errno));
     }
     BoundSocket socket;
     socket.path = path;
@@ -137,22 +134,21 @@ Result<BoundSocket> bind_unix_socket(const std::string& path, int type,
         socket.ino = st.st_ino;
     }
     if (::chmod(path.c_str(), options.mode) != 0) {
-        result.error = "cannot chmod " + path + ": " + errno_text(errno);
+        const int saved = errno;
         remove_socket_file(socket);
-        return result;
+        return fail("cannot chmod " + path + ": " + errno_text(saved));
     }
     if (options.group && ::chown(path.c_str(), static_cast<uid_t>(-1), *options.group) != 0) {
-        result.error = "cannot change the group of " + path + ": " + errno_text(errno);
+        const int saved = errno;
         remove_socket_file(socket);
-        return result;
+        return fail("cannot change the group of " + path + ": " + errno_text(saved));
     }
     if (type == SOCK_STREAM && ::listen(socket.fd.get(), 64) != 0) {
-        result.error = "cannot listen on " + path + ": " + errno_text(errno);
+        const int saved = errno;
         remove_socket_file(socket);
-        return result;
+        return fail("cannot listen on " + path + ": " + errno_text(saved));
     }
-    result.value = std::move(socket);
-    return result;
+    return socket;
 }
 
 void remove_socket_file(const BoundSocket& socket) noexcept
@@ -166,48 +162,40 @@ void remove_socket_file(const BoundSocket& socket) noexcept
 
 Result<Fd> connect_unix_stream(const std::string& path)
 {
-    Result<Fd> result;
     sockaddr_un addr{};
-    if (!make_address(path, addr, result.error)) {
-        return result;
+    std::string error;
+    if (!make_address(path, addr, error)) {
+        return fail(error);
     }
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) {
-        result.error = "cannot create socket: " + errno_text(errno);
-        return result;
+        return fail("cannot create socket: " + errno_text(errno));
     }
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-        result.error = errno_text(errno);
-        return result;
+        return fail(errno_text(errno));
     }
-    result.value = std::move(fd);
-    return result;
+    return fd;
 }
 
 Result<gid_t> resolve_group(const std::string& name)
 {
-    Result<gid_t> result;
     if (name.empty()) {
-        result.error = "group name is empty";
-        return result;
+        return fail("group name is empty");
     }
     std::vector<char> buffer(16384);
     group entry{};
     group* found = nullptr;
     const int err = ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found);
     if (err == 0 && found != nullptr) {
-        result.value = found->gr_gid;
-        return result;
+        return found->gr_gid;
     }
     unsigned long id = 0;
     const char* end = name.data() + name.size();
     if (auto [ptr, ec] = std::from_chars(name.data(), end, id); ec == std::errc() && ptr == end) {
-        result.value = static_cast<gid_t>(id);
-        return result;
+        return static_cast<gid_t>(id);
     }
-    result.error = err != 0 ? "cannot look up group " + name + ": " + errno_text(err)
-                            : "unknown group " + name;
-    return result;
+    return fail(err != 0 ? "cannot look up group " + name + ": " + errno_text(err)
+                         : "unknown group " + name);
 }
 
 } // namespace mso

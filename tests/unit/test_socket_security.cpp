@@ -196,9 +196,9 @@ TEST(CredentialPolicy, MakePolicyResolvesNamesAndNumbers)
 {
     auto policy =
         mso::make_policy(mso::CredentialPolicy{{0}, {}}, {"root", "4242", "0"}, {"root", "5151"});
-    ASSERT_TRUE(policy) << policy.error;
-    EXPECT_EQ(policy.value->uids, (std::vector<uid_t>{0, 4242}));
-    EXPECT_EQ(policy.value->gids, (std::vector<gid_t>{0, 5151}));
+    ASSERT_TRUE(policy) << policy.error();
+    EXPECT_EQ(policy->uids, (std::vector<uid_t>{0, 4242}));
+    EXPECT_EQ(policy->gids, (std::vector<gid_t>{0, 5151}));
 
     const struct {
         std::vector<std::string> users, groups;
@@ -213,7 +213,7 @@ TEST(CredentialPolicy, MakePolicyResolvesNamesAndNumbers)
     for (const auto& c : bad) {
         auto result = mso::make_policy({}, c.users, c.groups);
         EXPECT_FALSE(result);
-        EXPECT_EQ(result.error, c.error);
+        EXPECT_EQ(result.error(), c.error);
     }
 }
 
@@ -224,8 +224,8 @@ TEST(CredentialPolicy, DefaultEventSendersAreRootSelfAndWwwData)
     EXPECT_TRUE(policy.allows(4242, 65534));
     EXPECT_FALSE(policy.allows(65534, 65534));
     if (auto apache = mso::lookup_user("www-data")) {
-        EXPECT_TRUE(policy.allows(apache.value->uid, 65534));
-        EXPECT_TRUE(policy.allows(65534, apache.value->gid));
+        EXPECT_TRUE(policy.allows(apache->uid, 65534));
+        EXPECT_TRUE(policy.allows(65534, apache->gid));
     }
 }
 
@@ -250,7 +250,7 @@ TEST(DropPrivileges, BecomesTheUserAndCannotReturn)
     if (!nobody) {
         GTEST_SKIP() << "no user nobody";
     }
-    const mso::UserIdentity user = *nobody.value;
+    const mso::UserIdentity user = *nobody;
     EXPECT_EQ(in_child([&user] {
                   if (mso::drop_privileges(user)) {
                       return 1;
@@ -270,8 +270,8 @@ TEST(DropPrivileges, BecomesTheUserAndCannotReturn)
               }),
               0);
     const auto by_number = mso::lookup_user(std::to_string(user.uid));
-    ASSERT_TRUE(by_number) << by_number.error;
-    EXPECT_EQ(by_number.value->name, user.name);
+    ASSERT_TRUE(by_number) << by_number.error();
+    EXPECT_EQ(by_number->name, user.name);
     EXPECT_FALSE(mso::lookup_user("no-such-user-mso"));
 }
 
@@ -284,7 +284,7 @@ TEST(DropPrivileges, FailsClearlyWithoutRoot)
     if (!nobody) {
         GTEST_SKIP() << "no user nobody";
     }
-    const mso::UserIdentity user = *nobody.value;
+    const mso::UserIdentity user = *nobody;
     EXPECT_EQ(in_child([&user] {
                   if (::setresgid(user.gid, user.gid, user.gid) != 0 ||
                       ::setresuid(user.uid, user.uid, user.uid) != 0) {
