@@ -46,7 +46,7 @@ struct Options {
 };
 
 // Parses `argv` (argv[0] is the program name) and the --config file it names. Fails
-// with CLI11's message, e.g. "--events-ring: Value 0 not in range [1 - 10000000]".
+// with CLI11's message, e.g. "--events-ring: Value 0 not in range 1 to 10000000".
 // Reads the --config file (blocks on it); prints nothing.
 [[nodiscard]] Result<Options> parse_options(int argc, const char* const* argv);
 
