@@ -1,6 +1,7 @@
 // Connection handling for the CLI; see cli_connection.h.
 #include "cli/connection.h"
 
+#include "util/errno_text.h"
 #include "util/terminal.h"
 #include "util/unix_socket.h"
 
@@ -9,7 +10,6 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 
 namespace mso {
 namespace {
@@ -83,7 +83,7 @@ bool CollectorConnection::send(const json& request)
             if (refusal_pending()) {
                 return false; // the collector's reason was printed
             }
-            report_error(std::string("cannot send the query: ") + std::strerror(err));
+            report_error("cannot send the query: " + errno_text(err));
             return false;
         }
         sent += static_cast<std::size_t>(n);
@@ -118,7 +118,7 @@ std::optional<json> CollectorConnection::receive(bool quiet_on_interrupt)
             continue;
         }
         if (n < 0) {
-            report_error(std::string("no answer from the collector: ") + std::strerror(errno));
+            report_error("no answer from the collector: " + errno_text(errno));
             return std::nullopt;
         }
         if (n == 0) {

@@ -9,6 +9,7 @@
 #include "daemon/metrics_http.h"
 
 #include "daemon/exposition.h"
+#include "util/errno_text.h"
 #include "util/log.h"
 
 #include <httplib.h>
@@ -150,7 +151,7 @@ bool is_ip_literal(const std::string& host, int family)
 
 } // namespace
 
-std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string& error)
+Result<ListenAddress> parse_listen_address(std::string_view text)
 {
     ListenAddress address;
     std::string_view port;
@@ -158,8 +159,7 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
     if (text.starts_with('[')) {
         const std::size_t close = text.find(']');
         if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-            error = "expected [IPV6]:PORT, got \"" + std::string(text) + "\"";
-            return std::nullopt;
+            return fail("expected [IPV6]:PORT, got \"" + std::string(text) + "\"");
         }
         address.host = std::string(text.substr(1, close - 1));
         port = text.substr(close + 2);
@@ -167,22 +167,19 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
     } else {
         const std::size_t colon = text.rfind(':');
         if (colon == std::string_view::npos) {
-            error = "expected HOST:PORT or [IPV6]:PORT, got \"" + std::string(text) + "\"";
-            return std::nullopt;
+            return fail("expected HOST:PORT or [IPV6]:PORT, got \"" + std::string(text) + "\"");
         }
         address.host = std::string(text.substr(0, colon));
         port = text.substr(colon + 1);
     }
     if (!is_ip_literal(address.host, family)) {
-        error = "\"" + address.host + "\" is not an " + (family == AF_INET ? "IPv4" : "IPv6") +
-                " address (use e.g. 127.0.0.1:9145 or [::1]:9145)";
-        return std::nullopt;
+        return fail("\"" + address.host + "\" is not an " + (family == AF_INET ? "IPv4" : "IPv6") +
+                    " address (use e.g. 127.0.0.1:9145 or [::1]:9145)");
     }
     const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), address.port);
     if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || address.port < 1 ||
         address.port > 65535) {
-        error = "invalid port \"" + std::string(port) + "\" (expected 1-65535)";
-        return std::nullopt;
+        return fail("invalid port \"" + std::string(port) + "\" (expected 1-65535)");
     }
     return address;
 }
@@ -237,18 +234,18 @@ MetricsHttp::~MetricsHttp()
     stop();
 }
 
-std::optional<std::string> MetricsHttp::bind(const ListenAddress& address)
+Result<void> MetricsHttp::bind(const ListenAddress& address)
 {
     errno = 0;
     if (m_impl->server.bind_to_port(address.host, address.port, AI_NUMERICHOST | AI_PASSIVE)) {
         m_impl->port = address.port;
-        return std::nullopt;
+        return ok();
     }
     const int err = errno;
     const std::string where = address.host.find(':') == std::string::npos
                                   ? address.host + ":" + std::to_string(address.port)
                                   : "[" + address.host + "]:" + std::to_string(address.port);
-    return "cannot listen on " + where + ": " + (err != 0 ? std::strerror(err) : "bind failed");
+    return fail("cannot listen on " + where + ": " + (err != 0 ? errno_text(err) : "bind failed"));
 }
 
 void MetricsHttp::start()

@@ -1,14 +1,15 @@
 // The HTTP side of `--metrics-listen`: a cpp-httplib server on its own threads
 // that answers `GET /metrics` with whatever the render callback returns, and
 // 404 to anything else. It knows nothing of the Collector or its lock: the
-// daemon passes a callback that takes the lock (observed_main.cpp,
+// daemon passes a callback that takes the lock (daemon/main.cpp,
 // Server::with_collector). httplib.h is included only by metrics_http.cpp.
 #pragma once
+
+#include "util/result.h"
 
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -22,10 +23,9 @@ struct ListenAddress {
 };
 
 // Parses `HOST:PORT` (IPv4 literal) or `[HOST]:PORT` (IPv6 literal). Host names
-// are refused, so the endpoint binds exactly where the admin said. Pure; on
-// failure `error` says why (lowercase, for "--metrics-listen: <error>").
-[[nodiscard]] std::optional<ListenAddress> parse_listen_address(std::string_view text,
-                                                                std::string& error);
+// are refused, so the endpoint binds exactly where the admin said. Pure; the error
+// is lowercase, for "--metrics-listen: <error>".
+[[nodiscard]] Result<ListenAddress> parse_listen_address(std::string_view text);
 
 // Request threads serving /metrics; a scrape in progress holds one.
 inline constexpr std::size_t k_metrics_threads = 2;
@@ -45,7 +45,7 @@ public:
 
     // Binds and listens on `address` (SO_REUSEADDR, not SO_REUSEPORT, so a port
     // in use is an error). Does not serve yet. Blocks only on bind(2).
-    [[nodiscard]] std::optional<std::string> bind(const ListenAddress& address);
+    [[nodiscard]] Result<void> bind(const ListenAddress& address);
     // Starts serving on a new thread; call after a successful bind().
     void start();
     // Stops accepting, lets requests in progress finish (bounded by the read,

@@ -5,6 +5,7 @@
 
 #include "daemon/metrics.h"
 #include "state/query_answer.h"
+#include "util/errno_text.h"
 #include "util/time_format.h"
 #include "util/terminal.h"
 
@@ -13,7 +14,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 
 namespace mso {
@@ -63,89 +63,119 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
     std::vector<pollfd> fds;
     while (stop == 0) {
         const auto now = Clock::now();
-        // Close clients that are done or idle for too long.
-        std::erase_if(m_clients, [&](const Client& c) {
-            return !c.fd || (c.closing && c.output.empty()) ||
-                   (!c.tail && now - c.last_activity >= k_query_client_idle_timeout);
-        });
-
-        fds.clear();
-        fds.push_back({m_event_socket.get(), POLLIN, 0});
-        fds.push_back({m_query_listener.get(), POLLIN, 0});
-        for (const Client& c : m_clients) {
-            short events = 0;
-            if (c.output.empty() && !c.closing) {
-                events |= POLLIN;
-            }
-            if (!c.output.empty()) {
-                events |= POLLOUT;
-            }
-            fds.push_back({c.fd.get(), events, 0});
-        }
-
-        auto next_deadline = now + k_query_client_idle_timeout;
-        for (const Client& c : m_clients) {
-            if (!c.tail) {
-                next_deadline =
-                    std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
-            }
-        }
-        next_deadline = task_deadline(next_deadline);
-        if (m_spool) {
-            next_deadline = std::min(next_deadline, m_spool->deadline(now));
-        }
-        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
-        timespec timeout{};
-        timeout.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
-        timeout.tv_nsec = static_cast<long>(wait.count() % 1000000000);
-
+        close_finished_clients(now);
+        build_poll_set(fds);
+        const timespec timeout = poll_timeout(now);
         const int ready = ::ppoll(fds.data(), fds.size(), &timeout, &wait_mask);
         if (ready < 0) {
-            const int err = errno;
-            if (err != EINTR) {
-                log_limited(m_socket_log, std::string("poll failed: ") + std::strerror(err));
-            } else if (m_signal_flag != nullptr && *m_signal_flag != 0) {
-                const std::lock_guard lock(m_collector_mutex);
-                run_tasks(Clock::now()); // e.g. SIGHUP
-            }
+            poll_failed(errno);
             continue;
         }
         const std::lock_guard lock(m_collector_mutex);
-        run_tasks(Clock::now());
-        if (m_spool && m_spool->due(Clock::now())) {
-            m_spool->step(Clock::now(), k_spool_batch);
+        run_timers();
+        if (ready > 0) {
+            handle_ready(fds);
         }
-        if (ready == 0) {
-            continue;
+    }
+}
+
+// ---- one turn of the loop ----
+
+void Server::close_finished_clients(Clock::time_point now)
+{
+    // Done, or idle for too long (a tail client is idle by design).
+    std::erase_if(m_clients, [&](const Client& c) {
+        return !c.fd || (c.closing && c.output.empty()) ||
+               (!c.tail && now - c.last_activity >= k_query_client_idle_timeout);
+    });
+}
+
+void Server::build_poll_set(std::vector<pollfd>& fds) const
+{
+    fds.clear();
+    fds.push_back({m_event_socket.get(), POLLIN, 0});
+    fds.push_back({m_query_listener.get(), POLLIN, 0});
+    for (const Client& c : m_clients) {
+        short events = 0;
+        if (c.output.empty() && !c.closing) {
+            events |= POLLIN;
         }
-        if (fds[0].revents != 0) {
-            drain_datagrams();
+        if (!c.output.empty()) {
+            events |= POLLOUT;
         }
-        // Handle existing clients before accepting new ones: indexes of fds and
-        // m_clients match only until accept_clients() appends.
-        for (std::size_t i = 2; i < fds.size(); ++i) {
-            Client& client = m_clients[i - 2];
-            const short revents = fds[i].revents;
-            if (revents & POLLOUT) {
-                write_client(client);
-                // Request lines held back while answers were waiting.
-                if (client.fd && client.output.empty() && !client.tail &&
-                    client.input.find('\n') != std::string::npos) {
-                    answer_lines(client);
-                    write_client(client);
-                }
-            }
-            if (revents & (POLLIN | POLLHUP | POLLERR)) {
-                if (client.output.empty() && !client.closing) {
-                    read_client(client);
-                } else if (revents & (POLLHUP | POLLERR)) {
-                    client.fd.reset();
-                }
-            }
+        fds.push_back({c.fd.get(), events, 0});
+    }
+}
+
+timespec Server::poll_timeout(Clock::time_point now) const
+{
+    auto next_deadline = now + k_query_client_idle_timeout;
+    for (const Client& c : m_clients) {
+        if (!c.tail) {
+            next_deadline = std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
         }
-        if (fds[1].revents != 0) {
-            accept_clients();
+    }
+    next_deadline = task_deadline(next_deadline);
+    if (m_spool) {
+        next_deadline = std::min(next_deadline, m_spool->deadline(now));
+    }
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
+    timespec timeout{};
+    timeout.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
+    timeout.tv_nsec = static_cast<long>(wait.count() % 1000000000);
+    return timeout;
+}
+
+void Server::poll_failed(int err)
+{
+    if (err != EINTR) {
+        log_limited(m_socket_log, "poll failed: " + errno_text(err));
+    } else if (m_signal_flag != nullptr && *m_signal_flag != 0) {
+        const std::lock_guard lock(m_collector_mutex);
+        run_tasks(Clock::now()); // e.g. SIGHUP
+    }
+}
+
+void Server::run_timers()
+{
+    run_tasks(Clock::now());
+    if (m_spool && m_spool->due(Clock::now())) {
+        m_spool->step(Clock::now(), k_spool_batch);
+    }
+}
+
+void Server::handle_ready(const std::vector<pollfd>& fds)
+{
+    if (fds[0].revents != 0) {
+        drain_datagrams();
+    }
+    // Handle existing clients before accepting new ones: indexes of fds and
+    // m_clients match only until accept_clients() appends.
+    for (std::size_t i = 2; i < fds.size(); ++i) {
+        serve_client(m_clients[i - 2], fds[i].revents);
+    }
+    if (fds[1].revents != 0) {
+        accept_clients();
+    }
+}
+
+void Server::serve_client(Client& client, short revents)
+{
+    if (revents & POLLOUT) {
+        write_client(client);
+        // Request lines held back while answers were waiting.
+        if (client.fd && client.output.empty() && !client.tail &&
+            client.input.find('\n') != std::string::npos) {
+            answer_lines(client);
+            write_client(client);
+        }
+    }
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        if (client.output.empty() && !client.closing) {
+            read_client(client);
+        } else if (revents & (POLLHUP | POLLERR)) {
+            client.fd.reset();
         }
     }
 }
@@ -226,8 +256,7 @@ bool Server::drain_datagrams()
             ::recvmsg(m_event_socket.get(), &message, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
             if (!would_block(errno) && errno != EINTR) {
-                log_limited(m_socket_log, std::string("cannot receive from event socket: ") +
-                                              std::strerror(errno));
+                log_limited(m_socket_log, "cannot receive from event socket: " + errno_text(errno));
             }
             return false;
         }
@@ -287,15 +316,14 @@ void Server::publish(const RequestEvent& event)
     }
 }
 
-std::optional<std::string> Server::set_event_senders(CredentialPolicy policy)
+Result<void> Server::set_event_senders(CredentialPolicy policy)
 {
     const int on = 1;
     if (::setsockopt(m_event_socket.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) != 0) {
-        return std::string("cannot enable SO_PASSCRED on the event socket: ") +
-               std::strerror(errno);
+        return fail("cannot enable SO_PASSCRED on the event socket: " + errno_text(errno));
     }
     m_event_senders = std::move(policy);
-    return std::nullopt;
+    return ok();
 }
 
 void Server::set_query_peers(CredentialPolicy policy)
@@ -372,8 +400,7 @@ void Server::accept_clients()
         Fd fd(::accept4(m_query_listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
             if (!would_block(errno) && errno != EINTR && errno != ECONNABORTED) {
-                log_limited(m_socket_log,
-                            std::string("cannot accept a query client: ") + std::strerror(errno));
+                log_limited(m_socket_log, "cannot accept a query client: " + errno_text(errno));
             }
             return;
         }

@@ -8,11 +8,14 @@
 #include "state/collector.h"
 #include "util/fd.h"
 #include "util/log.h"
+#include "util/result.h"
 #include "daemon/socket_security.h"
 #include "daemon/spool_replay.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <chrono>
 #include <cstddef>
@@ -55,8 +58,8 @@ public:
     // Accepts event datagrams only from senders `policy` allows, by the credentials
     // the kernel attaches (SO_PASSCRED); others are dropped, counted
     // (health.rejected_senders) and logged at a bounded rate. Without a call every
-    // sender is accepted. Call before run(). Returns why SO_PASSCRED failed.
-    [[nodiscard]] std::optional<std::string> set_event_senders(CredentialPolicy policy);
+    // sender is accepted. Call before run(). Fails when SO_PASSCRED cannot be set.
+    [[nodiscard]] Result<void> set_event_senders(CredentialPolicy policy);
     // Answers only query clients whose SO_PEERCRED uid, gid or one of whose groups
     // `policy` allows; others get an error line and are closed (rejected_query_peers).
     void set_query_peers(CredentialPolicy policy);
@@ -100,6 +103,20 @@ private:
         std::optional<EventFilter> tail; // streaming events; input is ignored
         std::uint64_t tail_dropped = 0;  // events not sent since the last notice
     };
+
+    // The steps of one turn of run(), in order.
+    void close_finished_clients(std::chrono::steady_clock::time_point now);
+    // The event socket, the query listener, then one entry per client (same order).
+    void build_poll_set(std::vector<pollfd>& fds) const;
+    // Until the next idle timeout, periodic task or spool scan.
+    [[nodiscard]] timespec poll_timeout(std::chrono::steady_clock::time_point now) const;
+    // ppoll() failed with `err`; EINTR from a signal runs its task.
+    void poll_failed(int err);
+    // The periodic and signal tasks that are due, and a bounded spool replay step.
+    void run_timers();
+    // Reads datagrams, serves clients and accepts new ones as `fds` reports them ready.
+    void handle_ready(const std::vector<pollfd>& fds);
+    void serve_client(Client& client, short revents);
 
     // Returns false when the socket had no more datagrams (the batch limit not reached).
     bool drain_datagrams();

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "state/collector.h"
+#include "util/result.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -21,7 +22,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
 namespace mso {
 
@@ -49,33 +49,23 @@ struct LoadSummary {
     std::uint64_t dropped = 0;        // aggregate entries beyond the aggregator's bounds
 };
 
-// Why a snapshot could not be loaded: the JSON path of the bad value and the reason,
-// e.g. "vhosts[2].rules[0].hits: not an unsigned integer".
-struct LoadError {
-    std::string message;
-};
-
 // Loads `doc` into `collector`, keeping its ring capacity. On success the aggregates
-// and the ring are replaced; on failure `collector` is unchanged.
-[[nodiscard]] std::variant<LoadSummary, LoadError> load_state(const nlohmann::json& doc,
-                                                              Collector& collector);
+// and the ring are replaced; on failure `collector` is unchanged and the error is the
+// JSON path of the bad value and the reason, e.g. "vhosts[2].rules[0].hits: not an
+// unsigned integer".
+[[nodiscard]] Result<LoadSummary> load_state(const nlohmann::json& doc, Collector& collector);
 
-// Creates `dir` (mode 0700) when missing; returns the reason it cannot be used.
-[[nodiscard]] std::optional<std::string> prepare_state_dir(const std::string& dir);
+// Creates `dir` (mode 0700) when missing; fails with the reason it cannot be used.
+[[nodiscard]] Result<void> prepare_state_dir(const std::string& dir);
 
 // Writes `data` to DIR/state.json.tmp, fsyncs it, renames it over DIR/state.json and
-// fsyncs DIR. Returns the reason on failure (the previous snapshot is then intact).
-[[nodiscard]] std::optional<std::string> write_snapshot(const std::string& dir,
-                                                        std::string_view data);
+// fsyncs DIR. On failure the previous snapshot is intact.
+[[nodiscard]] Result<void> write_snapshot(const std::string& dir, std::string_view data);
 
 // Serializes the collector (save_state) and writes it; returns the number of bytes
-// written, or the reason it failed.
-struct SnapshotWrite {
-    std::size_t bytes = 0;
-    std::optional<std::string> error;
-};
-[[nodiscard]] SnapshotWrite save_snapshot(const std::string& dir, const Collector& collector,
-                                          std::int64_t now);
+// written.
+[[nodiscard]] Result<std::size_t> save_snapshot(const std::string& dir, const Collector& collector,
+                                                std::int64_t now);
 
 // The outcome of reading DIR/state.json at start.
 struct SnapshotRead {

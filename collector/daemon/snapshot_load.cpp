@@ -273,20 +273,20 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
 
 } // namespace
 
-std::variant<LoadSummary, LoadError> load_state(const json& doc, Collector& collector)
+Result<LoadSummary> load_state(const json& doc, Collector& collector)
 {
     SnapshotReader r;
     if (!doc.is_object()) {
-        return LoadError{"not a JSON object"};
+        return fail("not a JSON object");
     }
     std::string format;
     if (!r.string(doc, "format", format) || format != k_snapshot_format) {
-        return LoadError{r.failed() ? r.error() : "format: not a modsec-observe state file"};
+        return fail(r.failed() ? r.error() : "format: not a modsec-observe state file");
     }
     const auto version = doc.find("version");
     if (version == doc.end() || !version->is_number_integer() ||
         version->get<std::int64_t>() != k_snapshot_version) {
-        return LoadError{"version: not " + std::to_string(k_snapshot_version)};
+        return fail("version: not " + std::to_string(k_snapshot_version));
     }
     Aggregator aggregator;
     std::uint64_t events_lost = 0;
@@ -320,7 +320,7 @@ std::variant<LoadSummary, LoadError> load_state(const json& doc, Collector& coll
         }
     }
     if (r.failed()) {
-        return LoadError{r.error()};
+        return fail(r.error());
     }
     LoadSummary summary;
     summary.vhosts = aggregator.vhost_count();

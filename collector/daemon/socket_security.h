@@ -2,15 +2,15 @@
 // the place a socket file is created in (no symlink at the path, no directory on
 // the way that others could rename entries in), the uid/gid allowlists applied to
 // the senders of event datagrams (SCM_CREDENTIALS) and to query clients
-// (SO_PEERCRED), and the switch to an unprivileged user after the sockets exist.
+// (SO_PEERCRED). Users and groups are resolved by util/identity.h.
 // Threat model and limits: docs/SECURITY.md.
 #pragma once
 
-#include "util/unix_socket.h"
+#include "util/identity.h"
+#include "util/result.h"
 
 #include <sys/types.h>
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,9 +21,9 @@ namespace mso {
 // the sticky bit (anyone could replace the socket, or the file chmod/chown then
 // touches) or the directory that holds it belongs to another user than root or
 // `owner`. Directories that do not exist yet are not checked (they are created
-// 0755 by us). Returns the reason, lowercase with the path; nullopt when safe.
-// Blocks only on file system calls.
-[[nodiscard]] std::optional<std::string> check_socket_path(const std::string& path, uid_t owner);
+// 0755 by us). Fails with the reason, lowercase with the path. Blocks only on file
+// system calls.
+[[nodiscard]] Result<void> check_socket_path(const std::string& path, uid_t owner);
 
 // A uid/gid allowlist: a peer is allowed when its uid is listed or its gid is.
 struct CredentialPolicy {
@@ -35,9 +35,6 @@ struct CredentialPolicy {
     [[nodiscard]] std::string describe() const;
 };
 
-// Looks up a user by name or numeric id.
-[[nodiscard]] Result<uid_t> resolve_user(const std::string& name);
-
 // Builds a policy from --allow-uid / --allow-gid style values (names or numbers),
 // added to `base`. Fails on the first unknown name.
 [[nodiscard]] Result<CredentialPolicy> make_policy(CredentialPolicy base,
@@ -47,19 +44,5 @@ struct CredentialPolicy {
 // The event socket's default senders: root, `self`, and user and group www-data
 // when that user exists (Apache's children on Debian).
 [[nodiscard]] CredentialPolicy default_event_senders(uid_t self);
-
-// The user --user switches to.
-struct UserIdentity {
-    std::string name;
-    uid_t uid = 0;
-    gid_t gid = 0;
-};
-
-[[nodiscard]] Result<UserIdentity> lookup_user(const std::string& name);
-
-// Becomes `user`: its groups (initgroups), gid, then uid; then checks that root
-// cannot be regained. Must run before any thread starts. Returns why it failed
-// (the process must then exit: its identity may be half changed).
-[[nodiscard]] std::optional<std::string> drop_privileges(const UserIdentity& user);
 
 } // namespace mso

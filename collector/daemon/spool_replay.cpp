@@ -1,13 +1,14 @@
 // Spool replay: scan, lock, feed, remove. See spool_replay.h for the protocol.
 #include "daemon/spool_replay.h"
 
+#include "util/errno_text.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 
 namespace mso {
@@ -23,9 +24,10 @@ bool ends_with(std::string_view s, std::string_view suffix)
     return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-std::string errno_text(const std::string& what, int err)
+// "<what>: <errno text>".
+std::string with_errno(const std::string& what, int err)
 {
-    return what + ": " + std::strerror(err);
+    return what + ": " + errno_text(err);
 }
 
 } // namespace
@@ -57,7 +59,7 @@ void SpoolReplayer::scan()
 {
     DIR* dir = ::opendir(m_dir.c_str());
     if (dir == nullptr) {
-        fail(errno_text("cannot read spool directory " + m_dir, errno));
+        fail(with_errno("cannot read spool directory " + m_dir, errno));
         return;
     }
     const std::time_t now = std::time(nullptr);
@@ -88,7 +90,7 @@ bool SpoolReplayer::open_next()
         struct stat link {};
         if (::fstatat(AT_FDCWD, path.c_str(), &link, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno != ENOENT) {
-                fail(errno_text("cannot stat spool file " + path, errno));
+                fail(with_errno("cannot stat spool file " + path, errno));
             }
             continue;
         }
@@ -104,7 +106,7 @@ bool SpoolReplayer::open_next()
         Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
         if (!fd) {
             if (errno != ENOENT) {
-                fail(errno_text("cannot open spool file " + path, errno));
+                fail(with_errno("cannot open spool file " + path, errno));
             }
             continue;
         }
@@ -115,7 +117,7 @@ bool SpoolReplayer::open_next()
         }
         if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno != EWOULDBLOCK) {
-                fail(errno_text("cannot lock spool file " + path, errno));
+                fail(with_errno("cannot lock spool file " + path, errno));
             }
             continue; // its child still writes to it
         }
@@ -177,7 +179,7 @@ std::size_t SpoolReplayer::read_lines(std::size_t max_lines)
             if (errno == EINTR) {
                 continue;
             }
-            fail(errno_text("cannot read spool file " + m_dir + "/" + m_name, errno));
+            fail(with_errno("cannot read spool file " + m_dir + "/" + m_name, errno));
             m_eof = true;
             continue;
         }
@@ -194,7 +196,7 @@ void SpoolReplayer::finish_file()
 {
     const std::string path = m_dir + "/" + m_name;
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        fail(errno_text("replayed but cannot remove " + path +
+        fail(with_errno("replayed but cannot remove " + path +
                             " (it will not be replayed again by this process)",
                         errno));
         m_done.insert(m_id);

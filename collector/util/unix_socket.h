@@ -10,6 +10,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace mso {
 
@@ -19,13 +20,33 @@ struct SocketFileOptions {
     std::optional<gid_t> group; // chown to this group when set
 };
 
-// A bound (and for SOCK_STREAM, listening) non-blocking socket and the identity
-// of its file, so that only our own file is unlinked at shutdown.
-struct BoundSocket {
-    Fd fd;
-    std::string path;
-    dev_t dev = 0;
-    ino_t ino = 0;
+// A bound (and for SOCK_STREAM, listening) non-blocking socket and its file, which
+// it removes when destroyed, unless the file is no longer the one it bound (another
+// collector may have replaced it). Move-only; not thread-safe.
+class BoundSocket {
+public:
+    BoundSocket() noexcept = default;
+    BoundSocket(Fd fd, std::string path) noexcept;
+    BoundSocket(BoundSocket&& other) noexcept;
+    BoundSocket& operator=(BoundSocket&& other) noexcept;
+    BoundSocket(const BoundSocket&) = delete;
+    BoundSocket& operator=(const BoundSocket&) = delete;
+    ~BoundSocket() { remove_file(); }
+
+    // The socket, until take_fd() hands it over (the file stays owned here).
+    [[nodiscard]] const Fd& fd() const noexcept { return m_fd; }
+    [[nodiscard]] Fd take_fd() noexcept { return std::move(m_fd); }
+    [[nodiscard]] const std::string& path() const noexcept { return m_path; }
+
+    // Unlinks the file now if it is still the one bound here; afterwards the object
+    // owns no file. Blocks only on file system calls.
+    void remove_file() noexcept;
+
+private:
+    Fd m_fd;
+    std::string m_path; // "" once removed
+    dev_t m_dev = 0;
+    ino_t m_ino = 0;
 };
 
 // Creates missing parent directories (0755), removes a stale socket at `path`,
@@ -36,13 +57,7 @@ struct BoundSocket {
 [[nodiscard]] Result<BoundSocket> bind_unix_socket(const std::string& path, int type,
                                                    const SocketFileOptions& options);
 
-// Unlinks the socket file if it is still the one `socket` created.
-void remove_socket_file(const BoundSocket& socket) noexcept;
-
 // Connects a blocking SOCK_STREAM socket to `path`. Blocks.
 [[nodiscard]] Result<Fd> connect_unix_stream(const std::string& path);
-
-// Looks up a group by name or numeric id.
-[[nodiscard]] Result<gid_t> resolve_group(const std::string& name);
 
 } // namespace mso

@@ -171,9 +171,8 @@ TEST_F(Snapshot, RoundTripKeepsEveryAnswer)
 
     mso::Collector restored(Clock::time_point{}, 50);
     const auto loaded = mso::load_state(doc, restored);
-    ASSERT_TRUE(std::holds_alternative<mso::LoadSummary>(loaded))
-        << std::get<mso::LoadError>(loaded).message;
-    const auto& summary = std::get<mso::LoadSummary>(loaded);
+    ASSERT_TRUE(loaded) << loaded.error();
+    const mso::LoadSummary& summary = *loaded;
     EXPECT_EQ(summary.vhosts, 4U);
     EXPECT_EQ(summary.events, 50U);
     EXPECT_EQ(summary.events_evicted, 0U);
@@ -213,9 +212,8 @@ TEST_F(Snapshot, SmallerRingKeepsTheNewestEvents)
 {
     mso::Collector restored(Clock::time_point{}, 10);
     const auto loaded = mso::load_state(mso::save_state(m_source, k_wall), restored);
-    ASSERT_TRUE(std::holds_alternative<mso::LoadSummary>(loaded))
-        << std::get<mso::LoadError>(loaded).message;
-    EXPECT_EQ(std::get<mso::LoadSummary>(loaded).events_evicted, 40U);
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->events_evicted, 40U);
     const json all =
         json::parse(mso::answer_query(R"({"cmd":"events","limit":10})", m_source, k_now));
     const json kept =
@@ -233,9 +231,8 @@ TEST_F(Snapshot, EntriesBeyondTheBoundsAreDroppedAndCounted)
     }
     mso::Collector restored(Clock::time_point{}, 50);
     const auto loaded = mso::load_state(doc, restored);
-    ASSERT_TRUE(std::holds_alternative<mso::LoadSummary>(loaded))
-        << std::get<mso::LoadError>(loaded).message;
-    EXPECT_EQ(std::get<mso::LoadSummary>(loaded).dropped, 10U);
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(loaded->dropped, 10U);
     EXPECT_EQ(restored.aggregator().dropped(), m_source.aggregator().dropped() + 10);
 }
 
@@ -329,8 +326,8 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
         populate(target);
         const auto before = answers(target);
         const auto loaded = mso::load_state(doc, target);
-        ASSERT_TRUE(std::holds_alternative<mso::LoadError>(loaded));
-        EXPECT_EQ(std::get<mso::LoadError>(loaded).message, c.error);
+        ASSERT_FALSE(loaded);
+        EXPECT_EQ(loaded.error(), c.error);
         EXPECT_EQ(answers(target), before);
     }
 }
@@ -353,14 +350,14 @@ protected:
 
 TEST_F(SnapshotFile, WriteThenReadRestores)
 {
-    ASSERT_EQ(mso::prepare_state_dir(m_dir), std::nullopt);
+    ASSERT_TRUE(mso::prepare_state_dir(m_dir));
     struct stat st {};
     ASSERT_EQ(::stat(m_dir.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0700U);
 
-    const mso::SnapshotWrite written = mso::save_snapshot(m_dir, m_source, k_wall);
-    ASSERT_EQ(written.error, std::nullopt);
-    EXPECT_EQ(written.bytes, std::filesystem::file_size(m_dir + "/state.json"));
+    const auto written = mso::save_snapshot(m_dir, m_source, k_wall);
+    ASSERT_TRUE(written) << written.error();
+    EXPECT_EQ(*written, std::filesystem::file_size(m_dir + "/state.json"));
     EXPECT_FALSE(std::filesystem::exists(m_dir + "/state.json.tmp"));
 
     mso::Collector restored(Clock::time_point{}, 50);
@@ -373,7 +370,7 @@ TEST_F(SnapshotFile, WriteThenReadRestores)
 
 TEST_F(SnapshotFile, MissingFileStartsEmpty)
 {
-    ASSERT_EQ(mso::prepare_state_dir(m_dir), std::nullopt);
+    ASSERT_TRUE(mso::prepare_state_dir(m_dir));
     mso::Collector c;
     const mso::SnapshotRead read = mso::read_snapshot(m_dir, c, k_wall);
     EXPECT_FALSE(read.found);
@@ -384,7 +381,7 @@ TEST_F(SnapshotFile, MissingFileStartsEmpty)
 
 TEST_F(SnapshotFile, TruncatedFileIsSetAside)
 {
-    ASSERT_EQ(mso::prepare_state_dir(m_dir), std::nullopt);
+    ASSERT_TRUE(mso::prepare_state_dir(m_dir));
     const std::string text = saved_text(m_source);
     std::ofstream(m_dir + "/state.json", std::ios::binary) << text.substr(0, text.size() / 2);
 
@@ -407,9 +404,9 @@ TEST_F(SnapshotFile, TruncatedFileIsSetAside)
 
 TEST_F(SnapshotFile, WriteFailsInAMissingDirectory)
 {
-    const auto error = mso::write_snapshot(m_base + "/nowhere", "{}");
-    ASSERT_TRUE(error.has_value());
-    EXPECT_EQ(*error,
+    const auto written = mso::write_snapshot(m_base + "/nowhere", "{}");
+    ASSERT_FALSE(written);
+    EXPECT_EQ(written.error(),
               "cannot create " + m_base + "/nowhere/state.json.tmp: No such file or directory");
 }
 
