@@ -2,8 +2,11 @@
 // modsec-observed. The module record and the hooks live here.
 //
 // Invariants (see docs/ARCHITECTURE.md):
-//  - The request path never blocks: one non-blocking sendto per flagged request, and
-//    clean requests only increment per-vhost atomics.
+//  - The request path never blocks on the collector: one non-blocking sendto per
+//    request that has an event (flagged, or every request under ModSecObserveEvents
+//    all), and other requests only increment per-vhost atomics. Only when a send fails
+//    and ModSecObserveSpool is set does the event go to the child's spool file (one
+//    append under the spool's mutex).
 //  - Request-path memory comes from the request pool; nothing is heap-allocated there.
 //  - No hook returns anything but OK/DECLINED, and none changes the response.
 //  - Built with -fno-exceptions: nothing can throw into httpd.
@@ -86,8 +89,8 @@ int log_transaction(request_rec* r) noexcept
     while (last->next)
         last = last->next;
 
-    const RequestFindings* found = request_findings(root);
-    if (!found && c->events != EventMode::all) {
+    const CapturedMessages* captured = captured_messages(root);
+    if (!captured && c->events != EventMode::all) {
         count_request(c, last->status, false);
         return DECLINED;
     }
@@ -114,9 +117,9 @@ int log_transaction(request_rec* r) noexcept
     rec.scores = have_scores ? &scores : nullptr;
 
     auto* buffer = static_cast<char*>(apr_palloc(r->pool, k_event_buffer));
-    const EncodeResult enc =
-        encode_request_event(rec, found ? found->messages : nullptr, found ? found->count : 0,
-                             found ? found->dropped : 0, limits_for(c), buffer, k_event_buffer);
+    const EncodeResult enc = encode_request_event(
+        rec, captured ? captured->messages : nullptr, captured ? captured->count : 0,
+        captured ? captured->dropped : 0, limits_for(c), buffer, k_event_buffer);
     if (enc.size == 0 || !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
         count_request(c, last->status, true);
     return DECLINED;

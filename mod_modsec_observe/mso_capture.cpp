@@ -35,9 +35,9 @@ const request_rec* root_request(const request_rec* r) noexcept
     return r;
 }
 
-const RequestFindings* request_findings(const request_rec* root) noexcept
+const CapturedMessages* captured_messages(const request_rec* root) noexcept
 {
-    return static_cast<const RequestFindings*>(
+    return static_cast<const CapturedMessages*>(
         ap_get_module_config(root->request_config, &modsec_observe_module));
 }
 
@@ -50,21 +50,21 @@ void capture_error_log(const ap_errorlog_info* info, const char* errstr) noexcep
     const request_rec* root = root_request(info->r);
     if (!is_enabled(server_config(root->server)))
         return;
-    auto* found = static_cast<RequestFindings*>(
+    auto* captured = static_cast<CapturedMessages*>(
         ap_get_module_config(root->request_config, &modsec_observe_module));
-    if (!found) {
-        found = new (apr_palloc(root->pool, sizeof(RequestFindings))) RequestFindings{};
-        ap_set_module_config(root->request_config, &modsec_observe_module, found);
+    if (!captured) {
+        captured = new (apr_palloc(root->pool, sizeof(CapturedMessages))) CapturedMessages{};
+        ap_set_module_config(root->request_config, &modsec_observe_module, captured);
     }
     const std::size_t len = std::strlen(errstr);
-    if (found->count == k_max_messages || len > k_max_message_bytes - found->bytes) {
-        ++found->dropped;
+    if (captured->count == k_max_messages || len > k_max_message_bytes - captured->bytes) {
+        ++captured->dropped;
         return;
     }
     // httpd escaped the message for its log file before the hook; keep ModSecurity's text.
     char* copy = apr_pstrmemdup(root->pool, errstr, len);
-    found->messages[found->count++] = {copy, apache_log_unescape(copy, len)};
-    found->bytes += len;
+    captured->messages[captured->count++] = {copy, apache_log_unescape(copy, len)};
+    captured->bytes += len;
 }
 
 } // namespace mso

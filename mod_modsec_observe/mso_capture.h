@@ -1,7 +1,7 @@
-// Capture of mod_security2's alert messages through Apache's error_log hook. Messages
-// are copied into the root request's pool (bounded per request) and read back in the
-// logging phase. Called on the request's own thread; never blocks, never allocates
-// outside the request pool.
+// Capture of mod_security2's messages about a request through Apache's error_log hook.
+// Messages are copied into the root request's pool (bounded per request) and read back
+// in the logging phase, where the encoder makes findings of the alerts among them. Called on the
+// request's own thread; never blocks, never allocates outside the request pool.
 #pragma once
 
 #include "httpd_api.h"
@@ -16,7 +16,8 @@ namespace mso {
 inline constexpr std::size_t k_max_messages = 128;
 inline constexpr std::size_t k_max_message_bytes = 64 * 1024;
 
-struct RequestFindings {
+// mod_security2's messages about one request chain, unescaped, in the order logged.
+struct CapturedMessages {
     std::string_view messages[k_max_messages];
     std::size_t count = 0;
     std::size_t bytes = 0;
@@ -33,6 +34,6 @@ void capture_error_log(const ap_errorlog_info* info, const char* errstr) noexcep
 const request_rec* root_request(const request_rec* r) noexcept;
 
 // What was captured for the request chain `root` starts, or nullptr.
-const RequestFindings* request_findings(const request_rec* root) noexcept;
+const CapturedMessages* captured_messages(const request_rec* root) noexcept;
 
 } // namespace mso

@@ -1,13 +1,10 @@
-// Directive handlers: each validates its argument and fails start-up with
-// "<Directive>: reason" on a bad value, so misconfiguration never reaches run time.
+// Directive handlers: each checks where its directive may appear, has its argument
+// parsed (mso_directives.h) and stores the value, or fails start-up with the parser's
+// "<Directive>: reason", so misconfiguration never reaches run time.
 #include "mso_config.h"
 
-#include <sys/un.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <new>
+#include <string>
 
 namespace mso {
 namespace {
@@ -17,17 +14,20 @@ ServerConfig* config_of(cmd_parms* cmd) noexcept
     return server_config(cmd->server);
 }
 
+// A parser's rejection, copied to the configuration pool for httpd to report.
+const char* rejection(cmd_parms* cmd, const std::string& error) noexcept
+{
+    return apr_pstrmemdup(cmd->pool, error.data(), error.size());
+}
+
 const char* set_socket(cmd_parms* cmd, void*, const char* arg) noexcept
 {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
-    if (arg[0] != '/')
-        return "ModSecObserveSocket: the socket path must be absolute";
-    if (std::strlen(arg) >= sizeof(sockaddr_un::sun_path))
-        return apr_psprintf(cmd->pool,
-                            "ModSecObserveSocket: path longer than %" APR_SIZE_T_FMT " bytes",
-                            static_cast<apr_size_t>(sizeof(sockaddr_un::sun_path) - 1));
-    config_of(cmd)->socket_path = arg;
+    const DirectiveValue<const char*> path = parse_socket_path(arg);
+    if (!path)
+        return rejection(cmd, path.error());
+    config_of(cmd)->socket_path = *path;
     return nullptr;
 }
 
@@ -39,28 +39,19 @@ const char* set_enabled(cmd_parms* cmd, void*, int flag) noexcept
 
 const char* set_vhost_name(cmd_parms* cmd, void*, const char* arg) noexcept
 {
-    const std::size_t n = std::strlen(arg);
-    if (n == 0 || n > 255)
-        return "ModSecObserveVhostName: the label must be 1 to 255 characters";
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(arg[i]);
-        if (c <= 0x20 || c == 0x7f || c == '"' || c == '\\')
-            return "ModSecObserveVhostName: the label may not contain spaces, quotes, "
-                   "backslashes or control characters";
-    }
-    config_of(cmd)->vhost_name = arg;
+    const DirectiveValue<const char*> name = parse_vhost_name(arg);
+    if (!name)
+        return rejection(cmd, name.error());
+    config_of(cmd)->vhost_name = *name;
     return nullptr;
 }
 
 const char* set_events(cmd_parms* cmd, void*, const char* arg) noexcept
 {
-    if (std::strcmp(arg, "flagged") == 0)
-        config_of(cmd)->events = EventMode::flagged;
-    else if (std::strcmp(arg, "all") == 0)
-        config_of(cmd)->events = EventMode::all;
-    else
-        return apr_psprintf(
-            cmd->pool, "ModSecObserveEvents: expected \"flagged\" or \"all\", got \"%s\"", arg);
+    const DirectiveValue<EventMode> mode = parse_event_mode(arg);
+    if (!mode)
+        return rejection(cmd, mode.error());
+    config_of(cmd)->events = *mode;
     return nullptr;
 }
 
@@ -72,33 +63,12 @@ const char* set_query_string(cmd_parms* cmd, void*, int flag) noexcept
 
 const char* set_matched_data(cmd_parms* cmd, void*, const char* arg) noexcept
 {
+    const DirectiveValue<MatchedDataSetting> data = parse_matched_data(arg);
+    if (!data)
+        return rejection(cmd, data.error());
     ServerConfig* c = config_of(cmd);
-    if (std::strcmp(arg, "full") == 0) {
-        c->data_mode = MatchedDataMode::keep;
-        c->data_bytes = k_full_data_bytes;
-    } else if (std::strcmp(arg, "hash") == 0) {
-        c->data_mode = MatchedDataMode::hash;
-        c->data_bytes = 0;
-    } else if (std::strcmp(arg, "off") == 0) {
-        c->data_mode = MatchedDataMode::off;
-        c->data_bytes = 0;
-    } else if (std::strncmp(arg, "truncate:", 9) == 0) {
-        char* end = nullptr;
-        errno = 0;
-        const long n = std::strtol(arg + 9, &end, 10);
-        if (end == arg + 9 || *end != '\0' || errno != 0 || n < 1 || n > k_full_data_bytes)
-            return apr_psprintf(cmd->pool,
-                                "ModSecObserveMatchedData: truncate:N needs N from 1 to %d "
-                                "bytes, got \"%s\"",
-                                k_full_data_bytes, arg);
-        c->data_mode = MatchedDataMode::keep;
-        c->data_bytes = static_cast<int>(n);
-    } else {
-        return apr_psprintf(cmd->pool,
-                            "ModSecObserveMatchedData: expected full, truncate:N, hash or off, "
-                            "got \"%s\"",
-                            arg);
-    }
+    c->data_mode = data->mode;
+    c->data_bytes = data->bytes;
     return nullptr;
 }
 
@@ -106,60 +76,23 @@ const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept
 {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
-    char* end = nullptr;
-    const long ms = std::strtol(arg, &end, 10);
-    if (end == arg || *end != '\0' || ms < 50 || ms > 60000)
-        return apr_psprintf(cmd->pool,
-                            "ModSecObserveFlushInterval: expected milliseconds from 50 to "
-                            "60000, got \"%s\"",
-                            arg);
-    config_of(cmd)->flush_interval_ms = static_cast<int>(ms);
+    const DirectiveValue<int> ms = parse_flush_interval(arg);
+    if (!ms)
+        return rejection(cmd, ms.error());
+    config_of(cmd)->flush_interval_ms = *ms;
     return nullptr;
-}
-
-// "16M", "512K", "1G" or bytes; 0 when malformed or out of range.
-std::uint64_t parse_size(const char* arg) noexcept
-{
-    char* end = nullptr;
-    errno = 0;
-    const unsigned long long n = std::strtoull(arg, &end, 10);
-    if (end == arg || errno != 0 || arg[0] == '-')
-        return 0;
-    std::uint64_t unit = 1;
-    if (*end == 'K' || *end == 'k')
-        unit = 1024;
-    else if (*end == 'M' || *end == 'm')
-        unit = 1024 * 1024;
-    else if (*end == 'G' || *end == 'g')
-        unit = 1024 * 1024 * 1024;
-    if (unit != 1)
-        ++end;
-    if (*end != '\0' || n > k_max_spool_max_bytes / unit)
-        return 0;
-    const std::uint64_t bytes = n * unit;
-    return bytes >= k_min_spool_max_bytes && bytes <= k_max_spool_max_bytes ? bytes : 0;
 }
 
 const char* set_spool(cmd_parms* cmd, void*, const char* dir, const char* size) noexcept
 {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
-    if (dir[0] != '/')
-        return "ModSecObserveSpool: the spool directory must be absolute";
-    if (std::strlen(dir) > 3000)
-        return "ModSecObserveSpool: the spool directory path is too long";
-    std::uint64_t bytes = k_default_spool_max_bytes;
-    if (size) {
-        bytes = parse_size(size);
-        if (bytes == 0)
-            return apr_psprintf(cmd->pool,
-                                "ModSecObserveSpool: max-size must be from 64K to 64G "
-                                "(bytes, or with K, M or G), got \"%s\"",
-                                size);
-    }
+    const DirectiveValue<SpoolSetting> spool = parse_spool(dir, size);
+    if (!spool)
+        return rejection(cmd, spool.error());
     ServerConfig* c = config_of(cmd);
-    c->spool_dir = dir;
-    c->spool_max_bytes = bytes;
+    c->spool_dir = spool->dir;
+    c->spool_max_bytes = spool->max_bytes;
     return nullptr;
 }
 

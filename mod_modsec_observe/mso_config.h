@@ -1,12 +1,14 @@
-// Configuration of mod_modsec_observe: the directives, and the per-server (virtual
-// host) configuration record they fill. Global settings (socket, flush interval) live
-// in the main server's record. Records are allocated from the configuration pool and
-// are read-only once the server has started, except the counters they point to.
+// Configuration of mod_modsec_observe: the directive table, and the per-server (virtual
+// host) configuration record its handlers fill (what each directive accepts is in
+// mso_directives.h). Global settings (socket, flush interval, spool) live in the main
+// server's record. Records are allocated from the configuration pool and are read-only
+// once the server has started, except the counters they point to.
 #pragma once
 
 #include "httpd_api.h"
 
 #include "event_encoder.h"
+#include "mso_directives.h"
 
 #include <atomic>
 #include <cstdint>
@@ -20,8 +22,6 @@ struct VhostCounters {
     std::atomic<std::uint64_t> events_lost{0};
     std::atomic<std::uint64_t> status[k_status_slots] = {};
 };
-
-enum class EventMode { unset, flagged, all };
 
 struct ServerConfig {
     int enabled = -1;                 // ModSecObserve; -1 unset (On)
@@ -40,16 +40,6 @@ struct ServerConfig {
     const char* label = nullptr; // vhost label sent with every event/report
     int port = 0;
 };
-
-inline constexpr const char* k_default_socket = "/run/modsec-observe/events.sock";
-inline constexpr int k_default_flush_interval_ms = 1000;
-// ModSecObserveMatchedData: the default "truncate:32", and "full" (the decoder's string
-// bound; ModSecurity's own logdata limit is lower).
-inline constexpr int k_default_data_bytes = 32;
-inline constexpr int k_full_data_bytes = 4096;
-inline constexpr std::uint64_t k_default_spool_max_bytes = 16ULL * 1024 * 1024;
-inline constexpr std::uint64_t k_min_spool_max_bytes = 64ULL * 1024;
-inline constexpr std::uint64_t k_max_spool_max_bytes = 64ULL * 1024 * 1024 * 1024;
 
 extern const command_rec k_directives[];
 void* create_server_config(apr_pool_t* p, server_rec* s) noexcept;

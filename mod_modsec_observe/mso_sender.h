@@ -1,7 +1,8 @@
 // Delivery to modsec-observed, per Apache child: one non-blocking AF_UNIX datagram
 // socket shared by all request threads, and a flusher thread that sends the per-vhost
-// counters every ModSecObserveFlushInterval and writes the (rate-limited) log line about
-// failed sends. send_event() never blocks and never retries: a failure is counted.
+// counters every ModSecObserveFlushInterval, closes the spool file once the collector
+// listens again, and writes the (rate-limited) log lines about failed sends and spooled
+// events. send_event() never blocks and never retries: a failure is counted.
 #pragma once
 
 #include "httpd_api.h"
