@@ -264,17 +264,8 @@ Decoded read_counters(const json& j)
 
 const char* reason_name(DecodeError e) noexcept
 {
-    switch (e) {
-    case DecodeError::too_large: return "too_large";
-    case DecodeError::not_json: return "not_json";
-    case DecodeError::not_object: return "not_object";
-    case DecodeError::bad_version: return "bad_version";
-    case DecodeError::unknown_type: return "unknown_type";
-    case DecodeError::missing_field: return "missing_field";
-    case DecodeError::bad_field_type: return "bad_field_type";
-    case DecodeError::out_of_bounds: return "out_of_bounds";
-    }
-    return "unknown";
+    const auto i = static_cast<std::size_t>(e);
+    return i < k_decode_errors.size() ? k_decode_errors[i].name.data() : "unknown";
 }
 
 Decoded decode_datagram(std::string_view datagram)
