@@ -5,6 +5,7 @@
 // leaves every case it cannot decide the same way to the nlohmann code here.
 #include "event_decoder.h"
 #include "event_decoder_internal.h"
+#include "event_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -20,33 +21,33 @@ struct Reader {
     const json& obj;
     std::optional<DecodeFailure> failure;
 
-    const json* field(const char* key, bool required)
+    const json* field(std::string_view key, bool required)
     {
         auto it = obj.find(key);
         if (it == obj.end() || it->is_null()) {
             if (required && !failure)
                 failure = DecodeFailure{DecodeError::missing_field,
-                                        std::string("missing field \"") + key + "\""};
+                                        detail::field_text("missing field ", key)};
             return nullptr;
         }
         return &*it;
     }
 
-    void wrong_type(const char* key, const char* expected)
+    void wrong_type(std::string_view key, const char* expected)
     {
         if (!failure)
             failure = DecodeFailure{DecodeError::bad_field_type,
-                                    std::string("field \"") + key + "\" is not " + expected};
+                                    detail::field_text("field ", key) + " is not " + expected};
     }
 
-    void too_big(const char* key)
+    void too_big(std::string_view key)
     {
         if (!failure)
             failure = DecodeFailure{DecodeError::out_of_bounds,
-                                    std::string("field \"") + key + "\" is too large"};
+                                    detail::field_text("field ", key) + " is too large"};
     }
 
-    void string(const char* key, std::string& out, bool required = true)
+    void string(std::string_view key, std::string& out, bool required = true)
     {
         const json* v = field(key, required);
         if (!v)
@@ -59,7 +60,7 @@ struct Reader {
         out = s;
     }
 
-    template <typename Int> void integer(const char* key, Int& out, bool required = true)
+    template <typename Int> void integer(std::string_view key, Int& out, bool required = true)
     {
         const json* v = field(key, required);
         if (!v)
@@ -81,7 +82,7 @@ struct Reader {
         out = static_cast<Int>(i);
     }
 
-    void boolean(const char* key, bool& out, bool required = true)
+    void boolean(std::string_view key, bool& out, bool required = true)
     {
         const json* v = field(key, required);
         if (!v)
@@ -91,7 +92,7 @@ struct Reader {
         out = v->get<bool>();
     }
 
-    void int_array4(const char* key, std::array<int, 4>& out)
+    void int_array4(std::string_view key, std::array<int, 4>& out)
     {
         const json* v = field(key, false);
         if (!v)
@@ -135,16 +136,17 @@ bool nested_deeper_than(std::string_view text, std::size_t limit)
 std::optional<DecodeFailure> read_scores(const json& j, AnomalyScores& s)
 {
     if (!j.is_object())
-        return DecodeFailure{DecodeError::bad_field_type, "field \"scores\" is not an object"};
+        return DecodeFailure{DecodeError::bad_field_type,
+                             detail::field_text("field ", k_field_scores) + " is not an object"};
     Reader r{j, {}};
-    r.integer("inbound", s.inbound, false);
-    r.integer("outbound", s.outbound, false);
-    r.int_array4("inbound_pl", s.inbound_pl);
-    r.int_array4("outbound_pl", s.outbound_pl);
-    r.integer("inbound_threshold", s.inbound_threshold, false);
-    r.integer("outbound_threshold", s.outbound_threshold, false);
-    r.integer("blocking_pl", s.blocking_pl, false);
-    r.integer("detection_pl", s.detection_pl, false);
+    r.integer(k_field_inbound, s.inbound, false);
+    r.integer(k_field_outbound, s.outbound, false);
+    r.int_array4(k_field_inbound_pl, s.inbound_pl);
+    r.int_array4(k_field_outbound_pl, s.outbound_pl);
+    r.integer(k_field_inbound_threshold, s.inbound_threshold, false);
+    r.integer(k_field_outbound_threshold, s.outbound_threshold, false);
+    r.integer(k_field_blocking_pl, s.blocking_pl, false);
+    r.integer(k_field_detection_pl, s.detection_pl, false);
     return r.failure;
 }
 
@@ -153,31 +155,31 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f)
     if (!j.is_object())
         return DecodeFailure{DecodeError::bad_field_type, "a finding is not an object"};
     Reader r{j, {}};
-    r.string("id", f.id);
-    r.string("msg", f.msg, false);
-    r.string("severity", f.severity, false);
-    r.integer("pl", f.paranoia_level, false);
-    r.integer("phase", f.phase, false);
-    r.string("target", f.target, false);
-    r.string("data", f.data, false);
-    r.boolean("data_truncated", f.data_truncated, false);
-    r.boolean("intercepted", f.intercepted, false);
-    r.boolean("truncated", f.truncated, false);
-    r.boolean("engine", f.engine, false);
-    if (const json* tags = r.field("tags", false)) {
+    r.string(k_field_id, f.id);
+    r.string(k_field_msg, f.msg, false);
+    r.string(k_field_severity, f.severity, false);
+    r.integer(k_field_pl, f.paranoia_level, false);
+    r.integer(k_field_phase, f.phase, false);
+    r.string(k_field_target, f.target, false);
+    r.string(k_field_data, f.data, false);
+    r.boolean(k_field_data_truncated, f.data_truncated, false);
+    r.boolean(k_field_intercepted, f.intercepted, false);
+    r.boolean(k_field_truncated, f.truncated, false);
+    r.boolean(k_field_engine, f.engine, false);
+    if (const json* tags = r.field(k_field_tags, false)) {
         if (!tags->is_array()) {
-            r.wrong_type("tags", "an array of strings");
+            r.wrong_type(k_field_tags, "an array of strings");
         } else if (tags->size() > k_max_tags_per_finding) {
-            r.too_big("tags");
+            r.too_big(k_field_tags);
         } else {
             f.tags.reserve(tags->size());
             for (const json& t : *tags) {
                 if (!t.is_string()) {
-                    r.wrong_type("tags", "an array of strings");
+                    r.wrong_type(k_field_tags, "an array of strings");
                     break;
                 }
                 if (t.get_ref<const std::string&>().size() > k_max_field_bytes) {
-                    r.too_big("tags");
+                    r.too_big(k_field_tags);
                     break;
                 }
                 f.tags.push_back(t.get<std::string>());
@@ -191,32 +193,33 @@ Decoded read_request(const json& j)
 {
     RequestEvent e;
     Reader r{j, {}};
-    r.integer("time_us", e.time_us);
-    r.string("vhost", e.vhost);
-    r.integer("port", e.port);
-    r.string("unique_id", e.unique_id, false);
-    r.string("client", e.client);
-    r.string("method", e.method);
-    r.string("path", e.path);
-    r.string("query", e.query, false);
-    r.integer("status", e.status);
-    r.string("protocol", e.protocol);
-    r.string("user_agent", e.user_agent, false);
-    r.boolean("intercepted", e.intercepted);
-    r.integer("phase", e.phase, false);
-    r.integer("findings_dropped", e.findings_dropped, false);
+    r.integer(k_field_time_us, e.time_us);
+    r.string(k_field_vhost, e.vhost);
+    r.integer(k_field_port, e.port);
+    r.string(k_field_unique_id, e.unique_id, false);
+    r.string(k_field_client, e.client);
+    r.string(k_field_method, e.method);
+    r.string(k_field_path, e.path);
+    r.string(k_field_query, e.query, false);
+    r.integer(k_field_status, e.status);
+    r.string(k_field_protocol, e.protocol);
+    r.string(k_field_user_agent, e.user_agent, false);
+    r.boolean(k_field_intercepted, e.intercepted);
+    r.integer(k_field_phase, e.phase, false);
+    r.integer(k_field_findings_dropped, e.findings_dropped, false);
     if (r.failure)
         return std::move(*r.failure);
-    if (const json* scores = r.field("scores", false)) {
+    if (const json* scores = r.field(k_field_scores, false)) {
         e.scores.emplace();
         if (auto failure = read_scores(*scores, *e.scores))
             return std::move(*failure);
     }
-    const json* findings = r.field("findings", true);
+    const json* findings = r.field(k_field_findings, true);
     if (!findings)
         return std::move(*r.failure);
     if (!findings->is_array())
-        return DecodeFailure{DecodeError::bad_field_type, "field \"findings\" is not an array"};
+        return DecodeFailure{DecodeError::bad_field_type,
+                             detail::field_text("field ", k_field_findings) + " is not an array"};
     if (findings->size() > k_max_findings_per_event)
         return DecodeFailure{DecodeError::out_of_bounds,
                              "more than " + std::to_string(k_max_findings_per_event) + " findings"};
@@ -231,16 +234,18 @@ Decoded read_counters(const json& j)
 {
     CounterReport c;
     Reader r{j, {}};
-    r.string("vhost", c.vhost);
-    r.integer("port", c.port);
-    r.integer("pid", c.pid, false);
-    r.integer("requests", c.requests);
-    r.integer("events_lost", c.events_lost, false);
+    r.string(k_field_vhost, c.vhost);
+    r.integer(k_field_port, c.port);
+    r.integer(k_field_pid, c.pid, false);
+    r.integer(k_field_requests, c.requests);
+    r.integer(k_field_events_lost, c.events_lost, false);
     if (r.failure)
         return std::move(*r.failure);
-    if (const json* status = r.field("status", false)) {
+    if (const json* status = r.field(k_field_status, false)) {
         if (!status->is_object())
-            return DecodeFailure{DecodeError::bad_field_type, "field \"status\" is not an object"};
+            return DecodeFailure{DecodeError::bad_field_type,
+                                 detail::field_text("field ", k_field_status) +
+                                     " is not an object"};
         for (const auto& [code_text, count] : status->items()) {
             int code = 0;
             for (char ch : code_text) {
@@ -253,7 +258,8 @@ Decoded read_counters(const json& j)
             // "0" collects status codes outside 100..599.
             if (code < 0 || code_text.empty() || !count.is_number_unsigned())
                 return DecodeFailure{DecodeError::bad_field_type,
-                                     "field \"status\" must map status codes to counts"};
+                                     detail::field_text("field ", k_field_status) +
+                                         " must map status codes to counts"};
             c.status[code] += count.get<std::uint64_t>();
         }
     }
@@ -262,19 +268,19 @@ Decoded read_counters(const json& j)
 
 } // namespace
 
+std::string detail::field_text(std::string_view prefix, std::string_view key)
+{
+    std::string out(prefix);
+    out += '"';
+    out += key;
+    out += '"';
+    return out;
+}
+
 const char* reason_name(DecodeError e) noexcept
 {
-    switch (e) {
-    case DecodeError::too_large: return "too_large";
-    case DecodeError::not_json: return "not_json";
-    case DecodeError::not_object: return "not_object";
-    case DecodeError::bad_version: return "bad_version";
-    case DecodeError::unknown_type: return "unknown_type";
-    case DecodeError::missing_field: return "missing_field";
-    case DecodeError::bad_field_type: return "bad_field_type";
-    case DecodeError::out_of_bounds: return "out_of_bounds";
-    }
-    return "unknown";
+    const auto i = static_cast<std::size_t>(e);
+    return i < k_decode_errors.size() ? k_decode_errors[i].name.data() : "unknown";
 }
 
 Decoded decode_datagram(std::string_view datagram)
@@ -300,16 +306,16 @@ Decoded decode_datagram_reference(std::string_view datagram)
         return DecodeFailure{DecodeError::not_json, "datagram is not valid JSON"};
     if (!j.is_object())
         return DecodeFailure{DecodeError::not_object, "datagram is not a JSON object"};
-    auto v = j.find("v");
+    auto v = j.find(k_field_version);
     if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != k_schema_version)
         return DecodeFailure{DecodeError::bad_version, "schema version is not 1"};
-    auto type = j.find("type");
+    auto type = j.find(k_field_type);
     if (type == j.end() || !type->is_string())
         return DecodeFailure{DecodeError::unknown_type, "datagram has no type"};
     const auto& t = type->get_ref<const std::string&>();
-    if (t == "request")
+    if (t == k_type_request)
         return read_request(j);
-    if (t == "counters")
+    if (t == k_type_counters)
         return read_counters(j);
     return DecodeFailure{DecodeError::unknown_type, "unknown datagram type"};
 }

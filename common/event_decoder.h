@@ -5,23 +5,55 @@
 
 #include "event.h"
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <variant>
 
 namespace mso {
 
-// Why a datagram was rejected; stable names (reason_name) appear in `health`.
+// Why a datagram was rejected: one line per reason, its enumerator (whose spelling
+// is also its stable name: the key in `health`'s "malformed_by_reason" and the
+// `reason` label of /metrics) and what it means. The enum DecodeError and the table
+// k_decode_errors are both made from this list, so neither can miss a reason.
+#define MSO_DECODE_ERRORS(X)                                                                       \
+    X(too_large, "larger than a datagram may be (65,536 bytes)")                                   \
+    X(not_json, "not valid JSON")                                                                  \
+    X(not_object, "not a JSON object")                                                             \
+    X(bad_version, "no schema version 1 (\"v\": 1)")                                               \
+    X(unknown_type, "no \"type\", or one this collector does not know")                            \
+    X(missing_field, "a required field is missing")                                                \
+    X(bad_field_type, "a field of the wrong type or out of range")                                 \
+    X(out_of_bounds, "more findings, tags, string bytes or nesting than any module sends")
+
 enum class DecodeError {
-    too_large,
-    not_json,
-    not_object,
-    bad_version,
-    unknown_type,
-    missing_field,
-    bad_field_type,
-    out_of_bounds, // more findings, tags or string bytes than any module sends
+#define MSO_DECODE_ERROR_ENUMERATOR(name, help) name,
+    MSO_DECODE_ERRORS(MSO_DECODE_ERROR_ENUMERATOR)
+#undef MSO_DECODE_ERROR_ENUMERATOR
 };
+
+struct DecodeErrorInfo {
+    DecodeError reason;
+    std::string_view name; // as the enumerator is spelled
+    std::string_view help; // what the reason means, for people
+};
+
+// Every reason in enum order: k_decode_errors[static_cast<std::size_t>(r)].reason == r.
+inline constexpr std::array k_decode_errors = {
+#define MSO_DECODE_ERROR_INFO(name, help) DecodeErrorInfo{DecodeError::name, #name, help},
+    MSO_DECODE_ERRORS(MSO_DECODE_ERROR_INFO)
+#undef MSO_DECODE_ERROR_INFO
+};
+
+static_assert([] {
+    for (std::size_t i = 0; i < k_decode_errors.size(); ++i) {
+        if (static_cast<std::size_t>(k_decode_errors[i].reason) != i) {
+            return false;
+        }
+    }
+    return true;
+}());
 
 // What a decoded event may hold at most; the module's own limits are well below
 // (128 findings, 16 tags, 1 KiB strings), so only a broken or hostile sender exceeds them.
@@ -33,6 +65,7 @@ inline constexpr std::size_t k_max_field_bytes = 4096;
 // the collector build and free a DOM tens of thousands of levels deep.
 inline constexpr std::size_t k_max_json_depth = 16;
 
+// The reason's stable name (from k_decode_errors; NUL-terminated).
 [[nodiscard]] const char* reason_name(DecodeError e) noexcept;
 
 struct DecodeFailure {

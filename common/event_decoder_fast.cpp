@@ -9,6 +9,7 @@
 //    reference then decides;
 //  - depth: the parser's limit is k_max_json_depth, the same count as the reference's scan.
 #include "event_decoder_internal.h"
+#include "event_fields.h"
 
 #include <simdjson.h>
 
@@ -51,8 +52,7 @@ public:
     {
         return m_set[i] ? &m_value[i] : nullptr;
     }
-    // The names are string literals, hence NUL-terminated.
-    [[nodiscard]] const char* name(std::size_t i) const { return m_names[i].data(); }
+    [[nodiscard]] std::string_view name(std::size_t i) const { return m_names[i]; }
 
 private:
     const std::array<std::string_view, N>& m_names;
@@ -70,24 +70,24 @@ template <std::size_t N> struct Reader {
         const element* v = slots.get(i);
         if (v == nullptr && required && !failure) {
             failure = DecodeFailure{DecodeError::missing_field,
-                                    std::string("missing field \"") + slots.name(i) + "\""};
+                                    field_text("missing field ", slots.name(i))};
         }
         return v;
     }
 
-    void wrong_type(const char* key, const char* expected)
+    void wrong_type(std::string_view key, const char* expected)
     {
         if (!failure) {
             failure = DecodeFailure{DecodeError::bad_field_type,
-                                    std::string("field \"") + key + "\" is not " + expected};
+                                    field_text("field ", key) + " is not " + expected};
         }
     }
 
-    void too_big(const char* key)
+    void too_big(std::string_view key)
     {
         if (!failure) {
             failure = DecodeFailure{DecodeError::out_of_bounds,
-                                    std::string("field \"") + key + "\" is too large"};
+                                    field_text("field ", key) + " is too large"};
         }
     }
 
@@ -180,14 +180,16 @@ enum ScoreField : std::size_t {
     s_count
 };
 constexpr std::array<std::string_view, s_count> k_score_names = {
-    "inbound",           "outbound",           "inbound_pl",  "outbound_pl",
-    "inbound_threshold", "outbound_threshold", "blocking_pl", "detection_pl"};
+    k_field_inbound,     k_field_outbound,          k_field_inbound_pl,
+    k_field_outbound_pl, k_field_inbound_threshold, k_field_outbound_threshold,
+    k_field_blocking_pl, k_field_detection_pl};
 
 std::optional<DecodeFailure> read_scores(const element& j, AnomalyScores& s)
 {
     simdjson::dom::object obj;
     if (j.get_object().get(obj) != simdjson::SUCCESS) {
-        return DecodeFailure{DecodeError::bad_field_type, "field \"scores\" is not an object"};
+        return DecodeFailure{DecodeError::bad_field_type,
+                             field_text("field ", k_field_scores) + " is not an object"};
     }
     Slots<s_count> slots(k_score_names);
     slots.fill(obj);
@@ -219,8 +221,10 @@ enum FindingField : std::size_t {
     f_count
 };
 constexpr std::array<std::string_view, f_count> k_finding_names = {
-    "id",     "msg",  "severity",       "pl",          "phase",     "tags",
-    "target", "data", "data_truncated", "intercepted", "truncated", "engine"};
+    k_field_id,          k_field_msg,       k_field_severity,
+    k_field_pl,          k_field_phase,     k_field_tags,
+    k_field_target,      k_field_data,      k_field_data_truncated,
+    k_field_intercepted, k_field_truncated, k_field_engine};
 
 std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
 {
@@ -245,19 +249,19 @@ std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
     if (const element* tags = r.field(f_tags, false)) {
         simdjson::dom::array a;
         if (tags->get_array().get(a) != simdjson::SUCCESS) {
-            r.wrong_type("tags", "an array of strings");
+            r.wrong_type(k_field_tags, "an array of strings");
         } else if (a.size() > k_max_tags_per_finding) {
-            r.too_big("tags");
+            r.too_big(k_field_tags);
         } else {
             f.tags.reserve(a.size());
             for (const element t : a) {
                 std::string_view s;
                 if (t.get_string().get(s) != simdjson::SUCCESS) {
-                    r.wrong_type("tags", "an array of strings");
+                    r.wrong_type(k_field_tags, "an array of strings");
                     break;
                 }
                 if (s.size() > k_max_field_bytes) {
-                    r.too_big("tags");
+                    r.too_big(k_field_tags);
                     break;
                 }
                 f.tags.emplace_back(s);
@@ -289,11 +293,11 @@ enum RequestField : std::size_t {
     q_count
 };
 constexpr std::array<std::string_view, q_count> k_request_names = {
-    "v",           "type",      "time_us",  "vhost",
-    "port",        "unique_id", "client",   "method",
-    "path",        "query",     "status",   "protocol",
-    "user_agent",  "scores",    "findings", "findings_dropped",
-    "intercepted", "phase"};
+    k_field_version,     k_field_type,      k_field_time_us,  k_field_vhost,
+    k_field_port,        k_field_unique_id, k_field_client,   k_field_method,
+    k_field_path,        k_field_query,     k_field_status,   k_field_protocol,
+    k_field_user_agent,  k_field_scores,    k_field_findings, k_field_findings_dropped,
+    k_field_intercepted, k_field_phase};
 
 Decoded read_request(const Slots<q_count>& slots)
 {
@@ -328,7 +332,8 @@ Decoded read_request(const Slots<q_count>& slots)
     }
     simdjson::dom::array a;
     if (findings->get_array().get(a) != simdjson::SUCCESS) {
-        return DecodeFailure{DecodeError::bad_field_type, "field \"findings\" is not an array"};
+        return DecodeFailure{DecodeError::bad_field_type,
+                             field_text("field ", k_field_findings) + " is not an array"};
     }
     if (a.size() > k_max_findings_per_event) {
         return DecodeFailure{DecodeError::out_of_bounds,
@@ -377,7 +382,7 @@ std::optional<Decoded> decode_request_fast(std::string_view datagram)
     }
     std::string_view type;
     const element* t = slots.get(q_type);
-    if (t == nullptr || t->get_string().get(type) != simdjson::SUCCESS || type != "request") {
+    if (t == nullptr || t->get_string().get(type) != simdjson::SUCCESS || type != k_type_request) {
         return std::nullopt;
     }
     return read_request(slots);

@@ -5,6 +5,7 @@
 #include "event_decoder.h"
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace mso::detail {
@@ -12,5 +13,9 @@ namespace mso::detail {
 // The decoding of a request event that parses as JSON for simdjson, or nullopt when
 // the nlohmann reference must decide (anything else). Never throws; no shared state.
 [[nodiscard]] std::optional<Decoded> decode_request_fast(std::string_view datagram);
+
+// `prefix` and `key` in double quotes ("field \"vhost\""): how both decoders name a
+// field in a failure's detail, so that they agree on it.
+[[nodiscard]] std::string field_text(std::string_view prefix, std::string_view key);
 
 } // namespace mso::detail

@@ -3,6 +3,7 @@
 // findings, since it is derived from them in the same pass.
 #include "event_encoder.h"
 
+#include "event_fields.h"
 #include "json_writer.h"
 #include "modsec_message.h"
 
@@ -16,32 +17,32 @@ constexpr std::size_t k_tail_reserve = 96;
 
 void write_scores(JsonWriter& w, const AnomalyScores* s)
 {
-    w.key("scores");
+    w.key(k_field_scores);
     if (!s) {
         w.null();
         return;
     }
     w.begin_object();
-    w.key("inbound");
+    w.key(k_field_inbound);
     w.integer(s->inbound);
-    w.key("outbound");
+    w.key(k_field_outbound);
     w.integer(s->outbound);
-    w.key("inbound_pl");
+    w.key(k_field_inbound_pl);
     w.begin_array();
     for (int v : s->inbound_pl)
         w.integer(v);
     w.end_array();
-    w.key("outbound_pl");
+    w.key(k_field_outbound_pl);
     w.begin_array();
     for (int v : s->outbound_pl)
         w.integer(v);
     w.end_array();
     // 0 is "unknown": the snippet exports these only for requests that scored.
-    const std::pair<const char*, int> known_if_set[] = {
-        {"inbound_threshold", s->inbound_threshold},
-        {"outbound_threshold", s->outbound_threshold},
-        {"blocking_pl", s->blocking_pl},
-        {"detection_pl", s->detection_pl}};
+    const std::pair<std::string_view, int> known_if_set[] = {
+        {k_field_inbound_threshold, s->inbound_threshold},
+        {k_field_outbound_threshold, s->outbound_threshold},
+        {k_field_blocking_pl, s->blocking_pl},
+        {k_field_detection_pl, s->detection_pl}};
     for (const auto& [key, value] : known_if_set) {
         if (value > 0) {
             w.key(key);
@@ -54,25 +55,25 @@ void write_scores(JsonWriter& w, const AnomalyScores* s)
 void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& limits)
 {
     w.begin_object();
-    w.key("id");
+    w.key(k_field_id);
     w.modsec_string(m.id, 32);
-    w.key("msg");
+    w.key(k_field_msg);
     // An engine message has no [msg]: its text is the head.
     w.modsec_string(m.engine ? m.head : m.msg, limits.max_msg);
-    w.key("severity");
+    w.key(k_field_severity);
     w.modsec_string(m.severity, 16);
-    w.key("pl");
+    w.key(k_field_pl);
     w.integer(m.paranoia_level);
-    w.key("phase");
+    w.key(k_field_phase);
     w.integer(m.phase);
-    w.key("tags");
+    w.key(k_field_tags);
     w.begin_array();
     for (std::size_t i = 0; i < m.tag_count; ++i)
         w.modsec_string(m.tags[i], 128);
     w.end_array();
-    w.key("target");
+    w.key(k_field_target);
     w.modsec_string(m.target, 256);
-    w.key("data");
+    w.key(k_field_data);
     bool data_cut = false;
     if (limits.data_mode == MatchedDataMode::keep) {
         w.modsec_string(m.data, limits.max_data, &data_cut);
@@ -84,15 +85,15 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
         w.string(std::string_view(), 0);
     }
     if (data_cut) {
-        w.key("data_truncated");
+        w.key(k_field_data_truncated);
         w.boolean(true);
     }
-    w.key("intercepted");
+    w.key(k_field_intercepted);
     w.boolean(m.intercepted);
-    w.key("truncated");
+    w.key(k_field_truncated);
     w.boolean(m.truncated);
     if (m.engine) {
-        w.key("engine");
+        w.key(k_field_engine);
         w.boolean(true);
     }
     w.end_object();
@@ -108,40 +109,40 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
     EncodeResult result;
     JsonWriter w(buffer, capacity);
     w.begin_object();
-    w.key("v");
+    w.key(k_field_version);
     w.integer(1);
-    w.key("type");
-    w.string("request");
-    w.key("time_us");
+    w.key(k_field_type);
+    w.string(k_type_request);
+    w.key(k_field_time_us);
     w.integer(r.time_us);
-    w.key("vhost");
+    w.key(k_field_vhost);
     w.string(r.vhost, 256);
-    w.key("port");
+    w.key(k_field_port);
     w.integer(r.port);
-    w.key("unique_id");
+    w.key(k_field_unique_id);
     w.string(r.unique_id, 128);
-    w.key("client");
+    w.key(k_field_client);
     w.string(r.client, 64);
-    w.key("method");
+    w.key(k_field_method);
     w.string(r.method, 32);
-    w.key("path");
+    w.key(k_field_path);
     w.string(r.path, limits.max_path);
     if (r.include_query) {
-        w.key("query");
+        w.key(k_field_query);
         w.string(r.query, limits.max_path);
     }
-    w.key("status");
+    w.key(k_field_status);
     w.integer(r.status);
-    w.key("protocol");
+    w.key(k_field_protocol);
     w.string(r.protocol, 32);
-    w.key("user_agent");
+    w.key(k_field_user_agent);
     w.string(r.user_agent, limits.max_user_agent);
     write_scores(w, r.scores);
     if (w.overflowed())
         return result;
 
     w.reserve(k_tail_reserve);
-    w.key("findings");
+    w.key(k_field_findings);
     w.begin_array();
     int phase = 0;
     std::size_t dropped = dropped_before;
@@ -168,11 +169,11 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
     }
     w.release_reserve();
     w.end_array();
-    w.key("findings_dropped");
+    w.key(k_field_findings_dropped);
     w.integer(static_cast<std::int64_t>(dropped));
-    w.key("intercepted");
+    w.key(k_field_intercepted);
     w.boolean(result.intercepted);
-    w.key("phase");
+    w.key(k_field_phase);
     w.integer(phase);
     w.end_object();
     if (w.overflowed())
@@ -197,21 +198,21 @@ std::size_t encode_counters(const CounterSnapshot& c, char* buffer, std::size_t 
 {
     JsonWriter w(buffer, capacity);
     w.begin_object();
-    w.key("v");
+    w.key(k_field_version);
     w.integer(1);
-    w.key("type");
-    w.string("counters");
-    w.key("vhost");
+    w.key(k_field_type);
+    w.string(k_type_counters);
+    w.key(k_field_vhost);
     w.string(c.vhost, 256);
-    w.key("port");
+    w.key(k_field_port);
     w.integer(c.port);
-    w.key("pid");
+    w.key(k_field_pid);
     w.integer(c.pid);
-    w.key("requests");
+    w.key(k_field_requests);
     w.integer(static_cast<std::int64_t>(c.requests));
-    w.key("events_lost");
+    w.key(k_field_events_lost);
     w.integer(static_cast<std::int64_t>(c.events_lost));
-    w.key("status");
+    w.key(k_field_status);
     w.begin_object();
     for (std::size_t i = 0; i < k_status_slots; ++i) {
         if (c.status[i] == 0)

@@ -32,6 +32,12 @@ std::string field(const json& obj, const char* key)
     return "-";
 }
 
+std::string vhost_name(const json& obj)
+{
+    std::string name = field(obj, "vhost");
+    return name.empty() ? "\"\"" : name;
+}
+
 std::uint64_t number(const json& obj, const char* key)
 {
     if (!obj.is_object()) {

@@ -14,6 +14,9 @@ namespace mso::report {
 [[nodiscard]] std::string dump_safe(const nlohmann::ordered_json& j);
 // A field as display text: strings escaped, numbers and booleans as written, else "-".
 [[nodiscard]] std::string field(const nlohmann::ordered_json& obj, const char* key);
+// The "vhost" field of `obj` for display: field()'s text, but `""` for the empty name
+// (a vhost without a ServerName), which would otherwise be invisible.
+[[nodiscard]] std::string vhost_name(const nlohmann::ordered_json& obj);
 // An unsigned field, 0 when missing or of another type.
 [[nodiscard]] std::uint64_t number(const nlohmann::ordered_json& obj, const char* key);
 // Indents every line of `text` by `spaces`.

@@ -21,13 +21,7 @@ using json = nlohmann::ordered_json;
 using report::dump_safe;
 using report::field;
 using report::number;
-
-// The vhost name for display; an empty name would otherwise be invisible.
-std::string vhost_name(const json& vhost)
-{
-    const std::string name = field(vhost, "vhost");
-    return name.empty() ? "\"\"" : name;
-}
+using report::vhost_name;
 
 std::string ports_text(const json& vhost)
 {

@@ -18,19 +18,13 @@ namespace {
 using json = nlohmann::ordered_json;
 
 using report::number;
+using report::vhost_name;
 
 // A string field, escaped for the terminal; "" when missing (unlike report::field's "-").
 std::string text(const json& obj, const char* key)
 {
     const std::string value = report::field(obj, key);
     return value == "-" ? std::string() : value;
-}
-
-// The vhost name for display; an empty name would otherwise be invisible.
-std::string vhost_name(const json& vhost)
-{
-    const std::string name = text(vhost, "vhost");
-    return name.empty() ? "\"\"" : name;
 }
 
 std::string rate(std::uint64_t now, std::uint64_t before, double seconds)

@@ -1,6 +1,6 @@
-// Turns the aggregator's per-vhost totals and the `health` answer into
-// Prometheus families. The `health` JSON is read as forgivingly as a datagram:
-// a missing or mistyped value counts as 0, never throws. Label cardinality is
+// Turns the aggregator's per-vhost totals and the collector's own numbers (its
+// IngestCounters, the same set `health` shows, and the ring and bounds) into
+// Prometheus families, read from the Collector directly. Label cardinality is
 // bounded by the aggregator's bounds and by k_max_rule_series_per_vhost: no
 // label ever holds a path, a client address or a message text.
 #include "daemon/metrics.h"
@@ -9,8 +9,6 @@
 
 #include "event_decoder.h"
 #include "daemon/exposition.h"
-
-#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -26,14 +24,6 @@
 namespace mso {
 
 namespace {
-
-using json = nlohmann::ordered_json;
-
-constexpr std::array k_decode_errors = {
-    DecodeError::too_large,      DecodeError::not_json,     DecodeError::not_object,
-    DecodeError::bad_version,    DecodeError::unknown_type, DecodeError::missing_field,
-    DecodeError::bad_field_type,
-};
 
 // A per-vhost counter of VhostStats (the same field as in the `stats` answer).
 struct VhostCounter {
@@ -63,61 +53,66 @@ constexpr std::array k_vhost_counters = {
                  "Request events without CRS anomaly scores (snippet not installed)."},
 };
 
-// A collector-wide number from the `health` answer.
-struct HealthValue {
-    const char* key;
+// A collector-wide counter of IngestCounters (the same field as in `health`).
+struct IngestValue {
+    std::uint64_t IngestCounters::*field;
+    std::string_view name;
+    std::string_view help;
+};
+
+constexpr std::array k_ingest_values = {
+    IngestValue{&IngestCounters::datagrams, "modsec_observe_collector_datagrams_total",
+                "Datagrams received on the event socket, malformed ones included."},
+    IngestValue{&IngestCounters::request_events, "modsec_observe_collector_request_events_total",
+                "Request events received."},
+    IngestValue{&IngestCounters::counter_reports, "modsec_observe_collector_report_datagrams_total",
+                "Counter reports (datagrams of type counters) received."},
+    IngestValue{&IngestCounters::bad_queries, "modsec_observe_collector_bad_queries_total",
+                "Queries answered with an error."},
+    IngestValue{&IngestCounters::refused_clients, "modsec_observe_collector_refused_clients_total",
+                "Query connections refused at the client limit."},
+    IngestValue{&IngestCounters::rejected_senders,
+                "modsec_observe_collector_rejected_senders_total",
+                "Event datagrams dropped because their sender's uid/gid is not allowed."},
+    IngestValue{&IngestCounters::rejected_query_peers,
+                "modsec_observe_collector_rejected_query_peers_total",
+                "Query connections closed because the peer's uid/gid is not allowed."},
+};
+
+// A collector-wide number that is not an ingest counter (as `health` shows it).
+struct CollectorValue {
+    std::uint64_t (*read)(const Collector&, Collector::Clock::time_point);
     std::string_view name;
     MetricType type;
     std::string_view help;
 };
 
-constexpr std::array k_health_values = {
-    HealthValue{"datagrams", "modsec_observe_collector_datagrams_total", MetricType::counter,
-                "Datagrams received on the event socket, malformed ones included."},
-    HealthValue{"request_events", "modsec_observe_collector_request_events_total",
-                MetricType::counter, "Request events received."},
-    HealthValue{"counter_reports", "modsec_observe_collector_report_datagrams_total",
-                MetricType::counter, "Counter reports (datagrams of type counters) received."},
-    HealthValue{"bad_queries", "modsec_observe_collector_bad_queries_total", MetricType::counter,
-                "Queries answered with an error."},
-    HealthValue{"refused_clients", "modsec_observe_collector_refused_clients_total",
-                MetricType::counter, "Query connections refused at the client limit."},
-    HealthValue{"rejected_senders", "modsec_observe_collector_rejected_senders_total",
-                MetricType::counter,
-                "Event datagrams dropped because their sender's uid/gid is not allowed."},
-    HealthValue{"rejected_query_peers", "modsec_observe_collector_rejected_query_peers_total",
-                MetricType::counter,
-                "Query connections closed because the peer's uid/gid is not allowed."},
-    HealthValue{"dropped_at_bounds", "modsec_observe_collector_dropped_at_bounds_total",
-                MetricType::counter,
-                "Data not kept because a memory bound of the aggregator was reached."},
-    HealthValue{"uptime_s", "modsec_observe_collector_uptime_seconds", MetricType::gauge,
-                "Seconds since the collector started."},
-    HealthValue{"vhosts", "modsec_observe_collector_vhosts", MetricType::gauge,
-                "Vhosts the collector has seen."},
-    HealthValue{"ring_events", "modsec_observe_collector_ring_events", MetricType::gauge,
-                "Request events held in the events ring."},
-    HealthValue{"ring_capacity", "modsec_observe_collector_ring_capacity", MetricType::gauge,
-                "Capacity of the events ring."},
+constexpr std::array k_collector_values = {
+    CollectorValue{
+        [](const Collector& c, Collector::Clock::time_point) { return c.aggregator().dropped(); },
+        "modsec_observe_collector_dropped_at_bounds_total", MetricType::counter,
+        "Data not kept because a memory bound of the aggregator was reached."},
+    CollectorValue{[](const Collector& c, Collector::Clock::time_point now) {
+                       return static_cast<std::uint64_t>(c.uptime_seconds(now));
+                   },
+                   "modsec_observe_collector_uptime_seconds", MetricType::gauge,
+                   "Seconds since the collector started."},
+    CollectorValue{[](const Collector& c, Collector::Clock::time_point) {
+                       return static_cast<std::uint64_t>(c.aggregator().vhost_count());
+                   },
+                   "modsec_observe_collector_vhosts", MetricType::gauge,
+                   "Vhosts the collector has seen."},
+    CollectorValue{[](const Collector& c, Collector::Clock::time_point) {
+                       return static_cast<std::uint64_t>(c.events().size());
+                   },
+                   "modsec_observe_collector_ring_events", MetricType::gauge,
+                   "Request events held in the events ring."},
+    CollectorValue{[](const Collector& c, Collector::Clock::time_point) {
+                       return static_cast<std::uint64_t>(c.events().capacity());
+                   },
+                   "modsec_observe_collector_ring_capacity", MetricType::gauge,
+                   "Capacity of the events ring."},
 };
-
-std::uint64_t uint_of(const json& value)
-{
-    if (value.is_number_unsigned()) {
-        return value.get<std::uint64_t>();
-    }
-    if (value.is_number_integer() && value.get<std::int64_t>() > 0) {
-        return static_cast<std::uint64_t>(value.get<std::int64_t>());
-    }
-    return 0;
-}
-
-// find() on a value that is not an object is end(), so any `object` is safe.
-std::uint64_t uint_at(const json& object, const char* key)
-{
-    const auto it = object.find(key);
-    return it == object.end() ? 0 : uint_of(*it);
-}
 
 // One exported rule series.
 struct RuleSeries {
@@ -245,20 +240,23 @@ void render_vhosts(std::string& out, const Aggregator& aggregator, std::size_t m
                             &VhostStats::outbound_scores);
 }
 
-void render_health(std::string& out, const json& health)
+void render_collector(std::string& out, const Collector& collector,
+                      Collector::Clock::time_point now)
 {
+    const IngestCounters& counters = collector.ingest_counters();
     constexpr std::string_view malformed = "modsec_observe_collector_malformed_datagrams_total";
     append_family(out, malformed, "Datagrams rejected, by reason.", MetricType::counter);
-    const auto by_reason = health.find("malformed_by_reason");
-    for (const DecodeError reason : k_decode_errors) {
-        const char* name = reason_name(reason);
-        const Label labels[] = {{"reason", name}};
-        append_sample(out, malformed, labels,
-                      by_reason == health.end() ? 0 : uint_at(*by_reason, name));
+    for (const DecodeErrorInfo& reason : k_decode_errors) {
+        const Label labels[] = {{"reason", reason.name}};
+        append_sample(out, malformed, labels, counters.malformed_for(reason.reason));
     }
-    for (const HealthValue& value : k_health_values) {
+    for (const IngestValue& value : k_ingest_values) {
+        append_family(out, value.name, value.help, MetricType::counter);
+        append_sample(out, value.name, {}, counters.*value.field);
+    }
+    for (const CollectorValue& value : k_collector_values) {
         append_family(out, value.name, value.help, value.type);
-        append_sample(out, value.name, {}, uint_at(health, value.key));
+        append_sample(out, value.name, {}, value.read(collector, now));
     }
 }
 
@@ -373,7 +371,7 @@ std::string render_metrics(const Collector& collector, Collector::Clock::time_po
     std::string out;
     out.reserve(16384);
     render_vhosts(out, collector.aggregator(), max_rule_series);
-    render_health(out, collector.health(now));
+    render_collector(out, collector, now);
     render_process(out, process);
     return out;
 }

@@ -2,6 +2,7 @@
 #include "daemon/snapshot_reader.h"
 
 #include "daemon/snapshot.h"
+#include "event_fields.h"
 
 #include <limits>
 #include <utility>
@@ -19,14 +20,14 @@ constexpr std::size_t k_max_event_items = k_max_datagram_bytes / 16;
 
 json scores_json(const AnomalyScores& s)
 {
-    return json{{"inbound", s.inbound},
-                {"outbound", s.outbound},
-                {"inbound_pl", s.inbound_pl},
-                {"outbound_pl", s.outbound_pl},
-                {"inbound_threshold", s.inbound_threshold},
-                {"outbound_threshold", s.outbound_threshold},
-                {"blocking_pl", s.blocking_pl},
-                {"detection_pl", s.detection_pl}};
+    return json{{k_field_inbound, s.inbound},
+                {k_field_outbound, s.outbound},
+                {k_field_inbound_pl, s.inbound_pl},
+                {k_field_outbound_pl, s.outbound_pl},
+                {k_field_inbound_threshold, s.inbound_threshold},
+                {k_field_outbound_threshold, s.outbound_threshold},
+                {k_field_blocking_pl, s.blocking_pl},
+                {k_field_detection_pl, s.detection_pl}};
 }
 
 bool read_levels(SnapshotReader& r, const json& obj, const char* key, std::array<int, 4>& out)
@@ -47,27 +48,29 @@ bool read_levels(SnapshotReader& r, const json& obj, const char* key, std::array
 
 bool read_scores(SnapshotReader& r, const json& obj, AnomalyScores& s)
 {
-    return r.int32(obj, "inbound", s.inbound) && r.int32(obj, "outbound", s.outbound) &&
-           read_levels(r, obj, "inbound_pl", s.inbound_pl) &&
-           read_levels(r, obj, "outbound_pl", s.outbound_pl) &&
-           r.int32(obj, "inbound_threshold", s.inbound_threshold) &&
-           r.int32(obj, "outbound_threshold", s.outbound_threshold) &&
-           r.int32(obj, "blocking_pl", s.blocking_pl) &&
-           r.int32(obj, "detection_pl", s.detection_pl);
+    return r.int32(obj, k_field_inbound, s.inbound) && r.int32(obj, k_field_outbound, s.outbound) &&
+           read_levels(r, obj, k_field_inbound_pl, s.inbound_pl) &&
+           read_levels(r, obj, k_field_outbound_pl, s.outbound_pl) &&
+           r.int32(obj, k_field_inbound_threshold, s.inbound_threshold) &&
+           r.int32(obj, k_field_outbound_threshold, s.outbound_threshold) &&
+           r.int32(obj, k_field_blocking_pl, s.blocking_pl) &&
+           r.int32(obj, k_field_detection_pl, s.detection_pl);
 }
 
 bool read_finding(SnapshotReader& r, const json& obj, Finding& f)
 {
-    if (!(r.string(obj, "id", f.id) && r.string(obj, "msg", f.msg) &&
-          r.string(obj, "severity", f.severity) && r.int32(obj, "pl", f.paranoia_level) &&
-          r.int32(obj, "phase", f.phase) && r.string(obj, "target", f.target) &&
-          r.string(obj, "data", f.data) && r.boolean(obj, "data_truncated", f.data_truncated) &&
-          r.boolean(obj, "intercepted", f.intercepted) &&
-          r.boolean(obj, "truncated", f.truncated) && r.boolean(obj, "engine", f.engine))) {
+    if (!(r.string(obj, k_field_id, f.id) && r.string(obj, k_field_msg, f.msg) &&
+          r.string(obj, k_field_severity, f.severity) &&
+          r.int32(obj, k_field_pl, f.paranoia_level) && r.int32(obj, k_field_phase, f.phase) &&
+          r.string(obj, k_field_target, f.target) && r.string(obj, k_field_data, f.data) &&
+          r.boolean(obj, k_field_data_truncated, f.data_truncated) &&
+          r.boolean(obj, k_field_intercepted, f.intercepted) &&
+          r.boolean(obj, k_field_truncated, f.truncated) &&
+          r.boolean(obj, k_field_engine, f.engine))) {
         return false;
     }
-    const json* tags = r.array(obj, "tags", k_max_event_items);
-    const auto scope = r.enter("tags");
+    const json* tags = r.array(obj, k_field_tags, k_max_event_items);
+    const auto scope = r.enter(k_field_tags);
     if (tags == nullptr) {
         return false;
     }
@@ -263,63 +266,64 @@ json snapshot_event(const RequestEvent& e)
 {
     json findings = json::array();
     for (const Finding& f : e.findings) {
-        findings.push_back(json{{"id", f.id},
-                                {"msg", f.msg},
-                                {"severity", f.severity},
-                                {"pl", f.paranoia_level},
-                                {"phase", f.phase},
-                                {"tags", f.tags},
-                                {"target", f.target},
-                                {"data", f.data},
-                                {"data_truncated", f.data_truncated},
-                                {"intercepted", f.intercepted},
-                                {"truncated", f.truncated},
-                                {"engine", f.engine}});
+        findings.push_back(json{{k_field_id, f.id},
+                                {k_field_msg, f.msg},
+                                {k_field_severity, f.severity},
+                                {k_field_pl, f.paranoia_level},
+                                {k_field_phase, f.phase},
+                                {k_field_tags, f.tags},
+                                {k_field_target, f.target},
+                                {k_field_data, f.data},
+                                {k_field_data_truncated, f.data_truncated},
+                                {k_field_intercepted, f.intercepted},
+                                {k_field_truncated, f.truncated},
+                                {k_field_engine, f.engine}});
     }
-    return json{{"time_us", e.time_us},
-                {"vhost", e.vhost},
-                {"port", e.port},
-                {"unique_id", e.unique_id},
-                {"client", e.client},
-                {"method", e.method},
-                {"path", e.path},
-                {"query", e.query},
-                {"status", e.status},
-                {"protocol", e.protocol},
-                {"user_agent", e.user_agent},
-                {"intercepted", e.intercepted},
-                {"phase", e.phase},
-                {"scores", e.scores ? scores_json(*e.scores) : json(nullptr)},
-                {"findings", std::move(findings)},
-                {"findings_dropped", e.findings_dropped}};
+    return json{{k_field_time_us, e.time_us},
+                {k_field_vhost, e.vhost},
+                {k_field_port, e.port},
+                {k_field_unique_id, e.unique_id},
+                {k_field_client, e.client},
+                {k_field_method, e.method},
+                {k_field_path, e.path},
+                {k_field_query, e.query},
+                {k_field_status, e.status},
+                {k_field_protocol, e.protocol},
+                {k_field_user_agent, e.user_agent},
+                {k_field_intercepted, e.intercepted},
+                {k_field_phase, e.phase},
+                {k_field_scores, e.scores ? scores_json(*e.scores) : json(nullptr)},
+                {k_field_findings, std::move(findings)},
+                {k_field_findings_dropped, e.findings_dropped}};
 }
 
 bool read_event(SnapshotReader& r, const json& value, RequestEvent& e)
 {
     const json* obj = r.object(value, nullptr);
     if (obj == nullptr ||
-        !(r.i64(*obj, "time_us", e.time_us) && r.string(*obj, "vhost", e.vhost) &&
-          r.int32(*obj, "port", e.port) && r.string(*obj, "unique_id", e.unique_id) &&
-          r.string(*obj, "client", e.client) && r.string(*obj, "method", e.method) &&
-          r.string(*obj, "path", e.path) && r.string(*obj, "query", e.query) &&
-          r.int32(*obj, "status", e.status) && r.string(*obj, "protocol", e.protocol) &&
-          r.string(*obj, "user_agent", e.user_agent) &&
-          r.boolean(*obj, "intercepted", e.intercepted) && r.int32(*obj, "phase", e.phase) &&
-          r.u64(*obj, "findings_dropped", e.findings_dropped))) {
+        !(r.i64(*obj, k_field_time_us, e.time_us) && r.string(*obj, k_field_vhost, e.vhost) &&
+          r.int32(*obj, k_field_port, e.port) && r.string(*obj, k_field_unique_id, e.unique_id) &&
+          r.string(*obj, k_field_client, e.client) && r.string(*obj, k_field_method, e.method) &&
+          r.string(*obj, k_field_path, e.path) && r.string(*obj, k_field_query, e.query) &&
+          r.int32(*obj, k_field_status, e.status) && r.string(*obj, k_field_protocol, e.protocol) &&
+          r.string(*obj, k_field_user_agent, e.user_agent) &&
+          r.boolean(*obj, k_field_intercepted, e.intercepted) &&
+          r.int32(*obj, k_field_phase, e.phase) &&
+          r.u64(*obj, k_field_findings_dropped, e.findings_dropped))) {
         return false;
     }
-    const json* scores = r.member(*obj, "scores");
+    const json* scores = r.member(*obj, k_field_scores);
     if (scores == nullptr) {
         return false;
     }
     if (!scores->is_null()) {
-        const auto scope = r.enter("scores");
+        const auto scope = r.enter(k_field_scores);
         if (r.object(*scores, nullptr) == nullptr || !read_scores(r, *scores, e.scores.emplace())) {
             return false;
         }
     }
-    const json* findings = r.array(*obj, "findings", k_max_event_items);
-    const auto scope = r.enter("findings");
+    const json* findings = r.array(*obj, k_field_findings, k_max_event_items);
+    const auto scope = r.enter(k_field_findings);
     if (findings == nullptr) {
         return false;
     }

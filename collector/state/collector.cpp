@@ -11,15 +11,15 @@ namespace mso {
 std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::int64_t now)
 {
     Decoded decoded = decode_datagram(datagram);
-    ++m_datagrams;
+    ++m_counters.datagrams;
     if (auto* event = std::get_if<RequestEvent>(&decoded)) {
-        ++m_request_events;
+        ++m_counters.request_events;
         m_aggregator.add(*event, now);
         m_events.push(std::move(*event));
         return std::nullopt;
     }
     if (auto* report = std::get_if<CounterReport>(&decoded)) {
-        ++m_counter_reports;
+        ++m_counters.counter_reports;
         m_aggregator.add(*report, now);
         return std::nullopt;
     }
@@ -30,42 +30,51 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::i
 
 void Collector::count_malformed(DecodeError reason)
 {
-    ++m_datagrams;
+    ++m_counters.datagrams;
     note_malformed(reason);
 }
 
 void Collector::note_malformed(DecodeError reason)
 {
-    ++m_malformed;
-    ++m_malformed_by_reason[reason];
+    ++m_counters.malformed;
+    ++m_counters.malformed_by_reason[static_cast<std::size_t>(reason)];
+}
+
+std::int64_t Collector::uptime_seconds(Clock::time_point now) const noexcept
+{
+    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - m_started).count();
+    return uptime < 0 ? 0 : uptime;
 }
 
 nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsage& memory) const
 {
     using json = nlohmann::ordered_json;
-    const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(now - m_started).count();
     json out = json::object();
-    out["uptime_s"] = uptime < 0 ? 0 : uptime;
+    out["uptime_s"] = uptime_seconds(now);
     if (memory.rss_bytes) {
         out["rss_bytes"] = *memory.rss_bytes;
     }
     if (memory.rss_peak_bytes) {
         out["rss_peak_bytes"] = *memory.rss_peak_bytes;
     }
-    out["datagrams"] = m_datagrams;
-    out["request_events"] = m_request_events;
-    out["counter_reports"] = m_counter_reports;
-    out["malformed"] = m_malformed;
+    const IngestCounters& c = m_counters;
+    out["datagrams"] = c.datagrams;
+    out["request_events"] = c.request_events;
+    out["counter_reports"] = c.counter_reports;
+    out["malformed"] = c.malformed;
+    // Only the reasons seen, in enum order.
     json by_reason = json::object();
-    for (const auto& [reason, count] : m_malformed_by_reason) {
-        by_reason[reason_name(reason)] = count;
+    for (const DecodeErrorInfo& reason : k_decode_errors) {
+        if (const std::uint64_t count = c.malformed_for(reason.reason); count != 0) {
+            by_reason[reason.name] = count;
+        }
     }
     out["malformed_by_reason"] = std::move(by_reason);
-    out["bad_queries"] = m_bad_queries;
-    out["refused_clients"] = m_refused_clients;
-    out["tail_dropped"] = m_tail_dropped;
-    out["rejected_senders"] = m_rejected_senders;
-    out["rejected_query_peers"] = m_rejected_query_peers;
+    out["bad_queries"] = c.bad_queries;
+    out["refused_clients"] = c.refused_clients;
+    out["tail_dropped"] = c.tail_dropped;
+    out["rejected_senders"] = c.rejected_senders;
+    out["rejected_query_peers"] = c.rejected_query_peers;
     out["dropped_at_bounds"] = m_aggregator.dropped();
     out["events_lost"] = m_aggregator.events_lost();
     out["ring_events"] = m_events.size();

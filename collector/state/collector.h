@@ -1,6 +1,6 @@
-// The collector's state as the query side sees it: the aggregator plus the
-// ingest counters reported by `health` (datagrams, malformed by reason, bad
-// queries). The daemon feeds it datagrams; tests feed it directly.
+// The collector's state as the query side sees it: the aggregator, the event ring
+// and the IngestCounters (datagrams, malformed by reason, bad queries) that `health`
+// and /metrics report. The daemon feeds it datagrams; tests feed it directly.
 #pragma once
 
 #include "state/aggregator.h"
@@ -9,9 +9,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -35,6 +36,28 @@ struct SpoolStatus {
     std::uint64_t lines_too_long = 0; // longer than a datagram may be: counted, skipped
     std::uint64_t errors = 0;         // files that could not be read or removed
     std::string last_error;
+};
+
+// What the collector counted about its input and its query clients: the one set that
+// `health` and /metrics both render. `health` shows every field; /metrics exports every
+// field but `malformed` (the sum of its per-reason series) and `tail_dropped`.
+struct IngestCounters {
+    std::uint64_t datagrams = 0; // malformed ones included
+    std::uint64_t request_events = 0;
+    std::uint64_t counter_reports = 0;
+    std::uint64_t malformed = 0; // the sum of malformed_by_reason
+    // Indexed by DecodeError (k_decode_errors gives each index its name).
+    std::array<std::uint64_t, k_decode_errors.size()> malformed_by_reason{};
+    std::uint64_t bad_queries = 0;
+    std::uint64_t refused_clients = 0;      // closed at once at the client limit
+    std::uint64_t tail_dropped = 0;         // events a slow `tail` client did not get
+    std::uint64_t rejected_senders = 0;     // datagrams from outside --allow-uid/--allow-gid
+    std::uint64_t rejected_query_peers = 0; // peers outside --query-allow-uid/--query-allow-gid
+
+    [[nodiscard]] std::uint64_t malformed_for(DecodeError reason) const noexcept
+    {
+        return malformed_by_reason[static_cast<std::size_t>(reason)];
+    }
 };
 
 // The collector process's memory as `health` reports it; what could not be read is
@@ -61,15 +84,15 @@ public:
     [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram, std::int64_t now);
     // Counts a datagram rejected before decoding (e.g. too large for the buffer).
     void count_malformed(DecodeError reason);
-    void count_bad_query() noexcept { ++m_bad_queries; }
+    void count_bad_query() noexcept { ++m_counters.bad_queries; }
     // A query client closed at once because the client limit was reached.
-    void count_refused_client() noexcept { ++m_refused_clients; }
+    void count_refused_client() noexcept { ++m_counters.refused_clients; }
     // An event a slow `tail` client did not get.
-    void count_tail_dropped() noexcept { ++m_tail_dropped; }
+    void count_tail_dropped() noexcept { ++m_counters.tail_dropped; }
     // A datagram from a sender outside the allowlist (--allow-uid/--allow-gid).
-    void count_rejected_sender() noexcept { ++m_rejected_senders; }
+    void count_rejected_sender() noexcept { ++m_counters.rejected_senders; }
     // A query connection from a peer outside --query-allow-uid/--query-allow-gid.
-    void count_rejected_query_peer() noexcept { ++m_rejected_query_peers; }
+    void count_rejected_query_peer() noexcept { ++m_counters.rejected_query_peers; }
 
     [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
     [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
@@ -94,9 +117,12 @@ public:
     [[nodiscard]] nlohmann::ordered_json health(Clock::time_point now,
                                                 const MemoryUsage& memory = {}) const;
 
-    [[nodiscard]] std::uint64_t datagrams() const noexcept { return m_datagrams; }
-    [[nodiscard]] std::uint64_t malformed() const noexcept { return m_malformed; }
-    [[nodiscard]] std::uint64_t bad_queries() const noexcept { return m_bad_queries; }
+    [[nodiscard]] const IngestCounters& ingest_counters() const noexcept { return m_counters; }
+    [[nodiscard]] std::uint64_t datagrams() const noexcept { return m_counters.datagrams; }
+    [[nodiscard]] std::uint64_t malformed() const noexcept { return m_counters.malformed; }
+    [[nodiscard]] std::uint64_t bad_queries() const noexcept { return m_counters.bad_queries; }
+    // Whole seconds since the collector started (0 if `now` is earlier).
+    [[nodiscard]] std::int64_t uptime_seconds(Clock::time_point now) const noexcept;
 
 private:
     void note_malformed(DecodeError reason);
@@ -104,16 +130,7 @@ private:
     Clock::time_point m_started;
     Aggregator m_aggregator;
     EventRing m_events;
-    std::uint64_t m_datagrams = 0;
-    std::uint64_t m_request_events = 0;
-    std::uint64_t m_counter_reports = 0;
-    std::uint64_t m_malformed = 0;
-    std::map<DecodeError, std::uint64_t> m_malformed_by_reason; // in enum order
-    std::uint64_t m_bad_queries = 0;
-    std::uint64_t m_refused_clients = 0;
-    std::uint64_t m_tail_dropped = 0;
-    std::uint64_t m_rejected_senders = 0;
-    std::uint64_t m_rejected_query_peers = 0;
+    IngestCounters m_counters;
     SnapshotStatus m_snapshot;
     SpoolStatus m_spool;
 };

@@ -1,6 +1,7 @@
 // The recent-events ring and the JSON view of an event for the `events` query.
 #include "state/event_ring.h"
 
+#include "event_fields.h"
 #include "util/time_format.h"
 
 #include <nlohmann/json.hpp>
@@ -25,33 +26,33 @@ json scores_json(const std::optional<AnomalyScores>& scores)
         return nullptr;
     }
     const AnomalyScores& s = *scores;
-    return json{{"inbound", s.inbound},
-                {"outbound", s.outbound},
-                {"inbound_pl", s.inbound_pl},
-                {"outbound_pl", s.outbound_pl},
-                {"inbound_threshold", known(s.inbound_threshold)},
-                {"outbound_threshold", known(s.outbound_threshold)},
-                {"blocking_pl", known(s.blocking_pl)},
-                {"detection_pl", known(s.detection_pl)}};
+    return json{{k_field_inbound, s.inbound},
+                {k_field_outbound, s.outbound},
+                {k_field_inbound_pl, s.inbound_pl},
+                {k_field_outbound_pl, s.outbound_pl},
+                {k_field_inbound_threshold, known(s.inbound_threshold)},
+                {k_field_outbound_threshold, known(s.outbound_threshold)},
+                {k_field_blocking_pl, known(s.blocking_pl)},
+                {k_field_detection_pl, known(s.detection_pl)}};
 }
 
 json finding_json(const Finding& f)
 {
-    json out{{"id", f.id},
-             {"msg", f.msg},
-             {"severity", f.severity},
-             {"pl", f.paranoia_level},
-             {"phase", f.phase},
-             {"target", f.target},
-             {"data", f.data},
-             {"tags", f.tags},
-             {"intercepted", f.intercepted},
-             {"truncated", f.truncated}};
+    json out{{k_field_id, f.id},
+             {k_field_msg, f.msg},
+             {k_field_severity, f.severity},
+             {k_field_pl, f.paranoia_level},
+             {k_field_phase, f.phase},
+             {k_field_target, f.target},
+             {k_field_data, f.data},
+             {k_field_tags, f.tags},
+             {k_field_intercepted, f.intercepted},
+             {k_field_truncated, f.truncated}};
     if (f.data_truncated) {
-        out["data_truncated"] = true;
+        out[k_field_data_truncated] = true;
     }
     if (f.engine) {
-        out["engine"] = true;
+        out[k_field_engine] = true;
     }
     return out;
 }
@@ -182,23 +183,23 @@ json event_json(const RequestEvent& e)
     for (const Finding& f : e.findings) {
         rules.push_back(finding_json(f));
     }
-    return json{{"unique_id", e.unique_id},
-                {"vhost", e.vhost},
-                {"port", e.port},
-                {"time", iso_time_us(e.time_us)},
-                {"time_us", e.time_us},
-                {"client", e.client},
-                {"method", e.method},
-                {"path", e.path},
-                {"query", e.query},
-                {"status", e.status},
-                {"protocol", e.protocol},
-                {"user_agent", e.user_agent},
-                {"intercepted", e.intercepted},
-                {"phase", e.phase},
-                {"scores", scores_json(e.scores)},
-                {"findings_dropped", e.findings_dropped},
-                {"rules", std::move(rules)}};
+    return json{{k_field_unique_id, e.unique_id},
+                {k_field_vhost, e.vhost},
+                {k_field_port, e.port},
+                {k_field_time, iso_time_us(e.time_us)},
+                {k_field_time_us, e.time_us},
+                {k_field_client, e.client},
+                {k_field_method, e.method},
+                {k_field_path, e.path},
+                {k_field_query, e.query},
+                {k_field_status, e.status},
+                {k_field_protocol, e.protocol},
+                {k_field_user_agent, e.user_agent},
+                {k_field_intercepted, e.intercepted},
+                {k_field_phase, e.phase},
+                {k_field_scores, scores_json(e.scores)},
+                {k_field_findings_dropped, e.findings_dropped},
+                {k_field_rules, std::move(rules)}};
 }
 
 std::string event_json_line(const RequestEvent& e)

@@ -3,13 +3,16 @@
 #include "anomaly_scores.h"
 #include "event_decoder.h"
 #include "event_encoder.h"
+#include "event_fields.h"
 #include "modsec_message.h"
 #include "sample_record.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -293,6 +296,108 @@ TEST(RequestTargetPath, AsSentWithoutQueryOrFragment)
     for (const auto& [target, path] : cases) {
         EXPECT_EQ(request_target_path(target), path) << target;
     }
+}
+
+// The keys of one JSON object of a datagram.
+std::set<std::string> keys_of(const nlohmann::json& object)
+{
+    std::set<std::string> out;
+    for (const auto& [key, value] : object.items())
+        out.insert(key);
+    return out;
+}
+
+// Sets `value` (a member of `datagram`) to a value of the wrong type; then both decoders
+// must reject the datagram naming `key`, which proves they read the key the encoder wrote.
+void expect_key_is_read(nlohmann::json& datagram, nlohmann::json& value, const std::string& key)
+{
+    SCOPED_TRACE(key);
+    const nlohmann::json saved = value;
+    value = value.is_boolean() ? nlohmann::json("x") : nlohmann::json(true);
+    const std::string text = datagram.dump();
+    for (const Decoded& d : {decode_datagram(text), decode_datagram_reference(text)}) {
+        const auto* f = std::get_if<DecodeFailure>(&d);
+        ASSERT_NE(f, nullptr) << "the decoder ignores this key";
+        EXPECT_EQ(f->reason, DecodeError::bad_field_type) << f->detail;
+        EXPECT_NE(f->detail.find('"' + key + '"'), std::string::npos) << f->detail;
+    }
+    value = saved;
+}
+
+// The encoder writes every key of event_fields.h for a fully populated event, and both
+// decoders read each of them: a key spelled differently on one side fails here.
+TEST(EventFields, EncoderWritesEveryKeyAndBothDecodersReadIt)
+{
+    std::vector<std::string> texts = request_messages("crs4_error_log.txt", "block.test", "942100");
+    texts.push_back("ModSecurity: Warning. x. [file \"/f\"] [id \"7\"] [data \"" +
+                    std::string(600, 'd') + "\"] [tag \"a\"] [hostname \"h\"] [uri \"/\"]");
+    texts.push_back("[client 127.0.0.1] ModSecurity: JSON parser error: parse error: premature "
+                    "EOF\n [hostname \"h\"] [uri \"/\"] [unique_id \"u\"]");
+    texts.push_back("ModSecurity: Warning. x. [file \"/f\"] [id \"12\"] [ms");
+    const AnomalyScores scores{8, 4, {5, 3, 0, 0}, {4, 0, 0, 0}, 5, 4, 1, 2};
+    RequestRecord r = sample_record();
+    r.scores = &scores;
+    r.include_query = true;
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::string buffer(32768, '\0');
+    const EncodeResult enc =
+        encode_request_event(r, views.data(), views.size(), 0, {}, buffer.data(), buffer.size());
+    ASSERT_GT(enc.size, 0U);
+    nlohmann::json datagram = nlohmann::json::parse(std::string_view(buffer.data(), enc.size));
+
+    const std::set<std::string> request_keys = {
+        k_field_version,     k_field_type,      k_field_time_us,  k_field_vhost,
+        k_field_port,        k_field_unique_id, k_field_client,   k_field_method,
+        k_field_path,        k_field_query,     k_field_status,   k_field_protocol,
+        k_field_user_agent,  k_field_scores,    k_field_findings, k_field_findings_dropped,
+        k_field_intercepted, k_field_phase};
+    const std::set<std::string> score_keys = {k_field_inbound,           k_field_outbound,
+                                              k_field_inbound_pl,        k_field_outbound_pl,
+                                              k_field_inbound_threshold, k_field_outbound_threshold,
+                                              k_field_blocking_pl,       k_field_detection_pl};
+    const std::set<std::string> finding_keys = {
+        k_field_id,          k_field_msg,       k_field_severity,
+        k_field_pl,          k_field_phase,     k_field_tags,
+        k_field_target,      k_field_data,      k_field_data_truncated,
+        k_field_intercepted, k_field_truncated, k_field_engine};
+    EXPECT_EQ(datagram[k_field_type], k_type_request);
+    EXPECT_EQ(keys_of(datagram), request_keys);
+    EXPECT_EQ(keys_of(datagram[k_field_scores]), score_keys);
+    std::set<std::string> written;
+    for (const auto& finding : datagram[k_field_findings]) {
+        const auto keys = keys_of(finding);
+        written.insert(keys.begin(), keys.end());
+    }
+    EXPECT_EQ(written, finding_keys);
+
+    for (const std::string& key : request_keys)
+        if (key != k_field_version && key != k_field_type)
+            expect_key_is_read(datagram, datagram[key], key);
+    for (const std::string& key : score_keys)
+        expect_key_is_read(datagram, datagram[k_field_scores][key], key);
+    for (auto& finding : datagram[k_field_findings])
+        for (const std::string& key : keys_of(finding))
+            expect_key_is_read(datagram, finding[key], key);
+}
+
+// The same for a counter report.
+TEST(EventFields, CounterReportKeysAreReadByTheDecoder)
+{
+    std::uint64_t status[k_status_slots] = {};
+    status[200 - k_min_status] = 3;
+    const CounterSnapshot c{"a.test", 80, 4242, 3, 1, status};
+    char buffer[4096];
+    const std::size_t n = encode_counters(c, buffer, sizeof buffer);
+    ASSERT_GT(n, 0U);
+    nlohmann::json datagram = nlohmann::json::parse(std::string_view(buffer, n));
+    EXPECT_EQ(datagram[k_field_type], k_type_counters);
+    const std::set<std::string> keys = {k_field_version, k_field_type,       k_field_vhost,
+                                        k_field_port,    k_field_pid,        k_field_requests,
+                                        k_field_status,  k_field_events_lost};
+    EXPECT_EQ(keys_of(datagram), keys);
+    for (const std::string& key : keys)
+        if (key != k_field_version && key != k_field_type)
+            expect_key_is_read(datagram, datagram[key], key);
 }
 
 } // namespace

@@ -266,6 +266,60 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeOnceBeforeItsSamples)
     EXPECT_GT(sample_lines, 40U);
 }
 
+// A datagram the decoder rejects for `reason`; "" when the test knows none (a new
+// reason needs one here).
+std::string datagram_failing_with(mso::DecodeError reason)
+{
+    using mso::DecodeError;
+    switch (reason) {
+    case DecodeError::too_large: return std::string(mso::k_max_datagram_bytes + 1, ' ');
+    case DecodeError::not_json: return "not json";
+    case DecodeError::not_object: return "[1]";
+    case DecodeError::bad_version: return R"({"v":2,"type":"request"})";
+    case DecodeError::unknown_type: return R"({"v":1,"type":"nope"})";
+    case DecodeError::missing_field: return R"({"v":1,"type":"counters"})";
+    case DecodeError::bad_field_type:
+        return R"({"v":1,"type":"counters","vhost":7,"port":1,"requests":1})";
+    case DecodeError::out_of_bounds:
+        return std::string(mso::k_max_json_depth + 1, '[') +
+               std::string(mso::k_max_json_depth + 1, ']');
+    }
+    return "";
+}
+
+// Every reason a datagram can be rejected for reaches /metrics and `health` with its
+// count (reason i is fed i + 1 times, so a count under the wrong label shows).
+TEST(Metrics, EveryDecodeErrorReasonIsExportedWithItsCount)
+{
+    mso::Collector c;
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < mso::k_decode_errors.size(); ++i) {
+        const mso::DecodeErrorInfo& reason = mso::k_decode_errors[i];
+        SCOPED_TRACE(std::string(reason.name) + ": " + std::string(reason.help));
+        const std::string datagram = datagram_failing_with(reason.reason);
+        ASSERT_FALSE(datagram.empty()) << "no test datagram for this reason";
+        for (std::size_t n = 0; n <= i; ++n, ++total) {
+            const auto failure = c.ingest(datagram, k_now);
+            ASSERT_TRUE(failure.has_value());
+            ASSERT_EQ(failure->reason, reason.reason) << failure->detail;
+        }
+    }
+    const auto s = samples(render(c));
+    const json health = c.health(Clock::now());
+    for (std::size_t i = 0; i < mso::k_decode_errors.size(); ++i) {
+        const std::string name(mso::k_decode_errors[i].name);
+        SCOPED_TRACE(name);
+        const std::string series =
+            R"(modsec_observe_collector_malformed_datagrams_total{reason=")" + name + R"("})";
+        ASSERT_EQ(s.count(series), 1U) << "not in /metrics";
+        EXPECT_EQ(s.at(series), std::to_string(i + 1));
+        EXPECT_EQ(health["malformed_by_reason"].value(name, 0U), i + 1) << "not in health";
+    }
+    EXPECT_EQ(health["malformed_by_reason"].size(), mso::k_decode_errors.size());
+    EXPECT_EQ(health["malformed"], total);
+    EXPECT_EQ(s.at("modsec_observe_collector_datagrams_total"), std::to_string(total));
+}
+
 TEST(Metrics, EmptyCollectorStillExportsHealth)
 {
     const mso::Collector c;
