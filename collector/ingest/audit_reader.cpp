@@ -10,6 +10,7 @@ namespace mso {
 namespace {
 
 constexpr std::size_t k_read_chunk = 1024 * 1024;
+constexpr std::string_view k_long_line = "a line longer than the entry size limit";
 
 std::string_view trim_line(std::string_view line) noexcept
 {
@@ -64,7 +65,7 @@ void AuditReader::feed(std::string_view chunk, AuditSink& sink)
             break;
         const auto end = static_cast<std::size_t>(static_cast<const char*>(nl) - m_buf.data()) + 1;
         if (m_drop_line) {
-            stray(m_scan, end, "a line longer than the entry size limit");
+            stray(m_scan, end, k_long_line);
             m_drop_line = false;
         } else {
             process_line(m_scan, end, sink);
@@ -72,14 +73,11 @@ void AuditReader::feed(std::string_view chunk, AuditSink& sink)
         m_scan = end;
     }
     if (m_state == State::native && m_buf.size() - m_entry_begin > max) {
-        flush_stray(sink);
-        stray(m_entry_begin, m_buf.size(),
-              "an entry larger than the entry size limit (skipped up to the next entry)");
+        skip_oversized(m_buf.size(), sink);
         m_scan = m_buf.size();
-        m_state = State::skipping;
     }
     if (m_state != State::native && m_buf.size() - m_scan > max) {
-        stray(m_scan, m_buf.size(), "a line longer than the entry size limit");
+        stray(m_scan, m_buf.size(), k_long_line);
         m_scan = m_buf.size();
         m_drop_line = true;
     }
@@ -97,7 +95,7 @@ void AuditReader::feed(std::string_view chunk, AuditSink& sink)
 void AuditReader::finish(AuditSink& sink)
 {
     if (m_drop_line) {
-        stray(m_scan, m_buf.size(), "a line longer than the entry size limit");
+        stray(m_scan, m_buf.size(), k_long_line);
         m_scan = m_buf.size();
     } else if (m_scan < m_buf.size()) {
         process_line(m_scan, m_buf.size(), sink); // the last line, without '\n'
@@ -139,6 +137,7 @@ void AuditReader::process_line(std::size_t begin, std::size_t end, AuditSink& si
 {
     const std::string_view line = trim_line(std::string_view(m_buf).substr(begin, end - begin));
     const auto sep = line.size() >= 14 && line[0] == '-' ? native_separator(line) : std::nullopt;
+    const std::size_t max = m_options.max_entry_bytes;
     if (m_state == State::native) {
         if (!sep)
             return;
@@ -163,6 +162,10 @@ void AuditReader::process_line(std::size_t begin, std::size_t end, AuditSink& si
         stray(begin, end, m_stray_reason);
         return;
     }
+    if (end - begin > max) { // decided as feed() does when the line comes in pieces
+        stray(begin, end, k_long_line);
+        return;
+    }
     const std::string_view text = skip_blanks(line);
     if (text.empty())
         return; // Serial's blank line after Z, or blank lines between JSON entries
@@ -182,8 +185,20 @@ void AuditReader::begin_native(std::size_t begin, const NativeSeparator& separat
     m_flavor = separator.format;
 }
 
+void AuditReader::skip_oversized(std::size_t end, AuditSink& sink)
+{
+    flush_stray(sink);
+    stray(m_entry_begin, end,
+          "an entry larger than the entry size limit (skipped up to the next entry)");
+    m_state = State::skipping;
+}
+
 void AuditReader::end_native(std::size_t end, AuditSink& sink)
 {
+    if (end - m_entry_begin > m_options.max_entry_bytes) {
+        skip_oversized(end, sink); // as feed() decides when the entry comes in pieces
+        return;
+    }
     m_state = State::outside;
     const std::string_view raw = std::string_view(m_buf).substr(m_entry_begin, end - m_entry_begin);
     reset_entry(m_entry);

@@ -61,6 +61,7 @@ private:
     void process_line(std::size_t begin, std::size_t end, AuditSink& sink);
     void begin_native(std::size_t begin, const NativeSeparator& separator);
     void end_native(std::size_t end, AuditSink& sink);
+    void skip_oversized(std::size_t end, AuditSink& sink);
     void parse_json(std::size_t begin, std::size_t end, AuditSink& sink);
     void stray(std::size_t begin, std::size_t end, std::string_view reason);
     void flush_stray(AuditSink& sink);
