@@ -72,10 +72,11 @@ void AuditReader::feed(std::string_view chunk, AuditSink& sink)
         }
         m_scan = end;
     }
-    if (m_state == State::native && m_buf.size() - m_entry_begin > max) {
-        skip_oversized(m_buf.size(), sink);
-        m_scan = m_buf.size();
-    }
+    // An entry whose complete lines, or whose unfinished last line, pass the bound is
+    // too large however it ends (the partial line may be the next entry's A line, so it
+    // stays to be read).
+    if (m_state == State::native && (m_scan - m_entry_begin > max || m_buf.size() - m_scan > max))
+        skip_oversized(m_scan, sink);
     if (m_state != State::native && m_buf.size() - m_scan > max) {
         stray(m_scan, m_buf.size(), k_long_line);
         m_scan = m_buf.size();
@@ -102,8 +103,11 @@ void AuditReader::finish(AuditSink& sink)
         m_scan = m_buf.size();
     }
     if (m_state == State::native) {
-        report(m_base + m_entry_begin, m_buf.size() - m_entry_begin,
-               "the input ends inside an entry (no Z part)", sink);
+        if (m_buf.size() - m_entry_begin > m_options.max_entry_bytes)
+            skip_oversized(m_buf.size(), sink); // as feed() decides it in pieces
+        else
+            report(m_base + m_entry_begin, m_buf.size() - m_entry_begin,
+                   "the input ends inside an entry (no Z part)", sink);
     }
     flush_stray(sink);
     m_buf.clear();
@@ -148,6 +152,12 @@ void AuditReader::process_line(std::size_t begin, std::size_t end, AuditSink& si
         }
         if (sep->part != 'A')
             return; // another part, or another boundary's separator inside a body
+        if (begin - m_entry_begin > max) { // as feed() decides it in pieces
+            skip_oversized(begin, sink);
+            flush_stray(sink);
+            begin_native(begin, *sep);
+            return;
+        }
         report(m_base + m_entry_begin, begin - m_entry_begin,
                "an entry without its Z part (a new entry starts)", sink);
         begin_native(begin, *sep);

@@ -6,6 +6,7 @@
 #include "ingest/audit_reader.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <string_view>
 #include <vector>
 
@@ -64,6 +65,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t chunk = size == 0 ? 1 : 1 + data[0] % 97;
     const std::vector<Record> whole = run(input, size == 0 ? 1 : size);
     const std::vector<Record> parts = run(input, chunk);
+    if (whole != parts) {
+        for (const auto* list : {&whole, &parts}) {
+            std::fprintf(stderr, "%s:\n", list == &whole ? "whole" : "in chunks");
+            for (const Record& r : *list)
+                std::fprintf(stderr, "  %s at %llu, %llu bytes\n", r.error ? "error" : "entry",
+                             static_cast<unsigned long long>(r.offset),
+                             static_cast<unsigned long long>(r.size));
+        }
+    }
     MSO_FUZZ_CHECK(whole == parts);
     (void)mso::detect_format(input);
     return 0;
