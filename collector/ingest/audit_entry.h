@@ -1,0 +1,80 @@
+// One audit-log entry as the importer sees it: the request event the module would have
+// sent for the same request (common/event.h), plus what only an audit log tells
+// (ModSecurity's engine mode, which format it came in) and where it was (byte offset,
+// size and a hash of its raw bytes, for idempotent imports and error reports).
+//
+// Field mapping, the same for every format (docs: ../shared/docs/audit-logs-and-mlogc.md):
+//  - time_us: the entry's own time (A part / transaction time), UTC.
+//  - vhost: the Host request header as sent (the label map comes later, in the importer);
+//    port: the server port.
+//  - client: the client IP; method, path, query, protocol: from the request line
+//    (path without query or fragment, as the module sends it).
+//  - findings: one per ModSecurity alert of the entry, parsed by common/modsec_message.h.
+//  - intercepted / phase: the entry's interception ("Action: Intercepted (phase N)",
+//    audit_data.action, or for ModSecurity v3 an "Access denied" message).
+//  - scores: from the CRS scoring messages (949110, 959100, 980130, 980170) when any is
+//    present, else nullopt.
+#pragma once
+
+#include "event.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mso {
+
+// The audit-log dialects the importer reads.
+enum class AuditFormat {
+    unknown,
+    v2_native, // mod_security2, SecAuditLogFormat Native (Serial or Concurrent)
+    v2_json,   // mod_security2, SecAuditLogFormat JSON
+    v3_native, // libmodsecurity 3 (nginx), Native
+    v3_json,   // libmodsecurity 3 (nginx), JSON
+};
+
+// SecRuleEngine of the request: "On" blocks, "DetectionOnly" only logs.
+enum class EngineMode { unknown, on, detection_only };
+
+[[nodiscard]] std::string_view format_name(AuditFormat format) noexcept;
+[[nodiscard]] std::string_view engine_mode_name(EngineMode mode) noexcept; // "on", ...
+
+// One parsed entry. Owned strings; reused from entry to entry by the reader.
+struct AuditEntry {
+    RequestEvent event;
+    EngineMode engine = EngineMode::unknown;
+    AuditFormat format = AuditFormat::unknown;
+    std::string server_ip; // the A part's / transaction's server address
+    int client_port = 0;
+    std::uint64_t offset = 0; // byte offset of the entry's first byte in its input
+    std::uint64_t size = 0;   // bytes of the raw entry (hashed)
+    // FNV-1a 64 of the raw entry bytes: from the A separator through the end of the Z
+    // separator line (Native), or the JSON text without its newline.
+    std::uint64_t hash = 0;
+};
+
+// Clears every field of `entry`, keeping the strings' capacity for the next entry.
+void reset_entry(AuditEntry& entry);
+
+// A malformed entry or stray bytes that the reader skipped.
+struct AuditError {
+    std::uint64_t offset = 0; // where the skipped bytes start in the input
+    std::uint64_t size = 0;   // how many bytes were skipped
+    std::string message;      // lowercase, no offset in it
+};
+
+inline constexpr std::uint64_t k_fnv1a64_offset = 14695981039346656037ULL;
+
+// FNV-1a 64 over `bytes`, continuing from `hash` (pass the result back to hash in parts).
+[[nodiscard]] inline std::uint64_t fnv1a64(std::string_view bytes,
+                                           std::uint64_t hash = k_fnv1a64_offset) noexcept
+{
+    for (const char c : bytes) {
+        hash ^= static_cast<unsigned char>(c);
+        hash *= 1099511628211ULL;
+    }
+    return hash;
+}
+
+} // namespace mso
