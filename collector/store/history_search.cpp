@@ -234,8 +234,8 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
     std::string sql;
     if (minutes) {
         sql = "SELECT minute * 60000000 AS t, events AS n, flagged AS f, intercepted AS i, "
-              "would_block AS w FROM minutes WHERE rule_id = ?1 AND minute >= ?2 / 60000000 "
-              "AND minute < ?3 / 60000000 AND (?4 IS NULL OR vhost_id = ?4)";
+              "would_block AS w FROM minutes WHERE rule_id = ?1 AND vhost_id = ?4 AND "
+              "minute >= ?2 / 60000000 AND minute < ?3 / 60000000";
     } else if (rule) {
         sql = "SELECT r.time_us AS t, 1 AS n, 1 AS f, e.verdict = 2 AS i, e.verdict = 1 AS w "
               "FROM event_rules r CROSS JOIN events e ON e.id = r.event_id WHERE r.rule_id = ?1 "
@@ -257,6 +257,8 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
     s->bind(3, until_us);
     if (vhost_id) {
         s->bind(4, *vhost_id);
+    } else if (minutes) {
+        s->bind(4, k_all_vhosts);
     }
     s->bind(5, step_us);
     for (;;) {

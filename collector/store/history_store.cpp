@@ -48,7 +48,7 @@ std::optional<std::int64_t> HistoryStore::Impl::lookup(std::string_view text)
     if (text.empty()) {
         return 0;
     }
-    if (const auto it = ids.find(std::string(text)); it != ids.end()) {
+    if (const auto it = ids.find(text); it != ids.end()) {
         return it->second;
     }
     std::string error;
@@ -168,8 +168,9 @@ void HistoryStore::Impl::count_minute(MinuteDeltas& deltas, std::int64_t time_us
     if (time_us < 0 && minute * k_us_per_minute != time_us) {
         --minute;
     }
+    // The all-vhosts rows are summed in apply_minutes().
     auto add = [&](std::int64_t rule) {
-        MinuteCounts& c = deltas[MinuteKey{rule, minute, vhost_id}];
+        MinuteCounts& c = deltas[MinuteKey{rule, vhost_id, minute}];
         c.events += sign;
         c.flagged += flagged ? sign : 0;
         c.intercepted += verdict == Verdict::intercepted ? sign : 0;
@@ -181,8 +182,17 @@ void HistoryStore::Impl::count_minute(MinuteDeltas& deltas, std::int64_t time_us
     }
 }
 
-Result<void> HistoryStore::Impl::apply_minutes(const MinuteDeltas& deltas)
+Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
 {
+    MinuteDeltas totals;
+    for (const auto& [key, c] : deltas) {
+        MinuteCounts& t = totals[MinuteKey{key.rule_id, k_all_vhosts, key.minute}];
+        t.events += c.events;
+        t.flagged += c.flagged;
+        t.intercepted += c.intercepted;
+        t.would_block += c.would_block;
+    }
+    deltas.merge(totals);
     std::string error;
     Stmt* s = statement("INSERT INTO minutes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                         "ON CONFLICT DO UPDATE SET events = events + excluded.events, "
@@ -191,15 +201,15 @@ Result<void> HistoryStore::Impl::apply_minutes(const MinuteDeltas& deltas)
                         "would_block = would_block + excluded.would_block",
                         error);
     Stmt* drop = s == nullptr ? nullptr
-                              : statement("DELETE FROM minutes WHERE rule_id = ?1 AND minute = "
-                                          "?2 AND vhost_id = ?3 AND events <= 0",
+                              : statement("DELETE FROM minutes WHERE rule_id = ?1 AND vhost_id = "
+                                          "?2 AND minute = ?3 AND events <= 0",
                                           error);
     if (drop == nullptr) {
         return fail(error);
     }
     for (const auto& [key, c] : deltas) {
         s->reset();
-        const std::array<std::int64_t, 7> values{key.rule_id, key.minute,    key.vhost_id, c.events,
+        const std::array<std::int64_t, 7> values{key.rule_id, key.vhost_id,  key.minute,   c.events,
                                                  c.flagged,   c.intercepted, c.would_block};
         for (std::size_t i = 0; i < values.size(); ++i) {
             s->bind(static_cast<int>(i + 1), values[i]);
@@ -210,8 +220,8 @@ Result<void> HistoryStore::Impl::apply_minutes(const MinuteDeltas& deltas)
         if (c.events < 0) {
             drop->reset();
             drop->bind(1, key.rule_id);
-            drop->bind(2, key.minute);
-            drop->bind(3, key.vhost_id);
+            drop->bind(2, key.vhost_id);
+            drop->bind(3, key.minute);
             if (auto r = drop->step(); !r) {
                 return fail(r.error());
             }

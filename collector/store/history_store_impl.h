@@ -13,6 +13,8 @@
 namespace mso {
 
 inline constexpr std::int64_t k_us_per_minute = 60'000'000;
+// The vhost id of the minutes rows that count every vhost (0 is the empty vhost).
+inline constexpr std::int64_t k_all_vhosts = -1;
 
 // The columns every read selects from `events e`, in the order read_event() expects.
 inline constexpr std::string_view k_event_columns =
@@ -21,11 +23,11 @@ inline constexpr std::string_view k_event_columns =
     "e.findings_dropped, e.scores, e.path, e.query, e.unique_id, e.findings";
 
 // Per-minute counts to add to (or subtract from) the minutes table, keyed by
-// (rule id string id or 0 for all events, minute, vhost string id).
+// (rule id string id or 0 for all events, vhost string id or k_all_vhosts, minute).
 struct MinuteKey {
     std::int64_t rule_id;
-    std::int64_t minute;
     std::int64_t vhost_id;
+    std::int64_t minute;
     auto operator<=>(const MinuteKey&) const = default;
 };
 struct MinuteCounts {
@@ -40,7 +42,15 @@ struct HistoryStore::Impl final : StringIds {
     Db db;
     OpenReport report;
     bool read_only = false;
-    std::unordered_map<std::string, std::int64_t> ids;   // text -> id (interning)
+    // Heterogeneous lookup: a string_view finds without building a string.
+    struct TextHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept
+        {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, std::int64_t, TextHash, std::equal_to<>> ids; // interning
     std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)
     std::map<std::string, Stmt, std::less<>> statements; // prepared, by SQL text
 
@@ -61,7 +71,8 @@ struct HistoryStore::Impl final : StringIds {
     static void count_minute(MinuteDeltas& deltas, std::int64_t time_us, std::int64_t vhost_id,
                              Verdict verdict, bool flagged, const std::vector<std::int64_t>& rules,
                              int sign);
-    Result<void> apply_minutes(const MinuteDeltas& deltas);
+    // Adds the all-vhosts rows to `deltas` and applies them; rows left with no events go.
+    Result<void> apply_minutes(MinuteDeltas& deltas);
 };
 
 // Registers mso_grep(findings, context) on a connection (history_search.cpp).

@@ -54,13 +54,13 @@ CREATE TABLE event_rules (
 ) WITHOUT ROWID;
 CREATE TABLE minutes (
     rule_id     INTEGER NOT NULL,
-    minute      INTEGER NOT NULL,
     vhost_id    INTEGER NOT NULL,
+    minute      INTEGER NOT NULL,
     events      INTEGER NOT NULL,
     flagged     INTEGER NOT NULL,
     intercepted INTEGER NOT NULL,
     would_block INTEGER NOT NULL,
-    PRIMARY KEY (rule_id, minute, vhost_id)
+    PRIMARY KEY (rule_id, vhost_id, minute)
 ) WITHOUT ROWID;
 )sql";
 

@@ -1,6 +1,7 @@
 // Verdict, content hash and the findings blob of stored_event.h.
 #include "store/stored_event.h"
 
+#include <algorithm>
 #include <array>
 
 namespace mso {
@@ -17,24 +18,38 @@ constexpr std::uint64_t k_engine = 8;
 
 class Hasher {
 public:
+    // The length, then the bytes as little-endian 64-bit words (the last zero-padded).
     void bytes(std::string_view s) noexcept
     {
         integer(static_cast<std::int64_t>(s.size()));
-        for (const char c : s) {
-            m_h = (m_h ^ static_cast<unsigned char>(c)) * k_fnv_prime;
+        while (!s.empty()) {
+            const std::size_t n = std::min<std::size_t>(s.size(), 8);
+            std::uint64_t word = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                word |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i])) << (8 * i);
+            }
+            mix(word);
+            s.remove_prefix(n);
         }
     }
-    void integer(std::int64_t v) noexcept
+    void integer(std::int64_t v) noexcept { mix(static_cast<std::uint64_t>(v)); }
+    [[nodiscard]] std::uint64_t value() const noexcept
     {
-        auto u = static_cast<std::uint64_t>(v);
-        for (int i = 0; i < 8; ++i) {
-            m_h = (m_h ^ (u & 0xffU)) * k_fnv_prime;
-            u >>= 8U;
-        }
+        std::uint64_t h = m_h;
+        h ^= h >> 33U;
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33U;
+        return h;
     }
-    [[nodiscard]] std::uint64_t value() const noexcept { return m_h; }
 
 private:
+    // FNV-1a's step on 64-bit words, then a rotation so high bits reach low ones.
+    void mix(std::uint64_t word) noexcept
+    {
+        m_h = (m_h ^ word) * k_fnv_prime;
+        m_h = (m_h << 29U) | (m_h >> 35U);
+    }
+
     std::uint64_t m_h = k_fnv_offset;
 };
 

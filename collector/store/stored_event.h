@@ -40,8 +40,8 @@ struct StoredEvent {
 // restated here so the store needs no part of state/.
 [[nodiscard]] Verdict verdict_of(const RequestEvent& event) noexcept;
 
-// A 64-bit hash (FNV-1a) of every field of the event except the source and row id: the
-// same request read twice, from any source, hashes the same.
+// A 64-bit hash (FNV-1a over 64-bit words, docs/STORE.md) of every field of the event except the
+// source and row id: the same request read twice, from any source, hashes the same.
 [[nodiscard]] std::uint64_t content_hash(const RequestEvent& event) noexcept;
 
 [[nodiscard]] std::string_view engine_mode_name(EngineMode mode) noexcept;
