@@ -1,0 +1,370 @@
+// History store benchmark: how fast the store takes flagged 5-finding events on one core,
+// how many bytes each costs on disk, and how long a filtered search page, a find by
+// unique id and a 7-day time series take once it holds N events. The events are
+// synthetic but shaped like CRS 4 output: 20 vhosts (skewed), 5,000 clients, 50 user
+// agents, 30 rules with their real messages and tags, matched data cut at 32 bytes
+// (ModSecObserveMatchedData truncate:32), random unique ids, spread over 7 days. CPU
+// time comes from getrusage (the machine is shared; wall time is shown too).
+//
+// Usage: store_bench [--events N] [--dir DIR] [--keep]   (prints Markdown)
+#include "store/history_store.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using mso::StoredEvent;
+
+double cpu_seconds()
+{
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+struct Rng {
+    std::uint64_t s;
+    std::uint64_t next()
+    {
+        std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27U)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31U);
+    }
+    std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
+    // Skewed toward 0: a few vhosts and rules take most events.
+    std::size_t skewed(std::size_t n) { return std::min(below(n), below(n)); }
+};
+
+struct Rule {
+    const char* id;
+    const char* msg;
+    const char* severity;
+    int pl;
+    const char* attack;
+};
+
+constexpr std::array<Rule, 30> k_rules{{
+    {"942100", "SQL Injection Attack Detected via libinjection", "CRITICAL", 1, "sqli"},
+    {"942110", "SQL Injection Attack: Common Injection Testing Detected", "WARNING", 2, "sqli"},
+    {"942190", "Detects MSSQL code execution and information gathering attempts", "CRITICAL", 1,
+     "sqli"},
+    {"942200", "Detects MySQL comment-/space-obfuscated injections and backtick termination",
+     "CRITICAL", 2, "sqli"},
+    {"942260", "Detects basic SQL authentication bypass attempts 2/3", "CRITICAL", 2, "sqli"},
+    {"942340", "Detects basic SQL authentication bypass attempts 3/3", "CRITICAL", 2, "sqli"},
+    {"942370", "Detects classic SQL injection probings 2/3", "CRITICAL", 2, "sqli"},
+    {"942430",
+     "Restricted SQL Character Anomaly Detection (args): # of special characters exceeded (12)",
+     "WARNING", 2, "sqli"},
+    {"941100", "XSS Attack Detected via libinjection", "CRITICAL", 1, "xss"},
+    {"941110", "XSS Filter - Category 1: Script Tag Vector", "CRITICAL", 1, "xss"},
+    {"941160", "NoScript XSS InjectionChecker: HTML Injection", "CRITICAL", 1, "xss"},
+    {"930100", "Path Traversal Attack (/../) or (/.../)", "CRITICAL", 1, "lfi"},
+    {"930110", "Path Traversal Attack (/../) or (/.../)", "CRITICAL", 1, "lfi"},
+    {"930120", "OS File Access Attempt", "CRITICAL", 1, "lfi"},
+    {"932100", "Remote Command Execution: Unix Command Injection", "CRITICAL", 1, "rce"},
+    {"932160", "Remote Command Execution: Unix Shell Code Found", "CRITICAL", 1, "rce"},
+    {"933100", "PHP Injection Attack: PHP Open Tag Found", "CRITICAL", 1, "php"},
+    {"913100", "Found User-Agent associated with security scanner", "CRITICAL", 1,
+     "reputation-scanner"},
+    {"920350", "Host header is a numeric IP address", "WARNING", 1, "protocol"},
+    {"920420", "Request content type is not allowed by policy", "CRITICAL", 1, "protocol"},
+    {"920440", "URL file extension is restricted by policy", "CRITICAL", 1, "protocol"},
+    {"920270", "Invalid character in request (null character)", "CRITICAL", 1, "protocol"},
+    {"921130", "HTTP Response Splitting Attack", "CRITICAL", 1, "protocol"},
+    {"931100", "Possible Remote File Inclusion (RFI) Attack: URL Parameter using IP Address",
+     "CRITICAL", 1, "rfi"},
+    {"934100", "Node.js Injection Attack 1/2", "CRITICAL", 1, "injection-generic"},
+    {"943120", "Possible Session Fixation Attack: SessionID Parameter Name with No Referer",
+     "CRITICAL", 1, "fixation"},
+    {"944100", "Remote Command Execution: Suspicious Java class detected", "CRITICAL", 1, "rce"},
+    {"951220", "mssql SQL Information Leakage", "CRITICAL", 1, "disclosure"},
+    {"953100", "PHP Information Leakage", "ERROR", 1, "disclosure"},
+    {"920230", "Multiple URL Encoding Detected", "WARNING", 2, "protocol"},
+}};
+
+std::string random_text(Rng& rng, std::size_t n)
+{
+    static constexpr char k_chars[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789' =()-<>/;";
+    std::string s(n, ' ');
+    for (auto& c : s) {
+        c = k_chars[rng.below(sizeof(k_chars) - 1)];
+    }
+    return s;
+}
+
+StoredEvent make_event(Rng& rng, std::int64_t time_us)
+{
+    StoredEvent s;
+    s.source = rng.below(10) == 0 ? "import:access-2024" : "module";
+    s.engine_mode = rng.below(2) == 0 ? mso::EngineMode::on : mso::EngineMode::detection_only;
+    mso::RequestEvent& e = s.event;
+    e.time_us = time_us;
+    e.vhost = "site" + std::to_string(rng.skewed(20)) + ".example.com";
+    e.port = 443;
+    e.unique_id = random_text(rng, 27);
+    for (auto& c : e.unique_id) {
+        c = std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '@';
+    }
+    e.client = "198.51." + std::to_string(rng.below(20)) + "." + std::to_string(rng.below(250));
+    e.method = rng.below(5) == 0 ? "POST" : "GET";
+    e.path = "/shop/product/" + std::to_string(rng.below(100'000));
+    e.query = "q=" + random_text(rng, 12);
+    e.status = rng.below(4) == 0 ? 403 : 200;
+    e.protocol = "HTTP/1.1";
+    e.user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:" + std::to_string(rng.below(50)) +
+                   ".0) Gecko/20100101 Firefox/115.0";
+    e.intercepted = e.status == 403 && s.engine_mode == mso::EngineMode::on;
+    e.phase = 2;
+    mso::AnomalyScores sc;
+    sc.inbound = static_cast<int>(15 + rng.below(20));
+    sc.inbound_pl = {sc.inbound, 0, 0, 0};
+    sc.inbound_threshold = 5;
+    sc.outbound_threshold = 4;
+    sc.blocking_pl = 1;
+    sc.detection_pl = 1;
+    e.scores = sc;
+    for (int i = 0; i < 4; ++i) {
+        const Rule& r = k_rules[rng.skewed(k_rules.size())];
+        mso::Finding f;
+        f.id = r.id;
+        f.msg = r.msg;
+        f.severity = r.severity;
+        f.paranoia_level = r.pl;
+        f.phase = 2;
+        f.tags = {"application-multi",
+                  "language-multi",
+                  "platform-multi",
+                  std::string("attack-") + r.attack,
+                  "paranoia-level/" + std::to_string(r.pl),
+                  "OWASP_CRS",
+                  "capec/1000/152/248/66",
+                  "PCI/6.5.2"};
+        f.target = rng.below(2) == 0 ? "ARGS:q" : "REQUEST_COOKIES:session";
+        f.data = "Matched Data: " + random_text(rng, 18); // 32 bytes, as truncate:32
+        f.data_truncated = true;
+        e.findings.push_back(std::move(f));
+    }
+    mso::Finding sum;
+    sum.id = "949110";
+    sum.msg = "Inbound Anomaly Score Exceeded (Total Score: " + std::to_string(sc.inbound) + ")";
+    sum.severity = "CRITICAL";
+    sum.phase = 2;
+    sum.tags = {"anomaly-evaluation", "OWASP_CRS"};
+    sum.target = "TX:BLOCKING_INBOUND_ANOMALY_SCORE";
+    sum.intercepted = e.intercepted;
+    e.findings.push_back(std::move(sum));
+    return s;
+}
+
+struct Timing {
+    double median_ms;
+    double max_ms;
+};
+
+template <typename F> Timing measure(int runs, F&& f)
+{
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+        const auto t0 = Clock::now();
+        f(i);
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return {ms[ms.size() / 2], ms.back()};
+}
+
+void check(bool ok, const std::string& what)
+{
+    if (!ok) {
+        std::fprintf(stderr, "store_bench: %s\n", what.c_str());
+        std::exit(1);
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    std::size_t events = 1'000'000;
+    std::string dir = "/tmp/mso-store-bench";
+    bool keep = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--events" && i + 1 < argc) {
+            events = std::stoul(argv[++i]);
+        } else if (a == "--dir" && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (a == "--keep") {
+            keep = true;
+        }
+    }
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/history.db";
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        std::filesystem::remove(path + suffix);
+    }
+    auto store = mso::HistoryStore::open(path);
+    check(store.has_value(), store.error());
+
+    const std::int64_t week_us = 7LL * 86'400'000'000LL;
+    const std::int64_t start_us = 1'700'000'000'000'000LL;
+    const std::int64_t end_us = start_us + week_us;
+    Rng rng{42};
+    std::vector<std::string> uids;
+    constexpr std::size_t k_batch = 4096;
+    double insert_cpu = 0;
+    double insert_wall = 0;
+    std::vector<StoredEvent> batch;
+    for (std::size_t done = 0; done < events;) {
+        batch.clear();
+        for (std::size_t i = 0; i < k_batch && done + i < events; ++i) {
+            const auto t = start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
+                                                                static_cast<double>(events) *
+                                                                static_cast<double>(week_us));
+            batch.push_back(make_event(rng, t));
+            if ((done + i) % 997 == 0) {
+                uids.push_back(batch.back().event.unique_id);
+            }
+        }
+        const double c0 = cpu_seconds();
+        const auto t0 = Clock::now();
+        auto r = store->write_batch(batch);
+        insert_wall += std::chrono::duration<double>(Clock::now() - t0).count();
+        insert_cpu += cpu_seconds() - c0;
+        check(r.has_value(), r.error());
+        done += batch.size();
+    }
+    auto size = store->size();
+    check(size.has_value(), size.error());
+    std::printf("## History store, %zu flagged events (5 findings each, data cut at 32 bytes)\n\n",
+                events);
+    std::printf("| measure | value |\n|---|---|\n");
+    std::printf("| insert, events/s of CPU time (batches of %zu) | %.0f |\n", k_batch,
+                static_cast<double>(events) / insert_cpu);
+    std::printf("| insert, events/s of wall time | %.0f |\n",
+                static_cast<double>(events) / insert_wall);
+    std::printf("| bytes on disk per event (used pages) | %.0f |\n",
+                static_cast<double>(size->used_bytes()) / static_cast<double>(events));
+    std::printf("| database file | %.1f MB |\n", static_cast<double>(size->file_bytes()) / 1e6);
+
+    auto reader = mso::HistoryStore::open(path, [] {
+        mso::HistoryOptions o;
+        o.read_only = true;
+        return o;
+    }());
+    check(reader.has_value(), reader.error());
+    std::printf(
+        "\n| query (read-only connection) | median ms | max ms | events |\n|---|---|---|---|\n");
+    struct Case {
+        const char* name;
+        mso::HistoryQuery q;
+    };
+    auto q = [](auto&& set) {
+        mso::HistoryQuery h;
+        set(h);
+        return h;
+    };
+    const std::int64_t mid = start_us + week_us / 2;
+    const std::vector<Case> cases{
+        {"newest page, no filter", q([](auto&) {})},
+        {"--vhost (busiest)", q([](auto& h) { h.vhost = "site0.example.com"; })},
+        {"--vhost (rarest)", q([](auto& h) { h.vhost = "site19.example.com"; })},
+        {"--rule (common)", q([](auto& h) { h.rule = "942100"; })},
+        {"--rule (rare)", q([](auto& h) { h.rule = "920230"; })},
+        {"--rule + --vhost", q([](auto& h) {
+             h.rule = "941110";
+             h.vhost = "site7.example.com";
+         })},
+        {"--client", q([](auto& h) { h.client = "198.51.7.77"; })},
+        {"--status 403", q([](auto& h) { h.status = 403; })},
+        {"--intercepted", q([](auto& h) { h.intercepted = true; })},
+        {"--would-block", q([](auto& h) { h.would_block = true; })},
+        {"--engine detection-only",
+         q([](auto& h) { h.engine_mode = mso::EngineMode::detection_only; })},
+        {"--source import:access-2024", q([](auto& h) { h.source = "import:access-2024"; })},
+        {"--path /shop/product/4242", q([](auto& h) { h.path_prefix = "/shop/product/4242"; })},
+        {"--grep libinjection", q([](auto& h) { h.grep = "libinjection"; })},
+        {"--grep xyz (data)", q([](auto& h) { h.grep = "xyz"; })},
+        {"--since/--until 1 h, mid-week", q([&](auto& h) {
+             h.since_us = mid;
+             h.until_us = mid + 3'600'000'000LL;
+         })},
+        {"--vhost --client --window 1 d", q([&](auto& h) {
+             h.vhost = "site3.example.com";
+             h.client = "198.51.3.33";
+             h.since_us = end_us - 86'400'000'000LL;
+         })},
+    };
+    for (const auto& c : cases) {
+        std::size_t n = 0;
+        auto t = measure(9, [&](int) {
+            auto page = reader->search(c.q);
+            check(page.has_value(), page.error());
+            n = page->events.size();
+        });
+        std::printf("| %s | %.2f | %.2f | %zu |\n", c.name, t.median_ms, t.max_ms, n);
+    }
+    {
+        auto first = reader->search(q([](auto& h) { h.vhost = "site5.example.com"; }));
+        check(first.has_value() && first->next.has_value(), "no second page");
+        auto t = measure(9, [&](int) {
+            auto page = reader->search(q([&](auto& h) {
+                h.vhost = "site5.example.com";
+                h.after = first->next;
+            }));
+            check(page.has_value(), page.error());
+        });
+        std::printf("| --vhost, page 2 (cursor) | %.2f | %.2f | 50 |\n", t.median_ms, t.max_ms);
+    }
+    auto t = measure(static_cast<int>(std::min<std::size_t>(uids.size(), 500)), [&](int i) {
+        auto e = reader->find(uids[static_cast<std::size_t>(i)]);
+        check(e.has_value() && e->has_value(), "find failed");
+    });
+    std::printf("| find UNIQUE_ID | %.3f | %.3f | 1 |\n", t.median_ms, t.max_ms);
+    struct Series {
+        const char* name;
+        std::optional<std::string> vhost;
+        std::optional<std::string> rule;
+        std::int64_t since;
+        std::int64_t step;
+    };
+    const std::vector<Series> series{
+        {"timeseries 7 d, 1 h steps", std::nullopt, std::nullopt, start_us, 3600},
+        {"timeseries 7 d, 1 h, --vhost", "site2.example.com", std::nullopt, start_us, 3600},
+        {"timeseries 7 d, 1 h, --rule", std::nullopt, "942100", start_us, 3600},
+        {"timeseries 7 d, 1 min steps", std::nullopt, std::nullopt, start_us, 60},
+        {"timeseries 1 h, 10 s steps (from events)", std::nullopt, std::nullopt,
+         end_us - 3'600'000'000LL, 10},
+    };
+    for (const auto& s : series) {
+        std::size_t n = 0;
+        const std::int64_t since = s.since - s.since % 60'000'000;
+        const std::int64_t until = end_us - end_us % 60'000'000 + 60'000'000;
+        auto ts = measure(5, [&](int) {
+            auto rows = reader->timeseries(s.vhost, s.rule, since, until, s.step);
+            check(rows.has_value(), rows.error());
+            n = rows->size();
+        });
+        std::printf("| %s | %.2f | %.2f | %zu buckets |\n", s.name, ts.median_ms, ts.max_ms, n);
+    }
+    if (!keep) {
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::filesystem::remove(path + suffix);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,152 @@
+// Retention of the history store (history_store.h): the oldest events go first, a
+// bounded number per transaction so the writer never holds the lock for long, with
+// their rule index rows and their share of the per-minute counts; then free pages go
+// back to the file system a bounded number at a time (auto_vacuum = INCREMENTAL).
+#include "store/history_store_impl.h"
+
+#include <array>
+
+namespace mso {
+namespace {
+
+constexpr std::int64_t k_us_per_day = 86'400'000'000;
+// Pages returned to the file system per prune step (4 MiB with 4 KiB pages).
+constexpr std::int64_t k_vacuum_pages = 1024;
+
+struct Doomed {
+    std::int64_t id;
+    std::int64_t time_us;
+    std::int64_t vhost_id;
+    Verdict verdict;
+    bool flagged;
+    std::vector<std::int64_t> rules;
+};
+
+Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int64_t> before,
+                                   std::size_t max_rows)
+{
+    std::string error;
+    Stmt* s = m.statement("SELECT id, time_us, vhost_id, verdict, findings_dropped, findings "
+                          "FROM events WHERE ?1 IS NULL OR time_us < ?1 ORDER BY time_us, id "
+                          "LIMIT ?2",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    if (before) {
+        s->bind(1, *before);
+    }
+    s->bind(2, static_cast<std::int64_t>(max_rows));
+    std::vector<Doomed> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return fail(row.error());
+        }
+        if (!*row) {
+            return out;
+        }
+        const std::string_view findings = s->blob(5);
+        const std::int64_t verdict = s->integer(3);
+        out.push_back(Doomed{s->integer(0), s->integer(1), s->integer(2),
+                             verdict == 2   ? Verdict::intercepted
+                             : verdict == 1 ? Verdict::would_block
+                                            : Verdict::passed,
+                             !findings.empty() || s->integer(4) > 0, finding_rule_ids(findings)});
+    }
+}
+
+Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
+{
+    std::string error;
+    Stmt* rule = m.statement(
+        "DELETE FROM event_rules WHERE rule_id = ?1 AND time_us = ?2 AND event_id = ?3", error);
+    Stmt* event =
+        rule == nullptr ? nullptr : m.statement("DELETE FROM events WHERE id = ?1", error);
+    if (event == nullptr) {
+        return fail(error);
+    }
+    MinuteDeltas minutes;
+    for (const Doomed& d : doomed) {
+        for (const std::int64_t id : d.rules) {
+            rule->reset();
+            rule->bind(1, id);
+            rule->bind(2, d.time_us);
+            rule->bind(3, d.id);
+            if (auto r = rule->step(); !r) {
+                return fail(r.error());
+            }
+        }
+        event->reset();
+        event->bind(1, d.id);
+        if (auto r = event->step(); !r) {
+            return fail(r.error());
+        }
+        HistoryStore::Impl::count_minute(minutes, d.time_us, d.vhost_id, d.verdict, d.flagged,
+                                         d.rules, -1);
+    }
+    return m.apply_minutes(minutes);
+}
+
+} // namespace
+
+Result<StoreSize> HistoryStore::size()
+{
+    StoreSize out;
+    const std::array<std::pair<const char*, std::int64_t*>, 3> pragmas{
+        {{"PRAGMA page_size", &out.page_size},
+         {"PRAGMA page_count", &out.page_count},
+         {"PRAGMA freelist_count", &out.freelist_count}}};
+    for (const auto& [sql, field] : pragmas) {
+        auto v = m_impl->db.integer(sql);
+        if (!v) {
+            return fail(v.error());
+        }
+        *field = *v;
+    }
+    return out;
+}
+
+Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t max_age_days,
+                                             std::int64_t max_bytes, std::size_t max_rows)
+{
+    Impl& m = *m_impl;
+    m.db.clear_failure();
+    if (m.read_only || max_rows == 0 || (max_age_days <= 0 && max_bytes <= 0)) {
+        return std::size_t{0};
+    }
+    auto before_size = size();
+    if (!before_size) {
+        return fail(before_size.error());
+    }
+    const bool too_big = max_bytes > 0 && before_size->used_bytes() > max_bytes;
+    std::optional<std::int64_t> before;
+    if (!too_big) {
+        if (max_age_days <= 0) {
+            return std::size_t{0};
+        }
+        before = now_us - max_age_days * k_us_per_day;
+    }
+    if (auto r = m.db.exec("BEGIN IMMEDIATE"); !r) {
+        return fail(r.error());
+    }
+    auto doomed = oldest(m, before, max_rows);
+    Result<void> done = doomed ? remove(m, *doomed) : fail(doomed.error());
+    if (done) {
+        done = m.db.exec("COMMIT");
+    }
+    if (!done) {
+        m.db.rollback();
+        return fail("cannot prune history: " + done.error());
+    }
+    const StoreSize& s = *before_size;
+    if (s.freelist_count > 0 && s.freelist_count * 4 >= s.page_count) {
+        if (auto r = m.db.exec("PRAGMA incremental_vacuum(" + std::to_string(k_vacuum_pages) + ")");
+            !r) {
+            return fail("cannot return free pages: " + r.error());
+        }
+    }
+    return doomed->size();
+}
+
+} // namespace mso

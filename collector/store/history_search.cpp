@@ -1,0 +1,280 @@
+// Search and time series over the history store (history_store.h). A search is one
+// SELECT built from the filters that are set, newest first, driven by the index that
+// fits: the rule index (event_rules) when a rule is given, else events_vhost,
+// events_client or events_time, each of which yields rows in (time_us, id) order so the
+// LIMIT stops the scan early. docs/STORE.md lists which filters are indexed.
+#include "store/history_store_impl.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace mso {
+namespace {
+
+constexpr const char* k_grep_pointer = "mso_grep";
+
+// What mso_grep() matches: a needle in a finding's data, or a msg among `msg_ids` (the
+// strings that contain the needle, looked up once per search).
+struct GrepContext {
+    std::string needle;
+    std::unordered_set<std::int64_t> msg_ids;
+};
+
+void grep_function(sqlite3_context* context, int argc, sqlite3_value** argv)
+{
+    const auto* grep =
+        argc == 2 ? static_cast<const GrepContext*>(sqlite3_value_pointer(argv[1], k_grep_pointer))
+                  : nullptr;
+    const void* p = argc == 2 ? sqlite3_value_blob(argv[0]) : nullptr;
+    if (grep == nullptr || p == nullptr) {
+        sqlite3_result_int(context, 0);
+        return;
+    }
+    std::string_view blob(static_cast<const char*>(p),
+                          static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+    BlobFinding f;
+    int found = 0;
+    while (found == 0 && !blob.empty() && next_finding(blob, f)) {
+        found = grep->msg_ids.contains(f.strings[BlobFinding::k_msg]) ||
+                        f.data.find(grep->needle) != std::string_view::npos
+                    ? 1
+                    : 0;
+    }
+    sqlite3_result_int(context, found);
+}
+
+// A search's SQL and its parameters, built filter by filter.
+struct Sql {
+    std::string text;
+    std::vector<std::int64_t> numbers; // ?1.. in order
+    std::vector<std::pair<int, std::string>> strings;
+    int next = 1;
+
+    std::string number(std::int64_t v)
+    {
+        numbers.push_back(v);
+        return "?" + std::to_string(next++);
+    }
+    std::string string(std::string v)
+    {
+        strings.emplace_back(next, std::move(v));
+        numbers.push_back(0); // placeholder, bound as text below
+        return "?" + std::to_string(next++);
+    }
+};
+
+} // namespace
+
+void register_grep(sqlite3* db)
+{
+    sqlite3_create_function_v2(db, "mso_grep", 2, SQLITE_UTF8, nullptr, grep_function, nullptr,
+                               nullptr, nullptr);
+}
+
+Result<Page> HistoryStore::search(const HistoryQuery& q)
+{
+    Impl& m = *m_impl;
+    Page page;
+    // A filter on a string the store has never seen matches nothing.
+    auto id = [&](const std::optional<std::string>& text) { return m.lookup(*text); };
+    Sql sql;
+    const bool by_rule = q.rule.has_value();
+    // The time column of the driving table, so the index yields the ORDER BY.
+    const std::string t = by_rule ? "r.time_us" : "e.time_us";
+    const std::string i = by_rule ? "r.event_id" : "e.id";
+    std::string where;
+    auto add = [&](const std::string& condition) {
+        where += where.empty() ? " WHERE " : " AND ";
+        where += condition;
+    };
+    if (by_rule) {
+        const auto rule = id(q.rule);
+        if (!rule) {
+            return page;
+        }
+        add("r.rule_id = " + sql.number(*rule));
+    }
+    const std::array<std::pair<const std::optional<std::string>*, const char*>, 3> interned{
+        {{&q.vhost, "e.vhost_id"}, {&q.client, "e.client_id"}, {&q.source, "e.source_id"}}};
+    for (const auto& [text, column] : interned) {
+        if (text->has_value()) {
+            const auto sid = id(*text);
+            if (!sid) {
+                return page;
+            }
+            add(std::string(column) + " = " + sql.number(*sid));
+        }
+    }
+    if (q.status) {
+        add("e.status = " + sql.number(*q.status));
+    }
+    if (q.intercepted) {
+        add(std::string("e.verdict ") + (*q.intercepted ? "= " : "<> ") +
+            std::to_string(static_cast<int>(Verdict::intercepted)));
+    }
+    if (q.would_block) {
+        add(std::string("e.verdict ") + (*q.would_block ? "= " : "<> ") +
+            std::to_string(static_cast<int>(Verdict::would_block)));
+    }
+    if (q.engine_mode) {
+        add("e.engine_mode = " + sql.number(static_cast<std::int64_t>(*q.engine_mode)));
+    }
+    if (q.path_prefix && !q.path_prefix->empty()) {
+        add("substr(CAST(e.path AS BLOB), 1, " +
+            sql.number(static_cast<std::int64_t>(q.path_prefix->size())) + ") = CAST(" +
+            sql.string(*q.path_prefix) + " AS BLOB)");
+    }
+    if (q.since_us) {
+        add(t + " >= " + sql.number(*q.since_us));
+    }
+    if (q.until_us) {
+        add(t + " < " + sql.number(*q.until_us));
+    }
+    if (q.after) {
+        add("(" + t + ", " + i + ") < (" + sql.number(q.after->time_us) + ", " +
+            sql.number(q.after->row_id) + ")");
+    }
+    GrepContext grep;
+    int grep_param = 0;
+    if (q.grep && !q.grep->empty()) {
+        grep.needle = *q.grep;
+        std::string error;
+        Stmt* s = m.statement("SELECT id FROM strings WHERE instr(text, ?1) > 0", error);
+        if (s == nullptr) {
+            return fail(error);
+        }
+        s->bind(1, std::string_view(grep.needle));
+        for (;;) {
+            auto row = s->step();
+            if (!row) {
+                return fail(row.error());
+            }
+            if (!*row) {
+                break;
+            }
+            grep.msg_ids.insert(s->integer(0));
+        }
+        grep_param = sql.next;
+        add("mso_grep(e.findings, " + sql.number(0) + ")");
+    }
+    const std::size_t limit = std::max<std::size_t>(q.limit, 1);
+    sql.text = "SELECT " + std::string(k_event_columns) +
+               (by_rule ? " FROM event_rules r CROSS JOIN events e ON e.id = r.event_id"
+                        : " FROM events e") +
+               where + " ORDER BY " + t + " DESC, " + i + " DESC LIMIT " +
+               sql.number(static_cast<std::int64_t>(limit + 1));
+    std::string error;
+    Stmt* s = m.statement(sql.text, error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    for (std::size_t n = 0; n < sql.numbers.size(); ++n) {
+        s->bind(static_cast<int>(n + 1), sql.numbers[n]);
+    }
+    for (const auto& [index, text] : sql.strings) {
+        s->bind(index, std::string_view(text));
+    }
+    if (grep_param != 0) {
+        s->bind_pointer(grep_param, &grep, k_grep_pointer);
+    }
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return fail(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        if (page.events.size() == limit) {
+            const StoredEvent& last = page.events.back();
+            page.next = Cursor{last.event.time_us, last.row_id};
+            s->reset();
+            break;
+        }
+        auto event = m.read_event(*s);
+        if (!event) {
+            s->reset();
+            return fail("history: event " + std::to_string(s->integer(0)) + " does not decode");
+        }
+        page.events.push_back(std::move(*event));
+    }
+    s->reset(); // drops the pointer to `grep`
+    return page;
+}
+
+Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std::string>& vhost,
+                                                        const std::optional<std::string>& rule,
+                                                        std::int64_t since_us,
+                                                        std::int64_t until_us,
+                                                        std::int64_t step_seconds)
+{
+    Impl& m = *m_impl;
+    std::vector<SeriesRow> rows;
+    if (step_seconds <= 0 || until_us <= since_us) {
+        return rows;
+    }
+    std::optional<std::int64_t> vhost_id;
+    std::int64_t rule_id = 0;
+    if (vhost) {
+        vhost_id = m.lookup(*vhost);
+    }
+    if (rule) {
+        const auto r = m.lookup(*rule);
+        rule_id = r.value_or(-1);
+    }
+    if ((vhost && !vhost_id) || rule_id < 0) {
+        return rows;
+    }
+    const std::int64_t step_us = step_seconds * 1'000'000;
+    // Per-minute counts answer whole-minute buckets when the range is whole minutes.
+    const bool minutes = step_seconds % 60 == 0 && since_us % k_us_per_minute == 0 &&
+                         until_us % k_us_per_minute == 0;
+    std::string sql;
+    if (minutes) {
+        sql = "SELECT minute * 60000000 AS t, events AS n, flagged AS f, intercepted AS i, "
+              "would_block AS w FROM minutes WHERE rule_id = ?1 AND vhost_id = ?4 AND "
+              "minute >= ?2 / 60000000 AND minute < ?3 / 60000000";
+    } else if (rule) {
+        sql = "SELECT r.time_us AS t, 1 AS n, 1 AS f, e.verdict = 2 AS i, e.verdict = 1 AS w "
+              "FROM event_rules r CROSS JOIN events e ON e.id = r.event_id WHERE r.rule_id = ?1 "
+              "AND r.time_us >= ?2 AND r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4)";
+    } else {
+        sql = "SELECT e.time_us AS t, 1 AS n, e.findings <> x'' OR e.findings_dropped > 0 AS f, "
+              "e.verdict = 2 AS i, e.verdict = 1 AS w FROM events e WHERE ?1 = 0 AND "
+              "e.time_us >= ?2 AND e.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4)";
+    }
+    sql = "SELECT t - ((t % ?5) + ?5) % ?5 AS bucket, sum(n), sum(f), sum(i), sum(w) FROM (" + sql +
+          ") GROUP BY bucket ORDER BY bucket";
+    std::string error;
+    Stmt* s = m.statement(sql, error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->bind(1, rule_id);
+    s->bind(2, since_us);
+    s->bind(3, until_us);
+    if (vhost_id) {
+        s->bind(4, *vhost_id);
+    } else if (minutes) {
+        s->bind(4, k_all_vhosts);
+    }
+    s->bind(5, step_us);
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return fail(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        rows.push_back(SeriesRow{s->integer(0), static_cast<std::uint64_t>(s->integer(1)),
+                                 static_cast<std::uint64_t>(s->integer(2)),
+                                 static_cast<std::uint64_t>(s->integer(3)),
+                                 static_cast<std::uint64_t>(s->integer(4))});
+    }
+    return rows;
+}
+
+} // namespace mso

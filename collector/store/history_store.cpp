@@ -1,0 +1,446 @@
+// Opening the history store, interning strings, writing batches of events and finding
+// one by unique id (history_store.h). Search and time series are in history_search.cpp,
+// retention and size in history_retention.cpp.
+#include "store/history_store_impl.h"
+
+#include <array>
+#include <string_view>
+
+namespace mso {
+namespace {
+
+// Caches stay bounded: interned strings grow with distinct clients and user agents.
+constexpr std::size_t k_max_cached_strings = 200'000;
+
+// The lookup key of a unique id in events_uid: a 31-bit hash (4 bytes on disk, in the
+// row and in the index); an event without a unique id uses its content hash instead.
+std::int64_t uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
+{
+    if (!unique_id.empty()) {
+        hash = 0xcbf29ce484222325ULL;
+        for (const char c : unique_id) {
+            hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+        }
+        hash ^= hash >> 31U;
+    }
+    return static_cast<std::int64_t>(hash & 0x7fffffffU);
+}
+
+} // namespace
+
+Stmt* HistoryStore::Impl::statement(std::string_view sql, std::string& error)
+{
+    auto it = statements.find(sql);
+    if (it == statements.end()) {
+        auto stmt = Stmt::prepare(db, sql);
+        if (!stmt) {
+            error = stmt.error();
+            return nullptr;
+        }
+        it = statements.emplace(std::string(sql), std::move(*stmt)).first;
+    }
+    it->second.reset();
+    return &it->second;
+}
+
+std::optional<std::int64_t> HistoryStore::Impl::lookup(std::string_view text)
+{
+    if (text.empty()) {
+        return 0;
+    }
+    if (const auto it = ids.find(text); it != ids.end()) {
+        return it->second;
+    }
+    std::string error;
+    Stmt* s = statement("SELECT id FROM strings WHERE text = ?1", error);
+    if (s == nullptr) {
+        return std::nullopt;
+    }
+    s->bind(1, text);
+    auto row = s->step();
+    if (!row || !*row) {
+        return std::nullopt;
+    }
+    const std::int64_t id = s->integer(0);
+    s->reset();
+    if (ids.size() >= k_max_cached_strings) {
+        ids.clear();
+    }
+    ids.emplace(text, id);
+    return id;
+}
+
+std::optional<std::int64_t> HistoryStore::Impl::id_of(std::string_view text)
+{
+    if (auto id = lookup(text); id || read_only) {
+        return id;
+    }
+    std::string error;
+    Stmt* s = statement("INSERT INTO strings (text) VALUES (?1)", error);
+    if (s == nullptr) {
+        return std::nullopt;
+    }
+    s->bind(1, text);
+    if (auto row = s->step(); !row) {
+        return std::nullopt;
+    }
+    const std::int64_t id = db.last_rowid();
+    ids.emplace(text, id);
+    return id;
+}
+
+std::optional<std::string> HistoryStore::Impl::text_of(std::int64_t id)
+{
+    if (const auto it = texts.find(id); it != texts.end()) {
+        return it->second;
+    }
+    std::string error;
+    Stmt* s = statement("SELECT text FROM strings WHERE id = ?1", error);
+    if (s == nullptr) {
+        return std::nullopt;
+    }
+    s->bind(1, id);
+    auto row = s->step();
+    if (!row || !*row) {
+        return std::nullopt;
+    }
+    std::string text(s->text(0));
+    s->reset();
+    if (texts.size() >= k_max_cached_strings) {
+        texts.clear();
+    }
+    texts.emplace(id, text);
+    return text;
+}
+
+std::optional<StoredEvent> HistoryStore::Impl::read_event(const Stmt& s)
+{
+    StoredEvent out;
+    RequestEvent& e = out.event;
+    out.row_id = s.integer(0);
+    e.time_us = s.integer(1);
+    const std::array<std::pair<int, std::string*>, 6> strings{{{2, &out.source},
+                                                               {3, &e.vhost},
+                                                               {5, &e.client},
+                                                               {6, &e.method},
+                                                               {7, &e.protocol},
+                                                               {8, &e.user_agent}}};
+    for (const auto& [column, field] : strings) {
+        const std::int64_t id = s.integer(column);
+        auto text = id == 0 ? std::optional<std::string>("") : text_of(id);
+        if (!text) {
+            return std::nullopt;
+        }
+        *field = std::move(*text);
+    }
+    e.port = static_cast<int>(s.integer(4));
+    e.status = static_cast<int>(s.integer(9));
+    e.phase = static_cast<int>(s.integer(10));
+    e.intercepted = s.integer(11) == static_cast<int>(Verdict::intercepted);
+    const std::int64_t mode = s.integer(12);
+    out.engine_mode = mode == 1   ? EngineMode::on
+                      : mode == 2 ? EngineMode::detection_only
+                                  : EngineMode::unknown;
+    e.findings_dropped = static_cast<std::uint64_t>(s.integer(13));
+    if (!s.is_null(14)) {
+        e.scores = decode_scores(s.blob(14));
+        if (!e.scores) {
+            return std::nullopt;
+        }
+    }
+    e.path = s.text(15);
+    e.query = s.text(16);
+    e.unique_id = s.text(17);
+    auto findings = decode_findings(s.blob(18), *this);
+    if (!findings) {
+        return std::nullopt;
+    }
+    e.findings = std::move(*findings);
+    return out;
+}
+
+void HistoryStore::Impl::count_minute(MinuteDeltas& deltas, std::int64_t time_us,
+                                      std::int64_t vhost_id, Verdict verdict, bool flagged,
+                                      const std::vector<std::int64_t>& rules, int sign)
+{
+    // Floor division: times before 1970 land in the minute that holds them.
+    std::int64_t minute = time_us / k_us_per_minute;
+    if (time_us < 0 && minute * k_us_per_minute != time_us) {
+        --minute;
+    }
+    // The all-vhosts rows are summed in apply_minutes().
+    auto add = [&](std::int64_t rule) {
+        MinuteCounts& c = deltas[MinuteKey{rule, vhost_id, minute}];
+        c.events += sign;
+        c.flagged += flagged ? sign : 0;
+        c.intercepted += verdict == Verdict::intercepted ? sign : 0;
+        c.would_block += verdict == Verdict::would_block ? sign : 0;
+    };
+    add(0);
+    for (const std::int64_t rule : rules) {
+        add(rule);
+    }
+}
+
+Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
+{
+    MinuteDeltas totals;
+    for (const auto& [key, c] : deltas) {
+        MinuteCounts& t = totals[MinuteKey{key.rule_id, k_all_vhosts, key.minute}];
+        t.events += c.events;
+        t.flagged += c.flagged;
+        t.intercepted += c.intercepted;
+        t.would_block += c.would_block;
+    }
+    deltas.merge(totals);
+    std::string error;
+    Stmt* s = statement("INSERT INTO minutes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                        "ON CONFLICT DO UPDATE SET events = events + excluded.events, "
+                        "flagged = flagged + excluded.flagged, "
+                        "intercepted = intercepted + excluded.intercepted, "
+                        "would_block = would_block + excluded.would_block",
+                        error);
+    Stmt* drop = s == nullptr ? nullptr
+                              : statement("DELETE FROM minutes WHERE rule_id = ?1 AND vhost_id = "
+                                          "?2 AND minute = ?3 AND events <= 0",
+                                          error);
+    if (drop == nullptr) {
+        return fail(error);
+    }
+    for (const auto& [key, c] : deltas) {
+        s->reset();
+        const std::array<std::int64_t, 7> values{key.rule_id, key.vhost_id,  key.minute,   c.events,
+                                                 c.flagged,   c.intercepted, c.would_block};
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            s->bind(static_cast<int>(i + 1), values[i]);
+        }
+        if (auto r = s->step(); !r) {
+            return fail(r.error());
+        }
+        if (c.events < 0) {
+            drop->reset();
+            drop->bind(1, key.rule_id);
+            drop->bind(2, key.vhost_id);
+            drop->bind(3, key.minute);
+            if (auto r = drop->step(); !r) {
+                return fail(r.error());
+            }
+        }
+    }
+    return ok();
+}
+
+HistoryStore::HistoryStore(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+HistoryStore::HistoryStore(HistoryStore&&) noexcept = default;
+HistoryStore& HistoryStore::operator=(HistoryStore&&) noexcept = default;
+HistoryStore::~HistoryStore() = default;
+
+Result<HistoryStore> HistoryStore::open(const std::string& path, const HistoryOptions& options)
+{
+    auto impl = std::make_unique<Impl>();
+    auto db = connect(path, options, impl->report);
+    if (!db) {
+        return fail("history " + path + ": " + db.error());
+    }
+    impl->db = std::move(*db);
+    impl->read_only = options.read_only;
+    register_grep(impl->db.handle());
+    return HistoryStore(std::move(impl));
+}
+
+const OpenReport& HistoryStore::open_report() const noexcept
+{
+    return m_impl->report;
+}
+
+SqliteFailure HistoryStore::last_failure() const noexcept
+{
+    return m_impl->db.last_failure();
+}
+
+namespace {
+
+// Inserts one event unless it is a duplicate; true when inserted.
+Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedup dedup,
+                          MinuteDeltas& minutes)
+{
+    const RequestEvent& e = stored.event;
+    const std::uint64_t hash = content_hash(e);
+    const std::int64_t key = uid_key(e.unique_id, hash);
+    std::string error;
+    Stmt* same =
+        m.statement("SELECT unique_id, content_hash FROM events WHERE uid_key = ?1", error);
+    if (same == nullptr) {
+        return fail(error);
+    }
+    same->bind(1, key);
+    for (;;) {
+        auto row = same->step();
+        if (!row) {
+            return fail(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        if (same->text(0) == e.unique_id &&
+            ((dedup == Dedup::unique_id && !e.unique_id.empty()) ||
+             static_cast<std::uint64_t>(same->integer(1)) == hash)) {
+            same->reset();
+            return false;
+        }
+    }
+    std::array<std::int64_t, 6> sid{};
+    const std::array<const std::string*, 6> texts{&stored.source, &e.vhost,    &e.client,
+                                                  &e.method,      &e.protocol, &e.user_agent};
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        const auto id = texts[i]->empty() ? std::optional<std::int64_t>(0) : m.id_of(*texts[i]);
+        if (!id) {
+            return m.db.error("cannot intern a string");
+        }
+        sid[i] = *id;
+    }
+    std::string findings;
+    if (!encode_findings(e.findings, m, findings)) {
+        return m.db.error("cannot intern a finding's string");
+    }
+    const Verdict verdict = verdict_of(e);
+    Stmt* s = m.statement("INSERT INTO events (time_us, source_id, vhost_id, port, client_id, "
+                          "method_id, protocol_id, user_agent_id, status, phase, verdict, "
+                          "engine_mode, findings_dropped, uid_key, content_hash, scores, path, "
+                          "query, unique_id, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                          "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    const std::array<std::int64_t, 15> values{e.time_us,
+                                              sid[0],
+                                              sid[1],
+                                              e.port,
+                                              sid[2],
+                                              sid[3],
+                                              sid[4],
+                                              sid[5],
+                                              e.status,
+                                              e.phase,
+                                              static_cast<std::int64_t>(verdict),
+                                              static_cast<std::int64_t>(stored.engine_mode),
+                                              static_cast<std::int64_t>(e.findings_dropped),
+                                              key,
+                                              static_cast<std::int64_t>(hash)};
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        s->bind(static_cast<int>(i + 1), values[i]);
+    }
+    if (const std::string scores = encode_scores(e.scores); !scores.empty()) {
+        s->bind_blob(16, scores);
+    }
+    s->bind(17, std::string_view(e.path));
+    s->bind(18, std::string_view(e.query));
+    s->bind(19, std::string_view(e.unique_id));
+    s->bind_blob(20, findings);
+    if (auto r = s->step(); !r) {
+        return fail(r.error());
+    }
+    const std::int64_t row_id = m.db.last_rowid();
+    const std::vector<std::int64_t> rules = finding_rule_ids(findings);
+    Stmt* rule = m.statement("INSERT INTO event_rules VALUES (?1, ?2, ?3)", error);
+    if (rule == nullptr) {
+        return fail(error);
+    }
+    for (const std::int64_t id : rules) {
+        rule->reset();
+        rule->bind(1, id);
+        rule->bind(2, e.time_us);
+        rule->bind(3, row_id);
+        if (auto r = rule->step(); !r) {
+            return fail(r.error());
+        }
+    }
+    const bool flagged = !e.findings.empty() || e.findings_dropped > 0;
+    HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, rules, 1);
+    return true;
+}
+
+} // namespace
+
+Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events, Dedup dedup)
+{
+    Impl& m = *m_impl;
+    m.db.clear_failure();
+    if (m.read_only) {
+        return fail("history store opened read-only");
+    }
+    if (auto r = m.db.exec("BEGIN IMMEDIATE"); !r) {
+        return fail(r.error());
+    }
+    WriteStats stats;
+    MinuteDeltas minutes;
+    Result<void> result = ok();
+    for (const StoredEvent& e : events) {
+        auto inserted = insert_event(m, e, dedup, minutes);
+        if (!inserted) {
+            result = fail(inserted.error());
+            break;
+        }
+        ++(*inserted ? stats.inserted : stats.duplicates);
+    }
+    if (result) {
+        result = m.apply_minutes(minutes);
+    }
+    if (result) {
+        result = m.db.exec("COMMIT");
+    }
+    if (!result) {
+        m.db.rollback();
+        m.forget_ids(); // ids interned in the rolled-back transaction are gone
+        return fail("cannot store " + std::to_string(events.size()) + " events: " + result.error());
+    }
+    return stats;
+}
+
+Result<std::optional<StoredEvent>> HistoryStore::find(const std::string& unique_id,
+                                                      const std::optional<std::string>& source)
+{
+    Impl& m = *m_impl;
+    std::optional<std::int64_t> source_id;
+    if (source) {
+        source_id = m.lookup(*source);
+        if (!source_id) {
+            return std::optional<StoredEvent>();
+        }
+    }
+    std::string error;
+    Stmt* s = m.statement("SELECT " + std::string(k_event_columns) +
+                              " FROM events e WHERE e.uid_key = ?1 AND e.unique_id = ?2 AND "
+                              "(?3 IS NULL OR e.source_id = ?3) ORDER BY e.time_us DESC, e.id "
+                              "DESC LIMIT 1",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->bind(1, uid_key(unique_id, 0));
+    s->bind(2, std::string_view(unique_id));
+    if (source_id) {
+        s->bind(3, *source_id);
+    }
+    auto row = s->step();
+    if (!row) {
+        return fail(row.error());
+    }
+    if (!*row) {
+        return std::optional<StoredEvent>();
+    }
+    auto event = m.read_event(*s);
+    s->reset();
+    if (!event) {
+        return fail("history: event " + unique_id + " does not decode");
+    }
+    return std::optional<StoredEvent>(std::move(*event));
+}
+
+Result<std::int64_t> HistoryStore::event_count()
+{
+    return m_impl->db.integer("SELECT count(*) FROM events");
+}
+
+} // namespace mso

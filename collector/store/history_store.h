@@ -1,0 +1,139 @@
+// The history store: every request event kept on disk (SQLite, WAL mode, at
+// --state-dir/history.db) and searchable by vhost, rule, client, path, verdict, source,
+// time and text; per-bucket counts for time series; retention by age and size in small
+// steps. The schema is docs/STORE.md.
+//
+// A HistoryStore is one connection: use it from one thread at a time. The collector
+// has one writer (store_writer.h owns it on its own thread) and opens further stores
+// with `read_only` for queries; WAL lets them read while the writer commits. Every call
+// may block on the disk, and on another connection's lock for up to busy_timeout_ms.
+#pragma once
+
+#include "store/schema.h"
+#include "store/stored_event.h"
+#include "util/result.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace mso {
+
+struct HistoryOptions : ConnectOptions {};
+
+// What makes an event a duplicate of one already stored. Both need the same unique id;
+// `content` also the same content hash (the same request read again, from any source),
+// `unique_id` only the id (an audit log entry of a request the module already sent).
+enum class Dedup : std::uint8_t { content, unique_id };
+
+struct WriteStats {
+    std::size_t inserted = 0;
+    std::size_t duplicates = 0;
+};
+
+// Where a page ended: the (time, row id) of its last, oldest, event. The next page holds
+// the events strictly older in (time_us, row_id) order.
+struct Cursor {
+    std::int64_t time_us = 0;
+    std::int64_t row_id = 0;
+
+    bool operator==(const Cursor&) const = default;
+};
+
+// Filters of a search, all optional, combined with AND.
+struct HistoryQuery {
+    std::optional<std::string> vhost;
+    std::optional<std::string> rule; // a finding's rule id
+    std::optional<std::string> client;
+    std::optional<std::string> path_prefix; // byte prefix of the path (no query string)
+    std::optional<int> status;
+    std::optional<bool> intercepted; // true: intercepted; false: not
+    std::optional<bool> would_block; // true: would have been blocked; false: not
+    std::optional<EngineMode> engine_mode;
+    std::optional<std::string> source;
+    std::optional<std::int64_t> since_us; // time_us >= since_us
+    std::optional<std::int64_t> until_us; // time_us < until_us
+    std::optional<std::string> grep;      // substring of a finding's msg or data
+    std::size_t limit = 50;
+    std::optional<Cursor> after; // the previous page's `next`
+};
+
+struct Page {
+    std::vector<StoredEvent> events; // newest first
+    std::optional<Cursor> next;      // set when more events match
+};
+
+// Counts of one time bucket [start_us, start_us + step).
+struct SeriesRow {
+    std::int64_t start_us = 0;
+    std::uint64_t events = 0;
+    std::uint64_t flagged = 0;
+    std::uint64_t intercepted = 0;
+    std::uint64_t would_block = 0;
+
+    bool operator==(const SeriesRow&) const = default;
+};
+
+// The size of the database file (not counting its WAL).
+struct StoreSize {
+    std::int64_t page_size = 0;
+    std::int64_t page_count = 0;
+    std::int64_t freelist_count = 0;
+
+    [[nodiscard]] std::int64_t file_bytes() const noexcept { return page_size * page_count; }
+    [[nodiscard]] std::int64_t used_bytes() const noexcept
+    {
+        return page_size * (page_count - freelist_count);
+    }
+};
+
+class HistoryStore {
+public:
+    HistoryStore(HistoryStore&&) noexcept;
+    HistoryStore& operator=(HistoryStore&&) noexcept;
+    ~HistoryStore();
+
+    [[nodiscard]] static Result<HistoryStore> open(const std::string& path,
+                                                   const HistoryOptions& options = {});
+    // What open found: created, migrated, or moved aside as corrupt.
+    [[nodiscard]] const OpenReport& open_report() const noexcept;
+
+    // Stores `events` in one transaction; a duplicate (see Dedup) is counted, not stored.
+    // On error nothing of the batch is stored; last_failure() tells a full disk.
+    [[nodiscard]] Result<WriteStats> write_batch(std::span<const StoredEvent> events,
+                                                 Dedup dedup = Dedup::content);
+    [[nodiscard]] SqliteFailure last_failure() const noexcept;
+
+    [[nodiscard]] Result<Page> search(const HistoryQuery& query);
+    // The newest event with this unique id (and source, when given).
+    [[nodiscard]] Result<std::optional<StoredEvent>>
+    find(const std::string& unique_id, const std::optional<std::string>& source = std::nullopt);
+    // Non-empty buckets of [since_us, until_us), oldest first, aligned to multiples of
+    // step_seconds since the epoch. From per-minute counts when step_seconds is a multiple
+    // of 60, else from the events.
+    [[nodiscard]] Result<std::vector<SeriesRow>>
+    timeseries(const std::optional<std::string>& vhost, const std::optional<std::string>& rule,
+               std::int64_t since_us, std::int64_t until_us, std::int64_t step_seconds);
+
+    // Deletes at most `max_rows` of the oldest events when they are older than
+    // `max_age_days` (0: no limit) or the used size exceeds `max_bytes` (0: no limit);
+    // returns how many it deleted (0: nothing to do). Call it again until it returns 0;
+    // each call is one short transaction. Also returns free pages to the file system,
+    // a bounded number per call, when a quarter of the file is free.
+    [[nodiscard]] Result<std::size_t> prune_step(std::int64_t now_us, std::int64_t max_age_days,
+                                                 std::int64_t max_bytes, std::size_t max_rows);
+    [[nodiscard]] Result<StoreSize> size();
+    [[nodiscard]] Result<std::int64_t> event_count();
+
+    struct Impl;
+
+private:
+    explicit HistoryStore(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace mso

@@ -1,0 +1,81 @@
+// The inside of HistoryStore, shared by its three source files (history_store.cpp:
+// open, write, find; history_search.cpp: search and time series; history_retention.cpp:
+// prune and size). Not part of the store's interface.
+#pragma once
+
+#include "store/history_store.h"
+#include "store/sqlite_db.h"
+
+#include <map>
+#include <string>
+#include <unordered_map>
+
+namespace mso {
+
+inline constexpr std::int64_t k_us_per_minute = 60'000'000;
+// The vhost id of the minutes rows that count every vhost (0 is the empty vhost).
+inline constexpr std::int64_t k_all_vhosts = -1;
+
+// The columns every read selects from `events e`, in the order read_event() expects.
+inline constexpr std::string_view k_event_columns =
+    "e.id, e.time_us, e.source_id, e.vhost_id, e.port, e.client_id, e.method_id, "
+    "e.protocol_id, e.user_agent_id, e.status, e.phase, e.verdict, e.engine_mode, "
+    "e.findings_dropped, e.scores, e.path, e.query, e.unique_id, e.findings";
+
+// Per-minute counts to add to (or subtract from) the minutes table, keyed by
+// (rule id string id or 0 for all events, vhost string id or k_all_vhosts, minute).
+struct MinuteKey {
+    std::int64_t rule_id;
+    std::int64_t vhost_id;
+    std::int64_t minute;
+    auto operator<=>(const MinuteKey&) const = default;
+};
+struct MinuteCounts {
+    std::int64_t events = 0;
+    std::int64_t flagged = 0;
+    std::int64_t intercepted = 0;
+    std::int64_t would_block = 0;
+};
+using MinuteDeltas = std::map<MinuteKey, MinuteCounts>;
+
+struct HistoryStore::Impl final : StringIds {
+    Db db;
+    OpenReport report;
+    bool read_only = false;
+    // Heterogeneous lookup: a string_view finds without building a string.
+    struct TextHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept
+        {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, std::int64_t, TextHash, std::equal_to<>> ids; // interning
+    std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)
+    std::map<std::string, Stmt, std::less<>> statements; // prepared, by SQL text
+
+    // The cached statement for `sql`, reset; nullptr (and `error` set) on failure.
+    Stmt* statement(std::string_view sql, std::string& error);
+
+    // StringIds: interns (inserting when absent) unless read_only.
+    std::optional<std::int64_t> id_of(std::string_view text) override;
+    std::optional<std::string> text_of(std::int64_t id) override;
+    // The id of `text` without inserting it; 0 for "", nullopt when absent or on error.
+    std::optional<std::int64_t> lookup(std::string_view text);
+    void forget_ids() { ids.clear(); }
+
+    // Reads the row at `s` (k_event_columns from column 0); nullopt when a string id or
+    // the findings blob does not resolve.
+    std::optional<StoredEvent> read_event(const Stmt& s);
+    // Adds (sign +1) or subtracts (-1) one event to `deltas`.
+    static void count_minute(MinuteDeltas& deltas, std::int64_t time_us, std::int64_t vhost_id,
+                             Verdict verdict, bool flagged, const std::vector<std::int64_t>& rules,
+                             int sign);
+    // Adds the all-vhosts rows to `deltas` and applies them; rows left with no events go.
+    Result<void> apply_minutes(MinuteDeltas& deltas);
+};
+
+// Registers mso_grep(findings, context) on a connection (history_search.cpp).
+void register_grep(sqlite3* db);
+
+} // namespace mso

@@ -1,0 +1,253 @@
+// Schema version 1 of history.db and the connection set-up of schema.h. Every table,
+// column and index is explained in docs/STORE.md; change both together, and add a
+// migration rather than editing one that has shipped.
+#include "store/schema.h"
+
+#include <sys/stat.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <system_error>
+
+namespace mso {
+namespace {
+
+constexpr std::string_view k_v1 = R"sql(
+CREATE TABLE strings (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+CREATE TABLE events (
+    id               INTEGER PRIMARY KEY,
+    time_us          INTEGER NOT NULL,
+    source_id        INTEGER NOT NULL,
+    vhost_id         INTEGER NOT NULL,
+    port             INTEGER NOT NULL,
+    client_id        INTEGER NOT NULL,
+    method_id        INTEGER NOT NULL,
+    protocol_id      INTEGER NOT NULL,
+    user_agent_id    INTEGER NOT NULL,
+    status           INTEGER NOT NULL,
+    phase            INTEGER NOT NULL,
+    verdict          INTEGER NOT NULL,
+    engine_mode      INTEGER NOT NULL,
+    findings_dropped INTEGER NOT NULL,
+    uid_key          INTEGER NOT NULL,
+    content_hash     INTEGER NOT NULL,
+    scores           BLOB,
+    path             TEXT NOT NULL,
+    query            TEXT NOT NULL,
+    unique_id        TEXT NOT NULL,
+    findings         BLOB NOT NULL
+);
+CREATE INDEX events_time ON events (time_us);
+CREATE INDEX events_vhost ON events (vhost_id, time_us);
+CREATE INDEX events_client ON events (client_id, time_us);
+CREATE INDEX events_uid ON events (uid_key);
+CREATE TABLE event_rules (
+    rule_id  INTEGER NOT NULL,
+    time_us  INTEGER NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (rule_id, time_us, event_id)
+) WITHOUT ROWID;
+CREATE TABLE minutes (
+    rule_id     INTEGER NOT NULL,
+    vhost_id    INTEGER NOT NULL,
+    minute      INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    flagged     INTEGER NOT NULL,
+    intercepted INTEGER NOT NULL,
+    would_block INTEGER NOT NULL,
+    PRIMARY KEY (rule_id, vhost_id, minute)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 1> k_migrations{{
+    {1, "events, findings, interned strings, the rule index and per-minute counts", k_v1},
+}};
+
+std::string errno_message(int err)
+{
+    return std::error_code(err, std::generic_category()).message();
+}
+
+bool exists(const std::string& path)
+{
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+bool empty_or_missing(const std::string& path)
+{
+    struct stat st {};
+    return ::stat(path.c_str(), &st) != 0 || st.st_size == 0;
+}
+
+// Runs quick_check: "" when the file is sound, else what is wrong. An error that says
+// nothing about the file (busy, permission) is returned as a Result error instead.
+Result<std::string> check(Db& db)
+{
+    auto stmt = Stmt::prepare(db, "PRAGMA quick_check");
+    if (!stmt) {
+        if (db.last_failure() == SqliteFailure::corrupt) {
+            return stmt.error();
+        }
+        return fail(stmt.error());
+    }
+    std::string problems;
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) {
+            if (db.last_failure() == SqliteFailure::corrupt) {
+                return row.error();
+            }
+            return fail(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        const std::string_view line = stmt->text(0);
+        if (line != "ok" && problems.size() < 400) {
+            problems += problems.empty() ? "" : "; ";
+            problems += line;
+        }
+    }
+    return problems;
+}
+
+Result<void> set_aside(const std::string& path, std::int64_t now, OpenReport& report)
+{
+    const std::string aside = path + ".corrupt-" + std::to_string(now);
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::string from = path + suffix;
+        if (exists(from) && std::rename(from.c_str(), (aside + suffix).c_str()) != 0) {
+            return fail("cannot move " + from + " aside to " + aside + suffix + ": " +
+                        errno_message(errno));
+        }
+    }
+    report.set_aside = aside;
+    return ok();
+}
+
+Result<void> migrate(Db& db, OpenReport& report)
+{
+    auto version = db.integer("PRAGMA user_version");
+    if (!version) {
+        return fail(version.error());
+    }
+    if (*version > latest_schema_version()) {
+        return fail("history schema version " + std::to_string(*version) +
+                    " is newer than this build's " + std::to_string(latest_schema_version()));
+    }
+    for (const Migration& m : k_migrations) {
+        if (m.version <= *version) {
+            continue;
+        }
+        if (report.migrated_from < 0) {
+            report.migrated_from = static_cast<int>(*version);
+        }
+        if (auto r = db.exec("BEGIN IMMEDIATE"); !r) {
+            return r;
+        }
+        auto r = db.exec(m.sql);
+        if (r) {
+            r = db.exec("PRAGMA user_version = " + std::to_string(m.version));
+        }
+        if (r) {
+            r = db.exec("COMMIT");
+        }
+        if (!r) {
+            db.rollback();
+            return fail("cannot migrate history to version " + std::to_string(m.version) + ": " +
+                        r.error());
+        }
+    }
+    return ok();
+}
+
+Result<void> configure(Db& db, const ConnectOptions& options)
+{
+    std::string pragmas = "PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms) +
+                          "; PRAGMA cache_size = -" + std::to_string(options.cache_kib) +
+                          "; PRAGMA temp_store = MEMORY;";
+    if (options.max_page_count > 0) {
+        pragmas += " PRAGMA max_page_count = " + std::to_string(options.max_page_count) + ";";
+    }
+    if (!options.read_only) {
+        // auto_vacuum only takes effect before the first table exists.
+        pragmas += " PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;"
+                   " PRAGMA synchronous = NORMAL;";
+    }
+    return db.exec(pragmas);
+}
+
+} // namespace
+
+int latest_schema_version() noexcept
+{
+    return k_migrations.back().version;
+}
+
+Result<Db> connect(const std::string& path, const ConnectOptions& options, OpenReport& report)
+{
+    report = OpenReport{};
+    report.created = !options.read_only && empty_or_missing(path);
+    auto db = Db::open(path, !options.read_only);
+    if (!db) {
+        return fail(db.error());
+    }
+    if (auto r = db->exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms)); !r) {
+        return fail(r.error());
+    }
+    std::string problem;
+    if (!options.read_only && options.check_integrity && !report.created) {
+        auto checked = check(*db);
+        if (!checked) {
+            return fail("cannot check " + path + ": " + checked.error());
+        }
+        problem = *checked;
+    }
+    auto configured = problem.empty() ? configure(*db, options) : fail("");
+    if (!configured && problem.empty()) {
+        if (db->last_failure() != SqliteFailure::corrupt) {
+            return fail(configured.error());
+        }
+        problem = configured.error();
+    }
+    if (!problem.empty()) {
+        *db = Db();
+        const std::int64_t now =
+            options.now_seconds != 0 ? options.now_seconds : std::time(nullptr);
+        if (auto r = set_aside(path, now, report); !r) {
+            return fail(problem + "; " + r.error());
+        }
+        report.problem = problem;
+        report.created = true;
+        db = Db::open(path, true);
+        if (!db) {
+            return fail(db.error());
+        }
+        if (auto r = configure(*db, options); !r) {
+            return fail(r.error());
+        }
+    }
+    if (options.read_only) {
+        auto version = db->integer("PRAGMA user_version");
+        if (!version) {
+            return fail(version.error());
+        }
+        if (*version != latest_schema_version()) {
+            return fail("history schema version " + std::to_string(*version) + ", expected " +
+                        std::to_string(latest_schema_version()));
+        }
+        return db;
+    }
+    if (auto r = migrate(*db, report); !r) {
+        return fail(r.error());
+    }
+    return db;
+}
+
+} // namespace mso

@@ -1,0 +1,197 @@
+// The writer thread of store_writer.h.
+#include "store/store_writer.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace mso {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::int64_t system_now_us()
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace
+
+StoreWriter::StoreWriter(HistoryStore store, StoreWriterOptions options)
+    : m_store(std::move(store)),
+      m_options(std::move(options)),
+      m_limiter(m_options.log_burst, m_options.log_window)
+{
+    m_options.batch_events = std::max<std::size_t>(m_options.batch_events, 1);
+    if (!m_options.now_us) {
+        m_options.now_us = system_now_us;
+    }
+    m_thread = std::thread([this] { run(); });
+}
+
+StoreWriter::~StoreWriter()
+{
+    stop();
+}
+
+bool StoreWriter::offer(StoredEvent&& event)
+{
+    bool wake = false;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_stopping || m_queue.size() >= m_options.max_queue) {
+            m_queue_full.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        if (m_queue.empty()) {
+            m_first_at = SteadyClock::now();
+        }
+        m_queue.push_back(std::move(event));
+        ++m_offered;
+        // Wake the thread to start the batch timer, and when a batch is full.
+        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+    }
+    if (wake) {
+        m_wake.notify_one();
+    }
+    return true;
+}
+
+void StoreWriter::flush()
+{
+    std::unique_lock lock(m_mutex);
+    const std::uint64_t target = m_offered;
+    m_flush_wanted = true;
+    m_wake.notify_one();
+    m_flushed.wait(lock, [&] { return m_done >= target; });
+}
+
+void StoreWriter::stop()
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_stopping = true;
+    }
+    m_wake.notify_one();
+    if (m_thread.joinable()) {
+        m_thread.join();
+    }
+}
+
+StoreWriterCounters StoreWriter::counters() const
+{
+    StoreWriterCounters c;
+    c.written = m_written.load(std::memory_order_relaxed);
+    c.duplicates = m_duplicates.load(std::memory_order_relaxed);
+    c.queue_full = m_queue_full.load(std::memory_order_relaxed);
+    c.disk_full = m_disk_full.load(std::memory_order_relaxed);
+    c.io_errors = m_io_errors.load(std::memory_order_relaxed);
+    c.batches = m_batches.load(std::memory_order_relaxed);
+    c.pruned = m_pruned.load(std::memory_order_relaxed);
+    const std::lock_guard lock(m_mutex);
+    c.queued = m_queue.size();
+    c.last_error = m_last_error;
+    return c;
+}
+
+void StoreWriter::run()
+{
+    const bool retention = m_options.max_age_days > 0 || m_options.max_bytes > 0;
+    std::vector<StoredEvent> batch;
+    for (;;) {
+        bool last = false;
+        {
+            std::unique_lock lock(m_mutex);
+            while (!m_stopping && !m_flush_wanted && m_queue.size() < m_options.batch_events) {
+                const auto now = SteadyClock::now();
+                if (!m_queue.empty()) {
+                    const auto deadline = m_first_at + m_options.batch_interval;
+                    if (now >= deadline) {
+                        break;
+                    }
+                    m_wake.wait_until(lock, deadline);
+                } else if (retention && now >= m_next_prune) {
+                    break; // idle: time for a retention step
+                } else {
+                    m_wake.wait_until(lock, retention ? m_next_prune : now + std::chrono::hours(1));
+                }
+            }
+            const std::size_t n = std::min(m_queue.size(), m_options.batch_events);
+            std::move(m_queue.begin(), m_queue.begin() + static_cast<std::ptrdiff_t>(n),
+                      std::back_inserter(batch));
+            m_queue.erase(m_queue.begin(), m_queue.begin() + static_cast<std::ptrdiff_t>(n));
+            if (m_queue.empty()) {
+                m_flush_wanted = false;
+            }
+            last = m_stopping && m_queue.empty();
+        }
+        if (!batch.empty()) {
+            write(batch);
+        }
+        if (last) {
+            return;
+        }
+        if (retention) {
+            prune();
+        }
+    }
+}
+
+void StoreWriter::write(std::vector<StoredEvent>& batch)
+{
+    const auto n = static_cast<std::uint64_t>(batch.size());
+    auto stats = m_store.write_batch(batch, m_options.dedup);
+    if (stats) {
+        m_written.fetch_add(stats->inserted, std::memory_order_relaxed);
+        m_duplicates.fetch_add(stats->duplicates, std::memory_order_relaxed);
+        m_batches.fetch_add(1, std::memory_order_relaxed);
+    } else {
+        const bool full = m_store.last_failure() == SqliteFailure::full;
+        (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
+        log(stats.error() + (full ? " (disk full)" : ""));
+    }
+    batch.clear();
+    {
+        const std::lock_guard lock(m_mutex);
+        m_done += n;
+    }
+    m_flushed.notify_all();
+}
+
+void StoreWriter::prune()
+{
+    const auto now = SteadyClock::now();
+    if (now < m_next_prune) {
+        return;
+    }
+    auto pruned = m_store.prune_step(m_options.now_us(), m_options.max_age_days,
+                                     m_options.max_bytes, m_options.prune_rows);
+    if (!pruned) {
+        log(pruned.error());
+        m_next_prune = now + m_options.prune_interval;
+        return;
+    }
+    m_pruned.fetch_add(*pruned, std::memory_order_relaxed);
+    // More to delete: go on between the next batches; else rest.
+    m_next_prune = *pruned >= m_options.prune_rows ? now : now + m_options.prune_interval;
+}
+
+void StoreWriter::log(const std::string& message)
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_last_error = message;
+    }
+    std::uint64_t suppressed = 0;
+    if (!m_options.log || !m_limiter.allow(SteadyClock::now(), suppressed)) {
+        return;
+    }
+    if (suppressed > 0) {
+        m_options.log(std::to_string(suppressed) + " similar history messages suppressed");
+    }
+    m_options.log(message);
+}
+
+} // namespace mso

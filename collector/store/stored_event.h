@@ -1,0 +1,90 @@
+// What the history store keeps of a request: the RequestEvent as the collector decoded
+// it, plus where it came from (source), the engine mode when known, and the verdict
+// derived from it. Also the pieces of the on-disk form that need no database: the
+// content hash that makes imports idempotent, and the compact encoding of an event's
+// findings (docs/STORE.md, "findings blob"), whose repeated strings are ids into the
+// strings table. Pure functions; thread-safe.
+#pragma once
+
+#include "event.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mso {
+
+// ModSecurity's SecRuleEngine for the request, when the source knows it (audit logs of
+// v3 do; the module does not say yet).
+enum class EngineMode : std::uint8_t { unknown = 0, on = 1, detection_only = 2 };
+
+// What happened to the request: blocked by ModSecurity, not blocked although its scores
+// reached a threshold (detection-only or a threshold above the blocking PL's), or passed.
+enum class Verdict : std::uint8_t { passed = 0, would_block = 1, intercepted = 2 };
+
+struct StoredEvent {
+    RequestEvent event;
+    std::string source; // "module", "import:<name>", "sensor:<name>"
+    EngineMode engine_mode = EngineMode::unknown;
+    // Set by search() and find(): the row's id (half of a page cursor); ignored on write.
+    std::int64_t row_id = 0;
+
+    bool operator==(const StoredEvent&) const = default;
+};
+
+// The verdict of an event. would_block is the rule of state/aggregator.cpp (not
+// intercepted, and inbound >= inbound threshold > 0 or outbound >= outbound threshold > 0),
+// restated here so the store needs no part of state/.
+[[nodiscard]] Verdict verdict_of(const RequestEvent& event) noexcept;
+
+// A 64-bit hash (FNV-1a over 64-bit words, docs/STORE.md) of every field of the event except the
+// source and row id: the same request read twice, from any source, hashes the same.
+[[nodiscard]] std::uint64_t content_hash(const RequestEvent& event) noexcept;
+
+[[nodiscard]] std::string_view engine_mode_name(EngineMode mode) noexcept;
+[[nodiscard]] std::optional<EngineMode> parse_engine_mode(std::string_view name) noexcept;
+[[nodiscard]] std::string_view verdict_name(Verdict verdict) noexcept;
+
+// Maps strings to their ids in the strings table and back. The encoder interns, the
+// decoder looks up; either may fail (I/O), which they report as nullopt.
+class StringIds {
+public:
+    virtual ~StringIds() = default;
+    [[nodiscard]] virtual std::optional<std::int64_t> id_of(std::string_view text) = 0;
+    [[nodiscard]] virtual std::optional<std::string> text_of(std::int64_t id) = 0;
+};
+
+// Appends the findings blob of `findings` to `out`; false when a string could not be
+// interned.
+[[nodiscard]] bool encode_findings(const std::vector<Finding>& findings, StringIds& ids,
+                                   std::string& out);
+// Decodes a findings blob; nullopt when it is malformed or names an unknown string.
+[[nodiscard]] std::optional<std::vector<Finding>> decode_findings(std::string_view blob,
+                                                                  StringIds& ids);
+// One finding of a blob, its strings unresolved (ids; 0 is "").
+struct BlobFinding {
+    enum : std::size_t { k_rule = 0, k_msg = 1, k_severity = 2, k_tags = 3, k_target = 4 };
+    std::array<std::int64_t, 5> strings{};
+    int paranoia_level = 0;
+    int phase = 0;
+    std::uint64_t flags = 0;
+    std::string_view data;
+};
+// Reads the next finding off the front of `blob`; false when it is malformed.
+[[nodiscard]] bool next_finding(std::string_view& blob, BlobFinding& finding) noexcept;
+// The rule id string ids of a findings blob, each once, without resolving them and
+// without 0 (no rule id): the rule index. Empty when the blob is malformed.
+[[nodiscard]] std::vector<std::int64_t> finding_rule_ids(std::string_view blob);
+
+// The scores blob: 14 zigzag varints (docs/STORE.md); "" (stored as NULL) when absent.
+[[nodiscard]] std::string encode_scores(const std::optional<AnomalyScores>& scores);
+[[nodiscard]] std::optional<AnomalyScores> decode_scores(std::string_view blob);
+
+// Unsigned LEB128, as in the findings blob and the scores blob.
+void put_varint(std::string& out, std::uint64_t value);
+[[nodiscard]] bool get_varint(std::string_view& in, std::uint64_t& value) noexcept;
+
+} // namespace mso

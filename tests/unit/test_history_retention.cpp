@@ -1,0 +1,133 @@
+// store/history_retention.cpp: pruning by age and by size, a bounded number of rows per
+// step, oldest first, with the rule index and the per-minute counts kept consistent.
+#include "store/history_store.h"
+
+#include "store/sqlite_db.h"
+#include "store_test_events.h"
+
+#include <gtest/gtest.h>
+
+namespace mso {
+namespace {
+
+using test::full_event;
+using test::k_t0;
+using test::TempDir;
+
+constexpr std::int64_t k_day_us = 86'400'000'000;
+
+// `n` events, one per hour from k_t0.
+HistoryStore filled(const TempDir& dir, int n)
+{
+    auto store = HistoryStore::open(dir.db());
+    EXPECT_TRUE(store) << store.error();
+    std::vector<StoredEvent> events;
+    for (int i = 0; i < n; ++i) {
+        StoredEvent e = full_event(i);
+        e.event.time_us = k_t0 + i * 3'600'000'000LL;
+        events.push_back(std::move(e));
+    }
+    EXPECT_TRUE(store->write_batch(events));
+    return std::move(*store);
+}
+
+std::int64_t count(const std::string& path, const std::string& sql)
+{
+    auto db = Db::open(path, false);
+    auto v = db->integer(sql);
+    EXPECT_TRUE(v) << v.error();
+    return v ? *v : -1;
+}
+
+TEST(HistoryRetention, ByAgeInBoundedSteps)
+{
+    struct Case {
+        const char* name;
+        std::int64_t days;
+        std::size_t step;
+        std::int64_t left;
+    };
+    // 96 hourly events over 4 days; now = the last event's time.
+    const Case cases[] = {
+        {"keep 1 day", 1, 10, 25}, // the last 24 hours and the event at exactly now - 1 d
+        {"keep 2 days", 2, 7, 49},
+        {"keep 10 days", 10, 10, 96},
+        {"no age limit", 0, 10, 96},
+    };
+    for (const Case& c : cases) {
+        TempDir dir;
+        HistoryStore store = filled(dir, 96);
+        const std::int64_t now = k_t0 + 95 * 3'600'000'000LL;
+        std::size_t steps = 0;
+        for (;;) {
+            auto n = store.prune_step(now, c.days, 0, c.step);
+            ASSERT_TRUE(n) << n.error();
+            EXPECT_LE(*n, c.step);
+            if (*n == 0) {
+                break;
+            }
+            ++steps;
+        }
+        EXPECT_EQ(*store.event_count(), c.left) << c.name;
+        EXPECT_EQ(steps, (96 - static_cast<std::size_t>(c.left) + c.step - 1) / c.step) << c.name;
+        // The oldest went; the rule index and the minutes lost exactly their share.
+        HistoryQuery q;
+        q.limit = 1000;
+        auto page = store.search(q);
+        ASSERT_TRUE(page);
+        ASSERT_EQ(page->events.size(), static_cast<std::size_t>(c.left));
+        if (c.days > 0) {
+            EXPECT_GE(page->events.back().event.time_us, now - c.days * k_day_us) << c.name;
+        }
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM event_rules"), 2 * c.left) << c.name;
+        EXPECT_EQ(count(dir.db(), "SELECT coalesce(sum(events), 0) FROM minutes WHERE rule_id = "
+                                  "0 AND vhost_id = -1"),
+                  c.left)
+            << c.name;
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM minutes WHERE events <= 0"), 0);
+        q.rule = "942110";
+        EXPECT_EQ(store.search(q)->events.size(), static_cast<std::size_t>(c.left)) << c.name;
+    }
+}
+
+TEST(HistoryRetention, BySizeUntilUnderTheLimit)
+{
+    TempDir dir;
+    HistoryStore store = filled(dir, 3000);
+    const auto before = store.size();
+    ASSERT_TRUE(before);
+    const std::int64_t limit = before->used_bytes() / 2;
+    std::size_t deleted = 0;
+    for (int steps = 0; steps < 1000; ++steps) {
+        auto n = store.prune_step(k_t0, 0, limit, 100);
+        ASSERT_TRUE(n) << n.error();
+        EXPECT_LE(*n, 100U);
+        if (*n == 0) {
+            break;
+        }
+        deleted += *n;
+    }
+    const auto after = store.size();
+    ASSERT_TRUE(after);
+    EXPECT_LE(after->used_bytes(), limit);
+    EXPECT_GT(deleted, 1000U);
+    EXPECT_LT(deleted, 2500U);
+    // Free pages went back to the file system (auto_vacuum = INCREMENTAL).
+    EXPECT_LT(after->file_bytes(), before->file_bytes());
+    // The newest stayed.
+    EXPECT_TRUE(store.find(full_event(2999).event.unique_id)->has_value());
+    EXPECT_FALSE(store.find(full_event(0).event.unique_id)->has_value());
+}
+
+TEST(HistoryRetention, NothingToDo)
+{
+    TempDir dir;
+    HistoryStore store = filled(dir, 10);
+    EXPECT_EQ(*store.prune_step(k_t0, 0, 0, 100), 0U);
+    EXPECT_EQ(*store.prune_step(k_t0, 30, 1LL << 40, 100), 0U);
+    EXPECT_EQ(*store.prune_step(k_t0 + 100 * k_day_us, 30, 0, 0), 0U);
+    EXPECT_EQ(*store.event_count(), 10);
+}
+
+} // namespace
+} // namespace mso

@@ -1,0 +1,300 @@
+// store/history_store.cpp and store/schema.cpp: creating, reopening and migrating
+// history.db, a corrupt file moved aside, the round trip of an event, duplicates, find,
+// a full disk, and kill -9 in the middle of writing.
+#include "store/history_store.h"
+
+#include "store/sqlite_db.h"
+#include "store_test_events.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+namespace mso {
+namespace {
+
+using test::full_event;
+using test::TempDir;
+
+std::int64_t pragma(const std::string& path, const std::string& sql)
+{
+    auto db = Db::open(path, false);
+    EXPECT_TRUE(db.has_value()) << db.error();
+    auto v = db->integer(sql);
+    EXPECT_TRUE(v.has_value()) << v.error();
+    return v ? *v : -1;
+}
+
+std::string integrity(const std::string& path)
+{
+    auto db = Db::open(path, false);
+    auto s = Stmt::prepare(*db, "PRAGMA integrity_check");
+    EXPECT_TRUE(s.has_value());
+    auto row = s->step();
+    return row && *row ? std::string(s->text(0)) : "error";
+}
+
+TEST(HistoryStore, CreatesVersionOneAndReopens)
+{
+    TempDir dir;
+    {
+        auto store = HistoryStore::open(dir.db());
+        ASSERT_TRUE(store) << store.error();
+        EXPECT_TRUE(store->open_report().created);
+        EXPECT_EQ(store->open_report().migrated_from, 0);
+        EXPECT_EQ(store->open_report().set_aside, "");
+    }
+    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
+    EXPECT_EQ(latest_schema_version(), 1);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                               "name IN ('strings', 'events', 'event_rules', 'minutes')"),
+              4);
+    auto again = HistoryStore::open(dir.db());
+    ASSERT_TRUE(again) << again.error();
+    EXPECT_FALSE(again->open_report().created);
+    EXPECT_EQ(again->open_report().migrated_from, -1);
+    auto db = Db::open(dir.db(), false);
+    auto s = Stmt::prepare(*db, "PRAGMA journal_mode");
+    ASSERT_TRUE(s && *s->step());
+    EXPECT_EQ(s->text(0), "wal");
+}
+
+TEST(HistoryStore, MigratesAnEmptyFile)
+{
+    TempDir dir;
+    std::ofstream(dir.db()).close(); // 0 bytes: SQLite's empty database
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    EXPECT_TRUE(store->open_report().created);
+    EXPECT_EQ(store->open_report().problem, "");
+    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), 1);
+}
+
+TEST(HistoryStore, RefusesANewerSchema)
+{
+    TempDir dir;
+    ASSERT_TRUE(HistoryStore::open(dir.db()));
+    {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db->exec("PRAGMA user_version = 99"));
+    }
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_FALSE(store);
+    EXPECT_NE(store.error().find("version 99 is newer"), std::string::npos) << store.error();
+    EXPECT_TRUE(std::filesystem::exists(dir.db())); // not moved aside: not corrupt
+}
+
+TEST(HistoryStore, MovesACorruptFileAside)
+{
+    struct Case {
+        const char* name;
+        void (*spoil)(const std::string& path);
+    };
+    const Case cases[] = {
+        {"garbage", [](const std::string& path) { std::ofstream(path) << std::string(8192, 'x'); }},
+        {"header cut", [](const std::string& path) { std::filesystem::resize_file(path, 50); }},
+        {"pages overwritten",
+         [](const std::string& path) {
+             std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+             f.seekp(4096 * 3); // b-tree pages from their headers on
+             f << std::string(4096 * 4, '\x5a');
+         }},
+    };
+    for (const Case& c : cases) {
+        TempDir dir;
+        {
+            auto store = HistoryStore::open(dir.db());
+            ASSERT_TRUE(store);
+            std::vector<StoredEvent> events;
+            for (int i = 0; i < 300; ++i) {
+                events.push_back(full_event(i));
+            }
+            ASSERT_TRUE(store->write_batch(events));
+        }
+        c.spoil(dir.db());
+        HistoryOptions options;
+        options.now_seconds = 1234;
+        auto store = HistoryStore::open(dir.db(), options);
+        ASSERT_TRUE(store) << c.name << ": " << store.error();
+        const OpenReport& report = store->open_report();
+        EXPECT_NE(report.problem, "") << c.name;
+        EXPECT_EQ(report.set_aside, dir.db() + ".corrupt-1234") << c.name;
+        EXPECT_TRUE(report.created) << c.name;
+        EXPECT_TRUE(std::filesystem::exists(dir.db() + ".corrupt-1234")) << c.name;
+        EXPECT_EQ(*store->event_count(), 0) << c.name;
+        ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{full_event()})) << c.name;
+    }
+}
+
+TEST(HistoryStore, RoundTripsEveryField)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store);
+    std::vector<StoredEvent> events{full_event(1), full_event(2)};
+    events[1].source = "import:audit.log";
+    events[1].engine_mode = EngineMode::on;
+    events[1].event.scores.reset();
+    events[1].event.findings.clear();
+    events[1].event.findings_dropped = 0;
+    events[1].event.intercepted = true;
+    events[1].event.vhost = "";
+    auto stats = store->write_batch(events);
+    ASSERT_TRUE(stats) << stats.error();
+    EXPECT_EQ(stats->inserted, 2U);
+    for (const StoredEvent& e : events) {
+        auto found = store->find(e.event.unique_id);
+        ASSERT_TRUE(found) << found.error();
+        ASSERT_TRUE(found->has_value());
+        StoredEvent back = **found;
+        EXPECT_GT(back.row_id, 0);
+        back.row_id = 0;
+        EXPECT_EQ(back, e);
+    }
+    // A reader on its own connection sees the same.
+    HistoryOptions ro;
+    ro.read_only = true;
+    auto reader = HistoryStore::open(dir.db(), ro);
+    ASSERT_TRUE(reader) << reader.error();
+    auto found = reader->find(events[0].event.unique_id, std::string("module"));
+    ASSERT_TRUE(found && found->has_value());
+    EXPECT_EQ((*found)->event, events[0].event);
+    EXPECT_FALSE(reader->find(events[0].event.unique_id, std::string("import:x"))->has_value());
+    EXPECT_FALSE(reader->find("no-such-id")->has_value());
+    EXPECT_FALSE(reader->write_batch(events));
+}
+
+TEST(HistoryStore, DuplicatesAreCountedNotStored)
+{
+    struct Case {
+        const char* name;
+        Dedup dedup;
+        void (*change)(StoredEvent&);
+        std::size_t inserted;
+    };
+    const Case cases[] = {
+        {"same event", Dedup::content, [](StoredEvent&) {}, 0},
+        {"same event, other source", Dedup::content,
+         [](StoredEvent& e) { e.source = "import:a.log"; }, 0},
+        {"same id, other content", Dedup::content, [](StoredEvent& e) { e.event.status = 500; }, 1},
+        {"same id, other content, by id", Dedup::unique_id,
+         [](StoredEvent& e) { e.event.status = 500; }, 0},
+        {"other id", Dedup::content, [](StoredEvent& e) { e.event.unique_id += "z"; }, 1},
+        {"no id, same content", Dedup::unique_id, [](StoredEvent& e) { e.event.unique_id = ""; },
+         0},
+        {"no id, other content", Dedup::unique_id,
+         [](StoredEvent& e) {
+             e.event.unique_id = "";
+             e.event.port = 1;
+         },
+         1},
+    };
+    for (const Case& c : cases) {
+        TempDir dir;
+        auto store = HistoryStore::open(dir.db());
+        StoredEvent first = full_event();
+        if (std::string(c.name).starts_with("no id")) {
+            first.event.unique_id = "";
+        }
+        ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{first}));
+        StoredEvent second = full_event();
+        c.change(second);
+        auto stats = store->write_batch(std::vector<StoredEvent>{second}, c.dedup);
+        ASSERT_TRUE(stats) << c.name;
+        EXPECT_EQ(stats->inserted, c.inserted) << c.name;
+        EXPECT_EQ(stats->duplicates, 1 - c.inserted) << c.name;
+        // The same again within one batch: the second is a duplicate of the first.
+        auto twice = store->write_batch(std::vector<StoredEvent>{second, second}, c.dedup);
+        ASSERT_TRUE(twice);
+        EXPECT_EQ(twice->inserted, 0U) << c.name;
+        EXPECT_EQ(*store->event_count(), static_cast<std::int64_t>(1 + c.inserted)) << c.name;
+    }
+}
+
+TEST(HistoryStore, AFullDiskFailsTheBatchAndSaysSo)
+{
+    TempDir dir;
+    HistoryOptions options;
+    options.max_page_count = 64; // 256 KiB: what SQLite may use, as a small disk would
+    auto store = HistoryStore::open(dir.db(), options);
+    ASSERT_TRUE(store) << store.error();
+    std::int64_t stored = 0;
+    bool full = false;
+    for (int b = 0; b < 100 && !full; ++b) {
+        std::vector<StoredEvent> batch;
+        for (int i = 0; i < 50; ++i) {
+            batch.push_back(full_event(b * 50 + i));
+        }
+        auto r = store->write_batch(batch);
+        if (r) {
+            stored += static_cast<std::int64_t>(r->inserted);
+        } else {
+            full = true;
+            EXPECT_EQ(store->last_failure(), SqliteFailure::full) << r.error();
+        }
+    }
+    ASSERT_TRUE(full);
+    EXPECT_EQ(*store->event_count(), stored); // the failed batch left nothing behind
+    EXPECT_EQ(integrity(dir.db()), "ok");
+}
+
+// A child writes batches and reports each commit on a pipe; the parent kills it with
+// SIGKILL mid-way, then finds every reported batch and a sound database.
+TEST(HistoryStore, KillNineLosesNoCommittedBatch)
+{
+    TempDir dir;
+    ASSERT_TRUE(HistoryStore::open(dir.db()));
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        auto store = HistoryStore::open(dir.db());
+        for (int b = 0;; ++b) {
+            std::vector<StoredEvent> batch;
+            for (int i = 0; i < 200; ++i) {
+                batch.push_back(full_event(b * 200 + i));
+            }
+            if (!store || !store->write_batch(batch)) {
+                ::_exit(1);
+            }
+            if (::write(fds[1], &b, sizeof b) != sizeof b) {
+                ::_exit(1);
+            }
+        }
+    }
+    ::close(fds[1]);
+    int committed = -1;
+    for (int b = 0; b < 15; ++b) {
+        ASSERT_EQ(::read(fds[0], &committed, sizeof committed),
+                  static_cast<ssize_t>(sizeof committed));
+    }
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    // Drain what the child reported before it died.
+    while (::read(fds[0], &committed, sizeof committed) == static_cast<ssize_t>(sizeof committed)) {
+    }
+    ::close(fds[0]);
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    EXPECT_EQ(store->open_report().problem, "");
+    EXPECT_EQ(integrity(dir.db()), "ok");
+    const std::int64_t count = *store->event_count();
+    EXPECT_GE(count, (committed + 1) * 200LL);
+    EXPECT_LE(count, (committed + 2) * 200LL);
+    EXPECT_EQ(count % 200, 0); // whole batches only
+    for (int b = 0; b <= committed; ++b) {
+        EXPECT_TRUE(store->find(full_event(b * 200 + 199).event.unique_id)->has_value()) << b;
+    }
+}
+
+} // namespace
+} // namespace mso
