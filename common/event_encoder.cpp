@@ -194,7 +194,7 @@ std::string_view request_target_path(std::string_view target) noexcept
     return target.substr(0, target.find_first_of("?#"));
 }
 
-std::size_t encode_counters(const CounterSnapshot& c, char* buffer, std::size_t capacity) noexcept
+std::size_t encode_counters(const CounterTotals& c, char* buffer, std::size_t capacity) noexcept
 {
     JsonWriter w(buffer, capacity);
     w.begin_object();

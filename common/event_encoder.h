@@ -76,7 +76,9 @@ inline constexpr int k_min_status = 100;
 inline constexpr int k_max_status = 599;
 inline constexpr std::size_t k_status_slots = k_max_status - k_min_status + 2;
 
-struct CounterSnapshot {
+// The totals one Apache child drained from a vhost's counters, as one counter report
+// (the word "snapshot" is kept for the collector's state files).
+struct CounterTotals {
     std::string_view vhost;
     int port = 0;
     std::int64_t pid = 0;
@@ -86,7 +88,7 @@ struct CounterSnapshot {
 };
 
 // Returns the size written, or 0 when it did not fit.
-std::size_t encode_counters(const CounterSnapshot& counters, char* buffer,
+std::size_t encode_counters(const CounterTotals& counters, char* buffer,
                             std::size_t capacity) noexcept;
 
 } // namespace mso

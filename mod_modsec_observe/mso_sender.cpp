@@ -46,7 +46,7 @@ void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept
         v.events_lost.load(std::memory_order_relaxed) == 0)
         return;
     std::uint64_t status[k_status_slots];
-    CounterSnapshot snap;
+    CounterTotals snap;
     snap.vhost = c->label;
     snap.port = c->port;
     snap.pid = pid;

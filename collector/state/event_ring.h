@@ -1,4 +1,4 @@
-// The most recent request events, kept for the `events` query (and, later, `tail`):
+// The most recent request events, kept for the `events` and `tail` queries:
 // a fixed-capacity ring that drops the oldest event when full, so memory is bounded
 // by --events-ring. Owns its events; not thread-safe (single-threaded daemon);
 // never blocks.

@@ -118,7 +118,7 @@ int main(int argc, char** argv)
     status[304 - mso::k_min_status] = 15;
     status[404 - mso::k_min_status] = 5;
     status[mso::k_status_slots - 1] = 1; // a status outside 100..599
-    mso::CounterSnapshot snap;
+    mso::CounterTotals snap;
     snap.vhost = "shop.example";
     snap.port = 443;
     snap.pid = 4242;

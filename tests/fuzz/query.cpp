@@ -64,7 +64,7 @@ void ingest_counters(mso::Collector& c, std::string_view vhost, std::uint64_t re
     std::uint64_t status[mso::k_status_slots] = {};
     status[200 - mso::k_min_status] = requests - 1;
     status[mso::k_status_slots - 1] = 1;
-    mso::CounterSnapshot snap;
+    mso::CounterTotals snap;
     snap.vhost = vhost;
     snap.port = 8080;
     snap.pid = 4242;

@@ -264,7 +264,7 @@ TEST(CounterCodec, RoundTrip)
     status[200 - k_min_status] = 10;
     status[404 - k_min_status] = 2;
     status[k_status_slots - 1] = 1;
-    CounterSnapshot c{"a.test", 80, 4242, 13, 1, status};
+    CounterTotals c{"a.test", 80, 4242, 13, 1, status};
     char buffer[4096];
     const std::size_t n = encode_counters(c, buffer, sizeof buffer);
     ASSERT_GT(n, 0U);
@@ -385,7 +385,7 @@ TEST(EventFields, CounterReportKeysAreReadByTheDecoder)
 {
     std::uint64_t status[k_status_slots] = {};
     status[200 - k_min_status] = 3;
-    const CounterSnapshot c{"a.test", 80, 4242, 3, 1, status};
+    const CounterTotals c{"a.test", 80, 4242, 3, 1, status};
     char buffer[4096];
     const std::size_t n = encode_counters(c, buffer, sizeof buffer);
     ASSERT_GT(n, 0U);
