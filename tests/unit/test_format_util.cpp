@@ -29,7 +29,7 @@ TEST(FormatUtil, VhostName)
         {json::array(), "-"},
     };
     for (const auto& c : cases) {
-        EXPECT_EQ(mso::report::vhost_name(c.answer), c.shown) << c.answer.dump();
+        EXPECT_EQ(mso::format_util::vhost_name(c.answer), c.shown) << c.answer.dump();
     }
 }
 
