@@ -1,4 +1,4 @@
-// Connection handling for the CLI; see cli_connection.h.
+// Connection handling for the CLI; see connection.h.
 #include "cli/connection.h"
 
 #include "util/errno_text.h"
@@ -9,7 +9,6 @@
 #include <sys/time.h>
 
 #include <cerrno>
-#include <cstdio>
 
 namespace mso {
 namespace {
@@ -20,21 +19,14 @@ using json = nlohmann::ordered_json;
 constexpr std::size_t k_max_answer_bytes = 256 * 1024 * 1024;
 constexpr int k_query_timeout_s = 30;
 
-void report_error(const std::string& message)
-{
-    std::fprintf(stderr, "modsec-observe: %s\n", message.c_str());
-}
-
 } // namespace
 
-bool CollectorConnection::open(const std::string& socket_path, int timeout_s)
+Result<void> CollectorConnection::open(const std::string& socket_path, int timeout_s)
 {
-    m_socket_path = socket_path;
     auto connected = connect_unix_stream(socket_path);
     if (!connected) {
-        report_error("cannot connect to the collector at " + terminal_safe(socket_path) + ": " +
-                     connected.error() + " (is modsec-observed running?)");
-        return false;
+        return fail("cannot connect to the collector at " + terminal_safe(socket_path) + ": " +
+                    connected.error() + " (is modsec-observed running?)");
     }
     m_fd = std::move(*connected);
     if (timeout_s > 0) {
@@ -42,10 +34,10 @@ bool CollectorConnection::open(const std::string& socket_path, int timeout_s)
         (void)::setsockopt(m_fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         (void)::setsockopt(m_fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
     }
-    return true;
+    return ok();
 }
 
-bool CollectorConnection::refusal_pending()
+Result<void> CollectorConnection::pending_refusal()
 {
     // A collector that refuses a connection (client limit, peer credentials) writes one
     // error line and closes it, possibly before the query was sent: read what is there.
@@ -59,20 +51,20 @@ bool CollectorConnection::refusal_pending()
     }
     const auto newline = m_buffer.find('\n');
     if (newline == std::string::npos) {
-        return false;
+        return ok();
     }
-    const json answer = json::parse(
+    json answer = json::parse(
         m_buffer.begin(), m_buffer.begin() + static_cast<std::ptrdiff_t>(newline), nullptr, false);
     if (answer.is_discarded() || !answer.is_object()) {
-        return false;
+        return ok();
     }
-    (void)answer_ok(answer);
-    return true;
+    auto refused = answer_ok(std::move(answer));
+    return refused ? ok() : fail(refused.error());
 }
 
-bool CollectorConnection::send(const json& request)
+Result<void> CollectorConnection::send(std::string_view request_line)
 {
-    const std::string line = request.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    const std::string line = std::string(request_line) + "\n";
     for (std::size_t sent = 0; sent < line.size();) {
         const ssize_t n = ::send(m_fd.get(), line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) {
@@ -80,18 +72,17 @@ bool CollectorConnection::send(const json& request)
         }
         if (n <= 0) {
             const int err = errno;
-            if (refusal_pending()) {
-                return false; // the collector's reason was printed
+            if (auto refusal = pending_refusal(); !refusal) {
+                return refusal; // the collector's reason
             }
-            report_error("cannot send the query: " + errno_text(err));
-            return false;
+            return fail("cannot send the query: " + errno_text(err));
         }
         sent += static_cast<std::size_t>(n);
     }
-    return true;
+    return ok();
 }
 
-std::optional<json> CollectorConnection::receive(bool quiet_on_interrupt)
+Result<json> CollectorConnection::receive(bool interruptible)
 {
     char chunk[65536];
     for (;;) {
@@ -101,59 +92,62 @@ std::optional<json> CollectorConnection::receive(bool quiet_on_interrupt)
                                       nullptr, false);
             m_buffer.erase(0, newline + 1);
             if (answer.is_discarded() || !answer.is_object()) {
-                report_error("the collector sent an invalid answer");
-                return std::nullopt;
+                return fail("the collector sent an invalid answer");
             }
             return answer;
         }
         if (m_buffer.size() > k_max_answer_bytes) {
-            report_error("the collector's answer is too large");
-            return std::nullopt;
+            return fail("the collector's answer is too large");
         }
         const ssize_t n = ::recv(m_fd.get(), chunk, sizeof(chunk), 0);
         if (n < 0 && errno == EINTR) {
-            if (quiet_on_interrupt) {
-                return std::nullopt;
+            if (interruptible) {
+                return fail(k_interrupted);
             }
             continue;
         }
         if (n < 0) {
-            report_error("no answer from the collector: " + errno_text(errno));
-            return std::nullopt;
+            return fail("no answer from the collector: " + errno_text(errno));
         }
         if (n == 0) {
-            report_error("the collector closed the connection without answering");
-            return std::nullopt;
+            return fail("the collector closed the connection without answering");
         }
         m_buffer.append(chunk, static_cast<std::size_t>(n));
     }
 }
 
-bool answer_ok(const json& answer)
+Result<json> CollectorConnection::request(std::string_view request_line)
+{
+    if (auto sent = send(request_line); !sent) {
+        return fail(sent.error());
+    }
+    auto answer = receive();
+    if (!answer) {
+        return answer;
+    }
+    return answer_ok(std::move(*answer));
+}
+
+Result<json> answer_ok(json answer)
 {
     const auto ok = answer.find("ok");
     if (ok != answer.end() && ok->is_boolean() && ok->get<bool>()) {
-        return true;
+        return answer;
     }
     const auto error = answer.find("error");
-    report_error("the collector refused the query: " +
-                 (error != answer.end() && error->is_string()
-                      ? terminal_safe(error->get_ref<const std::string&>())
-                      : std::string("no reason given")));
-    return false;
+    return fail("the collector refused the query: " +
+                (error != answer.end() && error->is_string()
+                     ? terminal_safe(error->get_ref<const std::string&>())
+                     : std::string("no reason given")));
 }
 
-std::optional<json> query_collector(const std::string& socket_path, const json& request)
+Result<json> query_collector(const std::string& socket_path, std::string_view request_line)
 {
     CollectorConnection connection;
-    if (!connection.open(socket_path, k_query_timeout_s) || !connection.send(request)) {
-        return std::nullopt;
+    if (auto opened = connection.open(socket_path, k_query_timeout_s); !opened) {
+        return fail(opened.error());
     }
-    auto answer = connection.receive();
-    if (!answer || !answer_ok(*answer)) {
-        return std::nullopt;
-    }
-    return answer;
+    return connection.request(request_line);
 }
 
 } // namespace mso

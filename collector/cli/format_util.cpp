@@ -1,11 +1,11 @@
-// Defensive field access for the text views; see report_util.h.
+// Defensive field access for the formatters; see format_util.h.
 #include "cli/format_util.h"
 
 #include "util/terminal.h"
 
 #include <nlohmann/json.hpp>
 
-namespace mso::report {
+namespace mso::format_util {
 
 using json = nlohmann::ordered_json;
 
@@ -60,4 +60,4 @@ std::string indent(const std::string& text, std::size_t spaces)
     return out;
 }
 
-} // namespace mso::report
+} // namespace mso::format_util

@@ -1,6 +1,6 @@
-// Field access for the CLI's text views: answers come from a socket, so every field is
-// read defensively (missing or wrong-typed: "-" or 0) and every string is passed through
-// terminal_safe(). Pure.
+// Field access for the CLI's formatters (formatters.h, live_view.h): answers come from a
+// socket, so every field is read defensively (missing or wrong-typed: "-" or 0) and every string is
+// passed through terminal_safe(). Pure.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-namespace mso::report {
+namespace mso::format_util {
 
 // A JSON value as one escaped line.
 [[nodiscard]] std::string dump_safe(const nlohmann::ordered_json& j);
@@ -22,4 +22,4 @@ namespace mso::report {
 // Indents every line of `text` by `spaces`.
 [[nodiscard]] std::string indent(const std::string& text, std::size_t spaces);
 
-} // namespace mso::report
+} // namespace mso::format_util

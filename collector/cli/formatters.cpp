@@ -1,5 +1,6 @@
-// Text views of query answers: one summary table, then per vhost its status
-// codes, data-quality warnings and top rules.
+// The formatters of the stats, events (and tail) and health answers (see formatters.h).
+// stats: one summary table, then per vhost its status codes, data-quality warnings and
+// top rules.
 #include "cli/formatters.h"
 
 #include "cli/format_util.h"
@@ -18,10 +19,10 @@ namespace mso {
 namespace {
 
 using json = nlohmann::ordered_json;
-using report::dump_safe;
-using report::field;
-using report::number;
-using report::vhost_name;
+using format_util::dump_safe;
+using format_util::field;
+using format_util::number;
+using format_util::vhost_name;
 
 std::string ports_text(const json& vhost)
 {
@@ -67,17 +68,17 @@ void append_rules(std::string& out, const json& vhost)
                  {"HITS", Align::right, 0},
                  {"MATCHES", Align::right, 0},
                  {"SEVERITY", Align::left, 10},
-                 {"MESSAGE", Align::left, k_report_columns - k_fixed - 2}});
+                 {"MESSAGE", Align::left, k_stats_columns - k_fixed - 2}});
     std::size_t shown = 0;
     for (const auto& rule : *rules) {
-        if (shown == k_report_top_rules) {
+        if (shown == k_stats_top_rules) {
             break;
         }
         table.add_row({field(rule, "id"), field(rule, "hits"), field(rule, "matches"),
                        field(rule, "severity"), field(rule, "msg")});
         ++shown;
     }
-    out += report::indent(table.render(), 2); // the rules under their vhost
+    out += format_util::indent(table.render(), 2); // the rules under their vhost
     if (rules->size() > shown) {
         out +=
             "  ... and " + std::to_string(rules->size() - shown) + " more rules (--json for all)\n";

@@ -1,6 +1,8 @@
-// Human-readable rendering of `stats` and `health` answers for the CLI. The
-// answers come from a socket, so every field is read defensively (missing or
-// wrong-typed fields show as "-" or are skipped) and every string is passed
+// The CLI's formatters: one per answer (stats, vhosts, rules, top, timeseries, events,
+// health) and the header and lines that `tail` streams, each turning the answer into the
+// text a person reads (--json prints the answer itself). The live view of `top` is
+// live_view.h. The answers come from a socket, so every field is read defensively
+// (missing or wrong-typed fields show as "-" or are skipped) and every string is passed
 // through terminal_safe() before it is printed.
 #pragma once
 
@@ -11,10 +13,10 @@
 
 namespace mso {
 
-// Rules listed per vhost in the text view.
-inline constexpr std::size_t k_report_top_rules = 10;
-// Width the text view aims to stay within.
-inline constexpr std::size_t k_report_columns = 100;
+// Rules listed per vhost by format_stats().
+inline constexpr std::size_t k_stats_top_rules = 10;
+// Width format_stats() aims to stay within.
+inline constexpr std::size_t k_stats_columns = 100;
 
 // The `stats` answer (an object with "vhosts") as a summary table plus the top
 // rules of each vhost. Pure.

@@ -1,4 +1,4 @@
-// Text views of the vhosts, rules, top and timeseries answers (see report.h).
+// The formatters of the vhosts, rules, top and timeseries answers (see formatters.h).
 #include "cli/formatters.h"
 
 #include "cli/format_util.h"
@@ -11,8 +11,8 @@ namespace mso {
 namespace {
 
 using json = nlohmann::ordered_json;
-using report::field;
-using report::number;
+using format_util::field;
+using format_util::number;
 
 // The array at `key`, or an empty one.
 const json& list(const json& answer, const char* key)
@@ -118,7 +118,7 @@ std::string format_timeseries(const json& answer)
                                field(p, "rule_hits")});
             }
         }
-        out += report::indent(table.render(), 2);
+        out += format_util::indent(table.render(), 2);
     }
     return out;
 }

@@ -17,13 +17,13 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-using report::number;
-using report::vhost_name;
+using format_util::number;
+using format_util::vhost_name;
 
-// A string field, escaped for the terminal; "" when missing (unlike report::field's "-").
+// A string field, escaped for the terminal; "" when missing (unlike format_util::field's "-").
 std::string text(const json& obj, const char* key)
 {
-    const std::string value = report::field(obj, key);
+    const std::string value = format_util::field(obj, key);
     return value == "-" ? std::string() : value;
 }
 
@@ -83,19 +83,20 @@ std::string vhost_detail(const json& v)
         }
         table.add_row(std::move(row));
     }
-    return out + report::indent(table.render(), 2);
+    return out + format_util::indent(table.render(), 2);
 }
 
 } // namespace
 
-json LiveView::request() const
+Query LiveView::request() const
 {
-    json out{
-        {"cmd", "stats"}, {"rules_limit", k_live_top_rules}, {"top_clients", k_live_top_clients}};
+    Query query;
+    query.command = QueryCommand::stats;
+    query.shape = {k_live_top_rules, k_live_top_clients};
     if (!m_vhost.empty()) {
-        out["vhost"] = m_vhost;
+        query.vhost = m_vhost;
     }
-    return out;
+    return query;
 }
 
 std::string LiveView::render(const json& stats, std::int64_t now, bool clear)

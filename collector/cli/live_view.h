@@ -6,6 +6,8 @@
 // blocks.
 #pragma once
 
+#include "protocol/query.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstddef>
@@ -27,7 +29,7 @@ public:
 
     // The query to send before each render(): `stats` with at most k_live_top_rules
     // rules and k_live_top_clients top clients per vhost.
-    [[nodiscard]] nlohmann::ordered_json request() const;
+    [[nodiscard]] Query request() const;
 
     // One screen from the answer to request() taken at `now` (Unix seconds). Starts
     // with a clear-screen sequence when `clear` is set.

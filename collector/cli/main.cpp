@@ -1,11 +1,15 @@
 // modsec-observe: the command-line client. Sends queries to the collector's query
 // socket and prints the answers as tables or, with --json, as JSON for scripts; `tail`
-// streams events as they arrive and `top` (without a list) is a live view. Exit status:
-// 0 success, 1 collector unreachable or error answer, 2 bad usage.
+// streams events as they arrive and `top` (without a list) is a live view. The
+// subcommands are the table k_subcommands: each declares its options, how they become a
+// Query (sent as protocol/query.h's request_line()) and the formatter of its answer.
+// Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage.
 #include "cli/connection.h"
-#include "util/duration.h"
-#include "cli/live_view.h"
 #include "cli/formatters.h"
+#include "cli/live_view.h"
+#include "protocol/query.h"
+#include "util/duration.h"
+#include "util/result.h"
 #include "util/terminal.h"
 
 #include <CLI/CLI.hpp>
@@ -24,6 +28,9 @@
 namespace {
 
 using json = nlohmann::ordered_json;
+using mso::Query;
+using mso::QueryCommand;
+using mso::Result;
 using Formatter = std::string (*)(const json&);
 
 constexpr const char* k_default_socket = "/run/modsec-observe/query.sock";
@@ -35,7 +42,210 @@ void on_interrupt(int)
     g_interrupted = 1;
 }
 
-// Prints one answer: JSON without "ok", or the table.
+// Every option of every subcommand; each subcommand declares the ones it takes.
+struct Options {
+    std::string socket_path = k_default_socket;
+    std::string vhost, rule, client, window, since, list;
+    std::string resolution = "minute";
+    bool as_json = false;
+    bool intercepted_only = false;
+    std::size_t limit = 100;    // events
+    std::size_t top_limit = 20; // top LIST
+    double interval = 2.0;      // live view
+    int iterations = 0;         // live view
+};
+
+void print_error(const std::string& message)
+{
+    std::fprintf(stderr, "modsec-observe: %s\n", message.c_str());
+}
+
+// --- Options ---------------------------------------------------------------------------
+
+void add_json(CLI::App& sub, Options& o)
+{
+    sub.add_flag("--json", o.as_json, "print JSON");
+}
+
+void add_vhost(CLI::App& sub, Options& o)
+{
+    sub.add_option("--vhost", o.vhost, "only this vhost");
+}
+
+void add_window(CLI::App& sub, Options& o)
+{
+    sub.add_option("--window", o.window, "only the last DURATION (90s, 15m, 1h, 7d)");
+    sub.add_option("--since", o.since, "since DURATION ago or an ISO time (UTC)");
+}
+
+void add_event_filters(CLI::App& sub, Options& o)
+{
+    add_vhost(sub, o);
+    sub.add_option("--rule", o.rule, "only requests where this rule id matched");
+    sub.add_option("--client", o.client, "only requests from this client address");
+    sub.add_flag("--intercepted", o.intercepted_only, "only requests ModSecurity denied");
+}
+
+void json_only_options(CLI::App& sub, Options& o)
+{
+    add_json(sub, o);
+}
+
+void stats_options(CLI::App& sub, Options& o)
+{
+    add_vhost(sub, o);
+    add_window(sub, o);
+    add_json(sub, o);
+}
+
+void rules_options(CLI::App& sub, Options& o)
+{
+    add_vhost(sub, o);
+    sub.add_option("--rule", o.rule, "only this rule id");
+    add_json(sub, o);
+}
+
+void top_options(CLI::App& sub, Options& o)
+{
+    sub.add_option("list", o.list, "clients, paths, agents or targets")
+        ->check(CLI::IsMember(mso::top_list_names()));
+    add_vhost(sub, o);
+    sub.add_option("--limit", o.top_limit, "how many entries")->capture_default_str();
+    sub.add_option("--interval", o.interval, "live view: seconds between refreshes")
+        ->check(CLI::Range(0.2, 3600.0))
+        ->capture_default_str();
+    sub.add_option("--iterations", o.iterations,
+                   "live view: refreshes before exiting (0: until ^C)")
+        ->check(CLI::NonNegativeNumber);
+    sub.add_flag("--json", o.as_json, "print JSON (with a list; the live view has no JSON form)");
+}
+
+void timeseries_options(CLI::App& sub, Options& o)
+{
+    add_vhost(sub, o);
+    sub.add_option("--rule", o.rule, "also the hits of this rule id");
+    sub.add_option("--resolution", o.resolution, "minute or hour")
+        ->check(CLI::IsMember(mso::resolution_names()))
+        ->capture_default_str();
+    add_window(sub, o);
+    add_json(sub, o);
+}
+
+void events_options(CLI::App& sub, Options& o)
+{
+    add_event_filters(sub, o);
+    add_window(sub, o);
+    sub.add_option("--limit", o.limit, "how many events (0: all the collector keeps)")
+        ->capture_default_str();
+    add_json(sub, o);
+}
+
+void tail_options(CLI::App& sub, Options& o)
+{
+    add_event_filters(sub, o);
+    sub.add_flag("--json", o.as_json, "print one JSON object per line");
+}
+
+// --- Queries ---------------------------------------------------------------------------
+
+// A query of `command` with the vhost and rule options that are set (an empty option
+// means all, as before request lines were built from queries).
+Query base_query(QueryCommand command, const Options& o)
+{
+    Query query;
+    query.command = command;
+    if (!o.vhost.empty()) {
+        query.vhost = o.vhost;
+    }
+    if (!o.rule.empty()) {
+        query.rule = o.rule;
+    }
+    return query;
+}
+
+// --window or --since as the query's window; an error naming the option when invalid.
+Result<Query> with_window(Query query, const Options& o)
+{
+    if (!o.window.empty()) {
+        query.window = mso::parse_duration(o.window);
+        if (!query.window) {
+            return mso::fail("--window: expected a duration such as 15m, got \"" +
+                             mso::terminal_safe(o.window) + "\"");
+        }
+    }
+    if (!o.since.empty()) {
+        query.window = mso::parse_since(o.since, std::time(nullptr));
+        if (!query.window) {
+            return mso::fail("--since: expected a duration or a past ISO time, got \"" +
+                             mso::terminal_safe(o.since) + "\"");
+        }
+    }
+    return query;
+}
+
+// events and tail: the filters of the event filter options.
+Query with_event_filters(Query query, const Options& o)
+{
+    query.events.vhost = query.vhost;
+    query.events.rule = query.rule;
+    if (!o.client.empty()) {
+        query.events.client = o.client;
+    }
+    if (o.intercepted_only) {
+        query.events.intercepted = true;
+    }
+    return query;
+}
+
+// vhosts and health: the command alone.
+template <QueryCommand command> Result<Query> bare_query(const Options& /*unused*/)
+{
+    Query query;
+    query.command = command;
+    return query;
+}
+
+Result<Query> stats_query(const Options& o)
+{
+    return with_window(base_query(QueryCommand::stats, o), o);
+}
+
+Result<Query> rules_query(const Options& o)
+{
+    return base_query(QueryCommand::rules, o);
+}
+
+// top LIST; without a list the live view builds its own query (LiveView::request()).
+Result<Query> top_query(const Options& o)
+{
+    Query query = base_query(QueryCommand::top, o);
+    query.list = mso::top_list_named(o.list).value_or(mso::TopList::clients);
+    query.limit = o.top_limit;
+    return query;
+}
+
+Result<Query> timeseries_query(const Options& o)
+{
+    Query query = base_query(QueryCommand::timeseries, o);
+    query.resolution = mso::resolution_named(o.resolution).value_or(mso::Resolution::minute);
+    return with_window(query, o);
+}
+
+Result<Query> events_query(const Options& o)
+{
+    Query query = with_event_filters(base_query(QueryCommand::events, o), o);
+    query.events.limit = o.limit;
+    return with_window(query, o);
+}
+
+Result<Query> tail_query(const Options& o)
+{
+    return with_event_filters(base_query(QueryCommand::tail, o), o);
+}
+
+// --- Running ---------------------------------------------------------------------------
+
+// Prints one answer: JSON without "ok", or the formatter's text.
 int print_answer(json answer, bool as_json, Formatter format)
 {
     if (as_json) {
@@ -51,134 +261,129 @@ int print_answer(json answer, bool as_json, Formatter format)
     return std::cout ? 0 : 1;
 }
 
-int run_query(const std::string& socket_path, const json& request, bool as_json, Formatter format)
+// One query, one answer.
+int run_answer(const Options& o, const Query& query, Formatter format)
 {
-    auto answer = mso::query_collector(socket_path, request);
-    return answer ? print_answer(std::move(*answer), as_json, format) : 1;
+    auto answer = mso::query_collector(o.socket_path, mso::request_line(query));
+    if (!answer) {
+        print_error(answer.error());
+        return 1;
+    }
+    return print_answer(std::move(*answer), o.as_json, format);
 }
 
-// Streams events: one table line (or one JSON line) per event until interrupted.
-int run_tail(const std::string& socket_path, const json& request, bool as_json)
+// Streams events: one formatted line (or one JSON line) per event until interrupted.
+int run_tail(const Options& o, const Query& query, Formatter format)
 {
     mso::CollectorConnection connection;
-    if (!connection.open(socket_path) || !connection.send(request)) {
+    auto opened = connection.open(o.socket_path);
+    auto started = opened ? connection.request(mso::request_line(query))
+                          : Result<json>(mso::fail(opened.error()));
+    if (!started) {
+        print_error(started.error());
         return 1;
     }
-    auto first = connection.receive();
-    if (!first || !mso::answer_ok(*first)) {
-        return 1;
-    }
-    if (!as_json) {
+    if (!o.as_json) {
         std::cout << mso::format_event_header() << std::flush;
     }
     while (!g_interrupted) {
-        auto event = connection.receive(/*quiet_on_interrupt=*/true);
+        auto event = connection.receive(/*interruptible=*/true);
         if (!event) {
+            if (event.error() != mso::k_interrupted) {
+                print_error(event.error());
+            }
             return g_interrupted ? 0 : 1;
         }
         const bool ascii = isatty(STDOUT_FILENO) != 0;
-        std::cout << (as_json ? event->dump(-1, ' ', ascii, json::error_handler_t::replace) + "\n"
-                              : mso::format_event_line(*event))
+        std::cout << (o.as_json ? event->dump(-1, ' ', ascii, json::error_handler_t::replace) + "\n"
+                                : format(*event))
                   << std::flush;
     }
     return 0;
 }
 
-// The live view (all vhosts, or only `vhost`): refreshes every `interval` seconds,
-// `iterations` times (0: forever).
-int run_live(const std::string& socket_path, const std::string& vhost, double interval,
-             int iterations)
+// The live view (all vhosts, or only --vhost): refreshes every --interval seconds,
+// --iterations times (0: forever).
+int run_live(const Options& o)
 {
-    mso::LiveView view(vhost);
-    for (int i = 0; (iterations == 0 || i < iterations) && !g_interrupted; ++i) {
-        auto stats = mso::query_collector(socket_path, view.request());
+    mso::LiveView view(o.vhost);
+    for (int i = 0; (o.iterations == 0 || i < o.iterations) && !g_interrupted; ++i) {
+        auto stats = mso::query_collector(o.socket_path, mso::request_line(view.request()));
         if (!stats) {
+            print_error(stats.error());
             return 1;
         }
         std::cout << view.render(*stats, std::time(nullptr), isatty(STDOUT_FILENO) != 0)
                   << std::flush;
-        if (iterations == 0 || i + 1 < iterations) {
-            std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+        if (o.iterations == 0 || i + 1 < o.iterations) {
+            std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
         }
     }
     return 0;
 }
+
+// top LIST answers once; top alone is the live view.
+int run_top(const Options& o, const Query& query, Formatter format)
+{
+    if (!o.list.empty()) {
+        return run_answer(o, query, format);
+    }
+    if (o.as_json) {
+        print_error("top: --json needs a list (clients, paths, agents or targets); the live "
+                    "view is for terminals, its data as JSON is `stats --json`");
+        return 2;
+    }
+    return run_live(o);
+}
+
+struct Subcommand {
+    const char* name;
+    const char* help;
+    void (*add_options)(CLI::App&, Options&);
+    Result<Query> (*query)(const Options&); // an error is bad usage (exit status 2)
+    Formatter format;                       // the answer as text
+    int (*run)(const Options&, const Query&, Formatter) = run_answer;
+};
+
+// In the order `--help` lists them.
+const Subcommand k_subcommands[] = {
+    {"vhosts", "the vhosts seen, with their totals", json_only_options,
+     bare_query<QueryCommand::vhosts>, mso::format_vhosts},
+    {"stats", "requests, findings and top rules per vhost", stats_options, stats_query,
+     mso::format_stats},
+    {"rules", "per rule: hits, first/last seen, top paths and targets", rules_options, rules_query,
+     mso::format_rules},
+    {"top",
+     "heavy hitters (top clients|paths|agents|targets), or without a list a live view of each "
+     "vhost's rates, hottest rules and top clients",
+     top_options, top_query, mso::format_top, run_top},
+    {"timeseries", "requests, flagged, intercepted over time", timeseries_options, timeseries_query,
+     mso::format_timeseries},
+    {"events", "recent requests with findings, newest first", events_options, events_query,
+     mso::format_events},
+    {"tail", "follow requests with findings as they arrive", tail_options, tail_query,
+     mso::format_event_line, run_tail},
+    {"health", "collector counters", json_only_options, bare_query<QueryCommand::health>,
+     mso::format_health},
+};
 
 } // namespace
 
 int main(int argc, char** argv)
 {
-    std::string socket_path = k_default_socket;
-    std::string vhost, rule, client, window, since, resolution = "minute";
-    bool as_json = false;
-    bool intercepted_only = false;
-    std::size_t limit = 100;
-    std::size_t top_limit = 20;
-    std::string list;
-    double interval = 2.0;
-    int iterations = 0;
-
+    Options options;
     CLI::App app{"modsec-observe: show what ModSecurity found, per virtual host"};
     app.fallthrough();
     app.require_subcommand(1);
-    app.add_option("--socket", socket_path, "collector query socket")
+    app.add_option("--socket", options.socket_path, "collector query socket")
         ->envname("MODSEC_OBSERVE_SOCKET")
         ->capture_default_str();
-    auto json_flag = [&](CLI::App* sub) { sub->add_flag("--json", as_json, "print JSON"); };
-    auto window_options = [&](CLI::App* sub) {
-        sub->add_option("--window", window, "only the last DURATION (90s, 15m, 1h, 7d)");
-        sub->add_option("--since", since, "since DURATION ago or an ISO time (UTC)");
-    };
-    auto event_filters = [&](CLI::App* sub) {
-        sub->add_option("--vhost", vhost, "only this vhost");
-        sub->add_option("--rule", rule, "only requests where this rule id matched");
-        sub->add_option("--client", client, "only requests from this client address");
-        sub->add_flag("--intercepted", intercepted_only, "only requests ModSecurity denied");
-    };
-
-    auto* vhosts = app.add_subcommand("vhosts", "the vhosts seen, with their totals");
-    json_flag(vhosts);
-    auto* stats = app.add_subcommand("stats", "requests, findings and top rules per vhost");
-    stats->add_option("--vhost", vhost, "only this vhost");
-    window_options(stats);
-    json_flag(stats);
-    auto* rules =
-        app.add_subcommand("rules", "per rule: hits, first/last seen, top paths and targets");
-    rules->add_option("--vhost", vhost, "only this vhost");
-    rules->add_option("--rule", rule, "only this rule id");
-    json_flag(rules);
-    auto* top = app.add_subcommand(
-        "top", "heavy hitters (top clients|paths|agents|targets), or without a list a live view "
-               "of each vhost's rates, hottest rules and top clients");
-    top->add_option("list", list, "clients, paths, agents or targets")
-        ->check(CLI::IsMember({"clients", "paths", "agents", "targets"}));
-    top->add_option("--vhost", vhost, "only this vhost");
-    top->add_option("--limit", top_limit, "how many entries")->capture_default_str();
-    top->add_option("--interval", interval, "live view: seconds between refreshes")
-        ->check(CLI::Range(0.2, 3600.0))
-        ->capture_default_str();
-    top->add_option("--iterations", iterations, "live view: refreshes before exiting (0: until ^C)")
-        ->check(CLI::NonNegativeNumber);
-    top->add_flag("--json", as_json, "print JSON (with a list; the live view has no JSON form)");
-    auto* series = app.add_subcommand("timeseries", "requests, flagged, intercepted over time");
-    series->add_option("--vhost", vhost, "only this vhost");
-    series->add_option("--rule", rule, "also the hits of this rule id");
-    series->add_option("--resolution", resolution, "minute or hour")
-        ->check(CLI::IsMember({"minute", "hour"}))
-        ->capture_default_str();
-    window_options(series);
-    json_flag(series);
-    auto* events = app.add_subcommand("events", "recent requests with findings, newest first");
-    event_filters(events);
-    window_options(events);
-    events->add_option("--limit", limit, "how many events (0: all the collector keeps)")
-        ->capture_default_str();
-    json_flag(events);
-    auto* tail = app.add_subcommand("tail", "follow requests with findings as they arrive");
-    event_filters(tail);
-    tail->add_flag("--json", as_json, "print one JSON object per line");
-    auto* health = app.add_subcommand("health", "collector counters");
-    json_flag(health);
+    std::vector<std::pair<CLI::App*, const Subcommand*>> parsers;
+    for (const Subcommand& sub : k_subcommands) {
+        CLI::App* parser = app.add_subcommand(sub.name, sub.help);
+        sub.add_options(*parser, options);
+        parsers.emplace_back(parser, &sub);
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -192,100 +397,16 @@ int main(int argc, char** argv)
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
 
-    json request = json::object();
-    auto put_if = [&](const char* key, const std::string& value) {
-        if (!value.empty()) {
-            request[key] = value;
+    for (const auto& [parser, sub] : parsers) {
+        if (!parser->parsed()) {
+            continue;
         }
-    };
-    // --window or --since as seconds; false (after a message) when invalid.
-    auto put_window = [&]() {
-        const std::int64_t now = std::time(nullptr);
-        std::optional<std::int64_t> seconds;
-        if (!window.empty() && !(seconds = mso::parse_duration(window))) {
-            std::fprintf(stderr,
-                         "modsec-observe: --window: expected a duration such as 15m, "
-                         "got \"%s\"\n",
-                         mso::terminal_safe(window).c_str());
-            return false;
-        }
-        if (!since.empty() && !(seconds = mso::parse_since(since, now))) {
-            std::fprintf(stderr,
-                         "modsec-observe: --since: expected a duration or a past ISO "
-                         "time, got \"%s\"\n",
-                         mso::terminal_safe(since).c_str());
-            return false;
-        }
-        if (seconds) {
-            request["window"] = *seconds;
-        }
-        return true;
-    };
-    auto put_event_filters = [&]() {
-        put_if("vhost", vhost);
-        put_if("rule", rule);
-        put_if("client", client);
-        if (intercepted_only) {
-            request["intercepted"] = true;
-        }
-    };
-
-    if (vhosts->parsed()) {
-        request["cmd"] = "vhosts";
-        return run_query(socket_path, request, as_json, mso::format_vhosts);
-    }
-    if (stats->parsed()) {
-        request["cmd"] = "stats";
-        put_if("vhost", vhost);
-        if (!put_window()) {
+        const auto query = sub->query(options);
+        if (!query) {
+            print_error(query.error());
             return 2;
         }
-        return run_query(socket_path, request, as_json, mso::format_stats);
+        return sub->run(options, *query, sub->format);
     }
-    if (rules->parsed()) {
-        request["cmd"] = "rules";
-        put_if("vhost", vhost);
-        put_if("rule", rule);
-        return run_query(socket_path, request, as_json, mso::format_rules);
-    }
-    if (top->parsed()) {
-        if (list.empty()) {
-            if (as_json) {
-                std::fprintf(stderr, "modsec-observe: top: --json needs a list (clients, paths, "
-                                     "agents or targets); the live view is for terminals, its "
-                                     "data as JSON is `stats --json`\n");
-                return 2;
-            }
-            return run_live(socket_path, vhost, interval, iterations);
-        }
-        request = json{{"cmd", "top"}, {"list", list}, {"limit", top_limit}};
-        put_if("vhost", vhost);
-        return run_query(socket_path, request, as_json, mso::format_top);
-    }
-    if (series->parsed()) {
-        request = json{{"cmd", "timeseries"}, {"resolution", resolution}};
-        put_if("vhost", vhost);
-        put_if("rule", rule);
-        if (!put_window()) {
-            return 2;
-        }
-        return run_query(socket_path, request, as_json, mso::format_timeseries);
-    }
-    if (events->parsed()) {
-        request["cmd"] = "events";
-        put_event_filters();
-        request["limit"] = limit;
-        if (!put_window()) {
-            return 2;
-        }
-        return run_query(socket_path, request, as_json, mso::format_events);
-    }
-    if (tail->parsed()) {
-        request["cmd"] = "tail";
-        put_event_filters();
-        return run_tail(socket_path, request, as_json);
-    }
-    request["cmd"] = "health";
-    (void)health;
-    return run_query(socket_path, request, as_json, mso::format_health);
+    return 2; // unreachable: CLI11 requires one subcommand
 }

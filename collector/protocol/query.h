@@ -1,9 +1,11 @@
-// The query protocol (docs/protocol.md, section 2) without any I/O: parsing one
-// request line into a Query, and answering it from the Collector's state. The
-// server only moves lines between sockets and these functions.
+// The query language both programs speak (docs/protocol.md, section 2), without any
+// I/O: the request types, parse_query() that the daemon runs on every request line, and
+// request_line() that the CLI sends. The key and value names live here once, for both.
+// Answering a query from the collector's state is state/query_answer.h.
 #pragma once
 
 #include "event.h"
+#include "util/result.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -12,9 +14,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
+#include <vector>
 
 namespace mso {
+
+// The keys of a request line, as parse_query() reads them and request_line() writes them.
+namespace query_key {
+inline constexpr const char k_cmd[] = "cmd";
+inline constexpr const char k_vhost[] = "vhost";
+inline constexpr const char k_rule[] = "rule";
+inline constexpr const char k_window[] = "window";
+inline constexpr const char k_list[] = "list";
+inline constexpr const char k_resolution[] = "resolution";
+inline constexpr const char k_limit[] = "limit";
+inline constexpr const char k_rules_limit[] = "rules_limit";
+inline constexpr const char k_top_clients[] = "top_clients";
+inline constexpr const char k_client[] = "client";
+inline constexpr const char k_intercepted[] = "intercepted";
+} // namespace query_key
 
 // What the top lists count, as named in the `top` query.
 enum class TopList { clients, paths, agents, targets };
@@ -26,6 +43,8 @@ enum class Resolution { minute, hour };
 struct StatsShape {
     std::size_t rules_limit = 0; // at most this many rules per vhost, most hits first (0: all)
     std::size_t top_clients = 0; // this many heaviest clients per vhost (0: none)
+
+    bool operator==(const StatsShape&) const = default;
 };
 
 // Filters of the `events` query; every set one must match (AND).
@@ -38,6 +57,7 @@ struct EventFilter {
     std::size_t limit = 100;              // matching events to return; 0 = all
 
     [[nodiscard]] bool matches(const RequestEvent& e) const;
+    bool operator==(const EventFilter&) const = default;
 };
 
 // Largest `limit` of an events query (a ring never holds more).
@@ -62,20 +82,34 @@ struct Query {
     Resolution resolution = Resolution::minute; // timeseries
     std::size_t limit = 20;                     // top
     StatsShape shape;                           // stats: rules_limit, top_clients
-    EventFilter events;                         // events, tail: the filters (vhost among them)
+    // events, tail: the filters; parse_query() copies vhost and rule above into them.
+    EventFilter events;
+
+    bool operator==(const Query&) const = default;
 };
 
 // The command names, in the order error messages list them.
 inline constexpr const char* k_query_commands =
     "stats, vhosts, rules, top, timeseries, events, tail, health";
 
-// Why a request line was rejected; `message` is lowercase with context.
-struct QueryError {
-    std::string message;
-};
+// The query of one request line (without its newline), or why it was rejected
+// (lowercase, with context; sent back to the client). Pure: no state, no I/O, never
+// throws on any input.
+[[nodiscard]] Result<Query> parse_query(std::string_view line);
 
-// Pure: no state, no I/O, never throws on any input.
-[[nodiscard]] std::variant<Query, QueryError> parse_query(std::string_view line);
+// The request line (without the newline) that parse_query() reads back as `query`: the
+// command's keys that are set, in a fixed order. Values beyond the limits parse_query()
+// applies (a `limit` above its cap) come back capped. For events and tail, the filter's
+// vhost and rule must equal `query.vhost` and `query.rule` (only those are written);
+// tail has no limit (a stream sends every match), so it keeps the default. Pure.
+[[nodiscard]] std::string request_line(const Query& query);
+
+// The wire names of the top lists and resolutions, in their declaration order (the CLI
+// offers them as choices), and the values they name.
+[[nodiscard]] std::vector<std::string> top_list_names();
+[[nodiscard]] std::vector<std::string> resolution_names();
+[[nodiscard]] std::optional<TopList> top_list_named(std::string_view name);
+[[nodiscard]] std::optional<Resolution> resolution_named(std::string_view name);
 
 // One JSON value as one answer line: no newline, invalid UTF-8 replaced.
 [[nodiscard]] std::string dump_line(const nlohmann::ordered_json& j);

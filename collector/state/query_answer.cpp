@@ -35,12 +35,12 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
 QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock::time_point now,
                    std::int64_t wall_now, MemoryProbe memory)
 {
-    auto parsed = parse_query(line);
-    if (const auto* error = std::get_if<QueryError>(&parsed)) {
+    const auto parsed = parse_query(line);
+    if (!parsed) {
         collector.count_bad_query();
-        return {error_answer(error->message), std::nullopt};
+        return {error_answer(parsed.error()), std::nullopt};
     }
-    const auto& query = std::get<Query>(parsed);
+    const Query& query = *parsed;
     const Aggregator& data = collector.aggregator();
     std::optional<std::string_view> vhost;
     if (query.vhost) {
