@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mso {
@@ -18,6 +19,22 @@ namespace mso {
 inline constexpr int k_schema_version = 1;
 // Largest datagram either side accepts; the module encodes into at most this much.
 inline constexpr std::size_t k_max_datagram_bytes = 65536;
+
+// ModSecurity's SecRuleEngine for a request, where the source says it: audit logs do
+// (v2's Engine-Mode, v3's secrules_engine); the module's events do not yet. "On" blocks,
+// "DetectionOnly" only logs. The values are stored (collector/store): never renumber.
+enum class EngineMode : std::uint8_t { unknown = 0, on = 1, detection_only = 2 };
+
+// "on", "detection_only" or "unknown": the names that answers and filters use.
+[[nodiscard]] constexpr std::string_view engine_mode_name(EngineMode mode) noexcept
+{
+    switch (mode) {
+    case EngineMode::on: return "on";
+    case EngineMode::detection_only: return "detection_only";
+    case EngineMode::unknown: break;
+    }
+    return "unknown";
+}
 
 // One ModSecurity alert message about a request.
 struct Finding {

@@ -15,16 +15,6 @@ std::string_view format_name(AuditFormat format) noexcept
     return "unknown";
 }
 
-std::string_view engine_mode_name(EngineMode mode) noexcept
-{
-    switch (mode) {
-    case EngineMode::on: return "on";
-    case EngineMode::detection_only: return "detection_only";
-    case EngineMode::unknown: break;
-    }
-    return "unknown";
-}
-
 void reset_entry(AuditEntry& entry)
 {
     RequestEvent& e = entry.event;

@@ -34,11 +34,7 @@ enum class AuditFormat {
     v3_json,   // libmodsecurity 3 (nginx), JSON
 };
 
-// SecRuleEngine of the request: "On" blocks, "DetectionOnly" only logs.
-enum class EngineMode { unknown, on, detection_only };
-
 [[nodiscard]] std::string_view format_name(AuditFormat format) noexcept;
-[[nodiscard]] std::string_view engine_mode_name(EngineMode mode) noexcept; // "on", ...
 
 // One parsed entry. Owned strings; reused from entry to entry by the reader.
 struct AuditEntry {

@@ -108,6 +108,8 @@ void pl_scores(std::string_view s, std::string_view marker, std::array<int, 4>& 
     }
 }
 
+} // namespace
+
 bool iequals(std::string_view a, std::string_view b) noexcept
 {
     if (a.size() != b.size())
@@ -118,8 +120,6 @@ bool iequals(std::string_view a, std::string_view b) noexcept
             return false;
     return true;
 }
-
-} // namespace
 
 std::optional<std::int64_t> parse_audit_time(std::string_view s) noexcept
 {

@@ -16,6 +16,9 @@ namespace mso {
 // "02/Dec/2026:05:47:31.657639 +0000" (v2: A part, index line, JSON transaction.time;
 // v3 Native: without ".uuuuuu"), brackets already removed. Negative offsets may carry
 // mod_security2's doubled sign ("--0500"). Returns microseconds since the epoch, UTC.
+// ASCII case-insensitive equality (header and JSON key names).
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept;
+
 [[nodiscard]] std::optional<std::int64_t> parse_audit_time(std::string_view text) noexcept;
 
 // "Wed Dec  2 05:47:45 2026" (v3 JSON time_stamp: the server's local time, no zone).

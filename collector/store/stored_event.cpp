@@ -164,16 +164,6 @@ std::uint64_t content_hash(const RequestEvent& e) noexcept
     return h.value();
 }
 
-std::string_view engine_mode_name(EngineMode mode) noexcept
-{
-    switch (mode) {
-    case EngineMode::on: return "on";
-    case EngineMode::detection_only: return "detection_only";
-    case EngineMode::unknown: break;
-    }
-    return "unknown";
-}
-
 std::optional<EngineMode> parse_engine_mode(std::string_view name) noexcept
 {
     if (name == "on") {

@@ -17,10 +17,6 @@
 
 namespace mso {
 
-// ModSecurity's SecRuleEngine for the request, when the source knows it (audit logs of
-// v3 do; the module does not say yet).
-enum class EngineMode : std::uint8_t { unknown = 0, on = 1, detection_only = 2 };
-
 // What happened to the request: blocked by ModSecurity, not blocked although its scores
 // reached a threshold (detection-only or a threshold above the blocking PL's), or passed.
 enum class Verdict : std::uint8_t { passed = 0, would_block = 1, intercepted = 2 };
@@ -44,7 +40,6 @@ struct StoredEvent {
 // source and row id: the same request read twice, from any source, hashes the same.
 [[nodiscard]] std::uint64_t content_hash(const RequestEvent& event) noexcept;
 
-[[nodiscard]] std::string_view engine_mode_name(EngineMode mode) noexcept;
 [[nodiscard]] std::optional<EngineMode> parse_engine_mode(std::string_view name) noexcept;
 [[nodiscard]] std::string_view verdict_name(Verdict verdict) noexcept;
 
