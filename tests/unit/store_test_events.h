@@ -3,6 +3,8 @@
 
 #include "store/history_store.h"
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,30 +13,10 @@
 
 namespace mso::test {
 
-// A fresh directory under $TMPDIR, removed with everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string pattern =
-            (std::filesystem::temp_directory_path() / "mso-store-XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed";
-        }
-        m_path = pattern;
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(m_path, ec);
-    }
-    [[nodiscard]] const std::string& path() const { return m_path; }
-    [[nodiscard]] std::string db() const { return m_path + "/history.db"; }
-
-private:
-    std::string m_path;
+// A fresh directory under /tmp for one store, removed with everything in it.
+struct TempDir : mso::test_support::TempDir {
+    TempDir() : mso::test_support::TempDir("mso-store") {}
+    [[nodiscard]] std::string db() const { return path() + "/history.db"; }
 };
 
 inline constexpr std::int64_t k_t0 = 1'699'999'980'000'000; // 2023-11-14, on a minute

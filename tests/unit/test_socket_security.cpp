@@ -2,6 +2,8 @@
 // credential allowlists.
 #include "daemon/socket_security.h"
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -22,28 +24,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory under /tmp (0755), removed with everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string pattern = "/tmp/mso-sec-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        m_path = pattern;
-        ::chmod(m_path.c_str(), 0755);
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const std::string& path() const { return m_path; }
-
-private:
-    std::string m_path;
+struct TempDir : mso::test_support::TempDir {
+    TempDir() : mso::test_support::TempDir("mso-sec", 0755) {}
 };
 
 void make_dir(const std::string& path, mode_t mode)

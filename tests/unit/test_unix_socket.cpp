@@ -2,6 +2,8 @@
 // (table-driven), and BoundSocket removing its own file, and only its own.
 #include "util/unix_socket.h"
 
+#include "temp_dir.h"
+
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -21,29 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under /tmp (short paths: sun_path holds 107 bytes), removed with
-// everything in it.
-class TempDir {
-public:
-    TempDir()
-    {
-        std::string pattern = "/tmp/mso-sock-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            throw std::runtime_error("mkdtemp failed");
-        }
-        m_path = pattern;
-    }
-    ~TempDir()
-    {
-        std::error_code ignored;
-        fs::remove_all(m_path, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] const std::string& path() const { return m_path; }
-
-private:
-    std::string m_path;
+// A fresh directory under /tmp, removed with everything in it.
+struct TempDir : mso::test_support::TempDir {
+    TempDir() : mso::test_support::TempDir("mso-sock") {}
 };
 
 bool is_socket(const std::string& path)
