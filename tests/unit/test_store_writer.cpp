@@ -82,8 +82,9 @@ TEST(StoreWriter, CommitsWithinTheBatchIntervalWithoutFlush)
         for (int i = 0; i < c.events; ++i) {
             ASSERT_TRUE(writer.offer(full_event(i)));
         }
-        // Generous for a loaded machine; what matters is that no flush() was needed.
-        for (int tries = 0; tries < 100 && writer.counters().written < std::uint64_t(c.events);
+        // Up to 60 s for a loaded machine (the loop ends as soon as all are written); what
+        // matters is that no flush() was needed.
+        for (int tries = 0; tries < 1200 && writer.counters().written < std::uint64_t(c.events);
              ++tries) {
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
@@ -170,7 +171,7 @@ TEST(StoreWriter, PrunesBetweenBatches)
         ASSERT_TRUE(writer.offer(full_event(i))); // all 3 days old
     }
     writer.flush();
-    for (int tries = 0; tries < 200 && writer.counters().pruned < 100; ++tries) {
+    for (int tries = 0; tries < 3000 && writer.counters().pruned < 100; ++tries) { // <= 60 s
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     EXPECT_EQ(writer.counters().pruned, 100U);
