@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
+#include <limits>
 #include <utility>
 
 namespace mso {
@@ -83,6 +85,7 @@ constexpr std::pair<std::string_view, QueryCommand> k_commands[] = {
     {"events", QueryCommand::events},
     {"tail", QueryCommand::tail},
     {"health", QueryCommand::health},
+    {"event", QueryCommand::event},
 };
 constexpr std::pair<std::string_view, TopList> k_lists[] = {
     {"clients", TopList::clients},
@@ -94,21 +97,29 @@ constexpr std::pair<std::string_view, Resolution> k_resolutions[] = {
     {"minute", Resolution::minute},
     {"hour", Resolution::hour},
 };
+constexpr std::pair<std::string_view, EngineMode> k_engines[] = {
+    {"on", EngineMode::on},
+    {"detection_only", EngineMode::detection_only},
+};
+
+// Latest `since` and `until` accepted: the last second of year 9999.
+constexpr std::uint64_t k_max_time_s = 253402300799;
+constexpr std::int64_t k_us_per_s = 1'000'000;
 
 // Longest window a query may ask for: the hour series covers 30 days.
 constexpr std::int64_t k_max_window_s = 30 * 24 * 3600;
 constexpr std::uint64_t k_max_top_limit = 10000;
 
-Result<void> read_window(const json& request, std::optional<std::int64_t>& out)
+Result<void> read_window(const json& request, std::optional<std::int64_t>& out, std::int64_t max_s)
 {
     const auto it = request.find(query_key::k_window);
     if (it == request.end()) {
         return ok();
     }
     if (!it->is_number_unsigned() || it->get<std::uint64_t>() == 0 ||
-        it->get<std::uint64_t>() > static_cast<std::uint64_t>(k_max_window_s)) {
+        it->get<std::uint64_t>() > static_cast<std::uint64_t>(max_s)) {
         return fail(std::string("\"") + query_key::k_window +
-                    "\" must be a number of seconds from 1 to " + std::to_string(k_max_window_s));
+                    "\" must be a number of seconds from 1 to " + std::to_string(max_s));
     }
     out = static_cast<std::int64_t>(it->get<std::uint64_t>());
     return ok();
@@ -126,6 +137,92 @@ Result<void> read_count(const json& request, const char* key, std::size_t& out, 
         return fail(std::string("\"") + key + "\" must be a non-negative integer");
     }
     out = static_cast<std::size_t>(std::min<std::uint64_t>(it->get<std::uint64_t>(), max));
+    return ok();
+}
+
+Result<void> read_bool(const json& request, const char* key, std::optional<bool>& out)
+{
+    const auto it = request.find(key);
+    if (it == request.end()) {
+        return ok();
+    }
+    if (!it->is_boolean()) {
+        return fail(std::string("\"") + key + "\" must be a boolean, got " + it->type_name());
+    }
+    out = it->get<bool>();
+    return ok();
+}
+
+// A time in Unix seconds (since, until) as microseconds.
+Result<void> read_time(const json& request, const char* key, std::optional<std::int64_t>& out_us)
+{
+    const auto it = request.find(key);
+    if (it == request.end()) {
+        return ok();
+    }
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() > k_max_time_s) {
+        return fail(std::string("\"") + key + "\" must be a time in Unix seconds from 0 to " +
+                    std::to_string(k_max_time_s));
+    }
+    out_us = static_cast<std::int64_t>(it->get<std::uint64_t>()) * k_us_per_s;
+    return ok();
+}
+
+// The filters that `events` adds to those of `tail`: path, status, verdict, engine,
+// source, time range, text and cursor.
+Result<void> read_history_filters(const json& request, EventFilter& filter)
+{
+    using namespace query_key;
+    for (auto [key, out] : {std::pair{k_path, &filter.path_prefix},
+                            std::pair{k_source, &filter.source}, std::pair{k_grep, &filter.grep}}) {
+        if (auto read = read_string(request, key, *out); !read) {
+            return read;
+        }
+    }
+    if (filter.grep && (filter.grep->empty() || filter.grep->size() > k_max_grep_bytes)) {
+        return fail(std::string("\"") + k_grep + "\" must be 1 to " +
+                    std::to_string(k_max_grep_bytes) + " bytes");
+    }
+    if (const auto it = request.find(k_status); it != request.end()) {
+        if (!it->is_number_unsigned() || it->get<std::uint64_t>() < 100 ||
+            it->get<std::uint64_t>() > 999) {
+            return fail(std::string("\"") + k_status +
+                        "\" must be an HTTP status code from 100 to 999");
+        }
+        filter.status = static_cast<int>(it->get<std::uint64_t>());
+    }
+    if (auto read = read_bool(request, k_would_block, filter.would_block); !read) {
+        return read;
+    }
+    std::optional<std::string> engine;
+    if (auto read = read_string(request, k_engine, engine); !read) {
+        return read;
+    }
+    if (engine) {
+        filter.engine = engine_filter_named(*engine);
+        if (!filter.engine) {
+            return fail(std::string("\"") + k_engine + "\" must be \"on\" or \"detection_only\"");
+        }
+    }
+    if (auto read = read_time(request, k_since, filter.since_us); !read) {
+        return read;
+    }
+    if (auto read = read_time(request, k_until, filter.until_us); !read) {
+        return read;
+    }
+    if (filter.since_us && request.contains(k_window)) {
+        return fail(std::string("\"") + k_since + "\" and \"" + k_window +
+                    "\" cannot be combined (since is a time, window a duration back from now)");
+    }
+    if (const auto it = request.find(k_cursor); it != request.end()) {
+        const auto parsed =
+            it->is_string() ? parse_cursor(it->get_ref<const std::string&>()) : std::nullopt;
+        if (!parsed) {
+            return fail(std::string("\"") + k_cursor +
+                        "\" must be the \"next\" string of a previous events answer");
+        }
+        filter.cursor = parsed;
+    }
     return ok();
 }
 
@@ -176,20 +273,123 @@ Result<void> read_command_keys(const json& request, Query& query)
         if (auto read = read_string(request, k_client, filter.client); !read) {
             return read;
         }
-        if (const auto it = request.find(k_intercepted); it != request.end()) {
-            if (!it->is_boolean()) {
-                return fail(std::string("\"") + k_intercepted + "\" must be a boolean, got " +
-                            it->type_name());
-            }
-            filter.intercepted = it->get<bool>();
+        if (auto read = read_bool(request, k_intercepted, filter.intercepted); !read) {
+            return read;
+        }
+        if (query.command == QueryCommand::tail) {
+            return ok();
+        }
+        if (auto read = read_history_filters(request, filter); !read) {
+            return read;
         }
         return read_count(request, k_limit, filter.limit, k_max_events_limit);
+    }
+    case QueryCommand::event: {
+        if (auto read = read_string(request, k_unique_id, query.unique_id); !read) {
+            return read;
+        }
+        if (!query.unique_id || query.unique_id->empty()) {
+            return fail(std::string("\"") + k_unique_id + "\" (a non-empty string) is required");
+        }
+        return read_string(request, k_source, query.events.source);
     }
     default: return ok();
     }
 }
 
+void write_history_filters(const EventFilter& filter, json& out)
+{
+    using namespace query_key;
+    if (filter.path_prefix) {
+        out[k_path] = *filter.path_prefix;
+    }
+    if (filter.status) {
+        out[k_status] = *filter.status;
+    }
+    if (filter.would_block) {
+        out[k_would_block] = *filter.would_block;
+    }
+    if (filter.engine) {
+        out[k_engine] = name_of(k_engines, *filter.engine);
+    }
+    if (filter.source) {
+        out[k_source] = *filter.source;
+    }
+    if (filter.since_us) {
+        out[k_since] = *filter.since_us / k_us_per_s;
+    }
+    if (filter.until_us) {
+        out[k_until] = *filter.until_us / k_us_per_s;
+    }
+    if (filter.grep) {
+        out[k_grep] = *filter.grep;
+    }
+    if (filter.cursor) {
+        out[k_cursor] = format_cursor(*filter.cursor);
+    }
+}
+
+// Up to 16 hex digits as a non-negative int64.
+std::optional<std::int64_t> parse_hex(std::string_view text)
+{
+    std::uint64_t value = 0;
+    if (text.empty() || text.size() > 16) {
+        return std::nullopt;
+    }
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+    if (error != std::errc() || end != text.data() + text.size() ||
+        value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        return std::nullopt;
+    }
+    return static_cast<std::int64_t>(value);
+}
+
+std::string hex(std::int64_t value)
+{
+    char out[24];
+    const auto [end, error] =
+        std::to_chars(out, out + sizeof(out), static_cast<std::uint64_t>(value), 16);
+    return error == std::errc() ? std::string(out, end) : std::string();
+}
+
+// The cursor's version prefix: a later format can be told apart.
+constexpr std::string_view k_cursor_prefix = "c1.";
+
 } // namespace
+
+std::string format_cursor(const EventCursor& cursor)
+{
+    return std::string(k_cursor_prefix) + hex(std::max<std::int64_t>(cursor.time_us, 0)) + "." +
+           hex(std::max<std::int64_t>(cursor.row_id, 0));
+}
+
+std::optional<EventCursor> parse_cursor(std::string_view text)
+{
+    if (!text.starts_with(k_cursor_prefix)) {
+        return std::nullopt;
+    }
+    text.remove_prefix(k_cursor_prefix.size());
+    const std::size_t dot = text.find('.');
+    if (dot == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const auto time_us = parse_hex(text.substr(0, dot));
+    const auto row_id = parse_hex(text.substr(dot + 1));
+    if (!time_us || !row_id) {
+        return std::nullopt;
+    }
+    return EventCursor{*time_us, *row_id};
+}
+
+std::vector<std::string> engine_filter_names()
+{
+    return names(k_engines);
+}
+
+std::optional<EngineMode> engine_filter_named(std::string_view name)
+{
+    return lookup(k_engines, name);
+}
 
 Result<Query> parse_query(std::string_view line)
 {
@@ -227,7 +427,11 @@ Result<Query> parse_query(std::string_view line)
     if (auto read = read_string(request, k_rule, query.rule); !read) {
         return fail(read.error());
     }
-    if (auto read = read_window(request, query.window); !read) {
+    const bool long_window =
+        query.command == QueryCommand::events || query.command == QueryCommand::timeseries;
+    if (auto read = read_window(request, query.window,
+                                long_window ? k_max_history_window_s : k_max_window_s);
+        !read) {
         return fail(read.error());
     }
     if (auto read = read_command_keys(request, query); !read) {
@@ -260,6 +464,15 @@ std::string request_line(const Query& query)
     }
     if (events && query.events.intercepted) {
         out[k_intercepted] = *query.events.intercepted;
+    }
+    if (query.command == QueryCommand::events) {
+        write_history_filters(query.events, out);
+    }
+    if (query.command == QueryCommand::event) {
+        out[k_unique_id] = query.unique_id.value_or("");
+        if (query.events.source) {
+            out[k_source] = *query.events.source;
+        }
     }
     if (query.window) {
         out[k_window] = *query.window;

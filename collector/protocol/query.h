@@ -31,6 +31,16 @@ inline constexpr const char k_rules_limit[] = "rules_limit";
 inline constexpr const char k_top_clients[] = "top_clients";
 inline constexpr const char k_client[] = "client";
 inline constexpr const char k_intercepted[] = "intercepted";
+inline constexpr const char k_path[] = "path";
+inline constexpr const char k_status[] = "status";
+inline constexpr const char k_would_block[] = "would_block";
+inline constexpr const char k_engine[] = "engine";
+inline constexpr const char k_source[] = "source";
+inline constexpr const char k_since[] = "since";
+inline constexpr const char k_until[] = "until";
+inline constexpr const char k_grep[] = "grep";
+inline constexpr const char k_cursor[] = "cursor";
+inline constexpr const char k_unique_id[] = "unique_id";
 } // namespace query_key
 
 // What the top lists count, as named in the `top` query.
@@ -47,21 +57,58 @@ struct StatsShape {
     bool operator==(const StatsShape&) const = default;
 };
 
+// Where a page of history ended (the store's cursor, history_store.h, without the
+// store): the next page holds the events strictly older in (time_us, row_id) order. On
+// the wire it is an opaque string (format_cursor / parse_cursor).
+struct EventCursor {
+    std::int64_t time_us = 0;
+    std::int64_t row_id = 0;
+
+    bool operator==(const EventCursor&) const = default;
+};
+
 // Filters of the `events` query; every set one must match (AND).
 struct EventFilter {
     std::optional<std::string> vhost;
     std::optional<std::string> rule; // an event with a finding of this id
     std::optional<std::string> client;
     std::optional<bool> intercepted;
-    std::optional<std::int64_t> since_us; // requests that started at or after (µs, epoch)
-    std::size_t limit = 100;              // matching events to return; 0 = all
+    std::optional<std::int64_t> since_us;   // requests that started at or after (µs, epoch)
+    std::size_t limit = 100;                // matching events to return; 0 = all
+    std::optional<std::string> path_prefix; // byte prefix of the path (no query string)
+    std::optional<int> status;
+    std::optional<bool> would_block;      // not intercepted, but a score reached its threshold
+    std::optional<EngineMode> engine;     // on or detection_only
+    std::optional<std::string> source;    // "module", "import:<name>", ...
+    std::optional<std::int64_t> until_us; // requests that started before (µs, epoch)
+    std::optional<std::string> grep;      // substring of a finding's msg or matched data
+    std::optional<EventCursor> cursor;    // continue after the previous page
 
+    // Whether `e` passes every filter but the cursor. `engine` and `source` are not in a
+    // RequestEvent: an event of the ring has an unknown engine mode and the source
+    // "module" (k_module_source).
     [[nodiscard]] bool matches(const RequestEvent& e) const;
     bool operator==(const EventFilter&) const = default;
 };
 
+// The source of the events the module sends.
+inline constexpr const char k_module_source[] = "module";
+
 // Largest `limit` of an events query (a ring never holds more).
 inline constexpr std::uint64_t k_max_events_limit = 10'000'000;
+// Largest page of an events query answered from history; `limit` 0 or more asks for
+// this many and the answer's "next" continues.
+inline constexpr std::size_t k_max_history_page = 10'000;
+// Longest `grep` text.
+inline constexpr std::size_t k_max_grep_bytes = 1024;
+// Longest window of `events` and `timeseries` (history may keep more than memory's 30
+// days; --history-days).
+inline constexpr std::int64_t k_max_history_window_s = 3660LL * 24 * 3600;
+
+// The cursor as the opaque string an answer's "next" carries, and back (nullopt: not a
+// string format_cursor() wrote). Pure.
+[[nodiscard]] std::string format_cursor(const EventCursor& cursor);
+[[nodiscard]] std::optional<EventCursor> parse_cursor(std::string_view text);
 
 // Largest `rules_limit` and `top_clients` of a stats query: as many rules and top
 // clients as the collector keeps per vhost (state/aggregator.h checks that they agree).
@@ -71,7 +118,7 @@ inline constexpr std::size_t k_max_top_clients = 64;
 // Longest request line accepted, not counting the newline.
 inline constexpr std::size_t k_max_query_line_bytes = 65536;
 
-enum class QueryCommand { stats, vhosts, rules, top, timeseries, events, tail, health };
+enum class QueryCommand { stats, vhosts, rules, top, timeseries, events, tail, health, event };
 
 struct Query {
     QueryCommand command = QueryCommand::stats;
@@ -83,14 +130,16 @@ struct Query {
     std::size_t limit = 20;                     // top
     StatsShape shape;                           // stats: rules_limit, top_clients
     // events, tail: the filters; parse_query() copies vhost and rule above into them.
+    // event: `source` alone.
     EventFilter events;
+    std::optional<std::string> unique_id; // event: the request's UNIQUE_ID (required)
 
     bool operator==(const Query&) const = default;
 };
 
 // The command names, in the order error messages list them.
 inline constexpr const char* k_query_commands =
-    "stats, vhosts, rules, top, timeseries, events, tail, health";
+    "stats, vhosts, rules, top, timeseries, events, tail, health, event";
 
 // The query of one request line (without its newline), or why it was rejected
 // (lowercase, with context; sent back to the client). Pure: no state, no I/O, never
@@ -101,7 +150,8 @@ inline constexpr const char* k_query_commands =
 // command's keys that are set, in a fixed order. Values beyond the limits parse_query()
 // applies (a `limit` above its cap) come back capped. For events and tail, the filter's
 // vhost and rule must equal `query.vhost` and `query.rule` (only those are written);
-// tail has no limit (a stream sends every match), so it keeps the default. Pure.
+// tail has no limit (a stream sends every match), so it keeps the default; tail takes
+// neither cursor nor since/until. Times are written in whole seconds. Pure.
 [[nodiscard]] std::string request_line(const Query& query);
 
 // The wire names of the top lists and resolutions, in their declaration order (the CLI
@@ -110,6 +160,9 @@ inline constexpr const char* k_query_commands =
 [[nodiscard]] std::vector<std::string> resolution_names();
 [[nodiscard]] std::optional<TopList> top_list_named(std::string_view name);
 [[nodiscard]] std::optional<Resolution> resolution_named(std::string_view name);
+// The engine modes a filter may name ("on", "detection_only"), and the mode named.
+[[nodiscard]] std::vector<std::string> engine_filter_names();
+[[nodiscard]] std::optional<EngineMode> engine_filter_named(std::string_view name);
 
 // One JSON value as one answer line: no newline, invalid UTF-8 replaced.
 [[nodiscard]] std::string dump_line(const nlohmann::ordered_json& j);

@@ -30,7 +30,9 @@ std::string_view top_key(std::string_view s)
     return s.substr(0, n);
 }
 
-bool would_block(const RequestEvent& e)
+} // namespace
+
+bool would_block(const RequestEvent& e) noexcept
 {
     if (e.intercepted || !e.scores) {
         return false;
@@ -39,8 +41,6 @@ bool would_block(const RequestEvent& e)
     return (s.inbound_threshold > 0 && s.inbound >= s.inbound_threshold) ||
            (s.outbound_threshold > 0 && s.outbound >= s.outbound_threshold);
 }
-
-} // namespace
 
 const TopK& VhostStats::top(TopList list) const noexcept
 {

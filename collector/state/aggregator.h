@@ -44,6 +44,10 @@ static_assert(k_max_rules_limit == k_max_rules_per_vhost && k_max_top_clients ==
 // Longest key kept in a heavy-hitter list (paths, user agents): longer ones are cut.
 inline constexpr std::size_t k_max_top_key_bytes = 256;
 
+// Whether `e` would have been blocked: not intercepted, and its inbound (outbound) score
+// reached a known inbound (outbound) threshold. What `would_block` counts.
+[[nodiscard]] bool would_block(const RequestEvent& e) noexcept;
+
 // Totals of one rule within one vhost.
 struct RuleStats {
     std::string msg;      // the most recent non-empty msg seen

@@ -2,6 +2,7 @@
 #include "state/event_ring.h"
 
 #include "event_fields.h"
+#include "state/aggregator.h"
 #include "util/time_format.h"
 
 #include <nlohmann/json.hpp>
@@ -73,9 +74,31 @@ bool EventFilter::matches(const RequestEvent& e) const
     if (since_us && e.time_us < *since_us) {
         return false;
     }
-    if (rule) {
-        return std::any_of(e.findings.begin(), e.findings.end(),
-                           [&](const Finding& f) { return f.id == *rule; });
+    if (until_us && e.time_us >= *until_us) {
+        return false;
+    }
+    if (path_prefix && !std::string_view(e.path).starts_with(*path_prefix)) {
+        return false;
+    }
+    if (status && e.status != *status) {
+        return false;
+    }
+    if (would_block && mso::would_block(e) != *would_block) {
+        return false;
+    }
+    // A ring event came from the module, whose events do not say the engine mode.
+    if (engine || (source && *source != k_module_source)) {
+        return false;
+    }
+    if (rule && std::none_of(e.findings.begin(), e.findings.end(),
+                             [&](const Finding& f) { return f.id == *rule; })) {
+        return false;
+    }
+    if (grep) {
+        return std::any_of(e.findings.begin(), e.findings.end(), [&](const Finding& f) {
+            return f.msg.find(*grep) != std::string::npos ||
+                   f.data.find(*grep) != std::string::npos;
+        });
     }
     return true;
 }
@@ -158,6 +181,12 @@ void EventRing::resize(std::size_t capacity)
 const RequestEvent* EventRing::newest() const noexcept
 {
     return m_size == 0 ? nullptr : &m_events[(m_next + m_events.size() - 1) % m_events.size()];
+}
+
+const RequestEvent* EventRing::oldest() const noexcept
+{
+    const std::size_t n = m_events.size();
+    return m_size == 0 ? nullptr : &m_events[(m_next + n - m_size) % n];
 }
 
 json EventRing::select(const EventFilter& filter) const

@@ -40,6 +40,8 @@ public:
     [[nodiscard]] std::uint64_t pushed() const noexcept { return m_pushed; }
     // The event pushed last, or nullptr when empty.
     [[nodiscard]] const RequestEvent* newest() const noexcept;
+    // The event held longest (the next to be evicted), or nullptr when empty.
+    [[nodiscard]] const RequestEvent* oldest() const noexcept;
     [[nodiscard]] std::size_t capacity() const noexcept { return m_events.size(); }
     // Estimated bytes held by the events in the ring (see approximate_bytes()).
     [[nodiscard]] std::size_t bytes() const noexcept { return m_bytes; }

@@ -3,6 +3,7 @@
 #include "state/query_answer.h"
 
 #include "state/aggregator_views.h"
+#include "state/event_detail.h"
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,31 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
     return bound;
 }
 
+// The newest event of the ring with this unique id (and source, when given).
+const RequestEvent* find_in_ring(const EventRing& ring, const Query& query)
+{
+    const RequestEvent* found = nullptr;
+    if (query.events.source && *query.events.source != k_module_source) {
+        return found;
+    }
+    ring.for_each([&](const RequestEvent& e) {
+        if (e.unique_id == query.unique_id) {
+            found = &e; // oldest first: the last one seen is the newest
+        }
+    });
+    return found;
+}
+
 } // namespace
+
+std::string no_such_event(const Query& query, std::string_view where)
+{
+    std::string out = "no request with unique_id " + dump_line(json(query.unique_id.value_or("")));
+    if (query.events.source) {
+        out += " from source " + dump_line(json(*query.events.source));
+    }
+    return out + " " + std::string(where);
+}
 
 QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock::time_point now,
                    std::int64_t wall_now, MemoryProbe memory)
@@ -71,11 +96,30 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
         break;
     }
     case QueryCommand::events: {
+        if (query.events.cursor) {
+            collector.count_bad_query();
+            return {error_answer("\"cursor\" pages through history, which this collector does "
+                                 "not keep (--no-history)"),
+                    std::nullopt};
+        }
         EventFilter filter = query.events;
         if (query.window) {
             filter.since_us = (wall_now - *query.window) * 1'000'000;
         }
+        out["from"] = "ring";
         out["events"] = collector.events().select(filter);
+        break;
+    }
+    case QueryCommand::event: {
+        const RequestEvent* e = find_in_ring(collector.events(), query);
+        if (e == nullptr) {
+            return {
+                error_answer(no_such_event(query, "among the recent events the collector keeps")),
+                std::nullopt};
+        }
+        out["from"] = "ring";
+        out["event"] =
+            event_detail_json(*e, k_module_source, EngineMode::unknown, verdict_of_event(*e));
         break;
     }
     case QueryCommand::tail:

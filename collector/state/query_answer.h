@@ -32,6 +32,9 @@ using MemoryProbe = MemoryUsage (*)();
                                  Collector::Clock::time_point now, std::int64_t wall_now,
                                  MemoryProbe memory = nullptr);
 
+// The error text of an `event` query that found nothing `where` ("in history").
+[[nodiscard]] std::string no_such_event(const Query& query, std::string_view where);
+
 // answer(...).line, without the memory figures.
 [[nodiscard]] std::string answer_query(std::string_view line, Collector& collector,
                                        Collector::Clock::time_point now,

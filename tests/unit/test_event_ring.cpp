@@ -122,6 +122,60 @@ TEST(EventRing, Filters)
     }
 }
 
+// The filters that history also answers, applied to the ring when history is off.
+TEST(EventRing, HistoryFilters)
+{
+    EventRing ring(100);
+    RequestEvent a = event(1, "a", "c", false, {"942100"});
+    a.path = "/admin/login";
+    a.status = 200;
+    a.findings[0].msg = "SQL Injection Attack";
+    a.findings[0].data = "union select";
+    AnomalyScores s;
+    s.inbound = 5;
+    s.inbound_threshold = 5;
+    a.scores = s; // would have been blocked
+    RequestEvent b = event(2, "a", "c", true, {"941100"});
+    b.path = "/admin";
+    b.status = 403;
+    b.scores = s; // intercepted: not "would block"
+    b.findings[0].msg = "XSS";
+    RequestEvent c = event(3, "a", "c", false, {"920350"});
+    c.path = "/shop/admin";
+    c.status = 200;
+    ring.push(a);
+    ring.push(b);
+    ring.push(c);
+    EXPECT_EQ(ring.oldest()->unique_id, "u1");
+    EXPECT_EQ(ring.newest()->unique_id, "u3");
+
+    auto f = [](auto setter) {
+        EventFilter filter;
+        filter.limit = 0;
+        setter(filter);
+        return filter;
+    };
+    const FilterCase cases[] = {
+        {"path prefix", f([](EventFilter& x) { x.path_prefix = "/admin"; }), {"u2", "u1"}},
+        {"path prefix is not a substring", f([](EventFilter& x) { x.path_prefix = "admin"; }), {}},
+        {"status", f([](EventFilter& x) { x.status = 403; }), {"u2"}},
+        {"would block", f([](EventFilter& x) { x.would_block = true; }), {"u1"}},
+        {"would not block", f([](EventFilter& x) { x.would_block = false; }), {"u3", "u2"}},
+        {"grep msg", f([](EventFilter& x) { x.grep = "XSS"; }), {"u2"}},
+        {"grep data", f([](EventFilter& x) { x.grep = "union sel"; }), {"u1"}},
+        {"grep is case-sensitive", f([](EventFilter& x) { x.grep = "UNION"; }), {}},
+        {"until", f([](EventFilter& x) { x.until_us = 1763739600123456 + 3; }), {"u2", "u1"}},
+        {"source module", f([](EventFilter& x) { x.source = "module"; }), {"u3", "u2", "u1"}},
+        {"another source", f([](EventFilter& x) { x.source = "import:x"; }), {}},
+        {"engine mode unknown in the ring",
+         f([](EventFilter& x) { x.engine = EngineMode::on; }),
+         {}},
+    };
+    for (const auto& c2 : cases) {
+        EXPECT_EQ(ids(ring.select(c2.filter)), c2.expected) << c2.name;
+    }
+}
+
 TEST(EventJson, FieldsAndTime)
 {
     RequestEvent e = event(0, "shop", "1.2.3.4", true, {"942100"});

@@ -51,12 +51,12 @@ TEST(ParseQuery, BadLines)
         {"\"stats\"", "request must be a json object, got string"},
         {"null", "request must be a json object, got null"},
         {"{}", "missing \"cmd\" (expected one of: stats, vhosts, rules, top, timeseries, events, "
-               "tail, health)"},
+               "tail, health, event)"},
         {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
         {R"({"cmd":"drop_tables"})", "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, "
-                                     "rules, top, timeseries, events, tail, health)"},
+                                     "rules, top, timeseries, events, tail, health, event)"},
         {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, "
-                                   "rules, top, timeseries, events, tail, health)"},
+                                   "rules, top, timeseries, events, tail, health, event)"},
         {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
         {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
         {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
@@ -82,6 +82,51 @@ TEST(ParseQuery, BadLines)
         {R"({"cmd":"stats","top_clients":"3"})", "\"top_clients\" must be a non-negative integer"},
         {std::string(mso::k_max_query_line_bytes + 1, ' '),
          "request line too long (more than 65536 bytes)"},
+        // The filters that history answers.
+        {R"({"cmd":"events","path":7})", "\"path\" must be a string, got number"},
+        {R"({"cmd":"events","source":[]})", "\"source\" must be a string, got array"},
+        {R"({"cmd":"events","status":99})",
+         "\"status\" must be an HTTP status code from 100 to 999"},
+        {R"({"cmd":"events","status":1000})",
+         "\"status\" must be an HTTP status code from 100 to 999"},
+        {R"({"cmd":"events","status":"403"})",
+         "\"status\" must be an HTTP status code from 100 to 999"},
+        {R"({"cmd":"events","status":-403})",
+         "\"status\" must be an HTTP status code from 100 to 999"},
+        {R"({"cmd":"events","would_block":1})", "\"would_block\" must be a boolean, got number"},
+        {R"({"cmd":"events","engine":"off"})", "\"engine\" must be \"on\" or \"detection_only\""},
+        {R"({"cmd":"events","engine":"detection-only"})",
+         "\"engine\" must be \"on\" or \"detection_only\""},
+        {R"({"cmd":"events","engine":true})", "\"engine\" must be a string, got boolean"},
+        {R"({"cmd":"events","until":-1})",
+         "\"until\" must be a time in Unix seconds from 0 to 253402300799"},
+        {R"({"cmd":"events","since":"yesterday"})",
+         "\"since\" must be a time in Unix seconds from 0 to 253402300799"},
+        {R"({"cmd":"events","since":253402300800})",
+         "\"since\" must be a time in Unix seconds from 0 to 253402300799"},
+        {R"({"cmd":"events","since":1700000000,"window":60})",
+         "\"since\" and \"window\" cannot be combined (since is a time, window a duration back "
+         "from now)"},
+        {R"({"cmd":"events","grep":""})", "\"grep\" must be 1 to 1024 bytes"},
+        {R"({"cmd":"events","grep":")" + std::string(1025, 'x') + R"("})",
+         "\"grep\" must be 1 to 1024 bytes"},
+        {R"({"cmd":"events","cursor":"xyz"})",
+         "\"cursor\" must be the \"next\" string of a previous events answer"},
+        {R"({"cmd":"events","cursor":12})",
+         "\"cursor\" must be the \"next\" string of a previous events answer"},
+        {R"({"cmd":"events","cursor":"c1.10"})",
+         "\"cursor\" must be the \"next\" string of a previous events answer"},
+        {R"({"cmd":"events","cursor":"c1.-1.2"})",
+         "\"cursor\" must be the \"next\" string of a previous events answer"},
+        {R"({"cmd":"events","cursor":"c1.8000000000000000.1"})",
+         "\"cursor\" must be the \"next\" string of a previous events answer"},
+        {R"({"cmd":"events","window":316224001})",
+         "\"window\" must be a number of seconds from 1 to 316224000"},
+        {R"({"cmd":"event"})", "\"unique_id\" (a non-empty string) is required"},
+        {R"({"cmd":"event","unique_id":""})", "\"unique_id\" (a non-empty string) is required"},
+        {R"({"cmd":"event","unique_id":5})", "\"unique_id\" must be a string, got number"},
+        {R"({"cmd":"event","unique_id":"x","source":5})",
+         "\"source\" must be a string, got number"},
     };
     for (const BadCase& c : cases) {
         SCOPED_TRACE(c.line.substr(0, 80));
@@ -96,10 +141,9 @@ TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
     const std::string line = R"({"cmd":")" + std::string(1000, 'x') + R"("})";
     const auto parsed = mso::parse_query(line);
     ASSERT_FALSE(parsed.has_value());
-    EXPECT_EQ(
-        parsed.error(),
-        "unknown cmd \"" + std::string(64, 'x') +
-            "\"... (expected one of: stats, vhosts, rules, top, timeseries, events, tail, health)");
+    EXPECT_EQ(parsed.error(), "unknown cmd \"" + std::string(64, 'x') +
+                                  "\"... (expected one of: stats, vhosts, rules, top, timeseries, "
+                                  "events, tail, health, event)");
 }
 
 TEST(ParseQuery, MaximumLengthLineIsAccepted)
@@ -132,6 +176,63 @@ TEST(ParseQuery, EventsFilters)
     EXPECT_FALSE(defaults.events.vhost || defaults.events.rule || defaults.events.client ||
                  defaults.events.intercepted);
     EXPECT_EQ(defaults.events.limit, 100U);
+}
+
+TEST(ParseQuery, HistoryFilters)
+{
+    const auto parsed = mso::parse_query(
+        R"({"cmd":"events","path":"/admin","status":403,"would_block":false,"engine":"detection_only",)"
+        R"("source":"import:old","since":1700000000,"until":1700003600,"grep":"union select",)"
+        R"("cursor":"c1.60a7b1c0f4e00.2a","limit":5})");
+    ASSERT_TRUE(parsed.has_value()) << parsed.error();
+    const mso::EventFilter& f = parsed->events;
+    EXPECT_EQ(f.path_prefix, "/admin");
+    EXPECT_EQ(f.status, 403);
+    EXPECT_EQ(f.would_block, false);
+    EXPECT_EQ(f.engine, mso::EngineMode::detection_only);
+    EXPECT_EQ(f.source, "import:old");
+    EXPECT_EQ(f.since_us, 1'700'000'000'000'000);
+    EXPECT_EQ(f.until_us, 1'700'003'600'000'000);
+    EXPECT_EQ(f.grep, "union select");
+    ASSERT_TRUE(f.cursor.has_value());
+    EXPECT_EQ(f.cursor->time_us, 0x60a7b1c0f4e00);
+    EXPECT_EQ(f.cursor->row_id, 42);
+    EXPECT_EQ(f.limit, 5U);
+    // tail streams what arrives: the history filters are not read for it.
+    const auto tail = mso::parse_query(R"({"cmd":"tail","cursor":"bad","status":1})");
+    ASSERT_TRUE(tail.has_value()) << tail.error();
+    EXPECT_FALSE(tail->events.cursor || tail->events.status);
+    // Windows longer than memory's 30 days for events and timeseries, not for stats.
+    EXPECT_TRUE(mso::parse_query(R"({"cmd":"events","window":31536000})").has_value());
+    EXPECT_TRUE(mso::parse_query(R"({"cmd":"timeseries","window":31536000})").has_value());
+    EXPECT_FALSE(mso::parse_query(R"({"cmd":"stats","window":31536000})").has_value());
+}
+
+TEST(ParseQuery, EventCommand)
+{
+    const auto parsed = mso::parse_query(R"({"cmd":"event","unique_id":"aR9x","source":"module"})");
+    ASSERT_TRUE(parsed.has_value()) << parsed.error();
+    EXPECT_EQ(parsed->command, mso::QueryCommand::event);
+    EXPECT_EQ(parsed->unique_id, "aR9x");
+    EXPECT_EQ(parsed->events.source, "module");
+}
+
+TEST(Cursor, RoundTripsAndRejectsWhatItDidNotWrite)
+{
+    const std::vector<mso::EventCursor> cursors = {
+        {0, 0}, {1, 1}, {1'763'739'600'123'456, 987654321}, {INT64_MAX, INT64_MAX}};
+    for (const auto& c : cursors) {
+        const std::string text = mso::format_cursor(c);
+        SCOPED_TRACE(text);
+        EXPECT_TRUE(text.starts_with("c1."));
+        EXPECT_EQ(mso::parse_cursor(text), c);
+    }
+    for (const char* bad :
+         {"", "c1.", "c1..", "c1.1.", "c1..1", "c1.1.2.3", "c2.1.2", "C1.1.2", "c1.0x1.2",
+          "c1.1 .2", "c1.+1.2", "c1.g.2", "c1.10000000000000000.1", "1.2"}) {
+        SCOPED_TRACE(bad);
+        EXPECT_FALSE(mso::parse_cursor(bad).has_value());
+    }
 }
 
 // A query as the CLI builds it: events and tail filter on the vhost and rule above.
@@ -244,6 +345,45 @@ TEST(RequestLine, EveryCliRequestParsesBackToItsQuery)
          R"("window":90,"limit":0})",
          R"({"cmd":"events","vhost":"a","rule":"942100","client":"10.0.0.1","intercepted":true,)"
          R"("limit":0,"window":90})"},
+        {"events with every history filter and a cursor",
+         with(make(C::events, "a", "942100"),
+              [](mso::Query& q) {
+                  q.events.client = "10.0.0.1";
+                  q.events.path_prefix = "/admin";
+                  q.events.status = 403;
+                  q.events.would_block = true;
+                  q.events.engine = mso::EngineMode::on;
+                  q.events.source = "import:old";
+                  q.events.since_us = 1'700'000'000'000'000;
+                  q.events.until_us = 1'700'003'600'000'000;
+                  q.events.grep = "=cmd|\"x\"";
+                  q.events.cursor = mso::EventCursor{1'700'000'100'000'000, 77};
+                  q.events.limit = 1000;
+              }),
+         R"({"cmd":"events","vhost":"a","rule":"942100","client":"10.0.0.1","path":"/admin",)"
+         R"("status":403,"would_block":true,"engine":"on","source":"import:old",)"
+         R"("since":1700000000,"until":1700003600,"grep":"=cmd|\"x\"",)"
+         R"("cursor":"c1.60a241e142100.4d","limit":1000})",
+         R"({"cmd":"events","vhost":"a","rule":"942100","client":"10.0.0.1","path":"/admin",)"
+         R"("status":403,"would_block":true,"engine":"on","source":"import:old",)"
+         R"("since":1700000000,"until":1700003600,"grep":"=cmd|\"x\"",)"
+         R"("cursor":"c1.60a241e142100.4d","limit":1000})"},
+        {"events --engine detection-only --window 90d",
+         with(make(C::events),
+              [](mso::Query& q) {
+                  q.events.engine = mso::EngineMode::detection_only;
+                  q.window = 90 * 86400;
+              }),
+         R"({"cmd":"events","engine":"detection_only","window":7776000,"limit":100})",
+         R"({"cmd":"events","engine":"detection_only","window":7776000,"limit":100})"},
+        {"event UNIQUE_ID --source",
+         with(make(C::event),
+              [](mso::Query& q) {
+                  q.unique_id = "aR9xAAAB";
+                  q.events.source = "module";
+              }),
+         R"({"cmd":"event","unique_id":"aR9xAAAB","source":"module"})",
+         R"({"cmd":"event","source":"module","unique_id":"aR9xAAAB"})"},
         {"tail", make(C::tail), R"({"cmd":"tail"})", R"({"cmd":"tail"})"},
         {"tail with every filter",
          with(make(C::tail, "a", "942100"),

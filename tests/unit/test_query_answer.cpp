@@ -475,3 +475,48 @@ TEST_F(AnswerQuery, StatsRulesLimitAndTopClients)
         }
     }
 }
+
+namespace {
+
+std::string with_unique_id(const std::string& id)
+{
+    std::string datagram = k_request;
+    const std::string port = R"("port":443,)";
+    datagram.insert(datagram.find(port) + port.size(), R"("unique_id":")" + id + R"(",)");
+    return datagram;
+}
+
+} // namespace
+
+// Without history: `event` from the ring, events say "from":"ring", and a cursor (which
+// only history's pages have) is refused.
+TEST_F(AnswerQuery, EventAndEventsFromTheRing)
+{
+    ASSERT_FALSE(m_collector.ingest(with_unique_id("u-ring"), 1763739600).has_value());
+    const auto found = ask(R"({"cmd":"event","unique_id":"u-ring"})");
+    ASSERT_EQ(found["ok"], true) << found.dump();
+    EXPECT_EQ(found["from"], "ring");
+    const auto& e = found["event"];
+    EXPECT_EQ(e["unique_id"], "u-ring");
+    EXPECT_EQ(e["source"], "module");
+    EXPECT_EQ(e["engine"], "unknown");
+    EXPECT_EQ(e["verdict"], "intercepted");
+    ASSERT_EQ(e["rules"].size(), 2U);
+    EXPECT_EQ(e["rules"][0]["score"], 5);
+    EXPECT_EQ(e["rules"][1]["target"], "ARGS:q");
+    EXPECT_EQ(e["score_sum"], 10);
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"u-ring","source":"module"})")["ok"], true);
+    const auto other = ask(R"({"cmd":"event","unique_id":"u-ring","source":"import:x"})");
+    EXPECT_EQ(other["ok"], false);
+    EXPECT_EQ(other["error"], "no request with unique_id \"u-ring\" from source \"import:x\" "
+                              "among the recent events the collector keeps");
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"nope"})")["ok"], false);
+
+    EXPECT_EQ(ask(R"({"cmd":"events"})")["from"], "ring");
+    const std::uint64_t bad = m_collector.bad_queries();
+    const auto paged = ask(R"({"cmd":"events","cursor":"c1.1.1"})");
+    EXPECT_EQ(paged["ok"], false);
+    EXPECT_EQ(paged["error"], "\"cursor\" pages through history, which this collector does not "
+                              "keep (--no-history)");
+    EXPECT_EQ(m_collector.bad_queries(), bad + 1);
+}
