@@ -165,13 +165,26 @@ std::vector<std::string> event_cells(const json& e)
     const auto intercepted = e.find("intercepted");
     const bool denied =
         intercepted != e.end() && intercepted->is_boolean() && intercepted->get<bool>();
+    // Events from history carry their verdict; those of the ring only "intercepted".
+    const auto verdict = e.find("verdict");
+    const bool would_block = verdict != e.end() && *verdict == "would_block";
     return {time,
             field(e, "vhost"),
             field(e, "client"),
             field(e, "method") + " " + field(e, "path"),
             field(e, "status"),
-            denied ? "blocked" : "pass",
+            denied ? "blocked" : (would_block ? "would-block" : "pass"),
             rule_ids};
+}
+
+// "more: --cursor X" when the answer says where the next page starts.
+std::string next_page_note(const json& answer)
+{
+    const auto next = answer.find("next");
+    if (next == answer.end() || !next->is_string()) {
+        return {};
+    }
+    return "more: --cursor " + terminal_safe(next->get_ref<const std::string&>()) + "\n";
 }
 
 std::string pad(const std::string& cell, std::size_t width, bool right = false)
@@ -188,7 +201,7 @@ std::string format_events(const json& answer)
 {
     const auto events = answer.find("events");
     if (events == answer.end() || !events->is_array() || events->empty()) {
-        return "no events\n";
+        return "no events\n" + next_page_note(answer);
     }
     Table table({{"TIME", Align::left, 0},
                  {"VHOST", Align::left, k_vhost_w},
@@ -200,7 +213,7 @@ std::string format_events(const json& answer)
     for (const auto& e : *events) {
         table.add_row(event_cells(e));
     }
-    return table.render();
+    return table.render() + next_page_note(answer);
 }
 
 std::string format_event_header()

@@ -23,8 +23,15 @@ inline constexpr std::size_t k_stats_columns = 100;
 [[nodiscard]] std::string format_stats(const nlohmann::ordered_json& answer);
 
 // The `events` answer as one line per event: time, vhost, client, request, status,
-// verdict and the ids of its rules (each once, in order). Pure.
+// verdict and the ids of its rules (each once, in order); then, when the answer has a
+// next page, "more: --cursor X". Pure.
 [[nodiscard]] std::string format_events(const nlohmann::ordered_json& answer);
+
+// The `event` answer: one request in full, its findings as a table (rule, severity,
+// paranoia level, phase, score contribution, target) and then each with its message,
+// matched data and tags; scores against thresholds, verdict, engine mode and source.
+// Pure.
+[[nodiscard]] std::string format_event_detail(const nlohmann::ordered_json& answer);
 
 // `tail`: a header line, then one fixed-width line per streamed event. Pure.
 [[nodiscard]] std::string format_event_header();

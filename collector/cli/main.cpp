@@ -5,6 +5,7 @@
 // Query (sent as protocol/query.h's request_line()) and the formatter of its answer.
 // Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage.
 #include "cli/connection.h"
+#include "cli/export.h"
 #include "cli/formatters.h"
 #include "cli/live_view.h"
 #include "protocol/query.h"
@@ -49,10 +50,16 @@ struct Options {
     std::string resolution = "minute";
     bool as_json = false;
     bool intercepted_only = false;
-    std::size_t limit = 100;    // events
-    std::size_t top_limit = 20; // top LIST
-    double interval = 2.0;      // live view
-    int iterations = 0;         // live view
+    // events and export: the history filters; event: the request.
+    std::string path_prefix, engine, source, until, grep, cursor, unique_id;
+    int status = 0; // 0: any
+    bool would_block_only = false;
+    std::string format = "jsonl"; // export
+    std::size_t export_limit = 0; // export: most events (0: all)
+    std::size_t limit = 100;      // events
+    std::size_t top_limit = 20;   // top LIST
+    double interval = 2.0;        // live view
+    int iterations = 0;           // live view
 };
 
 void print_error(const std::string& message)
@@ -84,6 +91,26 @@ void add_event_filters(CLI::App& sub, Options& o)
     sub.add_option("--rule", o.rule, "only requests where this rule id matched");
     sub.add_option("--client", o.client, "only requests from this client address");
     sub.add_flag("--intercepted", o.intercepted_only, "only requests ModSecurity denied");
+}
+
+// events and export: the filters that history answers (the ring too, but engine and
+// source; docs/protocol.md).
+void add_history_filters(CLI::App& sub, Options& o)
+{
+    add_event_filters(sub, o);
+    sub.add_option("--path", o.path_prefix, "only requests whose path starts with PREFIX");
+    sub.add_option("--status", o.status, "only requests answered with this status")
+        ->check(CLI::Range(100, 999));
+    sub.add_flag("--would-block", o.would_block_only,
+                 "only requests not blocked whose scores reached a threshold");
+    sub.add_option("--engine", o.engine, "only requests ModSecurity saw in this engine mode")
+        ->check(CLI::IsMember({"on", "detection-only"}));
+    sub.add_option("--source", o.source, "only events from this source (module, import:NAME)");
+    add_window(sub, o);
+    sub.add_option("--until", o.until, "only requests before DURATION ago or an ISO time (UTC)");
+    sub.add_option("--grep", o.grep,
+                   "only requests with a finding whose message or matched "
+                   "data contains TEXT");
 }
 
 void json_only_options(CLI::App& sub, Options& o)
@@ -133,11 +160,29 @@ void timeseries_options(CLI::App& sub, Options& o)
 
 void events_options(CLI::App& sub, Options& o)
 {
-    add_event_filters(sub, o);
-    add_window(sub, o);
-    sub.add_option("--limit", o.limit, "how many events (0: all the collector keeps)")
+    add_history_filters(sub, o);
+    sub.add_option("--limit", o.limit,
+                   "how many events (0: all the ring keeps, or a page of 10000 from history)")
         ->capture_default_str();
+    sub.add_option("--cursor", o.cursor, "the next page (the \"more: --cursor\" of the last one)");
     add_json(sub, o);
+}
+
+void event_options(CLI::App& sub, Options& o)
+{
+    sub.add_option("unique_id", o.unique_id, "the request's UNIQUE_ID")->required();
+    sub.add_option("--source", o.source, "the source that recorded it (module, import:NAME)");
+    add_json(sub, o);
+}
+
+void export_options(CLI::App& sub, Options& o)
+{
+    sub.add_option("--format", o.format, "jsonl (one event per line) or csv")
+        ->check(CLI::IsMember({"jsonl", "csv"}))
+        ->capture_default_str();
+    add_history_filters(sub, o);
+    sub.add_option("--limit", o.export_limit, "at most this many events (0: every match)")
+        ->capture_default_str();
 }
 
 void tail_options(CLI::App& sub, Options& o)
@@ -231,11 +276,90 @@ Result<Query> timeseries_query(const Options& o)
     return with_window(query, o);
 }
 
-Result<Query> events_query(const Options& o)
+// --until as microseconds since the epoch (a duration back from now, or an ISO time).
+Result<std::optional<std::int64_t>> until_us(const Options& o, std::int64_t now)
+{
+    if (o.until.empty()) {
+        return std::optional<std::int64_t>();
+    }
+    const auto back = mso::parse_since(o.until, now);
+    if (!back) {
+        return mso::fail("--until: expected a duration or a past ISO time, got \"" +
+                         mso::terminal_safe(o.until) + "\"");
+    }
+    return std::optional<std::int64_t>((now - *back) * 1'000'000);
+}
+
+// events and export: the filters, the time range and the cursor.
+Result<Query> history_filters(const Options& o)
 {
     Query query = with_event_filters(base_query(QueryCommand::events, o), o);
     query.events.limit = o.limit;
+    if (!o.path_prefix.empty()) {
+        query.events.path_prefix = o.path_prefix;
+    }
+    if (o.status != 0) {
+        query.events.status = o.status;
+    }
+    if (o.would_block_only) {
+        query.events.would_block = true;
+    }
+    if (!o.engine.empty()) {
+        query.events.engine = mso::engine_filter_named(o.engine == "on" ? "on" : "detection_only");
+    }
+    if (!o.source.empty()) {
+        query.events.source = o.source;
+    }
+    if (!o.grep.empty()) {
+        query.events.grep = o.grep;
+    }
+    auto until = until_us(o, std::time(nullptr));
+    if (!until) {
+        return mso::fail(until.error());
+    }
+    query.events.until_us = *until;
+    if (!o.cursor.empty()) {
+        query.events.cursor = mso::parse_cursor(o.cursor);
+        if (!query.events.cursor) {
+            return mso::fail("--cursor: expected the value after \"more: --cursor\" of a previous "
+                             "page, got \"" +
+                             mso::terminal_safe(o.cursor) + "\"");
+        }
+    }
     return with_window(query, o);
+}
+
+Result<Query> events_query(const Options& o)
+{
+    return history_filters(o);
+}
+
+// export: the window fixed as a time once, so that every page has the same range.
+Result<Query> export_query(const Options& o)
+{
+    auto query = history_filters(o);
+    if (query) {
+        query->events.limit = o.export_limit;
+    }
+    if (query && query->window) {
+        query->events.since_us = (std::time(nullptr) - *query->window) * 1'000'000;
+        query->window.reset();
+    }
+    return query;
+}
+
+Result<Query> event_query(const Options& o)
+{
+    Query query;
+    query.command = QueryCommand::event;
+    query.unique_id = o.unique_id;
+    if (!o.source.empty()) {
+        query.events.source = o.source;
+    }
+    if (o.unique_id.empty()) {
+        return mso::fail("event: the UNIQUE_ID must not be empty");
+    }
+    return query;
 }
 
 Result<Query> tail_query(const Options& o)
@@ -336,6 +460,26 @@ int run_top(const Options& o, const Query& query, Formatter format)
     return run_live(o);
 }
 
+// Streams every match to stdout, page by page (export.h).
+int run_export(const Options& o, const Query& query, Formatter /*unused*/)
+{
+    mso::CollectorConnection connection;
+    if (auto opened = connection.open(o.socket_path, 60); !opened) {
+        print_error(opened.error());
+        return 1;
+    }
+    const auto format = o.format == "csv" ? mso::ExportFormat::csv : mso::ExportFormat::jsonl;
+    auto written = mso::export_events(
+        query, format, isatty(STDOUT_FILENO) != 0,
+        [&](const std::string& line) { return connection.request(line); }, std::cout);
+    std::cout.flush();
+    if (!written) {
+        print_error(written.error());
+        return 1;
+    }
+    return std::cout ? 0 : 1;
+}
+
 struct Subcommand {
     const char* name;
     const char* help;
@@ -359,8 +503,14 @@ const Subcommand k_subcommands[] = {
      top_options, top_query, mso::format_top, run_top},
     {"timeseries", "requests, flagged, intercepted over time", timeseries_options, timeseries_query,
      mso::format_timeseries},
-    {"events", "recent requests with findings, newest first", events_options, events_query,
-     mso::format_events},
+    {"events",
+     "requests with findings, newest first, from memory or history (filters, pages with "
+     "--cursor)",
+     events_options, events_query, mso::format_events},
+    {"event", "one request in full: every finding with its score, scores against thresholds",
+     event_options, event_query, mso::format_event_detail},
+    {"export", "every matching request to stdout as JSON lines or CSV", export_options,
+     export_query, nullptr, run_export},
     {"tail", "follow requests with findings as they arrive", tail_options, tail_query,
      mso::format_event_line, run_tail},
     {"health", "collector counters", json_only_options, bare_query<QueryCommand::health>,
