@@ -136,6 +136,12 @@ constexpr std::array k_history_values = {
                  "Request events waiting for the history writer."},
     HistoryValue{&HistoryStatus::file_bytes, "modsec_observe_history_file_bytes", MetricType::gauge,
                  "Bytes of the history database and its write-ahead log."},
+    HistoryValue{&HistoryStatus::queries, "modsec_observe_history_queries_total",
+                 MetricType::counter, "Queries answered from the history database."},
+    HistoryValue{&HistoryStatus::queries_refused, "modsec_observe_history_queries_refused_total",
+                 MetricType::counter, "History queries refused because too many waited."},
+    HistoryValue{&HistoryStatus::query_errors, "modsec_observe_history_query_errors_total",
+                 MetricType::counter, "History queries answered with an error."},
 };
 
 // One exported rule series.

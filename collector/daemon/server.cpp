@@ -10,6 +10,8 @@
 #include "util/time_format.h"
 #include "util/terminal.h"
 
+#include <nlohmann/json.hpp>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -93,8 +95,9 @@ void Server::close_finished_clients(Clock::time_point now)
 {
     // Done, or idle for too long (a tail client is idle by design).
     std::erase_if(m_clients, [&](const Client& c) {
-        return !c.fd || (c.closing && c.output.empty()) ||
-               (!c.tail && now - c.last_activity >= k_query_client_idle_timeout);
+        return !c.fd || (c.closing && c.output.empty() && !c.awaiting_history) ||
+               (!c.tail && !c.awaiting_history &&
+                now - c.last_activity >= k_query_client_idle_timeout);
     });
 }
 
@@ -106,7 +109,7 @@ void Server::build_poll_set(std::vector<pollfd>& fds) const
     fds.push_back({m_inbox.fd(), POLLIN, 0});
     for (const Client& c : m_clients) {
         short events = 0;
-        if (c.output.empty() && !c.closing) {
+        if (c.output.empty() && !c.closing && !c.awaiting_history) {
             events |= POLLIN;
         }
         if (!c.output.empty()) {
@@ -120,7 +123,7 @@ timespec Server::poll_timeout(Clock::time_point now) const
 {
     auto next_deadline = now + k_query_client_idle_timeout;
     for (const Client& c : m_clients) {
-        if (!c.tail) {
+        if (!c.tail && !c.awaiting_history) {
             next_deadline = std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
         }
     }
@@ -184,7 +187,7 @@ void Server::serve_client(Client& client, short revents)
         }
     }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (client.output.empty() && !client.closing) {
+        if (client.output.empty() && !client.closing && !client.awaiting_history) {
             read_client(client);
         } else if (revents & (POLLHUP | POLLERR)) {
             client.fd.reset();
@@ -312,6 +315,7 @@ void Server::set_history(StoreWriter& writer, std::string path)
     m_history = &writer;
     m_history_path = std::move(path);
     m_collector.history_status().path = m_history_path;
+    enable_history(m_history_path);
     refresh_history_status(true);
 }
 
@@ -342,6 +346,10 @@ void Server::refresh_history_status(bool now_anyway)
     status.pruned = counters.pruned;
     status.queued = counters.queued;
     status.last_error = counters.last_error;
+    const HistoryQueryCounters queries = history_counters();
+    status.queries = queries.answered;
+    status.queries_refused = queries.refused;
+    status.query_errors = queries.errors;
     status.file_bytes = 0;
     for (const char* suffix : {"", "-wal"}) {
         struct stat st {};
@@ -477,6 +485,7 @@ void Server::accept_clients()
             continue;
         }
         Client client;
+        client.id = m_next_client_id++;
         client.fd = std::move(fd);
         client.last_activity = Clock::now();
         m_clients.push_back(std::move(client));
@@ -511,7 +520,8 @@ void Server::answer_lines(Client& client)
 {
     const auto now = Clock::now();
     std::size_t start = 0;
-    for (std::size_t newline = client.input.find('\n'); newline != std::string::npos;
+    for (std::size_t newline = client.input.find('\n');
+         newline != std::string::npos && !client.awaiting_history;
          newline = client.input.find('\n', start)) {
         std::string_view line(client.input.data() + start, newline - start);
         if (!line.empty() && line.back() == '\r') {
@@ -522,6 +532,14 @@ void Server::answer_lines(Client& client)
         }
         if (client.output.size() >= k_max_client_backlog_bytes) {
             break; // the rest waits until the client has read its answers
+        }
+        if (m_history_worker) {
+            auto parsed = parse_query(line);
+            if (parsed && wants_history(*parsed)) {
+                ask_history(client, line, std::move(*parsed));
+                start = newline + 1;
+                continue; // stops here when the client now waits
+            }
         }
         QueryAnswer a = answer(line, m_collector, now, wall_clock_now(), read_memory_usage);
         client.output += a.line;
@@ -543,6 +561,84 @@ void Server::answer_lines(Client& client)
         client.input.clear();
         client.closing = true;
     }
+}
+
+// ---- history queries ----
+
+void Server::enable_history(const std::string& path)
+{
+    m_history_worker = std::make_unique<HistoryService>(path, [this](HistoryAnswer answer) {
+        post([this, answer = std::move(answer)]() mutable { deliver_history(std::move(answer)); });
+    });
+}
+
+HistoryQueryCounters Server::history_counters() const
+{
+    return m_history_worker ? m_history_worker->counters() : HistoryQueryCounters{};
+}
+
+bool Server::wants_history(const Query& query) const
+{
+    const RequestEvent* oldest = m_collector.events().oldest();
+    const std::int64_t wall_now = wall_clock_now();
+    if (route_query(query, true, oldest ? std::optional(oldest->time_us) : std::nullopt,
+                    wall_now) == Route::history) {
+        return true;
+    }
+    if (query.command != QueryCommand::events || query.events.limit == 0) {
+        return false;
+    }
+    // The ring holds every match of the time range, but when there are more than the
+    // limit only history's answer says where the next page starts.
+    EventFilter filter = query.events;
+    if (query.window) {
+        filter.since_us = (wall_now - *query.window) * 1'000'000;
+    }
+    filter.limit = query.events.limit + 1;
+    return m_collector.events().select(filter).size() > query.events.limit;
+}
+
+bool Server::ask_history(Client& client, std::string_view line, Query query)
+{
+    HistoryJob job;
+    job.client = client.id;
+    job.line = std::string(line);
+    job.wall_now = wall_clock_now();
+    if (query.command == QueryCommand::timeseries && !query.vhost) {
+        for (const auto& [name, stats] : m_collector.aggregator().all()) {
+            job.vhosts.push_back(name);
+        }
+    }
+    job.query = std::move(query);
+    if (!m_history_worker->submit(std::move(job))) {
+        log_limited(m_history_log, "refused a history query: " + std::to_string(k_history_queue) +
+                                       " already wait");
+        client.output += error_answer("history is busy: " + std::to_string(k_history_queue) +
+                                      " queries already wait; try again") +
+                         "\n";
+        return false;
+    }
+    client.awaiting_history = true;
+    return true;
+}
+
+void Server::deliver_history(HistoryAnswer answer)
+{
+    const auto it = std::find_if(m_clients.begin(), m_clients.end(),
+                                 [&](const Client& c) { return c.id == answer.client; });
+    if (it == m_clients.end() || !it->fd) {
+        return; // the client left meanwhile
+    }
+    Client& client = *it;
+    if (answer.use_ring) {
+        answer.line = mso::answer(answer.request, m_collector, Clock::now(), wall_clock_now()).line;
+    }
+    client.output += answer.line;
+    client.output += '\n';
+    client.awaiting_history = false;
+    client.last_activity = Clock::now();
+    answer_lines(client);
+    write_client(client);
 }
 
 void Server::write_client(Client& client)

@@ -10,6 +10,7 @@
 #include "util/fd.h"
 #include "util/log.h"
 #include "util/result.h"
+#include "daemon/history_service.h"
 #include "daemon/socket_security.h"
 #include "daemon/spool_replay.h"
 
@@ -57,8 +58,9 @@ public:
 
     // Hands every request event the module sends to `writer` (the history store), as
     // source "module"; `path` is the database file (for the size `health` reports).
-    // Without a call nothing is stored. Call before run(); `writer` must outlive run()
-    // and drain_before_exit().
+    // Also answers the queries route_query() sends to history from `path`
+    // (enable_history()). Without a call nothing is stored. Call before run(); `writer`
+    // must outlive run() and drain_before_exit().
     void set_history(StoreWriter& writer, std::string path);
 
     // Serves until `stop` becomes non-zero. Signals that set `stop` must be
@@ -88,6 +90,14 @@ public:
     // handler for a signal in run()'s `wait_mask`); the flag is reset first.
     void set_signal_task(volatile sig_atomic_t& flag, std::function<void(Collector&)> task);
 
+    // Answers the queries route_query() sends to history (docs/protocol.md, "Ring or
+    // history") from the store at `path`, on a worker thread of its own; until its
+    // answer comes back, a client's later request lines wait (answers keep their order).
+    // Call before run(); the worker opens the file at the first query.
+    void enable_history(const std::string& path);
+    // The history worker's counters (all zero without enable_history()).
+    [[nodiscard]] HistoryQueryCounters history_counters() const;
+
     // Replays the module's spool files in `dir` (ModSecObserveSpool): everything that can
     // be taken now, then every k_spool_scan_interval, in bounded steps between wake-ups.
     void enable_spool_replay(const std::string& dir);
@@ -108,6 +118,7 @@ public:
 
 private:
     struct Client {
+        std::uint64_t id = 0; // names the client to the history worker
         Fd fd;
         std::string input;    // bytes after the last complete line
         std::string output;   // answers not yet written
@@ -115,6 +126,7 @@ private:
         std::chrono::steady_clock::time_point last_activity;
         std::optional<EventFilter> tail; // streaming events; input is ignored
         std::uint64_t tail_dropped = 0;  // events not sent since the last notice
+        bool awaiting_history = false;   // a line is with the history worker
     };
 
     // The steps of one turn of run(), in order.
@@ -142,6 +154,15 @@ private:
     void read_client(Client& client);
     void write_client(Client& client);
     void answer_lines(Client& client);
+    // route_query() with the collector's ring, and also an `events` query the ring could
+    // answer but that has more matches than its limit (only history's answer pages).
+    [[nodiscard]] bool wants_history(const Query& query) const;
+    // Queues `line` (whose query is `query`) for the history worker, or answers that
+    // the queue is full; true when the client now waits for the answer.
+    bool ask_history(Client& client, std::string_view line, Query query);
+    // On the loop thread: appends the worker's answer to its client (if still there)
+    // and answers the lines the client sent meanwhile.
+    void deliver_history(HistoryAnswer answer);
     // Appends `event` to every tail client whose filter matches it.
     void publish(const RequestEvent& event);
     // Offers `event` to the history writer, if any.
@@ -180,6 +201,10 @@ private:
     std::optional<CredentialPolicy> m_event_senders;
     std::optional<CredentialPolicy> m_query_peers;
     RateLimiter m_sender_log;
+    RateLimiter m_history_log;
+    std::uint64_t m_next_client_id = 1;
+    // Last: destroyed first, so the worker stops before what its answers would touch.
+    std::unique_ptr<HistoryService> m_history_worker;
 };
 
 } // namespace mso

@@ -107,6 +107,9 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
         history["queued"] = h.queued;
         history["file_bytes"] = h.file_bytes;
         history["last_error"] = h.last_error;
+        history["queries"] = h.queries;
+        history["queries_refused"] = h.queries_refused;
+        history["query_errors"] = h.query_errors;
     }
     history["set_aside"] = h.set_aside;
     out["history"] = std::move(history);

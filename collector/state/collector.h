@@ -44,17 +44,20 @@ struct SpoolStatus {
 struct HistoryStatus {
     bool enabled = false;
     std::string path;
-    std::uint64_t written = 0;    // stored
-    std::uint64_t duplicates = 0; // already stored, skipped
-    std::uint64_t queue_full = 0; // lost: the writer's queue was full
-    std::uint64_t disk_full = 0;  // lost: the disk was full
-    std::uint64_t io_errors = 0;  // lost: any other error
-    std::uint64_t batches = 0;    // committed transactions
-    std::uint64_t pruned = 0;     // deleted by retention
-    std::uint64_t queued = 0;     // waiting for the writer now
-    std::uint64_t file_bytes = 0; // the database and its WAL
-    std::string last_error;       // "" when none yet
-    std::string set_aside;        // where a corrupt database was moved at start, "" if none
+    std::uint64_t written = 0;         // stored
+    std::uint64_t duplicates = 0;      // already stored, skipped
+    std::uint64_t queue_full = 0;      // lost: the writer's queue was full
+    std::uint64_t disk_full = 0;       // lost: the disk was full
+    std::uint64_t io_errors = 0;       // lost: any other error
+    std::uint64_t batches = 0;         // committed transactions
+    std::uint64_t pruned = 0;          // deleted by retention
+    std::uint64_t queued = 0;          // waiting for the writer now
+    std::uint64_t file_bytes = 0;      // the database and its WAL
+    std::string last_error;            // "" when none yet
+    std::string set_aside;             // where a corrupt database was moved at start, "" if none
+    std::uint64_t queries = 0;         // history queries answered (errors included)
+    std::uint64_t queries_refused = 0; // refused: the worker's queue was full
+    std::uint64_t query_errors = 0;    // answered with an error (store unreadable, ...)
 };
 
 // What the collector counted about its input and its query clients: the one set that

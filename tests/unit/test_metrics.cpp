@@ -345,6 +345,9 @@ TEST(Metrics, HistoryCountersMatchHealth)
     h.pruned = 7;
     h.queued = 8;
     h.file_bytes = 9;
+    h.queries = 10;
+    h.queries_refused = 12;
+    h.query_errors = 13;
     const auto s = samples(render(c));
     const json health = c.health(Clock::now())["history"];
     const std::pair<const char*, const char*> same[] = {
@@ -357,6 +360,9 @@ TEST(Metrics, HistoryCountersMatchHealth)
         {"modsec_observe_history_pruned_total", "pruned"},
         {"modsec_observe_history_queued_events", "queued"},
         {"modsec_observe_history_file_bytes", "file_bytes"},
+        {"modsec_observe_history_queries_total", "queries"},
+        {"modsec_observe_history_queries_refused_total", "queries_refused"},
+        {"modsec_observe_history_query_errors_total", "query_errors"},
     };
     for (const auto& [series, key] : same) {
         SCOPED_TRACE(series);

@@ -1,0 +1,312 @@
+// The history worker (history_service.h): routing, one job's answer, and the thread.
+#include "daemon/history_service.h"
+
+#include "state/event_detail.h"
+#include "state/query_answer.h"
+#include "state/time_series.h"
+#include "util/time_format.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <utility>
+
+namespace mso {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+constexpr std::int64_t k_us = 1'000'000;
+// A reader's page cache: pages of one search, not the writer's working set.
+constexpr int k_reader_cache_kib = 16 * 1024;
+
+// The default windows of `timeseries` (query_answer.cpp).
+std::int64_t timeseries_window(const Query& query)
+{
+    return query.window.value_or(query.resolution == Resolution::minute ? 3600 : 24 * 3600);
+}
+
+// The start of an events query's time range, when it has one.
+std::optional<std::int64_t> since_us(const Query& query, std::int64_t wall_now)
+{
+    if (query.window) {
+        return (wall_now - *query.window) * k_us;
+    }
+    return query.events.since_us;
+}
+
+HistoryQuery history_query(const Query& query, std::int64_t wall_now)
+{
+    const EventFilter& f = query.events;
+    HistoryQuery h;
+    h.vhost = f.vhost;
+    h.rule = f.rule;
+    h.client = f.client;
+    h.path_prefix = f.path_prefix;
+    h.status = f.status;
+    h.intercepted = f.intercepted;
+    h.would_block = f.would_block;
+    h.engine_mode = f.engine;
+    h.source = f.source;
+    h.since_us = since_us(query, wall_now);
+    h.until_us = f.until_us;
+    h.grep = f.grep;
+    h.limit = f.limit == 0 ? k_max_history_page : std::min(f.limit, k_max_history_page);
+    if (f.cursor) {
+        h.after = Cursor{f.cursor->time_us, f.cursor->row_id};
+    }
+    return h;
+}
+
+json stored_event_json(const StoredEvent& s, bool detail)
+{
+    const std::string_view verdict = verdict_name(verdict_of(s.event));
+    return detail ? event_detail_json(s.event, s.source, s.engine_mode, verdict)
+                  : event_with_origin_json(s.event, s.source, s.engine_mode, verdict);
+}
+
+Result<json> events_answer(HistoryStore& store, const HistoryJob& job)
+{
+    auto page = store.search(history_query(job.query, job.wall_now));
+    if (!page) {
+        return fail(page.error());
+    }
+    json out = json::object();
+    out["ok"] = true;
+    out["from"] = "history";
+    json events = json::array();
+    for (const StoredEvent& s : page->events) {
+        events.push_back(stored_event_json(s, false));
+    }
+    out["events"] = std::move(events);
+    if (page->next) {
+        out["next"] = format_cursor(EventCursor{page->next->time_us, page->next->row_id});
+    }
+    return out;
+}
+
+// One series of the `timeseries` answer: the store's buckets as memory's points, with
+// "events" (stored events) where memory has "requests" (every request Apache logged,
+// which only the counter reports tell and history does not keep).
+Result<json> series_json(HistoryStore& store, const Query& query,
+                         const std::optional<std::string>& vhost, std::int64_t since_us,
+                         std::int64_t until_us, std::int64_t step)
+{
+    auto rows = store.timeseries(vhost, std::nullopt, since_us, until_us, step);
+    if (!rows) {
+        return fail(rows.error());
+    }
+    std::vector<SeriesRow> rule_rows;
+    if (query.rule) {
+        auto hits = store.timeseries(vhost, query.rule, since_us, until_us, step);
+        if (!hits) {
+            return fail(hits.error());
+        }
+        rule_rows = std::move(*hits);
+    }
+    json points = json::array();
+    std::size_t r = 0;
+    for (const SeriesRow& row : *rows) {
+        json p{{"time", iso_time_s(row.start_us / k_us)},
+               {"events", row.events},
+               {"flagged", row.flagged},
+               {"intercepted", row.intercepted},
+               {"would_block", row.would_block}};
+        if (query.rule) {
+            while (r < rule_rows.size() && rule_rows[r].start_us < row.start_us) {
+                ++r;
+            }
+            const bool hit = r < rule_rows.size() && rule_rows[r].start_us == row.start_us;
+            p["rule_hits"] = hit ? rule_rows[r].events : 0;
+        }
+        points.push_back(std::move(p));
+    }
+    return json{{"vhost", vhost.value_or("")},
+                {"resolution", query.resolution == Resolution::minute ? "minute" : "hour"},
+                {"points", std::move(points)}};
+}
+
+Result<json> timeseries_answer(HistoryStore& store, const HistoryJob& job)
+{
+    const Query& query = job.query;
+    const std::int64_t step =
+        query.resolution == Resolution::minute ? TimeSeries::k_minute : TimeSeries::k_hour;
+    const std::int64_t since = (job.wall_now - timeseries_window(query)) / step * step * k_us;
+    const std::int64_t until = (job.wall_now + 1) * k_us;
+    std::vector<std::optional<std::string>> vhosts;
+    if (query.vhost) {
+        vhosts.emplace_back(*query.vhost);
+    } else {
+        for (const std::string& v : job.vhosts) {
+            vhosts.emplace_back(v);
+        }
+    }
+    json series = json::array();
+    for (const auto& vhost : vhosts) {
+        auto one = series_json(store, query, vhost, since, until, step);
+        if (!one) {
+            return fail(one.error());
+        }
+        if (!(*one)["points"].empty()) {
+            series.push_back(std::move(*one));
+        }
+    }
+    json out = json::object();
+    out["ok"] = true;
+    out["from"] = "history";
+    out["series"] = std::move(series);
+    return out;
+}
+
+} // namespace
+
+Route route_query(const Query& query, bool history_enabled,
+                  std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now)
+{
+    if (!history_enabled) {
+        return Route::memory;
+    }
+    switch (query.command) {
+    case QueryCommand::event: return Route::history;
+    case QueryCommand::events: {
+        const EventFilter& f = query.events;
+        if (f.cursor || f.engine || f.source) {
+            return Route::history;
+        }
+        // Without a time range, `limit` 0 keeps its meaning "every event the ring holds".
+        const auto since = since_us(query, wall_now);
+        const bool reaches_back =
+            since ? !oldest_ring_us || *since < *oldest_ring_us : f.limit != 0;
+        return reaches_back ? Route::history : Route::memory;
+    }
+    case QueryCommand::timeseries: {
+        const std::int64_t kept = query.resolution == Resolution::minute ? TimeSeries::k_minute_span
+                                                                         : TimeSeries::k_hour_span;
+        return timeseries_window(query) > kept ? Route::history : Route::memory;
+    }
+    default: return Route::memory;
+    }
+}
+
+HistoryAnswer answer_from_history(HistoryStore& store, const HistoryJob& job)
+{
+    HistoryAnswer a;
+    a.client = job.client;
+    a.request = job.line;
+    Result<json> out = fail("not a history query");
+    switch (job.query.command) {
+    case QueryCommand::events: out = events_answer(store, job); break;
+    case QueryCommand::timeseries: out = timeseries_answer(store, job); break;
+    case QueryCommand::event: {
+        auto found = store.find(*job.query.unique_id, job.query.events.source);
+        if (!found) {
+            out = fail(found.error());
+        } else if (!*found) {
+            a.use_ring = true;
+            return a;
+        } else {
+            json j = json::object();
+            j["ok"] = true;
+            j["from"] = "history";
+            j["event"] = stored_event_json(**found, true);
+            out = std::move(j);
+        }
+        break;
+    }
+    default: break;
+    }
+    a.line = out ? dump_line(*out) : error_answer("history: " + out.error());
+    return a;
+}
+
+HistoryService::HistoryService(std::string path, Deliver deliver, std::size_t max_queue)
+    : m_path(std::move(path)),
+      m_deliver(std::move(deliver)),
+      m_max_queue(max_queue),
+      m_thread([this] { run(); })
+{
+}
+
+HistoryService::~HistoryService()
+{
+    stop();
+}
+
+bool HistoryService::submit(HistoryJob job)
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_stopping || m_jobs.size() >= m_max_queue) {
+            ++m_counters.refused;
+            return false;
+        }
+        m_jobs.push_back(std::move(job));
+    }
+    m_wake.notify_one();
+    return true;
+}
+
+HistoryQueryCounters HistoryService::counters() const
+{
+    const std::lock_guard lock(m_mutex);
+    HistoryQueryCounters c = m_counters;
+    c.queued = m_jobs.size();
+    return c;
+}
+
+void HistoryService::stop()
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_stopping = true;
+        m_jobs.clear();
+    }
+    m_wake.notify_one();
+    if (m_thread.joinable()) {
+        m_thread.join();
+    }
+}
+
+void HistoryService::run()
+{
+    for (;;) {
+        HistoryJob job;
+        {
+            std::unique_lock lock(m_mutex);
+            m_wake.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
+            if (m_stopping) {
+                return;
+            }
+            job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+        }
+        HistoryAnswer answer;
+        if (!m_store) {
+            HistoryOptions options;
+            options.read_only = true;
+            options.cache_kib = k_reader_cache_kib;
+            auto opened = HistoryStore::open(m_path, options);
+            if (opened) {
+                m_store.emplace(std::move(*opened));
+            } else {
+                answer.client = job.client;
+                answer.request = job.line;
+                answer.line =
+                    error_answer("history: cannot open " + m_path + ": " + opened.error());
+            }
+        }
+        if (m_store) {
+            answer = answer_from_history(*m_store, job);
+        }
+        {
+            const std::lock_guard lock(m_mutex);
+            ++m_counters.answered;
+            if (answer.line.starts_with(R"({"ok":false)")) {
+                ++m_counters.errors;
+            }
+        }
+        m_deliver(std::move(answer));
+    }
+}
+
+} // namespace mso

@@ -1,0 +1,113 @@
+// Answers the queries that need the history store (docs/protocol.md: which do, and why)
+// off the loop thread: a worker thread with its own read-only HistoryStore connection
+// takes jobs from a bounded queue and hands each answer line to a callback, which the
+// server turns into a task on its loop thread (Server::post). The loop never waits on
+// the disk: it only queues a job (a mutex, no I/O) and later appends the answer.
+//
+// route_query() is the rule that decides ring or history; answer_from_history() is one
+// job's work, pure but for the store (tests call it directly).
+#pragma once
+
+#include "protocol/query.h"
+#include "store/history_store.h"
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mso {
+
+// Jobs that may wait for the worker; more are refused with an error answer (counted).
+inline constexpr std::size_t k_history_queue = 256;
+
+// Where a query is answered.
+enum class Route { memory, history };
+
+// The routing rule (docs/protocol.md, "Ring or history"). Without the store everything
+// is answered from memory. With it:
+//  - `event`: history (the loop falls back to the ring when history has no such id);
+//  - `events`: history when it has a cursor, an engine or source filter (the ring does
+//    not know them), or when its time range reaches before the oldest event the ring
+//    holds (`oldest_ring_us`; an empty ring holds nothing; no since/window reaches back
+//    to the beginning, except with `limit` 0, which means "all the ring holds"); else
+//    the ring, which is ahead of the store by the writer's batch (at most 250 ms). The
+//    server also asks history when the ring holds more matches than `limit`
+//    (Server::wants_history: only history's answer pages);
+//  - `timeseries`: history when the window is longer than memory keeps at that
+//    resolution (24 hours of minutes, 30 days of hours);
+//  - everything else: memory. Pure.
+[[nodiscard]] Route route_query(const Query& query, bool history_enabled,
+                                std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now);
+
+struct HistoryJob {
+    std::uint64_t client = 0; // the server's id of the asking client
+    std::string line;         // the request line, to answer from the ring instead
+    Query query;
+    std::int64_t wall_now = 0; // Unix seconds: where windows end
+    // timeseries without a vhost: the vhosts to give a series each (the collector's).
+    std::vector<std::string> vhosts;
+};
+
+struct HistoryAnswer {
+    std::uint64_t client = 0;
+    std::string request; // the job's request line
+    std::string line;    // the answer, without the newline
+    // `event` found nothing in history: answer `request` from the ring instead (the
+    // ring is ahead of the store by the writer's batch).
+    bool use_ring = false;
+};
+
+// One job answered from `store`. Errors become error answers. May block on the disk.
+[[nodiscard]] HistoryAnswer answer_from_history(HistoryStore& store, const HistoryJob& job);
+
+// What `health` reports of the history queries.
+struct HistoryQueryCounters {
+    std::uint64_t answered = 0; // jobs answered (errors included)
+    std::uint64_t refused = 0;  // jobs refused because the queue was full
+    std::uint64_t errors = 0;   // jobs answered with an error (store unreadable, ...)
+    std::uint64_t queued = 0;   // jobs waiting now
+};
+
+// The worker. submit() and counters() are safe from any thread; `deliver` runs on the
+// worker thread, once per job, in submission order.
+class HistoryService {
+public:
+    using Deliver = std::function<void(HistoryAnswer)>;
+
+    // Opens `path` read-only on the worker thread at the first job (again after a
+    // failure: the writer may not have created it yet).
+    HistoryService(std::string path, Deliver deliver, std::size_t max_queue = k_history_queue);
+    HistoryService(const HistoryService&) = delete;
+    HistoryService& operator=(const HistoryService&) = delete;
+    ~HistoryService();
+
+    // Queues `job`; false (counted as refused) when max_queue jobs already wait or the
+    // service stopped. Never blocks on the disk.
+    [[nodiscard]] bool submit(HistoryJob job);
+    [[nodiscard]] HistoryQueryCounters counters() const;
+    // Answers nothing more: drops waiting jobs, finishes the current one, joins.
+    void stop();
+
+private:
+    void run();
+
+    std::string m_path;
+    Deliver m_deliver;
+    std::size_t m_max_queue;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::deque<HistoryJob> m_jobs;
+    bool m_stopping = false;
+    HistoryQueryCounters m_counters;
+    std::optional<HistoryStore> m_store; // the worker thread's alone
+    std::thread m_thread;                // last: starts after the members above
+};
+
+} // namespace mso

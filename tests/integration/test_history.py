@@ -1,0 +1,308 @@
+"""Search and show history through the real stack: Apache + mod_security2 + CRS + the
+module send events to a collector that keeps them in `history.db`; `events` with every
+filter, paging with the cursor, `event UNIQUE_ID`, `export` (JSON lines and CSV) answer
+from history, also after a restart of the collector, with hostile strings escaped.
+
+The collector runs with a ring of 3 events, so nearly every query reaches before the
+ring and must be answered from history ("from": "history"). Expected results are computed
+from the traffic sent (paths name the requests) and from one unfiltered listing whose
+contents are checked against the traffic first.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import time
+import urllib.parse
+from datetime import datetime, timezone
+
+import pytest
+
+from sandbox import VirtualHost, short_temp_dir, stop_stack
+
+q = urllib.parse.quote
+
+QS = "    ModSecObserveQueryString On"
+VHOSTS = [VirtualHost("detect.test", "DetectionOnly", extra=QS),
+          VirtualHost("block.test", "On", extra=QS)]
+SQLI = "?id=" + q("1' OR 1=1--")
+XSS = "?q=" + q("<script>alert(1)</script>")
+# Matched data with an ESC sequence, quotes and a spreadsheet formula: ARGS are decoded,
+# so the finding's data holds the raw bytes.
+HOSTILE_ARG = "?q=" + q('\x1b[31m<script>alert("x")</script>=cmd|\' /C calc\'!A0')
+FORMULA_AGENT = "=cmd|' /C calc'!A0"
+
+# Batch 1 (SQL injections), then, at least two seconds later, batch 2.
+BATCH1 = [("detect.test", f"/sqli/d{i}" + SQLI) for i in range(3)] + \
+         [("block.test", f"/sqli/b{i}" + SQLI) for i in range(3)]
+BATCH2 = [("block.test", f"/xss/{i}" + XSS) for i in range(2)] + \
+         [("detect.test", "/admin/x" + XSS), ("detect.test", "/hostile" + HOSTILE_ARG)]
+N = len(BATCH1) + len(BATCH2)
+
+
+def cli_json(stack, *args) -> dict:
+    res = stack.cli(*args, "--json")
+    assert res.returncode == 0, (args, res.stderr)
+    return json.loads(res.stdout)
+
+
+def listing(stack, *filters) -> dict:
+    # Not --limit 0: without a time range that means "all the ring holds".
+    return cli_json(stack, "events", "--limit", "1000", *filters)
+
+
+def ids(events) -> list[str]:
+    return [e["unique_id"] for e in events]
+
+
+def wait_history(stack, n: int, timeout: float = 60) -> list[dict]:
+    """Every event in history (newest first) once there are `n`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = listing(stack)
+        if doc["from"] == "history" and len(doc["events"]) >= n or time.monotonic() > deadline:
+            return doc["events"]
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory):
+    state = short_temp_dir("msoit-h")
+    s = stack_factory(crs="3", mpm="event", vhosts=VHOSTS,
+                      collector_args=["--state-dir", str(state), "--events-ring", "3"])
+    s.state_dir = state
+    failed = True
+    try:
+        headers = {"User-Agent": FORMULA_AGENT}
+        for vhost, path in BATCH1:
+            assert s.apache.request(vhost, path, headers=headers).status in (403, 404)
+        time.sleep(2.1)
+        for vhost, path in BATCH2:
+            assert s.apache.request(vhost, path, headers=headers).status in (403, 404)
+        s.all = wait_history(s, N)
+        assert len(s.all) == N, (len(s.all), s.diagnostics())
+        yield s
+        failed = False
+    finally:
+        stop_stack(s, keep=failed)
+        if not failed:
+            import shutil
+            shutil.rmtree(state, ignore_errors=True)
+
+
+def by_path(events) -> dict[str, dict]:
+    return {e["path"]: e for e in events}
+
+
+def rule_ids(e) -> set[str]:
+    return {r["id"] for r in e["rules"]}
+
+
+def test_history_holds_the_traffic(stack):
+    got = by_path(stack.all)
+    sent = {urllib.parse.urlsplit(p).path for _, p in BATCH1 + BATCH2}
+    assert set(got) == sent and len(stack.all) == N
+    assert len(set(ids(stack.all))) == N and all(ids(stack.all))
+    assert all(e["source"] == "module" for e in stack.all)
+    for path, e in got.items():
+        if path.startswith("/sqli/"):
+            assert "942100" in rule_ids(e), e
+        elif path == "/hostile":
+            assert "941100" in rule_ids(e), e
+        else:
+            assert "941100" in rule_ids(e) and "942100" not in rule_ids(e), e
+        if path.startswith("/sqli/b") or path.startswith("/xss/"):
+            assert (e["status"], e["intercepted"], e["verdict"]) == (403, True, "intercepted")
+        else:
+            assert (e["intercepted"], e["verdict"]) == (False, "would_block"), e
+    # Newest first.
+    times = [e["time_us"] for e in stack.all]
+    assert times == sorted(times, reverse=True)
+
+
+def grep(e, text: str) -> bool:
+    return any(text in r["msg"] or text in r["data"] for r in e["rules"])
+
+
+def test_grep_finds_text_where_it_was_sent(stack):
+    assert {e["path"] for e in stack.all if grep(e, "alert(1)")} == \
+        {"/xss/0", "/xss/1", "/admin/x"}
+    assert "/hostile" in {e["path"] for e in stack.all if grep(e, "calc'!A0")}
+
+
+def expect(stack, keep) -> list[str]:
+    return [e["unique_id"] for e in stack.all if keep(e)]
+
+
+FILTERS = [
+    (("--rule", "942100"), lambda e: "942100" in rule_ids(e)),
+    (("--rule", "941100"), lambda e: "941100" in rule_ids(e)),
+    (("--vhost", "block.test"), lambda e: e["vhost"] == "block.test"),
+    (("--client", "127.0.0.1"), lambda e: True),
+    (("--client", "192.0.2.1"), lambda e: False),
+    (("--path", "/sqli/"), lambda e: e["path"].startswith("/sqli/")),
+    (("--path", "/sqli/d"), lambda e: e["path"].startswith("/sqli/d")),
+    (("--status", "403"), lambda e: e["status"] == 403),
+    (("--intercepted",), lambda e: e["intercepted"]),
+    (("--would-block",), lambda e: e["verdict"] == "would_block"),
+    (("--source", "module"), lambda e: True),
+    (("--source", "import:none"), lambda e: False),
+    # The module's events do not carry the engine mode.
+    (("--engine", "on"), lambda e: False),
+    (("--grep", "alert(1)"), lambda e: grep(e, "alert(1)")),
+    (("--grep", "calc'!A0"), lambda e: grep(e, "calc'!A0")),
+    (("--window", "1h"), lambda e: True),
+    (("--vhost", "detect.test", "--rule", "941100", "--would-block"),
+     lambda e: e["vhost"] == "detect.test" and "941100" in rule_ids(e)),
+]
+
+
+@pytest.mark.parametrize("args,keep", FILTERS, ids=[" ".join(a) for a, _ in FILTERS])
+def test_events_filters_from_history(stack, args, keep):
+    doc = listing(stack, *args)
+    assert doc["from"] == "history"
+    assert ids(doc["events"]) == expect(stack, keep)
+    assert "next" not in doc
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_since_and_until_split_the_batches(stack):
+    batch1 = [e for e in stack.all if e["path"].startswith("/sqli/")]
+    boundary = max(e["time_us"] for e in batch1) // 1_000_000 + 1
+    assert all(e["time_us"] >= boundary * 1_000_000 for e in stack.all if e not in batch1)
+    assert ids(listing(stack, "--until", iso(boundary))["events"]) == ids(batch1)
+    assert ids(listing(stack, "--since", iso(boundary))["events"]) == \
+        [e["unique_id"] for e in stack.all if e not in batch1]
+    assert listing(stack, "--until", iso(time.time() - 3600))["events"] == []
+
+
+def test_cursor_pages_every_event_once(stack):
+    seen: list[str] = []
+    cursor = None
+    for _ in range(N + 1):
+        args = ["events", "--limit", "2"] + (["--cursor", cursor] if cursor else [])
+        page = cli_json(stack, *args)
+        assert page["from"] == "history" and len(page["events"]) <= 2
+        seen += ids(page["events"])
+        cursor = page.get("next")
+        if cursor is None:
+            break
+    assert seen == ids(stack.all)
+    # The table names the next page.
+    table = stack.cli("events", "--limit", "2")
+    assert table.returncode == 0, table.stderr
+    first = cli_json(stack, "events", "--limit", "2")
+    assert f"more: --cursor {first['next']}" in table.stdout
+
+
+def test_bad_cursor_and_filters_are_refused(stack):
+    res = stack.cli("events", "--cursor", "not-a-cursor")
+    assert res.returncode == 2 and "--cursor" in res.stderr
+    res = stack.cli("events", "--status", "42")
+    assert res.returncode == 2
+    res = stack.cli("events", "--engine", "off")
+    assert res.returncode == 2
+
+
+def test_event_shows_every_finding_with_its_score(stack):
+    e = by_path(stack.all)["/sqli/d0"]
+    doc = cli_json(stack, "event", e["unique_id"])
+    assert doc["from"] == "history"
+    full = doc["event"]
+    assert full["unique_id"] == e["unique_id"] and full["source"] == "module"
+    assert full["verdict"] == "would_block" and full["engine"] == "unknown"
+    assert [r["id"] for r in full["rules"]] == [r["id"] for r in e["rules"]]
+    points = {"CRITICAL": 5, "ERROR": 4, "WARNING": 3, "NOTICE": 2}
+    for r in full["rules"]:
+        for key in ("target", "data", "tags", "severity", "pl", "phase", "msg"):
+            assert key in r, (key, r)
+        scoring = not r["id"].startswith(("949", "959", "980"))
+        assert r["score"] == (points.get(r["severity"], 0) if scoring else 0), r
+    scores = full["scores"]
+    assert full["score_sum"] == scores["inbound"] + scores["outbound"] > 0
+    assert scores["inbound"] >= scores["inbound_threshold"]
+
+    text = stack.cli("event", e["unique_id"])
+    assert text.returncode == 0, text.stderr
+    for r in full["rules"]:
+        assert r["id"] in text.stdout
+    assert "+5" in text.stdout and "would_block" in text.stdout and "module" in text.stdout
+
+    missing = stack.cli("event", "no-such-request")
+    assert missing.returncode == 1 and "no request with unique_id" in missing.stderr
+
+
+def test_export_jsonl_and_csv_hold_the_same_events(stack):
+    res = stack.cli("export", "--format", "jsonl")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert ids(exported) == ids(stack.all)
+
+    res = stack.cli("export", "--format", "csv")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(io.StringIO(res.stdout, newline="")))
+    assert [r["unique_id"] for r in rows] == ids(stack.all)
+    for row, e in zip(rows, stack.all):
+        assert row["path"] == e["path"] and row["status"] == str(e["status"])
+        assert row["rules"].split(";") == list(dict.fromkeys(r["id"] for r in e["rules"]))
+        # A formula in a cell is neutralised for spreadsheets.
+        assert e["user_agent"] == FORMULA_AGENT
+        assert row["user_agent"] == "'" + FORMULA_AGENT
+
+    # The same filters as events.
+    res = stack.cli("export", "--format", "jsonl", "--rule", "941100", "--vhost", "block.test")
+    assert res.returncode == 0, res.stderr
+    assert [json.loads(x)["unique_id"] for x in res.stdout.splitlines()] == \
+        expect(stack, lambda e: e["vhost"] == "block.test" and "941100" in rule_ids(e))
+
+
+def test_hostile_strings_come_out_escaped(stack):
+    e = by_path(stack.all)["/hostile"]
+    data = [r["data"] for r in e["rules"] if "\x1b" in r["data"]]
+    assert data, e["rules"]  # the raw ESC reached history
+    res = stack.cli("event", e["unique_id"])
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout and "\\x1b[31m" in res.stdout, res.stdout
+    res = stack.cli("events", "--grep", "calc")
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout and "/hostile" in res.stdout
+    for fmt in ("jsonl", "csv"):
+        res = stack.cli("export", "--format", fmt, "--path", "/hostile")
+        assert res.returncode == 0, res.stderr
+        assert not any(c < " " and c not in "\r\n" for c in res.stdout), res.stdout
+    res = stack.cli("export", "--format", "jsonl", "--path", "/hostile")
+    assert "\\u001b" in res.stdout
+    assert json.loads(res.stdout)["rules"] == e["rules"]
+
+
+def test_history_page_latency(stack):
+    """Not a speed assertion: prints a page's round trip over the query socket."""
+    line = json.dumps({"cmd": "events", "rule": "942100", "limit": 100}).encode() + b"\n"
+    samples = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(stack.collector.query_socket))
+        f = s.makefile("rb")
+        for _ in range(20):
+            start = time.perf_counter()
+            s.sendall(line)
+            answer = json.loads(f.readline())
+            samples.append(time.perf_counter() - start)
+            assert answer["from"] == "history" and len(answer["events"]) == 6
+    samples.sort()
+    print(f"\nhistory page ({N} stored events, rule filter): median "
+          f"{samples[len(samples) // 2] * 1000:.2f} ms, max {samples[-1] * 1000:.2f} ms")
+
+
+def test_history_survives_a_restart(stack):
+    stack.collector.restart()
+    after = wait_history(stack, N)
+    assert ids(after) == ids(stack.all)
+    doc = cli_json(stack, "event", stack.all[-1]["unique_id"])
+    assert doc["from"] == "history"

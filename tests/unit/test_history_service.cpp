@@ -1,0 +1,360 @@
+// daemon/history_service.cpp: the ring-or-history rule, answers from a store filled here
+// (events with filters and pages, event, timeseries), and the worker thread's order,
+// bounded queue and errors.
+#include "daemon/history_service.h"
+
+#include "store_test_events.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace mso {
+namespace {
+
+using json = nlohmann::ordered_json;
+using test::k_t0;
+
+constexpr std::int64_t k_now = k_t0 / 1'000'000 + 3600; // an hour after the corpus
+
+Query parsed(const std::string& line)
+{
+    auto q = parse_query(line);
+    EXPECT_TRUE(q) << line << ": " << (q ? "" : q.error());
+    return q ? *q : Query{};
+}
+
+struct RouteCase {
+    const char* line;
+    bool enabled;
+    std::optional<std::int64_t> oldest_ring_s; // Unix seconds
+    Route expected;
+};
+
+TEST(RouteQuery, RingOrHistory)
+{
+    const auto H = Route::history;
+    const auto M = Route::memory;
+    const std::int64_t t = k_now - 600; // the ring reaches back 10 minutes
+    const std::vector<RouteCase> cases = {
+        // Without the store, memory answers everything.
+        {R"({"cmd":"event","unique_id":"x"})", false, t, M},
+        {R"({"cmd":"events","engine":"on"})", false, t, M},
+        {R"({"cmd":"events","cursor":"c1.1.1"})", false, t, M},
+        {R"({"cmd":"timeseries","resolution":"minute","window":172800})", false, t, M},
+        // event: always the store.
+        {R"({"cmd":"event","unique_id":"x"})", true, t, H},
+        // events: filters the ring does not know, and cursors.
+        {R"({"cmd":"events","window":60,"engine":"on"})", true, t, H},
+        {R"({"cmd":"events","window":60,"source":"module"})", true, t, H},
+        {R"({"cmd":"events","window":60,"cursor":"c1.1.1"})", true, t, H},
+        // events: time ranges within the ring, or reaching before it.
+        {R"({"cmd":"events","window":60})", true, t, M},
+        {R"({"cmd":"events","window":600})", true, t, M},
+        {R"({"cmd":"events","window":601})", true, t, H},
+        {R"({"cmd":"events"})", true, t, H},
+        {R"({"cmd":"events","limit":0})", true, t, M}, // all the ring holds
+        {R"({"cmd":"events","limit":0,"window":601})", true, t, H},
+        {R"({"cmd":"events","window":60})", true, std::nullopt, H},
+        {R"({"cmd":"events","since":1699999900})", true, 1'699'999'900, M},
+        {R"({"cmd":"events","since":1699999899})", true, 1'699'999'900, H},
+        // The filters the ring answers itself keep it there.
+        {R"({"cmd":"events","window":60,"path":"/a","status":403,"would_block":true,"grep":"x",)"
+         R"("until":1700000000,"rule":"942100","client":"c","vhost":"v","intercepted":true})",
+         true, t, M},
+        // timeseries: longer than memory keeps at the resolution.
+        {R"({"cmd":"timeseries"})", true, t, M},
+        {R"({"cmd":"timeseries","resolution":"minute","window":86400})", true, t, M},
+        {R"({"cmd":"timeseries","resolution":"minute","window":86401})", true, t, H},
+        {R"({"cmd":"timeseries","resolution":"hour","window":2592000})", true, t, M},
+        {R"({"cmd":"timeseries","resolution":"hour","window":2592001})", true, t, H},
+        // Everything else: memory.
+        {R"({"cmd":"stats","window":3600})", true, t, M},
+        {R"({"cmd":"health"})", true, t, M},
+        {R"({"cmd":"tail"})", true, t, M},
+    };
+    for (const RouteCase& c : cases) {
+        SCOPED_TRACE(c.line);
+        const auto oldest =
+            c.oldest_ring_s ? std::optional(*c.oldest_ring_s * 1'000'000) : std::nullopt;
+        EXPECT_EQ(route_query(parsed(c.line), c.enabled, oldest, k_now), c.expected);
+    }
+}
+
+// 30 events a second apart: even ones fired 942100 (CRITICAL) and are intercepted,
+// every third one also 941100 (WARNING); odd ones come from an import.
+std::vector<StoredEvent> corpus()
+{
+    std::vector<StoredEvent> out;
+    for (int i = 0; i < 30; ++i) {
+        StoredEvent s = test::full_event(i);
+        s.source = i % 2 == 0 ? "module" : "import:old";
+        s.engine_mode = i % 2 == 0 ? EngineMode::on : EngineMode::detection_only;
+        RequestEvent& e = s.event;
+        e.intercepted = i % 2 == 0;
+        e.status = i % 2 == 0 ? 403 : 200;
+        e.findings.clear();
+        e.findings_dropped = 0;
+        Finding f;
+        f.id = i % 2 == 0 ? "942100" : "920350";
+        f.msg = "message " + std::to_string(i);
+        f.severity = i % 2 == 0 ? "CRITICAL" : "NOTICE";
+        f.paranoia_level = 1;
+        f.target = "ARGS:id";
+        f.data = "data " + std::to_string(i);
+        e.findings.push_back(f);
+        if (i % 3 == 0) {
+            Finding g = f;
+            g.id = "941100";
+            g.severity = "WARNING";
+            e.findings.push_back(g);
+        }
+        Finding score;
+        score.id = "949110";
+        score.severity = "CRITICAL";
+        score.msg = "Inbound Anomaly Score Exceeded";
+        e.findings.push_back(score);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+class HistoryAnswers : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        auto store = HistoryStore::open(m_dir.db());
+        ASSERT_TRUE(store) << store.error();
+        m_store.emplace(std::move(*store));
+        m_events = corpus();
+        ASSERT_TRUE(m_store->write_batch(m_events));
+    }
+
+    json ask(const std::string& line)
+    {
+        HistoryJob job;
+        job.client = 7;
+        job.line = line;
+        job.query = parsed(line);
+        job.wall_now = k_now;
+        job.vhosts = {"shop.example.com"};
+        const HistoryAnswer a = answer_from_history(*m_store, job);
+        EXPECT_EQ(a.client, 7U);
+        EXPECT_EQ(a.request, line);
+        if (a.use_ring) {
+            return json{{"use_ring", true}};
+        }
+        json out = json::parse(a.line, nullptr, false);
+        EXPECT_FALSE(out.is_discarded()) << a.line;
+        return out;
+    }
+
+    // The unique ids of every page of `line` (without its closing brace), `limit` a page.
+    std::vector<std::string> all_pages(const std::string& line, std::size_t limit)
+    {
+        std::vector<std::string> ids;
+        std::string cursor;
+        for (int pages = 0; pages < 100; ++pages) {
+            const json page = ask(line + R"(,"limit":)" + std::to_string(limit) +
+                                  (cursor.empty() ? "" : R"(,"cursor":")" + cursor + "\"") + "}");
+            EXPECT_EQ(page.value("from", ""), "history") << page.dump();
+            EXPECT_LE(page["events"].size(), limit);
+            for (const json& e : page["events"]) {
+                ids.push_back(e["unique_id"].get<std::string>());
+            }
+            if (!page.contains("next")) {
+                break;
+            }
+            cursor = page["next"].get<std::string>();
+        }
+        return ids;
+    }
+
+    std::vector<std::string> ids_where(const std::function<bool(int)>& keep) const
+    {
+        std::vector<std::string> ids;
+        for (int i = 29; i >= 0; --i) {
+            if (keep(i)) {
+                ids.push_back(m_events[static_cast<std::size_t>(i)].event.unique_id);
+            }
+        }
+        return ids;
+    }
+
+    test::TempDir m_dir;
+    std::optional<HistoryStore> m_store;
+    std::vector<StoredEvent> m_events;
+};
+
+TEST_F(HistoryAnswers, EventsFiltersAndPagesEachEventOnce)
+{
+    EXPECT_EQ(all_pages(R"({"cmd":"events")", 4), ids_where([](int) { return true; }));
+    EXPECT_EQ(all_pages(R"({"cmd":"events","rule":"941100")", 3),
+              ids_where([](int i) { return i % 3 == 0; }));
+    EXPECT_EQ(all_pages(R"({"cmd":"events","source":"import:old")", 7),
+              ids_where([](int i) { return i % 2 == 1; }));
+    EXPECT_EQ(all_pages(R"({"cmd":"events","engine":"on","status":403,"intercepted":true)", 100),
+              ids_where([](int i) { return i % 2 == 0; }));
+    EXPECT_EQ(all_pages(R"({"cmd":"events","grep":"message 1")", 100),
+              ids_where([](int i) { return i == 1 || (i >= 10 && i <= 19); }));
+    const std::int64_t t5 = k_t0 / 1'000'000 + 5;
+    EXPECT_EQ(all_pages(R"({"cmd":"events","since":)" + std::to_string(t5) + R"(,"until":)" +
+                            std::to_string(t5 + 3),
+                        2),
+              ids_where([](int i) { return i >= 5 && i < 8; }));
+    EXPECT_TRUE(all_pages(R"({"cmd":"events","path":"/nowhere")", 5).empty());
+}
+
+TEST_F(HistoryAnswers, EventsCarryOriginAndVerdict)
+{
+    const json page = ask(R"({"cmd":"events","limit":2})");
+    ASSERT_EQ(page["events"].size(), 2U);
+    const json& newest = page["events"][0]; // event 29: imported, detection only
+    EXPECT_EQ(newest["unique_id"], m_events[29].event.unique_id);
+    EXPECT_EQ(newest["source"], "import:old");
+    EXPECT_EQ(newest["engine"], "detection_only");
+    EXPECT_EQ(newest["verdict"], "would_block"); // inbound 15 >= threshold 5
+    EXPECT_EQ(page["events"][1]["verdict"], "intercepted");
+    EXPECT_EQ(page["events"][1]["engine"], "on");
+    EXPECT_TRUE(page.contains("next"));
+    // limit 0 asks for the largest page, which this corpus does not fill.
+    const json all = ask(R"({"cmd":"events","limit":0})");
+    EXPECT_EQ(all["events"].size(), 30U);
+    EXPECT_FALSE(all.contains("next"));
+}
+
+TEST_F(HistoryAnswers, EventShowsEveryFindingWithItsScore)
+{
+    const json a = ask(R"({"cmd":"event","unique_id":")" + m_events[6].event.unique_id + "\"}");
+    ASSERT_EQ(a.value("ok", false), true) << a.dump();
+    EXPECT_EQ(a["from"], "history");
+    const json& e = a["event"];
+    EXPECT_EQ(e["source"], "module");
+    EXPECT_EQ(e["engine"], "on");
+    EXPECT_EQ(e["verdict"], "intercepted");
+    ASSERT_EQ(e["rules"].size(), 3U);
+    EXPECT_EQ(e["rules"][0]["id"], "942100");
+    EXPECT_EQ(e["rules"][0]["score"], 5);
+    EXPECT_EQ(e["rules"][0]["target"], "ARGS:id");
+    EXPECT_EQ(e["rules"][0]["data"], "data 6");
+    EXPECT_EQ(e["rules"][1]["id"], "941100");
+    EXPECT_EQ(e["rules"][1]["score"], 3);
+    EXPECT_EQ(e["rules"][2]["id"], "949110");
+    EXPECT_EQ(e["rules"][2]["score"], 0);
+    EXPECT_EQ(e["score_sum"], 8);
+    EXPECT_EQ(e["scores"]["inbound_threshold"], 5);
+    // With the source: only that source's event.
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":")" + m_events[6].event.unique_id +
+                  R"(","source":"import:old"})"),
+              json({{"use_ring", true}}));
+    // Not in history: the loop asks the ring.
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"nope"})"), json({{"use_ring", true}}));
+}
+
+TEST_F(HistoryAnswers, TimeseriesFromTheMinuteCounts)
+{
+    const json a = ask(R"({"cmd":"timeseries","resolution":"minute","window":172800,)"
+                       R"("rule":"941100"})");
+    ASSERT_EQ(a.value("ok", false), true) << a.dump();
+    ASSERT_EQ(a["series"].size(), 1U);
+    const json& s = a["series"][0];
+    EXPECT_EQ(s["vhost"], "shop.example.com");
+    EXPECT_EQ(s["resolution"], "minute");
+    ASSERT_EQ(s["points"].size(), 1U); // k_t0 is on a minute; 30 s of events
+    const json& p = s["points"][0];
+    EXPECT_EQ(p["events"], 30);
+    EXPECT_EQ(p["flagged"], 30);
+    EXPECT_EQ(p["intercepted"], 15);
+    EXPECT_EQ(p["rule_hits"], 10);
+    EXPECT_FALSE(p.contains("requests")); // history does not know unflagged requests
+}
+
+TEST(HistoryService, AnswersInOrderRefusesWhenFullReportsErrors)
+{
+    test::TempDir dir;
+    {
+        auto store = HistoryStore::open(dir.db());
+        ASSERT_TRUE(store) << store.error();
+        ASSERT_TRUE(store->write_batch(corpus()));
+    }
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<HistoryAnswer> answers;
+    bool hold = true; // the first answer waits in deliver until released
+    HistoryService service(
+        dir.db(),
+        [&](HistoryAnswer a) {
+            std::unique_lock lock(mutex);
+            changed.wait(lock, [&] { return !hold; });
+            answers.push_back(std::move(a));
+            changed.notify_all();
+        },
+        2);
+    auto job = [](std::uint64_t client, const std::string& line) {
+        HistoryJob j;
+        j.client = client;
+        j.line = line;
+        j.query = parsed(line);
+        j.wall_now = k_now;
+        return j;
+    };
+    ASSERT_TRUE(service.submit(job(1, R"({"cmd":"events","limit":1})")));
+    // Wait until the worker took it (then it blocks in deliver), then fill the queue.
+    for (int i = 0; i < 6000 && service.counters().queued != 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(service.submit(job(2, R"({"cmd":"events","limit":2})")));
+    ASSERT_TRUE(service.submit(job(3, R"({"cmd":"event","unique_id":"nope"})")));
+    EXPECT_FALSE(service.submit(job(4, R"({"cmd":"events"})")));
+    EXPECT_EQ(service.counters().refused, 1U);
+    {
+        std::unique_lock lock(mutex);
+        hold = false;
+        changed.notify_all();
+        ASSERT_TRUE(
+            changed.wait_for(lock, std::chrono::seconds(60), [&] { return answers.size() == 3; }));
+    }
+    EXPECT_EQ(answers[0].client, 1U);
+    EXPECT_EQ(answers[1].client, 2U);
+    EXPECT_EQ(answers[2].client, 3U);
+    EXPECT_EQ(json::parse(answers[0].line)["events"].size(), 1U);
+    EXPECT_EQ(json::parse(answers[1].line)["events"].size(), 2U);
+    EXPECT_TRUE(answers[2].use_ring);
+    EXPECT_EQ(service.counters().answered, 3U);
+    EXPECT_EQ(service.counters().errors, 0U);
+}
+
+TEST(HistoryService, MissingStoreIsAnErrorAnswer)
+{
+    test::TempDir dir;
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::optional<HistoryAnswer> answer;
+    HistoryService service(dir.path() + "/absent/history.db", [&](HistoryAnswer a) {
+        const std::lock_guard lock(mutex);
+        answer = std::move(a);
+        changed.notify_all();
+    });
+    HistoryJob j;
+    j.client = 9;
+    j.line = R"({"cmd":"events"})";
+    j.query = parsed(j.line);
+    ASSERT_TRUE(service.submit(std::move(j)));
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(
+        changed.wait_for(lock, std::chrono::seconds(60), [&] { return answer.has_value(); }));
+    EXPECT_EQ(answer->client, 9U);
+    const json a = json::parse(answer->line);
+    EXPECT_EQ(a["ok"], false);
+    EXPECT_TRUE(a["error"].get<std::string>().starts_with("history: cannot open ")) << a.dump();
+    lock.unlock();
+    EXPECT_EQ(service.counters().errors, 1U);
+}
+
+} // namespace
+} // namespace mso
