@@ -306,3 +306,49 @@ def test_history_survives_a_restart(stack):
     assert ids(after) == ids(stack.all)
     doc = cli_json(stack, "event", stack.all[-1]["unique_id"])
     assert doc["from"] == "history"
+
+
+def test_answers_keep_their_order_on_one_connection(stack):
+    """Lines sent together: a history answer comes from the worker thread later than the
+    health answer would, yet every answer comes back in the order asked."""
+    uid = stack.all[-1]["unique_id"]
+    lines = [{"cmd": "events", "rule": "942100", "limit": 2}, {"cmd": "health"},
+             {"cmd": "event", "unique_id": uid}, {"cmd": "vhosts"},
+             {"cmd": "events", "cursor": "bad"}, {"cmd": "events", "limit": 1}]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(stack.collector.query_socket))
+        s.settimeout(60)
+        s.sendall(b"".join(json.dumps(x).encode() + b"\n" for x in lines))
+        f = s.makefile("rb")
+        answers = [json.loads(f.readline()) for _ in lines]
+    assert answers[0]["from"] == "history" and len(answers[0]["events"]) == 2
+    assert "uptime_s" in answers[1]
+    assert answers[2]["from"] == "history" and answers[2]["event"]["unique_id"] == uid
+    assert "vhosts" in answers[3]
+    assert answers[4]["ok"] is False and "cursor" in answers[4]["error"]
+    assert answers[5]["from"] == "history" and len(answers[5]["events"]) == 1
+    # health's history figures are refreshed once a second.
+    deadline = time.monotonic() + 60
+    while stack.health()["history"]["queries"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    history = stack.health()["history"]
+    assert history["queries"] >= 3 and history["queries_refused"] == 0, history
+
+
+def test_timeseries_longer_than_memory_from_history(stack):
+    doc = cli_json(stack, "timeseries", "--resolution", "minute", "--window", "2d",
+                   "--rule", "941100")
+    assert doc["from"] == "history"
+    per_vhost = {s["vhost"]: s for s in doc["series"]}
+    assert set(per_vhost) == {"detect.test", "block.test"}
+    for vhost, series in per_vhost.items():
+        mine = [e for e in stack.all if e["vhost"] == vhost]
+        points = series["points"]
+        assert sum(p["events"] for p in points) == len(mine)
+        assert sum(p["intercepted"] for p in points) == sum(e["intercepted"] for e in mine)
+        assert sum(p["rule_hits"] for p in points) == \
+            sum("941100" in rule_ids(e) for e in mine)
+    # Within memory's 24 hours of minutes: answered from memory, as before.
+    assert "from" not in cli_json(stack, "timeseries", "--resolution", "minute", "--window", "1h")
+    table = stack.cli("timeseries", "--resolution", "minute", "--window", "2d")
+    assert table.returncode == 0 and "detect.test" in table.stdout
