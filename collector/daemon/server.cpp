@@ -632,6 +632,11 @@ void Server::deliver_history(HistoryAnswer answer)
     Client& client = *it;
     if (answer.use_ring) {
         answer.line = mso::answer(answer.request, m_collector, Clock::now(), wall_clock_now()).line;
+        const auto query = parse_query(answer.request);
+        if (query && answer.line.starts_with(R"({"ok":false)")) {
+            answer.line = error_answer(
+                no_such_event(*query, "in history or among the recent events the collector keeps"));
+        }
     }
     client.output += answer.line;
     client.output += '\n';

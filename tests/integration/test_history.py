@@ -235,7 +235,8 @@ def test_event_shows_every_finding_with_its_score(stack):
     assert "+5" in text.stdout and "would_block" in text.stdout and "module" in text.stdout
 
     missing = stack.cli("event", "no-such-request")
-    assert missing.returncode == 1 and "no request with unique_id" in missing.stderr
+    assert missing.returncode == 1 and "no request with unique_id \"no-such-request\" in " \
+        "history or among the recent events" in missing.stderr, missing.stderr
 
 
 def test_export_jsonl_and_csv_hold_the_same_events(stack):
