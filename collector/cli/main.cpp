@@ -3,9 +3,11 @@
 // streams events as they arrive and `top` (without a list) is a live view. The
 // subcommands are the table k_subcommands: each declares its options, how they become a
 // Query (sent as protocol/query.h's request_line()) and the formatter of its answer.
-// Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage.
+// Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage; `import`
+// also 3: done, but some input was skipped (cli/import.h).
 #include "cli/connection.h"
 #include "cli/formatters.h"
+#include "cli/import.h"
 #include "cli/live_view.h"
 #include "protocol/query.h"
 #include "util/duration.h"
@@ -53,6 +55,9 @@ struct Options {
     std::size_t top_limit = 20; // top LIST
     double interval = 2.0;      // live view
     int iterations = 0;         // live view
+    // import
+    std::string vhost_map, source, storage_dir;
+    std::vector<std::string> paths;
 };
 
 void print_error(const std::string& message)
@@ -144,6 +149,26 @@ void tail_options(CLI::App& sub, Options& o)
 {
     add_event_filters(sub, o);
     sub.add_flag("--json", o.as_json, "print one JSON object per line");
+}
+
+void import_options(CLI::App& sub, Options& o)
+{
+    auto* vhost = sub.add_option("--vhost", o.vhost, "label every imported event with LABEL");
+    sub.add_option("--vhost-map", o.vhost_map,
+                   "label events by their Host header through FILE (`HOST LABEL` lines, `#` "
+                   "comments, `*` for the rest; unmapped hosts keep the Host)")
+        ->excludes(vhost);
+    sub.add_option("--source", o.source,
+                   "store the events with source import:NAME (default: import:<file or "
+                   "directory name>, import:stdin)");
+    sub.add_option("--storage-dir", o.storage_dir,
+                   "a Concurrent index's SecAuditLogStorageDir (default: its storage/ "
+                   "subdirectory or its own directory)");
+    add_json(sub, o);
+    sub.add_option("path", o.paths,
+                   "audit logs (any ModSecurity v2/v3 format, .gz too), directories, a v2 "
+                   "Concurrent index, or - for stdin")
+        ->required();
 }
 
 // --- Queries ---------------------------------------------------------------------------
@@ -243,6 +268,12 @@ Result<Query> tail_query(const Options& o)
     return with_event_filters(base_query(QueryCommand::tail, o), o);
 }
 
+// import sends no query of the table's kind: its own protocol (cli/import.h).
+Result<Query> import_query(const Options& /*unused*/)
+{
+    return Query{};
+}
+
 // --- Running ---------------------------------------------------------------------------
 
 // Prints one answer: JSON without "ok", or the formatter's text.
@@ -336,6 +367,20 @@ int run_top(const Options& o, const Query& query, Formatter format)
     return run_live(o);
 }
 
+int run_import_command(const Options& o, const Query& /*unused*/, Formatter /*unused*/)
+{
+    mso::ImportSettings settings;
+    settings.socket_path = o.socket_path;
+    settings.vhost = o.vhost;
+    settings.vhost_map = o.vhost_map;
+    settings.source = o.source;
+    settings.storage_dir = o.storage_dir;
+    settings.as_json = o.as_json;
+    settings.paths = o.paths;
+    settings.interrupted = &g_interrupted;
+    return mso::run_import(settings);
+}
+
 struct Subcommand {
     const char* name;
     const char* help;
@@ -365,6 +410,9 @@ const Subcommand k_subcommands[] = {
      mso::format_event_line, run_tail},
     {"health", "collector counters", json_only_options, bare_query<QueryCommand::health>,
      mso::format_health},
+    {"import",
+     "store audit logs' entries in the collector's history (exit 3: something was skipped)",
+     import_options, import_query, nullptr, run_import_command},
 };
 
 } // namespace
