@@ -11,6 +11,8 @@
 #include "daemon/snapshot.h"
 #include "daemon/socket_security.h"
 #include "state/collector.h"
+#include "store/history_store.h"
+#include "store/store_writer.h"
 #include "util/log.h"
 #include "util/time_format.h"
 #include "util/unix_socket.h"
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -196,6 +199,36 @@ void schedule_tasks(mso::Server& server, mso::Options& running, const mso::Polic
     });
 }
 
+// Opens the history database (--state-dir/history.db; a corrupt one is moved aside and
+// reported) and starts its writer thread, after --user so the files are the user's.
+mso::Result<std::unique_ptr<mso::StoreWriter>> open_history(const std::string& path,
+                                                            const mso::Options& opt,
+                                                            const mso::StartSettings& settings,
+                                                            mso::Collector& collector)
+{
+    auto store = mso::HistoryStore::open(path);
+    if (!store) {
+        return mso::fail("history: cannot open " + path + ": " + store.error() +
+                         " (fix it, or start with --no-history)");
+    }
+    const mso::OpenReport& report = store->open_report();
+    if (!report.set_aside.empty()) {
+        collector.history_status().set_aside = report.set_aside;
+        mso::log_line("history: " + path + " was unusable (" + report.problem +
+                      "); moved aside to " + report.set_aside + "; starting a new one");
+    } else if (report.created) {
+        mso::log_line("history: created " + path);
+    } else if (report.migrated_from >= 0) {
+        mso::log_line("history: migrated " + path + " from schema version " +
+                      std::to_string(report.migrated_from));
+    }
+    mso::StoreWriterOptions options;
+    options.max_age_days = opt.history_days;
+    options.max_bytes = settings.history_max_bytes;
+    options.log = [](std::string_view line) { mso::log_line("history: " + std::string(line)); };
+    return std::make_unique<mso::StoreWriter>(std::move(*store), std::move(options));
+}
+
 // Serves /metrics at `address` on threads of its own. Call after block_signals(): the
 // threads inherit the mask, so SIGTERM always reaches the loop's ppoll().
 mso::Result<void> serve_metrics(std::optional<mso::MetricsHttp>& metrics,
@@ -255,7 +288,13 @@ int main(int argc, char** argv)
         return 1;
     }
     warn_if_socket_queue_is_short();
-    mso::Server server(collector, sockets->events.take_fd(), sockets->queries.take_fd());
+    auto inbox = mso::LoopInbox::create();
+    if (!inbox) {
+        mso::log_line(inbox.error());
+        return 1;
+    }
+    mso::Server server(collector, sockets->events.take_fd(), sockets->queries.take_fd(),
+                       std::move(*inbox));
     if (auto senders = server.set_event_senders(policies->events); !senders) {
         mso::log_line(senders.error());
         return 1;
@@ -266,6 +305,19 @@ int main(int argc, char** argv)
             mso::log_line(became.error());
             return 1;
         }
+    }
+    std::unique_ptr<mso::StoreWriter> history;
+    if (const std::string path = mso::history_path(opt); !path.empty()) {
+        auto opened = open_history(path, opt, *settings, collector);
+        if (!opened) {
+            mso::log_line(opened.error());
+            return 1;
+        }
+        history = std::move(*opened);
+        server.set_history(*history, path);
+        mso::log_line("history: keeping request events in " + path + " (" +
+                      std::to_string(opt.history_days) + " days, at most " + opt.history_max_bytes +
+                      " bytes)");
     }
     mso::log_line("accepting events from " + policies->events.describe() + "; queries from " +
                   policies->queries.describe());
@@ -295,6 +347,9 @@ int main(int argc, char** argv)
     sockets->events.remove_file();
     sockets->queries.remove_file();
     server.drain_before_exit();
+    if (history) {
+        history->stop(); // commits what is queued
+    }
     if (!opt.state_dir.empty()) {
         save_state_now(opt.state_dir, collector, true); // the loop and scrapes have stopped
     }

@@ -114,6 +114,30 @@ constexpr std::array k_collector_values = {
                    "Capacity of the events ring."},
 };
 
+// A number of the history store's HistoryStatus (the same field as in `health`'s
+// "history"); exported only when the store is on.
+struct HistoryValue {
+    std::uint64_t HistoryStatus::*field;
+    std::string_view name;
+    MetricType type;
+    std::string_view help;
+};
+
+constexpr std::array k_history_values = {
+    HistoryValue{&HistoryStatus::written, "modsec_observe_history_written_total",
+                 MetricType::counter, "Request events stored in the history database."},
+    HistoryValue{&HistoryStatus::duplicates, "modsec_observe_history_duplicates_total",
+                 MetricType::counter, "Request events not stored because already there."},
+    HistoryValue{&HistoryStatus::pruned, "modsec_observe_history_pruned_total", MetricType::counter,
+                 "Request events deleted by retention."},
+    HistoryValue{&HistoryStatus::batches, "modsec_observe_history_batches_total",
+                 MetricType::counter, "Transactions the history writer committed."},
+    HistoryValue{&HistoryStatus::queued, "modsec_observe_history_queued_events", MetricType::gauge,
+                 "Request events waiting for the history writer."},
+    HistoryValue{&HistoryStatus::file_bytes, "modsec_observe_history_file_bytes", MetricType::gauge,
+                 "Bytes of the history database and its write-ahead log."},
+};
+
 // One exported rule series.
 struct RuleSeries {
     const std::string* id = nullptr;
@@ -240,6 +264,29 @@ void render_vhosts(std::string& out, const Aggregator& aggregator, std::size_t m
                             &VhostStats::outbound_scores);
 }
 
+void render_history(std::string& out, const HistoryStatus& history)
+{
+    if (!history.enabled) {
+        return;
+    }
+    constexpr std::string_view lost = "modsec_observe_history_lost_total";
+    append_family(out, lost, "Request events the history writer could not store, by reason.",
+                  MetricType::counter);
+    const std::pair<std::string_view, std::uint64_t> reasons[] = {
+        {"queue_full", history.queue_full},
+        {"disk_full", history.disk_full},
+        {"io_error", history.io_errors},
+    };
+    for (const auto& [reason, count] : reasons) {
+        const Label labels[] = {{"reason", reason}};
+        append_sample(out, lost, labels, count);
+    }
+    for (const HistoryValue& value : k_history_values) {
+        append_family(out, value.name, value.help, value.type);
+        append_sample(out, value.name, {}, history.*value.field);
+    }
+}
+
 void render_collector(std::string& out, const Collector& collector,
                       Collector::Clock::time_point now)
 {
@@ -258,6 +305,7 @@ void render_collector(std::string& out, const Collector& collector,
         append_family(out, value.name, value.help, value.type);
         append_sample(out, value.name, {}, value.read(collector, now));
     }
+    render_history(out, collector.history_status());
 }
 
 void render_process(std::string& out, const ProcessStats& process)

@@ -4,6 +4,7 @@
 
 #include "daemon/server.h"
 #include "state/collector.h"
+#include "util/duration.h"
 #include "util/log.h"
 
 #include <CLI/CLI.hpp>
@@ -75,6 +76,17 @@ void add_options(CLI::App& app, Options& opt)
                    "directory of the module's spool files (ModSecObserveSpool): replayed at "
                    "start, every second, and at exit, then removed")
         ->check(CLI::ExistingDirectory);
+    app.add_flag("--no-history", opt.no_history,
+                 "do not keep request events in --state-dir/history.db (default: kept when "
+                 "--state-dir is set)");
+    app.add_option("--history-days", opt.history_days,
+                   "delete stored events older than N days (0: keep by age)")
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{36500}))
+        ->capture_default_str();
+    app.add_option("--history-max-bytes", opt.history_max_bytes,
+                   "delete the oldest stored events while the database uses more than SIZE "
+                   "(K, M, G, T: binary units; 0: no limit)")
+        ->capture_default_str();
 }
 
 // A socket file's mode and group, from the option values `mode` and `group`; the error
@@ -206,6 +218,12 @@ Result<StartSettings> check_options(const Options& opt)
     if (opt.event_socket == opt.query_socket) {
         return fail("--event-socket and --query-socket must differ");
     }
+    const auto max_bytes = parse_byte_size(opt.history_max_bytes);
+    if (!max_bytes) {
+        return fail("--history-max-bytes: not a size: \"" + opt.history_max_bytes +
+                    "\" (a number of bytes, or with K, M, G or T, e.g. 2G)");
+    }
+    settings.history_max_bytes = *max_bytes;
     if (!opt.user.empty()) {
         auto user = lookup_user(opt.user);
         if (!user) {
@@ -214,6 +232,11 @@ Result<StartSettings> check_options(const Options& opt)
         settings.run_as = std::move(*user);
     }
     return settings;
+}
+
+std::string history_path(const Options& opt)
+{
+    return opt.state_dir.empty() || opt.no_history ? std::string() : opt.state_dir + "/history.db";
 }
 
 PolicyBasis policy_basis(const StartSettings& settings)
@@ -265,11 +288,18 @@ OptionChanges diff_options(const Options& running, const Options& next)
         {"state-dir", &Options::state_dir},
         {"user", &Options::user},
         {"spool-dir", &Options::spool_dir},
+        {"history-max-bytes", &Options::history_max_bytes},
     };
     for (const auto& [name, member] : restart_only) {
         if (running.*member != next.*member) {
             changes.need_restart.emplace_back(name);
         }
+    }
+    if (running.no_history != next.no_history) {
+        changes.need_restart.emplace_back("no-history");
+    }
+    if (running.history_days != next.history_days) {
+        changes.need_restart.emplace_back("history-days");
     }
     return changes;
 }

@@ -43,7 +43,15 @@ struct Options {
     std::vector<std::string> query_allow_gids;
     std::string user;      // empty: keep running as the starting user
     std::string spool_dir; // empty: no spool replay
+    // The history store at <state_dir>/history.db (needs --state-dir).
+    bool no_history = false;
+    std::int64_t history_days = 30;       // retention by age; 0: none
+    std::string history_max_bytes = "2G"; // retention by size; "0": none
 };
+
+// The history database's path, or "" when history is off (no --state-dir, or
+// --no-history).
+[[nodiscard]] std::string history_path(const Options& opt);
 
 // Parses `argv` (argv[0] is the program name) and the --config file it names. Fails
 // with CLI11's message, e.g. "--events-ring: Value 0 not in range 1 to 10000000".
@@ -65,6 +73,7 @@ struct StartSettings {
     SocketFileOptions query_file;
     std::optional<ListenAddress> metrics;
     std::optional<UserIdentity> run_as; // --user
+    std::int64_t history_max_bytes = 0; // --history-max-bytes, parsed
 };
 
 // Checks the options and resolves the names in them (socket groups, --user; blocks on

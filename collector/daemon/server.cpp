@@ -5,12 +5,14 @@
 
 #include "daemon/metrics.h"
 #include "state/query_answer.h"
+#include "store/store_writer.h"
 #include "util/errno_text.h"
 #include "util/time_format.h"
 #include "util/terminal.h"
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -28,6 +30,10 @@ constexpr int k_datagram_batch = 4096;
 constexpr std::size_t k_spool_batch = 2048;
 constexpr std::size_t k_read_chunk = 16384;
 constexpr std::size_t k_max_logged_detail = 200;
+// Entries of the poll set before the clients': the event socket, the query listener, the
+// inbox (build_poll_set()).
+constexpr std::size_t k_fixed_fds = 3;
+constexpr auto k_history_refresh = std::chrono::seconds(1);
 
 bool would_block(int err)
 {
@@ -36,10 +42,11 @@ bool would_block(int err)
 
 } // namespace
 
-Server::Server(Collector& collector, Fd event_socket, Fd query_listener)
+Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInbox inbox)
     : m_collector(collector),
       m_event_socket(std::move(event_socket)),
       m_query_listener(std::move(query_listener)),
+      m_inbox(std::move(inbox)),
       m_datagram(k_max_datagram_bytes, '\0')
 {
     int wanted = k_event_socket_rcvbuf;
@@ -73,6 +80,7 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
         }
         const std::lock_guard lock(m_collector_mutex);
         run_timers();
+        refresh_history_status(false);
         if (ready > 0) {
             handle_ready(fds);
         }
@@ -95,6 +103,7 @@ void Server::build_poll_set(std::vector<pollfd>& fds) const
     fds.clear();
     fds.push_back({m_event_socket.get(), POLLIN, 0});
     fds.push_back({m_query_listener.get(), POLLIN, 0});
+    fds.push_back({m_inbox.fd(), POLLIN, 0});
     for (const Client& c : m_clients) {
         short events = 0;
         if (c.output.empty() && !c.closing) {
@@ -150,10 +159,13 @@ void Server::handle_ready(const std::vector<pollfd>& fds)
     if (fds[0].revents != 0) {
         drain_datagrams();
     }
+    if (fds[2].revents != 0) {
+        m_inbox.run_posted();
+    }
     // Handle existing clients before accepting new ones: indexes of fds and
     // m_clients match only until accept_clients() appends.
-    for (std::size_t i = 2; i < fds.size(); ++i) {
-        serve_client(m_clients[i - 2], fds[i].revents);
+    for (std::size_t i = k_fixed_fds; i < fds.size(); ++i) {
+        serve_client(m_clients[i - k_fixed_fds], fds[i].revents);
     }
     if (fds[1].revents != 0) {
         accept_clients();
@@ -280,7 +292,9 @@ void Server::ingest_datagram(std::string_view datagram)
     const std::uint64_t pushed = m_collector.events().pushed();
     auto failure = m_collector.ingest(datagram, static_cast<std::int64_t>(std::time(nullptr)));
     if (m_collector.events().pushed() != pushed) {
-        publish(*m_collector.events().newest());
+        const RequestEvent& event = *m_collector.events().newest();
+        publish(event);
+        store(event);
     }
     if (failure) {
         std::string detail = terminal_safe(failure->detail);
@@ -290,6 +304,50 @@ void Server::ingest_datagram(std::string_view datagram)
         }
         log_limited(m_malformed_log, std::string("malformed datagram (") +
                                          reason_name(failure->reason) + "): " + detail);
+    }
+}
+
+void Server::set_history(StoreWriter& writer, std::string path)
+{
+    m_history = &writer;
+    m_history_path = std::move(path);
+    m_collector.history_status().path = m_history_path;
+    refresh_history_status(true);
+}
+
+void Server::store(const RequestEvent& event)
+{
+    if (m_history != nullptr) {
+        // A refusal (queue full, writer stopped) is counted by the writer.
+        (void)m_history->offer(StoredEvent{event, std::string(k_source_module)});
+    }
+}
+
+void Server::refresh_history_status(bool now_anyway)
+{
+    const auto now = Clock::now();
+    if (m_history == nullptr || (!now_anyway && now - m_history_refreshed < k_history_refresh)) {
+        return;
+    }
+    m_history_refreshed = now;
+    const StoreWriterCounters counters = m_history->counters();
+    HistoryStatus& status = m_collector.history_status();
+    status.enabled = true;
+    status.written = counters.written;
+    status.duplicates = counters.duplicates;
+    status.queue_full = counters.queue_full;
+    status.disk_full = counters.disk_full;
+    status.io_errors = counters.io_errors;
+    status.batches = counters.batches;
+    status.pruned = counters.pruned;
+    status.queued = counters.queued;
+    status.last_error = counters.last_error;
+    status.file_bytes = 0;
+    for (const char* suffix : {"", "-wal"}) {
+        struct stat st {};
+        if (::stat((m_history_path + suffix).c_str(), &st) == 0) {
+            status.file_bytes += static_cast<std::uint64_t>(st.st_size);
+        }
     }
 }
 

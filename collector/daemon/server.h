@@ -5,6 +5,7 @@
 // another thread (the metrics endpoint, see with_collector()).
 #pragma once
 
+#include "daemon/loop_inbox.h"
 #include "state/collector.h"
 #include "util/fd.h"
 #include "util/log.h"
@@ -44,9 +45,21 @@ inline constexpr int k_event_socket_rcvbuf = 4 * 1024 * 1024;
 
 // Runs the loop over sockets it owns; borrows `collector`. run() belongs to one
 // thread; with_collector() may be called from any thread.
+class StoreWriter;
+
 class Server {
 public:
-    Server(Collector& collector, Fd event_socket, Fd query_listener);
+    Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInbox inbox);
+
+    // Runs `task` on the loop thread, soon, with the collector lock held (between
+    // wake-ups, in the order posted). Callable from any thread; never waits on the loop.
+    void post(std::function<void()> task) { m_inbox.post(std::move(task)); }
+
+    // Hands every request event the module sends to `writer` (the history store), as
+    // source "module"; `path` is the database file (for the size `health` reports).
+    // Without a call nothing is stored. Call before run(); `writer` must outlive run()
+    // and drain_before_exit().
+    void set_history(StoreWriter& writer, std::string path);
 
     // Serves until `stop` becomes non-zero. Signals that set `stop` must be
     // blocked by the caller; they are unblocked only while waiting in ppoll()
@@ -131,6 +144,11 @@ private:
     void answer_lines(Client& client);
     // Appends `event` to every tail client whose filter matches it.
     void publish(const RequestEvent& event);
+    // Offers `event` to the history writer, if any.
+    void store(const RequestEvent& event);
+    // Copies the writer's counters into the collector's HistoryStatus (for `health` and
+    // /metrics), at most once a second unless `now_anyway`.
+    void refresh_history_status(bool now_anyway);
 
     // Runs the periodic and signal tasks that are due; the lock is held.
     void run_tasks(std::chrono::steady_clock::time_point now);
@@ -149,6 +167,10 @@ private:
     mutable std::mutex m_collector_mutex;
     Fd m_event_socket;
     Fd m_query_listener;
+    LoopInbox m_inbox;
+    StoreWriter* m_history = nullptr;
+    std::string m_history_path;
+    std::chrono::steady_clock::time_point m_history_refreshed{};
     std::vector<Client> m_clients;
     std::string m_datagram; // receive buffer, k_max_datagram_bytes
     std::unique_ptr<SpoolReplayer> m_spool;

@@ -92,6 +92,24 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
                             {"errors", m_spool.errors},
                             {"last_error", m_spool.last_error}};
     }
+    const HistoryStatus& h = m_history;
+    json history = json::object();
+    history["enabled"] = h.enabled;
+    if (h.enabled) {
+        history["path"] = h.path;
+        history["written"] = h.written;
+        history["duplicates"] = h.duplicates;
+        history["queue_full"] = h.queue_full;
+        history["disk_full"] = h.disk_full;
+        history["io_errors"] = h.io_errors;
+        history["batches"] = h.batches;
+        history["pruned"] = h.pruned;
+        history["queued"] = h.queued;
+        history["file_bytes"] = h.file_bytes;
+        history["last_error"] = h.last_error;
+    }
+    history["set_aside"] = h.set_aside;
+    out["history"] = std::move(history);
     return out;
 }
 

@@ -38,6 +38,25 @@ struct SpoolStatus {
     std::string last_error;
 };
 
+// What `health` and /metrics show about the history store (--state-dir/history.db; the
+// daemon copies the store writer's counters here). All zero when history is off. Event
+// counts.
+struct HistoryStatus {
+    bool enabled = false;
+    std::string path;
+    std::uint64_t written = 0;    // stored
+    std::uint64_t duplicates = 0; // already stored, skipped
+    std::uint64_t queue_full = 0; // lost: the writer's queue was full
+    std::uint64_t disk_full = 0;  // lost: the disk was full
+    std::uint64_t io_errors = 0;  // lost: any other error
+    std::uint64_t batches = 0;    // committed transactions
+    std::uint64_t pruned = 0;     // deleted by retention
+    std::uint64_t queued = 0;     // waiting for the writer now
+    std::uint64_t file_bytes = 0; // the database and its WAL
+    std::string last_error;       // "" when none yet
+    std::string set_aside;        // where a corrupt database was moved at start, "" if none
+};
+
 // What the collector counted about its input and its query clients: the one set that
 // `health` and /metrics both render. `health` shows every field; /metrics exports every
 // field but `malformed` (the sum of its per-reason series) and `tail_dropped`.
@@ -111,6 +130,8 @@ public:
     [[nodiscard]] const SnapshotStatus& snapshot_status() const noexcept { return m_snapshot; }
     [[nodiscard]] SpoolStatus& spool_status() noexcept { return m_spool; }
     [[nodiscard]] const SpoolStatus& spool_status() const noexcept { return m_spool; }
+    [[nodiscard]] HistoryStatus& history_status() noexcept { return m_history; }
+    [[nodiscard]] const HistoryStatus& history_status() const noexcept { return m_history; }
 
     // The `health` answer without "ok" (docs/protocol.md, section 2), with `memory`
     // after the uptime. Reads no files itself (the query side passes the memory).
@@ -133,6 +154,7 @@ private:
     IngestCounters m_counters;
     SnapshotStatus m_snapshot;
     SpoolStatus m_spool;
+    HistoryStatus m_history;
 };
 
 } // namespace mso

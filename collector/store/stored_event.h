@@ -21,6 +21,9 @@ namespace mso {
 // reached a threshold (detection-only or a threshold above the blocking PL's), or passed.
 enum class Verdict : std::uint8_t { passed = 0, would_block = 1, intercepted = 2 };
 
+// The source of the events the module sends (StoredEvent::source).
+inline constexpr std::string_view k_source_module = "module";
+
 struct StoredEvent {
     RequestEvent event;
     std::string source; // "module", "import:<name>", "sensor:<name>"

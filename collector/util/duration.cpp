@@ -49,4 +49,28 @@ std::optional<std::int64_t> parse_since(std::string_view text, std::int64_t now)
     return now - at;
 }
 
+std::optional<std::int64_t> parse_byte_size(std::string_view text)
+{
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    int shift = 0;
+    switch (text.back()) {
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: break;
+    }
+    const std::string_view digits = shift == 0 ? text : text.substr(0, text.size() - 1);
+    std::int64_t value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    constexpr std::int64_t k_max = std::int64_t{1} << 62;
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || value < 0 ||
+        value > (k_max >> shift)) {
+        return std::nullopt;
+    }
+    return value << shift;
+}
+
 } // namespace mso

@@ -329,6 +329,42 @@ TEST(Metrics, EmptyCollectorStillExportsHealth)
     EXPECT_EQ(s.count("process_resident_memory_bytes"), 0U);
 }
 
+TEST(Metrics, HistoryCountersMatchHealth)
+{
+    mso::Collector c;
+    EXPECT_EQ(samples(render(c)).count("modsec_observe_history_written_total"), 0U)
+        << "exported although history is off";
+    mso::HistoryStatus& h = c.history_status();
+    h.enabled = true;
+    h.written = 11;
+    h.duplicates = 2;
+    h.queue_full = 3;
+    h.disk_full = 4;
+    h.io_errors = 5;
+    h.batches = 6;
+    h.pruned = 7;
+    h.queued = 8;
+    h.file_bytes = 9;
+    const auto s = samples(render(c));
+    const json health = c.health(Clock::now())["history"];
+    const std::pair<const char*, const char*> same[] = {
+        {"modsec_observe_history_written_total", "written"},
+        {"modsec_observe_history_duplicates_total", "duplicates"},
+        {R"(modsec_observe_history_lost_total{reason="queue_full"})", "queue_full"},
+        {R"(modsec_observe_history_lost_total{reason="disk_full"})", "disk_full"},
+        {R"(modsec_observe_history_lost_total{reason="io_error"})", "io_errors"},
+        {"modsec_observe_history_batches_total", "batches"},
+        {"modsec_observe_history_pruned_total", "pruned"},
+        {"modsec_observe_history_queued_events", "queued"},
+        {"modsec_observe_history_file_bytes", "file_bytes"},
+    };
+    for (const auto& [series, key] : same) {
+        SCOPED_TRACE(series);
+        ASSERT_EQ(s.count(series), 1U);
+        EXPECT_EQ(s.at(series), std::to_string(health[key].get<std::uint64_t>()));
+    }
+}
+
 TEST(ProcessStats, Parsers)
 {
     EXPECT_EQ(mso::parse_statm_resident_pages("2456 789 321 12 0 400 0\n"), 789U);

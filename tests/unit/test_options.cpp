@@ -68,6 +68,19 @@ TEST(ParseOptions, Defaults)
     EXPECT_TRUE(opt->allow_uids.empty());
     EXPECT_TRUE(opt->state_dir.empty());
     EXPECT_TRUE(opt->metrics_listen.empty());
+    EXPECT_FALSE(opt->no_history);
+    EXPECT_EQ(opt->history_days, 30);
+    EXPECT_EQ(opt->history_max_bytes, "2G");
+}
+
+TEST(HistoryPath, UnderTheStateDirUnlessOff)
+{
+    mso::Options opt;
+    EXPECT_EQ(mso::history_path(opt), ""); // no --state-dir: nowhere to keep it
+    opt.state_dir = "/var/lib/modsec-observe";
+    EXPECT_EQ(mso::history_path(opt), "/var/lib/modsec-observe/history.db");
+    opt.no_history = true;
+    EXPECT_EQ(mso::history_path(opt), "");
 }
 
 TEST(ParseOptions, ValuesAndErrors)
@@ -216,6 +229,10 @@ TEST(CheckOptions, ErrorsNameTheOption)
          "--event-socket and --query-socket must differ"},
         {"unknown user", [](mso::Options& o) { o.user = "no-such-user-mso"; },
          "--user: unknown user no-such-user-mso"},
+        {"history size", [](mso::Options& o) { o.history_max_bytes = "2GB"; },
+         "--history-max-bytes: not a size: \"2GB\" (a number of bytes, or with K, M, G or T, "
+         "e.g. 2G)"},
+        {"no history size limit", [](mso::Options& o) { o.history_max_bytes = "0"; }, ""},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -249,6 +266,7 @@ TEST(CheckOptions, Settings)
     EXPECT_EQ(settings->metrics->port, 9145);
     ASSERT_TRUE(settings->run_as.has_value());
     EXPECT_EQ(settings->run_as->uid, 0U);
+    EXPECT_EQ(settings->history_max_bytes, std::int64_t{2} << 30); // the default "2G"
 
     const mso::PolicyBasis basis = mso::policy_basis(*settings);
     EXPECT_EQ(basis.self, 0U);
@@ -371,13 +389,16 @@ TEST(DiffOptions, WhatAReloadAppliesAndWhatWaits)
              o.state_dir = "/tmp";
              o.user = "nobody";
              o.spool_dir = "/tmp";
+             o.history_max_bytes = "1G";
+             o.no_history = true;
+             o.history_days = 7;
          },
          false,
          false,
          false,
          {"event-socket", "query-socket", "event-socket-mode", "query-socket-mode",
           "event-socket-group", "query-socket-group", "metrics-listen", "state-dir", "user",
-          "spool-dir"}},
+          "spool-dir", "history-max-bytes", "no-history", "history-days"}},
         {"both kinds",
          [](mso::Options& o) {
              o.events_ring = 5;

@@ -158,8 +158,31 @@ TEST_F(AnswerQuery, HealthCounters)
         "rejected_query_peers": 0, "dropped_at_bounds": 0,
         "events_lost": 2, "ring_events": 1, "ring_capacity": 10000, "vhosts": 2,
         "snapshot_loaded": false, "snapshot_last_saved": "", "snapshot_last_error": "",
-        "snapshot_set_aside": ""})");
+        "snapshot_set_aside": "", "history": {"enabled": false, "set_aside": ""}})");
     EXPECT_EQ(health, expected);
+}
+
+TEST_F(AnswerQuery, HealthShowsTheHistoryStore)
+{
+    mso::HistoryStatus& history = m_collector.history_status();
+    history.enabled = true;
+    history.path = "/var/lib/mso/history.db";
+    history.written = 10;
+    history.duplicates = 1;
+    history.queue_full = 2;
+    history.disk_full = 3;
+    history.io_errors = 4;
+    history.batches = 5;
+    history.pruned = 6;
+    history.queued = 7;
+    history.file_bytes = 8192;
+    history.last_error = "database or disk is full";
+    history.set_aside = "/var/lib/mso/history.db.corrupt-1";
+    EXPECT_EQ(ask(R"({"cmd":"health"})")["history"], json::parse(R"({"enabled": true,
+        "path": "/var/lib/mso/history.db", "written": 10, "duplicates": 1, "queue_full": 2,
+        "disk_full": 3, "io_errors": 4, "batches": 5, "pruned": 6, "queued": 7,
+        "file_bytes": 8192, "last_error": "database or disk is full",
+        "set_aside": "/var/lib/mso/history.db.corrupt-1"})"));
 }
 
 TEST_F(AnswerQuery, HealthOfAFreshCollector)
@@ -177,7 +200,8 @@ TEST_F(AnswerQuery, HealthOfAFreshCollector)
         "malformed_by_reason": {}, "bad_queries": 0, "refused_clients": 0, "tail_dropped": 0,
         "rejected_senders": 0, "rejected_query_peers": 0, "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
         "vhosts": 0, "snapshot_loaded": false, "snapshot_last_saved": "",
-        "snapshot_last_error": "", "snapshot_set_aside": ""})"));
+        "snapshot_last_error": "", "snapshot_set_aside": "",
+        "history": {"enabled": false, "set_aside": ""}})"));
 }
 
 } // namespace
