@@ -67,7 +67,10 @@ struct Totals {
 class Progress {
 public:
     explicit Progress(std::uint64_t total_bytes)
-        : m_total(total_bytes), m_tty(isatty(STDERR_FILENO) != 0), m_start(Clock::now())
+        : m_total(total_bytes),
+          m_tty(isatty(STDERR_FILENO) != 0),
+          m_start(Clock::now()),
+          m_last(m_start)
     {
     }
 
@@ -125,7 +128,7 @@ private:
     bool m_tty;
     bool m_drawn = false;
     Clock::time_point m_start;
-    Clock::time_point m_last{};
+    Clock::time_point m_last;
 };
 
 void report_error(Totals& t, const std::string& file, std::optional<std::uint64_t> offset,

@@ -11,6 +11,7 @@
 // `post`.
 #pragma once
 
+#include "state/collector.h"
 #include "store/store_writer.h"
 
 #include <cstdint>
@@ -19,17 +20,6 @@
 #include <string_view>
 
 namespace mso {
-
-// What every import did since the collector started (health's "import", /metrics'
-// modsec_observe_collector_import_events_total{result}). Loop thread only.
-struct ImportCounters {
-    std::uint64_t connections = 0; // import commands accepted
-    std::uint64_t events = 0;      // event lines decoded and offered
-    std::uint64_t inserted = 0;    // stored (reported by syncs)
-    std::uint64_t duplicates = 0;  // already stored
-    std::uint64_t malformed = 0;   // lines that did not decode, too long, bad commands
-    std::uint64_t lost = 0;        // offered but not stored (disk full, I/O error)
-};
 
 class ImportSession {
 public:

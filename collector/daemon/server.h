@@ -10,6 +10,7 @@
 #include "util/fd.h"
 #include "util/log.h"
 #include "util/result.h"
+#include "daemon/import_session.h"
 #include "daemon/socket_security.h"
 #include "daemon/spool_replay.h"
 
@@ -113,8 +114,10 @@ private:
         std::string output;   // answers not yet written
         bool closing = false; // close once output is flushed
         std::chrono::steady_clock::time_point last_activity;
-        std::optional<EventFilter> tail; // streaming events; input is ignored
-        std::uint64_t tail_dropped = 0;  // events not sent since the last notice
+        std::optional<EventFilter> tail;       // streaming events; input is ignored
+        std::uint64_t tail_dropped = 0;        // events not sent since the last notice
+        std::uint64_t id = 0;                  // never reused: how posted answers find it
+        std::unique_ptr<ImportSession> import; // set: the connection is an import
     };
 
     // The steps of one turn of run(), in order.
@@ -142,6 +145,15 @@ private:
     void read_client(Client& client);
     void write_client(Client& client);
     void answer_lines(Client& client);
+    // {"cmd":"import",...}: switches `client` into an import; false when `line` is no
+    // import command.
+    bool start_import(Client& client, std::string_view line);
+    // Lets the client's import take its input; stops reading it while the import waits.
+    void feed_import(Client& client);
+    // The import answer `line` reaches client `id`, if it is still there.
+    void deliver_import_answer(std::uint64_t id, std::string line, bool end);
+    [[nodiscard]] Client* find_client(std::uint64_t id);
+
     // Appends `event` to every tail client whose filter matches it.
     void publish(const RequestEvent& event);
     // Offers `event` to the history writer, if any.
@@ -172,6 +184,7 @@ private:
     std::string m_history_path;
     std::chrono::steady_clock::time_point m_history_refreshed{};
     std::vector<Client> m_clients;
+    std::uint64_t m_next_client_id = 1;
     std::string m_datagram; // receive buffer, k_max_datagram_bytes
     std::unique_ptr<SpoolReplayer> m_spool;
     RateLimiter m_malformed_log;

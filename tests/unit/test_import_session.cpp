@@ -93,9 +93,10 @@ StoreWriterOptions fast_writer()
 TEST(ImportSession, ASyncIsAnsweredWithWhatWasStoredAndWhatWasMalformed)
 {
     TempDir dir;
-    StoreWriter writer(open_store(dir), fast_writer());
     ImportCounters counters;
     Loop loop;
+    // Declared after the loop and the counters: its last markers post to them.
+    StoreWriter writer(open_store(dir), fast_writer());
     ImportSession session(writer, "import:a.log", counters, loop.post(), loop.deliver());
     loop.session = &session;
     EXPECT_EQ(counters.connections, 1U);
@@ -154,9 +155,10 @@ TEST(ImportSession, WaitsWithItsInputWhenTheImportShareIsFull)
     o.max_queue = 4; // imports: 2
     o.batch_interval = std::chrono::hours(1);
     o.batch_events = 1000;
-    StoreWriter writer(open_store(dir), o);
     ImportCounters counters;
     Loop loop;
+    // Declared after the loop and the counters: its last markers post to them.
+    StoreWriter writer(open_store(dir), o);
     ImportSession session(writer, "import:a.log", counters, loop.post(), loop.deliver());
     loop.session = &session;
     std::string input;
@@ -181,9 +183,10 @@ TEST(ImportSession, WaitsWithItsInputWhenTheImportShareIsFull)
 TEST(ImportSession, WaitsWhenTooManySyncsAreUnanswered)
 {
     TempDir dir;
-    StoreWriter writer(open_store(dir), fast_writer());
     ImportCounters counters;
     Loop loop; // tasks are not run: no answer arrives until run_until
+    // Declared after the loop and the counters: its last markers post to them.
+    StoreWriter writer(open_store(dir), fast_writer());
     ImportSession session(writer, "import:a.log", counters, loop.post(), loop.deliver());
     loop.session = &session;
     std::string input;
@@ -203,9 +206,10 @@ TEST(ImportSession, WaitsWhenTooManySyncsAreUnanswered)
 TEST(ImportSession, AnOverLongLineIsDroppedAndCountedAndTheRestIsTaken)
 {
     TempDir dir;
-    StoreWriter writer(open_store(dir), fast_writer());
     ImportCounters counters;
     Loop loop;
+    // Declared after the loop and the counters: its last markers post to them.
+    StoreWriter writer(open_store(dir), fast_writer());
     ImportSession session(writer, "import:a.log", counters, loop.post(), loop.deliver());
     loop.session = &session;
     // Arrives in pieces: the long line is dropped before its newline is seen.
