@@ -42,8 +42,7 @@ def make_log(path: Path, megabytes: int) -> int:
                 if after_a:
                     m = A_LINE.match(line.rstrip(b"\n"))
                     if m:
-                        uid = m.group(2)
-                        uid = uid[:-10] + b"%010d" % copy
+                        uid = m.group(2) + b"-%d" % copy
                         line = m.group(1) + uid + m.group(3) + b"\n"
                     after_a = False
                 if line.startswith(b"--") and line.rstrip().endswith(b"-A--"):

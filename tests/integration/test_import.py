@@ -16,11 +16,12 @@ import shutil
 import sqlite3
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from sandbox import Collector, repo_root, short_temp_dir
+from sandbox import Collector, VirtualHost, repo_root, short_temp_dir
 
 AUDIT = repo_root() / "tests" / "data" / "audit"
 EXPECTED = json.loads((AUDIT / "expected.json").read_text())
@@ -62,14 +63,9 @@ def run_import(c: Collector, *args: str, stdin: bytes | None = None,
     return p.returncode, summary, p.stderr.decode(errors="replace")
 
 
-def stored(c: Collector) -> sqlite3.Connection:
-    db = sqlite3.connect(f"file:{c.state_dir / 'history.db'}?mode=ro", uri=True, timeout=30)
-    return db
-
-
 def events_by_uid(c: Collector) -> dict[str, dict]:
     """Every stored event: unique id -> source, vhost, engine mode, time, status, rules."""
-    db = stored(c)
+    db = sqlite3.connect(f"file:{c.state_dir / 'history.db'}?mode=ro", uri=True, timeout=30)
     try:
         rows = db.execute(
             "SELECT e.id, e.unique_id, src.text, coalesce(vh.text, ''), e.engine_mode, "
@@ -259,3 +255,56 @@ def test_import_without_history_is_refused(binaries):
         status, s, err = run_import(c, str(capture_path("v2_json_serial_k.log")))
         assert status == 1
         assert "no history" in err
+
+
+def test_entries_the_module_sent_add_nothing_and_carry_its_rule_ids(stack_factory, binaries):
+    """The same requests through Apache with the module and mod_security2's audit log: the
+    log's entries are duplicates of the module's events (Dedup::request), and imported
+    into a collector of their own they carry the same rule ids per unique id."""
+    q = urllib.parse.quote
+    state = short_temp_dir("msoit-impm")
+    s = stack_factory(crs="3", vhosts=[VirtualHost("detect.test", "DetectionOnly"),
+                                       VirtualHost("block.test", "On")],
+                      audit_log=True, collector_args=["--state-dir", str(state)])
+    s.collector.state_dir = state
+    other = None
+    try:
+        sqli = "/?id=" + q("1' OR 1=1--")
+        xss = "/search?q=" + q("<script>alert(1)</script>")
+        for host, path in [("detect.test", sqli), ("block.test", sqli), ("block.test", xss),
+                           ("detect.test", xss), ("detect.test", "/")]:
+            s.apache.request(host, path)
+        module: dict[str, dict] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(module) < 4:
+            time.sleep(0.5)
+            module = {u: e for u, e in events_by_uid(s.collector).items()
+                      if e["source"] == "module"}
+        assert len(module) == 4, module
+        log = s.apache.dir / "logs" / "modsec_audit.log"
+        status, summary, err = run_import(s.collector, str(log))
+        assert status == 0, err
+        assert summary["entries"] == 4, summary
+        assert summary["imported"] == 0 and summary["duplicates"] == 4, summary
+        assert {u for u in events_by_uid(s.collector)} == set(module)
+        # The differential: the log alone, in another collector.
+        other_state = short_temp_dir("msoit-impo")
+        other = Collector(binaries.daemon, binaries.cli,
+                          extra_args=["--state-dir", str(other_state)])
+        other.start()
+        other.state_dir = other_state
+        status, summary, err = run_import(other, str(log))
+        assert status == 0, err
+        imported = events_by_uid(other)
+        assert set(imported) == set(module)
+        for uid, e in module.items():
+            assert imported[uid]["rules"] == e["rules"], uid
+            assert imported[uid]["status"] == e["status"], uid
+    finally:
+        if other is not None:
+            other.stop()
+            shutil.rmtree(other.dir, ignore_errors=True)
+            shutil.rmtree(other.state_dir, ignore_errors=True)
+        s.apache.stop()
+        s.collector.stop()
+        shutil.rmtree(state, ignore_errors=True)
