@@ -42,6 +42,9 @@ constexpr std::size_t k_syncs_in_flight = 8;
 constexpr std::size_t k_errors_printed = 5;
 constexpr std::size_t k_errors_listed = 20;
 constexpr std::size_t k_max_index_line = 64 * 1024;
+// A sync at least this often, so that a long stretch of input without entries (garbage
+// being skipped) does not look idle to the collector (it closes idle connections at 60 s).
+constexpr auto k_keepalive = std::chrono::seconds(15);
 
 // What the import did, for the progress lines and the summary.
 struct Totals {
@@ -176,6 +179,15 @@ public:
         return ok();
     }
 
+    // A sync when nothing was sent for k_keepalive.
+    Result<void> keepalive()
+    {
+        if (Clock::now() - m_last_send < k_keepalive) {
+            return ok();
+        }
+        return sync();
+    }
+
     Result<void> add(std::string_view line)
     {
         m_batch.append(line);
@@ -241,6 +253,7 @@ private:
         }
         auto sent = m_connection.send(m_batch);
         m_batch.clear();
+        m_last_send = Clock::now();
         return sent;
     }
 
@@ -281,6 +294,7 @@ private:
     std::string m_batch;
     std::uint64_t m_since_sync = 0;
     std::size_t m_in_flight = 0;
+    Clock::time_point m_last_send = Clock::now();
 };
 
 // A readable input: a file (plain or gzip, zlib reads both) or stdin.
@@ -491,6 +505,9 @@ private:
             }
             m_done_bytes = done_before + input->raw_offset();
             m_progress->update(m_totals, m_done_bytes);
+            if (auto alive = m_uploader.keepalive(); !alive) {
+                return alive;
+            }
             if (interrupted()) {
                 m_totals.interrupted = true;
                 return ok();
@@ -524,6 +541,9 @@ private:
                 }
                 pending.erase(0, newline + 1);
                 offset += newline + 1;
+                if (auto alive = m_uploader.keepalive(); !alive) {
+                    return alive;
+                }
                 if (interrupted()) {
                     m_totals.interrupted = true;
                     return ok();
