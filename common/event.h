@@ -21,7 +21,8 @@ inline constexpr int k_schema_version = 1;
 inline constexpr std::size_t k_max_datagram_bytes = 65536;
 
 // ModSecurity's SecRuleEngine for a request, where the source says it: audit logs do
-// (v2's Engine-Mode, v3's secrules_engine); the module's events do not yet. "On" blocks,
+// (v2's Engine-Mode, v3's secrules_engine); for the module's events the collector infers
+// it (inferred_engine_mode() below). "On" blocks,
 // "DetectionOnly" only logs. The values are stored (collector/store): never renumber.
 enum class EngineMode : std::uint8_t { unknown = 0, on = 1, detection_only = 2 };
 
@@ -87,5 +88,23 @@ struct CounterReport {
 
     bool operator==(const CounterReport&) const = default;
 };
+
+// The engine mode a request event shows, for sources that do not say it (the module):
+// intercepted means On; a CRS blocking-evaluation rule (949110, 949111, 959100, 959101,
+// all `deny`) that fired without intercepting means the engine only detected
+// (SecRuleEngine DetectionOnly, or ctl:ruleEngine=DetectionOnly for that request);
+// anything else does not tell (unknown).
+[[nodiscard]] inline EngineMode inferred_engine_mode(const RequestEvent& event) noexcept
+{
+    if (event.intercepted) {
+        return EngineMode::on;
+    }
+    for (const Finding& f : event.findings) {
+        if (f.id == "949110" || f.id == "949111" || f.id == "959100" || f.id == "959101") {
+            return EngineMode::detection_only;
+        }
+    }
+    return EngineMode::unknown;
+}
 
 } // namespace mso

@@ -339,7 +339,8 @@ void Server::store(const RequestEvent& event)
 {
     if (m_history != nullptr) {
         // A refusal (queue full, writer stopped) is counted by the writer.
-        (void)m_history->offer(StoredEvent{event, std::string(k_source_module)});
+        (void)m_history->offer(
+            StoredEvent{event, std::string(k_source_module), inferred_engine_mode(event)});
     }
 }
 

@@ -86,6 +86,13 @@ def test_module_events_are_stored_with_their_findings(stack_factory):
     db = base / "st" / "history.db"
     assert health["history"]["path"] == str(db)
     assert stored(db) == sorted((e["unique_id"], "module") for e in ring)
+    # The engine mode the events show: intercepted on shop (On); 949110 fired without
+    # intercepting on blog (DetectionOnly). Stored as EngineMode (1 on, 2 detection_only).
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        modes = dict(conn.execute(
+            "SELECT s.text, group_concat(DISTINCT e.engine_mode) FROM events e "
+            "JOIN strings s ON s.id = e.vhost_id GROUP BY s.text").fetchall())
+    assert modes == {"shop.test": "1", "blog.test": "2"}
     # /metrics exports the same counters.
     text = urllib.request.urlopen(
         f"http://127.0.0.1:{s.collector.metrics_port}/metrics", timeout=10).read().decode()
