@@ -12,6 +12,8 @@ MSO_PACKAGES=(
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libgtest-dev libcpp-httplib-dev
   # the history store (collector/store, docs/STORE.md)
   libsqlite3-dev
+  # .gz audit-log rotations for `modsec-observe import` (docs/ARCHITECTURE.md)
+  zlib1g-dev
   # formatting (scripts/check-format.sh)
   clang-format
   # runtime

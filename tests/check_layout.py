@@ -25,7 +25,7 @@ ALLOWED = {
     "collector/tuning": {"util", "protocol", "state", "store", "tuning", "common"},
     "collector/daemon": {"util", "protocol", "ingest", "state", "store", "tuning", "daemon",
                          "web", "common"},
-    "collector/cli": {"util", "protocol", "cli", "common"},
+    "collector/cli": {"util", "protocol", "ingest", "cli", "common"},
     "collector/web": {"web"},
 }
 LAYER_DIRS = sorted(d for d in ALLOWED if d.startswith("collector/"))

@@ -3,10 +3,12 @@
 // streams events as they arrive and `top` (without a list) is a live view. The
 // subcommands are the table k_subcommands: each declares its options, how they become a
 // Query (sent as protocol/query.h's request_line()) and the formatter of its answer.
-// Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage.
+// Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage; `import`
+// also 3: done, but some input was skipped (cli/import.h).
 #include "cli/connection.h"
 #include "cli/export.h"
 #include "cli/formatters.h"
+#include "cli/import.h"
 #include "cli/live_view.h"
 #include "protocol/query.h"
 #include "util/duration.h"
@@ -51,8 +53,9 @@ struct Options {
     bool as_json = false;
     bool intercepted_only = false;
     // events and export: the history filters; event: the request.
-    std::string path_prefix, engine, source, until, grep, cursor, unique_id;
-    int status = 0; // 0: any
+    std::string path_prefix, engine, until, grep, cursor, unique_id;
+    std::string source; // events, export: a filter; import: the events' source
+    int status = 0;     // 0: any
     bool would_block_only = false;
     std::string format = "jsonl"; // export
     std::size_t export_limit = 0; // export: most events (0: all)
@@ -60,6 +63,9 @@ struct Options {
     std::size_t top_limit = 20;   // top LIST
     double interval = 2.0;        // live view
     int iterations = 0;           // live view
+    // import
+    std::string vhost_map, storage_dir;
+    std::vector<std::string> paths;
 };
 
 void print_error(const std::string& message)
@@ -189,6 +195,26 @@ void tail_options(CLI::App& sub, Options& o)
 {
     add_event_filters(sub, o);
     sub.add_flag("--json", o.as_json, "print one JSON object per line");
+}
+
+void import_options(CLI::App& sub, Options& o)
+{
+    auto* vhost = sub.add_option("--vhost", o.vhost, "label every imported event with LABEL");
+    sub.add_option("--vhost-map", o.vhost_map,
+                   "label events by their Host header through FILE (`HOST LABEL` lines, `#` "
+                   "comments, `*` for the rest; unmapped hosts keep the Host)")
+        ->excludes(vhost);
+    sub.add_option("--source", o.source,
+                   "store the events with source import:NAME (default: import:<file or "
+                   "directory name>, import:stdin)");
+    sub.add_option("--storage-dir", o.storage_dir,
+                   "a Concurrent index's SecAuditLogStorageDir (default: its storage/ "
+                   "subdirectory or its own directory)");
+    add_json(sub, o);
+    sub.add_option("path", o.paths,
+                   "audit logs (any ModSecurity v2/v3 format, .gz too), directories, a v2 "
+                   "Concurrent index, or - for stdin")
+        ->required();
 }
 
 // --- Queries ---------------------------------------------------------------------------
@@ -367,6 +393,12 @@ Result<Query> tail_query(const Options& o)
     return with_event_filters(base_query(QueryCommand::tail, o), o);
 }
 
+// import sends no query of the table's kind: its own protocol (cli/import.h).
+Result<Query> import_query(const Options& /*unused*/)
+{
+    return Query{};
+}
+
 // --- Running ---------------------------------------------------------------------------
 
 // Prints one answer: JSON without "ok", or the formatter's text.
@@ -480,6 +512,20 @@ int run_export(const Options& o, const Query& query, Formatter /*unused*/)
     return std::cout ? 0 : 1;
 }
 
+int run_import_command(const Options& o, const Query& /*unused*/, Formatter /*unused*/)
+{
+    mso::ImportSettings settings;
+    settings.socket_path = o.socket_path;
+    settings.vhost = o.vhost;
+    settings.vhost_map = o.vhost_map;
+    settings.source = o.source;
+    settings.storage_dir = o.storage_dir;
+    settings.as_json = o.as_json;
+    settings.paths = o.paths;
+    settings.interrupted = &g_interrupted;
+    return mso::run_import(settings);
+}
+
 struct Subcommand {
     const char* name;
     const char* help;
@@ -515,6 +561,9 @@ const Subcommand k_subcommands[] = {
      mso::format_event_line, run_tail},
     {"health", "collector counters", json_only_options, bare_query<QueryCommand::health>,
      mso::format_health},
+    {"import",
+     "store audit logs' entries in the collector's history (exit 3: something was skipped)",
+     import_options, import_query, nullptr, run_import_command},
 };
 
 } // namespace

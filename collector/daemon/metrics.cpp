@@ -293,6 +293,28 @@ void render_history(std::string& out, const HistoryStatus& history)
     }
 }
 
+// What imports did (`health`'s "import"): one family by result, and the connections.
+void render_imports(std::string& out, const ImportCounters& imports)
+{
+    constexpr std::string_view events = "modsec_observe_collector_import_events_total";
+    append_family(out, events,
+                  "Imported event lines (modsec-observe import), by what became of them.",
+                  MetricType::counter);
+    const std::pair<std::string_view, std::uint64_t> results[] = {
+        {"inserted", imports.inserted},
+        {"duplicate", imports.duplicates},
+        {"malformed", imports.malformed},
+        {"lost", imports.lost},
+    };
+    for (const auto& [result, count] : results) {
+        const Label labels[] = {{"result", result}};
+        append_sample(out, events, labels, count);
+    }
+    constexpr std::string_view connections = "modsec_observe_collector_import_connections_total";
+    append_family(out, connections, "Import connections accepted.", MetricType::counter);
+    append_sample(out, connections, {}, imports.connections);
+}
+
 void render_collector(std::string& out, const Collector& collector,
                       Collector::Clock::time_point now)
 {
@@ -312,6 +334,7 @@ void render_collector(std::string& out, const Collector& collector,
         append_sample(out, value.name, {}, value.read(collector, now));
     }
     render_history(out, collector.history_status());
+    render_imports(out, collector.import_counters());
 }
 
 void render_process(std::string& out, const ProcessStats& process)

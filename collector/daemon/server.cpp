@@ -4,6 +4,7 @@
 #include "daemon/server.h"
 
 #include "daemon/metrics.h"
+#include "protocol/import_line.h"
 #include "state/query_answer.h"
 #include "store/store_writer.h"
 #include "util/errno_text.h"
@@ -15,6 +16,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -36,6 +39,8 @@ constexpr std::size_t k_max_logged_detail = 200;
 // inbox (build_poll_set()).
 constexpr std::size_t k_fixed_fds = 3;
 constexpr auto k_history_refresh = std::chrono::seconds(1);
+// How often an import that found no room in the history writer tries again.
+constexpr std::chrono::milliseconds k_import_retry{20};
 
 bool would_block(int err)
 {
@@ -94,9 +99,10 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
 void Server::close_finished_clients(Clock::time_point now)
 {
     // Done, or idle for too long (a tail client is idle by design).
+    // An import the collector holds back is not idle either.
     std::erase_if(m_clients, [&](const Client& c) {
         return !c.fd || (c.closing && c.output.empty() && !c.awaiting_history) ||
-               (!c.tail && !c.awaiting_history &&
+               (!c.tail && !c.awaiting_history && !(c.import && c.import->busy()) &&
                 now - c.last_activity >= k_query_client_idle_timeout);
     });
 }
@@ -109,7 +115,8 @@ void Server::build_poll_set(std::vector<pollfd>& fds) const
     fds.push_back({m_inbox.fd(), POLLIN, 0});
     for (const Client& c : m_clients) {
         short events = 0;
-        if (c.output.empty() && !c.closing && !c.awaiting_history) {
+        const bool import_waits = c.import && c.import->state() != ImportSession::State::reading;
+        if (c.output.empty() && !c.closing && !c.awaiting_history && !import_waits) {
             events |= POLLIN;
         }
         if (!c.output.empty()) {
@@ -125,6 +132,9 @@ timespec Server::poll_timeout(Clock::time_point now) const
     for (const Client& c : m_clients) {
         if (!c.tail && !c.awaiting_history) {
             next_deadline = std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
+        }
+        if (c.import && c.import->state() == ImportSession::State::waiting_room) {
+            next_deadline = std::min(next_deadline, now + k_import_retry);
         }
     }
     next_deadline = task_deadline(next_deadline);
@@ -155,6 +165,11 @@ void Server::run_timers()
     if (m_spool && m_spool->due(Clock::now())) {
         m_spool->step(Clock::now(), k_spool_batch);
     }
+    for (Client& c : m_clients) {
+        if (c.fd && c.import && c.import->state() == ImportSession::State::waiting_room) {
+            feed_import(c);
+        }
+    }
 }
 
 void Server::handle_ready(const std::vector<pollfd>& fds)
@@ -182,7 +197,11 @@ void Server::serve_client(Client& client, short revents)
         // Request lines held back while answers were waiting.
         if (client.fd && client.output.empty() && !client.tail &&
             client.input.find('\n') != std::string::npos) {
-            answer_lines(client);
+            if (client.import) {
+                feed_import(client);
+            } else {
+                answer_lines(client);
+            }
             write_client(client);
         }
     }
@@ -513,7 +532,11 @@ void Server::read_client(Client& client)
         return; // a tail connection only receives
     }
     client.input.append(buffer, static_cast<std::size_t>(n));
-    answer_lines(client);
+    if (client.import) {
+        feed_import(client);
+    } else {
+        answer_lines(client);
+    }
     write_client(client);
 }
 
@@ -534,6 +557,10 @@ void Server::answer_lines(Client& client)
         if (client.output.size() >= k_max_client_backlog_bytes) {
             break; // the rest waits until the client has read its answers
         }
+        if (start_import(client, line)) {
+            start = newline + 1;
+            break;
+        }
         if (m_history_worker) {
             auto parsed = parse_query(line);
             if (parsed && wants_history(*parsed)) {
@@ -553,6 +580,10 @@ void Server::answer_lines(Client& client)
         }
     }
     client.input.erase(0, start);
+    if (client.import) {
+        feed_import(client); // the lines after the import command are its own
+        return;
+    }
     const std::size_t pending_line = std::min(client.input.find('\n'), client.input.size());
     if (pending_line > k_max_query_line_bytes) {
         m_collector.count_bad_query();
@@ -665,6 +696,75 @@ void Server::write_client(Client& client)
         client.last_activity = Clock::now();
         client.output.erase(0, static_cast<std::size_t>(n));
     }
+}
+
+// ---- imports (docs/protocol.md, "import") ----
+
+bool Server::start_import(Client& client, std::string_view line)
+{
+    auto source = parse_import_start(line);
+    if (!source) {
+        return false;
+    }
+    if (!*source || m_history == nullptr) {
+        m_collector.count_bad_query();
+        client.output += error_answer(!*source ? source->error()
+                                               : "import: this collector keeps no history "
+                                                 "(started with --no-history)");
+        client.output += '\n';
+        client.closing = true; // the lines that follow are events, not queries
+        client.input.clear();
+        return true;
+    }
+    const std::uint64_t id = client.id;
+    client.import = std::make_unique<ImportSession>(
+        *m_history, **source, m_collector.import_counters(),
+        [this](std::function<void()> task) { post(std::move(task)); },
+        [this, id](std::string answer_line, bool end) {
+            deliver_import_answer(id, std::move(answer_line), end);
+        });
+    nlohmann::ordered_json started;
+    started["ok"] = true;
+    started["import"] = true;
+    started[import_key::k_source] = **source;
+    client.output += dump_line(started);
+    client.output += '\n';
+    return true;
+}
+
+void Server::feed_import(Client& client)
+{
+    if (client.import->consume(client.input) == ImportSession::State::ended) {
+        client.input.clear();
+    }
+}
+
+Server::Client* Server::find_client(std::uint64_t id)
+{
+    for (Client& c : m_clients) {
+        if (c.id == id && c.fd) {
+            return &c;
+        }
+    }
+    return nullptr;
+}
+
+void Server::deliver_import_answer(std::uint64_t id, std::string line, bool end)
+{
+    Client* client = find_client(id);
+    if (client == nullptr || !client->import) {
+        return; // gone: what it sent is stored all the same
+    }
+    client->output += line;
+    client->output += '\n';
+    client->import->answered();
+    if (end) {
+        client->closing = true;
+    } else if (client->import->state() == ImportSession::State::reading &&
+               client->input.find('\n') != std::string::npos) {
+        feed_import(*client);
+    }
+    write_client(*client);
 }
 
 } // namespace mso

@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/result.h"
 #include "daemon/history_service.h"
+#include "daemon/import_session.h"
 #include "daemon/socket_security.h"
 #include "daemon/spool_replay.h"
 
@@ -118,15 +119,16 @@ public:
 
 private:
     struct Client {
-        std::uint64_t id = 0; // names the client to the history worker
+        std::uint64_t id = 0; // never reused: names the client to the history worker and imports
         Fd fd;
         std::string input;    // bytes after the last complete line
         std::string output;   // answers not yet written
         bool closing = false; // close once output is flushed
         std::chrono::steady_clock::time_point last_activity;
-        std::optional<EventFilter> tail; // streaming events; input is ignored
-        std::uint64_t tail_dropped = 0;  // events not sent since the last notice
-        bool awaiting_history = false;   // a line is with the history worker
+        std::optional<EventFilter> tail;       // streaming events; input is ignored
+        std::uint64_t tail_dropped = 0;        // events not sent since the last notice
+        bool awaiting_history = false;         // a line is with the history worker
+        std::unique_ptr<ImportSession> import; // set: the connection is an import
     };
 
     // The steps of one turn of run(), in order.
@@ -163,6 +165,15 @@ private:
     // On the loop thread: appends the worker's answer to its client (if still there)
     // and answers the lines the client sent meanwhile.
     void deliver_history(HistoryAnswer answer);
+    // {"cmd":"import",...}: switches `client` into an import; false when `line` is no
+    // import command.
+    bool start_import(Client& client, std::string_view line);
+    // Lets the client's import take its input; stops reading it while the import waits.
+    void feed_import(Client& client);
+    // The import answer `line` reaches client `id`, if it is still there.
+    void deliver_import_answer(std::uint64_t id, std::string line, bool end);
+    [[nodiscard]] Client* find_client(std::uint64_t id);
+
     // Appends `event` to every tail client whose filter matches it.
     void publish(const RequestEvent& event);
     // Offers `event` to the history writer, if any.
@@ -193,6 +204,7 @@ private:
     std::string m_history_path;
     std::chrono::steady_clock::time_point m_history_refreshed{};
     std::vector<Client> m_clients;
+    std::uint64_t m_next_client_id = 1;
     std::string m_datagram; // receive buffer, k_max_datagram_bytes
     std::unique_ptr<SpoolReplayer> m_spool;
     RateLimiter m_malformed_log;
@@ -202,7 +214,6 @@ private:
     std::optional<CredentialPolicy> m_query_peers;
     RateLimiter m_sender_log;
     RateLimiter m_history_log;
-    std::uint64_t m_next_client_id = 1;
     // Last: destroyed first, so the worker stops before what its answers would touch.
     std::unique_ptr<HistoryService> m_history_worker;
 };

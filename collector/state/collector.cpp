@@ -113,6 +113,10 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
     }
     history["set_aside"] = h.set_aside;
     out["history"] = std::move(history);
+    const ImportCounters& i = m_import;
+    out["import"] =
+        json{{"connections", i.connections}, {"events", i.events},       {"inserted", i.inserted},
+             {"duplicates", i.duplicates},   {"malformed", i.malformed}, {"lost", i.lost}};
     return out;
 }
 

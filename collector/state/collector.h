@@ -60,6 +60,18 @@ struct HistoryStatus {
     std::uint64_t query_errors = 0;    // answered with an error (store unreadable, ...)
 };
 
+// What every import ({"cmd":"import"}, docs/protocol.md) did since the collector
+// started: `health`'s "import", /metrics' modsec_observe_collector_import_events_total
+// {result}. Updated on the loop thread (daemon/import_session.h).
+struct ImportCounters {
+    std::uint64_t connections = 0; // import commands accepted
+    std::uint64_t events = 0;      // event lines decoded and offered to the store
+    std::uint64_t inserted = 0;    // stored (as syncs report them)
+    std::uint64_t duplicates = 0;  // already stored
+    std::uint64_t malformed = 0;   // lines that did not decode, too long, bad commands
+    std::uint64_t lost = 0;        // offered but not stored (disk full, I/O error)
+};
+
 // What the collector counted about its input and its query clients: the one set that
 // `health` and /metrics both render. `health` shows every field; /metrics exports every
 // field but `malformed` (the sum of its per-reason series) and `tail_dropped`.
@@ -133,6 +145,8 @@ public:
     [[nodiscard]] const SnapshotStatus& snapshot_status() const noexcept { return m_snapshot; }
     [[nodiscard]] SpoolStatus& spool_status() noexcept { return m_spool; }
     [[nodiscard]] const SpoolStatus& spool_status() const noexcept { return m_spool; }
+    [[nodiscard]] ImportCounters& import_counters() noexcept { return m_import; }
+    [[nodiscard]] const ImportCounters& import_counters() const noexcept { return m_import; }
     [[nodiscard]] HistoryStatus& history_status() noexcept { return m_history; }
     [[nodiscard]] const HistoryStatus& history_status() const noexcept { return m_history; }
 
@@ -158,6 +172,7 @@ private:
     SnapshotStatus m_snapshot;
     SpoolStatus m_spool;
     HistoryStatus m_history;
+    ImportCounters m_import;
 };
 
 } // namespace mso

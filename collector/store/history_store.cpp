@@ -268,10 +268,18 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
     const std::uint64_t hash = content_hash(e);
     const std::int64_t key = uid_key(e.unique_id, hash);
     std::string error;
-    Stmt* same =
-        m.statement("SELECT unique_id, content_hash FROM events WHERE uid_key = ?1", error);
+    Stmt* same = m.statement("SELECT unique_id, content_hash, client_id, method_id, path FROM "
+                             "events WHERE uid_key = ?1",
+                             error);
     if (same == nullptr) {
         return fail(error);
+    }
+    // Dedup::request compares string ids: a client or method never interned matches no row.
+    std::optional<std::int64_t> client_id;
+    std::optional<std::int64_t> method_id;
+    if (dedup == Dedup::request && !e.unique_id.empty()) {
+        client_id = m.lookup(e.client);
+        method_id = m.lookup(e.method);
     }
     same->bind(1, key);
     for (;;) {
@@ -282,9 +290,17 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
         if (!*row) {
             break;
         }
-        if (same->text(0) == e.unique_id &&
-            ((dedup == Dedup::unique_id && !e.unique_id.empty()) ||
-             static_cast<std::uint64_t>(same->integer(1)) == hash)) {
+        if (same->text(0) != e.unique_id) {
+            continue;
+        }
+        bool duplicate = static_cast<std::uint64_t>(same->integer(1)) == hash;
+        if (!duplicate && !e.unique_id.empty()) {
+            duplicate = dedup == Dedup::unique_id ||
+                        (dedup == Dedup::request && client_id && method_id &&
+                         same->integer(2) == *client_id && same->integer(3) == *method_id &&
+                         same->text(4) == e.path);
+        }
+        if (duplicate) {
             same->reset();
             return false;
         }

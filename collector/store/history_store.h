@@ -25,10 +25,14 @@ namespace mso {
 
 struct HistoryOptions : ConnectOptions {};
 
-// What makes an event a duplicate of one already stored. Both need the same unique id;
+// What makes an event a duplicate of one already stored. Each needs the same unique id;
 // `content` also the same content hash (the same request read again, from any source),
-// `unique_id` only the id (an audit log entry of a request the module already sent).
-enum class Dedup : std::uint8_t { content, unique_id };
+// `unique_id` only the id (an audit log entry of a request the module already sent),
+// `request` also the same client, method and path: the fields every view of one
+// request agrees on (the module's event and any audit log's entry), which tell apart
+// two servers' requests that happen to share an id (nginx's are time-based). Without a
+// unique id, every mode compares the content hash. docs/STORE.md has the reasons.
+enum class Dedup : std::uint8_t { content, unique_id, request };
 
 struct WriteStats {
     std::size_t inserted = 0;

@@ -25,6 +25,9 @@ StoreWriter::StoreWriter(HistoryStore store, StoreWriterOptions options)
       m_limiter(m_options.log_burst, m_options.log_window)
 {
     m_options.batch_events = std::max<std::size_t>(m_options.batch_events, 1);
+    m_bulk_limit = std::max<std::size_t>(
+        static_cast<std::size_t>(static_cast<double>(m_options.max_queue) * m_options.bulk_share),
+        1);
     if (!m_options.now_us) {
         m_options.now_us = system_now_us;
     }
@@ -38,17 +41,28 @@ StoreWriter::~StoreWriter()
 
 bool StoreWriter::offer(StoredEvent&& event)
 {
+    return offer(std::move(event), Offer{0, m_options.dedup, false}) == OfferResult::accepted;
+}
+
+OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
+{
     bool wake = false;
     {
         const std::lock_guard lock(m_mutex);
-        if (m_stopping || m_queue.size() >= m_options.max_queue) {
+        const bool full = m_stopping || m_queued_events >= m_options.max_queue;
+        if (how.bulk && !m_stopping && (full || m_queued_bulk >= m_bulk_limit)) {
+            return OfferResult::no_room;
+        }
+        if (full) {
             m_queue_full.fetch_add(1, std::memory_order_relaxed);
-            return false;
+            return OfferResult::refused;
         }
         if (m_queue.empty()) {
             m_first_at = SteadyClock::now();
         }
-        m_queue.push_back(std::move(event));
+        m_queue.push_back(Item{std::move(event), how, {}});
+        ++m_queued_events;
+        m_queued_bulk += how.bulk ? 1 : 0;
         ++m_offered;
         // Wake the thread to start the batch timer, and when a batch is full.
         wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
@@ -56,7 +70,42 @@ bool StoreWriter::offer(StoredEvent&& event)
     if (wake) {
         m_wake.notify_one();
     }
+    return OfferResult::accepted;
+}
+
+bool StoreWriter::offer_marker(Producer producer, MarkerCallback done)
+{
+    bool wake = false;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (m_stopping) {
+            return false;
+        }
+        if (m_queue.empty()) {
+            m_first_at = SteadyClock::now();
+        }
+        Item item;
+        item.how.producer = producer;
+        item.marker = std::move(done);
+        m_queue.push_back(std::move(item));
+        ++m_offered;
+        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+    }
+    if (wake) {
+        m_wake.notify_one();
+    }
     return true;
+}
+
+Producer StoreWriter::new_producer() noexcept
+{
+    return m_next_producer.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool StoreWriter::bulk_room() const
+{
+    const std::lock_guard lock(m_mutex);
+    return !m_stopping && m_queued_bulk < m_bulk_limit && m_queued_events < m_options.max_queue;
 }
 
 void StoreWriter::flush()
@@ -91,7 +140,8 @@ StoreWriterCounters StoreWriter::counters() const
     c.batches = m_batches.load(std::memory_order_relaxed);
     c.pruned = m_pruned.load(std::memory_order_relaxed);
     const std::lock_guard lock(m_mutex);
-    c.queued = m_queue.size();
+    c.queued = m_queued_events;
+    c.bulk_queued = m_queued_bulk;
     c.last_error = m_last_error;
     return c;
 }
@@ -99,7 +149,7 @@ StoreWriterCounters StoreWriter::counters() const
 void StoreWriter::run()
 {
     const bool retention = m_options.max_age_days > 0 || m_options.max_bytes > 0;
-    std::vector<StoredEvent> batch;
+    std::vector<Item> batch;
     for (;;) {
         bool last = false;
         {
@@ -121,6 +171,12 @@ void StoreWriter::run()
             const std::size_t n = std::min(m_queue.size(), m_options.batch_events);
             std::move(m_queue.begin(), m_queue.begin() + static_cast<std::ptrdiff_t>(n),
                       std::back_inserter(batch));
+            for (const Item& item : batch) {
+                if (!item.marker) {
+                    --m_queued_events;
+                    m_queued_bulk -= item.how.bulk ? 1 : 0;
+                }
+            }
             m_queue.erase(m_queue.begin(), m_queue.begin() + static_cast<std::ptrdiff_t>(n));
             if (m_queue.empty()) {
                 m_flush_wanted = false;
@@ -139,25 +195,70 @@ void StoreWriter::run()
     }
 }
 
-void StoreWriter::write(std::vector<StoredEvent>& batch)
+void StoreWriter::write(std::vector<Item>& batch)
 {
-    const auto n = static_cast<std::uint64_t>(batch.size());
-    auto stats = m_store.write_batch(batch, m_options.dedup);
-    if (stats) {
-        m_written.fetch_add(stats->inserted, std::memory_order_relaxed);
-        m_duplicates.fetch_add(stats->duplicates, std::memory_order_relaxed);
-        m_batches.fetch_add(1, std::memory_order_relaxed);
-    } else {
-        const bool full = m_store.last_failure() == SqliteFailure::full;
-        (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
-        log(stats.error() + (full ? " (disk full)" : ""));
+    // Markers split the batch: what comes before one is written before it is answered.
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i <= batch.size(); ++i) {
+        if (i < batch.size() && !batch[i].marker) {
+            continue;
+        }
+        write_group(batch, begin, i);
+        if (i < batch.size()) {
+            const Producer producer = batch[i].how.producer;
+            MarkerResult result;
+            if (const auto it = m_since_marker.find(producer); it != m_since_marker.end()) {
+                result = it->second;
+                m_since_marker.erase(it);
+            }
+            batch[i].marker(result);
+        }
+        begin = i + 1;
     }
+    const auto n = static_cast<std::uint64_t>(batch.size());
     batch.clear();
     {
         const std::lock_guard lock(m_mutex);
         m_done += n;
     }
     m_flushed.notify_all();
+}
+
+void StoreWriter::write_group(std::vector<Item>& batch, std::size_t begin, std::size_t end)
+{
+    // One transaction per (producer, dedup) among the events [begin, end), in order of
+    // first appearance; usually there is one.
+    std::vector<bool> taken(end - begin, false);
+    std::vector<StoredEvent> events;
+    for (std::size_t first = begin; first < end; ++first) {
+        if (taken[first - begin]) {
+            continue;
+        }
+        const Offer how = batch[first].how;
+        events.clear();
+        for (std::size_t i = first; i < end; ++i) {
+            const Offer& other = batch[i].how;
+            if (!taken[i - begin] && other.producer == how.producer && other.dedup == how.dedup) {
+                taken[i - begin] = true;
+                events.push_back(std::move(batch[i].event));
+            }
+        }
+        const auto n = static_cast<std::uint64_t>(events.size());
+        auto stats = m_store.write_batch(events, how.dedup);
+        MarkerResult& mine = m_since_marker[how.producer];
+        if (stats) {
+            m_written.fetch_add(stats->inserted, std::memory_order_relaxed);
+            m_duplicates.fetch_add(stats->duplicates, std::memory_order_relaxed);
+            m_batches.fetch_add(1, std::memory_order_relaxed);
+            mine.inserted += stats->inserted;
+            mine.duplicates += stats->duplicates;
+        } else {
+            const bool full = m_store.last_failure() == SqliteFailure::full;
+            (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
+            mine.lost += n;
+            log(stats.error() + (full ? " (disk full)" : ""));
+        }
+    }
 }
 
 void StoreWriter::prune()

@@ -5,8 +5,18 @@
 // step between batches, and counts what it could not take. Logs at a bounded rate
 // through the caller's logger.
 //
-// Thread-safety: offer(), flush(), counters() may be called from any thread. offer()
-// takes a mutex for a push and never blocks on I/O.
+// Producers: every offer names the producer it comes from (0, the default, is the
+// daemon's live ingest; new_producer() gives others, e.g. one per import connection) and
+// the duplicate rule for that event. A marker (offer_marker) is queued like an event;
+// when the writer reaches it, everything queued before it is committed or lost, and
+// its callback learns what became of that producer's events since its previous marker.
+// Bulk offers (imports) may fill at most `bulk_share` of the queue, so an import can
+// never take the room live events need: beyond it they are refused with no_room (not
+// counted as lost; the producer waits and offers again).
+//
+// Thread-safety: offer(), offer_marker(), flush(), counters() may be called from any
+// thread. offer() takes a mutex for a push and never blocks on I/O. Marker callbacks run
+// on the writer thread: keep them short (post the result elsewhere).
 #pragma once
 
 #include "store/history_store.h"
@@ -22,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 namespace mso {
 
@@ -29,7 +41,9 @@ struct StoreWriterOptions {
     std::size_t max_queue = 100'000; // events waiting; offer() refuses beyond
     std::size_t batch_events = 4096; // commit when this many wait
     std::chrono::milliseconds batch_interval{250};
-    Dedup dedup = Dedup::content;
+    Dedup dedup = Dedup::content; // of offer(StoredEvent&&)
+    // Bulk events may be at most this share of max_queue (at least 1 event).
+    double bulk_share = 0.5;
     // Retention (0: no limit): one step of at most prune_rows rows between batches.
     std::int64_t max_age_days = 30;
     std::int64_t max_bytes = 0;
@@ -45,16 +59,44 @@ struct StoreWriterOptions {
 
 // What the writer did and could not do, for `health` and /metrics. Event counts.
 struct StoreWriterCounters {
-    std::uint64_t written = 0;    // stored
-    std::uint64_t duplicates = 0; // already stored, skipped
-    std::uint64_t queue_full = 0; // refused by offer(): the queue was full
-    std::uint64_t disk_full = 0;  // lost: SQLITE_FULL
-    std::uint64_t io_errors = 0;  // lost: any other error
-    std::uint64_t batches = 0;    // committed transactions
-    std::uint64_t pruned = 0;     // deleted by retention
-    std::uint64_t queued = 0;     // waiting now
-    std::string last_error;       // "" when none yet
+    std::uint64_t written = 0;     // stored
+    std::uint64_t duplicates = 0;  // already stored, skipped
+    std::uint64_t queue_full = 0;  // refused by offer(): the queue was full
+    std::uint64_t disk_full = 0;   // lost: SQLITE_FULL
+    std::uint64_t io_errors = 0;   // lost: any other error
+    std::uint64_t batches = 0;     // committed transactions
+    std::uint64_t pruned = 0;      // deleted by retention
+    std::uint64_t queued = 0;      // waiting now
+    std::uint64_t bulk_queued = 0; // of which bulk (imports)
+    std::string last_error;        // "" when none yet
 };
+
+// Who offered an event: 0 is the default producer; new_producer() gives the others.
+using Producer = std::uint64_t;
+
+// How one event is offered.
+struct Offer {
+    Producer producer = 0;
+    Dedup dedup = Dedup::content;
+    bool bulk = false; // an import: limited to bulk_share of the queue
+};
+
+enum class OfferResult : std::uint8_t {
+    accepted,
+    refused, // the queue is full or the writer stopped: lost, counted as queue_full
+    no_room, // bulk: its share of the queue is used; not counted, offer it again later
+};
+
+// What became of one producer's events between two of its markers.
+struct MarkerResult {
+    std::uint64_t inserted = 0;
+    std::uint64_t duplicates = 0;
+    std::uint64_t lost = 0; // disk full or I/O error (offers refused are the producer's to count)
+
+    bool operator==(const MarkerResult&) const = default;
+};
+
+using MarkerCallback = std::function<void(const MarkerResult&)>;
 
 class StoreWriter {
 public:
@@ -67,6 +109,16 @@ public:
     // Queues one event; false (and counted as queue_full) when the queue is full or the
     // writer stopped. Never waits on the disk.
     bool offer(StoredEvent&& event);
+    // Queues one event as `how` says; never waits on the disk.
+    OfferResult offer(StoredEvent&& event, const Offer& how);
+    // Queues a marker of `producer`: `done` runs on the writer thread once every item
+    // queued before it is committed or counted lost, with that producer's results since
+    // its previous marker. False (and `done` never runs) when the writer stopped.
+    bool offer_marker(Producer producer, MarkerCallback done);
+    // A producer id never given before (1, 2, ...).
+    [[nodiscard]] Producer new_producer() noexcept;
+    // Whether a bulk offer would find room now (a hint: another thread may take it).
+    [[nodiscard]] bool bulk_room() const;
     // Returns when every event offered before the call is committed (or counted lost).
     void flush();
     // Writes what is queued, then joins the thread. Idempotent.
@@ -75,8 +127,16 @@ public:
     [[nodiscard]] StoreWriterCounters counters() const;
 
 private:
+    // One queued event or marker.
+    struct Item {
+        StoredEvent event;
+        Offer how;
+        MarkerCallback marker; // set: a marker of how.producer
+    };
+
     void run();
-    void write(std::vector<StoredEvent>& batch);
+    void write(std::vector<Item>& batch);
+    void write_group(std::vector<Item>& batch, std::size_t begin, std::size_t end);
     void prune();
     void log(const std::string& message);
 
@@ -86,8 +146,11 @@ private:
     mutable std::mutex m_mutex;
     std::condition_variable m_wake;    // the thread waits for events or stop
     std::condition_variable m_flushed; // flush() waits for m_done
-    std::deque<StoredEvent> m_queue;
-    std::uint64_t m_offered = 0; // accepted by offer()
+    std::deque<Item> m_queue;
+    std::size_t m_queued_events = 0; // events in m_queue (markers not counted)
+    std::size_t m_queued_bulk = 0;   // bulk events in m_queue
+    std::size_t m_bulk_limit = 1;
+    std::uint64_t m_offered = 0; // items accepted
     std::uint64_t m_done = 0;    // committed or counted lost
     bool m_flush_wanted = false;
     bool m_stopping = false;
@@ -100,10 +163,12 @@ private:
     std::atomic<std::uint64_t> m_io_errors{0};
     std::atomic<std::uint64_t> m_batches{0};
     std::atomic<std::uint64_t> m_pruned{0};
+    std::atomic<Producer> m_next_producer{1};
 
     std::chrono::steady_clock::time_point m_first_at{}; // when the oldest queued came
 
     // Writer thread only.
+    std::unordered_map<Producer, MarkerResult> m_since_marker;
     RateLimiter m_limiter;
     std::chrono::steady_clock::time_point m_next_prune{};
 

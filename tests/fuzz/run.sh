@@ -18,7 +18,7 @@ fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${MSO_FUZZ_BUILD_DIR:-$repo/build-fuzz}"
 jobs="${MSO_FUZZ_JOBS:-$(nproc)}"
-targets=(modsec_message event_decoder query snapshot audit_reader audit_entry audit_index)
+targets=(modsec_message event_decoder query snapshot audit_reader audit_entry audit_index import_line)
 declare -A max_len=([modsec_message]=8192 [event_decoder]=16384 [query]=4096 [snapshot]=8192
                     [audit_reader]=16384 [audit_entry]=16384 [audit_index]=4096)
 declare -A dict=([modsec_message]=modsec_message.dict [event_decoder]=json.dict [query]=json.dict

@@ -185,6 +185,33 @@ TEST(HistoryStore, DuplicatesAreCountedNotStored)
         {"same id, other content, by id", Dedup::unique_id,
          [](StoredEvent& e) { e.event.status = 500; }, 0},
         {"other id", Dedup::content, [](StoredEvent& e) { e.event.unique_id += "z"; }, 1},
+        // Dedup::request: the audit log's view of a request the module sent (other vhost
+        // label, time of logging, data cut differently) is the same request...
+        {"same request, other view", Dedup::request,
+         [](StoredEvent& e) {
+             e.source = "import:audit.log";
+             e.event.vhost = "shop.example.com:8443";
+             e.event.time_us += 1500;
+             e.event.findings.front().data += " and more";
+             e.event.status = 403;
+         },
+         0},
+        // ...but another server's request that shares the id is not.
+        {"same id, other client", Dedup::request,
+         [](StoredEvent& e) { e.event.client = "198.51.100.9"; }, 1},
+        {"same id, other path", Dedup::request, [](StoredEvent& e) { e.event.path = "/login"; }, 1},
+        {"same id, other method", Dedup::request, [](StoredEvent& e) { e.event.method = "GET"; },
+         1},
+        {"other id, same request", Dedup::request, [](StoredEvent& e) { e.event.unique_id += "z"; },
+         1},
+        {"no id, other content, by request", Dedup::request,
+         [](StoredEvent& e) {
+             e.event.unique_id = "";
+             e.event.port = 1;
+         },
+         1},
+        {"no id, same content, by request", Dedup::request,
+         [](StoredEvent& e) { e.event.unique_id = ""; }, 0},
         {"no id, same content", Dedup::unique_id, [](StoredEvent& e) { e.event.unique_id = ""; },
          0},
         {"no id, other content", Dedup::unique_id,

@@ -371,6 +371,31 @@ TEST(Metrics, HistoryCountersMatchHealth)
     }
 }
 
+TEST(Metrics, ImportCountersMatchHealth)
+{
+    mso::Collector c;
+    mso::ImportCounters& i = c.import_counters();
+    i.connections = 1;
+    i.inserted = 12;
+    i.duplicates = 3;
+    i.malformed = 4;
+    i.lost = 5;
+    const auto s = samples(render(c));
+    const json health = c.health(Clock::now())["import"];
+    const std::pair<const char*, const char*> same[] = {
+        {R"(modsec_observe_collector_import_events_total{result="inserted"})", "inserted"},
+        {R"(modsec_observe_collector_import_events_total{result="duplicate"})", "duplicates"},
+        {R"(modsec_observe_collector_import_events_total{result="malformed"})", "malformed"},
+        {R"(modsec_observe_collector_import_events_total{result="lost"})", "lost"},
+        {"modsec_observe_collector_import_connections_total", "connections"},
+    };
+    for (const auto& [series, key] : same) {
+        SCOPED_TRACE(series);
+        ASSERT_EQ(s.count(series), 1U);
+        EXPECT_EQ(s.at(series), std::to_string(health[key].get<std::uint64_t>()));
+    }
+}
+
 TEST(ProcessStats, Parsers)
 {
     EXPECT_EQ(mso::parse_statm_resident_pages("2456 789 321 12 0 400 0\n"), 789U);

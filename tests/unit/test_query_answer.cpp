@@ -158,8 +158,24 @@ TEST_F(AnswerQuery, HealthCounters)
         "rejected_query_peers": 0, "dropped_at_bounds": 0,
         "events_lost": 2, "ring_events": 1, "ring_capacity": 10000, "vhosts": 2,
         "snapshot_loaded": false, "snapshot_last_saved": "", "snapshot_last_error": "",
-        "snapshot_set_aside": "", "history": {"enabled": false, "set_aside": ""}})");
+        "snapshot_set_aside": "", "history": {"enabled": false, "set_aside": ""},
+        "import": {"connections": 0, "events": 0, "inserted": 0, "duplicates": 0,
+                   "malformed": 0, "lost": 0}})");
     EXPECT_EQ(health, expected);
+}
+
+TEST_F(AnswerQuery, HealthShowsWhatImportsDid)
+{
+    mso::ImportCounters& imports = m_collector.import_counters();
+    imports.connections = 2;
+    imports.events = 40;
+    imports.inserted = 30;
+    imports.duplicates = 9;
+    imports.malformed = 3;
+    imports.lost = 1;
+    EXPECT_EQ(ask(R"({"cmd":"health"})")["import"],
+              json::parse(R"({"connections": 2, "events": 40, "inserted": 30,
+                  "duplicates": 9, "malformed": 3, "lost": 1})"));
 }
 
 TEST_F(AnswerQuery, HealthShowsTheHistoryStore)
@@ -205,7 +221,9 @@ TEST_F(AnswerQuery, HealthOfAFreshCollector)
         "rejected_senders": 0, "rejected_query_peers": 0, "dropped_at_bounds": 0, "events_lost": 0, "ring_events": 0, "ring_capacity": 10000,
         "vhosts": 0, "snapshot_loaded": false, "snapshot_last_saved": "",
         "snapshot_last_error": "", "snapshot_set_aside": "",
-        "history": {"enabled": false, "set_aside": ""}})"));
+        "history": {"enabled": false, "set_aside": ""},
+        "import": {"connections": 0, "events": 0, "inserted": 0, "duplicates": 0,
+                   "malformed": 0, "lost": 0}})"));
 }
 
 } // namespace

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <thread>
+#include <vector>
 
 namespace mso {
 namespace {
@@ -176,6 +178,158 @@ TEST(StoreWriter, PrunesBetweenBatches)
     }
     EXPECT_EQ(writer.counters().pruned, 100U);
     EXPECT_EQ(stored(dir), 0);
+}
+
+// Waits (up to 60 s) until `done` holds; the marker callbacks run on the writer thread.
+template <typename Done> bool wait_for(Done done)
+{
+    for (int i = 0; i < 6000 && !done(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+}
+
+struct Markers {
+    std::mutex mutex;
+    std::vector<std::pair<Producer, MarkerResult>> seen;
+
+    MarkerCallback callback(Producer producer)
+    {
+        return [this, producer](const MarkerResult& r) {
+            const std::lock_guard lock(mutex);
+            seen.emplace_back(producer, r);
+        };
+    }
+    std::size_t count()
+    {
+        const std::lock_guard lock(mutex);
+        return seen.size();
+    }
+};
+
+TEST(StoreWriter, AMarkerReportsItsProducersEventsSinceItsPreviousMarker)
+{
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.batch_interval = std::chrono::milliseconds(20);
+    StoreWriter writer(open_store(dir), o);
+    const Producer a = writer.new_producer();
+    const Producer b = writer.new_producer();
+    ASSERT_NE(a, b);
+    ASSERT_NE(a, Producer{0});
+    Markers markers;
+    // a: 3 new + 1 duplicate; b (interleaved): 2 new; the module (producer 0): 1 new.
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(writer.offer(full_event(i), Offer{a, Dedup::request, true}),
+                  OfferResult::accepted);
+        ASSERT_EQ(writer.offer(full_event(100 + i % 2), Offer{b, Dedup::request, true}),
+                  OfferResult::accepted);
+    }
+    ASSERT_TRUE(writer.offer(full_event(200)));
+    ASSERT_EQ(writer.offer(full_event(1), Offer{a, Dedup::request, true}), OfferResult::accepted);
+    ASSERT_TRUE(writer.offer_marker(a, markers.callback(a)));
+    // b's marker comes later; a's second marker sees only what came after the first.
+    ASSERT_EQ(writer.offer(full_event(3), Offer{a, Dedup::request, true}), OfferResult::accepted);
+    ASSERT_TRUE(writer.offer_marker(b, markers.callback(b)));
+    ASSERT_TRUE(writer.offer_marker(a, markers.callback(a)));
+    ASSERT_TRUE(wait_for([&] { return markers.count() == 3; }));
+    const std::lock_guard lock(markers.mutex);
+    EXPECT_EQ(markers.seen[0].first, a);
+    EXPECT_EQ(markers.seen[0].second, (MarkerResult{3, 1, 0}));
+    EXPECT_EQ(markers.seen[1].first, b);
+    EXPECT_EQ(markers.seen[1].second, (MarkerResult{2, 1, 0}));
+    EXPECT_EQ(markers.seen[2].first, a);
+    EXPECT_EQ(markers.seen[2].second, (MarkerResult{1, 0, 0}));
+    EXPECT_EQ(stored(dir), 3 + 2 + 1 + 1);
+}
+
+TEST(StoreWriter, AMarkerComesAfterEverythingQueuedBeforeIt)
+{
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.batch_events = 7; // markers fall inside and across batches
+    StoreWriter writer(open_store(dir), o);
+    const Producer p = writer.new_producer();
+    Markers markers;
+    std::vector<std::int64_t> stored_at_marker;
+    std::mutex mutex;
+    for (int round = 0; round < 5; ++round) {
+        for (int i = 0; i < 10; ++i) {
+            ASSERT_EQ(writer.offer(full_event(round * 10 + i), Offer{p, Dedup::request, true}),
+                      OfferResult::accepted);
+        }
+        ASSERT_TRUE(writer.offer_marker(p, [&, round](const MarkerResult& r) {
+            const std::lock_guard lock(mutex);
+            stored_at_marker.push_back(r.inserted == 10 ? (round + 1) * 10 : -1);
+        }));
+    }
+    ASSERT_TRUE(wait_for([&] {
+        const std::lock_guard lock(mutex);
+        return stored_at_marker.size() == 5;
+    }));
+    EXPECT_EQ(stored_at_marker, (std::vector<std::int64_t>{10, 20, 30, 40, 50}));
+    EXPECT_EQ(stored(dir), 50);
+}
+
+TEST(StoreWriter, BulkOffersGetAtMostTheirShareOfTheQueue)
+{
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.max_queue = 10;
+    o.batch_events = 1000;
+    o.batch_interval = std::chrono::hours(1); // nothing is written until flush()
+    StoreWriter writer(open_store(dir), o);
+    const Producer p = writer.new_producer();
+    int accepted = 0;
+    for (int i = 0; i < 8; ++i) {
+        accepted +=
+            writer.offer(full_event(i), Offer{p, Dedup::request, true}) == OfferResult::accepted;
+    }
+    EXPECT_EQ(accepted, 5); // half of 10
+    EXPECT_FALSE(writer.bulk_room());
+    // The live producer still has the other half, and then the queue is full for it.
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_TRUE(writer.offer(full_event(100 + i))) << i;
+    }
+    EXPECT_FALSE(writer.offer(full_event(200)));
+    EXPECT_EQ(writer.counters().queue_full, 1U); // no_room is not a loss
+    EXPECT_EQ(writer.counters().bulk_queued, 5U);
+    writer.flush();
+    EXPECT_TRUE(writer.bulk_room());
+    EXPECT_EQ(writer.offer(full_event(5), Offer{p, Dedup::request, true}), OfferResult::accepted);
+    writer.flush();
+    EXPECT_EQ(stored(dir), 11);
+}
+
+TEST(StoreWriter, AMarkerCountsLostEventsOnAFullDisk)
+{
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.batch_interval = std::chrono::milliseconds(10);
+    StoreWriter writer(open_store(dir, 64), o);
+    const Producer p = writer.new_producer();
+    Markers markers;
+    std::uint64_t offered = 0;
+    for (int i = 0; i < 4000; ++i) {
+        if (writer.offer(full_event(i), Offer{p, Dedup::request, true}) == OfferResult::accepted) {
+            ++offered;
+        }
+    }
+    ASSERT_TRUE(writer.offer_marker(p, markers.callback(p)));
+    ASSERT_TRUE(wait_for([&] { return markers.count() == 1; }));
+    const MarkerResult r = markers.seen[0].second;
+    EXPECT_GT(r.lost, 0U);
+    EXPECT_EQ(r.inserted + r.duplicates + r.lost, offered);
+    EXPECT_EQ(writer.counters().disk_full, r.lost);
+}
+
+TEST(StoreWriter, AMarkerAfterStopIsRefused)
+{
+    TempDir dir;
+    StoreWriter writer(open_store(dir), no_retention());
+    writer.stop();
+    EXPECT_FALSE(writer.offer_marker(1, [](const MarkerResult&) { FAIL() << "ran"; }));
+    EXPECT_EQ(writer.offer(full_event(1), Offer{1, Dedup::request, true}), OfferResult::refused);
 }
 
 } // namespace
