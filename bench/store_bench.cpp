@@ -6,9 +6,10 @@
 // (ModSecObserveMatchedData truncate:32), random unique ids, spread over 7 days. CPU
 // time comes from getrusage (the machine is shared; wall time is shown too).
 //
-// Usage: store_bench [--events N] [--dir DIR] [--keep] [--reuse]   (prints Markdown)
+// Usage: store_bench [--events N] [--batch N] [--dir DIR] [--keep] [--reuse]   (Markdown)
 //   --events N  how many events to insert (default 1,000,000; 10,000,000 for the targets
 //               "over 10 million stored events": about 6 GB and 10-20 minutes of CPU)
+//   --batch N   events per write_batch (default 4,096, as StoreWriter's batch_events)
 //   --keep      leave the database in DIR; --reuse: measure the queries on a database
 //               kept by an earlier run (of the same --events) without inserting
 #include "store/history_store.h"
@@ -211,6 +212,7 @@ int main(int argc, char** argv)
     std::string dir = "/tmp/mso-store-bench";
     bool keep = false;
     bool reuse = false;
+    std::size_t batch_size = 4096; // StoreWriter's default batch_events
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--events" && i + 1 < argc) {
@@ -219,6 +221,8 @@ int main(int argc, char** argv)
             dir = argv[++i];
         } else if (a == "--keep") {
             keep = true;
+        } else if (a == "--batch" && i + 1 < argc) {
+            batch_size = std::max<std::size_t>(std::stoul(argv[++i]), 1);
         } else if (a == "--reuse") {
             reuse = keep = true;
         }
@@ -245,7 +249,6 @@ int main(int argc, char** argv)
     const std::int64_t end_us = start_us + week_us;
     Rng rng{42};
     std::vector<std::string> uids;
-    constexpr std::size_t k_batch = 4096;
     double insert_cpu = 0;
     double insert_wall = 0;
     std::vector<StoredEvent> batch;
@@ -262,7 +265,7 @@ int main(int argc, char** argv)
     }
     for (std::size_t done = 0; done < stored;) {
         batch.clear();
-        for (std::size_t i = 0; i < k_batch && done + i < stored; ++i) {
+        for (std::size_t i = 0; i < batch_size && done + i < stored; ++i) {
             const auto t = start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
                                                                 static_cast<double>(events) *
                                                                 static_cast<double>(week_us));
@@ -293,7 +296,7 @@ int main(int argc, char** argv)
                 stored);
     std::printf("| measure | value |\n|---|---|\n");
     if (!reuse) {
-        std::printf("| insert, events/s of CPU time (batches of %zu) | %.0f |\n", k_batch,
+        std::printf("| insert, events/s of CPU time (batches of %zu) | %.0f |\n", batch_size,
                     static_cast<double>(events) / insert_cpu);
         std::printf("| insert, events/s of CPU time, the last tenth | %.0f |\n",
                     static_cast<double>(last_tenth) / last_tenth_cpu);
