@@ -6,10 +6,17 @@
 // (ModSecObserveMatchedData truncate:32), random unique ids, spread over 7 days. CPU
 // time comes from getrusage (the machine is shared; wall time is shown too).
 //
-// Usage: store_bench [--events N] [--dir DIR] [--keep]   (prints Markdown)
+// Usage: store_bench [--events N] [--batch N] [--dir DIR] [--keep] [--reuse]   (Markdown)
+//   --events N  how many events to insert (default 1,000,000; 10,000,000 for the targets
+//               "over 10 million stored events": about 6 GB and 10-20 minutes of CPU)
+//   --batch N   events per write_batch (default 4,096, as StoreWriter's batch_events)
+//   --keep      leave the database in DIR; --reuse: measure the queries on a database
+//               kept by an earlier run (of the same --events) without inserting
 #include "store/history_store.h"
 
 #include <sys/resource.h>
+
+#include <cstdlib>
 
 #include <algorithm>
 #include <array>
@@ -17,6 +24,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -202,6 +211,8 @@ int main(int argc, char** argv)
     std::size_t events = 1'000'000;
     std::string dir = "/tmp/mso-store-bench";
     bool keep = false;
+    bool reuse = false;
+    std::size_t batch_size = 4096; // StoreWriter's default batch_events
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--events" && i + 1 < argc) {
@@ -210,14 +221,27 @@ int main(int argc, char** argv)
             dir = argv[++i];
         } else if (a == "--keep") {
             keep = true;
+        } else if (a == "--batch" && i + 1 < argc) {
+            batch_size = std::max<std::size_t>(std::stoul(argv[++i]), 1);
+        } else if (a == "--reuse") {
+            reuse = keep = true;
         }
     }
     std::filesystem::create_directories(dir);
     const std::string path = dir + "/history.db";
     for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::filesystem::remove(path + suffix);
+        if (!reuse) {
+            std::filesystem::remove(path + suffix);
+        }
     }
-    auto store = mso::HistoryStore::open(path);
+    std::array<double, 3> load{};
+    check(getloadavg(load.data(), 3) == 3, "no load average");
+    std::printf("Load average at the start: %.2f %.2f %.2f\n\n", load[0], load[1], load[2]);
+    auto store = mso::HistoryStore::open(path, [&] {
+        mso::HistoryOptions o;
+        o.check_integrity = !reuse; // quick_check reads the whole file
+        return o;
+    }());
     check(store.has_value(), store.error());
 
     const std::int64_t week_us = 7LL * 86'400'000'000LL;
@@ -225,13 +249,23 @@ int main(int argc, char** argv)
     const std::int64_t end_us = start_us + week_us;
     Rng rng{42};
     std::vector<std::string> uids;
-    constexpr std::size_t k_batch = 4096;
     double insert_cpu = 0;
     double insert_wall = 0;
     std::vector<StoredEvent> batch;
-    for (std::size_t done = 0; done < events;) {
+    // The rate of the last tenth: what a store already holding 0.9 N events takes.
+    double last_tenth_cpu = 0;
+    std::size_t last_tenth = 0;
+    // With --reuse, the events already stored (a run stopped early keeps fewer than N, laid
+    // out in time as N would be): the same generator yields their unique ids again.
+    std::size_t stored = events;
+    if (reuse) {
+        auto n = store->event_count();
+        check(n.has_value(), n.error());
+        stored = std::min(events, static_cast<std::size_t>(*n));
+    }
+    for (std::size_t done = 0; done < stored;) {
         batch.clear();
-        for (std::size_t i = 0; i < k_batch && done + i < events; ++i) {
+        for (std::size_t i = 0; i < batch_size && done + i < stored; ++i) {
             const auto t = start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
                                                                 static_cast<double>(events) *
                                                                 static_cast<double>(week_us));
@@ -242,23 +276,35 @@ int main(int argc, char** argv)
         }
         const double c0 = cpu_seconds();
         const auto t0 = Clock::now();
+        if (reuse) { // same events, same unique ids, nothing written
+            done += batch.size();
+            continue;
+        }
         auto r = store->write_batch(batch);
         insert_wall += std::chrono::duration<double>(Clock::now() - t0).count();
         insert_cpu += cpu_seconds() - c0;
+        if (done >= events - events / 10) {
+            last_tenth_cpu += cpu_seconds() - c0;
+            last_tenth += batch.size();
+        }
         check(r.has_value(), r.error());
         done += batch.size();
     }
     auto size = store->size();
     check(size.has_value(), size.error());
     std::printf("## History store, %zu flagged events (5 findings each, data cut at 32 bytes)\n\n",
-                events);
+                stored);
     std::printf("| measure | value |\n|---|---|\n");
-    std::printf("| insert, events/s of CPU time (batches of %zu) | %.0f |\n", k_batch,
-                static_cast<double>(events) / insert_cpu);
-    std::printf("| insert, events/s of wall time | %.0f |\n",
-                static_cast<double>(events) / insert_wall);
+    if (!reuse) {
+        std::printf("| insert, events/s of CPU time (batches of %zu) | %.0f |\n", batch_size,
+                    static_cast<double>(events) / insert_cpu);
+        std::printf("| insert, events/s of CPU time, the last tenth | %.0f |\n",
+                    static_cast<double>(last_tenth) / last_tenth_cpu);
+        std::printf("| insert, events/s of wall time | %.0f |\n",
+                    static_cast<double>(events) / insert_wall);
+    }
     std::printf("| bytes on disk per event (used pages) | %.0f |\n",
-                static_cast<double>(size->used_bytes()) / static_cast<double>(events));
+                static_cast<double>(size->used_bytes()) / static_cast<double>(stored));
     std::printf("| database file | %.1f MB |\n", static_cast<double>(size->file_bytes()) / 1e6);
 
     auto reader = mso::HistoryStore::open(path, [] {
@@ -297,8 +343,21 @@ int main(int argc, char** argv)
          q([](auto& h) { h.engine_mode = mso::EngineMode::detection_only; })},
         {"--source import:access-2024", q([](auto& h) { h.source = "import:access-2024"; })},
         {"--path /shop/product/4242", q([](auto& h) { h.path_prefix = "/shop/product/4242"; })},
+        {"--path /shop/ (common prefix)", q([](auto& h) { h.path_prefix = "/shop/"; })},
+        {"--path /shop/product/4242 --window 1 h", q([&](auto& h) {
+             h.path_prefix = "/shop/product/4242";
+             h.since_us = end_us - 3'600'000'000LL;
+         })},
         {"--grep libinjection", q([](auto& h) { h.grep = "libinjection"; })},
         {"--grep xyz (data)", q([](auto& h) { h.grep = "xyz"; })},
+        {"--grep xyz --window 1 h", q([&](auto& h) {
+             h.grep = "xyz";
+             h.since_us = end_us - 3'600'000'000LL;
+         })},
+        {"--grep xyz --vhost (rarest)", q([](auto& h) {
+             h.grep = "xyz";
+             h.vhost = "site19.example.com";
+         })},
         {"--since/--until 1 h, mid-week", q([&](auto& h) {
              h.since_us = mid;
              h.until_us = mid + 3'600'000'000LL;
@@ -361,6 +420,62 @@ int main(int argc, char** argv)
         });
         std::printf("| %s | %.2f | %.2f | %zu buckets |\n", s.name, ts.median_ms, ts.max_ms, n);
     }
+    // Aggregates over long windows (rules, stats, top from history).
+    const std::int64_t day_us = 86'400'000'000LL;
+    struct Aggregate {
+        const char* name;
+        int runs;
+        std::function<std::size_t()> run;
+    };
+    auto rows = [&](auto r) {
+        check(r.has_value(), r.error());
+        return r->size();
+    };
+    const std::optional<std::string> busy = "site0.example.com";
+    const std::optional<std::string> all;
+    const std::int64_t off = 1'234'567; // not on a minute: partial minutes at both ends
+    const std::vector<Aggregate> aggregates{
+        {"rule_counts 7 d", 5, [&] { return rows(reader->rule_counts(all, start_us, end_us, 0)); }},
+        {"rule_counts 7 d, off-minute ends", 5,
+         [&] { return rows(reader->rule_counts(all, start_us + off, end_us - off, 0)); }},
+        {"rule_counts 7 d, --vhost", 5,
+         [&] { return rows(reader->rule_counts(busy, start_us, end_us, 0)); }},
+        {"vhost_totals 7 d", 5, [&] { return rows(reader->vhost_totals(start_us, end_us)); }},
+        {"vhost_totals 7 d, off-minute ends", 5,
+         [&] { return rows(reader->vhost_totals(start_us + off, end_us - off)); }},
+        {"top clients 1 h", 3,
+         [&] {
+             return rows(
+                 reader->top(mso::HistoryList::clients, all, end_us - 3'600'000'000LL, end_us, 20));
+         }},
+        {"top clients 1 d", 1,
+         [&] {
+             return rows(reader->top(mso::HistoryList::clients, all, end_us - day_us, end_us, 20));
+         }},
+        {"top clients 7 d", 1,
+         [&] { return rows(reader->top(mso::HistoryList::clients, all, start_us, end_us, 20)); }},
+        {"top clients 7 d, --vhost (rarest)", 1,
+         [&] {
+             return rows(reader->top(mso::HistoryList::clients, "site19.example.com", start_us,
+                                     end_us, 20));
+         }},
+        {"top paths 7 d", 1,
+         [&] { return rows(reader->top(mso::HistoryList::paths, all, start_us, end_us, 20)); }},
+        {"top agents 7 d", 1,
+         [&] { return rows(reader->top(mso::HistoryList::agents, all, start_us, end_us, 20)); }},
+        {"top targets 7 d", 1,
+         [&] { return rows(reader->top(mso::HistoryList::targets, all, start_us, end_us, 20)); }},
+    };
+    std::printf("\n| aggregate (read-only connection) | median ms | max ms | rows |\n"
+                "|---|---|---|---|\n");
+    for (const auto& a : aggregates) {
+        std::size_t n = 0;
+        auto ta = measure(a.runs, [&](int) { n = a.run(); });
+        std::printf("| %s | %.1f | %.1f | %zu |\n", a.name, ta.median_ms, ta.max_ms, n);
+        std::fflush(stdout);
+    }
+    check(getloadavg(load.data(), 3) == 3, "no load average");
+    std::printf("\nLoad average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
     if (!keep) {
         for (const char* suffix : {"", "-wal", "-shm"}) {
             std::filesystem::remove(path + suffix);

@@ -3,6 +3,7 @@
 // retention and size in history_retention.cpp.
 #include "store/history_store_impl.h"
 
+#include <algorithm>
 #include <array>
 #include <string_view>
 
@@ -192,7 +193,11 @@ Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
         t.intercepted += c.intercepted;
         t.would_block += c.would_block;
     }
-    deltas.merge(totals);
+    // In key order, so the upserts walk the minutes table's b-tree forward.
+    std::vector<std::pair<MinuteKey, MinuteCounts>> rows(deltas.begin(), deltas.end());
+    rows.insert(rows.end(), totals.begin(), totals.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     std::string error;
     Stmt* s = statement("INSERT INTO minutes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                         "ON CONFLICT DO UPDATE SET events = events + excluded.events, "
@@ -207,7 +212,10 @@ Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
     if (drop == nullptr) {
         return fail(error);
     }
-    for (const auto& [key, c] : deltas) {
+    for (const auto& [key, c] : rows) {
+        if (c.events == 0 && c.flagged == 0 && c.intercepted == 0 && c.would_block == 0) {
+            continue;
+        }
         s->reset();
         const std::array<std::int64_t, 7> values{key.rule_id, key.vhost_id,  key.minute,   c.events,
                                                  c.flagged,   c.intercepted, c.would_block};
@@ -260,20 +268,47 @@ SqliteFailure HistoryStore::last_failure() const noexcept
 
 namespace {
 
+// The writer's three per-event statements, prepared on first use and kept.
+Result<void> prepare_writer(HistoryStore::Impl& m)
+{
+    auto& w = m.writer;
+    if (w.insert_rule != nullptr) {
+        return ok();
+    }
+    std::string error;
+    w.same_uid =
+        m.statement("SELECT unique_id, content_hash, client_id, method_id, path FROM events "
+                    "WHERE uid_key = ?1",
+                    error);
+    w.insert_event =
+        w.same_uid == nullptr
+            ? nullptr
+            : m.statement("INSERT INTO events (time_us, source_id, vhost_id, port, client_id, "
+                          "method_id, protocol_id, user_agent_id, status, phase, verdict, "
+                          "engine_mode, findings_dropped, uid_key, content_hash, scores, path, "
+                          "query, unique_id, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                          "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                          error);
+    w.insert_rule = w.insert_event == nullptr
+                        ? nullptr
+                        : m.statement("INSERT INTO event_rules VALUES (?1, ?2, ?3)", error);
+    if (w.insert_rule == nullptr) {
+        w = HistoryStore::Impl::Writer{};
+        return fail(error);
+    }
+    return ok();
+}
+
 // Inserts one event unless it is a duplicate; true when inserted.
 Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedup dedup,
                           MinuteDeltas& minutes)
 {
+    auto& w = m.writer;
     const RequestEvent& e = stored.event;
     const std::uint64_t hash = content_hash(e);
     const std::int64_t key = uid_key(e.unique_id, hash);
-    std::string error;
-    Stmt* same = m.statement("SELECT unique_id, content_hash, client_id, method_id, path FROM "
-                             "events WHERE uid_key = ?1",
-                             error);
-    if (same == nullptr) {
-        return fail(error);
-    }
+    Stmt* same = w.same_uid;
+    same->reset();
     // Dedup::request compares string ids: a client or method never interned matches no row.
     std::optional<std::int64_t> client_id;
     std::optional<std::int64_t> method_id;
@@ -315,20 +350,13 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
         }
         sid[i] = *id;
     }
-    std::string findings;
-    if (!encode_findings(e.findings, m, findings)) {
+    w.findings.clear();
+    if (!encode_findings(e.findings, m, w.findings)) {
         return m.db.error("cannot intern a finding's string");
     }
     const Verdict verdict = verdict_of(e);
-    Stmt* s = m.statement("INSERT INTO events (time_us, source_id, vhost_id, port, client_id, "
-                          "method_id, protocol_id, user_agent_id, status, phase, verdict, "
-                          "engine_mode, findings_dropped, uid_key, content_hash, scores, path, "
-                          "query, unique_id, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                          "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-                          error);
-    if (s == nullptr) {
-        return fail(error);
-    }
+    Stmt* s = w.insert_event;
+    s->reset();
     const std::array<std::int64_t, 15> values{e.time_us,
                                               sid[0],
                                               sid[1],
@@ -347,23 +375,23 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
     for (std::size_t i = 0; i < values.size(); ++i) {
         s->bind(static_cast<int>(i + 1), values[i]);
     }
-    if (const std::string scores = encode_scores(e.scores); !scores.empty()) {
-        s->bind_blob(16, scores);
+    w.scores.clear();
+    append_scores(e.scores, w.scores);
+    if (!w.scores.empty()) {
+        s->bind_blob_static(16, w.scores);
     }
-    s->bind(17, std::string_view(e.path));
-    s->bind(18, std::string_view(e.query));
-    s->bind(19, std::string_view(e.unique_id));
-    s->bind_blob(20, findings);
+    // Static binds: the event and the buffers outlive the step.
+    s->bind_static(17, e.path);
+    s->bind_static(18, e.query);
+    s->bind_static(19, e.unique_id);
+    s->bind_blob_static(20, w.findings);
     if (auto r = s->step(); !r) {
         return fail(r.error());
     }
     const std::int64_t row_id = m.db.last_rowid();
-    const std::vector<std::int64_t> rules = finding_rule_ids(findings);
-    Stmt* rule = m.statement("INSERT INTO event_rules VALUES (?1, ?2, ?3)", error);
-    if (rule == nullptr) {
-        return fail(error);
-    }
-    for (const std::int64_t id : rules) {
+    finding_rule_ids(w.findings, w.rules);
+    Stmt* rule = w.insert_rule;
+    for (const std::int64_t id : w.rules) {
         rule->reset();
         rule->bind(1, id);
         rule->bind(2, e.time_us);
@@ -373,7 +401,7 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
         }
     }
     const bool flagged = !e.findings.empty() || e.findings_dropped > 0;
-    HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, rules, 1);
+    HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, w.rules, 1);
     return true;
 }
 
@@ -391,8 +419,11 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
     }
     WriteStats stats;
     MinuteDeltas minutes;
-    Result<void> result = ok();
+    Result<void> result = prepare_writer(m);
     for (const StoredEvent& e : events) {
+        if (!result) {
+            break;
+        }
         auto inserted = insert_event(m, e, dedup, minutes);
         if (!inserted) {
             result = fail(inserted.error());
@@ -410,6 +441,16 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
         m.db.rollback();
         m.forget_ids(); // ids interned in the rolled-back transaction are gone
         return fail("cannot store " + std::to_string(events.size()) + " events: " + result.error());
+    }
+    // A slow trickle of events would leave the WAL unsynced for long between SQLite's own
+    // checkpoints (every 64 MiB); a passive one never waits for readers.
+    const auto now = std::chrono::steady_clock::now();
+    if (now - m.writer.checkpointed >= k_checkpoint_interval) {
+        m.writer.checkpointed = now;
+        // The batch is committed either way; a checkpoint that fails is retried later.
+        if (auto r = m.db.exec("PRAGMA wal_checkpoint(PASSIVE)"); !r) {
+            m.db.clear_failure();
+        }
     }
     return stats;
 }

@@ -82,6 +82,39 @@ struct SeriesRow {
     bool operator==(const SeriesRow&) const = default;
 };
 
+// One rule over a window (`rules` from history): the events with at least one finding of
+// that rule id.
+struct RuleCount {
+    std::string rule_id;
+    std::string msg;               // the rule's message in its newest event of the window
+    std::uint64_t hits = 0;        // events with a finding of the rule
+    std::int64_t last_seen_us = 0; // time_us of that newest event
+
+    bool operator==(const RuleCount&) const = default;
+};
+
+// One vhost over a window (`stats` from history).
+struct VhostTotals {
+    std::string vhost;
+    std::uint64_t events = 0;
+    std::uint64_t flagged = 0; // with findings (or dropped findings)
+    std::uint64_t intercepted = 0;
+    std::uint64_t would_block = 0;
+
+    bool operator==(const VhostTotals&) const = default;
+};
+
+// The lists of `top` from history. clients, paths (without query string) and agents
+// (User-Agent) count events; targets count findings (ARGS:q, ...), as the live lists do.
+enum class HistoryList : std::uint8_t { clients, paths, agents, targets };
+
+struct TopRow {
+    std::string key;
+    std::uint64_t count = 0;
+
+    bool operator==(const TopRow&) const = default;
+};
+
 // The size of the database file (not counting its WAL).
 struct StoreSize {
     std::int64_t page_size = 0;
@@ -122,6 +155,24 @@ public:
     [[nodiscard]] Result<std::vector<SeriesRow>>
     timeseries(const std::optional<std::string>& vhost, const std::optional<std::string>& rule,
                std::int64_t since_us, std::int64_t until_us, std::int64_t step_seconds);
+
+    // Aggregates over [since_us, until_us) for windows longer than the collector's memory
+    // holds, exact at any boundary: whole minutes come from the per-minute counts, the
+    // partial minutes at either end from the events. An unknown vhost gives no rows.
+    //
+    // Rules with hits, most hits first (then rule id), at most `limit` (0: all).
+    [[nodiscard]] Result<std::vector<RuleCount>>
+    rule_counts(const std::optional<std::string>& vhost, std::int64_t since_us,
+                std::int64_t until_us, std::size_t limit);
+    // Every vhost with events in the window, by name.
+    [[nodiscard]] Result<std::vector<VhostTotals>> vhost_totals(std::int64_t since_us,
+                                                                std::int64_t until_us);
+    // The heaviest keys of `list`, most first (then key), at most `limit` (0: all). Exact
+    // counts, read from every event of the window: a scan (docs/STORE.md has its cost).
+    [[nodiscard]] Result<std::vector<TopRow>> top(HistoryList list,
+                                                  const std::optional<std::string>& vhost,
+                                                  std::int64_t since_us, std::int64_t until_us,
+                                                  std::size_t limit);
 
     // Deletes at most `max_rows` of the oldest events when they are older than
     // `max_age_days` (0: no limit) or the used size exceeds `max_bytes` (0: no limit);

@@ -64,6 +64,11 @@ CREATE TABLE minutes (
 ) WITHOUT ROWID;
 )sql";
 
+// WAL pages before SQLite checkpoints on its own: 64 MiB of 4 KiB pages. SQLite's default
+// (1,000) made nearly every batch of 4,096 events pay for a checkpoint that wrote back the
+// same index pages again and again (about 15 % of the insert time).
+constexpr int k_wal_autocheckpoint_pages = 16384;
+
 constexpr std::array<Migration, 1> k_migrations{{
     {1, "events, findings, interned strings, the rule index and per-minute counts", k_v1},
 }};
@@ -178,7 +183,8 @@ Result<void> configure(Db& db, const ConnectOptions& options)
     if (!options.read_only) {
         // auto_vacuum only takes effect before the first table exists.
         pragmas += " PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;"
-                   " PRAGMA synchronous = NORMAL;";
+                   " PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = " +
+                   std::to_string(k_wal_autocheckpoint_pages) + ";";
     }
     return db.exec(pragmas);
 }

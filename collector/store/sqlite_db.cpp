@@ -162,6 +162,16 @@ void Stmt::bind_blob(int index, std::string_view bytes) noexcept
     sqlite3_bind_blob64(m_stmt, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT);
 }
 
+void Stmt::bind_static(int index, std::string_view text) noexcept
+{
+    sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+void Stmt::bind_blob_static(int index, std::string_view bytes) noexcept
+{
+    sqlite3_bind_blob64(m_stmt, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+}
+
 void Stmt::bind_null(int index) noexcept
 {
     sqlite3_bind_null(m_stmt, index);

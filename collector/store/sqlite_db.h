@@ -72,6 +72,9 @@ public:
     void bind(int index, std::int64_t value) noexcept;
     void bind(int index, std::string_view text) noexcept; // copied by SQLite
     void bind_blob(int index, std::string_view bytes) noexcept;
+    // Not copied: the bytes must stay valid until the statement is reset or rebound.
+    void bind_static(int index, std::string_view text) noexcept;
+    void bind_blob_static(int index, std::string_view bytes) noexcept;
     void bind_null(int index) noexcept;
     void bind_pointer(int index, void* pointer, const char* type) noexcept;
 

@@ -66,14 +66,13 @@ int unzigzag(std::uint64_t u) noexcept
 }
 
 // Tags as one interned string: each tag as a varint length and its bytes.
-std::string join_tags(const std::vector<std::string>& tags)
+void join_tags(const std::vector<std::string>& tags, std::string& out)
 {
-    std::string out;
+    out.clear();
     for (const auto& t : tags) {
         put_varint(out, t.size());
         out += t;
     }
-    return out;
 }
 
 bool split_tags(std::string_view joined, std::vector<std::string>& tags)
@@ -191,8 +190,14 @@ std::string_view verdict_name(Verdict verdict) noexcept
 std::string encode_scores(const std::optional<AnomalyScores>& scores)
 {
     std::string out;
+    append_scores(scores, out);
+    return out;
+}
+
+void append_scores(const std::optional<AnomalyScores>& scores, std::string& out)
+{
     if (!scores) {
-        return out;
+        return;
     }
     const AnomalyScores& s = *scores;
     for (const int v : {s.inbound, s.outbound, s.inbound_threshold, s.outbound_threshold,
@@ -205,7 +210,6 @@ std::string encode_scores(const std::optional<AnomalyScores>& scores)
     for (const int v : s.outbound_pl) {
         put_varint(out, zigzag(v));
     }
-    return out;
 }
 
 std::optional<AnomalyScores> decode_scores(std::string_view blob)
@@ -253,9 +257,10 @@ bool get_varint(std::string_view& in, std::uint64_t& value) noexcept
 
 bool encode_findings(const std::vector<Finding>& findings, StringIds& ids, std::string& out)
 {
+    std::string tags; // reused: one allocation per event, not per finding
     for (const Finding& f : findings) {
         std::array<std::int64_t, 5> sid{};
-        const std::string tags = join_tags(f.tags);
+        join_tags(f.tags, tags);
         const std::array<std::string_view, 5> texts{f.id, f.msg, f.severity, tags, f.target};
         for (std::size_t i = 0; i < texts.size(); ++i) {
             const auto id = intern(ids, texts[i]);
@@ -336,10 +341,18 @@ std::optional<std::vector<Finding>> decode_findings(std::string_view blob, Strin
 std::vector<std::int64_t> finding_rule_ids(std::string_view blob)
 {
     std::vector<std::int64_t> out;
+    finding_rule_ids(blob, out);
+    return out;
+}
+
+void finding_rule_ids(std::string_view blob, std::vector<std::int64_t>& out)
+{
+    out.clear();
     BlobFinding b;
     while (!blob.empty()) {
         if (!next_finding(blob, b)) {
-            return {};
+            out.clear();
+            return;
         }
         const std::int64_t id = b.strings[BlobFinding::k_rule];
         bool seen = id == 0;
@@ -350,7 +363,6 @@ std::vector<std::int64_t> finding_rule_ids(std::string_view blob)
             out.push_back(id);
         }
     }
-    return out;
 }
 
 } // namespace mso

@@ -76,9 +76,13 @@ struct BlobFinding {
 // The rule id string ids of a findings blob, each once, without resolving them and
 // without 0 (no rule id): the rule index. Empty when the blob is malformed.
 [[nodiscard]] std::vector<std::int64_t> finding_rule_ids(std::string_view blob);
+// The same into `out` (cleared first), reusing its memory: the writer's per-event path.
+void finding_rule_ids(std::string_view blob, std::vector<std::int64_t>& out);
 
 // The scores blob: 14 zigzag varints (docs/STORE.md); "" (stored as NULL) when absent.
 [[nodiscard]] std::string encode_scores(const std::optional<AnomalyScores>& scores);
+// Appends the scores blob to `out` (nothing when absent).
+void append_scores(const std::optional<AnomalyScores>& scores, std::string& out);
 [[nodiscard]] std::optional<AnomalyScores> decode_scores(std::string_view blob);
 
 // Unsigned LEB128, as in the findings blob and the scores blob.

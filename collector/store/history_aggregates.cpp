@@ -1,0 +1,383 @@
+// Aggregates over a window of the history store (history_store.h): rule counts, vhost
+// totals and top lists, for `rules`, `stats` and `top` when the window reaches past what
+// the collector holds in memory. A window is cut into whole minutes, answered from the
+// per-minute counts (a bounded number of rows whatever the number of events), and the
+// partial minutes at its ends, counted from the events themselves, so the answer is exact
+// at any boundary. Top lists have no per-minute counts: they read every event of the window.
+#include "store/history_store_impl.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace mso {
+namespace {
+
+// Floor division: times before 1970 land in the minute that holds them.
+std::int64_t minute_of(std::int64_t us) noexcept
+{
+    std::int64_t m = us / k_us_per_minute;
+    if (us < 0 && m * k_us_per_minute != us) {
+        --m;
+    }
+    return m;
+}
+
+// [since, until) as the whole minutes [first, last) and up to two partial ranges.
+struct Window {
+    std::int64_t first = 0; // whole minutes: first <= minute < last (none when equal)
+    std::int64_t last = 0;
+    struct Range {
+        std::int64_t since;
+        std::int64_t until;
+    };
+    Range head{0, 0}; // before the first whole minute
+    Range tail{0, 0}; // after the last whole minute (the whole window when no whole minute)
+};
+
+Window split(std::int64_t since, std::int64_t until)
+{
+    Window w;
+    w.first = minute_of(since) + (since % k_us_per_minute == 0 ? 0 : 1);
+    w.last = minute_of(until);
+    if (w.first >= w.last) {
+        w.first = w.last = 0;
+        w.tail = {since, until};
+        return w;
+    }
+    w.head = {since, w.first * k_us_per_minute};
+    w.tail = {w.last * k_us_per_minute, until};
+    return w;
+}
+
+// The string id of an optional vhost filter: nullopt when unset, -2 when the store has
+// never seen it (matches nothing).
+std::optional<std::int64_t> vhost_filter(HistoryStore::Impl& m,
+                                         const std::optional<std::string>& vhost)
+{
+    if (!vhost) {
+        return std::nullopt;
+    }
+    return m.lookup(*vhost).value_or(-2);
+}
+
+// The events of [since, until), optionally of one vhost, one row at a time to `row`
+// (columns: time_us, vhost_id, verdict, findings_dropped, findings).
+template <typename F>
+Result<void> scan(HistoryStore::Impl& m, Window::Range range, std::optional<std::int64_t> vhost,
+                  F&& row)
+{
+    if (range.since >= range.until) {
+        return ok();
+    }
+    std::string error;
+    Stmt* s = m.statement("SELECT time_us, vhost_id, verdict, findings_dropped, findings FROM "
+                          "events WHERE time_us >= ?1 AND time_us < ?2 AND (?3 IS NULL OR "
+                          "vhost_id = ?3)",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->bind(1, range.since);
+    s->bind(2, range.until);
+    if (vhost) {
+        s->bind(3, *vhost);
+    }
+    for (;;) {
+        auto more = s->step();
+        if (!more) {
+            return fail(more.error());
+        }
+        if (!*more) {
+            return ok();
+        }
+        row(*s);
+    }
+}
+
+struct RuleAcc {
+    std::uint64_t hits = 0;
+    std::int64_t newest_minute = -1; // in the whole minutes; -1: none there
+    bool in_head = false;
+    bool in_tail = false;
+};
+
+// The newest event of `rule` (of `vhost` when set) in `range`: its time and the rule's
+// message in it.
+Result<void> newest_hit(HistoryStore::Impl& m, std::int64_t rule, std::optional<std::int64_t> vhost,
+                        Window::Range range, RuleCount& out)
+{
+    std::string error;
+    Stmt* s = m.statement("SELECT r.time_us, e.findings FROM event_rules r CROSS JOIN events e ON "
+                          "e.id = r.event_id WHERE r.rule_id = ?1 AND r.time_us >= ?2 AND "
+                          "r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) ORDER BY "
+                          "r.time_us DESC, r.event_id DESC LIMIT 1",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->bind(1, rule);
+    s->bind(2, range.since);
+    s->bind(3, range.until);
+    if (vhost) {
+        s->bind(4, *vhost);
+    }
+    auto row = s->step();
+    if (!row) {
+        return fail(row.error());
+    }
+    if (!*row) {
+        return ok(); // counted but not found: a concurrent prune; leave it unset
+    }
+    out.last_seen_us = s->integer(0);
+    std::string_view blob = s->blob(1);
+    BlobFinding f;
+    while (!blob.empty() && next_finding(blob, f)) {
+        if (f.strings[BlobFinding::k_rule] == rule) {
+            const std::int64_t msg = f.strings[BlobFinding::k_msg];
+            auto text = msg == 0 ? std::optional<std::string>("") : m.text_of(msg);
+            out.msg = text.value_or("");
+            break;
+        }
+    }
+    s->reset();
+    return ok();
+}
+
+// Sorts by count descending then key, and keeps `limit` (0: all).
+template <typename T, typename Count, typename Key>
+void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
+{
+    std::sort(rows.begin(), rows.end(), [&](const T& a, const T& b) {
+        return count(a) != count(b) ? count(a) > count(b) : key(a) < key(b);
+    });
+    if (limit > 0 && rows.size() > limit) {
+        rows.resize(limit);
+    }
+}
+
+} // namespace
+
+Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std::string>& vhost,
+                                                         std::int64_t since_us,
+                                                         std::int64_t until_us, std::size_t limit)
+{
+    Impl& m = *m_impl;
+    std::vector<RuleCount> out;
+    const auto vhost_id = vhost_filter(m, vhost);
+    if (until_us <= since_us || vhost_id == -2) {
+        return out;
+    }
+    const Window w = split(since_us, until_us);
+    std::unordered_map<std::int64_t, RuleAcc> rules;
+    if (w.first < w.last) {
+        // Each rule id of the minutes table (a skip-scan of its key), then its key range.
+        std::string error;
+        Stmt* s = m.statement(
+            "WITH RECURSIVE r(id) AS (SELECT min(rule_id) FROM minutes WHERE rule_id > 0 "
+            "UNION ALL SELECT (SELECT min(rule_id) FROM minutes WHERE rule_id > r.id) FROM r "
+            "WHERE r.id IS NOT NULL) "
+            "SELECT r.id, sum(m.events), max(m.minute) FROM r CROSS JOIN minutes m ON "
+            "m.rule_id = r.id AND m.vhost_id = ?1 AND m.minute >= ?2 AND m.minute < ?3 "
+            "WHERE r.id IS NOT NULL GROUP BY r.id",
+            error);
+        if (s == nullptr) {
+            return fail(error);
+        }
+        s->bind(1, vhost_id.value_or(k_all_vhosts));
+        s->bind(2, w.first);
+        s->bind(3, w.last);
+        for (;;) {
+            auto row = s->step();
+            if (!row) {
+                return fail(row.error());
+            }
+            if (!*row) {
+                break;
+            }
+            if (s->integer(1) > 0) {
+                RuleAcc& a = rules[s->integer(0)];
+                a.hits += static_cast<std::uint64_t>(s->integer(1));
+                a.newest_minute = s->integer(2);
+            }
+        }
+    }
+    std::vector<std::int64_t> ids;
+    for (const bool head : {true, false}) {
+        auto r = scan(m, head ? w.head : w.tail, vhost_id, [&](const Stmt& row) {
+            finding_rule_ids(row.blob(4), ids);
+            for (const std::int64_t id : ids) {
+                RuleAcc& a = rules[id];
+                ++a.hits;
+                (head ? a.in_head : a.in_tail) = true;
+            }
+        });
+        if (!r) {
+            return fail(r.error());
+        }
+    }
+    std::vector<std::pair<RuleCount, std::int64_t>> rows; // with the rule's string id
+    for (const auto& [id, a] : rules) {
+        auto text = m.text_of(id);
+        if (!text) {
+            return fail("history: rule string " + std::to_string(id) + " does not resolve");
+        }
+        rows.push_back({RuleCount{*text, "", a.hits, 0}, id});
+    }
+    rank(
+        rows, limit, [](const auto& r) { return r.first.hits; },
+        [](const auto& r) -> const std::string& { return r.first.rule_id; });
+    for (auto& [count, id] : rows) {
+        // The newest hit lies in the newest part of the window the rule was counted in;
+        // look only there, so a rare rule of a busy vhost costs one minute's rows at most.
+        const RuleAcc& a = rules[id];
+        const Window::Range where = a.in_tail ? w.tail
+                                    : a.newest_minute >= 0
+                                        ? Window::Range{a.newest_minute * k_us_per_minute,
+                                                        (a.newest_minute + 1) * k_us_per_minute}
+                                        : w.head;
+        if (auto r = newest_hit(m, id, vhost_id, where, count); !r) {
+            return fail(r.error());
+        }
+        out.push_back(std::move(count));
+    }
+    return out;
+}
+
+Result<std::vector<VhostTotals>> HistoryStore::vhost_totals(std::int64_t since_us,
+                                                            std::int64_t until_us)
+{
+    Impl& m = *m_impl;
+    std::vector<VhostTotals> out;
+    if (until_us <= since_us) {
+        return out;
+    }
+    const Window w = split(since_us, until_us);
+    std::unordered_map<std::int64_t, VhostTotals> totals; // by vhost string id
+    if (w.first < w.last) {
+        std::string error;
+        Stmt* s = m.statement(
+            "WITH RECURSIVE v(id) AS (SELECT min(vhost_id) FROM minutes WHERE rule_id = 0 AND "
+            "vhost_id >= 0 UNION ALL SELECT (SELECT min(vhost_id) FROM minutes WHERE rule_id = 0 "
+            "AND vhost_id > v.id) FROM v WHERE v.id IS NOT NULL) "
+            "SELECT v.id, sum(m.events), sum(m.flagged), sum(m.intercepted), sum(m.would_block) "
+            "FROM v CROSS JOIN minutes m ON m.rule_id = 0 AND m.vhost_id = v.id AND "
+            "m.minute >= ?1 AND m.minute < ?2 WHERE v.id IS NOT NULL GROUP BY v.id",
+            error);
+        if (s == nullptr) {
+            return fail(error);
+        }
+        s->bind(1, w.first);
+        s->bind(2, w.last);
+        for (;;) {
+            auto row = s->step();
+            if (!row) {
+                return fail(row.error());
+            }
+            if (!*row) {
+                break;
+            }
+            VhostTotals& t = totals[s->integer(0)];
+            t.events += static_cast<std::uint64_t>(s->integer(1));
+            t.flagged += static_cast<std::uint64_t>(s->integer(2));
+            t.intercepted += static_cast<std::uint64_t>(s->integer(3));
+            t.would_block += static_cast<std::uint64_t>(s->integer(4));
+        }
+    }
+    for (const Window::Range range : {w.head, w.tail}) {
+        auto r = scan(m, range, std::nullopt, [&](const Stmt& row) {
+            VhostTotals& t = totals[row.integer(1)];
+            ++t.events;
+            t.flagged += !row.blob(4).empty() || row.integer(3) > 0 ? 1U : 0U;
+            t.intercepted += row.integer(2) == static_cast<int>(Verdict::intercepted) ? 1U : 0U;
+            t.would_block += row.integer(2) == static_cast<int>(Verdict::would_block) ? 1U : 0U;
+        });
+        if (!r) {
+            return fail(r.error());
+        }
+    }
+    for (auto& [id, t] : totals) {
+        if (t.events == 0) {
+            continue;
+        }
+        auto name = id == 0 ? std::optional<std::string>("") : m.text_of(id);
+        if (!name) {
+            return fail("history: vhost string " + std::to_string(id) + " does not resolve");
+        }
+        t.vhost = std::move(*name);
+        out.push_back(std::move(t));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const VhostTotals& a, const VhostTotals& b) { return a.vhost < b.vhost; });
+    return out;
+}
+
+Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
+                                              const std::optional<std::string>& vhost,
+                                              std::int64_t since_us, std::int64_t until_us,
+                                              std::size_t limit)
+{
+    Impl& m = *m_impl;
+    std::vector<TopRow> out;
+    const auto vhost_id = vhost_filter(m, vhost);
+    if (until_us <= since_us || vhost_id == -2) {
+        return out;
+    }
+    const char* column = list == HistoryList::clients  ? "client_id"
+                         : list == HistoryList::agents ? "user_agent_id"
+                         : list == HistoryList::paths  ? "path"
+                                                       : "findings";
+    // Two forms, so that a vhost filter drives events_vhost and no filter events_time.
+    const std::string sql = std::string("SELECT ") + column +
+                            " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
+                            (vhost_id ? " AND vhost_id = ?3" : "");
+    std::string error;
+    Stmt* s = m.statement(sql, error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->bind(1, since_us);
+    s->bind(2, until_us);
+    if (vhost_id) {
+        s->bind(3, *vhost_id);
+    }
+    std::unordered_map<std::int64_t, std::uint64_t> by_id;  // clients, agents, targets
+    std::unordered_map<std::string, std::uint64_t> by_text; // paths
+    BlobFinding f;
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return fail(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        if (list == HistoryList::paths) {
+            ++by_text[std::string(s->text(0))];
+        } else if (list == HistoryList::targets) {
+            std::string_view blob = s->blob(0);
+            while (!blob.empty() && next_finding(blob, f)) {
+                if (f.strings[BlobFinding::k_target] != 0) {
+                    ++by_id[f.strings[BlobFinding::k_target]];
+                }
+            }
+        } else {
+            ++by_id[s->integer(0)];
+        }
+    }
+    for (auto& [text, n] : by_text) {
+        out.push_back(TopRow{text, n});
+    }
+    for (const auto& [id, n] : by_id) {
+        auto text = id == 0 ? std::optional<std::string>("") : m.text_of(id);
+        if (!text) {
+            return fail("history: string " + std::to_string(id) + " does not resolve");
+        }
+        out.push_back(TopRow{std::move(*text), n});
+    }
+    rank(
+        out, limit, [](const TopRow& r) { return r.count; },
+        [](const TopRow& r) -> const std::string& { return r.key; });
+    return out;
+}
+
+} // namespace mso

@@ -1,0 +1,279 @@
+// store/history_aggregates.cpp: rule counts, vhost totals and top lists over a window,
+// compared with counts made directly from the events written, for windows on and off
+// minute boundaries, within one minute, with and without a vhost, and after pruning.
+#include "store/history_store.h"
+
+#include "store_test_events.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace mso {
+namespace {
+
+using test::k_t0;
+using test::TempDir;
+
+constexpr std::int64_t k_s = 1'000'000;
+
+// 70 events 7 s apart from k_t0 (a minute boundary), so minutes hold 8 or 9 of them and
+// no window edge falls on a round number of events. Fields cycle with different periods.
+std::vector<StoredEvent> corpus()
+{
+    std::vector<StoredEvent> out;
+    for (int i = 0; i < 70; ++i) {
+        StoredEvent s = test::full_event(i);
+        RequestEvent& e = s.event;
+        e.time_us = k_t0 + i * 7 * k_s;
+        e.vhost = i % 3 == 0 ? "a.example" : i % 3 == 1 ? "b.example" : "c.example";
+        e.client = "10.0.0." + std::to_string(i % 5);
+        e.path = "/p" + std::to_string(i % 4);
+        e.user_agent = i % 2 == 0 ? "curl/8" : "sqlmap/1.7";
+        e.intercepted = i % 5 == 0;
+        e.scores->inbound = i % 4 == 1 ? 10 : 0;
+        e.scores->outbound = 0;
+        e.findings.clear();
+        e.findings_dropped = i % 11 == 4 ? 1 : 0;
+        auto add = [&](const char* id, std::string msg, const char* target) {
+            Finding f;
+            f.id = id;
+            f.msg = std::move(msg);
+            f.target = target;
+            e.findings.push_back(std::move(f));
+        };
+        if (i % 2 == 0) {
+            add("942100", "SQL Injection Attack Detected via libinjection", "ARGS:q");
+        }
+        if (i % 10 == 0) { // the same rule twice: one hit, two targets counted
+            add("942100", "SQL Injection Attack Detected via libinjection", "ARGS:id");
+        }
+        if (i % 3 == 0) {
+            add("941100", "XSS Attack Detected via libinjection", "ARGS:q");
+        }
+        if (i % 7 == 0) { // a message that changes: the newest one must be reported
+            add("920350", "Host header is a numeric IP address " + std::to_string(i), "");
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+class HistoryAggregates : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        auto store = HistoryStore::open(m_dir.db());
+        ASSERT_TRUE(store) << store.error();
+        m_store.emplace(std::move(*store));
+        m_events = corpus();
+        // Two batches, so minutes rows are added to, not only created.
+        const std::span<const StoredEvent> all(m_events);
+        ASSERT_TRUE(m_store->write_batch(all.subspan(0, 33)));
+        ASSERT_TRUE(m_store->write_batch(all.subspan(33)));
+    }
+
+    [[nodiscard]] std::vector<const RequestEvent*>
+    in_window(const std::optional<std::string>& vhost, std::int64_t since, std::int64_t until) const
+    {
+        std::vector<const RequestEvent*> out;
+        for (const auto& s : m_events) {
+            const RequestEvent& e = s.event;
+            if (e.time_us >= since && e.time_us < until && (!vhost || e.vhost == *vhost)) {
+                out.push_back(&e);
+            }
+        }
+        return out;
+    }
+
+    [[nodiscard]] std::vector<RuleCount> expected_rules(const std::optional<std::string>& vhost,
+                                                        std::int64_t since,
+                                                        std::int64_t until) const
+    {
+        std::map<std::string, RuleCount> by_id;
+        for (const RequestEvent* e : in_window(vhost, since, until)) {
+            std::set<std::string> seen;
+            for (const Finding& f : e->findings) {
+                if (f.id.empty() || !seen.insert(f.id).second) {
+                    continue;
+                }
+                RuleCount& r = by_id[f.id];
+                r.rule_id = f.id;
+                ++r.hits;
+                if (e->time_us >= r.last_seen_us) { // equal times: the later insert
+                    r.last_seen_us = e->time_us;
+                    r.msg = f.msg;
+                }
+            }
+        }
+        std::vector<RuleCount> out;
+        for (auto& [id, r] : by_id) {
+            out.push_back(r);
+        }
+        std::stable_sort(out.begin(), out.end(),
+                         [](const RuleCount& a, const RuleCount& b) { return a.hits > b.hits; });
+        return out;
+    }
+
+    [[nodiscard]] std::vector<VhostTotals> expected_vhosts(std::int64_t since,
+                                                           std::int64_t until) const
+    {
+        std::map<std::string, VhostTotals> by_name;
+        for (const RequestEvent* e : in_window(std::nullopt, since, until)) {
+            VhostTotals& t = by_name[e->vhost];
+            t.vhost = e->vhost;
+            ++t.events;
+            t.flagged += !e->findings.empty() || e->findings_dropped > 0 ? 1U : 0U;
+            t.intercepted += verdict_of(*e) == Verdict::intercepted ? 1U : 0U;
+            t.would_block += verdict_of(*e) == Verdict::would_block ? 1U : 0U;
+        }
+        std::vector<VhostTotals> out;
+        for (auto& [name, t] : by_name) {
+            out.push_back(t);
+        }
+        return out;
+    }
+
+    [[nodiscard]] std::vector<TopRow> expected_top(HistoryList list,
+                                                   const std::optional<std::string>& vhost,
+                                                   std::int64_t since, std::int64_t until) const
+    {
+        std::map<std::string, std::uint64_t> counts;
+        for (const RequestEvent* e : in_window(vhost, since, until)) {
+            switch (list) {
+            case HistoryList::clients: ++counts[e->client]; break;
+            case HistoryList::paths: ++counts[e->path]; break;
+            case HistoryList::agents: ++counts[e->user_agent]; break;
+            case HistoryList::targets:
+                for (const Finding& f : e->findings) {
+                    if (!f.target.empty()) {
+                        ++counts[f.target];
+                    }
+                }
+                break;
+            }
+        }
+        std::vector<TopRow> out;
+        for (const auto& [key, n] : counts) {
+            out.push_back(TopRow{key, n});
+        }
+        std::stable_sort(out.begin(), out.end(),
+                         [](const TopRow& a, const TopRow& b) { return a.count > b.count; });
+        return out;
+    }
+
+    TempDir m_dir;
+    std::optional<HistoryStore> m_store;
+    std::vector<StoredEvent> m_events;
+};
+
+struct Window {
+    const char* name;
+    std::int64_t since;
+    std::int64_t until;
+};
+
+// The events span k_t0 .. k_t0 + 483 s (minutes 0..8).
+const Window k_windows[] = {
+    {"everything", k_t0 - 3600 * k_s, k_t0 + 3600 * k_s},
+    {"whole minutes 1..4", k_t0 + 60 * k_s, k_t0 + 300 * k_s},
+    {"partial at both ends", k_t0 + 25 * k_s, k_t0 + 310 * k_s},
+    {"starts on an event, ends on one", k_t0 + 63 * k_s, k_t0 + 434 * k_s},
+    {"within one minute", k_t0 + 125 * k_s, k_t0 + 170 * k_s},
+    {"one minute exactly", k_t0 + 120 * k_s, k_t0 + 180 * k_s},
+    {"less than a minute across a boundary", k_t0 + 170 * k_s, k_t0 + 200 * k_s},
+    {"one microsecond: the event at 7 s", k_t0 + 7 * k_s, k_t0 + 7 * k_s + 1},
+    {"empty", k_t0 + 7 * k_s + 1, k_t0 + 14 * k_s},
+    {"after the last event", k_t0 + 484 * k_s, k_t0 + 900 * k_s},
+};
+
+TEST_F(HistoryAggregates, RuleCountsMatchTheEvents)
+{
+    for (const Window& w : k_windows) {
+        for (const auto& vhost :
+             {std::optional<std::string>(), std::optional<std::string>("b.example")}) {
+            auto got = m_store->rule_counts(vhost, w.since, w.until, 0);
+            ASSERT_TRUE(got) << w.name << ": " << got.error();
+            EXPECT_EQ(*got, expected_rules(vhost, w.since, w.until))
+                << w.name << ", vhost " << vhost.value_or("(all)");
+        }
+    }
+}
+
+TEST_F(HistoryAggregates, RuleCountsByHand)
+{
+    // Minutes 1..4 (60 s <= t < 300 s): events 9..42 (t = 63 .. 294 s), 34 events.
+    auto got = m_store->rule_counts(std::nullopt, k_t0 + 60 * k_s, k_t0 + 300 * k_s, 2);
+    ASSERT_TRUE(got) << got.error();
+    ASSERT_EQ(got->size(), 2U); // limit
+    EXPECT_EQ((*got)[0], (RuleCount{"942100", "SQL Injection Attack Detected via libinjection", 17,
+                                    k_t0 + 42 * 7 * k_s}));
+    EXPECT_EQ((*got)[1], (RuleCount{"941100", "XSS Attack Detected via libinjection", 12,
+                                    k_t0 + 42 * 7 * k_s}));
+    auto rare = m_store->rule_counts(std::nullopt, k_t0 + 60 * k_s, k_t0 + 300 * k_s, 0);
+    ASSERT_TRUE(rare && rare->size() == 3U);
+    // 920350 at events 14, 21, 28, 35, 42: the newest message is event 42's.
+    EXPECT_EQ((*rare)[2], (RuleCount{"920350", "Host header is a numeric IP address 42", 5,
+                                     k_t0 + 42 * 7 * k_s}));
+    EXPECT_TRUE(m_store->rule_counts("nowhere.example", k_t0, k_t0 + 900 * k_s, 0)->empty());
+    EXPECT_TRUE(m_store->rule_counts(std::nullopt, k_t0 + 900 * k_s, k_t0, 0)->empty());
+}
+
+TEST_F(HistoryAggregates, VhostTotalsMatchTheEvents)
+{
+    for (const Window& w : k_windows) {
+        auto got = m_store->vhost_totals(w.since, w.until);
+        ASSERT_TRUE(got) << w.name << ": " << got.error();
+        EXPECT_EQ(*got, expected_vhosts(w.since, w.until)) << w.name;
+    }
+    // By hand: minute 2 (120 s <= t < 180 s) holds events 18..25.
+    auto minute = m_store->vhost_totals(k_t0 + 120 * k_s, k_t0 + 180 * k_s);
+    ASSERT_TRUE(minute);
+    ASSERT_EQ(minute->size(), 3U);
+    // a.example: 18, 21, 24; intercepted: none; would block: 21 (inbound 10 on i % 4 == 1).
+    EXPECT_EQ((*minute)[0], (VhostTotals{"a.example", 3, 3, 0, 1}));
+    // b.example: 19, 22, 25; only 22 has a finding; 25 is intercepted.
+    EXPECT_EQ((*minute)[1], (VhostTotals{"b.example", 3, 1, 1, 0}));
+}
+
+TEST_F(HistoryAggregates, TopListsMatchTheEvents)
+{
+    const HistoryList lists[] = {HistoryList::clients, HistoryList::paths, HistoryList::agents,
+                                 HistoryList::targets};
+    for (const Window& w : k_windows) {
+        for (const HistoryList list : lists) {
+            for (const auto& vhost :
+                 {std::optional<std::string>(), std::optional<std::string>("c.example")}) {
+                auto got = m_store->top(list, vhost, w.since, w.until, 0);
+                ASSERT_TRUE(got) << w.name << ": " << got.error();
+                EXPECT_EQ(*got, expected_top(list, vhost, w.since, w.until))
+                    << w.name << ", list " << static_cast<int>(list) << ", vhost "
+                    << vhost.value_or("(all)");
+            }
+        }
+    }
+    auto two = m_store->top(HistoryList::targets, std::nullopt, k_t0, k_t0 + 900 * k_s, 2);
+    ASSERT_TRUE(two);
+    // ARGS:q: 942100 on 35 even events plus 941100 on 24; ARGS:id: 942100 on 7 events.
+    EXPECT_EQ(*two, (std::vector<TopRow>{{"ARGS:q", 59}, {"ARGS:id", 7}}));
+    EXPECT_TRUE(m_store->top(HistoryList::clients, "nowhere", k_t0, k_t0 + k_s, 0)->empty());
+}
+
+TEST_F(HistoryAggregates, PrunedEventsLeaveTheCounts)
+{
+    // Prune the 20 oldest (t < 140 s): the counts of what is left match the rest.
+    auto pruned = m_store->prune_step(k_t0 + 1000LL * 86'400 * k_s, 1, 0, 20);
+    ASSERT_TRUE(pruned) << pruned.error();
+    ASSERT_EQ(*pruned, 20U);
+    m_events.erase(m_events.begin(), m_events.begin() + 20);
+    const std::int64_t since = k_t0 - 3600 * k_s;
+    const std::int64_t until = k_t0 + 3600 * k_s;
+    EXPECT_EQ(*m_store->rule_counts(std::nullopt, since, until, 0),
+              expected_rules(std::nullopt, since, until));
+    EXPECT_EQ(*m_store->vhost_totals(since, until), expected_vhosts(since, until));
+}
+
+} // namespace
+} // namespace mso
