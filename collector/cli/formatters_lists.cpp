@@ -60,14 +60,21 @@ std::string format_rules(const json& answer)
     if (rules.empty()) {
         return "no rules matched\n";
     }
+    const bool from_history = field(answer, "from") == "history";
     std::string out;
     for (const json& r : rules) {
+        if (from_history) { // the window's hits and last seen only (docs/protocol.md)
+            out += field(r, "vhost") + "  " + field(r, "id") + "  " +
+                   fit_width(field(r, "msg"), 80) + "\n  hits " + field(r, "hits") +
+                   ", last seen " + field(r, "last_seen") + "\n";
+            continue;
+        }
         out += field(r, "vhost") + "  " + field(r, "id") + "  " + field(r, "severity") + "  PL" +
                field(r, "pl") + "  " + fit_width(field(r, "msg"), 80) + "\n";
-        out += "  hits " + field(r, "hits") + ", matches " + field(r, "matches") + ", first seen " +
-               field(r, "first_seen") + ", last seen " + field(r, "last_seen") + "\n";
         const auto paths = r.find("top_paths");
         const auto targets = r.find("top_targets");
+        out += "  hits " + field(r, "hits") + ", matches " + field(r, "matches") + ", first seen " +
+               field(r, "first_seen") + ", last seen " + field(r, "last_seen") + "\n";
         out += "  top paths:   " + fit_width(top_entries(paths != r.end() ? *paths : json()), 90) +
                "\n";
         out +=
@@ -86,6 +93,9 @@ std::string format_top(const json& answer)
     Table table({{"VALUE", Align::left, 80}, {"COUNT", Align::right, 0}, {"±", Align::right, 0}});
     for (const json& e : entries) {
         table.add_row({field(e, "value"), field(e, "count"), field(e, "error")});
+    }
+    if (field(answer, "from") == "history") {
+        return table.render() + "(exact counts of the stored events, from history)\n";
     }
     std::string note = "(counts are upper bounds; the true count is at least COUNT minus ±";
     if (const auto bound = answer.find("error_bound");

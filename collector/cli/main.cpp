@@ -135,6 +135,7 @@ void rules_options(CLI::App& sub, Options& o)
 {
     add_vhost(sub, o);
     sub.add_option("--rule", o.rule, "only this rule id");
+    add_window(sub, o);
     add_json(sub, o);
 }
 
@@ -143,6 +144,7 @@ void top_options(CLI::App& sub, Options& o)
     sub.add_option("list", o.list, "clients, paths, agents or targets")
         ->check(CLI::IsMember(mso::top_list_names()));
     add_vhost(sub, o);
+    add_window(sub, o);
     sub.add_option("--limit", o.top_limit, "how many entries")->capture_default_str();
     sub.add_option("--interval", o.interval, "live view: seconds between refreshes")
         ->check(CLI::Range(0.2, 3600.0))
@@ -283,7 +285,7 @@ Result<Query> stats_query(const Options& o)
 
 Result<Query> rules_query(const Options& o)
 {
-    return base_query(QueryCommand::rules, o);
+    return with_window(base_query(QueryCommand::rules, o), o);
 }
 
 // top LIST; without a list the live view builds its own query (LiveView::request()).
@@ -292,7 +294,7 @@ Result<Query> top_query(const Options& o)
     Query query = base_query(QueryCommand::top, o);
     query.list = mso::top_list_named(o.list).value_or(mso::TopList::clients);
     query.limit = o.top_limit;
-    return query;
+    return with_window(query, o);
 }
 
 Result<Query> timeseries_query(const Options& o)
@@ -483,6 +485,11 @@ int run_top(const Options& o, const Query& query, Formatter format)
 {
     if (!o.list.empty()) {
         return run_answer(o, query, format);
+    }
+    if (!o.window.empty() || !o.since.empty()) {
+        print_error("top: --window and --since need a list (clients, paths, agents or "
+                    "targets); the live view shows the current rates");
+        return 2;
     }
     if (o.as_json) {
         print_error("top: --json needs a list (clients, paths, agents or targets); the live "

@@ -158,6 +158,159 @@ Result<json> timeseries_answer(HistoryStore& store, const HistoryJob& job)
     return out;
 }
 
+// The window of stats, rules and top: [now - window, now], to the second.
+struct WindowSpan {
+    std::int64_t since_us = 0;
+    std::int64_t until_us = 0;
+};
+
+WindowSpan window_span(const HistoryJob& job)
+{
+    return {(job.wall_now - job.query.window.value_or(0)) * k_us, (job.wall_now + 1) * k_us};
+}
+
+HistoryList history_list(TopList list)
+{
+    switch (list) {
+    case TopList::clients: return HistoryList::clients;
+    case TopList::paths: return HistoryList::paths;
+    case TopList::agents: return HistoryList::agents;
+    case TopList::targets: return HistoryList::targets;
+    }
+    return HistoryList::clients;
+}
+
+// A top list as memory's (value, count, error), with the vhost when asked for one; the
+// store counts every event of the window, so the error is 0.
+json top_rows_json(const std::vector<TopRow>& rows, const std::optional<std::string>& vhost)
+{
+    json out = json::array();
+    for (const TopRow& row : rows) {
+        json e{{"value", row.key}, {"count", row.count}, {"error", 0}};
+        if (vhost) {
+            e["vhost"] = *vhost;
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+// A rule over the window: what the store counts (no severity, paranoia level, matches
+// or first_seen, which memory's rules carry: docs/protocol.md, "Ring or history").
+json rule_count_json(const RuleCount& r)
+{
+    return json{{"id", r.rule_id},
+                {"msg", r.msg},
+                {"hits", r.hits},
+                {"last_seen", iso_time_s(r.last_seen_us / k_us)}};
+}
+
+// `stats` with a window: memory's windowed shape, "events" (stored events) where memory
+// has "requests"; only vhosts with events in the window.
+Result<json> stats_answer(HistoryStore& store, const HistoryJob& job)
+{
+    const Query& query = job.query;
+    const WindowSpan span = window_span(job);
+    auto totals = store.vhost_totals(span.since_us, span.until_us);
+    if (!totals) {
+        return fail(totals.error());
+    }
+    json vhosts = json::array();
+    for (const VhostTotals& t : *totals) {
+        if (query.vhost && t.vhost != *query.vhost) {
+            continue;
+        }
+        auto counts =
+            store.rule_counts(t.vhost, span.since_us, span.until_us, query.shape.rules_limit);
+        if (!counts) {
+            return fail(counts.error());
+        }
+        json rules = json::array();
+        for (const RuleCount& r : *counts) {
+            rules.push_back(rule_count_json(r));
+        }
+        json v{{"vhost", t.vhost},
+               {"window_s", query.window.value_or(0)},
+               {"since", iso_time_s(span.since_us / k_us)},
+               {"events", t.events},
+               {"flagged", t.flagged},
+               {"intercepted", t.intercepted},
+               {"would_block", t.would_block},
+               {"rules", std::move(rules)}};
+        if (query.shape.top_clients != 0) {
+            auto top = store.top(HistoryList::clients, t.vhost, span.since_us, span.until_us,
+                                 query.shape.top_clients);
+            if (!top) {
+                return fail(top.error());
+            }
+            v["top_clients"] = top_rows_json(*top, std::nullopt); // of the window
+        }
+        vhosts.push_back(std::move(v));
+    }
+    json out = json::object();
+    out["ok"] = true;
+    out["from"] = "history";
+    out["vhosts"] = std::move(vhosts);
+    return out;
+}
+
+// `rules` with a window: one row per vhost and rule, as memory's, most hits first.
+Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
+{
+    const Query& query = job.query;
+    const WindowSpan span = window_span(job);
+    std::vector<std::string> vhosts;
+    if (query.vhost) {
+        vhosts.push_back(*query.vhost);
+    } else {
+        auto totals = store.vhost_totals(span.since_us, span.until_us);
+        if (!totals) {
+            return fail(totals.error());
+        }
+        for (const VhostTotals& t : *totals) {
+            vhosts.push_back(t.vhost);
+        }
+    }
+    json rules = json::array();
+    for (const std::string& vhost : vhosts) {
+        auto counts = store.rule_counts(vhost, span.since_us, span.until_us, 0);
+        if (!counts) {
+            return fail(counts.error());
+        }
+        for (const RuleCount& r : *counts) {
+            if (query.rule && r.rule_id != *query.rule) {
+                continue;
+            }
+            json row = json{{"vhost", vhost}};
+            row.update(rule_count_json(r));
+            rules.push_back(std::move(row));
+        }
+    }
+    json out = json::object();
+    out["ok"] = true;
+    out["from"] = "history";
+    out["rules"] = std::move(rules);
+    return out;
+}
+
+// `top` with a window: exact counts of the stored events (error_bound 0).
+Result<json> top_answer(HistoryStore& store, const HistoryJob& job)
+{
+    const Query& query = job.query;
+    const WindowSpan span = window_span(job);
+    auto rows =
+        store.top(history_list(query.list), query.vhost, span.since_us, span.until_us, query.limit);
+    if (!rows) {
+        return fail(rows.error());
+    }
+    json out = json::object();
+    out["ok"] = true;
+    out["from"] = "history";
+    out["top"] = top_rows_json(*rows, query.vhost);
+    out["error_bound"] = 0;
+    return out;
+}
+
 } // namespace
 
 Route route_query(const Query& query, bool history_enabled,
@@ -184,6 +337,14 @@ Route route_query(const Query& query, bool history_enabled,
                                                                          : TimeSeries::k_hour_span;
         return timeseries_window(query) > kept ? Route::history : Route::memory;
     }
+    // Memory sums its minute series for windows up to 24 hours; beyond, its hour series
+    // would widen the window by up to an hour (and holds 30 days at most).
+    case QueryCommand::stats:
+        return query.window && *query.window > TimeSeries::k_minute_span ? Route::history
+                                                                         : Route::memory;
+    // Memory counts rules and top lists since the start: it has no window for them.
+    case QueryCommand::rules:
+    case QueryCommand::top: return query.window ? Route::history : Route::memory;
     default: return Route::memory;
     }
 }
@@ -197,6 +358,9 @@ HistoryAnswer answer_from_history(HistoryStore& store, const HistoryJob& job)
     switch (job.query.command) {
     case QueryCommand::events: out = events_answer(store, job); break;
     case QueryCommand::timeseries: out = timeseries_answer(store, job); break;
+    case QueryCommand::stats: out = stats_answer(store, job); break;
+    case QueryCommand::rules: out = rules_answer(store, job); break;
+    case QueryCommand::top: out = top_answer(store, job); break;
     case QueryCommand::event: {
         auto found = store.find(*job.query.unique_id, job.query.events.source);
         if (!found) {

@@ -42,6 +42,9 @@ enum class Route { memory, history };
 //    (Server::wants_history: only history's answer pages);
 //  - `timeseries`: history when the window is longer than memory keeps at that
 //    resolution (24 hours of minutes, 30 days of hours);
+//  - `stats`: history when the window is longer than 24 hours (memory answers shorter
+//    ones from its minute series; longer ones only to the hour, and 30 days at most);
+//  - `rules`, `top`: history with any window (memory counts them since the start);
 //  - everything else: memory. Pure.
 [[nodiscard]] Route route_query(const Query& query, bool history_enabled,
                                 std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now);

@@ -427,8 +427,11 @@ Result<Query> parse_query(std::string_view line)
     if (auto read = read_string(request, k_rule, query.rule); !read) {
         return fail(read.error());
     }
+    // The commands that history answers beyond memory's 30 days (docs/protocol.md).
     const bool long_window =
-        query.command == QueryCommand::events || query.command == QueryCommand::timeseries;
+        query.command == QueryCommand::events || query.command == QueryCommand::timeseries ||
+        query.command == QueryCommand::stats || query.command == QueryCommand::rules ||
+        query.command == QueryCommand::top;
     if (auto read = read_window(request, query.window,
                                 long_window ? k_max_history_window_s : k_max_window_s);
         !read) {

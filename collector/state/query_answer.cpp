@@ -4,6 +4,7 @@
 
 #include "state/aggregator_views.h"
 #include "state/event_detail.h"
+#include "state/time_series.h"
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,26 @@ const RequestEvent* find_in_ring(const EventRing& ring, const Query& query)
     return found;
 }
 
+// Why memory cannot answer `query`'s window (empty: it can). Only history answers these
+// (daemon/history_service.h, route_query); memory sees them when there is none.
+std::string beyond_memory(const Query& query)
+{
+    const std::string no_history = " needs the history store, which this collector does not "
+                                   "keep (--no-history)";
+    if (!query.window) {
+        return {};
+    }
+    if (query.command == QueryCommand::stats && *query.window > TimeSeries::k_hour_span) {
+        return "a \"window\" of stats longer than 30 days" + no_history;
+    }
+    if (query.command == QueryCommand::rules || query.command == QueryCommand::top) {
+        return std::string("a \"window\" of ") +
+               (query.command == QueryCommand::rules ? "rules" : "top") + no_history +
+               " (memory counts them since the start)";
+    }
+    return {};
+}
+
 } // namespace
 
 std::string no_such_event(const Query& query, std::string_view where)
@@ -74,6 +95,10 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
     std::optional<std::string_view> rule;
     if (query.rule) {
         rule = *query.rule;
+    }
+    if (auto beyond = beyond_memory(query); !beyond.empty()) {
+        collector.count_bad_query();
+        return {error_answer(beyond), std::nullopt};
     }
     json out = json::object();
     out["ok"] = true;

@@ -4,6 +4,7 @@
 #include "daemon/history_service.h"
 
 #include "store_test_events.h"
+#include "util/time_format.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -77,6 +78,37 @@ TEST(RouteQuery, RingOrHistory)
         {R"({"cmd":"stats","window":3600})", true, t, M},
         {R"({"cmd":"health"})", true, t, M},
         {R"({"cmd":"tail"})", true, t, M},
+    };
+    for (const RouteCase& c : cases) {
+        SCOPED_TRACE(c.line);
+        const auto oldest =
+            c.oldest_ring_s ? std::optional(*c.oldest_ring_s * 1'000'000) : std::nullopt;
+        EXPECT_EQ(route_query(parsed(c.line), c.enabled, oldest, k_now), c.expected);
+    }
+}
+
+// stats, rules and top: history when memory cannot answer the window (stats beyond its
+// 24 hours of minutes; rules and top have no window in memory).
+TEST(RouteQuery, LongWindowsOfStatsRulesTop)
+{
+    const auto H = Route::history;
+    const auto M = Route::memory;
+    const std::int64_t t = k_now - 600;
+    const std::vector<RouteCase> cases = {
+        {R"({"cmd":"stats"})", true, t, M},
+        {R"({"cmd":"stats","window":86400})", true, t, M},
+        {R"({"cmd":"stats","window":86401})", true, t, H},
+        {R"({"cmd":"stats","window":604800,"rules_limit":5,"top_clients":3})", true, t, H},
+        {R"({"cmd":"stats","window":604800})", false, t, M},
+        {R"({"cmd":"rules"})", true, t, M},
+        {R"({"cmd":"rules","vhost":"v","rule":"942100"})", true, t, M},
+        {R"({"cmd":"rules","window":60})", true, t, H},
+        {R"({"cmd":"rules","window":60})", false, t, M},
+        {R"({"cmd":"top","list":"clients"})", true, t, M},
+        {R"({"cmd":"top","list":"paths","window":60})", true, t, H},
+        {R"({"cmd":"top","list":"targets","vhost":"v","window":31536000})", true, t, H},
+        {R"({"cmd":"top","list":"agents","window":60})", false, t, M},
+        {R"({"cmd":"vhosts","window":604800})", true, t, M},
     };
     for (const RouteCase& c : cases) {
         SCOPED_TRACE(c.line);
@@ -272,6 +304,96 @@ TEST_F(HistoryAnswers, TimeseriesFromTheMinuteCounts)
     EXPECT_EQ(p["intercepted"], 15);
     EXPECT_EQ(p["rule_hits"], 10);
     EXPECT_FALSE(p.contains("requests")); // history does not know unflagged requests
+}
+
+// The corpus's time: k_t0 plus `s` seconds, as answers write it.
+std::string corpus_time(int s)
+{
+    return iso_time_s(k_t0 / 1'000'000 + s);
+}
+
+// The window that starts `s` seconds into the corpus.
+std::string window_from(int s)
+{
+    return std::to_string(k_now - (k_t0 / 1'000'000 + s));
+}
+
+TEST_F(HistoryAnswers, StatsOverALongWindow)
+{
+    const json a = ask(R"({"cmd":"stats","window":604800,"rules_limit":2,"top_clients":2})");
+    ASSERT_EQ(a.value("ok", false), true) << a.dump();
+    EXPECT_EQ(a["from"], "history");
+    const auto rule = [](const char* id, const char* msg, int hits, int last) {
+        return json{{"id", id}, {"msg", msg}, {"hits", hits}, {"last_seen", corpus_time(last)}};
+    };
+    const auto client = [](const char* ip) {
+        return json{{"value", ip}, {"count", 1}, {"error", 0}};
+    };
+    const json expected = json::array(
+        {json{{"vhost", "shop.example.com"},
+              {"window_s", 604800},
+              {"since", iso_time_s(k_now - 604800)},
+              {"events", 30},
+              {"flagged", 30},
+              {"intercepted", 15},
+              {"would_block", 15},
+              {"rules", json::array({rule("949110", "Inbound Anomaly Score Exceeded", 30, 29),
+                                     rule("920350", "message 29", 15, 29)})},
+              {"top_clients", json::array({client("203.0.113.0"), client("203.0.113.1")})}}});
+    EXPECT_EQ(a["vhosts"], expected);
+    // From the 20th second: events 20 to 29, to the second.
+    const json part =
+        ask(R"({"cmd":"stats","vhost":"shop.example.com","window":)" + window_from(20) + "}");
+    ASSERT_EQ(part["vhosts"].size(), 1U) << part.dump();
+    const json& v = part["vhosts"][0];
+    EXPECT_EQ(v["since"], corpus_time(20));
+    EXPECT_EQ(v["events"], 10);
+    EXPECT_EQ(v["intercepted"], 5);
+    EXPECT_EQ(v["would_block"], 5);
+    EXPECT_EQ(v["rules"].size(), 4U);
+    EXPECT_FALSE(v.contains("top_clients")); // not asked for
+    EXPECT_FALSE(v.contains("requests"));    // history does not know unflagged requests
+    EXPECT_EQ(ask(R"({"cmd":"stats","vhost":"nope","window":604800})")["vhosts"], json::array());
+}
+
+TEST_F(HistoryAnswers, RulesOverALongWindow)
+{
+    const json a = ask(R"({"cmd":"rules","window":604800})");
+    ASSERT_EQ(a.value("ok", false), true) << a.dump();
+    EXPECT_EQ(a["from"], "history");
+    const auto row = [](const char* id, const std::string& msg, int hits, int last) {
+        return json{{"vhost", "shop.example.com"},
+                    {"id", id},
+                    {"msg", msg},
+                    {"hits", hits},
+                    {"last_seen", corpus_time(last)}};
+    };
+    EXPECT_EQ(a["rules"],
+              json::array({row("949110", "Inbound Anomaly Score Exceeded", 30, 29),
+                           row("920350", "message 29", 15, 29), row("942100", "message 28", 15, 28),
+                           row("941100", "message 27", 10, 27)}));
+    // Events 20 to 29: 941100 fired in 21, 24 and 27.
+    const json part = ask(R"({"cmd":"rules","vhost":"shop.example.com","rule":"941100",)"
+                          R"("window":)" +
+                          window_from(20) + "}");
+    EXPECT_EQ(part["rules"], json::array({row("941100", "message 27", 3, 27)}));
+    EXPECT_EQ(ask(R"({"cmd":"rules","vhost":"nope","window":60})")["rules"], json::array());
+}
+
+TEST_F(HistoryAnswers, TopOverALongWindowIsExact)
+{
+    const json clients = ask(R"({"cmd":"top","list":"clients","limit":2,"window":604800})");
+    ASSERT_EQ(clients.value("ok", false), true) << clients.dump();
+    EXPECT_EQ(clients, json::parse(R"({"ok": true, "from": "history", "top": [
+        {"value": "203.0.113.0", "count": 1, "error": 0},
+        {"value": "203.0.113.1", "count": 1, "error": 0}], "error_bound": 0})"));
+    // Targets count findings: ARGS:id in each event, twice in every third one.
+    EXPECT_EQ(
+        ask(R"({"cmd":"top","list":"targets","vhost":"shop.example.com","window":604800})")["top"],
+        json::parse(R"([{"value":"ARGS:id","count":40,"error":0,"vhost":"shop.example.com"}])"));
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"paths","window":)" + window_from(25) + "}")["top"],
+              json::parse(R"([{"value":"/cart/checkout","count":5,"error":0}])"));
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"agents","window":604800})")["top"][0]["count"], 30);
 }
 
 TEST(HistoryService, AnswersInOrderRefusesWhenFullReportsErrors)

@@ -271,6 +271,32 @@ TEST_F(AnswerQuery, WindowedStats)
         "rules": [{"id": "942100", "msg": "SQL Injection", "severity": "CRITICAL", "hits": 1}]})"));
 }
 
+// Windows memory cannot answer (the daemon sends them to history; without it, memory
+// says so instead of answering something else).
+TEST_F(AnswerQuery, WindowsBeyondMemoryAreErrors)
+{
+    feed();
+    const std::string no_history =
+        " needs the history store, which this collector does not keep (--no-history)";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"cmd":"stats","window":2592001})",
+         "a \"window\" of stats longer than 30 days" + no_history},
+        {R"({"cmd":"rules","window":60})",
+         "a \"window\" of rules" + no_history + " (memory counts them since the start)"},
+        {R"({"cmd":"top","list":"clients","window":604800})",
+         "a \"window\" of top" + no_history + " (memory counts them since the start)"},
+    };
+    for (const auto& [line, error] : cases) {
+        SCOPED_TRACE(line);
+        const json a = ask(line);
+        EXPECT_EQ(a["ok"], false);
+        EXPECT_EQ(a["error"], error);
+    }
+    EXPECT_EQ(m_collector.bad_queries(), cases.size());
+    // 30 days is the hour series' span: memory answers.
+    EXPECT_EQ(ask(R"({"cmd":"stats","window":2592000})")["ok"], true);
+}
+
 TEST_F(AnswerQuery, TailAnswersAndReturnsItsFilter)
 {
     const auto a = mso::answer(R"({"cmd":"tail","vhost":"shop.example","intercepted":true})",
