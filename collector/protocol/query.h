@@ -85,8 +85,8 @@ struct EventFilter {
     std::optional<EventCursor> cursor;    // continue after the previous page
 
     // Whether `e` passes every filter but the cursor. `engine` and `source` are not in a
-    // RequestEvent: an event of the ring has an unknown engine mode and the source
-    // "module" (k_module_source).
+    // RequestEvent: an event of the ring came from the module (k_module_source), its
+    // engine mode is inferred_engine_mode() (common/event.h).
     [[nodiscard]] bool matches(const RequestEvent& e) const;
     bool operator==(const EventFilter&) const = default;
 };

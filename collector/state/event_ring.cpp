@@ -86,8 +86,8 @@ bool EventFilter::matches(const RequestEvent& e) const
     if (would_block && mso::would_block(e) != *would_block) {
         return false;
     }
-    // A ring event came from the module, whose events do not say the engine mode.
-    if (engine || (source && *source != k_module_source)) {
+    // A ring event came from the module, whose engine mode the collector infers.
+    if ((engine && inferred_engine_mode(e) != *engine) || (source && *source != k_module_source)) {
         return false;
     }
     if (rule && std::none_of(e.findings.begin(), e.findings.end(),

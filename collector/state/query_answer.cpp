@@ -119,7 +119,7 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
         }
         out["from"] = "ring";
         out["event"] =
-            event_detail_json(*e, k_module_source, EngineMode::unknown, verdict_of_event(*e));
+            event_detail_json(*e, k_module_source, inferred_engine_mode(*e), verdict_of_event(*e));
         break;
     }
     case QueryCommand::tail:

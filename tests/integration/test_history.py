@@ -116,8 +116,10 @@ def test_history_holds_the_traffic(stack):
             assert "941100" in rule_ids(e) and "942100" not in rule_ids(e), e
         if path.startswith("/sqli/b") or path.startswith("/xss/"):
             assert (e["status"], e["intercepted"], e["verdict"]) == (403, True, "intercepted")
+            assert e["engine"] == "on"
         else:
             assert (e["intercepted"], e["verdict"]) == (False, "would_block"), e
+            assert e["engine"] == "detection_only"
     # Newest first.
     times = [e["time_us"] for e in stack.all]
     assert times == sorted(times, reverse=True)
@@ -150,8 +152,9 @@ FILTERS = [
     (("--would-block",), lambda e: e["verdict"] == "would_block"),
     (("--source", "module"), lambda e: True),
     (("--source", "import:none"), lambda e: False),
-    # The module's events do not carry the engine mode.
-    (("--engine", "on"), lambda e: False),
+    # Inferred for the module's events: intercepted is On, 949110 without it DetectionOnly.
+    (("--engine", "on"), lambda e: e["intercepted"]),
+    (("--engine", "detection-only"), lambda e: e["verdict"] == "would_block"),
     (("--grep", "alert(1)"), lambda e: grep(e, "alert(1)")),
     (("--grep", "calc'!A0"), lambda e: grep(e, "calc'!A0")),
     (("--window", "1h"), lambda e: True),
@@ -216,7 +219,7 @@ def test_event_shows_every_finding_with_its_score(stack):
     assert doc["from"] == "history"
     full = doc["event"]
     assert full["unique_id"] == e["unique_id"] and full["source"] == "module"
-    assert full["verdict"] == "would_block" and full["engine"] == "unknown"
+    assert full["verdict"] == "would_block" and full["engine"] == "detection_only"
     assert [r["id"] for r in full["rules"]] == [r["id"] for r in e["rules"]]
     points = {"CRITICAL": 5, "ERROR": 4, "WARNING": 3, "NOTICE": 2}
     for r in full["rules"]:

@@ -167,8 +167,10 @@ TEST(EventRing, HistoryFilters)
         {"until", f([](EventFilter& x) { x.until_us = 1763739600123456 + 3; }), {"u2", "u1"}},
         {"source module", f([](EventFilter& x) { x.source = "module"; }), {"u3", "u2", "u1"}},
         {"another source", f([](EventFilter& x) { x.source = "import:x"; }), {}},
-        {"engine mode unknown in the ring",
-         f([](EventFilter& x) { x.engine = EngineMode::on; }),
+        // Inferred: intercepted is On; no CRS blocking rule fired in the others.
+        {"engine on", f([](EventFilter& x) { x.engine = EngineMode::on; }), {"u2"}},
+        {"engine detection only",
+         f([](EventFilter& x) { x.engine = EngineMode::detection_only; }),
          {}},
     };
     for (const auto& c2 : cases) {

@@ -545,7 +545,7 @@ TEST_F(AnswerQuery, EventAndEventsFromTheRing)
     const auto& e = found["event"];
     EXPECT_EQ(e["unique_id"], "u-ring");
     EXPECT_EQ(e["source"], "module");
-    EXPECT_EQ(e["engine"], "unknown");
+    EXPECT_EQ(e["engine"], "on"); // inferred: intercepted
     EXPECT_EQ(e["verdict"], "intercepted");
     ASSERT_EQ(e["rules"].size(), 2U);
     EXPECT_EQ(e["rules"][0]["score"], 5);
