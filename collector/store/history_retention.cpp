@@ -4,6 +4,7 @@
 // back to the file system a bounded number at a time (auto_vacuum = INCREMENTAL).
 #include "store/history_store_impl.h"
 
+#include <algorithm>
 #include <array>
 
 namespace mso {
@@ -88,6 +89,37 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
     return m.apply_minutes(minutes);
 }
 
+// How many of the oldest events to delete so that `size` comes down to `max_bytes`: the
+// excess over the mean size of an event, at least 1, at most `max_rows`. The mean is
+// over the id range (ids only grow and the oldest go first, so it is the event count,
+// read from the primary key's two ends rather than by counting). Deleting does not free
+// index pages that other events still share, so the next step measures again and
+// deletes the rest; asking for the whole excess at once would empty the store.
+Result<std::size_t> rows_over_size(HistoryStore::Impl& m, const StoreSize& size,
+                                   std::int64_t max_bytes, std::size_t max_rows)
+{
+    std::string error;
+    Stmt* s = m.statement("SELECT max(id) - min(id) + 1 FROM events", error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->reset();
+    auto row = s->step();
+    if (!row) {
+        return fail(row.error());
+    }
+    const std::int64_t events = *row ? s->integer(0) : 0;
+    s->reset();
+    const std::int64_t used = size.used_bytes();
+    if (events <= 0 || used <= max_bytes) {
+        return std::size_t{1};
+    }
+    const std::int64_t per_event = std::max<std::int64_t>(1, used / events);
+    const std::int64_t want = (used - max_bytes + per_event - 1) / per_event;
+    return static_cast<std::size_t>(
+        std::clamp<std::int64_t>(want, 1, static_cast<std::int64_t>(max_rows)));
+}
+
 } // namespace
 
 Result<StoreSize> HistoryStore::size()
@@ -126,6 +158,13 @@ Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t m
             return std::size_t{0};
         }
         before = now_us - max_age_days * k_us_per_day;
+    }
+    if (too_big) {
+        auto rows = rows_over_size(m, *before_size, max_bytes, max_rows);
+        if (!rows) {
+            return fail("cannot prune history: " + rows.error());
+        }
+        max_rows = *rows;
     }
     if (auto r = m.db.exec("BEGIN IMMEDIATE"); !r) {
         return fail(r.error());

@@ -31,6 +31,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import threading
 import time
 import urllib.parse
@@ -510,9 +511,10 @@ def graceful_restart(apache: ApacheSandbox, timeout: float = 30.0) -> list[int]:
 
 def sample_resources(apache: ApacheSandbox, readings: int = 5) -> tuple[int, int, int]:
     """(parent's open fds, most open fds of a child without client connections, parent's
-    RSS in kB), each the smallest of `readings` readings 0.2 s apart: a descriptor a child
-    holds only for a moment (a request in flight, an old-generation child closing) shows
-    in one reading, a leaked one in all of them."""
+    RSS in kB) from `readings` readings 0.2 s apart: the descriptor counts are their
+    medians, the RSS the smallest. One reading may catch a child mid-request (a file
+    open) or just started (its logs and listeners not yet all open); a leaked
+    descriptor shows in every reading, so the median keeps it and drops the moments."""
     parent = apache.proc.pid
     out = []
     for i in range(readings):
@@ -522,7 +524,8 @@ def sample_resources(apache: ApacheSandbox, readings: int = 5) -> tuple[int, int
         assert kids, "Apache has no children"
         out.append((_fd_count(parent), max(_fd_count_without_connections(k) for k in kids),
                     _rss_kb(parent)))
-    return (min(r[0] for r in out), min(r[1] for r in out), min(r[2] for r in out))
+    return (statistics.median_low(r[0] for r in out),
+            statistics.median_low(r[1] for r in out), min(r[2] for r in out))
 
 
 def restart_growth(samples: list[tuple[int, int, int]]) -> tuple[int, int, float]:

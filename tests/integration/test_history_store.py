@@ -179,3 +179,28 @@ def test_a_full_disk_is_counted_and_the_live_views_go_on(binaries):
     finally:
         d.stop()
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_retention_by_size_deletes_the_oldest_first(binaries):
+    state = short_temp_dir("msoit-h") / "st"
+    d = Daemon(binaries, "--state-dir", str(state), "--history-max-bytes", "256K")
+    start(d)
+    try:
+        db = state / "history.db"
+        sent = [f"r-{i:06d}" for i in range(3000)]
+        payload = "/" + "p" * 300  # ~0.5 KiB per event: 3,000 do not fit in 256 KiB
+        for first in range(0, len(sent), 500):
+            d.send(*[json.dumps(event(unique_id=u, path=payload)).encode()
+                     for u in sent[first:first + 500]])
+            time.sleep(0.2)  # lets the socket drain; no assertion depends on it
+        history = wait_for(lambda: (h := d.health()["history"])["written"] == 3000 and
+                           h["pruned"] > 0 and h)
+        assert history, d.health()["history"]
+        kept = wait_for(lambda: (k := [u for u, _ in stored(db)]) and
+                        len(k) + d.health()["history"]["pruned"] == 3000 and k)
+        assert kept, (len(stored(db)), d.health()["history"])
+        # The newest are kept, the oldest deleted, nothing in between missing.
+        assert kept == sent[len(sent) - len(kept):]
+        assert integrity(db) == "ok"
+    finally:
+        d.stop()

@@ -119,6 +119,34 @@ TEST(HistoryRetention, BySizeUntilUnderTheLimit)
     EXPECT_FALSE(store.find(full_event(0).event.unique_id)->has_value());
 }
 
+// The writer's steps are large (2,000 rows): a step deletes what the excess is worth at
+// the mean event size, not its whole allowance, so a small limit keeps what fits
+// (deleting does not free index pages other events share, so asking for max_rows at
+// once emptied the store).
+TEST(HistoryRetention, BySizeInLargeStepsKeepsWhatFits)
+{
+    TempDir dir;
+    HistoryStore store = filled(dir, 3000);
+    const auto before = store.size();
+    ASSERT_TRUE(before);
+    const std::int64_t limit = before->used_bytes() / 6; // room for ~500 events
+    std::size_t deleted = 0;
+    for (int steps = 0; steps < 100; ++steps) {
+        auto n = store.prune_step(k_t0, 0, limit, 2000);
+        ASSERT_TRUE(n) << n.error();
+        if (*n == 0) {
+            break;
+        }
+        deleted += *n;
+    }
+    const auto after = store.size();
+    ASSERT_TRUE(after);
+    EXPECT_LE(after->used_bytes(), limit);
+    EXPECT_GE(deleted, 2500U);
+    EXPECT_LE(deleted, 2900U) << "kept fewer than 100 of the ~500 events that fit";
+    EXPECT_TRUE(store.find(full_event(2999).event.unique_id)->has_value());
+}
+
 TEST(HistoryRetention, NothingToDo)
 {
     TempDir dir;
