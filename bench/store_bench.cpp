@@ -6,13 +6,17 @@
 // (ModSecObserveMatchedData truncate:32), random unique ids, spread over 7 days. CPU
 // time comes from getrusage (the machine is shared; wall time is shown too).
 //
-// Usage: store_bench [--events N] [--batch N] [--dir DIR] [--keep] [--reuse]   (Markdown)
+// Usage: store_bench [--events N] [--batch N] [--cache-mib N] [--insert-only] [--dir DIR]
+//                    [--keep] [--reuse]                                         (Markdown)
 //   --events N  how many events to insert (default 1,000,000; 10,000,000 for the targets
 //               "over 10 million stored events": about 6 GB and 10-20 minutes of CPU)
-//   --batch N   events per write_batch (default 4,096, as StoreWriter's batch_events)
+//   --batch N   events per write_batch (default 32,768, as StoreWriter's batch_events)
+//   --cache-mib N  the writer's page cache (default HistoryOptions' cache_kib)
+//   --insert-only  stop after the insert measures (no queries)
 //   --keep      leave the database in DIR; --reuse: measure the queries on a database
 //               kept by an earlier run (of the same --events) without inserting
 #include "store/history_store.h"
+#include "store/store_writer.h"
 
 #include <sys/resource.h>
 
@@ -212,7 +216,9 @@ int main(int argc, char** argv)
     std::string dir = "/tmp/mso-store-bench";
     bool keep = false;
     bool reuse = false;
-    std::size_t batch_size = 4096; // StoreWriter's default batch_events
+    std::size_t batch_size = mso::StoreWriterOptions{}.batch_events;
+    int cache_kib = mso::HistoryOptions{}.cache_kib;
+    bool insert_only = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--events" && i + 1 < argc) {
@@ -223,6 +229,10 @@ int main(int argc, char** argv)
             keep = true;
         } else if (a == "--batch" && i + 1 < argc) {
             batch_size = std::max<std::size_t>(std::stoul(argv[++i]), 1);
+        } else if (a == "--cache-mib" && i + 1 < argc) {
+            cache_kib = std::stoi(argv[++i]) * 1024;
+        } else if (a == "--insert-only") {
+            insert_only = true;
         } else if (a == "--reuse") {
             reuse = keep = true;
         }
@@ -240,6 +250,7 @@ int main(int argc, char** argv)
     auto store = mso::HistoryStore::open(path, [&] {
         mso::HistoryOptions o;
         o.check_integrity = !reuse; // quick_check reads the whole file
+        o.cache_kib = cache_kib;
         return o;
     }());
     check(store.has_value(), store.error());
@@ -288,6 +299,13 @@ int main(int argc, char** argv)
             last_tenth += batch.size();
         }
         check(r.has_value(), r.error());
+        const std::size_t tenth = std::max<std::size_t>(events / 10, 1);
+        if ((done + batch.size()) / tenth != done / tenth) { // progress, for long runs
+            check(getloadavg(load.data(), 3) == 3, "no load average");
+            std::fprintf(stderr, "%zu events, %.0f events/s of CPU so far, load %.2f\n",
+                         done + batch.size(), static_cast<double>(done + batch.size()) / insert_cpu,
+                         load[0]);
+        }
         done += batch.size();
     }
     auto size = store->size();
@@ -306,6 +324,16 @@ int main(int argc, char** argv)
     std::printf("| bytes on disk per event (used pages) | %.0f |\n",
                 static_cast<double>(size->used_bytes()) / static_cast<double>(stored));
     std::printf("| database file | %.1f MB |\n", static_cast<double>(size->file_bytes()) / 1e6);
+    if (insert_only) {
+        check(getloadavg(load.data(), 3) == 3, "no load average");
+        std::printf("\nLoad average at the end: %.2f %.2f %.2f\n", load[0], load[1], load[2]);
+        if (!keep) {
+            for (const char* suffix : {"", "-wal", "-shm"}) {
+                std::filesystem::remove(path + suffix);
+            }
+        }
+        return 0;
+    }
 
     auto reader = mso::HistoryStore::open(path, [] {
         mso::HistoryOptions o;

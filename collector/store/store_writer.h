@@ -38,8 +38,8 @@
 namespace mso {
 
 struct StoreWriterOptions {
-    std::size_t max_queue = 100'000; // events waiting; offer() refuses beyond
-    std::size_t batch_events = 4096; // commit when this many wait
+    std::size_t max_queue = 100'000;  // events waiting; offer() refuses beyond
+    std::size_t batch_events = 32768; // commit when this many wait (docs/STORE.md)
     std::chrono::milliseconds batch_interval{250};
     Dedup dedup = Dedup::content; // of offer(StoredEvent&&)
     // Bulk events may be at most this share of max_queue (at least 1 event).
