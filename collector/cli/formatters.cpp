@@ -248,6 +248,24 @@ std::string health_value(const std::string& key, const json& value)
     return dump_safe(value);
 }
 
+// One row per scalar; an object (history, import, malformed_by_reason, ...) is a row of
+// its name and then its members indented under it, to any depth the answer has.
+void add_health_rows(Table& table, const json& object, const std::string& indent)
+{
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (it.key() == "ok" && indent.empty()) {
+            continue;
+        }
+        const std::string name = indent + terminal_safe(it.key());
+        if (it->is_object() && !it->empty()) {
+            table.add_row({name, ""});
+            add_health_rows(table, *it, indent + "  ");
+            continue;
+        }
+        table.add_row({name, health_value(it.key(), *it)});
+    }
+}
+
 } // namespace
 
 std::string format_health(const json& answer)
@@ -256,18 +274,7 @@ std::string format_health(const json& answer)
         return "unexpected answer\n";
     }
     Table table({{"", Align::left, 0}, {"", Align::right, 0}});
-    for (auto it = answer.begin(); it != answer.end(); ++it) {
-        if (it.key() == "ok") {
-            continue;
-        }
-        if (it.key() == "malformed_by_reason" && it->is_object()) {
-            for (auto r = it->begin(); r != it->end(); ++r) {
-                table.add_row({"  " + terminal_safe(r.key()), dump_safe(r.value())});
-            }
-            continue;
-        }
-        table.add_row({terminal_safe(it.key()), health_value(it.key(), *it)});
-    }
+    add_health_rows(table, answer, "");
     std::string out = table.render();
     // Drop the (empty) header line.
     return out.substr(out.find('\n') + 1);

@@ -319,6 +319,14 @@ TEST(Formatters, PartialAnswers)
          mso::format_health,
          R"({"ok":true,"rss_bytes":3145728,"uptime_s":5,"malformed_by_reason":{"not_json":2}})",
          {"rss_bytes", "3.0 MiB", "uptime_s", "  not_json"}},
+        {"health: nested objects indented, sizes in MiB at any depth",
+         mso::format_health,
+         R"({"history":{"written":7,"lost":{"queue_full":2},"db_bytes":1048576}})",
+         {"history\n", "  written", "  lost\n", "    queue_full", "  db_bytes", "1.0 MiB"}},
+        {"health: hostile key names escaped",
+         mso::format_health,
+         R"({"import":{"\u001b[2Jx":1}})",
+         {"  \\x1b[2Jx"}},
     };
     for (const PartialCase& c : cases) {
         SCOPED_TRACE(c.name);
