@@ -7,12 +7,15 @@
 // time comes from getrusage (the machine is shared; wall time is shown too).
 //
 // Usage: store_bench [--events N] [--batch N] [--cache-mib N] [--insert-only] [--dir DIR]
-//                    [--keep] [--reuse]                                         (Markdown)
+//                    [--keep] [--reuse] [--rate N]                              (Markdown)
 //   --events N  how many events to insert (default 1,000,000; 10,000,000 for the targets
 //               "over 10 million stored events": about 6 GB and 10-20 minutes of CPU)
 //   --batch N   events per write_batch (default 32,768, as StoreWriter's batch_events)
 //   --cache-mib N  the writer's page cache (default HistoryOptions' cache_kib)
 //   --insert-only  stop after the insert measures (no queries)
+//   --rate N    the events' times as a stream of N events/s (a batch then falls in few
+//               minutes, as a live stream's does) instead of spread over 7 days; the
+//               queries assume 7 days: use it with --insert-only
 //   --keep      leave the database in DIR; --reuse: measure the queries on a database
 //               kept by an earlier run (of the same --events) without inserting
 #include "store/history_store.h"
@@ -219,6 +222,7 @@ int main(int argc, char** argv)
     std::size_t batch_size = mso::StoreWriterOptions{}.batch_events;
     int cache_kib = mso::HistoryOptions{}.cache_kib;
     bool insert_only = false;
+    double rate = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--events" && i + 1 < argc) {
@@ -231,6 +235,8 @@ int main(int argc, char** argv)
             batch_size = std::max<std::size_t>(std::stoul(argv[++i]), 1);
         } else if (a == "--cache-mib" && i + 1 < argc) {
             cache_kib = std::stoi(argv[++i]) * 1024;
+        } else if (a == "--rate" && i + 1 < argc) {
+            rate = std::stod(argv[++i]);
         } else if (a == "--insert-only") {
             insert_only = true;
         } else if (a == "--reuse") {
@@ -258,6 +264,8 @@ int main(int argc, char** argv)
     const std::int64_t week_us = 7LL * 86'400'000'000LL;
     const std::int64_t start_us = 1'700'000'000'000'000LL;
     const std::int64_t end_us = start_us + week_us;
+    const double span_us =
+        rate > 0 ? static_cast<double>(events) / rate * 1e6 : static_cast<double>(week_us);
     Rng rng{42};
     std::vector<std::string> uids;
     double insert_cpu = 0;
@@ -277,9 +285,9 @@ int main(int argc, char** argv)
     for (std::size_t done = 0; done < stored;) {
         batch.clear();
         for (std::size_t i = 0; i < batch_size && done + i < stored; ++i) {
-            const auto t = start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
-                                                                static_cast<double>(events) *
-                                                                static_cast<double>(week_us));
+            const auto t =
+                start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
+                                                     static_cast<double>(events) * span_us);
             batch.push_back(make_event(rng, t));
             if ((done + i) % 997 == 0) {
                 uids.push_back(batch.back().event.unique_id);
@@ -314,7 +322,10 @@ int main(int argc, char** argv)
                 stored);
     std::printf("| measure | value |\n|---|---|\n");
     if (!reuse) {
-        std::printf("| insert, events/s of CPU time (batches of %zu) | %.0f |\n", batch_size,
+        std::printf("| insert, events/s of CPU time (batches of %zu%s) | %.0f |\n", batch_size,
+                    rate > 0
+                        ? (", times at " + std::to_string(static_cast<long>(rate)) + "/s").c_str()
+                        : "",
                     static_cast<double>(events) / insert_cpu);
         std::printf("| insert, events/s of CPU time, the last tenth | %.0f |\n",
                     static_cast<double>(last_tenth) / last_tenth_cpu);

@@ -185,8 +185,9 @@ void HistoryStore::Impl::count_minute(MinuteDeltas& deltas, std::int64_t time_us
 
 Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
 {
-    MinuteDeltas totals;
-    for (const auto& [key, c] : deltas) {
+    MinuteDeltas& totals = minute_totals;
+    totals.clear();
+    for (const auto& [key, c] : deltas.entries()) {
         MinuteCounts& t = totals[MinuteKey{key.rule_id, k_all_vhosts, key.minute}];
         t.events += c.events;
         t.flagged += c.flagged;
@@ -194,10 +195,15 @@ Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
         t.would_block += c.would_block;
     }
     // In key order, so the upserts walk the minutes table's b-tree forward.
-    std::vector<std::pair<MinuteKey, MinuteCounts>> rows(deltas.begin(), deltas.end());
-    rows.insert(rows.end(), totals.begin(), totals.end());
+    std::vector<MinuteDeltas::Entry>& rows = deltas.entries();
+    rows.insert(rows.end(), totals.entries().begin(), totals.entries().end());
+    totals.clear();
     std::sort(rows.begin(), rows.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
+    struct Clear {
+        MinuteDeltas& d;
+        ~Clear() { d.clear(); }
+    } clear_after{deltas};
     std::string error;
     Stmt* s = statement("INSERT INTO minutes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                         "ON CONFLICT DO UPDATE SET events = events + excluded.events, "
@@ -418,7 +424,8 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
         return fail(r.error());
     }
     WriteStats stats;
-    MinuteDeltas minutes;
+    MinuteDeltas& minutes = m.writer.minutes;
+    minutes.clear();
     Result<void> result = prepare_writer(m);
     for (const StoredEvent& e : events) {
         if (!result) {

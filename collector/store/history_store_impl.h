@@ -6,6 +6,7 @@
 #include "store/history_store.h"
 #include "store/sqlite_db.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -41,17 +42,67 @@ struct MinuteCounts {
     std::int64_t intercepted = 0;
     std::int64_t would_block = 0;
 };
-struct MinuteKeyHash {
-    std::size_t operator()(const MinuteKey& k) const noexcept
+// Per-minute counts summed over a batch: a batch adds to it ~5 times per event, so it is
+// an open-addressing table over a dense vector of entries (no allocation per key; kept
+// and reused from batch to batch). apply_minutes() sorts the entries once and clears it.
+class MinuteDeltas {
+public:
+    using Entry = std::pair<MinuteKey, MinuteCounts>;
+
+    MinuteCounts& operator[](const MinuteKey& key)
+    {
+        if ((m_entries.size() + 1) * 2 > m_slots.size()) {
+            grow();
+        }
+        const std::size_t mask = m_slots.size() - 1;
+        for (std::size_t i = hash(key) & mask;; i = (i + 1) & mask) {
+            const std::uint32_t slot = m_slots[i];
+            if (slot == 0) {
+                m_entries.emplace_back(key, MinuteCounts{});
+                m_slots[i] = static_cast<std::uint32_t>(m_entries.size());
+                return m_entries.back().second;
+            }
+            if (m_entries[slot - 1].first == key) {
+                return m_entries[slot - 1].second;
+            }
+        }
+    }
+    void clear() noexcept
+    {
+        if (!m_entries.empty()) {
+            m_entries.clear();
+            std::fill(m_slots.begin(), m_slots.end(), 0U);
+        }
+    }
+    [[nodiscard]] bool empty() const noexcept { return m_entries.empty(); }
+    // The keys in the order first added; mutable for apply_minutes(), which sorts them
+    // (the table no longer finds anything until clear()).
+    [[nodiscard]] std::vector<Entry>& entries() noexcept { return m_entries; }
+
+private:
+    static std::size_t hash(const MinuteKey& k) noexcept
     {
         auto h = static_cast<std::uint64_t>(k.minute) * 0x9e3779b97f4a7c15ULL;
         h ^= static_cast<std::uint64_t>(k.rule_id) * 0xbf58476d1ce4e5b9ULL;
         h ^= static_cast<std::uint64_t>(k.vhost_id) * 0x94d049bb133111ebULL;
         return static_cast<std::size_t>(h ^ (h >> 29U));
     }
+    void grow()
+    {
+        m_slots.assign(std::max<std::size_t>(1024, m_slots.size() * 2), 0U);
+        const std::size_t mask = m_slots.size() - 1;
+        for (std::size_t e = 0; e < m_entries.size(); ++e) {
+            std::size_t i = hash(m_entries[e].first) & mask;
+            while (m_slots[i] != 0) {
+                i = (i + 1) & mask;
+            }
+            m_slots[i] = static_cast<std::uint32_t>(e + 1);
+        }
+    }
+
+    std::vector<Entry> m_entries;
+    std::vector<std::uint32_t> m_slots; // 1 + index into m_entries; 0: empty
 };
-// A hash map: a batch adds to it ~5 times per event; apply_minutes() sorts it once.
-using MinuteDeltas = std::unordered_map<MinuteKey, MinuteCounts, MinuteKeyHash>;
 
 struct HistoryStore::Impl final : StringIds {
     Db db;
@@ -68,6 +119,7 @@ struct HistoryStore::Impl final : StringIds {
     std::unordered_map<std::string, std::int64_t, TextHash, std::equal_to<>> ids; // interning
     std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)
     std::map<std::string, Stmt, std::less<>> statements; // prepared, by SQL text
+    MinuteDeltas minute_totals;                          // apply_minutes()' all-vhosts rows
     // The writer's per-event statements and buffers, prepared once and reused (the map
     // lookup by SQL text and the per-event allocations showed in the profile).
     struct Writer {
@@ -77,6 +129,7 @@ struct HistoryStore::Impl final : StringIds {
         std::string findings;
         std::string scores;
         std::vector<std::int64_t> rules;
+        MinuteDeltas minutes; // the batch's per-minute counts
         // When the WAL was last checkpointed (and so fsynced) by write_batch.
         std::chrono::steady_clock::time_point checkpointed = std::chrono::steady_clock::now();
     } writer;
@@ -99,6 +152,7 @@ struct HistoryStore::Impl final : StringIds {
                              Verdict verdict, bool flagged, const std::vector<std::int64_t>& rules,
                              int sign);
     // Adds the all-vhosts rows to `deltas` and applies them; rows left with no events go.
+    // Leaves `deltas` empty.
     Result<void> apply_minutes(MinuteDeltas& deltas);
 };
 

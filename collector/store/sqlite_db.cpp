@@ -47,6 +47,11 @@ Db::~Db()
 
 Result<Db> Db::open(const std::string& path, bool create)
 {
+    // SQLite's memory statistics take a global mutex on every allocation of every
+    // connection; nothing here reads them. Before SQLite's first use only (it answers
+    // SQLITE_MISUSE after, which changes nothing).
+    static const bool no_memstatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+    (void)no_memstatus;
     Db db;
     const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;

@@ -275,5 +275,53 @@ TEST_F(HistoryAggregates, PrunedEventsLeaveTheCounts)
     EXPECT_EQ(*m_store->vhost_totals(since, until), expected_vhosts(since, until));
 }
 
+// One batch whose per-minute counts have thousands of keys (the table write_batch sums
+// them in grows several times), then a second batch into the same minutes (the table is
+// reused: it must start empty and add to the stored rows).
+TEST(HistoryMinutes, ManyMinutesInOneBatchAddUp)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db(), HistoryOptions{});
+    ASSERT_TRUE(store) << store.error();
+    constexpr int k_minutes = 3000;
+    std::vector<StoredEvent> batch;
+    for (int i = 0; i < k_minutes; ++i) {
+        StoredEvent s = test::full_event(i);
+        s.event.time_us = k_t0 + i * 60 * k_s + 5 * k_s;
+        s.event.vhost = i % 2 == 0 ? "a.example" : "b.example";
+        batch.push_back(std::move(s));
+    }
+    auto first = store->write_batch(batch);
+    ASSERT_TRUE(first) << first.error();
+    EXPECT_EQ(first->inserted, static_cast<std::size_t>(k_minutes));
+    for (StoredEvent& s : batch) {
+        s.event.unique_id += "-again";
+    }
+    auto second = store->write_batch(batch);
+    ASSERT_TRUE(second) << second.error();
+    EXPECT_EQ(second->inserted, static_cast<std::size_t>(k_minutes));
+
+    // full_event: two rules with ids, inbound 15 over a threshold of 5 (would block).
+    const std::uint64_t per_vhost = k_minutes; // half the minutes, twice each
+    auto all = store->vhost_totals(k_t0, k_t0 + k_minutes * 60 * k_s);
+    ASSERT_TRUE(all) << all.error();
+    ASSERT_EQ(all->size(), 2U);
+    EXPECT_EQ((*all)[0], (VhostTotals{"a.example", per_vhost, per_vhost, 0, per_vhost}));
+    EXPECT_EQ((*all)[1], (VhostTotals{"b.example", per_vhost, per_vhost, 0, per_vhost}));
+    auto minute = store->vhost_totals(k_t0 + 1001 * 60 * k_s, k_t0 + 1002 * 60 * k_s);
+    ASSERT_TRUE(minute) << minute.error();
+    ASSERT_EQ(minute->size(), 1U);
+    EXPECT_EQ((*minute)[0], (VhostTotals{"b.example", 2, 2, 0, 2}));
+    auto rules = store->rule_counts(std::nullopt, k_t0, k_t0 + k_minutes * 60 * k_s, 0);
+    ASSERT_TRUE(rules) << rules.error();
+    ASSERT_EQ(rules->size(), 2U);
+    EXPECT_EQ((*rules)[0].hits, 2U * k_minutes);
+    EXPECT_EQ((*rules)[1].hits, 2U * k_minutes);
+    auto one_vhost = store->rule_counts("a.example", k_t0, k_t0 + 60 * k_s, 0);
+    ASSERT_TRUE(one_vhost) << one_vhost.error();
+    ASSERT_EQ(one_vhost->size(), 2U);
+    EXPECT_EQ((*one_vhost)[0].hits, 2U);
+}
+
 } // namespace
 } // namespace mso
