@@ -84,10 +84,11 @@ struct EventFilter {
     std::optional<std::string> grep;      // substring of a finding's msg or matched data
     std::optional<EventCursor> cursor;    // continue after the previous page
 
-    // Whether `e` passes every filter but the cursor. `engine` and `source` are not in a
-    // RequestEvent: an event of the ring came from the module (k_module_source), its
-    // engine mode is inferred_engine_mode() (common/event.h).
-    [[nodiscard]] bool matches(const RequestEvent& e) const;
+    // Whether `e`, received from `event_source`, passes every filter but the cursor.
+    // `engine` is not in a RequestEvent: a live event's engine mode is
+    // inferred_engine_mode() (common/event.h).
+    [[nodiscard]] bool matches(const RequestEvent& e,
+                               std::string_view event_source = "module") const;
     bool operator==(const EventFilter&) const = default;
 };
 
