@@ -119,12 +119,26 @@ inline constexpr std::size_t k_max_top_clients = 64;
 // Longest request line accepted, not counting the newline.
 inline constexpr std::size_t k_max_query_line_bytes = 65536;
 
-enum class QueryCommand { stats, vhosts, rules, top, timeseries, events, tail, health, event };
+enum class QueryCommand {
+    stats,
+    vhosts,
+    rules,
+    top,
+    timeseries,
+    events,
+    tail,
+    health,
+    event,
+    sources
+};
 
 struct Query {
     QueryCommand command = QueryCommand::stats;
-    std::optional<std::string> vhost;           // restrict to this vhost
-    std::optional<std::string> rule;            // rules, timeseries: restrict to this rule id
+    std::optional<std::string> vhost; // restrict to this vhost
+    std::optional<std::string> rule;  // rules, timeseries: restrict to this rule id
+    // stats, vhosts, rules, top, timeseries: restrict to this source ("module",
+    // "sensor:<name>", ...); events, tail and event have theirs in `events.source`.
+    std::optional<std::string> source;
     std::optional<std::int64_t> window;         // stats, timeseries: the last N seconds
     TopList list = TopList::clients;            // top
     Resolution resolution = Resolution::minute; // timeseries
@@ -140,7 +154,7 @@ struct Query {
 
 // The command names, in the order error messages list them.
 inline constexpr const char* k_query_commands =
-    "stats, vhosts, rules, top, timeseries, events, tail, health, event";
+    "stats, vhosts, rules, top, timeseries, events, tail, health, event, sources";
 
 // The query of one request line (without its newline), or why it was rejected
 // (lowercase, with context; sent back to the client). Pure: no state, no I/O, never
