@@ -76,6 +76,11 @@ std::vector<SourceAggregates> aggregates_for(const Collector& collector,
     for (const auto& [id, data] : collector.source_aggregates()) {
         out.push_back({sources.name(id), &data});
     }
+    // By name after the module's: ids depend on the order sources were first seen (and
+    // change across a snapshot), answers should not.
+    std::sort(out.begin() + 1, out.end(), [](const SourceAggregates& a, const SourceAggregates& b) {
+        return a.source < b.source;
+    });
     return out;
 }
 
