@@ -47,6 +47,35 @@ std::uint64_t number(const json& obj, const char* key)
     return it != obj.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
 }
 
+bool several_sources(const json& rows)
+{
+    if (!rows.is_array()) {
+        return false;
+    }
+    const json* first = nullptr;
+    for (const json& row : rows) {
+        const auto it = row.is_object() ? row.find("source") : row.end();
+        if (it == row.end()) {
+            continue;
+        }
+        if (first == nullptr) {
+            first = &*it;
+        } else if (*it != *first) {
+            return true;
+        }
+    }
+    return false;
+}
+
+std::vector<std::string> with_source(bool with_source, const json& row,
+                                     std::vector<std::string> cells)
+{
+    if (with_source) {
+        cells.insert(cells.begin(), field(row, "source"));
+    }
+    return cells;
+}
+
 std::string indent(const std::string& text, std::size_t spaces)
 {
     std::string out;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mso::format_util {
 
@@ -19,6 +20,12 @@ namespace mso::format_util {
 [[nodiscard]] std::string vhost_name(const nlohmann::ordered_json& obj);
 // An unsigned field, 0 when missing or of another type.
 [[nodiscard]] std::uint64_t number(const nlohmann::ordered_json& obj, const char* key);
+// Whether the rows of an answer name more than one distinct "source": the views show a
+// SOURCE column (or the source of each block) only then.
+[[nodiscard]] bool several_sources(const nlohmann::ordered_json& rows);
+// `columns`' cells with the row's source first when `with_source`.
+[[nodiscard]] std::vector<std::string>
+with_source(bool with_source, const nlohmann::ordered_json& row, std::vector<std::string> cells);
 // Indents every line of `text` by `spaces`.
 [[nodiscard]] std::string indent(const std::string& text, std::size_t spaces);
 

@@ -93,17 +93,21 @@ std::string format_stats(const json& answer)
     if (!answer.is_object() || vhosts == answer.end() || !vhosts->is_array() || vhosts->empty()) {
         return "no vhosts seen yet\n";
     }
-    Table summary({{"VHOST", Align::left, 40},
-                   {"PORTS", Align::left, 16},
-                   {"REQUESTS", Align::right, 0},
-                   {"FLAGGED", Align::right, 0},
-                   {"INTERCEPTED", Align::right, 0},
-                   {"EVENTS", Align::right, 0},
-                   {"LOST", Align::right, 0}});
+    const bool sources = format_util::several_sources(*vhosts);
+    std::vector<Column> columns{{"VHOST", Align::left, 40},       {"PORTS", Align::left, 16},
+                                {"REQUESTS", Align::right, 0},    {"FLAGGED", Align::right, 0},
+                                {"INTERCEPTED", Align::right, 0}, {"EVENTS", Align::right, 0},
+                                {"LOST", Align::right, 0}};
+    if (sources) {
+        columns.insert(columns.begin(), Column{"SOURCE", Align::left, 32});
+    }
+    Table summary(std::move(columns));
     for (const auto& v : *vhosts) {
-        summary.add_row({vhost_name(v), v.is_object() ? ports_text(v) : "-", field(v, "requests"),
-                         field(v, "flagged"), field(v, "intercepted"), field(v, "events"),
-                         field(v, "events_lost")});
+        summary.add_row(format_util::with_source(
+            sources, v,
+            {vhost_name(v), v.is_object() ? ports_text(v) : "-", field(v, "requests"),
+             field(v, "flagged"), field(v, "intercepted"), field(v, "events"),
+             field(v, "events_lost")}));
     }
     std::string out = summary.render();
     for (const auto& v : *vhosts) {
@@ -111,7 +115,7 @@ std::string format_stats(const json& answer)
             continue;
         }
         out += '\n';
-        out += vhost_name(v) + "\n";
+        out += vhost_name(v) + (sources ? "  [" + field(v, "source") + "]" : std::string()) + "\n";
         out += "  status: " + status_text(v) + "\n";
         if (const auto n = number(v, "truncated_findings"); n != 0) {
             out += "  truncated findings: " + std::to_string(n) +
@@ -203,15 +207,21 @@ std::string format_events(const json& answer)
     if (events == answer.end() || !events->is_array() || events->empty()) {
         return "no events\n" + next_page_note(answer);
     }
-    Table table({{"TIME", Align::left, 0},
-                 {"VHOST", Align::left, k_vhost_w},
-                 {"CLIENT", Align::left, 39},
-                 {"REQUEST", Align::left, k_request_w},
-                 {"STATUS", Align::right, 0},
-                 {"ACTION", Align::left, 0},
-                 {"RULES", Align::left, 40}});
+    const bool sources = format_util::several_sources(*events);
+    std::vector<Column> columns{{"TIME", Align::left, 0},    {"VHOST", Align::left, k_vhost_w},
+                                {"CLIENT", Align::left, 39}, {"REQUEST", Align::left, k_request_w},
+                                {"STATUS", Align::right, 0}, {"ACTION", Align::left, 0},
+                                {"RULES", Align::left, 40}};
+    if (sources) {
+        columns.insert(columns.begin() + 1, Column{"SOURCE", Align::left, 32});
+    }
+    Table table(std::move(columns));
     for (const auto& e : *events) {
-        table.add_row(event_cells(e));
+        std::vector<std::string> cells = event_cells(e);
+        if (sources) {
+            cells.insert(cells.begin() + 1, field(e, "source"));
+        }
+        table.add_row(std::move(cells));
     }
     return table.render() + next_page_note(answer);
 }

@@ -43,6 +43,11 @@ inline constexpr std::size_t k_stats_columns = 100;
 [[nodiscard]] std::string format_top(const nlohmann::ordered_json& answer);
 [[nodiscard]] std::string format_timeseries(const nlohmann::ordered_json& answer);
 
+// The `sources` answer: each live source (events, bytes, last seen and how long ago,
+// clock skew, refusals by reason), then the sources in history when the answer has them.
+// Pure.
+[[nodiscard]] std::string format_sources(const nlohmann::ordered_json& answer);
+
 // The `health` answer as aligned "key: value" lines. Pure.
 [[nodiscard]] std::string format_health(const nlohmann::ordered_json& answer);
 

@@ -111,7 +111,8 @@ void add_history_filters(CLI::App& sub, Options& o)
                  "only requests not blocked whose scores reached a threshold");
     sub.add_option("--engine", o.engine, "only requests ModSecurity saw in this engine mode")
         ->check(CLI::IsMember({"on", "detection-only"}));
-    sub.add_option("--source", o.source, "only events from this source (module, import:NAME)");
+    sub.add_option("--source", o.source,
+                   "only events from this source (module, sensor:NAME, import:NAME)");
     add_window(sub, o);
     sub.add_option("--until", o.until, "only requests before DURATION ago or an ISO time (UTC)");
     sub.add_option("--grep", o.grep,
@@ -119,14 +120,28 @@ void add_history_filters(CLI::App& sub, Options& o)
                    "data contains TEXT");
 }
 
+// stats, vhosts, rules, top, timeseries, tail: the live views of one source.
+void add_source(CLI::App& sub, Options& o)
+{
+    sub.add_option("--source", o.source,
+                   "only events from this source (module, sensor:NAME; see `sources`)");
+}
+
 void json_only_options(CLI::App& sub, Options& o)
 {
+    add_json(sub, o);
+}
+
+void vhosts_options(CLI::App& sub, Options& o)
+{
+    add_source(sub, o);
     add_json(sub, o);
 }
 
 void stats_options(CLI::App& sub, Options& o)
 {
     add_vhost(sub, o);
+    add_source(sub, o);
     add_window(sub, o);
     add_json(sub, o);
 }
@@ -135,6 +150,7 @@ void rules_options(CLI::App& sub, Options& o)
 {
     add_vhost(sub, o);
     sub.add_option("--rule", o.rule, "only this rule id");
+    add_source(sub, o);
     add_window(sub, o);
     add_json(sub, o);
 }
@@ -144,6 +160,7 @@ void top_options(CLI::App& sub, Options& o)
     sub.add_option("list", o.list, "clients, paths, agents or targets")
         ->check(CLI::IsMember(mso::top_list_names()));
     add_vhost(sub, o);
+    add_source(sub, o);
     add_window(sub, o);
     sub.add_option("--limit", o.top_limit, "how many entries")->capture_default_str();
     sub.add_option("--interval", o.interval, "live view: seconds between refreshes")
@@ -159,6 +176,7 @@ void timeseries_options(CLI::App& sub, Options& o)
 {
     add_vhost(sub, o);
     sub.add_option("--rule", o.rule, "also the hits of this rule id");
+    add_source(sub, o);
     sub.add_option("--resolution", o.resolution, "minute or hour")
         ->check(CLI::IsMember(mso::resolution_names()))
         ->capture_default_str();
@@ -196,6 +214,7 @@ void export_options(CLI::App& sub, Options& o)
 void tail_options(CLI::App& sub, Options& o)
 {
     add_event_filters(sub, o);
+    add_source(sub, o);
     sub.add_flag("--json", o.as_json, "print one JSON object per line");
 }
 
@@ -232,6 +251,12 @@ Query base_query(QueryCommand command, const Options& o)
     }
     if (!o.rule.empty()) {
         query.rule = o.rule;
+    }
+    const bool aggregates = command == QueryCommand::stats || command == QueryCommand::vhosts ||
+                            command == QueryCommand::rules || command == QueryCommand::top ||
+                            command == QueryCommand::timeseries;
+    if (aggregates && !o.source.empty()) {
+        query.source = o.source;
     }
     return query;
 }
@@ -392,7 +417,16 @@ Result<Query> event_query(const Options& o)
 
 Result<Query> tail_query(const Options& o)
 {
-    return with_event_filters(base_query(QueryCommand::tail, o), o);
+    Query query = with_event_filters(base_query(QueryCommand::tail, o), o);
+    if (!o.source.empty()) {
+        query.events.source = o.source;
+    }
+    return query;
+}
+
+Result<Query> vhosts_query(const Options& o)
+{
+    return base_query(QueryCommand::vhosts, o);
 }
 
 // import sends no query of the table's kind: its own protocol (cli/import.h).
@@ -544,8 +578,8 @@ struct Subcommand {
 
 // In the order `--help` lists them.
 const Subcommand k_subcommands[] = {
-    {"vhosts", "the vhosts seen, with their totals", json_only_options,
-     bare_query<QueryCommand::vhosts>, mso::format_vhosts},
+    {"vhosts", "the vhosts seen, with their totals", vhosts_options, vhosts_query,
+     mso::format_vhosts},
     {"stats", "requests, findings and top rules per vhost", stats_options, stats_query,
      mso::format_stats},
     {"rules", "per rule: hits, first/last seen, top paths and targets", rules_options, rules_query,
@@ -566,6 +600,10 @@ const Subcommand k_subcommands[] = {
      export_query, nullptr, run_export},
     {"tail", "follow requests with findings as they arrive", tail_options, tail_query,
      mso::format_event_line, run_tail},
+    {"sources",
+     "where events come from: each source's events, bytes, last seen, clock skew and refusals, "
+     "and the sources in history",
+     json_only_options, bare_query<QueryCommand::sources>, mso::format_sources},
     {"health", "collector counters", json_only_options, bare_query<QueryCommand::health>,
      mso::format_health},
     {"import",

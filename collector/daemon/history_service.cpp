@@ -92,13 +92,13 @@ Result<json> series_json(HistoryStore& store, const Query& query,
                          const std::optional<std::string>& vhost, std::int64_t since_us,
                          std::int64_t until_us, std::int64_t step)
 {
-    auto rows = store.timeseries(vhost, std::nullopt, since_us, until_us, step);
+    auto rows = store.timeseries(vhost, std::nullopt, since_us, until_us, step, query.source);
     if (!rows) {
         return fail(rows.error());
     }
     std::vector<SeriesRow> rule_rows;
     if (query.rule) {
-        auto hits = store.timeseries(vhost, query.rule, since_us, until_us, step);
+        auto hits = store.timeseries(vhost, query.rule, since_us, until_us, step, query.source);
         if (!hits) {
             return fail(hits.error());
         }
@@ -136,6 +136,15 @@ Result<json> timeseries_answer(HistoryStore& store, const HistoryJob& job)
     std::vector<std::optional<std::string>> vhosts;
     if (query.vhost) {
         vhosts.emplace_back(*query.vhost);
+    } else if (query.source) {
+        // The source's vhosts in the window (the job's are the module's live ones).
+        auto totals = store.vhost_totals(since, until, query.source);
+        if (!totals) {
+            return fail(totals.error());
+        }
+        for (const VhostTotals& t : *totals) {
+            vhosts.emplace_back(t.vhost);
+        }
     } else {
         for (const std::string& v : job.vhosts) {
             vhosts.emplace_back(v);
@@ -148,6 +157,9 @@ Result<json> timeseries_answer(HistoryStore& store, const HistoryJob& job)
             return fail(one.error());
         }
         if (!(*one)["points"].empty()) {
+            if (query.source) {
+                (*one)["source"] = *query.source;
+            }
             series.push_back(std::move(*one));
         }
     }
@@ -164,8 +176,13 @@ struct WindowSpan {
     std::int64_t until_us = 0;
 };
 
+// With a source filter and no window: every stored event of the source (memory has no
+// aggregates of a source that is not live, such as an import).
 WindowSpan window_span(const HistoryJob& job)
 {
+    if (job.query.source && !job.query.window) {
+        return {0, (job.wall_now + 1) * k_us};
+    }
     return {(job.wall_now - job.query.window.value_or(0)) * k_us, (job.wall_now + 1) * k_us};
 }
 
@@ -211,7 +228,7 @@ Result<json> stats_answer(HistoryStore& store, const HistoryJob& job)
 {
     const Query& query = job.query;
     const WindowSpan span = window_span(job);
-    auto totals = store.vhost_totals(span.since_us, span.until_us);
+    auto totals = store.vhost_totals(span.since_us, span.until_us, query.source);
     if (!totals) {
         return fail(totals.error());
     }
@@ -220,8 +237,8 @@ Result<json> stats_answer(HistoryStore& store, const HistoryJob& job)
         if (query.vhost && t.vhost != *query.vhost) {
             continue;
         }
-        auto counts =
-            store.rule_counts(t.vhost, span.since_us, span.until_us, query.shape.rules_limit);
+        auto counts = store.rule_counts(t.vhost, span.since_us, span.until_us,
+                                        query.shape.rules_limit, query.source);
         if (!counts) {
             return fail(counts.error());
         }
@@ -237,6 +254,9 @@ Result<json> stats_answer(HistoryStore& store, const HistoryJob& job)
                {"intercepted", t.intercepted},
                {"would_block", t.would_block},
                {"rules", std::move(rules)}};
+        if (query.source) {
+            v["source"] = *query.source;
+        }
         if (query.shape.top_clients != 0) {
             auto top = store.top(HistoryList::clients, t.vhost, span.since_us, span.until_us,
                                  query.shape.top_clients);
@@ -263,7 +283,7 @@ Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
     if (query.vhost) {
         vhosts.push_back(*query.vhost);
     } else {
-        auto totals = store.vhost_totals(span.since_us, span.until_us);
+        auto totals = store.vhost_totals(span.since_us, span.until_us, query.source);
         if (!totals) {
             return fail(totals.error());
         }
@@ -273,7 +293,7 @@ Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
     }
     json rules = json::array();
     for (const std::string& vhost : vhosts) {
-        auto counts = store.rule_counts(vhost, span.since_us, span.until_us, 0);
+        auto counts = store.rule_counts(vhost, span.since_us, span.until_us, 0, query.source);
         if (!counts) {
             return fail(counts.error());
         }
@@ -283,6 +303,9 @@ Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
             }
             json row = json{{"vhost", vhost}};
             row.update(rule_count_json(r));
+            if (query.source) {
+                row["source"] = *query.source;
+            }
             rules.push_back(std::move(row));
         }
     }
@@ -311,16 +334,52 @@ Result<json> top_answer(HistoryStore& store, const HistoryJob& job)
     return out;
 }
 
+// `sources`: the live part the loop answered, plus every source of the store.
+Result<json> sources_answer(HistoryStore& store, const HistoryJob& job)
+{
+    auto counts = store.source_counts();
+    if (!counts) {
+        return fail(counts.error());
+    }
+    json out = json::parse(job.live, nullptr, false);
+    if (!out.is_object()) {
+        out = json{{"ok", true}, {"sources", json::array()}};
+    }
+    out["from"] = "memory+history";
+    json stored = json::array();
+    for (const SourceCount& c : *counts) {
+        stored.push_back(json{{"source", c.source},
+                              {"events", c.events},
+                              {"last_event_time", iso_time_us(c.last_event_us)},
+                              {"last_event_time_us", c.last_event_us}});
+    }
+    out["history"] = std::move(stored);
+    return out;
+}
+
 } // namespace
 
 Route route_query(const Query& query, bool history_enabled,
-                  std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now)
+                  std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now,
+                  bool source_in_memory)
 {
     if (!history_enabled) {
         return Route::memory;
     }
+    const bool aggregates =
+        query.command == QueryCommand::stats || query.command == QueryCommand::rules ||
+        query.command == QueryCommand::top || query.command == QueryCommand::timeseries;
+    // A source memory has no aggregates of (an import): history, all of it by default.
+    // `top` from history has no source filter: memory answers it.
+    if (aggregates && query.source && query.command != QueryCommand::top && !source_in_memory) {
+        return Route::history;
+    }
+    if (query.command == QueryCommand::top && query.source) {
+        return Route::memory;
+    }
     switch (query.command) {
-    case QueryCommand::event: return Route::history;
+    case QueryCommand::event:
+    case QueryCommand::sources: return Route::history;
     case QueryCommand::events: {
         const EventFilter& f = query.events;
         if (f.cursor || f.engine || f.source) {
@@ -361,6 +420,7 @@ HistoryAnswer answer_from_history(HistoryStore& store, const HistoryJob& job)
     case QueryCommand::stats: out = stats_answer(store, job); break;
     case QueryCommand::rules: out = rules_answer(store, job); break;
     case QueryCommand::top: out = top_answer(store, job); break;
+    case QueryCommand::sources: out = sources_answer(store, job); break;
     case QueryCommand::event: {
         auto found = store.find(*job.query.unique_id, job.query.events.source);
         if (!found) {

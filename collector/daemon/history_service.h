@@ -45,9 +45,16 @@ enum class Route { memory, history };
 //  - `stats`: history when the window is longer than 24 hours (memory answers shorter
 //    ones from its minute series; longer ones only to the hour, and 30 days at most);
 //  - `rules`, `top`: history with any window (memory counts them since the start);
+//  - `stats`, `rules`, `timeseries` with a source memory has no aggregates of
+//    (`source_in_memory` false: an import, or no such source): history, over every stored
+//    event of it when there is no window; with a live source, the rules above (history
+//    filters by source too, reading the source's events rather than per-minute counts);
+//    `top` with a source: memory (history's top lists have no source filter);
+//  - `sources`: both: the loop answers the live sources, history adds the stored ones;
 //  - everything else: memory. Pure.
 [[nodiscard]] Route route_query(const Query& query, bool history_enabled,
-                                std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now);
+                                std::optional<std::int64_t> oldest_ring_us, std::int64_t wall_now,
+                                bool source_in_memory = true);
 
 struct HistoryJob {
     std::uint64_t client = 0; // the server's id of the asking client
@@ -56,6 +63,9 @@ struct HistoryJob {
     std::int64_t wall_now = 0; // Unix seconds: where windows end
     // timeseries without a vhost: the vhosts to give a series each (the collector's).
     std::vector<std::string> vhosts;
+    // sources: the live part of the answer, answered on the loop (a JSON object line);
+    // the worker adds the sources of the store.
+    std::string live;
 };
 
 struct HistoryAnswer {

@@ -315,9 +315,50 @@ void render_imports(std::string& out, const ImportCounters& imports)
     append_sample(out, connections, {}, imports.connections);
 }
 
+// Per source (`sources`): events, last seen and refusals by reason. Source names come
+// from receivers and imports: append_sample() escapes them.
+void render_sources(std::string& out, const SourceTable& sources)
+{
+    constexpr std::string_view events = "modsec_observe_source_events_total";
+    constexpr std::string_view bytes = "modsec_observe_source_bytes_total";
+    constexpr std::string_view last_seen = "modsec_observe_source_last_seen_timestamp_seconds";
+    constexpr std::string_view refusals = "modsec_observe_source_refusals_total";
+    append_family(out, events, "Events received, by source (module, sensor:NAME).",
+                  MetricType::counter);
+    sources.for_each([&](SourceId, const std::string& name, const SourceStats& s) {
+        const Label labels[] = {{"source", name}};
+        append_sample(out, events, labels, s.events);
+    });
+    append_family(out, bytes, "Datagram or entry bytes received for the events, by source.",
+                  MetricType::counter);
+    sources.for_each([&](SourceId, const std::string& name, const SourceStats& s) {
+        const Label labels[] = {{"source", name}};
+        append_sample(out, bytes, labels, s.bytes);
+    });
+    append_family(out, last_seen,
+                  "When the source's last event was received (Unix seconds; absent before the "
+                  "first).",
+                  MetricType::gauge);
+    sources.for_each([&](SourceId, const std::string& name, const SourceStats& s) {
+        if (s.last_seen != 0) {
+            const Label labels[] = {{"source", name}};
+            append_sample(out, last_seen, labels, static_cast<std::uint64_t>(s.last_seen));
+        }
+    });
+    append_family(out, refusals, "Entries a receiver refused, by source and reason.",
+                  MetricType::counter);
+    sources.for_each([&](SourceId, const std::string& name, const SourceStats& s) {
+        for (const auto& [reason, count] : s.refusals) {
+            const Label labels[] = {{"source", name}, {"reason", reason}};
+            append_sample(out, refusals, labels, count);
+        }
+    });
+}
+
 void render_collector(std::string& out, const Collector& collector,
                       Collector::Clock::time_point now)
 {
+    render_sources(out, collector.sources());
     const IngestCounters& counters = collector.ingest_counters();
     constexpr std::string_view malformed = "modsec_observe_collector_malformed_datagrams_total";
     append_family(out, malformed, "Datagrams rejected, by reason.", MetricType::counter);

@@ -379,11 +379,11 @@ void Server::refresh_history_status(bool now_anyway)
     }
 }
 
-void Server::publish(const RequestEvent& event)
+void Server::publish(const RequestEvent& event, std::string_view source)
 {
     std::string line; // rendered once, for the first client that wants it
     for (Client& client : m_clients) {
-        if (!client.tail || !client.fd || !client.tail->matches(event)) {
+        if (!client.tail || !client.fd || !client.tail->matches(event, source)) {
             continue;
         }
         if (client.output.size() >= k_max_tail_backlog_bytes) {
@@ -613,8 +613,13 @@ bool Server::wants_history(const Query& query) const
 {
     const RequestEvent* oldest = m_collector.events().oldest();
     const std::int64_t wall_now = wall_clock_now();
-    if (route_query(query, true, oldest ? std::optional(oldest->time_us) : std::nullopt,
-                    wall_now) == Route::history) {
+    const SourceId source =
+        query.source ? m_collector.sources().find(*query.source) : k_module_source_id;
+    const bool source_in_memory =
+        !query.source || ((source != k_other_source_id || *query.source == k_other_source_name) &&
+                          m_collector.aggregates_of(source) != nullptr);
+    if (route_query(query, true, oldest ? std::optional(oldest->time_us) : std::nullopt, wall_now,
+                    source_in_memory) == Route::history) {
         return true;
     }
     if (query.command != QueryCommand::events || query.events.limit == 0) {
@@ -627,7 +632,8 @@ bool Server::wants_history(const Query& query) const
         filter.since_us = (wall_now - *query.window) * 1'000'000;
     }
     filter.limit = query.events.limit + 1;
-    return m_collector.events().select(filter).size() > query.events.limit;
+    return m_collector.events().select(filter, m_collector.sources().names()).size() >
+           query.events.limit;
 }
 
 bool Server::ask_history(Client& client, std::string_view line, Query query)
@@ -636,6 +642,9 @@ bool Server::ask_history(Client& client, std::string_view line, Query query)
     job.client = client.id;
     job.line = std::string(line);
     job.wall_now = wall_clock_now();
+    if (query.command == QueryCommand::sources) {
+        job.live = answer_query(line, m_collector, Clock::now(), job.wall_now);
+    }
     if (query.command == QueryCommand::timeseries && !query.vhost) {
         for (const auto& [name, stats] : m_collector.aggregator().all()) {
             job.vhosts.push_back(name);

@@ -175,7 +175,7 @@ private:
     [[nodiscard]] Client* find_client(std::uint64_t id);
 
     // Appends `event` to every tail client whose filter matches it.
-    void publish(const RequestEvent& event);
+    void publish(const RequestEvent& event, std::string_view source = "module");
     // Offers `event` to the history writer, if any.
     void store(const RequestEvent& event);
     // Copies the writer's counters into the collector's HistoryStatus (for `health` and

@@ -25,8 +25,12 @@
 
 namespace mso {
 
-// Version of the snapshot format; a snapshot of another version is not loaded.
-inline constexpr int k_snapshot_version = 1;
+// Version of the snapshot format written. Version 2 added the per-source accounting,
+// the ring events' sources and the aggregates of sources other than the module; a
+// version 1 snapshot still loads (everything in it came from the module). Other
+// versions are not loaded.
+inline constexpr int k_snapshot_version = 2;
+inline constexpr int k_snapshot_oldest_version = 1;
 // The document's "format" member.
 inline constexpr const char* k_snapshot_format = "modsec-observe-state";
 // Larger state files are refused before they are read (the parse would need several

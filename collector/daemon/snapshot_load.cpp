@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 #include <vector>
@@ -271,6 +272,98 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
     }
 }
 
+// The vhosts of one aggregator (the module's, or one source's).
+void read_vhosts(SnapshotReader& r, const json& obj, Aggregator& aggregator)
+{
+    if (const json* vhosts = r.array(obj, "vhosts", k_max_vhosts)) {
+        const auto scope = r.enter("vhosts");
+        std::set<std::string, std::less<>> names;
+        Budget budget;
+        for (std::size_t i = 0; i < vhosts->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            if (const json* vhost = r.object((*vhosts)[i], nullptr)) {
+                read_vhost(r, *vhost, aggregator, names, budget);
+            }
+        }
+    }
+}
+
+void read_source(SnapshotReader& r, const json& obj, SourceTable& table)
+{
+    std::string name;
+    SourceStats s;
+    r.string(obj, "name", name);
+    r.u64(obj, "events", s.events);
+    r.u64(obj, "bytes", s.bytes);
+    r.i64(obj, "first_seen", s.first_seen);
+    r.i64(obj, "last_seen", s.last_seen);
+    r.i64(obj, "last_event_us", s.last_event_us);
+    r.i64(obj, "last_refused", s.last_refused);
+    if (const json* skew = r.member(obj, "skew_us"); skew != nullptr && !skew->is_null()) {
+        const auto scope = r.enter("skew_us");
+        const json* t = r.tuple(*skew, 3);
+        s.skew_known = t != nullptr && r.i64_value((*t)[0], s.skew_min_us) &&
+                       r.i64_value((*t)[1], s.skew_max_us) && r.i64_value((*t)[2], s.skew_last_us);
+    }
+    if (const json* refusals = r.array(obj, "refusals", k_max_refusal_reasons + 1)) {
+        const auto scope = r.enter("refusals");
+        for (std::size_t i = 0; i < refusals->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            const json* pair = r.tuple((*refusals)[i], 2);
+            std::string reason;
+            std::uint64_t count = 0;
+            if (pair == nullptr || !r.string_value((*pair)[0], reason) ||
+                !r.u64_value((*pair)[1], count)) {
+                break;
+            }
+            s.refusals[reason] += count;
+        }
+    }
+    if (!r.failed()) {
+        (void)table.restore(name, s);
+    }
+}
+
+// Version 2's sources: the accounting, and the aggregates of sources but the module.
+void read_sources(SnapshotReader& r, const json& doc, SourceTable& table,
+                  std::map<SourceId, Aggregator>& aggregates)
+{
+    if (const json* sources = r.array(doc, "sources", k_max_sources + 1)) {
+        const auto scope = r.enter("sources");
+        for (std::size_t i = 0; i < sources->size() && !r.failed(); ++i) {
+            const auto item = r.enter(i);
+            if (const json* source = r.object((*sources)[i], nullptr)) {
+                read_source(r, *source, table);
+            }
+        }
+    }
+    const json* list = r.array(doc, "source_aggregates", k_max_source_aggregates + 1);
+    if (list == nullptr) {
+        return;
+    }
+    const auto scope = r.enter("source_aggregates");
+    for (std::size_t i = 0; i < list->size() && !r.failed(); ++i) {
+        const auto item = r.enter(i);
+        const json* obj = r.object((*list)[i], nullptr);
+        std::string name;
+        if (obj == nullptr || !r.string(*obj, "source", name)) {
+            break;
+        }
+        Aggregator aggregator;
+        std::uint64_t events_lost = 0;
+        std::uint64_t dropped = 0;
+        r.u64(*obj, "events_lost", events_lost);
+        r.u64(*obj, "dropped", dropped);
+        aggregator.restore_counters(events_lost, dropped);
+        read_vhosts(r, *obj, aggregator);
+        const SourceId id = name == k_other_source_name ? k_other_source_id : table.intern(name);
+        if (id != k_module_source_id &&
+            (aggregates.size() < k_max_source_aggregates || id == k_other_source_id)) {
+            aggregates[id] = std::move(aggregator);
+        }
+    }
+}
+
 } // namespace
 
 Result<LoadSummary> load_state(const json& doc, Collector& collector)
@@ -285,24 +378,39 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
     }
     const auto version = doc.find("version");
     if (version == doc.end() || !version->is_number_integer() ||
-        version->get<std::int64_t>() != k_snapshot_version) {
-        return fail("version: not " + std::to_string(k_snapshot_version));
+        version->get<std::int64_t>() < k_snapshot_oldest_version ||
+        version->get<std::int64_t>() > k_snapshot_version) {
+        return fail("version: not " + std::to_string(k_snapshot_oldest_version) + " to " +
+                    std::to_string(k_snapshot_version));
     }
+    const bool with_sources = version->get<std::int64_t>() >= 2;
     Aggregator aggregator;
     std::uint64_t events_lost = 0;
     std::uint64_t dropped = 0;
     r.u64(doc, "events_lost", events_lost);
     r.u64(doc, "dropped", dropped);
     aggregator.restore_counters(events_lost, dropped);
-    if (const json* vhosts = r.array(doc, "vhosts", k_max_vhosts)) {
-        const auto scope = r.enter("vhosts");
-        std::set<std::string, std::less<>> names;
-        Budget budget;
-        for (std::size_t i = 0; i < vhosts->size() && !r.failed(); ++i) {
+    read_vhosts(r, doc, aggregator);
+    SourceTable table;
+    std::map<SourceId, Aggregator> source_aggregates;
+    // Ring index -> source, for the events not of the module.
+    std::map<std::size_t, SourceId> event_sources;
+    if (with_sources) {
+        read_sources(r, doc, table, source_aggregates);
+        const json* pairs =
+            r.array(doc, "event_sources", k_max_events_ring / k_snapshot_overflow_factor);
+        const auto scope = r.enter("event_sources");
+        for (std::size_t i = 0; pairs != nullptr && i < pairs->size() && !r.failed(); ++i) {
             const auto item = r.enter(i);
-            if (const json* vhost = r.object((*vhosts)[i], nullptr)) {
-                read_vhost(r, *vhost, aggregator, names, budget);
+            const json* pair = r.tuple((*pairs)[i], 2);
+            std::uint64_t index = 0;
+            std::string name;
+            if (pair == nullptr || !r.u64_value((*pair)[0], index) ||
+                !r.string_value((*pair)[1], name)) {
+                break;
             }
+            event_sources[static_cast<std::size_t>(index)] =
+                name == k_other_source_name ? k_other_source_id : table.intern(name);
         }
     }
     EventRing ring(collector.events().capacity());
@@ -315,7 +423,9 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
             const auto item = r.enter(i);
             RequestEvent e;
             if (read_event(r, (*events)[i], e)) {
-                ring.push(std::move(e));
+                const auto source = event_sources.find(i);
+                ring.push(std::move(e),
+                          source == event_sources.end() ? k_module_source_id : source->second);
             }
         }
     }
@@ -328,6 +438,9 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
     summary.events_evicted = ring.evicted();
     summary.dropped = aggregator.dropped() - dropped;
     collector.restore(std::move(aggregator), std::move(ring));
+    if (with_sources) {
+        collector.restore_sources(std::move(table), std::move(source_aggregates));
+    }
     return summary;
 }
 

@@ -1,6 +1,6 @@
-// The snapshot format, version 1 (snapshot.h): compact JSON, objects for records and
-// arrays for repeated tuples (status codes, heavy-hitter entries, time-series points).
-// Read back by snapshot.cpp; keep the two in step.
+// The snapshot format, version 2 (snapshot.h; version 1 lacked the sources): compact JSON, objects
+// for records and arrays for repeated tuples (status codes, heavy-hitter entries, time-series
+// points). Read back by snapshot.cpp; keep the two in step.
 #include "daemon/snapshot.h"
 
 #include "daemon/snapshot_reader.h"
@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -101,25 +103,76 @@ json vhost_json(const std::string& name, const VhostStats& v)
                 {"hours", series_json(v.series.hours())}};
 }
 
+json vhosts_json(const Aggregator& aggregator)
+{
+    json vhosts = json::array();
+    for (const auto& [name, v] : aggregator.all()) {
+        vhosts.push_back(vhost_json(name, v));
+    }
+    return vhosts;
+}
+
+json source_stats_json(const std::string& name, const SourceStats& s)
+{
+    json refusals = json::array();
+    for (const auto& [reason, count] : s.refusals) {
+        refusals.push_back(json::array({reason, count}));
+    }
+    json skew =
+        s.skew_known ? json::array({s.skew_min_us, s.skew_max_us, s.skew_last_us}) : json(nullptr);
+    return json{{"name", name},
+                {"events", s.events},
+                {"bytes", s.bytes},
+                {"first_seen", s.first_seen},
+                {"last_seen", s.last_seen},
+                {"last_event_us", s.last_event_us},
+                {"skew_us", std::move(skew)},
+                {"refusals", std::move(refusals)},
+                {"last_refused", s.last_refused}};
+}
+
 } // namespace
 
 json save_state(const Collector& collector, std::int64_t now)
 {
     const Aggregator& aggregator = collector.aggregator();
-    json vhosts = json::array();
-    for (const auto& [name, v] : aggregator.all()) {
-        vhosts.push_back(vhost_json(name, v));
-    }
+    const SourceTable& table = collector.sources();
     json events = json::array();
-    collector.events().for_each(
-        [&events](const RequestEvent& e) { events.push_back(snapshot_event(e)); });
+    // The sources of the ring's events other than the module's: [index, name] pairs.
+    json event_sources = json::array();
+    collector.events().for_each_with_source([&](const RequestEvent& e, SourceId source) {
+        if (source != k_module_source_id) {
+            event_sources.push_back(json::array({events.size(), table.name(source)}));
+        }
+        events.push_back(snapshot_event(e));
+    });
+    json sources = json::array();
+    table.for_each([&](SourceId, const std::string& name, const SourceStats& s) {
+        sources.push_back(source_stats_json(name, s));
+    });
+    // By name, so that the same state always gives the same document (ids depend on the
+    // order sources were first seen).
+    std::map<std::string_view, const Aggregator*> by_name;
+    for (const auto& [id, data] : collector.source_aggregates()) {
+        by_name.emplace(table.name(id), &data);
+    }
+    json source_aggregates = json::array();
+    for (const auto& [name, data] : by_name) {
+        source_aggregates.push_back(json{{"source", name},
+                                         {"events_lost", data->events_lost()},
+                                         {"dropped", data->dropped()},
+                                         {"vhosts", vhosts_json(*data)}});
+    }
     return json{{"format", k_snapshot_format},
                 {"version", k_snapshot_version},
                 {"saved_at", now},
                 {"events_lost", aggregator.events_lost()},
                 {"dropped", aggregator.dropped()},
-                {"vhosts", std::move(vhosts)},
-                {"events", std::move(events)}};
+                {"vhosts", vhosts_json(aggregator)},
+                {"events", std::move(events)},
+                {"event_sources", std::move(event_sources)},
+                {"sources", std::move(sources)},
+                {"source_aggregates", std::move(source_aggregates)}};
 }
 
 } // namespace mso

@@ -86,6 +86,7 @@ constexpr std::pair<std::string_view, QueryCommand> k_commands[] = {
     {"tail", QueryCommand::tail},
     {"health", QueryCommand::health},
     {"event", QueryCommand::event},
+    {"sources", QueryCommand::sources},
 };
 constexpr std::pair<std::string_view, TopList> k_lists[] = {
     {"clients", TopList::clients},
@@ -277,7 +278,7 @@ Result<void> read_command_keys(const json& request, Query& query)
             return read;
         }
         if (query.command == QueryCommand::tail) {
-            return ok();
+            return read_string(request, k_source, filter.source);
         }
         if (auto read = read_history_filters(request, filter); !read) {
             return read;
@@ -427,6 +428,13 @@ Result<Query> parse_query(std::string_view line)
     if (auto read = read_string(request, k_rule, query.rule); !read) {
         return fail(read.error());
     }
+    const bool aggregates =
+        query.command == QueryCommand::stats || query.command == QueryCommand::vhosts ||
+        query.command == QueryCommand::rules || query.command == QueryCommand::top ||
+        query.command == QueryCommand::timeseries;
+    if (auto read = aggregates ? read_string(request, k_source, query.source) : ok(); !read) {
+        return fail(read.error());
+    }
     // The commands that history answers beyond memory's 30 days (docs/protocol.md).
     const bool long_window =
         query.command == QueryCommand::events || query.command == QueryCommand::timeseries ||
@@ -476,6 +484,16 @@ std::string request_line(const Query& query)
         if (query.events.source) {
             out[k_source] = *query.events.source;
         }
+    }
+    if (query.command == QueryCommand::tail && query.events.source) {
+        out[k_source] = *query.events.source;
+    }
+    const bool aggregates =
+        query.command == QueryCommand::stats || query.command == QueryCommand::vhosts ||
+        query.command == QueryCommand::rules || query.command == QueryCommand::top ||
+        query.command == QueryCommand::timeseries;
+    if (aggregates && query.source) {
+        out[k_source] = *query.source;
     }
     if (query.window) {
         out[k_window] = *query.window;

@@ -84,10 +84,11 @@ struct EventFilter {
     std::optional<std::string> grep;      // substring of a finding's msg or matched data
     std::optional<EventCursor> cursor;    // continue after the previous page
 
-    // Whether `e` passes every filter but the cursor. `engine` and `source` are not in a
-    // RequestEvent: an event of the ring came from the module (k_module_source), its
-    // engine mode is inferred_engine_mode() (common/event.h).
-    [[nodiscard]] bool matches(const RequestEvent& e) const;
+    // Whether `e`, received from `event_source`, passes every filter but the cursor.
+    // `engine` is not in a RequestEvent: a live event's engine mode is
+    // inferred_engine_mode() (common/event.h).
+    [[nodiscard]] bool matches(const RequestEvent& e,
+                               std::string_view event_source = "module") const;
     bool operator==(const EventFilter&) const = default;
 };
 
@@ -118,12 +119,26 @@ inline constexpr std::size_t k_max_top_clients = 64;
 // Longest request line accepted, not counting the newline.
 inline constexpr std::size_t k_max_query_line_bytes = 65536;
 
-enum class QueryCommand { stats, vhosts, rules, top, timeseries, events, tail, health, event };
+enum class QueryCommand {
+    stats,
+    vhosts,
+    rules,
+    top,
+    timeseries,
+    events,
+    tail,
+    health,
+    event,
+    sources
+};
 
 struct Query {
     QueryCommand command = QueryCommand::stats;
-    std::optional<std::string> vhost;           // restrict to this vhost
-    std::optional<std::string> rule;            // rules, timeseries: restrict to this rule id
+    std::optional<std::string> vhost; // restrict to this vhost
+    std::optional<std::string> rule;  // rules, timeseries: restrict to this rule id
+    // stats, vhosts, rules, top, timeseries: restrict to this source ("module",
+    // "sensor:<name>", ...); events, tail and event have theirs in `events.source`.
+    std::optional<std::string> source;
     std::optional<std::int64_t> window;         // stats, timeseries: the last N seconds
     TopList list = TopList::clients;            // top
     Resolution resolution = Resolution::minute; // timeseries
@@ -139,7 +154,7 @@ struct Query {
 
 // The command names, in the order error messages list them.
 inline constexpr const char* k_query_commands =
-    "stats, vhosts, rules, top, timeseries, events, tail, health, event";
+    "stats, vhosts, rules, top, timeseries, events, tail, health, event, sources";
 
 // The query of one request line (without its newline), or why it was rejected
 // (lowercase, with context; sent back to the client). Pure: no state, no I/O, never

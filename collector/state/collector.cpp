@@ -14,6 +14,7 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::i
     ++m_counters.datagrams;
     if (auto* event = std::get_if<RequestEvent>(&decoded)) {
         ++m_counters.request_events;
+        m_sources.count_event(k_module_source_id, now, event->time_us, datagram.size());
         m_aggregator.add(*event, now);
         m_events.push(std::move(*event));
         return std::nullopt;
@@ -26,6 +27,53 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::i
     auto& failure = std::get<DecodeFailure>(decoded);
     note_malformed(failure.reason);
     return std::move(failure);
+}
+
+void Collector::ingest_event(const RequestEvent& event, std::string_view source, std::int64_t now,
+                             std::uint64_t bytes)
+{
+    const SourceId id = m_sources.intern(source);
+    m_sources.count_event(id, now, event.time_us, bytes != 0 ? bytes : approximate_bytes(event));
+    if (id == k_module_source_id) {
+        m_aggregator.add(event, now);
+    } else {
+        auto it = m_source_aggregates.find(id);
+        if (it == m_source_aggregates.end()) {
+            const bool room = m_source_aggregates.size() < k_max_source_aggregates;
+            it = m_source_aggregates.try_emplace(room ? id : k_other_source_id).first;
+        }
+        it->second.add(event, now);
+    }
+    m_events.push(event, id);
+}
+
+void Collector::count_source_refusal(std::string_view source, std::string_view reason,
+                                     std::int64_t now)
+{
+    m_sources.count_refusal(source, reason, now);
+}
+
+const Aggregator* Collector::aggregates_of(SourceId source) const noexcept
+{
+    if (source == k_module_source_id) {
+        return &m_aggregator;
+    }
+    auto it = m_source_aggregates.find(source);
+    return it == m_source_aggregates.end() ? nullptr : &it->second;
+}
+
+bool Collector::restore_source_aggregates(SourceId source, Aggregator aggregator)
+{
+    if (source == k_module_source_id) {
+        m_aggregator = std::move(aggregator);
+        return true;
+    }
+    if (m_source_aggregates.size() >= k_max_source_aggregates &&
+        m_source_aggregates.count(source) == 0) {
+        return false;
+    }
+    m_source_aggregates[source] = std::move(aggregator);
+    return true;
 }
 
 void Collector::count_malformed(DecodeError reason)

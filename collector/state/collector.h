@@ -6,6 +6,7 @@
 #include "state/aggregator.h"
 #include "event_decoder.h"
 #include "state/event_ring.h"
+#include "state/sources.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -101,6 +103,11 @@ struct MemoryUsage {
     std::optional<std::uint64_t> rss_peak_bytes; // the largest resident set size so far
 };
 
+// Live sources other than the module with aggregates of their own (the views'
+// `source` filter); events of further sources share the aggregates of
+// k_other_source_id. Each is bounded as the module's (aggregator.h).
+inline constexpr std::size_t k_max_source_aggregates = 64;
+
 // Owns all collected data. Not thread-safe (single-threaded daemon); never blocks.
 class Collector {
 public:
@@ -116,6 +123,16 @@ public:
     // malformed (already counted) so the caller can log it.
     // `now` is the wall clock (Unix seconds) that time series and first/last seen use.
     [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram, std::int64_t now);
+    // An event already decoded by a receiver (not a datagram): counted under `source`
+    // ("sensor:<name>", ...; "module" counts as the module's), aggregated apart from the
+    // module's (the views' source filter), and pushed to the ring. `now` is the receive
+    // time (Unix seconds); `bytes` what was received for it (0: the decoded size).
+    void ingest_event(const RequestEvent& event, std::string_view source, std::int64_t now,
+                      std::uint64_t bytes = 0);
+    // An entry of `source` a receiver refused, by reason ("auth", "too_large",
+    // "unparseable", "hash_mismatch", "rate", "store_busy", ...); `now` as above.
+    void count_source_refusal(std::string_view source, std::string_view reason,
+                              std::int64_t now = 0);
     // Counts a datagram rejected before decoding (e.g. too large for the buffer).
     void count_malformed(DecodeError reason);
     void count_bad_query() noexcept { ++m_counters.bad_queries; }
@@ -131,6 +148,18 @@ public:
     [[nodiscard]] Aggregator& aggregator() noexcept { return m_aggregator; }
     [[nodiscard]] const Aggregator& aggregator() const noexcept { return m_aggregator; }
     [[nodiscard]] const EventRing& events() const noexcept { return m_events; }
+    [[nodiscard]] const SourceTable& sources() const noexcept { return m_sources; }
+    [[nodiscard]] SourceTable& sources() noexcept { return m_sources; }
+    // The aggregates of one live source (the module's is aggregator()); nullptr when it
+    // has none.
+    [[nodiscard]] const Aggregator* aggregates_of(SourceId source) const noexcept;
+    // The aggregates of the live sources other than the module, by source id.
+    [[nodiscard]] const std::map<SourceId, Aggregator>& source_aggregates() const noexcept
+    {
+        return m_source_aggregates;
+    }
+    // Snapshot loading: the aggregates of `source` replaced (false beyond the bound).
+    bool restore_source_aggregates(SourceId source, Aggregator aggregator);
 
     // Snapshot loading: replaces the aggregates and the ring wholesale (snapshot.cpp
     // builds both apart and hands them over only when the whole snapshot was valid).
@@ -138,6 +167,13 @@ public:
     {
         m_aggregator = std::move(aggregator);
         m_events = std::move(events);
+    }
+    // Snapshot loading (version 2): the per-source accounting and the aggregates of the
+    // sources other than the module, whose ids the restored ring's events use.
+    void restore_sources(SourceTable sources, std::map<SourceId, Aggregator> aggregates)
+    {
+        m_sources = std::move(sources);
+        m_source_aggregates = std::move(aggregates);
     }
     // SIGHUP reload of --events-ring: keeps the newest events that fit.
     void resize_events(std::size_t capacity) { m_events.resize(capacity); }
@@ -166,8 +202,10 @@ private:
     void note_malformed(DecodeError reason);
 
     Clock::time_point m_started;
-    Aggregator m_aggregator;
+    Aggregator m_aggregator; // the module's events
+    std::map<SourceId, Aggregator> m_source_aggregates;
     EventRing m_events;
+    SourceTable m_sources;
     IngestCounters m_counters;
     SnapshotStatus m_snapshot;
     SpoolStatus m_spool;

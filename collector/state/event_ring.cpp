@@ -60,7 +60,7 @@ json finding_json(const Finding& f)
 
 } // namespace
 
-bool EventFilter::matches(const RequestEvent& e) const
+bool EventFilter::matches(const RequestEvent& e, std::string_view event_source) const
 {
     if (vhost && e.vhost != *vhost) {
         return false;
@@ -86,8 +86,8 @@ bool EventFilter::matches(const RequestEvent& e) const
     if (would_block && mso::would_block(e) != *would_block) {
         return false;
     }
-    // A ring event came from the module, whose engine mode the collector infers.
-    if ((engine && inferred_engine_mode(e) != *engine) || (source && *source != k_module_source)) {
+    // The collector infers a live event's engine mode.
+    if ((engine && inferred_engine_mode(e) != *engine) || (source && *source != event_source)) {
         return false;
     }
     if (rule && std::none_of(e.findings.begin(), e.findings.end(),
@@ -120,7 +120,9 @@ std::size_t approximate_bytes(const RequestEvent& e) noexcept
 }
 
 EventRing::EventRing(std::size_t capacity, std::size_t max_bytes)
-    : m_events(std::max<std::size_t>(capacity, 1)), m_max_bytes(max_bytes)
+    : m_events(std::max<std::size_t>(capacity, 1)),
+      m_sources(m_events.size(), k_module_source_id),
+      m_max_bytes(max_bytes)
 {
 }
 
@@ -132,7 +134,7 @@ static void release(RequestEvent& slot)
     const RequestEvent released = std::move(slot);
 }
 
-void EventRing::push(RequestEvent event)
+void EventRing::push(RequestEvent event, SourceId source)
 {
     const std::size_t bytes = approximate_bytes(event);
     const std::size_t n = m_events.size();
@@ -154,6 +156,7 @@ void EventRing::push(RequestEvent event)
     ++m_pushed;
     release(m_events[m_next]);
     m_events[m_next] = std::move(event);
+    m_sources[m_next] = source;
     m_bytes += approximate_bytes(m_events[m_next]);
     m_next = (m_next + 1) % n;
 }
@@ -163,13 +166,16 @@ void EventRing::resize(std::size_t capacity)
     capacity = std::max<std::size_t>(capacity, 1);
     const std::size_t keep = std::min(m_size, capacity);
     std::vector<RequestEvent> events(capacity);
+    std::vector<SourceId> sources(capacity, k_module_source_id);
     const std::size_t n = m_events.size();
     // Oldest kept first, so the new ring is in order from slot 0.
     for (std::size_t i = 0; i < keep; ++i) {
         events[i] = std::move(m_events[(m_next + n - keep + i) % n]);
+        sources[i] = m_sources[(m_next + n - keep + i) % n];
     }
     m_evicted += m_size - keep;
     m_events = std::move(events);
+    m_sources = std::move(sources);
     m_size = keep;
     m_next = keep % capacity;
     m_bytes = 0;
@@ -183,22 +189,38 @@ const RequestEvent* EventRing::newest() const noexcept
     return m_size == 0 ? nullptr : &m_events[(m_next + m_events.size() - 1) % m_events.size()];
 }
 
+SourceId EventRing::newest_source() const noexcept
+{
+    return m_size == 0 ? k_module_source_id
+                       : m_sources[(m_next + m_sources.size() - 1) % m_sources.size()];
+}
+
 const RequestEvent* EventRing::oldest() const noexcept
 {
     const std::size_t n = m_events.size();
     return m_size == 0 ? nullptr : &m_events[(m_next + n - m_size) % n];
 }
 
-json EventRing::select(const EventFilter& filter) const
+json EventRing::select(const EventFilter& filter, const std::vector<std::string>& source_names,
+                       bool with_source) const
 {
     json out = json::array();
     const std::size_t n = m_events.size();
     for (std::size_t i = 0; i < m_size; ++i) {
-        const RequestEvent& e = m_events[(m_next + n - 1 - i) % n];
-        if (!filter.matches(e)) {
+        const std::size_t slot = (m_next + n - 1 - i) % n;
+        const RequestEvent& e = m_events[slot];
+        const SourceId id = m_sources[slot];
+        const std::string_view source =
+            id < source_names.size()   ? std::string_view(source_names[id])
+            : id == k_module_source_id ? std::string_view(k_module_source)
+                                       : k_other_source_name;
+        if (!filter.matches(e, source)) {
             continue;
         }
         out.push_back(event_json(e));
+        if (with_source) {
+            out.back()["source"] = std::string(source);
+        }
         if (filter.limit != 0 && out.size() == filter.limit) {
             break;
         }

@@ -6,6 +6,7 @@
 
 #include "event.h"
 #include "protocol/query.h"
+#include "state/sources.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -30,16 +31,23 @@ public:
     explicit EventRing(std::size_t capacity = k_default_events_ring,
                        std::size_t max_bytes = k_default_events_ring_bytes);
 
-    void push(RequestEvent event);
+    // Adds `event` of `source` (a SourceTable id; the module's datagrams by default).
+    void push(RequestEvent event, SourceId source = k_module_source_id);
 
     // Matching events, newest first, as the `events` array of docs/protocol.md.
-    [[nodiscard]] nlohmann::ordered_json select(const EventFilter& filter) const;
+    // `source_names` maps the events' source ids to names (SourceTable::names()); events
+    // carry a "source" member when `with_source` (more than one source is live).
+    [[nodiscard]] nlohmann::ordered_json select(const EventFilter& filter,
+                                                const std::vector<std::string>& source_names = {},
+                                                bool with_source = false) const;
 
     [[nodiscard]] std::size_t size() const noexcept { return m_size; }
     // Events pushed since start; changes exactly when push() is called.
     [[nodiscard]] std::uint64_t pushed() const noexcept { return m_pushed; }
     // The event pushed last, or nullptr when empty.
     [[nodiscard]] const RequestEvent* newest() const noexcept;
+    // The source of newest() (k_module_source_id when empty).
+    [[nodiscard]] SourceId newest_source() const noexcept;
     // The event held longest (the next to be evicted), or nullptr when empty.
     [[nodiscard]] const RequestEvent* oldest() const noexcept;
     [[nodiscard]] std::size_t capacity() const noexcept { return m_events.size(); }
@@ -57,12 +65,23 @@ public:
         }
     }
 
+    // The same with the event's source id: `visit(const RequestEvent&, SourceId)`.
+    template <typename Visit> void for_each_with_source(Visit&& visit) const
+    {
+        const std::size_t n = m_events.size();
+        for (std::size_t i = 0; i < m_size; ++i) {
+            const std::size_t slot = (m_next + n - m_size + i) % n;
+            visit(m_events[slot], m_sources[slot]);
+        }
+    }
+
     // Changes the capacity (at least 1), keeping the newest events that fit; the
     // others count as evicted. Allocates the new capacity (SIGHUP reload).
     void resize(std::size_t capacity);
 
 private:
     std::vector<RequestEvent> m_events; // circular; m_next is the slot written next
+    std::vector<SourceId> m_sources;    // the source of each slot's event
     std::size_t m_next = 0;
     std::size_t m_size = 0;
     std::uint64_t m_evicted = 0;

@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 namespace mso {
 
@@ -32,19 +34,71 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
     return bound;
 }
 
-// The newest event of the ring with this unique id (and source, when given).
-const RequestEvent* find_in_ring(const EventRing& ring, const Query& query)
+// The newest event of the ring with this unique id (and source, when given), and its
+// source.
+std::pair<const RequestEvent*, SourceId> find_in_ring(const Collector& collector,
+                                                      const Query& query)
 {
-    const RequestEvent* found = nullptr;
-    if (query.events.source && *query.events.source != k_module_source) {
-        return found;
-    }
-    ring.for_each([&](const RequestEvent& e) {
-        if (e.unique_id == query.unique_id) {
-            found = &e; // oldest first: the last one seen is the newest
+    std::pair<const RequestEvent*, SourceId> found{nullptr, k_module_source_id};
+    collector.events().for_each_with_source([&](const RequestEvent& e, SourceId source) {
+        if (e.unique_id == query.unique_id &&
+            (!query.events.source || collector.sources().name(source) == *query.events.source)) {
+            found = {&e, source}; // oldest first: the last one seen is the newest
         }
     });
     return found;
+}
+
+// The live aggregates of one source.
+struct SourceAggregates {
+    std::string_view source;
+    const Aggregator* data = nullptr;
+};
+
+// The aggregates a query reads: those of `source` (none when it has none), or of every
+// live source, the module's first.
+std::vector<SourceAggregates> aggregates_for(const Collector& collector,
+                                             const std::optional<std::string>& source)
+{
+    std::vector<SourceAggregates> out;
+    const SourceTable& sources = collector.sources();
+    if (source) {
+        const SourceId id = sources.find(*source);
+        if (id == k_other_source_id && *source != k_other_source_name) {
+            return out;
+        }
+        if (const Aggregator* data = collector.aggregates_of(id)) {
+            out.push_back({sources.name(id), data});
+        }
+        return out;
+    }
+    out.push_back({sources.name(k_module_source_id), &collector.aggregator()});
+    for (const auto& [id, data] : collector.source_aggregates()) {
+        out.push_back({sources.name(id), &data});
+    }
+    // By name after the module's: ids depend on the order sources were first seen (and
+    // change across a snapshot), answers should not.
+    std::sort(out.begin() + 1, out.end(), [](const SourceAggregates& a, const SourceAggregates& b) {
+        return a.source < b.source;
+    });
+    return out;
+}
+
+// The rows of every source's view in one array; each row names its source when
+// `tag` (several live sources, or a source filter).
+template <typename View>
+json concat(const std::vector<SourceAggregates>& parts, bool tag, View&& view)
+{
+    json out = json::array();
+    for (const SourceAggregates& part : parts) {
+        for (json& row : view(*part.data)) {
+            if (tag) {
+                row["source"] = std::string(part.source);
+            }
+            out.push_back(std::move(row));
+        }
+    }
+    return out;
 }
 
 // Why memory cannot answer `query`'s window (empty: it can). Only history answers these
@@ -87,7 +141,10 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
         return {error_answer(parsed.error()), std::nullopt};
     }
     const Query& query = *parsed;
-    const Aggregator& data = collector.aggregator();
+    const std::vector<SourceAggregates> parts = aggregates_for(collector, query.source);
+    // Rows name their source when more than one source is live or the query names one.
+    const bool tag = query.source.has_value() || collector.sources().with_events() > 1 ||
+                     !collector.source_aggregates().empty();
     std::optional<std::string_view> vhost;
     if (query.vhost) {
         vhost = *query.vhost;
@@ -105,21 +162,43 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
     std::optional<EventFilter> tail;
     switch (query.command) {
     case QueryCommand::stats:
-        out["vhosts"] = stats_view(data, vhost, query.window, wall_now, query.shape);
+        out["vhosts"] = concat(parts, tag, [&](const Aggregator& data) {
+            return stats_view(data, vhost, query.window, wall_now, query.shape);
+        });
         break;
-    case QueryCommand::vhosts: out["vhosts"] = data.vhosts(); break;
-    case QueryCommand::rules: out["rules"] = data.rules(vhost, rule); break;
-    case QueryCommand::top:
-        out["top"] = data.top(query.list, vhost, query.limit);
+    case QueryCommand::vhosts:
+        out["vhosts"] = concat(parts, tag, [](const Aggregator& data) { return data.vhosts(); });
+        break;
+    case QueryCommand::rules:
+        out["rules"] =
+            concat(parts, tag, [&](const Aggregator& data) { return data.rules(vhost, rule); });
+        break;
+    case QueryCommand::top: {
+        // One list per source (a list across sources would merge their sketches).
+        out["top"] = concat(parts, tag, [&](const Aggregator& data) {
+            return data.top(query.list, vhost, query.limit);
+        });
         out["capacity"] = k_top_capacity; // slots per vhost and list
-        out["error_bound"] = top_error_bound(data, query.list, vhost);
+        std::uint64_t bound = 0;
+        for (const SourceAggregates& part : parts) {
+            bound = std::max(bound, top_error_bound(*part.data, query.list, vhost));
+        }
+        out["error_bound"] = bound;
         break;
+    }
     case QueryCommand::timeseries: {
         const std::int64_t window =
             query.window.value_or(query.resolution == Resolution::minute ? 3600 : 24 * 3600);
-        out["series"] = data.timeseries(vhost, query.resolution, wall_now - window, rule);
+        out["series"] = concat(parts, tag, [&](const Aggregator& data) {
+            return data.timeseries(vhost, query.resolution, wall_now - window, rule);
+        });
         break;
     }
+    case QueryCommand::sources:
+        out["from"] = "memory";
+        out["now"] = iso_time_s(wall_now);
+        out["sources"] = collector.sources().view(wall_now);
+        break;
     case QueryCommand::events: {
         if (query.events.cursor) {
             collector.count_bad_query();
@@ -132,19 +211,19 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
             filter.since_us = (wall_now - *query.window) * 1'000'000;
         }
         out["from"] = "ring";
-        out["events"] = collector.events().select(filter);
+        out["events"] = collector.events().select(filter, collector.sources().names(), tag);
         break;
     }
     case QueryCommand::event: {
-        const RequestEvent* e = find_in_ring(collector.events(), query);
+        const auto [e, source] = find_in_ring(collector, query);
         if (e == nullptr) {
             return {
                 error_answer(no_such_event(query, "among the recent events the collector keeps")),
                 std::nullopt};
         }
         out["from"] = "ring";
-        out["event"] =
-            event_detail_json(*e, k_module_source, inferred_engine_mode(*e), verdict_of_event(*e));
+        out["event"] = event_detail_json(*e, collector.sources().name(source),
+                                         inferred_engine_mode(*e), verdict_of_event(*e));
         break;
     }
     case QueryCommand::tail:

@@ -34,6 +34,15 @@ struct Window {
     Range tail{0, 0}; // after the last whole minute (the whole window when no whole minute)
 };
 
+// The window as one range of events, without whole minutes: what a source filter reads
+// (the per-minute counts are not kept per source).
+Window unsplit(std::int64_t since, std::int64_t until)
+{
+    Window w;
+    w.tail = {since, until};
+    return w;
+}
+
 Window split(std::int64_t since, std::int64_t until)
 {
     Window w;
@@ -60,11 +69,11 @@ std::optional<std::int64_t> vhost_filter(HistoryStore::Impl& m,
     return m.lookup(*vhost).value_or(-2);
 }
 
-// The events of [since, until), optionally of one vhost, one row at a time to `row`
-// (columns: time_us, vhost_id, verdict, findings_dropped, findings).
+// The events of [since, until), optionally of one vhost and one source, one row at a time
+// to `row` (columns: time_us, vhost_id, verdict, findings_dropped, findings).
 template <typename F>
 Result<void> scan(HistoryStore::Impl& m, Window::Range range, std::optional<std::int64_t> vhost,
-                  F&& row)
+                  std::optional<std::int64_t> source, F&& row)
 {
     if (range.since >= range.until) {
         return ok();
@@ -72,7 +81,7 @@ Result<void> scan(HistoryStore::Impl& m, Window::Range range, std::optional<std:
     std::string error;
     Stmt* s = m.statement("SELECT time_us, vhost_id, verdict, findings_dropped, findings FROM "
                           "events WHERE time_us >= ?1 AND time_us < ?2 AND (?3 IS NULL OR "
-                          "vhost_id = ?3)",
+                          "vhost_id = ?3) AND (?4 IS NULL OR source_id = ?4)",
                           error);
     if (s == nullptr) {
         return fail(error);
@@ -81,6 +90,9 @@ Result<void> scan(HistoryStore::Impl& m, Window::Range range, std::optional<std:
     s->bind(2, range.until);
     if (vhost) {
         s->bind(3, *vhost);
+    }
+    if (source) {
+        s->bind(4, *source);
     }
     for (;;) {
         auto more = s->step();
@@ -104,12 +116,13 @@ struct RuleAcc {
 // The newest event of `rule` (of `vhost` when set) in `range`: its time and the rule's
 // message in it.
 Result<void> newest_hit(HistoryStore::Impl& m, std::int64_t rule, std::optional<std::int64_t> vhost,
-                        Window::Range range, RuleCount& out)
+                        std::optional<std::int64_t> source, Window::Range range, RuleCount& out)
 {
     std::string error;
     Stmt* s = m.statement("SELECT r.time_us, e.findings FROM event_rules r CROSS JOIN events e ON "
                           "e.id = r.event_id WHERE r.rule_id = ?1 AND r.time_us >= ?2 AND "
-                          "r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) ORDER BY "
+                          "r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) AND (?5 IS NULL OR "
+                          "e.source_id = ?5) ORDER BY "
                           "r.time_us DESC, r.event_id DESC LIMIT 1",
                           error);
     if (s == nullptr) {
@@ -120,6 +133,9 @@ Result<void> newest_hit(HistoryStore::Impl& m, std::int64_t rule, std::optional<
     s->bind(3, range.until);
     if (vhost) {
         s->bind(4, *vhost);
+    }
+    if (source) {
+        s->bind(5, *source);
     }
     auto row = s->step();
     if (!row) {
@@ -159,15 +175,17 @@ void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
 
 Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std::string>& vhost,
                                                          std::int64_t since_us,
-                                                         std::int64_t until_us, std::size_t limit)
+                                                         std::int64_t until_us, std::size_t limit,
+                                                         const std::optional<std::string>& source)
 {
     Impl& m = *m_impl;
     std::vector<RuleCount> out;
     const auto vhost_id = vhost_filter(m, vhost);
-    if (until_us <= since_us || vhost_id == -2) {
+    const auto source_id = vhost_filter(m, source);
+    if (until_us <= since_us || vhost_id == -2 || source_id == -2) {
         return out;
     }
-    const Window w = split(since_us, until_us);
+    const Window w = source ? unsplit(since_us, until_us) : split(since_us, until_us);
     std::unordered_map<std::int64_t, RuleAcc> rules;
     if (w.first < w.last) {
         // Each rule id of the minutes table (a skip-scan of its key), then its key range.
@@ -203,7 +221,7 @@ Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std
     }
     std::vector<std::int64_t> ids;
     for (const bool head : {true, false}) {
-        auto r = scan(m, head ? w.head : w.tail, vhost_id, [&](const Stmt& row) {
+        auto r = scan(m, head ? w.head : w.tail, vhost_id, source_id, [&](const Stmt& row) {
             finding_rule_ids(row.blob(4), ids);
             for (const std::int64_t id : ids) {
                 RuleAcc& a = rules[id];
@@ -235,7 +253,7 @@ Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std
                                         ? Window::Range{a.newest_minute * k_us_per_minute,
                                                         (a.newest_minute + 1) * k_us_per_minute}
                                         : w.head;
-        if (auto r = newest_hit(m, id, vhost_id, where, count); !r) {
+        if (auto r = newest_hit(m, id, vhost_id, source_id, where, count); !r) {
             return fail(r.error());
         }
         out.push_back(std::move(count));
@@ -243,15 +261,54 @@ Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std
     return out;
 }
 
-Result<std::vector<VhostTotals>> HistoryStore::vhost_totals(std::int64_t since_us,
-                                                            std::int64_t until_us)
+Result<std::vector<SourceCount>> HistoryStore::source_counts()
+{
+    Impl& m = *m_impl;
+    std::string error;
+    Stmt* s = m.statement("SELECT source_id, count(*), max(time_us) FROM events GROUP BY source_id",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    std::vector<std::pair<std::int64_t, SourceCount>> rows;
+    for (;;) {
+        auto more = s->step();
+        if (!more) {
+            return fail(more.error());
+        }
+        if (!*more) {
+            break;
+        }
+        SourceCount c;
+        c.events = static_cast<std::uint64_t>(s->integer(1));
+        c.last_event_us = s->integer(2);
+        rows.emplace_back(s->integer(0), std::move(c));
+    }
+    std::vector<SourceCount> out;
+    for (auto& [id, c] : rows) {
+        auto name = m.text_of(id);
+        if (!name) {
+            return fail("source string " + std::to_string(id) + " is missing");
+        }
+        c.source = std::move(*name);
+        out.push_back(std::move(c));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const SourceCount& a, const SourceCount& b) { return a.source < b.source; });
+    return out;
+}
+
+Result<std::vector<VhostTotals>>
+HistoryStore::vhost_totals(std::int64_t since_us, std::int64_t until_us,
+                           const std::optional<std::string>& source)
 {
     Impl& m = *m_impl;
     std::vector<VhostTotals> out;
-    if (until_us <= since_us) {
+    const auto source_id = vhost_filter(m, source);
+    if (until_us <= since_us || source_id == -2) {
         return out;
     }
-    const Window w = split(since_us, until_us);
+    const Window w = source ? unsplit(since_us, until_us) : split(since_us, until_us);
     std::unordered_map<std::int64_t, VhostTotals> totals; // by vhost string id
     if (w.first < w.last) {
         std::string error;
@@ -284,7 +341,7 @@ Result<std::vector<VhostTotals>> HistoryStore::vhost_totals(std::int64_t since_u
         }
     }
     for (const Window::Range range : {w.head, w.tail}) {
-        auto r = scan(m, range, std::nullopt, [&](const Stmt& row) {
+        auto r = scan(m, range, std::nullopt, source_id, [&](const Stmt& row) {
             VhostTotals& t = totals[row.integer(1)];
             ++t.events;
             t.flagged += !row.blob(4).empty() || row.integer(3) > 0 ? 1U : 0U;

@@ -208,7 +208,8 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
                                                         const std::optional<std::string>& rule,
                                                         std::int64_t since_us,
                                                         std::int64_t until_us,
-                                                        std::int64_t step_seconds)
+                                                        std::int64_t step_seconds,
+                                                        const std::optional<std::string>& source)
 {
     Impl& m = *m_impl;
     std::vector<SeriesRow> rows;
@@ -224,12 +225,17 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
         const auto r = m.lookup(*rule);
         rule_id = r.value_or(-1);
     }
-    if ((vhost && !vhost_id) || rule_id < 0) {
+    std::optional<std::int64_t> source_id;
+    if (source) {
+        source_id = m.lookup(*source);
+    }
+    if ((vhost && !vhost_id) || rule_id < 0 || (source && !source_id)) {
         return rows;
     }
     const std::int64_t step_us = step_seconds * 1'000'000;
-    // Per-minute counts answer whole-minute buckets when the range is whole minutes.
-    const bool minutes = step_seconds % 60 == 0 && since_us % k_us_per_minute == 0 &&
+    // Per-minute counts answer whole-minute buckets when the range is whole minutes (they
+    // are not kept per source).
+    const bool minutes = !source && step_seconds % 60 == 0 && since_us % k_us_per_minute == 0 &&
                          until_us % k_us_per_minute == 0;
     std::string sql;
     if (minutes) {
@@ -239,11 +245,13 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
     } else if (rule) {
         sql = "SELECT r.time_us AS t, 1 AS n, 1 AS f, e.verdict = 2 AS i, e.verdict = 1 AS w "
               "FROM event_rules r CROSS JOIN events e ON e.id = r.event_id WHERE r.rule_id = ?1 "
-              "AND r.time_us >= ?2 AND r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4)";
+              "AND r.time_us >= ?2 AND r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) "
+              "AND (?6 IS NULL OR e.source_id = ?6)";
     } else {
         sql = "SELECT e.time_us AS t, 1 AS n, e.findings <> x'' OR e.findings_dropped > 0 AS f, "
               "e.verdict = 2 AS i, e.verdict = 1 AS w FROM events e WHERE ?1 = 0 AND "
-              "e.time_us >= ?2 AND e.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4)";
+              "e.time_us >= ?2 AND e.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) AND "
+              "(?6 IS NULL OR e.source_id = ?6)";
     }
     sql = "SELECT t - ((t % ?5) + ?5) % ?5 AS bucket, sum(n), sum(f), sum(i), sum(w) FROM (" + sql +
           ") GROUP BY bucket ORDER BY bucket";
@@ -261,6 +269,9 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
         s->bind(4, k_all_vhosts);
     }
     s->bind(5, step_us);
+    if (source_id) {
+        s->bind(6, *source_id);
+    }
     for (;;) {
         auto row = s->step();
         if (!row) {

@@ -104,6 +104,15 @@ struct VhostTotals {
     bool operator==(const VhostTotals&) const = default;
 };
 
+// The events of one source in the store (`sources` from history).
+struct SourceCount {
+    std::string source;
+    std::uint64_t events = 0;
+    std::int64_t last_event_us = 0; // the newest event's time_us
+
+    bool operator==(const SourceCount&) const = default;
+};
+
 // The lists of `top` from history. clients, paths (without query string) and agents
 // (User-Agent) count events; targets count findings (ARGS:q, ...), as the live lists do.
 enum class HistoryList : std::uint8_t { clients, paths, agents, targets };
@@ -152,9 +161,11 @@ public:
     // Non-empty buckets of [since_us, until_us), oldest first, aligned to multiples of
     // step_seconds since the epoch. From per-minute counts when step_seconds is a multiple
     // of 60, else from the events.
+    // With a `source`, from the events of that source (a scan of the window).
     [[nodiscard]] Result<std::vector<SeriesRow>>
     timeseries(const std::optional<std::string>& vhost, const std::optional<std::string>& rule,
-               std::int64_t since_us, std::int64_t until_us, std::int64_t step_seconds);
+               std::int64_t since_us, std::int64_t until_us, std::int64_t step_seconds,
+               const std::optional<std::string>& source = std::nullopt);
 
     // Aggregates over [since_us, until_us) for windows longer than the collector's memory
     // holds, exact at any boundary: whole minutes come from the per-minute counts, the
@@ -163,10 +174,17 @@ public:
     // Rules with hits, most hits first (then rule id), at most `limit` (0: all).
     [[nodiscard]] Result<std::vector<RuleCount>>
     rule_counts(const std::optional<std::string>& vhost, std::int64_t since_us,
-                std::int64_t until_us, std::size_t limit);
+                std::int64_t until_us, std::size_t limit,
+                const std::optional<std::string>& source = std::nullopt);
+    // Every source with stored events, by name: a scan of the events (the worker's, never
+    // the loop's).
+    [[nodiscard]] Result<std::vector<SourceCount>> source_counts();
     // Every vhost with events in the window, by name.
-    [[nodiscard]] Result<std::vector<VhostTotals>> vhost_totals(std::int64_t since_us,
-                                                                std::int64_t until_us);
+    // With a `source`, only its events (the per-minute counts are not kept per source:
+    // rule_counts and vhost_totals then read every event of the source in the window).
+    [[nodiscard]] Result<std::vector<VhostTotals>>
+    vhost_totals(std::int64_t since_us, std::int64_t until_us,
+                 const std::optional<std::string>& source = std::nullopt);
     // The heaviest keys of `list`, most first (then key), at most `limit` (0: all). Exact
     // counts, read from every event of the window: a scan (docs/STORE.md has its cost).
     [[nodiscard]] Result<std::vector<TopRow>> top(HistoryList list,

@@ -27,6 +27,7 @@ const std::vector<NamedFormatter> k_formatters = {
     {"event_line", mso::format_event_line}, {"vhosts", mso::format_vhosts},
     {"rules", mso::format_rules},           {"top", mso::format_top},
     {"timeseries", mso::format_timeseries}, {"health", mso::format_health},
+    {"sources", mso::format_sources},
 };
 
 // Decodes one UTF-8 code point at `i`; -1 when the bytes are not well-formed UTF-8.
@@ -195,8 +196,11 @@ json poisoned(const json& v)
     nested["status"] = json{{"200", v}, {"\x1b[2J", v}};
     nested["ports"] = json::array({v, v});
     nested["malformed_by_reason"] = json{{"\x1b]0;x\x07", v}};
+    nested["refusals"] = json{{"\x1b]0;x\x07", v}, {"auth", v}};
+    nested["clock_skew_s"] = json{{"min", v}, {"max", v}, {"last", v}};
+    nested["source"] = v;
     json answer = nested;
-    for (const char* key : {"vhosts", "rules", "top", "series", "events"}) {
+    for (const char* key : {"vhosts", "rules", "top", "series", "events", "sources", "history"}) {
         answer[key] = json::array({nested, v, json::object()});
     }
     return answer;
@@ -232,6 +236,64 @@ TEST(Formatters, EscapesAreShownNotSent)
     EXPECT_NE(line.find("v\\u009b"), std::string::npos) << line;
     EXPECT_NE(line.find("c\\u202e"), std::string::npos) << line;
     EXPECT_NE(line.find("/\\x00x"), std::string::npos) << line;
+}
+
+// Source names come from receivers (a sensor's name) and imports: a hostile one is shown
+// escaped in the SOURCE column, which appears only when the rows name several sources.
+TEST(Formatters, HostileSourceNamesAreEscapedInEveryView)
+{
+    const std::string hostile = "sensor:\x1b[2J\xc2\x9b"
+                                "evil\xe2\x80\xae";
+    const std::string shown = "sensor:\\x1b[2J\\u009bevil\\u202e";
+    auto row = [&](const char* source) {
+        return json{{"source", source},
+                    {"vhost", "v"},
+                    {"requests", 1},
+                    {"value", "x"},
+                    {"count", 1},
+                    {"id", "942100"},
+                    {"resolution", "minute"},
+                    {"points", json::array()},
+                    {"events", 3},
+                    {"refusals", json{{"auth\x1b[1m", 2}}},
+                    {"last_seen_ago_s", 5}};
+    };
+    json two = json::array({row("module"), row("module")});
+    two[1]["source"] = hostile;
+    const json answer = {{"vhosts", two}, {"rules", two},   {"top", two},    {"series", two},
+                         {"events", two}, {"sources", two}, {"history", two}};
+    for (const NamedFormatter& f : k_formatters) {
+        if (std::string(f.name) == "event_line" || std::string(f.name) == "health") {
+            continue;
+        }
+        SCOPED_TRACE(f.name);
+        const std::string text = f.format(answer);
+        EXPECT_EQ(unsafe(text), "");
+        EXPECT_NE(text.find(shown), std::string::npos) << text;
+    }
+    // One source: no SOURCE column, the views look as before.
+    const json one = {{"vhosts", json::array({row("module")})}};
+    EXPECT_EQ(mso::format_vhosts(one).find("SOURCE"), std::string::npos);
+    EXPECT_NE(mso::format_vhosts(answer).find("SOURCE"), std::string::npos);
+    EXPECT_NE(mso::format_sources(answer).find("auth\\x1b[1m 2"), std::string::npos)
+        << mso::format_sources(answer);
+}
+
+TEST(Formatters, SourcesShowHowLongAgoAndSkew)
+{
+    const json answer = json::parse(R"({"sources":[{"source":"sensor:web2","events":12,
+        "bytes":4096,"last_seen":"2025-11-21T15:40:00Z","last_seen_ago_s":7260,
+        "clock_skew_s":{"min":-1.5,"max":2.0,"last":0.5},"refused":3,
+        "refusals":{"auth":2,"too_large":1}}],
+        "history":[{"source":"import:old","events":9,"last_event_time":"2025-10-01T00:00:00Z"}]})");
+    const std::string text = mso::format_sources(answer);
+    EXPECT_NE(text.find("sensor:web2"), std::string::npos) << text;
+    EXPECT_NE(text.find("2h ago"), std::string::npos) << text;
+    EXPECT_NE(text.find("-1.5..+2.0 (last +0.5)"), std::string::npos) << text;
+    EXPECT_NE(text.find("auth 2, too_large 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("in history:"), std::string::npos) << text;
+    EXPECT_NE(text.find("import:old"), std::string::npos) << text;
+    EXPECT_EQ(mso::format_sources(json::object()), "no live sources yet\n");
 }
 
 struct PartialCase {

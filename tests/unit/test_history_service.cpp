@@ -480,3 +480,91 @@ TEST(HistoryService, MissingStoreIsAnErrorAnswer)
 
 } // namespace
 } // namespace mso
+
+namespace mso {
+namespace {
+
+// Even events came from the module, odd ones from import:old (corpus()).
+TEST_F(HistoryAnswers, StatsRulesTimeseriesBySource)
+{
+    const json imported = ask(R"({"cmd":"stats","source":"import:old"})");
+    ASSERT_EQ(imported.value("ok", false), true) << imported.dump();
+    EXPECT_EQ(imported["from"], "history");
+    ASSERT_EQ(imported["vhosts"].size(), 1U) << imported.dump();
+    const json& v = imported["vhosts"][0];
+    EXPECT_EQ(v["source"], "import:old");
+    EXPECT_EQ(v["events"], 15);
+    EXPECT_EQ(v["intercepted"], 0);
+    std::set<std::string> ids;
+    for (const json& r : v["rules"]) {
+        ids.insert(r["id"].get<std::string>());
+    }
+    // 942100 is the module's alone.
+    EXPECT_EQ(ids, (std::set<std::string>{"920350", "941100", "949110"}));
+
+    const json module = ask(R"({"cmd":"stats","source":"module","window":604800})");
+    ASSERT_EQ(module["vhosts"].size(), 1U) << module.dump();
+    EXPECT_EQ(module["vhosts"][0]["events"], 15);
+    EXPECT_EQ(module["vhosts"][0]["intercepted"], 15);
+
+    const json rules = ask(R"({"cmd":"rules","source":"import:old","rule":"920350"})");
+    ASSERT_EQ(rules["rules"].size(), 1U) << rules.dump();
+    EXPECT_EQ(rules["rules"][0]["hits"], 15);
+    EXPECT_EQ(rules["rules"][0]["source"], "import:old");
+    EXPECT_EQ(rules["rules"][0]["last_seen"], corpus_time(29));
+    const json module_rules = ask(R"({"cmd":"rules","source":"module","rule":"920350"})");
+    EXPECT_EQ(module_rules["rules"], json::array()) << module_rules.dump();
+
+    const json series =
+        ask(R"({"cmd":"timeseries","source":"import:old","resolution":"hour","window":2592000})");
+    ASSERT_EQ(series["series"].size(), 1U) << series.dump();
+    std::uint64_t events = 0;
+    for (const json& p : series["series"][0]["points"]) {
+        events += p["events"].get<std::uint64_t>();
+    }
+    EXPECT_EQ(events, 15U);
+    EXPECT_EQ(ask(R"({"cmd":"stats","source":"import:none"})")["vhosts"], json::array());
+}
+
+TEST_F(HistoryAnswers, SourcesCountsTheStoredEventsPerSource)
+{
+    HistoryJob job;
+    job.line = R"({"cmd":"sources"})";
+    job.query = parsed(job.line);
+    job.wall_now = k_now;
+    job.live = R"({"ok":true,"from":"memory","sources":[{"source":"module","events":3}]})";
+    const HistoryAnswer a = answer_from_history(*m_store, job);
+    const json out = json::parse(a.line, nullptr, false);
+    ASSERT_EQ(out.value("ok", false), true) << a.line;
+    EXPECT_EQ(out["from"], "memory+history");
+    EXPECT_EQ(out["sources"][0]["events"], 3); // the live part, as the loop answered it
+    ASSERT_EQ(out["history"].size(), 2U) << a.line;
+    EXPECT_EQ(out["history"][0]["source"], "import:old");
+    EXPECT_EQ(out["history"][0]["events"], 15);
+    EXPECT_EQ(out["history"][0]["last_event_time_us"], m_events[29].event.time_us);
+    EXPECT_EQ(out["history"][1]["source"], "module");
+    EXPECT_EQ(out["history"][1]["events"], 15);
+}
+
+TEST(RouteQuery, SourceFilters)
+{
+    const auto route = [](const std::string& line, bool in_memory) {
+        return route_query(parsed(line), true, std::nullopt, k_now, in_memory);
+    };
+    // A source memory has no aggregates of (an import): history, with or without a window.
+    EXPECT_EQ(route(R"({"cmd":"stats","source":"import:old"})", false), Route::history);
+    EXPECT_EQ(route(R"({"cmd":"rules","source":"import:old"})", false), Route::history);
+    EXPECT_EQ(route(R"({"cmd":"timeseries","source":"import:old"})", false), Route::history);
+    // A live source: as without one.
+    EXPECT_EQ(route(R"({"cmd":"stats","source":"sensor:a"})", true), Route::memory);
+    EXPECT_EQ(route(R"({"cmd":"rules","source":"sensor:a","window":60})", true), Route::history);
+    // top has no source filter in history.
+    EXPECT_EQ(route(R"({"cmd":"top","list":"clients","source":"import:old","window":60})", false),
+              Route::memory);
+    EXPECT_EQ(route(R"({"cmd":"sources"})", true), Route::history);
+    EXPECT_EQ(route_query(parsed(R"({"cmd":"sources"})"), false, std::nullopt, k_now),
+              Route::memory);
+}
+
+} // namespace
+} // namespace mso

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -223,6 +225,51 @@ TEST(Metrics, HostileStringsAreEscaped)
                     line.starts_with("modsec_observe_") || line.starts_with("process_"))
             << line;
     }
+}
+
+TEST(Metrics, PerSourceSeriesWithEscapedNames)
+{
+    mso::Collector c;
+    ingest(c, request_datagram("shop", 200, false, {{"942100", "CRITICAL"}}));
+    mso::RequestEvent e;
+    e.vhost = "edge";
+    e.time_us = 1763739600000000;
+    c.ingest_event(e, "sensor:evil\"\\\n} x 1", 1763739601, 500);
+    c.count_source_refusal("sensor:evil\"\\\n} x 1", "too_large", 1763739602);
+    c.count_source_refusal("sensor:quiet", "auth", 1763739603);
+    const std::string text = render(c);
+    EXPECT_NE(text.find(R"(modsec_observe_source_events_total{source="module"} 1)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find(R"(modsec_observe_source_events_total{source="sensor:evil\"\\\n} x 1"} 1)"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(
+        text.find(R"(modsec_observe_source_bytes_total{source="sensor:evil\"\\\n} x 1"} 500)"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(
+        text.find(
+            R"(modsec_observe_source_last_seen_timestamp_seconds{source="sensor:evil\"\\\n} x 1"} 1763739601)"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(
+        text.find(
+            R"(modsec_observe_source_refusals_total{source="sensor:evil\"\\\n} x 1",reason="too_large"} 1)"),
+        std::string::npos)
+        << text;
+    EXPECT_NE(
+        text.find(R"(modsec_observe_source_refusals_total{source="sensor:quiet",reason="auth"} 1)"),
+        std::string::npos)
+        << text;
+    // For checking with promtool by hand: MSO_METRICS_DUMP=FILE build/tests/test_metrics
+    // --gtest_filter='*PerSource*' && promtool check metrics < FILE
+    if (const char* dump = std::getenv("MSO_METRICS_DUMP")) {
+        std::ofstream(dump) << text;
+    }
+    // A source that never sent an event has no last-seen sample.
+    EXPECT_EQ(text.find(R"(last_seen_timestamp_seconds{source="sensor:quiet"})"),
+              std::string::npos);
 }
 
 TEST(Metrics, EveryFamilyHasHelpAndTypeOnceBeforeItsSamples)

@@ -51,12 +51,13 @@ TEST(ParseQuery, BadLines)
         {"\"stats\"", "request must be a json object, got string"},
         {"null", "request must be a json object, got null"},
         {"{}", "missing \"cmd\" (expected one of: stats, vhosts, rules, top, timeseries, events, "
-               "tail, health, event)"},
+               "tail, health, event, sources)"},
         {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
-        {R"({"cmd":"drop_tables"})", "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, "
-                                     "rules, top, timeseries, events, tail, health, event)"},
+        {R"({"cmd":"drop_tables"})",
+         "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, "
+         "rules, top, timeseries, events, tail, health, event, sources)"},
         {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, "
-                                   "rules, top, timeseries, events, tail, health, event)"},
+                                   "rules, top, timeseries, events, tail, health, event, sources)"},
         {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
         {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
         {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
@@ -87,6 +88,8 @@ TEST(ParseQuery, BadLines)
         // The filters that history answers.
         {R"({"cmd":"events","path":7})", "\"path\" must be a string, got number"},
         {R"({"cmd":"events","source":[]})", "\"source\" must be a string, got array"},
+        {R"({"cmd":"stats","source":1})", "\"source\" must be a string, got number"},
+        {R"({"cmd":"tail","source":{}})", "\"source\" must be a string, got object"},
         {R"({"cmd":"events","status":99})",
          "\"status\" must be an HTTP status code from 100 to 999"},
         {R"({"cmd":"events","status":1000})",
@@ -145,7 +148,7 @@ TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
     ASSERT_FALSE(parsed.has_value());
     EXPECT_EQ(parsed.error(), "unknown cmd \"" + std::string(64, 'x') +
                                   "\"... (expected one of: stats, vhosts, rules, top, timeseries, "
-                                  "events, tail, health, event)");
+                                  "events, tail, health, event, sources)");
 }
 
 TEST(ParseQuery, MaximumLengthLineIsAccepted)
@@ -399,6 +402,24 @@ TEST(RequestLine, EveryCliRequestParsesBackToItsQuery)
          R"({"cmd":"tail","vhost":"a","rule":"942100","client":"::1","intercepted":true})",
          R"({"cmd":"tail","vhost":"a","rule":"942100","client":"::1","intercepted":true})"},
         {"health", make(C::health), R"({"cmd":"health"})", R"({"cmd":"health"})"},
+        {"sources", make(C::sources), R"({"cmd":"sources"})", R"({"cmd":"sources"})"},
+        {"stats --source",
+         with(make(C::stats, "a"), [](mso::Query& q) { q.source = "sensor:web2"; }),
+         R"({"cmd":"stats","vhost":"a","source":"sensor:web2"})",
+         R"({"cmd":"stats","source":"sensor:web2","vhost":"a"})"},
+        {"rules --source", with(make(C::rules), [](mso::Query& q) { q.source = "import:old"; }),
+         R"({"cmd":"rules","source":"import:old"})", R"({"cmd":"rules","source":"import:old"})"},
+        {"timeseries --source",
+         with(make(C::timeseries), [](mso::Query& q) { q.source = "module"; }),
+         R"({"cmd":"timeseries","resolution":"minute","source":"module"})",
+         R"({"cmd":"timeseries","source":"module"})"},
+        {"top clients --source", with(make(C::top), [](mso::Query& q) { q.source = "sensor:a"; }),
+         R"({"cmd":"top","list":"clients","source":"sensor:a","limit":20})",
+         R"({"cmd":"top","list":"clients","source":"sensor:a"})"},
+        {"vhosts --source", with(make(C::vhosts), [](mso::Query& q) { q.source = "sensor:a"; }),
+         R"({"cmd":"vhosts","source":"sensor:a"})", R"({"cmd":"vhosts","source":"sensor:a"})"},
+        {"tail --source", with(make(C::tail), [](mso::Query& q) { q.events.source = "sensor:a"; }),
+         R"({"cmd":"tail","source":"sensor:a"})", R"({"cmd":"tail","source":"sensor:a"})"},
         {"strings that need escaping", make(C::rules, "\"\x1b[2J\\", "\xce\xbb"),
          "{\"cmd\":\"rules\",\"vhost\":\"\\\"\\u001b[2J\\\\\",\"rule\":\"\xce\xbb\"}",
          "{\"cmd\":\"rules\",\"vhost\":\"\\\"\\u001b[2J\\\\\",\"rule\":\"\xce\xbb\"}"},

@@ -592,3 +592,139 @@ TEST_F(AnswerQuery, EventAndEventsFromTheRing)
                               "keep (--no-history)");
     EXPECT_EQ(m_collector.bad_queries(), bad + 1);
 }
+
+namespace {
+
+// A receiver's event (already decoded), as Collector::ingest_event takes it.
+mso::RequestEvent sensor_event(const std::string& vhost, const std::string& rule)
+{
+    mso::RequestEvent e;
+    e.time_us = 1763739598000000; // 2 s before it arrives
+    e.vhost = vhost;
+    e.unique_id = "sensor-" + vhost + "-" + rule;
+    e.client = "198.51.100.9";
+    e.method = "GET";
+    e.path = "/x";
+    e.status = 403;
+    e.intercepted = true;
+    mso::Finding f;
+    f.id = rule;
+    f.msg = "from a sensor";
+    e.findings.push_back(f);
+    return e;
+}
+
+class AnswerSources : public AnswerQuery {
+protected:
+    void feed_two_sources()
+    {
+        feed(); // the module: shop.example with rule 942100
+        m_collector.ingest_event(sensor_event("shop.example", "941100"), "sensor:web2", 1763739600,
+                                 4000);
+        m_collector.ingest_event(sensor_event("api.example", "930120"), "sensor:web2", 1763739600,
+                                 4000);
+        m_collector.count_source_refusal("sensor:web2", "too_large", 1763739601);
+        m_collector.count_source_refusal("sensor:web3", "auth", 1763739602);
+    }
+
+    // The (source, vhost) pairs of an answer's rows.
+    static std::set<std::pair<std::string, std::string>> pairs(const json& rows)
+    {
+        std::set<std::pair<std::string, std::string>> out;
+        for (const json& row : rows) {
+            out.emplace(row.value("source", "-"), row.value("vhost", "-"));
+        }
+        return out;
+    }
+};
+
+} // namespace
+
+TEST_F(AnswerSources, SourcesListsEventsLastSeenSkewAndRefusals)
+{
+    feed_two_sources();
+    const json a = ask(R"({"cmd":"sources"})");
+    ASSERT_EQ(a["ok"], true) << a.dump();
+    EXPECT_EQ(a["from"], "memory");
+    std::map<std::string, json> by_name;
+    for (const json& s : a["sources"]) {
+        by_name[s["source"].get<std::string>()] = s;
+    }
+    ASSERT_EQ(by_name.size(), 3U) << a.dump();
+    const json& module = by_name["module"];
+    EXPECT_EQ(module["events"], 1); // the request event; counter reports are not events
+    EXPECT_EQ(module["last_seen_ago_s"], 30);
+    const json& web2 = by_name["sensor:web2"];
+    EXPECT_EQ(web2["events"], 2);
+    EXPECT_EQ(web2["bytes"], 8000);
+    EXPECT_EQ(web2["last_seen"], "2025-11-21T15:40:00Z");
+    EXPECT_EQ(web2["clock_skew_s"]["max"], 2.0);
+    EXPECT_EQ(web2["refusals"]["too_large"], 1);
+    const json& web3 = by_name["sensor:web3"];
+    EXPECT_EQ(web3["events"], 0);
+    EXPECT_EQ(web3["last_seen"], nullptr);
+    EXPECT_EQ(web3["refusals"]["auth"], 1);
+    // Most recently seen (or refused) first.
+    EXPECT_EQ(a["sources"][0]["source"], "sensor:web3");
+}
+
+TEST_F(AnswerSources, ViewsFilterBySource)
+{
+    feed_two_sources();
+    const json all = ask(R"({"cmd":"stats"})");
+    EXPECT_EQ(pairs(all["vhosts"]),
+              (std::set<std::pair<std::string, std::string>>{{"module", "blog.example"},
+                                                             {"module", "shop.example"},
+                                                             {"sensor:web2", "api.example"},
+                                                             {"sensor:web2", "shop.example"}}));
+    const json module = ask(R"({"cmd":"stats","source":"module"})");
+    EXPECT_EQ(pairs(module["vhosts"]),
+              (std::set<std::pair<std::string, std::string>>{{"module", "blog.example"},
+                                                             {"module", "shop.example"}}));
+    const json web2 = ask(R"({"cmd":"stats","source":"sensor:web2"})");
+    ASSERT_EQ(web2["vhosts"].size(), 2U);
+    for (const json& v : web2["vhosts"]) {
+        EXPECT_EQ(v["source"], "sensor:web2");
+        EXPECT_EQ(v["requests"], 1);
+    }
+    const json rules = ask(R"({"cmd":"rules","source":"sensor:web2","vhost":"shop.example"})");
+    ASSERT_EQ(rules["rules"].size(), 1U) << rules.dump();
+    EXPECT_EQ(rules["rules"][0]["id"], "941100");
+    const json module_rules = ask(R"({"cmd":"rules","source":"module"})");
+    ASSERT_EQ(module_rules["rules"].size(), 1U);
+    EXPECT_EQ(module_rules["rules"][0]["id"], "942100");
+    const json series = ask(R"({"cmd":"timeseries","source":"sensor:web2","window":3600})");
+    EXPECT_EQ(pairs(series["series"]),
+              (std::set<std::pair<std::string, std::string>>{{"sensor:web2", "api.example"},
+                                                             {"sensor:web2", "shop.example"}}));
+    const json top = ask(R"({"cmd":"top","list":"clients","source":"sensor:web2"})");
+    ASSERT_EQ(top["top"].size(), 1U);
+    EXPECT_EQ(top["top"][0]["value"], "198.51.100.9");
+    EXPECT_EQ(top["top"][0]["count"], 2);
+    const json none = ask(R"({"cmd":"stats","source":"sensor:nobody"})");
+    EXPECT_EQ(none["vhosts"], json::array());
+}
+
+TEST_F(AnswerSources, EventsCarryTheirSourceWhenSeveral)
+{
+    feed();
+    const json alone = ask(R"({"cmd":"events"})");
+    ASSERT_EQ(alone["events"].size(), 1U);
+    EXPECT_FALSE(alone["events"][0].contains("source")); // one source: answers as before
+    const json alone_stats = ask(R"({"cmd":"stats"})");
+    EXPECT_FALSE(alone_stats["vhosts"][0].contains("source"));
+
+    m_collector.ingest_event(sensor_event("api.example", "930120"), "sensor:web2", 1763739600);
+    const json both = ask(R"({"cmd":"events"})");
+    ASSERT_EQ(both["events"].size(), 2U);
+    EXPECT_EQ(both["events"][0]["source"], "sensor:web2");
+    EXPECT_EQ(both["events"][1]["source"], "module");
+    const json web2 = ask(R"({"cmd":"events","source":"sensor:web2"})");
+    ASSERT_EQ(web2["events"].size(), 1U);
+    EXPECT_EQ(web2["events"][0]["vhost"], "api.example");
+    const json module = ask(R"({"cmd":"events","source":"module"})");
+    ASSERT_EQ(module["events"].size(), 1U);
+    EXPECT_EQ(module["events"][0]["vhost"], "shop.example");
+    const json detail = ask(R"({"cmd":"event","unique_id":"sensor-api.example-930120"})");
+    EXPECT_EQ(detail["event"]["source"], "sensor:web2");
+}

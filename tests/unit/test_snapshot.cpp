@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -115,6 +116,18 @@ void populate(mso::Collector& c)
         }
     }
     ASSERT_FALSE(c.ingest(counters("clean.test", 9, 0), k_t0 + 100).has_value());
+    // Two receivers' sensors, interleaved with the module's last events, and refusals.
+    for (int i = 300; i < 320; ++i) {
+        mso::Decoded d = mso::decode_datagram(request(i % 2 ? "edge.test" : "shop.test", i, true));
+        ASSERT_TRUE(std::holds_alternative<mso::RequestEvent>(d));
+        c.ingest_event(std::get<mso::RequestEvent>(d), i % 2 ? "sensor:a" : "sensor:b",
+                       k_t0 + i * 35 + 2, 1000 + static_cast<std::uint64_t>(i));
+        if (i % 3 == 0) {
+            ASSERT_FALSE(c.ingest(request("blog.test", i, false), k_t0 + i * 35 + 3).has_value());
+        }
+    }
+    c.count_source_refusal("sensor:a", "too_large", k_t0 + 1);
+    c.count_source_refusal("sensor:c", "auth", k_t0 + 2);
     ASSERT_GT(c.events().evicted(), 0U);
     ASSERT_GT(c.aggregator().find("shop.test")->clients.error_bound(), 0U);
 }
@@ -134,6 +147,11 @@ const std::vector<std::string> k_queries = {
     R"({"cmd":"timeseries","resolution":"hour","rule":"942100","window":2592000})",
     R"({"cmd":"events","limit":0})",
     R"({"cmd":"events","rule":"949110","limit":0})",
+    R"({"cmd":"sources"})",
+    R"({"cmd":"stats","source":"sensor:a"})",
+    R"({"cmd":"rules","source":"sensor:b"})",
+    R"({"cmd":"events","source":"sensor:a","limit":0})",
+    R"({"cmd":"events","source":"module","limit":0})",
 };
 
 // Every answer that the snapshot must preserve, plus the restored health counters.
@@ -186,6 +204,26 @@ TEST_F(Snapshot, RoundTripKeepsEveryAnswer)
     }
     // Stable: the restored state saves to the same document.
     EXPECT_EQ(saved_text(restored), text);
+}
+
+// A snapshot of version 1 (before sources) still loads: everything in it is the module's.
+TEST_F(Snapshot, VersionOneStillLoads)
+{
+    json doc = mso::save_state(m_source, k_wall);
+    ASSERT_EQ(doc["version"], 2);
+    ASSERT_FALSE(doc["event_sources"].empty());
+    ASSERT_EQ(doc["source_aggregates"].size(), 2U);
+    doc["version"] = 1;
+    for (const char* key : {"sources", "event_sources", "source_aggregates"}) {
+        doc.erase(key);
+    }
+    mso::Collector restored(Clock::time_point{}, 50);
+    const auto loaded = mso::load_state(doc, restored);
+    ASSERT_TRUE(loaded) << loaded.error();
+    EXPECT_EQ(mso::answer_query(R"({"cmd":"stats","source":"module"})", restored, k_now, k_wall),
+              mso::answer_query(R"({"cmd":"stats","source":"module"})", m_source, k_now, k_wall));
+    EXPECT_TRUE(restored.source_aggregates().empty());
+    EXPECT_EQ(restored.events().size(), 50U);
 }
 
 // Seeds for tests/fuzz/corpus/snapshot (a real snapshot and a truncated one):
@@ -249,8 +287,14 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
         {"other format", [](json& d) { d["format"] = "x"; },
          "format: not a modsec-observe state file"},
         {"no format", [](json& d) { d.erase("format"); }, "format: missing"},
-        {"wrong version", [](json& d) { d["version"] = 2; }, "version: not 1"},
-        {"version as string", [](json& d) { d["version"] = "1"; }, "version: not 1"},
+        {"wrong version", [](json& d) { d["version"] = 3; }, "version: not 1 to 2"},
+        {"version 0", [](json& d) { d["version"] = 0; }, "version: not 1 to 2"},
+        {"version as string", [](json& d) { d["version"] = "1"; }, "version: not 1 to 2"},
+        {"refusals not pairs",
+         [](json& d) {
+             d["sources"][0]["refusals"] = json{{"a", 1}};
+         },
+         "sources[0].refusals: not an array"},
         {"vhosts not array", [](json& d) { d["vhosts"] = json::object(); }, "vhosts: not an array"},
         {"negative count", [](json& d) { d["vhosts"][1]["requests"] = -1; },
          "vhosts[1].requests: not an unsigned integer"},
