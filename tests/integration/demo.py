@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
 import time
 import urllib.parse
@@ -102,16 +103,25 @@ def main() -> int:
                   + "\n  ".join(bad[:5]))
             return 1
         print(f"\nDashboard: http://127.0.0.1:{http_port}/  (overview, per-vhost plots, "
-              f"events, live view)")
+              f"events, live view)"
+              + ("" if args.keep else "; stops with the demo: run it with --keep to open it"))
         ok = True
         if args.keep:
             print(f"\nLeft running until Ctrl-C. Try:\n"
                   f"  {paths['cli']} --socket {stack.collector.query_socket} top\n"
                   f"  curl -H 'Host: shop.test' 'http://127.0.0.1:{port}/?id=1%27%20OR%201=1--'")
+            def interrupt(signum, frame):
+                raise KeyboardInterrupt
+
+            # Also SIGTERM, and SIGINT when started where it is ignored (a background job).
+            signal.signal(signal.SIGINT, interrupt)
+            signal.signal(signal.SIGTERM, interrupt)
             try:
                 while True:
                     time.sleep(3600)
             except KeyboardInterrupt:
+                for sig in (signal.SIGINT, signal.SIGTERM):  # a second one: still clean up
+                    signal.signal(sig, signal.SIG_IGN)
                 print()
         return 0
     finally:
