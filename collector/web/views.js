@@ -129,6 +129,13 @@ export async function vhost(main, route) {
         el("td", { class: "num" }, num(r.hits)),
         el("td", {}, el("meter", { min: 0, max: most, value: r.hits })))), { id: "rules" }),
   ]);
+  // Anomaly scores since the start (stats without a window: the histograms are all-time).
+  const scores = (await api("stats", { vhost: name, rules_limit: 1 })).vhosts[0];
+  if (scores && scores.scores) {
+    const plotScores = el("div", { class: "plot", id: "scores" });
+    append(main, [el("h2", {}, "Anomaly scores (requests per score range, since the start)"), plotScores]);
+    drawScores(plotScores, scores.scores);
+  }
   const lists = el("div", { class: "lists" });
   append(main, lists);
   const listNames = [["clients", "client"], ["paths", "path"], ["agents", null], ["targets", null]];
@@ -167,6 +174,24 @@ function drawSeries(target, points, windowS, resolution) {
       { label: "would block", stroke: "#8e44ad", width: 1.5, dash: [6, 3] }],
     axes: [{}, { size: 60 }],
   }, [xs, ...cols], target);
+}
+
+function drawScores(target, scores) {
+  const bounds = scores.inbound.bounds;
+  const labels = bounds.map((b, i) => (i === 0 || bounds[i - 1] + 1 === b ? String(b) : `${bounds[i - 1] + 1}–${b}`))
+    .concat(`>${bounds[bounds.length - 1]}`);
+  const xs = labels.map((_, i) => i);
+  // eslint-disable-next-line no-undef
+  const bars = uPlot.paths.bars;
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width: Math.max(400, target.clientWidth || 900), height: 220,
+    scales: { x: { time: false, range: () => [-0.6, labels.length - 0.4] } },
+    series: [{ label: "score", value: (u, i) => (i == null ? "" : labels[i]) },
+      { label: "inbound", stroke: "#c0392b", fill: "rgba(192,57,43,0.35)", paths: bars({ size: [0.4], align: -1 }) },
+      { label: "outbound", stroke: "#2f5fb3", fill: "rgba(47,95,179,0.35)", paths: bars({ size: [0.4], align: 1 }) }],
+    axes: [{ values: (u, ticks) => ticks.map((t) => labels[t] ?? "") }, { size: 60 }],
+  }, [xs, scores.inbound.counts, scores.outbound.counts], target);
 }
 
 // ---- Events ----

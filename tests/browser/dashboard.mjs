@@ -102,6 +102,9 @@ try {
     return painted;
   });
   check(facts.plot_painted > 0, "the plot's canvas is empty");
+  await page.waitForSelector("#scores canvas");
+  facts.score_series = await page.$$eval("#scores .u-legend .u-series", (s) => s.length);
+  check(facts.score_series === 3, `score histogram has ${facts.score_series} series (x + 2 expected)`);
   const vstats = await api(`/api/stats?vhost=${encodeURIComponent(config.vhost)}&window=86400&rules_limit=20`);
   const ruleRows = await rowTexts("#rules");
   facts.vhost_rules = ruleRows.length;

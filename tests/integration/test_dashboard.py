@@ -152,6 +152,7 @@ def test_every_view_in_chromium(stack):
     facts = report["facts"]
     assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test"}
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
+    assert facts["score_series"] == 3
     assert facts["events_pages"] == [2, 2]
     # 5 on shop.test, and the two hostile requests that carry the same injection.
     assert facts["events_by_rule"] == 7
