@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -24,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import VirtualHost, build_dir, free_port, repo_root, short_temp_dir, stop_stack
+from sandbox import (Collector, VirtualHost, build_dir, free_port, repo_root, short_temp_dir,
+                     stop_stack)
 
 BROWSER_DIR = repo_root() / "tests" / "browser"
 CHROMIUM = os.environ.get("MSO_CHROMIUM", "/usr/bin/chromium")
@@ -128,12 +130,20 @@ def test_refuses_a_non_loopback_address_without_insecure(binaries, tmp_path):
     assert "--http-listen: 0.0.0.0:1 is not a loopback address" in result.stderr
 
 
-def test_every_view_in_chromium(stack):
+def run_browser(config: dict) -> dict:
+    """Runs tests/browser/dashboard.mjs with `config`; its report."""
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing (scripts/common.sh installs chromium)", pytrace=False)
     if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.fail("tests/browser/node_modules is missing: run `npm ci` there "
                     "(scripts/common.sh does)", pytrace=False)
+    result = subprocess.run(["node", str(BROWSER_DIR / "dashboard.mjs"), json.dumps(config)],
+                            cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_every_view_in_chromium(stack):
     shots = build_dir() / "dashboard-screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     config = {
@@ -142,10 +152,7 @@ def test_every_view_in_chromium(stack):
         "xss_texts": [IMG, SCRIPT], "rule": SQLI_RULE, "shots": str(shots),
         "chromium": CHROMIUM,
     }
-    result = subprocess.run(["node", str(BROWSER_DIR / "dashboard.mjs"), json.dumps(config)],
-                            cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_browser(config)
     print(json.dumps(report["facts"], indent=1))
     assert report["failures"] == [], "\n".join(report["failures"]) + "\n" + stack.diagnostics()
     assert report["console_errors"] == []
@@ -160,3 +167,36 @@ def test_every_view_in_chromium(stack):
     assert any("img" in path for path in facts["xss_paths"])  # the path payload was kept
     for name in ("overview", "vhost", "events", "event", "live", "health"):
         assert (shots / f"{name}.png").stat().st_size > 0
+
+
+def test_overview_pages_a_thousand_vhosts(binaries):
+    """1,000 vhosts (counter reports sent straight to the event socket, no Apache): the
+    overview shows 50 a page, pages without repeats, and sorts across every page."""
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli,
+                          extra_args=["--http-listen", f"127.0.0.1:{port}"]).start()
+    ok = False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            for i in range(1000):
+                report = {"v": 1, "type": "counters", "vhost": f"site{i:04}.test", "port": 80,
+                          "pid": 1, "requests": 1 + i % 7 + (500 if i == 123 else 0),
+                          "status": {"200": 1 + i % 7 + (500 if i == 123 else 0)},
+                          "events_lost": 0}
+                s.sendto(json.dumps(report).encode(), str(collector.event_socket))
+        doc = wait_api(port, "/api/vhosts", lambda d: len(d["vhosts"]) == 1000)
+        assert len(doc["vhosts"]) == 1000
+        shots = build_dir() / "dashboard-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        config = {"mode": "overview_paging", "url": f"http://127.0.0.1:{port}",
+                  "expect_vhosts": 1000, "busiest": "site0123.test", "shots": str(shots),
+                  "chromium": CHROMIUM}
+        report = run_browser(config)
+        print(json.dumps(report["facts"], indent=1))
+        assert report["failures"] == [] and report["console_errors"] == [], report
+        assert report["facts"]["page_rows"] == 50
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(collector.dir, ignore_errors=True)
