@@ -56,7 +56,8 @@ export async function overview(main, route) {
   const sort = route.params.get("sort") || "flagged";
   const descending = route.params.get("dir") !== "asc";
   const page = Math.max(1, Number(route.params.get("page")) || 1);
-  const answer = await api("stats", { rules_limit: 1 });
+  // `vhosts` carries every column shown here: a third of `stats` (no histograms).
+  const answer = await api("vhosts");
   const vhosts = answer.vhosts.map((v) => ({ ...v, engine: engineSeen(v) }));
   vhosts.sort((a, b) => {
     const x = a[sort], y = b[sort];
