@@ -18,8 +18,9 @@ MSO_PACKAGES=(
   clang-format
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
-  # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py)
-  python3 python3-pytest curl wrk nghttp2-client
+  # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py;
+  # chromium: the dashboard's browser test, tests/integration/test_dashboard.py)
+  python3 python3-pytest curl wrk nghttp2-client chromium
   # fuzzing (tests/fuzz/run.sh): clang; its libFuzzer/sanitizer runtimes are named after
   # clang's major version, see mso_install_clang_runtime
   clang
@@ -60,36 +61,43 @@ mso_install_packages() {
   mso_apt_install "${MSO_PACKAGES[@]}"
   mso_install_clang_runtime
   mso_install_promtool
+  mso_install_node
 }
 
-# promtool (checks the /metrics output in the integration tests) ships in Debian's
-# `prometheus` package, whose postinst starts a Prometheus server. Extract the package
-# into $MSO_TOOLS_DIR instead of installing it; idempotent. Needs `apt-get update` first.
-# MSO_PROMTOOL, when already set to an executable, is used as it is.
-MSO_TOOLS_DIR="${MSO_TOOLS_DIR:-/opt/mso-tools}"
+# node and npm for `npm ci` (the dashboard's charting library and the browser test's
+# playwright-core, pinned by their package-lock.json files). A node that is already on
+# the PATH (from Debian's nodejs or elsewhere, e.g. NodeSource or nvm) is used as it is;
+# Debian's npm is installed only when npm itself is missing.
+mso_install_node() {
+  if ! command -v node >/dev/null 2>&1; then
+    mso_apt_install nodejs
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    mso_apt_install npm
+  fi
+}
 
-mso_install_promtool() {
-  local extracted="$MSO_TOOLS_DIR/prometheus/usr/bin/promtool"
-  if [[ -n "${MSO_PROMTOOL:-}" && -x "$MSO_PROMTOOL" ]]; then
-    return
-  fi
-  if [[ ! -x "$extracted" ]]; then
-    echo "==> extracting promtool from the prometheus package into $MSO_TOOLS_DIR"
-    local tmp
-    tmp="$(mktemp -d)"
-    chown _apt "$tmp" 2>/dev/null || true   # apt-get download fetches as user _apt
-    (cd "$tmp" && apt-get download prometheus)
-    mkdir -p "$MSO_TOOLS_DIR"
-    rm -rf "$MSO_TOOLS_DIR/prometheus"
-    dpkg-deb -x "$tmp"/prometheus_*.deb "$MSO_TOOLS_DIR/prometheus"
-    rm -rf "$tmp"
-  fi
-  export MSO_PROMTOOL="$extracted"
-  "$MSO_PROMTOOL" --version | head -n 1
+# npm ci in each folder with a package-lock.json (the versions the lockfile pins, nothing
+# else). With MSO_SKIP_APT=1 (no registry assumed) a folder whose node_modules exists is
+# used as it is.
+mso_npm_ci() {
+  local dir
+  for dir in "$MSO_REPO/collector/web" "$MSO_REPO/tests/browser"; do
+    if [[ "${MSO_SKIP_APT:-0}" == "1" && -d "$dir/node_modules" ]]; then
+      continue
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "error: $dir needs \`npm ci\` and npm is missing (install nodejs and npm)" >&2
+      exit 1
+    fi
+    echo "==> npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund)
+  done
 }
 
 # mso_build [extra cmake args...]
 mso_build() {
+  mso_npm_ci
   echo "==> configure + build in $MSO_BUILD_DIR"
   cmake -S "$MSO_REPO" -B "$MSO_BUILD_DIR" -G Ninja "$@"
   ninja -C "$MSO_BUILD_DIR"

@@ -6,6 +6,7 @@
 // time. Start-up errors exit with status 2 (bad options) or 1.
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
+#include "daemon/web_server.h"
 #include "daemon/options.h"
 #include "daemon/server.h"
 #include "daemon/snapshot.h"
@@ -248,6 +249,32 @@ mso::Result<void> serve_metrics(std::optional<mso::MetricsHttp>& metrics,
     return mso::ok();
 }
 
+// Serves the dashboard at `address` (daemon/web_server.h), on threads of its own; its
+// questions go to the loop through the inbox. Call after block_signals().
+mso::Result<void> serve_dashboard(std::optional<mso::WebServer>& web,
+                                  const mso::ListenAddress& address, mso::Server& server)
+{
+    mso::WebHandlers handlers;
+    handlers.ask = [&server](std::string line, mso::Server::Reply reply) {
+        server.ask(std::move(line), std::move(reply));
+    };
+    handlers.subscribe = [&server](mso::EventFilter filter, std::shared_ptr<mso::TailSink> sink) {
+        server.subscribe(std::move(filter), std::move(sink));
+    };
+    handlers.metrics = [&server] {
+        const mso::ProcessStats process = mso::read_process_stats();
+        return server.with_collector([&process](const mso::Collector& c) {
+            return mso::render_metrics(c, mso::Collector::Clock::now(), process);
+        });
+    };
+    web.emplace(std::move(handlers));
+    if (auto bound = web->bind(address); !bound) {
+        return mso::fail("--http-listen: " + bound.error());
+    }
+    web->start();
+    return mso::ok();
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -330,6 +357,18 @@ int main(int argc, char** argv)
         }
         mso::log_line("serving metrics on http://" + opt.metrics_listen + "/metrics");
     }
+    std::optional<mso::WebServer> web;
+    if (settings->http) {
+        if (auto served = serve_dashboard(web, *settings->http, server); !served) {
+            mso::log_line(served.error());
+            return 1;
+        }
+        const std::string where = settings->http->host.find(':') == std::string::npos
+                                      ? settings->http->host
+                                      : "[" + settings->http->host + "]";
+        mso::log_line("serving the dashboard on http://" + where + ":" +
+                      std::to_string(web->port()) + "/");
+    }
     mso::log_line("listening on events=" + opt.event_socket + " query=" + opt.query_socket);
     int status = 0;
     try {
@@ -338,6 +377,9 @@ int main(int argc, char** argv)
         // Only resource exhaustion gets here; leave a clean state for a restart.
         mso::log_line(std::string("fatal: ") + e.what());
         status = 1;
+    }
+    if (web) {
+        web->stop();
     }
     if (metrics) {
         metrics->stop();

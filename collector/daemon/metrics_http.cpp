@@ -9,6 +9,7 @@
 #include "daemon/metrics_http.h"
 
 #include "daemon/exposition.h"
+#include "daemon/http_pool.h"
 #include "util/errno_text.h"
 #include "util/log.h"
 
@@ -41,107 +42,6 @@ constexpr time_t k_write_timeout_s = 5;
 // Bodies are never read (only GET is served); this bounds what httplib would
 // read for a request that still reached it.
 constexpr std::size_t k_max_request_body = 1024;
-
-// A fixed pool whose enqueue() blocks the accepting thread while the backlog
-// is full (httplib's ThreadPool queues without bound).
-class BoundedPool final : public httplib::TaskQueue {
-public:
-    explicit BoundedPool(std::size_t threads)
-    {
-        for (std::size_t i = 0; i < threads; ++i) {
-            m_threads.emplace_back([this] { work(); });
-        }
-    }
-    BoundedPool(const BoundedPool&) = delete;
-    BoundedPool& operator=(const BoundedPool&) = delete;
-    ~BoundedPool() override { shutdown(); }
-
-    void enqueue(std::function<void()> fn) override
-    {
-        std::unique_lock lock(m_mutex);
-        m_space.wait(lock, [&] { return m_jobs.size() < k_max_pending_connections; });
-        m_jobs.push_back(std::move(fn));
-        m_ready.notify_one();
-    }
-
-    // Runs what is queued (every job owns an accepted socket), then joins.
-    void shutdown() override
-    {
-        {
-            std::lock_guard lock(m_mutex);
-            m_stopping = true;
-        }
-        m_ready.notify_all();
-        for (std::thread& t : m_threads) {
-            if (t.joinable()) {
-                t.join();
-            }
-        }
-    }
-
-private:
-    void work()
-    {
-        for (;;) {
-            std::function<void()> job;
-            {
-                std::unique_lock lock(m_mutex);
-                m_ready.wait(lock, [&] { return m_stopping || !m_jobs.empty(); });
-                if (m_jobs.empty()) {
-                    return;
-                }
-                job = std::move(m_jobs.front());
-                m_jobs.pop_front();
-            }
-            m_space.notify_one();
-            job();
-        }
-    }
-
-    std::mutex m_mutex;
-    std::condition_variable m_ready;
-    std::condition_variable m_space;
-    std::deque<std::function<void()>> m_jobs;
-    bool m_stopping = false;
-    std::vector<std::thread> m_threads;
-};
-
-// Shuts down (without closing: the worker owning the descriptor closes it)
-// every accepted TCP socket of this process whose local port is `port`. Only
-// the metrics endpoint has TCP sockets here; query clients use a Unix socket.
-void shutdown_connections(int port)
-{
-    DIR* dir = ::opendir("/proc/self/fd");
-    if (dir == nullptr) {
-        return;
-    }
-    while (const dirent* entry = ::readdir(dir)) {
-        int fd = -1;
-        const std::string_view name(entry->d_name);
-        const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
-        if (ec != std::errc() || ptr != name.data() + name.size() || fd == ::dirfd(dir)) {
-            continue;
-        }
-        sockaddr_storage local{};
-        socklen_t length = sizeof(local);
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-            continue;
-        }
-        int local_port = -1;
-        if (local.ss_family == AF_INET) {
-            local_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
-        } else if (local.ss_family == AF_INET6) {
-            local_port = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
-        }
-        int listening = 0;
-        socklen_t size = sizeof(listening);
-        if (local_port == port &&
-            ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening == 0) {
-            (void)::shutdown(fd, SHUT_RDWR);
-        }
-    }
-    ::closedir(dir);
-}
 
 bool is_ip_literal(const std::string& host, int family)
 {
@@ -197,7 +97,9 @@ MetricsHttp::MetricsHttp(Render render) : m_impl(std::make_unique<Impl>())
 {
     m_impl->render = std::move(render);
     httplib::Server& server = m_impl->server;
-    server.new_task_queue = [] { return new BoundedPool(k_metrics_threads); };
+    server.new_task_queue = [] {
+        return new BoundedPool(k_metrics_threads, k_max_pending_connections);
+    };
     // httplib's default adds SO_REUSEPORT, which would let a second collector
     // bind the same port silently.
     server.set_socket_options([](socket_t sock) {

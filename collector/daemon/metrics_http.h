@@ -2,7 +2,8 @@
 // that answers `GET /metrics` with whatever the render callback returns, and
 // 404 to anything else. It knows nothing of the Collector or its lock: the
 // daemon passes a callback that takes the lock (daemon/main.cpp,
-// Server::with_collector). httplib.h is included only by metrics_http.cpp.
+// Server::with_collector). httplib.h is included only by the .cpp files of the
+// HTTP servers (through daemon/http_pool.h).
 #pragma once
 
 #include "util/result.h"

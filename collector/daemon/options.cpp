@@ -1,6 +1,7 @@
 // The daemon's options (options.h). One CLI11 App definition serves start-up and
 // every SIGHUP, so a reload parses exactly what a restart would.
 #include "daemon/options.h"
+#include "daemon/web_server.h"
 
 #include "daemon/server.h"
 #include "state/collector.h"
@@ -65,6 +66,13 @@ void add_options(CLI::App& app, Options& opt)
     app.add_option("--metrics-listen", opt.metrics_listen,
                    "serve Prometheus metrics at http://ADDRESS/metrics; ADDRESS is "
                    "IPV4:PORT or [IPV6]:PORT (default: off)");
+    app.add_option("--http-listen", opt.http_listen,
+                   "serve the dashboard, its JSON API and /metrics at http://ADDRESS/; "
+                   "ADDRESS is IPV4:PORT or [IPV6]:PORT, loopback unless --http-insecure "
+                   "(default: off)");
+    app.add_flag("--http-insecure", opt.http_insecure,
+                 "let --http-listen use a non-loopback address without authentication "
+                 "(anyone who reaches it sees every request the collector saw)");
     app.add_option("--state-dir", opt.state_dir,
                    "keep the collected state in DIR/state.json across restarts "
                    "(created 0700 if missing; default: off)");
@@ -215,6 +223,24 @@ Result<StartSettings> check_options(const Options& opt)
         }
         settings.metrics = std::move(*address);
     }
+    if (!opt.http_listen.empty()) {
+        auto address = parse_listen_address(opt.http_listen);
+        if (!address) {
+            return fail("--http-listen: " + address.error());
+        }
+        if (!is_loopback(*address) && !opt.http_insecure) {
+            return fail("--http-listen: " + opt.http_listen +
+                        " is not a loopback address and the dashboard has no authentication "
+                        "yet: use 127.0.0.1 or [::1] (and an SSH tunnel or a reverse proxy with "
+                        "authentication), or say --http-insecure");
+        }
+        // One server when both name the same place: the dashboard serves /metrics too.
+        if (settings.metrics && settings.metrics->host == address->host &&
+            settings.metrics->port == address->port) {
+            settings.metrics.reset();
+        }
+        settings.http = std::move(*address);
+    }
     if (opt.event_socket == opt.query_socket) {
         return fail("--event-socket and --query-socket must differ");
     }
@@ -285,6 +311,7 @@ OptionChanges diff_options(const Options& running, const Options& next)
         {"event-socket-group", &Options::event_group},
         {"query-socket-group", &Options::query_group},
         {"metrics-listen", &Options::metrics_listen},
+        {"http-listen", &Options::http_listen},
         {"state-dir", &Options::state_dir},
         {"user", &Options::user},
         {"spool-dir", &Options::spool_dir},

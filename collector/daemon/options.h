@@ -35,6 +35,8 @@ struct Options {
     std::string query_group;
     std::size_t events_ring = k_default_events_ring;
     std::string metrics_listen;          // empty: no metrics endpoint
+    std::string http_listen;             // empty: no dashboard
+    bool http_insecure = false;          // dashboard beyond loopback without authentication
     std::string state_dir;               // empty: no snapshots
     unsigned snapshot_interval = 60;     // seconds; 0: only at exit
     std::vector<std::string> allow_uids; // event senders; empty: www-data
@@ -71,7 +73,8 @@ struct Options {
 struct StartSettings {
     SocketFileOptions event_file;
     SocketFileOptions query_file;
-    std::optional<ListenAddress> metrics;
+    std::optional<ListenAddress> metrics; // unset also when the dashboard serves /metrics
+    std::optional<ListenAddress> http;
     std::optional<UserIdentity> run_as; // --user
     std::int64_t history_max_bytes = 0; // --history-max-bytes, parsed
 };

@@ -400,6 +400,55 @@ void Server::publish(const RequestEvent& event, std::string_view source)
         }
         client.output += line;
     }
+    std::erase_if(m_web_tails, [](const WebTail& t) { return t.sink->closed(); });
+    for (WebTail& tail : m_web_tails) {
+        if (!tail.filter.matches(event)) {
+            continue;
+        }
+        if (line.empty()) {
+            line = event_json_line(event) + "\n";
+        }
+        if (!tail.sink->offer(line)) {
+            m_collector.count_tail_dropped();
+        }
+    }
+}
+
+void Server::subscribe(EventFilter filter, std::shared_ptr<TailSink> sink)
+{
+    post([this, filter = std::move(filter), sink = std::move(sink)]() mutable {
+        m_web_tails.push_back({std::move(filter), std::move(sink)});
+    });
+}
+
+void Server::ask(std::string line, Reply reply)
+{
+    post([this, line = std::move(line), reply = std::move(reply)]() mutable {
+        answer_web(line, std::move(reply));
+    });
+}
+
+void Server::answer_web(const std::string& line, Reply reply)
+{
+    auto parsed = parse_query(line);
+    if (parsed && parsed->command == QueryCommand::tail) {
+        m_collector.count_bad_query();
+        reply(error_answer("tail is a stream: use /api/tail"));
+        return;
+    }
+    if (m_history_worker && parsed && wants_history(*parsed)) {
+        const std::uint64_t id = m_next_client_id++;
+        if (!m_history_worker->submit(history_job(id, line, std::move(*parsed)))) {
+            log_limited(m_history_log, "refused a history query: " +
+                                           std::to_string(k_history_queue) + " already wait");
+            reply(error_answer("history is busy: " + std::to_string(k_history_queue) +
+                               " queries already wait; try again"));
+            return;
+        }
+        m_web_waiting.emplace(id, std::move(reply));
+        return;
+    }
+    reply(answer(line, m_collector, Clock::now(), wall_clock_now(), read_memory_usage).line);
 }
 
 Result<void> Server::set_event_senders(CredentialPolicy policy)
@@ -636,10 +685,10 @@ bool Server::wants_history(const Query& query) const
            query.events.limit;
 }
 
-bool Server::ask_history(Client& client, std::string_view line, Query query)
+HistoryJob Server::history_job(std::uint64_t requester, std::string_view line, Query query) const
 {
     HistoryJob job;
-    job.client = client.id;
+    job.client = requester;
     job.line = std::string(line);
     job.wall_now = wall_clock_now();
     if (query.command == QueryCommand::sources) {
@@ -651,7 +700,12 @@ bool Server::ask_history(Client& client, std::string_view line, Query query)
         }
     }
     job.query = std::move(query);
-    if (!m_history_worker->submit(std::move(job))) {
+    return job;
+}
+
+bool Server::ask_history(Client& client, std::string_view line, Query query)
+{
+    if (!m_history_worker->submit(history_job(client.id, line, std::move(query)))) {
         log_limited(m_history_log, "refused a history query: " + std::to_string(k_history_queue) +
                                        " already wait");
         client.output += error_answer("history is busy: " + std::to_string(k_history_queue) +
@@ -665,12 +719,12 @@ bool Server::ask_history(Client& client, std::string_view line, Query query)
 
 void Server::deliver_history(HistoryAnswer answer)
 {
+    const auto web = m_web_waiting.find(answer.client);
     const auto it = std::find_if(m_clients.begin(), m_clients.end(),
                                  [&](const Client& c) { return c.id == answer.client; });
-    if (it == m_clients.end() || !it->fd) {
+    if (web == m_web_waiting.end() && (it == m_clients.end() || !it->fd)) {
         return; // the client left meanwhile
     }
-    Client& client = *it;
     if (answer.use_ring) {
         answer.line = mso::answer(answer.request, m_collector, Clock::now(), wall_clock_now()).line;
         const auto query = parse_query(answer.request);
@@ -679,6 +733,13 @@ void Server::deliver_history(HistoryAnswer answer)
                 no_such_event(*query, "in history or among the recent events the collector keeps"));
         }
     }
+    if (web != m_web_waiting.end()) {
+        Reply reply = std::move(web->second);
+        m_web_waiting.erase(web);
+        reply(std::move(answer.line));
+        return;
+    }
+    Client& client = *it;
     client.output += answer.line;
     client.output += '\n';
     client.awaiting_history = false;

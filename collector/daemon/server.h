@@ -14,6 +14,7 @@
 #include "daemon/import_session.h"
 #include "daemon/socket_security.h"
 #include "daemon/spool_replay.h"
+#include "daemon/tail_sink.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +58,17 @@ public:
     // Runs `task` on the loop thread, soon, with the collector lock held (between
     // wake-ups, in the order posted). Callable from any thread; never waits on the loop.
     void post(std::function<void()> task) { m_inbox.post(std::move(task)); }
+
+    // The dashboard's questions (daemon/web_server.h). ask() is callable from any thread
+    // and never waits on the loop; `reply` runs once, on the loop thread, with the
+    // answer line. `line` is answered as a socket client's would be (history queries by
+    // the history worker); `tail` is refused (subscribe() streams).
+    using Reply = std::function<void(std::string)>;
+    void ask(std::string line, Reply reply);
+    // From now on, the lines of the events `filter` matches go to `sink` (bounded; a full
+    // sink drops and counts, as a tail client's backlog does) until the sink is closed.
+    // Callable from any thread.
+    void subscribe(EventFilter filter, std::shared_ptr<TailSink> sink);
 
     // Hands every request event the module sends to `writer` (the history store), as
     // source "module"; `path` is the database file (for the size `health` reports).
@@ -162,6 +175,11 @@ private:
     // Queues `line` (whose query is `query`) for the history worker, or answers that
     // the queue is full; true when the client now waits for the answer.
     bool ask_history(Client& client, std::string_view line, Query query);
+    // The job asking the history worker `query` (from request `line`) for `requester`.
+    [[nodiscard]] HistoryJob history_job(std::uint64_t requester, std::string_view line,
+                                         Query query) const;
+    // On the loop thread: answers one dashboard question (ask()).
+    void answer_web(const std::string& line, Reply reply);
     // On the loop thread: appends the worker's answer to its client (if still there)
     // and answers the lines the client sent meanwhile.
     void deliver_history(HistoryAnswer answer);
@@ -204,7 +222,14 @@ private:
     std::string m_history_path;
     std::chrono::steady_clock::time_point m_history_refreshed{};
     std::vector<Client> m_clients;
-    std::uint64_t m_next_client_id = 1;
+    std::uint64_t m_next_client_id = 1; // also names dashboard questions to the worker
+    // Dashboard questions with the history worker, by the id their job carries.
+    std::unordered_map<std::uint64_t, Reply> m_web_waiting;
+    struct WebTail {
+        EventFilter filter;
+        std::shared_ptr<TailSink> sink;
+    };
+    std::vector<WebTail> m_web_tails;
     std::string m_datagram; // receive buffer, k_max_datagram_bytes
     std::unique_ptr<SpoolReplayer> m_spool;
     RateLimiter m_malformed_log;

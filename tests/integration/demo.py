@@ -2,9 +2,10 @@
 """Show modsec-observe working: collector + a sandboxed Apache (mod_security2, OWASP CRS,
 mod_modsec_observe) with two virtual hosts, a mix of benign and attack traffic, then the
 `modsec-observe stats` table. Everything runs on 127.0.0.1 from temp dirs under /tmp and
-is stopped at the end; the logs are kept so you can look at them.
+is stopped at the end (with --keep: when you press Ctrl-C); the logs are kept so you can look at them.
+The collector also serves the dashboard on a free loopback port; its URL is printed.
 
-    sudo /usr/bin/python3 tests/integration/demo.py [--crs 3|4] [--mpm event|prefork]
+    sudo /usr/bin/python3 tests/integration/demo.py [--crs 3|4] [--mpm event|prefork] [--keep]
 
 Run by scripts/demo.sh after the build. Uses MSO_BUILD_DIR (default <repo>/build).
 """
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sandbox import (VirtualHost, build_dir, crs4_dir, repo_root,  # noqa: E402
-                     start_stack, stop_stack)
+from sandbox import (VirtualHost, build_dir, crs4_dir, free_port, repo_root,  # noqa: E402
+                     short_temp_dir, start_stack, stop_stack)
 
 q = urllib.parse.quote
 
@@ -40,6 +43,8 @@ def main() -> int:
     ap.add_argument("--mpm", choices=["event", "prefork"], default="event")
     ap.add_argument("--benign", type=int, default=60, help="benign requests per vhost")
     ap.add_argument("--attacks", type=int, default=12, help="attack requests per vhost")
+    ap.add_argument("--keep", action="store_true",
+                    help="leave Apache, the collector and the dashboard running until Ctrl-C")
     args = ap.parse_args()
     if args.crs == "4" and crs4_dir() is None:
         print("CRS 4 not found (set MSO_CRS4_DIR or put crs-4.28.0 in ../shared/)")
@@ -58,7 +63,11 @@ def main() -> int:
 
     vhosts = [VirtualHost("shop.test", "On"), VirtualHost("blog.test", "DetectionOnly")]
     print(f"starting modsec-observed and Apache (CRS {args.crs}, mpm_{args.mpm}) ...")
-    stack = start_stack(crs=args.crs, mpm=args.mpm, vhosts=vhosts, **paths)
+    http_port = free_port()
+    state = short_temp_dir("msodemo-s")
+    stack = start_stack(crs=args.crs, mpm=args.mpm, vhosts=vhosts, **paths,
+                        collector_args=["--state-dir", str(state),
+                                        "--http-listen", f"127.0.0.1:{http_port}"])
     ok = False
     try:
         port = stack.apache.port
@@ -93,14 +102,35 @@ def main() -> int:
             print(f"\nwarning: {len(bad)} unexpected line(s) in Apache's error log, e.g.:\n  "
                   + "\n  ".join(bad[:5]))
             return 1
+        print(f"\nDashboard: http://127.0.0.1:{http_port}/  (overview, per-vhost plots, "
+              f"events, live view)"
+              + ("" if args.keep else "; stops with the demo: run it with --keep to open it"))
         ok = True
+        if args.keep:
+            print(f"\nLeft running until Ctrl-C. Try:\n"
+                  f"  {paths['cli']} --socket {stack.collector.query_socket} top\n"
+                  f"  curl -H 'Host: shop.test' 'http://127.0.0.1:{port}/?id=1%27%20OR%201=1--'")
+            def interrupt(signum, frame):
+                raise KeyboardInterrupt
+
+            # Also SIGTERM, and SIGINT when started where it is ignored (a background job).
+            signal.signal(signal.SIGINT, interrupt)
+            signal.signal(signal.SIGTERM, interrupt)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                for sig in (signal.SIGINT, signal.SIGTERM):  # a second one: still clean up
+                    signal.signal(sig, signal.SIG_IGN)
+                print()
         return 0
     finally:
         stop_stack(stack, keep=True, quiet=True)
         print(f"\nstopped Apache and the collector. Files kept:\n"
               f"  Apache config and logs: {stack.apache.dir} (httpd.conf, logs/error.log, "
               f"logs/access.log)\n"
-              f"  collector log:          {stack.collector.log}"
+              f"  collector log:          {stack.collector.log}\n"
+              f"  collector state:        {state} (state.json, history.db)"
               + ("" if ok else "\n(demo FAILED; see the logs above)"))
 
 

@@ -233,6 +233,21 @@ TEST(CheckOptions, ErrorsNameTheOption)
          "--history-max-bytes: not a size: \"2GB\" (a number of bytes, or with K, M, G or T, "
          "e.g. 2G)"},
         {"no history size limit", [](mso::Options& o) { o.history_max_bytes = "0"; }, ""},
+        {"dashboard on loopback", [](mso::Options& o) { o.http_listen = "127.0.0.1:9180"; }, ""},
+        {"dashboard on ::1", [](mso::Options& o) { o.http_listen = "[::1]:9180"; }, ""},
+        {"dashboard beyond loopback", [](mso::Options& o) { o.http_listen = "0.0.0.0:9180"; },
+         "--http-listen: 0.0.0.0:9180 is not a loopback address and the dashboard has no "
+         "authentication yet: use 127.0.0.1 or [::1] (and an SSH tunnel or a reverse proxy "
+         "with authentication), or say --http-insecure"},
+        {"dashboard beyond loopback, insecure",
+         [](mso::Options& o) {
+             o.http_listen = "10.0.0.1:9180";
+             o.http_insecure = true;
+         },
+         ""},
+        {"dashboard host name", [](mso::Options& o) { o.http_listen = "localhost:9180"; },
+         "--http-listen: \"localhost\" is not an IPv4 address (use e.g. 127.0.0.1:9145 or "
+         "[::1]:9145)"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
@@ -272,6 +287,24 @@ TEST(CheckOptions, Settings)
     EXPECT_EQ(basis.self, 0U);
     EXPECT_EQ(basis.self_group, 0U);
     EXPECT_EQ(basis.query_group, 4242U);
+}
+
+TEST(CheckOptions, OneServerWhenMetricsAndDashboardShareAnAddress)
+{
+    mso::Options opt;
+    opt.http_listen = "127.0.0.1:9180";
+    opt.metrics_listen = "127.0.0.1:9180";
+    auto settings = mso::check_options(opt);
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_FALSE(settings->metrics.has_value()); // the dashboard serves /metrics
+    ASSERT_TRUE(settings->http.has_value());
+    EXPECT_EQ(settings->http->port, 9180);
+
+    opt.metrics_listen = "127.0.0.1:9145";
+    settings = mso::check_options(opt);
+    ASSERT_TRUE(settings) << settings.error();
+    ASSERT_TRUE(settings->metrics.has_value());
+    EXPECT_EQ(settings->metrics->port, 9145);
 }
 
 TEST(AccessPolicies, DefaultsAndAllowlists)

@@ -1,0 +1,303 @@
+// cpp-httplib behind WebServer. Routing is by hand in one pre-routing handler (no
+// std::regex routes): the method check first, then /api/tail, /api/<command>,
+// /metrics and the embedded files. One request per connection (no keep-alive), so an
+// idle browser tab holds no worker; the bounded pool (http_pool.h) keeps a flood of
+// connections in the kernel's listen queue.
+#include "daemon/web_server.h"
+
+#include "daemon/exposition.h"
+#include "daemon/http_pool.h"
+#include "daemon/server.h"
+#include "daemon/web_assets.h"
+#include "protocol/url_query.h"
+#include "util/errno_text.h"
+#include "util/log.h"
+
+#include <httplib.h>
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
+#include <atomic>
+#include <cerrno>
+#include <future>
+#include <utility>
+#include <vector>
+
+namespace mso {
+
+namespace {
+
+constexpr std::size_t k_max_pending_connections = 16;
+constexpr time_t k_read_timeout_s = 5;
+constexpr time_t k_write_timeout_s = 5;
+constexpr std::size_t k_max_request_body = 1024;
+// A tail stream sends a comment this often when nothing happens, which is also how
+// it notices that the browser went away.
+constexpr std::chrono::seconds k_tail_keepalive{1};
+
+constexpr const char k_csp[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+constexpr const char k_json[] = "application/json";
+constexpr const char k_api_prefix[] = "/api/";
+
+// The decoded query parameters in the order given (httplib keeps them in a multimap,
+// which loses the order but keeps repeats; the order only matters for error messages).
+std::vector<std::pair<std::string, std::string>> parameters(const httplib::Request& req)
+{
+    return {req.params.begin(), req.params.end()};
+}
+
+void send_json(httplib::Response& res, int status, std::string body)
+{
+    res.status = status;
+    body += '\n';
+    res.set_content(body, k_json);
+    res.set_header("Cache-Control", "no-store");
+}
+
+bool answer_is_error(const std::string& line)
+{
+    return line.starts_with(R"({"ok":false)");
+}
+
+} // namespace
+
+bool is_loopback(const ListenAddress& address)
+{
+    in_addr v4{};
+    if (::inet_pton(AF_INET, address.host.c_str(), &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    }
+    in6_addr v6{};
+    return ::inet_pton(AF_INET6, address.host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6) != 0;
+}
+
+struct WebServer::Impl {
+    httplib::Server server;
+    WebHandlers handlers;
+    std::chrono::milliseconds answer_timeout{};
+    int port = 0;
+    std::atomic<std::size_t> tail_streams{0};
+    std::atomic<bool> stopping{false};
+    std::mutex mutex; // guards `finished`
+    std::condition_variable changed;
+    bool finished = false;
+
+    void answer_api(std::string_view command, const httplib::Request& req, httplib::Response& res);
+    void stream_tail(const httplib::Request& req, httplib::Response& res);
+    void serve_asset(const httplib::Request& req, httplib::Response& res) const;
+};
+
+void WebServer::Impl::answer_api(std::string_view command, const httplib::Request& req,
+                                 httplib::Response& res)
+{
+    auto line = request_line_from_url(command, parameters(req));
+    if (!line) {
+        send_json(res, 400, error_answer(line.error()));
+        return;
+    }
+    auto promise = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> answer = promise->get_future();
+    handlers.ask(std::move(*line),
+                 [promise](std::string reply) { promise->set_value(std::move(reply)); });
+    // In slices, so that stop() does not wait a whole timeout for an answer the
+    // stopped loop will never give.
+    const auto deadline = std::chrono::steady_clock::now() + answer_timeout;
+    while (answer.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready &&
+           std::chrono::steady_clock::now() < deadline && !stopping.load()) {
+    }
+    if (answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        send_json(res, 503, error_answer("the collector did not answer in time; try again"));
+        return;
+    }
+    std::string body = answer.get();
+    const int status = answer_is_error(body) ? 400 : 200;
+    send_json(res, status, std::move(body));
+}
+
+void WebServer::Impl::stream_tail(const httplib::Request& req, httplib::Response& res)
+{
+    auto line = request_line_from_url("tail", parameters(req));
+    auto query = line ? parse_query(*line) : Result<Query>(fail(line.error()));
+    if (!query) {
+        send_json(res, 400, error_answer(query.error()));
+        return;
+    }
+    if (tail_streams.fetch_add(1) >= k_max_tail_streams) {
+        tail_streams.fetch_sub(1);
+        send_json(res, 503,
+                  error_answer("too many live streams (" + std::to_string(k_max_tail_streams) +
+                               "); close one and try again"));
+        return;
+    }
+    auto sink = std::make_shared<TailSink>(k_max_tail_backlog_bytes);
+    handlers.subscribe(query->events, sink);
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, sink](std::size_t, httplib::DataSink& out) {
+            if (stopping.load()) {
+                out.done();
+                return true;
+            }
+            const std::string lines = sink->take(k_tail_keepalive);
+            std::string frames;
+            if (lines.empty()) {
+                frames = ": keep-alive\n\n";
+            }
+            for (std::size_t start = 0; start < lines.size();) {
+                const std::size_t end = lines.find('\n', start);
+                const std::size_t stop = end == std::string::npos ? lines.size() : end;
+                frames += "data: ";
+                frames.append(lines, start, stop - start);
+                frames += "\n\n";
+                start = stop + 1;
+            }
+            return out.is_writable() && out.write(frames.data(), frames.size());
+        },
+        [this, sink](bool) {
+            sink->close();
+            tail_streams.fetch_sub(1);
+        });
+}
+
+void WebServer::Impl::serve_asset(const httplib::Request& req, httplib::Response& res) const
+{
+    const std::string_view path = req.path == "/" ? "/index.html" : std::string_view(req.path);
+    for (const WebAsset& asset : web_assets()) {
+        if (asset.path == path) {
+            res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
+            res.set_header("Cache-Control", "no-cache");
+            return;
+        }
+    }
+    res.status = 404;
+    res.set_content("not found\n", "text/plain; charset=utf-8");
+}
+
+WebServer::WebServer(WebHandlers handlers, std::chrono::milliseconds answer_timeout)
+    : m_impl(std::make_unique<Impl>())
+{
+    Impl* impl = m_impl.get();
+    impl->handlers = std::move(handlers);
+    impl->answer_timeout = answer_timeout;
+    httplib::Server& server = impl->server;
+    server.new_task_queue = [] {
+        return new BoundedPool(k_web_threads, k_max_pending_connections);
+    };
+    server.set_socket_options([](socket_t sock) {
+        const int yes = 1;
+        (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    server.set_keep_alive_max_count(1);
+    server.set_read_timeout(k_read_timeout_s);
+    server.set_write_timeout(k_write_timeout_s);
+    server.set_payload_max_length(k_max_request_body);
+    server.set_default_headers({
+        {"Content-Security-Policy", k_csp},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Referrer-Policy", "no-referrer"},
+        {"X-Frame-Options", "DENY"},
+        {"Cross-Origin-Resource-Policy", "same-origin"},
+    });
+    // Runs before any body is read and answers every request itself.
+    server.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
+        if (req.method != "GET" && req.method != "HEAD") {
+            res.status = 405;
+            res.set_header("Allow", "GET, HEAD");
+            res.set_content("method not allowed: the dashboard is read-only\n",
+                            "text/plain; charset=utf-8");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        try {
+            if (req.path == "/api/tail") {
+                impl->stream_tail(req, res);
+            } else if (req.path.starts_with(k_api_prefix)) {
+                impl->answer_api(std::string_view(req.path).substr(sizeof(k_api_prefix) - 1), req,
+                                 res);
+            } else if (req.path == "/metrics" && impl->handlers.metrics) {
+                res.set_content(impl->handlers.metrics(), std::string(k_exposition_content_type));
+                res.set_header("Cache-Control", "no-store");
+            } else {
+                impl->serve_asset(req, res);
+            }
+        } catch (const std::exception& e) {
+            // Only memory exhaustion gets here; the daemon carries on.
+            res.status = 500;
+            res.set_content("cannot answer\n", "text/plain; charset=utf-8");
+            log_line(std::string("http: cannot answer ") + req.path + ": " + e.what());
+        }
+        return httplib::Server::HandlerResponse::Handled;
+    });
+}
+
+WebServer::~WebServer()
+{
+    stop();
+}
+
+Result<void> WebServer::bind(const ListenAddress& address)
+{
+    errno = 0;
+    if (address.port == 0) {
+        const int port = m_impl->server.bind_to_any_port(address.host, AI_NUMERICHOST | AI_PASSIVE);
+        if (port > 0) {
+            m_impl->port = port;
+            return ok();
+        }
+    } else if (m_impl->server.bind_to_port(address.host, address.port,
+                                           AI_NUMERICHOST | AI_PASSIVE)) {
+        m_impl->port = address.port;
+        return ok();
+    }
+    const int err = errno;
+    const std::string where = address.host.find(':') == std::string::npos
+                                  ? address.host + ":" + std::to_string(address.port)
+                                  : "[" + address.host + "]:" + std::to_string(address.port);
+    return fail("cannot listen on " + where + ": " + (err != 0 ? errno_text(err) : "bind failed"));
+}
+
+int WebServer::port() const
+{
+    return m_impl->port;
+}
+
+void WebServer::start()
+{
+    Impl* impl = m_impl.get();
+    m_thread = std::thread([impl] {
+        (void)impl->server.listen_after_bind();
+        std::lock_guard lock(impl->mutex);
+        impl->finished = true;
+        impl->changed.notify_all();
+    });
+    std::unique_lock lock(impl->mutex);
+    while (!impl->finished && !impl->server.is_running()) {
+        impl->changed.wait_for(lock, std::chrono::milliseconds(1));
+    }
+}
+
+void WebServer::stop()
+{
+    if (!m_thread.joinable()) {
+        return;
+    }
+    Impl* impl = m_impl.get();
+    impl->stopping = true;
+    impl->server.stop();
+    std::unique_lock lock(impl->mutex);
+    while (!impl->finished) {
+        lock.unlock();
+        shutdown_connections(impl->port);
+        lock.lock();
+        impl->changed.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    lock.unlock();
+    m_thread.join();
+}
+
+} // namespace mso

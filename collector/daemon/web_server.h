@@ -1,0 +1,73 @@
+// The dashboard's HTTP side of `--http-listen` (docs/protocol.md, "HTTP API"): the
+// embedded files at `/`, `GET /api/<command>?key=value...` answered like the query
+// socket's request lines, `/api/tail` as server-sent events, and `/metrics`. Only GET
+// and HEAD; every response carries a strict Content-Security-Policy and its friends
+// (docs/SECURITY.md).
+//
+// It never touches the Collector: a question goes to the loop through `ask` (the
+// daemon passes Server::ask, which posts to the loop inbox) and the serving thread
+// waits for the reply with a timeout, so the loop never waits on an HTTP client.
+// Threads: cpp-httplib's accepting thread plus k_web_threads workers; a tail stream
+// holds a worker for as long as it is open, so at most k_max_tail_streams run at once.
+#pragma once
+
+#include "daemon/metrics_http.h"
+#include "daemon/tail_sink.h"
+#include "protocol/query.h"
+#include "util/result.h"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace mso {
+
+inline constexpr std::size_t k_web_threads = 8;
+inline constexpr std::size_t k_max_tail_streams = 4;
+// How long a request waits for the loop's (or the history worker's) answer.
+inline constexpr std::chrono::seconds k_web_answer_timeout{30};
+
+// Whether `address` is a loopback address (127.0.0.0/8, ::1): the only place the
+// dashboard may listen without authentication unless --http-insecure. Pure.
+[[nodiscard]] bool is_loopback(const ListenAddress& address);
+
+struct WebHandlers {
+    // Answers request line `line`; `reply` is called once, from any thread, with the
+    // answer line. Must not block.
+    std::function<void(std::string line, std::function<void(std::string)> reply)> ask;
+    // Streams the events `filter` matches into the sink until it is closed.
+    std::function<void(EventFilter filter, std::shared_ptr<TailSink> sink)> subscribe;
+    // The body of /metrics (may block on the collector lock); empty: no /metrics.
+    std::function<std::string()> metrics;
+};
+
+// Owns the listening socket and the serving threads. Not copyable; its methods are
+// called from one thread (the daemon's main thread).
+class WebServer {
+public:
+    explicit WebServer(WebHandlers handlers,
+                       std::chrono::milliseconds answer_timeout = k_web_answer_timeout);
+    ~WebServer(); // stop()
+    WebServer(const WebServer&) = delete;
+    WebServer& operator=(const WebServer&) = delete;
+
+    // Binds and listens (SO_REUSEADDR only); port 0 picks a free one (port()). Blocks
+    // only on bind(2).
+    [[nodiscard]] Result<void> bind(const ListenAddress& address);
+    [[nodiscard]] int port() const;
+    // Starts serving on a new thread; call after a successful bind().
+    void start();
+    // Ends open tail streams, stops accepting, lets requests in progress finish
+    // (bounded by the timeouts) and joins every thread. Idempotent.
+    void stop();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+    std::thread m_thread;
+};
+
+} // namespace mso

@@ -1,0 +1,341 @@
+// The views. Each takes <main> and the parsed route, fills it, and may return a
+// cleanup function (the live view closes its stream). Values from requests are only
+// ever text (dom.js).
+import { append, clear, el, hashFor, link, num, table } from "./dom.js";
+
+const PAGE = 50;
+const WINDOWS = [["1h", 3600], ["6h", 6 * 3600], ["24h", 86400], ["7d", 7 * 86400], ["30d", 30 * 86400]];
+
+// GET /api/<cmd>; throws with the collector's error message.
+export async function api(cmd, params = {}) {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== "") query.set(k, String(v));
+  }
+  const response = await fetch("/api/" + cmd + (query.toString() ? "?" + query : ""));
+  const answer = await response.json();
+  if (!answer.ok) throw new Error(cmd + ": " + answer.error);
+  setStatus("updated " + new Date().toLocaleTimeString());
+  return answer;
+}
+
+function setStatus(text) {
+  const status = document.getElementById("status");
+  if (status) status.textContent = text;
+}
+
+// What the counts say about SecRuleEngine: it blocked something, or it would have.
+function engineSeen(v) {
+  if (v.intercepted > 0) return "On (blocks)";
+  if (v.would_block > 0) return "DetectionOnly";
+  return "–";
+}
+
+function verdictOf(e) {
+  if (e.verdict) return e.verdict;
+  return e.intercepted ? "intercepted" : "passed";
+}
+
+function pager(total, page, hashForPage) {
+  const pages = Math.max(1, Math.ceil(total / PAGE));
+  return el("div", { class: "pager" },
+    page > 1 ? link("‹ previous", ...hashForPage(page - 1)) : el("span", {}, "‹ previous"),
+    el("span", { class: "page" }, `page ${page} of ${pages}`),
+    page < pages ? link("next ›", ...hashForPage(page + 1)) : el("span", {}, "next ›"));
+}
+
+// ---- Overview ----
+
+const OVERVIEW_COLUMNS = [
+  ["vhost", "vhost"], ["requests", "requests"], ["flagged", "flagged"],
+  ["intercepted", "blocked"], ["would_block", "would block"], ["engine", "engine (seen)"],
+  ["last_seen", "last seen"],
+];
+
+export async function overview(main, route) {
+  const sort = route.params.get("sort") || "flagged";
+  const descending = route.params.get("dir") !== "asc";
+  const page = Math.max(1, Number(route.params.get("page")) || 1);
+  // `vhosts` carries every column shown here: a third of `stats` (no histograms).
+  const answer = await api("vhosts");
+  const vhosts = answer.vhosts.map((v) => ({ ...v, engine: engineSeen(v) }));
+  vhosts.sort((a, b) => {
+    const x = a[sort], y = b[sort];
+    const order = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
+    return descending ? -order : order;
+  });
+  const total = vhosts.reduce((t, v) => {
+    for (const k of ["requests", "flagged", "intercepted", "would_block"]) t[k] += v[k];
+    return t;
+  }, { requests: 0, flagged: 0, intercepted: 0, would_block: 0 });
+  append(main, [
+    el("h1", {}, "Overview"),
+    el("div", { class: "cards" },
+      card("vhosts", vhosts.length), card("requests", total.requests), card("flagged", total.flagged),
+      card("blocked", total.intercepted), card("would block", total.would_block)),
+  ]);
+  const headers = OVERVIEW_COLUMNS.map(([key, label]) =>
+    link(label + (key === sort ? (descending ? " ▾" : " ▴") : ""), [],
+      { sort: key, dir: key === sort && descending ? "asc" : "desc" }));
+  const rows = vhosts.slice((page - 1) * PAGE, page * PAGE).map((v) => el("tr", {},
+    el("td", {}, link(v.vhost, ["vhost", v.vhost], { window: "24h" })),
+    el("td", { class: "num" }, num(v.requests)),
+    el("td", { class: "num" }, num(v.flagged)),
+    el("td", { class: "num" }, num(v.intercepted)),
+    el("td", { class: "num" }, num(v.would_block)),
+    el("td", {}, v.engine),
+    el("td", {}, v.last_seen || "")));
+  append(main, [
+    table(headers, rows, { id: "vhosts" }),
+    pager(vhosts.length, page, (p) => [[], { sort, dir: descending ? "desc" : "asc", page: p }]),
+  ]);
+}
+
+function card(label, value) {
+  return el("div", { class: "card" }, el("div", { class: "value" }, num(value)), el("div", { class: "label" }, label));
+}
+
+// ---- Vhost ----
+
+export async function vhost(main, route) {
+  const name = route.args[0] || "";
+  const windowName = route.params.get("window") || "24h";
+  const windowS = (WINDOWS.find(([n]) => n === windowName) || WINDOWS[2])[1];
+  const resolution = windowS > 86400 ? "hour" : "minute";
+  append(main, [
+    el("h1", {}, "vhost ", el("span", { class: "name" }, name)),
+    el("div", { class: "windows" }, "window: ",
+      WINDOWS.map(([n]) => (n === windowName ? el("strong", {}, n) : link(n, ["vhost", name], { window: n })))),
+  ]);
+  const [series, stats] = await Promise.all([
+    api("timeseries", { vhost: name, window: windowS, resolution }),
+    api("stats", { vhost: name, window: windowS, rules_limit: 20 }),
+  ]);
+  const v = stats.vhosts[0] || { requests: 0, flagged: 0, intercepted: 0, would_block: 0, rules: [] };
+  append(main, el("div", { class: "cards" },
+    card("requests", v.requests), card("flagged", v.flagged), card("blocked", v.intercepted),
+    card("would block", v.would_block)));
+  const plot = el("div", { class: "plot", id: "timeseries" });
+  append(main, [el("h2", {}, `Requests per ${resolution}`), plot]);
+  drawSeries(plot, (series.series[0] || { points: [] }).points, windowS, resolution);
+
+  const rules = v.rules || [];
+  const most = Math.max(1, ...rules.map((r) => r.hits));
+  append(main, [
+    el("h2", {}, "Top rules"),
+    rules.length === 0 ? el("p", {}, "No rule matched in this window.") :
+      table(["rule", "message", "hits", ""], rules.map((r) => el("tr", {},
+        el("td", {}, link(r.id, ["events"], { vhost: name, rule: r.id, window: windowName })),
+        el("td", {}, r.msg || ""),
+        el("td", { class: "num" }, num(r.hits)),
+        el("td", {}, el("meter", { min: 0, max: most, value: r.hits })))), { id: "rules" }),
+  ]);
+  // Anomaly scores since the start (stats without a window: the histograms are all-time).
+  const scores = (await api("stats", { vhost: name, rules_limit: 1 })).vhosts[0];
+  if (scores && scores.scores) {
+    const plotScores = el("div", { class: "plot", id: "scores" });
+    append(main, [el("h2", {}, "Anomaly scores (requests per score range, since the start)"), plotScores]);
+    drawScores(plotScores, scores.scores);
+  }
+  const lists = el("div", { class: "lists" });
+  append(main, lists);
+  const listNames = [["clients", "client"], ["paths", "path"], ["agents", null], ["targets", null]];
+  const answers = await Promise.all(listNames.map(([list]) =>
+    api("top", { list, vhost: name, window: windowS, limit: 10 })));
+  listNames.forEach(([list, filter], i) => {
+    const rows = answers[i].top.map((t) => el("tr", {},
+      el("td", { class: "value" }, filter ? link(t.value, ["events"], { vhost: name, [filter]: t.value, window: windowName }) : t.value),
+      el("td", { class: "num" }, num(t.count))));
+    append(lists, el("section", {}, el("h2", {}, "Top " + list),
+      rows.length ? table([list.replace(/s$/, ""), "count"], rows, { id: "top-" + list }) : el("p", {}, "None.")));
+  });
+}
+
+function drawSeries(target, points, windowS, resolution) {
+  const step = resolution === "hour" ? 3600 : 60;
+  const now = Math.floor(Date.now() / 1000 / step) * step;
+  const byTime = new Map(points.map((p) => [Math.floor(Date.parse(p.time) / 1000), p]));
+  const xs = [], cols = [[], [], [], []];
+  for (let t = now - Math.floor(windowS / step) * step; t <= now; t += step) {
+    const p = byTime.get(t) || {};
+    xs.push(t);
+    cols[0].push(p.requests || 0);
+    cols[1].push(p.flagged || 0);
+    cols[2].push(p.intercepted || 0);
+    cols[3].push(p.would_block || 0);
+  }
+  const width = Math.max(400, target.clientWidth || 900);
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width, height: 260,
+    series: [{},
+      { label: "requests", stroke: "#4a7bd0", width: 1.5 },
+      { label: "flagged", stroke: "#d9a400", width: 1.5 },
+      { label: "blocked", stroke: "#c0392b", width: 1.5 },
+      { label: "would block", stroke: "#8e44ad", width: 1.5, dash: [6, 3] }],
+    axes: [{}, { size: 60 }],
+  }, [xs, ...cols], target);
+}
+
+function drawScores(target, scores) {
+  const bounds = scores.inbound.bounds;
+  const labels = bounds.map((b, i) => (i === 0 || bounds[i - 1] + 1 === b ? String(b) : `${bounds[i - 1] + 1}–${b}`))
+    .concat(`>${bounds[bounds.length - 1]}`);
+  const xs = labels.map((_, i) => i);
+  // eslint-disable-next-line no-undef
+  const bars = uPlot.paths.bars;
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width: Math.max(400, target.clientWidth || 900), height: 220,
+    scales: { x: { time: false, range: () => [-0.6, labels.length - 0.4] } },
+    series: [{ label: "score", value: (u, i) => (i == null ? "" : labels[i]) },
+      { label: "inbound", stroke: "#c0392b", fill: "rgba(192,57,43,0.35)", paths: bars({ size: [0.4], align: -1 }) },
+      { label: "outbound", stroke: "#2f5fb3", fill: "rgba(47,95,179,0.35)", paths: bars({ size: [0.4], align: 1 }) }],
+    axes: [{ values: (u, ticks) => ticks.map((t) => labels[t] ?? "") }, { size: 60 }],
+  }, [xs, scores.inbound.counts, scores.outbound.counts], target);
+}
+
+// ---- Events ----
+
+const FILTERS = [
+  ["vhost", "text"], ["rule", "text"], ["client", "text"], ["path", "text"], ["status", "number"],
+  ["intercepted", ["", "true", "false"]], ["would_block", ["", "true", "false"]],
+  ["engine", ["", "on", "detection_only"]], ["source", "text"], ["window", "text"],
+  ["grep", "text"], ["limit", "number"],
+];
+
+export async function events(main, route) {
+  const params = Object.fromEntries(route.params.entries());
+  const form = el("form", { id: "filters", class: "filters" });
+  for (const [key, type] of FILTERS) {
+    const input = Array.isArray(type)
+      ? el("select", { name: key }, type.map((o) => el("option", { value: o }, o || "any")))
+      : el("input", { name: key, type, placeholder: key === "window" ? "e.g. 24h" : "" });
+    input.value = params[key] || "";
+    append(form, el("label", {}, key, input));
+  }
+  append(form, el("button", { type: "submit" }, "Search"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const next = {};
+    for (const [key] of FILTERS) next[key] = form.elements[key].value.trim();
+    location.hash = hashFor(["events"], next);
+  });
+  append(main, [el("h1", {}, "Events"), form]);
+  const query = { limit: 50, ...params };
+  const answer = await api("events", query);
+  const rows = answer.events.map((e) => el("tr", {},
+    el("td", {}, link(e.time || "", ["event", e.unique_id], e.source && e.source !== "module" ? { source: e.source } : {})),
+    el("td", {}, e.vhost),
+    el("td", {}, link(e.client, ["events"], { ...params, client: e.client, cursor: "" })),
+    el("td", {}, e.method),
+    el("td", { class: "value" }, e.path + (e.query ? "?" + e.query : "")),
+    el("td", { class: "num" }, e.status),
+    el("td", {}, el("span", { class: "verdict " + verdictOf(e) }, verdictOf(e))),
+    el("td", {}, [...new Set(e.rules.map((r) => r.id).filter(Boolean))].join(" "))));
+  append(main, [
+    el("p", { class: "meta" }, `${answer.events.length} events from ${answer.from}`),
+    table(["time", "vhost", "client", "method", "path", "status", "verdict", "rules"], rows, { id: "events" }),
+    el("div", { class: "pager" },
+      params.cursor ? link("« newest", ["events"], { ...params, cursor: "" }) : null,
+      answer.next ? link("older ›", ["events"], { ...params, cursor: answer.next }) : el("span", {}, "no older events")),
+  ]);
+}
+
+// ---- Event detail ----
+
+export async function eventDetail(main, route) {
+  const id = route.args[0] || "";
+  const answer = await api("event", { unique_id: id, source: route.params.get("source") || "" });
+  const e = answer.event;
+  const s = e.scores || {};
+  const fields = [
+    ["unique_id", e.unique_id], ["time", e.time], ["vhost", e.vhost + (e.port ? ":" + e.port : "")],
+    ["client", e.client], ["request", `${e.method} ${e.path}${e.query ? "?" + e.query : ""} ${e.protocol || ""}`],
+    ["user agent", e.user_agent || ""], ["status", e.status], ["verdict", verdictOf(e)],
+    ["engine", e.engine || ""], ["source", e.source || ""], ["phase", e.phase],
+    ["inbound score", `${s.inbound ?? ""} (threshold ${s.inbound_threshold ?? "?"}; per PL ${(s.inbound_pl || []).join(" / ")})`],
+    ["outbound score", `${s.outbound ?? ""} (threshold ${s.outbound_threshold ?? "?"}; per PL ${(s.outbound_pl || []).join(" / ")})`],
+    ["paranoia", `blocking PL ${s.blocking_pl ?? "?"}, detection PL ${s.detection_pl ?? "?"}`],
+    ["score sum", e.score_sum ?? ""], ["findings dropped", e.findings_dropped ?? 0],
+  ];
+  append(main, [
+    el("h1", {}, "Request ", el("span", { class: "name" }, e.unique_id)),
+    el("table", { class: "fields", id: "event-fields" }, el("tbody", {},
+      fields.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", { class: "value" }, String(v ?? "")))))),
+    el("h2", {}, `Findings (${e.rules.length})`),
+    table(["rule", "severity", "PL", "score", "target", "matched data", "message", "tags"],
+      e.rules.map((r) => el("tr", {},
+        el("td", {}, r.id ? link(r.id, ["events"], { rule: r.id }) : "–"),
+        el("td", {}, r.severity || ""), el("td", { class: "num" }, r.pl ?? ""),
+        el("td", { class: "num" }, r.score ?? ""), el("td", { class: "value" }, r.target || ""),
+        el("td", { class: "value" }, r.data || ""), el("td", { class: "value" }, r.msg || ""),
+        el("td", { class: "tags" }, (r.tags || []).join(" ")))), { id: "findings" }),
+  ]);
+}
+
+// ---- Live ----
+
+export async function live(main, route) {
+  const params = Object.fromEntries(route.params.entries());
+  const rows = el("tbody", {});
+  const counter = el("span", { id: "live-count" }, "0 events");
+  const button = el("button", { id: "pause", type: "button" }, "Pause");
+  append(main, [
+    el("h1", {}, "Live"),
+    el("p", { class: "meta" }, "New flagged requests as they arrive",
+      Object.keys(params).length ? ` (${new URLSearchParams(params)})` : "", ". ", counter, " ", button),
+    el("table", { id: "live" }, el("thead", {}, el("tr", {},
+      ["time", "vhost", "client", "request", "status", "verdict", "rules"].map((h) => el("th", {}, h)))), rows),
+  ]);
+  let source = null, seen = 0, paused = false;
+  const open = () => {
+    source = new EventSource("/api/tail" + (Object.keys(params).length ? "?" + new URLSearchParams(params) : ""));
+    source.onmessage = (m) => {
+      const e = JSON.parse(m.data);
+      if (e.dropped) {
+        rows.prepend(el("tr", { class: "dropped" }, el("td", { colspan: 7 }, `${e.dropped} events dropped (too slow)`)));
+        return;
+      }
+      seen += 1;
+      counter.textContent = `${seen} events`;
+      rows.prepend(el("tr", {},
+        el("td", {}, link(e.time || "", ["event", e.unique_id])), el("td", {}, e.vhost),
+        el("td", {}, e.client), el("td", { class: "value" }, `${e.method} ${e.path}${e.query ? "?" + e.query : ""}`),
+        el("td", { class: "num" }, e.status), el("td", {}, verdictOf(e)),
+        el("td", {}, [...new Set(e.rules.map((r) => r.id).filter(Boolean))].join(" "))));
+      while (rows.children.length > 500) rows.lastChild.remove();
+    };
+    source.onopen = () => setStatus("live");
+  };
+  button.addEventListener("click", () => {
+    paused = !paused;
+    button.textContent = paused ? "Resume" : "Pause";
+    if (paused) {
+      source.close();
+      setStatus("paused");
+    } else {
+      open();
+    }
+  });
+  open();
+  return () => source && source.close();
+}
+
+// ---- Health ----
+
+export async function health(main) {
+  const answer = await api("health");
+  const rows = [];
+  const add = (prefix, object) => {
+    for (const [k, v] of Object.entries(object)) {
+      if (k === "ok") continue;
+      if (v && typeof v === "object") add(prefix + k + ".", v);
+      else rows.push(el("tr", {}, el("th", {}, prefix + k), el("td", { class: "value" }, typeof v === "number" ? num(v) : String(v))));
+    }
+  };
+  add("", answer);
+  append(main, [el("h1", {}, "Health"), el("table", { class: "fields", id: "health" }, el("tbody", {}, rows))]);
+}
+
+export { clear };

@@ -1,0 +1,247 @@
+// Drives Debian's chromium (playwright-core, no bundled browser) through every view of
+// the dashboard served by a real collector, and prints one JSON report on stdout:
+// {"failures": [...], "console_errors": [...], "facts": {...}}. Started by
+// tests/integration/test_dashboard.py, which owns the sandbox, sent the traffic and
+// checks the report; this script also sends the live view's requests itself, while
+// the view is open.
+//
+//   node dashboard.mjs CONFIG_JSON
+//   CONFIG: {"url", "apache_port", "vhost", "xss_vhost", "xss_texts": [...],
+//            "rule", "shots": DIR, "chromium": PATH}
+import http from "node:http";
+import { chromium } from "playwright-core";
+
+const config = JSON.parse(process.argv[2]);
+const WAIT = 60_000; // generous: a loaded machine must pass
+const failures = [];
+const consoleErrors = [];
+const facts = {};
+
+function check(condition, what) {
+  if (!condition) failures.push(what);
+  return condition;
+}
+
+function sendToApache(host, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port: config.apache_port, path,
+      headers: { Host: host, "User-Agent": "dashboard-test", ...headers } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+const browser = await chromium.launch({
+  executablePath: config.chromium,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.setDefaultTimeout(WAIT);
+page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
+// Any request that leaves the collector (a CDN, an injected image) is a failure.
+page.on("request", (r) => {
+  if (!r.url().startsWith(config.url) && !r.url().startsWith("data:")) {
+    failures.push("request left the dashboard: " + r.url());
+  }
+});
+
+async function open(hash) {
+  await page.goto(config.url + "/" + hash);
+  await page.waitForSelector(`main[data-ready="true"]`);
+  check(await page.$("main p.error") === null,
+    `${hash}: error shown: ${await page.$eval("main p.error", (e) => e.textContent).catch(() => "")}`);
+}
+
+async function xssNeverRan(where) {
+  const flag = await page.evaluate(() => window.__xss);
+  check(flag === undefined, `${where}: window.__xss was set to ${flag}: a payload ran`);
+  const injected = await page.evaluate(() =>
+    document.querySelectorAll("main img, main script, main iframe, main svg").length);
+  check(injected === 0, `${where}: ${injected} injected elements in <main>`);
+}
+
+async function api(path) {
+  return page.evaluate(async (p) => (await fetch(p)).json(), path);
+}
+
+async function shot(name) {
+  await page.screenshot({ path: `${config.shots}/${name}.png`, fullPage: true });
+}
+
+async function rowTexts(selector) {
+  return page.$$eval(selector + " tbody tr", (rows) => rows.map((r) => r.textContent));
+}
+
+async function overviewPaging() {
+  // 1,000 vhosts: 50 a page, the pager walks them, sorting spans every page.
+  const started = Date.now();
+  await open("#/");
+  facts.overview_first_render_ms = Date.now() - started;
+  const rows = async () => page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+  const first = await rows();
+  facts.page_rows = first.length;
+  facts.pager = await page.$eval(".pager .page", (e) => e.textContent);
+  check(first.length === 50, `page 1 has ${first.length} rows`);
+  check(facts.pager === `page 1 of ${Math.ceil(config.expect_vhosts / 50)}`, `pager says ${facts.pager}`);
+  await page.click("text=next ›");
+  await page.waitForFunction(() => location.hash.includes("page=2"));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const second = await rows();
+  check(second.length === 50 && !second.some((v) => first.includes(v)), "page 2 repeats page 1");
+  await page.click("#vhosts thead th:nth-child(2) a"); // by requests, most first
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const byRequests = await rows();
+  check(byRequests[0] === config.busiest, `the busiest vhost is not first: ${byRequests[0]}`);
+  await shot("overview-1000");
+}
+
+async function walkEveryView() {
+  // ---- Overview: every vhost of `stats`, sortable.
+  await open("#/");
+  const stats = await api("/api/vhosts");
+  const names = await page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+  facts.overview_vhosts = names;
+  check(names.length === stats.vhosts.length, `overview lists ${names.length} vhosts, stats ${stats.vhosts.length}`);
+  await shot("overview");
+  await page.click("#vhosts thead th:nth-child(1) a"); // sort by name, descending
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const sorted = await page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+  check(JSON.stringify(sorted) === JSON.stringify([...names].sort().reverse()),
+    `sorting by vhost gave ${sorted}`);
+
+  // ---- Vhost: the plot with its four series, top rules and lists.
+  await open(`#/vhost/${encodeURIComponent(config.vhost)}?window=24h`);
+  await page.waitForSelector("#timeseries canvas");
+  facts.plot_series = await page.$$eval("#timeseries .u-legend .u-series", (s) => s.length);
+  check(facts.plot_series === 5, `plot has ${facts.plot_series} series (x + 4 expected)`);
+  facts.plot_painted = await page.$eval("#timeseries canvas", (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let painted = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
+    return painted;
+  });
+  check(facts.plot_painted > 0, "the plot's canvas is empty");
+  await page.waitForSelector("#scores canvas");
+  facts.score_series = await page.$$eval("#scores .u-legend .u-series", (s) => s.length);
+  check(facts.score_series === 3, `score histogram has ${facts.score_series} series (x + 2 expected)`);
+  const vstats = await api(`/api/stats?vhost=${encodeURIComponent(config.vhost)}&window=86400&rules_limit=20`);
+  const ruleRows = await rowTexts("#rules");
+  facts.vhost_rules = ruleRows.length;
+  check(ruleRows.length === vstats.vhosts[0].rules.length,
+    `top rules: ${ruleRows.length} rows, API ${vstats.vhosts[0].rules.length}`);
+  check(ruleRows.some((t) => t.includes(config.rule)), `rule ${config.rule} not among the top rules`);
+  facts.top_clients = await rowTexts("#top-clients");
+  check(facts.top_clients.length > 0, "no top clients");
+  await shot("vhost");
+
+  // ---- Events: filters and paging give what the API gives.
+  await open(`#/events?vhost=${encodeURIComponent(config.vhost)}&limit=2`);
+  const page1 = await api(`/api/events?vhost=${encodeURIComponent(config.vhost)}&limit=2`);
+  const ids = async () => page.$$eval("#events tbody tr td:first-child a",
+    (a) => a.map((x) => decodeURIComponent(x.getAttribute("href").split("/").pop().split("?")[0])));
+  const shown1 = await ids();
+  check(JSON.stringify(shown1) === JSON.stringify(page1.events.map((e) => e.unique_id)),
+    `events page 1 ${shown1} != API ${page1.events.map((e) => e.unique_id)}`);
+  check(Boolean(page1.next), "the API gave no next page for the first 2 events");
+  await shot("events");
+  await page.click("text=older ›");
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const page2 = await api(`/api/events?vhost=${encodeURIComponent(config.vhost)}&limit=2&cursor=${encodeURIComponent(page1.next)}`);
+  const shown2 = await ids();
+  check(JSON.stringify(shown2) === JSON.stringify(page2.events.map((e) => e.unique_id)),
+    `events page 2 ${shown2} != API ${page2.events.map((e) => e.unique_id)}`);
+  check(shown2.length > 0 && !shown2.some((id) => shown1.includes(id)), "page 2 repeats page 1");
+  facts.events_pages = [shown1.length, shown2.length];
+
+  // The form: a rule filter narrows the list exactly as the API does.
+  await open("#/events");
+  await page.fill("#filters input[name=rule]", config.rule);
+  await page.fill("#filters input[name=limit]", "100");
+  await page.click("#filters button[type=submit]");
+  await page.waitForFunction((r) => location.hash.includes("rule=" + r), config.rule);
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const byRule = await api(`/api/events?rule=${config.rule}&limit=100`);
+  const ruleShown = await rowTexts("#events");
+  facts.events_by_rule = ruleShown.length;
+  check(ruleShown.length === byRule.events.length && ruleShown.length > 0,
+    `rule filter: ${ruleShown.length} rows, API ${byRule.events.length}`);
+  check(ruleShown.every((t) => t.includes(config.rule)), "a row without the filtered rule");
+
+  // ---- Event detail: every finding.
+  await page.click("#events tbody tr:first-child td:first-child a");
+  await page.waitForFunction(() => location.hash.startsWith("#/event/"));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const uid = decodeURIComponent(await page.evaluate(() => location.hash.split("/")[2].split("?")[0]));
+  const detail = await api(`/api/event?unique_id=${encodeURIComponent(uid)}`);
+  const findingRows = await rowTexts("#findings");
+  facts.detail_findings = [findingRows.length, detail.event.rules.length];
+  check(findingRows.length === detail.event.rules.length && findingRows.length > 0,
+    `event detail: ${findingRows.length} findings shown, API ${detail.event.rules.length}`);
+  for (const r of detail.event.rules) {
+    check(findingRows.some((t) => t.includes(r.id || "–") && t.includes(r.target || "")),
+      `finding ${r.id} ${r.target} not shown`);
+  }
+  await shot("event");
+
+  // ---- Hostile data: shown as text, never run, in the list and in each detail.
+  await open(`#/events?vhost=${encodeURIComponent(config.xss_vhost)}&limit=50`);
+  const xssList = await page.$eval("main", (m) => m.textContent);
+  await xssNeverRan("events list");
+  const xssEvents = (await api(`/api/events?vhost=${encodeURIComponent(config.xss_vhost)}&limit=50`)).events;
+  facts.xss_events = xssEvents.length;
+  check(xssEvents.length >= 3, `only ${xssEvents.length} events of the hostile requests`);
+  let detailText = "";
+  for (const e of xssEvents) {
+    await open(`#/event/${encodeURIComponent(e.unique_id)}`);
+    await xssNeverRan(`event ${e.unique_id}`);
+    detailText += await page.$eval("main", (m) => m.textContent);
+  }
+  for (const text of config.xss_texts) {
+    check(detailText.includes(text), `hostile text not shown literally in the details: ${text}`);
+  }
+  // Paths as the API gives them (the module keeps them as sent, percent-encoded) are
+  // shown verbatim in the list.
+  facts.xss_paths = xssEvents.map((e) => e.path);
+  for (const e of xssEvents) check(xssList.includes(e.path), `path not shown verbatim: ${e.path}`);
+  await open(`#/vhost/${encodeURIComponent(config.xss_vhost)}?window=1h`);
+  await xssNeverRan("vhost view of the hostile vhost");
+  await shot("xss-event-list");
+
+  // ---- Live: a request sent now shows up; paused, the next one does not.
+  await open("#/live");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "live");
+  const marker = `/live-${Date.now()}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  await sendToApache(config.vhost, marker);
+  await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
+    marker.split("?")[0]);
+  facts.live_rows = (await rowTexts("#live")).length;
+  await shot("live");
+  await page.click("#pause");
+  const paused = `/paused-${Date.now()}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  await sendToApache(config.vhost, paused);
+  await page.waitForTimeout(2000); // what is asserted is absence; the request was answered
+  check(!(await page.$eval("#live tbody", (b) => b.textContent)).includes(paused.split("?")[0]),
+    "the paused live view still received an event");
+  await xssNeverRan("live");
+
+  // ---- Health.
+  await open("#/health");
+  const healthRows = await rowTexts("#health");
+  facts.health_rows = healthRows.length;
+  check(healthRows.some((t) => t.startsWith("datagrams")), "health has no datagrams row");
+  await shot("health");
+}
+
+try {
+  await (config.mode === "overview_paging" ? overviewPaging() : walkEveryView());
+} catch (e) {
+  failures.push("exception: " + (e.stack || e));
+  await shot("failure").catch(() => {});
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify({ failures, console_errors: consoleErrors, facts }) + "\n");

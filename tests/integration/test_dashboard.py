@@ -1,0 +1,202 @@
+"""The dashboard end to end, in a real browser: real Apache + mod_security2 + CRS 3.3.4 +
+mod_modsec_observe -> real modsec-observed --http-listen (with history) -> Debian's
+chromium driven by playwright-core (tests/browser/dashboard.mjs).
+
+Known traffic goes to a blocking vhost and to a vhost that receives hostile requests
+(script in the path, the user agent, an argument and so the matched data). The browser
+script walks every view and compares what it shows with the API's answers; this file
+checks its report: no failed check, no console error, hostile text shown and never run.
+Screenshots land in $MSO_BUILD_DIR/dashboard-screenshots. The HTTP rules that need no
+browser (methods, headers, the loopback rule) are checked here directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sandbox import (Collector, VirtualHost, build_dir, free_port, repo_root, short_temp_dir,
+                     stop_stack)
+
+BROWSER_DIR = repo_root() / "tests" / "browser"
+CHROMIUM = os.environ.get("MSO_CHROMIUM", "/usr/bin/chromium")
+SHOP, HOSTILE = "shop.test", "hostile.test"
+VHOSTS = [VirtualHost(SHOP, "On"), VirtualHost(HOSTILE, "DetectionOnly"),
+          VirtualHost("quiet.test", "DetectionOnly")]
+SQLI = "/search?id=" + urllib.parse.quote("1' OR 1=1--")
+SQLI_RULE = "942100"
+IMG = "<img src=x onerror=window.__xss=1>"
+SCRIPT = '"><script>window.__xss=1</script>'
+# (path as sent, extra headers): each carries a payload a careless view would run.
+HOSTILE_REQUESTS = [
+    # The path alone may not be flagged: an SQL injection in the arguments makes sure.
+    ("/" + urllib.parse.quote(IMG) + "?id=" + urllib.parse.quote("1' OR 1=1--"), {}),
+    ("/agent?id=" + urllib.parse.quote("1' OR 1=1--"), {"User-Agent": SCRIPT}),
+    ("/arg?q=" + urllib.parse.quote(IMG), {}),
+    ("/arg2?q=" + urllib.parse.quote(SCRIPT), {}),
+]
+
+
+def fetch(port: int, path: str, method: str = "GET") -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=b"x=1" if method in ("POST", "PUT") else None)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def wait_api(port: int, path: str, ready, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, body = fetch(port, path)
+        doc = json.loads(body) if status == 200 else {}
+        if (status == 200 and ready(doc)) or time.monotonic() > deadline:
+            return doc
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory):
+    state = short_temp_dir("msoit-d")
+    port = free_port()
+    s = stack_factory(crs="3", vhosts=VHOSTS, collector_args=[
+        "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"])
+    s.http_port = port
+    ok = False
+    try:
+        for _ in range(5):
+            assert s.apache.request(SHOP, "/").status == 200
+            assert s.apache.request(SHOP, SQLI).status == 403
+        assert s.apache.request("quiet.test", "/").status == 200
+        for path, headers in HOSTILE_REQUESTS:
+            s.apache.request(HOSTILE, path, headers=headers)
+        s.wait_requests({SHOP: 10, HOSTILE: len(HOSTILE_REQUESTS), "quiet.test": 1})
+        # Paging needs history: wait until the writer has every event.
+        wait_api(port, "/api/health", lambda d: d["history"]["written"] >= 5 + len(HOSTILE_REQUESTS))
+        yield s
+        ok = True
+    finally:
+        stop_stack(s, keep=not ok)
+        if ok:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+def test_api_answers_like_the_socket(stack):
+    status, headers, body = fetch(stack.http_port, f"/api/stats?vhost={SHOP}")
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert json.loads(body)["vhosts"] == [stack.vhost_stats()[SHOP]]
+    status, _, body = fetch(stack.http_port, "/api/events?status=42")
+    assert status == 400
+    assert json.loads(body)["error"] == '"status" must be an HTTP status code from 100 to 999'
+    status, _, body = fetch(stack.http_port, "/api/nosuch")
+    assert status == 400 and "unknown" in json.loads(body)["error"]
+
+
+def test_read_only_and_strict_headers(stack):
+    for method in ("POST", "PUT", "DELETE"):
+        status, headers, _ = fetch(stack.http_port, "/api/stats", method)
+        assert status == 405, method
+        assert headers["allow"] == "GET, HEAD"
+    status, headers, body = fetch(stack.http_port, "/")
+    assert status == 200 and b'src="/app.js"' in body
+    assert headers["content-security-policy"] == (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    status, _, body = fetch(stack.http_port, "/metrics")
+    assert status == 200 and b"modsec_observe_requests_total" in body
+
+
+def test_refuses_a_non_loopback_address_without_insecure(binaries, tmp_path):
+    base = short_temp_dir("msoit-x")
+    args = [str(binaries.daemon), "--event-socket", str(base / "e.sock"),
+            "--query-socket", str(base / "q.sock"), "--http-listen", "0.0.0.0:1"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    shutil.rmtree(base, ignore_errors=True)
+    assert result.returncode != 0
+    assert "--http-listen: 0.0.0.0:1 is not a loopback address" in result.stderr
+
+
+def run_browser(config: dict) -> dict:
+    """Runs tests/browser/dashboard.mjs with `config`; its report."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing (scripts/common.sh installs chromium)", pytrace=False)
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("tests/browser/node_modules is missing: run `npm ci` there "
+                    "(scripts/common.sh does)", pytrace=False)
+    result = subprocess.run(["node", str(BROWSER_DIR / "dashboard.mjs"), json.dumps(config)],
+                            cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_every_view_in_chromium(stack):
+    shots = build_dir() / "dashboard-screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    config = {
+        "url": f"http://127.0.0.1:{stack.http_port}",
+        "apache_port": stack.apache.port, "vhost": SHOP, "xss_vhost": HOSTILE,
+        "xss_texts": [IMG, SCRIPT], "rule": SQLI_RULE, "shots": str(shots),
+        "chromium": CHROMIUM,
+    }
+    report = run_browser(config)
+    print(json.dumps(report["facts"], indent=1))
+    assert report["failures"] == [], "\n".join(report["failures"]) + "\n" + stack.diagnostics()
+    assert report["console_errors"] == []
+    facts = report["facts"]
+    assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test"}
+    assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
+    assert facts["score_series"] == 3
+    assert facts["events_pages"] == [2, 2]
+    # 5 on shop.test, and the two hostile requests that carry the same injection.
+    assert facts["events_by_rule"] == 7
+    assert facts["xss_events"] == len(HOSTILE_REQUESTS)
+    assert any("img" in path for path in facts["xss_paths"])  # the path payload was kept
+    for name in ("overview", "vhost", "events", "event", "live", "health"):
+        assert (shots / f"{name}.png").stat().st_size > 0
+
+
+def test_overview_pages_a_thousand_vhosts(binaries):
+    """1,000 vhosts (counter reports sent straight to the event socket, no Apache): the
+    overview shows 50 a page, pages without repeats, and sorts across every page."""
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli,
+                          extra_args=["--http-listen", f"127.0.0.1:{port}"]).start()
+    ok = False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            for i in range(1000):
+                report = {"v": 1, "type": "counters", "vhost": f"site{i:04}.test", "port": 80,
+                          "pid": 1, "requests": 1 + i % 7 + (500 if i == 123 else 0),
+                          "status": {"200": 1 + i % 7 + (500 if i == 123 else 0)},
+                          "events_lost": 0}
+                s.sendto(json.dumps(report).encode(), str(collector.event_socket))
+        doc = wait_api(port, "/api/vhosts", lambda d: len(d["vhosts"]) == 1000)
+        assert len(doc["vhosts"]) == 1000
+        shots = build_dir() / "dashboard-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        config = {"mode": "overview_paging", "url": f"http://127.0.0.1:{port}",
+                  "expect_vhosts": 1000, "busiest": "site0123.test", "shots": str(shots),
+                  "chromium": CHROMIUM}
+        report = run_browser(config)
+        print(json.dumps(report["facts"], indent=1))
+        assert report["failures"] == [] and report["console_errors"] == [], report
+        assert report["facts"]["page_rows"] == 50
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(collector.dir, ignore_errors=True)

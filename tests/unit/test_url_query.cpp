@@ -1,0 +1,81 @@
+// URL parameters into request lines (protocol/url_query.h): each key's conversion, and
+// that parse_query() reads the result back as the query the URL meant.
+#include "protocol/query.h"
+#include "protocol/url_query.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+struct Case {
+    const char* command;
+    Params params;
+    const char* line; // nullptr: an error containing `error`
+    const char* error;
+};
+
+TEST(UrlQuery, TranslatesEachKindOfKey)
+{
+    const Case cases[] = {
+        {"stats", {}, R"({"cmd":"stats"})", nullptr},
+        {"stats",
+         {{"vhost", "shop.example"}, {"window", "24h"}},
+         R"({"cmd":"stats","vhost":"shop.example","window":86400})",
+         nullptr},
+        {"stats", {{"window", "3600"}}, R"({"cmd":"stats","window":3600})", nullptr},
+        {"events",
+         {{"rule", "942100"}, {"intercepted", "true"}, {"limit", "5"}},
+         R"({"cmd":"events","rule":"942100","intercepted":true,"limit":5})",
+         nullptr},
+        {"events",
+         {{"status", "403"}, {"would_block", "false"}, {"since", "1763600000"}},
+         R"({"cmd":"events","status":403,"would_block":false,"since":1763600000})",
+         nullptr},
+        // A vhost that looks like a number stays a string.
+        {"stats", {{"vhost", "123"}}, R"({"cmd":"stats","vhost":"123"})", nullptr},
+        // Hostile text is just a string value, escaped by the JSON writer.
+        {"events",
+         {{"path", "/\"><script>"}},
+         R"({"cmd":"events","path":"/\"><script>"})",
+         nullptr},
+        {"events", {{"limit", "-1"}}, nullptr, "\"limit\" must be a non-negative integer"},
+        {"events", {{"limit", "5x"}}, nullptr, "\"limit\" must be a non-negative integer"},
+        {"events", {{"intercepted", "yes"}}, nullptr, "\"intercepted\" must be true or false"},
+        {"stats", {{"window", "soon"}}, nullptr, "\"window\" must be a duration"},
+        {"stats", {{"cmd", "health"}}, nullptr, "unknown parameter \"cmd\""},
+        {"stats", {{"bogus", "1"}}, nullptr, "unknown parameter \"bogus\""},
+        {"stats", {{"vhost", "a"}, {"vhost", "b"}}, nullptr, "\"vhost\" is given more than once"},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.line ? c.line : c.error);
+        const auto line = mso::request_line_from_url(c.command, c.params);
+        if (c.line) {
+            ASSERT_TRUE(line) << line.error();
+            EXPECT_EQ(*line, c.line);
+            EXPECT_TRUE(mso::parse_query(*line));
+        } else {
+            ASSERT_FALSE(line);
+            EXPECT_NE(line.error().find(c.error), std::string::npos) << line.error();
+        }
+    }
+}
+
+TEST(UrlQuery, LeavesValidationToParseQuery)
+{
+    // Translated fine, refused by the protocol's own checks, with the protocol's words.
+    const auto line = mso::request_line_from_url("events", {{"status", "42"}});
+    ASSERT_TRUE(line);
+    const auto query = mso::parse_query(*line);
+    ASSERT_FALSE(query);
+    EXPECT_NE(query.error().find("\"status\" must be an HTTP status code"), std::string::npos);
+    const auto unknown = mso::parse_query(*mso::request_line_from_url("nope", {}));
+    ASSERT_FALSE(unknown);
+}
+
+} // namespace
