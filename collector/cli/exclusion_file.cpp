@@ -279,7 +279,8 @@ std::string render_exclusion_file(const FileHeader& h, const std::vector<Exclusi
         }
         line("examples (unique ids): " + (examples.empty() ? std::string("none") : examples));
         line("would-block requests it removes: " + std::to_string(s.removes_blocks) + " (" +
-             std::to_string(s.removes_blocks_clients) + " clients)");
+             std::to_string(s.removes_blocks_clients) +
+             " clients; released by the proposals, with this exclusion's part)");
         line("why this scope: " + s.why);
         const std::string ctl = s.target.empty()
                                     ? "ctl:ruleRemoveById=" + s.rule

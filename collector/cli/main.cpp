@@ -757,8 +757,11 @@ int run_tune(const Options& o, const Query& query, Formatter format)
                 << (already_included ? "as configured, the file is "
                                        "already included"
                                      : "with the file included")
-                << "): " << (c["ok"].get<bool>() ? "passed" : "FAILED") << "\n"
-                << mso::terminal_safe(c["output"].get<std::string>()) << "\n";
+                << "): " << (c["ok"].get<bool>() ? "passed" : "FAILED") << "\n";
+        std::istringstream lines(c["output"].get<std::string>());
+        for (std::string line; std::getline(lines, line);) {
+            summary << "  " << mso::terminal_safe(line) << "\n";
+        }
     }
     summary.flush();
     return status;

@@ -50,8 +50,9 @@ struct Exclusion {
     std::int64_t first_us = 0;
     std::int64_t last_us = 0;
     std::vector<std::string> examples;
-    // Filled by what_if(): requests blocked (or that would have been) that this
-    // exclusion alone lets through, and their distinct clients.
+    // Filled by what_if(): requests blocked (or that would have been) that the
+    // proposals let through and in which this exclusion removes a finding (with the
+    // others: a request may need several), and their distinct clients.
     std::uint64_t removes_blocks = 0;
     std::uint64_t removes_blocks_clients = 0;
 };

@@ -42,9 +42,10 @@ void label(FindingGroup& g, const TuneOptions& o)
         std::to_string(o.min_clients));
     g.reasons.push_back(
         std::to_string(g.suspicious_clients) + " of them (" + std::to_string(suspicious_pct) +
-        "%) also sent scanner requests (913xxx, " + std::to_string(g.scanner_clients) +
-        ") or attack rules of " + std::to_string(o.wide_families) + "+ families on " +
-        std::to_string(o.wide_paths) + "+ paths" +
+        "%) look like attackers (" + std::to_string(g.scanner_clients) +
+        " sent scanner requests, 913xxx; the others fired attack rules of " +
+        std::to_string(o.wide_families) + "+ families on " + std::to_string(o.wide_paths) +
+        "+ paths)" +
         (suspicious ? ", more than --max-suspicious-pct " : ", at most --max-suspicious-pct ") +
         std::to_string(o.max_suspicious_pct) + "%");
     g.reasons.push_back(plural(g.requests, "request", "requests") + ", " +

@@ -123,15 +123,14 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
             if (!after && w.released_examples.size() < k_max_examples * 4) {
                 w.released_examples.push_back(r.unique_id);
             }
-            // What each exclusion alone would release.
-            for (std::size_t k = 0; k < proposal.exclusions.size(); ++k) {
-                std::vector<bool> alone(r.findings.size(), false);
+            // What each exclusion contributes to: requests the proposals release in which
+            // it removes a finding.
+            for (std::size_t k = 0; !after && k < proposal.exclusions.size(); ++k) {
                 bool any = false;
-                for (std::size_t i = 0; i < r.findings.size(); ++i) {
-                    alone[i] = excludes(proposal.exclusions[k], r, r.findings[i]);
-                    any = any || alone[i];
+                for (const ScoredFinding& f : r.findings) {
+                    any = any || excludes(proposal.exclusions[k], r, f);
                 }
-                if (any && !blocked_with(r, alone)) {
+                if (any) {
                     ++proposal.exclusions[k].removes_blocks;
                     removed_clients[k].insert(r.client);
                 }

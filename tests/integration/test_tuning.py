@@ -122,7 +122,7 @@ def restart_apache(stack, engine: str, modsec_conf: str = "") -> None:
 
 @pytest.mark.parametrize("crs", crs_params("3", "4"))
 def test_tune_from_detection_only_to_on(crs, stack_factory):
-    state = short_temp_dir("msoit-t")
+    state = short_temp_dir("msoit-tune")
     stack = stack_factory(crs=crs, vhosts=[VirtualHost(VHOST, "DetectionOnly")],
                           collector_args=["--state-dir", str(state)])
     failed = True

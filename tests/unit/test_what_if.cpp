@@ -136,6 +136,21 @@ TEST(WhatIf, LadderAndThresholds)
     }
 }
 
+TEST(WhatIf, ExclusionsNeededTogetherEachCountTheRelease)
+{
+    // Two criticals on the same field: neither exclusion alone releases a request.
+    RecordSpec s;
+    s.path = "/node/add";
+    s.findings = {finding("941100", "ARGS:body"), finding("941160", "ARGS:body")};
+    const Scenario sc = run(from_clients(s, 7));
+    ASSERT_EQ(sc.proposal.exclusions.size(), 2U);
+    EXPECT_EQ(sc.w.blocked_after, 0U);
+    for (const Exclusion& x : sc.proposal.exclusions) {
+        EXPECT_EQ(x.removes_blocks, 7U) << x.key;
+        EXPECT_EQ(x.removes_blocks_clients, 7U) << x.key;
+    }
+}
+
 TEST(WhatIf, ParanoiaLevelAboveBlockingDoesNotCount)
 {
     RecordSpec s;
