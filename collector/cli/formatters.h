@@ -51,4 +51,10 @@ inline constexpr std::size_t k_stats_columns = 100;
 // The `health` answer as aligned "key: value" lines. Pure.
 [[nodiscard]] std::string format_health(const nlohmann::ordered_json& answer);
 
+// `tune`: the groups with labels and reasons, the proposed exclusions, the what-if and
+// its caveats, the verdict; `readiness`: per vhost the verdict, its reasons and the
+// would-block requests per day (formatters_tuning.cpp). Pure.
+[[nodiscard]] std::string format_tune(const nlohmann::ordered_json& answer);
+[[nodiscard]] std::string format_readiness(const nlohmann::ordered_json& answer);
+
 } // namespace mso

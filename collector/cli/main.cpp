@@ -5,7 +5,9 @@
 // Query (sent as protocol/query.h's request_line()) and the formatter of its answer.
 // Exit status: 0 success, 1 collector unreachable or error answer, 2 bad usage; `import`
 // also 3: done, but some input was skipped (cli/import.h).
+#include "cli/config_check.h"
 #include "cli/connection.h"
+#include "cli/exclusion_file.h"
 #include "cli/export.h"
 #include "cli/formatters.h"
 #include "cli/import.h"
@@ -21,10 +23,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -66,6 +75,9 @@ struct Options {
     // import
     std::string vhost_map, storage_dir;
     std::vector<std::string> paths;
+    // tune and readiness
+    mso::TuneOptions tune;
+    std::string output, id_range = "10000-19999", check_config, apachectl = "apache2ctl";
 };
 
 void print_error(const std::string& message)
@@ -435,6 +447,67 @@ Result<Query> import_query(const Options& /*unused*/)
     return Query{};
 }
 
+void tune_rule_options(CLI::App& sub, Options& o)
+{
+    add_json(sub, o);
+    sub.add_option("--window", o.window, "the last DURATION of history (default 7d)");
+    sub.add_option("--min-clients", o.tune.min_clients,
+                   "fewer distinct clients: likely attack (default 5)");
+    sub.add_option("--max-suspicious-pct", o.tune.max_suspicious_pct,
+                   "more clients that also sent scanner or wide attack traffic (percent): "
+                   "likely attack (default 10)")
+        ->check(CLI::Range(0, 100));
+    sub.add_option("--wide-families", o.tune.wide_families,
+                   "a client firing this many attack rule families ... (default 3)");
+    sub.add_option("--wide-paths", o.tune.wide_paths,
+                   "... on this many paths is suspicious (default 3)");
+    sub.add_option("--family-paths", o.tune.family_paths,
+                   "paths under one directory that make a path family, @beginsWith (default 3)");
+    sub.add_option("--many-paths", o.tune.many_paths,
+                   "paths with no common directory that scope a target to the host (default 5)");
+    sub.add_option("--many-targets", o.tune.many_targets,
+                   "targets on many paths that remove the whole rule for the host (default 5)");
+}
+
+void tune_options(CLI::App& sub, Options& o)
+{
+    sub.add_option("--vhost", o.vhost, "the vhost to tune")->required();
+    tune_rule_options(sub, o);
+    sub.add_option("--output", o.output,
+                   "write the exclusion file here (default: stdout); a rerun keeps the ids of "
+                   "the exclusions this file already has");
+    sub.add_option("--id-range", o.id_range, "rule ids to use, FIRST-LAST (default 10000-19999)");
+    sub.add_option("--check-config", o.check_config,
+                   "run Apache's configtest with the file included, moving ids that "
+                   "collide with loaded ones (e.g. /etc/apache2/apache2.conf)");
+    sub.add_option("--apachectl", o.apachectl,
+                   "the program --check-config runs as CTL -f CONFIG -t (default apache2ctl)");
+}
+
+void readiness_options(CLI::App& sub, Options& o)
+{
+    add_vhost(sub, o);
+    tune_rule_options(sub, o);
+}
+
+Result<Query> tune_query(const Options& o)
+{
+    auto query = with_window(base_query(QueryCommand::tune, o), o);
+    if (query) {
+        query->tune = o.tune;
+    }
+    return query;
+}
+
+Result<Query> readiness_query(const Options& o)
+{
+    auto query = with_window(base_query(QueryCommand::readiness, o), o);
+    if (query) {
+        query->tune = o.tune;
+    }
+    return query;
+}
+
 // --- Running ---------------------------------------------------------------------------
 
 // Prints one answer: JSON without "ok", or the formatter's text.
@@ -567,6 +640,167 @@ int run_import_command(const Options& o, const Query& /*unused*/, Formatter /*un
     return mso::run_import(settings);
 }
 
+Result<std::string> read_text_file(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return mso::fail("cannot read " + path + ": " + std::strerror(errno));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+// Writes `text` to `path` through a temporary file in the same directory and rename.
+Result<void> write_file_atomically(const std::string& path, const std::string& text)
+{
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) {
+            return mso::fail("cannot write " + tmp + ": " + std::strerror(errno));
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        return mso::fail("cannot rename " + tmp + " to " + path + ": " + ec.message());
+    }
+    return mso::ok();
+}
+
+// tune: the proposals from the collector, ids kept from --output's previous version
+// and moved off loaded ones (--check-config), the file written, Apache's configtest.
+int run_tune(const Options& o, const Query& query, Formatter format)
+{
+    const auto range = mso::parse_id_range(o.id_range);
+    if (!range) {
+        print_error(range.error());
+        return 2;
+    }
+    auto answer = mso::query_collector(o.socket_path, mso::request_line(query));
+    if (!answer) {
+        print_error(answer.error());
+        return 1;
+    }
+    std::vector<std::string> rejected;
+    std::vector<mso::ExclusionSpec> specs = mso::specs_from_answer(*answer, rejected);
+    std::map<std::string, long> previous;
+    if (!o.output.empty() && std::filesystem::exists(o.output)) {
+        auto text = read_text_file(o.output);
+        if (!text) {
+            print_error(text.error());
+            return 1;
+        }
+        previous = mso::ids_in_file(*text);
+    }
+    std::set<long> taken;
+    bool already_included = false;
+    if (!o.check_config.empty()) {
+        auto ids =
+            mso::loaded_rule_ids(o.apachectl, o.check_config,
+                                 o.output.empty() ? std::string() : o.output, already_included);
+        if (!ids) {
+            print_error("--check-config: " + ids.error());
+            return 1;
+        }
+        taken = std::move(*ids);
+    }
+    std::vector<std::string> moved;
+    if (auto assigned = mso::assign_ids(specs, previous, *range, taken, moved); !assigned) {
+        print_error(assigned.error());
+        return 1;
+    }
+    const std::string file = mso::render_exclusion_file(mso::header_from_answer(*answer), specs);
+    std::string check_file = o.output;
+    if (!o.output.empty()) {
+        if (auto written = write_file_atomically(o.output, file); !written) {
+            print_error(written.error());
+            return 1;
+        }
+    } else if (!o.check_config.empty()) {
+        char name[] = "/tmp/modsec-observe-tune-XXXXXX";
+        const int fd = mkstemp(name);
+        if (fd < 0) {
+            print_error(std::string("mkstemp: ") + std::strerror(errno));
+            return 1;
+        }
+        close(fd);
+        check_file = name;
+        if (auto written = write_file_atomically(check_file, file); !written) {
+            print_error(written.error());
+            return 1;
+        }
+    }
+    json report = json::object();
+    report["ids_moved"] = moved;
+    report["rejected"] = rejected;
+    int status = 0;
+    if (!o.check_config.empty()) {
+        auto checked = mso::check_config(o.apachectl, o.check_config, check_file, already_included);
+        if (o.output.empty()) {
+            std::filesystem::remove(check_file);
+        }
+        if (!checked) {
+            print_error("--check-config: " + checked.error());
+            return 1;
+        }
+        json c = json::object();
+        c["ok"] = checked->ok;
+        c["already_included"] = checked->already_included;
+        c["command"] = checked->command;
+        c["output"] = checked->output;
+        report["config_check"] = std::move(c);
+        status = checked->ok ? 0 : 1;
+    }
+    json ids = json::object();
+    for (const mso::ExclusionSpec& s : specs) {
+        ids[s.key] = s.id;
+    }
+    report["ids"] = std::move(ids);
+    report["output"] = o.output;
+    if (o.as_json) {
+        json out = std::move(*answer);
+        out["file"] = std::move(report);
+        if (o.output.empty()) {
+            out["file"]["text"] = file;
+        }
+        return print_answer(std::move(out), true, format) != 0 ? 1 : status;
+    }
+    std::ostream& summary = o.output.empty() ? std::cerr : std::cout;
+    if (o.output.empty()) {
+        std::cout << file << std::flush;
+    }
+    summary << format(*answer);
+    summary << "\n"
+            << specs.size() << " exclusions "
+            << (o.output.empty() ? std::string("written to stdout")
+                                 : "written to " + mso::terminal_safe(o.output))
+            << " (ids " << mso::terminal_safe(o.id_range) << ")\n";
+    for (const std::string& line : moved) {
+        summary << "  " << mso::terminal_safe(line) << "\n";
+    }
+    for (const std::string& line : rejected) {
+        summary << "  not written: " << mso::terminal_safe(line) << "\n";
+    }
+    if (report.contains("config_check")) {
+        const json& c = report["config_check"];
+        summary << "Apache configtest ("
+                << (already_included ? "as configured, the file is "
+                                       "already included"
+                                     : "with the file included")
+                << "): " << (c["ok"].get<bool>() ? "passed" : "FAILED") << "\n";
+        std::istringstream lines(c["output"].get<std::string>());
+        for (std::string line; std::getline(lines, line);) {
+            summary << "  " << mso::terminal_safe(line) << "\n";
+        }
+    }
+    summary.flush();
+    return status;
+}
+
 struct Subcommand {
     const char* name;
     const char* help;
@@ -606,6 +840,14 @@ const Subcommand k_subcommands[] = {
      json_only_options, bare_query<QueryCommand::sources>, mso::format_sources},
     {"health", "collector counters", json_only_options, bare_query<QueryCommand::health>,
      mso::format_health},
+    {"tune",
+     "exclusion proposals for one vhost from its history, with evidence, what-if and an "
+     "optional Apache configtest",
+     tune_options, tune_query, mso::format_tune, run_tune},
+    {"readiness",
+     "per vhost: ready for SecRuleEngine On, ready after the proposed exclusions, "
+     "or not ready, with reasons",
+     readiness_options, readiness_query, mso::format_readiness},
     {"import",
      "store audit logs' entries in the collector's history (exit 3: something was skipped)",
      import_options, import_query, nullptr, run_import_command},

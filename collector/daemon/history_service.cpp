@@ -4,6 +4,7 @@
 #include "state/event_detail.h"
 #include "state/query_answer.h"
 #include "state/time_series.h"
+#include "tuning/tuning_answer.h"
 #include "util/time_format.h"
 
 #include <nlohmann/json.hpp>
@@ -404,6 +405,8 @@ Route route_query(const Query& query, bool history_enabled,
     // Memory counts rules and top lists since the start: it has no window for them.
     case QueryCommand::rules:
     case QueryCommand::top: return query.window ? Route::history : Route::memory;
+    case QueryCommand::tune:
+    case QueryCommand::readiness: return Route::history;
     default: return Route::memory;
     }
 }
@@ -421,6 +424,16 @@ HistoryAnswer answer_from_history(HistoryStore& store, const HistoryJob& job)
     case QueryCommand::rules: out = rules_answer(store, job); break;
     case QueryCommand::top: out = top_answer(store, job); break;
     case QueryCommand::sources: out = sources_answer(store, job); break;
+    case QueryCommand::tune:
+    case QueryCommand::readiness: {
+        const std::int64_t window = job.query.window.value_or(k_default_tune_window_s);
+        const std::int64_t since = (job.wall_now - window) * k_us;
+        const std::int64_t until = (job.wall_now + 1) * k_us;
+        out = job.query.command == QueryCommand::tune
+                  ? tune_answer(store, job.query, since, until)
+                  : readiness_answer(store, job.query, since, until);
+        break;
+    }
     case QueryCommand::event: {
         auto found = store.find(*job.query.unique_id, job.query.events.source);
         if (!found) {

@@ -87,6 +87,8 @@ constexpr std::pair<std::string_view, QueryCommand> k_commands[] = {
     {"health", QueryCommand::health},
     {"event", QueryCommand::event},
     {"sources", QueryCommand::sources},
+    {"tune", QueryCommand::tune},
+    {"readiness", QueryCommand::readiness},
 };
 constexpr std::pair<std::string_view, TopList> k_lists[] = {
     {"clients", TopList::clients},
@@ -294,6 +296,29 @@ Result<void> read_command_keys(const json& request, Query& query)
         }
         return read_string(request, k_source, query.events.source);
     }
+    case QueryCommand::tune:
+    case QueryCommand::readiness: {
+        if (query.command == QueryCommand::tune && (!query.vhost || query.vhost->empty())) {
+            return fail(std::string("tune needs \"") + k_vhost + "\" (a non-empty string)");
+        }
+        TuneOptions& o = query.tune;
+        const std::pair<const char*, std::uint64_t*> counts[] = {
+            {k_min_clients, &o.min_clients},     {k_max_suspicious_pct, &o.max_suspicious_pct},
+            {k_wide_families, &o.wide_families}, {k_wide_paths, &o.wide_paths},
+            {k_family_paths, &o.family_paths},   {k_many_paths, &o.many_paths},
+            {k_many_targets, &o.many_targets}};
+        for (const auto& [key, value] : counts) {
+            std::size_t n = static_cast<std::size_t>(*value);
+            if (auto read = read_count(request, key, n, k_max_tune_option); !read) {
+                return read;
+            }
+            *value = n;
+        }
+        if (o.max_suspicious_pct > 100) {
+            return fail(std::string("\"") + k_max_suspicious_pct + "\" must be 0 to 100");
+        }
+        return ok();
+    }
     default: return ok();
     }
 }
@@ -439,7 +464,8 @@ Result<Query> parse_query(std::string_view line)
     const bool long_window =
         query.command == QueryCommand::events || query.command == QueryCommand::timeseries ||
         query.command == QueryCommand::stats || query.command == QueryCommand::rules ||
-        query.command == QueryCommand::top;
+        query.command == QueryCommand::top || query.command == QueryCommand::tune ||
+        query.command == QueryCommand::readiness;
     if (auto read = read_window(request, query.window,
                                 long_window ? k_max_history_window_s : k_max_window_s);
         !read) {
@@ -509,6 +535,16 @@ std::string request_line(const Query& query)
     }
     if (query.command == QueryCommand::stats && query.shape.top_clients != 0) {
         out[k_top_clients] = query.shape.top_clients;
+    }
+    if (query.command == QueryCommand::tune || query.command == QueryCommand::readiness) {
+        const TuneOptions& o = query.tune;
+        out[k_min_clients] = o.min_clients;
+        out[k_max_suspicious_pct] = o.max_suspicious_pct;
+        out[k_wide_families] = o.wide_families;
+        out[k_wide_paths] = o.wide_paths;
+        out[k_family_paths] = o.family_paths;
+        out[k_many_paths] = o.many_paths;
+        out[k_many_targets] = o.many_targets;
     }
     return dump_line(out);
 }

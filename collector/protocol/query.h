@@ -41,6 +41,13 @@ inline constexpr const char k_until[] = "until";
 inline constexpr const char k_grep[] = "grep";
 inline constexpr const char k_cursor[] = "cursor";
 inline constexpr const char k_unique_id[] = "unique_id";
+inline constexpr const char k_min_clients[] = "min_clients";
+inline constexpr const char k_max_suspicious_pct[] = "max_suspicious_pct";
+inline constexpr const char k_wide_families[] = "wide_families";
+inline constexpr const char k_wide_paths[] = "wide_paths";
+inline constexpr const char k_family_paths[] = "family_paths";
+inline constexpr const char k_many_paths[] = "many_paths";
+inline constexpr const char k_many_targets[] = "many_targets";
 } // namespace query_key
 
 // What the top lists count, as named in the `top` query.
@@ -56,6 +63,25 @@ struct StatsShape {
 
     bool operator==(const StatsShape&) const = default;
 };
+
+// The tunable rules of `tune` and `readiness` (collector/tuning/: finding_groups.h for the
+// labels, exclusion_scope.h for the scopes; docs/TUNING.md).
+struct TuneOptions {
+    std::uint64_t min_clients = 5;         // fewer distinct clients: likely attack
+    std::uint64_t max_suspicious_pct = 10; // more suspicious clients (percent): likely attack
+    std::uint64_t wide_families = 3;       // a client firing this many attack families ...
+    std::uint64_t wide_paths = 3;          // ... on this many paths is suspicious
+    std::uint64_t family_paths = 3;        // paths under one directory: @beginsWith
+    std::uint64_t many_paths = 5;          // paths with no common directory: the host
+    std::uint64_t many_targets = 5;        // targets on many paths: the whole rule, host only
+
+    bool operator==(const TuneOptions&) const = default;
+};
+
+// The default window of `tune` and `readiness`: 7 days.
+inline constexpr std::int64_t k_default_tune_window_s = 7 * 24 * 3600;
+// Largest value of a TuneOptions count.
+inline constexpr std::uint64_t k_max_tune_option = 1'000'000;
 
 // Where a page of history ended (the store's cursor, history_store.h, without the
 // store): the next page holds the events strictly older in (time_us, row_id) order. On
@@ -129,7 +155,9 @@ enum class QueryCommand {
     tail,
     health,
     event,
-    sources
+    sources,
+    tune,
+    readiness
 };
 
 struct Query {
@@ -148,13 +176,15 @@ struct Query {
     // event: `source` alone.
     EventFilter events;
     std::optional<std::string> unique_id; // event: the request's UNIQUE_ID (required)
+    TuneOptions tune;                     // tune (vhost required), readiness
 
     bool operator==(const Query&) const = default;
 };
 
 // The command names, in the order error messages list them.
 inline constexpr const char* k_query_commands =
-    "stats, vhosts, rules, top, timeseries, events, tail, health, event, sources";
+    "stats, vhosts, rules, top, timeseries, events, tail, health, event, sources, tune, "
+    "readiness";
 
 // The query of one request line (without its newline), or why it was rejected
 // (lowercase, with context; sent back to the client). Pure: no state, no I/O, never

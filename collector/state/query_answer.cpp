@@ -230,6 +230,14 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
         out["tail"] = true; // the events follow, one line each, as they arrive
         tail = query.events;
         break;
+    case QueryCommand::tune:
+    case QueryCommand::readiness:
+        collector.count_bad_query();
+        return {
+            error_answer(std::string(query.command == QueryCommand::tune ? "tune" : "readiness") +
+                         " reads the history store, which this collector does not keep "
+                         "(--no-history)"),
+            std::nullopt};
     case QueryCommand::health: {
         json health = collector.health(now, memory ? memory() : MemoryUsage{});
         for (auto it = health.begin(); it != health.end(); ++it) {

@@ -51,13 +51,14 @@ TEST(ParseQuery, BadLines)
         {"\"stats\"", "request must be a json object, got string"},
         {"null", "request must be a json object, got null"},
         {"{}", "missing \"cmd\" (expected one of: stats, vhosts, rules, top, timeseries, events, "
-               "tail, health, event, sources)"},
+               "tail, health, event, sources, tune, readiness)"},
         {R"({"cmd":7})", "\"cmd\" must be a string, got number"},
         {R"({"cmd":"drop_tables"})",
          "unknown cmd \"drop_tables\" (expected one of: stats, vhosts, "
-         "rules, top, timeseries, events, tail, health, event, sources)"},
-        {R"({"cmd":"\u001b[2J"})", "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, "
-                                   "rules, top, timeseries, events, tail, health, event, sources)"},
+         "rules, top, timeseries, events, tail, health, event, sources, tune, readiness)"},
+        {R"({"cmd":"\u001b[2J"})",
+         "unknown cmd \"\\u001b[2J\" (expected one of: stats, vhosts, "
+         "rules, top, timeseries, events, tail, health, event, sources, tune, readiness)"},
         {R"({"cmd":"stats","vhost":1})", "\"vhost\" must be a string, got number"},
         {R"({"cmd":"stats","vhost":null})", "\"vhost\" must be a string, got null"},
         {R"({"cmd":"stats","vhost":["a"]})", "\"vhost\" must be a string, got array"},
@@ -148,7 +149,7 @@ TEST(ParseQuery, LongUnknownCommandIsCutInTheError)
     ASSERT_FALSE(parsed.has_value());
     EXPECT_EQ(parsed.error(), "unknown cmd \"" + std::string(64, 'x') +
                                   "\"... (expected one of: stats, vhosts, rules, top, timeseries, "
-                                  "events, tail, health, event, sources)");
+                                  "events, tail, health, event, sources, tune, readiness)");
 }
 
 TEST(ParseQuery, MaximumLengthLineIsAccepted)
@@ -460,3 +461,38 @@ TEST(RequestLine, ChoicesAreTheWireNames)
 }
 
 } // namespace
+
+namespace mso {
+namespace {
+
+TEST(ParseQuery, TuneAndReadiness)
+{
+    auto tune = parse_query(R"({"cmd":"tune","vhost":"cms.example","window":86400,)"
+                            R"("min_clients":8,"max_suspicious_pct":20,"many_paths":9})");
+    ASSERT_TRUE(tune) << tune.error();
+    EXPECT_EQ(tune->command, QueryCommand::tune);
+    EXPECT_EQ(tune->tune.min_clients, 8U);
+    EXPECT_EQ(tune->tune.max_suspicious_pct, 20U);
+    EXPECT_EQ(tune->tune.many_paths, 9U);
+    EXPECT_EQ(tune->tune.wide_families, TuneOptions{}.wide_families);
+    const auto tune_back = parse_query(request_line(*tune));
+    ASSERT_TRUE(tune_back) << tune_back.error();
+    EXPECT_EQ(*tune_back, *tune);
+
+    auto ready = parse_query(R"({"cmd":"readiness"})");
+    ASSERT_TRUE(ready) << ready.error();
+    EXPECT_FALSE(ready->vhost);
+    const auto ready_back = parse_query(request_line(*ready));
+    ASSERT_TRUE(ready_back) << ready_back.error();
+    EXPECT_EQ(*ready_back, *ready);
+
+    for (const char* bad : {R"({"cmd":"tune"})", R"({"cmd":"tune","vhost":""})",
+                            R"({"cmd":"tune","vhost":"v","min_clients":-1})",
+                            R"({"cmd":"tune","vhost":"v","min_clients":"5"})",
+                            R"({"cmd":"readiness","max_suspicious_pct":101})"}) {
+        EXPECT_FALSE(parse_query(bad)) << bad;
+    }
+}
+
+} // namespace
+} // namespace mso

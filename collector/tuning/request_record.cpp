@@ -1,0 +1,121 @@
+// Requests as the tuning logic sees them (request_record.h).
+#include "tuning/request_record.h"
+
+#include "state/event_detail.h"
+
+#include <algorithm>
+
+namespace mso {
+
+bool is_outbound_rule(std::string_view rule) noexcept
+{
+    return rule.size() == 6 && rule.starts_with("95");
+}
+
+std::string_view rule_family(std::string_view rule) noexcept
+{
+    if (rule.size() != 6 ||
+        !std::all_of(rule.begin(), rule.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return {};
+    }
+    return rule.substr(0, 3);
+}
+
+RequestRecord record_of(const StoredEvent& stored)
+{
+    const RequestEvent& e = stored.event;
+    RequestRecord r;
+    r.time_us = e.time_us;
+    r.unique_id = e.unique_id;
+    r.client = e.client;
+    r.method = e.method;
+    r.path = e.path;
+    r.user_agent = e.user_agent;
+    r.status = e.status;
+    r.engine =
+        stored.engine_mode == EngineMode::unknown ? inferred_engine_mode(e) : stored.engine_mode;
+    r.intercepted = e.intercepted;
+    if (e.scores) {
+        r.blocking_pl = e.scores->blocking_pl;
+    }
+    int inbound_sum = 0;
+    int outbound_sum = 0;
+    for (const Finding& f : e.findings) {
+        if (f.id.empty()) {
+            continue;
+        }
+        r.rule_ids.push_back(f.id);
+        if (f.id.starts_with("913")) {
+            r.scanner = true;
+        }
+        const int points = score_contribution(f);
+        if (points <= 0) {
+            continue;
+        }
+        ScoredFinding s;
+        s.rule = f.id;
+        s.target = f.target;
+        s.msg = f.msg;
+        s.points = points;
+        s.paranoia_level = f.paranoia_level;
+        s.outbound = is_outbound_rule(f.id);
+        s.counts = r.blocking_pl == 0 || f.paranoia_level == 0 || f.paranoia_level <= r.blocking_pl;
+        if (s.counts) {
+            (s.outbound ? outbound_sum : inbound_sum) += points;
+        }
+        r.findings.push_back(std::move(s));
+    }
+    if (e.scores) {
+        r.scores_recorded = true;
+        r.inbound = e.scores->inbound;
+        r.outbound = e.scores->outbound;
+        if (e.scores->inbound_threshold > 0) {
+            r.inbound_threshold = e.scores->inbound_threshold;
+        } else {
+            r.threshold_assumed = true;
+        }
+        if (e.scores->outbound_threshold > 0) {
+            r.outbound_threshold = e.scores->outbound_threshold;
+        } else {
+            r.threshold_assumed = true;
+        }
+    } else {
+        r.inbound = inbound_sum;
+        r.outbound = outbound_sum;
+        r.threshold_assumed = true;
+    }
+    return r;
+}
+
+namespace {
+
+bool reaches(int inbound, int outbound, const RequestRecord& r) noexcept
+{
+    return inbound >= r.inbound_threshold || outbound >= r.outbound_threshold;
+}
+
+} // namespace
+
+bool blocked_with(const RequestRecord& r, const std::vector<bool>& removed) noexcept
+{
+    const bool by_score = reaches(r.inbound, r.outbound, r);
+    if (r.intercepted && !by_score) {
+        return true;
+    }
+    int inbound = r.inbound;
+    int outbound = r.outbound;
+    for (std::size_t i = 0; i < r.findings.size() && i < removed.size(); ++i) {
+        const ScoredFinding& f = r.findings[i];
+        if (removed[i] && f.counts) {
+            (f.outbound ? outbound : inbound) -= f.points;
+        }
+    }
+    return reaches(inbound, outbound, r);
+}
+
+bool blocked_before(const RequestRecord& r) noexcept
+{
+    return r.intercepted || reaches(r.inbound, r.outbound, r);
+}
+
+} // namespace mso

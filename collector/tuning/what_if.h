@@ -1,0 +1,62 @@
+// What the proposed exclusions would have changed, computed from what was recorded:
+// each request's findings, scores and thresholds (request_record.h). Before -> after:
+// requests blocked (On) or that would have been (DetectionOnly), their distinct
+// clients, the attacks still caught, the inbound threshold ladder admins step down
+// (100, 50, 20, 10, 5), and per day the blocked requests by the rule that scored most.
+// The caveats say what this cannot know. Pure, thread-safe.
+#pragma once
+
+#include "tuning/exclusion_scope.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mso {
+
+inline constexpr int k_ladder[] = {5, 10, 20, 50, 100};
+
+struct LadderStep {
+    int threshold = 0;
+    std::uint64_t before = 0; // requests whose inbound score reaches it
+    std::uint64_t after = 0;
+};
+
+struct DayCount {
+    std::string day; // YYYY-MM-DD (UTC)
+    std::uint64_t blocked = 0;
+    std::uint64_t blocked_after = 0;
+    std::map<std::string, std::uint64_t> by_rule; // rule that scored most -> blocked requests
+};
+
+struct WhatIf {
+    std::uint64_t requests = 0;
+    std::uint64_t blocked = 0;
+    std::uint64_t blocked_after = 0;
+    std::uint64_t clients_blocked = 0;
+    std::uint64_t clients_blocked_after = 0;
+    // Requests of likely-attack groups or from suspicious clients, and of those the ones
+    // blocked before and after.
+    std::uint64_t attacks = 0;
+    std::uint64_t attacks_caught = 0;
+    std::uint64_t attacks_caught_after = 0;
+    // Blocked requests that are not attacks, before and after (what readiness weighs),
+    // and their distinct clients.
+    std::uint64_t benign_blocked = 0;
+    std::uint64_t benign_blocked_after = 0;
+    std::uint64_t benign_clients_after = 0;
+    std::vector<LadderStep> ladder;
+    std::vector<DayCount> days;
+    std::vector<std::string> caveats;
+    // Unique ids of blocked requests that the proposals let through (On: real users that
+    // were blocked and look like false positives), at most k_max_examples * 4.
+    std::vector<std::string> released_examples;
+};
+
+// Applies `proposal` to `records` and fills each exclusion's removes_blocks.
+[[nodiscard]] WhatIf what_if(const std::vector<RequestRecord>& records,
+                             const std::vector<FindingGroup>& groups, Proposal& proposal,
+                             const TuneOptions& options);
+
+} // namespace mso

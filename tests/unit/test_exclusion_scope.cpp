@@ -1,0 +1,143 @@
+// Scoping (exclusion_scope.h), table-driven: one path, a path family, the host for a
+// target on many paths, the whole rule for a protocol rule on a header or a rule on
+// many targets everywhere; hostile request data is skipped, never written.
+#include "tuning/exclusion_scope.h"
+
+#include "tuning_records.h"
+
+#include <gtest/gtest.h>
+
+namespace mso {
+namespace {
+
+using testing::finding;
+using testing::from_clients;
+using testing::RecordSpec;
+
+std::vector<RequestRecord> traffic(const std::vector<std::pair<std::string, std::string>>& hits,
+                                   const std::string& rule, int clients = 6)
+{
+    std::vector<RequestRecord> out;
+    for (const auto& [path, target] : hits) {
+        RecordSpec s;
+        s.path = path;
+        s.findings = {finding(rule, target)};
+        auto more = from_clients(s, clients);
+        out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+}
+
+struct ScopeCase {
+    const char* name;
+    std::string rule;
+    std::vector<std::pair<std::string, std::string>> hits; // path, target
+    std::vector<std::string> expected;                     // keys
+};
+
+TEST(ExclusionScope, Scopes)
+{
+    const ScopeCase cases[] = {
+        {"one target on one path",
+         "942100",
+         {{"/index.php", "ARGS:comment"}},
+         {"www.example.com 942100 ARGS:comment exact /index.php"}},
+        {"two paths, no family: one each",
+         "942100",
+         {{"/a.php", "ARGS:q"}, {"/b.php", "ARGS:q"}},
+         {"www.example.com 942100 ARGS:q exact /a.php",
+          "www.example.com 942100 ARGS:q exact /b.php"}},
+        {"a path family",
+         "941160",
+         {{"/wp-admin/post.php", "ARGS:content"},
+          {"/wp-admin/edit.php", "ARGS:content"},
+          {"/wp-admin/page.php", "ARGS:content"}},
+         {"www.example.com 941160 ARGS:content prefix /wp-admin/"}},
+        {"many paths, no common directory: the host",
+         "942100",
+         {{"/a", "ARGS:t"}, {"/b", "ARGS:t"}, {"/c", "ARGS:t"}, {"/d", "ARGS:t"}, {"/e", "ARGS:t"}},
+         {"www.example.com 942100 ARGS:t any *"}},
+        {"protocol rule on a header: the whole rule, host only",
+         "920450",
+         {{"/matomo.php", "REQUEST_HEADERS:Expect"}},
+         {"www.example.com 920450 * any *"}},
+        {"a chain's TX target: the rule on its path",
+         "942100",
+         {{"/x", "TX:0"}},
+         {"www.example.com 942100 * exact /x"}},
+        {"many targets on many paths: the whole rule, host only",
+         "942200",
+         {{"/a", "ARGS:1"}, {"/b", "ARGS:2"}, {"/c", "ARGS:3"}, {"/d", "ARGS:4"}, {"/e", "ARGS:5"}},
+         {"www.example.com 942200 * any *"}},
+    };
+    for (const ScopeCase& c : cases) {
+        const auto groups = group_findings(traffic(c.hits, c.rule), TuneOptions{});
+        const Proposal p = propose(groups, "WWW.Example.com", TuneOptions{});
+        std::vector<std::string> keys;
+        for (const Exclusion& x : p.exclusions) {
+            keys.push_back(x.key);
+            EXPECT_EQ(x.host, "www.example.com") << c.name;
+            EXPECT_FALSE(x.why.empty()) << c.name;
+        }
+        EXPECT_EQ(keys, c.expected) << c.name;
+        EXPECT_TRUE(p.skipped.empty()) << c.name;
+    }
+}
+
+TEST(ExclusionScope, AttacksGetNoExclusion)
+{
+    const auto groups = group_findings(traffic({{"/x", "ARGS:id"}}, "942100", 2), TuneOptions{});
+    ASSERT_EQ(groups.size(), 1U);
+    EXPECT_EQ(groups[0].label, GroupLabel::likely_attack);
+    EXPECT_TRUE(propose(groups, "h", TuneOptions{}).exclusions.empty());
+}
+
+TEST(ExclusionScope, HostileInputIsSkippedAndReported)
+{
+    const std::vector<std::pair<std::string, std::string>> hostile = {
+        {"/a\"b", "ARGS:x"},                  // a quote in the path
+        {"/a\nSecRuleEngine Off", "ARGS:x"},  // a newline and a directive
+        {"/%{tx.x}", "ARGS:x"},               // a macro
+        {"/ok", "ARGS:a,ctl:ruleEngine=Off"}, // a comma ends the ctl action
+        {"/ok", "ARGS:a;b"},                  // a ';' splits the target
+        {"/ok", "ARGS:/^re$/"},               // a regular expression
+        {"/ok", "ARGS:a b"},                  // a space
+        {"/ok", "ARGS:a\\"},                  // a backslash
+        {"/p%20q", "ARGS:x"},                 // percent-encoding (REQUEST_FILENAME is decoded)
+    };
+    for (const auto& [path, target] : hostile) {
+        const auto groups = group_findings(traffic({{path, target}}, "942100"), TuneOptions{});
+        const Proposal p = propose(groups, "www.example.com", TuneOptions{});
+        EXPECT_TRUE(p.exclusions.empty()) << path << " " << target;
+        ASSERT_EQ(p.skipped.size(), 1U) << path << " " << target;
+        EXPECT_FALSE(p.skipped[0].reason.empty());
+    }
+    const auto groups = group_findings(traffic({{"/ok", "ARGS:x"}}, "942100"), TuneOptions{});
+    for (const char* host : {"evil\".com", "a b", "x\ny", "-x", ""}) {
+        const Proposal p = propose(groups, host, TuneOptions{});
+        EXPECT_TRUE(p.exclusions.empty()) << host;
+        EXPECT_EQ(p.skipped.size(), 1U) << host;
+    }
+}
+
+TEST(ExclusionScope, Excludes)
+{
+    Exclusion x;
+    x.rule = "942100";
+    x.target = "ARGS:q";
+    x.match = PathMatch::prefix;
+    x.path = "/app/";
+    RequestRecord r;
+    r.path = "/app/search";
+    EXPECT_TRUE(excludes(x, r, finding("942100", "ARGS:q")));
+    EXPECT_FALSE(excludes(x, r, finding("942100", "ARGS:p")));
+    EXPECT_FALSE(excludes(x, r, finding("942101", "ARGS:q")));
+    r.path = "/other";
+    EXPECT_FALSE(excludes(x, r, finding("942100", "ARGS:q")));
+    x.target.clear();
+    x.match = PathMatch::any;
+    EXPECT_TRUE(excludes(x, r, finding("942100", "REQUEST_HEADERS:x")));
+}
+
+} // namespace
+} // namespace mso

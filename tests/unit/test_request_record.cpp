@@ -1,0 +1,142 @@
+// Requests as the tuning logic sees them: scores, thresholds and paranoia levels from
+// the stored event, and the blocked-with-removals arithmetic (CRS 3 and 4 thresholds).
+#include "tuning/request_record.h"
+
+#include <gtest/gtest.h>
+
+namespace mso {
+namespace {
+
+Finding crs_finding(std::string id, std::string severity, int pl, std::string target = "ARGS:q")
+{
+    Finding f;
+    f.id = std::move(id);
+    f.severity = std::move(severity);
+    f.paranoia_level = pl;
+    f.target = std::move(target);
+    return f;
+}
+
+StoredEvent stored(std::vector<Finding> findings, std::optional<AnomalyScores> scores,
+                   bool intercepted = false)
+{
+    StoredEvent s;
+    s.event.client = "192.0.2.7";
+    s.event.path = "/x";
+    s.event.method = "GET";
+    s.event.findings = std::move(findings);
+    s.event.scores = scores;
+    s.event.intercepted = intercepted;
+    s.engine_mode = intercepted ? EngineMode::on : EngineMode::detection_only;
+    return s;
+}
+
+TEST(RequestRecord, KeepsOnlyScoringFindingsAndReadsRecordedScores)
+{
+    AnomalyScores sc;
+    sc.inbound = 10;
+    sc.inbound_threshold = 5;
+    sc.outbound_threshold = 4;
+    sc.blocking_pl = 1;
+    const RequestRecord r = record_of(
+        stored({crs_finding("942100", "CRITICAL", 1), crs_finding("942432", "WARNING", 2),
+                crs_finding("949110", "CRITICAL", 0), crs_finding("913100", "CRITICAL", 1)},
+               sc));
+    ASSERT_EQ(r.findings.size(), 3U); // 949110 reports the score, it adds nothing
+    EXPECT_TRUE(r.findings[0].counts);
+    EXPECT_FALSE(r.findings[1].counts) << "PL 2 above blocking PL 1: detection only";
+    EXPECT_TRUE(r.scanner);
+    EXPECT_EQ(r.inbound, 10);
+    EXPECT_FALSE(r.threshold_assumed);
+    EXPECT_EQ(r.rule_ids.size(), 4U);
+}
+
+TEST(RequestRecord, WithoutScoresSumsFindingsAndAssumesDefaults)
+{
+    const RequestRecord r = record_of(stored(
+        {crs_finding("941100", "CRITICAL", 1), crs_finding("951100", "ERROR", 1)}, std::nullopt));
+    EXPECT_FALSE(r.scores_recorded);
+    EXPECT_TRUE(r.threshold_assumed);
+    EXPECT_EQ(r.inbound, 5);
+    EXPECT_EQ(r.outbound, 4);
+    EXPECT_TRUE(blocked_before(r));
+}
+
+struct BlockCase {
+    const char* name;
+    int inbound;
+    int threshold;
+    std::vector<std::pair<int, bool>> findings; // points, counts
+    std::vector<bool> removed;
+    bool intercepted;
+    bool before;
+    bool after;
+};
+
+TEST(RequestRecord, BlockedWithRemovals)
+{
+    const BlockCase cases[] = {
+        {"one critical, removed", 5, 5, {{5, true}}, {true}, false, true, false},
+        {"two criticals, one removed",
+         10,
+         5,
+         {{5, true}, {5, true}},
+         {true, false},
+         false,
+         true,
+         true},
+        {"crs 3 threshold 10 (netnea)",
+         10,
+         10,
+         {{5, true}, {5, true}},
+         {true, false},
+         false,
+         true,
+         false},
+        {"threshold 100 never reached", 15, 100, {{5, true}}, {false}, false, false, false},
+        {"removed finding above blocking PL changes nothing",
+         5,
+         5,
+         {{5, true}, {3, false}},
+         {false, true},
+         false,
+         true,
+         true},
+        {"intercepted below threshold: own deny stays",
+         3,
+         5,
+         {{3, true}},
+         {true},
+         true,
+         true,
+         true},
+        {"intercepted by score, released", 5, 5, {{5, true}}, {true}, true, true, false},
+    };
+    for (const BlockCase& c : cases) {
+        RequestRecord r;
+        r.inbound = c.inbound;
+        r.inbound_threshold = c.threshold;
+        r.intercepted = c.intercepted;
+        for (const auto& [points, counts] : c.findings) {
+            ScoredFinding f;
+            f.rule = "942100";
+            f.points = points;
+            f.counts = counts;
+            r.findings.push_back(f);
+        }
+        EXPECT_EQ(blocked_before(r), c.before) << c.name;
+        EXPECT_EQ(blocked_with(r, c.removed), c.after) << c.name;
+    }
+}
+
+TEST(RequestRecord, RuleFamiliesAndOutbound)
+{
+    EXPECT_EQ(rule_family("942100"), "942");
+    EXPECT_EQ(rule_family("12345"), "");
+    EXPECT_EQ(rule_family("94210a"), "");
+    EXPECT_TRUE(is_outbound_rule("951100"));
+    EXPECT_FALSE(is_outbound_rule("942100"));
+}
+
+} // namespace
+} // namespace mso
