@@ -243,10 +243,11 @@ def test_many_connections_and_garbage(rx):
             pass
     for s in socks:
         s.close()
-    # Garbage with a huge declared length and nothing behind it.
+    # A huge declared length with Expect: 100-continue is refused from its headers.
     s = socket.create_connection(("127.0.0.1", rx.port), timeout=30)
     s.sendall(b"PUT /rpc/auditLogReceiver HTTP/1.1\r\nAuthorization: " +
-              basic("web1", "pw1").encode() + b"\r\nContent-Length: 99999999999\r\n\r\n")
+              basic("web1", "pw1").encode() +
+              b"\r\nExpect: 100-continue\r\nContent-Length: 99999999999\r\n\r\n")
     s.settimeout(30)
     assert s.recv(100).startswith(b"HTTP/1.1 409")
     s.close()
