@@ -641,6 +641,9 @@ Result<void> ConsoleReceiver::bind()
         const int yes = 1;
         (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
+    // Answers go out in two writes (headers, body): without TCP_NODELAY, Nagle and the
+    // client's delayed ACK add 40 ms to every answer (curl, hence mlogc, sets it too).
+    server.set_tcp_nodelay(true);
     server.set_keep_alive_max_count(1000);
     server.set_keep_alive_timeout(5);
     server.set_read_timeout(static_cast<time_t>(o.read_timeout.count()));

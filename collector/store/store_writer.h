@@ -139,7 +139,6 @@ private:
 
     void run();
     void write(std::vector<Item>& batch);
-    void write_group(std::vector<Item>& batch, std::size_t begin, std::size_t end);
     void prune();
     void log(const std::string& message);
 

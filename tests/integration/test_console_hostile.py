@@ -64,7 +64,14 @@ class Receiver:
                                    metrics_port=self.metrics_port)
 
     def start(self) -> "Receiver":
-        self.collector.start()
+        self.collector.start()  # returns once its Unix sockets exist; the console comes next
+        def accepts() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(accepts, "the console port to accept")
         return self
 
     def cleanup(self) -> None:
