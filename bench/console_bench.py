@@ -22,6 +22,7 @@ import hashlib
 import http.client
 import json
 import multiprocessing as mp
+import os
 import re
 import shutil
 import socket
@@ -116,13 +117,17 @@ def main() -> int:
                                             "--json"], capture_output=True, text=True,
                                            check=True).stdout)
         stored = health["console"]["sensors"].get("bench", {}).get("stored", 0)
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         total = per * args.clients
         print(json.dumps({"clients": args.clients, "entries": total,
                           "entry_bytes": len(template(args.size)[0]),
                           "seconds": round(elapsed, 2),
                           "entries_per_s": round(total / elapsed),
                           "not_200": bad, "stored": stored,
-                          "batches": health["history"]["batches"]}))
+                          "batches": health["history"]["batches"],
+                          "collector_cpu_s": round(cpu_s, 2),
+                          "collector_cpu_us_per_entry": round(cpu_s * 1e6 / max(total, 1))}))
         return 0 if bad == 0 and stored == total else 1
     finally:
         proc.terminate()
