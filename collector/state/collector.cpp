@@ -32,8 +32,7 @@ void Collector::ingest_event(const RequestEvent& event, std::string_view /*sourc
                              std::int64_t now)
 {
     // Per-source accounting lands with `sources` (issue 12, item 3); the source is kept in
-    // the history store meanwhile.
-    ++m_counters.request_events;
+    // the history store meanwhile. Not counted in request_events (datagrams only).
     m_aggregator.add(event, now);
     m_events.push(RequestEvent(event));
 }

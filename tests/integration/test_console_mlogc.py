@@ -277,6 +277,11 @@ def test_every_entry_arrives_once_with_its_rules(binaries, parts, tls):
     assert_all_arrived(console, site, "web1", 12)
     h = console.health()["console"]
     assert h["sensors"]["web1"]["stored"] == 12, h
+    # The stored events also reached the live views (posted to the loop).
+    p = console.collector.cli_run("stats", "--json")
+    assert p.returncode == 0, p.stderr
+    live = {v["vhost"]: v for v in json.loads(p.stdout)["vhosts"]}
+    assert live["block.test"]["events"] == 12, live
     if tls:
         # The certificate chain verifies against the test CA (mlogc itself is told
         # InsecureNoCheckCert: it has no option for a CA file).
