@@ -192,10 +192,10 @@ constexpr std::uint64_t k_unread_body = 64 * 1024;
 
 thread_local RequestContext t_request;
 
+// The "ip:port" of the request's client, as peer_name() writes a connection's.
 std::string peer_of(const httplib::Request& req)
 {
-    return (req.remote_addr.find(':') == std::string::npos ? req.remote_addr : req.remote_addr) +
-           ":" + std::to_string(req.remote_port);
+    return req.remote_addr + ":" + std::to_string(req.remote_port);
 }
 
 // Waits on an HTTP thread for the writer's marker.
