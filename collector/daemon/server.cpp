@@ -329,6 +329,13 @@ void Server::ingest_datagram(std::string_view datagram)
     }
 }
 
+void Server::ingest_received(const RequestEvent& event, std::string_view source,
+                             std::uint64_t bytes)
+{
+    m_collector.ingest_event(event, source, static_cast<std::int64_t>(std::time(nullptr)), bytes);
+    publish(event, source);
+}
+
 void Server::set_history(StoreWriter& writer, std::string path)
 {
     m_history = &writer;

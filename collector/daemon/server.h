@@ -58,6 +58,17 @@ public:
     // Runs `task` on the loop thread, soon, with the collector lock held (between
     // wake-ups, in the order posted). Callable from any thread; never waits on the loop.
     void post(std::function<void()> task) { m_inbox.post(std::move(task)); }
+    // As post(), with the collector: `task(collector)` runs on the loop thread.
+    void post_to_collector(std::function<void(Collector&)> task)
+    {
+        m_inbox.post([this, task = std::move(task)] { task(m_collector); });
+    }
+    // On the loop thread (a posted task): aggregates an event that was received and
+    // stored elsewhere (the console receiver) from `source`, and shows it to `tail`
+    // clients. It is not offered to the history writer again. `bytes`: what was received
+    // for it (0: its decoded size), for the source's accounting (`sources`).
+    void ingest_received(const RequestEvent& event, std::string_view source,
+                         std::uint64_t bytes = 0);
 
     // The dashboard's questions (daemon/web_server.h). ask() is callable from any thread
     // and never waits on the loop; `reply` runs once, on the loop thread, with the

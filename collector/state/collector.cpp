@@ -165,6 +165,23 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
     out["import"] =
         json{{"connections", i.connections}, {"events", i.events},       {"inserted", i.inserted},
              {"duplicates", i.duplicates},   {"malformed", i.malformed}, {"lost", i.lost}};
+    if (m_console.enabled) {
+        json console = json::object();
+        console["listen"] = m_console.listen;
+        console["connections"] = m_console.connections;
+        json sensors = json::object();
+        for (const auto& [name, s] : m_console.sensors) {
+            json refused = json::object();
+            for (const auto& [reason, n] : s.refused) {
+                refused[reason] = n;
+            }
+            sensors[name] = json{{"requests", s.requests},     {"stored", s.stored},
+                                 {"duplicates", s.duplicates}, {"bytes", s.bytes},
+                                 {"last_seen", s.last_seen},   {"refused", std::move(refused)}};
+        }
+        console["sensors"] = std::move(sensors);
+        out["console"] = std::move(console);
+    }
     return out;
 }
 

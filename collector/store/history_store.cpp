@@ -413,8 +413,12 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
 
 } // namespace
 
-Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events, Dedup dedup)
+Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events, Dedup dedup,
+                                             std::vector<bool>* inserted_flags)
 {
+    if (inserted_flags != nullptr) {
+        inserted_flags->clear();
+    }
     Impl& m = *m_impl;
     m.db.clear_failure();
     if (m.read_only) {
@@ -437,6 +441,9 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
             break;
         }
         ++(*inserted ? stats.inserted : stats.duplicates);
+        if (inserted_flags != nullptr) {
+            inserted_flags->push_back(*inserted);
+        }
     }
     if (result) {
         result = m.apply_minutes(minutes);

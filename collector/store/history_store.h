@@ -149,9 +149,11 @@ public:
     [[nodiscard]] const OpenReport& open_report() const noexcept;
 
     // Stores `events` in one transaction; a duplicate (see Dedup) is counted, not stored.
-    // On error nothing of the batch is stored; last_failure() tells a full disk.
+    // On error nothing of the batch is stored; last_failure() tells a full disk. With
+    // `inserted`, it is set to one flag per event: stored (true) or a duplicate.
     [[nodiscard]] Result<WriteStats> write_batch(std::span<const StoredEvent> events,
-                                                 Dedup dedup = Dedup::content);
+                                                 Dedup dedup = Dedup::content,
+                                                 std::vector<bool>* inserted = nullptr);
     [[nodiscard]] SqliteFailure last_failure() const noexcept;
 
     [[nodiscard]] Result<Page> search(const HistoryQuery& query);

@@ -10,6 +10,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// What became of one event of a batch.
+constexpr std::uint8_t k_lost = 0;
+constexpr std::uint8_t k_inserted = 1;
+constexpr std::uint8_t k_duplicate = 2;
+
 std::int64_t system_now_us()
 {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -73,7 +78,7 @@ OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
     return OfferResult::accepted;
 }
 
-bool StoreWriter::offer_marker(Producer producer, MarkerCallback done)
+bool StoreWriter::offer_marker(Producer producer, MarkerCallback done, bool commit_now)
 {
     bool wake = false;
     {
@@ -89,7 +94,9 @@ bool StoreWriter::offer_marker(Producer producer, MarkerCallback done)
         item.marker = std::move(done);
         m_queue.push_back(std::move(item));
         ++m_offered;
-        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events ||
+               (commit_now && !m_commit_now);
+        m_commit_now = m_commit_now || commit_now;
     }
     if (wake) {
         m_wake.notify_one();
@@ -154,7 +161,8 @@ void StoreWriter::run()
         bool last = false;
         {
             std::unique_lock lock(m_mutex);
-            while (!m_stopping && !m_flush_wanted && m_queue.size() < m_options.batch_events) {
+            while (!m_stopping && !m_flush_wanted && !m_commit_now &&
+                   m_queue.size() < m_options.batch_events) {
                 const auto now = SteadyClock::now();
                 if (!m_queue.empty()) {
                     const auto deadline = m_first_at + m_options.batch_interval;
@@ -181,6 +189,8 @@ void StoreWriter::run()
             if (m_queue.empty()) {
                 m_flush_wanted = false;
             }
+            // What is left beyond batch_events may hold the waited-for marker: go on.
+            m_commit_now = m_commit_now && !m_queue.empty();
             last = m_stopping && m_queue.empty();
         }
         if (!batch.empty()) {
@@ -197,23 +207,59 @@ void StoreWriter::run()
 
 void StoreWriter::write(std::vector<Item>& batch)
 {
-    // Markers split the batch: what comes before one is written before it is answered.
-    std::size_t begin = 0;
-    for (std::size_t i = 0; i <= batch.size(); ++i) {
-        if (i < batch.size() && !batch[i].marker) {
+    // One transaction per duplicate rule for the whole batch (usually one): markers do
+    // not split it, so the HTTP clients waiting for theirs share a commit (group commit).
+    // Each event's outcome is kept, then the batch is walked in order so that every
+    // marker gets its producer's results since its previous marker, as before.
+    std::vector<std::uint8_t> outcome(batch.size(), k_lost);
+    std::vector<StoredEvent> events;
+    std::vector<std::size_t> index;
+    std::vector<bool> inserted;
+    std::vector<bool> taken(batch.size(), false);
+    for (std::size_t first = 0; first < batch.size(); ++first) {
+        if (taken[first] || batch[first].marker) {
             continue;
         }
-        write_group(batch, begin, i);
-        if (i < batch.size()) {
-            const Producer producer = batch[i].how.producer;
-            MarkerResult result;
-            if (const auto it = m_since_marker.find(producer); it != m_since_marker.end()) {
-                result = it->second;
-                m_since_marker.erase(it);
+        const Dedup dedup = batch[first].how.dedup;
+        events.clear();
+        index.clear();
+        for (std::size_t i = first; i < batch.size(); ++i) {
+            if (!taken[i] && !batch[i].marker && batch[i].how.dedup == dedup) {
+                taken[i] = true;
+                events.push_back(std::move(batch[i].event));
+                index.push_back(i);
             }
-            batch[i].marker(result);
         }
-        begin = i + 1;
+        auto stats = m_store.write_batch(events, dedup, &inserted);
+        if (stats && inserted.size() == index.size()) {
+            m_written.fetch_add(stats->inserted, std::memory_order_relaxed);
+            m_duplicates.fetch_add(stats->duplicates, std::memory_order_relaxed);
+            m_batches.fetch_add(1, std::memory_order_relaxed);
+            for (std::size_t k = 0; k < index.size(); ++k) {
+                outcome[index[k]] = inserted[k] ? k_inserted : k_duplicate;
+            }
+        } else {
+            const auto n = static_cast<std::uint64_t>(events.size());
+            const bool full = m_store.last_failure() == SqliteFailure::full;
+            (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
+            log(stats.error() + (full ? " (disk full)" : ""));
+        }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Producer producer = batch[i].how.producer;
+        if (!batch[i].marker) {
+            MarkerResult& mine = m_since_marker[producer];
+            ++(outcome[i] == k_inserted    ? mine.inserted
+               : outcome[i] == k_duplicate ? mine.duplicates
+                                           : mine.lost);
+            continue;
+        }
+        MarkerResult result;
+        if (const auto it = m_since_marker.find(producer); it != m_since_marker.end()) {
+            result = it->second;
+            m_since_marker.erase(it);
+        }
+        batch[i].marker(result);
     }
     const auto n = static_cast<std::uint64_t>(batch.size());
     batch.clear();
@@ -222,43 +268,6 @@ void StoreWriter::write(std::vector<Item>& batch)
         m_done += n;
     }
     m_flushed.notify_all();
-}
-
-void StoreWriter::write_group(std::vector<Item>& batch, std::size_t begin, std::size_t end)
-{
-    // One transaction per (producer, dedup) among the events [begin, end), in order of
-    // first appearance; usually there is one.
-    std::vector<bool> taken(end - begin, false);
-    std::vector<StoredEvent> events;
-    for (std::size_t first = begin; first < end; ++first) {
-        if (taken[first - begin]) {
-            continue;
-        }
-        const Offer how = batch[first].how;
-        events.clear();
-        for (std::size_t i = first; i < end; ++i) {
-            const Offer& other = batch[i].how;
-            if (!taken[i - begin] && other.producer == how.producer && other.dedup == how.dedup) {
-                taken[i - begin] = true;
-                events.push_back(std::move(batch[i].event));
-            }
-        }
-        const auto n = static_cast<std::uint64_t>(events.size());
-        auto stats = m_store.write_batch(events, how.dedup);
-        MarkerResult& mine = m_since_marker[how.producer];
-        if (stats) {
-            m_written.fetch_add(stats->inserted, std::memory_order_relaxed);
-            m_duplicates.fetch_add(stats->duplicates, std::memory_order_relaxed);
-            m_batches.fetch_add(1, std::memory_order_relaxed);
-            mine.inserted += stats->inserted;
-            mine.duplicates += stats->duplicates;
-        } else {
-            const bool full = m_store.last_failure() == SqliteFailure::full;
-            (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
-            mine.lost += n;
-            log(stats.error() + (full ? " (disk full)" : ""));
-        }
-    }
 }
 
 void StoreWriter::prune()

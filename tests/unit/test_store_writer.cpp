@@ -243,6 +243,45 @@ TEST(StoreWriter, AMarkerReportsItsProducersEventsSinceItsPreviousMarker)
     EXPECT_EQ(stored(dir), 3 + 2 + 1 + 1);
 }
 
+TEST(StoreWriter, AWaitedForMarkerCommitsWithoutWaitingForTheInterval)
+{
+    // The batch interval is an hour: only commit_now can bring the markers back (the
+    // console receiver's HTTP clients wait for them). Markers offered together share
+    // the commits that follow (group commit).
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.batch_interval = std::chrono::hours(1);
+    StoreWriter writer(open_store(dir), o);
+    Markers markers;
+    std::vector<Producer> producers;
+    for (int i = 0; i < 5; ++i) {
+        const Producer p = writer.new_producer();
+        producers.push_back(p);
+        ASSERT_EQ(writer.offer(full_event(i), Offer{p, Dedup::request, true}),
+                  OfferResult::accepted);
+        ASSERT_TRUE(writer.offer_marker(p, markers.callback(p), /*commit_now=*/true));
+    }
+    ASSERT_TRUE(wait_for([&] { return markers.count() == 5; }));
+    {
+        const std::lock_guard lock(markers.mutex);
+        for (std::size_t i = 0; i < 5; ++i) {
+            EXPECT_EQ(markers.seen[i].first, producers[i]);
+            EXPECT_EQ(markers.seen[i].second, (MarkerResult{1, 0, 0}));
+        }
+    }
+    EXPECT_EQ(stored(dir), 5);
+    // A plain marker still rides the interval: it has not come back after the commit
+    // that an explicit flush makes... until that flush.
+    const Producer late = writer.new_producer();
+    ASSERT_EQ(writer.offer(full_event(9), Offer{late, Dedup::request, true}),
+              OfferResult::accepted);
+    ASSERT_TRUE(writer.offer_marker(late, markers.callback(late)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_EQ(markers.count(), 5U) << "a marker without commit_now waits for the batch";
+    writer.flush();
+    EXPECT_EQ(markers.count(), 6U);
+}
+
 TEST(StoreWriter, AMarkerComesAfterEverythingQueuedBeforeIt)
 {
     TempDir dir;

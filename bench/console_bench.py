@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Entries per second the console receiver stores from concurrent mlogc-like clients.
+
+Starts the built `modsec-observed` with history and `--console-listen` on loopback, then
+runs `--clients` processes (default 10), each on one keep-alive HTTP connection sending
+`PUT /rpc/auditLogReceiver` with Basic credentials, `X-Content-Hash` and a Native entry of
+about `--size` bytes (default 5,000: a captured mod_security2 entry, its unique id made
+distinct per upload, padded in part B) until `--entries` in all were answered. Every
+answer must be 200; the collector's `health` must count every entry as stored. Prints
+entries/s (answered 200 = committed) and the history batches the writer used.
+
+    bench/console_bench.py [--build build] [--clients 10] [--entries 20000] [--size 5000]
+
+The clients run in separate processes so that Python's lock does not cap the rate; on a
+2-core machine they compete with the collector for the CPU, so the figure is a floor.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import multiprocessing as mp
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = sorted((REPO / "tests/data/audit/v2_native_concurrent/storage").rglob("*-*"))
+
+
+def template(size: int) -> tuple[bytes, str]:
+    entry = next(p for p in TEMPLATE if p.is_file()).read_bytes()
+    uid = re.search(rb"^\[[^\]]+\] (\S+) ", entry, re.M).group(1).decode()
+    boundary = re.match(rb"--([0-9a-f]{8})-A--", entry).group(1)
+    pad = max(0, size - len(entry))
+    if pad:
+        marker = b"--" + boundary + b"-F--"
+        entry = entry.replace(marker, b"X-Pad: " + b"p" * max(0, pad - 9) + b"\n\n" + marker, 1)
+    return entry, uid
+
+
+def client(port: int, first: int, count: int, size: int, out: mp.Queue) -> None:
+    body, uid = template(size)
+    auth = "Basic " + base64.b64encode(b"bench:bench").decode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as curl (mlogc) does
+    bad = 0
+    for i in range(first, first + count):
+        new_uid = f"{i:0{len(uid)}d}"[-len(uid):]
+        entry = body.replace(uid.encode(), new_uid.encode())
+        headers = {"Authorization": auth, "Expect": "",
+                   "X-Content-Hash": "md5:" + hashlib.md5(entry).hexdigest() + " ",
+                   "Content-Length": str(len(entry))}
+        conn.request("PUT", "/rpc/auditLogReceiver", body=entry, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        if r.status != 200:
+            bad += 1
+    conn.close()
+    out.put(bad)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=str(REPO / "build"))
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--entries", type=int, default=20000)
+    ap.add_argument("--size", type=int, default=5000)
+    args = ap.parse_args()
+    daemon = Path(args.build) / "collector" / "modsec-observed"
+    cli = Path(args.build) / "collector" / "modsec-observe"
+    tmp = Path(tempfile.mkdtemp(prefix="msocb"))
+    port = free_port()
+    sensors = tmp / "sensors"
+    sensors.write_text(subprocess.run(["htpasswd", "-nbB", "bench", "bench"], text=True,
+                                      capture_output=True, check=True).stdout)
+    proc = subprocess.Popen([str(daemon), "--event-socket", str(tmp / "ev.sock"),
+                             "--query-socket", str(tmp / "q.sock"), "--state-dir",
+                             str(tmp / "state"), "--console-listen", f"127.0.0.1:{port}",
+                             "--sensors", str(sensors), "--console-workers",
+                             str(max(16, args.clients))],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        per = args.entries // args.clients
+        out: mp.Queue = mp.Queue()
+        procs = [mp.Process(target=client, args=(port, 10_000_000 + c * per, per, args.size, out))
+                 for c in range(args.clients)]
+        start = time.monotonic()
+        for p in procs:
+            p.start()
+        bad = sum(out.get() for _ in procs)
+        elapsed = time.monotonic() - start
+        for p in procs:
+            p.join()
+        health = json.loads(subprocess.run([str(cli), "--socket", str(tmp / "q.sock"), "health",
+                                            "--json"], capture_output=True, text=True,
+                                           check=True).stdout)
+        stored = health["console"]["sensors"].get("bench", {}).get("stored", 0)
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        total = per * args.clients
+        print(json.dumps({"clients": args.clients, "entries": total,
+                          "entry_bytes": len(template(args.size)[0]),
+                          "seconds": round(elapsed, 2),
+                          "entries_per_s": round(total / elapsed),
+                          "not_200": bad, "stored": stored,
+                          "batches": health["history"]["batches"],
+                          "collector_cpu_s": round(cpu_s, 2),
+                          "collector_cpu_us_per_entry": round(cpu_s * 1e6 / max(total, 1))}))
+        return 0 if bad == 0 and stored == total else 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
