@@ -18,6 +18,10 @@ MSO_PACKAGES=(
   clang-format
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
+  # tests: nginx + ModSecurity v3 (libmodsecurity3) posting to the collector
+  # (tests/integration/test_nginx_v3.py, nginx_sandbox.py); each test runs its own nginx
+  # from a temp dir, the system service is stopped and disabled (mso_quiet_system_nginx)
+  nginx libnginx-mod-http-modsecurity
   # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py)
   python3 python3-pytest curl wrk nghttp2-client
   # fuzzing (tests/fuzz/run.sh): clang; its libFuzzer/sanitizer runtimes are named after
@@ -58,8 +62,21 @@ mso_install_packages() {
     return
   fi
   mso_apt_install "${MSO_PACKAGES[@]}"
+  mso_quiet_system_nginx
   mso_install_clang_runtime
   mso_install_promtool
+}
+
+# Debian's nginx package starts its service on port 80 where it can; the tests never use
+# it (they start their own nginx on a free loopback port). Stop and disable it.
+mso_quiet_system_nginx() {
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    systemctl stop nginx.service 2>/dev/null || true
+    systemctl disable nginx.service 2>/dev/null || true
+  elif [[ -x /etc/init.d/nginx ]]; then
+    /etc/init.d/nginx stop >/dev/null 2>&1 || true
+    update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
 }
 
 # promtool (checks the /metrics output in the integration tests) ships in Debian's
