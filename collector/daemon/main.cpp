@@ -4,6 +4,8 @@
 // the Server until SIGTERM/SIGINT, saves a last snapshot and removes its sockets on
 // the way out. SIGHUP re-reads the options and applies those that can change at run
 // time. Start-up errors exit with status 2 (bad options) or 1.
+#include "daemon/console_receiver.h"
+#include "daemon/console_sensors.h"
 #include "daemon/metrics.h"
 #include "daemon/metrics_http.h"
 #include "daemon/options.h"
@@ -22,6 +24,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -178,7 +182,8 @@ void save_state_now(const std::string& dir, mso::Collector& collector, bool at_e
 // Snapshots every --snapshot-interval, spool replay, and SIGHUP: re-parse `argv` and
 // apply what can change (`running` is then what is in force).
 void schedule_tasks(mso::Server& server, mso::Options& running, const mso::PolicyBasis& basis,
-                    int argc, const char* const* argv)
+                    int argc, const char* const* argv,
+                    const std::function<void(const mso::Options&)>& reload_sensors)
 {
     if (!running.state_dir.empty()) {
         server.set_periodic_task(
@@ -188,15 +193,19 @@ void schedule_tasks(mso::Server& server, mso::Options& running, const mso::Polic
     if (!running.spool_dir.empty()) {
         server.enable_spool_replay(running.spool_dir); // what children spooled while we were down
     }
-    server.set_signal_task(g_reload, [&running, &basis, &server, argc, argv](mso::Collector& c) {
-        const auto next = mso::parse_options(argc, argv);
-        if (!next) {
-            mso::log_line("reload: configuration not applied, keeping the running one: " +
-                          next.error());
-            return;
-        }
-        mso::apply_reload(*next, running, basis, c, server);
-    });
+    server.set_signal_task(
+        g_reload, [&running, &basis, &server, argc, argv, &reload_sensors](mso::Collector& c) {
+            const auto next = mso::parse_options(argc, argv);
+            if (!next) {
+                mso::log_line("reload: configuration not applied, keeping the running one: " +
+                              next.error());
+                return;
+            }
+            mso::apply_reload(*next, running, basis, c, server);
+            if (reload_sensors) {
+                reload_sensors(*next);
+            }
+        });
 }
 
 // Opens the history database (--state-dir/history.db; a corrupt one is moved aside and
@@ -248,6 +257,69 @@ mso::Result<void> serve_metrics(std::optional<mso::MetricsHttp>& metrics,
     return mso::ok();
 }
 
+// The console's report of one upload, on the loop thread: its sensor's counters, and the
+// event (when newly stored) into the live views with its source.
+void count_console_report(mso::Server& server, mso::Collector& c, const mso::ConsoleReport& r)
+{
+    c.console_status().connections = r.open_connections;
+    mso::SensorCounters& counters = c.console_status().sensors[r.sensor];
+    ++counters.requests;
+    counters.last_seen = static_cast<std::int64_t>(std::time(nullptr));
+    if (r.refusal) {
+        ++counters.refused[std::string(mso::refusal_name(*r.refusal))];
+        return;
+    }
+    if (r.duplicate) {
+        ++counters.duplicates;
+        return;
+    }
+    ++counters.stored;
+    counters.bytes += r.bytes;
+    if (r.stored) {
+        server.ingest_received(r.stored->event, r.stored->source);
+    }
+}
+
+// Serves the console receiver (--console-listen) on threads of its own; the history
+// writer must outlive it.
+mso::Result<void> serve_console(std::unique_ptr<mso::ConsoleReceiver>& console,
+                                const mso::Options& opt, const mso::StartSettings& settings,
+                                mso::Server& server, mso::StoreWriter* writer)
+{
+    auto sensors = mso::SensorTable::load(opt.sensors_file, opt.v3_sensors_file);
+    if (!sensors) {
+        return mso::fail("--sensors: " + sensors.error());
+    }
+    mso::ConsoleOptions options;
+    options.address = *settings.console;
+    options.tls_cert = opt.console_tls_cert;
+    options.tls_key = opt.console_tls_key;
+    options.max_body = settings.console_max_body;
+    options.workers = opt.console_workers;
+    options.rate = opt.console_rate;
+    options.deadline = std::chrono::seconds(opt.console_deadline);
+    const std::size_t mlogc = (*sensors)->mlogc_count();
+    const std::size_t v3 = (*sensors)->v3_count();
+    console = std::make_unique<mso::ConsoleReceiver>(
+        std::move(options), std::move(*sensors), writer, [&server](mso::ConsoleReport report) {
+            server.post_to_collector([&server, report = std::move(report)](mso::Collector& c) {
+                count_console_report(server, c, report);
+            });
+        });
+    if (auto bound = console->bind(); !bound) {
+        return mso::fail("--console-listen: " + bound.error());
+    }
+    const std::string scheme = opt.console_tls_cert.empty() ? "http://" : "https://";
+    server.post_to_collector([listen = scheme + opt.console_listen](mso::Collector& c) {
+        c.console_status().enabled = true;
+        c.console_status().listen = listen;
+    });
+    console->start();
+    mso::log_line("console: receiving audit entries on " + scheme + opt.console_listen + " from " +
+                  std::to_string(mlogc) + " mlogc and " + std::to_string(v3) + " v3 sensors");
+    return mso::ok();
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -255,6 +327,15 @@ int main(int argc, char** argv)
     mso::Options opt;
     if (const auto exit_status = mso::parse_command_line(argc, argv, opt)) {
         return *exit_status;
+    }
+    if (opt.new_token) {
+        const auto token = mso::new_token();
+        if (!token) {
+            mso::log_line(token.error());
+            return 1;
+        }
+        std::printf("%s\n", token->c_str());
+        return 0;
     }
     const auto settings = mso::check_options(opt);
     if (!settings) {
@@ -321,7 +402,8 @@ int main(int argc, char** argv)
     }
     mso::log_line("accepting events from " + policies->events.describe() + "; queries from " +
                   policies->queries.describe());
-    schedule_tasks(server, opt, basis, argc, argv);
+    std::function<void(const mso::Options&)> reload_sensors;
+    schedule_tasks(server, opt, basis, argc, argv, reload_sensors);
     std::optional<mso::MetricsHttp> metrics;
     if (settings->metrics) {
         if (auto served = serve_metrics(metrics, *settings->metrics, server); !served) {
@@ -329,6 +411,26 @@ int main(int argc, char** argv)
             return 1;
         }
         mso::log_line("serving metrics on http://" + opt.metrics_listen + "/metrics");
+    }
+    std::unique_ptr<mso::ConsoleReceiver> console;
+    if (settings->console) {
+        if (auto served = serve_console(console, opt, *settings, server, history.get()); !served) {
+            mso::log_line(served.error());
+            return 1;
+        }
+        reload_sensors = [&console, &opt](const mso::Options& next) {
+            opt.sensors_file = next.sensors_file;
+            opt.v3_sensors_file = next.v3_sensors_file;
+            auto sensors = mso::SensorTable::load(opt.sensors_file, opt.v3_sensors_file);
+            if (!sensors) {
+                mso::log_line("reload: sensors not applied, keeping the running ones: " +
+                              sensors.error());
+                return;
+            }
+            mso::log_line("reload: console sensors: " + std::to_string((*sensors)->mlogc_count()) +
+                          " mlogc, " + std::to_string((*sensors)->v3_count()) + " v3");
+            console->set_sensors(std::move(*sensors));
+        };
     }
     mso::log_line("listening on events=" + opt.event_socket + " query=" + opt.query_socket);
     int status = 0;
@@ -341,6 +443,9 @@ int main(int argc, char** argv)
     }
     if (metrics) {
         metrics->stop();
+    }
+    if (console) {
+        console->stop(); // before the writer: a request in flight waits for its commit
     }
     // Senders fail over to their spools once the path is gone; what they queued before
     // is still read, so a stop loses nothing that was handed to us.

@@ -315,6 +315,54 @@ void render_imports(std::string& out, const ImportCounters& imports)
     append_sample(out, connections, {}, imports.connections);
 }
 
+// The console receiver (`health`'s "console"): per sensor, uploads by result and
+// refusals by reason. Sensor names come from the sensors files ("-": no valid
+// credentials), so the series are bounded by the admin, not by senders.
+void render_console(std::string& out, const ConsoleStatus& console)
+{
+    if (!console.enabled) {
+        return;
+    }
+    constexpr std::string_view uploads = "modsec_observe_console_uploads_total";
+    append_family(out, uploads, "Audit entries received by the console, by sensor and result.",
+                  MetricType::counter);
+    for (const auto& [sensor, c] : console.sensors) {
+        const std::pair<std::string_view, std::uint64_t> results[] = {{"stored", c.stored},
+                                                                      {"duplicate", c.duplicates}};
+        for (const auto& [result, count] : results) {
+            const Label labels[] = {{"sensor", sensor}, {"result", result}};
+            append_sample(out, uploads, labels, count);
+        }
+    }
+    constexpr std::string_view refused = "modsec_observe_console_refused_total";
+    append_family(out, refused, "Console uploads refused, by sensor and reason.",
+                  MetricType::counter);
+    for (const auto& [sensor, c] : console.sensors) {
+        for (const auto& [reason, count] : c.refused) {
+            const Label labels[] = {{"sensor", sensor}, {"reason", reason}};
+            append_sample(out, refused, labels, count);
+        }
+    }
+    constexpr std::string_view bytes = "modsec_observe_console_stored_bytes_total";
+    append_family(out, bytes, "Body bytes of the audit entries stored, by sensor.",
+                  MetricType::counter);
+    for (const auto& [sensor, c] : console.sensors) {
+        const Label labels[] = {{"sensor", sensor}};
+        append_sample(out, bytes, labels, c.bytes);
+    }
+    constexpr std::string_view last = "modsec_observe_console_last_upload_seconds";
+    append_family(out, last, "Unix time of the sensor's last upload (a silent sensor stays old).",
+                  MetricType::gauge);
+    for (const auto& [sensor, c] : console.sensors) {
+        const Label labels[] = {{"sensor", sensor}};
+        append_sample(out, last, labels,
+                      static_cast<std::uint64_t>(std::max<std::int64_t>(c.last_seen, 0)));
+    }
+    constexpr std::string_view open = "modsec_observe_console_connections";
+    append_family(out, open, "Console connections open now.", MetricType::gauge);
+    append_sample(out, open, {}, console.connections);
+}
+
 void render_collector(std::string& out, const Collector& collector,
                       Collector::Clock::time_point now)
 {
@@ -335,6 +383,7 @@ void render_collector(std::string& out, const Collector& collector,
     }
     render_history(out, collector.history_status());
     render_imports(out, collector.import_counters());
+    render_console(out, collector.console_status());
 }
 
 void render_process(std::string& out, const ProcessStats& process)

@@ -87,6 +87,35 @@ void add_options(CLI::App& app, Options& opt)
                    "delete the oldest stored events while the database uses more than SIZE "
                    "(K, M, G, T: binary units; 0: no limit)")
         ->capture_default_str();
+    app.add_option("--console-listen", opt.console_listen,
+                   "receive audit entries from mlogc (PUT /rpc/auditLogReceiver) and ModSecurity "
+                   "v3 (POST /v3/TOKEN) at IPV4:PORT or [IPV6]:PORT (needs history; default: off)");
+    app.add_option("--console-tls-cert", opt.console_tls_cert,
+                   "serve --console-listen over HTTPS with this certificate (PEM, chain first)");
+    app.add_option("--console-tls-key", opt.console_tls_key,
+                   "the private key of --console-tls-cert");
+    app.add_option("--sensors", opt.sensors_file,
+                   "mlogc sensors: an htpasswd file (htpasswd -B); re-read on SIGHUP");
+    app.add_option("--v3-sensors", opt.v3_sensors_file,
+                   "ModSecurity v3 sensors: lines 'name token [cidr,...]'; re-read on SIGHUP");
+    app.add_option("--console-max-body", opt.console_max_body,
+                   "largest audit entry accepted (K, M: binary units); larger ones get 409")
+        ->capture_default_str();
+    app.add_option("--console-workers", opt.console_workers,
+                   "requests the console serves at once (one per connection)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
+        ->capture_default_str();
+    app.add_option("--console-rate", opt.console_rate,
+                   "uploads per second each sensor may send; more get 503 (0: no limit)")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    app.add_option("--console-deadline", opt.console_deadline,
+                   "seconds one console request may take to arrive before its connection is "
+                   "closed")
+        ->check(CLI::Range(1U, 3600U))
+        ->capture_default_str();
+    app.add_flag("--new-token", opt.new_token,
+                 "print a new random token for --v3-sensors and exit");
 }
 
 // A socket file's mode and group, from the option values `mode` and `group`; the error
@@ -224,6 +253,29 @@ Result<StartSettings> check_options(const Options& opt)
                     "\" (a number of bytes, or with K, M, G or T, e.g. 2G)");
     }
     settings.history_max_bytes = *max_bytes;
+    if (!opt.console_listen.empty()) {
+        auto address = parse_listen_address(opt.console_listen);
+        if (!address) {
+            return fail("--console-listen: " + address.error());
+        }
+        settings.console = std::move(*address);
+        if (opt.console_tls_cert.empty() != opt.console_tls_key.empty()) {
+            return fail("--console-tls-cert and --console-tls-key go together");
+        }
+        if (opt.sensors_file.empty() && opt.v3_sensors_file.empty()) {
+            return fail("--console-listen: no sensors (give --sensors, --v3-sensors or both)");
+        }
+        if (history_path(opt).empty()) {
+            return fail("--console-listen: needs the history store (--state-dir, without "
+                        "--no-history): an entry is answered 200 once it is stored");
+        }
+    }
+    const auto max_body = parse_byte_size(opt.console_max_body);
+    if (!max_body || *max_body < 1024 || *max_body > 256LL * 1024 * 1024) {
+        return fail("--console-max-body: not a size from 1K to 256M: \"" + opt.console_max_body +
+                    "\"");
+    }
+    settings.console_max_body = static_cast<std::size_t>(*max_body);
     if (!opt.user.empty()) {
         auto user = lookup_user(opt.user);
         if (!user) {
@@ -289,6 +341,10 @@ OptionChanges diff_options(const Options& running, const Options& next)
         {"user", &Options::user},
         {"spool-dir", &Options::spool_dir},
         {"history-max-bytes", &Options::history_max_bytes},
+        {"console-listen", &Options::console_listen},
+        {"console-tls-cert", &Options::console_tls_cert},
+        {"console-tls-key", &Options::console_tls_key},
+        {"console-max-body", &Options::console_max_body},
     };
     for (const auto& [name, member] : restart_only) {
         if (running.*member != next.*member) {
@@ -300,6 +356,15 @@ OptionChanges diff_options(const Options& running, const Options& next)
     }
     if (running.history_days != next.history_days) {
         changes.need_restart.emplace_back("history-days");
+    }
+    if (running.console_workers != next.console_workers) {
+        changes.need_restart.emplace_back("console-workers");
+    }
+    if (running.console_rate != next.console_rate) {
+        changes.need_restart.emplace_back("console-rate");
+    }
+    if (running.console_deadline != next.console_deadline) {
+        changes.need_restart.emplace_back("console-deadline");
     }
     return changes;
 }

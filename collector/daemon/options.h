@@ -47,6 +47,17 @@ struct Options {
     bool no_history = false;
     std::int64_t history_days = 30;       // retention by age; 0: none
     std::string history_max_bytes = "2G"; // retention by size; "0": none
+    // The console receiver (daemon/console_receiver.h); empty: off.
+    std::string console_listen;
+    std::string console_tls_cert;
+    std::string console_tls_key;
+    std::string sensors_file;    // htpasswd (mlogc sensors); re-read on SIGHUP
+    std::string v3_sensors_file; // name token [cidr,...] (ModSecurity v3); re-read on SIGHUP
+    std::string console_max_body = "4M";
+    std::size_t console_workers = 16;
+    double console_rate = 0;        // uploads per second per sensor; 0: no limit
+    unsigned console_deadline = 60; // seconds for one request
+    bool new_token = false;         // print a new v3 token and exit
 };
 
 // The history database's path, or "" when history is off (no --state-dir, or
@@ -72,8 +83,10 @@ struct StartSettings {
     SocketFileOptions event_file;
     SocketFileOptions query_file;
     std::optional<ListenAddress> metrics;
-    std::optional<UserIdentity> run_as; // --user
-    std::int64_t history_max_bytes = 0; // --history-max-bytes, parsed
+    std::optional<UserIdentity> run_as;   // --user
+    std::int64_t history_max_bytes = 0;   // --history-max-bytes, parsed
+    std::optional<ListenAddress> console; // --console-listen
+    std::size_t console_max_body = 0;     // --console-max-body, parsed
 };
 
 // Checks the options and resolves the names in them (socket groups, --user; blocks on

@@ -329,6 +329,12 @@ void Server::ingest_datagram(std::string_view datagram)
     }
 }
 
+void Server::ingest_received(const RequestEvent& event, std::string_view source)
+{
+    m_collector.ingest_event(event, source, static_cast<std::int64_t>(std::time(nullptr)));
+    publish(event);
+}
+
 void Server::set_history(StoreWriter& writer, std::string path)
 {
     m_history = &writer;

@@ -56,6 +56,15 @@ public:
     // Runs `task` on the loop thread, soon, with the collector lock held (between
     // wake-ups, in the order posted). Callable from any thread; never waits on the loop.
     void post(std::function<void()> task) { m_inbox.post(std::move(task)); }
+    // As post(), with the collector: `task(collector)` runs on the loop thread.
+    void post_to_collector(std::function<void(Collector&)> task)
+    {
+        m_inbox.post([this, task = std::move(task)] { task(m_collector); });
+    }
+    // On the loop thread (a posted task): aggregates an event that was received and
+    // stored elsewhere (the console receiver) from `source`, and shows it to `tail`
+    // clients. It is not offered to the history writer again.
+    void ingest_received(const RequestEvent& event, std::string_view source);
 
     // Hands every request event the module sends to `writer` (the history store), as
     // source "module"; `path` is the database file (for the size `health` reports).

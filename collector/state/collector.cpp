@@ -28,6 +28,16 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::i
     return std::move(failure);
 }
 
+void Collector::ingest_event(const RequestEvent& event, std::string_view /*source*/,
+                             std::int64_t now)
+{
+    // Per-source accounting lands with `sources` (issue 12, item 3); the source is kept in
+    // the history store meanwhile.
+    ++m_counters.request_events;
+    m_aggregator.add(event, now);
+    m_events.push(RequestEvent(event));
+}
+
 void Collector::count_malformed(DecodeError reason)
 {
     ++m_counters.datagrams;
@@ -117,6 +127,23 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
     out["import"] =
         json{{"connections", i.connections}, {"events", i.events},       {"inserted", i.inserted},
              {"duplicates", i.duplicates},   {"malformed", i.malformed}, {"lost", i.lost}};
+    if (m_console.enabled) {
+        json console = json::object();
+        console["listen"] = m_console.listen;
+        console["connections"] = m_console.connections;
+        json sensors = json::object();
+        for (const auto& [name, s] : m_console.sensors) {
+            json refused = json::object();
+            for (const auto& [reason, n] : s.refused) {
+                refused[reason] = n;
+            }
+            sensors[name] = json{{"requests", s.requests},     {"stored", s.stored},
+                                 {"duplicates", s.duplicates}, {"bytes", s.bytes},
+                                 {"last_seen", s.last_seen},   {"refused", std::move(refused)}};
+        }
+        console["sensors"] = std::move(sensors);
+        out["console"] = std::move(console);
+    }
     return out;
 }
 

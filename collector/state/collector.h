@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +73,25 @@ struct ImportCounters {
     std::uint64_t lost = 0;        // offered but not stored (disk full, I/O error)
 };
 
+// What the console receiver (daemon/console_receiver.h) did for one sensor: `health`'s
+// "console", /metrics' modsec_observe_console_*. Updated on the loop thread.
+struct SensorCounters {
+    std::uint64_t requests = 0;   // uploads answered (refusals included)
+    std::uint64_t stored = 0;     // entries committed to history
+    std::uint64_t duplicates = 0; // entries already stored (answered 200 again)
+    std::uint64_t bytes = 0;      // body bytes of the stored entries
+    std::int64_t last_seen = 0;   // Unix seconds of the last upload, 0: never
+    std::map<std::string, std::uint64_t, std::less<>> refused; // by refusal reason
+};
+
+// Per sensor name ("-": no valid credentials), bounded by the sensors files.
+struct ConsoleStatus {
+    bool enabled = false;
+    std::string listen;            // "http://127.0.0.1:9800", "" when off
+    std::uint64_t connections = 0; // open now
+    std::map<std::string, SensorCounters, std::less<>> sensors;
+};
+
 // What the collector counted about its input and its query clients: the one set that
 // `health` and /metrics both render. `health` shows every field; /metrics exports every
 // field but `malformed` (the sum of its per-reason series) and `tail_dropped`.
@@ -116,6 +136,10 @@ public:
     // malformed (already counted) so the caller can log it.
     // `now` is the wall clock (Unix seconds) that time series and first/last seen use.
     [[nodiscard]] std::optional<DecodeFailure> ingest(std::string_view datagram, std::int64_t now);
+    // Aggregates an event that did not come as a datagram (the console receiver's, after
+    // it was stored), from `source` ("sensor:<name>"): the aggregates and the ring, as
+    // a datagram's event. `now` as in ingest().
+    void ingest_event(const RequestEvent& event, std::string_view source, std::int64_t now);
     // Counts a datagram rejected before decoding (e.g. too large for the buffer).
     void count_malformed(DecodeError reason);
     void count_bad_query() noexcept { ++m_counters.bad_queries; }
@@ -147,6 +171,8 @@ public:
     [[nodiscard]] const SpoolStatus& spool_status() const noexcept { return m_spool; }
     [[nodiscard]] ImportCounters& import_counters() noexcept { return m_import; }
     [[nodiscard]] const ImportCounters& import_counters() const noexcept { return m_import; }
+    [[nodiscard]] ConsoleStatus& console_status() noexcept { return m_console; }
+    [[nodiscard]] const ConsoleStatus& console_status() const noexcept { return m_console; }
     [[nodiscard]] HistoryStatus& history_status() noexcept { return m_history; }
     [[nodiscard]] const HistoryStatus& history_status() const noexcept { return m_history; }
 
@@ -173,6 +199,7 @@ private:
     SpoolStatus m_spool;
     HistoryStatus m_history;
     ImportCounters m_import;
+    ConsoleStatus m_console;
 };
 
 } // namespace mso

@@ -73,7 +73,7 @@ OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
     return OfferResult::accepted;
 }
 
-bool StoreWriter::offer_marker(Producer producer, MarkerCallback done)
+bool StoreWriter::offer_marker(Producer producer, MarkerCallback done, bool commit_now)
 {
     bool wake = false;
     {
@@ -89,7 +89,9 @@ bool StoreWriter::offer_marker(Producer producer, MarkerCallback done)
         item.marker = std::move(done);
         m_queue.push_back(std::move(item));
         ++m_offered;
-        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events ||
+               (commit_now && !m_commit_now);
+        m_commit_now = m_commit_now || commit_now;
     }
     if (wake) {
         m_wake.notify_one();
@@ -154,7 +156,8 @@ void StoreWriter::run()
         bool last = false;
         {
             std::unique_lock lock(m_mutex);
-            while (!m_stopping && !m_flush_wanted && m_queue.size() < m_options.batch_events) {
+            while (!m_stopping && !m_flush_wanted && !m_commit_now &&
+                   m_queue.size() < m_options.batch_events) {
                 const auto now = SteadyClock::now();
                 if (!m_queue.empty()) {
                     const auto deadline = m_first_at + m_options.batch_interval;
@@ -181,6 +184,8 @@ void StoreWriter::run()
             if (m_queue.empty()) {
                 m_flush_wanted = false;
             }
+            // What is left beyond batch_events may hold the waited-for marker: go on.
+            m_commit_now = m_commit_now && !m_queue.empty();
             last = m_stopping && m_queue.empty();
         }
         if (!batch.empty()) {

@@ -114,7 +114,10 @@ public:
     // Queues a marker of `producer`: `done` runs on the writer thread once every item
     // queued before it is committed or counted lost, with that producer's results since
     // its previous marker. False (and `done` never runs) when the writer stopped.
-    bool offer_marker(Producer producer, MarkerCallback done);
+    // `commit_now`: someone waits for this marker (an HTTP client), so the writer
+    // commits what is queued as soon as it is free instead of at the batch interval;
+    // markers that arrive while it commits ride the next batch together (group commit).
+    bool offer_marker(Producer producer, MarkerCallback done, bool commit_now = false);
     // A producer id never given before (1, 2, ...).
     [[nodiscard]] Producer new_producer() noexcept;
     // Whether a bulk offer would find room now (a hint: another thread may take it).
@@ -153,6 +156,7 @@ private:
     std::uint64_t m_offered = 0; // items accepted
     std::uint64_t m_done = 0;    // committed or counted lost
     bool m_flush_wanted = false;
+    bool m_commit_now = false; // a waited-for marker is queued
     bool m_stopping = false;
     std::string m_last_error;
 

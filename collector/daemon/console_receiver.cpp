@@ -1,0 +1,737 @@
+// cpp-httplib behind ConsoleReceiver. Order of checks for one request, cheapest and
+// least trusting first: route and credentials before the body is read (pre-routing:
+// a stranger cannot make us read or parse 4 MiB), the declared length, the sensor's
+// rate; then httplib reads the body (at most max_body), and the handler checks the
+// hash, parses, stores and waits for the commit. A request refused before its body
+// was read is answered with "Connection: close", so unread body bytes are never taken
+// for a next request.
+//
+// httplib 0.11 gives no total time limit for a request (its read timeout applies to
+// each read), so a watchdog thread shuts down any connection of our port that has been
+// reading one request for longer than `deadline`: a client trickling bytes cannot hold
+// a worker. It finds the connections in /proc/self/fd (as metrics_http's stop does).
+#include "daemon/console_receiver.h"
+
+#include "util/errno_text.h"
+#include "util/log.h"
+
+#include <httplib.h>
+
+#include <dirent.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+namespace mso {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::string_view k_mlogc_path = "/rpc/auditLogReceiver";
+constexpr std::string_view k_v3_prefix = "/v3/";
+
+// A fixed pool whose enqueue() blocks the accepting thread while `pending` connections
+// already wait (httplib's ThreadPool queues without bound); beyond that, connections
+// wait in the kernel's listen queue. Counts the connections it holds.
+class BoundedPool final : public httplib::TaskQueue {
+public:
+    BoundedPool(std::size_t threads, std::size_t pending, std::atomic<std::size_t>& open)
+        : m_pending(pending), m_open(open)
+    {
+        for (std::size_t i = 0; i < threads; ++i) {
+            m_threads.emplace_back([this] { work(); });
+        }
+    }
+    BoundedPool(const BoundedPool&) = delete;
+    BoundedPool& operator=(const BoundedPool&) = delete;
+    ~BoundedPool() override { shutdown(); }
+
+    void enqueue(std::function<void()> fn) override
+    {
+        m_open.fetch_add(1, std::memory_order_relaxed);
+        std::unique_lock lock(m_mutex);
+        m_space.wait(lock, [&] { return m_jobs.size() < m_pending; });
+        m_jobs.push_back(std::move(fn));
+        m_ready.notify_one();
+    }
+
+    void shutdown() override
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stopping = true;
+        }
+        m_ready.notify_all();
+        for (std::thread& t : m_threads) {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+    }
+
+private:
+    void work()
+    {
+        for (;;) {
+            std::function<void()> job;
+            {
+                std::unique_lock lock(m_mutex);
+                m_ready.wait(lock, [&] { return m_stopping || !m_jobs.empty(); });
+                if (m_jobs.empty()) {
+                    return;
+                }
+                job = std::move(m_jobs.front());
+                m_jobs.pop_front();
+            }
+            m_space.notify_one();
+            job();
+            m_open.fetch_sub(1, std::memory_order_relaxed);
+        }
+    }
+
+    std::size_t m_pending;
+    std::atomic<std::size_t>& m_open;
+    std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::condition_variable m_space;
+    std::deque<std::function<void()>> m_jobs;
+    bool m_stopping = false;
+    std::vector<std::thread> m_threads;
+};
+
+// An accepted TCP socket of `port`: its descriptor and peer "ip:port".
+struct Connection {
+    int fd = -1;
+    std::string peer;
+};
+
+std::string peer_name(const sockaddr_storage& address)
+{
+    char host[INET6_ADDRSTRLEN] = {};
+    int port = 0;
+    if (address.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+        ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    return std::string(host) + ":" + std::to_string(port);
+}
+
+std::vector<Connection> connections_on(int port)
+{
+    std::vector<Connection> found;
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (dir == nullptr) {
+        return found;
+    }
+    while (const dirent* entry = ::readdir(dir)) {
+        int fd = -1;
+        const std::string_view name(entry->d_name);
+        const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
+        if (ec != std::errc() || ptr != name.data() + name.size() || fd == ::dirfd(dir)) {
+            continue;
+        }
+        sockaddr_storage local{};
+        socklen_t length = sizeof(local);
+        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
+            continue;
+        }
+        int local_port = -1;
+        if (local.ss_family == AF_INET) {
+            local_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
+        } else if (local.ss_family == AF_INET6) {
+            local_port = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
+        }
+        int listening = 0;
+        socklen_t size = sizeof(listening);
+        if (local_port != port ||
+            ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening != 0) {
+            continue;
+        }
+        sockaddr_storage peer{};
+        length = sizeof(peer);
+        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+            continue;
+        }
+        found.push_back(Connection{fd, peer_name(peer)});
+    }
+    ::closedir(dir);
+    return found;
+}
+
+// What pre-routing learnt about the request the handler will serve (same thread).
+struct RequestContext {
+    bool set = false;
+    std::string sensor; // "-" until known
+    std::string fallback_vhost;
+    std::optional<ConsoleRefusal> refusal; // answered once the body was read
+    std::string detail;
+    std::optional<std::uint64_t> declared; // Content-Length (0 when absent)
+};
+
+// A refused request's body up to this size is read before the answer (keeping the
+// connection in step, and letting mlogc read its 401 cleanly); a larger one is not.
+constexpr std::uint64_t k_unread_body = 64 * 1024;
+
+thread_local RequestContext t_request;
+
+std::string peer_of(const httplib::Request& req)
+{
+    return (req.remote_addr.find(':') == std::string::npos ? req.remote_addr : req.remote_addr) +
+           ":" + std::to_string(req.remote_port);
+}
+
+// Waits on an HTTP thread for the writer's marker.
+struct CommitWait {
+    std::mutex mutex;
+    std::condition_variable done;
+    std::optional<MarkerResult> result;
+};
+
+} // namespace
+
+struct ConsoleReceiver::Impl {
+    ConsoleOptions options;
+    StoreWriter* writer = nullptr;
+    Report report;
+    std::unique_ptr<httplib::Server> server;
+    std::atomic<std::size_t> open{0};
+
+    mutable std::mutex sensors_mutex;
+    std::shared_ptr<const SensorTable> sensors;
+
+    std::mutex rate_mutex;
+    std::map<std::string, RateLimiter, std::less<>> rates;
+
+    // The watchdog: when each connection (by fd and peer) was first seen reading, and
+    // which peers are inside a handler now.
+    std::mutex watch_mutex;
+    std::condition_variable watch_wake;
+    bool watch_stop = false;
+    std::map<std::pair<int, std::string>, SteadyClock::time_point> reading_since;
+    std::set<std::string> in_handler;
+    // Peers answered with a refusal whose body was not read: shut down at the time given.
+    std::vector<std::pair<std::string, SteadyClock::time_point>> closing;
+    std::thread watchdog;
+
+    std::mutex run_mutex;
+    std::condition_variable run_changed;
+    bool finished = false;
+    RateLimiter log_limiter{5, std::chrono::seconds(60)};
+    std::mutex log_mutex;
+
+    void emit(ConsoleReport r)
+    {
+        r.open_connections = open.load(std::memory_order_relaxed);
+        report(std::move(r));
+    }
+
+    std::shared_ptr<const SensorTable> current_sensors() const
+    {
+        const std::lock_guard lock(sensors_mutex);
+        return sensors;
+    }
+
+    void log(const std::string& line)
+    {
+        std::uint64_t suppressed = 0;
+        bool allowed = false;
+        {
+            const std::lock_guard lock(log_mutex);
+            allowed = log_limiter.allow(SteadyClock::now(), suppressed);
+        }
+        if (!allowed) {
+            return;
+        }
+        if (suppressed > 0) {
+            log_line("console: " + std::to_string(suppressed) + " similar messages suppressed");
+        }
+        log_line("console: " + line);
+    }
+
+    // Answers a refusal and reports it. `close`: the body was not read.
+    void refuse(httplib::Response& res, const std::string& sensor, ConsoleRefusal why,
+                std::string_view detail, bool close)
+    {
+        const ConsoleAnswer answer = answer_for(why, detail);
+        res.status = answer.status;
+        res.reason = answer.reason;
+        // httplib 0.11 writes its own reason phrase; the reason goes in the body too.
+        res.set_content(std::string(refusal_name(why)) + ": " + std::string(detail) + "\n",
+                        "text/plain");
+        if (why == ConsoleRefusal::unauthorized) {
+            res.set_header("WWW-Authenticate", "Basic realm=\"modsec-observe console\"");
+        }
+        if (close) {
+            res.set_header("Connection", "close");
+        }
+        ConsoleReport r;
+        r.sensor = sensor;
+        r.refusal = why;
+        emit(std::move(r));
+    }
+
+    bool rate_allows(const std::string& sensor)
+    {
+        if (options.rate <= 0) {
+            return true;
+        }
+        const std::lock_guard lock(rate_mutex);
+        auto it = rates.find(sensor);
+        if (it == rates.end()) {
+            const auto burst = static_cast<std::size_t>(std::max(1.0, options.rate));
+            it = rates
+                     .emplace(
+                         sensor,
+                         RateLimiter(burst, std::chrono::duration_cast<SteadyClock::duration>(
+                                                std::chrono::duration<double>(
+                                                    static_cast<double>(burst) / options.rate))))
+                     .first;
+        }
+        std::uint64_t suppressed = 0;
+        return it->second.allow(SteadyClock::now(), suppressed);
+    }
+
+    // Who sends and whether the request may go on, from its line and headers only.
+    RequestContext decide(const httplib::Request& req)
+    {
+        RequestContext d;
+        d.set = true;
+        d.sensor = "-";
+        d.declared = declared_length(req);
+        const auto sensors_now = current_sensors();
+        if (req.method == "PUT" && req.path == k_mlogc_path) {
+            const auto credentials = parse_basic_auth(req.get_header_value("Authorization"));
+            const auto name =
+                credentials ? sensors_now->authenticate(credentials->user, credentials->password)
+                            : std::nullopt;
+            if (!name) {
+                d.refusal = ConsoleRefusal::unauthorized;
+                d.detail = credentials ? "wrong credentials" : "no Basic credentials";
+                return d;
+            }
+            d.sensor = *name;
+        } else if (req.method == "POST" && req.path.starts_with(k_v3_prefix)) {
+            const V3Sensor* found =
+                sensors_now->find_token(std::string_view(req.path).substr(k_v3_prefix.size()));
+            if (found == nullptr) {
+                d.refusal = ConsoleRefusal::unauthorized;
+                d.detail = "unknown token";
+                return d;
+            }
+            d.sensor = found->name;
+            bool allowed = found->allow.empty();
+            for (const Network& net : found->allow) {
+                allowed = allowed || network_contains(net, req.remote_addr);
+            }
+            if (!allowed) {
+                d.refusal = ConsoleRefusal::forbidden;
+                d.detail = req.remote_addr;
+                return d;
+            }
+        } else {
+            d.refusal = ConsoleRefusal::not_found;
+            d.detail = "only PUT /rpc/auditLogReceiver and POST /v3/TOKEN are served";
+            return d;
+        }
+        d.fallback_vhost = d.sensor;
+        if (!d.declared) {
+            d.refusal = ConsoleRefusal::bad_request;
+            d.detail = "invalid Content-Length";
+        } else if (*d.declared > options.max_body) {
+            d.refusal = ConsoleRefusal::too_large;
+            d.detail =
+                std::to_string(*d.declared) + " bytes, at most " + std::to_string(options.max_body);
+        } else if (!rate_allows(d.sensor)) {
+            d.refusal = ConsoleRefusal::rate_limited;
+        }
+        return d;
+    }
+
+    static std::optional<std::uint64_t> declared_length(const httplib::Request& req)
+    {
+        const std::string length = req.get_header_value("Content-Length");
+        std::uint64_t declared = 0;
+        if (length.empty()) {
+            return declared;
+        }
+        const auto [ptr, ec] =
+            std::from_chars(length.data(), length.data() + length.size(), declared);
+        if (ec != std::errc() || ptr != length.data() + length.size()) {
+            return std::nullopt;
+        }
+        return declared;
+    }
+
+    // Answers a refusal whose body will not be read, and ends the connection soon after
+    // the answer (its unread bytes must not be taken for a next request). Not at once:
+    // httplib writes nothing to a socket whose read side is shut down.
+    void refuse_unread(const httplib::Request& req, httplib::Response& res, const RequestContext& d)
+    {
+        refuse(res, d.sensor, *d.refusal, d.detail, true);
+        const std::lock_guard lock(watch_mutex);
+        closing.emplace_back(peer_of(req), SteadyClock::now() + std::chrono::seconds(1));
+    }
+
+    // Expect: 100-continue: refusals are answered before the body is sent.
+    int expect_continue(const httplib::Request& req, httplib::Response& res)
+    {
+        t_request = decide(req);
+        if (!t_request.refusal) {
+            return 100;
+        }
+        const RequestContext d = std::move(t_request);
+        t_request = RequestContext{};
+        refuse_unread(req, res, d);
+        return res.status;
+    }
+
+    // Before the body is read. A refusal of a small body is answered after httplib read
+    // it (in serve() or on_error()), so the connection stays in step; a large body is
+    // not read: the answer comes now and the connection ends.
+    httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res)
+    {
+        if (!t_request.set) {
+            t_request = decide(req);
+        }
+        if (t_request.refusal && t_request.refusal != ConsoleRefusal::too_large &&
+            t_request.declared.value_or(k_unread_body + 1) > k_unread_body) {
+            const RequestContext d = std::move(t_request);
+            t_request = RequestContext{};
+            refuse_unread(req, res, d);
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    }
+
+    // httplib's own 4xx (a body over the limit, no route, a request it could not
+    // parse), and the refusals decided before the body was read.
+    httplib::Server::HandlerResponse on_error(const httplib::Request& req, httplib::Response& res)
+    {
+        if (!res.body.empty()) {
+            return httplib::Server::HandlerResponse::Unhandled; // ours: already reported
+        }
+        const RequestContext d = std::move(t_request);
+        t_request = RequestContext{};
+        const std::string sensor = d.set ? d.sensor : "-";
+        if (d.refusal && d.refusal != ConsoleRefusal::too_large) {
+            refuse(res, sensor, *d.refusal, d.detail, false);
+        } else if (res.status == 413 || d.refusal == ConsoleRefusal::too_large) {
+            refuse(res, sensor, ConsoleRefusal::too_large,
+                   "at most " + std::to_string(options.max_body) + " bytes", false);
+        } else {
+            refuse(res, sensor, ConsoleRefusal::bad_request,
+                   "HTTP " + std::to_string(res.status) + " " + req.method, true);
+        }
+        return httplib::Server::HandlerResponse::Handled;
+    }
+
+    void serve(const httplib::Request& req, httplib::Response& res)
+    {
+        const RequestContext context = std::move(t_request);
+        t_request = RequestContext{};
+        if (!context.set) { // cannot happen: pre-routing ran
+            refuse(res, "-", ConsoleRefusal::bad_request, "no context", true);
+            return;
+        }
+        if (context.refusal) {
+            refuse(res, context.sensor, *context.refusal, context.detail, false);
+            return;
+        }
+        const std::string peer = peer_of(req);
+        {
+            const std::lock_guard lock(watch_mutex);
+            in_handler.insert(peer);
+        }
+        serve_entry(req, res, context);
+        {
+            const std::lock_guard lock(watch_mutex);
+            in_handler.erase(peer);
+            // The next request on this connection starts reading now.
+            for (auto& [key, since] : reading_since) {
+                if (key.second == peer) {
+                    since = SteadyClock::now();
+                }
+            }
+        }
+    }
+
+    void serve_entry(const httplib::Request& req, httplib::Response& res,
+                     const RequestContext& context)
+    {
+        const std::string& sensor = context.sensor;
+        const std::string_view body = req.body;
+        if (body.size() > options.max_body) {
+            refuse(res, sensor, ConsoleRefusal::too_large, "", false);
+            return;
+        }
+        switch (check_content_hash(req.get_header_value("X-Content-Hash"), body)) {
+        case HashCheck::absent:
+        case HashCheck::match: break;
+        case HashCheck::mismatch:
+            refuse(res, sensor, ConsoleRefusal::hash_mismatch, "md5 of the body differs", false);
+            return;
+        case HashCheck::malformed:
+            refuse(res, sensor, ConsoleRefusal::hash_mismatch, "expected md5:<32 hex digits>",
+                   false);
+            return;
+        }
+        thread_local std::unique_ptr<JsonEntryParser> json;
+        thread_local std::string scratch;
+        if (!json) {
+            json = std::make_unique<JsonEntryParser>(options.max_body);
+        }
+        auto decoded =
+            decode_upload(body, "sensor:" + sensor, context.fallback_vhost, *json, scratch);
+        if (!decoded) {
+            refuse(res, sensor, ConsoleRefusal::malformed, decoded.error(), false);
+            return;
+        }
+        if (writer == nullptr) {
+            refuse(res, sensor, ConsoleRefusal::no_history, "", false);
+            return;
+        }
+        StoredEvent copy = *decoded;
+        const Producer producer = writer->new_producer();
+        const OfferResult offered =
+            writer->offer(std::move(*decoded), Offer{producer, Dedup::request, /*bulk=*/true});
+        if (offered != OfferResult::accepted) {
+            refuse(res, sensor, ConsoleRefusal::store_busy, "writer queue full", false);
+            return;
+        }
+        auto wait = std::make_shared<CommitWait>();
+        const bool queued = writer->offer_marker(
+            producer,
+            [wait](const MarkerResult& result) {
+                const std::lock_guard lock(wait->mutex);
+                wait->result = result;
+                wait->done.notify_all();
+            },
+            /*commit_now=*/true);
+        if (!queued) {
+            refuse(res, sensor, ConsoleRefusal::store_busy, "writer stopped", false);
+            return;
+        }
+        std::optional<MarkerResult> result;
+        {
+            std::unique_lock lock(wait->mutex);
+            wait->done.wait_for(lock, options.commit_wait,
+                                [&] { return wait->result.has_value(); });
+            result = wait->result;
+        }
+        if (!result) {
+            // It may still be committed; mlogc sends it again and finds it stored.
+            refuse(res, sensor, ConsoleRefusal::store_busy, "commit takes too long", false);
+            return;
+        }
+        if (result->lost > 0 || result->inserted + result->duplicates == 0) {
+            refuse(res, sensor, ConsoleRefusal::store_error, "not committed", false);
+            return;
+        }
+        res.status = 200;
+        res.set_content("stored\n", "text/plain");
+        ConsoleReport r;
+        r.sensor = sensor;
+        r.bytes = body.size();
+        r.duplicate = result->inserted == 0;
+        if (!r.duplicate) {
+            r.stored = std::move(copy);
+        }
+        emit(std::move(r));
+    }
+
+    // Every second: connections reading one request for longer than the deadline are
+    // shut down (their worker then finishes and closes them).
+    void watch()
+    {
+        const int port = options.address.port;
+        std::unique_lock lock(watch_mutex);
+        while (!watch_stop) {
+            watch_wake.wait_for(lock, std::chrono::seconds(1));
+            if (watch_stop) {
+                break;
+            }
+            lock.unlock();
+            const std::vector<Connection> now_open = connections_on(port);
+            lock.lock();
+            const auto now = SteadyClock::now();
+            std::map<std::pair<int, std::string>, SteadyClock::time_point> next;
+            for (const Connection& c : now_open) {
+                const auto close_now =
+                    std::find_if(closing.begin(), closing.end(), [&](const auto& x) {
+                        return x.first == c.peer && x.second <= now;
+                    });
+                if (close_now != closing.end()) {
+                    (void)::shutdown(c.fd, SHUT_RDWR);
+                    continue;
+                }
+                auto key = std::make_pair(c.fd, c.peer);
+                const auto it = reading_since.find(key);
+                const auto since = it == reading_since.end() ? now : it->second;
+                if (in_handler.count(c.peer) == 0 && now - since > options.deadline) {
+                    (void)::shutdown(c.fd, SHUT_RDWR);
+                    ConsoleReport r;
+                    r.sensor = "-";
+                    r.refusal = ConsoleRefusal::slow_client;
+                    lock.unlock();
+                    emit(std::move(r));
+                    log("closed a connection from " + c.peer + ": one request took longer than " +
+                        std::to_string(options.deadline.count()) + " s");
+                    lock.lock();
+                    continue;
+                }
+                next.emplace(std::move(key), since);
+            }
+            reading_since = std::move(next);
+            std::erase_if(closing, [&](const auto& x) { return x.second <= now; });
+        }
+    }
+};
+
+ConsoleReceiver::ConsoleReceiver(ConsoleOptions options, std::shared_ptr<const SensorTable> sensors,
+                                 StoreWriter* writer, Report report)
+    : m_impl(std::make_unique<Impl>())
+{
+    m_impl->options = std::move(options);
+    m_impl->sensors = sensors ? std::move(sensors) : std::make_shared<const SensorTable>();
+    m_impl->writer = writer;
+    m_impl->report = std::move(report);
+}
+
+ConsoleReceiver::~ConsoleReceiver()
+{
+    stop();
+}
+
+Result<void> ConsoleReceiver::bind()
+{
+    Impl* impl = m_impl.get();
+    const ConsoleOptions& o = impl->options;
+    if (!o.tls_cert.empty()) {
+        auto tls = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+        if (!tls->is_valid()) {
+            return fail("cannot load the TLS certificate " + o.tls_cert + " or key " + o.tls_key);
+        }
+        impl->server = std::move(tls);
+    } else {
+        impl->server = std::make_unique<httplib::Server>();
+    }
+    httplib::Server& server = *impl->server;
+    server.new_task_queue = [impl] {
+        return new BoundedPool(impl->options.workers, impl->options.pending, impl->open);
+    };
+    server.set_socket_options([](socket_t sock) {
+        const int yes = 1;
+        (void)::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    server.set_keep_alive_max_count(1000);
+    server.set_keep_alive_timeout(5);
+    server.set_read_timeout(static_cast<time_t>(o.read_timeout.count()));
+    server.set_write_timeout(10);
+    server.set_payload_max_length(o.max_body);
+    server.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
+        return impl->pre_route(req, res);
+    });
+    server.set_expect_100_continue_handler(
+        [impl](const httplib::Request& req, httplib::Response& res) {
+            return impl->expect_continue(req, res);
+        });
+    server.set_error_handler(httplib::Server::HandlerWithResponse(
+        [impl](const httplib::Request& req, httplib::Response& res) {
+            return impl->on_error(req, res);
+        }));
+    const auto handler = [impl](const httplib::Request& req, httplib::Response& res) {
+        try {
+            impl->serve(req, res);
+        } catch (const std::exception& e) {
+            // Only memory exhaustion gets here; the client retries (503).
+            res.status = 503;
+            res.set_content("out of memory\n", "text/plain");
+            impl->log(std::string("cannot serve a request: ") + e.what());
+        }
+    };
+    server.Put(std::string(k_mlogc_path), handler);
+    server.Post(R"(/v3/[^/]+)", handler);
+
+    errno = 0;
+    if (!server.bind_to_port(o.address.host, o.address.port, AI_NUMERICHOST | AI_PASSIVE)) {
+        const int err = errno;
+        return fail("cannot listen on " + o.address.host + ":" + std::to_string(o.address.port) +
+                    ": " + (err != 0 ? errno_text(err) : "bind failed"));
+    }
+    return ok();
+}
+
+void ConsoleReceiver::start()
+{
+    Impl* impl = m_impl.get();
+    impl->watchdog = std::thread([impl] { impl->watch(); });
+    m_thread = std::thread([impl] {
+        (void)impl->server->listen_after_bind();
+        std::lock_guard lock(impl->run_mutex);
+        impl->finished = true;
+        impl->run_changed.notify_all();
+    });
+    std::unique_lock lock(impl->run_mutex);
+    while (!impl->finished && !impl->server->is_running()) {
+        impl->run_changed.wait_for(lock, std::chrono::milliseconds(1));
+    }
+}
+
+void ConsoleReceiver::stop()
+{
+    Impl* impl = m_impl.get();
+    if (impl->watchdog.joinable()) {
+        {
+            const std::lock_guard lock(impl->watch_mutex);
+            impl->watch_stop = true;
+        }
+        impl->watch_wake.notify_all();
+        impl->watchdog.join();
+    }
+    if (!m_thread.joinable()) {
+        return;
+    }
+    impl->server->stop();
+    std::unique_lock lock(impl->run_mutex);
+    while (!impl->finished) {
+        lock.unlock();
+        for (const Connection& c : connections_on(impl->options.address.port)) {
+            (void)::shutdown(c.fd, SHUT_RDWR);
+        }
+        lock.lock();
+        impl->run_changed.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    lock.unlock();
+    m_thread.join();
+}
+
+void ConsoleReceiver::set_sensors(std::shared_ptr<const SensorTable> sensors)
+{
+    const std::lock_guard lock(m_impl->sensors_mutex);
+    m_impl->sensors = std::move(sensors);
+}
+
+std::size_t ConsoleReceiver::open_connections() const noexcept
+{
+    return m_impl->open.load(std::memory_order_relaxed);
+}
+
+} // namespace mso

@@ -1,0 +1,82 @@
+// The console receiver (`--console-listen`): what AuditConsole was for mlogc, and the
+// HTTPS target of ModSecurity v3's `SecAuditLogType HTTPS`. Two routes on one
+// cpp-httplib server (plain or TLS) with threads of its own, never the ingest loop's:
+//   PUT  /rpc/auditLogReceiver  mlogc: Basic credentials of a --sensors entry
+//   POST /v3/<token>            libmodsecurity 3: a --v3-sensors token in the path
+// Each accepted body is parsed (console_entry.h), offered to the history writer with
+// its own producer and a waited-for marker, and answered 200 only once the writer
+// committed it (or found it already stored: idempotent). What happened is handed to
+// `report` (the daemon posts it to the loop: counters, live views, `tail`).
+//
+// Threads: start() starts httplib's accept thread and `workers` request threads; the
+// sensors table may be swapped from any thread (SIGHUP). stop() joins them all.
+#pragma once
+
+#include "daemon/console_entry.h"
+#include "daemon/console_sensors.h"
+#include "daemon/metrics_http.h"
+#include "store/store_writer.h"
+#include "util/result.h"
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace mso {
+
+struct ConsoleOptions {
+    ListenAddress address;
+    std::string tls_cert; // both set: HTTPS
+    std::string tls_key;
+    std::size_t max_body = 4 * 1024 * 1024; // larger entries get 409 "too large"
+    std::size_t workers = 16;               // requests served at once (one per connection)
+    std::size_t pending = 32;               // accepted connections waiting for a worker
+    std::chrono::seconds read_timeout{10};  // each read of a request
+    std::chrono::seconds deadline{60};      // a whole request, read to answer
+    std::chrono::seconds commit_wait{30};   // for the writer's answer, then 503
+    double rate = 0;                        // uploads per second per sensor, 0: no limit
+};
+
+// One upload's outcome, for the counters and the live views.
+struct ConsoleReport {
+    std::string sensor; // "-" when no valid credentials or token came with it
+    std::optional<ConsoleRefusal> refusal;
+    bool duplicate = false;            // already stored (200)
+    std::uint64_t bytes = 0;           // the body's
+    std::optional<StoredEvent> stored; // set when newly stored: for the live views
+    std::size_t open_connections = 0;  // the receiver's, when this was reported
+};
+
+class ConsoleReceiver {
+public:
+    // Called on a request thread; must not block for long (the daemon posts it).
+    using Report = std::function<void(ConsoleReport)>;
+
+    // `writer` is null when the collector keeps no history (every upload: 503).
+    ConsoleReceiver(ConsoleOptions options, std::shared_ptr<const SensorTable> sensors,
+                    StoreWriter* writer, Report report);
+    ~ConsoleReceiver(); // stop()
+    ConsoleReceiver(const ConsoleReceiver&) = delete;
+    ConsoleReceiver& operator=(const ConsoleReceiver&) = delete;
+
+    // Loads the certificate (HTTPS) and binds. Blocks only on bind(2) and file reads.
+    [[nodiscard]] Result<void> bind();
+    void start();
+    // Stops accepting, closes open connections, joins every thread. Idempotent.
+    void stop();
+    // Swaps the sensors in force (SIGHUP); requests in flight keep the old table.
+    void set_sensors(std::shared_ptr<const SensorTable> sensors);
+    // Connections accepted and not yet closed.
+    [[nodiscard]] std::size_t open_connections() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+    std::thread m_thread;
+};
+
+} // namespace mso
