@@ -231,6 +231,12 @@ http {{
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                 str(self.ca_bundle), str(SYSTEM_CA_BUNDLE), *nginx]
 
+    @staticmethod
+    def _env() -> dict[str, str]:
+        # v3's time_stamp is local time without a zone: UTC makes it comparable (nginx
+        # passes TZ on to its workers).
+        return {**os.environ, "TZ": "UTC"}
+
     def start(self, timeout: float = 60.0) -> "NginxSandbox":
         reason = nginx_available()
         if reason:
@@ -240,12 +246,13 @@ http {{
             self.port = free_port()
             self.write_config()
             test = subprocess.run(self._command() + ["-t"], capture_output=True,
-                                  text=True, check=False)
+                                  text=True, check=False, env=self._env())
             if test.returncode != 0:
                 raise RuntimeError(f"nginx -t failed (dir {self.dir}):\n{test.stderr}")
             with open(self.stderr_log, "ab") as err:
                 self.proc = subprocess.Popen(self._command(), stdin=subprocess.DEVNULL,
-                                             stdout=err, stderr=err, start_new_session=True)
+                                             stdout=err, stderr=err, start_new_session=True,
+                                             env=self._env())
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

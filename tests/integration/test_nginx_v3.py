@@ -55,6 +55,8 @@ class Capture:
     posts: list
     sent: list[Sent]
     truth: dict[str, Truth]
+    started: float   # time.time() before the first request
+    ended: float     # and after the last post arrived
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +69,17 @@ def capture(crs: str, tls) -> Capture:
         nginx = NginxSandbox(crs=crs, audit_log=rx.url(f"/v3/{TOKEN}"), ca_bundle=tls.ca_cert)
         try:
             nginx.start()
+            started = time.time()
             sent = send_corpus(nginx)
             truth = error_log_truth(nginx)
             posts = rx.wait_for(len(truth))
             time.sleep(0.5)   # a surplus post would show now
             posts = rx.received()
+            ended = time.time()
             assert nginx.unexpected_log_lines() == [], nginx.unexpected_log_lines()
         finally:
             nginx.stop()
-    return Capture(crs, nginx, posts, sent, truth)
+    return Capture(crs, nginx, posts, sent, truth, started, ended)
 
 
 @pytest.fixture(scope="module", params=crs_params("3", "4"))
@@ -175,6 +179,8 @@ def test_the_parser_reads_what_nginx_posted(captured, binaries):
         e = stored[uid]
         assert e["rules"] == t.rules, uid
         assert (e["verdict"] == 2) == t.denied, (uid, t, e)
+        # time_stamp: nginx's local time (UTC here), whole seconds.
+        assert int(captured.started) <= e["time_us"] // 1_000_000 <= captured.ended, (uid, e)
         if t.host is None:   # the error log's lines were cut
             continue
         assert e["vhost"] == t.host, uid
@@ -188,7 +194,7 @@ def stored_events(db_path: Path) -> dict[str, dict]:
     try:
         rows = db.execute(
             "SELECT e.id, e.unique_id, coalesce(vh.text, ''), e.engine_mode, e.status, "
-            "e.verdict, e.path, e.query FROM events e "
+            "e.verdict, e.path, e.query, e.time_us FROM events e "
             "LEFT JOIN strings vh ON vh.id = e.vhost_id").fetchall()
         rules: dict[int, set[str]] = {}
         for event_id, rule in db.execute(
@@ -198,8 +204,9 @@ def stored_events(db_path: Path) -> dict[str, dict]:
     finally:
         db.close()
     return {uid: {"vhost": vhost, "mode": mode, "status": status, "verdict": verdict,
-                  "path": path, "query": query, "rules": rules.get(row, set())}
-            for row, uid, vhost, mode, status, verdict, path, query in rows}
+                  "path": path, "query": query, "time_us": time_us,
+                  "rules": rules.get(row, set())}
+            for row, uid, vhost, mode, status, verdict, path, query, time_us in rows}
 
 
 # ---------------------------------------------------------------------------- TLS
