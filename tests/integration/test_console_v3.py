@@ -66,6 +66,7 @@ class ConsoleCollector:
                     return self
             except OSError:
                 if time.monotonic() > deadline:
+                    self.c.stop()
                     raise RuntimeError("the console does not listen:\n" + self.c.log_text())
                 time.sleep(0.05)
 
@@ -133,9 +134,9 @@ def console(binaries, tls):
     made: list[ConsoleCollector] = []
 
     def make(sensors: str = f"{SENSOR} {TOKEN}\n") -> ConsoleCollector:
-        c = ConsoleCollector(binaries, tls, sensors).start()
-        made.append(c)
-        return c
+        c = ConsoleCollector(binaries, tls, sensors)
+        made.append(c)   # cleaned up also when it fails to start
+        return c.start()
 
     yield make
     for c in made:
