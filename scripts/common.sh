@@ -20,9 +20,15 @@ MSO_PACKAGES=(
   clang-format
   # runtime
   apache2 libapache2-mod-security2 modsecurity-crs
+  # tests: nginx + ModSecurity v3 (libmodsecurity3) posting to the collector
+  # (tests/integration/test_nginx_v3.py, nginx_sandbox.py); each test runs its own nginx
+  # from a temp dir, the system service is stopped and disabled (mso_quiet_system_nginx)
+  nginx libnginx-mod-http-modsecurity
   # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py;
   # chromium: the dashboard's browser test, tests/integration/test_dashboard.py)
   python3 python3-pytest curl wrk nghttp2-client chromium
+  # openssl: the test CAs of the console tests (tests/integration/tls_ca.py)
+  openssl
   # fuzzing (tests/fuzz/run.sh): clang; its libFuzzer/sanitizer runtimes are named after
   # clang's major version, see mso_install_clang_runtime
   clang
@@ -61,6 +67,7 @@ mso_install_packages() {
     return
   fi
   mso_apt_install "${MSO_PACKAGES[@]}"
+  mso_quiet_system_nginx
   mso_install_clang_runtime
   mso_install_promtool
   mso_install_node
@@ -77,6 +84,44 @@ mso_install_node() {
   if ! command -v npm >/dev/null 2>&1; then
     mso_apt_install npm
   fi
+}
+
+# Debian's nginx package starts its service on port 80 where it can; the tests never use
+# it (they start their own nginx on a free loopback port). Stop and disable it.
+mso_quiet_system_nginx() {
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    systemctl stop nginx.service 2>/dev/null || true
+    systemctl disable nginx.service 2>/dev/null || true
+  elif [[ -x /etc/init.d/nginx ]]; then
+    /etc/init.d/nginx stop >/dev/null 2>&1 || true
+    update-rc.d nginx disable >/dev/null 2>&1 || true
+  fi
+}
+
+# promtool (checks the /metrics output in the integration tests) ships in Debian's
+# `prometheus` package, whose postinst starts a Prometheus server. Extract the package
+# into $MSO_TOOLS_DIR instead of installing it; idempotent. Needs `apt-get update` first.
+# MSO_PROMTOOL, when already set to an executable, is used as it is.
+MSO_TOOLS_DIR="${MSO_TOOLS_DIR:-/opt/mso-tools}"
+
+mso_install_promtool() {
+  local extracted="$MSO_TOOLS_DIR/prometheus/usr/bin/promtool"
+  if [[ -n "${MSO_PROMTOOL:-}" && -x "$MSO_PROMTOOL" ]]; then
+    return
+  fi
+  if [[ ! -x "$extracted" ]]; then
+    echo "==> extracting promtool from the prometheus package into $MSO_TOOLS_DIR"
+    local tmp
+    tmp="$(mktemp -d)"
+    chown _apt "$tmp" 2>/dev/null || true   # apt-get download fetches as user _apt
+    (cd "$tmp" && apt-get download prometheus)
+    mkdir -p "$MSO_TOOLS_DIR"
+    rm -rf "$MSO_TOOLS_DIR/prometheus"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$MSO_TOOLS_DIR/prometheus"
+    rm -rf "$tmp"
+  fi
+  export MSO_PROMTOOL="$extracted"
+  "$MSO_PROMTOOL" --version | head -n 1
 }
 
 # npm ci in each folder with a package-lock.json (the versions the lockfile pins, nothing

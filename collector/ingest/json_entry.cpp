@@ -155,6 +155,21 @@ void add_v3_finding(object m, RequestEvent& event)
     }
 }
 
+// Whether a v3 JSON entry was intercepted, which it does not say. The engine must be On
+// and the status an error; then a CRS blocking evaluation (949110, 959100) decides, and
+// without one a 400 or 403 with an alert is taken as a deny by another rule (ModSecurity's
+// default deny status is 403; the recommended configuration's body checks deny with 400).
+// A 404 or 405 that nginx answered itself after a mere warning stays "not intercepted".
+// Measured on nginx 1.22 + libmodsecurity 3.0.9 against the error log's "Access denied"
+// lines (tests/data/audit/v3_https/expected.json).
+bool v3_interception(EngineMode engine, int status, bool blocking_message,
+                     bool any_message) noexcept
+{
+    if (engine != EngineMode::on || status < 400)
+        return false;
+    return blocking_message || (any_message && (status == 400 || status == 403));
+}
+
 } // namespace
 
 struct JsonEntryParser::Impl {
@@ -317,10 +332,11 @@ Result<void> JsonEntryParser::Impl::parse_v3(object tx, AuditEntry& out)
             }
         }
     }
-    e.intercepted = out.engine == EngineMode::on && e.status >= 400 && blocking;
+    // v3 JSON has no interception flag (v3_interception() says what stands in for it).
+    e.intercepted = v3_interception(out.engine, e.status, blocking, !e.findings.empty());
     if (!e.intercepted) {
         e.phase = 0;
-    } else {
+    } else if (blocking) {
         for (Finding& f : e.findings) { // as v3 Native's "Access denied" message says
             if (f.id == "949110" || f.id == "959100") {
                 f.intercepted = true;
@@ -328,6 +344,11 @@ Result<void> JsonEntryParser::Impl::parse_v3(object tx, AuditEntry& out)
                 break;
             }
         }
+    } else {
+        // A deny by a rule of its own (e.g. the recommended configuration's 200002,
+        // status:400): rules stop at the disruptive one, so it is the last message;
+        // its phase is not in the entry.
+        e.findings.back().intercepted = true;
     }
     scores_from_findings(e);
     return ok();

@@ -9,8 +9,10 @@
 //
 // v3 specifics: every detail is a string ("severity":"2", mapped to the v2 names); there is
 // no interception flag: the entry counts as intercepted when the engine is On, the status
-// is >= 400 and a CRS blocking-evaluation message (949110, 959100) is present. Its
-// time_stamp is local time without a zone: read as UTC plus `utc_offset_minutes`.
+// is >= 400 and either a CRS blocking-evaluation message (949110, 959100) is present or
+// the status is 400 or 403 with any alert (a deny by another rule, e.g. 200002). Its
+// time_stamp is local time without a zone: read as UTC plus `utc_offset_minutes`. The
+// same JSON is what `SecAuditLogType HTTPS` posts (docs/protocol.md).
 #pragma once
 
 #include "ingest/audit_entry.h"
