@@ -4,6 +4,7 @@
 // the Server until SIGTERM/SIGINT, saves a last snapshot and removes its sockets on
 // the way out. SIGHUP re-reads the options and applies those that can change at run
 // time. Start-up errors exit with status 2 (bad options) or 1.
+#include "daemon/console_entry.h"
 #include "daemon/console_receiver.h"
 #include "daemon/console_sensors.h"
 #include "daemon/metrics.h"
@@ -28,6 +29,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -260,10 +262,39 @@ mso::Result<void> serve_metrics(std::optional<mso::MetricsHttp>& metrics,
 
 // Serves the dashboard at `address` (daemon/web_server.h), on threads of its own; its
 // questions go to the loop through the inbox. Call after block_signals().
+// The dashboard's users (--http-users), replaced as a whole on SIGHUP; request threads
+// take the table in force under the mutex and check against it without it.
+struct DashboardUsers {
+    std::mutex mutex;
+    std::shared_ptr<const mso::SensorTable> table;
+
+    std::shared_ptr<const mso::SensorTable> current()
+    {
+        std::lock_guard lock(mutex);
+        return table;
+    }
+    void replace(std::shared_ptr<const mso::SensorTable> next)
+    {
+        std::lock_guard lock(mutex);
+        table = std::move(next);
+    }
+};
+
+// Serves the dashboard at `address` (daemon/web_server.h), on threads of its own; its
+// questions go to the loop through the inbox. `users`: null, or who may look (HTTP Basic,
+// checked as the console checks its sensors). Call after block_signals().
 mso::Result<void> serve_dashboard(std::optional<mso::WebServer>& web,
-                                  const mso::ListenAddress& address, mso::Server& server)
+                                  const mso::ListenAddress& address, mso::Server& server,
+                                  const std::shared_ptr<DashboardUsers>& users)
 {
     mso::WebHandlers handlers;
+    if (users) {
+        handlers.authorize = [users](const std::string& authorization) {
+            const auto credentials = mso::parse_basic_auth(authorization);
+            return credentials &&
+                   users->current()->authenticate(credentials->user, credentials->password);
+        };
+    }
     handlers.ask = [&server](std::string line, mso::Server::Reply reply) {
         server.ask(std::move(line), std::move(reply));
     };
@@ -446,8 +477,18 @@ int main(int argc, char** argv)
         mso::log_line("serving metrics on http://" + opt.metrics_listen + "/metrics");
     }
     std::optional<mso::WebServer> web;
+    std::shared_ptr<DashboardUsers> web_users;
+    if (settings->http && !opt.http_users.empty()) {
+        auto users = mso::SensorTable::load(opt.http_users, "");
+        if (!users) {
+            mso::log_line("--http-users: " + users.error());
+            return 1;
+        }
+        web_users = std::make_shared<DashboardUsers>();
+        web_users->replace(std::move(*users));
+    }
     if (settings->http) {
-        if (auto served = serve_dashboard(web, *settings->http, server); !served) {
+        if (auto served = serve_dashboard(web, *settings->http, server, web_users); !served) {
             mso::log_line(served.error());
             return 1;
         }
@@ -475,6 +516,22 @@ int main(int argc, char** argv)
             mso::log_line("reload: console sensors: " + std::to_string((*sensors)->mlogc_count()) +
                           " mlogc, " + std::to_string((*sensors)->v3_count()) + " v3");
             console->set_sensors(std::move(*sensors));
+        };
+    }
+    if (web_users) {
+        reload_sensors = [previous = reload_sensors, web_users, &opt](const mso::Options& next) {
+            if (previous) {
+                previous(next);
+            }
+            auto users = mso::SensorTable::load(next.http_users, "");
+            if (!users) {
+                mso::log_line("reload: dashboard users not applied, keeping the running ones: " +
+                              users.error());
+                return;
+            }
+            opt.http_users = next.http_users;
+            mso::log_line("reload: dashboard users: " + std::to_string((*users)->mlogc_count()));
+            web_users->replace(std::move(*users));
         };
     }
     mso::log_line("listening on events=" + opt.event_socket + " query=" + opt.query_socket);

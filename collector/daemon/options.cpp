@@ -70,6 +70,9 @@ void add_options(CLI::App& app, Options& opt)
                    "serve the dashboard, its JSON API and /metrics at http://ADDRESS/; "
                    "ADDRESS is IPV4:PORT or [IPV6]:PORT, loopback unless --http-insecure "
                    "(default: off)");
+    app.add_option("--http-users", opt.http_users,
+                   "ask the dashboard's visitors for a user and password of this htpasswd "
+                   "file (htpasswd -B; re-read on SIGHUP), over HTTP Basic authentication");
     app.add_flag("--http-insecure", opt.http_insecure,
                  "let --http-listen use a non-loopback address without authentication "
                  "(anyone who reaches it sees every request the collector saw)");
@@ -257,11 +260,12 @@ Result<StartSettings> check_options(const Options& opt)
         if (!address) {
             return fail("--http-listen: " + address.error());
         }
-        if (!is_loopback(*address) && !opt.http_insecure) {
+        if (!is_loopback(*address) && !opt.http_insecure && opt.http_users.empty()) {
             return fail("--http-listen: " + opt.http_listen +
-                        " is not a loopback address and the dashboard has no authentication "
-                        "yet: use 127.0.0.1 or [::1] (and an SSH tunnel or a reverse proxy with "
-                        "authentication), or say --http-insecure");
+                        " is not a loopback address and the dashboard has no authentication: "
+                        "give --http-users FILE (htpasswd -B), or use 127.0.0.1 or [::1] (and an "
+                        "SSH tunnel or a reverse proxy with authentication), or say "
+                        "--http-insecure");
         }
         // One server when both name the same place: the dashboard serves /metrics too.
         if (settings.metrics && settings.metrics->host == address->host &&

@@ -37,6 +37,7 @@ struct Options {
     std::string metrics_listen;          // empty: no metrics endpoint
     std::string http_listen;             // empty: no dashboard
     bool http_insecure = false;          // dashboard beyond loopback without authentication
+    std::string http_users;              // --http-users: htpasswd file of the dashboard's users
     std::string state_dir;               // empty: no snapshots
     unsigned snapshot_interval = 60;     // seconds; 0: only at exit
     std::vector<std::string> allow_uids; // event senders; empty: www-data

@@ -206,6 +206,13 @@ WebServer::WebServer(WebHandlers handlers, std::chrono::milliseconds answer_time
     });
     // Runs before any body is read and answers every request itself.
     server.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
+        if (impl->handlers.authorize &&
+            !impl->handlers.authorize(req.get_header_value("Authorization"))) {
+            res.status = 401;
+            res.set_header("WWW-Authenticate", R"(Basic realm="modsec-observe", charset="UTF-8")");
+            res.set_content("authentication required\n", "text/plain; charset=utf-8");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (req.method != "GET" && req.method != "HEAD") {
             res.status = 405;
             res.set_header("Allow", "GET, HEAD");

@@ -42,6 +42,10 @@ struct WebHandlers {
     std::function<void(EventFilter filter, std::shared_ptr<TailSink> sink)> subscribe;
     // The body of /metrics (may block on the collector lock); empty: no /metrics.
     std::function<std::string()> metrics;
+    // Whether a request's `Authorization` header value ("" when absent) lets it in; empty:
+    // every request does. May block (a password check). Refused requests get 401 with a
+    // Basic challenge, before anything else is looked at.
+    std::function<bool(const std::string& authorization)> authorize;
 };
 
 // Owns the listening socket and the serving threads. Not copyable; its methods are

@@ -200,3 +200,58 @@ def test_overview_pages_a_thousand_vhosts(binaries):
         collector.stop()
         if ok:
             shutil.rmtree(collector.dir, ignore_errors=True)
+
+
+def test_users_file_guards_every_path_and_is_reread_on_sighup(binaries):
+    """--http-users: every path needs a user of the htpasswd file (401 with a Basic
+    challenge otherwise, nothing answered); SIGHUP re-reads the file; and the file lets the
+    dashboard listen beyond loopback without --http-insecure."""
+    import base64
+    import signal
+
+    from test_console_mlogc import htpasswd
+
+    base = short_temp_dir("msoit-u")
+    users = base / "users"
+    htpasswd(users, {"admin": "first secret"})
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli,
+                          extra_args=["--http-listen", f"0.0.0.0:{port}",
+                                      "--http-users", str(users)]).start()
+
+    def get(path: str, user: str | None = None, password: str = "") -> tuple[int, dict]:
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                resp.read()
+                return resp.status, {k.lower(): v for k, v in resp.headers.items()}
+        except urllib.error.HTTPError as e:
+            return e.code, {k.lower(): v for k, v in e.headers.items()}
+
+    ok = False
+    try:
+        for path in ("/", "/api/health", "/metrics", "/app.js"):
+            status, headers = get(path)
+            assert status == 401, path
+            assert headers["www-authenticate"] == 'Basic realm="modsec-observe", charset="UTF-8"'
+            assert get(path, "admin", "wrong")[0] == 401, path
+            assert get(path, "nobody", "first secret")[0] == 401, path
+            assert get(path, "admin", "first secret")[0] == 200, path
+        # A new password in the file, then SIGHUP: the old one stops working.
+        htpasswd(users, {"admin": "second secret"})
+        mark = len(collector.log_text())
+        collector.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while "reload: dashboard users" not in collector.log_text(mark):
+            assert time.monotonic() < deadline, collector.log_text(mark)
+            time.sleep(0.2)
+        assert get("/api/health", "admin", "first secret")[0] == 401
+        assert get("/api/health", "admin", "second secret")[0] == 200
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(base, ignore_errors=True)

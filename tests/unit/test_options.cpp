@@ -237,8 +237,14 @@ TEST(CheckOptions, ErrorsNameTheOption)
         {"dashboard on ::1", [](mso::Options& o) { o.http_listen = "[::1]:9180"; }, ""},
         {"dashboard beyond loopback", [](mso::Options& o) { o.http_listen = "0.0.0.0:9180"; },
          "--http-listen: 0.0.0.0:9180 is not a loopback address and the dashboard has no "
-         "authentication yet: use 127.0.0.1 or [::1] (and an SSH tunnel or a reverse proxy "
-         "with authentication), or say --http-insecure"},
+         "authentication: give --http-users FILE (htpasswd -B), or use 127.0.0.1 or [::1] (and "
+         "an SSH tunnel or a reverse proxy with authentication), or say --http-insecure"},
+        {"dashboard beyond loopback, with users",
+         [](mso::Options& o) {
+             o.http_listen = "0.0.0.0:9180";
+             o.http_users = "/etc/modsec-observe/users";
+         },
+         ""},
         {"dashboard beyond loopback, insecure",
          [](mso::Options& o) {
              o.http_listen = "10.0.0.1:9180";

@@ -23,9 +23,11 @@ constexpr const char k_csp[] =
 
 class WebServerTest : public ::testing::Test {
 protected:
-    void start(std::chrono::milliseconds timeout = 30s)
+    void start(std::chrono::milliseconds timeout = 30s,
+               std::function<bool(const std::string&)> authorize = {})
     {
         mso::WebHandlers handlers;
+        handlers.authorize = std::move(authorize);
         handlers.ask = [this](std::string line, std::function<void(std::string)> reply) {
             {
                 std::lock_guard lock(m_mutex);
@@ -89,6 +91,44 @@ TEST_F(WebServerTest, ServesTheEmbeddedPageWithStrictHeaders)
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 404);
     EXPECT_EQ(missing->get_header_value("Content-Security-Policy"), k_csp);
+}
+
+TEST_F(WebServerTest, AuthorizeGuardsEveryPathWithABasicChallenge)
+{
+    std::vector<std::string> seen;
+    std::mutex seen_mutex;
+    start(30s, [&](const std::string& authorization) {
+        std::lock_guard lock(seen_mutex);
+        seen.push_back(authorization);
+        return authorization == "Basic YWRtaW46c2VjcmV0"; // admin:secret
+    });
+    for (const char* path : {"/", "/api/stats", "/api/tail", "/metrics", "/app.js"}) {
+        SCOPED_TRACE(path);
+        const auto refused = m_client->Get(path);
+        ASSERT_TRUE(refused);
+        EXPECT_EQ(refused->status, 401);
+        EXPECT_EQ(refused->get_header_value("WWW-Authenticate"),
+                  R"(Basic realm="modsec-observe", charset="UTF-8")");
+        EXPECT_EQ(refused->get_header_value("Content-Security-Policy"), k_csp);
+        const auto wrong = m_client->Get(path, {{"Authorization", "Basic YWRtaW46d3Jvbmc="}});
+        ASSERT_TRUE(wrong);
+        EXPECT_EQ(wrong->status, 401);
+    }
+    // A refused POST is refused for want of credentials, before its method is looked at.
+    const auto post = m_client->Post("/api/stats", "x", "text/plain");
+    ASSERT_TRUE(post);
+    EXPECT_EQ(post->status, 401);
+    EXPECT_TRUE(lines().empty()); // nothing refused reached the loop
+
+    const auto page = m_client->Get("/", {{"Authorization", "Basic YWRtaW46c2VjcmV0"}});
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 200);
+    const auto api = m_client->Get("/api/stats", {{"Authorization", "Basic YWRtaW46c2VjcmV0"}});
+    ASSERT_TRUE(api);
+    EXPECT_EQ(api->status, 200);
+    EXPECT_EQ(lines().size(), 1U);
+    std::lock_guard lock(seen_mutex);
+    EXPECT_EQ(seen.front(), ""); // an absent header is handed over as ""
 }
 
 TEST_F(WebServerTest, RefusesEveryMethodButGetAndHead)
