@@ -9,7 +9,8 @@
 # when absent), MSO_ASAN_BUILD_DIR (default build-asan/), MSO_ASAN_INTEGRATION (test files
 # of tests/integration run against the ASan collector; default
 # "test_end_to_end.py test_failure_isolation.py test_spool.py test_security.py
-# test_cli.py test_metrics.py test_persistence.py test_fidelity.py test_history_store.py test_history.py", "all"
+# test_cli.py test_metrics.py test_persistence.py test_fidelity.py test_history_store.py test_history.py
+# test_console_hostile.py", "all"
 # for every one, "none" to skip),
 # MSO_SKIP_ASAN=1, MSO_FUZZ_SECONDS (per fuzz target, default 60), MSO_SKIP_FUZZ=1,
 # MSO_ALLOW_SKIPS=1: let integration tests skip. By default this script exports
@@ -50,7 +51,7 @@ mso_asan_tests() {
 
   # Every query and the metrics thread (test_cli, test_metrics), snapshots and reload
   # (test_persistence) and the hardest events (test_fidelity) are decoded by ASan code.
-  local files="${MSO_ASAN_INTEGRATION:-test_end_to_end.py test_failure_isolation.py test_spool.py test_security.py test_cli.py test_metrics.py test_persistence.py test_fidelity.py test_history_store.py test_history.py}"
+  local files="${MSO_ASAN_INTEGRATION:-test_end_to_end.py test_failure_isolation.py test_spool.py test_security.py test_cli.py test_metrics.py test_persistence.py test_fidelity.py test_history_store.py test_history.py test_console_hostile.py}"
   [[ "$files" == none ]] && return
   # A build dir for the integration tests: the normal module, the ASan collector and CLI.
   # ASan/LSan reports go to files (the collector's stderr is only a log the tests may

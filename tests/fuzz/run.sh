@@ -18,13 +18,14 @@ fi
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${MSO_FUZZ_BUILD_DIR:-$repo/build-fuzz}"
 jobs="${MSO_FUZZ_JOBS:-$(nproc)}"
-targets=(modsec_message event_decoder query snapshot audit_reader audit_entry audit_index import_line)
+targets=(modsec_message event_decoder query snapshot audit_reader audit_entry audit_index import_line
+         url_query)
 declare -A max_len=([modsec_message]=8192 [event_decoder]=16384 [query]=4096 [snapshot]=8192
                     [audit_reader]=16384 [audit_entry]=16384 [audit_index]=4096
-                    [import_line]=16384)
+                    [import_line]=16384 [url_query]=4096)
 declare -A dict=([modsec_message]=modsec_message.dict [event_decoder]=json.dict [query]=json.dict
                  [snapshot]=json.dict [audit_reader]=audit.dict [audit_entry]=audit.dict
-                 [audit_index]=audit.dict [import_line]=json.dict)
+                 [audit_index]=audit.dict [import_line]=json.dict [url_query]=json.dict)
 
 cxx="${MSO_FUZZ_CXX:-clang++}"
 if ! command -v "$cxx" >/dev/null; then
