@@ -12,12 +12,12 @@
 // a worker. It finds the connections in /proc/self/fd (as metrics_http's stop does).
 #include "daemon/console_receiver.h"
 
+#include "daemon/http_pool.h"
 #include "util/errno_text.h"
 #include "util/log.h"
 
 #include <httplib.h>
 
-#include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -29,7 +29,6 @@
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -42,139 +41,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view k_mlogc_path = "/rpc/auditLogReceiver";
 constexpr std::string_view k_v3_prefix = "/v3/";
-
-// A fixed pool whose enqueue() blocks the accepting thread while `pending` connections
-// already wait (httplib's ThreadPool queues without bound); beyond that, connections
-// wait in the kernel's listen queue. Counts the connections it holds.
-class BoundedPool final : public httplib::TaskQueue {
-public:
-    BoundedPool(std::size_t threads, std::size_t pending, std::atomic<std::size_t>& open)
-        : m_pending(pending), m_open(open)
-    {
-        for (std::size_t i = 0; i < threads; ++i) {
-            m_threads.emplace_back([this] { work(); });
-        }
-    }
-    BoundedPool(const BoundedPool&) = delete;
-    BoundedPool& operator=(const BoundedPool&) = delete;
-    ~BoundedPool() override { shutdown(); }
-
-    void enqueue(std::function<void()> fn) override
-    {
-        m_open.fetch_add(1, std::memory_order_relaxed);
-        std::unique_lock lock(m_mutex);
-        m_space.wait(lock, [&] { return m_jobs.size() < m_pending; });
-        m_jobs.push_back(std::move(fn));
-        m_ready.notify_one();
-    }
-
-    void shutdown() override
-    {
-        {
-            std::lock_guard lock(m_mutex);
-            m_stopping = true;
-        }
-        m_ready.notify_all();
-        for (std::thread& t : m_threads) {
-            if (t.joinable()) {
-                t.join();
-            }
-        }
-    }
-
-private:
-    void work()
-    {
-        for (;;) {
-            std::function<void()> job;
-            {
-                std::unique_lock lock(m_mutex);
-                m_ready.wait(lock, [&] { return m_stopping || !m_jobs.empty(); });
-                if (m_jobs.empty()) {
-                    return;
-                }
-                job = std::move(m_jobs.front());
-                m_jobs.pop_front();
-            }
-            m_space.notify_one();
-            job();
-            m_open.fetch_sub(1, std::memory_order_relaxed);
-        }
-    }
-
-    std::size_t m_pending;
-    std::atomic<std::size_t>& m_open;
-    std::mutex m_mutex;
-    std::condition_variable m_ready;
-    std::condition_variable m_space;
-    std::deque<std::function<void()>> m_jobs;
-    bool m_stopping = false;
-    std::vector<std::thread> m_threads;
-};
-
-// An accepted TCP socket of `port`: its descriptor and peer "ip:port".
-struct Connection {
-    int fd = -1;
-    std::string peer;
-};
-
-std::string peer_name(const sockaddr_storage& address)
-{
-    char host[INET6_ADDRSTRLEN] = {};
-    int port = 0;
-    if (address.ss_family == AF_INET) {
-        const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
-        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-    } else if (address.ss_family == AF_INET6) {
-        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
-        ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-    }
-    return std::string(host) + ":" + std::to_string(port);
-}
-
-std::vector<Connection> connections_on(int port)
-{
-    std::vector<Connection> found;
-    DIR* dir = ::opendir("/proc/self/fd");
-    if (dir == nullptr) {
-        return found;
-    }
-    while (const dirent* entry = ::readdir(dir)) {
-        int fd = -1;
-        const std::string_view name(entry->d_name);
-        const auto [ptr, ec] = std::from_chars(name.data(), name.data() + name.size(), fd);
-        if (ec != std::errc() || ptr != name.data() + name.size() || fd == ::dirfd(dir)) {
-            continue;
-        }
-        sockaddr_storage local{};
-        socklen_t length = sizeof(local);
-        if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) {
-            continue;
-        }
-        int local_port = -1;
-        if (local.ss_family == AF_INET) {
-            local_port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
-        } else if (local.ss_family == AF_INET6) {
-            local_port = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
-        }
-        int listening = 0;
-        socklen_t size = sizeof(listening);
-        if (local_port != port ||
-            ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening != 0) {
-            continue;
-        }
-        sockaddr_storage peer{};
-        length = sizeof(peer);
-        if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
-            continue;
-        }
-        found.push_back(Connection{fd, peer_name(peer)});
-    }
-    ::closedir(dir);
-    return found;
-}
 
 // What pre-routing learnt about the request the handler will serve (same thread).
 struct RequestContext {
@@ -635,7 +501,7 @@ Result<void> ConsoleReceiver::bind()
     }
     httplib::Server& server = *impl->server;
     server.new_task_queue = [impl] {
-        return new BoundedPool(impl->options.workers, impl->options.pending, impl->open);
+        return new BoundedPool(impl->options.workers, impl->options.pending, &impl->open);
     };
     server.set_socket_options([](socket_t sock) {
         const int yes = 1;

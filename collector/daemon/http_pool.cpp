@@ -1,6 +1,7 @@
 // Ending the connections of one local port (see http_pool.h).
 #include "daemon/http_pool.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -10,15 +11,32 @@
 
 namespace mso {
 
-// Shuts down (without closing: the worker owning the descriptor closes it)
-// every accepted TCP socket of this process whose local port is `port`. Only
-// the HTTP endpoints have TCP sockets here; query clients use a Unix socket, and
-// the two endpoints listen on different ports.
-void shutdown_connections(int port)
+namespace {
+
+std::string peer_name(const sockaddr_storage& address)
 {
+    char host[INET6_ADDRSTRLEN] = {};
+    int port = 0;
+    if (address.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+        ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+    } else if (address.ss_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+        ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+    }
+    return std::string(host) + ":" + std::to_string(port);
+}
+
+} // namespace
+
+std::vector<Connection> connections_on(int port)
+{
+    std::vector<Connection> found;
     DIR* dir = ::opendir("/proc/self/fd");
     if (dir == nullptr) {
-        return;
+        return found;
     }
     while (const dirent* entry = ::readdir(dir)) {
         int fd = -1;
@@ -40,12 +58,25 @@ void shutdown_connections(int port)
         }
         int listening = 0;
         socklen_t size = sizeof(listening);
-        if (local_port == port &&
-            ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) == 0 && listening == 0) {
-            (void)::shutdown(fd, SHUT_RDWR);
+        if (local_port != port ||
+            ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0 || listening != 0) {
+            continue;
         }
+        // A peer that is already gone (ENOTCONN) leaves the peer empty: still ours to end.
+        sockaddr_storage peer{};
+        length = sizeof(peer);
+        const bool named = ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+        found.push_back(Connection{fd, named ? peer_name(peer) : std::string()});
     }
     ::closedir(dir);
+    return found;
+}
+
+void shutdown_connections(int port)
+{
+    for (const Connection& c : connections_on(port)) {
+        (void)::shutdown(c.fd, SHUT_RDWR);
+    }
 }
 
 } // namespace mso

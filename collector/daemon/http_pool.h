@@ -1,16 +1,18 @@
-// What the collector's two HTTP servers (metrics_http, web_server) share around
+// What the collector's HTTP servers (metrics_http, web_server, console_receiver) share around
 // cpp-httplib: a bounded worker pool, and a way to end connections that a slow
-// client keeps open so that stopping does not wait for it. Only these three files
-// include httplib.h.
+// client keeps open so that stopping does not wait for it (or so that a watchdog can
+// cut it). Only these files include httplib.h.
 #pragma once
 
 #include <httplib.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,7 +24,10 @@ namespace mso {
 // holding descriptors here.
 class BoundedPool final : public httplib::TaskQueue {
 public:
-    BoundedPool(std::size_t threads, std::size_t max_pending) : m_max_pending(max_pending)
+    // `open`, when given, counts the connections the pool holds (queued or being served).
+    BoundedPool(std::size_t threads, std::size_t max_pending,
+                std::atomic<std::size_t>* open = nullptr)
+        : m_max_pending(max_pending), m_open(open)
     {
         for (std::size_t i = 0; i < threads; ++i) {
             m_threads.emplace_back([this] { work(); });
@@ -34,6 +39,9 @@ public:
 
     void enqueue(std::function<void()> fn) override
     {
+        if (m_open != nullptr) {
+            m_open->fetch_add(1, std::memory_order_relaxed);
+        }
         std::unique_lock lock(m_mutex);
         m_space.wait(lock, [&] { return m_jobs.size() < m_max_pending; });
         m_jobs.push_back(std::move(fn));
@@ -71,10 +79,14 @@ private:
             }
             m_space.notify_one();
             job();
+            if (m_open != nullptr) {
+                m_open->fetch_sub(1, std::memory_order_relaxed);
+            }
         }
     }
 
     const std::size_t m_max_pending;
+    std::atomic<std::size_t>* m_open;
     std::mutex m_mutex;
     std::condition_variable m_ready;
     std::condition_variable m_space;
@@ -83,10 +95,20 @@ private:
     std::vector<std::thread> m_threads;
 };
 
-// Shuts down (without closing: the worker owning the descriptor closes it)
-// every accepted TCP socket of this process whose local port is `port`. Only
-// the HTTP endpoints have TCP sockets here; query clients use a Unix socket, and
-// the two endpoints listen on different ports.
+// An accepted TCP socket of this process: its descriptor and peer "ip:port" ("" when
+// the peer is already gone).
+struct Connection {
+    int fd = -1;
+    std::string peer;
+};
+
+// The accepted (not listening) TCP sockets of this process whose local port is
+// `port`, found in /proc/self/fd. Only the HTTP endpoints have TCP sockets here;
+// query clients use a Unix socket, and the endpoints listen on different ports.
+[[nodiscard]] std::vector<Connection> connections_on(int port);
+
+// Shuts down (without closing: the worker owning the descriptor closes it) every
+// connection of connections_on(port).
 void shutdown_connections(int port);
 
 } // namespace mso
