@@ -32,9 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (end != std::string_view::npos && params.size() < k_max_params) {
         const std::size_t start = end + 1;
         end = input.find('\n', start);
-        const std::string_view line = input.substr(start, end == std::string_view::npos
-                                                              ? std::string_view::npos
-                                                              : end - start);
+        const std::string_view line = input.substr(
+            start, end == std::string_view::npos ? std::string_view::npos : end - start);
         const std::size_t eq = line.find('=');
         params.emplace_back(std::string(line.substr(0, eq)),
                             eq == std::string_view::npos ? std::string()
