@@ -9,7 +9,7 @@
 // httplib 0.11 gives no total time limit for a request (its read timeout applies to
 // each read), so a watchdog thread shuts down any connection of our port that has been
 // reading one request for longer than `deadline`: a client trickling bytes cannot hold
-// a worker. It finds the connections in /proc/self/fd (as metrics_http's stop does).
+// a worker. It finds the connections in /proc/self/fd (http_pool's connections_on).
 #include "daemon/console_receiver.h"
 
 #include "daemon/http_pool.h"
