@@ -284,8 +284,8 @@ struct DashboardUsers {
 // questions go to the loop through the inbox. `users`: null, or who may look (HTTP Basic,
 // checked as the console checks its sensors). Call after block_signals().
 mso::Result<void> serve_dashboard(std::optional<mso::WebServer>& web,
-                                  const mso::ListenAddress& address, mso::Server& server,
-                                  const std::shared_ptr<DashboardUsers>& users)
+                                  const mso::ListenAddress& address, const mso::WebTls& tls,
+                                  mso::Server& server, const std::shared_ptr<DashboardUsers>& users)
 {
     mso::WebHandlers handlers;
     if (users) {
@@ -307,7 +307,7 @@ mso::Result<void> serve_dashboard(std::optional<mso::WebServer>& web,
             return mso::render_metrics(c, mso::Collector::Clock::now(), process);
         });
     };
-    web.emplace(std::move(handlers));
+    web.emplace(std::move(handlers), mso::k_web_answer_timeout, tls);
     if (auto bound = web->bind(address); !bound) {
         return mso::fail("--http-listen: " + bound.error());
     }
@@ -488,14 +488,16 @@ int main(int argc, char** argv)
         web_users->replace(std::move(*users));
     }
     if (settings->http) {
-        if (auto served = serve_dashboard(web, *settings->http, server, web_users); !served) {
+        const mso::WebTls tls{opt.http_tls_cert, opt.http_tls_key};
+        if (auto served = serve_dashboard(web, *settings->http, tls, server, web_users); !served) {
             mso::log_line(served.error());
             return 1;
         }
         const std::string where = settings->http->host.find(':') == std::string::npos
                                       ? settings->http->host
                                       : "[" + settings->http->host + "]";
-        mso::log_line("serving the dashboard on http://" + where + ":" +
+        mso::log_line(std::string("serving the dashboard on ") +
+                      (web->tls() ? "https://" : "http://") + where + ":" +
                       std::to_string(web->port()) + "/");
     }
     std::unique_ptr<mso::ConsoleReceiver> console;

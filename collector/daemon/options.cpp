@@ -73,6 +73,10 @@ void add_options(CLI::App& app, Options& opt)
     app.add_option("--http-users", opt.http_users,
                    "ask the dashboard's visitors for a user and password of this htpasswd "
                    "file (htpasswd -B; re-read on SIGHUP), over HTTP Basic authentication");
+    app.add_option("--http-tls-cert", opt.http_tls_cert,
+                   "serve the dashboard over HTTPS with this PEM certificate (chain); needs "
+                   "--http-tls-key");
+    app.add_option("--http-tls-key", opt.http_tls_key, "the PEM private key of --http-tls-cert");
     app.add_flag("--http-insecure", opt.http_insecure,
                  "let --http-listen use a non-loopback address without authentication "
                  "(anyone who reaches it sees every request the collector saw)");
@@ -259,6 +263,9 @@ Result<StartSettings> check_options(const Options& opt)
         auto address = parse_listen_address(opt.http_listen);
         if (!address) {
             return fail("--http-listen: " + address.error());
+        }
+        if (opt.http_tls_cert.empty() != opt.http_tls_key.empty()) {
+            return fail("--http-tls-cert and --http-tls-key go together");
         }
         if (!is_loopback(*address) && !opt.http_insecure && opt.http_users.empty()) {
             return fail("--http-listen: " + opt.http_listen +

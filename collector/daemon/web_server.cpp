@@ -77,10 +77,11 @@ bool is_loopback(const ListenAddress& address)
 }
 
 struct WebServer::Impl {
-    httplib::Server server;
+    std::unique_ptr<httplib::Server> server; // an SSLServer with TLS
     WebHandlers handlers;
     std::chrono::milliseconds answer_timeout{};
     int port = 0;
+    bool tls = false;
     std::atomic<std::size_t> tail_streams{0};
     std::atomic<bool> stopping{false};
     std::mutex mutex; // guards `finished`
@@ -179,13 +180,20 @@ void WebServer::Impl::serve_asset(const httplib::Request& req, httplib::Response
     res.set_content("not found\n", "text/plain; charset=utf-8");
 }
 
-WebServer::WebServer(WebHandlers handlers, std::chrono::milliseconds answer_timeout)
+WebServer::WebServer(WebHandlers handlers, std::chrono::milliseconds answer_timeout,
+                     const WebTls& tls)
     : m_impl(std::make_unique<Impl>())
 {
     Impl* impl = m_impl.get();
     impl->handlers = std::move(handlers);
     impl->answer_timeout = answer_timeout;
-    httplib::Server& server = impl->server;
+    if (tls.cert.empty()) {
+        impl->server = std::make_unique<httplib::Server>();
+    } else {
+        impl->server = std::make_unique<httplib::SSLServer>(tls.cert.c_str(), tls.key.c_str());
+        impl->tls = true;
+    }
+    httplib::Server& server = *impl->server;
     server.new_task_queue = [] {
         return new BoundedPool(k_web_threads, k_max_pending_connections);
     };
@@ -249,15 +257,19 @@ WebServer::~WebServer()
 
 Result<void> WebServer::bind(const ListenAddress& address)
 {
+    if (!m_impl->server->is_valid()) {
+        return fail("cannot load the TLS certificate or its key (--http-tls-cert, --http-tls-key)");
+    }
     errno = 0;
     if (address.port == 0) {
-        const int port = m_impl->server.bind_to_any_port(address.host, AI_NUMERICHOST | AI_PASSIVE);
+        const int port =
+            m_impl->server->bind_to_any_port(address.host, AI_NUMERICHOST | AI_PASSIVE);
         if (port > 0) {
             m_impl->port = port;
             return ok();
         }
-    } else if (m_impl->server.bind_to_port(address.host, address.port,
-                                           AI_NUMERICHOST | AI_PASSIVE)) {
+    } else if (m_impl->server->bind_to_port(address.host, address.port,
+                                            AI_NUMERICHOST | AI_PASSIVE)) {
         m_impl->port = address.port;
         return ok();
     }
@@ -273,17 +285,22 @@ int WebServer::port() const
     return m_impl->port;
 }
 
+bool WebServer::tls() const
+{
+    return m_impl->tls;
+}
+
 void WebServer::start()
 {
     Impl* impl = m_impl.get();
     m_thread = std::thread([impl] {
-        (void)impl->server.listen_after_bind();
+        (void)impl->server->listen_after_bind();
         std::lock_guard lock(impl->mutex);
         impl->finished = true;
         impl->changed.notify_all();
     });
     std::unique_lock lock(impl->mutex);
-    while (!impl->finished && !impl->server.is_running()) {
+    while (!impl->finished && !impl->server->is_running()) {
         impl->changed.wait_for(lock, std::chrono::milliseconds(1));
     }
 }
@@ -295,7 +312,7 @@ void WebServer::stop()
     }
     Impl* impl = m_impl.get();
     impl->stopping = true;
-    impl->server.stop();
+    impl->server->stop();
     std::unique_lock lock(impl->mutex);
     while (!impl->finished) {
         lock.unlock();

@@ -30,6 +30,12 @@ inline constexpr std::size_t k_max_tail_streams = 4;
 // How long a request waits for the loop's (or the history worker's) answer.
 inline constexpr std::chrono::seconds k_web_answer_timeout{30};
 
+// The dashboard's certificate and key (PEM files; both empty: plain HTTP).
+struct WebTls {
+    std::string cert;
+    std::string key;
+};
+
 // Whether `address` is a loopback address (127.0.0.0/8, ::1): the only place the
 // dashboard may listen without authentication unless --http-insecure. Pure.
 [[nodiscard]] bool is_loopback(const ListenAddress& address);
@@ -52,8 +58,11 @@ struct WebHandlers {
 // called from one thread (the daemon's main thread).
 class WebServer {
 public:
+    // With `tls` (cert and key), serves HTTPS; a certificate that cannot be loaded makes
+    // bind() fail.
     explicit WebServer(WebHandlers handlers,
-                       std::chrono::milliseconds answer_timeout = k_web_answer_timeout);
+                       std::chrono::milliseconds answer_timeout = k_web_answer_timeout,
+                       const WebTls& tls = {});
     ~WebServer(); // stop()
     WebServer(const WebServer&) = delete;
     WebServer& operator=(const WebServer&) = delete;
@@ -62,6 +71,8 @@ public:
     // only on bind(2).
     [[nodiscard]] Result<void> bind(const ListenAddress& address);
     [[nodiscard]] int port() const;
+    // Whether it serves HTTPS.
+    [[nodiscard]] bool tls() const;
     // Starts serving on a new thread; call after a successful bind().
     void start();
     // Ends open tail streams, stops accepting, lets requests in progress finish

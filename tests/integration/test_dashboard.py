@@ -202,30 +202,36 @@ def test_overview_pages_a_thousand_vhosts(binaries):
             shutil.rmtree(collector.dir, ignore_errors=True)
 
 
-def test_users_file_guards_every_path_and_is_reread_on_sighup(binaries):
-    """--http-users: every path needs a user of the htpasswd file (401 with a Basic
-    challenge otherwise, nothing answered); SIGHUP re-reads the file; and the file lets the
-    dashboard listen beyond loopback without --http-insecure."""
+def test_users_file_and_tls_guard_every_path(binaries):
+    """--http-users with --http-tls-cert/key: HTTPS with the test CA's certificate (a
+    client that does not trust the CA is refused); every path needs a user of the htpasswd
+    file (401 with a Basic challenge otherwise, nothing answered); SIGHUP re-reads the
+    file; and the file lets the dashboard listen beyond loopback without --http-insecure."""
     import base64
     import signal
+    import ssl
 
-    from test_console_mlogc import htpasswd
+    from test_console_mlogc import htpasswd, make_tls
 
     base = short_temp_dir("msoit-u")
     users = base / "users"
     htpasswd(users, {"admin": "first secret"})
+    ca, cert, key = make_tls(base)
+    trusting = ssl.create_default_context(cafile=str(ca))
     port = free_port()
     collector = Collector(binaries.daemon, binaries.cli,
                           extra_args=["--http-listen", f"0.0.0.0:{port}",
-                                      "--http-users", str(users)]).start()
+                                      "--http-users", str(users), "--http-tls-cert", str(cert),
+                                      "--http-tls-key", str(key)]).start()
 
-    def get(path: str, user: str | None = None, password: str = "") -> tuple[int, dict]:
-        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    def get(path: str, user: str | None = None, password: str = "",
+            context: ssl.SSLContext = trusting) -> tuple[int, dict]:
+        req = urllib.request.Request(f"https://127.0.0.1:{port}{path}")
         if user is not None:
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             req.add_header("Authorization", f"Basic {token}")
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
+            with urllib.request.urlopen(req, timeout=60, context=context) as resp:
                 resp.read()
                 return resp.status, {k.lower(): v for k, v in resp.headers.items()}
         except urllib.error.HTTPError as e:
@@ -233,6 +239,19 @@ def test_users_file_guards_every_path_and_is_reread_on_sighup(binaries):
 
     ok = False
     try:
+        # The collector's start waits for its sockets, not the dashboard: wait for it.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get("/")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, collector.log_text()
+                time.sleep(0.2)
+        assert "serving the dashboard on https://" in collector.log_text()
+        # A client that does not trust the test CA gets no answer at all.
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            get("/", "admin", "first secret", context=ssl.create_default_context())
         for path in ("/", "/api/health", "/metrics", "/app.js"):
             status, headers = get(path)
             assert status == 401, path

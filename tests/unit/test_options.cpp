@@ -239,6 +239,12 @@ TEST(CheckOptions, ErrorsNameTheOption)
          "--http-listen: 0.0.0.0:9180 is not a loopback address and the dashboard has no "
          "authentication: give --http-users FILE (htpasswd -B), or use 127.0.0.1 or [::1] (and "
          "an SSH tunnel or a reverse proxy with authentication), or say --http-insecure"},
+        {"dashboard certificate without its key",
+         [](mso::Options& o) {
+             o.http_listen = "127.0.0.1:9180";
+             o.http_tls_cert = "/etc/modsec-observe/dashboard.pem";
+         },
+         "--http-tls-cert and --http-tls-key go together"},
         {"dashboard beyond loopback, with users",
          [](mso::Options& o) {
              o.http_listen = "0.0.0.0:9180";
