@@ -58,7 +58,8 @@ Readiness readiness_of(const std::vector<RequestRecord>& records, const WhatIf& 
                               n_exclusions + " proposed exclusions release every one of them");
     } else {
         out.verdict = ReadinessVerdict::ready;
-        out.reasons.push_back("no request that does not look like an attack " + blocked_word);
+        out.reasons.push_back(std::string("no request that does not look like an attack ") +
+                              (on ? "was blocked" : "would be blocked"));
     }
     if (lost == 0 && w.attacks_caught > 0) {
         out.reasons.push_back("all " + std::to_string(w.attacks_caught) +

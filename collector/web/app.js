@@ -9,6 +9,7 @@ const routes = {
   events: views.events,
   event: views.eventDetail,
   live: views.live,
+  tuning: views.tuning,
   health: views.health,
 };
 

@@ -322,6 +322,98 @@ export async function live(main, route) {
   return () => source && source.close();
 }
 
+// ---- Tuning (docs/TUNING.md): readiness per vhost, and one vhost's proposals ----
+
+const VERDICT_TEXT = {
+  ready: "ready for On",
+  ready_after_exclusions: "ready after the exclusions",
+  not_ready: "not ready",
+};
+
+function windowPicker(current, hashForWindow) {
+  return el("div", { class: "windows" }, "window: ", WINDOWS.map(([label]) =>
+    label === current ? el("strong", {}, label) : link(label, ...hashForWindow(label))));
+}
+
+function beforeAfter(before, after) {
+  return `${num(before)} → ${num(after)}`;
+}
+
+function reasonList(reasons, attrs = {}) {
+  return el("ul", { class: "reasons", ...attrs }, (reasons || []).map((r) => el("li", {}, r)));
+}
+
+export async function tuning(main, route) {
+  const windowLabel = route.params.get("window") || "7d";
+  const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[3])[1];
+  if (route.args.length) return tuneVhost(main, route.args[0], windowLabel, windowS);
+  const answer = await api("readiness", { window: windowS });
+  const rows = answer.vhosts.map((v) => el("tr", {},
+    el("td", {}, link(v.vhost, ["tuning", v.vhost], { window: windowLabel })),
+    el("td", {}, v.engine),
+    el("td", { class: "verdict " + v.verdict }, VERDICT_TEXT[v.verdict] || v.verdict),
+    el("td", { class: "num" }, num(v.requests)),
+    el("td", { class: "num" }, beforeAfter(v.would_block, v.would_block_after)),
+    el("td", { class: "num" }, beforeAfter(v.clients, v.clients_after)),
+    el("td", { class: "num" }, beforeAfter(v.attacks_caught, v.attacks_caught_after)),
+    el("td", { class: "num" }, num(v.exclusions)),
+    el("td", {}, reasonList(v.reasons))));
+  append(main, [
+    el("h1", {}, "Tuning: readiness"),
+    el("p", { class: "meta" }, "Per vhost, from the requests kept in history over the window: would the ",
+      "vhost block legitimate requests with SecRuleEngine On, and do the proposed exclusions fix that? ",
+      "Before → after the proposals."),
+    windowPicker(windowLabel, (w) => [["tuning"], { window: w }]),
+    table(["vhost", "engine", "verdict", "requests", "blocked or would block", "clients blocked",
+      "attacks caught", "exclusions", "why"], rows, { id: "readiness" }),
+  ]);
+}
+
+async function tuneVhost(main, name, windowLabel, windowS) {
+  const answer = await api("tune", { vhost: name, window: windowS });
+  const w = answer.what_if || {};
+  const groups = answer.groups.map((g) => el("tr", { class: g.label },
+    el("td", {}, link(g.rule, ["events"], { vhost: name, rule: g.rule })),
+    el("td", { class: "value" }, g.target || ""), el("td", { class: "value" }, g.path || ""),
+    el("td", {}, g.method || ""),
+    el("td", {}, g.label === "likely_false_positive" ? "likely false positive" : "likely attack"),
+    el("td", { class: "num" }, num(g.hits)), el("td", { class: "num" }, num(g.requests)),
+    el("td", { class: "num" }, num(g.clients)), el("td", {}, reasonList(g.reasons))));
+  const exclusions = answer.exclusions.map((x) => el("tr", {},
+    el("td", {}, x.rule), el("td", { class: "value" }, x.target || "(the whole rule, this host only)"),
+    el("td", {}, x.match), el("td", { class: "value" }, x.path || ""),
+    el("td", { class: "num" }, num(x.hits)), el("td", { class: "num" }, num(x.clients)),
+    el("td", {}, x.why || "")));
+  const ladder = (w.inbound_ladder || []).map((r) => el("tr", {},
+    el("td", { class: "num" }, num(r.threshold)), el("td", { class: "num" }, num(r.before)),
+    el("td", { class: "num" }, num(r.after))));
+  append(main, [
+    el("h1", {}, "Tuning: ", name),
+    el("p", { class: "meta" }, `${num(answer.events)} requests with findings, CRS ${answer.crs_version || "?"}, `,
+      `paranoia level ${answer.paranoia_level ?? "?"}, engine ${answer.engine}`,
+      answer.truncated ? " (truncated: only the newest were read)" : ""),
+    windowPicker(windowLabel, (x) => [["tuning", name], { window: x }]),
+    el("p", { class: "verdict " + answer.verdict, id: "verdict" }, VERDICT_TEXT[answer.verdict] || answer.verdict),
+    reasonList(answer.reasons, { id: "verdict-reasons" }),
+    el("h2", {}, "What the proposals change"),
+    el("div", { class: "cards" },
+      card("blocked or would block", w.would_block), card("… after", w.would_block_after),
+      card("benign blocked", w.benign_blocked), card("… after", w.benign_blocked_after),
+      card("attacks caught", w.attacks_caught), card("… after", w.attacks_caught_after)),
+    table(["inbound threshold", "blocks before", "after"], ladder, { id: "ladder" }),
+    reasonList(w.caveats, { id: "caveats", class: "caveats" }),
+    el("h2", {}, "Proposed exclusions"),
+    el("p", { class: "meta" }, "Write them to a file to Include before the CRS with ",
+      el("code", {}, `modsec-observe tune --vhost ${name} --window ${windowLabel} --output FILE --check-config /etc/apache2/apache2.conf`),
+      " (ids from your range, kept across reruns; Apache's configtest run on it)."),
+    table(["rule", "target", "scope", "path", "hits", "clients", "why"], exclusions, { id: "exclusions" }),
+    answer.skipped.length ? el("p", { class: "meta" }, `${answer.skipped.length} groups could not be written safely: `,
+      answer.skipped.map((k) => `${k.rule} ${k.target} (${k.reason})`).join("; ")) : null,
+    el("h2", {}, "Groups (every finding that raised a score)"),
+    table(["rule", "target", "path", "method", "label", "hits", "requests", "clients", "why"], groups, { id: "groups" }),
+  ]);
+}
+
 // ---- Health ----
 
 export async function health(main) {

@@ -228,6 +228,37 @@ async function walkEveryView() {
     "the paused live view still received an event");
   await xssNeverRan("live");
 
+  // ---- Tuning: readiness per vhost, then one vhost's groups and proposals, as the API.
+  await open("#/tuning?window=24h");
+  const readiness = await api("/api/readiness?window=86400");
+  const readyRows = await rowTexts("#readiness");
+  facts.readiness_rows = readyRows.length;
+  check(readyRows.length === readiness.vhosts.length && readyRows.length > 0,
+    `readiness: ${readyRows.length} rows, API ${readiness.vhosts.length}`);
+  for (const v of readiness.vhosts) {
+    check(readyRows.some((t) => t.startsWith(v.vhost)), `readiness: ${v.vhost} not listed`);
+  }
+  await shot("tuning");
+  await page.click(`#readiness a[href*="${encodeURIComponent(config.vhost)}"]`);
+  await page.waitForFunction(() => location.hash.startsWith("#/tuning/"));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const tune = await api(`/api/tune?vhost=${encodeURIComponent(config.vhost)}&window=86400`);
+  const groupRows = await rowTexts("#groups");
+  facts.tune_groups = [groupRows.length, tune.groups.length];
+  check(groupRows.length === tune.groups.length && groupRows.length > 0,
+    `tune: ${groupRows.length} groups shown, API ${tune.groups.length}`);
+  check(groupRows.some((t) => t.includes(config.rule)), `tune: rule ${config.rule} not among the groups`);
+  facts.tune_exclusions = [(await rowTexts("#exclusions")).length, tune.exclusions.length];
+  check(facts.tune_exclusions[0] === facts.tune_exclusions[1],
+    `tune: ${facts.tune_exclusions[0]} exclusions shown, API ${facts.tune_exclusions[1]}`);
+  const verdictText = await page.$eval("#verdict", (e) => e.className);
+  check(verdictText.includes(tune.verdict), `tune: verdict ${verdictText}, API ${tune.verdict}`);
+  await xssNeverRan("tuning");
+  await shot("tuning-vhost");
+  await open(`#/tuning/${encodeURIComponent(config.xss_vhost)}?window=24h`);
+  await xssNeverRan("tuning of the hostile vhost");
+  facts.tune_hostile_groups = (await rowTexts("#groups")).length;
+
   // ---- Health.
   await open("#/health");
   const healthRows = await rowTexts("#health");
