@@ -16,6 +16,10 @@ namespace mso {
 namespace {
 
 constexpr apr_interval_time_t k_log_interval = apr_time_from_sec(60);
+// How long a child that is exiting waits out a full collector queue for its last counts
+// (no request waits on it; Apache re-signals a child only after 3 s).
+constexpr apr_interval_time_t k_last_send_patience = apr_time_from_msec(1000);
+constexpr apr_interval_time_t k_last_send_max_pause = apr_time_from_msec(50);
 
 struct Sender {
     int fd = -1;
@@ -32,9 +36,48 @@ struct Sender {
     apr_interval_time_t interval = 0;
     std::uint64_t failures_logged = 0;
     apr_time_t last_log = 0;
+    // stop_sender only: until when the last counts may wait for room in the queue (one
+    // deadline for all vhosts), and the requests that could be neither sent nor spooled.
+    apr_time_t last_deadline = 0;
+    std::uint64_t last_requests_lost = 0;
 };
 
 Sender g_sender;
+
+// One sendto(); 0 or the errno of the failure.
+int try_send(const char* data, std::size_t size) noexcept
+{
+    if (g_sender.fd < 0)
+        return EBADF;
+    const ssize_t sent =
+        sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
+               reinterpret_cast<const sockaddr*>(&g_sender.address), g_sender.address_size);
+    if (sent == static_cast<ssize_t>(size))
+        return 0;
+    return sent < 0 ? errno : EMSGSIZE;
+}
+
+// send_event() for a child that is exiting: a full queue (the collector is busy, or
+// every child of a stopping Apache flushes at once) is retried with growing pauses until
+// g_sender.last_deadline instead of losing the counts at once.
+bool send_last(const char* data, std::size_t size) noexcept
+{
+    const apr_time_t deadline = g_sender.last_deadline;
+    apr_interval_time_t pause = apr_time_from_msec(1);
+    for (;;) {
+        const int err = try_send(data, size);
+        if (err == 0)
+            return true;
+        const bool full = err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+        if (!full || apr_time_now() + pause > deadline) {
+            g_sender.last_errno.store(err, std::memory_order_relaxed);
+            g_sender.failures.fetch_add(1, std::memory_order_relaxed);
+            return false;
+        }
+        apr_sleep(pause);
+        pause = pause * 2 < k_last_send_max_pause ? pause * 2 : k_last_send_max_pause;
+    }
+}
 
 // Drains one vhost's counters into a report; adds them back when it cannot be sent.
 // A child's last report (`last`) goes to the spool when it cannot be sent: the child
@@ -57,8 +100,11 @@ void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept
     snap.status = status;
     char buffer[16 * 1024];
     const std::size_t size = encode_counters(snap, buffer, sizeof buffer);
-    if (size != 0 && (send_event(buffer, size) || (last && spool_event(buffer, size))))
+    if (size != 0 && ((last ? send_last(buffer, size) : send_event(buffer, size)) ||
+                      (last && spool_event(buffer, size))))
         return;
+    if (last)
+        g_sender.last_requests_lost += snap.requests;
     v.requests.fetch_add(snap.requests);
     v.events_lost.fetch_add(snap.events_lost);
     for (std::size_t i = 0; i < k_status_slots; ++i)
@@ -170,7 +216,19 @@ apr_status_t stop_sender(void*) noexcept
         apr_thread_join(&rv, g_sender.thread);
         g_sender.thread = nullptr;
     }
+    g_sender.last_deadline = apr_time_now() + k_last_send_patience;
     flush_all(true); // the last counts of this child (spooled if they cannot be sent)
+    log_spool(take_spool_counts());
+    if (g_sender.last_requests_lost != 0) {
+        const int err = g_sender.last_errno.load(std::memory_order_relaxed);
+        char reason[128];
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
+                     "modsec_observe: the last counts of this child (%" APR_UINT64_T_FMT
+                     " requests) could not be sent to %s (last error: %s) nor spooled; "
+                     "they are lost",
+                     static_cast<apr_uint64_t>(g_sender.last_requests_lost),
+                     g_sender.address.sun_path, apr_strerror(err, reason, sizeof reason));
+    }
     if (g_sender.fd >= 0) {
         close(g_sender.fd);
         g_sender.fd = -1;
@@ -182,18 +240,12 @@ apr_status_t stop_sender(void*) noexcept
 
 bool send_event(const char* data, std::size_t size) noexcept
 {
-    if (g_sender.fd >= 0) {
-        const ssize_t sent =
-            sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
-                   reinterpret_cast<const sockaddr*>(&g_sender.address), g_sender.address_size);
-        if (sent == static_cast<ssize_t>(size)) {
-            release_spool(); // the collector is back: let it replay what was spooled
-            return true;
-        }
-        g_sender.last_errno.store(sent < 0 ? errno : EMSGSIZE, std::memory_order_relaxed);
-    } else {
-        g_sender.last_errno.store(EBADF, std::memory_order_relaxed);
+    const int err = try_send(data, size);
+    if (err == 0) {
+        release_spool(); // the collector is back: let it replay what was spooled
+        return true;
     }
+    g_sender.last_errno.store(err, std::memory_order_relaxed);
     g_sender.failures.fetch_add(1, std::memory_order_relaxed);
     return false;
 }

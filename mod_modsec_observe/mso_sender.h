@@ -2,7 +2,9 @@
 // socket shared by all request threads, and a flusher thread that sends the per-vhost
 // counters every ModSecObserveFlushInterval, closes the spool file once the collector
 // listens again, and writes the (rate-limited) log lines about failed sends and spooled
-// events. send_event() never blocks and never retries: a failure is counted.
+// events. send_event() never blocks and never retries: a failure is counted. Only a
+// child that is exiting waits (up to 1 s) for room in a full queue for its last counts,
+// then spools them or logs that they are lost.
 #pragma once
 
 #include "httpd_api.h"

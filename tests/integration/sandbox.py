@@ -642,6 +642,12 @@ class Stack:
         if self.collector.log.exists():
             parts.append("--- collector log (tail)\n" + "".join(
                 self.collector.log.read_text(errors="replace").splitlines(True)[-20:]))
+        # Apache's own lines (not ModSecurity's alerts): a child's lost last counts, a
+        # killed child, a refused send.
+        apache = [l for l in self.apache.error_log_lines() if "[security2:" not in l]
+        if apache:
+            parts.append("--- apache error log (tail, without ModSecurity's alerts)\n" +
+                         "\n".join(apache[-20:]))
         return "\n".join(parts)
 
 

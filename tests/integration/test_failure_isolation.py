@@ -58,6 +58,8 @@ VHOSTS = [VirtualHost("up.test", "DetectionOnly"),
 
 # The module's only log line at run time: the flusher's rate-limited send warning.
 _MODULE_WARNING = re.compile(r"modsec_observe: \d+ datagrams could not be sent")
+# A child that exits could neither send nor spool its last counts.
+_LAST_COUNTS_LOST = re.compile(r"modsec_observe: the last counts of this child")
 # mpm_event's own shutdown race: a worker re-adds a connection (keep-alive: AH03093;
 # lingering close: AH03092, the same apr_pollset_add call on another path) after the
 # listener thread has destroyed the pollset. Plain Apache + ModSecurity without the module
@@ -422,6 +424,55 @@ def test_collector_stalled_until_queue_full(stack_factory):
         assert_clean_error_log(stack.apache)
         failed = False
     finally:
+        load.stop()
+        stop_stack(stack, keep=failed)
+
+
+def test_last_counts_wait_for_a_full_queue(stack_factory):
+    """Apache stopped (`-k stop`) while the collector's datagram queue is full: each
+    exiting child waits (at most 1 s, no request waits on it) for room for its last
+    counts instead of losing them. The collector is stalled (SIGSTOP) under a flood of
+    flagged requests until sends fail, Apache is told to stop, and the collector is let
+    go (SIGCONT) while the children wait: the collector's totals then equal Apache's
+    access log, and no child logs that its last counts were lost. Without the wait, the
+    children's first try fails with EAGAIN and every count since the queue filled is lost."""
+    stack = stack_for(stack_factory)
+    failed = True
+    apache = stack.apache
+    flood = mix("down.test")[2:] + mix("block.test", 403)[2:]    # SQL injections only
+    load = Load(apache, flood, phase="stalled", threads=8)
+    pid = stack.collector.proc.pid
+    stalled = True
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        load.start()
+        deadline = time.monotonic() + 90
+        while not any(_MODULE_WARNING.search(l) for l in apache.error_log_lines()):
+            assert time.monotonic() < deadline, f"the queue did not fill in 90 s ({load.count()})"
+            time.sleep(0.1)
+        load.wait_for(load.count() + 20)     # more counts than the queue can take
+        outcomes = load.stop()
+        assert_all_answered(outcomes)
+        wait_access_log_quiet(apache)
+        proc = apache.proc
+        os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(0.2)                      # the children try, find the queue full, wait
+        os.kill(pid, signal.SIGCONT)
+        stalled = False
+        proc.wait(timeout=20)
+        assert proc.returncode == 0, f"apache2 exited with {proc.returncode}"
+
+        logged = access_log_counts(apache)
+        stats = stack.wait_requests(logged, timeout=20)
+        got = {v: s["requests"] for v, s in stats.items()}
+        assert got == logged, f"collector {got}, access log {logged}\n{stack.diagnostics()}"
+        lost = [l for l in apache.error_log_lines() if _LAST_COUNTS_LOST.search(l)]
+        assert not lost, "\n".join(lost)
+        assert_clean_error_log(apache, allowed=_EVENT_STOP_RACE)
+        failed = False
+    finally:
+        if stalled:
+            os.kill(pid, signal.SIGCONT)
         load.stop()
         stop_stack(stack, keep=failed)
 
