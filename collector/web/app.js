@@ -1,6 +1,7 @@
 // The dashboard: hash routes (bookmarkable), one view at a time in <main>. Data comes
 // from /api/<command> (the query protocol, docs/protocol.md "HTTP API") and /api/tail.
 import { clear, el } from "./dom.js";
+import { rule } from "./rule_view.js";
 import * as views from "./views.js";
 
 const routes = {
@@ -8,6 +9,7 @@ const routes = {
   vhost: views.vhost,
   events: views.events,
   event: views.eventDetail,
+  rule,
   live: views.live,
   tuning: views.tuning,
   health: views.health,

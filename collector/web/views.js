@@ -4,7 +4,7 @@
 import { append, clear, el, hashFor, link, num, table } from "./dom.js";
 
 const PAGE = 50;
-const WINDOWS = [["1h", 3600], ["6h", 6 * 3600], ["24h", 86400], ["7d", 7 * 86400], ["30d", 30 * 86400]];
+export const WINDOWS = [["1h", 3600], ["6h", 6 * 3600], ["24h", 86400], ["7d", 7 * 86400], ["30d", 30 * 86400]];
 
 // GET /api/<cmd>; throws with the collector's error message.
 export async function api(cmd, params = {}) {
@@ -31,7 +31,7 @@ function engineSeen(v) {
   return "–";
 }
 
-function verdictOf(e) {
+export function verdictOf(e) {
   if (e.verdict) return e.verdict;
   return e.intercepted ? "intercepted" : "passed";
 }
@@ -91,7 +91,7 @@ export async function overview(main, route) {
   ]);
 }
 
-function card(label, value) {
+export function card(label, value) {
   return el("div", { class: "card" }, el("div", { class: "value" }, num(value)), el("div", { class: "label" }, label));
 }
 
@@ -125,9 +125,9 @@ export async function vhost(main, route) {
     el("h2", {}, "Top rules"),
     rules.length === 0 ? el("p", {}, "No rule matched in this window.") :
       table(["rule", "message", "hits", ""], rules.map((r) => el("tr", {},
-        el("td", {}, link(r.id, ["events"], { vhost: name, rule: r.id, window: windowName })),
+        el("td", {}, link(r.id, ["rule", r.id, name], { window: windowName })),
         el("td", {}, r.msg || ""),
-        el("td", { class: "num" }, num(r.hits)),
+        el("td", { class: "num" }, link(num(r.hits), ["events"], { vhost: name, rule: r.id, window: windowName })),
         el("td", {}, el("meter", { min: 0, max: most, value: r.hits })))), { id: "rules" }),
   ]);
   // Anomaly scores since the start (stats without a window: the histograms are all-time).
@@ -266,7 +266,7 @@ export async function eventDetail(main, route) {
     el("h2", {}, `Findings (${e.rules.length})`),
     table(["rule", "severity", "PL", "score", "target", "matched data", "message", "tags"],
       e.rules.map((r) => el("tr", {},
-        el("td", {}, r.id ? link(r.id, ["events"], { rule: r.id }) : "–"),
+        el("td", {}, r.id ? link(r.id, ["rule", r.id, e.vhost]) : "–"),
         el("td", {}, r.severity || ""), el("td", { class: "num" }, r.pl ?? ""),
         el("td", { class: "num" }, r.score ?? ""), el("td", { class: "value" }, r.target || ""),
         el("td", { class: "value" }, r.data || ""), el("td", { class: "value" }, r.msg || ""),
@@ -330,7 +330,7 @@ const VERDICT_TEXT = {
   not_ready: "not ready",
 };
 
-function windowPicker(current, hashForWindow) {
+export function windowPicker(current, hashForWindow) {
   return el("div", { class: "windows" }, "window: ", WINDOWS.map(([label]) =>
     label === current ? el("strong", {}, label) : link(label, ...hashForWindow(label))));
 }
@@ -373,7 +373,7 @@ async function tuneVhost(main, name, windowLabel, windowS) {
   const answer = await api("tune", { vhost: name, window: windowS });
   const w = answer.what_if || {};
   const groups = answer.groups.map((g) => el("tr", { class: g.label },
-    el("td", {}, link(g.rule, ["events"], { vhost: name, rule: g.rule })),
+    el("td", {}, link(g.rule, ["rule", g.rule, name], { window: windowLabel })),
     el("td", { class: "value" }, g.target || ""), el("td", { class: "value" }, g.path || ""),
     el("td", {}, g.method || ""),
     el("td", {}, g.label === "likely_false_positive" ? "likely false positive" : "likely attack"),

@@ -76,6 +76,58 @@ async function rowTexts(selector) {
   return page.$$eval(selector + " tbody tr", (rows) => rows.map((r) => r.textContent));
 }
 
+// The Rule view on screen against the API: header, the hits plot and its total, each
+// vhost's paths and targets, the example events. Returns what it saw.
+async function checkRuleView(rule, vhost) {
+  const q = `rule=${encodeURIComponent(rule)}` + (vhost ? `&vhost=${encodeURIComponent(vhost)}` : "");
+  const [rules, series, events] = await Promise.all([
+    api(`/api/rules?${q}`), api(`/api/timeseries?${q}&window=86400&resolution=minute`),
+    api(`/api/events?${q}&window=86400&limit=20`)]);
+  const where = `rule ${rule}${vhost ? " on " + vhost : ""}`;
+  check(await page.$eval("#rule-id", (e) => e.textContent) === rule, `${where}: header id`);
+  const top = [...rules.rules].sort((a, b) => b.hits - a.hits)[0];
+  check(top !== undefined, `${where}: the API has no row for the rule`);
+  const msg = await page.$eval("#rule-msg", (e) => e.textContent);
+  check(top && msg.startsWith(top.msg), `${where}: message ${msg}, API ${top && top.msg}`);
+  await page.waitForSelector("#rule-timeseries canvas");
+  const legend = await page.$$eval("#rule-timeseries .u-legend .u-series", (s) => s.map((x) => x.textContent));
+  check(legend.length === 2 && legend[1].includes("hits"), `${where}: plot series ${legend}`);
+  const painted = await page.$eval("#rule-timeseries canvas", (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+    return n;
+  });
+  check(painted > 0, `${where}: the plot's canvas is empty`);
+  const hitsInWindow = series.series.flatMap((s) => s.points).reduce((t, p) => t + p.rule_hits, 0);
+  const cards = await page.$$eval(".card", (cs) => cs.map((c) => [c.querySelector(".label").textContent, c.querySelector(".value").textContent]));
+  const shownHits = (cards.find(([label]) => label === "hits in 24h") || [])[1];
+  check(hitsInWindow > 0 && shownHits === hitsInWindow.toLocaleString("en-US"),
+    `${where}: hits in 24h shown ${shownHits}, API ${hitsInWindow}`);
+  // Paths and targets per vhost, as the API lists them (value and count, in order).
+  const sections = await page.$$eval("section.rule-vhost", (ss) => ss.map((s) => ({
+    vhost: s.dataset.vhost,
+    paths: [...s.querySelectorAll("table.rule-paths tbody tr")].map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
+    targets: [...s.querySelectorAll("table.rule-targets tbody tr")].map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
+  })));
+  check(sections.length === rules.rules.length, `${where}: ${sections.length} vhost sections, API ${rules.rules.length}`);
+  const pairs = (list) => JSON.stringify(list.map((t) => [t.value, t.count.toLocaleString("en-US")]));
+  for (const r of rules.rules) {
+    const s = sections.find((x) => x.vhost === r.vhost);
+    if (!check(s !== undefined, `${where}: no section for ${r.vhost}`)) continue;
+    check(JSON.stringify(s.paths) === pairs(r.top_paths), `${where} ${r.vhost}: paths ${JSON.stringify(s.paths)} != API ${pairs(r.top_paths)}`);
+    check(JSON.stringify(s.targets) === pairs(r.top_targets), `${where} ${r.vhost}: targets ${JSON.stringify(s.targets)} != API ${pairs(r.top_targets)}`);
+  }
+  const ids = await page.$$eval("#rule-events tbody tr td:first-child a",
+    (a) => a.map((x) => decodeURIComponent(x.getAttribute("href").split("/").pop().split("?")[0])));
+  check(ids.length > 0 && JSON.stringify(ids) === JSON.stringify(events.events.map((e) => e.unique_id)),
+    `${where}: example events ${ids} != API ${events.events.map((e) => e.unique_id)}`);
+  return {
+    vhosts: sections.map((s) => s.vhost), hitsInWindow,
+    paths: sections.flatMap((s) => s.paths.map(([v]) => v)), targets: sections.flatMap((s) => s.targets.map(([v]) => v)),
+  };
+}
+
 async function overviewPaging() {
   // 1,000 vhosts: 50 a page, the pager walks them, sorting spans every page.
   const started = Date.now();
@@ -137,6 +189,44 @@ async function walkEveryView() {
   facts.top_clients = await rowTexts("#top-clients");
   check(facts.top_clients.length > 0, "no top clients");
   await shot("vhost");
+
+  // ---- Rule: reached from the vhost's top rules; then across vhosts and on the hostile one.
+  await page.click(`#rules a[href^="#/rule/${config.rule}/"]`);
+  await page.waitForFunction(() => location.hash.startsWith("#/rule/"));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  await checkRuleView(config.rule, config.vhost);
+  await open(`#/rule/${config.rule}?window=24h`);
+  const ruleAll = await checkRuleView(config.rule, "");
+  facts.rule_vhosts = ruleAll.vhosts;
+  facts.rule_hits_in_window = ruleAll.hitsInWindow;
+  await shot("rule");
+  // An example event links to its detail, which lists the rule's finding.
+  const example = await page.$eval("#rule-events tbody tr:first-child td:first-child a", (a) => a.getAttribute("href"));
+  await page.click("#rule-events tbody tr:first-child td:first-child a");
+  await page.waitForFunction(() => location.hash.startsWith("#/event/"));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  check(await page.evaluate(() => location.hash) === example, `example link went to ${await page.evaluate(() => location.hash)}`);
+  check((await rowTexts("#findings")).some((t) => t.startsWith(config.rule)), "the example event has no finding of the rule");
+  check(await page.$(`#findings a[href^="#/rule/${config.rule}/"]`) !== null, "event detail: the rule id is not a link to its view");
+  // The hostile vhost: its paths and targets (payloads among them) shown as text, never run.
+  await open(`#/rule/${config.rule}/${encodeURIComponent(config.xss_vhost)}?window=24h`);
+  await xssNeverRan("rule view of the hostile vhost");
+  const hostile = await checkRuleView(config.rule, config.xss_vhost);
+  facts.rule_hostile_path = hostile.paths.some((p) => p.includes("img"));
+  facts.rule_hostile_target = hostile.targets.some((t) => config.xss_texts.some((x) => t.includes(x)));
+  check(facts.rule_hostile_path, `no hostile path among ${hostile.paths}`);
+  check(facts.rule_hostile_target, `no hostile target shown literally among ${hostile.targets}`);
+  // A rule whose matched data is the payload: the example events show it literally.
+  const xssFinding = (await api(`/api/events?vhost=${encodeURIComponent(config.xss_vhost)}&limit=50`)).events
+    .flatMap((e) => e.rules).find((f) => f.id && config.xss_texts.some((x) => (f.data || "").includes(x)));
+  if (check(xssFinding !== undefined, "no finding of the hostile vhost holds a payload in its matched data")) {
+    await open(`#/rule/${xssFinding.id}/${encodeURIComponent(config.xss_vhost)}?window=24h`);
+    await xssNeverRan(`rule ${xssFinding.id} of the hostile vhost`);
+    const data = await page.$$eval("#rule-events tbody tr td:last-child", (c) => c.map((x) => x.textContent));
+    check(data.some((d) => config.xss_texts.some((x) => d.includes(x))), `rule ${xssFinding.id}: payload not shown literally in ${data}`);
+    facts.rule_hostile_data = xssFinding.id;
+  }
+  await shot("rule-hostile");
 
   // ---- Events: filters and paging give what the API gives.
   await open(`#/events?vhost=${encodeURIComponent(config.vhost)}&limit=2`);

@@ -44,6 +44,8 @@ HOSTILE_REQUESTS = [
     ("/agent?id=" + urllib.parse.quote("1' OR 1=1--"), {"User-Agent": SCRIPT}),
     ("/arg?q=" + urllib.parse.quote(IMG), {}),
     ("/arg2?q=" + urllib.parse.quote(SCRIPT), {}),
+    # A hostile argument name carrying the injection: a hostile target of SQLI_RULE.
+    ("/name?" + urllib.parse.quote(IMG) + "=" + urllib.parse.quote("1' OR 1=1--"), {}),
 ]
 
 
@@ -161,11 +163,15 @@ def test_every_view_in_chromium(stack):
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
     assert facts["score_series"] == 3
     assert facts["events_pages"] == [2, 2]
-    # 5 on shop.test, and the two hostile requests that carry the same injection.
-    assert facts["events_by_rule"] == 7
+    # 5 on shop.test, and the three hostile requests that carry the same injection.
+    assert facts["events_by_rule"] == 8
     assert facts["xss_events"] == len(HOSTILE_REQUESTS)
     assert any("img" in path for path in facts["xss_paths"])  # the path payload was kept
-    for name in ("overview", "vhost", "events", "event", "live", "health"):
+    # The Rule view: both vhosts the rule matched on, the hostile path and target as text.
+    assert set(facts["rule_vhosts"]) == {SHOP, HOSTILE}
+    assert facts["rule_hits_in_window"] == 8
+    assert facts["rule_hostile_path"] and facts["rule_hostile_target"]
+    for name in ("overview", "vhost", "events", "event", "rule", "rule-hostile", "live", "health"):
         assert (shots / f"{name}.png").stat().st_size > 0
 
 

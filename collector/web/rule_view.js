@@ -1,0 +1,126 @@
+// The Rule view (#/rule/ID, #/rule/ID/VHOST): one rule's hits over time, where it
+// matched (its paths and targets per vhost) and its latest events. Built from `rules`,
+// `timeseries` with `rule` and `events` with `rule` (docs/protocol.md); every value from
+// requests is text (dom.js).
+import { append, el, link, num, table } from "./dom.js";
+import { WINDOWS, api, card, verdictOf, windowPicker } from "./views.js";
+
+const EXAMPLES = 20;
+const MAX_VHOSTS = 20;
+
+export async function rule(main, route) {
+  const id = route.args[0] || "";
+  const vhost = route.args[1] || "";
+  const windowLabel = route.params.get("window") || "24h";
+  const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[2])[1];
+  const resolution = windowS > 86400 ? "hour" : "minute";
+  const here = vhost ? ["rule", id, vhost] : ["rule", id];
+  const [rules, series, examples] = await Promise.all([
+    api("rules", { rule: id, vhost }),
+    api("timeseries", { rule: id, vhost, window: windowS, resolution }),
+    api("events", { rule: id, vhost, window: windowS, limit: EXAMPLES }),
+  ]);
+  // `rules` without a window: counts since the collector started (the per-rule path and
+  // target lists exist only there; a windowed `rules` answer has hits but no lists).
+  const rows = [...rules.rules].sort((a, b) => b.hits - a.hits || a.vhost.localeCompare(b.vhost));
+  const first = rows[0] || {};
+  const points = mergePoints(series.series);
+  const hitsInWindow = points.reduce((t, p) => t + (p.rule_hits || 0), 0);
+  append(main, [
+    el("h1", {}, "rule ", el("span", { class: "name", id: "rule-id" }, id),
+      vhost ? [" on ", el("span", { class: "name" }, vhost)] : null),
+    el("p", { class: "meta", id: "rule-msg" }, first.msg || "(no message seen)",
+      first.severity ? ` · ${first.severity}` : "", first.pl ? ` · paranoia level ${first.pl}` : ""),
+    el("p", { class: "meta" },
+      vhost ? link("every vhost", ["rule", id], { window: windowLabel }) : null,
+      vhost ? " · " : null,
+      link("all its events", ["events"], { rule: id, vhost, window: windowLabel })),
+    windowPicker(windowLabel, (w) => [here, { window: w }]),
+    el("div", { class: "cards" },
+      card(`hits in ${windowLabel}`, hitsInWindow),
+      card("hits since start", rows.reduce((t, r) => t + r.hits, 0)),
+      card("matches since start", rows.reduce((t, r) => t + (r.matches || 0), 0)),
+      card("vhosts", rows.length)),
+  ]);
+  const plot = el("div", { class: "plot", id: "rule-timeseries" });
+  append(main, [el("h2", {}, `Hits per ${resolution}`), plot]);
+  drawHits(plot, points, windowS, resolution);
+
+  append(main, [
+    el("h2", {}, "Where it matched (since the collector started)"),
+    el("p", { class: "meta" }, "Requests per path and findings per target, counted apart for each vhost ",
+      "(the collector keeps the top 8 of each per vhost and rule, not the path × target pairs), side by side."),
+  ]);
+  if (rows.length === 0) append(main, el("p", { id: "rule-nohits" }, "This rule has not matched since the collector started."));
+  for (const r of rows.slice(0, MAX_VHOSTS)) append(main, whereMatched(id, r, windowLabel));
+  if (rows.length > MAX_VHOSTS) {
+    append(main, el("p", { class: "meta" }, `${rows.length - MAX_VHOSTS} more vhosts with fewer hits are not shown.`));
+  }
+
+  append(main, [
+    el("h2", {}, `Latest events (up to ${EXAMPLES}, ${windowLabel})`),
+    examples.events.length === 0 ? el("p", {}, "No event of this rule in this window.") :
+      table(["time", "vhost", "client", "request", "status", "verdict", "target", "matched data"],
+        examples.events.map((e) => exampleRow(id, e)), { id: "rule-events" }),
+  ]);
+}
+
+// One vhost's hits and its two lists, side by side.
+function whereMatched(id, r, windowLabel) {
+  const list = (kind, entries, filter) => el("div", {},
+    el("h3", {}, `Top ${kind}`),
+    entries.length === 0 ? el("p", {}, "None.") :
+      table([kind.replace(/s$/, ""), "count"], entries.map((t) => el("tr", {},
+        el("td", { class: "value" }, filter ? link(t.value, ["events"], { vhost: r.vhost, rule: id, [filter]: t.value }) : t.value),
+        el("td", { class: "num" }, num(t.count)))), { class: "rule-" + kind }));
+  return el("section", { class: "rule-vhost", "data-vhost": r.vhost },
+    el("h3", {}, link(r.vhost, ["rule", id, r.vhost], { window: windowLabel }), ` · ${num(r.hits)} hits`,
+      ` (${num(r.matches)} matches), last ${r.last_seen || "never"} · `,
+      link("vhost view", ["vhost", r.vhost], { window: windowLabel })),
+    el("div", { class: "pair" },
+      list("paths", r.top_paths || [], "path"),
+      list("targets", r.top_targets || [], null)));
+}
+
+function exampleRow(id, e) {
+  const mine = e.rules.filter((f) => f.id === id);
+  return el("tr", {},
+    el("td", {}, link(e.time || "", ["event", e.unique_id], e.source && e.source !== "module" ? { source: e.source } : {})),
+    el("td", {}, e.vhost),
+    el("td", {}, e.client),
+    el("td", { class: "value" }, `${e.method} ${e.path}${e.query ? "?" + e.query : ""}`),
+    el("td", { class: "num" }, e.status),
+    el("td", {}, el("span", { class: "verdict " + verdictOf(e) }, verdictOf(e))),
+    el("td", { class: "value" }, mine.map((f) => f.target || "").join("\n")),
+    el("td", { class: "value" }, mine.map((f) => f.data || "").join("\n")));
+}
+
+// The vhosts' points added up by time (without a vhost, one series per vhost comes back).
+function mergePoints(series) {
+  const byTime = new Map();
+  for (const s of series) {
+    for (const p of s.points) {
+      const sum = byTime.get(p.time) || { time: p.time, rule_hits: 0 };
+      sum.rule_hits += p.rule_hits || 0;
+      byTime.set(p.time, sum);
+    }
+  }
+  return [...byTime.values()];
+}
+
+function drawHits(target, points, windowS, resolution) {
+  const step = resolution === "hour" ? 3600 : 60;
+  const now = Math.floor(Date.now() / 1000 / step) * step;
+  const byTime = new Map(points.map((p) => [Math.floor(Date.parse(p.time) / 1000), p.rule_hits]));
+  const xs = [], hits = [];
+  for (let t = now - Math.floor(windowS / step) * step; t <= now; t += step) {
+    xs.push(t);
+    hits.push(byTime.get(t) || 0);
+  }
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width: Math.max(400, target.clientWidth || 900), height: 220,
+    series: [{}, { label: "hits", stroke: "#c0392b", fill: "rgba(192,57,43,0.15)", width: 1.5 }],
+    axes: [{}, { size: 60 }],
+  }, [xs, hits], target);
+}
