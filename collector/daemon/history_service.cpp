@@ -1,6 +1,7 @@
 // The history worker (history_service.h): routing, one job's answer, and the thread.
 #include "daemon/history_service.h"
 
+#include "state/aggregator.h"
 #include "state/event_detail.h"
 #include "state/query_answer.h"
 #include "state/time_series.h"
@@ -20,6 +21,9 @@ using json = nlohmann::ordered_json;
 constexpr std::int64_t k_us = 1'000'000;
 // A reader's page cache: pages of one search, not the writer's working set.
 constexpr int k_reader_cache_kib = 16 * 1024;
+// The most hits of one rule and vhost whose paths and targets a windowed `rules` answer
+// counts (the newest): bounds the work of one answer on the history worker.
+constexpr std::size_t k_rule_where_max_hits = 100'000;
 
 // The default windows of `timeseries` (query_answer.cpp).
 std::int64_t timeseries_window(const Query& query)
@@ -275,7 +279,8 @@ Result<json> stats_answer(HistoryStore& store, const HistoryJob& job)
     return out;
 }
 
-// `rules` with a window: one row per vhost and rule, as memory's, most hits first.
+// `rules` with a window: one row per vhost and rule, as memory's, most hits first. With a
+// rule, each row also has the window's top paths and targets of that rule.
 Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
 {
     const Query& query = job.query;
@@ -306,6 +311,19 @@ Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
             row.update(rule_count_json(r));
             if (query.source) {
                 row["source"] = *query.source;
+            }
+            if (query.rule) {
+                auto where =
+                    store.rule_where(r.rule_id, vhost, span.since_us, span.until_us,
+                                     k_rule_top_capacity, k_rule_where_max_hits, query.source);
+                if (!where) {
+                    return fail(where.error());
+                }
+                row["top_paths"] = top_rows_json(where->paths, std::nullopt);
+                row["top_targets"] = top_rows_json(where->targets, std::nullopt);
+                if (where->counted_since_us) {
+                    row["top_since"] = iso_time_s(*where->counted_since_us / k_us);
+                }
             }
             rules.push_back(std::move(row));
         }

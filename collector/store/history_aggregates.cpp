@@ -7,6 +7,7 @@
 #include "store/history_store_impl.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <unordered_map>
 
 namespace mso {
@@ -69,6 +70,29 @@ std::optional<std::int64_t> vhost_filter(HistoryStore::Impl& m,
     return m.lookup(*vhost).value_or(-2);
 }
 
+// Steps `s` to its end, each row to `row`; `row` returns false to stop early (then `s` is
+// reset, ending its read).
+template <typename F> Result<void> each_row(Stmt& s, F&& row)
+{
+    for (;;) {
+        auto more = s.step();
+        if (!more) {
+            return fail(more.error());
+        }
+        if (!*more) {
+            return ok();
+        }
+        if constexpr (std::is_same_v<decltype(row(s)), bool>) {
+            if (!row(s)) {
+                s.reset();
+                return ok();
+            }
+        } else {
+            row(s);
+        }
+    }
+}
+
 // The events of [since, until), optionally of one vhost and one source, one row at a time
 // to `row` (columns: time_us, vhost_id, verdict, findings_dropped, findings).
 template <typename F>
@@ -94,16 +118,7 @@ Result<void> scan(HistoryStore::Impl& m, Window::Range range, std::optional<std:
     if (source) {
         s->bind(4, *source);
     }
-    for (;;) {
-        auto more = s->step();
-        if (!more) {
-            return fail(more.error());
-        }
-        if (!*more) {
-            return ok();
-        }
-        row(*s);
-    }
+    return each_row(*s, row);
 }
 
 struct RuleAcc {
@@ -113,20 +128,22 @@ struct RuleAcc {
     bool in_tail = false;
 };
 
-// The newest event of `rule` (of `vhost` when set) in `range`: its time and the rule's
-// message in it.
-Result<void> newest_hit(HistoryStore::Impl& m, std::int64_t rule, std::optional<std::int64_t> vhost,
-                        std::optional<std::int64_t> source, Window::Range range, RuleCount& out)
+// The events of `rule` in `range` (of `vhost` and `source` when set), newest first, at
+// most `limit` (-1: all), with `columns` of `event_rules r` and `events e`: a walk of the
+// rule index from the range's end, each event joined by its row id. The statement is
+// bound and ready to step; nullptr (and `error` set) on failure.
+Stmt* rule_hits(HistoryStore::Impl& m, std::string_view columns, std::int64_t rule,
+                std::optional<std::int64_t> vhost, std::optional<std::int64_t> source,
+                Window::Range range, std::int64_t limit, std::string& error)
 {
-    std::string error;
-    Stmt* s = m.statement("SELECT r.time_us, e.findings FROM event_rules r CROSS JOIN events e ON "
-                          "e.id = r.event_id WHERE r.rule_id = ?1 AND r.time_us >= ?2 AND "
-                          "r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) AND (?5 IS NULL OR "
-                          "e.source_id = ?5) ORDER BY "
-                          "r.time_us DESC, r.event_id DESC LIMIT 1",
+    Stmt* s = m.statement("SELECT " + std::string(columns) +
+                              " FROM event_rules r CROSS JOIN events e ON e.id = r.event_id "
+                              "WHERE r.rule_id = ?1 AND r.time_us >= ?2 AND r.time_us < ?3 AND "
+                              "(?4 IS NULL OR e.vhost_id = ?4) AND (?5 IS NULL OR e.source_id = "
+                              "?5) ORDER BY r.time_us DESC, r.event_id DESC LIMIT ?6",
                           error);
     if (s == nullptr) {
-        return fail(error);
+        return nullptr;
     }
     s->bind(1, rule);
     s->bind(2, range.since);
@@ -136,6 +153,20 @@ Result<void> newest_hit(HistoryStore::Impl& m, std::int64_t rule, std::optional<
     }
     if (source) {
         s->bind(5, *source);
+    }
+    s->bind(6, limit);
+    return s;
+}
+
+// The newest event of `rule` (of `vhost` when set) in `range`: its time and the rule's
+// message in it.
+Result<void> newest_hit(HistoryStore::Impl& m, std::int64_t rule, std::optional<std::int64_t> vhost,
+                        std::optional<std::int64_t> source, Window::Range range, RuleCount& out)
+{
+    std::string error;
+    Stmt* s = rule_hits(m, "r.time_us, e.findings", rule, vhost, source, range, 1, error);
+    if (s == nullptr) {
+        return fail(error);
     }
     auto row = s->step();
     if (!row) {
@@ -434,6 +465,71 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     rank(
         out, limit, [](const TopRow& r) { return r.count; },
         [](const TopRow& r) -> const std::string& { return r.key; });
+    return out;
+}
+
+Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
+                                           const std::optional<std::string>& vhost,
+                                           std::int64_t since_us, std::int64_t until_us,
+                                           std::size_t limit, std::size_t max_hits,
+                                           const std::optional<std::string>& source)
+{
+    Impl& m = *m_impl;
+    RuleWhere out;
+    const auto rule_id = m.lookup(rule);
+    const auto vhost_id = vhost_filter(m, vhost);
+    const auto source_id = vhost_filter(m, source);
+    if (until_us <= since_us || !rule_id || *rule_id == 0 || vhost_id == -2 || source_id == -2) {
+        return out;
+    }
+    // One more than max_hits tells whether the window holds more.
+    const std::int64_t sql_limit = max_hits == 0 ? -1 : static_cast<std::int64_t>(max_hits) + 1;
+    std::string error;
+    Stmt* s = rule_hits(m, "r.time_us, e.path, e.findings", *rule_id, vhost_id, source_id,
+                        {since_us, until_us}, sql_limit, error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    std::unordered_map<std::string, std::uint64_t> paths;
+    std::unordered_map<std::int64_t, std::uint64_t> targets; // by string id
+    std::size_t hits = 0;
+    std::int64_t oldest = 0;
+    BlobFinding f;
+    auto r = each_row(*s, [&](const Stmt& row) {
+        if (max_hits != 0 && hits == max_hits) {
+            out.counted_since_us = oldest;
+            return false;
+        }
+        ++hits;
+        oldest = row.integer(0);
+        ++paths[std::string(row.text(1))];
+        std::string_view blob = row.blob(2);
+        while (!blob.empty() && next_finding(blob, f)) {
+            if (f.strings[BlobFinding::k_rule] == *rule_id &&
+                f.strings[BlobFinding::k_target] != 0) {
+                ++targets[f.strings[BlobFinding::k_target]];
+            }
+        }
+        return true;
+    });
+    if (!r) {
+        return fail(r.error());
+    }
+    for (auto& [path, n] : paths) {
+        out.paths.push_back(TopRow{path, n});
+    }
+    for (const auto& [id, n] : targets) {
+        auto text = m.text_of(id);
+        if (!text) {
+            return fail("history: string " + std::to_string(id) + " does not resolve");
+        }
+        out.targets.push_back(TopRow{std::move(*text), n});
+    }
+    for (std::vector<TopRow>* rows : {&out.paths, &out.targets}) {
+        rank(
+            *rows, limit, [](const TopRow& t) { return t.count; },
+            [](const TopRow& t) -> const std::string& { return t.key; });
+    }
     return out;
 }
 

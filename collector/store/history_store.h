@@ -124,6 +124,19 @@ struct TopRow {
     bool operator==(const TopRow&) const = default;
 };
 
+// Where one rule matched over a window (`rules` with a rule and a window from history):
+// the paths of its hits (events) and the targets of its findings, as memory's per-rule
+// lists count them.
+struct RuleWhere {
+    std::vector<TopRow> paths;   // per event with a finding of the rule
+    std::vector<TopRow> targets; // per finding of the rule with a target
+    // Set when more than `max_hits` hits lie in the window: the lists count the newest
+    // `max_hits` of them, which begin at this time_us.
+    std::optional<std::int64_t> counted_since_us;
+
+    bool operator==(const RuleWhere&) const = default;
+};
+
 // The size of the database file (not counting its WAL).
 struct StoreSize {
     std::int64_t page_size = 0;
@@ -193,6 +206,14 @@ public:
                                                   const std::optional<std::string>& vhost,
                                                   std::int64_t since_us, std::int64_t until_us,
                                                   std::size_t limit);
+    // The paths and targets of `rule`'s hits in [since_us, until_us) (of one vhost and
+    // source when set), each most first (then key), at most `limit` (0: all). Reads the
+    // rule's index, newest first, and at most `max_hits` of its events (0: all): the cost
+    // is the rule's hits in the window (of every vhost), not the window's events.
+    [[nodiscard]] Result<RuleWhere>
+    rule_where(const std::string& rule, const std::optional<std::string>& vhost,
+               std::int64_t since_us, std::int64_t until_us, std::size_t limit,
+               std::size_t max_hits, const std::optional<std::string>& source = std::nullopt);
 
     // Deletes at most `max_rows` of the oldest events when they are older than
     // `max_age_days` (0: no limit) or the used size exceeds `max_bytes` (0: no limit);

@@ -323,5 +323,112 @@ TEST(HistoryMinutes, ManyMinutesInOneBatchAddUp)
     EXPECT_EQ((*one_vhost)[0].hits, 2U);
 }
 
+// rule_where over a small store built by hand: where 942100 matched in [10 s, 100 s).
+class HistoryRuleWhere : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        auto store = HistoryStore::open(m_dir.db());
+        ASSERT_TRUE(store) << store.error();
+        m_store.emplace(std::move(*store));
+        std::vector<StoredEvent> events;
+        int n = 0;
+        // An event at `s` seconds on `vhost` with `path`, and findings (rule id, target).
+        auto add = [&](int s, const char* vhost, const char* path,
+                       std::vector<std::pair<const char*, const char*>> findings) {
+            StoredEvent e = test::full_event(n++);
+            e.event.time_us = k_t0 + s * k_s;
+            e.event.vhost = vhost;
+            e.event.path = path;
+            e.event.findings.clear();
+            for (const auto& [id, target] : findings) {
+                Finding f;
+                f.id = id;
+                f.msg = "msg";
+                f.target = target;
+                e.event.findings.push_back(f);
+            }
+            events.push_back(std::move(e));
+        };
+        add(5, "a", "/old", {{"942100", "ARGS:old"}}); // before the window
+        add(10, "a", "/a", {{"942100", "ARGS:q"}, {"941100", "ARGS:x"}});
+        add(20, "a", "/a", {{"942100", "ARGS:q"}, {"942100", "ARGS:id"}}); // one hit, 2 targets
+        add(30, "a", "/b", {{"942100", "ARGS:id"}});
+        add(35, "b", "/a", {{"942100", "ARGS:q"}});        // another vhost
+        add(40, "a", "/c", {{"941100", "ARGS:q"}});        // another rule only
+        add(50, "a", "/b", {{"942100", ""}});              // no target: the path counts, no target
+        add(100, "a", "/late", {{"942100", "ARGS:late"}}); // at the window's end: excluded
+        events[4].source = "import:x";
+        ASSERT_TRUE(m_store->write_batch(events));
+    }
+
+    Result<RuleWhere> where(const std::optional<std::string>& vhost, std::size_t limit = 8,
+                            std::size_t max_hits = 0,
+                            const std::optional<std::string>& source = std::nullopt,
+                            const std::string& rule = "942100")
+    {
+        return m_store->rule_where(rule, vhost, k_t0 + 10 * k_s, k_t0 + 100 * k_s, limit, max_hits,
+                                   source);
+    }
+
+    test::TempDir m_dir;
+    std::optional<HistoryStore> m_store;
+};
+
+TEST_F(HistoryRuleWhere, CountsTheRulesHitsInTheWindow)
+{
+    auto a = where("a");
+    ASSERT_TRUE(a) << a.error();
+    // Ties by key: /a and /b 2 each; ARGS:id and ARGS:q 2 each.
+    EXPECT_EQ(a->paths, (std::vector<TopRow>{{"/a", 2}, {"/b", 2}}));
+    EXPECT_EQ(a->targets, (std::vector<TopRow>{{"ARGS:id", 2}, {"ARGS:q", 2}}));
+    EXPECT_FALSE(a->counted_since_us);
+    auto all = where(std::nullopt);
+    ASSERT_TRUE(all) << all.error();
+    EXPECT_EQ(all->paths, (std::vector<TopRow>{{"/a", 3}, {"/b", 2}}));
+    EXPECT_EQ(all->targets, (std::vector<TopRow>{{"ARGS:q", 3}, {"ARGS:id", 2}}));
+    auto other = where("a", 8, 0, std::nullopt, "941100");
+    ASSERT_TRUE(other) << other.error();
+    EXPECT_EQ(other->paths, (std::vector<TopRow>{{"/a", 1}, {"/c", 1}}));
+    EXPECT_EQ(other->targets, (std::vector<TopRow>{{"ARGS:q", 1}, {"ARGS:x", 1}}));
+}
+
+TEST_F(HistoryRuleWhere, LimitsKeepTheFirstByCountThenKey)
+{
+    auto one = where("a", 1);
+    ASSERT_TRUE(one) << one.error();
+    EXPECT_EQ(one->paths, (std::vector<TopRow>{{"/a", 2}}));
+    EXPECT_EQ(one->targets, (std::vector<TopRow>{{"ARGS:id", 2}}));
+    // At most 3 hits read, newest first (50, 30, 20 s): the lists say from when.
+    auto newest = where("a", 8, 3);
+    ASSERT_TRUE(newest) << newest.error();
+    EXPECT_EQ(newest->paths, (std::vector<TopRow>{{"/b", 2}, {"/a", 1}}));
+    EXPECT_EQ(newest->targets, (std::vector<TopRow>{{"ARGS:id", 2}, {"ARGS:q", 1}}));
+    EXPECT_EQ(newest->counted_since_us, k_t0 + 20 * k_s);
+    // Exactly max_hits hits in the window: all counted, nothing cut.
+    auto exact = where("a", 8, 4);
+    ASSERT_TRUE(exact) << exact.error();
+    EXPECT_EQ(exact->paths, (std::vector<TopRow>{{"/a", 2}, {"/b", 2}}));
+    EXPECT_FALSE(exact->counted_since_us);
+}
+
+TEST_F(HistoryRuleWhere, FiltersAndUnknownNamesMatchNothing)
+{
+    auto imported = where(std::nullopt, 8, 0, "import:x");
+    ASSERT_TRUE(imported) << imported.error();
+    EXPECT_EQ(imported->paths, (std::vector<TopRow>{{"/a", 1}}));
+    EXPECT_EQ(imported->targets, (std::vector<TopRow>{{"ARGS:q", 1}}));
+    for (auto got : {where("nowhere"), where(std::nullopt, 8, 0, "import:none"),
+                     where(std::nullopt, 8, 0, std::nullopt, "999999"),
+                     where(std::nullopt, 8, 0, std::nullopt, "")}) {
+        ASSERT_TRUE(got) << got.error();
+        EXPECT_EQ(*got, RuleWhere{});
+    }
+    auto empty =
+        m_store->rule_where("942100", std::nullopt, k_t0 + 60 * k_s, k_t0 + 60 * k_s, 8, 0);
+    ASSERT_TRUE(empty) << empty.error();
+    EXPECT_EQ(*empty, RuleWhere{});
+}
+
 } // namespace
 } // namespace mso

@@ -372,11 +372,24 @@ TEST_F(HistoryAnswers, RulesOverALongWindow)
               json::array({row("949110", "Inbound Anomaly Score Exceeded", 30, 29),
                            row("920350", "message 29", 15, 29), row("942100", "message 28", 15, 28),
                            row("941100", "message 27", 10, 27)}));
-    // Events 20 to 29: 941100 fired in 21, 24 and 27.
+    // Events 20 to 29: 941100 fired in 21, 24 and 27. With a rule, the rows also carry
+    // where it matched in the window (not without one: the answer above has no lists).
     const json part = ask(R"({"cmd":"rules","vhost":"shop.example.com","rule":"941100",)"
                           R"("window":)" +
                           window_from(20) + "}");
-    EXPECT_EQ(part["rules"], json::array({row("941100", "message 27", 3, 27)}));
+    json with_lists = row("941100", "message 27", 3, 27);
+    with_lists["top_paths"] = json::parse(R"([{"value":"/cart/checkout","count":3,"error":0}])");
+    with_lists["top_targets"] = json::parse(R"([{"value":"ARGS:id","count":3,"error":0}])");
+    EXPECT_EQ(part["rules"], json::array({with_lists}));
+    // 949110's findings have no target; imported events only, with a source.
+    const json score = ask(R"({"cmd":"rules","rule":"949110","source":"import:old",)"
+                           R"("window":604800})");
+    ASSERT_EQ(score["rules"].size(), 1U) << score.dump();
+    EXPECT_EQ(score["rules"][0]["hits"], 15);
+    EXPECT_EQ(score["rules"][0]["top_paths"],
+              json::parse(R"([{"value":"/cart/checkout","count":15,"error":0}])"));
+    EXPECT_EQ(score["rules"][0]["top_targets"], json::array());
+    EXPECT_FALSE(score["rules"][0].contains("top_since"));
     EXPECT_EQ(ask(R"({"cmd":"rules","vhost":"nope","window":60})")["rules"], json::array());
 }
 
