@@ -1,7 +1,8 @@
 // The Rule view (#/rule/ID, #/rule/ID/VHOST): one rule's hits over time, where it
-// matched (its paths and targets per vhost) and its latest events. Built from `rules`,
-// `timeseries` with `rule` and `events` with `rule` (docs/protocol.md); every value from
-// requests is text (dom.js).
+// matched in the chosen window (its paths and targets per vhost) and its latest events.
+// Built from `rules` (since the start, and over the window from history), `timeseries`
+// with `rule` and `events` with `rule` (docs/protocol.md); every value from requests is
+// text (dom.js).
 import { append, el, link, num, table } from "./dom.js";
 import { WINDOWS, api, card, verdictOf, windowPicker } from "./views.js";
 
@@ -15,14 +16,19 @@ export async function rule(main, route) {
   const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[2])[1];
   const resolution = windowS > 86400 ? "hour" : "minute";
   const here = vhost ? ["rule", id, vhost] : ["rule", id];
-  const [rules, series, examples] = await Promise.all([
+  const [rules, windowed, series, examples] = await Promise.all([
     api("rules", { rule: id, vhost }),
+    // Without history (--no-history) a windowed `rules` is refused: the since-start lists.
+    api("rules", { rule: id, vhost, window: windowS }).catch(() => null),
     api("timeseries", { rule: id, vhost, window: windowS, resolution }),
     api("events", { rule: id, vhost, window: windowS, limit: EXAMPLES }),
   ]);
-  // `rules` without a window: counts since the collector started (the per-rule path and
-  // target lists exist only there; a windowed `rules` answer has hits but no lists).
-  const rows = [...rules.rules].sort((a, b) => b.hits - a.hits || a.vhost.localeCompare(b.vhost));
+  // `rules` without a window: counts since the collector started (severity, paranoia
+  // level and matches are only there); with one: the window's hits, paths and targets.
+  const byHits = (list) => [...list].sort((a, b) => b.hits - a.hits || a.vhost.localeCompare(b.vhost));
+  const rows = byHits(rules.rules);
+  const where = windowed ? byHits(windowed.rules) : rows;
+  const span = windowed ? `in ${windowLabel}` : "since the collector started";
   const first = rows[0] || {};
   const points = mergePoints(series.series);
   const hitsInWindow = points.reduce((t, p) => t + (p.rule_hits || 0), 0);
@@ -47,14 +53,14 @@ export async function rule(main, route) {
   drawHits(plot, points, windowS, resolution);
 
   append(main, [
-    el("h2", {}, "Where it matched (since the collector started)"),
+    el("h2", { id: "rule-where" }, `Where it matched (${span})`),
     el("p", { class: "meta" }, "Requests per path and findings per target, counted apart for each vhost ",
-      "(the collector keeps the top 8 of each per vhost and rule, not the path × target pairs), side by side."),
+      "(the top 8 of each per vhost, not the path × target pairs), side by side."),
   ]);
-  if (rows.length === 0) append(main, el("p", { id: "rule-nohits" }, "This rule has not matched since the collector started."));
-  for (const r of rows.slice(0, MAX_VHOSTS)) append(main, whereMatched(id, r, windowLabel));
-  if (rows.length > MAX_VHOSTS) {
-    append(main, el("p", { class: "meta" }, `${rows.length - MAX_VHOSTS} more vhosts with fewer hits are not shown.`));
+  if (where.length === 0) append(main, el("p", { id: "rule-nohits" }, `This rule has not matched ${span}.`));
+  for (const r of where.slice(0, MAX_VHOSTS)) append(main, whereMatched(id, r, windowLabel, span));
+  if (where.length > MAX_VHOSTS) {
+    append(main, el("p", { class: "meta" }, `${where.length - MAX_VHOSTS} more vhosts with fewer hits are not shown.`));
   }
 
   append(main, [
@@ -66,7 +72,7 @@ export async function rule(main, route) {
 }
 
 // One vhost's hits and its two lists, side by side.
-function whereMatched(id, r, windowLabel) {
+function whereMatched(id, r, windowLabel, span) {
   const list = (kind, entries, filter) => el("div", {},
     el("h3", {}, `Top ${kind}`),
     entries.length === 0 ? el("p", {}, "None.") :
@@ -74,9 +80,11 @@ function whereMatched(id, r, windowLabel) {
         el("td", { class: "value" }, filter ? link(t.value, ["events"], { vhost: r.vhost, rule: id, [filter]: t.value }) : t.value),
         el("td", { class: "num" }, num(t.count)))), { class: "rule-" + kind }));
   return el("section", { class: "rule-vhost", "data-vhost": r.vhost },
-    el("h3", {}, link(r.vhost, ["rule", id, r.vhost], { window: windowLabel }), ` · ${num(r.hits)} hits`,
-      ` (${num(r.matches)} matches), last ${r.last_seen || "never"} · `,
+    el("h3", {}, link(r.vhost, ["rule", id, r.vhost], { window: windowLabel }), ` · ${num(r.hits)} hits ${span}`,
+      r.matches !== undefined ? ` (${num(r.matches)} matches)` : "", `, last ${r.last_seen || "never"} · `,
       link("vhost view", ["vhost", r.vhost], { window: windowLabel })),
+    // History counts the newest hits only, up to a bound: say from when.
+    r.top_since ? el("p", { class: "meta" }, `Paths and targets of the hits since ${r.top_since} (the newest ones).`) : null,
     el("div", { class: "pair" },
       list("paths", r.top_paths || [], "path"),
       list("targets", r.top_targets || [], null)));

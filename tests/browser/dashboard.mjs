@@ -80,8 +80,10 @@ async function rowTexts(selector) {
 // vhost's paths and targets, the example events. Returns what it saw.
 async function checkRuleView(rule, vhost) {
   const q = `rule=${encodeURIComponent(rule)}` + (vhost ? `&vhost=${encodeURIComponent(vhost)}` : "");
-  const [rules, series, events] = await Promise.all([
-    api(`/api/rules?${q}`), api(`/api/timeseries?${q}&window=86400&resolution=minute`),
+  // The lists per vhost come from the windowed answer (history), the message from memory's.
+  const [rules, windowed, series, events] = await Promise.all([
+    api(`/api/rules?${q}`), api(`/api/rules?${q}&window=86400`),
+    api(`/api/timeseries?${q}&window=86400&resolution=minute`),
     api(`/api/events?${q}&window=86400&limit=20`)]);
   const where = `rule ${rule}${vhost ? " on " + vhost : ""}`;
   check(await page.$eval("#rule-id", (e) => e.textContent) === rule, `${where}: header id`);
@@ -110,9 +112,12 @@ async function checkRuleView(rule, vhost) {
     paths: [...s.querySelectorAll("table.rule-paths tbody tr")].map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
     targets: [...s.querySelectorAll("table.rule-targets tbody tr")].map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
   })));
-  check(sections.length === rules.rules.length, `${where}: ${sections.length} vhost sections, API ${rules.rules.length}`);
+  check(sections.length === windowed.rules.length, `${where}: ${sections.length} vhost sections, API ${windowed.rules.length}`);
+  const heading = await page.$eval("#rule-where", (e) => e.textContent);
+  check(heading.includes("in 24h"), `${where}: lists heading ${heading}`);
   const pairs = (list) => JSON.stringify(list.map((t) => [t.value, t.count.toLocaleString("en-US")]));
-  for (const r of rules.rules) {
+  for (const r of windowed.rules) {
+    check(Array.isArray(r.top_paths) && r.top_paths.length > 0, `${where} ${r.vhost}: no windowed top_paths in the API`);
     const s = sections.find((x) => x.vhost === r.vhost);
     if (!check(s !== undefined, `${where}: no section for ${r.vhost}`)) continue;
     check(JSON.stringify(s.paths) === pairs(r.top_paths), `${where} ${r.vhost}: paths ${JSON.stringify(s.paths)} != API ${pairs(r.top_paths)}`);
