@@ -18,6 +18,7 @@ import json
 import socket
 import time
 import urllib.parse
+from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
@@ -412,6 +413,19 @@ def test_long_windows_of_stats_rules_top_from_history(stack):
     one = cli_json(stack, "rules", "--window", "7d", "--vhost", "block.test", "--rule", "942100")
     assert [(r["vhost"], r["id"], r["hits"]) for r in one["rules"]] == \
         [("block.test", "942100", sum(p.startswith("/sqli/b") for _, p in BATCH1))]
+    # Where it matched in the window, from history alone (memory was reset): its events'
+    # paths and its findings' targets, 8 of each by count, then value.
+    hit = [e for e in stack.all if e["vhost"] == "block.test" and "942100" in rule_ids(e)]
+
+    def top8(counts: Counter) -> list[dict]:
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+        return [{"value": k, "count": n, "error": 0} for k, n in ranked]
+
+    assert one["rules"][0]["top_paths"] == top8(Counter(e["path"] for e in hit))
+    assert one["rules"][0]["top_targets"] == top8(Counter(
+        r["target"] for e in hit for r in e["rules"] if r["id"] == "942100" and r.get("target")))
+    assert one["rules"][0]["top_targets"], one
+    assert all("top_paths" not in r for r in rules["rules"])  # only with a rule
 
     top = cli_json(stack, "top", "clients", "--window", "7d")
     assert top["from"] == "history" and top["error_bound"] == 0
