@@ -10,6 +10,14 @@ answer must be 200; the collector's `health` must count every entry as stored. P
 entries/s (answered 200 = committed) and the history batches the writer used.
 
     bench/console_bench.py [--build build] [--clients 10] [--entries 20000] [--size 5000]
+    bench/console_bench.py --beside 200000 [--rounds 3]
+
+`--beside N`: what the receiver costs the module's ingest running beside it. Rounds
+alternate, side by side in one run: N module datagrams (a CRS 3 event of the fuzz corpus,
+its unique id made distinct) sent as fast as the event socket takes them (a blocking
+socket: the sender waits while the collector's queue is full), alone and while the
+clients upload without pause; each round times until `health` counts all N. Prints the
+datagram rate of each round and the median ratio beside/alone.
 
 The clients run in separate processes so that Python's lock does not cap the rate; on a
 2-core machine they compete with the collector for the CPU, so the figure is a floor.
@@ -26,6 +34,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -68,6 +77,111 @@ def client(port: int, first: int, count: int, size: int, out: mp.Queue) -> None:
     out.put(bad)
 
 
+EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
+
+
+def uploader(port: int, first: int, size: int, stop: mp.Event, out: mp.Queue) -> None:
+    """Uploads distinct entries on one connection until `stop`; puts (answered, not 200)."""
+    body, uid = template(size)
+    auth = "Basic " + base64.b64encode(b"bench:bench").decode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.connect()
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    done = bad = 0
+    i = first
+    while not stop.is_set():
+        entry = body.replace(uid.encode(), f"{i:0{len(uid)}d}"[-len(uid):].encode())
+        i += 1
+        conn.request("PUT", "/rpc/auditLogReceiver", body=entry,
+                     headers={"Authorization": auth, "Expect": "",
+                              "X-Content-Hash": "md5:" + hashlib.md5(entry).hexdigest() + " ",
+                              "Content-Length": str(len(entry))})
+        r = conn.getresponse()
+        r.read()
+        done += 1
+        bad += r.status != 200
+    conn.close()
+    out.put((done, bad))
+
+
+def send_datagrams(path: str, first: int, count: int) -> None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    head, tail = EVENT.split(b'"unique_id":"aR9xAAAB"', 1)
+    for i in range(first, first + count):
+        s.sendto(head + b'"unique_id":"b%07d"' % (i % 10_000_000) + tail, path)
+    s.close()
+
+
+def health(cli: Path, sock: Path) -> dict:
+    return json.loads(subprocess.run([str(cli), "--socket", str(sock), "health", "--json"],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def thread_cpu_s(pid: int, tid: int) -> float:
+    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def beside(args, port: int, cli: Path, tmp: Path, pid: int) -> int:
+    """Alternating rounds: N datagrams alone, then N while the clients upload."""
+    rates: dict[str, list[float]] = {"alone": [], "beside": []}
+    loop_us: dict[str, list[float]] = {"alone": [], "beside": []}
+    uploaded = bad = 0
+    first = 0
+    for r in range(args.rounds):
+        for mode in ("alone", "beside"):
+            stop = mp.Event()
+            out: mp.Queue = mp.Queue()
+            clients = []
+            if mode == "beside":
+                clients = [mp.Process(target=uploader,
+                                      args=(port, 20_000_000 + (r * 64 + c) * 1_000_000,
+                                            args.size, stop, out))
+                           for c in range(args.clients)]
+                for p in clients:
+                    p.start()
+                time.sleep(1.0)            # the uploads under way
+            base = health(cli, tmp / "q.sock")["datagrams"]
+            loop0 = thread_cpu_s(pid, pid)     # the ingest loop is the main thread
+            start = time.monotonic()
+            sender = mp.Process(target=send_datagrams,
+                                args=(str(tmp / "ev.sock"), first, args.beside))
+            sender.start()
+            first += args.beside
+            while health(cli, tmp / "q.sock")["datagrams"] < base + args.beside:
+                time.sleep(0.05)
+            elapsed = time.monotonic() - start
+            loop_cpu = thread_cpu_s(pid, pid) - loop0
+            sender.join()
+            stop.set()
+            for _ in clients:
+                d, b = out.get()
+                uploaded += d
+                bad += b
+            for p in clients:
+                p.join()
+            rates[mode].append(args.beside / elapsed)
+            loop_us[mode].append(loop_cpu * 1e6 / args.beside)
+            print(json.dumps({"round": r + 1, "mode": mode, "datagrams": args.beside,
+                              "seconds": round(elapsed, 2),
+                              "datagrams_per_s": round(args.beside / elapsed),
+                              "loop_cpu_us_per_datagram": round(loop_us[mode][-1], 2)}),
+                  flush=True)
+    ratios = sorted(b / a for a, b in zip(rates["alone"], rates["beside"]))
+    h = health(cli, tmp / "q.sock")
+    print(json.dumps({"rounds": args.rounds, "clients": args.clients,
+                      "median_alone": round(statistics.median(rates["alone"])),
+                      "median_beside": round(statistics.median(rates["beside"])),
+                      "ratio_median": round(ratios[len(ratios) // 2], 3),
+                      "ratio_min": round(ratios[0], 3), "ratio_max": round(ratios[-1], 3),
+                      "loop_cpu_us_per_datagram_alone": round(statistics.median(loop_us["alone"]), 2),
+                      "loop_cpu_us_per_datagram_beside":
+                          round(statistics.median(loop_us["beside"]), 2),
+                      "entries_uploaded_beside": uploaded, "not_200": bad,
+                      "malformed": h["malformed"], "events_lost": h["events_lost"]}))
+    return 0 if bad == 0 and h["malformed"] == 0 else 1
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,6 +194,9 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--entries", type=int, default=20000)
     ap.add_argument("--size", type=int, default=5000)
+    ap.add_argument("--beside", type=int, default=0, metavar="N",
+                    help="measure the module's datagram ingest beside the uploads (N per round)")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     daemon = Path(args.build) / "collector" / "modsec-observed"
     cli = Path(args.build) / "collector" / "modsec-observe"
@@ -102,6 +219,8 @@ def main() -> int:
                 break
             except OSError:
                 time.sleep(0.1)
+        if args.beside:
+            return beside(args, port, cli, tmp, proc.pid)
         per = args.entries // args.clients
         out: mp.Queue = mp.Queue()
         procs = [mp.Process(target=client, args=(port, 10_000_000 + c * per, per, args.size, out))
