@@ -55,25 +55,34 @@ def template(size: int) -> tuple[bytes, str]:
     return entry, uid
 
 
-def client(port: int, first: int, count: int, size: int, out: mp.Queue) -> None:
-    body, uid = template(size)
-    auth = "Basic " + base64.b64encode(b"bench:bench").decode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as curl (mlogc) does
-    bad = 0
-    for i in range(first, first + count):
-        new_uid = f"{i:0{len(uid)}d}"[-len(uid):]
-        entry = body.replace(uid.encode(), new_uid.encode())
-        headers = {"Authorization": auth, "Expect": "",
+class Uploader:
+    """One mlogc-like client: a keep-alive connection (`TCP_NODELAY`, as curl and so
+    mlogc set it) that PUTs the template entry with the unique id made distinct."""
+
+    def __init__(self, port: int, size: int):
+        self.body, self.uid = template(size)
+        self.auth = "Basic " + base64.b64encode(b"bench:bench").decode()
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.conn.connect()
+        self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def put(self, i: int) -> int:
+        """Uploads entry number `i`; its answer's status."""
+        new_uid = f"{i:0{len(self.uid)}d}"[-len(self.uid):]
+        entry = self.body.replace(self.uid.encode(), new_uid.encode())
+        headers = {"Authorization": self.auth, "Expect": "",
                    "X-Content-Hash": "md5:" + hashlib.md5(entry).hexdigest() + " ",
                    "Content-Length": str(len(entry))}
-        conn.request("PUT", "/rpc/auditLogReceiver", body=entry, headers=headers)
-        r = conn.getresponse()
+        self.conn.request("PUT", "/rpc/auditLogReceiver", body=entry, headers=headers)
+        r = self.conn.getresponse()
         r.read()
-        if r.status != 200:
-            bad += 1
-    conn.close()
+        return r.status
+
+
+def client(port: int, first: int, count: int, size: int, out: mp.Queue) -> None:
+    up = Uploader(port, size)
+    bad = sum(up.put(i) != 200 for i in range(first, first + count))
+    up.conn.close()
     out.put(bad)
 
 
@@ -82,25 +91,12 @@ EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").rea
 
 def uploader(port: int, first: int, size: int, stop: mp.Event, out: mp.Queue) -> None:
     """Uploads distinct entries on one connection until `stop`; puts (answered, not 200)."""
-    body, uid = template(size)
-    auth = "Basic " + base64.b64encode(b"bench:bench").decode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.connect()
-    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    up = Uploader(port, size)
     done = bad = 0
-    i = first
     while not stop.is_set():
-        entry = body.replace(uid.encode(), f"{i:0{len(uid)}d}"[-len(uid):].encode())
-        i += 1
-        conn.request("PUT", "/rpc/auditLogReceiver", body=entry,
-                     headers={"Authorization": auth, "Expect": "",
-                              "X-Content-Hash": "md5:" + hashlib.md5(entry).hexdigest() + " ",
-                              "Content-Length": str(len(entry))})
-        r = conn.getresponse()
-        r.read()
+        bad += up.put(first + done) != 200
         done += 1
-        bad += r.status != 200
-    conn.close()
+    up.conn.close()
     out.put((done, bad))
 
 
