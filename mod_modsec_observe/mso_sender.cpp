@@ -36,10 +36,6 @@ struct Sender {
     apr_interval_time_t interval = 0;
     std::uint64_t failures_logged = 0;
     apr_time_t last_log = 0;
-    // stop_sender only: until when the last counts may wait for room in the queue (one
-    // deadline for all vhosts), and the requests that could be neither sent nor spooled.
-    apr_time_t last_deadline = 0;
-    std::uint64_t last_requests_lost = 0;
 };
 
 Sender g_sender;
@@ -57,37 +53,42 @@ int try_send(const char* data, std::size_t size) noexcept
     return sent < 0 ? errno : EMSGSIZE;
 }
 
+// Records a failed send for log_failures(); returns false, the send's result.
+bool count_failure(int err) noexcept
+{
+    g_sender.last_errno.store(err, std::memory_order_relaxed);
+    g_sender.failures.fetch_add(1, std::memory_order_relaxed);
+    return false;
+}
+
 // send_event() for a child that is exiting: a full queue (the collector is busy, or
 // every child of a stopping Apache flushes at once) is retried with growing pauses until
-// g_sender.last_deadline instead of losing the counts at once.
-bool send_last(const char* data, std::size_t size) noexcept
+// `deadline` instead of losing the counts at once.
+bool send_last(const char* data, std::size_t size, apr_time_t deadline) noexcept
 {
-    const apr_time_t deadline = g_sender.last_deadline;
     apr_interval_time_t pause = apr_time_from_msec(1);
     for (;;) {
         const int err = try_send(data, size);
         if (err == 0)
             return true;
         const bool full = err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
-        if (!full || apr_time_now() + pause > deadline) {
-            g_sender.last_errno.store(err, std::memory_order_relaxed);
-            g_sender.failures.fetch_add(1, std::memory_order_relaxed);
-            return false;
-        }
+        if (!full || apr_time_now() + pause > deadline)
+            return count_failure(err);
         apr_sleep(pause);
         pause = pause * 2 < k_last_send_max_pause ? pause * 2 : k_last_send_max_pause;
     }
 }
 
 // Drains one vhost's counters into a report; adds them back when it cannot be sent.
-// A child's last report (`last`) goes to the spool when it cannot be sent: the child
-// will not be there to send it again.
-void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept
+// A child's last report (`last_deadline` set: it may wait for room until then) goes to
+// the spool when it cannot be sent: the child will not be there to send it again.
+// Returns the requests of a last report that could be neither sent nor spooled.
+std::uint64_t flush_vhost(ServerConfig* c, apr_int64_t pid, apr_time_t last_deadline) noexcept
 {
     VhostCounters& v = *c->counters;
     if (v.requests.load(std::memory_order_relaxed) == 0 &&
         v.events_lost.load(std::memory_order_relaxed) == 0)
-        return;
+        return 0;
     std::uint64_t status[k_status_slots];
     CounterTotals snap;
     snap.vhost = c->label;
@@ -100,26 +101,31 @@ void flush_vhost(ServerConfig* c, apr_int64_t pid, bool last) noexcept
     snap.status = status;
     char buffer[16 * 1024];
     const std::size_t size = encode_counters(snap, buffer, sizeof buffer);
-    if (size != 0 && ((last ? send_last(buffer, size) : send_event(buffer, size)) ||
-                      (last && spool_event(buffer, size))))
-        return;
-    if (last)
-        g_sender.last_requests_lost += snap.requests;
+    const bool last = last_deadline != 0;
+    const bool delivered =
+        size != 0 && (last ? send_last(buffer, size, last_deadline) || spool_event(buffer, size)
+                           : send_event(buffer, size));
+    if (delivered)
+        return 0;
     v.requests.fetch_add(snap.requests);
     v.events_lost.fetch_add(snap.events_lost);
     for (std::size_t i = 0; i < k_status_slots; ++i)
         if (status[i])
             v.status[i].fetch_add(status[i]);
+    return last ? snap.requests : 0;
 }
 
-void flush_all(bool last) noexcept
+// Every vhost's counters (flush_vhost); the requests of last reports lost.
+std::uint64_t flush_all(apr_time_t last_deadline) noexcept
 {
     const auto pid = static_cast<apr_int64_t>(getpid());
+    std::uint64_t lost = 0;
     for (server_rec* s = g_sender.servers; s; s = s->next) {
         ServerConfig* c = server_config(s);
         if (c->counters)
-            flush_vhost(c, pid, last);
+            lost += flush_vhost(c, pid, last_deadline);
     }
+    return lost;
 }
 
 // True when a socket is bound at the collector's path: a datagram socket's connect()
@@ -194,7 +200,7 @@ void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept
         if (g_sender.stopping)
             break;
         apr_thread_mutex_unlock(g_sender.mutex);
-        flush_all(false);
+        flush_all(0);
         release_spool_when_back();
         log_failures();
         apr_thread_mutex_lock(g_sender.mutex);
@@ -216,18 +222,18 @@ apr_status_t stop_sender(void*) noexcept
         apr_thread_join(&rv, g_sender.thread);
         g_sender.thread = nullptr;
     }
-    g_sender.last_deadline = apr_time_now() + k_last_send_patience;
-    flush_all(true); // the last counts of this child (spooled if they cannot be sent)
+    // The last counts of this child (spooled if they cannot be sent).
+    const std::uint64_t lost = flush_all(apr_time_now() + k_last_send_patience);
     log_spool(take_spool_counts());
-    if (g_sender.last_requests_lost != 0) {
+    if (lost != 0) {
         const int err = g_sender.last_errno.load(std::memory_order_relaxed);
         char reason[128];
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
                      "modsec_observe: the last counts of this child (%" APR_UINT64_T_FMT
                      " requests) could not be sent to %s (last error: %s) nor spooled; "
                      "they are lost",
-                     static_cast<apr_uint64_t>(g_sender.last_requests_lost),
-                     g_sender.address.sun_path, apr_strerror(err, reason, sizeof reason));
+                     static_cast<apr_uint64_t>(lost), g_sender.address.sun_path,
+                     apr_strerror(err, reason, sizeof reason));
     }
     if (g_sender.fd >= 0) {
         close(g_sender.fd);
@@ -245,9 +251,7 @@ bool send_event(const char* data, std::size_t size) noexcept
         release_spool(); // the collector is back: let it replay what was spooled
         return true;
     }
-    g_sender.last_errno.store(err, std::memory_order_relaxed);
-    g_sender.failures.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return count_failure(err);
 }
 
 void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept
