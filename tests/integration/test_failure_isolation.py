@@ -348,9 +348,14 @@ def test_collector_gone_mid_load(stack_factory, how):
         down = sent(outcomes, "down")["down.test"]
         stats = stack.wait_requests({"down.test": down["requests"]})
         got = stats.get("down.test", {})
-        assert (got.get("requests"), got.get("events_lost"), got.get("status")) == \
+        # Each flagged request exactly once: as a lost event, or as an event when its
+        # logging phase (which runs after the client has its answer) ended after the new
+        # collector was up (seen: 1 of 91, 2026-12-02).
+        assert (got.get("requests"), got.get("flagged", 0) + got.get("events_lost", 0),
+                got.get("status")) == \
             (down["requests"], down["flagged"], dict(down["status"])), \
             f"down.test: collector {got}, sent while down {down}\n{stack.diagnostics()}"
+        assert got.get("events", 0) == got.get("flagged", 0), got
         # up.test and block.test: the new collector has what the old one had not been
         # sent yet; together never more than Apache logged.
         logged = access_log_counts(stack.apache)
