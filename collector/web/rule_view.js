@@ -4,7 +4,7 @@
 // with `rule` and `events` with `rule` (docs/protocol.md); every value from requests is
 // text (dom.js).
 import { append, el, link, num, table } from "./dom.js";
-import { WINDOWS, api, card, verdictOf, windowPicker } from "./views.js";
+import { WINDOWS, api, card, seriesGrid, verdictOf, windowPicker } from "./views.js";
 
 const EXAMPLES = 20;
 const MAX_VHOSTS = 20;
@@ -117,18 +117,10 @@ function mergePoints(series) {
 }
 
 function drawHits(target, points, windowS, resolution) {
-  const step = resolution === "hour" ? 3600 : 60;
-  const now = Math.floor(Date.now() / 1000 / step) * step;
-  const byTime = new Map(points.map((p) => [Math.floor(Date.parse(p.time) / 1000), p.rule_hits]));
-  const xs = [], hits = [];
-  for (let t = now - Math.floor(windowS / step) * step; t <= now; t += step) {
-    xs.push(t);
-    hits.push(byTime.get(t) || 0);
-  }
   // eslint-disable-next-line no-undef
   new uPlot({
     width: Math.max(400, target.clientWidth || 900), height: 220,
     series: [{}, { label: "hits", stroke: "#c0392b", fill: "rgba(192,57,43,0.15)", width: 1.5 }],
     axes: [{}, { size: 60 }],
-  }, [xs, hits], target);
+  }, seriesGrid(points, windowS, resolution, ["rule_hits"]), target);
 }

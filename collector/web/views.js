@@ -151,19 +151,23 @@ export async function vhost(main, route) {
   });
 }
 
-function drawSeries(target, points, windowS, resolution) {
+// uPlot's data for a window: one x per minute or hour up to now, and a column per field
+// of the points (0 where the collector has no point).
+export function seriesGrid(points, windowS, resolution, fields) {
   const step = resolution === "hour" ? 3600 : 60;
   const now = Math.floor(Date.now() / 1000 / step) * step;
   const byTime = new Map(points.map((p) => [Math.floor(Date.parse(p.time) / 1000), p]));
-  const xs = [], cols = [[], [], [], []];
+  const xs = [], cols = fields.map(() => []);
   for (let t = now - Math.floor(windowS / step) * step; t <= now; t += step) {
     const p = byTime.get(t) || {};
     xs.push(t);
-    cols[0].push(p.requests || 0);
-    cols[1].push(p.flagged || 0);
-    cols[2].push(p.intercepted || 0);
-    cols[3].push(p.would_block || 0);
+    fields.forEach((f, i) => cols[i].push(p[f] || 0));
   }
+  return [xs, ...cols];
+}
+
+function drawSeries(target, points, windowS, resolution) {
+  const data = seriesGrid(points, windowS, resolution, ["requests", "flagged", "intercepted", "would_block"]);
   const width = Math.max(400, target.clientWidth || 900);
   // eslint-disable-next-line no-undef
   new uPlot({
@@ -174,7 +178,7 @@ function drawSeries(target, points, windowS, resolution) {
       { label: "blocked", stroke: "#c0392b", width: 1.5 },
       { label: "would block", stroke: "#8e44ad", width: 1.5, dash: [6, 3] }],
     axes: [{}, { size: 60 }],
-  }, [xs, ...cols], target);
+  }, data, target);
 }
 
 function drawScores(target, scores) {
