@@ -59,15 +59,15 @@ Window split(std::int64_t since, std::int64_t until)
     return w;
 }
 
-// The string id of an optional vhost filter: nullopt when unset, -2 when the store has
-// never seen it (matches nothing).
-std::optional<std::int64_t> vhost_filter(HistoryStore::Impl& m,
-                                         const std::optional<std::string>& vhost)
+// The string id of an optional vhost or source filter: nullopt when unset, -2 when the
+// store has never seen it (matches nothing).
+std::optional<std::int64_t> string_filter(HistoryStore::Impl& m,
+                                          const std::optional<std::string>& value)
 {
-    if (!vhost) {
+    if (!value) {
         return std::nullopt;
     }
-    return m.lookup(*vhost).value_or(-2);
+    return m.lookup(*value).value_or(-2);
 }
 
 // Steps `s` to its end, each row to `row`; `row` returns false to stop early (then `s` is
@@ -211,8 +211,8 @@ Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std
 {
     Impl& m = *m_impl;
     std::vector<RuleCount> out;
-    const auto vhost_id = vhost_filter(m, vhost);
-    const auto source_id = vhost_filter(m, source);
+    const auto vhost_id = string_filter(m, vhost);
+    const auto source_id = string_filter(m, source);
     if (until_us <= since_us || vhost_id == -2 || source_id == -2) {
         return out;
     }
@@ -335,7 +335,7 @@ HistoryStore::vhost_totals(std::int64_t since_us, std::int64_t until_us,
 {
     Impl& m = *m_impl;
     std::vector<VhostTotals> out;
-    const auto source_id = vhost_filter(m, source);
+    const auto source_id = string_filter(m, source);
     if (until_us <= since_us || source_id == -2) {
         return out;
     }
@@ -406,7 +406,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
 {
     Impl& m = *m_impl;
     std::vector<TopRow> out;
-    const auto vhost_id = vhost_filter(m, vhost);
+    const auto vhost_id = string_filter(m, vhost);
     if (until_us <= since_us || vhost_id == -2) {
         return out;
     }
@@ -477,8 +477,8 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
     Impl& m = *m_impl;
     RuleWhere out;
     const auto rule_id = m.lookup(rule);
-    const auto vhost_id = vhost_filter(m, vhost);
-    const auto source_id = vhost_filter(m, source);
+    const auto vhost_id = string_filter(m, vhost);
+    const auto source_id = string_filter(m, source);
     if (until_us <= since_us || !rule_id || *rule_id == 0 || vhost_id == -2 || source_id == -2) {
         return out;
     }
