@@ -45,7 +45,7 @@ std::optional<long> number(std::string_view text)
 std::string key_of(const ExclusionSpec& s)
 {
     return s.host + " " + s.rule + " " + (s.target.empty() ? "*" : s.target) + " " + s.match + " " +
-           (s.path.empty() ? "*" : s.path);
+           (s.path.empty() ? "*" : s.path) + (s.method.empty() ? "" : " " + s.method);
 }
 
 std::string check(const ExclusionSpec& s)
@@ -64,6 +64,9 @@ std::string check(const ExclusionSpec& s)
     }
     if (s.match != "any" && !safe_path(s.path)) {
         return "the path has characters an exclusion cannot carry safely";
+    }
+    if (!s.method.empty() && (s.match == "any" || !safe_method(s.method))) {
+        return "the method cannot be written safely (only A-Z) or has no path";
     }
     if (s.key != key_of(s)) {
         return "its key does not match its fields";
@@ -119,6 +122,7 @@ std::vector<ExclusionSpec> specs_from_answer(const json& answer, std::vector<std
         s.target = text_of(x, "target");
         s.match = text_of(x, "match");
         s.path = text_of(x, "path");
+        s.method = text_of(x, "method");
         s.why = text_of(x, "why");
         s.hits = count_of(x, "hits");
         s.requests = count_of(x, "requests");
@@ -269,7 +273,8 @@ std::string render_exclusion_file(const FileHeader& h, const std::vector<Exclusi
         out += std::string(k_marker) + std::to_string(s.id) + " key=" + s.key + "\n";
         line("rule " + s.rule + (s.target.empty() ? " (whole rule)" : " target " + s.target) +
              (s.match == "any" ? " on every path"
-                               : (s.match == "prefix" ? " on paths under " : " on ") + s.path));
+                               : (s.match == "prefix" ? " on paths under " : " on ") + s.path) +
+             (s.method.empty() ? "" : ", method " + s.method + " only"));
         line("evidence: " + std::to_string(s.hits) + " hits in " + std::to_string(s.requests) +
              " requests from " + std::to_string(s.clients) + " clients, " + s.first_seen + " to " +
              s.last_seen);
@@ -293,6 +298,10 @@ std::string render_exclusion_file(const FileHeader& h, const std::vector<Exclusi
             const char* op = s.match == "prefix" ? "@beginsWith " : "@streq ";
             out += "SecRule SERVER_NAME \"@streq " + s.host + "\" \\\n    \"" + id +
                    ",phase:1,pass,nolog,t:none,t:lowercase,chain\"\n";
+            if (!s.method.empty()) {
+                out += "    SecRule REQUEST_METHOD \"@streq " + s.method +
+                       "\" \\\n        \"t:none,chain\"\n";
+            }
             out += "    SecRule REQUEST_FILENAME \"" + std::string(op) + s.path +
                    "\" \\\n        \"t:none," + ctl + "\"\n";
         }

@@ -27,6 +27,7 @@ struct ExclusionSpec {
     std::string target; // "": the whole rule
     std::string match;  // "exact", "prefix" or "any"
     std::string path;
+    std::string method; // "": any method
     std::string why;
     std::uint64_t hits = 0;
     std::uint64_t requests = 0;

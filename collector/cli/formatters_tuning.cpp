@@ -63,6 +63,16 @@ std::string what_if_text(const json& w)
         }
         out += format_util::indent(t.render(), 2);
     }
+    if (const auto levels = w.find("paranoia_levels");
+        levels != w.end() && levels->is_array() && !levels->empty()) {
+        Table t({{"blocking paranoia level", Align::right},
+                 {"blocked before", Align::right},
+                 {"after", Align::right}});
+        for (const json& step : *levels) {
+            t.add_row({field(step, "level"), field(step, "before"), field(step, "after")});
+        }
+        out += format_util::indent(t.render(), 2);
+    }
     out += "Caveats:\n" + plain_lines(w, "caveats", "  - ");
     return out;
 }
@@ -111,10 +121,12 @@ std::string format_tune(const json& answer)
     if (const auto list = answer.find("exclusions"); list != answer.end() && list->is_array()) {
         for (const json& x : *list) {
             const std::string target = plain(x.value("target", json("")));
+            const std::string method = plain(x.value("method", json("")));
             xs.add_row({field(x, "rule"), target.empty() ? "(whole rule)" : target,
-                        field(x, "match"), field(x, "path"), field(x, "requests"),
-                        field(x, "clients"), field(x, "removes_blocks")});
-            why += "  " + field(x, "rule") + " " + field(x, "path") + ": " +
+                        field(x, "match") + (method.empty() ? "" : " " + method), field(x, "path"),
+                        field(x, "requests"), field(x, "clients"), field(x, "removes_blocks")});
+            const std::string path = plain(x.value("path", json("")));
+            why += "  " + field(x, "rule") + (path.empty() ? "" : " " + field(x, "path")) + ": " +
                    plain(x.value("why", json(""))) + "\n";
         }
     }
@@ -132,7 +144,9 @@ std::string format_tune(const json& answer)
     if (const auto w = answer.find("what_if"); w != answer.end() && w->is_object()) {
         out += what_if_text(*w);
     }
-    out += "\nVerdict: " + field(answer, "verdict") + "\n" + plain_lines(answer, "reasons", "  - ");
+    out += "\nVerdict: " + field(answer, "verdict") +
+           " (as it is now, without the exclusions: " + field(answer, "verdict_now") + ")\n" +
+           plain_lines(answer, "reasons", "  - ");
     return out;
 }
 
@@ -145,7 +159,8 @@ std::string format_readiness(const json& answer)
     }
     for (const json& v : *list) {
         out += "vhost " + format_util::vhost_name(v) + " (engine " + field(v, "engine") +
-               "): " + field(v, "verdict") + "\n";
+               "): " + field(v, "verdict") +
+               " (as it is now, without the exclusions: " + field(v, "verdict_now") + ")\n";
         out += plain_lines(v, "reasons", "  - ");
         out += "  requests with findings " + field(v, "requests") + ", blocked or would-block " +
                arrow(v, "would_block", "would_block_after") + " with the " +

@@ -62,4 +62,10 @@ bool safe_rule_id(std::string_view rule) noexcept
            std::all_of(rule.begin(), rule.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+bool safe_method(std::string_view method) noexcept
+{
+    return !method.empty() && method.size() <= 16 &&
+           std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
 } // namespace mso

@@ -23,5 +23,7 @@ namespace mso {
 [[nodiscard]] bool safe_target(std::string_view target) noexcept;
 // A rule id: 1 to 9 digits, no leading zero.
 [[nodiscard]] bool safe_rule_id(std::string_view rule) noexcept;
+// A method for REQUEST_METHOD @streq: [A-Z], 1-16 bytes (GET, POST, PROPFIND ...).
+[[nodiscard]] bool safe_method(std::string_view method) noexcept;
 
 } // namespace mso

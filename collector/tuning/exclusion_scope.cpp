@@ -55,7 +55,31 @@ void add_evidence(Exclusion& x, const FindingGroup& g, std::size_t index)
 std::string make_key(const Exclusion& x)
 {
     return x.host + " " + x.rule + " " + (x.target.empty() ? "*" : x.target) + " " +
-           std::string(path_match_name(x.match)) + " " + (x.path.empty() ? "*" : x.path);
+           std::string(path_match_name(x.match)) + " " + (x.path.empty() ? "*" : x.path) +
+           (x.method.empty() ? "" : " " + x.method);
+}
+
+// The one method every group of `idx` shows, "" when they differ or it cannot be
+// written safely.
+std::string one_method(const std::vector<FindingGroup>& groups, const std::vector<std::size_t>& idx)
+{
+    std::string method;
+    for (std::size_t i : idx) {
+        if (!method.empty() && groups[i].key.method != method) {
+            return {};
+        }
+        method = groups[i].key.method;
+    }
+    return safe_method(method) ? method : std::string();
+}
+
+void scope_method(Exclusion& x, const std::vector<FindingGroup>& groups,
+                  const std::vector<std::size_t>& idx)
+{
+    x.method = one_method(groups, idx);
+    if (!x.method.empty()) {
+        x.why += ", method " + x.method + " only (every request of the evidence used it)";
+    }
 }
 
 } // namespace
@@ -72,7 +96,8 @@ std::string_view path_match_name(PathMatch m) noexcept
 
 bool excludes(const Exclusion& x, const RequestRecord& r, const ScoredFinding& f) noexcept
 {
-    if (f.rule != x.rule || (!x.target.empty() && f.target != x.target)) {
+    if (f.rule != x.rule || (!x.target.empty() && f.target != x.target) ||
+        (!x.method.empty() && r.method != x.method)) {
         return false;
     }
     switch (x.match) {
@@ -172,6 +197,7 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
                 base.path = dir;
                 base.why = what + " on " + std::to_string(path_set.size()) + " paths under " + dir +
                            ": scoped to that path family";
+                scope_method(base, groups, target_groups);
                 emit(std::move(base), target_groups);
             } else if (path_set.size() >= o.many_paths) {
                 base.match = PathMatch::any;
@@ -184,6 +210,7 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
                     x.match = PathMatch::exact;
                     x.path = path;
                     x.why = what + " on one path";
+                    scope_method(x, groups, idx);
                     emit(std::move(x), idx);
                 }
             }

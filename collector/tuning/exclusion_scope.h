@@ -10,6 +10,9 @@
 //    protocol rule (920xxx, 921xxx) firing on a header or a TX variable (a chained
 //    rule's later link: ctl target removal applies to a chain's first rule only), or a
 //    rule firing on `many_targets` targets or more across `many_paths` paths or more;
+//  - a one-path or path-family exclusion is also scoped to the method when every request
+//    of its evidence used the same one (`REQUEST_METHOD @streq POST`: a form's field);
+//    host-wide ones are not (a header rule fires whatever the method);
 //  - never global (always the vhost's SERVER_NAME), never by tag.
 //
 // Request data (paths, argument names, the vhost) ends up in ModSecurity's quoted
@@ -35,12 +38,13 @@ enum class PathMatch { exact, prefix, any };
 [[nodiscard]] std::string_view path_match_name(PathMatch m) noexcept;
 
 struct Exclusion {
-    std::string key;  // stable across reruns: "host rule target-or-* match path"
+    std::string key;  // stable across reruns: "host rule target-or-* match path[ method]"
     std::string host; // SERVER_NAME @streq
     std::string rule;
     std::string target; // "" removes the whole rule
     PathMatch match = PathMatch::exact;
     std::string path;                // "" with PathMatch::any
+    std::string method;              // "": any method
     std::string why;                 // the scoping decision in plain words
     std::vector<std::size_t> groups; // indexes into the groups it comes from
     // Evidence over those groups.

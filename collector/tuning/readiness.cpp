@@ -33,6 +33,7 @@ Readiness readiness_of(const std::vector<RequestRecord>& records, const WhatIf& 
     const bool on = out.engine == EngineMode::on;
     const std::string blocked_word = on ? "were blocked" : "would be blocked";
     const std::string n_exclusions = std::to_string(proposal.exclusions.size());
+    out.now = w.benign_blocked > 0 ? ReadinessVerdict::not_ready : ReadinessVerdict::ready;
     if (records.empty()) {
         out.verdict = ReadinessVerdict::ready;
         out.reasons.push_back("no request of this vhost had findings in the window");

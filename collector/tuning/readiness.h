@@ -7,6 +7,12 @@
 //  - `ready_after_exclusions` when every such request is released by the proposals;
 //  - `ready` when no such request was blocked in the window.
 //
+// `now` is the verdict on the vhost as it is, without the proposals: `not_ready` while
+// requests that do not look like attacks are (or would be) blocked, else `ready`. Before
+// the exclusions are applied a vhost with false positives is `ready_after_exclusions`
+// and, now, `not_ready`; once they are applied and the traffic no longer trips them,
+// both are `ready`.
+//
 // The reasons say it in plain words. Pure, thread-safe.
 #pragma once
 
@@ -24,7 +30,8 @@ enum class ReadinessVerdict { ready, ready_after_exclusions, not_ready };
 
 struct Readiness {
     ReadinessVerdict verdict = ReadinessVerdict::not_ready;
-    EngineMode engine = EngineMode::unknown; // the mode most requests showed
+    ReadinessVerdict now = ReadinessVerdict::not_ready; // without the proposals
+    EngineMode engine = EngineMode::unknown;            // the mode most requests showed
     std::vector<std::string> reasons;
 };
 

@@ -113,6 +113,24 @@ bool blocked_with(const RequestRecord& r, const std::vector<bool>& removed) noex
     return reaches(inbound, outbound, r);
 }
 
+bool blocked_at_level(const RequestRecord& r, int level, const std::vector<bool>& removed) noexcept
+{
+    if (r.intercepted && !reaches(r.inbound, r.outbound, r)) {
+        return true;
+    }
+    int inbound = r.inbound;
+    int outbound = r.outbound;
+    for (std::size_t i = 0; i < r.findings.size(); ++i) {
+        const ScoredFinding& f = r.findings[i];
+        const bool at_level = f.paranoia_level == 0 ? f.counts : f.paranoia_level <= level;
+        const bool now = at_level && !(i < removed.size() && removed[i]);
+        if (now != f.counts) {
+            (f.outbound ? outbound : inbound) += now ? f.points : -f.points;
+        }
+    }
+    return reaches(inbound, outbound, r);
+}
+
 bool blocked_before(const RequestRecord& r) noexcept
 {
     return r.intercepted || reaches(r.inbound, r.outbound, r);

@@ -66,6 +66,13 @@ struct RequestRecord {
 // recorded scores did not reach the thresholds (a rule with its own deny, a chain the
 // scores do not show) stays blocked.
 [[nodiscard]] bool blocked_with(const RequestRecord& r, const std::vector<bool>& removed) noexcept;
+// blocked_with() had the request's blocking paranoia level been `level` (1-4): the
+// findings of levels above it leave the scores, those of detection-only levels up to it
+// (logged above the recorded blocking level) join them; a finding without a logged level
+// counts as it did. Levels above the one the request was executed at cannot be known
+// (their rules did not run): they give the same as the highest executed one.
+[[nodiscard]] bool blocked_at_level(const RequestRecord& r, int level,
+                                    const std::vector<bool>& removed) noexcept;
 // blocked_with() with nothing removed: blocked or would have been, as recorded.
 [[nodiscard]] bool blocked_before(const RequestRecord& r) noexcept;
 

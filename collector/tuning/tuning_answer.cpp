@@ -96,6 +96,7 @@ json exclusion_json(const Exclusion& x)
                 {"target", x.target},
                 {"match", std::string(path_match_name(x.match))},
                 {"path", x.path},
+                {"method", x.method},
                 {"why", x.why},
                 {"groups", std::move(groups)},
                 {"hits", x.hits},
@@ -115,6 +116,10 @@ json what_if_json(const WhatIf& w)
         ladder.push_back(
             json{{"threshold", s.threshold}, {"before", s.before}, {"after", s.after}});
     }
+    json paranoia = json::array();
+    for (const ParanoiaStep& s : w.paranoia) {
+        paranoia.push_back(json{{"level", s.level}, {"before", s.before}, {"after", s.after}});
+    }
     return json{{"requests", w.requests},
                 {"would_block", w.blocked},
                 {"would_block_after", w.blocked_after},
@@ -126,6 +131,7 @@ json what_if_json(const WhatIf& w)
                 {"benign_blocked", w.benign_blocked},
                 {"benign_blocked_after", w.benign_blocked_after},
                 {"inbound_ladder", std::move(ladder)},
+                {"paranoia_levels", std::move(paranoia)},
                 {"caveats", strings(w.caveats)}};
 }
 
@@ -239,6 +245,7 @@ json tune_json(const TuningReport& r)
                 {"skipped", std::move(skipped)},
                 {"what_if", what_if_json(r.what_if)},
                 {"verdict", std::string(readiness_name(r.readiness.verdict))},
+                {"verdict_now", std::string(readiness_name(r.readiness.now))},
                 {"reasons", strings(r.readiness.reasons)}};
 }
 
@@ -249,6 +256,7 @@ json readiness_json(const TuningReport& r)
     json out{{"vhost", r.vhost},
              {"engine", std::string(engine_mode_name(r.readiness.engine))},
              {"verdict", std::string(readiness_name(r.readiness.verdict))},
+             {"verdict_now", std::string(readiness_name(r.readiness.now))},
              {"reasons", strings(r.readiness.reasons)},
              {"requests", w.requests},
              {"would_block", w.blocked},

@@ -1,6 +1,7 @@
 // The before/after arithmetic of the proposals (what_if.h).
 #include "tuning/what_if.h"
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 
@@ -80,6 +81,16 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
           LadderStep{k_ladder[3]}, LadderStep{k_ladder[4]}}) {
         w.ladder.push_back(step);
     }
+    int highest_pl = 0;
+    for (const RequestRecord& r : records) {
+        highest_pl = std::max(highest_pl, r.blocking_pl);
+        for (const ScoredFinding& f : r.findings) {
+            highest_pl = std::max(highest_pl, f.paranoia_level);
+        }
+    }
+    for (int level = 1; level <= std::min(highest_pl, 4); ++level) {
+        w.paranoia.push_back(ParanoiaStep{level});
+    }
     for (const RequestRecord& r : records) {
         ++w.requests;
         no_scores += r.scores_recorded ? 0U : 1U;
@@ -105,6 +116,10 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
         for (LadderStep& step : w.ladder) {
             step.before += in_before >= step.threshold ? 1U : 0U;
             step.after += in_after >= step.threshold ? 1U : 0U;
+        }
+        for (ParanoiaStep& step : w.paranoia) {
+            step.before += blocked_at_level(r, step.level, {}) ? 1U : 0U;
+            step.after += blocked_at_level(r, step.level, removed) ? 1U : 0U;
         }
         w.attacks += attack ? 1U : 0U;
         if (before) {
@@ -170,6 +185,13 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
     w.caveats.push_back(
         "only requests with findings are recorded: clean requests cannot become blocked by "
         "removing a rule, so they do not change the counts");
+    if (!w.paranoia.empty()) {
+        w.caveats.push_back(
+            "per paranoia level: a level above the one the requests were executed at shows "
+            "nothing new (its rules did not run; CRS 4 runs the levels up to "
+            "tx.detection_paranoia_level and logs them without counting them), so raising "
+            "the level can block more than the table says");
+    }
     if (no_scores > 0) {
         w.caveats.push_back(std::to_string(no_scores) +
                             " requests had no recorded scores (the score snippet is not "

@@ -2,7 +2,8 @@
 // each request's findings, scores and thresholds (request_record.h). Before -> after:
 // requests blocked (On) or that would have been (DetectionOnly), their distinct
 // clients, the attacks still caught, the inbound threshold ladder admins step down
-// (100, 50, 20, 10, 5), and per day the blocked requests by the rule that scored most.
+// (100, 50, 20, 10, 5), the blocking paranoia levels 1-4, and per day the blocked
+// requests by the rule that scored most.
 // The caveats say what this cannot know. Pure, thread-safe.
 #pragma once
 
@@ -20,6 +21,14 @@ inline constexpr int k_ladder[] = {5, 10, 20, 50, 100};
 struct LadderStep {
     int threshold = 0;
     std::uint64_t before = 0; // requests whose inbound score reaches it
+    std::uint64_t after = 0;
+};
+
+// Requests blocked (or that would be) had every request's blocking paranoia level been
+// `level`, before -> after the proposals (blocked_at_level()).
+struct ParanoiaStep {
+    int level = 0;
+    std::uint64_t before = 0;
     std::uint64_t after = 0;
 };
 
@@ -47,6 +56,9 @@ struct WhatIf {
     std::uint64_t benign_blocked_after = 0;
     std::uint64_t benign_clients_after = 0;
     std::vector<LadderStep> ladder;
+    // Levels 1 up to the highest a finding or a request showed (none when no level was
+    // logged).
+    std::vector<ParanoiaStep> paranoia;
     std::vector<DayCount> days;
     std::vector<std::string> caveats;
     // Unique ids of blocked requests that the proposals let through (On: real users that

@@ -355,7 +355,8 @@ export async function tuning(main, route) {
   const rows = answer.vhosts.map((v) => el("tr", {},
     el("td", {}, link(v.vhost, ["tuning", v.vhost], { window: windowLabel })),
     el("td", {}, v.engine),
-    el("td", { class: "verdict " + v.verdict }, VERDICT_TEXT[v.verdict] || v.verdict),
+    el("td", { class: "verdict " + v.verdict }, VERDICT_TEXT[v.verdict] || v.verdict,
+      v.verdict_now && v.verdict_now !== v.verdict ? el("div", { class: "meta" }, `as it is now: ${VERDICT_TEXT[v.verdict_now] || v.verdict_now}`) : null),
     el("td", { class: "num" }, num(v.requests)),
     el("td", { class: "num" }, beforeAfter(v.would_block, v.would_block_after)),
     el("td", { class: "num" }, beforeAfter(v.clients, v.clients_after)),
@@ -385,11 +386,14 @@ async function tuneVhost(main, name, windowLabel, windowS) {
     el("td", { class: "num" }, num(g.clients)), el("td", {}, reasonList(g.reasons))));
   const exclusions = answer.exclusions.map((x) => el("tr", {},
     el("td", {}, x.rule), el("td", { class: "value" }, x.target || "(the whole rule, this host only)"),
-    el("td", {}, x.match), el("td", { class: "value" }, x.path || ""),
+    el("td", {}, x.method ? `${x.match}, ${x.method} only` : x.match), el("td", { class: "value" }, x.path || ""),
     el("td", { class: "num" }, num(x.hits)), el("td", { class: "num" }, num(x.clients)),
     el("td", {}, x.why || "")));
   const ladder = (w.inbound_ladder || []).map((r) => el("tr", {},
     el("td", { class: "num" }, num(r.threshold)), el("td", { class: "num" }, num(r.before)),
+    el("td", { class: "num" }, num(r.after))));
+  const levels = (w.paranoia_levels || []).map((r) => el("tr", {},
+    el("td", { class: "num" }, num(r.level)), el("td", { class: "num" }, num(r.before)),
     el("td", { class: "num" }, num(r.after))));
   append(main, [
     el("h1", {}, "Tuning: ", name),
@@ -397,7 +401,8 @@ async function tuneVhost(main, name, windowLabel, windowS) {
       `paranoia level ${answer.paranoia_level ?? "?"}, engine ${answer.engine}`,
       answer.truncated ? " (truncated: only the newest were read)" : ""),
     windowPicker(windowLabel, (x) => [["tuning", name], { window: x }]),
-    el("p", { class: "verdict " + answer.verdict, id: "verdict" }, VERDICT_TEXT[answer.verdict] || answer.verdict),
+    el("p", { class: "verdict " + answer.verdict, id: "verdict" }, VERDICT_TEXT[answer.verdict] || answer.verdict,
+      answer.verdict_now && answer.verdict_now !== answer.verdict ? ` (as it is now: ${VERDICT_TEXT[answer.verdict_now] || answer.verdict_now})` : ""),
     reasonList(answer.reasons, { id: "verdict-reasons" }),
     el("h2", {}, "What the proposals change"),
     el("div", { class: "cards" },
@@ -405,6 +410,7 @@ async function tuneVhost(main, name, windowLabel, windowS) {
       card("benign blocked", w.benign_blocked), card("… after", w.benign_blocked_after),
       card("attacks caught", w.attacks_caught), card("… after", w.attacks_caught_after)),
     table(["inbound threshold", "blocks before", "after"], ladder, { id: "ladder" }),
+    levels.length ? table(["blocking paranoia level", "blocks before", "after"], levels, { id: "paranoia-levels" }) : null,
     reasonList(w.caveats, { id: "caveats", class: "caveats" }),
     el("h2", {}, "Proposed exclusions"),
     el("p", { class: "meta" }, "Write them to a file to Include before the CRS with ",

@@ -348,6 +348,10 @@ async function walkEveryView() {
     `tune: ${facts.tune_exclusions[0]} exclusions shown, API ${facts.tune_exclusions[1]}`);
   const verdictText = await page.$eval("#verdict", (e) => e.className);
   check(verdictText.includes(tune.verdict), `tune: verdict ${verdictText}, API ${tune.verdict}`);
+  const levelRows = tune.what_if.paranoia_levels.length ? await rowTexts("#paranoia-levels") : [];
+  facts.tune_paranoia_levels = [levelRows.length, tune.what_if.paranoia_levels.length];
+  check(levelRows.length === tune.what_if.paranoia_levels.length,
+    `tune: ${levelRows.length} paranoia levels shown, API ${tune.what_if.paranoia_levels.length}`);
   await xssNeverRan("tuning");
   await shot("tuning-vhost");
   await open(`#/tuning/${encodeURIComponent(config.xss_vhost)}?window=24h`);

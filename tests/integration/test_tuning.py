@@ -14,13 +14,15 @@ traversal) from three others. Then:
   (the false positives are real) and the attacks;
 - with the file included before the CRS: no benign request is blocked, and every attack
   that was blocked without the file is still blocked;
-- `readiness` says ready_after_exclusions before, ready after.
+- `readiness` says, before: not ready as the vhost is now (`verdict_now`), ready after the
+  exclusions (`verdict`: ready_after_exclusions); after: ready, both.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -113,6 +115,16 @@ def wait_tune(stack, expected_events: int, timeout: float = 60) -> dict:
         time.sleep(0.3)
 
 
+def transcript(stack, crs: str, name: str, *args: str) -> None:
+    """With MSO_TUNING_TRANSCRIPT=DIR: the text output of `modsec-observe ARGS` to
+    DIR/NAME-crsN.txt (the real output docs/TUNING.md shows)."""
+    out_dir = os.environ.get("MSO_TUNING_TRANSCRIPT")
+    if out_dir:
+        res = stack.collector.cli_run(*args, timeout=120)
+        Path(out_dir, f"{name}-crs{crs}.txt").write_text(
+            "$ modsec-observe " + " ".join(args) + "\n" + res.stdout + res.stderr)
+
+
 def restart_apache(stack, engine: str, modsec_conf: str = "") -> None:
     stack.apache.stop()
     stack.apache.vhosts = [VirtualHost(VHOST, engine)]
@@ -152,7 +164,7 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
         # The proposals: the form field on its path, the Expect rule for the host only;
         # nothing for the attacks' rules, paths or targets.
         keys = {x["key"] for x in tune["exclusions"]}
-        assert f"{VHOST} 941100 ARGS:body exact /node/add" in keys, keys
+        assert f"{VHOST} 941100 ARGS:body exact /node/add POST" in keys, keys
         if crs == "4":
             assert f"{VHOST} 920450 * any *" in keys, keys
         for x in tune["exclusions"]:
@@ -165,11 +177,19 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
         assert w["attacks_caught"] == len(ATTACKERS) * len(ATTACKS)
         assert w["attacks_caught_after"] == w["attacks_caught"], w
         assert any("chain" in c for c in w["caveats"])
+        # Per blocking paranoia level (the vhost runs PL 1; CRS logs the level of each
+        # finding): at PL 1 the same would-block count as recorded, and none after.
+        levels = {x["level"]: x for x in w["paranoia_levels"]}
+        assert levels[1]["before"] == w["would_block"], levels
+        assert levels[1]["after"] == w["would_block_after"], levels
         assert tune["verdict"] == "ready_after_exclusions", tune["reasons"]
 
+        transcript(stack, crs, "readiness-before", "readiness", "--window", "1h")
+        transcript(stack, crs, "tune", "tune", "--vhost", VHOST, "--window", "1h")
         before = cli_json(stack, "readiness", "--window", "1h")
         (entry,) = [v for v in before["vhosts"] if v["vhost"] == VHOST]
         assert entry["verdict"] == "ready_after_exclusions", entry
+        assert entry["verdict_now"] == "not_ready", entry
         assert entry["would_block"] == flagged and entry["would_block_after"] == 12
 
         # The file, checked by Apache (the sandbox's apache2 -f httpd.conf -t).
@@ -186,6 +206,7 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
         assert "BEFORE the CRS" in text and f"Made for CRS {crs}" in text
         assert 'SecRule SERVER_NAME "@streq app.test"' in text
         assert "ctl:ruleRemoveTargetById=941100;ARGS:body" in text
+        assert 'SecRule REQUEST_METHOD "@streq POST"' in text
         ids = written["ids"]
         assert all(10000 <= i <= 10999 for i in ids.values())
         # A rerun keeps the ids.
@@ -228,6 +249,10 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
             time.sleep(0.3)
         assert entry["engine"] == "on", entry
         assert entry["verdict"] == "ready", entry
+        assert entry["verdict_now"] == "ready", entry
+        transcript(stack, crs, "readiness-after", "readiness", "--vhost", VHOST, "--window", window)
+        if os.environ.get("MSO_TUNING_TRANSCRIPT"):
+            shutil.copy(out, Path(os.environ["MSO_TUNING_TRANSCRIPT"], f"file-crs{crs}.conf"))
         assert entry["benign_blocked"] == 0
         failed = False
     finally:

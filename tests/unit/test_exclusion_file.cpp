@@ -13,16 +13,18 @@ namespace {
 using json = nlohmann::ordered_json;
 
 json proposal(std::string host, std::string rule, std::string target, std::string match,
-              std::string path)
+              std::string path, std::string method = "")
 {
     const std::string key = host + " " + rule + " " + (target.empty() ? "*" : target) + " " +
-                            match + " " + (path.empty() ? "*" : path);
+                            match + " " + (path.empty() ? "*" : path) +
+                            (method.empty() ? "" : " " + method);
     return json{{"key", key},
                 {"host", host},
                 {"rule", rule},
                 {"target", target},
                 {"match", match},
                 {"path", path},
+                {"method", method},
                 {"why", "because"},
                 {"hits", 42},
                 {"requests", 40},
@@ -75,6 +77,13 @@ TEST(ExclusionFile, RendersEachScope)
         {proposal("www.example.com", "941160", "ARGS:content", "prefix", "/wp-admin/"),
          "    SecRule REQUEST_FILENAME \"@beginsWith /wp-admin/\" \\\n"
          "        \"t:none,ctl:ruleRemoveTargetById=941160;ARGS:content\"\n"},
+        {proposal("cms.example.com", "941100", "ARGS:body", "exact", "/node/add", "POST"),
+         "SecRule SERVER_NAME \"@streq cms.example.com\" \\\n"
+         "    \"id:10000,phase:1,pass,nolog,t:none,t:lowercase,chain\"\n"
+         "    SecRule REQUEST_METHOD \"@streq POST\" \\\n"
+         "        \"t:none,chain\"\n"
+         "    SecRule REQUEST_FILENAME \"@streq /node/add\" \\\n"
+         "        \"t:none,ctl:ruleRemoveTargetById=941100;ARGS:body\"\n"},
         {proposal("matomo.example.com", "920450", "", "any", ""),
          "SecRule SERVER_NAME \"@streq matomo.example.com\" \\\n"
          "    \"id:10000,phase:1,pass,nolog,t:none,t:lowercase,ctl:ruleRemoveById=920450\"\n"},
@@ -120,6 +129,9 @@ TEST(ExclusionFile, HostileAnswersAreRejected)
         proposal("evil\" \"x", "942100", "ARGS:a", "exact", "/x"),
         proposal("www.example.com", "942100,ctl:ruleEngine=Off", "ARGS:a", "exact", "/x"),
         proposal("www.example.com", "942100", "ARGS:a", "regex", "/x"),
+        proposal("www.example.com", "942100", "ARGS:a", "exact", "/x", "POST\"\nSecRuleEngine Off"),
+        proposal("www.example.com", "942100", "ARGS:a", "exact", "/x", "post"),
+        proposal("www.example.com", "920450", "", "any", "", "POST"),
         json{{"key", "x"}},
         json("not an object"),
     };

@@ -41,18 +41,18 @@ TEST(ExclusionScope, Scopes)
         {"one target on one path",
          "942100",
          {{"/index.php", "ARGS:comment"}},
-         {"www.example.com 942100 ARGS:comment exact /index.php"}},
+         {"www.example.com 942100 ARGS:comment exact /index.php GET"}},
         {"two paths, no family: one each",
          "942100",
          {{"/a.php", "ARGS:q"}, {"/b.php", "ARGS:q"}},
-         {"www.example.com 942100 ARGS:q exact /a.php",
-          "www.example.com 942100 ARGS:q exact /b.php"}},
+         {"www.example.com 942100 ARGS:q exact /a.php GET",
+          "www.example.com 942100 ARGS:q exact /b.php GET"}},
         {"a path family",
          "941160",
          {{"/wp-admin/post.php", "ARGS:content"},
           {"/wp-admin/edit.php", "ARGS:content"},
           {"/wp-admin/page.php", "ARGS:content"}},
-         {"www.example.com 941160 ARGS:content prefix /wp-admin/"}},
+         {"www.example.com 941160 ARGS:content prefix /wp-admin/ GET"}},
         {"many paths, no common directory: the host",
          "942100",
          {{"/a", "ARGS:t"}, {"/b", "ARGS:t"}, {"/c", "ARGS:t"}, {"/d", "ARGS:t"}, {"/e", "ARGS:t"}},
@@ -64,7 +64,7 @@ TEST(ExclusionScope, Scopes)
         {"a chain's TX target: the rule on its path",
          "942100",
          {{"/x", "TX:0"}},
-         {"www.example.com 942100 * exact /x"}},
+         {"www.example.com 942100 * exact /x GET"}},
         {"many targets on many paths: the whole rule, host only",
          "942200",
          {{"/a", "ARGS:1"}, {"/b", "ARGS:2"}, {"/c", "ARGS:3"}, {"/d", "ARGS:4"}, {"/e", "ARGS:5"}},
@@ -82,6 +82,45 @@ TEST(ExclusionScope, Scopes)
         EXPECT_EQ(keys, c.expected) << c.name;
         EXPECT_TRUE(p.skipped.empty()) << c.name;
     }
+}
+
+TEST(ExclusionScope, MethodWhenTheEvidenceHasOne)
+{
+    RecordSpec post;
+    post.path = "/node/add";
+    post.method = "POST";
+    post.findings = {finding("941100", "ARGS:body")};
+    auto records = from_clients(post, 6);
+    Proposal p = propose(group_findings(records, TuneOptions{}), "cms.example", TuneOptions{});
+    ASSERT_EQ(p.exclusions.size(), 1U);
+    EXPECT_EQ(p.exclusions[0].key, "cms.example 941100 ARGS:body exact /node/add POST");
+    EXPECT_EQ(p.exclusions[0].method, "POST");
+    EXPECT_NE(p.exclusions[0].why.find("method POST only"), std::string::npos);
+
+    // The same field also sent by PUT: no method scope, one exclusion for both.
+    RecordSpec put = post;
+    put.method = "PUT";
+    auto more = from_clients(put, 6, 20);
+    records.insert(records.end(), more.begin(), more.end());
+    p = propose(group_findings(records, TuneOptions{}), "cms.example", TuneOptions{});
+    ASSERT_EQ(p.exclusions.size(), 1U);
+    EXPECT_EQ(p.exclusions[0].key, "cms.example 941100 ARGS:body exact /node/add");
+    EXPECT_TRUE(p.exclusions[0].method.empty());
+
+    // A method that cannot be written safely: no method scope.
+    RecordSpec odd = post;
+    odd.method = "P\"OST";
+    p = propose(group_findings(from_clients(odd, 6), TuneOptions{}), "cms.example", TuneOptions{});
+    ASSERT_EQ(p.exclusions.size(), 1U);
+    EXPECT_TRUE(p.exclusions[0].method.empty());
+
+    // A header rule host-wide: never by method.
+    RecordSpec matomo = post;
+    matomo.path = "/matomo.php";
+    matomo.findings = {finding("920450", "REQUEST_HEADERS:Expect")};
+    p = propose(group_findings(from_clients(matomo, 6), TuneOptions{}), "m.example", TuneOptions{});
+    ASSERT_EQ(p.exclusions.size(), 1U);
+    EXPECT_EQ(p.exclusions[0].key, "m.example 920450 * any *");
 }
 
 TEST(ExclusionScope, AttacksGetNoExclusion)
@@ -136,6 +175,11 @@ TEST(ExclusionScope, Excludes)
     EXPECT_FALSE(excludes(x, r, finding("942100", "ARGS:q")));
     x.target.clear();
     x.match = PathMatch::any;
+    EXPECT_TRUE(excludes(x, r, finding("942100", "REQUEST_HEADERS:x")));
+    r.method = "GET";
+    x.method = "POST";
+    EXPECT_FALSE(excludes(x, r, finding("942100", "REQUEST_HEADERS:x")));
+    r.method = "POST";
     EXPECT_TRUE(excludes(x, r, finding("942100", "REQUEST_HEADERS:x")));
 }
 

@@ -55,5 +55,16 @@ TEST(ExclusionSyntax, RuleIds)
     }
 }
 
+TEST(ExclusionSyntax, Methods)
+{
+    for (const char* good : {"GET", "POST", "PROPFIND", "A"}) {
+        EXPECT_TRUE(safe_method(good)) << good;
+    }
+    for (const char* bad : {"", "post", "GE T", "POST\"", "POST,ctl:ruleEngine=Off", "GET\n",
+                            "%{tx.x}", "ABCDEFGHIJKLMNOPQ"}) {
+        EXPECT_FALSE(safe_method(bad)) << bad;
+    }
+}
+
 } // namespace
 } // namespace mso

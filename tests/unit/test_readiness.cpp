@@ -28,18 +28,21 @@ struct VerdictCase {
     int attackers;        // clients sending SQLi (2 criticals)
     bool below_threshold; // the false positive only scores 3
     ReadinessVerdict expected;
+    ReadinessVerdict now; // without the proposals
 };
 
 TEST(Readiness, Verdicts)
 {
     const VerdictCase cases[] = {
-        {"only attacks", 0, false, 2, false, ReadinessVerdict::ready},
-        {"nothing reaches the threshold", 6, false, 0, true, ReadinessVerdict::ready},
+        {"only attacks", 0, false, 2, false, ReadinessVerdict::ready, ReadinessVerdict::ready},
+        {"nothing reaches the threshold", 6, false, 0, true, ReadinessVerdict::ready,
+         ReadinessVerdict::ready},
         {"false positives the proposals remove", 6, false, 2, false,
-         ReadinessVerdict::ready_after_exclusions},
+         ReadinessVerdict::ready_after_exclusions, ReadinessVerdict::not_ready},
         {"false positives on a path no exclusion can carry", 6, true, 0, false,
-         ReadinessVerdict::not_ready},
-        {"a false positive from too few clients", 3, false, 0, false, ReadinessVerdict::ready},
+         ReadinessVerdict::not_ready, ReadinessVerdict::not_ready},
+        {"a false positive from too few clients", 3, false, 0, false, ReadinessVerdict::ready,
+         ReadinessVerdict::ready},
     };
     for (const VerdictCase& c : cases) {
         std::vector<RequestRecord> records;
@@ -58,6 +61,7 @@ TEST(Readiness, Verdicts)
         }
         const Readiness r = verdict_of(records);
         EXPECT_EQ(r.verdict, c.expected) << c.name;
+        EXPECT_EQ(r.now, c.now) << c.name;
         EXPECT_FALSE(r.reasons.empty()) << c.name;
     }
 }
@@ -73,6 +77,7 @@ TEST(Readiness, OnVhostReportsBlockedFalsePositives)
     const Readiness r = verdict_of(from_clients(s, 8));
     EXPECT_EQ(r.engine, EngineMode::on);
     EXPECT_EQ(r.verdict, ReadinessVerdict::ready_after_exclusions);
+    EXPECT_EQ(r.now, ReadinessVerdict::not_ready);
     bool named = false;
     for (const std::string& reason : r.reasons) {
         named = named || reason.find("real users blocked") != std::string::npos;

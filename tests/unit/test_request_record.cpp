@@ -129,6 +129,76 @@ TEST(RequestRecord, BlockedWithRemovals)
     }
 }
 
+// blocked_at_level(): the blocking paranoia level moved to 1-4, against the recorded
+// scores. The request was run with blocking PL 2: 942100 (PL 1, 5 points) and 942200
+// (PL 2, 3 points) counted, 942300 (PL 3, 5 points) was logged without counting.
+TEST(RequestRecord, BlockedAtEachParanoiaLevel)
+{
+    struct LevelCase {
+        const char* name;
+        int recorded_inbound;
+        std::vector<bool> removed; // 942100, 942200, 942300
+        bool intercepted;
+        bool expected[4]; // at levels 1, 2, 3, 4
+    };
+    const LevelCase cases[] = {
+        {"nothing removed", 8, {false, false, false}, false, {true, true, true, true}},
+        {"942100 removed: only PL 3's finding blocks",
+         8,
+         {true, false, false},
+         false,
+         {false, false, true, true}},
+        {"942100 and 942300 removed", 8, {true, false, true}, false, {false, false, false, false}},
+        {"942300 removed: PL 3 adds nothing",
+         8,
+         {false, false, true},
+         false,
+         {true, true, true, true}},
+        // 2 points of the recorded score come from no logged finding: they stay.
+        {"unexplained points stay", 10, {true, false, false}, false, {false, true, true, true}},
+        {"intercepted below its threshold (own deny) at every level",
+         3,
+         {true, true, true},
+         true,
+         {true, true, true, true}},
+    };
+    for (const LevelCase& c : cases) {
+        RequestRecord r;
+        r.blocking_pl = 2;
+        r.inbound = c.recorded_inbound;
+        r.intercepted = c.intercepted;
+        const int points[] = {5, 3, 5};
+        const char* rules[] = {"942100", "942200", "942300"};
+        for (int i = 0; i < 3; ++i) {
+            ScoredFinding f;
+            f.rule = rules[i];
+            f.points = points[i];
+            f.paranoia_level = i + 1;
+            f.counts = i < 2;
+            r.findings.push_back(f);
+        }
+        for (int level = 1; level <= 4; ++level) {
+            EXPECT_EQ(blocked_at_level(r, level, c.removed), c.expected[level - 1])
+                << c.name << " at level " << level;
+        }
+        if (!c.intercepted) {
+            EXPECT_EQ(blocked_at_level(r, 2, c.removed), blocked_with(r, c.removed)) << c.name;
+        }
+    }
+    // A finding without a logged level counts as it did, at every level.
+    RequestRecord r;
+    r.blocking_pl = 1;
+    r.inbound = 5;
+    ScoredFinding f;
+    f.rule = "920450";
+    f.points = 5;
+    r.findings.push_back(f);
+    for (int level = 1; level <= 4; ++level) {
+        EXPECT_TRUE(blocked_at_level(r, level, {})) << level;
+        EXPECT_FALSE(blocked_at_level(r, level, {true})) << level;
+    }
+}
+
 TEST(RequestRecord, RuleFamiliesAndOutbound)
 {
     EXPECT_EQ(rule_family("942100"), "942");

@@ -71,11 +71,16 @@ TEST(TuningAnswer, TuneAndReadinessFromTheStore)
     EXPECT_EQ(t["groups"][0]["label"], "likely_false_positive");
     EXPECT_EQ(t["groups"][1]["label"], "likely_attack");
     ASSERT_EQ(t["exclusions"].size(), 1U);
-    EXPECT_EQ(t["exclusions"][0]["key"], "cms.example 941160 ARGS:body exact /node/add");
+    EXPECT_EQ(t["exclusions"][0]["key"], "cms.example 941160 ARGS:body exact /node/add POST");
     EXPECT_EQ(t["exclusions"][0]["removes_blocks"], 12);
     EXPECT_EQ(t["what_if"]["would_block"], 13);
     EXPECT_EQ(t["what_if"]["would_block_after"], 1);
     EXPECT_EQ(t["verdict"], "ready_after_exclusions");
+    EXPECT_EQ(t["verdict_now"], "not_ready");
+    ASSERT_EQ(t["what_if"]["paranoia_levels"].size(), 1U);
+    EXPECT_EQ(t["what_if"]["paranoia_levels"][0]["level"], 1);
+    EXPECT_EQ(t["what_if"]["paranoia_levels"][0]["before"], 13);
+    EXPECT_EQ(t["what_if"]["paranoia_levels"][0]["after"], 1);
 
     q.command = QueryCommand::readiness;
     q.vhost.reset();
@@ -85,6 +90,7 @@ TEST(TuningAnswer, TuneAndReadinessFromTheStore)
     const auto& v = (*ready)["vhosts"][0];
     EXPECT_EQ(v["vhost"], "cms.example");
     EXPECT_EQ(v["verdict"], "ready_after_exclusions");
+    EXPECT_EQ(v["verdict_now"], "not_ready");
     EXPECT_EQ(v["would_block"], 13);
     EXPECT_EQ(v["would_block_after"], 1);
     EXPECT_EQ(v["engine"], "detection_only");
@@ -102,6 +108,7 @@ TEST(TuningAnswer, TuneNeedsAVhostAndAnEmptyWindowIsReady)
     auto t = tune_answer(*store, q, 0, 1);
     ASSERT_TRUE(t);
     EXPECT_EQ((*t)["verdict"], "ready");
+    EXPECT_EQ((*t)["verdict_now"], "ready");
     EXPECT_TRUE((*t)["exclusions"].empty());
 }
 

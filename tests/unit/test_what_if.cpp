@@ -53,7 +53,7 @@ TEST(WhatIf, FalsePositivesReleasedAttacksKept)
 
     const Scenario s = run(records);
     ASSERT_EQ(s.proposal.exclusions.size(), 1U);
-    EXPECT_EQ(s.proposal.exclusions[0].key, "shop.example 941160 ARGS:text exact /comment");
+    EXPECT_EQ(s.proposal.exclusions[0].key, "shop.example 941160 ARGS:text exact /comment POST");
     EXPECT_EQ(s.w.requests, 23U);
     EXPECT_EQ(s.w.blocked, 23U);
     EXPECT_EQ(s.w.blocked_after, 3U);
@@ -162,9 +162,28 @@ TEST(WhatIf, ParanoiaLevelAboveBlockingDoesNotCount)
     for (RequestRecord& r : records) {
         r.inbound = 5; // the blocking score: PL 1 only
     }
+    // Two requests from two clients that only a PL 2 finding would block (an attack by
+    // the labelling rules: too few clients).
+    RecordSpec a;
+    a.path = "/q";
+    ScoredFinding only_pl2 = finding("942432", "ARGS:b", 5, 2);
+    only_pl2.counts = false;
+    a.findings = {only_pl2};
+    for (RequestRecord& r : from_clients(a, 2, 50)) {
+        r.inbound = 0;
+        records.push_back(std::move(r));
+    }
     const Scenario sc = run(records);
     EXPECT_EQ(sc.w.blocked, 6U);
     EXPECT_EQ(sc.w.blocked_after, 0U);
+    // Per blocking paranoia level, before -> after: at PL 2 the two join, and stay.
+    ASSERT_EQ(sc.w.paranoia.size(), 2U);
+    EXPECT_EQ(sc.w.paranoia[0].level, 1);
+    EXPECT_EQ(sc.w.paranoia[0].before, 6U);
+    EXPECT_EQ(sc.w.paranoia[0].after, 0U);
+    EXPECT_EQ(sc.w.paranoia[1].level, 2);
+    EXPECT_EQ(sc.w.paranoia[1].before, 8U);
+    EXPECT_EQ(sc.w.paranoia[1].after, 2U);
     bool caveat = false;
     for (const std::string& c : sc.w.caveats) {
         caveat =
@@ -176,6 +195,7 @@ TEST(WhatIf, ParanoiaLevelAboveBlockingDoesNotCount)
 TEST(WhatIf, CaveatsNameChainsAndSideEffects)
 {
     const Scenario sc = run({});
+    EXPECT_TRUE(sc.w.paranoia.empty()); // no level logged: no rows
     ASSERT_GE(sc.w.caveats.size(), 2U);
     EXPECT_NE(sc.w.caveats[0].find("chain"), std::string::npos);
     EXPECT_NE(sc.w.caveats[1].find("setvar"), std::string::npos);
