@@ -20,14 +20,7 @@ bool seen_before(const std::vector<const std::string*>& seen, const std::string&
 // Keys of heavy-hitter lists are cut to a bounded length (at a UTF-8 boundary).
 std::string_view top_key(std::string_view s)
 {
-    if (s.size() <= k_max_top_key_bytes) {
-        return s;
-    }
-    std::size_t n = k_max_top_key_bytes;
-    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
-        --n;
-    }
-    return s.substr(0, n);
+    return utf8_cut(s, k_max_top_key_bytes);
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 #include "state/time_series.h"
 #include "state/top_k.h"
 #include "protocol/query.h"
+#include "util/utf8_cut.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -41,8 +42,6 @@ inline constexpr std::size_t k_top_capacity = 64;
 inline constexpr std::size_t k_rule_top_capacity = 8;
 static_assert(k_max_rules_limit == k_max_rules_per_vhost && k_max_top_clients == k_top_capacity,
               "the query limits of protocol/query.h are the bounds kept per vhost");
-// Longest key kept in a heavy-hitter list (paths, user agents): longer ones are cut.
-inline constexpr std::size_t k_max_top_key_bytes = 256;
 
 // Whether `e` would have been blocked: not intercepted, and its inbound (outbound) score
 // reached a known inbound (outbound) threshold. What `would_block` counts.

@@ -5,6 +5,7 @@
 // partial minutes at its ends, counted from the events themselves, so the answer is exact
 // at any boundary. Top lists have no per-minute counts: they read every event of the window.
 #include "store/history_store_impl.h"
+#include "util/utf8_cut.h"
 
 #include <algorithm>
 #include <type_traits>
@@ -440,7 +441,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
             break;
         }
         if (list == HistoryList::paths) {
-            ++by_text[std::string(s->text(0))];
+            ++by_text[std::string(utf8_cut(s->text(0), k_max_top_key_bytes))];
         } else if (list == HistoryList::targets) {
             std::string_view blob = s->blob(0);
             while (!blob.empty() && next_finding(blob, f)) {
@@ -502,7 +503,7 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
         }
         ++hits;
         oldest = row.integer(0);
-        ++paths[std::string(row.text(1))];
+        ++paths[std::string(utf8_cut(row.text(1), k_max_top_key_bytes))];
         std::string_view blob = row.blob(2);
         while (!blob.empty() && next_finding(blob, f)) {
             if (f.strings[BlobFinding::k_rule] == *rule_id &&

@@ -5,6 +5,8 @@
 
 #include "store_test_events.h"
 
+#include "util/utf8_cut.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -358,6 +360,11 @@ protected:
         add(40, "a", "/c", {{"941100", "ARGS:q"}});        // another rule only
         add(50, "a", "/b", {{"942100", ""}});              // no target: the path counts, no target
         add(100, "a", "/late", {{"942100", "ARGS:late"}}); // at the window's end: excluded
+        // Two long paths that differ after 256 bytes, the cut inside a 2-byte character:
+        // one key, as memory's lists count them.
+        m_long = "/" + std::string(254, 'p') + "\xC3\xA9";
+        add(60, "c", (m_long + "one").c_str(), {{"932100", "ARGS:q"}});
+        add(61, "c", (m_long + "two").c_str(), {{"932100", "ARGS:q"}});
         events[4].source = "import:x";
         ASSERT_TRUE(m_store->write_batch(events));
     }
@@ -373,7 +380,21 @@ protected:
 
     test::TempDir m_dir;
     std::optional<HistoryStore> m_store;
+    std::string m_long;
 };
+
+TEST_F(HistoryRuleWhere, LongPathsAreCutAsInMemory)
+{
+    auto c = where("c", 8, 0, std::nullopt, "932100");
+    ASSERT_TRUE(c) << c.error();
+    ASSERT_EQ(c->paths.size(), 1U);
+    EXPECT_EQ(c->paths[0].key, "/" + std::string(254, 'p')); // 255 bytes: not inside the é
+    EXPECT_EQ(c->paths[0].count, 2U);
+    EXPECT_EQ(c->paths[0].key, std::string(utf8_cut(m_long + "one", k_max_top_key_bytes)));
+    auto top = m_store->top(HistoryList::paths, std::string("c"), k_t0, k_t0 + 100 * k_s, 8);
+    ASSERT_TRUE(top) << top.error();
+    EXPECT_EQ(*top, (std::vector<TopRow>{{"/" + std::string(254, 'p'), 2}}));
+}
 
 TEST_F(HistoryRuleWhere, CountsTheRulesHitsInTheWindow)
 {
