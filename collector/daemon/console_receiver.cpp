@@ -64,8 +64,6 @@ std::string peer_of(const httplib::Request& req)
     return req.remote_addr + ":" + std::to_string(req.remote_port);
 }
 
-struct Outbox;
-
 // One upload waiting on its HTTP thread for the writer's marker.
 struct CommitWait {
     std::mutex mutex;
