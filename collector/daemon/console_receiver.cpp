@@ -127,7 +127,12 @@ struct Outbox {
             }
         }
         if (!reports.empty()) {
-            report(std::move(reports));
+            try {
+                report(std::move(reports));
+            } catch (const std::exception&) {
+                // Out of memory: the counters miss these uploads; they are stored, and
+                // answered below.
+            }
         }
         for (auto& [wait, r] : answered) {
             {
