@@ -64,11 +64,87 @@ std::string peer_of(const httplib::Request& req)
     return req.remote_addr + ":" + std::to_string(req.remote_port);
 }
 
-// Waits on an HTTP thread for the writer's marker.
+// One upload waiting on its HTTP thread for the writer's marker.
 struct CommitWait {
     std::mutex mutex;
     std::condition_variable done;
     std::optional<MarkerResult> result;
+    bool claimed = false;   // the writer is answering it: the result comes at once
+    bool abandoned = false; // the HTTP thread stopped waiting (and reported a refusal)
+    ConsoleReport report;   // sent once committed: sensor, bytes and the event
+};
+
+// Where reports go. Shared with the writer's marker callbacks, which may run after the
+// receiver is gone (for an upload whose wait timed out). The callbacks only collect the
+// results; after a batch's markers, flush() (the writer's after-markers hook) reports the
+// committed uploads in one call, then wakes their HTTP threads: each report is posted
+// before its 200 goes out, and the uploads of one commit reach the loop with one wake-up.
+struct Outbox {
+    ConsoleReceiver::Report report;
+    std::atomic<std::size_t> open{0}; // connections accepted and not yet closed
+
+    std::mutex mutex;
+    std::vector<std::pair<std::shared_ptr<CommitWait>, MarkerResult>> pending;
+
+    void emit(ConsoleReport r)
+    {
+        r.open_connections = open.load(std::memory_order_relaxed);
+        std::vector<ConsoleReport> one;
+        one.push_back(std::move(r));
+        report(std::move(one));
+    }
+
+    // On the writer thread (a marker callback).
+    void committed(std::shared_ptr<CommitWait> wait, const MarkerResult& r)
+    {
+        const std::lock_guard lock(mutex);
+        pending.emplace_back(std::move(wait), r);
+    }
+
+    // On the writer thread, after a batch's marker callbacks.
+    void flush()
+    {
+        std::vector<std::pair<std::shared_ptr<CommitWait>, MarkerResult>> answered;
+        {
+            const std::lock_guard lock(mutex);
+            answered.swap(pending);
+        }
+        std::vector<ConsoleReport> reports;
+        const std::size_t connections = open.load(std::memory_order_relaxed);
+        for (auto& [wait, r] : answered) {
+            const std::lock_guard lock(wait->mutex);
+            if (wait->abandoned) {
+                continue;
+            }
+            wait->claimed = true;
+            if (r.lost == 0 && r.inserted + r.duplicates > 0) {
+                ConsoleReport& done = reports.emplace_back(std::move(wait->report));
+                done.duplicate = r.inserted == 0;
+                if (done.duplicate) {
+                    done.stored.reset();
+                }
+                done.open_connections = connections;
+            }
+        }
+        if (!reports.empty()) {
+            try {
+                report(std::move(reports));
+            } catch (const std::exception&) {
+                // Out of memory: the counters miss these uploads; they are stored, and
+                // answered below.
+            }
+        }
+        for (auto& [wait, r] : answered) {
+            {
+                const std::lock_guard lock(wait->mutex);
+                if (!wait->claimed) {
+                    continue;
+                }
+                wait->result = r;
+            }
+            wait->done.notify_one();
+        }
+    }
 };
 
 } // namespace
@@ -76,9 +152,8 @@ struct CommitWait {
 struct ConsoleReceiver::Impl {
     ConsoleOptions options;
     StoreWriter* writer = nullptr;
-    Report report;
+    std::shared_ptr<Outbox> outbox = std::make_shared<Outbox>();
     std::unique_ptr<httplib::Server> server;
-    std::atomic<std::size_t> open{0};
 
     mutable std::mutex sensors_mutex;
     std::shared_ptr<const SensorTable> sensors;
@@ -103,11 +178,7 @@ struct ConsoleReceiver::Impl {
     RateLimiter log_limiter{5, std::chrono::seconds(60)};
     std::mutex log_mutex;
 
-    void emit(ConsoleReport r)
-    {
-        r.open_connections = open.load(std::memory_order_relaxed);
-        report(std::move(r));
-    }
+    void emit(ConsoleReport r) { outbox->emit(std::move(r)); }
 
     std::shared_ptr<const SensorTable> current_sensors() const
     {
@@ -374,33 +445,28 @@ struct ConsoleReceiver::Impl {
             refuse(res, sensor, ConsoleRefusal::no_history, "", false);
             return;
         }
-        StoredEvent copy = *decoded;
-        const Producer producer = writer->new_producer();
-        const OfferResult offered =
-            writer->offer(std::move(*decoded), Offer{producer, Dedup::request, /*bulk=*/true});
+        auto wait = std::make_shared<CommitWait>();
+        wait->report.sensor = sensor;
+        wait->report.bytes = body.size();
+        wait->report.stored = *decoded; // for the live views, when newly stored
+        const OfferResult offered = writer->offer_marked(
+            std::move(*decoded), Offer{writer->new_producer(), Dedup::request, /*bulk=*/true},
+            [wait, box = outbox](const MarkerResult& result) { box->committed(wait, result); },
+            /*commit_now=*/true);
         if (offered != OfferResult::accepted) {
             refuse(res, sensor, ConsoleRefusal::store_busy, "writer queue full", false);
-            return;
-        }
-        auto wait = std::make_shared<CommitWait>();
-        const bool queued = writer->offer_marker(
-            producer,
-            [wait](const MarkerResult& result) {
-                const std::lock_guard lock(wait->mutex);
-                wait->result = result;
-                wait->done.notify_all();
-            },
-            /*commit_now=*/true);
-        if (!queued) {
-            refuse(res, sensor, ConsoleRefusal::store_busy, "writer stopped", false);
             return;
         }
         std::optional<MarkerResult> result;
         {
             std::unique_lock lock(wait->mutex);
-            wait->done.wait_for(lock, options.commit_wait,
-                                [&] { return wait->result.has_value(); });
+            const auto answered = [&] { return wait->result.has_value(); };
+            wait->done.wait_for(lock, options.commit_wait, answered);
+            if (wait->claimed) {
+                wait->done.wait(lock, answered); // reported as committed: a moment
+            }
             result = wait->result;
+            wait->abandoned = !result;
         }
         if (!result) {
             // It may still be committed; mlogc sends it again and finds it stored.
@@ -411,16 +477,9 @@ struct ConsoleReceiver::Impl {
             refuse(res, sensor, ConsoleRefusal::store_error, "not committed", false);
             return;
         }
+        // Reported by the marker callback. No body: the answer is one write (httplib
+        // writes the headers and a body in two, each after a poll).
         res.status = 200;
-        res.set_content("stored\n", "text/plain");
-        ConsoleReport r;
-        r.sensor = sensor;
-        r.bytes = body.size();
-        r.duplicate = result->inserted == 0;
-        if (!r.duplicate) {
-            r.stored = std::move(copy);
-        }
-        emit(std::move(r));
     }
 
     // Every second: connections reading one request for longer than the deadline are
@@ -478,12 +537,18 @@ ConsoleReceiver::ConsoleReceiver(ConsoleOptions options, std::shared_ptr<const S
     m_impl->options = std::move(options);
     m_impl->sensors = sensors ? std::move(sensors) : std::make_shared<const SensorTable>();
     m_impl->writer = writer;
-    m_impl->report = std::move(report);
+    m_impl->outbox->report = std::move(report);
+    if (writer != nullptr) {
+        writer->set_after_markers([box = m_impl->outbox] { box->flush(); });
+    }
 }
 
 ConsoleReceiver::~ConsoleReceiver()
 {
     stop();
+    if (m_impl->writer != nullptr) {
+        m_impl->writer->set_after_markers({});
+    }
 }
 
 Result<void> ConsoleReceiver::bind()
@@ -501,7 +566,7 @@ Result<void> ConsoleReceiver::bind()
     }
     httplib::Server& server = *impl->server;
     server.new_task_queue = [impl] {
-        return new BoundedPool(impl->options.workers, impl->options.pending, &impl->open);
+        return new BoundedPool(impl->options.workers, impl->options.pending, &impl->outbox->open);
     };
     server.set_socket_options([](socket_t sock) {
         const int yes = 1;
@@ -600,7 +665,7 @@ void ConsoleReceiver::set_sensors(std::shared_ptr<const SensorTable> sensors)
 
 std::size_t ConsoleReceiver::open_connections() const noexcept
 {
-    return m_impl->open.load(std::memory_order_relaxed);
+    return m_impl->outbox->open.load(std::memory_order_relaxed);
 }
 
 } // namespace mso

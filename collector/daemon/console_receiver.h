@@ -5,8 +5,10 @@
 //   POST /v3/<token>            libmodsecurity 3: a --v3-sensors token in the path
 // Each accepted body is parsed (console_entry.h), offered to the history writer with
 // its own producer and a waited-for marker, and answered 200 only once the writer
-// committed it (or found it already stored: idempotent). What happened is handed to
-// `report` (the daemon posts it to the loop: counters, live views, `tail`).
+// committed it (or found it already stored: idempotent), with no body. What happened
+// is handed to `report` (the daemon posts it to the loop: counters, live views, `tail`):
+// the uploads of one commit together by the writer thread before their 200s go out, a
+// refusal by its request thread.
 //
 // Threads: start() starts httplib's accept thread and `workers` request threads; the
 // sensors table may be swapped from any thread (SIGHUP). stop() joins them all.
@@ -25,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace mso {
 
@@ -53,10 +56,13 @@ struct ConsoleReport {
 
 class ConsoleReceiver {
 public:
-    // Called on a request thread; must not block for long (the daemon posts it).
-    using Report = std::function<void(ConsoleReport)>;
+    // Called on a request thread (a refusal) or the history writer's thread (the uploads
+    // of one commit, while their request threads wait); must not block (the daemon posts
+    // it to the loop).
+    using Report = std::function<void(std::vector<ConsoleReport>)>;
 
-    // `writer` is null when the collector keeps no history (every upload: 503).
+    // `writer` is null when the collector keeps no history (every upload: 503); else it
+    // must outlive the receiver, which sets its after-markers hook (one receiver a writer).
     ConsoleReceiver(ConsoleOptions options, std::shared_ptr<const SensorTable> sensors,
                     StoreWriter* writer, Report report);
     ~ConsoleReceiver(); // stop()

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -365,9 +366,12 @@ mso::Result<void> serve_console(std::unique_ptr<mso::ConsoleReceiver>& console,
     const std::size_t mlogc = (*sensors)->mlogc_count();
     const std::size_t v3 = (*sensors)->v3_count();
     console = std::make_unique<mso::ConsoleReceiver>(
-        std::move(options), std::move(*sensors), writer, [&server](mso::ConsoleReport report) {
-            server.post_to_collector([&server, report = std::move(report)](mso::Collector& c) {
-                count_console_report(server, c, report);
+        std::move(options), std::move(*sensors), writer,
+        [&server](std::vector<mso::ConsoleReport> reports) {
+            server.post_to_collector([&server, reports = std::move(reports)](mso::Collector& c) {
+                for (const mso::ConsoleReport& report : reports) {
+                    count_console_report(server, c, report);
+                }
             });
         });
     if (auto bound = console->bind(); !bound) {

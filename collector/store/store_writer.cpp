@@ -51,31 +51,20 @@ bool StoreWriter::offer(StoredEvent&& event)
 
 OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
 {
+    OfferResult result = OfferResult::accepted;
     bool wake = false;
     {
         const std::lock_guard lock(m_mutex);
-        const bool full = m_stopping || m_queued_events >= m_options.max_queue;
-        if (how.bulk && !m_stopping && (full || m_queued_bulk >= m_bulk_limit)) {
-            return OfferResult::no_room;
+        if (!push_event(std::move(event), how, result)) {
+            return result;
         }
-        if (full) {
-            m_queue_full.fetch_add(1, std::memory_order_relaxed);
-            return OfferResult::refused;
-        }
-        if (m_queue.empty()) {
-            m_first_at = SteadyClock::now();
-        }
-        m_queue.push_back(Item{std::move(event), how, {}});
-        ++m_queued_events;
-        m_queued_bulk += how.bulk ? 1 : 0;
-        ++m_offered;
         // Wake the thread to start the batch timer, and when a batch is full.
         wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
     }
     if (wake) {
         m_wake.notify_one();
     }
-    return OfferResult::accepted;
+    return result;
 }
 
 bool StoreWriter::offer_marker(Producer producer, MarkerCallback done, bool commit_now)
@@ -86,22 +75,78 @@ bool StoreWriter::offer_marker(Producer producer, MarkerCallback done, bool comm
         if (m_stopping) {
             return false;
         }
-        if (m_queue.empty()) {
-            m_first_at = SteadyClock::now();
-        }
-        Item item;
-        item.how.producer = producer;
-        item.marker = std::move(done);
-        m_queue.push_back(std::move(item));
-        ++m_offered;
-        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events ||
-               (commit_now && !m_commit_now);
-        m_commit_now = m_commit_now || commit_now;
+        wake = push_marker(producer, std::move(done), commit_now);
     }
     if (wake) {
         m_wake.notify_one();
     }
     return true;
+}
+
+OfferResult StoreWriter::offer_marked(StoredEvent&& event, const Offer& how, MarkerCallback done,
+                                      bool commit_now)
+{
+    OfferResult result = OfferResult::accepted;
+    bool wake = false;
+    {
+        const std::lock_guard lock(m_mutex);
+        if (!push_event(std::move(event), how, result)) {
+            return result;
+        }
+        // One wake-up for both (the event alone would wake the thread to start the
+        // batch timer, then the marker again to commit now).
+        const bool for_event = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+        wake = push_marker(how.producer, std::move(done), commit_now) || for_event;
+    }
+    if (wake) {
+        m_wake.notify_one();
+    }
+    return result;
+}
+
+bool StoreWriter::push_event(StoredEvent&& event, const Offer& how, OfferResult& result)
+{
+    const bool full = m_stopping || m_queued_events >= m_options.max_queue;
+    if (how.bulk && !m_stopping && (full || m_queued_bulk >= m_bulk_limit)) {
+        result = OfferResult::no_room;
+        return false;
+    }
+    if (full) {
+        m_queue_full.fetch_add(1, std::memory_order_relaxed);
+        result = OfferResult::refused;
+        return false;
+    }
+    if (m_queue.empty()) {
+        m_first_at = SteadyClock::now();
+    }
+    m_queue.push_back(Item{std::move(event), how, {}});
+    ++m_queued_events;
+    m_queued_bulk += how.bulk ? 1 : 0;
+    ++m_offered;
+    result = OfferResult::accepted;
+    return true;
+}
+
+bool StoreWriter::push_marker(Producer producer, MarkerCallback&& done, bool commit_now)
+{
+    if (m_queue.empty()) {
+        m_first_at = SteadyClock::now();
+    }
+    Item item;
+    item.how.producer = producer;
+    item.marker = std::move(done);
+    m_queue.push_back(std::move(item));
+    ++m_offered;
+    const bool wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events ||
+                      (commit_now && !m_commit_now);
+    m_commit_now = m_commit_now || commit_now;
+    return wake;
+}
+
+void StoreWriter::set_after_markers(std::function<void()> hook)
+{
+    const std::lock_guard lock(m_hook_mutex);
+    m_after_markers = std::move(hook);
 }
 
 Producer StoreWriter::new_producer() noexcept
@@ -245,6 +290,7 @@ void StoreWriter::write(std::vector<Item>& batch)
             log(stats.error() + (full ? " (disk full)" : ""));
         }
     }
+    bool markers = false;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         const Producer producer = batch[i].how.producer;
         if (!batch[i].marker) {
@@ -260,6 +306,13 @@ void StoreWriter::write(std::vector<Item>& batch)
             m_since_marker.erase(it);
         }
         batch[i].marker(result);
+        markers = true;
+    }
+    if (markers) {
+        const std::lock_guard lock(m_hook_mutex);
+        if (m_after_markers) {
+            m_after_markers();
+        }
     }
     const auto n = static_cast<std::uint64_t>(batch.size());
     batch.clear();

@@ -118,6 +118,15 @@ public:
     // commits what is queued as soon as it is free instead of at the batch interval;
     // markers that arrive while it commits ride the next batch together (group commit).
     bool offer_marker(Producer producer, MarkerCallback done, bool commit_now = false);
+    // offer(event, how) followed by offer_marker(how.producer, done, commit_now), under
+    // one lock and with at most one wake-up of the writer (an upload that waits for its
+    // commit). Not accepted: neither is queued and `done` never runs.
+    OfferResult offer_marked(StoredEvent&& event, const Offer& how, MarkerCallback done,
+                             bool commit_now);
+    // What runs on the writer thread after the marker callbacks of each batch that had
+    // any (empty: nothing), e.g. to hand on their results at once. Returns once no call
+    // of the previous one is running. Keep it short, as the callbacks.
+    void set_after_markers(std::function<void()> hook);
     // A producer id never given before (1, 2, ...).
     [[nodiscard]] Producer new_producer() noexcept;
     // Whether a bulk offer would find room now (a hint: another thread may take it).
@@ -137,6 +146,10 @@ private:
         MarkerCallback marker; // set: a marker of how.producer
     };
 
+    // Queues an event (m_mutex held); false when refused or no room, as `result` says.
+    bool push_event(StoredEvent&& event, const Offer& how, OfferResult& result);
+    // Queues a marker (m_mutex held); whether the writer needs a wake-up.
+    bool push_marker(Producer producer, MarkerCallback&& done, bool commit_now);
     void run();
     void write(std::vector<Item>& batch);
     void prune();
@@ -169,6 +182,9 @@ private:
     std::atomic<Producer> m_next_producer{1};
 
     std::chrono::steady_clock::time_point m_first_at{}; // when the oldest queued came
+
+    std::mutex m_hook_mutex; // held while m_after_markers runs
+    std::function<void()> m_after_markers;
 
     // Writer thread only.
     std::unordered_map<Producer, MarkerResult> m_since_marker;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -360,6 +361,101 @@ TEST(StoreWriter, AMarkerCountsLostEventsOnAFullDisk)
     EXPECT_GT(r.lost, 0U);
     EXPECT_EQ(r.inserted + r.duplicates + r.lost, offered);
     EXPECT_EQ(writer.counters().disk_full, r.lost);
+}
+
+TEST(StoreWriter, AnEventOfferedWithItsMarkerIsAnsweredOnceCommitted)
+{
+    // The batch interval is an hour: only commit_now brings the answers back.
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.batch_interval = std::chrono::hours(1);
+    StoreWriter writer(open_store(dir), o);
+    Markers markers;
+    const Producer a = writer.new_producer();
+    const Producer b = writer.new_producer();
+    ASSERT_EQ(writer.offer_marked(full_event(1), Offer{a, Dedup::request, true},
+                                  markers.callback(a), /*commit_now=*/true),
+              OfferResult::accepted);
+    ASSERT_TRUE(wait_for([&] { return markers.count() == 1; }));
+    EXPECT_EQ(stored(dir), 1); // committed before the answer
+    // The same entry again (a client that did not see its answer): a duplicate.
+    ASSERT_EQ(writer.offer_marked(full_event(1), Offer{b, Dedup::request, true},
+                                  markers.callback(b), /*commit_now=*/true),
+              OfferResult::accepted);
+    ASSERT_TRUE(wait_for([&] { return markers.count() == 2; }));
+    const std::lock_guard lock(markers.mutex);
+    EXPECT_EQ(markers.seen[0], std::make_pair(a, MarkerResult{1, 0, 0}));
+    EXPECT_EQ(markers.seen[1], std::make_pair(b, MarkerResult{0, 1, 0}));
+    EXPECT_EQ(stored(dir), 1);
+}
+
+TEST(StoreWriter, AnEventOfferedWithItsMarkerIsRefusedWithItWhenFull)
+{
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.max_queue = 2;
+    o.batch_interval = std::chrono::hours(1);
+    StoreWriter writer(open_store(dir), o);
+    const Producer p = writer.new_producer();
+    EXPECT_EQ(writer.offer_marked(
+                  full_event(1), Offer{p, Dedup::request, true}, [](const MarkerResult&) {},
+                  /*commit_now=*/false),
+              OfferResult::accepted);
+    // Bulk: half of the queue, so the second has no room and its marker is not queued.
+    EXPECT_EQ(writer.offer_marked(
+                  full_event(2), Offer{p, Dedup::request, true},
+                  [](const MarkerResult&) { FAIL() << "ran"; }, false),
+              OfferResult::no_room);
+    writer.stop();
+    EXPECT_EQ(writer.offer_marked(
+                  full_event(3), Offer{p, Dedup::request, false},
+                  [](const MarkerResult&) { FAIL() << "ran"; }, true),
+              OfferResult::refused);
+    EXPECT_EQ(stored(dir), 1);
+}
+
+TEST(StoreWriter, TheAfterMarkersHookRunsOnceABatchsMarkersRan)
+{
+    TempDir dir;
+    StoreWriterOptions o = no_retention();
+    o.batch_interval = std::chrono::hours(1);
+    StoreWriter writer(open_store(dir), o);
+    std::mutex mutex;
+    std::vector<std::string> seen; // in the writer thread's order
+    const auto record = [&](std::string what) {
+        const std::lock_guard lock(mutex);
+        seen.push_back(std::move(what));
+    };
+    writer.set_after_markers([&] { record("hook"); });
+    // A batch without markers: no hook.
+    ASSERT_TRUE(writer.offer(full_event(1)));
+    writer.flush();
+    {
+        const std::lock_guard lock(mutex);
+        EXPECT_TRUE(seen.empty());
+    }
+    // Markers offered while the writer waits share one batch: their callbacks, then the
+    // hook once.
+    for (int i = 0; i < 3; ++i) {
+        const Producer p = writer.new_producer();
+        ASSERT_EQ(writer.offer(full_event(10 + i), Offer{p, Dedup::request, true}),
+                  OfferResult::accepted);
+        ASSERT_TRUE(writer.offer_marker(
+            p, [&, i](const MarkerResult&) { record("marker " + std::to_string(i)); }));
+    }
+    writer.flush();
+    {
+        const std::lock_guard lock(mutex);
+        EXPECT_EQ(seen, (std::vector<std::string>{"marker 0", "marker 1", "marker 2", "hook"}));
+    }
+    // Once cleared, it no longer runs.
+    writer.set_after_markers({});
+    const Producer p = writer.new_producer();
+    ASSERT_TRUE(writer.offer_marker(p, [&](const MarkerResult&) { record("last"); }));
+    writer.flush();
+    const std::lock_guard lock(mutex);
+    EXPECT_EQ(seen.back(), "last");
+    EXPECT_EQ(seen.size(), 5U);
 }
 
 TEST(StoreWriter, AMarkerAfterStopIsRefused)
