@@ -417,11 +417,69 @@ async function tuneVhost(main, name, windowLabel, windowS) {
       el("code", {}, `modsec-observe tune --vhost ${name} --window ${windowLabel} --output FILE --check-config /etc/apache2/apache2.conf`),
       " (ids from your range, kept across reruns; Apache's configtest run on it)."),
     table(["rule", "target", "scope", "path", "hits", "clients", "why"], exclusions, { id: "exclusions" }),
+    exclusionFile(name, windowS),
     answer.skipped.length ? el("p", { class: "meta" }, `${answer.skipped.length} groups could not be written safely: `,
       answer.skipped.map((k) => `${k.rule} ${k.target} (${k.reason})`).join("; ")) : null,
     el("h2", {}, "Groups (every finding that raised a score)"),
     table(["rule", "target", "path", "method", "label", "hits", "requests", "clients", "why"], groups, { id: "groups" }),
   ]);
+}
+
+// The exclusion file of the proposals, as the daemon renders it (/api/tune_file: the
+// CLI's code, every value checked again there): a download link, a Copy button, and the
+// text in a collapsed <pre>, fetched when first wanted (it repeats the analysis) and only
+// ever set as textContent.
+function exclusionFile(name, windowS) {
+  const url = "/api/tune_file?" + new URLSearchParams({ vhost: name, window: String(windowS) });
+  const pre = el("pre", { class: "file", id: "exclusion-file" });
+  const status = el("span", { class: "meta", id: "exclusion-file-status" });
+  let text = null;
+  const load = async () => {
+    if (text !== null) return text;
+    const response = await fetch(url);
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({}));
+      throw new Error("tune_file: " + (answer.error || response.status));
+    }
+    text = await response.text();
+    pre.textContent = text;
+    return text;
+  };
+  const show = () => load().catch((e) => { status.className = "error"; status.textContent = String(e.message || e); });
+  const details = el("details", { id: "exclusion-file-details", ontoggle: () => { if (details.open) show(); } },
+    el("summary", {}, "The exclusion file"), pre);
+  const select = () => {
+    details.open = true;
+    const range = document.createRange();
+    range.selectNodeContents(pre);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  };
+  const copy = async () => {
+    status.className = "meta";
+    try {
+      await load();
+    } catch (e) {
+      status.className = "error";
+      status.textContent = String(e.message || e);
+      return;
+    }
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = "copied";
+    } catch {
+      select(); // no clipboard (permission, or not a secure context): the text, selected
+      status.textContent = "selected: press Ctrl+C to copy";
+    }
+  };
+  return el("div", { class: "exclusion-file" },
+    el("p", {},
+      el("a", { href: url, download: "", id: "download-exclusion-file" }, "Download the exclusion file"), " ",
+      el("button", { type: "button", id: "copy-exclusion-file", onclick: copy }, "Copy"), " ", status),
+    el("p", { class: "meta" }, "Rendered by the collector as the command above renders it, but with ids from 10000 ",
+      "and none kept from an earlier file: for ids kept across reruns and checked against the rules Apache loads, use the command."),
+    details);
 }
 
 // ---- Health ----

@@ -7,7 +7,7 @@
 //
 //   node dashboard.mjs CONFIG_JSON
 //   CONFIG: {"url", "apache_port", "vhost", "xss_vhost", "xss_texts": [...],
-//            "rule", "shots": DIR, "chromium": PATH}
+//            "rule", "tuned_vhost", "shots": DIR, "chromium": PATH}
 import http from "node:http";
 import { chromium } from "playwright-core";
 
@@ -357,6 +357,26 @@ async function walkEveryView() {
   await open(`#/tuning/${encodeURIComponent(config.xss_vhost)}?window=24h`);
   await xssNeverRan("tuning of the hostile vhost");
   facts.tune_hostile_groups = (await rowTexts("#groups")).length;
+
+  // The exclusion file of a vhost with proposals: the download link, the text in the
+  // collapsed <pre> once opened (the collector's rendering, as the API gives it), Copy.
+  await open(`#/tuning/${encodeURIComponent(config.tuned_vhost)}?window=24h`);
+  facts.exclusion_file_link = await page.$eval("#download-exclusion-file", (a) => a.getAttribute("href"));
+  check(await page.$eval("#exclusion-file", (p) => p.textContent) === "", "the file was fetched before it was wanted");
+  await page.click("#exclusion-file-details summary");
+  await page.waitForFunction(() => document.getElementById("exclusion-file").textContent !== "" ||
+    document.getElementById("exclusion-file-status").textContent !== "");
+  const fileText = await page.$eval("#exclusion-file", (p) => p.textContent);
+  facts.exclusion_file_has_rule = fileText.includes(`SecRule SERVER_NAME "@streq ${config.tuned_vhost}"`);
+  check(facts.exclusion_file_has_rule, `the exclusion file has no rule for ${config.tuned_vhost}: ${fileText.slice(0, 400)}`);
+  const apiText = await page.evaluate(async (p) => (await fetch(p)).text(), facts.exclusion_file_link);
+  facts.exclusion_file_as_api = apiText === fileText;
+  check(facts.exclusion_file_as_api, "the <pre> differs from /api/tune_file");
+  await page.click("#copy-exclusion-file");
+  await page.waitForFunction(() => document.getElementById("exclusion-file-status").textContent !== "");
+  facts.exclusion_file_copy = await page.$eval("#exclusion-file-status", (s) => s.textContent);
+  await xssNeverRan("tuning with the exclusion file");
+  await shot("tuning-file");
 
   // ---- Health.
   await open("#/health");
