@@ -64,6 +64,16 @@ void send_json(httplib::Response& res, int status, std::string body)
     res.set_header("Cache-Control", "no-store");
 }
 
+// The renderer's messages name the CLI's option; the URL's parameter is `id_range`.
+std::string in_url_terms(std::string message)
+{
+    constexpr std::string_view k_option = "--id-range";
+    if (message.starts_with(k_option)) {
+        message.replace(0, k_option.size(), k_id_range);
+    }
+    return message;
+}
+
 bool answer_is_error(const std::string& line)
 {
     return line.starts_with(R"({"ok":false)");
@@ -156,11 +166,7 @@ void WebServer::Impl::answer_tune_file(const httplib::Request& req, httplib::Res
     if (id_range) {
         auto parsed = parse_id_range(*id_range);
         if (!parsed) {
-            std::string message = parsed.error();
-            if (message.starts_with("--id-range")) {
-                message.replace(0, std::string_view("--id-range").size(), k_id_range);
-            }
-            send_json(res, 400, error_answer(message));
+            send_json(res, 400, error_answer(in_url_terms(parsed.error())));
             return;
         }
         range = *parsed;
@@ -182,7 +188,7 @@ void WebServer::Impl::answer_tune_file(const httplib::Request& req, httplib::Res
     // Pure and quick next to the analysis the history worker just did.
     auto file = exclusion_file_from_answer(*answer, range);
     if (!file) {
-        send_json(res, 400, error_answer(file.error()));
+        send_json(res, 400, error_answer(in_url_terms(file.error())));
         return;
     }
     const std::string vhost = req.get_param_value("vhost");
