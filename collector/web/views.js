@@ -84,11 +84,49 @@ export async function overview(main, route) {
     el("td", { class: "num" }, num(v.intercepted)),
     el("td", { class: "num" }, num(v.would_block)),
     el("td", {}, v.engine),
-    el("td", {}, v.last_seen || "")));
+    el("td", {}, v.last_seen || ""),
+    el("td", { class: "spark", "data-vhost": v.vhost, title: "requests (blue) and flagged (yellow) per minute, the last hour" })));
   append(main, [
-    table(headers, rows, { id: "vhosts" }),
+    table([...headers, "last hour"], rows, { id: "vhosts" }),
     pager(vhosts.length, page, (p) => [[], { sort, dir: descending ? "desc" : "asc", page: p }]),
   ]);
+  // The sparklines come after the table, for the rows on this page only; leaving the
+  // view stops the ones not asked yet.
+  let left = false;
+  sparklines([...main.querySelectorAll("#vhosts td.spark")], () => left);
+  return () => { left = true; };
+}
+
+const SPARK_FETCHES = 4; // at once: the collector serves 8 requests at a time, for every tab
+
+// Each cell's vhost: requests and flagged per minute over the last hour (`timeseries`).
+async function sparklines(cells, stopped) {
+  const queue = [...cells];
+  const worker = async () => {
+    for (let cell = queue.shift(); cell && !stopped(); cell = queue.shift()) {
+      try {
+        const answer = await api("timeseries", { vhost: cell.dataset.vhost, window: 3600, resolution: "minute" });
+        if (!stopped()) drawSparkline(cell, (answer.series[0] || { points: [] }).points);
+      } catch (e) {
+        cell.dataset.error = cell.title = String(e.message || e);
+        cell.textContent = "–";
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: SPARK_FETCHES }, worker));
+}
+
+function drawSparkline(target, points) {
+  const data = seriesGrid(points, 3600, "minute", ["requests", "flagged"]);
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width: 120, height: 28,
+    legend: { show: false }, cursor: { show: false }, select: { show: false },
+    axes: [{ show: false }, { show: false }],
+    series: [{},
+      { label: "requests", stroke: "#4a7bd0", width: 1, fill: "rgba(74, 123, 208, 0.12)" },
+      { label: "flagged", stroke: "#d9a400", width: 1 }],
+  }, data, target);
 }
 
 export function card(label, value) {

@@ -219,6 +219,7 @@ def test_every_view_in_chromium(stack):
     assert report["console_errors"] == []
     facts = report["facts"]
     assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test", TUNED}
+    assert facts["overview_sparklines"] == 4
     assert facts["exclusion_file_link"] == f"/api/tune_file?vhost={TUNED}&window=86400"
     assert facts["exclusion_file_has_rule"] and facts["exclusion_file_as_api"]
     assert facts["exclusion_file_copy"] in ("copied", "selected: press Ctrl+C to copy")
@@ -263,6 +264,9 @@ def test_overview_pages_a_thousand_vhosts(binaries):
         print(json.dumps(report["facts"], indent=1))
         assert report["failures"] == [] and report["console_errors"] == [], report
         assert report["facts"]["page_rows"] == 50
+        # A sparkline per visible row, from a timeseries request per visible row only.
+        assert report["facts"]["spark_canvases"] == 50
+        assert report["facts"]["spark_requests"] == 50
         ok = True
     finally:
         collector.stop()
