@@ -7,7 +7,7 @@
 // also 3: done, but some input was skipped (cli/import.h).
 #include "cli/config_check.h"
 #include "cli/connection.h"
-#include "cli/exclusion_file.h"
+#include "protocol/exclusion_file.h"
 #include "cli/export.h"
 #include "cli/formatters.h"
 #include "cli/import.h"

@@ -1,14 +1,15 @@
 // cpp-httplib behind WebServer. Routing is by hand in one pre-routing handler (no
-// std::regex routes): the method check first, then /api/tail, /api/<command>,
-// /metrics and the embedded files. One request per connection (no keep-alive), so an
-// idle browser tab holds no worker; the bounded pool (http_pool.h) keeps a flood of
-// connections in the kernel's listen queue.
+// std::regex routes): the method check first, then /api/tail, /api/tune_file,
+// /api/<command>, /metrics and the embedded files. One request per connection (no
+// keep-alive), so an idle browser tab holds no worker; the bounded pool (http_pool.h)
+// keeps a flood of connections in the kernel's listen queue.
 #include "daemon/web_server.h"
 
 #include "daemon/exposition.h"
 #include "daemon/http_pool.h"
 #include "daemon/server.h"
 #include "daemon/web_assets.h"
+#include "protocol/exclusion_file.h"
 #include "protocol/url_query.h"
 #include "util/errno_text.h"
 #include "util/log.h"
@@ -23,6 +24,7 @@
 #include <atomic>
 #include <cerrno>
 #include <future>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -43,6 +45,9 @@ constexpr const char k_csp[] =
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 constexpr const char k_json[] = "application/json";
 constexpr const char k_api_prefix[] = "/api/";
+constexpr const char k_tune_file_path[] = "/api/tune_file";
+constexpr const char k_id_range[] = "id_range";
+constexpr const char k_no_answer[] = "the collector did not answer in time; try again";
 
 // The decoded query parameters in the order given (httplib keeps them in a multimap,
 // which loses the order but keeps repeats; the order only matters for error messages).
@@ -57,6 +62,16 @@ void send_json(httplib::Response& res, int status, std::string body)
     body += '\n';
     res.set_content(body, k_json);
     res.set_header("Cache-Control", "no-store");
+}
+
+// The renderer's messages name the CLI's option; the URL's parameter is `id_range`.
+std::string in_url_terms(std::string message)
+{
+    constexpr std::string_view k_option = "--id-range";
+    if (message.starts_with(k_option)) {
+        message.replace(0, k_option.size(), k_id_range);
+    }
+    return message;
 }
 
 bool answer_is_error(const std::string& line)
@@ -88,10 +103,32 @@ struct WebServer::Impl {
     std::condition_variable changed;
     bool finished = false;
 
+    // The loop's (or history worker's) answer to `line`, or nullopt after answer_timeout.
+    std::optional<std::string> ask_and_wait(std::string line);
     void answer_api(std::string_view command, const httplib::Request& req, httplib::Response& res);
+    // /api/tune_file: `tune`'s answer rendered as the exclusion file.
+    void answer_tune_file(const httplib::Request& req, httplib::Response& res);
     void stream_tail(const httplib::Request& req, httplib::Response& res);
     void serve_asset(const httplib::Request& req, httplib::Response& res) const;
 };
+
+std::optional<std::string> WebServer::Impl::ask_and_wait(std::string line)
+{
+    auto promise = std::make_shared<std::promise<std::string>>();
+    std::future<std::string> answer = promise->get_future();
+    handlers.ask(std::move(line),
+                 [promise](std::string reply) { promise->set_value(std::move(reply)); });
+    // In slices, so that stop() does not wait a whole timeout for an answer the
+    // stopped loop will never give.
+    const auto deadline = std::chrono::steady_clock::now() + answer_timeout;
+    while (answer.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready &&
+           std::chrono::steady_clock::now() < deadline && !stopping.load()) {
+    }
+    if (answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+        return std::nullopt;
+    }
+    return answer.get();
+}
 
 void WebServer::Impl::answer_api(std::string_view command, const httplib::Request& req,
                                  httplib::Response& res)
@@ -101,23 +138,65 @@ void WebServer::Impl::answer_api(std::string_view command, const httplib::Reques
         send_json(res, 400, error_answer(line.error()));
         return;
     }
-    auto promise = std::make_shared<std::promise<std::string>>();
-    std::future<std::string> answer = promise->get_future();
-    handlers.ask(std::move(*line),
-                 [promise](std::string reply) { promise->set_value(std::move(reply)); });
-    // In slices, so that stop() does not wait a whole timeout for an answer the
-    // stopped loop will never give.
-    const auto deadline = std::chrono::steady_clock::now() + answer_timeout;
-    while (answer.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready &&
-           std::chrono::steady_clock::now() < deadline && !stopping.load()) {
-    }
-    if (answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-        send_json(res, 503, error_answer("the collector did not answer in time; try again"));
+    std::optional<std::string> body = ask_and_wait(std::move(*line));
+    if (!body) {
+        send_json(res, 503, error_answer(k_no_answer));
         return;
     }
-    std::string body = answer.get();
-    const int status = answer_is_error(body) ? 400 : 200;
-    send_json(res, status, std::move(body));
+    const int status = answer_is_error(*body) ? 400 : 200;
+    send_json(res, status, std::move(*body));
+}
+
+void WebServer::Impl::answer_tune_file(const httplib::Request& req, httplib::Response& res)
+{
+    // `id_range` is this endpoint's own; the other parameters are tune's.
+    std::vector<std::pair<std::string, std::string>> params;
+    std::optional<std::string> id_range;
+    for (auto& [key, value] : parameters(req)) {
+        if (key != k_id_range) {
+            params.emplace_back(key, value);
+        } else if (id_range) {
+            send_json(res, 400, error_answer("id_range given twice"));
+            return;
+        } else {
+            id_range = value;
+        }
+    }
+    IdRange range;
+    if (id_range) {
+        auto parsed = parse_id_range(*id_range);
+        if (!parsed) {
+            send_json(res, 400, error_answer(in_url_terms(parsed.error())));
+            return;
+        }
+        range = *parsed;
+    }
+    auto line = request_line_from_url("tune", params);
+    if (!line) {
+        send_json(res, 400, error_answer(line.error()));
+        return;
+    }
+    std::optional<std::string> answer = ask_and_wait(std::move(*line));
+    if (!answer) {
+        send_json(res, 503, error_answer(k_no_answer));
+        return;
+    }
+    if (answer_is_error(*answer)) {
+        send_json(res, 400, std::move(*answer));
+        return;
+    }
+    // Pure and quick next to the analysis the history worker just did.
+    auto file = exclusion_file_from_answer(*answer, range);
+    if (!file) {
+        send_json(res, 400, error_answer(in_url_terms(file.error())));
+        return;
+    }
+    const std::string vhost = req.get_param_value("vhost");
+    res.status = 200;
+    res.set_content(std::move(*file), "text/plain; charset=utf-8");
+    res.set_header("Content-Disposition",
+                   "attachment; filename=\"" + exclusion_file_name(vhost) + "\"");
+    res.set_header("Cache-Control", "no-store");
 }
 
 void WebServer::Impl::stream_tail(const httplib::Request& req, httplib::Response& res)
@@ -231,6 +310,8 @@ WebServer::WebServer(WebHandlers handlers, std::chrono::milliseconds answer_time
         try {
             if (req.path == "/api/tail") {
                 impl->stream_tail(req, res);
+            } else if (req.path == k_tune_file_path) {
+                impl->answer_tune_file(req, res);
             } else if (req.path.starts_with(k_api_prefix)) {
                 impl->answer_api(std::string_view(req.path).substr(sizeof(k_api_prefix) - 1), req,
                                  res);

@@ -1,6 +1,7 @@
 // The dashboard's HTTP side of `--http-listen` (docs/protocol.md, "HTTP API"): the
 // embedded files at `/`, `GET /api/<command>?key=value...` answered like the query
-// socket's request lines, `/api/tail` as server-sent events, and `/metrics`. Only GET
+// socket's request lines, `/api/tune_file` (`tune`'s answer as the exclusion file,
+// protocol/exclusion_file.h), `/api/tail` as server-sent events, and `/metrics`. Only GET
 // and HEAD; every response carries a strict Content-Security-Policy and its friends
 // (docs/SECURITY.md).
 //

@@ -1,7 +1,7 @@
 // What a proposed exclusion (the `tune` answer, docs/protocol.md) may carry into
 // ModSecurity's configuration: the daemon proposes only values that pass these checks
 // (tuning/exclusion_scope.h) and the CLI checks them again before it writes a file
-// (cli/exclusion_file.h). Request data (a vhost name, a path, an argument name) ends
+// (protocol/exclusion_file.h). Request data (a vhost name, a path, an argument name) ends
 // up inside a double-quoted Apache argument, a ModSecurity operator (where %{...} is a
 // macro) and a ctl action (where ',' ends the action and ';' splits the target), so
 // only characters that need no escaping in any of them are accepted; anything else is

@@ -84,11 +84,49 @@ export async function overview(main, route) {
     el("td", { class: "num" }, num(v.intercepted)),
     el("td", { class: "num" }, num(v.would_block)),
     el("td", {}, v.engine),
-    el("td", {}, v.last_seen || "")));
+    el("td", {}, v.last_seen || ""),
+    el("td", { class: "spark", "data-vhost": v.vhost, title: "requests (blue) and flagged (yellow) per minute, the last hour" })));
   append(main, [
-    table(headers, rows, { id: "vhosts" }),
+    table([...headers, "last hour"], rows, { id: "vhosts" }),
     pager(vhosts.length, page, (p) => [[], { sort, dir: descending ? "desc" : "asc", page: p }]),
   ]);
+  // The sparklines come after the table, for the rows on this page only; leaving the
+  // view stops the ones not asked yet.
+  let left = false;
+  sparklines([...main.querySelectorAll("#vhosts td.spark")], () => left);
+  return () => { left = true; };
+}
+
+const SPARK_FETCHES = 4; // at once: the collector serves 8 requests at a time, for every tab
+
+// Each cell's vhost: requests and flagged per minute over the last hour (`timeseries`).
+async function sparklines(cells, stopped) {
+  const queue = [...cells];
+  const worker = async () => {
+    for (let cell = queue.shift(); cell && !stopped(); cell = queue.shift()) {
+      try {
+        const answer = await api("timeseries", { vhost: cell.dataset.vhost, window: 3600, resolution: "minute" });
+        if (!stopped()) drawSparkline(cell, (answer.series[0] || { points: [] }).points);
+      } catch (e) {
+        cell.dataset.error = cell.title = String(e.message || e);
+        cell.textContent = "–";
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: SPARK_FETCHES }, worker));
+}
+
+function drawSparkline(target, points) {
+  const data = seriesGrid(points, 3600, "minute", ["requests", "flagged"]);
+  // eslint-disable-next-line no-undef
+  new uPlot({
+    width: 120, height: 28,
+    legend: { show: false }, cursor: { show: false }, select: { show: false },
+    axes: [{ show: false }, { show: false }],
+    series: [{},
+      { label: "requests", stroke: "#4a7bd0", width: 1, fill: "rgba(74, 123, 208, 0.12)" },
+      { label: "flagged", stroke: "#d9a400", width: 1 }],
+  }, data, target);
 }
 
 export function card(label, value) {
@@ -417,11 +455,69 @@ async function tuneVhost(main, name, windowLabel, windowS) {
       el("code", {}, `modsec-observe tune --vhost ${name} --window ${windowLabel} --output FILE --check-config /etc/apache2/apache2.conf`),
       " (ids from your range, kept across reruns; Apache's configtest run on it)."),
     table(["rule", "target", "scope", "path", "hits", "clients", "why"], exclusions, { id: "exclusions" }),
+    exclusionFile(name, windowS),
     answer.skipped.length ? el("p", { class: "meta" }, `${answer.skipped.length} groups could not be written safely: `,
       answer.skipped.map((k) => `${k.rule} ${k.target} (${k.reason})`).join("; ")) : null,
     el("h2", {}, "Groups (every finding that raised a score)"),
     table(["rule", "target", "path", "method", "label", "hits", "requests", "clients", "why"], groups, { id: "groups" }),
   ]);
+}
+
+// The exclusion file of the proposals, as the daemon renders it (/api/tune_file: the
+// CLI's code, every value checked again there): a download link, a Copy button, and the
+// text in a collapsed <pre>, fetched when first wanted (it repeats the analysis) and only
+// ever set as textContent.
+function exclusionFile(name, windowS) {
+  const url = "/api/tune_file?" + new URLSearchParams({ vhost: name, window: String(windowS) });
+  const pre = el("pre", { class: "file", id: "exclusion-file" });
+  const status = el("span", { class: "meta", id: "exclusion-file-status" });
+  let text = null;
+  const load = async () => {
+    if (text !== null) return text;
+    const response = await fetch(url);
+    if (!response.ok) {
+      const answer = await response.json().catch(() => ({}));
+      throw new Error("tune_file: " + (answer.error || response.status));
+    }
+    text = await response.text();
+    pre.textContent = text;
+    return text;
+  };
+  const show = () => load().catch((e) => { status.className = "error"; status.textContent = String(e.message || e); });
+  const details = el("details", { id: "exclusion-file-details", ontoggle: () => { if (details.open) show(); } },
+    el("summary", {}, "The exclusion file"), pre);
+  const select = () => {
+    details.open = true;
+    const range = document.createRange();
+    range.selectNodeContents(pre);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  };
+  const copy = async () => {
+    status.className = "meta";
+    try {
+      await load();
+    } catch (e) {
+      status.className = "error";
+      status.textContent = String(e.message || e);
+      return;
+    }
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = "copied";
+    } catch {
+      select(); // no clipboard (permission, or not a secure context): the text, selected
+      status.textContent = "selected: press Ctrl+C to copy";
+    }
+  };
+  return el("div", { class: "exclusion-file" },
+    el("p", {},
+      el("a", { href: url, download: "", id: "download-exclusion-file" }, "Download the exclusion file"), " ",
+      el("button", { type: "button", id: "copy-exclusion-file", onclick: copy }, "Copy"), " ", status),
+    el("p", { class: "meta" }, "Rendered by the collector as the command above renders it, but with ids from 10000 ",
+      "and none kept from an earlier file: for ids kept across reruns and checked against the rules Apache loads, use the command."),
+    details);
 }
 
 // ---- Health ----

@@ -7,7 +7,7 @@
 //
 //   node dashboard.mjs CONFIG_JSON
 //   CONFIG: {"url", "apache_port", "vhost", "xss_vhost", "xss_texts": [...],
-//            "rule", "shots": DIR, "chromium": PATH}
+//            "rule", "tuned_vhost", "shots": DIR, "chromium": PATH}
 import http from "node:http";
 import { chromium } from "playwright-core";
 
@@ -43,7 +43,9 @@ page.setDefaultTimeout(WAIT);
 page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
 page.on("pageerror", (e) => consoleErrors.push("pageerror: " + e.message));
 // Any request that leaves the collector (a CDN, an injected image) is a failure.
+const sparkRequests = [];
 page.on("request", (r) => {
+  if (r.url().includes("/api/timeseries?") && r.url().includes("window=3600")) sparkRequests.push(r.url());
   if (!r.url().startsWith(config.url) && !r.url().startsWith("data:")) {
     failures.push("request left the dashboard: " + r.url());
   }
@@ -70,6 +72,19 @@ async function api(path) {
 
 async function shot(name) {
   await page.screenshot({ path: `${config.shots}/${name}.png`, fullPage: true });
+}
+
+// The overview's sparklines: a canvas in every visible row's last-hour cell, and the
+// timeseries requests they made (one per visible row, none for the other pages).
+async function checkSparklines(where) {
+  const rows = await page.$$eval("#vhosts tbody tr", (r) => r.length);
+  await page.waitForFunction((n) => document.querySelectorAll("#vhosts tbody tr td.spark canvas").length === n ||
+    document.querySelectorAll("#vhosts tbody tr td.spark[data-error]").length > 0, rows);
+  const canvases = await page.$$eval("#vhosts tbody tr", (rs) => rs.map((r) => r.querySelectorAll("td.spark canvas").length));
+  check(canvases.length > 0 && canvases.every((n) => n === 1), `${where}: sparkline canvases per row ${canvases}`);
+  const failed = await page.$$eval("#vhosts td.spark[data-error]", (c) => c.map((x) => x.dataset.error));
+  check(failed.length === 0, `${where}: sparklines failed: ${failed}`);
+  return canvases.length;
 }
 
 async function rowTexts(selector) {
@@ -141,9 +156,15 @@ async function overviewPaging() {
   const rows = async () => page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
   const first = await rows();
   facts.page_rows = first.length;
+  facts.spark_canvases = await checkSparklines("overview page 1");
   facts.pager = await page.$eval(".pager .page", (e) => e.textContent);
   check(first.length === 50, `page 1 has ${first.length} rows`);
   check(facts.pager === `page 1 of ${Math.ceil(config.expect_vhosts / 50)}`, `pager says ${facts.pager}`);
+  // Only this page's vhosts were asked (the requests were made before the canvases).
+  const asked = sparkRequests.map((u) => new URL(u).searchParams.get("vhost"));
+  facts.spark_requests = asked.length;
+  check(asked.length === first.length && asked.every((v) => first.includes(v)),
+    `sparklines asked for ${asked.length} vhosts, off the page: ${asked.filter((v) => !first.includes(v))}`);
   await page.click("text=next ›");
   await page.waitForFunction(() => location.hash.includes("page=2"));
   await page.waitForSelector(`main[data-ready="true"]`);
@@ -163,6 +184,7 @@ async function walkEveryView() {
   const names = await page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
   facts.overview_vhosts = names;
   check(names.length === stats.vhosts.length, `overview lists ${names.length} vhosts, stats ${stats.vhosts.length}`);
+  facts.overview_sparklines = await checkSparklines("overview");
   await shot("overview");
   await page.click("#vhosts thead th:nth-child(1) a"); // sort by name, descending
   await page.waitForSelector(`main[data-ready="true"]`);
@@ -357,6 +379,26 @@ async function walkEveryView() {
   await open(`#/tuning/${encodeURIComponent(config.xss_vhost)}?window=24h`);
   await xssNeverRan("tuning of the hostile vhost");
   facts.tune_hostile_groups = (await rowTexts("#groups")).length;
+
+  // The exclusion file of a vhost with proposals: the download link, the text in the
+  // collapsed <pre> once opened (the collector's rendering, as the API gives it), Copy.
+  await open(`#/tuning/${encodeURIComponent(config.tuned_vhost)}?window=24h`);
+  facts.exclusion_file_link = await page.$eval("#download-exclusion-file", (a) => a.getAttribute("href"));
+  check(await page.$eval("#exclusion-file", (p) => p.textContent) === "", "the file was fetched before it was wanted");
+  await page.click("#exclusion-file-details summary");
+  await page.waitForFunction(() => document.getElementById("exclusion-file").textContent !== "" ||
+    document.getElementById("exclusion-file-status").textContent !== "");
+  const fileText = await page.$eval("#exclusion-file", (p) => p.textContent);
+  facts.exclusion_file_has_rule = fileText.includes(`SecRule SERVER_NAME "@streq ${config.tuned_vhost}"`);
+  check(facts.exclusion_file_has_rule, `the exclusion file has no rule for ${config.tuned_vhost}: ${fileText.slice(0, 400)}`);
+  const apiText = await page.evaluate(async (p) => (await fetch(p)).text(), facts.exclusion_file_link);
+  facts.exclusion_file_as_api = apiText === fileText;
+  check(facts.exclusion_file_as_api, "the <pre> differs from /api/tune_file");
+  await page.click("#copy-exclusion-file");
+  await page.waitForFunction(() => document.getElementById("exclusion-file-status").textContent !== "");
+  facts.exclusion_file_copy = await page.$eval("#exclusion-file-status", (s) => s.textContent);
+  await xssNeverRan("tuning with the exclusion file");
+  await shot("tuning-file");
 
   // ---- Health.
   await open("#/health");

@@ -27,12 +27,16 @@ import pytest
 
 from sandbox import (Collector, VirtualHost, build_dir, free_port, repo_root, short_temp_dir,
                      stop_stack)
+from test_tuning import VHOST as TUNING_VHOST
+from test_tuning import benign_round
 
 BROWSER_DIR = repo_root() / "tests" / "browser"
 CHROMIUM = os.environ.get("MSO_CHROMIUM", "/usr/bin/chromium")
 SHOP, HOSTILE = "shop.test", "hostile.test"
+# test_tuning's benign false positives from 30 clients: a vhost with proposals.
+TUNED = TUNING_VHOST
 VHOSTS = [VirtualHost(SHOP, "On"), VirtualHost(HOSTILE, "DetectionOnly"),
-          VirtualHost("quiet.test", "DetectionOnly")]
+          VirtualHost("quiet.test", "DetectionOnly"), VirtualHost(TUNED, "DetectionOnly")]
 SQLI = "/search?id=" + urllib.parse.quote("1' OR 1=1--")
 SQLI_RULE = "942100"
 IMG = "<img src=x onerror=window.__xss=1>"
@@ -84,9 +88,13 @@ def stack(stack_factory):
         assert s.apache.request("quiet.test", "/").status == 200
         for path, headers in HOSTILE_REQUESTS:
             s.apache.request(HOSTILE, path, headers=headers)
-        s.wait_requests({SHOP: 10, HOSTILE: len(HOSTILE_REQUESTS), "quiet.test": 1})
+        benign = benign_round(s.apache.port, "3")  # 30 flagged form posts, 30 clean pages
+        assert all(status != 403 for status in benign.values())
+        s.wait_requests({SHOP: 10, HOSTILE: len(HOSTILE_REQUESTS), "quiet.test": 1,
+                         TUNED: len(benign)})
         # Paging needs history: wait until the writer has every event.
-        wait_api(port, "/api/health", lambda d: d["history"]["written"] >= 5 + len(HOSTILE_REQUESTS))
+        wait_api(port, "/api/health",
+                 lambda d: d["history"]["written"] >= 5 + len(HOSTILE_REQUESTS) + len(benign) // 2)
         yield s
         ok = True
     finally:
@@ -122,6 +130,57 @@ def test_read_only_and_strict_headers(stack):
     assert status == 200 and b"modsec_observe_requests_total" in body
 
 
+def directive_lines(text: str) -> list[str]:
+    """The lines of an exclusion file that are neither comments, blank, nor part of a
+    rule the renderer wrote (`SecRule ` and its indented continuation lines)."""
+    return [line for line in text.split("\n")
+            if line and not line.startswith(("#", "SecRule ", "    "))]
+
+
+def test_tune_file_is_the_exclusion_file(stack):
+    """/api/tune_file: the exclusion file of the tuned vhost's proposals, as a download;
+    the vhost's name in the file name only when it is a safe host name."""
+    status, headers, body = fetch(stack.http_port,
+                                  f"/api/tune_file?vhost={TUNED}&window=1h&id_range=20000-20999")
+    text = body.decode()
+    assert status == 200, text
+    assert headers["content-type"] == "text/plain; charset=utf-8"
+    assert headers["content-disposition"] == \
+        f'attachment; filename="modsec-observe-exclusions-{TUNED}.conf"'
+    assert headers["content-security-policy"].startswith("default-src 'self'")
+    assert f'SecRule SERVER_NAME "@streq {TUNED}"' in text
+    assert "ctl:ruleRemoveTargetById=941100;ARGS:body" in text
+    assert '"id:20000,' in text and "Rendered by the dashboard" in text
+    assert directive_lines(text) == []
+    # HEAD: the headers without the body.
+    status, headers, body = fetch(stack.http_port, f"/api/tune_file?vhost={TUNED}", "HEAD")
+    assert status == 200 and body == b"" and "attachment" in headers["content-disposition"]
+    # Bad parameters: 400 with the reason, nothing rendered.
+    for query, reason in [("vhost=" + TUNED + "&id_range=900000-900001", "id_range: expected"),
+                          ("vhost=" + TUNED + "&window=lots", "window"),
+                          ("window=1h", "tune needs"),
+                          ("vhost=" + TUNED + "&nosuch=1", "nosuch")]:
+        status, headers, body = fetch(stack.http_port, "/api/tune_file?" + query)
+        assert status == 400, (query, body)
+        assert reason in json.loads(body)["error"], (query, body)
+        assert "content-disposition" not in headers
+
+
+def test_tune_file_never_carries_request_data_as_a_directive(stack):
+    """The hostile vhost's paths and argument names, and a hostile vhost parameter: every
+    line of the file is a comment, blank, or a rule the renderer wrote."""
+    status, _, body = fetch(stack.http_port, f"/api/tune_file?vhost={HOSTILE}&window=1h")
+    assert status == 200 and directive_lines(body.decode()) == []
+    evil = '"\r\nSecRuleEngine Off\n<script>x</script>\\'
+    status, headers, body = fetch(stack.http_port,
+                                  "/api/tune_file?window=1h&vhost=" + urllib.parse.quote(evil))
+    text = body.decode()
+    assert status == 200, text
+    assert headers["content-disposition"] == 'attachment; filename="modsec-observe-exclusions.conf"'
+    assert directive_lines(text) == [], text
+    assert "SecRuleEngine Off" not in [line.strip() for line in text.split("\n")]
+
+
 def test_refuses_a_non_loopback_address_without_insecure(binaries, tmp_path):
     base = short_temp_dir("msoit-x")
     args = [str(binaries.daemon), "--event-socket", str(base / "e.sock"),
@@ -151,7 +210,7 @@ def test_every_view_in_chromium(stack):
     config = {
         "url": f"http://127.0.0.1:{stack.http_port}",
         "apache_port": stack.apache.port, "vhost": SHOP, "xss_vhost": HOSTILE,
-        "xss_texts": [IMG, SCRIPT], "rule": SQLI_RULE, "shots": str(shots),
+        "xss_texts": [IMG, SCRIPT], "rule": SQLI_RULE, "tuned_vhost": TUNED, "shots": str(shots),
         "chromium": CHROMIUM,
     }
     report = run_browser(config)
@@ -159,7 +218,11 @@ def test_every_view_in_chromium(stack):
     assert report["failures"] == [], "\n".join(report["failures"]) + "\n" + stack.diagnostics()
     assert report["console_errors"] == []
     facts = report["facts"]
-    assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test"}
+    assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test", TUNED}
+    assert facts["overview_sparklines"] == 4
+    assert facts["exclusion_file_link"] == f"/api/tune_file?vhost={TUNED}&window=86400"
+    assert facts["exclusion_file_has_rule"] and facts["exclusion_file_as_api"]
+    assert facts["exclusion_file_copy"] in ("copied", "selected: press Ctrl+C to copy")
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
     assert facts["score_series"] == 3
     assert facts["events_pages"] == [2, 2]
@@ -201,6 +264,9 @@ def test_overview_pages_a_thousand_vhosts(binaries):
         print(json.dumps(report["facts"], indent=1))
         assert report["failures"] == [] and report["console_errors"] == [], report
         assert report["facts"]["page_rows"] == 50
+        # A sparkline per visible row, from a timeseries request per visible row only.
+        assert report["facts"]["spark_canvases"] == 50
+        assert report["facts"]["spark_requests"] == 50
         ok = True
     finally:
         collector.stop()

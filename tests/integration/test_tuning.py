@@ -27,12 +27,14 @@ import shutil
 import subprocess
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import crs_params
-from sandbox import APACHE_BIN, BROWSER_HEADERS, VirtualHost, short_temp_dir, stop_stack
+from sandbox import (APACHE_BIN, BROWSER_HEADERS, VirtualHost, free_port, short_temp_dir,
+                     stop_stack)
 
 VHOST = "app.test"
 BENIGN_CLIENTS = [f"127.0.0.{i}" for i in range(10, 40)]   # 30 clients
@@ -135,8 +137,10 @@ def restart_apache(stack, engine: str, modsec_conf: str = "") -> None:
 @pytest.mark.parametrize("crs", crs_params("3", "4"))
 def test_tune_from_detection_only_to_on(crs, stack_factory):
     state = short_temp_dir("msoit-tune")
+    http_port = free_port()
     stack = stack_factory(crs=crs, vhosts=[VirtualHost(VHOST, "DetectionOnly")],
-                          collector_args=["--state-dir", str(state)])
+                          collector_args=["--state-dir", str(state),
+                                          "--http-listen", f"127.0.0.1:{http_port}"])
     failed = True
     try:
         port = stack.apache.port
@@ -215,6 +219,18 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
                                         "--json", timeout=120)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["file"]["ids"] == ids
+        # The dashboard's copy (/api/tune_file) is the same file from the same code: the
+        # same exclusions with the same ids (the CLI's first run had no previous file
+        # either); only the header differs (its window ends when it was asked, and it
+        # says where to get ids kept across reruns).
+        url = f"http://127.0.0.1:{http_port}/api/tune_file?vhost={VHOST}&window=1h" \
+              "&id_range=10000-10999"
+        with urllib.request.urlopen(url, timeout=120) as resp:
+            assert resp.status == 200
+            dashboard = resp.read().decode()
+        body = text.index("\n# mso-exclusion ")
+        assert dashboard[dashboard.index("\n# mso-exclusion "):] == text[body:]
+        assert "Rendered by the dashboard" in dashboard and f"Made for CRS {crs}" in dashboard
 
         # Phase 2: On without the exclusions: the false positives block real users.
         restart_apache(stack, "On")

@@ -1,7 +1,7 @@
-// The exclusion file (cli/exclusion_file.h): rendering per scope, stable ids across
+// The exclusion file (protocol/exclusion_file.h): rendering per scope, stable ids across
 // reruns from the marker lines, collisions moved, ranges, and hostile answers: values
 // that fail the checks are reported and never written; comments stay on their line.
-#include "cli/exclusion_file.h"
+#include "protocol/exclusion_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -196,6 +196,59 @@ TEST(ExclusionFile, CommentSafe)
 {
     EXPECT_EQ(comment_safe("a\nb\\c\x1b[31m"), "a?b?c?[31m");
     EXPECT_EQ(comment_safe("abcdef", 3), "abc...");
+}
+
+// The dashboard's copy: the same rendering from the answer line, ids from the range's
+// first, the header saying there was no previous file and naming what was not written.
+TEST(ExclusionFile, FromAnAnswerLineAsTheDashboardOffersIt)
+{
+    json a = answer(json::array(
+        {proposal("h.example", "942100", "ARGS:a", "exact", "/x"),
+         proposal("h.example", "942100", "ARGS:b", "exact", "/x\"\nSecRuleEngine Off")}));
+    a["ok"] = true;
+    const auto file = exclusion_file_from_answer(a.dump(), IdRange{30000, 30009});
+    ASSERT_TRUE(file) << file.error();
+    EXPECT_NE(file->find("\"id:30000,"), std::string::npos) << *file;
+    EXPECT_EQ(file->find("\"id:30001,"), std::string::npos) << *file;
+    EXPECT_NE(file->find("# Rendered by the dashboard, which has no previous version"),
+              std::string::npos);
+    EXPECT_EQ(file->find("A rerun keeps the ids"), std::string::npos);
+    EXPECT_NE(file->find("# Not written (failed the checks): rule 942100 target ARGS:b path "
+                         "/x\"?SecRuleEngine Off: the path has characters"),
+              std::string::npos)
+        << *file;
+    // Every line is a comment, blank, or part of a rule this renderer wrote.
+    std::size_t start = 0;
+    while (start < file->size()) {
+        const std::size_t end = file->find('\n', start);
+        const std::string line = file->substr(start, end - start);
+        EXPECT_TRUE(line.empty() || line.starts_with("#") || line.starts_with("SecRule ") ||
+                    line.starts_with("    "))
+            << line;
+        start = end == std::string::npos ? file->size() : end + 1;
+    }
+
+    // The CLI's rendering of the same answer differs only in the header's id lines.
+    std::string cli = render(a, 30000);
+    EXPECT_NE(cli.find("A rerun keeps the ids"), std::string::npos);
+
+    EXPECT_EQ(exclusion_file_from_answer(R"({"ok":false,"error":"tune needs a vhost"})", IdRange{})
+                  .error(),
+              "tune needs a vhost");
+    EXPECT_FALSE(exclusion_file_from_answer("not json", IdRange{}));
+    EXPECT_FALSE(exclusion_file_from_answer("[1]", IdRange{}));
+    json two = answer(json::array({proposal("h.example", "942100", "ARGS:a", "exact", "/x"),
+                                   proposal("h.example", "942100", "ARGS:c", "exact", "/x")}));
+    two["ok"] = true;
+    EXPECT_FALSE(exclusion_file_from_answer(two.dump(), IdRange{30000, 30000})); // no free id
+}
+
+TEST(ExclusionFile, FileNameCarriesOnlyASafeHost)
+{
+    EXPECT_EQ(exclusion_file_name("shop.example"), "modsec-observe-exclusions-shop.example.conf");
+    for (const char* bad : {"", "a\"b", "a\r\nSet-Cookie: x", "../etc", "a/b", "A;b"}) {
+        EXPECT_EQ(exclusion_file_name(bad), "modsec-observe-exclusions.conf") << bad;
+    }
 }
 
 } // namespace

@@ -21,6 +21,18 @@ constexpr const char k_csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
+// A tune answer with one proposal (the daemon's shape, docs/protocol.md).
+constexpr const char k_tune_answer[] =
+    R"({"ok":true,"vhost":"shop.example","crs_version":"4","paranoia_level":1,)"
+    R"("since":"2026-11-25T00:00:00Z","until":"2026-12-02T00:00:00Z","events":40,)"
+    R"("what_if":{"would_block":40,"would_block_after":0,"attacks_caught":0,)"
+    R"("attacks_caught_after":0,"caveats":[]},"exclusions":[{"key":)"
+    R"("shop.example 942100 ARGS:q exact /search","host":"shop.example","rule":"942100",)"
+    R"("target":"ARGS:q","match":"exact","path":"/search","method":"","why":"one path",)"
+    R"("hits":40,"requests":40,"clients":20,"first_seen":"2026-12-01T10:00:00Z",)"
+    R"("last_seen":"2026-12-02T10:00:00Z","examples":["Zx1"],"removes_blocks":40,)"
+    R"("removes_blocks_clients":20}]})";
+
 class WebServerTest : public ::testing::Test {
 protected:
     void start(std::chrono::milliseconds timeout = 30s,
@@ -35,6 +47,9 @@ protected:
             }
             if (line.find("\"cmd\":\"stats\"") != std::string::npos) {
                 reply(R"({"ok":true,"vhosts":[]})");
+            } else if (line.find("\"cmd\":\"tune\"") != std::string::npos &&
+                       line.find("\"vhost\":\"shop.example\"") != std::string::npos) {
+                reply(k_tune_answer);
             } else if (line.find("\"cmd\":\"health\"") != std::string::npos) {
                 return; // never answers
             } else {
@@ -171,6 +186,53 @@ TEST_F(WebServerTest, AnswersTheApiThroughTheLoop)
     const auto metrics = m_client->Get("/metrics");
     ASSERT_TRUE(metrics);
     EXPECT_EQ(metrics->body, "modsec_observe_up 1\n");
+}
+
+TEST_F(WebServerTest, AnswersTheExclusionFileOfATuneAnswer)
+{
+    start();
+    const auto res =
+        m_client->Get("/api/tune_file?vhost=shop.example&window=7d&id_range=20000-20099");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_EQ(res->get_header_value("Content-Disposition"),
+              R"(attachment; filename="modsec-observe-exclusions-shop.example.conf")");
+    EXPECT_EQ(res->get_header_value("Cache-Control"), "no-store");
+    EXPECT_EQ(res->get_header_value("Content-Security-Policy"), k_csp);
+    EXPECT_NE(res->body.find("SecRule SERVER_NAME \"@streq shop.example\" \\\n    \"id:20000,"),
+              std::string::npos)
+        << res->body;
+    EXPECT_NE(res->body.find("ctl:ruleRemoveTargetById=942100;ARGS:q"), std::string::npos);
+    EXPECT_NE(res->body.find("Rendered by the dashboard"), std::string::npos);
+    ASSERT_EQ(lines().size(), 1U);
+    // id_range is the endpoint's own: the loop is asked tune, as /api/tune would.
+    EXPECT_EQ(lines()[0], R"({"cmd":"tune","vhost":"shop.example","window":604800})");
+
+    // Without id_range: the CLI's default range.
+    const auto plain = m_client->Get("/api/tune_file?vhost=shop.example");
+    ASSERT_TRUE(plain);
+    EXPECT_NE(plain->body.find("\"id:10000,"), std::string::npos);
+
+    // The collector's error (here: any other vhost) is passed on as the API's errors are.
+    const auto refused = m_client->Get("/api/tune_file?vhost=a%22%0D%0Ab");
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400);
+    EXPECT_EQ(refused->body, "{\"ok\":false,\"error\":\"no\"}\n");
+    EXPECT_EQ(refused->get_header_value("Content-Disposition"), "");
+
+    const std::size_t asked = lines().size();
+    for (const char* bad : {"/api/tune_file?vhost=shop.example&id_range=900000-900100",
+                            "/api/tune_file?vhost=shop.example&id_range=1-2&id_range=3-4",
+                            "/api/tune_file?vhost=shop.example&window=lots"}) {
+        const auto res400 = m_client->Get(bad);
+        ASSERT_TRUE(res400);
+        EXPECT_EQ(res400->status, 400) << bad;
+        EXPECT_EQ(res400->get_header_value("Content-Type"), "application/json") << bad;
+    }
+    const auto range = m_client->Get("/api/tune_file?vhost=shop.example&id_range=9-1");
+    EXPECT_NE(range->body.find("id_range: expected FIRST-LAST"), std::string::npos) << range->body;
+    EXPECT_EQ(lines().size(), asked); // none of them reached the loop
 }
 
 TEST_F(WebServerTest, AnAnswerThatNeverComesIsA503)

@@ -1,4 +1,5 @@
-// The exclusion file `modsec-observe tune` writes: run-time exclusions (ctl actions in
+// The exclusion file `modsec-observe tune` writes and the dashboard offers
+// (`/api/tune_file`): run-time exclusions (ctl actions in
 // rules scoped by SERVER_NAME and REQUEST_FILENAME) for inclusion BEFORE the CRS, each
 // with a comment carrying its evidence and a marker line with a stable key, so that a
 // rerun keeps the ids it gave before (stable diffs). The proposals come from the
@@ -77,6 +78,12 @@ struct FileHeader {
     std::uint64_t attacks_caught = 0;
     std::uint64_t attacks_caught_after = 0;
     std::vector<std::string> caveats;
+    // false: rendered without a previous file to keep ids from (the dashboard); the
+    // header then says so and points to the CLI.
+    bool ids_kept = true;
+    // Proposals that failed the checks (specs_from_answer), named in the header; the
+    // CLI reports them on its own and leaves this empty.
+    std::vector<std::string> rejected;
 };
 
 [[nodiscard]] FileHeader header_from_answer(const nlohmann::ordered_json& answer);
@@ -84,6 +91,17 @@ struct FileHeader {
 // The whole file.
 [[nodiscard]] std::string render_exclusion_file(const FileHeader& header,
                                                 const std::vector<ExclusionSpec>& specs);
+
+// The file the dashboard offers for the `tune` answer line `answer_line`, rendered as
+// the CLI renders it but without a previous file (ids from range.first up) and with the
+// rejected proposals in the header. Fails with the answer's error when it is one, or
+// when the line is not a JSON object.
+[[nodiscard]] Result<std::string> exclusion_file_from_answer(std::string_view answer_line,
+                                                             const IdRange& range);
+
+// "modsec-observe-exclusions-<vhost>.conf" when the vhost passes safe_host (so it can
+// sit in a Content-Disposition header as it is), else "modsec-observe-exclusions.conf".
+[[nodiscard]] std::string exclusion_file_name(std::string_view vhost);
 
 // `text` as one safe comment line's content: printable ASCII but '\', at most `max` bytes.
 [[nodiscard]] std::string comment_safe(std::string_view text, std::size_t max = 200);

@@ -1,5 +1,5 @@
 // The exclusion file (exclusion_file.h).
-#include "cli/exclusion_file.h"
+#include "protocol/exclusion_file.h"
 
 #include "protocol/exclusion_syntax.h"
 
@@ -258,12 +258,23 @@ std::string render_exclusion_file(const FileHeader& h, const std::vector<Exclusi
     line("Include this file BEFORE the CRS (where REQUEST-900-EXCLUSION-RULES-BEFORE-CRS.conf");
     line("is included). Each exclusion applies to requests whose SERVER_NAME (the host name");
     line("the client asked for) is the vhost's name: an alias needs its own rule.");
-    line("A rerun keeps the ids of the exclusions it proposed before (the mso-exclusion lines).");
+    if (h.ids_kept) {
+        line("A rerun keeps the ids of the exclusions it proposed before (the mso-exclusion "
+             "lines).");
+    } else {
+        line("Rendered by the dashboard, which has no previous version of this file: the ids");
+        line("start at the first of the range. For ids kept across reruns and checked against");
+        line(
+            "the rule ids Apache loads, use: modsec-observe tune --output FILE --check-config ...");
+    }
     line("What-if: requests blocked or that would be " + std::to_string(h.would_block) + " -> " +
          std::to_string(h.would_block_after) + "; attacks caught " +
          std::to_string(h.attacks_caught) + " -> " + std::to_string(h.attacks_caught_after) + ".");
     for (const std::string& c : h.caveats) {
         line("Caveat: " + c);
+    }
+    for (const std::string& r : h.rejected) {
+        line("Not written (failed the checks): " + r);
     }
     if (specs.empty()) {
         line("No exclusion proposed.");
@@ -307,6 +318,34 @@ std::string render_exclusion_file(const FileHeader& h, const std::vector<Exclusi
         }
     }
     return out;
+}
+
+Result<std::string> exclusion_file_from_answer(std::string_view answer_line, const IdRange& range)
+{
+    const json answer = json::parse(answer_line, nullptr, false);
+    if (answer.is_discarded() || !answer.is_object()) {
+        return fail("the collector's tune answer is not a JSON object");
+    }
+    if (const auto ok = answer.find("ok");
+        ok == answer.end() || !ok->is_boolean() || !ok->get<bool>()) {
+        const std::string error = text_of(answer, "error");
+        return fail(error.empty() ? std::string("the collector answered tune with an error")
+                                  : error);
+    }
+    FileHeader header = header_from_answer(answer);
+    header.ids_kept = false;
+    std::vector<ExclusionSpec> specs = specs_from_answer(answer, header.rejected);
+    std::vector<std::string> moved; // stays empty: no previous ids, none taken
+    if (auto assigned = assign_ids(specs, {}, range, {}, moved); !assigned) {
+        return fail(assigned.error());
+    }
+    return render_exclusion_file(header, specs);
+}
+
+std::string exclusion_file_name(std::string_view vhost)
+{
+    return safe_host(vhost) ? "modsec-observe-exclusions-" + std::string(vhost) + ".conf"
+                            : std::string("modsec-observe-exclusions.conf");
 }
 
 } // namespace mso
