@@ -43,6 +43,22 @@ std::string plain_lines(const json& obj, const char* key, const std::string& pre
     return out;
 }
 
+// The rows of w[key] (objects with `column`, "before" and "after") as a table, indented;
+// "" when there are none.
+std::string before_after_table(const json& w, const char* key, const char* column,
+                               const char* column_label, const char* before_label)
+{
+    const auto rows = w.find(key);
+    if (rows == w.end() || !rows->is_array() || rows->empty()) {
+        return {};
+    }
+    Table t({{column_label, Align::right}, {before_label, Align::right}, {"after", Align::right}});
+    for (const json& row : *rows) {
+        t.add_row({field(row, column), field(row, "before"), field(row, "after")});
+    }
+    return format_util::indent(t.render(), 2);
+}
+
 std::string what_if_text(const json& w)
 {
     std::string out = "What-if (from the recorded findings and scores; before -> after):\n";
@@ -54,25 +70,14 @@ std::string what_if_text(const json& w)
     out +=
         "  attacks caught:                  " + arrow(w, "attacks_caught", "attacks_caught_after") +
         " of " + field(w, "attacks") + " attack requests\n";
-    if (const auto ladder = w.find("inbound_ladder"); ladder != w.end() && ladder->is_array()) {
-        Table t({{"inbound threshold", Align::right},
-                 {"before", Align::right},
-                 {"after", Align::right}});
-        for (const json& step : *ladder) {
-            t.add_row({field(step, "threshold"), field(step, "before"), field(step, "after")});
-        }
-        out += format_util::indent(t.render(), 2);
+    if (w.value("unsure_blocked_after", 0) > 0) {
+        out += "  of those after, only unsure:     " + field(w, "unsure_blocked_after") +
+               " requests from " + field(w, "unsure_clients_after") +
+               " clients (few clients, none suspicious: check them)\n";
     }
-    if (const auto levels = w.find("paranoia_levels");
-        levels != w.end() && levels->is_array() && !levels->empty()) {
-        Table t({{"blocking paranoia level", Align::right},
-                 {"blocked before", Align::right},
-                 {"after", Align::right}});
-        for (const json& step : *levels) {
-            t.add_row({field(step, "level"), field(step, "before"), field(step, "after")});
-        }
-        out += format_util::indent(t.render(), 2);
-    }
+    out += before_after_table(w, "inbound_ladder", "threshold", "inbound threshold", "before");
+    out += before_after_table(w, "paranoia_levels", "level", "blocking paranoia level",
+                              "blocked before");
     out += "Caveats:\n" + plain_lines(w, "caveats", "  - ");
     return out;
 }
@@ -99,9 +104,11 @@ std::string format_tune(const json& answer)
     if (const auto list = answer.find("groups"); list != answer.end() && list->is_array()) {
         std::size_t i = 0;
         for (const json& g : *list) {
-            groups.add_row({std::to_string(i), field(g, "label"), field(g, "rule"),
-                            field(g, "target"), field(g, "method"), field(g, "path"),
-                            field(g, "requests"), field(g, "clients"), field(g, "decisive")});
+            const std::string label =
+                field(g, "label") + (g.value("unsure", false) ? " (unsure)" : "");
+            groups.add_row({std::to_string(i), label, field(g, "rule"), field(g, "target"),
+                            field(g, "method"), field(g, "path"), field(g, "requests"),
+                            field(g, "clients"), field(g, "decisive")});
             reasons += "  #" + std::to_string(i) + " " + field(g, "rule") + " " +
                        field(g, "target") + " " + field(g, "path") + ":\n" +
                        plain_lines(g, "reasons", "      ");
@@ -168,8 +175,16 @@ std::string format_readiness(const json& answer)
                "), clients " + arrow(v, "clients", "clients_after") + ", attacks caught " +
                arrow(v, "attacks_caught", "attacks_caught_after") + "\n";
         if (v.contains("false_positive_blocks")) {
-            out += "  blocked requests that look like false positives: " +
+            out += "  blocked requests that look like false positives (real users blocked): " +
                    field(v, "false_positive_blocks") + "\n";
+            if (const auto ids = v.find("false_positive_examples");
+                ids != v.end() && ids->is_array() && !ids->empty()) {
+                std::string examples;
+                for (const json& id : *ids) {
+                    examples += (examples.empty() ? "" : " ") + plain(id);
+                }
+                out += "    for example " + examples + " (modsec-observe event ID)\n";
+            }
         }
         if (const auto days = v.find("days"); days != v.end() && days->is_array()) {
             Table t({{"day"},

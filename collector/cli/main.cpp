@@ -26,6 +26,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <csignal>
 #include <cstdio>
@@ -688,6 +689,7 @@ int run_tune(const Options& o, const Query& query, Formatter format)
     std::vector<std::string> rejected;
     std::vector<mso::ExclusionSpec> specs = mso::specs_from_answer(*answer, rejected);
     std::map<std::string, long> previous;
+    std::optional<std::string> previous_text; // --output's content before this run
     if (!o.output.empty() && std::filesystem::exists(o.output)) {
         auto text = read_text_file(o.output);
         if (!text) {
@@ -695,6 +697,7 @@ int run_tune(const Options& o, const Query& query, Formatter format)
             return 1;
         }
         previous = mso::ids_in_file(*text);
+        previous_text = std::move(*text);
     }
     std::set<long> taken;
     bool already_included = false;
@@ -714,34 +717,46 @@ int run_tune(const Options& o, const Query& query, Formatter format)
         return 1;
     }
     const std::string file = mso::render_exclusion_file(mso::header_from_answer(*answer), specs);
-    std::string check_file = o.output;
-    if (!o.output.empty()) {
-        if (auto written = write_file_atomically(o.output, file); !written) {
-            print_error(written.error());
-            return 1;
-        }
-    } else if (!o.check_config.empty()) {
-        char name[] = "/tmp/modsec-observe-tune-XXXXXX";
-        const int fd = mkstemp(name);
-        if (fd < 0) {
-            print_error(std::string("mkstemp: ") + std::strerror(errno));
-            return 1;
-        }
-        close(fd);
-        check_file = name;
-        if (auto written = write_file_atomically(check_file, file); !written) {
-            print_error(written.error());
-            return 1;
-        }
-    }
     json report = json::object();
     report["ids_moved"] = moved;
     report["rejected"] = rejected;
     int status = 0;
+    // --output is replaced only by a file Apache accepts: checked as a temporary file
+    // (or, where the configuration already includes --output, in place and put back
+    // when the check fails).
+    bool written = false;
     if (!o.check_config.empty()) {
+        const bool in_place = already_included && !o.output.empty();
+        std::string check_file = o.output;
+        if (!in_place) {
+            char name[] = "/tmp/modsec-observe-tune-XXXXXX";
+            const int fd = mkstemp(name);
+            if (fd < 0) {
+                print_error(std::string("mkstemp: ") + std::strerror(errno));
+                return 1;
+            }
+            close(fd);
+            check_file = name;
+        }
+        if (auto put = write_file_atomically(check_file, file); !put) {
+            print_error(put.error());
+            return 1;
+        }
         auto checked = mso::check_config(o.apachectl, o.check_config, check_file, already_included);
-        if (o.output.empty()) {
+        const bool passed = checked && checked->ok;
+        if (!in_place) {
             std::filesystem::remove(check_file);
+        } else if (!passed) {
+            auto restored = previous_text ? write_file_atomically(o.output, *previous_text)
+                                          : mso::Result<void>(mso::ok());
+            if (!previous_text) {
+                std::filesystem::remove(o.output);
+            }
+            if (!restored) {
+                print_error("--check-config failed and the previous " + o.output +
+                            " could not be put back: " + restored.error());
+                return 1;
+            }
         }
         if (!checked) {
             print_error("--check-config: " + checked.error());
@@ -753,7 +768,15 @@ int run_tune(const Options& o, const Query& query, Formatter format)
         c["command"] = checked->command;
         c["output"] = checked->output;
         report["config_check"] = std::move(c);
-        status = checked->ok ? 0 : 1;
+        status = passed ? 0 : 1;
+        written = passed && in_place;
+    }
+    if (!o.output.empty() && status == 0 && !written) {
+        if (auto put = write_file_atomically(o.output, file); !put) {
+            print_error(put.error());
+            return 1;
+        }
+        written = true;
     }
     json ids = json::object();
     for (const mso::ExclusionSpec& s : specs) {
@@ -761,6 +784,7 @@ int run_tune(const Options& o, const Query& query, Formatter format)
     }
     report["ids"] = std::move(ids);
     report["output"] = o.output;
+    report["written"] = written;
     if (o.as_json) {
         json out = std::move(*answer);
         out["file"] = std::move(report);
@@ -774,11 +798,17 @@ int run_tune(const Options& o, const Query& query, Formatter format)
         std::cout << file << std::flush;
     }
     summary << format(*answer);
+    std::string where = "written to stdout";
+    if (!o.output.empty()) {
+        where = written
+                    ? "written to " + mso::terminal_safe(o.output)
+                    : "NOT written to " + mso::terminal_safe(o.output) +
+                          " (the configtest failed; " +
+                          (previous_text ? "the previous file is kept" : "no file was left") + ")";
+    }
     summary << "\n"
-            << specs.size() << " exclusions "
-            << (o.output.empty() ? std::string("written to stdout")
-                                 : "written to " + mso::terminal_safe(o.output))
-            << " (ids " << mso::terminal_safe(o.id_range) << ")\n";
+            << specs.size() << " exclusions " << where << " (ids " << mso::terminal_safe(o.id_range)
+            << ")\n";
     for (const std::string& line : moved) {
         summary << "  " << mso::terminal_safe(line) << "\n";
     }

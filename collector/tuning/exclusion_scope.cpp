@@ -19,6 +19,13 @@ bool nameable(std::string_view target) noexcept
     return !target.empty() && !target.starts_with("TX:") && !target.starts_with("TX");
 }
 
+// "RULE TARGET METHOD PATH" of a group, for the reasons.
+std::string group_name(const FindingGroup& g)
+{
+    return g.key.rule + " " + (g.key.target.empty() ? "(no target)" : g.key.target) + " " +
+           g.key.method + " " + g.key.path;
+}
+
 // The longest common directory ("/a/b/") of `paths`; "/" when none.
 std::string common_directory(const std::set<std::string>& paths)
 {
@@ -83,6 +90,36 @@ void scope_method(Exclusion& x, const std::vector<FindingGroup>& groups,
 }
 
 } // namespace
+
+bool chained_protocol_rule(std::string_view rule) noexcept
+{
+    // The chained rules of REQUEST-920 and REQUEST-921 in CRS 3.3.4 and 4.x
+    // (test_exclusion_scope.cpp checks this list against both rule sets).
+    static constexpr std::string_view k_chained[] = {
+        "920170", "920171", "920180", "920181", "920190", "920200", "920201", "920202",
+        "920220", "920240", "920250", "920300", "920310", "920311", "920340", "920341",
+        "920360", "920370", "920380", "920390", "920400", "920410", "920420", "920440",
+        "920450", "920451", "920480", "920490", "920510", "920640", "920650", "921180"};
+    return std::find(std::begin(k_chained), std::end(k_chained), rule) != std::end(k_chained);
+}
+
+const FindingGroup* covered_attack(const Exclusion& x, const std::vector<FindingGroup>& groups)
+{
+    for (const FindingGroup& g : groups) {
+        if (g.label != GroupLabel::likely_attack || g.key.rule != x.rule ||
+            (!x.target.empty() && g.key.target != x.target) ||
+            (!x.method.empty() && g.key.method != x.method)) {
+            continue;
+        }
+        const bool on_path = x.match == PathMatch::any ||
+                             (x.match == PathMatch::prefix && g.key.path.starts_with(x.path)) ||
+                             (x.match == PathMatch::exact && g.key.path == x.path);
+        if (on_path) {
+            return &g;
+        }
+    }
+    return nullptr;
+}
 
 std::string_view path_match_name(PathMatch m) noexcept
 {
@@ -152,13 +189,26 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
             add_evidence(into, groups[i], i);
         }
     };
+    // The widest scope that removes no likely-attack group's findings wins; the first
+    // wider one that would is named in the reason (`narrowed`).
+    auto fits = [&](const Exclusion& x, std::string_view wider, std::string& narrowed) {
+        const FindingGroup* attack = covered_attack(x, groups);
+        if (attack != nullptr && narrowed.empty()) {
+            narrowed = "; not " + std::string(wider) +
+                       ", which would also remove the findings of the likely-attack group " +
+                       group_name(*attack);
+        }
+        return attack == nullptr;
+    };
     for (const auto& [rule, targets] : by_rule) {
         std::set<std::string> all_paths;
         std::vector<std::size_t> all_groups;
-        bool protocol_header = false;
+        bool unnamed_protocol_header = false;
         const bool protocol = rule.starts_with("920") || rule.starts_with("921");
         for (const auto& [target, paths] : targets) {
-            protocol_header = protocol_header || (protocol && is_header_target(target));
+            unnamed_protocol_header =
+                unnamed_protocol_header || (protocol && is_header_target(target) &&
+                                            (!nameable(target) || chained_protocol_rule(rule)));
             for (const auto& [path, idx] : paths) {
                 all_paths.insert(path);
                 all_groups.insert(all_groups.end(), idx.begin(), idx.end());
@@ -166,21 +216,26 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
         }
         const bool everywhere =
             targets.size() >= o.many_targets && all_paths.size() >= o.many_paths;
-        if (protocol_header || everywhere) {
+        std::string narrowed;
+        if (unnamed_protocol_header || everywhere) {
             Exclusion x;
             x.rule = rule;
             x.match = PathMatch::any;
-            x.why = protocol_header
-                        ? "a protocol rule on a request header: it fires on every path, and "
-                          "its target cannot be removed by name (chained rule), so the whole "
-                          "rule is removed for this host only"
+            x.why = unnamed_protocol_header
+                        ? "a protocol rule on a request header that cannot be removed by name "
+                          "(a chained rule logs its later link's variable; ctl removes targets "
+                          "of the first link only): it fires on every path, so the whole rule "
+                          "is removed for this host only"
                         : "it fires on " + std::to_string(targets.size()) + " targets across " +
                               std::to_string(all_paths.size()) +
                               " paths, so the whole rule is removed for this host only";
-            emit(std::move(x), all_groups);
-            continue;
+            if (fits(x, "the whole rule", narrowed)) {
+                emit(std::move(x), all_groups);
+                continue;
+            }
         }
         for (const auto& [target, paths] : targets) {
+            std::string target_narrowed = narrowed;
             std::set<std::string> path_set;
             std::vector<std::size_t> target_groups;
             for (const auto& [path, idx] : paths) {
@@ -192,26 +247,68 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
             base.target = nameable(target) ? target : "";
             const std::string what = base.target.empty() ? "the rule" : "the target " + target;
             const std::string dir = common_directory(path_set);
+            const bool named_header = protocol && is_header_target(target) && !base.target.empty();
+            if (named_header || path_set.size() >= o.many_paths) {
+                Exclusion x = base;
+                x.match = PathMatch::any;
+                x.why = named_header
+                            ? what + ": a protocol rule on a request header fires on every "
+                                     "path, so the target is removed for this host only"
+                            : what + " on " + std::to_string(path_set.size()) +
+                                  " paths with no common directory: scoped to the host";
+                if (fits(x, "the whole host", target_narrowed)) {
+                    x.why += target_narrowed;
+                    emit(std::move(x), target_groups);
+                    continue;
+                }
+            }
             if (path_set.size() >= o.family_paths && dir != "/") {
-                base.match = PathMatch::prefix;
-                base.path = dir;
-                base.why = what + " on " + std::to_string(path_set.size()) + " paths under " + dir +
-                           ": scoped to that path family";
-                scope_method(base, groups, target_groups);
-                emit(std::move(base), target_groups);
-            } else if (path_set.size() >= o.many_paths) {
-                base.match = PathMatch::any;
-                base.why = what + " on " + std::to_string(path_set.size()) +
-                           " paths with no common directory: scoped to the host";
-                emit(std::move(base), target_groups);
-            } else {
-                for (const auto& [path, idx] : paths) {
-                    Exclusion x = base;
-                    x.match = PathMatch::exact;
-                    x.path = path;
-                    x.why = what + " on one path";
-                    scope_method(x, groups, idx);
+                Exclusion x = base;
+                x.match = PathMatch::prefix;
+                x.path = dir;
+                x.why = what + " on " + std::to_string(path_set.size()) + " paths under " + dir +
+                        ": scoped to that path family";
+                scope_method(x, groups, target_groups);
+                if (fits(x, "the path family " + dir, target_narrowed)) {
+                    x.why += target_narrowed;
+                    emit(std::move(x), target_groups);
+                    continue;
+                }
+            }
+            for (const auto& [path, idx] : paths) {
+                std::string path_narrowed = target_narrowed;
+                Exclusion x = base;
+                x.match = PathMatch::exact;
+                x.path = path;
+                x.why = what + " on one path";
+                scope_method(x, groups, idx);
+                if (fits(x, "every method", path_narrowed)) {
+                    x.why += path_narrowed;
                     emit(std::move(x), idx);
+                    continue;
+                }
+                // One exclusion per method; a group whose own scope still removes an
+                // attack's findings (a rule without a nameable target) gets none.
+                for (std::size_t i : idx) {
+                    Exclusion one = base;
+                    one.match = PathMatch::exact;
+                    one.path = path;
+                    one.method = safe_method(groups[i].key.method) ? groups[i].key.method : "";
+                    one.why = what + " on one path, method " + one.method + " only";
+                    const FindingGroup* attack =
+                        one.method.empty() ? nullptr : covered_attack(one, groups);
+                    if (one.method.empty() || attack != nullptr) {
+                        out.skipped.push_back(
+                            {i, attack != nullptr
+                                    ? "even one path and one method would also remove the "
+                                      "findings of the likely-attack group " +
+                                          group_name(*attack)
+                                    : "its method cannot be written safely, and every method "
+                                      "would also remove a likely-attack group's findings"});
+                        continue;
+                    }
+                    one.why += path_narrowed;
+                    emit(std::move(one), {i});
                 }
             }
         }

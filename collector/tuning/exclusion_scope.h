@@ -6,10 +6,17 @@
 //    paths under one directory other than "/" show it;
 //  - one target on every path of the host when it shows on `many_paths` paths or more
 //    with no common directory;
+//  - one header on every path of the host for a protocol rule (920xxx, 921xxx) firing
+//    on a request header it names (920270 on REQUEST_HEADERS:Referer);
 //  - the whole rule on the host only where the target cannot be excluded by name: a
-//    protocol rule (920xxx, 921xxx) firing on a header or a TX variable (a chained
-//    rule's later link: ctl target removal applies to a chain's first rule only), or a
-//    rule firing on `many_targets` targets or more across `many_paths` paths or more;
+//    protocol rule firing on a TX variable or a header of a chained rule (the log shows
+//    the chain's later link; ctl target removal applies to a chain's first rule only),
+//    or a rule firing on `many_targets` targets or more across `many_paths` paths or
+//    more;
+//  - a wider scope is used only when it removes no finding of a likely-attack group
+//    (same rule, target, method, path in scope): else the next narrower one is tried,
+//    down to one path and one method; a group whose narrowest exclusion would still
+//    remove an attack's findings gets none and is reported as skipped;
 //  - a one-path or path-family exclusion is also scoped to the method when every request
 //    of its evidence used the same one (`REQUEST_METHOD @streq POST`: a form's field);
 //    host-wide ones are not (a header rule fires whatever the method);
@@ -70,6 +77,14 @@ struct Proposal {
     std::vector<Exclusion> exclusions;
     std::vector<SkippedGroup> skipped; // false-positive groups left without an exclusion
 };
+
+// Whether `rule` is a chained CRS protocol rule (920xxx, 921xxx): the target its log
+// shows may belong to a later link, out of reach of ctl:ruleRemoveTargetById.
+[[nodiscard]] bool chained_protocol_rule(std::string_view rule) noexcept;
+
+// The first likely-attack group of `groups` whose findings `x` would remove, or null.
+[[nodiscard]] const FindingGroup* covered_attack(const Exclusion& x,
+                                                 const std::vector<FindingGroup>& groups);
 
 // Whether exclusion `x` removes finding `f` of request `r` (of x's vhost).
 [[nodiscard]] bool excludes(const Exclusion& x, const RequestRecord& r,

@@ -6,11 +6,6 @@
 namespace mso {
 namespace {
 
-bool is_attack_family(std::string_view family) noexcept
-{
-    return family.size() == 3 && family >= "930" && family <= "944";
-}
-
 std::string plural(std::uint64_t n, std::string_view one, std::string_view many)
 {
     return std::to_string(n) + " " + std::string(n == 1 ? one : many);
@@ -36,6 +31,7 @@ void label(FindingGroup& g, const TuneOptions& o)
     const bool suspicious =
         g.suspicious_clients > 0 && g.suspicious_clients * 100 > o.max_suspicious_pct * clients;
     g.label = few || suspicious ? GroupLabel::likely_attack : GroupLabel::likely_false_positive;
+    g.unsure = few && g.suspicious_clients == 0;
     g.reasons.push_back(
         plural(clients, "distinct client", "distinct clients") +
         (few ? " sent it, fewer than --min-clients " : " sent it, at least --min-clients ") +
@@ -45,7 +41,7 @@ void label(FindingGroup& g, const TuneOptions& o)
         "%) look like attackers (" + std::to_string(g.scanner_clients) +
         " sent scanner requests, 913xxx; the others fired attack rules of " +
         std::to_string(o.wide_families) + "+ families on " + std::to_string(o.wide_paths) +
-        "+ paths)" +
+        "+ paths, in groups fewer than --min-clients clients share)" +
         (suspicious ? ", more than --max-suspicious-pct " : ", at most --max-suspicious-pct ") +
         std::to_string(o.max_suspicious_pct) + "%");
     g.reasons.push_back(plural(g.requests, "request", "requests") + ", " +
@@ -57,25 +53,45 @@ void label(FindingGroup& g, const TuneOptions& o)
         g.reasons.push_back("the application answered " + statuses_text(g.statuses) +
                             " in DetectionOnly");
     }
+    if (g.unsure) {
+        g.reasons.push_back("unsure: only the client count says attack (none of its clients "
+                            "looks like an attacker otherwise); if real users send this, "
+                            "lower --min-clients to get an exclusion for it");
+    }
 }
 
 } // namespace
+
+bool is_attack_family(std::string_view family) noexcept
+{
+    return family.size() == 3 && family >= "930" && family <= "944";
+}
 
 std::string_view group_label_name(GroupLabel l) noexcept
 {
     return l == GroupLabel::likely_false_positive ? "likely_false_positive" : "likely_attack";
 }
 
-std::map<std::string, ClientProfile> client_profiles(const std::vector<RequestRecord>& records)
+std::map<std::string, ClientProfile> client_profiles(const std::vector<RequestRecord>& records,
+                                                     const TuneOptions& options)
 {
+    // The clients of each group: a group that many share is ordinary traffic.
+    std::map<GroupKey, std::set<std::string>> group_clients;
+    for (const RequestRecord& r : records) {
+        for (const ScoredFinding& f : r.findings) {
+            group_clients[GroupKey{f.rule, f.target, r.path, r.method}].insert(r.client);
+        }
+    }
     std::map<std::string, ClientProfile> out;
     for (const RequestRecord& r : records) {
         ClientProfile& p = out[r.client];
         p.scanner = p.scanner || r.scanner;
         bool attack = false;
-        for (const std::string& id : r.rule_ids) {
-            const std::string_view family = rule_family(id);
-            if (is_attack_family(family)) {
+        for (const ScoredFinding& f : r.findings) {
+            const std::string_view family = rule_family(f.rule);
+            if (is_attack_family(family) &&
+                group_clients[GroupKey{f.rule, f.target, r.path, r.method}].size() <
+                    options.min_clients) {
                 p.attack_families.emplace(family);
                 attack = true;
             }
@@ -147,7 +163,7 @@ std::vector<FindingGroup> group_findings(const std::vector<RequestRecord>& recor
             }
         }
     }
-    const auto profiles = client_profiles(records);
+    const auto profiles = client_profiles(records, options);
     std::vector<FindingGroup> out;
     out.reserve(groups.size());
     for (auto& [key, g] : groups) {

@@ -3,10 +3,14 @@
 // by explicit rules (TuneOptions in protocol/query.h, documented in docs/TUNING.md):
 //
 //  1. fewer distinct clients than `min_clients` sent it: likely attack (a few clients,
-//     a scanner, a test);
+//     a scanner, a test); `unsure` when none of them is suspicious (rule 2): nothing but
+//     the count says attack, and a real user of a rarely used page looks the same;
 //  2. more than `max_suspicious_pct` percent of its clients are suspicious (they also
 //     fired a scanner rule 913xxx, or attack rules of at least `wide_families` families
-//     930-944 on at least `wide_paths` paths): likely attack;
+//     930-944 on at least `wide_paths` paths): likely attack. Only findings of groups
+//     that fewer than `min_clients` clients share count towards a client's families: a
+//     rule that many clients fire on the same path and target is what the application's
+//     users do (a CMS form posting HTML), not evidence against one of them;
 //  3. otherwise: likely false positive.
 //
 // Every group is returned, whatever its label; the reasons say why in plain words.
@@ -28,6 +32,9 @@ namespace mso {
 enum class GroupLabel { likely_false_positive, likely_attack };
 
 [[nodiscard]] std::string_view group_label_name(GroupLabel label) noexcept;
+
+// Whether a CRS rule family ("942") is one of the attack families 930-944.
+[[nodiscard]] bool is_attack_family(std::string_view family) noexcept;
 
 struct GroupKey {
     std::string rule;
@@ -59,6 +66,7 @@ struct FindingGroup {
     std::uint64_t decisive = 0;            // of those: not without this group's findings
     std::uint64_t otherwise_clean = 0;     // requests whose only scoring rule is this one
     GroupLabel label = GroupLabel::likely_attack;
+    bool unsure = false; // likely attack by the client count alone (rule 1)
     std::vector<std::string> reasons;
 };
 
@@ -70,7 +78,7 @@ struct ClientProfile {
 };
 
 [[nodiscard]] std::map<std::string, ClientProfile>
-client_profiles(const std::vector<RequestRecord>& records);
+client_profiles(const std::vector<RequestRecord>& records, const TuneOptions& options);
 [[nodiscard]] bool is_suspicious(const ClientProfile& p, const TuneOptions& options) noexcept;
 
 // The groups of `records`, labelled: the groups that make requests block first (most

@@ -62,6 +62,20 @@ Readiness readiness_of(const std::vector<RequestRecord>& records, const WhatIf& 
         out.reasons.push_back(std::string("no request that does not look like an attack ") +
                               (on ? "was blocked" : "would be blocked"));
     }
+    if (!proposal.skipped.empty()) {
+        out.reasons.push_back(std::to_string(proposal.skipped.size()) +
+                              " likely-false-positive groups got no exclusion (no safe one, or "
+                              "none that spares an attack group): `tune` lists them under "
+                              "Skipped, with why");
+    }
+    if (w.unsure_blocked_after > 0) {
+        out.reasons.push_back(
+            std::to_string(w.unsure_blocked_after) + " requests from " +
+            std::to_string(w.unsure_clients_after) + " clients " + (on ? "stay" : "would stay") +
+            " blocked by attack rules that fewer than --min-clients clients triggered and none "
+            "of which looks like an attacker otherwise (groups marked unsure): most likely "
+            "one-off attacks, but a real user sending the same is blocked too; look at them");
+    }
     if (lost == 0 && w.attacks_caught > 0) {
         out.reasons.push_back("all " + std::to_string(w.attacks_caught) +
                               " caught attack requests stay blocked after the proposals");

@@ -7,6 +7,9 @@
 //  - `ready_after_exclusions` when every such request is released by the proposals;
 //  - `ready` when no such request was blocked in the window.
 //
+// Requests that only `unsure` attack groups keep blocked (what_if.h) do not change the
+// verdict (one-off attacks look like that) but are named in the reasons.
+//
 // `now` is the verdict on the vhost as it is, without the proposals: `not_ready` while
 // requests that do not look like attacks are (or would be) blocked, else `ready`. Before
 // the exclusions are applied a vhost with false positives is `ready_after_exclusions`

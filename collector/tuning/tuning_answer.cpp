@@ -69,6 +69,7 @@ json group_json(const FindingGroup& g)
                 {"score", g.points},
                 {"paranoia_level", g.paranoia_level},
                 {"label", std::string(group_label_name(g.label))},
+                {"unsure", g.unsure},
                 {"reasons", strings(g.reasons)},
                 {"hits", g.hits},
                 {"requests", g.requests},
@@ -130,6 +131,8 @@ json what_if_json(const WhatIf& w)
                 {"attacks_caught_after", w.attacks_caught_after},
                 {"benign_blocked", w.benign_blocked},
                 {"benign_blocked_after", w.benign_blocked_after},
+                {"unsure_blocked_after", w.unsure_blocked_after},
+                {"unsure_clients_after", w.unsure_clients_after},
                 {"inbound_ladder", std::move(ladder)},
                 {"paranoia_levels", std::move(paranoia)},
                 {"caveats", strings(w.caveats)}};
@@ -266,6 +269,8 @@ json readiness_json(const TuningReport& r)
              {"clients_after", w.clients_blocked_after},
              {"benign_blocked", w.benign_blocked},
              {"benign_blocked_after", w.benign_blocked_after},
+             {"unsure_blocked_after", w.unsure_blocked_after},
+             {"unsure_clients_after", w.unsure_clients_after},
              {"attacks_caught", w.attacks_caught},
              {"attacks_caught_after", w.attacks_caught_after},
              {"exclusions", r.proposal.exclusions.size()},
@@ -273,7 +278,7 @@ json readiness_json(const TuningReport& r)
              {"truncated", r.truncated}};
     if (on) {
         out["false_positive_blocks"] = w.benign_blocked;
-        out["false_positive_examples"] = strings(w.released_examples);
+        out["false_positive_examples"] = strings(w.benign_examples);
     }
     return out;
 }

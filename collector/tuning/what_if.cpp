@@ -61,15 +61,22 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
 {
     WhatIf w;
     std::set<GroupKey> attack_groups;
+    std::set<GroupKey> unsure_groups; // of attack families only
     for (const FindingGroup& g : groups) {
-        if (g.label == GroupLabel::likely_attack) {
+        if (g.label != GroupLabel::likely_attack) {
+            continue;
+        }
+        if (!g.unsure) {
             attack_groups.insert(g.key);
+        } else if (is_attack_family(rule_family(g.key.rule))) {
+            unsure_groups.insert(g.key);
         }
     }
-    const auto profiles = client_profiles(records);
+    const auto profiles = client_profiles(records, options);
     std::set<std::string> clients_before;
     std::set<std::string> clients_after;
     std::set<std::string> benign_clients_after;
+    std::set<std::string> unsure_clients_after;
     std::vector<std::set<std::string>> removed_clients(proposal.exclusions.size());
     std::map<std::string, DayCount> days;
     std::uint64_t no_scores = 0;
@@ -99,11 +106,16 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
             above_pl += f.counts ? 0U : 1U;
         }
         bool attack = false;
+        bool unsure = false;
         for (const ScoredFinding& f : r.findings) {
-            attack = attack || attack_groups.contains(GroupKey{f.rule, f.target, r.path, r.method});
+            const GroupKey key{f.rule, f.target, r.path, r.method};
+            attack = attack || attack_groups.contains(key);
+            unsure = unsure || unsure_groups.contains(key);
         }
         const auto profile = profiles.find(r.client);
         attack = attack || (profile != profiles.end() && is_suspicious(profile->second, options));
+        unsure = unsure && !attack;
+        attack = attack || unsure;
         const std::vector<bool> removed = removed_by(r, proposal.exclusions);
         const bool before = blocked_before(r);
         const bool after = blocked_with(r, removed);
@@ -127,6 +139,9 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
             clients_before.insert(r.client);
             w.attacks_caught += attack ? 1U : 0U;
             w.benign_blocked += attack ? 0U : 1U;
+            if (!attack && w.benign_examples.size() < k_max_examples * 4) {
+                w.benign_examples.push_back(r.unique_id);
+            }
             DayCount& d = days[day_of(r.time_us)];
             ++d.blocked;
             if (const ScoredFinding* top = top_finding(r)) {
@@ -159,11 +174,16 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
                 ++w.benign_blocked_after;
                 benign_clients_after.insert(r.client);
             }
+            if (unsure) {
+                ++w.unsure_blocked_after;
+                unsure_clients_after.insert(r.client);
+            }
         }
     }
     w.clients_blocked = clients_before.size();
     w.clients_blocked_after = clients_after.size();
     w.benign_clients_after = benign_clients_after.size();
+    w.unsure_clients_after = unsure_clients_after.size();
     for (std::size_t k = 0; k < proposal.exclusions.size(); ++k) {
         proposal.exclusions[k].removes_blocks_clients = removed_clients[k].size();
     }

@@ -55,6 +55,13 @@ struct WhatIf {
     std::uint64_t benign_blocked = 0;
     std::uint64_t benign_blocked_after = 0;
     std::uint64_t benign_clients_after = 0;
+    // Attacks still blocked after the proposals that only `unsure` groups of attack
+    // families (930-944) call attacks (finding_groups.h), and their distinct clients:
+    // most likely one-off attacks, but a real user sending the same is blocked too. An
+    // unsure group of another family (a protocol rule a lone client trips) is not
+    // counted as an attack at all: its blocked requests are benign.
+    std::uint64_t unsure_blocked_after = 0;
+    std::uint64_t unsure_clients_after = 0;
     std::vector<LadderStep> ladder;
     // Levels 1 up to the highest a finding or a request showed (none when no level was
     // logged).
@@ -64,6 +71,9 @@ struct WhatIf {
     // Unique ids of blocked requests that the proposals let through (On: real users that
     // were blocked and look like false positives), at most k_max_examples * 4.
     std::vector<std::string> released_examples;
+    // Unique ids of blocked requests that do not look like attacks, released or not
+    // (On: real users being blocked), at most k_max_examples * 4.
+    std::vector<std::string> benign_examples;
 };
 
 // Applies `proposal` to `records` and fills each exclusion's removes_blocks.

@@ -419,7 +419,8 @@ async function tuneVhost(main, name, windowLabel, windowS) {
     el("td", {}, link(g.rule, ["rule", g.rule, name], { window: windowLabel })),
     el("td", { class: "value" }, g.target || ""), el("td", { class: "value" }, g.path || ""),
     el("td", {}, g.method || ""),
-    el("td", {}, g.label === "likely_false_positive" ? "likely false positive" : "likely attack"),
+    el("td", {}, g.label === "likely_false_positive" ? "likely false positive"
+      : g.unsure ? "likely attack (unsure)" : "likely attack"),
     el("td", { class: "num" }, num(g.hits)), el("td", { class: "num" }, num(g.requests)),
     el("td", { class: "num" }, num(g.clients)), el("td", {}, reasonList(g.reasons))));
   const exclusions = answer.exclusions.map((x) => el("tr", {},

@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 
 from conftest import crs_params
-from sandbox import (APACHE_BIN, BROWSER_HEADERS, VirtualHost, free_port, short_temp_dir,
-                     stop_stack)
+from sandbox import (APACHE_BIN, APACHE_MODULES, BROWSER_HEADERS, VirtualHost, free_port,
+                     short_temp_dir, stop_stack)
 
 VHOST = "app.test"
 BENIGN_CLIENTS = [f"127.0.0.{i}" for i in range(10, 40)]   # 30 clients
@@ -219,6 +219,30 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
                                         "--json", timeout=120)
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["file"]["ids"] == ids
+        transcript(stack, crs, "tune-output", "tune", "--vhost", VHOST, "--window", "1h",
+                   "--output", str(stack.apache.dir / "transcript.conf"), "--id-range",
+                   "10000-10999", "--check-config", str(stack.apache.conf_path),
+                   "--apachectl", str(APACHE_BIN))
+        # A configuration Apache refuses with the file in it (no mod_security2 loaded,
+        # so SecRule is unknown) leaves --output as it was and creates no new file.
+        bare = stack.apache.dir / "bare.conf"
+        bare.write_text(f'ServerRoot "{stack.apache.dir}"\nServerName localhost\n'
+                        f'Listen 127.0.0.1:{free_port()}\nPidFile {stack.apache.dir}/bare.pid\n'
+                        f'ErrorLog {stack.apache.dir}/bare-error.log\n'
+                        f'LoadModule mpm_event_module {APACHE_MODULES}/mod_mpm_event.so\n')
+        kept = out.read_text()
+        fresh = stack.apache.dir / "never-written.conf"
+        for target in (out, fresh):
+            refused = stack.collector.cli_run(
+                "tune", "--vhost", VHOST, "--window", "1h", "--output", str(target),
+                "--check-config", str(bare), "--apachectl", str(APACHE_BIN), "--json",
+                timeout=120)
+            assert refused.returncode == 1, (refused.stdout, refused.stderr)
+            report = json.loads(refused.stdout)["file"]
+            assert not report["config_check"]["ok"] and not report["written"], report
+            assert "SecRule" in report["config_check"]["output"], report
+        assert out.read_text() == kept
+        assert not fresh.exists()
         # The dashboard's copy (/api/tune_file) is the same file from the same code: the
         # same exclusions with the same ids (the CLI's first run had no previous file
         # either); only the header differs (its window ends when it was asked, and it

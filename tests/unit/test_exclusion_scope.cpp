@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <set>
+
 namespace mso {
 namespace {
 
@@ -57,10 +61,18 @@ TEST(ExclusionScope, Scopes)
          "942100",
          {{"/a", "ARGS:t"}, {"/b", "ARGS:t"}, {"/c", "ARGS:t"}, {"/d", "ARGS:t"}, {"/e", "ARGS:t"}},
          {"www.example.com 942100 ARGS:t any *"}},
-        {"protocol rule on a header: the whole rule, host only",
+        {"chained protocol rule on a header: the whole rule, host only",
          "920450",
          {{"/matomo.php", "REQUEST_HEADERS:Expect"}},
          {"www.example.com 920450 * any *"}},
+        {"chained protocol rule logging its later link: the whole rule, host only",
+         "920310",
+         {{"/", "REQUEST_HEADERS:User-Agent"}},
+         {"www.example.com 920310 * any *"}},
+        {"protocol rule on a header it names: that header, host only",
+         "920270",
+         {{"/a", "REQUEST_HEADERS:Referer"}},
+         {"www.example.com 920270 REQUEST_HEADERS:Referer any *"}},
         {"a chain's TX target: the rule on its path",
          "942100",
          {{"/x", "TX:0"}},
@@ -121,6 +133,133 @@ TEST(ExclusionScope, MethodWhenTheEvidenceHasOne)
     p = propose(group_findings(from_clients(matomo, 6), TuneOptions{}), "m.example", TuneOptions{});
     ASSERT_EQ(p.exclusions.size(), 1U);
     EXPECT_EQ(p.exclusions[0].key, "m.example 920450 * any *");
+}
+
+// A wider scope that would remove an attack group's findings falls back to the next
+// narrower one, and says so.
+TEST(ExclusionScope, WiderScopesSpareAttackGroups)
+{
+    struct Case {
+        const char* name;
+        std::vector<std::pair<std::string, std::string>> fp; // path, target (6 clients each)
+        std::string attack_path;
+        std::string attack_target;
+        std::vector<std::string> expected;
+    };
+    const Case cases[] = {
+        {"not the host: the target on each path",
+         {{"/a", "ARGS:t"}, {"/b", "ARGS:t"}, {"/c", "ARGS:t"}, {"/d", "ARGS:t"}, {"/e", "ARGS:t"}},
+         "/x",
+         "ARGS:t",
+         {"h 942100 ARGS:t exact /a GET", "h 942100 ARGS:t exact /b GET",
+          "h 942100 ARGS:t exact /c GET", "h 942100 ARGS:t exact /d GET",
+          "h 942100 ARGS:t exact /e GET"}},
+        {"not the path family: each path",
+         {{"/app/a", "ARGS:t"}, {"/app/b", "ARGS:t"}, {"/app/c", "ARGS:t"}},
+         "/app/admin",
+         "ARGS:t",
+         {"h 942100 ARGS:t exact /app/a GET", "h 942100 ARGS:t exact /app/b GET",
+          "h 942100 ARGS:t exact /app/c GET"}},
+        {"another target of the family is no reason to narrow",
+         {{"/app/a", "ARGS:t"}, {"/app/b", "ARGS:t"}, {"/app/c", "ARGS:t"}},
+         "/app/admin",
+         "ARGS:id",
+         {"h 942100 ARGS:t prefix /app/ GET"}},
+        {"not the whole rule: each target",
+         {{"/a", "ARGS:1"}, {"/b", "ARGS:2"}, {"/c", "ARGS:3"}, {"/d", "ARGS:4"}, {"/e", "ARGS:5"}},
+         "/x",
+         "ARGS:id",
+         {"h 942100 ARGS:1 exact /a GET", "h 942100 ARGS:2 exact /b GET",
+          "h 942100 ARGS:3 exact /c GET", "h 942100 ARGS:4 exact /d GET",
+          "h 942100 ARGS:5 exact /e GET"}},
+    };
+    for (const Case& c : cases) {
+        auto records = traffic(c.fp, "942100");
+        RecordSpec attack;
+        attack.client = "198.51.100.7";
+        attack.path = c.attack_path;
+        attack.findings = {finding("942100", c.attack_target)};
+        records.push_back(testing::record(attack));
+        const auto groups = group_findings(records, TuneOptions{});
+        const Proposal p = propose(groups, "h", TuneOptions{});
+        std::vector<std::string> keys;
+        for (const Exclusion& x : p.exclusions) {
+            keys.push_back(x.key);
+            EXPECT_EQ(covered_attack(x, groups), nullptr) << c.name << ": " << x.key;
+        }
+        EXPECT_EQ(keys, c.expected) << c.name;
+        if (c.expected.size() > 1) {
+            EXPECT_NE(p.exclusions[0].why.find("likely-attack group 942100"), std::string::npos)
+                << c.name << ": " << p.exclusions[0].why;
+        }
+        EXPECT_TRUE(p.skipped.empty()) << c.name;
+    }
+}
+
+// A rule without a nameable target (a chain's TX variable) on a path an attack also
+// fires it on: no exclusion can spare the attack, so the group is skipped, with why.
+TEST(ExclusionScope, NoExclusionWhenEvenTheNarrowestRemovesAnAttack)
+{
+    auto records = traffic({{"/x", "TX:0"}}, "942100");
+    RecordSpec attack;
+    attack.client = "198.51.100.7";
+    attack.path = "/x";
+    attack.findings = {finding("942100", "ARGS:id")};
+    records.push_back(testing::record(attack));
+    const auto groups = group_findings(records, TuneOptions{});
+    const Proposal p = propose(groups, "h", TuneOptions{});
+    EXPECT_TRUE(p.exclusions.empty());
+    ASSERT_EQ(p.skipped.size(), 1U);
+    EXPECT_NE(p.skipped[0].reason.find("942100 ARGS:id GET /x"), std::string::npos)
+        << p.skipped[0].reason;
+}
+
+// The chained protocol rules this file knows are exactly those of the CRS 3.3.4 and
+// 4.28 rule files (Debian's modsecurity-crs and ../shared/crs-4.28.0): a rule set that
+// adds one fails here.
+TEST(ExclusionScope, ChainedProtocolRulesMatchTheRuleSets)
+{
+    const std::string dirs[] = {"/usr/share/modsecurity-crs/rules",
+                                std::string(MSO_TEST_DATA_DIR) +
+                                    "/../../../shared/crs-4.28.0/rules"};
+    std::set<std::string> chained;
+    std::set<std::string> all;
+    int files = 0;
+    for (const std::string& dir : dirs) {
+        for (const char* name :
+             {"/REQUEST-920-PROTOCOL-ENFORCEMENT.conf", "/REQUEST-921-PROTOCOL-ATTACK.conf"}) {
+            std::ifstream in(dir + name);
+            if (!in) {
+                continue;
+            }
+            ++files;
+            // A rule starts at a SecRule in column 0; an indented SecRule is a chain link.
+            std::string line;
+            std::string current;
+            const std::regex id_re("id:([0-9]+)");
+            while (std::getline(in, line)) {
+                std::smatch m;
+                if (line.starts_with("SecRule") || line.starts_with("SecAction")) {
+                    current.clear();
+                }
+                if (current.empty() && std::regex_search(line, m, id_re)) {
+                    current = m[1];
+                    all.insert(current);
+                }
+                const auto first = line.find_first_not_of(" \t");
+                if (first != std::string::npos && first > 0 &&
+                    line.compare(first, 7, "SecRule") == 0 && !current.empty()) {
+                    chained.insert(current);
+                }
+            }
+        }
+    }
+    ASSERT_EQ(files, 4) << "the CRS 3.3.4 and 4.28 rule files";
+    ASSERT_GT(chained.size(), 20U);
+    for (const std::string& id : all) {
+        EXPECT_EQ(chained_protocol_rule(id), chained.contains(id)) << id;
+    }
+    EXPECT_FALSE(chained_protocol_rule("920270"));
 }
 
 TEST(ExclusionScope, AttacksGetNoExclusion)

@@ -97,6 +97,41 @@ TEST(FindingGroups, WideClientsAreSuspicious)
     EXPECT_EQ(find_group(relaxed, "941100", "ARGS:html")->label, GroupLabel::likely_false_positive);
 }
 
+// A client's families count only from groups that fewer than --min-clients clients
+// share: editors whose form posts fire three attack families on three paths are the
+// application's users, not attackers.
+TEST(FindingGroups, SharedFalsePositivesDoNotMakeClientsSuspicious)
+{
+    std::vector<RequestRecord> records;
+    const char* forms[][2] = {{"941100", "/a"}, {"942100", "/b"}, {"932100", "/c"}};
+    for (const auto& [rule, path] : forms) {
+        RecordSpec s;
+        s.path = path;
+        s.findings = {finding(rule, "ARGS:body")};
+        auto more = from_clients(s, 6);
+        records.insert(records.end(), more.begin(), more.end());
+    }
+    const auto groups = group_findings(records, TuneOptions{});
+    ASSERT_EQ(groups.size(), 3U);
+    for (const FindingGroup& g : groups) {
+        EXPECT_EQ(g.suspicious_clients, 0U) << g.key.rule;
+        EXPECT_EQ(g.label, GroupLabel::likely_false_positive) << g.key.rule;
+        EXPECT_FALSE(g.unsure);
+    }
+    const auto profiles = client_profiles(records, TuneOptions{});
+    ASSERT_EQ(profiles.size(), 6U);
+    for (const auto& [client, p] : profiles) {
+        EXPECT_TRUE(p.attack_families.empty()) << client;
+    }
+    // With --min-clients above 6 the same groups are rare: every client is suspicious.
+    TuneOptions strict;
+    strict.min_clients = 7;
+    for (const FindingGroup& g : group_findings(records, strict)) {
+        EXPECT_EQ(g.suspicious_clients, 6U) << g.key.rule;
+        EXPECT_FALSE(g.unsure) << g.key.rule;
+    }
+}
+
 TEST(FindingGroups, Evidence)
 {
     // 5 requests where 942100 alone reaches 5; 1 with another critical too.

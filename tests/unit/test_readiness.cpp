@@ -63,9 +63,59 @@ TEST(Readiness, Verdicts)
         EXPECT_EQ(r.verdict, c.expected) << c.name;
         EXPECT_EQ(r.now, c.now) << c.name;
         EXPECT_FALSE(r.reasons.empty()) << c.name;
+        bool names_skipped = false;
+        for (const std::string& reason : r.reasons) {
+            names_skipped = names_skipped || reason.find("under Skipped") != std::string::npos;
+        }
+        EXPECT_EQ(names_skipped, c.fp_unsafe_path) << c.name;
     }
 }
 
+// A group that only its few clients call an attack (none of them suspicious): an attack
+// rule keeps the verdict but is named in the reasons; a protocol rule a lone client trips
+// is no attack, so its blocked requests make the vhost not ready.
+TEST(Readiness, UnsureGroups)
+{
+    RecordSpec xss;
+    xss.path = "/c";
+    xss.findings = {finding("941160", "ARGS:t")};
+    const auto attack_family = from_clients(xss, 3);
+    const auto groups = group_findings(attack_family, TuneOptions{});
+    ASSERT_EQ(groups.size(), 1U);
+    EXPECT_EQ(groups[0].label, GroupLabel::likely_attack);
+    EXPECT_TRUE(groups[0].unsure);
+    Proposal p = propose(groups, "v.example", TuneOptions{});
+    const WhatIf w = what_if(attack_family, groups, p, TuneOptions{});
+    EXPECT_EQ(w.attacks_caught_after, 3U);
+    EXPECT_EQ(w.unsure_blocked_after, 3U);
+    EXPECT_EQ(w.unsure_clients_after, 3U);
+    const Readiness r = readiness_of(attack_family, w, p);
+    EXPECT_EQ(r.verdict, ReadinessVerdict::ready);
+    bool named = false;
+    for (const std::string& reason : r.reasons) {
+        named = named || reason.find("(groups marked unsure)") != std::string::npos;
+    }
+    EXPECT_TRUE(named);
+
+    RecordSpec host_ip = xss;
+    host_ip.findings = {finding("920350", "REQUEST_HEADERS:Host")};
+    const Readiness protocol = verdict_of(from_clients(host_ip, 2));
+    EXPECT_EQ(protocol.verdict, ReadinessVerdict::not_ready);
+    EXPECT_EQ(protocol.now, ReadinessVerdict::not_ready);
+
+    // One of the few clients is a scanner: a sure attack, nothing unsure.
+    auto with_scanner = from_clients(xss, 3);
+    RecordSpec scan;
+    scan.client = with_scanner[0].client;
+    scan.extra_rules = {"913100"};
+    with_scanner.push_back(testing::record(scan));
+    const auto sure = group_findings(with_scanner, TuneOptions{});
+    Proposal none = propose(sure, "v.example", TuneOptions{});
+    EXPECT_EQ(what_if(with_scanner, sure, none, TuneOptions{}).unsure_blocked_after, 0U);
+}
+
+// On: the false positives blocked are named with examples, whether or not the proposals
+// release them.
 TEST(Readiness, OnVhostReportsBlockedFalsePositives)
 {
     RecordSpec s;
