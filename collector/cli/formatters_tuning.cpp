@@ -135,6 +135,10 @@ std::string format_tune(const json& answer)
             const std::string path = plain(x.value("path", json("")));
             why += "  " + field(x, "rule") + (path.empty() ? "" : " " + field(x, "path")) + ": " +
                    plain(x.value("why", json(""))) + "\n";
+            if (x.value("releases_attacks", 0) > 0) {
+                why += "    WARNING: it also helps release " + field(x, "releases_attacks") +
+                       " caught attack requests: narrow it or leave it out\n";
+            }
         }
     }
     out += "Proposed exclusions (host " + format_util::vhost_name(answer) + " only):\n";

@@ -672,6 +672,22 @@ Result<void> write_file_atomically(const std::string& path, const std::string& t
     return mso::ok();
 }
 
+// Writes all of `text` to `fd`; false (errno set) on failure.
+bool write_all(int fd, std::string_view text)
+{
+    while (!text.empty()) {
+        const ssize_t n = ::write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
 // tune: the proposals from the collector, ids kept from --output's previous version
 // and moved off loaded ones (--check-config), the file written, Apache's configtest.
 int run_tune(const Options& o, const Query& query, Formatter format)
@@ -729,28 +745,38 @@ int run_tune(const Options& o, const Query& query, Formatter format)
         const bool in_place = already_included && !o.output.empty();
         std::string check_file = o.output;
         if (!in_place) {
+            // Written through mkstemp's own descriptor (O_EXCL, mode 0600): no second
+            // name in /tmp to race for.
             char name[] = "/tmp/modsec-observe-tune-XXXXXX";
             const int fd = mkstemp(name);
             if (fd < 0) {
                 print_error(std::string("mkstemp: ") + std::strerror(errno));
                 return 1;
             }
-            close(fd);
             check_file = name;
-        }
-        if (auto put = write_file_atomically(check_file, file); !put) {
+            const bool put = write_all(fd, file);
+            const int saved = errno;
+            close(fd);
+            if (!put) {
+                std::error_code ignored;
+                std::filesystem::remove(check_file, ignored);
+                print_error("cannot write " + check_file + ": " + std::strerror(saved));
+                return 1;
+            }
+        } else if (auto put = write_file_atomically(check_file, file); !put) {
             print_error(put.error());
             return 1;
         }
         auto checked = mso::check_config(o.apachectl, o.check_config, check_file, already_included);
         const bool passed = checked && checked->ok;
+        std::error_code ignored;
         if (!in_place) {
-            std::filesystem::remove(check_file);
+            std::filesystem::remove(check_file, ignored);
         } else if (!passed) {
             auto restored = previous_text ? write_file_atomically(o.output, *previous_text)
                                           : mso::Result<void>(mso::ok());
             if (!previous_text) {
-                std::filesystem::remove(o.output);
+                std::filesystem::remove(o.output, ignored);
             }
             if (!restored) {
                 print_error("--check-config failed and the previous " + o.output +

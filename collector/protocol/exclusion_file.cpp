@@ -3,6 +3,7 @@
 
 #include "protocol/exclusion_syntax.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -65,11 +66,19 @@ std::string check(const ExclusionSpec& s)
     if (s.match != "any" && !safe_path(s.path)) {
         return "the path has characters an exclusion cannot carry safely";
     }
+    if (s.match == "any" && !s.path.empty()) {
+        return "a host-wide exclusion with a path";
+    }
     if (!s.method.empty() && (s.match == "any" || !safe_method(s.method))) {
         return "the method cannot be written safely (only A-Z) or has no path";
     }
     if (s.key != key_of(s)) {
         return "its key does not match its fields";
+    }
+    // The key is written into a comment line as it is: printable ASCII only (the checks
+    // above already imply it; this keeps it true whatever they become).
+    if (!std::all_of(s.key.begin(), s.key.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+        return "its key has control or non-ASCII characters";
     }
     return {};
 }
@@ -131,6 +140,7 @@ std::vector<ExclusionSpec> specs_from_answer(const json& answer, std::vector<std
         s.last_seen = text_of(x, "last_seen");
         s.removes_blocks = count_of(x, "removes_blocks");
         s.removes_blocks_clients = count_of(x, "removes_blocks_clients");
+        s.releases_attacks = count_of(x, "releases_attacks");
         if (const auto ex = x.find("examples"); ex != x.end() && ex->is_array()) {
             for (const json& e : *ex) {
                 if (e.is_string()) {
@@ -298,6 +308,10 @@ std::string render_exclusion_file(const FileHeader& h, const std::vector<Exclusi
              std::to_string(s.removes_blocks_clients) +
              " clients; released by the proposals, with this exclusion's part)");
         line("why this scope: " + s.why);
+        if (s.releases_attacks > 0) {
+            line("WARNING: it also helps release " + std::to_string(s.releases_attacks) +
+                 " caught attack requests (what-if): narrow it or leave it out");
+        }
         const std::string ctl = s.target.empty()
                                     ? "ctl:ruleRemoveById=" + s.rule
                                     : "ctl:ruleRemoveTargetById=" + s.rule + ";" + s.target;

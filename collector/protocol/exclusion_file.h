@@ -38,7 +38,8 @@ struct ExclusionSpec {
     std::vector<std::string> examples;
     std::uint64_t removes_blocks = 0;
     std::uint64_t removes_blocks_clients = 0;
-    long id = 0; // assigned by assign_ids()
+    std::uint64_t releases_attacks = 0; // caught attack requests it helps release
+    long id = 0;                        // assigned by assign_ids()
 };
 
 struct IdRange {

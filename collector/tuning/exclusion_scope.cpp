@@ -244,11 +244,19 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
             }
             Exclusion base;
             base.rule = rule;
-            base.target = nameable(target) ? target : "";
+            // A chained protocol rule's logged header may be a later link's: only the
+            // whole rule (on a path, when not on the host) reaches it.
+            base.target =
+                nameable(target) && !(protocol && chained_protocol_rule(rule)) ? target : "";
             const std::string what = base.target.empty() ? "the rule" : "the target " + target;
             const std::string dir = common_directory(path_set);
             const bool named_header = protocol && is_header_target(target) && !base.target.empty();
-            if (named_header || path_set.size() >= o.many_paths) {
+            // The host for a named header, or a named target on many paths with no common
+            // directory; a rule without a nameable target only by the rule-level cases
+            // above (never because of its paths alone).
+            const bool host_wide = named_header || (!base.target.empty() && dir == "/" &&
+                                                    path_set.size() >= o.many_paths);
+            if (host_wide) {
                 Exclusion x = base;
                 x.match = PathMatch::any;
                 x.why = named_header

@@ -66,6 +66,8 @@ struct Exclusion {
     // others: a request may need several), and their distinct clients.
     std::uint64_t removes_blocks = 0;
     std::uint64_t removes_blocks_clients = 0;
+    // Of removes_blocks: caught attack requests (what_if.h's `attacks`) it helps release.
+    std::uint64_t releases_attacks = 0;
 };
 
 struct SkippedGroup {

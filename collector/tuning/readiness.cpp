@@ -50,8 +50,10 @@ Readiness readiness_of(const std::vector<RequestRecord>& records, const WhatIf& 
                               "attack with few clients, or lower --min-clients");
     } else if (lost > 0) {
         out.verdict = ReadinessVerdict::not_ready;
-        out.reasons.push_back("the proposals would let " + std::to_string(lost) +
-                              " caught attack requests through: narrow them before use");
+        out.reasons.push_back(
+            "the proposals would let " + std::to_string(lost) +
+            " caught attack requests through: narrow the exclusions marked WARNING (or leave "
+            "them out) before use");
     } else if (w.benign_blocked > 0) {
         out.verdict = ReadinessVerdict::ready_after_exclusions;
         out.reasons.push_back(std::to_string(w.benign_blocked) +

@@ -107,7 +107,8 @@ json exclusion_json(const Exclusion& x)
                 {"last_seen", iso(x.last_us)},
                 {"examples", strings(x.examples)},
                 {"removes_blocks", x.removes_blocks},
-                {"removes_blocks_clients", x.removes_blocks_clients}};
+                {"removes_blocks_clients", x.removes_blocks_clients},
+                {"releases_attacks", x.releases_attacks}};
 }
 
 json what_if_json(const WhatIf& w)

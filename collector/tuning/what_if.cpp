@@ -162,6 +162,7 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
                 }
                 if (any) {
                     ++proposal.exclusions[k].removes_blocks;
+                    proposal.exclusions[k].releases_attacks += attack ? 1U : 0U;
                     removed_clients[k].insert(r.client);
                 }
             }

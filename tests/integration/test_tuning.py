@@ -243,6 +243,21 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
             assert "SecRule" in report["config_check"]["output"], report
         assert out.read_text() == kept
         assert not fresh.exists()
+        # The same where the configuration already includes --output: the new file is
+        # tested in place and the previous one put back.
+        included = stack.apache.dir / "included-exclusions.conf"
+        included.write_text("# the admin's previous file\n")
+        bare_incl = stack.apache.dir / "bare-incl.conf"
+        bare_incl.write_text(bare.read_text() + f"Include {included}\n")
+        refused = stack.collector.cli_run(
+            "tune", "--vhost", VHOST, "--window", "1h", "--output", str(included),
+            "--check-config", str(bare_incl), "--apachectl", str(APACHE_BIN), "--json",
+            timeout=120)
+        assert refused.returncode == 1, (refused.stdout, refused.stderr)
+        report = json.loads(refused.stdout)["file"]
+        assert report["config_check"]["already_included"], report
+        assert not report["config_check"]["ok"] and not report["written"], report
+        assert included.read_text() == "# the admin's previous file\n"
         # The dashboard's copy (/api/tune_file) is the same file from the same code: the
         # same exclusions with the same ids (the CLI's first run had no previous file
         # either); only the header differs (its window ends when it was asked, and it

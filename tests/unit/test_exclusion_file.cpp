@@ -101,6 +101,18 @@ TEST(ExclusionFile, RendersEachScope)
     }
 }
 
+// An exclusion the what-if says helps release caught attacks carries a warning; one
+// that releases none does not.
+TEST(ExclusionFile, WarnsWhenAnExclusionReleasesAttacks)
+{
+    json p = proposal("www.example.com", "942100", "ARGS:comment", "exact", "/index.php");
+    EXPECT_EQ(render(answer(json::array({p}))).find("WARNING"), std::string::npos);
+    p["releases_attacks"] = 2;
+    EXPECT_NE(render(answer(json::array({p})))
+                  .find("# WARNING: it also helps release 2 caught attack requests"),
+              std::string::npos);
+}
+
 TEST(ExclusionFile, EveryLineIsACommentOrOurDirective)
 {
     // A caveat with a newline and a trailing backslash stays one comment line.
@@ -132,6 +144,8 @@ TEST(ExclusionFile, HostileAnswersAreRejected)
         proposal("www.example.com", "942100", "ARGS:a", "exact", "/x", "POST\"\nSecRuleEngine Off"),
         proposal("www.example.com", "942100", "ARGS:a", "exact", "/x", "post"),
         proposal("www.example.com", "920450", "", "any", "", "POST"),
+        proposal("www.example.com", "920450", "", "any", "/x\nSecRuleEngine Off\n#"),
+        proposal("www.example.com", "920450", "", "any", "/x"),
         json{{"key", "x"}},
         json("not an object"),
     };

@@ -69,6 +69,20 @@ TEST(ExclusionScope, Scopes)
          "920310",
          {{"/", "REQUEST_HEADERS:User-Agent"}},
          {"www.example.com 920310 * any *"}},
+        {"many paths under one directory: the family, not the host",
+         "942100",
+         {{"/app/a", "ARGS:t"},
+          {"/app/b", "ARGS:t"},
+          {"/app/c", "ARGS:t"},
+          {"/app/d", "ARGS:t"},
+          {"/app/e", "ARGS:t"}},
+         {"www.example.com 942100 ARGS:t prefix /app/ GET"}},
+        {"a chain's TX target on many paths: the rule on each path, never the host",
+         "942100",
+         {{"/a", "TX:0"}, {"/b", "TX:0"}, {"/c", "TX:0"}, {"/d", "TX:0"}, {"/e", "TX:0"}},
+         {"www.example.com 942100 * exact /a GET", "www.example.com 942100 * exact /b GET",
+          "www.example.com 942100 * exact /c GET", "www.example.com 942100 * exact /d GET",
+          "www.example.com 942100 * exact /e GET"}},
         {"protocol rule on a header it names: that header, host only",
          "920270",
          {{"/a", "REQUEST_HEADERS:Referer"}},
@@ -194,6 +208,27 @@ TEST(ExclusionScope, WiderScopesSpareAttackGroups)
         }
         EXPECT_TRUE(p.skipped.empty()) << c.name;
     }
+}
+
+// A chained protocol rule (920310 logs its later link, User-Agent) whose whole-rule
+// removal would spare no scanner: on its path, still the whole rule (a target removal
+// could not reach the logged link), never `ctl:ruleRemoveTargetById` on the header.
+TEST(ExclusionScope, ChainedProtocolRuleNarrowedKeepsTheWholeRule)
+{
+    auto records = traffic({{"/api/ping", "REQUEST_HEADERS:User-Agent"}}, "920310");
+    RecordSpec scan;
+    scan.client = "198.51.100.7";
+    scan.path = "/wp-login.php";
+    scan.findings = {finding("920310", "REQUEST_HEADERS:User-Agent")};
+    scan.extra_rules = {"913100"};
+    records.push_back(testing::record(scan));
+    const auto groups = group_findings(records, TuneOptions{});
+    const Proposal p = propose(groups, "h", TuneOptions{});
+    ASSERT_EQ(p.exclusions.size(), 1U);
+    EXPECT_EQ(p.exclusions[0].key, "h 920310 * exact /api/ping GET");
+    EXPECT_TRUE(p.exclusions[0].target.empty());
+    EXPECT_NE(p.exclusions[0].why.find("not the whole rule"), std::string::npos)
+        << p.exclusions[0].why;
 }
 
 // A rule without a nameable target (a chain's TX variable) on a path an attack also

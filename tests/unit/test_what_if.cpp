@@ -71,6 +71,35 @@ TEST(WhatIf, FalsePositivesReleasedAttacksKept)
     EXPECT_EQ(s.w.days[0].by_rule.at("941160"), 21U);
 }
 
+// A suspicious client (three attack families on three paths) also sends the form field
+// the editors trip: the exclusion releases that request, and says so.
+TEST(WhatIf, ExclusionThatReleasesAnAttackIsNamed)
+{
+    RecordSpec benign;
+    benign.path = "/comment";
+    benign.method = "POST";
+    benign.findings = {finding("941160", "ARGS:text")};
+    auto records = from_clients(benign, 20);
+    const char* probes[][2] = {{"942100", "/a"}, {"941100", "/b"}, {"930100", "/c"}};
+    for (const auto& [rule, path] : probes) {
+        RecordSpec p;
+        p.client = "10.0.0.250";
+        p.path = path;
+        p.findings = {finding(rule, "ARGS:id")};
+        records.push_back(record(p));
+    }
+    RecordSpec sneaky = benign;
+    sneaky.client = "10.0.0.250";
+    records.push_back(record(sneaky));
+
+    const Scenario s = run(records);
+    ASSERT_EQ(s.proposal.exclusions.size(), 1U);
+    EXPECT_EQ(s.w.attacks_caught, 4U);
+    EXPECT_EQ(s.w.attacks_caught_after, 3U);
+    EXPECT_EQ(s.proposal.exclusions[0].removes_blocks, 21U);
+    EXPECT_EQ(s.proposal.exclusions[0].releases_attacks, 1U);
+}
+
 struct LadderCase {
     const char* name;
     int points_fp;    // the false positive's score
