@@ -43,6 +43,19 @@ std::string plain_lines(const json& obj, const char* key, const std::string& pre
     return out;
 }
 
+// The counts of obj[key] (an object: name -> count) as "name:count" joined by `sep`.
+std::string counts_text(const json& obj, const char* key, const char* sep)
+{
+    std::string out;
+    if (const auto by = obj.find(key); by != obj.end() && by->is_object()) {
+        for (auto it = by->begin(); it != by->end(); ++it) {
+            out += (out.empty() ? "" : sep) + plain(json(it.key())) + ":" +
+                   format_util::dump_safe(it.value());
+        }
+    }
+    return out;
+}
+
 // The rows of w[key] (objects with `column`, "before" and "after") as a table, indented;
 // "" when there are none.
 std::string before_after_table(const json& w, const char* key, const char* column,
@@ -194,17 +207,11 @@ std::string format_readiness(const json& answer)
             Table t({{"day"},
                      {"would block", Align::right},
                      {"after", Align::right},
-                     {"by top rule", Align::left, 60}});
+                     {"by rule group", Align::left, 80},
+                     {"by top rule", Align::left, 48}});
             for (const json& d : *days) {
-                std::string rules;
-                if (const auto by = d.find("by_rule"); by != d.end() && by->is_object()) {
-                    for (auto it = by->begin(); it != by->end(); ++it) {
-                        rules += (rules.empty() ? "" : " ") + plain(json(it.key())) + ":" +
-                                 format_util::dump_safe(it.value());
-                    }
-                }
                 t.add_row({field(d, "day"), field(d, "would_block"), field(d, "would_block_after"),
-                           rules});
+                           counts_text(d, "by_group", ", "), counts_text(d, "by_rule", " ")});
             }
             out += format_util::indent(t.render(), 2);
         }

@@ -12,6 +12,44 @@ bool is_outbound_rule(std::string_view rule) noexcept
     return rule.size() == 6 && rule.starts_with("95");
 }
 
+std::string rule_group_name(std::string_view rule)
+{
+    // The subjects of CRS's rule files (REQUEST-9xx-*.conf, RESPONSE-95x-*.conf).
+    static constexpr std::pair<std::string_view, std::string_view> k_groups[] = {
+        {"911", "method enforcement"},
+        {"913", "scanner detection"},
+        {"920", "protocol enforcement"},
+        {"921", "protocol attack"},
+        {"922", "multipart attack"},
+        {"930", "LFI"},
+        {"931", "RFI"},
+        {"932", "RCE"},
+        {"933", "PHP"},
+        {"934", "generic attack"},
+        {"941", "XSS"},
+        {"942", "SQLi"},
+        {"943", "session fixation"},
+        {"944", "Java"},
+        {"950", "data leakages"},
+        {"951", "SQL leakage"},
+        {"952", "Java leakage"},
+        {"953", "PHP leakage"},
+        {"954", "IIS leakage"},
+        {"955", "web shells"},
+        {"956", "Ruby leakage"},
+    };
+    const std::string_view family = rule_family(rule);
+    if (family.empty()) {
+        return "other";
+    }
+    for (const auto& [id, name] : k_groups) {
+        if (id == family) {
+            return std::string(family) + " " + std::string(name);
+        }
+    }
+    return std::string(family);
+}
+
 std::string_view rule_family(std::string_view rule) noexcept
 {
     if (rule.size() != 6 ||

@@ -61,6 +61,11 @@ struct RequestRecord {
 // that are not six digits.
 [[nodiscard]] std::string_view rule_family(std::string_view rule) noexcept;
 
+// The CRS rule group of a rule id as admins name it: its family and the rule file's
+// subject ("941 XSS", "920 protocol enforcement"); the family alone for others, "other"
+// for ids that are not six digits.
+[[nodiscard]] std::string rule_group_name(std::string_view rule);
+
 // Whether the scores of `r` minus the points of the removed findings (removed[i] for
 // r.findings[i]) still reach a threshold. A request that was intercepted although its
 // recorded scores did not reach the thresholds (a rule with its own deny, a chain the

@@ -144,13 +144,18 @@ json days_json(const WhatIf& w)
     json out = json::array();
     for (const DayCount& d : w.days) {
         json rules = json::object();
+        json groups = json::object();
+        for (const auto& [group, n] : d.by_group) {
+            groups[group] = n;
+        }
         for (const auto& [rule, n] : d.by_rule) {
             rules[rule] = n;
         }
         out.push_back(json{{"day", d.day},
                            {"would_block", d.blocked},
                            {"would_block_after", d.blocked_after},
-                           {"by_rule", std::move(rules)}});
+                           {"by_rule", std::move(rules)},
+                           {"by_group", std::move(groups)}});
     }
     return out;
 }

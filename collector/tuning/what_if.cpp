@@ -146,8 +146,10 @@ WhatIf what_if(const std::vector<RequestRecord>& records, const std::vector<Find
             ++d.blocked;
             if (const ScoredFinding* top = top_finding(r)) {
                 ++d.by_rule[top->rule];
+                ++d.by_group[rule_group_name(top->rule)];
             } else {
                 ++d.by_rule["(no scoring rule)"];
+                ++d.by_group["(no scoring rule)"];
             }
             d.blocked_after += after ? 1U : 0U;
             if (!after && w.released_examples.size() < k_max_examples * 4) {

@@ -37,6 +37,8 @@ struct DayCount {
     std::uint64_t blocked = 0;
     std::uint64_t blocked_after = 0;
     std::map<std::string, std::uint64_t> by_rule; // rule that scored most -> blocked requests
+    // The same by the CRS rule group of that rule ("941 XSS"; rule_group_name()).
+    std::map<std::string, std::uint64_t> by_group;
 };
 
 struct WhatIf {

@@ -58,11 +58,11 @@ TEST(FormattersTuning, ReadinessPerVhost)
       "would_block":5,"would_block_after":3,"explained":2,"clients":4,"clients_after":2,
       "attacks_caught":1,"attacks_caught_after":1,"exclusions":1,"false_positive_blocks":4,
       "days":[{"day":"2026-12-01","would_block":5,"would_block_after":3,
-               "by_rule":{"942100":5}}]}]})");
+               "by_rule":{"942100":5},"by_group":{"942 SQLi":5}}]}]})");
     const std::string text = format_readiness(answer);
     for (const char* expected :
          {"a.example", "not_ready", "as it is now, without the exclusions: not_ready", "5 -> 3",
-          "2026-12-01", "942100:5", "look like false positives (real users blocked): 4"}) {
+          "2026-12-01", "942100:5", "942 SQLi:5", "look like false positives (real users blocked): 4"}) {
         EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
     }
     EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;

@@ -208,5 +208,21 @@ TEST(RequestRecord, RuleFamiliesAndOutbound)
     EXPECT_FALSE(is_outbound_rule("942100"));
 }
 
+TEST(RequestRecord, RuleGroupNames)
+{
+    const std::pair<const char*, const char*> cases[] = {
+        {"920450", "920 protocol enforcement"},
+        {"941160", "941 XSS"},
+        {"942100", "942 SQLi"},
+        {"951110", "951 SQL leakage"},
+        {"999001", "999"},
+        {"12345", "other"},
+        {"", "other"},
+    };
+    for (const auto& [rule, name] : cases) {
+        EXPECT_EQ(rule_group_name(rule), name) << rule;
+    }
+}
+
 } // namespace
 } // namespace mso

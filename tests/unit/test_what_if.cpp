@@ -69,6 +69,8 @@ TEST(WhatIf, FalsePositivesReleasedAttacksKept)
     ASSERT_EQ(s.w.days.size(), 1U);
     EXPECT_EQ(s.w.days[0].blocked, 23U);
     EXPECT_EQ(s.w.days[0].by_rule.at("941160"), 21U);
+    EXPECT_EQ(s.w.days[0].by_group.at("941 XSS"), 21U);
+    EXPECT_EQ(s.w.days[0].by_group.at("942 SQLi"), 2U);
 }
 
 // A suspicious client (three attack families on three paths) also sends the form field
