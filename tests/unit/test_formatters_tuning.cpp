@@ -62,7 +62,8 @@ TEST(FormattersTuning, ReadinessPerVhost)
     const std::string text = format_readiness(answer);
     for (const char* expected :
          {"a.example", "not_ready", "as it is now, without the exclusions: not_ready", "5 -> 3",
-          "2026-12-01", "942100:5", "942 SQLi:5", "look like false positives (real users blocked): 4"}) {
+          "2026-12-01", "942100:5", "942 SQLi:5",
+          "look like false positives (real users blocked): 4"}) {
         EXPECT_NE(text.find(expected), std::string::npos) << expected << "\n" << text;
     }
     EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
