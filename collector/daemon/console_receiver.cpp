@@ -142,7 +142,7 @@ struct Outbox {
         }
         std::vector<ConsoleReport> reports;
         const std::size_t connections = open.load(std::memory_order_relaxed);
-        const std::size_t queued = waiting.load(std::memory_order_relaxed);
+        const std::size_t queued = waiting_now();
         for (auto& [wait, r] : answered) {
             const std::lock_guard lock(wait->mutex);
             if (wait->abandoned) {
@@ -298,6 +298,7 @@ struct ConsoleReceiver::Impl {
         return d;
     }
 
+    // check_credentials(), counting a failed login against the client's address.
     RequestContext decide_route(const httplib::Request& req)
     {
         RequestContext d = check_credentials(req);
@@ -771,11 +772,6 @@ void ConsoleReceiver::set_sensors(std::shared_ptr<const SensorTable> sensors)
 std::size_t ConsoleReceiver::open_connections() const noexcept
 {
     return m_impl->outbox->open.load(std::memory_order_relaxed);
-}
-
-std::size_t ConsoleReceiver::waiting_connections() const noexcept
-{
-    return m_impl->outbox->waiting_now();
 }
 
 } // namespace mso

@@ -89,8 +89,6 @@ public:
     void set_sensors(std::shared_ptr<const SensorTable> sensors);
     // Connections accepted and not yet closed.
     [[nodiscard]] std::size_t open_connections() const noexcept;
-    // Connections waiting for a thread: accepted, or still in the kernel's accept queue.
-    [[nodiscard]] std::size_t waiting_connections() const noexcept;
 
 private:
     struct Impl;
