@@ -10,6 +10,7 @@ answer must be 200; the collector's `health` must count every entry as stored. P
 entries/s (answered 200 = committed) and the history batches the writer used.
 
     bench/console_bench.py [--build build] [--clients 10] [--entries 20000] [--size 5000]
+                           [--client native|python]
     bench/console_bench.py --beside 200000 [--rounds 3]
 
 `--beside N`: what the receiver costs the module's ingest running beside it. Rounds
@@ -19,8 +20,12 @@ socket: the sender waits while the collector's queue is full), alone and while t
 clients upload without pause; each round times until `health` counts all N. Prints the
 datagram rate of each round and the median ratio beside/alone.
 
-The clients run in separate processes so that Python's lock does not cap the rate; on a
-2-core machine they compete with the collector for the CPU, so the figure is a floor.
+`--client native` (the default) runs `build/bench/console_client`: one C++ thread per
+client, each request (distinct unique id, its MD5, the headers mlogc sends) encoded before
+the clock starts, so the clients take little of the CPU the collector needs.
+`--client python` runs the clients as separate processes (so that Python's lock does not
+cap the rate); on a 2-core machine they compete with the collector for the CPU, so that
+figure is a floor.
 """
 from __future__ import annotations
 
@@ -81,9 +86,10 @@ class Uploader:
 
 def client(port: int, first: int, count: int, size: int, out: mp.Queue) -> None:
     up = Uploader(port, size)
+    cpu = time.process_time()
     bad = sum(up.put(i) != 200 for i in range(first, first + count))
     up.conn.close()
-    out.put(bad)
+    out.put((bad, time.process_time() - cpu))
 
 
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
@@ -190,6 +196,11 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=10)
     ap.add_argument("--entries", type=int, default=20000)
     ap.add_argument("--size", type=int, default=5000)
+    ap.add_argument("--client", choices=("native", "python"), default="native",
+                    help="native: build/bench/console_client (C++, requests encoded before "
+                         "the clock starts); python: one http.client process per client")
+    ap.add_argument("--console-client", metavar="PATH",
+                    help="the native client (default: BUILD/bench/console_client)")
     ap.add_argument("--beside", type=int, default=0, metavar="N",
                     help="measure the module's datagram ingest beside the uploads (N per round)")
     ap.add_argument("--rounds", type=int, default=3)
@@ -218,16 +229,35 @@ def main() -> int:
         if args.beside:
             return beside(args, port, cli, tmp, proc.pid)
         per = args.entries // args.clients
-        out: mp.Queue = mp.Queue()
-        procs = [mp.Process(target=client, args=(port, 10_000_000 + c * per, per, args.size, out))
-                 for c in range(args.clients)]
-        start = time.monotonic()
-        for p in procs:
-            p.start()
-        bad = sum(out.get() for _ in procs)
-        elapsed = time.monotonic() - start
-        for p in procs:
-            p.join()
+        load = os.getloadavg()[0]
+        if args.client == "native":
+            body, uid = template(args.size)
+            (tmp / "entry").write_bytes(body)
+            run = subprocess.run([args.console_client or
+                                  str(Path(args.build) / "bench" / "console_client"), str(port),
+                                  str(args.clients), str(per * args.clients), "10000000",
+                                  str(tmp / "entry"), uid, "bench:bench"],
+                                 capture_output=True, text=True, check=False)
+            if not run.stdout:
+                raise SystemExit("console_client: " + run.stderr)
+            result = json.loads(run.stdout)
+            elapsed = result["seconds"]
+            bad = result["not_200"] + result["failed"]
+            client_cpu = result["client_cpu_s"]
+        else:
+            out: mp.Queue = mp.Queue()
+            procs = [mp.Process(target=client,
+                                args=(port, 10_000_000 + c * per, per, args.size, out))
+                     for c in range(args.clients)]
+            start = time.monotonic()
+            for p in procs:
+                p.start()
+            results = [out.get() for _ in procs]
+            elapsed = time.monotonic() - start
+            for p in procs:
+                p.join()
+            bad = sum(r[0] for r in results)
+            client_cpu = round(sum(r[1] for r in results), 3)
         health = json.loads(subprocess.run([str(cli), "--socket", str(tmp / "q.sock"), "health",
                                             "--json"], capture_output=True, text=True,
                                            check=True).stdout)
@@ -235,14 +265,15 @@ def main() -> int:
         fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         total = per * args.clients
-        print(json.dumps({"clients": args.clients, "entries": total,
+        print(json.dumps({"client": args.client, "clients": args.clients, "entries": total,
                           "entry_bytes": len(template(args.size)[0]),
                           "seconds": round(elapsed, 2),
                           "entries_per_s": round(total / elapsed),
                           "not_200": bad, "stored": stored,
                           "batches": health["history"]["batches"],
                           "collector_cpu_s": round(cpu_s, 2),
-                          "collector_cpu_us_per_entry": round(cpu_s * 1e6 / max(total, 1))}))
+                          "collector_cpu_us_per_entry": round(cpu_s * 1e6 / max(total, 1)),
+                          "client_cpu_s": client_cpu, "load_before": round(load, 2)}))
         return 0 if bad == 0 and stored == total else 1
     finally:
         proc.terminate()

@@ -108,6 +108,11 @@ ConsoleAnswer answer_for(ConsoleRefusal refusal, std::string_view detail)
         status = 400;
         what = "bad request";
         break;
+    case ConsoleRefusal::too_many_connections: what = "too many connections, retry later"; break;
+    case ConsoleRefusal::login_blocked:
+        status = 429;
+        what = "too many failed logins from this address, retry later";
+        break;
     }
     std::string text(what);
     if (!detail.empty()) {

@@ -21,23 +21,36 @@ namespace mso {
 // Why an upload was not stored; each is counted per sensor (health "console",
 // modsec_observe_console_refused_total{reason}).
 enum class ConsoleRefusal : std::uint8_t {
-    unauthorized,  // 401: no or wrong credentials, unknown or wrong token
-    forbidden,     // 403: a v3 sensor's token from outside its allowed networks
-    not_found,     // 404: another path or method
-    too_large,     // 409: the body exceeds --console-max-body (it never will fit)
-    malformed,     // 409: not an audit entry we can read
-    hash_mismatch, // 409: X-Content-Hash does not match the body
-    rate_limited,  // 503: the sensor sends faster than --console-rate allows
-    store_busy,    // 503: the history writer has no room now
-    store_error,   // 503: the entry could not be committed (disk full, I/O error)
-    no_history,    // 503: the collector keeps no history (--no-history)
-    slow_client,   // the connection was closed: a request took longer than allowed
-    bad_request,   // 400: not HTTP as the receiver speaks it (e.g. chunked, headers)
+    unauthorized,         // 401: no or wrong credentials, unknown or wrong token
+    forbidden,            // 403: a v3 sensor's token from outside its allowed networks
+    not_found,            // 404: another path or method
+    too_large,            // 409: the body exceeds --console-max-body (it never will fit)
+    malformed,            // 409: not an audit entry we can read
+    hash_mismatch,        // 409: X-Content-Hash does not match the body
+    rate_limited,         // 503: the sensor sends faster than --console-rate allows
+    store_busy,           // 503: the history writer has no room now
+    store_error,          // 503: the entry could not be committed (disk full, I/O error)
+    no_history,           // 503: the collector keeps no history (--no-history)
+    slow_client,          // the connection was closed: a request took longer than allowed
+    bad_request,          // 400: not HTTP as the receiver speaks it (e.g. chunked, headers)
+    too_many_connections, // 503: every worker busy and the waiting room full
+    login_blocked,        // 429: too many failed logins from the client's address
 };
 
-inline constexpr std::array<std::string_view, 12> k_console_refusals = {
-    "unauthorized", "forbidden",  "not_found",   "too_large",  "malformed",   "hash_mismatch",
-    "rate_limited", "store_busy", "store_error", "no_history", "slow_client", "bad_request"};
+inline constexpr std::array<std::string_view, 14> k_console_refusals = {"unauthorized",
+                                                                        "forbidden",
+                                                                        "not_found",
+                                                                        "too_large",
+                                                                        "malformed",
+                                                                        "hash_mismatch",
+                                                                        "rate_limited",
+                                                                        "store_busy",
+                                                                        "store_error",
+                                                                        "no_history",
+                                                                        "slow_client",
+                                                                        "bad_request",
+                                                                        "too_many_connections",
+                                                                        "login_blocked"};
 
 [[nodiscard]] constexpr std::string_view refusal_name(ConsoleRefusal r) noexcept
 {

@@ -13,6 +13,7 @@
 #include "daemon/console_receiver.h"
 
 #include "daemon/http_pool.h"
+#include "daemon/login_failures.h"
 #include "util/errno_text.h"
 #include "util/log.h"
 
@@ -20,6 +21,7 @@
 
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -64,6 +66,26 @@ std::string peer_of(const httplib::Request& req)
     return req.remote_addr + ":" + std::to_string(req.remote_port);
 }
 
+// Connections the kernel completed on the listening socket `fd` and nobody accepted yet
+// (the accepting thread waits while both of the pool's waiting rooms are full).
+std::size_t accept_queue(int fd)
+{
+    tcp_info info{};
+    socklen_t size = sizeof(info);
+    if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0 ||
+        info.tcpi_state != TCP_LISTEN) {
+        return 0;
+    }
+    return info.tcpi_unacked; // for a listening socket: the accept queue's length
+}
+
+// httplib's server with its listening socket in view, for accept_queue().
+template <class Base> class ListeningServer final : public Base {
+public:
+    using Base::Base;
+    [[nodiscard]] int listening_socket() const noexcept { return this->svr_sock_; }
+};
+
 // One upload waiting on its HTTP thread for the writer's marker.
 struct CommitWait {
     std::mutex mutex;
@@ -81,7 +103,15 @@ struct CommitWait {
 // before its 200 goes out, and the uploads of one commit reach the loop with one wake-up.
 struct Outbox {
     ConsoleReceiver::Report report;
-    std::atomic<std::size_t> open{0}; // connections accepted and not yet closed
+    std::atomic<std::size_t> open{0};    // connections accepted and not yet closed
+    std::atomic<std::size_t> waiting{0}; // accepted, waiting for a thread
+    std::atomic<int> listening{-1};      // the listening socket, once bound
+
+    std::size_t waiting_now() const
+    {
+        return waiting.load(std::memory_order_relaxed) +
+               accept_queue(listening.load(std::memory_order_relaxed));
+    }
 
     std::mutex mutex;
     std::vector<std::pair<std::shared_ptr<CommitWait>, MarkerResult>> pending;
@@ -89,6 +119,7 @@ struct Outbox {
     void emit(ConsoleReport r)
     {
         r.open_connections = open.load(std::memory_order_relaxed);
+        r.waiting_connections = waiting_now();
         std::vector<ConsoleReport> one;
         one.push_back(std::move(r));
         report(std::move(one));
@@ -111,6 +142,7 @@ struct Outbox {
         }
         std::vector<ConsoleReport> reports;
         const std::size_t connections = open.load(std::memory_order_relaxed);
+        const std::size_t queued = waiting_now();
         for (auto& [wait, r] : answered) {
             const std::lock_guard lock(wait->mutex);
             if (wait->abandoned) {
@@ -124,6 +156,7 @@ struct Outbox {
                     done.stored.reset();
                 }
                 done.open_connections = connections;
+                done.waiting_connections = queued;
             }
         }
         if (!reports.empty()) {
@@ -160,6 +193,8 @@ struct ConsoleReceiver::Impl {
 
     std::mutex rate_mutex;
     std::map<std::string, RateLimiter, std::less<>> rates;
+
+    std::unique_ptr<LoginFailures> logins; // set by the constructor, from the options
 
     // The watchdog: when each connection (by fd and peer) was first seen reading, and
     // which peers are inside a handler now.
@@ -207,6 +242,9 @@ struct ConsoleReceiver::Impl {
     void refuse(httplib::Response& res, const std::string& sensor, ConsoleRefusal why,
                 std::string_view detail, bool close)
     {
+        if (BoundedPool::shedding()) {
+            BoundedPool::shed_seen(); // counted here, not as an unseen connection
+        }
         const ConsoleAnswer answer = answer_for(why, detail);
         res.status = answer.status;
         res.reason = answer.reason;
@@ -246,13 +284,44 @@ struct ConsoleReceiver::Impl {
         return it->second.allow(SteadyClock::now(), suppressed);
     }
 
-    // Who sends and whether the request may go on, from its line and headers only.
+    // Who sends and whether the request may go on, from its line and headers only. A
+    // connection beyond the bound (an overflow thread serves it) is refused whatever
+    // it sends, under its sensor's name when its credentials are good.
     RequestContext decide(const httplib::Request& req)
+    {
+        RequestContext d = decide_route(req);
+        if (BoundedPool::shedding()) {
+            d.refusal = ConsoleRefusal::too_many_connections;
+            d.detail = std::to_string(options.workers) + " served and " +
+                       std::to_string(options.pending) + " waiting";
+        }
+        return d;
+    }
+
+    // check_credentials(), counting a failed login against the client's address.
+    RequestContext decide_route(const httplib::Request& req)
+    {
+        RequestContext d = check_credentials(req);
+        if (d.refusal == ConsoleRefusal::unauthorized &&
+            logins->failed(req.remote_addr, SteadyClock::now())) {
+            log("refusing " + req.remote_addr + " for " +
+                std::to_string(options.login_window.count()) +
+                " s: " + std::to_string(options.login_failures) + " failed logins");
+        }
+        return d;
+    }
+
+    RequestContext check_credentials(const httplib::Request& req)
     {
         RequestContext d;
         d.set = true;
         d.sensor = "-";
         d.declared = declared_length(req);
+        if (logins->blocked(req.remote_addr, SteadyClock::now())) {
+            d.refusal = ConsoleRefusal::login_blocked;
+            d.detail = req.remote_addr;
+            return d;
+        }
         const auto sensors_now = current_sensors();
         if (req.method == "PUT" && req.path == k_mlogc_path) {
             const auto credentials = parse_basic_auth(req.get_header_value("Authorization"));
@@ -342,14 +411,17 @@ struct ConsoleReceiver::Impl {
 
     // Before the body is read. A refusal of a small body is answered after httplib read
     // it (in serve() or on_error()), so the connection stays in step; a large body is
-    // not read: the answer comes now and the connection ends.
+    // not read: the answer comes now and the connection ends, as it does for a
+    // connection beyond the bound (its thread must be free for the next one).
     httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res)
     {
         if (!t_request.set) {
             t_request = decide(req);
         }
-        if (t_request.refusal && t_request.refusal != ConsoleRefusal::too_large &&
-            t_request.declared.value_or(k_unread_body + 1) > k_unread_body) {
+        const bool large = t_request.refusal != ConsoleRefusal::too_large &&
+                           t_request.declared.value_or(k_unread_body + 1) > k_unread_body;
+        if (t_request.refusal &&
+            (large || t_request.refusal == ConsoleRefusal::too_many_connections)) {
             const RequestContext d = std::move(t_request);
             t_request = RequestContext{};
             refuse_unread(req, res, d);
@@ -483,10 +555,12 @@ struct ConsoleReceiver::Impl {
     }
 
     // Every second: connections reading one request for longer than the deadline are
-    // shut down (their worker then finishes and closes them).
+    // shut down (their worker then finishes and closes them), and the connection gauges
+    // are reported when they changed (a connection that sends nothing reports nothing).
     void watch()
     {
         const int port = options.address.port;
+        std::pair<std::size_t, std::size_t> gauges{0, 0};
         std::unique_lock lock(watch_mutex);
         while (!watch_stop) {
             watch_wake.wait_for(lock, std::chrono::seconds(1));
@@ -494,6 +568,17 @@ struct ConsoleReceiver::Impl {
                 break;
             }
             lock.unlock();
+            const std::pair now_gauges{outbox->open.load(std::memory_order_relaxed),
+                                       outbox->waiting_now()};
+            if (now_gauges != gauges) {
+                gauges = now_gauges;
+                ConsoleReport status; // no sensor: the gauges only
+                status.open_connections = gauges.first;
+                status.waiting_connections = gauges.second;
+                std::vector<ConsoleReport> one;
+                one.push_back(std::move(status));
+                outbox->report(std::move(one));
+            }
             const std::vector<Connection> now_open = connections_on(port);
             lock.lock();
             const auto now = SteadyClock::now();
@@ -538,6 +623,8 @@ ConsoleReceiver::ConsoleReceiver(ConsoleOptions options, std::shared_ptr<const S
     m_impl->sensors = sensors ? std::move(sensors) : std::make_shared<const SensorTable>();
     m_impl->writer = writer;
     m_impl->outbox->report = std::move(report);
+    m_impl->logins = std::make_unique<LoginFailures>(m_impl->options.login_failures,
+                                                     m_impl->options.login_window);
     if (writer != nullptr) {
         writer->set_after_markers([box = m_impl->outbox] { box->flush(); });
     }
@@ -555,18 +642,32 @@ Result<void> ConsoleReceiver::bind()
 {
     Impl* impl = m_impl.get();
     const ConsoleOptions& o = impl->options;
+    std::function<int()> listening;
     if (!o.tls_cert.empty()) {
-        auto tls = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+        auto tls = std::make_unique<ListeningServer<httplib::SSLServer>>(o.tls_cert.c_str(),
+                                                                         o.tls_key.c_str());
         if (!tls->is_valid()) {
             return fail("cannot load the TLS certificate " + o.tls_cert + " or key " + o.tls_key);
         }
+        listening = [s = tls.get()] { return s->listening_socket(); };
         impl->server = std::move(tls);
     } else {
-        impl->server = std::make_unique<httplib::Server>();
+        auto plain = std::make_unique<ListeningServer<httplib::Server>>();
+        listening = [s = plain.get()] { return s->listening_socket(); };
+        impl->server = std::move(plain);
     }
     httplib::Server& server = *impl->server;
     server.new_task_queue = [impl] {
-        return new BoundedPool(impl->options.workers, impl->options.pending, &impl->outbox->open);
+        // A connection beyond the bound that sent no request: counted as refused.
+        Overflow overflow{impl->options.overflow_threads, [impl] {
+                              ConsoleReport r;
+                              r.sensor = "-";
+                              r.refusal = ConsoleRefusal::too_many_connections;
+                              impl->emit(std::move(r));
+                          }};
+        return new BoundedPool(impl->options.workers, impl->options.pending,
+                               PoolGauges{&impl->outbox->open, &impl->outbox->waiting},
+                               std::move(overflow));
     };
     server.set_socket_options([](socket_t sock) {
         const int yes = 1;
@@ -610,6 +711,7 @@ Result<void> ConsoleReceiver::bind()
         return fail("cannot listen on " + o.address.host + ":" + std::to_string(o.address.port) +
                     ": " + (err != 0 ? errno_text(err) : "bind failed"));
     }
+    impl->outbox->listening.store(listening(), std::memory_order_relaxed);
     return ok();
 }
 
@@ -643,6 +745,7 @@ void ConsoleReceiver::stop()
     if (!m_thread.joinable()) {
         return;
     }
+    impl->outbox->listening.store(-1, std::memory_order_relaxed); // closed by stop()
     impl->server->stop();
     std::unique_lock lock(impl->run_mutex);
     while (!impl->finished) {
@@ -659,8 +762,11 @@ void ConsoleReceiver::stop()
 
 void ConsoleReceiver::set_sensors(std::shared_ptr<const SensorTable> sensors)
 {
-    const std::lock_guard lock(m_impl->sensors_mutex);
-    m_impl->sensors = std::move(sensors);
+    {
+        const std::lock_guard lock(m_impl->sensors_mutex);
+        m_impl->sensors = std::move(sensors);
+    }
+    m_impl->logins->clear();
 }
 
 std::size_t ConsoleReceiver::open_connections() const noexcept

@@ -38,13 +38,21 @@ struct ConsoleOptions {
     std::size_t max_body = 4 * 1024 * 1024; // larger entries get 409 "too large"
     std::size_t workers = 16;               // requests served at once (one per connection)
     std::size_t pending = 32;               // accepted connections waiting for a worker
-    std::chrono::seconds read_timeout{10};  // each read of a request
-    std::chrono::seconds deadline{60};      // a whole request, read to answer
-    std::chrono::seconds commit_wait{30};   // for the writer's answer, then 503
-    double rate = 0;                        // uploads per second per sensor, 0: no limit
+    // Threads that answer connections beyond workers + pending with a counted 503
+    // ("too many connections"); 0: they wait unseen in the kernel's listen queue.
+    std::size_t overflow_threads = 2;
+    std::chrono::seconds read_timeout{10}; // each read of a request
+    std::chrono::seconds deadline{60};     // a whole request, read to answer
+    std::chrono::seconds commit_wait{30};  // for the writer's answer, then 503
+    double rate = 0;                       // uploads per second per sensor, 0: no limit
+    // Failed logins (401) from one client address within login_window of its first:
+    // beyond, the address gets 429 without a password check until the window ends.
+    std::size_t login_failures = 10; // 0: no limit
+    std::chrono::seconds login_window{60};
 };
 
-// One upload's outcome, for the counters and the live views.
+// One upload's outcome, for the counters and the live views; or, with an empty sensor,
+// only the connection gauges (sent by the watchdog when they change).
 struct ConsoleReport {
     std::string sensor; // "-" when no valid credentials or token came with it
     std::optional<ConsoleRefusal> refusal;
@@ -52,6 +60,8 @@ struct ConsoleReport {
     std::uint64_t bytes = 0;           // the body's
     std::optional<StoredEvent> stored; // set when newly stored: for the live views
     std::size_t open_connections = 0;  // the receiver's, when this was reported
+    // Accepted and waiting for a thread, plus those in the kernel's accept queue.
+    std::size_t waiting_connections = 0;
 };
 
 class ConsoleReceiver {
@@ -74,7 +84,8 @@ public:
     void start();
     // Stops accepting, closes open connections, joins every thread. Idempotent.
     void stop();
-    // Swaps the sensors in force (SIGHUP); requests in flight keep the old table.
+    // Swaps the sensors in force (SIGHUP) and forgets failed logins; requests in flight
+    // keep the old table.
     void set_sensors(std::shared_ptr<const SensorTable> sensors);
     // Connections accepted and not yet closed.
     [[nodiscard]] std::size_t open_connections() const noexcept;

@@ -317,10 +317,15 @@ mso::Result<void> serve_dashboard(std::optional<mso::WebServer>& web,
 }
 
 // The console's report of one upload, on the loop thread: its sensor's counters, and the
-// event (when newly stored) into the live views with its source.
+// event (when newly stored) into the live views with its source. A report without a
+// sensor only updates the connection gauges.
 void count_console_report(mso::Server& server, mso::Collector& c, const mso::ConsoleReport& r)
 {
     c.console_status().connections = r.open_connections;
+    c.console_status().waiting = r.waiting_connections;
+    if (r.sensor.empty()) {
+        return;
+    }
     mso::SensorCounters& counters = c.console_status().sensors[r.sensor];
     ++counters.requests;
     counters.last_seen = static_cast<std::int64_t>(std::time(nullptr));

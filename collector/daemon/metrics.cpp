@@ -401,6 +401,12 @@ void render_console(std::string& out, const ConsoleStatus& console)
     constexpr std::string_view open = "modsec_observe_console_connections";
     append_family(out, open, "Console connections open now.", MetricType::gauge);
     append_sample(out, open, {}, console.connections);
+    constexpr std::string_view waiting = "modsec_observe_console_connections_waiting";
+    append_family(out, waiting,
+                  "Console connections waiting for a thread, or not yet accepted (beyond the "
+                  "waiting room, in the kernel's accept queue).",
+                  MetricType::gauge);
+    append_sample(out, waiting, {}, console.waiting);
 }
 
 void render_collector(std::string& out, const Collector& collector,

@@ -169,6 +169,7 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
         json console = json::object();
         console["listen"] = m_console.listen;
         console["connections"] = m_console.connections;
+        console["waiting"] = m_console.waiting;
         json sensors = json::object();
         for (const auto& [name, s] : m_console.sensors) {
             json refused = json::object();

@@ -90,6 +90,7 @@ struct ConsoleStatus {
     bool enabled = false;
     std::string listen;            // "http://127.0.0.1:9800", "" when off
     std::uint64_t connections = 0; // open now
+    std::uint64_t waiting = 0;     // of which waiting for a thread, or not yet accepted
     std::map<std::string, SensorCounters, std::less<>> sensors;
 };
 

@@ -11,8 +11,10 @@ import hashlib
 import http.client
 import json
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -41,7 +43,7 @@ def basic(user: str, password: str) -> str:
 
 
 class Receiver:
-    def __init__(self, binaries, extra: list[str] | None = None) -> None:
+    def __init__(self, binaries, extra: list[str] | None = None, deadline: int = 3) -> None:
         self.state = short_temp_dir("msoit-hst")
         self.files = short_temp_dir("msoit-hsf")
         self.port = free_port()
@@ -58,7 +60,7 @@ class Receiver:
                                        f"faraway {self.far_token} 192.0.2.0/24\n")
         args = ["--state-dir", str(self.state), "--console-listen", f"127.0.0.1:{self.port}",
                 "--sensors", str(sensors), "--v3-sensors", str(self.files / "v3"),
-                "--console-max-body", "64K", "--console-deadline", "3",
+                "--console-max-body", "64K", "--console-deadline", str(deadline),
                 "--console-workers", "4"] + (extra or [])
         self.collector = Collector(binaries.daemon, binaries.cli, extra_args=args,
                                    metrics_port=self.metrics_port)
@@ -94,6 +96,13 @@ class Receiver:
         headers = {"Authorization": basic(user, password)}
         headers.update(extra or {})
         return self.request("PUT", "/rpc/auditLogReceiver", body, headers)[0]
+
+    def upload(self, conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
+        """A PUT of `body` as web1 on `conn`: (status, answer body)."""
+        conn.request("PUT", "/rpc/auditLogReceiver", body=body,
+                     headers={"Authorization": basic("web1", "pw1")})
+        r = conn.getresponse()
+        return r.status, r.read()
 
     def health(self) -> dict:
         p = self.collector.cli_run("health", "--json")
@@ -260,6 +269,96 @@ def test_many_connections_and_garbage(rx):
     s.close()
     wait_for(lambda: rx.refused("web1", "too_large") >= 1, "too large counted")
     still_serves(rx, entry)
+
+
+def test_connections_beyond_the_bound_are_refused_and_counted(binaries):
+    """4 workers and 32 waiting: the connections beyond them are answered 503 (mlogc
+    keeps the entry) and counted as too_many_connections, under the sensor when the
+    request has its credentials and under "-" when the connection sent nothing; the
+    waiting ones show in the `waiting` gauge. Then everything is served again."""
+    r = Receiver(binaries, deadline=60).start()
+    holders: list[socket.socket] = []
+    stop = threading.Event()
+
+    def trickle() -> None:
+        # Keeps the workers' requests unfinished (a byte of a header every 2 s: within
+        # the 10 s read timeout, far from the 60 s deadline).
+        while not stop.wait(2):
+            for s in list(holders):
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    pass
+
+    def hold(n: int) -> None:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", r.port), timeout=30)
+            s.sendall(b"PUT /rpc/auditLogReceiver HTTP/1.1\r\nX-Hold: ")
+            holders.append(s)
+
+    keeper = threading.Thread(target=trickle, daemon=True)
+    keeper.start()
+    try:
+        entry = native_entries()[0]
+        hold(4)  # the workers take these ...
+        wait_for(lambda: r.health()["connections"] == 4 and r.health()["waiting"] == 0,
+                 "four connections served")
+        hold(32)  # ... and these wait for them
+        wait_for(lambda: r.health()["waiting"] == 32, "32 connections waiting")
+        status, _, text = r.collector.fetch_metrics()
+        assert status == 200
+        assert "modsec_observe_console_connections_waiting 32" in text
+        # Beyond the bound: answered at once, counted under the sensor.
+        answers = []
+        for _ in range(3):
+            conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=30)
+            answers.append(r.upload(conn, entry))
+            conn.close()
+        assert [a[0] for a in answers] == [503] * 3, answers
+        assert all(a[1].startswith(b"too_many_connections") for a in answers), answers
+        # Connections beyond the bound that send nothing: counted under "-".
+        for _ in range(2):
+            socket.create_connection(("127.0.0.1", r.port), timeout=30).close()
+        wait_for(lambda: r.refused("-", "too_many_connections") == 2,
+                 "the silent connections counted")
+        assert r.refused("web1", "too_many_connections") == 3
+        assert r.stored("web1") == 0
+        status, _, text = r.collector.fetch_metrics()
+        assert ('modsec_observe_console_refused_total{sensor="web1",'
+                'reason="too_many_connections"} 3') in text
+        assert ('modsec_observe_console_refused_total{sensor="-",'
+                'reason="too_many_connections"} 2') in text
+        stop.set()
+        keeper.join()
+        for s in holders:
+            s.close()
+        wait_for(lambda: r.health()["waiting"] == 0, "nothing waiting")
+        still_serves(r, entry)
+        assert r.refused("web1", "too_many_connections") == 3
+    finally:
+        stop.set()
+        for s in holders:
+            s.close()
+        r.cleanup()
+
+
+def test_a_password_guessing_address_is_refused_and_counted(rx):
+    """10 failed logins from one address within a minute: from then on it gets 429
+    without a password check, even with the right password, each counted as
+    login_blocked; a reload of the sensors (SIGHUP) forgets the failures."""
+    entry = native_entries()[0]
+    for i in range(10):
+        assert rx.put(entry, password=f"guess{i}") == 401
+    assert rx.put(entry, password="guess10") == 429
+    assert rx.put(entry) == 429
+    wait_for(lambda: rx.refused("-", "login_blocked") == 2, "the 429s counted")
+    assert rx.refused("-", "unauthorized") == 10
+    assert rx.stored("web1") == 0
+    status, _, text = rx.collector.fetch_metrics()
+    assert 'modsec_observe_console_refused_total{sensor="-",reason="login_blocked"} 2' in text
+    rx.collector.send_signal(signal.SIGHUP)
+    wait_for(lambda: rx.put(entry) == 200, "the address served again after the reload")
+    wait_for(lambda: rx.stored("web1") == 1, "the entry stored")
 
 
 def test_metrics_expose_console_counters(rx):

@@ -108,12 +108,13 @@ TEST(ConsoleEntry, AnswersAsMlogcReadsThem)
     };
     // 409 only for what can never be accepted; whatever may succeed later is retried.
     const std::vector<Case> cases = {
-        {ConsoleRefusal::unauthorized, 401}, {ConsoleRefusal::forbidden, 403},
-        {ConsoleRefusal::not_found, 404},    {ConsoleRefusal::too_large, 409},
-        {ConsoleRefusal::malformed, 409},    {ConsoleRefusal::hash_mismatch, 409},
-        {ConsoleRefusal::rate_limited, 503}, {ConsoleRefusal::store_busy, 503},
-        {ConsoleRefusal::store_error, 503},  {ConsoleRefusal::no_history, 503},
-        {ConsoleRefusal::bad_request, 400},
+        {ConsoleRefusal::unauthorized, 401},  {ConsoleRefusal::forbidden, 403},
+        {ConsoleRefusal::not_found, 404},     {ConsoleRefusal::too_large, 409},
+        {ConsoleRefusal::malformed, 409},     {ConsoleRefusal::hash_mismatch, 409},
+        {ConsoleRefusal::rate_limited, 503},  {ConsoleRefusal::store_busy, 503},
+        {ConsoleRefusal::store_error, 503},   {ConsoleRefusal::no_history, 503},
+        {ConsoleRefusal::bad_request, 400},   {ConsoleRefusal::too_many_connections, 503},
+        {ConsoleRefusal::login_blocked, 429},
     };
     for (const Case& c : cases) {
         EXPECT_EQ(answer_for(c.refusal, "").status, c.status) << refusal_name(c.refusal);
