@@ -4,7 +4,7 @@
 // with `rule` and `events` with `rule` (docs/protocol.md); every value from requests is
 // text (dom.js).
 import { append, el, link, num, table } from "./dom.js";
-import { WINDOWS, api, card, seriesGrid, verdictOf, windowPicker } from "./views.js";
+import { WINDOWS, api, card, keepsHistory, seriesGrid, verdictOf, windowPicker } from "./views.js";
 
 const EXAMPLES = 20;
 const MAX_VHOSTS = 20;
@@ -16,10 +16,11 @@ export async function rule(main, route) {
   const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[2])[1];
   const resolution = windowS > 86400 ? "hour" : "minute";
   const here = vhost ? ["rule", id, vhost] : ["rule", id];
+  const history = await keepsHistory();
   const [rules, windowed, series, examples] = await Promise.all([
     api("rules", { rule: id, vhost }),
-    // Without history (--no-history) a windowed `rules` is refused: the since-start lists.
-    api("rules", { rule: id, vhost, window: windowS }).catch(() => null),
+    // Only history counts a window's `rules`; without it, the since-start lists.
+    history ? api("rules", { rule: id, vhost, window: windowS }).catch(() => null) : null,
     api("timeseries", { rule: id, vhost, window: windowS, resolution }),
     api("events", { rule: id, vhost, window: windowS, limit: EXAMPLES }),
   ]);
