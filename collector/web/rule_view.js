@@ -85,7 +85,7 @@ function whereMatched(id, r, windowLabel, span) {
       r.matches !== undefined ? ` (${num(r.matches)} matches)` : "", `, last ${r.last_seen || "never"} · `,
       link("vhost view", ["vhost", r.vhost], { window: windowLabel })),
     // History counts the newest hits only, up to a bound: say from when.
-    r.top_since ? el("p", { class: "meta" }, `Paths and targets of the hits since ${r.top_since} (the newest ones).`) : null,
+    r.top_since ? el("p", { class: "meta top-since" }, `Paths and targets of the hits since ${r.top_since} (the newest ones).`) : null,
     el("div", { class: "pair" },
       list("paths", r.top_paths || [], "path"),
       list("targets", r.top_targets || [], null)));

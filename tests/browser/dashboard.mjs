@@ -544,7 +544,20 @@ async function withoutHistory() {
   facts.refused = refused;
 }
 
-const modes = { overview_paging: overviewPaging, no_history: withoutHistory };
+// A rule with more hits in the window than history counts paths and targets of: the
+// Rule view says since when its lists count, as the API's `top_since`.
+async function topSince() {
+  const q = `rule=${encodeURIComponent(config.rule)}&vhost=${encodeURIComponent(config.vhost)}`;
+  await open(`#/rule/${encodeURIComponent(config.rule)}/${encodeURIComponent(config.vhost)}?window=24h`);
+  const windowed = await api(`/api/rules?${q}&window=86400`);
+  facts.api_top_since = (windowed.rules[0] || {}).top_since || null;
+  facts.api_hits = (windowed.rules[0] || {}).hits || 0;
+  facts.notes = await page.$$eval("section.rule-vhost p.top-since", (ps) => ps.map((p) => p.textContent));
+  facts.paths = await page.$$eval("section.rule-vhost table.rule-paths tbody tr", (rs) => rs.length);
+  await shot("rule-top-since");
+}
+
+const modes = { overview_paging: overviewPaging, no_history: withoutHistory, top_since: topSince };
 
 try {
   await (modes[config.mode] || walkEveryView)();

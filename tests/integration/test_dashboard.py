@@ -333,6 +333,60 @@ def test_views_without_history(stack_factory):
             shutil.rmtree(state, ignore_errors=True)
 
 
+def test_rule_view_says_since_when_its_lists_count(binaries):
+    """A rule with more than 100,000 hits in the window (module datagrams straight to the
+    event socket, no Apache): history counts its paths and targets over the newest hits
+    only, and the Rule view says since when, as the API's `top_since`."""
+    template = (repo_root() / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json"
+                ).read_bytes().strip()
+    stamped = template.replace(b'"time_us":1763739600123456',
+                               b'"time_us":%d' % int(time.time() * 1e6))
+    head, tail = stamped.split(b'"unique_id":"aR9xAAAB"', 1)
+    state = short_temp_dir("msoit-t")
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli, extra_args=[
+        "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]).start()
+    ok = False
+    try:
+        deadline = time.monotonic() + 60  # the start waits for the sockets, not the dashboard
+        while True:
+            try:
+                fetch(port, "/api/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, collector.log_text()
+                time.sleep(0.2)
+        total, batch = 100_500, 10_000
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            for first in range(0, total, batch):
+                for i in range(first, min(total, first + batch)):
+                    s.sendto(head + b'"unique_id":"t%07d"' % i + tail, str(collector.event_socket))
+                # Paced by the history writer (its queue holds 100,000).
+                wait_api(port, "/api/health",
+                         lambda d, n=min(total, first + batch): d["history"]["written"] >= n,
+                         timeout=300)
+        health = wait_api(port, "/api/health", lambda d: d["history"]["written"] >= total)
+        assert health["history"]["written"] == total and health["history"]["queue_full"] == 0
+        shots = build_dir() / "dashboard-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        config = {"mode": "top_since", "url": f"http://127.0.0.1:{port}", "vhost": "block.test",
+                  "rule": SQLI_RULE, "shots": str(shots), "chromium": CHROMIUM}
+        report = run_browser(config)
+        print(json.dumps(report["facts"], indent=1))
+        assert report["failures"] == [] and report["console_errors"] == [], report
+        facts = report["facts"]
+        assert facts["api_hits"] == total and facts["api_top_since"]
+        assert facts["notes"] == [f"Paths and targets of the hits since {facts['api_top_since']} "
+                                  "(the newest ones)."]
+        assert facts["paths"] == 1
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(collector.dir, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)
+
+
 def test_users_file_and_tls_guard_every_path(binaries):
     """--http-users with --http-tls-cert/key: HTTPS with the test CA's certificate (a
     client that does not trust the CA is refused); every path needs a user of the htpasswd
