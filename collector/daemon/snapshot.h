@@ -27,9 +27,10 @@ namespace mso {
 
 // Version of the snapshot format written. Version 2 added the per-source accounting,
 // the ring events' sources and the aggregates of sources other than the module; a
-// version 1 snapshot still loads (everything in it came from the module). Other
-// versions are not loaded.
-inline constexpr int k_snapshot_version = 2;
+// version 1 snapshot still loads (everything in it came from the module). Version 3
+// added the score histograms per paranoia level; an older snapshot loads with them
+// empty (they count from the restart). Other versions are not loaded.
+inline constexpr int k_snapshot_version = 3;
 inline constexpr int k_snapshot_oldest_version = 1;
 // The document's "format" member.
 inline constexpr const char* k_snapshot_format = "modsec-observe-state";

@@ -1,4 +1,4 @@
-// The validating loader of the snapshot format (version 1, written by
+// The validating loader of the snapshot format (versions 1 to 3, written by
 // snapshot_save.cpp); see snapshot.h. It reads into a fresh Aggregator and EventRing
 // through snapshot_reader.h and hands them to the Collector only when every value
 // checked out.
@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <utility>
@@ -78,16 +79,11 @@ void read_top(SnapshotReader& r, const json& obj, const char* key, TopK& top,
     }
 }
 
-void read_histogram(SnapshotReader& r, const json& obj, const char* key, ScoreHistogram& h)
+void read_histogram_value(SnapshotReader& r, const json& value, ScoreHistogram& h)
 {
-    const json* value = r.object(obj, key);
-    const auto scope = r.enter(key);
-    if (value == nullptr) {
-        return;
-    }
-    r.u64(*value, "sum", h.sum);
-    r.u64(*value, "count", h.count);
-    const json* counts = r.member(*value, "counts");
+    r.u64(value, "sum", h.sum);
+    r.u64(value, "count", h.count);
+    const json* counts = r.member(value, "counts");
     const auto counts_scope = r.enter("counts");
     if (counts == nullptr || r.tuple(*counts, k_histogram_buckets) == nullptr) {
         return;
@@ -96,6 +92,32 @@ void read_histogram(SnapshotReader& r, const json& obj, const char* key, ScoreHi
         const auto item = r.enter(i);
         if (!r.u64_value((*counts)[i], h.counts[i])) {
             return;
+        }
+    }
+}
+
+void read_histogram(SnapshotReader& r, const json& obj, const char* key, ScoreHistogram& h)
+{
+    const json* value = r.object(obj, key);
+    const auto scope = r.enter(key);
+    if (value != nullptr) {
+        read_histogram_value(r, *value, h);
+    }
+}
+
+// Version 3's histograms per paranoia level: exactly one per level.
+void read_levels(SnapshotReader& r, const json& obj, const char* key,
+                 std::array<ScoreHistogram, k_paranoia_levels>& levels)
+{
+    const json* list = r.member(obj, key);
+    const auto scope = r.enter(key);
+    if (list == nullptr || r.tuple(*list, k_paranoia_levels) == nullptr) {
+        return;
+    }
+    for (std::size_t i = 0; i < k_paranoia_levels && !r.failed(); ++i) {
+        const auto item = r.enter(i);
+        if (const json* value = r.object((*list)[i], nullptr)) {
+            read_histogram_value(r, *value, levels[i]);
         }
     }
 }
@@ -186,7 +208,7 @@ void read_rule(SnapshotReader& r, const json& obj, VhostStats& v, Aggregator& ag
 }
 
 void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
-                std::set<std::string, std::less<>>& names, Budget& budget)
+                std::set<std::string, std::less<>>& names, Budget& budget, int version)
 {
     std::string name;
     if (!r.string(obj, "name", name)) {
@@ -248,6 +270,11 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
     }
     read_histogram(r, obj, "inbound_scores", v.inbound_scores);
     read_histogram(r, obj, "outbound_scores", v.outbound_scores);
+    // Before version 3 the levels were not kept: they start empty.
+    if (version >= 3) {
+        read_levels(r, obj, "inbound_pl_scores", v.inbound_pl_scores);
+        read_levels(r, obj, "outbound_pl_scores", v.outbound_pl_scores);
+    }
     read_top(r, obj, "clients", v.clients, aggregator);
     read_top(r, obj, "paths", v.paths, aggregator);
     read_top(r, obj, "agents", v.agents, aggregator);
@@ -273,7 +300,7 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
 }
 
 // The vhosts of one aggregator (the module's, or one source's).
-void read_vhosts(SnapshotReader& r, const json& obj, Aggregator& aggregator)
+void read_vhosts(SnapshotReader& r, const json& obj, Aggregator& aggregator, int version)
 {
     if (const json* vhosts = r.array(obj, "vhosts", k_max_vhosts)) {
         const auto scope = r.enter("vhosts");
@@ -282,7 +309,7 @@ void read_vhosts(SnapshotReader& r, const json& obj, Aggregator& aggregator)
         for (std::size_t i = 0; i < vhosts->size() && !r.failed(); ++i) {
             const auto item = r.enter(i);
             if (const json* vhost = r.object((*vhosts)[i], nullptr)) {
-                read_vhost(r, *vhost, aggregator, names, budget);
+                read_vhost(r, *vhost, aggregator, names, budget, version);
             }
         }
     }
@@ -326,7 +353,7 @@ void read_source(SnapshotReader& r, const json& obj, SourceTable& table)
 
 // Version 2's sources: the accounting, and the aggregates of sources but the module.
 void read_sources(SnapshotReader& r, const json& doc, SourceTable& table,
-                  std::map<SourceId, Aggregator>& aggregates)
+                  std::map<SourceId, Aggregator>& aggregates, int version)
 {
     if (const json* sources = r.array(doc, "sources", k_max_sources + 1)) {
         const auto scope = r.enter("sources");
@@ -355,7 +382,7 @@ void read_sources(SnapshotReader& r, const json& doc, SourceTable& table,
         r.u64(*obj, "events_lost", events_lost);
         r.u64(*obj, "dropped", dropped);
         aggregator.restore_counters(events_lost, dropped);
-        read_vhosts(r, *obj, aggregator);
+        read_vhosts(r, *obj, aggregator, version);
         const SourceId id = name == k_other_source_name ? k_other_source_id : table.intern(name);
         if (id != k_module_source_id &&
             (aggregates.size() < k_max_source_aggregates || id == k_other_source_id)) {
@@ -383,20 +410,21 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
         return fail("version: not " + std::to_string(k_snapshot_oldest_version) + " to " +
                     std::to_string(k_snapshot_version));
     }
-    const bool with_sources = version->get<std::int64_t>() >= 2;
+    const int doc_version = static_cast<int>(version->get<std::int64_t>());
+    const bool with_sources = doc_version >= 2;
     Aggregator aggregator;
     std::uint64_t events_lost = 0;
     std::uint64_t dropped = 0;
     r.u64(doc, "events_lost", events_lost);
     r.u64(doc, "dropped", dropped);
     aggregator.restore_counters(events_lost, dropped);
-    read_vhosts(r, doc, aggregator);
+    read_vhosts(r, doc, aggregator, doc_version);
     SourceTable table;
     std::map<SourceId, Aggregator> source_aggregates;
     // Ring index -> source, for the events not of the module.
     std::map<std::size_t, SourceId> event_sources;
     if (with_sources) {
-        read_sources(r, doc, table, source_aggregates);
+        read_sources(r, doc, table, source_aggregates, doc_version);
         const json* pairs =
             r.array(doc, "event_sources", k_max_events_ring / k_snapshot_overflow_factor);
         const auto scope = r.enter("event_sources");

@@ -1,4 +1,5 @@
-// The snapshot format, version 2 (snapshot.h; version 1 lacked the sources): compact JSON, objects
+// The snapshot format, version 3 (snapshot.h; version 1 lacked the sources, version 2 the
+// score histograms per paranoia level): compact JSON, objects
 // for records and arrays for repeated tuples (status codes, heavy-hitter entries, time-series
 // points). Read back by snapshot.cpp; keep the two in step.
 #include "daemon/snapshot.h"
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -30,6 +32,15 @@ json top_json(const TopK& top)
 json histogram_json(const ScoreHistogram& h)
 {
     return json{{"counts", h.counts}, {"sum", h.sum}, {"count", h.count}};
+}
+
+json levels_json(const std::array<ScoreHistogram, k_paranoia_levels>& levels)
+{
+    json out = json::array();
+    for (const ScoreHistogram& h : levels) {
+        out.push_back(histogram_json(h));
+    }
+    return out;
 }
 
 json series_json(const std::deque<SeriesPoint>& points)
@@ -94,6 +105,8 @@ json vhost_json(const std::string& name, const VhostStats& v)
                 {"status", std::move(status)},
                 {"inbound_scores", histogram_json(v.inbound_scores)},
                 {"outbound_scores", histogram_json(v.outbound_scores)},
+                {"inbound_pl_scores", levels_json(v.inbound_pl_scores)},
+                {"outbound_pl_scores", levels_json(v.outbound_pl_scores)},
                 {"clients", top_json(v.clients)},
                 {"paths", top_json(v.paths)},
                 {"agents", top_json(v.agents)},

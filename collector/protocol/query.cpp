@@ -239,7 +239,15 @@ Result<void> read_command_keys(const json& request, Query& query)
         if (!rules) {
             return rules;
         }
-        return read_count(request, k_top_clients, query.shape.top_clients, k_max_top_clients);
+        auto clients =
+            read_count(request, k_top_clients, query.shape.top_clients, k_max_top_clients);
+        if (!clients) {
+            return clients;
+        }
+        std::optional<bool> levels;
+        auto read = read_bool(request, k_score_levels, levels);
+        query.shape.score_levels = levels.value_or(false);
+        return read;
     }
     case QueryCommand::top: {
         std::optional<std::string> list;
@@ -535,6 +543,9 @@ std::string request_line(const Query& query)
     }
     if (query.command == QueryCommand::stats && query.shape.top_clients != 0) {
         out[k_top_clients] = query.shape.top_clients;
+    }
+    if (query.command == QueryCommand::stats && query.shape.score_levels) {
+        out[k_score_levels] = true;
     }
     if (query.command == QueryCommand::tune || query.command == QueryCommand::readiness) {
         const TuneOptions& o = query.tune;

@@ -29,6 +29,7 @@ inline constexpr const char k_resolution[] = "resolution";
 inline constexpr const char k_limit[] = "limit";
 inline constexpr const char k_rules_limit[] = "rules_limit";
 inline constexpr const char k_top_clients[] = "top_clients";
+inline constexpr const char k_score_levels[] = "score_levels";
 inline constexpr const char k_client[] = "client";
 inline constexpr const char k_intercepted[] = "intercepted";
 inline constexpr const char k_path[] = "path";
@@ -60,6 +61,7 @@ enum class Resolution { minute, hour };
 struct StatsShape {
     std::size_t rules_limit = 0; // at most this many rules per vhost, most hits first (0: all)
     std::size_t top_clients = 0; // this many heaviest clients per vhost (0: none)
+    bool score_levels = false;   // the score histograms per paranoia level too
 
     bool operator==(const StatsShape&) const = default;
 };

@@ -22,7 +22,7 @@ using namespace query_key;
 constexpr std::array k_number_keys = {k_limit,  k_rules_limit, k_top_clients,
                                       k_status, k_since,       k_until};
 // Keys whose value is true or false on the wire.
-constexpr std::array k_bool_keys = {k_intercepted, k_would_block};
+constexpr std::array k_bool_keys = {k_intercepted, k_would_block, k_score_levels};
 // Keys whose value is a string (parse_query() checks which belong to which command).
 constexpr std::array k_string_keys = {k_vhost,  k_rule,   k_list, k_resolution, k_client,   k_path,
                                       k_engine, k_source, k_grep, k_cursor,     k_unique_id};

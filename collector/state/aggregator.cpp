@@ -118,6 +118,10 @@ void Aggregator::add(const RequestEvent& event, std::int64_t now)
     if (event.scores) {
         v->inbound_scores.observe(event.scores->inbound);
         v->outbound_scores.observe(event.scores->outbound);
+        for (std::size_t pl = 0; pl < k_paranoia_levels; ++pl) {
+            v->inbound_pl_scores[pl].observe(event.scores->inbound_pl[pl]);
+            v->outbound_pl_scores[pl].observe(event.scores->outbound_pl[pl]);
+        }
     } else {
         ++v->events_without_scores;
     }
@@ -191,8 +195,13 @@ void Aggregator::add(const CounterReport& report, std::int64_t now)
     // Requests without an event had no findings, hence a score of 0; those whose event
     // was lost are left out of the distribution.
     if (report.requests > report.events_lost) {
-        v->inbound_scores.observe(0, report.requests - report.events_lost);
-        v->outbound_scores.observe(0, report.requests - report.events_lost);
+        const std::uint64_t clean = report.requests - report.events_lost;
+        v->inbound_scores.observe(0, clean);
+        v->outbound_scores.observe(0, clean);
+        for (std::size_t pl = 0; pl < k_paranoia_levels; ++pl) {
+            v->inbound_pl_scores[pl].observe(0, clean);
+            v->outbound_pl_scores[pl].observe(0, clean);
+        }
     }
     add_port(*v, report.port);
     for (const auto& [code, count] : report.status) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -20,6 +21,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 namespace mso {
@@ -40,6 +42,10 @@ inline constexpr std::size_t k_max_statuses_per_vhost = 1000;
 // (paths, targets); see top_k.h for the error bound.
 inline constexpr std::size_t k_top_capacity = 64;
 inline constexpr std::size_t k_rule_top_capacity = 8;
+// CRS's paranoia levels (AnomalyScores::inbound_pl has one score per level).
+inline constexpr std::size_t k_paranoia_levels =
+    std::tuple_size_v<decltype(AnomalyScores::inbound_pl)>;
+
 static_assert(k_max_rules_limit == k_max_rules_per_vhost && k_max_top_clients == k_top_capacity,
               "the query limits of protocol/query.h are the bounds kept per vhost");
 
@@ -80,6 +86,11 @@ struct VhostStats {
     std::int64_t last_seen = 0;
     ScoreHistogram inbound_scores; // events with scores, plus clean requests as 0
     ScoreHistogram outbound_scores;
+    // The same requests by the score each paranoia level's rules added (CRS's
+    // inbound_anomaly_score_pl1..4), [0] for PL 1; a level above the detection paranoia
+    // level runs no rules and counts 0. Every one has inbound_scores' count.
+    std::array<ScoreHistogram, k_paranoia_levels> inbound_pl_scores;
+    std::array<ScoreHistogram, k_paranoia_levels> outbound_pl_scores;
     // Heavy hitters over request events (flagged requests; every request with
     // ModSecObserveEvents all); targets over findings.
     TopK clients{k_top_capacity};

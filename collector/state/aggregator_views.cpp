@@ -23,6 +23,16 @@ json histogram_json(const ScoreHistogram& h)
                 {"count", h.count}};
 }
 
+// Per paranoia level, PL 1 first; without the bounds, which are inbound's.
+json levels_json(const std::array<ScoreHistogram, k_paranoia_levels>& levels)
+{
+    json out = json::array();
+    for (const ScoreHistogram& h : levels) {
+        out.push_back(json{{"counts", h.counts}, {"sum", h.sum}, {"count", h.count}});
+    }
+    return out;
+}
+
 json top_json(const std::vector<TopEntry>& entries)
 {
     json out = json::array();
@@ -80,6 +90,10 @@ json vhost_json(const std::string& name, const VhostStats& v, const StatsShape& 
     out["status"] = std::move(status);
     out["scores"] = json{{"inbound", histogram_json(v.inbound_scores)},
                          {"outbound", histogram_json(v.outbound_scores)}};
+    if (shape.score_levels) {
+        out["scores"]["inbound_pl"] = levels_json(v.inbound_pl_scores);
+        out["scores"]["outbound_pl"] = levels_json(v.outbound_pl_scores);
+    }
     json rules = json::array();
     for (const auto& [id, rule] : sorted_rules(v, shape.rules_limit)) {
         rules.push_back(json{{"id", *id},

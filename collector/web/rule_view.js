@@ -4,7 +4,7 @@
 // with `rule` and `events` with `rule` (docs/protocol.md); every value from requests is
 // text (dom.js).
 import { append, el, link, num, table } from "./dom.js";
-import { WINDOWS, api, card, seriesGrid, verdictOf, windowPicker } from "./views.js";
+import { WINDOWS, api, card, keepsHistory, seriesGrid, verdictOf, windowPicker } from "./views.js";
 
 const EXAMPLES = 20;
 const MAX_VHOSTS = 20;
@@ -16,10 +16,11 @@ export async function rule(main, route) {
   const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[2])[1];
   const resolution = windowS > 86400 ? "hour" : "minute";
   const here = vhost ? ["rule", id, vhost] : ["rule", id];
+  const history = await keepsHistory();
   const [rules, windowed, series, examples] = await Promise.all([
     api("rules", { rule: id, vhost }),
-    // Without history (--no-history) a windowed `rules` is refused: the since-start lists.
-    api("rules", { rule: id, vhost, window: windowS }).catch(() => null),
+    // Only history counts a window's `rules`; without it, the since-start lists.
+    history ? api("rules", { rule: id, vhost, window: windowS }).catch(() => null) : null,
     api("timeseries", { rule: id, vhost, window: windowS, resolution }),
     api("events", { rule: id, vhost, window: windowS, limit: EXAMPLES }),
   ]);
@@ -84,7 +85,7 @@ function whereMatched(id, r, windowLabel, span) {
       r.matches !== undefined ? ` (${num(r.matches)} matches)` : "", `, last ${r.last_seen || "never"} · `,
       link("vhost view", ["vhost", r.vhost], { window: windowLabel })),
     // History counts the newest hits only, up to a bound: say from when.
-    r.top_since ? el("p", { class: "meta" }, `Paths and targets of the hits since ${r.top_since} (the newest ones).`) : null,
+    r.top_since ? el("p", { class: "meta top-since" }, `Paths and targets of the hits since ${r.top_since} (the newest ones).`) : null,
     el("div", { class: "pair" },
       list("paths", r.top_paths || [], "path"),
       list("targets", r.top_targets || [], null)));

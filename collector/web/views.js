@@ -19,6 +19,18 @@ export async function api(cmd, params = {}) {
   return answer;
 }
 
+// Whether the collector keeps history (`health`'s history.enabled), asked once per page
+// load: without it the views ask memory instead or say so, rather than be refused.
+let historyKept = null;
+export function keepsHistory() {
+  if (historyKept === null) {
+    historyKept = api("health").then((h) => Boolean(h.history && h.history.enabled), () => true);
+  }
+  return historyKept;
+}
+
+const NO_HISTORY = "this collector keeps no history (--no-history, or no --state-dir)";
+
 function setStatus(text) {
   const status = document.getElementById("status");
   if (status) status.textContent = text;
@@ -42,6 +54,27 @@ function pager(total, page, hashForPage) {
     page > 1 ? link("‹ previous", ...hashForPage(page - 1)) : el("span", {}, "‹ previous"),
     el("span", { class: "page" }, `page ${page} of ${pages}`),
     page < pages ? link("next ›", ...hashForPage(page + 1)) : el("span", {}, "next ›"));
+}
+
+// The filters form of a view: `filters` as [name, "text" | [options]], prefilled from
+// `params`; `submit` gets the trimmed values.
+function filterForm(id, filters, params, label, submit) {
+  const form = el("form", { id, class: "filters" });
+  for (const [key, type] of filters) {
+    const input = Array.isArray(type)
+      ? el("select", { name: key }, type.map((o) => el("option", { value: o }, o || "any")))
+      : el("input", { name: key, type, placeholder: key === "window" ? "e.g. 24h" : "" });
+    input.value = params[key] || "";
+    append(form, el("label", {}, key, input));
+  }
+  append(form, el("button", { type: "submit" }, label));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const next = {};
+    for (const [key] of filters) next[key] = form.elements[key].value.trim();
+    submit(next);
+  });
+  return form;
 }
 
 // ---- Overview ----
@@ -90,11 +123,52 @@ export async function overview(main, route) {
     table([...headers, "last hour"], rows, { id: "vhosts" }),
     pager(vhosts.length, page, (p) => [[], { sort, dir: descending ? "desc" : "asc", page: p }]),
   ]);
-  // The sparklines come after the table, for the rows on this page only; leaving the
-  // view stops the ones not asked yet.
+  const sourcesSection = el("section", { id: "sources-section" });
+  append(main, sourcesSection);
+  // The sparklines and the sources come after the table (`sources` may scan history),
+  // the sparklines for the rows on this page only; leaving the view stops the ones not
+  // asked yet.
   let left = false;
   sparklines([...main.querySelectorAll("#vhosts td.spark")], () => left);
+  sources(sourcesSection, () => left);
   return () => { left = true; };
+}
+
+const SOURCES_SHOWN = 50;
+
+// Where the events come from (`sources`): the module and each receiver's sensors or
+// imports, most recently seen first; the sources only history still knows, by name.
+async function sources(section, stopped) {
+  let answer;
+  try {
+    answer = await api("sources");
+  } catch (e) {
+    if (stopped()) return;
+    append(section, el("h2", {}, "Sources"), el("p", { class: "error" }, String(e.message || e)));
+    section.dataset.ready = "true";
+    return;
+  }
+  if (stopped()) return;
+  const live = answer.sources || [];
+  const known = new Set(live.map((s) => s.source));
+  const storedOnly = (answer.history || []).filter((h) => !known.has(h.source));
+  const skew = (s) => (s.clock_skew_s ? `${s.clock_skew_s.last} s (${s.clock_skew_s.min} to ${s.clock_skew_s.max})` : "–");
+  const rows = live.slice(0, SOURCES_SHOWN).map((s) => el("tr", {},
+    el("td", {}, link(s.source, ["events"], { source: s.source })),
+    el("td", { class: "num" }, num(s.events)),
+    el("td", {}, s.last_seen || ""),
+    el("td", { class: "num" }, s.last_seen_ago_s === undefined ? "" : `${num(s.last_seen_ago_s)} s`),
+    el("td", {}, s.last_event_time || ""),
+    el("td", {}, skew(s)),
+    el("td", { class: "num" }, num(s.refused || 0))));
+  append(section, [
+    el("h2", {}, "Sources"),
+    live.length > SOURCES_SHOWN ? el("p", { class: "meta" }, `The ${SOURCES_SHOWN} most recently seen of ${num(live.length)}.`) : null,
+    table(["source", "events", "last seen", "ago", "newest event", "clock skew (last, range)", "refused"], rows, { id: "sources" }),
+    storedOnly.length ? el("p", { class: "meta", id: "sources-history" }, "Only in history: ",
+      storedOnly.map((h, i) => [i ? ", " : "", link(h.source, ["events"], { source: h.source }), ` (${num(h.events)} events)`])) : null,
+  ]);
+  section.dataset.ready = "true";
 }
 
 const SPARK_FETCHES = 4; // at once: the collector serves 8 requests at a time, for every tab
@@ -169,17 +243,24 @@ export async function vhost(main, route) {
         el("td", {}, el("meter", { min: 0, max: most, value: r.hits })))), { id: "rules" }),
   ]);
   // Anomaly scores since the start (stats without a window: the histograms are all-time).
-  const scores = (await api("stats", { vhost: name, rules_limit: 1 })).vhosts[0];
+  const scores = (await api("stats", { vhost: name, rules_limit: 1, score_levels: true })).vhosts[0];
   if (scores && scores.scores) {
     const plotScores = el("div", { class: "plot", id: "scores" });
     append(main, [el("h2", {}, "Anomaly scores (requests per score range, since the start)"), plotScores]);
     drawScores(plotScores, scores.scores);
+    drawLevels(main, scores.scores);
   }
+  // The lists of the window come from history; memory counts them since the start.
+  const history = await keepsHistory();
   const lists = el("div", { class: "lists" });
-  append(main, lists);
+  append(main, [
+    history ? null : el("p", { class: "meta", id: "lists-since-start" },
+      `The lists below count since the collector started, not over ${windowName}: ${NO_HISTORY}.`),
+    lists,
+  ]);
   const listNames = [["clients", "client"], ["paths", "path"], ["agents", null], ["targets", null]];
   const answers = await Promise.all(listNames.map(([list]) =>
-    api("top", { list, vhost: name, window: windowS, limit: 10 })));
+    api("top", { list, vhost: name, window: history ? windowS : "", limit: 10 })));
   listNames.forEach(([list, filter], i) => {
     const rows = answers[i].top.map((t) => el("tr", {},
       el("td", { class: "value" }, filter ? link(t.value, ["events"], { vhost: name, [filter]: t.value, window: windowName }) : t.value),
@@ -219,7 +300,31 @@ function drawSeries(target, points, windowS, resolution) {
   }, data, target);
 }
 
-function drawScores(target, scores) {
+// Per paranoia level, as CRS counts them: the score each level's rules added to a
+// request (stats' inbound_pl / outbound_pl, the bounds of the blocking score). One small
+// histogram per level that raised a score; the levels that raised none are named.
+function drawLevels(main, scores) {
+  const inbound = scores.inbound_pl || [], outbound = scores.outbound_pl || [];
+  const raised = [], quiet = [];
+  inbound.forEach((h, i) => (h.sum > 0 || (outbound[i] && outbound[i].sum > 0) ? raised : quiet).push(i));
+  const grid = el("div", { class: "levels", id: "scores-pl" });
+  append(main, [
+    el("h2", {}, "Anomaly scores per paranoia level (the score each level's rules added)"),
+    grid,
+    quiet.length ? el("p", { class: "meta", id: "scores-pl-quiet" },
+      `No score raised at PL ${quiet.map((i) => i + 1).join(", ")}.`) : null,
+  ]);
+  for (const i of raised) {
+    const plot = el("div", { class: "plot", "data-pl": i + 1 });
+    append(grid, el("section", {}, el("h3", {}, `PL ${i + 1}`), plot));
+    drawScores(plot, {
+      inbound: { bounds: scores.inbound.bounds, counts: inbound[i].counts },
+      outbound: { counts: (outbound[i] || { counts: [] }).counts },
+    }, 160);
+  }
+}
+
+function drawScores(target, scores, height = 220) {
   const bounds = scores.inbound.bounds;
   const labels = bounds.map((b, i) => (i === 0 || bounds[i - 1] + 1 === b ? String(b) : `${bounds[i - 1] + 1}–${b}`))
     .concat(`>${bounds[bounds.length - 1]}`);
@@ -228,7 +333,7 @@ function drawScores(target, scores) {
   const bars = uPlot.paths.bars;
   // eslint-disable-next-line no-undef
   new uPlot({
-    width: Math.max(400, target.clientWidth || 900), height: 220,
+    width: Math.max(400, target.clientWidth || 900), height,
     scales: { x: { time: false, range: () => [-0.6, labels.length - 0.4] } },
     series: [{ label: "score", value: (u, i) => (i == null ? "" : labels[i]) },
       { label: "inbound", stroke: "#c0392b", fill: "rgba(192,57,43,0.35)", paths: bars({ size: [0.4], align: -1 }) },
@@ -248,19 +353,7 @@ const FILTERS = [
 
 export async function events(main, route) {
   const params = Object.fromEntries(route.params.entries());
-  const form = el("form", { id: "filters", class: "filters" });
-  for (const [key, type] of FILTERS) {
-    const input = Array.isArray(type)
-      ? el("select", { name: key }, type.map((o) => el("option", { value: o }, o || "any")))
-      : el("input", { name: key, type, placeholder: key === "window" ? "e.g. 24h" : "" });
-    input.value = params[key] || "";
-    append(form, el("label", {}, key, input));
-  }
-  append(form, el("button", { type: "submit" }, "Search"));
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const next = {};
-    for (const [key] of FILTERS) next[key] = form.elements[key].value.trim();
+  const form = filterForm("filters", FILTERS, params, "Search", (next) => {
     location.hash = hashFor(["events"], next);
   });
   append(main, [el("h1", {}, "Events"), form]);
@@ -318,21 +411,43 @@ export async function eventDetail(main, route) {
 
 // ---- Live ----
 
+// The filters of `tail` (docs/protocol.md): all the stream can filter on.
+const LIVE_FILTERS = [
+  ["vhost", "text"], ["rule", "text"], ["client", "text"],
+  ["intercepted", ["", "true", "false"]], ["source", "text"],
+];
+
+// New flagged requests as the collector receives them (/api/tail), filtered by the
+// stream itself. The filters and the paused state are in the URL: "#/live?vhost=x&paused=1"
+// opens paused. Pausing closes the stream (what arrives meanwhile is not shown) and
+// rewrites the URL without reloading the view, so the rows stay.
 export async function live(main, route) {
-  const params = Object.fromEntries(route.params.entries());
+  const filters = {};
+  for (const [key] of LIVE_FILTERS) {
+    if (route.params.get(key)) filters[key] = route.params.get(key);
+  }
+  let paused = route.params.get("paused") === "1";
+  const here = () => hashFor(["live"], { ...filters, paused: paused ? "1" : "" });
   const rows = el("tbody", {});
+  const problem = el("p", { id: "live-problem" }); // class "error" once there is one
   const counter = el("span", { id: "live-count" }, "0 events");
-  const button = el("button", { id: "pause", type: "button" }, "Pause");
+  const button = el("button", { id: "pause", type: "button" }, paused ? "Resume" : "Pause");
+  const form = filterForm("live-filters", LIVE_FILTERS, filters, "Apply", (next) => {
+    location.hash = hashFor(["live"], { ...next, paused: paused ? "1" : "" });
+  });
+  const shown = Object.keys(filters).length ? ` matching ${new URLSearchParams(filters)}` : "";
   append(main, [
     el("h1", {}, "Live"),
-    el("p", { class: "meta" }, "New flagged requests as they arrive",
-      Object.keys(params).length ? ` (${new URLSearchParams(params)})` : "", ". ", counter, " ", button),
+    form,
+    el("p", { class: "meta", id: "live-meta" }, `New flagged requests${shown} as they arrive. `, counter, " ", button),
+    problem,
     el("table", { id: "live" }, el("thead", {}, el("tr", {},
       ["time", "vhost", "client", "request", "status", "verdict", "rules"].map((h) => el("th", {}, h)))), rows),
   ]);
-  let source = null, seen = 0, paused = false;
+  let source = null, seen = 0;
   const open = () => {
-    source = new EventSource("/api/tail" + (Object.keys(params).length ? "?" + new URLSearchParams(params) : ""));
+    const query = new URLSearchParams(filters).toString();
+    source = new EventSource("/api/tail" + (query ? "?" + query : ""));
     source.onmessage = (m) => {
       const e = JSON.parse(m.data);
       if (e.dropped) {
@@ -342,17 +457,31 @@ export async function live(main, route) {
       seen += 1;
       counter.textContent = `${seen} events`;
       rows.prepend(el("tr", {},
-        el("td", {}, link(e.time || "", ["event", e.unique_id])), el("td", {}, e.vhost),
+        el("td", {}, link(e.time || "", ["event", e.unique_id], e.source && e.source !== "module" ? { source: e.source } : {})),
+        el("td", {}, e.vhost),
         el("td", {}, e.client), el("td", { class: "value" }, `${e.method} ${e.path}${e.query ? "?" + e.query : ""}`),
         el("td", { class: "num" }, e.status), el("td", {}, verdictOf(e)),
         el("td", {}, [...new Set(e.rules.map((r) => r.id).filter(Boolean))].join(" "))));
       while (rows.children.length > 500) rows.lastChild.remove();
     };
-    source.onopen = () => setStatus("live");
+    source.onopen = () => {
+      problem.className = "";
+      problem.textContent = "";
+      setStatus("live");
+    };
+    // A refused stream (a bad filter: 400; too many streams: 503) is not retried.
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) {
+        problem.className = "error";
+        problem.textContent = "The live stream was refused (a bad filter, or too many open streams).";
+        setStatus("stopped");
+      }
+    };
   };
   button.addEventListener("click", () => {
     paused = !paused;
     button.textContent = paused ? "Resume" : "Pause";
+    history.replaceState(null, "", here());
     if (paused) {
       source.close();
       setStatus("paused");
@@ -360,7 +489,11 @@ export async function live(main, route) {
       open();
     }
   });
-  open();
+  if (paused) {
+    setStatus("paused");
+  } else {
+    open();
+  }
   return () => source && source.close();
 }
 
@@ -388,6 +521,12 @@ function reasonList(reasons, attrs = {}) {
 export async function tuning(main, route) {
   const windowLabel = route.params.get("window") || "7d";
   const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[3])[1];
+  if (!(await keepsHistory())) {
+    append(main, [el("h1", {}, "Tuning"), el("p", { class: "meta", id: "no-history" },
+      `Tuning reads the requests kept in history, and ${NO_HISTORY}. Run the collector with `,
+      el("code", {}, "--state-dir DIR"), " to keep them.")]);
+    return null;
+  }
   if (route.args.length) return tuneVhost(main, route.args[0], windowLabel, windowS);
   const answer = await api("readiness", { window: windowS });
   const rows = answer.vhosts.map((v) => el("tr", {},

@@ -70,6 +70,17 @@ async function api(path) {
   return page.evaluate(async (p) => (await fetch(p)).json(), path);
 }
 
+// The API's answer once `ready(answer)` (history is written in batches), or the last
+// answer after WAIT.
+async function apiUntil(path, ready) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const answer = await api(path);
+    if (ready(answer) || Date.now() > deadline) return answer;
+    await page.waitForTimeout(250);
+  }
+}
+
 async function shot(name) {
   await page.screenshot({ path: `${config.shots}/${name}.png`, fullPage: true });
 }
@@ -185,6 +196,14 @@ async function walkEveryView() {
   facts.overview_vhosts = names;
   check(names.length === stats.vhosts.length, `overview lists ${names.length} vhosts, stats ${stats.vhosts.length}`);
   facts.overview_sparklines = await checkSparklines("overview");
+  // The sources under the vhosts, as `sources` lists them.
+  await page.waitForSelector(`#sources-section[data-ready="true"]`);
+  const sourcesAnswer = await api("/api/sources");
+  facts.overview_sources = await page.$$eval("#sources tbody tr", (rows) =>
+    rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent]));
+  check(JSON.stringify(facts.overview_sources.map((r) => r[0])) === JSON.stringify(sourcesAnswer.sources.map((x) => x.source)),
+    `overview sources ${JSON.stringify(facts.overview_sources)}, API ${JSON.stringify(sourcesAnswer.sources.map((x) => x.source))}`);
+  check(await page.$(`#sources a[href="#/events?source=module"]`) !== null, "the module source links to its events");
   await shot("overview");
   await page.click("#vhosts thead th:nth-child(1) a"); // sort by name, descending
   await page.waitForSelector(`main[data-ready="true"]`);
@@ -207,6 +226,22 @@ async function walkEveryView() {
   await page.waitForSelector("#scores canvas");
   facts.score_series = await page.$$eval("#scores .u-legend .u-series", (s) => s.length);
   check(facts.score_series === 3, `score histogram has ${facts.score_series} series (x + 2 expected)`);
+  // Per paranoia level: a histogram for each level whose rules raised a score, as the API.
+  const allTime = (await api(`/api/stats?vhost=${encodeURIComponent(config.vhost)}&rules_limit=1&score_levels=true`)).vhosts[0].scores;
+  const raised = allTime.inbound_pl.map((h, i) => (h.sum > 0 || allTime.outbound_pl[i].sum > 0 ? i + 1 : 0)).filter(Boolean);
+  await page.waitForFunction((n) => document.querySelectorAll("#scores-pl canvas").length >= n, raised.length);
+  facts.score_levels = await page.$$eval("#scores-pl .plot", (p) => p.map((x) => Number(x.dataset.pl)));
+  check(JSON.stringify(facts.score_levels) === JSON.stringify(raised), `levels plotted ${facts.score_levels}, API raised ${raised}`);
+  facts.score_level_series = await page.$$eval("#scores-pl .plot", (p) => p.map((x) => x.querySelectorAll(".u-legend .u-series").length));
+  check(facts.score_level_series.every((n) => n === 3), `level histograms' series ${facts.score_level_series}`);
+  facts.score_level_painted = await page.$$eval("#scores-pl canvas", (cs) => cs.map((c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let painted = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) painted++;
+    return painted;
+  }));
+  check(facts.score_level_painted.every((n) => n > 0), `an empty level histogram: ${facts.score_level_painted}`);
+  facts.score_levels_quiet = await page.$eval("#scores-pl-quiet", (p) => p.textContent).catch(() => "");
   const vstats = await api(`/api/stats?vhost=${encodeURIComponent(config.vhost)}&window=86400&rules_limit=20`);
   const ruleRows = await rowTexts("#rules");
   facts.vhost_rules = ruleRows.length;
@@ -336,14 +371,71 @@ async function walkEveryView() {
   await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
     marker.split("?")[0]);
   facts.live_rows = (await rowTexts("#live")).length;
-  await shot("live");
   await page.click("#pause");
+  facts.live_paused_hash = await page.evaluate(() => location.hash);
   const paused = `/paused-${Date.now()}?id=${encodeURIComponent("1' OR 1=1--")}`;
   await sendToApache(config.vhost, paused);
   await page.waitForTimeout(2000); // what is asserted is absence; the request was answered
   check(!(await page.$eval("#live tbody", (b) => b.textContent)).includes(paused.split("?")[0]),
     "the paused live view still received an event");
+  check(await rowTexts("#live").then((r) => r.length) === facts.live_rows, "pausing cleared the rows");
   await xssNeverRan("live");
+
+  // Filtered through the form: only the vhost's requests with the rule; the filters and
+  // the paused state are in the URL, and a reload keeps them.
+  await page.click("#pause"); // resume
+  facts.live_resumed_hash = await page.evaluate(() => location.hash);
+  await page.fill("#live-filters input[name=vhost]", config.vhost);
+  await page.fill("#live-filters input[name=rule]", config.rule);
+  await page.click("#live-filters button[type=submit]");
+  await page.waitForFunction(() => location.hash.includes("rule="));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  await page.waitForFunction(() => document.getElementById("status").textContent === "live");
+  facts.live_filter_hash = await page.evaluate(() => location.hash);
+  const stamp = Date.now();
+  const otherVhost = `/other-vhost-${stamp}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  const otherRule = `/other-rule-${stamp}?q=${encodeURIComponent("<script>alert(1)</script>")}`;
+  const wanted = `/wanted-${stamp}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  await sendToApache(config.xss_vhost, otherVhost);
+  await sendToApache(config.vhost, otherRule);
+  await sendToApache(config.vhost, wanted);
+  await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
+    wanted.split("?")[0]);
+  await page.waitForTimeout(2000); // the others were sent first; give them time to (not) come
+  const filtered = await rowTexts("#live");
+  facts.live_filtered_rows = filtered.length;
+  check(filtered.length === 1 && filtered[0].includes(wanted.split("?")[0]),
+    `filtered live view shows ${JSON.stringify(filtered)}`);
+  // The same events through the API: the two others did arrive, with what the filter excludes.
+  const otherEvents = await apiUntil(`/api/events?limit=50&path=${encodeURIComponent(otherVhost.split("?")[0])}`, (a) => a.events.length > 0);
+  check(otherEvents.events.length === 1, `the other vhost's request is not an event: ${JSON.stringify(otherEvents).slice(0, 300)}`);
+  const ruleEvents = await apiUntil(`/api/events?limit=50&vhost=${encodeURIComponent(config.vhost)}&path=${encodeURIComponent(otherRule.split("?")[0])}`, (a) => a.events.length > 0);
+  check(ruleEvents.events.length === 1 && !ruleEvents.events[0].rules.some((r) => r.id === config.rule),
+    `the other-rule request: ${JSON.stringify(ruleEvents.events.map((e) => e.rules.map((r) => r.id)))}`);
+  await shot("live");
+  await page.click("#pause");
+  const bookmark = await page.evaluate(() => location.hash);
+  facts.live_bookmark = bookmark;
+  await page.goto(config.url + "/" + bookmark);
+  await page.waitForSelector(`main[data-ready="true"]`);
+  facts.live_reloaded = await page.evaluate(() => ({
+    vhost: document.querySelector("#live-filters input[name=vhost]").value,
+    rule: document.querySelector("#live-filters input[name=rule]").value,
+    button: document.getElementById("pause").textContent,
+    status: document.getElementById("status").textContent,
+  }));
+  const afterReload = `/after-reload-${Date.now()}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  await sendToApache(config.vhost, afterReload);
+  await page.waitForTimeout(2000);
+  check(!(await page.$eval("#live tbody", (b) => b.textContent)).includes(afterReload.split("?")[0]),
+    "the live view opened paused still received an event");
+  await page.click("#pause");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "live");
+  const resumed = `/resumed-${Date.now()}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  await sendToApache(config.vhost, resumed);
+  await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
+    resumed.split("?")[0]);
+  facts.live_after_resume_hash = await page.evaluate(() => location.hash);
 
   // ---- Tuning: readiness per vhost, then one vhost's groups and proposals, as the API.
   await open("#/tuning?window=24h");
@@ -408,8 +500,67 @@ async function walkEveryView() {
   await shot("health");
 }
 
+// A collector without history (--no-history): every view loads without an error and
+// without a refused API request; the views that need the store count since the start
+// or say so.
+async function withoutHistory() {
+  const refused = [];
+  page.on("response", (r) => {
+    if (r.url().includes("/api/") && r.status() >= 400) refused.push(`${r.status()} ${r.url()}`);
+  });
+  await open("#/");
+  await page.waitForSelector(`#sources-section[data-ready="true"]`);
+  facts.overview_sparklines = await checkSparklines("overview");
+  for (const w of ["24h", "30d"]) {
+    await open(`#/vhost/${encodeURIComponent(config.vhost)}?window=${w}`);
+    await page.waitForSelector("#timeseries canvas");
+    await page.waitForSelector("#scores-pl canvas");
+    facts[`vhost_${w}_note`] = await page.$eval("#lists-since-start", (p) => p.textContent).catch(() => "");
+    facts[`vhost_${w}_clients`] = (await rowTexts("#top-clients")).length;
+    if (w === "24h") await shot("no-history-vhost");
+  }
+  await open(`#/rule/${config.rule}?window=24h`);
+  facts.rule_where = await page.$eval("#rule-where", (e) => e.textContent);
+  facts.rule_sections = await page.$$eval("section.rule-vhost", (ss) => ss.map((x) => x.dataset.vhost));
+  await open("#/events");
+  facts.events_rows = (await rowTexts("#events")).length;
+  const first = await page.$eval("#events tbody tr td:first-child a", (a) => a.getAttribute("href"));
+  await open(first);
+  facts.event_findings = (await rowTexts("#findings")).length;
+  for (const hash of ["#/tuning", `#/tuning/${encodeURIComponent(config.vhost)}`]) {
+    await open(hash);
+    facts[hash.startsWith("#/tuning/") ? "tuning_vhost_note" : "tuning_note"] =
+      await page.$eval("#no-history", (p) => p.textContent).catch(() => "");
+  }
+  await shot("no-history-tuning");
+  await open("#/live");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "live");
+  const marker = `/no-history-${Date.now()}?id=${encodeURIComponent("1' OR 1=1--")}`;
+  await sendToApache(config.vhost, marker);
+  await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
+    marker.split("?")[0]);
+  await open("#/health");
+  facts.history_enabled = (await api("/api/health")).history.enabled;
+  facts.refused = refused;
+}
+
+// A rule with more hits in the window than history counts paths and targets of: the
+// Rule view says since when its lists count, as the API's `top_since`.
+async function topSince() {
+  const q = `rule=${encodeURIComponent(config.rule)}&vhost=${encodeURIComponent(config.vhost)}`;
+  await open(`#/rule/${encodeURIComponent(config.rule)}/${encodeURIComponent(config.vhost)}?window=24h`);
+  const windowed = await api(`/api/rules?${q}&window=86400`);
+  facts.api_top_since = (windowed.rules[0] || {}).top_since || null;
+  facts.api_hits = (windowed.rules[0] || {}).hits || 0;
+  facts.notes = await page.$$eval("section.rule-vhost p.top-since", (ps) => ps.map((p) => p.textContent));
+  facts.paths = await page.$$eval("section.rule-vhost table.rule-paths tbody tr", (rs) => rs.length);
+  await shot("rule-top-since");
+}
+
+const modes = { overview_paging: overviewPaging, no_history: withoutHistory, top_since: topSince };
+
 try {
-  await (config.mode === "overview_paging" ? overviewPaging() : walkEveryView());
+  await (modes[config.mode] || walkEveryView)();
 } catch (e) {
   failures.push("exception: " + (e.stack || e));
   await shot("failure").catch(() => {});

@@ -220,12 +220,28 @@ def test_every_view_in_chromium(stack):
     facts = report["facts"]
     assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test", TUNED}
     assert facts["overview_sparklines"] == 4
+    # Only the module sends here; its events count is at least every flagged request.
+    assert [name for name, _ in facts["overview_sources"]] == ["module"]
+    assert int(facts["overview_sources"][0][1].replace(",", "")) >= 10
     assert facts["exclusion_file_link"] == f"/api/tune_file?vhost={TUNED}&window=86400"
     assert facts["exclusion_file_has_rule"] and facts["exclusion_file_as_api"]
     assert facts["exclusion_file_copy"] in ("copied", "selected: press Ctrl+C to copy")
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
     assert facts["score_series"] == 3
+    # Paranoia level 1 (the sandbox's): only PL 1's rules raise a score.
+    assert facts["score_levels"] == [1] and facts["score_level_series"] == [3]
+    assert facts["score_levels_quiet"] == "No score raised at PL 2, 3, 4."
     assert facts["events_pages"] == [2, 2]
+    # Live: pausing and the filters are in the URL; filtered, only the matching request
+    # of the three sent (another vhost, another rule) shows; a bookmark opens paused.
+    assert facts["live_paused_hash"] == "#/live?paused=1"
+    assert facts["live_resumed_hash"] == "#/live"
+    assert facts["live_filter_hash"] == f"#/live?vhost={SHOP}&rule={SQLI_RULE}"
+    assert facts["live_filtered_rows"] == 1
+    assert facts["live_bookmark"] == facts["live_filter_hash"] + "&paused=1"
+    assert facts["live_reloaded"] == {"vhost": SHOP, "rule": SQLI_RULE, "button": "Resume",
+                                      "status": "paused"}
+    assert facts["live_after_resume_hash"] == facts["live_filter_hash"]
     # 5 on shop.test, and the three hostile requests that carry the same injection.
     assert facts["events_by_rule"] == 8
     assert facts["xss_events"] == len(HOSTILE_REQUESTS)
@@ -272,6 +288,103 @@ def test_overview_pages_a_thousand_vhosts(binaries):
         collector.stop()
         if ok:
             shutil.rmtree(collector.dir, ignore_errors=True)
+
+
+def test_views_without_history(stack_factory):
+    """--no-history: every view loads in chromium without an error, a console error or a
+    refused API request; the vhost's lists and the rule's paths count since the start
+    (and say so), Tuning says it needs the store, events and their detail come from memory."""
+    state = short_temp_dir("msoit-n")
+    port = free_port()
+    s = stack_factory(crs="3", vhosts=[VirtualHost(SHOP, "On")], collector_args=[
+        "--state-dir", str(state), "--no-history", "--http-listen", f"127.0.0.1:{port}"])
+    ok = False
+    try:
+        for _ in range(3):
+            assert s.apache.request(SHOP, SQLI).status == 403
+        assert s.apache.request(SHOP, "/").status == 200
+        s.wait_requests({SHOP: 4})
+        shots = build_dir() / "dashboard-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        config = {"mode": "no_history", "url": f"http://127.0.0.1:{port}",
+                  "apache_port": s.apache.port, "vhost": SHOP, "rule": SQLI_RULE,
+                  "shots": str(shots), "chromium": CHROMIUM}
+        report = run_browser(config)
+        print(json.dumps(report["facts"], indent=1))
+        assert report["failures"] == [], "\n".join(report["failures"]) + "\n" + s.diagnostics()
+        assert report["console_errors"] == []
+        facts = report["facts"]
+        assert facts["history_enabled"] is False
+        assert facts["refused"] == []
+        assert facts["overview_sparklines"] == 1
+        for window in ("24h", "30d"):
+            assert f"count since the collector started, not over {window}" in \
+                facts[f"vhost_{window}_note"]
+            assert facts[f"vhost_{window}_clients"] == 1  # 127.0.0.1
+        assert facts["rule_where"] == "Where it matched (since the collector started)"
+        assert facts["rule_sections"] == [SHOP]
+        assert facts["events_rows"] == 3 and facts["event_findings"] > 0
+        for key in ("tuning_note", "tuning_vhost_note"):
+            assert "keeps no history (--no-history" in facts[key]
+        ok = True
+    finally:
+        stop_stack(s, keep=not ok)
+        if ok:
+            shutil.rmtree(state, ignore_errors=True)
+
+
+def test_rule_view_says_since_when_its_lists_count(binaries):
+    """A rule with more than 100,000 hits in the window (module datagrams straight to the
+    event socket, no Apache): history counts its paths and targets over the newest hits
+    only, and the Rule view says since when, as the API's `top_since`."""
+    template = (repo_root() / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json"
+                ).read_bytes().strip()
+    stamped = template.replace(b'"time_us":1763739600123456',
+                               b'"time_us":%d' % int(time.time() * 1e6))
+    head, tail = stamped.split(b'"unique_id":"aR9xAAAB"', 1)
+    state = short_temp_dir("msoit-t")
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli, extra_args=[
+        "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]).start()
+    ok = False
+    try:
+        deadline = time.monotonic() + 60  # the start waits for the sockets, not the dashboard
+        while True:
+            try:
+                fetch(port, "/api/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, collector.log_text()
+                time.sleep(0.2)
+        total, batch = 100_500, 10_000
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            for first in range(0, total, batch):
+                for i in range(first, min(total, first + batch)):
+                    s.sendto(head + b'"unique_id":"t%07d"' % i + tail, str(collector.event_socket))
+                # Paced by the history writer (its queue holds 100,000).
+                wait_api(port, "/api/health",
+                         lambda d, n=min(total, first + batch): d["history"]["written"] >= n,
+                         timeout=300)
+        health = wait_api(port, "/api/health", lambda d: d["history"]["written"] >= total)
+        assert health["history"]["written"] == total and health["history"]["queue_full"] == 0
+        shots = build_dir() / "dashboard-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        config = {"mode": "top_since", "url": f"http://127.0.0.1:{port}", "vhost": "block.test",
+                  "rule": SQLI_RULE, "shots": str(shots), "chromium": CHROMIUM}
+        report = run_browser(config)
+        print(json.dumps(report["facts"], indent=1))
+        assert report["failures"] == [] and report["console_errors"] == [], report
+        facts = report["facts"]
+        assert facts["api_hits"] == total and facts["api_top_since"]
+        assert facts["notes"] == [f"Paths and targets of the hits since {facts['api_top_since']} "
+                                  "(the newest ones)."]
+        assert facts["paths"] == 1
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(collector.dir, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def test_users_file_and_tls_guard_every_path(binaries):

@@ -1,6 +1,7 @@
 // Counting semantics of mso::Aggregator (docs/protocol.md, `stats`): hits vs
 // matches, truncated findings, counter reports, ordering and the vhost filter.
 #include "state/aggregator.h"
+#include "state/aggregator_views.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -189,6 +190,63 @@ TEST(Aggregator, FlaggedInterceptedAndScores)
         EXPECT_EQ(v["flagged"], c.flagged);
         EXPECT_EQ(v["intercepted"], c.intercepted_count);
         EXPECT_EQ(v["events_without_scores"], c.without_scores);
+    }
+}
+
+// Per paranoia level: each level's histogram counts the score that level's rules added;
+// clean requests count 0 at every level, events without scores at none.
+TEST(Aggregator, ScoresPerParanoiaLevel)
+{
+    mso::Aggregator agg;
+    mso::RequestEvent e = event("v", {finding("942100")});
+    e.scores->inbound = 8;
+    e.scores->inbound_pl = {5, 3, 0, 0};
+    e.scores->outbound = 4;
+    e.scores->outbound_pl = {0, 0, 0, 4};
+    agg.add(e, k_now);
+    e.scores->inbound = 30;
+    e.scores->inbound_pl = {0, 10, 0, 20};
+    e.scores->outbound_pl = {0, 0, 0, 0};
+    agg.add(e, k_now);
+    mso::RequestEvent no_scores = event("v", {finding("1")});
+    no_scores.scores.reset();
+    agg.add(no_scores, k_now);
+    agg.add(counters("v", 7, {{200, 7}}, 1), k_now); // 6 clean requests, 1 lost
+
+    // Only when asked for (`score_levels`): they would double the answer.
+    EXPECT_FALSE(only_vhost(agg.stats(std::nullopt))["scores"].contains("inbound_pl"));
+    mso::StatsShape shape;
+    shape.score_levels = true;
+    const json scores =
+        only_vhost(mso::stats_view(agg, std::nullopt, std::nullopt, k_now, shape))["scores"];
+    ASSERT_EQ(scores["inbound_pl"].size(), 4u);
+    ASSERT_EQ(scores["outbound_pl"].size(), 4u);
+    // bucket index of a score: 0 -> 0, 3 -> 3, 5 -> 5, 10 -> 7, 20 -> 9, 4 -> 4
+    const std::vector<std::vector<std::pair<std::size_t, int>>> inbound = {
+        {{0, 7}, {5, 1}}, // PL 1: 6 clean + the 0 of the second event; one 5
+        {{0, 6}, {3, 1}, {7, 1}},
+        {{0, 8}},
+        {{0, 7}, {9, 1}},
+    };
+    const std::vector<int> inbound_sums = {5, 13, 0, 20};
+    for (std::size_t pl = 0; pl < 4; ++pl) {
+        SCOPED_TRACE("PL " + std::to_string(pl + 1));
+        const json& h = scores["inbound_pl"][pl];
+        EXPECT_EQ(h.find("bounds"), h.end());
+        EXPECT_EQ(h["count"], scores["inbound"]["count"]);
+        EXPECT_EQ(h["count"], 8);
+        EXPECT_EQ(h["sum"], inbound_sums[pl]);
+        std::vector<std::uint64_t> expected(15, 0);
+        for (const auto& [bucket, n] : inbound[pl]) {
+            expected[bucket] = static_cast<std::uint64_t>(n);
+        }
+        EXPECT_EQ(h["counts"].get<std::vector<std::uint64_t>>(), expected);
+    }
+    EXPECT_EQ(scores["outbound_pl"][3]["counts"][4], 1);
+    EXPECT_EQ(scores["outbound_pl"][3]["sum"], 4);
+    for (std::size_t pl = 0; pl < 3; ++pl) {
+        EXPECT_EQ(scores["outbound_pl"][pl]["sum"], 0);
+        EXPECT_EQ(scores["outbound_pl"][pl]["counts"][0], 8);
     }
 }
 

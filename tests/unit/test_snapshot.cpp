@@ -134,6 +134,7 @@ void populate(mso::Collector& c)
 
 const std::vector<std::string> k_queries = {
     R"({"cmd":"stats"})",
+    R"({"cmd":"stats","score_levels":true})",
     R"({"cmd":"stats","window":3600})",
     R"({"cmd":"stats","window":86400})",
     R"({"cmd":"vhosts"})",
@@ -210,20 +211,58 @@ TEST_F(Snapshot, RoundTripKeepsEveryAnswer)
 TEST_F(Snapshot, VersionOneStillLoads)
 {
     json doc = mso::save_state(m_source, k_wall);
-    ASSERT_EQ(doc["version"], 2);
+    ASSERT_EQ(doc["version"], 3);
     ASSERT_FALSE(doc["event_sources"].empty());
     ASSERT_EQ(doc["source_aggregates"].size(), 2U);
     doc["version"] = 1;
     for (const char* key : {"sources", "event_sources", "source_aggregates"}) {
         doc.erase(key);
     }
+    for (json& v : doc["vhosts"]) {
+        v.erase("inbound_pl_scores");
+        v.erase("outbound_pl_scores");
+    }
     mso::Collector restored(Clock::time_point{}, 50);
     const auto loaded = mso::load_state(doc, restored);
     ASSERT_TRUE(loaded) << loaded.error();
+    // The default `stats` has no histograms per paranoia level, which version 1 lacks.
     EXPECT_EQ(mso::answer_query(R"({"cmd":"stats","source":"module"})", restored, k_now, k_wall),
               mso::answer_query(R"({"cmd":"stats","source":"module"})", m_source, k_now, k_wall));
     EXPECT_TRUE(restored.source_aggregates().empty());
     EXPECT_EQ(restored.events().size(), 50U);
+}
+
+// A snapshot of version 2 (before the histograms per paranoia level) still loads: the
+// levels start empty, everything else is as saved.
+TEST_F(Snapshot, VersionTwoLoadsWithEmptyLevels)
+{
+    json doc = mso::save_state(m_source, k_wall);
+    doc["version"] = 2;
+    for (json* list : {&doc["vhosts"], &doc["source_aggregates"][0]["vhosts"],
+                       &doc["source_aggregates"][1]["vhosts"]}) {
+        for (json& v : *list) {
+            ASSERT_EQ(v["inbound_pl_scores"].size(), 4U);
+            v.erase("inbound_pl_scores");
+            v.erase("outbound_pl_scores");
+        }
+    }
+    mso::Collector restored(Clock::time_point{}, 50);
+    const auto loaded = mso::load_state(doc, restored);
+    ASSERT_TRUE(loaded) << loaded.error();
+    const char* query = R"({"cmd":"stats","score_levels":true})";
+    json expected = json::parse(mso::answer_query(query, m_source, k_now, k_wall));
+    const json got = json::parse(mso::answer_query(query, restored, k_now, k_wall));
+    ASSERT_EQ(got["vhosts"].size(), expected["vhosts"].size());
+    for (std::size_t i = 0; i < got["vhosts"].size(); ++i) {
+        json& scores = expected["vhosts"][i]["scores"];
+        ASSERT_GT(scores["inbound_pl"][0]["count"], 0U);
+        for (const char* key : {"inbound_pl", "outbound_pl"}) {
+            for (json& level : scores[key]) {
+                level = json{{"counts", std::vector<int>(15, 0)}, {"sum", 0}, {"count", 0}};
+            }
+        }
+    }
+    EXPECT_EQ(got, expected);
 }
 
 // Seeds for tests/fuzz/corpus/snapshot (a real snapshot and a truncated one):
@@ -287,9 +326,9 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
         {"other format", [](json& d) { d["format"] = "x"; },
          "format: not a modsec-observe state file"},
         {"no format", [](json& d) { d.erase("format"); }, "format: missing"},
-        {"wrong version", [](json& d) { d["version"] = 3; }, "version: not 1 to 2"},
-        {"version 0", [](json& d) { d["version"] = 0; }, "version: not 1 to 2"},
-        {"version as string", [](json& d) { d["version"] = "1"; }, "version: not 1 to 2"},
+        {"wrong version", [](json& d) { d["version"] = 4; }, "version: not 1 to 3"},
+        {"version 0", [](json& d) { d["version"] = 0; }, "version: not 1 to 3"},
+        {"version as string", [](json& d) { d["version"] = "1"; }, "version: not 1 to 3"},
         {"refusals not pairs",
          [](json& d) {
              d["sources"][0]["refusals"] = json{{"a", 1}};
@@ -314,6 +353,13 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
         {"histogram too short",
          [](json& d) { d["vhosts"][2]["inbound_scores"]["counts"].erase(0); },
          "vhosts[2].inbound_scores.counts: not an array of 15"},
+        {"levels not four", [](json& d) { d["vhosts"][1]["inbound_pl_scores"].erase(3); },
+         "vhosts[1].inbound_pl_scores: not an array of 4"},
+        {"level histogram too short",
+         [](json& d) { d["vhosts"][0]["outbound_pl_scores"][2]["counts"].erase(0); },
+         "vhosts[0].outbound_pl_scores[2].counts: not an array of 15"},
+        {"levels missing", [](json& d) { d["vhosts"][0].erase("inbound_pl_scores"); },
+         "vhosts[0].inbound_pl_scores: missing"},
         {"series point too short", [](json& d) { d["vhosts"][0]["minutes"][0].erase(5); },
          "vhosts[0].minutes[0]: not an array of 6"},
         {"series out of order", [](json& d) { d["vhosts"][0]["hours"][1][0] = 0; },

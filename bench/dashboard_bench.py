@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""The module's datagram ingest alone and while 10 dashboards refresh every 2 seconds.
+
+Starts the built `modsec-observed` with history (`--state-dir`) and `--http-listen` on
+loopback, seeds `--vhosts` vhosts (default 100) with flagged requests, then runs rounds
+that alternate, side by side in one run: N module datagrams (a CRS 3 event of the fuzz
+corpus, its vhost, unique id and time made distinct and current) sent as fast as the
+event socket takes them (a blocking socket: the sender waits while the collector's queue
+is full), alone and while `--dashboards` processes (default 10) each refresh every
+`--every` seconds (default 2). Each round times until `health` counts all N.
+
+One refresh asks the API what the browser asks when it loads the Overview and a Vhost
+view (collector/web/views.js): `vhosts`, `sources`, a last-hour `timeseries` for each of
+the first page's 50 vhosts (4 at a time, as the page does), then for one vhost the
+24-hour `timeseries`, the windowed `stats`, the all-time `stats` with the paranoia-level
+histograms and the four windowed `top` lists (from history). A refresh that takes longer
+than the interval starts the next at once. No browser runs: what is measured is the
+collector's side (the API, the loop, the history worker), not the page.
+
+    bench/dashboard_bench.py [--build build] [--datagrams 100000] [--rounds 3]
+
+Prints each round as a JSON line, then the medians and the ratio dashboards/alone (target
+>= 0.95, docs/BENCHMARKS.md). On a 2-core machine the dashboard clients (Python) compete
+with the collector for the CPU, so the ratio is a floor.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
+OVERVIEW_PAGE = 50
+SPARK_FETCHES = 4
+
+
+def send_datagrams(path: str, first: int, count: int, vhosts: int) -> None:
+    """`count` datagrams, each the template with its own vhost and unique id, stamped
+    with the time the sender started (cheap per datagram: the sender must not be what
+    limits the rate)."""
+    stamped = EVENT.replace(b'"time_us":1763739600123456', b'"time_us":%d' % int(time.time() * 1e6))
+    head, rest = stamped.split(b'"vhost":"block.test"', 1)
+    mid, tail = rest.split(b'"unique_id":"aR9xAAAB"', 1)
+    names = [b'"vhost":"site%04d.test"' % v for v in range(vhosts)]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for i in range(first, first + count):
+        s.sendto(b"".join((head, names[i % vhosts], mid, b'"unique_id":"d%09d"' % i, tail)), path)
+    s.close()
+
+
+def health(cli: Path, sock: Path) -> dict:
+    return json.loads(subprocess.run([str(cli), "--socket", str(sock), "health", "--json"],
+                                     capture_output=True, text=True, check=True).stdout)
+
+
+def process_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s(pid: int, tid: int) -> float:
+    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def get(port: int, cmd: str, **params) -> dict:
+    url = f"http://127.0.0.1:{port}/api/{cmd}?" + urllib.parse.urlencode(params)
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return json.loads(r.read())
+
+
+def refresh(port: int, pool: ThreadPoolExecutor) -> int:
+    """One Overview + one Vhost view, as the page asks; the number of requests."""
+    vhosts = sorted(get(port, "vhosts")["vhosts"], key=lambda v: -v["flagged"])[:OVERVIEW_PAGE]
+    get(port, "sources")
+    list(pool.map(lambda v: get(port, "timeseries", vhost=v["vhost"], window=3600,
+                                resolution="minute"), vhosts))
+    name = vhosts[0]["vhost"] if vhosts else ""
+    get(port, "timeseries", vhost=name, window=86400, resolution="minute")
+    get(port, "stats", vhost=name, window=86400, rules_limit=20)
+    get(port, "stats", vhost=name, rules_limit=1, score_levels="true")
+    for top in ("clients", "paths", "agents", "targets"):
+        get(port, "top", list=top, vhost=name, window=86400, limit=10)
+    return 2 + len(vhosts) + 3 + 4
+
+
+def dashboard(port: int, every: float, stop: mp.Event, out: mp.Queue) -> None:
+    done = requests = errors = 0
+    seconds = 0.0
+    with ThreadPoolExecutor(SPARK_FETCHES) as pool:
+        while not stop.is_set():
+            start = time.monotonic()
+            try:
+                requests += refresh(port, pool)
+                done += 1
+            except OSError:
+                errors += 1
+            took = time.monotonic() - start
+            seconds += took
+            stop.wait(max(0.0, every - took))
+    out.put((done, requests, errors, seconds))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_datagrams(cli: Path, sock: Path, count: int) -> None:
+    while health(cli, sock)["datagrams"] < count:
+        time.sleep(0.05)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=str(REPO / "build"))
+    ap.add_argument("--datagrams", type=int, default=100_000, help="per round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--dashboards", type=int, default=10)
+    ap.add_argument("--every", type=float, default=2.0, help="seconds between refreshes")
+    ap.add_argument("--vhosts", type=int, default=100)
+    args = ap.parse_args()
+    daemon = Path(args.build) / "collector" / "modsec-observed"
+    cli = Path(args.build) / "collector" / "modsec-observe"
+    tmp = Path(tempfile.mkdtemp(prefix="msodb"))
+    port = free_port()
+    proc = subprocess.Popen([str(daemon), "--event-socket", str(tmp / "ev.sock"),
+                             "--query-socket", str(tmp / "q.sock"), "--state-dir",
+                             str(tmp / "state"), "--http-listen", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        # Seed: every vhost with events, in memory and in history.
+        first = 0
+        send_datagrams(str(tmp / "ev.sock"), first, args.vhosts * 20, args.vhosts)
+        first += args.vhosts * 20
+        wait_datagrams(cli, tmp / "q.sock", first)
+        rates: dict[str, list[float]] = {"alone": [], "dashboards": []}
+        loop_us: dict[str, list[float]] = {"alone": [], "dashboards": []}
+        refreshes = requests = errors = 0
+        refresh_s = 0.0
+        for r in range(args.rounds):
+            for mode in ("alone", "dashboards"):
+                stop = mp.Event()
+                out: mp.Queue = mp.Queue()
+                boards = []
+                if mode == "dashboards":
+                    boards = [mp.Process(target=dashboard, args=(port, args.every, stop, out))
+                              for _ in range(args.dashboards)]
+                    for p in boards:
+                        p.start()
+                    time.sleep(1.0)  # the refreshes under way
+                base = health(cli, tmp / "q.sock")["datagrams"]
+                loop0 = thread_cpu_s(proc.pid, proc.pid)  # the ingest loop is the main thread
+                all0 = process_cpu_s(proc.pid)
+                start = time.monotonic()
+                sender = mp.Process(target=send_datagrams,
+                                    args=(str(tmp / "ev.sock"), first, args.datagrams, args.vhosts))
+                sender.start()
+                first += args.datagrams
+                wait_datagrams(cli, tmp / "q.sock", base + args.datagrams)
+                elapsed = time.monotonic() - start
+                loop_cpu = thread_cpu_s(proc.pid, proc.pid) - loop0
+                # The HTTP workers, the history writer and its query worker.
+                others_cpu = process_cpu_s(proc.pid) - all0 - loop_cpu
+                sender.join()
+                stop.set()
+                for _ in boards:
+                    d, q, e, s = out.get()
+                    refreshes += d
+                    requests += q
+                    errors += e
+                    refresh_s += s
+                for p in boards:
+                    p.join()
+                rates[mode].append(args.datagrams / elapsed)
+                loop_us[mode].append(loop_cpu * 1e6 / args.datagrams)
+                print(json.dumps({"round": r + 1, "mode": mode, "datagrams": args.datagrams,
+                                  "seconds": round(elapsed, 2),
+                                  "datagrams_per_s": round(args.datagrams / elapsed),
+                                  "loop_cpu_us_per_datagram": round(loop_us[mode][-1], 2),
+                                  "other_threads_cpu_s": round(others_cpu, 2),
+                                  "load_average_1m": os.getloadavg()[0]}),
+                      flush=True)
+        ratios = sorted(b / a for a, b in zip(rates["alone"], rates["dashboards"]))
+        h = health(cli, tmp / "q.sock")
+        print(json.dumps({
+            "rounds": args.rounds, "dashboards": args.dashboards, "every_s": args.every,
+            "vhosts": args.vhosts,
+            "median_alone": round(statistics.median(rates["alone"])),
+            "median_dashboards": round(statistics.median(rates["dashboards"])),
+            "ratio_median": round(ratios[len(ratios) // 2], 3),
+            "ratio_min": round(ratios[0], 3), "ratio_max": round(ratios[-1], 3),
+            "loop_cpu_us_per_datagram_alone": round(statistics.median(loop_us["alone"]), 2),
+            "loop_cpu_us_per_datagram_dashboards":
+                round(statistics.median(loop_us["dashboards"]), 2),
+            "refreshes": refreshes, "api_requests": requests, "refresh_errors": errors,
+            "refresh_mean_s": round(refresh_s / max(refreshes, 1), 2),
+            "malformed": h["malformed"], "events_lost": h["events_lost"]}))
+        return 0 if errors == 0 and h["malformed"] == 0 else 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
