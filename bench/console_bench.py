@@ -37,13 +37,14 @@ import json
 import multiprocessing as mp
 import os
 import re
-import shutil
 import socket
 import statistics
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bench_util import free_port, health, stop_collector, thread_cpu_s, wait_listening
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = sorted((REPO / "tests/data/audit/v2_native_concurrent/storage").rglob("*-*"))
@@ -114,16 +115,6 @@ def send_datagrams(path: str, first: int, count: int) -> None:
     s.close()
 
 
-def health(cli: Path, sock: Path) -> dict:
-    return json.loads(subprocess.run([str(cli), "--socket", str(sock), "health", "--json"],
-                                     capture_output=True, text=True, check=True).stdout)
-
-
-def thread_cpu_s(pid: int, tid: int) -> float:
-    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def beside(args, port: int, cli: Path, tmp: Path, pid: int) -> int:
     """Alternating rounds: N datagrams alone, then N while the clients upload."""
     rates: dict[str, list[float]] = {"alone": [], "beside": []}
@@ -184,12 +175,6 @@ def beside(args, port: int, cli: Path, tmp: Path, pid: int) -> int:
     return 0 if bad == 0 and h["malformed"] == 0 else 1
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"))
@@ -219,13 +204,7 @@ def main() -> int:
                              str(max(16, args.clients))],
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(port)
         if args.beside:
             return beside(args, port, cli, tmp, proc.pid)
         per = args.entries // args.clients
@@ -276,9 +255,7 @@ def main() -> int:
                           "client_cpu_s": client_cpu, "load_before": round(load, 2)}))
         return 0 if bad == 0 and stored == total else 1
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_collector(proc, tmp)
 
 
 if __name__ == "__main__":

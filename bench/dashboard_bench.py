@@ -29,7 +29,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -39,6 +38,8 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from bench_util import free_port, health, stop_collector, thread_cpu_s, wait_listening
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
@@ -60,18 +61,8 @@ def send_datagrams(path: str, first: int, count: int, vhosts: int) -> None:
     s.close()
 
 
-def health(cli: Path, sock: Path) -> dict:
-    return json.loads(subprocess.run([str(cli), "--socket", str(sock), "health", "--json"],
-                                     capture_output=True, text=True, check=True).stdout)
-
-
 def process_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu_s(pid: int, tid: int) -> float:
-    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -113,12 +104,6 @@ def dashboard(port: int, every: float, stop: mp.Event, out: mp.Queue) -> None:
     out.put((done, requests, errors, seconds))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_datagrams(cli: Path, sock: Path, count: int) -> None:
     while health(cli, sock)["datagrams"] < count:
         time.sleep(0.05)
@@ -142,13 +127,7 @@ def main() -> int:
                              str(tmp / "state"), "--http-listen", f"127.0.0.1:{port}"],
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_listening(port)
         # Seed: every vhost with events, in memory and in history.
         first = 0
         send_datagrams(str(tmp / "ev.sock"), first, args.vhosts * 20, args.vhosts)
@@ -218,9 +197,7 @@ def main() -> int:
             "malformed": h["malformed"], "events_lost": h["events_lost"]}))
         return 0 if errors == 0 and h["malformed"] == 0 else 1
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_collector(proc, tmp)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import socket
 import statistics
@@ -30,6 +29,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from bench_util import free_port, stop_collector
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
@@ -59,12 +60,6 @@ for (const window of ["30d", "24h"]) {
 }
 await browser.close();
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def collector(daemon: Path, tmp: Path, extra: list[str]) -> subprocess.Popen:
@@ -166,9 +161,7 @@ def main() -> int:
         print(json.dumps(summary))
         return 0 if not bad else 1
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_collector(proc, tmp)
 
 
 if __name__ == "__main__":
