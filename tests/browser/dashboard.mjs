@@ -438,6 +438,16 @@ async function walkEveryView() {
   facts.live_after_resume_hash = await page.evaluate(() => location.hash);
 
   // ---- Tuning: readiness per vhost, then one vhost's groups and proposals, as the API.
+  // The live view's last requests reach history after the live view (the writer commits
+  // within 250 ms): wait until tune's answer stops changing, so that the page and the
+  // API calls below see the same events.
+  const tuneUrl = `/api/tune?vhost=${encodeURIComponent(config.vhost)}&window=86400`;
+  for (let last = -1, i = 0; i < 30; i++) {
+    const n = (await api(tuneUrl)).events;
+    if (n === last) break;
+    last = n;
+    await page.waitForTimeout(1000);
+  }
   await open("#/tuning?window=24h");
   const readiness = await api("/api/readiness?window=86400");
   const readyRows = await rowTexts("#readiness");
@@ -451,7 +461,7 @@ async function walkEveryView() {
   await page.click(`#readiness a[href*="${encodeURIComponent(config.vhost)}"]`);
   await page.waitForFunction(() => location.hash.startsWith("#/tuning/"));
   await page.waitForSelector(`main[data-ready="true"]`);
-  const tune = await api(`/api/tune?vhost=${encodeURIComponent(config.vhost)}&window=86400`);
+  const tune = await api(tuneUrl);
   const groupRows = await rowTexts("#groups");
   facts.tune_groups = [groupRows.length, tune.groups.length];
   check(groupRows.length === tune.groups.length && groupRows.length > 0,

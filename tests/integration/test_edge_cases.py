@@ -413,7 +413,15 @@ def test_loglevel_too_low_warns_at_startup(own_stack):
     every finding."""
     s = own_stack(crs="3", vhosts=[VirtualHost("low.test", "DetectionOnly")],
                   log_level="warn security2:crit", audit_json=True)
-    warnings = [l for l in s.apache.error_log_lines() if "modsec_observe" in l]
+    # Apache listens (so the sandbox sees it started) before the modules' post_config,
+    # where the warning is written: wait for it.
+    deadline = time.monotonic() + 30
+    while True:
+        warnings = [l for l in s.apache.error_log_lines() if "modsec_observe" in l]
+        if any("LogLevel for security2" in l and "below" in l for l in warnings) or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert any("LogLevel for security2" in l and "below" in l for l in warnings), \
         "no start-up warning:\n" + "\n".join(s.apache.error_log_lines()[-10:])
     t = Traffic(s)
