@@ -36,6 +36,12 @@
 
 namespace {
 
+// A byte as an unsigned int (not promoted to int, so shifts stay unsigned).
+unsigned byte(char c)
+{
+    return static_cast<unsigned>(static_cast<unsigned char>(c));
+}
+
 std::string base64(std::string_view in)
 {
     static constexpr std::string_view k_digits =
@@ -43,9 +49,7 @@ std::string base64(std::string_view in)
     std::string out;
     std::size_t i = 0;
     for (; i + 2 < in.size(); i += 3) {
-        const unsigned v = static_cast<unsigned char>(in[i]) << 16U |
-                           static_cast<unsigned char>(in[i + 1]) << 8U |
-                           static_cast<unsigned char>(in[i + 2]);
+        const unsigned v = byte(in[i]) << 16U | byte(in[i + 1]) << 8U | byte(in[i + 2]);
         out += k_digits[v >> 18U & 63U];
         out += k_digits[v >> 12U & 63U];
         out += k_digits[v >> 6U & 63U];
@@ -53,8 +57,7 @@ std::string base64(std::string_view in)
     }
     if (i < in.size()) {
         const bool two = i + 1 < in.size();
-        const unsigned v = static_cast<unsigned char>(in[i]) << 16U |
-                           (two ? static_cast<unsigned char>(in[i + 1]) << 8U : 0U);
+        const unsigned v = byte(in[i]) << 16U | (two ? byte(in[i + 1]) << 8U : 0U);
         out += k_digits[v >> 18U & 63U];
         out += k_digits[v >> 12U & 63U];
         out += two ? k_digits[v >> 6U & 63U] : '=';
