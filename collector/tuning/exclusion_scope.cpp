@@ -19,6 +19,18 @@ bool nameable(std::string_view target) noexcept
     return !target.empty() && !target.starts_with("TX:") && !target.starts_with("TX");
 }
 
+bool is_protocol_rule(std::string_view rule) noexcept
+{
+    return rule.starts_with("920") || rule.starts_with("921");
+}
+
+// Whether ctl:ruleRemoveTargetById can reach the logged `target` of `rule`: a nameable
+// target, and not a chained protocol rule's (its log shows a later link's variable).
+bool removable_by_name(std::string_view rule, std::string_view target) noexcept
+{
+    return nameable(target) && !(is_protocol_rule(rule) && chained_protocol_rule(rule));
+}
+
 // "RULE TARGET METHOD PATH" of a group, for the reasons.
 std::string group_name(const FindingGroup& g)
 {
@@ -204,11 +216,11 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
         std::set<std::string> all_paths;
         std::vector<std::size_t> all_groups;
         bool unnamed_protocol_header = false;
-        const bool protocol = rule.starts_with("920") || rule.starts_with("921");
+        const bool protocol = is_protocol_rule(rule);
         for (const auto& [target, paths] : targets) {
             unnamed_protocol_header =
-                unnamed_protocol_header || (protocol && is_header_target(target) &&
-                                            (!nameable(target) || chained_protocol_rule(rule)));
+                unnamed_protocol_header ||
+                (protocol && is_header_target(target) && !removable_by_name(rule, target));
             for (const auto& [path, idx] : paths) {
                 all_paths.insert(path);
                 all_groups.insert(all_groups.end(), idx.begin(), idx.end());
@@ -244,10 +256,8 @@ Proposal propose(const std::vector<FindingGroup>& groups, std::string_view vhost
             }
             Exclusion base;
             base.rule = rule;
-            // A chained protocol rule's logged header may be a later link's: only the
-            // whole rule (on a path, when not on the host) reaches it.
-            base.target =
-                nameable(target) && !(protocol && chained_protocol_rule(rule)) ? target : "";
+            // A target ctl cannot reach: the whole rule (on a path, when not on the host).
+            base.target = removable_by_name(rule, target) ? target : "";
             const std::string what = base.target.empty() ? "the rule" : "the target " + target;
             const std::string dir = common_directory(path_set);
             const bool named_header = protocol && is_header_target(target) && !base.target.empty();
