@@ -297,8 +297,7 @@ Result<std::vector<SourceCount>> HistoryStore::source_counts()
 {
     Impl& m = *m_impl;
     std::string error;
-    Stmt* s = m.statement("SELECT source_id, count(*), max(time_us) FROM events GROUP BY source_id",
-                          error);
+    Stmt* s = m.statement("SELECT source_id, events, last_time_us FROM source_totals", error);
     if (s == nullptr) {
         return fail(error);
     }

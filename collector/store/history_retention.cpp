@@ -1,7 +1,8 @@
 // Retention of the history store (history_store.h): the oldest events go first, a
 // bounded number per transaction so the writer never holds the lock for long, with
-// their rule index rows and their share of the per-minute counts; then free pages go
-// back to the file system a bounded number at a time (auto_vacuum = INCREMENTAL).
+// their rule index rows and their share of the per-minute and per-source counts; then
+// free pages go back to the file system a bounded number at a time (auto_vacuum =
+// INCREMENTAL).
 #include "store/history_store_impl.h"
 
 #include <algorithm>
@@ -17,6 +18,7 @@ constexpr std::int64_t k_vacuum_pages = 1024;
 struct Doomed {
     std::int64_t id;
     std::int64_t time_us;
+    std::int64_t source_id;
     std::int64_t vhost_id;
     Verdict verdict;
     bool flagged;
@@ -27,7 +29,8 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
                                    std::size_t max_rows)
 {
     std::string error;
-    Stmt* s = m.statement("SELECT id, time_us, vhost_id, verdict, findings_dropped, findings "
+    Stmt* s = m.statement("SELECT id, time_us, source_id, vhost_id, verdict, findings_dropped, "
+                          "findings "
                           "FROM events WHERE ?1 IS NULL OR time_us < ?1 ORDER BY time_us, id "
                           "LIMIT ?2",
                           error);
@@ -47,13 +50,13 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
         if (!*row) {
             return out;
         }
-        const std::string_view findings = s->blob(5);
-        const std::int64_t verdict = s->integer(3);
-        out.push_back(Doomed{s->integer(0), s->integer(1), s->integer(2),
+        const std::string_view findings = s->blob(6);
+        const std::int64_t verdict = s->integer(4);
+        out.push_back(Doomed{s->integer(0), s->integer(1), s->integer(2), s->integer(3),
                              verdict == 2   ? Verdict::intercepted
                              : verdict == 1 ? Verdict::would_block
                                             : Verdict::passed,
-                             !findings.empty() || s->integer(4) > 0, finding_rule_ids(findings)});
+                             !findings.empty() || s->integer(5) > 0, finding_rule_ids(findings)});
     }
 }
 
@@ -68,6 +71,7 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
         return fail(error);
     }
     MinuteDeltas minutes;
+    SourceDeltas sources;
     for (const Doomed& d : doomed) {
         for (const std::int64_t id : d.rules) {
             rule->reset();
@@ -85,6 +89,10 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
         }
         HistoryStore::Impl::count_minute(minutes, d.time_us, d.vhost_id, d.verdict, d.flagged,
                                          d.rules, -1);
+        sources.count(d.source_id, d.time_us, -1);
+    }
+    if (auto r = m.apply_sources(sources); !r) {
+        return r;
     }
     return m.apply_minutes(minutes);
 }

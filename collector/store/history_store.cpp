@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <string_view>
 
 namespace mso {
@@ -244,6 +245,48 @@ Result<void> HistoryStore::Impl::apply_minutes(MinuteDeltas& deltas)
     return ok();
 }
 
+Result<void> HistoryStore::Impl::apply_sources(SourceDeltas& deltas)
+{
+    struct Clear {
+        SourceDeltas& d;
+        ~Clear() { d.clear(); }
+    } clear_after{deltas};
+    std::string error;
+    Stmt* s = statement("INSERT INTO source_totals VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE "
+                        "SET events = events + excluded.events, "
+                        "last_time_us = max(last_time_us, excluded.last_time_us)",
+                        error);
+    Stmt* drop = s == nullptr ? nullptr
+                              : statement("DELETE FROM source_totals WHERE source_id = ?1 AND "
+                                          "events <= 0",
+                                          error);
+    if (drop == nullptr) {
+        return fail(error);
+    }
+    for (const SourceDelta& d : deltas.rows()) {
+        if (d.events == 0) {
+            continue;
+        }
+        // A removal never moves the newest time: retention deletes the oldest first, so
+        // a source's newest event goes only with the last of its events (and the row).
+        s->reset();
+        s->bind(1, d.source_id);
+        s->bind(2, d.events);
+        s->bind(3, d.events > 0 ? d.last_time_us : std::numeric_limits<std::int64_t>::min());
+        if (auto r = s->step(); !r) {
+            return fail(r.error());
+        }
+        if (d.events < 0) {
+            drop->reset();
+            drop->bind(1, d.source_id);
+            if (auto r = drop->step(); !r) {
+                return fail(r.error());
+            }
+        }
+    }
+    return ok();
+}
+
 HistoryStore::HistoryStore(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 HistoryStore::HistoryStore(HistoryStore&&) noexcept = default;
 HistoryStore& HistoryStore::operator=(HistoryStore&&) noexcept = default;
@@ -408,6 +451,7 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
     }
     const bool flagged = !e.findings.empty() || e.findings_dropped > 0;
     HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, w.rules, 1);
+    w.sources.count(sid[0], e.time_us, 1);
     return true;
 }
 
@@ -430,6 +474,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
     WriteStats stats;
     MinuteDeltas& minutes = m.writer.minutes;
     minutes.clear();
+    m.writer.sources.clear();
     Result<void> result = prepare_writer(m);
     for (const StoredEvent& e : events) {
         if (!result) {
@@ -447,6 +492,9 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
     }
     if (result) {
         result = m.apply_minutes(minutes);
+    }
+    if (result) {
+        result = m.apply_sources(m.writer.sources);
     }
     if (result) {
         result = m.db.exec("COMMIT");

@@ -191,8 +191,8 @@ public:
     rule_counts(const std::optional<std::string>& vhost, std::int64_t since_us,
                 std::int64_t until_us, std::size_t limit,
                 const std::optional<std::string>& source = std::nullopt);
-    // Every source with stored events, by name: a scan of the events (the worker's, never
-    // the loop's).
+    // Every source with stored events, by name: one row each of source_totals, which the
+    // writer and retention keep (schema version 2), not a scan of the events.
     [[nodiscard]] Result<std::vector<SourceCount>> source_counts();
     // Every vhost with events in the window, by name.
     // With a `source`, only its events (the per-minute counts are not kept per source:

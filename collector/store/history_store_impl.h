@@ -104,6 +104,34 @@ private:
     std::vector<std::uint32_t> m_slots; // 1 + index into m_entries; 0: empty
 };
 
+// A batch's change to one source's row of source_totals (schema version 2).
+struct SourceDelta {
+    std::int64_t source_id = 0;
+    std::int64_t events = 0;       // added (negative: removed)
+    std::int64_t last_time_us = 0; // the newest added event's time (unused when removing)
+};
+
+// The few sources of a batch (usually one): a short vector searched from the end.
+class SourceDeltas {
+public:
+    void count(std::int64_t source_id, std::int64_t time_us, int sign)
+    {
+        auto it = std::find_if(m_rows.rbegin(), m_rows.rend(),
+                               [&](const SourceDelta& d) { return d.source_id == source_id; });
+        if (it == m_rows.rend()) {
+            m_rows.push_back(SourceDelta{source_id, 0, time_us});
+            it = m_rows.rbegin();
+        }
+        it->events += sign;
+        it->last_time_us = std::max(it->last_time_us, time_us);
+    }
+    const std::vector<SourceDelta>& rows() const noexcept { return m_rows; }
+    void clear() noexcept { m_rows.clear(); }
+
+private:
+    std::vector<SourceDelta> m_rows;
+};
+
 struct HistoryStore::Impl final : StringIds {
     Db db;
     OpenReport report;
@@ -130,6 +158,7 @@ struct HistoryStore::Impl final : StringIds {
         std::string scores;
         std::vector<std::int64_t> rules;
         MinuteDeltas minutes; // the batch's per-minute counts
+        SourceDeltas sources; // the batch's per-source counts
         // When the WAL was last checkpointed (and so fsynced) by write_batch.
         std::chrono::steady_clock::time_point checkpointed = std::chrono::steady_clock::now();
     } writer;
@@ -154,6 +183,9 @@ struct HistoryStore::Impl final : StringIds {
     // Adds the all-vhosts rows to `deltas` and applies them; rows left with no events go.
     // Leaves `deltas` empty.
     Result<void> apply_minutes(MinuteDeltas& deltas);
+    // Applies `deltas` to source_totals; a source left with no events goes. Leaves
+    // `deltas` empty.
+    Result<void> apply_sources(SourceDeltas& deltas);
 };
 
 // Registers mso_grep(findings, context) on a connection (history_search.cpp).

@@ -90,6 +90,75 @@ TEST(HistoryRetention, ByAgeInBoundedSteps)
     }
 }
 
+// source_totals (schema version 2) equal a count of the events by source after every
+// step, and a source whose last event goes loses its row.
+TEST(HistoryRetention, KeepsTheSourceTotals)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    // 60 events an hour apart: the first 20 from "import:old" only, then both sources.
+    std::vector<StoredEvent> events;
+    for (int i = 0; i < 60; ++i) {
+        StoredEvent e = full_event(i);
+        e.event.time_us = k_t0 + i * 3'600'000'000LL;
+        e.source = i < 20 || i % 3 == 0 ? "import:old" : "module";
+        events.push_back(std::move(e));
+    }
+    ASSERT_TRUE(store->write_batch(events));
+    const std::string by_scan = "SELECT group_concat(source_id || ':' || n || ':' || t) FROM "
+                                "(SELECT source_id, count(*) AS n, max(time_us) AS t FROM "
+                                "events GROUP BY source_id ORDER BY source_id)";
+    auto totals = [&] {
+        auto db = Db::open(dir.db(), false);
+        auto s = Stmt::prepare(*db, "SELECT group_concat(source_id || ':' || events || ':' || "
+                                    "last_time_us) FROM (SELECT * FROM source_totals ORDER BY "
+                                    "source_id)");
+        EXPECT_TRUE(s && *s->step());
+        return std::string(s->text(0));
+    };
+    auto scanned = [&] {
+        auto db = Db::open(dir.db(), false);
+        auto s = Stmt::prepare(*db, by_scan);
+        EXPECT_TRUE(s && *s->step());
+        return std::string(s->text(0));
+    };
+    auto counts = store->source_counts();
+    ASSERT_TRUE(counts) << counts.error();
+    ASSERT_EQ(counts->size(), 2u);
+    EXPECT_EQ((*counts)[0], (SourceCount{"import:old", 20 + 13, k_t0 + 57 * 3'600'000'000LL}));
+    EXPECT_EQ((*counts)[1], (SourceCount{"module", 27, k_t0 + 59 * 3'600'000'000LL}));
+    const std::int64_t now = k_t0 + 59 * 3'600'000'000LL;
+    for (std::int64_t days : {2, 1}) {
+        for (;;) {
+            auto n = store->prune_step(now, days, 0, 7);
+            ASSERT_TRUE(n) << n.error();
+            EXPECT_EQ(totals(), scanned()) << days;
+            if (*n == 0) {
+                break;
+            }
+        }
+    }
+    // One day left (25 events): hours 35..59, both sources still there.
+    counts = store->source_counts();
+    ASSERT_EQ(counts->size(), 2u);
+    EXPECT_EQ((*counts)[0].events + (*counts)[1].events, 25u);
+    EXPECT_EQ((*counts)[1].last_event_us, now);
+    // A day before hour 82 keeps hours 58 and 59, both "module": "import:old" (last at
+    // hour 57) loses its row.
+    for (;;) {
+        auto n = store->prune_step(k_t0 + 82 * 3'600'000'000LL, 1, 0, 7);
+        ASSERT_TRUE(n) << n.error();
+        if (*n == 0) {
+            break;
+        }
+    }
+    EXPECT_EQ(totals(), scanned());
+    counts = store->source_counts();
+    ASSERT_EQ(counts->size(), 1u);
+    EXPECT_EQ((*counts)[0], (SourceCount{"module", 2, now}));
+}
+
 TEST(HistoryRetention, BySizeUntilUnderTheLimit)
 {
     TempDir dir;

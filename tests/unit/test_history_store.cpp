@@ -39,7 +39,7 @@ std::string integrity(const std::string& path)
     return row && *row ? std::string(s->text(0)) : "error";
 }
 
-TEST(HistoryStore, CreatesVersionOneAndReopens)
+TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
 {
     TempDir dir;
     {
@@ -50,10 +50,11 @@ TEST(HistoryStore, CreatesVersionOneAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 1);
+    EXPECT_EQ(latest_schema_version(), 2);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-                               "name IN ('strings', 'events', 'event_rules', 'minutes')"),
-              4);
+                               "name IN ('strings', 'events', 'event_rules', 'minutes', "
+                               "'source_totals')"),
+              5);
     auto again = HistoryStore::open(dir.db());
     ASSERT_TRUE(again) << again.error();
     EXPECT_FALSE(again->open_report().created);
@@ -72,7 +73,36 @@ TEST(HistoryStore, MigratesAnEmptyFile)
     ASSERT_TRUE(store) << store.error();
     EXPECT_TRUE(store->open_report().created);
     EXPECT_EQ(store->open_report().problem, "");
-    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), 1);
+    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
+}
+
+// A version 1 file with events gets source_totals filled from them.
+TEST(HistoryStore, MigratesVersionOneToTwo)
+{
+    TempDir dir;
+    {
+        auto store = HistoryStore::open(dir.db());
+        ASSERT_TRUE(store) << store.error();
+        std::vector<StoredEvent> events;
+        for (int i = 0; i < 10; ++i) {
+            events.push_back(full_event(i));
+            events.back().source = i % 2 == 0 ? "module" : "import:old";
+        }
+        ASSERT_TRUE(store->write_batch(events));
+    }
+    {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db->exec("DROP TABLE source_totals; PRAGMA user_version = 1"));
+    }
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    EXPECT_EQ(store->open_report().migrated_from, 1);
+    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), 2);
+    auto counts = store->source_counts();
+    ASSERT_TRUE(counts) << counts.error();
+    ASSERT_EQ(counts->size(), 2u);
+    EXPECT_EQ((*counts)[0], (SourceCount{"import:old", 5, full_event(9).event.time_us}));
+    EXPECT_EQ((*counts)[1], (SourceCount{"module", 5, full_event(8).event.time_us}));
 }
 
 TEST(HistoryStore, RefusesANewerSchema)
