@@ -1,6 +1,7 @@
 // The daemon's event loop: one thread, one ppoll() over the event socket, the
 // query listener and its clients. Datagrams go to the Collector; query lines go
-// through answer_query(). No call in the loop blocks except ppoll() itself and,
+// through answer_query(), or, over every vhost, are built a slice per turn
+// (state/sliced_answer.h). No call in the loop blocks except ppoll() itself and,
 // briefly, the collector lock, the one place where the Collector is shared with
 // another thread (the metrics endpoint, see with_collector()).
 #pragma once
@@ -138,7 +139,8 @@ public:
 
     // Calls `read(const Collector&)` under the collector lock and returns its
     // result. Blocks while the loop handles one wake-up (at most one batch of
-    // datagrams plus the queries that arrived with it); keep `read` short, it
+    // datagrams plus the queries that arrived with it and one k_query_slice of an
+    // answer over every vhost); keep `read` short, it
     // stalls ingestion for as long as it runs.
     template <typename Read> auto with_collector(Read&& read) const
     {
