@@ -21,6 +21,10 @@ then for `--seconds` (default 20) at once:
   includes the kernel's queue, the ingest and the `tail` write, and the Python reader:
   an upper bound).
 
+Also reported: the loop thread's CPU time and its time runnable but waiting for a CPU
+during the sending (/proc schedstat), which tells a stall of the machine from one of
+the collector.
+
 Then it waits for the collector to count everything and prints one JSON line per round:
 datagrams sent, lost (EAGAIN at the sender; checked against `health`'s `datagrams`),
 latency percentiles, `stats` answers and their durations. Rounds alternate between the
@@ -160,6 +164,13 @@ def tailer(sock: str, vhosts: int, ready: mp.Event, stop: mp.Event, out: mp.Queu
     out.put(delays)
 
 
+def loop_sched_ms(pid: int) -> tuple[float, float]:
+    """The ingest loop's (the main thread's) CPU time and time spent runnable but waiting
+    for a CPU, in ms (/proc/PID/task/PID/schedstat)."""
+    on_cpu, waiting, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(on_cpu) / 1e6, int(waiting) / 1e6
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -203,10 +214,12 @@ def one_round(name: str, build: Path, args) -> dict:
         send = mp.Process(target=sender, args=(str(ev), args.vhosts, args.rate, args.seconds,
                                                seeded, args.sockets, outs[2]))
         load0 = os.getloadavg()
+        sched0 = loop_sched_ms(proc.pid)
         ask.start()
         send.start()
         sent = outs[2].get()
         send.join()
+        sched1 = loop_sched_ms(proc.pid)
         deadline = time.monotonic() + 30
         while health(cli, q)["datagrams"] < seeded + sent["sent"] and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -231,6 +244,9 @@ def one_round(name: str, build: Path, args) -> dict:
             "stats_ms": {"median": round(statistics.median(took) * 1000, 1) if took else None,
                          "max": round(max(took, default=0) * 1000, 1)},
             "metrics_scrape_ms_idle": round(metrics_ms, 1),
+            # While sending: the loop's CPU time, and its time runnable but not running.
+            "loop_cpu_ms": round(sched1[0] - sched0[0]),
+            "loop_waited_for_cpu_ms": round(sched1[1] - sched0[1]),
             "loadavg_start": [round(x, 2) for x in load0],
             "loadavg_end": [round(x, 2) for x in os.getloadavg()],
         }
