@@ -91,6 +91,7 @@ void Server::run(const volatile sig_atomic_t& stop, const sigset_t& wait_mask)
         if (ready > 0) {
             handle_ready(fds);
         }
+        run_slices();
     }
 }
 
@@ -101,8 +102,8 @@ void Server::close_finished_clients(Clock::time_point now)
     // Done, or idle for too long (a tail client is idle by design).
     // An import the collector holds back is not idle either.
     std::erase_if(m_clients, [&](const Client& c) {
-        return !c.fd || (c.closing && c.output.empty() && !c.awaiting_history) ||
-               (!c.tail && !c.awaiting_history && !(c.import && c.import->busy()) &&
+        return !c.fd || (c.closing && c.output.empty() && !c.awaiting_answer) ||
+               (!c.tail && !c.awaiting_answer && !(c.import && c.import->busy()) &&
                 now - c.last_activity >= k_query_client_idle_timeout);
     });
 }
@@ -116,7 +117,7 @@ void Server::build_poll_set(std::vector<pollfd>& fds) const
     for (const Client& c : m_clients) {
         short events = 0;
         const bool import_waits = c.import && c.import->state() != ImportSession::State::reading;
-        if (c.output.empty() && !c.closing && !c.awaiting_history && !import_waits) {
+        if (c.output.empty() && !c.closing && !c.awaiting_answer && !import_waits) {
             events |= POLLIN;
         }
         if (!c.output.empty()) {
@@ -130,19 +131,23 @@ timespec Server::poll_timeout(Clock::time_point now) const
 {
     auto next_deadline = now + k_query_client_idle_timeout;
     for (const Client& c : m_clients) {
-        if (!c.tail && !c.awaiting_history) {
+        if (!c.tail && !c.awaiting_answer) {
             next_deadline = std::min(next_deadline, c.last_activity + k_query_client_idle_timeout);
         }
         if (c.import && c.import->state() == ImportSession::State::waiting_room) {
             next_deadline = std::min(next_deadline, now + k_import_retry);
         }
     }
+    if (!m_sliced.empty()) {
+        next_deadline = now; // the next slice, after a look at the sockets
+    }
     next_deadline = task_deadline(next_deadline);
     if (m_spool) {
         next_deadline = std::min(next_deadline, m_spool->deadline(now));
     }
     const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::max(next_deadline - now, Clock::duration::zero()) + std::chrono::milliseconds(1));
+        std::max(next_deadline - now, Clock::duration::zero()) +
+        (m_sliced.empty() ? std::chrono::milliseconds(1) : std::chrono::milliseconds(0)));
     timespec timeout{};
     timeout.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
     timeout.tv_nsec = static_cast<long>(wait.count() % 1000000000);
@@ -206,7 +211,7 @@ void Server::serve_client(Client& client, short revents)
         }
     }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (client.output.empty() && !client.closing && !client.awaiting_history) {
+        if (client.output.empty() && !client.closing && !client.awaiting_answer) {
             read_client(client);
         } else if (revents & (POLLHUP | POLLERR)) {
             client.fd.reset();
@@ -455,6 +460,10 @@ void Server::answer_web(const std::string& line, Reply reply)
         m_web_waiting.emplace(id, std::move(reply));
         return;
     }
+    if (parsed && answers_in_slices(*parsed)) {
+        start_sliced(m_next_client_id++, std::move(*parsed), std::move(reply));
+        return;
+    }
     reply(answer(line, m_collector, Clock::now(), wall_clock_now(), read_memory_usage).line);
 }
 
@@ -601,7 +610,7 @@ void Server::answer_lines(Client& client)
     const auto now = Clock::now();
     std::size_t start = 0;
     for (std::size_t newline = client.input.find('\n');
-         newline != std::string::npos && !client.awaiting_history;
+         newline != std::string::npos && !client.awaiting_answer;
          newline = client.input.find('\n', start)) {
         std::string_view line(client.input.data() + start, newline - start);
         if (!line.empty() && line.back() == '\r') {
@@ -617,12 +626,17 @@ void Server::answer_lines(Client& client)
             start = newline + 1;
             break;
         }
-        if (m_history_worker) {
-            auto parsed = parse_query(line);
-            if (parsed && wants_history(*parsed)) {
+        if (auto parsed = parse_query(line)) {
+            if (m_history_worker && wants_history(*parsed)) {
                 ask_history(client, line, std::move(*parsed));
                 start = newline + 1;
                 continue; // stops here when the client now waits
+            }
+            if (answers_in_slices(*parsed)) {
+                start_sliced(client.id, std::move(*parsed));
+                client.awaiting_answer = true;
+                start = newline + 1;
+                break;
             }
         }
         QueryAnswer a = answer(line, m_collector, now, wall_clock_now(), read_memory_usage);
@@ -641,7 +655,8 @@ void Server::answer_lines(Client& client)
         return;
     }
     const std::size_t pending_line = std::min(client.input.find('\n'), client.input.size());
-    if (pending_line > k_max_query_line_bytes) {
+    // While an answer is being built elsewhere, even this error waits its turn.
+    if (pending_line > k_max_query_line_bytes && !client.awaiting_answer) {
         m_collector.count_bad_query();
         client.output += error_answer("request line too long (more than " +
                                       std::to_string(k_max_query_line_bytes) + " bytes)");
@@ -720,7 +735,7 @@ bool Server::ask_history(Client& client, std::string_view line, Query query)
                          "\n";
         return false;
     }
-    client.awaiting_history = true;
+    client.awaiting_answer = true;
     return true;
 }
 
@@ -749,7 +764,46 @@ void Server::deliver_history(HistoryAnswer answer)
     Client& client = *it;
     client.output += answer.line;
     client.output += '\n';
-    client.awaiting_history = false;
+    client.awaiting_answer = false;
+    client.last_activity = Clock::now();
+    answer_lines(client);
+    write_client(client);
+}
+
+// ---- answers over every vhost, in slices ----
+
+void Server::start_sliced(std::uint64_t requester, Query query, Reply reply)
+{
+    m_sliced.push_back({requester, std::move(reply),
+                        SlicedAnswer(std::move(query), m_collector, wall_clock_now())});
+}
+
+void Server::run_slices()
+{
+    if (m_sliced.empty()) {
+        return;
+    }
+    SlicedJob& job = m_sliced.front();
+    if (!job.reply && find_client(job.requester) == nullptr) {
+        m_sliced.pop_front(); // the client left: nobody reads the rest
+        return;
+    }
+    if (!job.answer.step(m_collector, Clock::now() + k_query_slice)) {
+        // The next turn serves the next answer: a long one does not hold back the rest.
+        m_sliced.push_back(std::move(job));
+        m_sliced.pop_front();
+        return;
+    }
+    SlicedJob done = std::move(job);
+    m_sliced.pop_front();
+    if (done.reply) {
+        done.reply(done.answer.take_line());
+        return;
+    }
+    Client& client = *find_client(done.requester);
+    client.output += done.answer.take_line();
+    client.output += '\n';
+    client.awaiting_answer = false;
     client.last_activity = Clock::now();
     answer_lines(client);
     write_client(client);

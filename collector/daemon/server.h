@@ -1,12 +1,14 @@
 // The daemon's event loop: one thread, one ppoll() over the event socket, the
 // query listener and its clients. Datagrams go to the Collector; query lines go
-// through answer_query(). No call in the loop blocks except ppoll() itself and,
+// through answer_query(), or, over every vhost, are built a slice per turn
+// (state/sliced_answer.h). No call in the loop blocks except ppoll() itself and,
 // briefly, the collector lock, the one place where the Collector is shared with
 // another thread (the metrics endpoint, see with_collector()).
 #pragma once
 
 #include "daemon/loop_inbox.h"
 #include "state/collector.h"
+#include "state/sliced_answer.h"
 #include "util/fd.h"
 #include "util/log.h"
 #include "util/result.h"
@@ -23,6 +25,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -44,6 +47,9 @@ inline constexpr std::size_t k_max_client_backlog_bytes = 1024 * 1024;
 // Events a `tail` client may have waiting before further ones are dropped for it
 // (counted, and announced to it with a {"dropped":N} line when it catches up).
 inline constexpr std::size_t k_max_tail_backlog_bytes = 1024 * 1024;
+// How long one turn of the loop may spend building answers over every vhost (stats,
+// vhosts, rules: state/sliced_answer.h) before it reads datagrams again.
+inline constexpr std::chrono::microseconds k_query_slice{500};
 // Receive buffer requested for the event socket.
 inline constexpr int k_event_socket_rcvbuf = 4 * 1024 * 1024;
 
@@ -133,7 +139,8 @@ public:
 
     // Calls `read(const Collector&)` under the collector lock and returns its
     // result. Blocks while the loop handles one wake-up (at most one batch of
-    // datagrams plus the queries that arrived with it); keep `read` short, it
+    // datagrams plus the queries that arrived with it and one k_query_slice of an
+    // answer over every vhost); keep `read` short, it
     // stalls ingestion for as long as it runs.
     template <typename Read> auto with_collector(Read&& read) const
     {
@@ -149,9 +156,10 @@ private:
         std::string output;   // answers not yet written
         bool closing = false; // close once output is flushed
         std::chrono::steady_clock::time_point last_activity;
-        std::optional<EventFilter> tail;       // streaming events; input is ignored
-        std::uint64_t tail_dropped = 0;        // events not sent since the last notice
-        bool awaiting_history = false;         // a line is with the history worker
+        std::optional<EventFilter> tail; // streaming events; input is ignored
+        std::uint64_t tail_dropped = 0;  // events not sent since the last notice
+        // A line is with the history worker, or answered in slices (m_sliced).
+        bool awaiting_answer = false;
         std::unique_ptr<ImportSession> import; // set: the connection is an import
     };
 
@@ -189,6 +197,13 @@ private:
     // The job asking the history worker `query` (from request `line`) for `requester`.
     [[nodiscard]] HistoryJob history_job(std::uint64_t requester, std::string_view line,
                                          Query query) const;
+    // Starts answering `query` (answers_in_slices()) a slice per turn for client or
+    // dashboard question `requester`; its answer goes to `reply` when set, else to the
+    // client, which waits meanwhile (awaiting_answer).
+    void start_sliced(std::uint64_t requester, Query query, Reply reply = {});
+    // One turn's slice (k_query_slice) of the oldest sliced answer; a finished answer
+    // goes to its requester, whose later lines are then answered.
+    void run_slices();
     // On the loop thread: answers one dashboard question (ask()).
     void answer_web(const std::string& line, Reply reply);
     // On the loop thread: appends the worker's answer to its client (if still there)
@@ -242,6 +257,13 @@ private:
     };
     std::vector<WebTail> m_web_tails;
     std::string m_datagram; // receive buffer, k_max_datagram_bytes
+    // Answers over every vhost under way, a slice per turn, oldest first.
+    struct SlicedJob {
+        std::uint64_t requester = 0;
+        Reply reply; // set: a dashboard question
+        SlicedAnswer answer;
+    };
+    std::deque<SlicedJob> m_sliced;
     std::unique_ptr<SpoolReplayer> m_spool;
     RateLimiter m_malformed_log;
     RateLimiter m_socket_log;

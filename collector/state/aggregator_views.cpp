@@ -152,10 +152,48 @@ json stats_view(const Aggregator& data, std::optional<std::string_view> vhost,
         if (vhost && name != *vhost) {
             continue;
         }
-        out.push_back(window ? window_json(name, v, *window, now, shape)
-                             : vhost_json(name, v, shape));
+        out.push_back(stats_row(name, v, window, now, shape));
     }
     return out;
+}
+
+json stats_row(const std::string& name, const VhostStats& v, std::optional<std::int64_t> window,
+               std::int64_t now, const StatsShape& shape)
+{
+    return window ? window_json(name, v, *window, now, shape) : vhost_json(name, v, shape);
+}
+
+json vhosts_row(const std::string& name, const VhostStats& v)
+{
+    return json{{"vhost", name},
+                {"requests", v.requests},
+                {"flagged", v.flagged},
+                {"intercepted", v.intercepted},
+                {"would_block", v.would_block},
+                {"rules", v.rules.size()},
+                {"first_seen", iso_time_s(v.first_seen)},
+                {"last_seen", iso_time_s(v.last_seen)}};
+}
+
+void append_rule_rows(json& out, const std::string& name, const VhostStats& v,
+                      std::optional<std::string_view> rule)
+{
+    for (const auto& [id, r] : sorted_rules(v)) {
+        if (rule && *id != *rule) {
+            continue;
+        }
+        out.push_back(json{{"vhost", name},
+                           {"id", *id},
+                           {"msg", r->msg},
+                           {"severity", r->severity},
+                           {"pl", r->paranoia_level},
+                           {"hits", r->hits},
+                           {"matches", r->matches},
+                           {"first_seen", iso_time_s(r->first_seen)},
+                           {"last_seen", iso_time_s(r->last_seen)},
+                           {"top_paths", top_json(r->paths.top())},
+                           {"top_targets", top_json(r->targets.top())}});
+    }
 }
 
 json Aggregator::stats(std::optional<std::string_view> vhost, std::optional<std::int64_t> window,
@@ -168,14 +206,7 @@ json Aggregator::vhosts() const
 {
     json out = json::array();
     for (const auto& [name, v] : m_vhosts) {
-        out.push_back(json{{"vhost", name},
-                           {"requests", v.requests},
-                           {"flagged", v.flagged},
-                           {"intercepted", v.intercepted},
-                           {"would_block", v.would_block},
-                           {"rules", v.rules.size()},
-                           {"first_seen", iso_time_s(v.first_seen)},
-                           {"last_seen", iso_time_s(v.last_seen)}});
+        out.push_back(vhosts_row(name, v));
     }
     return out;
 }
@@ -188,22 +219,7 @@ json Aggregator::rules(std::optional<std::string_view> vhost,
         if (vhost && name != *vhost) {
             continue;
         }
-        for (const auto& [id, r] : sorted_rules(v)) {
-            if (rule && *id != *rule) {
-                continue;
-            }
-            out.push_back(json{{"vhost", name},
-                               {"id", *id},
-                               {"msg", r->msg},
-                               {"severity", r->severity},
-                               {"pl", r->paranoia_level},
-                               {"hits", r->hits},
-                               {"matches", r->matches},
-                               {"first_seen", iso_time_s(r->first_seen)},
-                               {"last_seen", iso_time_s(r->last_seen)},
-                               {"top_paths", top_json(r->paths.top())},
-                               {"top_targets", top_json(r->targets.top())}});
-        }
+        append_rule_rows(out, name, v, rule);
     }
     return out;
 }

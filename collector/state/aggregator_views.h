@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace mso {
@@ -20,5 +21,18 @@ namespace mso {
                                                 std::optional<std::string_view> vhost,
                                                 std::optional<std::int64_t> window,
                                                 std::int64_t now, const StatsShape& shape);
+
+// One vhost's part of the views over every vhost, exactly as those views write it: the
+// daemon builds these answers a few vhosts at a time (state/sliced_answer.h).
+// A row of stats_view().
+[[nodiscard]] nlohmann::ordered_json stats_row(const std::string& name, const VhostStats& v,
+                                               std::optional<std::int64_t> window, std::int64_t now,
+                                               const StatsShape& shape);
+// A row of Aggregator::vhosts().
+[[nodiscard]] nlohmann::ordered_json vhosts_row(const std::string& name, const VhostStats& v);
+// The rows of Aggregator::rules() for this vhost (only `rule`'s, when given), appended to
+// the array `out`.
+void append_rule_rows(nlohmann::ordered_json& out, const std::string& name, const VhostStats& v,
+                      std::optional<std::string_view> rule);
 
 } // namespace mso

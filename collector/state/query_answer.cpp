@@ -49,14 +49,8 @@ std::pair<const RequestEvent*, SourceId> find_in_ring(const Collector& collector
     return found;
 }
 
-// The live aggregates of one source.
-struct SourceAggregates {
-    std::string_view source;
-    const Aggregator* data = nullptr;
-};
+} // namespace
 
-// The aggregates a query reads: those of `source` (none when it has none), or of every
-// live source, the module's first.
 std::vector<SourceAggregates> aggregates_for(const Collector& collector,
                                              const std::optional<std::string>& source)
 {
@@ -84,6 +78,8 @@ std::vector<SourceAggregates> aggregates_for(const Collector& collector,
     return out;
 }
 
+namespace {
+
 // The rows of every source's view in one array; each row names its source when
 // `tag` (several live sources, or a source filter).
 template <typename View>
@@ -101,8 +97,8 @@ json concat(const std::vector<SourceAggregates>& parts, bool tag, View&& view)
     return out;
 }
 
-// Why memory cannot answer `query`'s window (empty: it can). Only history answers these
-// (daemon/history_service.h, route_query); memory sees them when there is none.
+} // namespace
+
 std::string beyond_memory(const Query& query)
 {
     const std::string no_history = " needs the history store, which this collector does not "
@@ -121,7 +117,11 @@ std::string beyond_memory(const Query& query)
     return {};
 }
 
-} // namespace
+bool tags_sources(const Query& query, const Collector& collector)
+{
+    return query.source.has_value() || collector.sources().with_events() > 1 ||
+           !collector.source_aggregates().empty();
+}
 
 std::string no_such_event(const Query& query, std::string_view where)
 {
@@ -143,8 +143,7 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
     const Query& query = *parsed;
     const std::vector<SourceAggregates> parts = aggregates_for(collector, query.source);
     // Rows name their source when more than one source is live or the query names one.
-    const bool tag = query.source.has_value() || collector.sources().with_events() > 1 ||
-                     !collector.source_aggregates().empty();
+    const bool tag = tags_sources(query, collector);
     std::optional<std::string_view> vhost;
     if (query.vhost) {
         vhost = *query.vhost;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mso {
 
@@ -31,6 +32,25 @@ using MemoryProbe = MemoryUsage (*)();
 [[nodiscard]] QueryAnswer answer(std::string_view line, Collector& collector,
                                  Collector::Clock::time_point now, std::int64_t wall_now,
                                  MemoryProbe memory = nullptr);
+
+// The live aggregates of one source.
+struct SourceAggregates {
+    std::string_view source;
+    const Aggregator* data = nullptr;
+};
+
+// The aggregates a query reads: those of `source` (none when it has none), or of every
+// live source, the module's first, then by name. Views into `collector`.
+[[nodiscard]] std::vector<SourceAggregates>
+aggregates_for(const Collector& collector, const std::optional<std::string>& source);
+
+// Whether the rows of `query`'s answer name their source (several live sources, or a
+// source filter).
+[[nodiscard]] bool tags_sources(const Query& query, const Collector& collector);
+
+// Why memory cannot answer `query`'s window (empty: it can). Only history answers these
+// (daemon/history_service.h, route_query); memory sees them when there is none.
+[[nodiscard]] std::string beyond_memory(const Query& query);
 
 // The error text of an `event` query that found nothing `where` ("in history").
 [[nodiscard]] std::string no_such_event(const Query& query, std::string_view where);

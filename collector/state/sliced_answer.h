@@ -1,0 +1,59 @@
+// Answers over every vhost, built a slice at a time so that the daemon's loop, which
+// also ingests, is never held for a whole answer (docs/ARCHITECTURE.md, "Queries in
+// slices"). The rows are those answer() writes, in the same order: with no event
+// between the slices the line is byte for byte answer()'s.
+#pragma once
+
+#include "protocol/query.h"
+#include "state/collector.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mso {
+
+// Whether `query` is one that SlicedAnswer builds: stats, vhosts or rules over every
+// vhost that memory can answer (not beyond_memory()). Pure.
+[[nodiscard]] bool answers_in_slices(const Query& query);
+
+// One answer under construction. Holds no pointer into the Collector between calls: a
+// cursor (source, last vhost name) says where the next slice starts, so vhosts and
+// sources added between slices are fine. Not thread-safe; step() reads the collector,
+// so the caller holds whatever guards it.
+class SlicedAnswer {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    // Starts answering `query` (answers_in_slices()) with the sources live now;
+    // `wall_now` anchors windows.
+    SlicedAnswer(Query query, const Collector& collector, std::int64_t wall_now);
+
+    // Adds rows, a vhost at a time, until the answer is complete or `deadline` has
+    // passed (at least one vhost per call). Returns whether the answer is complete.
+    bool step(const Collector& collector, Clock::time_point deadline);
+    [[nodiscard]] bool done() const noexcept { return m_source >= m_sources.size(); }
+    // The answer line without its newline; call once done(). Moves it out.
+    [[nodiscard]] std::string take_line();
+    // Vhosts read so far (all sources).
+    [[nodiscard]] std::size_t vhosts_read() const noexcept { return m_vhosts_read; }
+
+private:
+    // Appends one vhost's rows (compact JSON, comma-separated) to m_line.
+    void append_rows(const std::string& name, const VhostStats& stats, const std::string& source);
+
+    Query m_query;
+    std::int64_t m_wall_now = 0;
+    bool m_tag = false;                 // rows name their source
+    std::vector<std::string> m_sources; // by name: ids and aggregates may change between slices
+    std::size_t m_source = 0;           // index into m_sources
+    std::optional<std::string> m_last;  // the last vhost of m_sources[m_source] done
+    std::size_t m_vhosts_read = 0;
+    bool m_first_row = true;
+    std::string m_line;
+};
+
+} // namespace mso
