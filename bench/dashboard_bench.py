@@ -10,9 +10,9 @@ is full), alone and while `--dashboards` processes (default 10) each refresh eve
 `--every` seconds (default 2). Each round times until `health` counts all N.
 
 One refresh asks the API what the browser asks when it loads the Overview and a Vhost
-view (collector/web/views.js): `vhosts`, `sources`, a last-hour `timeseries` for each of
-the first page's 50 vhosts (4 at a time, as the page does), then for one vhost the
-24-hour `timeseries`, the windowed `stats`, the all-time `stats` with the paranoia-level
+view (collector/web/views.js): `vhosts`, `sources`, one last-hour `timeseries` listing
+the first page's 50 vhosts (`vhosts`, as the page asks for its sparklines), then for one
+vhost the 24-hour `timeseries`, the windowed `stats`, the all-time `stats` with the paranoia-level
 histograms and the four windowed `top` lists (from history). A refresh that takes longer
 than the interval starts the next at once. No browser runs: what is measured is the
 collector's side (the API, the loop, the history worker), not the page.
@@ -38,7 +38,6 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench_util import free_port, health, stop_collector, thread_cpu_s, wait_listening
@@ -46,7 +45,6 @@ from bench_util import free_port, health, stop_collector, thread_cpu_s, wait_lis
 REPO = Path(__file__).resolve().parent.parent
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
 OVERVIEW_PAGE = 50
-SPARK_FETCHES = 4
 
 
 def send_datagrams(path: str, first: int, count: int, vhosts: int) -> None:
@@ -69,41 +67,42 @@ def process_cpu_s(pid: int) -> float:
 
 
 def get(port: int, cmd: str, **params) -> dict:
-    url = f"http://127.0.0.1:{port}/api/{cmd}?" + urllib.parse.urlencode(params)
+    # A list repeats its key (`vhosts`).
+    url = f"http://127.0.0.1:{port}/api/{cmd}?" + urllib.parse.urlencode(params, doseq=True)
     with urllib.request.urlopen(url, timeout=60) as r:
         return json.loads(r.read())
 
 
-def refresh(port: int, pool: ThreadPoolExecutor) -> int:
+def refresh(port: int) -> int:
     """One Overview + one Vhost view, as the page asks; the number of requests."""
     vhosts = sorted(get(port, "vhosts")["vhosts"], key=lambda v: -v["flagged"])[:OVERVIEW_PAGE]
     get(port, "sources")
-    list(pool.map(lambda v: get(port, "timeseries", vhost=v["vhost"], window=3600,
-                                resolution="minute"), vhosts))
+    if vhosts:  # the sparklines: one request for the page's rows
+        get(port, "timeseries", vhosts=[v["vhost"] for v in vhosts], window=3600,
+            resolution="minute")
     name = vhosts[0]["vhost"] if vhosts else ""
     get(port, "timeseries", vhost=name, window=86400, resolution="minute")
     get(port, "stats", vhost=name, window=86400, rules_limit=20)
     get(port, "stats", vhost=name, rules_limit=1, score_levels="true")
     for top in ("clients", "paths", "agents", "targets"):
         get(port, "top", list=top, vhost=name, window=86400, limit=10)
-    return 2 + len(vhosts) + 3 + 4
+    return 2 + (1 if vhosts else 0) + 3 + 4
 
 
 def dashboard(port: int, every: float, niceness: int, stop: mp.Event, out: mp.Queue) -> None:
     os.nice(niceness)
     done = requests = errors = 0
     seconds = 0.0
-    with ThreadPoolExecutor(SPARK_FETCHES) as pool:
-        while not stop.is_set():
-            start = time.monotonic()
-            try:
-                requests += refresh(port, pool)
-                done += 1
-            except OSError:
-                errors += 1
-            took = time.monotonic() - start
-            seconds += took
-            stop.wait(max(0.0, every - took))
+    while not stop.is_set():
+        start = time.monotonic()
+        try:
+            requests += refresh(port)
+            done += 1
+        except OSError:
+            errors += 1
+        took = time.monotonic() - start
+        seconds += took
+        stop.wait(max(0.0, every - took))
     out.put((done, requests, errors, seconds))
 
 

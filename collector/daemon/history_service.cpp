@@ -139,7 +139,12 @@ Result<json> timeseries_answer(HistoryStore& store, const HistoryJob& job)
     const std::int64_t since = (job.wall_now - timeseries_window(query)) / step * step * k_us;
     const std::int64_t until = (job.wall_now + 1) * k_us;
     std::vector<std::optional<std::string>> vhosts;
-    if (query.vhost) {
+    // A listed vhost has its series even without points (as memory's answer).
+    const bool listed = !query.vhosts.empty();
+    if (listed) {
+        const std::vector<std::string> names = listed_vhosts(query);
+        vhosts.assign(names.begin(), names.end());
+    } else if (query.vhost) {
         vhosts.emplace_back(*query.vhost);
     } else if (query.source) {
         // The source's vhosts in the window (the job's are the module's live ones).
@@ -161,7 +166,7 @@ Result<json> timeseries_answer(HistoryStore& store, const HistoryJob& job)
         if (!one) {
             return fail(one.error());
         }
-        if (!(*one)["points"].empty()) {
+        if (listed || !(*one)["points"].empty()) {
             if (query.source) {
                 (*one)["source"] = *query.source;
             }

@@ -171,6 +171,40 @@ Result<void> read_time(const json& request, const char* key, std::optional<std::
     return ok();
 }
 
+// The `vhosts` of timeseries: 1 to k_max_listed_vhosts strings, as listed (repeats
+// are harmless: the answer names each vhost once); never together with `vhost`.
+Result<void> read_vhost_list(const json& request, Query& query)
+{
+    using namespace query_key;
+    const auto it = request.find(k_vhosts);
+    if (it == request.end()) {
+        return ok();
+    }
+    if (query.vhost) {
+        return fail(std::string("\"") + k_vhost + "\" and \"" + k_vhosts +
+                    "\" cannot be combined (list the one vhost in \"" + k_vhosts + "\")");
+    }
+    const std::string expected = std::string("\"") + k_vhosts + "\" must be an array of 1 to " +
+                                 std::to_string(k_max_listed_vhosts) + " vhost names, got ";
+    if (!it->is_array()) {
+        return fail(expected + it->type_name());
+    }
+    if (it->empty() || it->size() > k_max_listed_vhosts) {
+        return fail(expected + std::to_string(it->size()) + " names");
+    }
+    std::vector<std::string> names;
+    names.reserve(it->size());
+    for (const json& name : *it) {
+        if (!name.is_string()) {
+            return fail(std::string("\"") + k_vhosts + "\" must hold strings, got " +
+                        name.type_name());
+        }
+        names.push_back(name.get<std::string>());
+    }
+    query.vhosts = std::move(names);
+    return ok();
+}
+
 // The filters that `events` adds to those of `tail`: path, status, verdict, engine,
 // source, time range, text and cursor.
 Result<void> read_history_filters(const json& request, EventFilter& filter)
@@ -274,7 +308,7 @@ Result<void> read_command_keys(const json& request, Query& query)
             }
             query.resolution = *parsed;
         }
-        return ok();
+        return read_vhost_list(request, query);
     }
     case QueryCommand::events:
     case QueryCommand::tail: {
@@ -499,6 +533,9 @@ std::string request_line(const Query& query)
     if (query.vhost) {
         out[k_vhost] = *query.vhost;
     }
+    if (query.command == QueryCommand::timeseries && !query.vhosts.empty()) {
+        out[k_vhosts] = query.vhosts;
+    }
     if (query.rule) {
         out[k_rule] = *query.rule;
     }
@@ -558,6 +595,14 @@ std::string request_line(const Query& query)
         out[k_many_targets] = o.many_targets;
     }
     return dump_line(out);
+}
+
+std::vector<std::string> listed_vhosts(const Query& query)
+{
+    std::vector<std::string> names = query.vhosts;
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
 }
 
 std::vector<std::string> top_list_names()

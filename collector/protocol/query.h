@@ -22,6 +22,7 @@ namespace mso {
 namespace query_key {
 inline constexpr const char k_cmd[] = "cmd";
 inline constexpr const char k_vhost[] = "vhost";
+inline constexpr const char k_vhosts[] = "vhosts";
 inline constexpr const char k_rule[] = "rule";
 inline constexpr const char k_window[] = "window";
 inline constexpr const char k_list[] = "list";
@@ -144,6 +145,10 @@ inline constexpr std::int64_t k_max_history_window_s = 3660LL * 24 * 3600;
 inline constexpr std::size_t k_max_rules_limit = 5000;
 inline constexpr std::size_t k_max_top_clients = 64;
 
+// Most vhosts one `timeseries` may list in `vhosts` (the dashboard's Overview asks for
+// the 50 rows of a page at once).
+inline constexpr std::size_t k_max_listed_vhosts = 100;
+
 // Longest request line accepted, not counting the newline.
 inline constexpr std::size_t k_max_query_line_bytes = 65536;
 
@@ -165,7 +170,10 @@ enum class QueryCommand {
 struct Query {
     QueryCommand command = QueryCommand::stats;
     std::optional<std::string> vhost; // restrict to this vhost
-    std::optional<std::string> rule;  // rules, timeseries: restrict to this rule id
+    // timeseries: restrict to these vhosts, as listed (1 to k_max_listed_vhosts; never
+    // with `vhost`); empty when not given.
+    std::vector<std::string> vhosts;
+    std::optional<std::string> rule; // rules, timeseries: restrict to this rule id
     // stats, vhosts, rules, top, timeseries: restrict to this source ("module",
     // "sensor:<name>", ...); events, tail and event have theirs in `events.source`.
     std::optional<std::string> source;
@@ -182,6 +190,9 @@ struct Query {
 
     bool operator==(const Query&) const = default;
 };
+
+// `query.vhosts` by name, each once: the vhosts a `timeseries` answer lists. Pure.
+[[nodiscard]] std::vector<std::string> listed_vhosts(const Query& query);
 
 // The command names, in the order error messages list them.
 inline constexpr const char* k_query_commands =

@@ -1,4 +1,5 @@
-// URL parameters into a request line: a table of the keys that are not strings.
+// URL parameters into a request line: a table of the keys that are not strings, and
+// `vhosts`, the one key that may be repeated (a list).
 #include "protocol/url_query.h"
 
 #include "protocol/query.h"
@@ -52,6 +53,11 @@ request_line_from_url(std::string_view command,
     request[k_cmd] = std::string(command);
     std::set<std::string, std::less<>> seen;
     for (const auto& [key, value] : params) {
+        // `vhosts` is a list: each repeat is one more name.
+        if (key == k_vhosts) {
+            request[k_vhosts].push_back(value);
+            continue;
+        }
         if (!seen.insert(key).second) {
             return fail("\"" + key + "\" is given more than once");
         }

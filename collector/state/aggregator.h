@@ -23,6 +23,7 @@
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 namespace mso {
 
@@ -123,6 +124,11 @@ public:
     [[nodiscard]] nlohmann::ordered_json top(TopList list, std::optional<std::string_view> vhost,
                                              std::size_t limit) const;
     [[nodiscard]] nlohmann::ordered_json timeseries(std::optional<std::string_view> vhost,
+                                                    Resolution resolution, std::int64_t since,
+                                                    std::optional<std::string_view> rule) const;
+    // The series of those of `vhosts` (sorted, no repeats) this aggregator has seen, in
+    // that order; each looked up, not found by a scan.
+    [[nodiscard]] nlohmann::ordered_json timeseries(const std::vector<std::string>& vhosts,
                                                     Resolution resolution, std::int64_t since,
                                                     std::optional<std::string_view> rule) const;
 

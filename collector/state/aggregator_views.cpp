@@ -247,6 +247,35 @@ json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::s
     return top_json(merge_top(sketches, limit));
 }
 
+namespace {
+
+// One vhost's entry of the `timeseries` answer: its points since `since`, oldest first.
+json series_json(const std::string& vhost, const VhostStats& v, Resolution resolution,
+                 std::int64_t since, std::optional<std::string_view> rule)
+{
+    json points = json::array();
+    for (const SeriesPoint* p : v.series.points(resolution, since)) {
+        json point{{"time", iso_time_s(p->start)},
+                   {"requests", p->requests},
+                   {"flagged", p->flagged},
+                   {"intercepted", p->intercepted},
+                   {"would_block", p->would_block}};
+        if (rule) {
+            std::uint64_t hits = 0;
+            for (const auto& [id, n] : p->rule_hits) {
+                hits += id == *rule ? n : 0;
+            }
+            point["rule_hits"] = hits;
+        }
+        points.push_back(std::move(point));
+    }
+    return json{{"vhost", vhost},
+                {"resolution", resolution == Resolution::minute ? "minute" : "hour"},
+                {"points", std::move(points)}};
+}
+
+} // namespace
+
 json Aggregator::timeseries(std::optional<std::string_view> vhost, Resolution resolution,
                             std::int64_t since, std::optional<std::string_view> rule) const
 {
@@ -255,25 +284,19 @@ json Aggregator::timeseries(std::optional<std::string_view> vhost, Resolution re
         if (vhost && name != *vhost) {
             continue;
         }
-        json points = json::array();
-        for (const SeriesPoint* p : v.series.points(resolution, since)) {
-            json point{{"time", iso_time_s(p->start)},
-                       {"requests", p->requests},
-                       {"flagged", p->flagged},
-                       {"intercepted", p->intercepted},
-                       {"would_block", p->would_block}};
-            if (rule) {
-                std::uint64_t hits = 0;
-                for (const auto& [id, n] : p->rule_hits) {
-                    hits += id == *rule ? n : 0;
-                }
-                point["rule_hits"] = hits;
-            }
-            points.push_back(std::move(point));
+        out.push_back(series_json(name, v, resolution, since, rule));
+    }
+    return out;
+}
+
+json Aggregator::timeseries(const std::vector<std::string>& vhosts, Resolution resolution,
+                            std::int64_t since, std::optional<std::string_view> rule) const
+{
+    json out = json::array();
+    for (const std::string& name : vhosts) {
+        if (const auto it = m_vhosts.find(name); it != m_vhosts.end()) {
+            out.push_back(series_json(it->first, it->second, resolution, since, rule));
         }
-        out.push_back(json{{"vhost", name},
-                           {"resolution", resolution == Resolution::minute ? "minute" : "hour"},
-                           {"points", std::move(points)}});
     }
     return out;
 }

@@ -97,6 +97,34 @@ json concat(const std::vector<SourceAggregates>& parts, bool tag, View&& view)
     return out;
 }
 
+// The `timeseries` answer for a list of vhosts: each source's series of the listed
+// vhosts it has, by name, then an empty one for each listed vhost that no source has
+// (the list's vhosts all appear, each source's once).
+json listed_series(const std::vector<SourceAggregates>& parts, bool tag, const Query& query,
+                   std::int64_t since, std::optional<std::string_view> rule)
+{
+    const std::vector<std::string> names = listed_vhosts(query);
+    json out = concat(parts, tag, [&](const Aggregator& data) {
+        return data.timeseries(names, query.resolution, since, rule);
+    });
+    for (const std::string& name : names) {
+        const bool seen = std::any_of(parts.begin(), parts.end(), [&](const SourceAggregates& p) {
+            return p.data->find(name) != nullptr;
+        });
+        if (seen) {
+            continue;
+        }
+        json empty{{"vhost", name},
+                   {"resolution", query.resolution == Resolution::minute ? "minute" : "hour"},
+                   {"points", json::array()}};
+        if (query.source) {
+            empty["source"] = *query.source;
+        }
+        out.push_back(std::move(empty));
+    }
+    return out;
+}
+
 } // namespace
 
 std::string beyond_memory(const Query& query)
@@ -188,6 +216,10 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
     case QueryCommand::timeseries: {
         const std::int64_t window =
             query.window.value_or(query.resolution == Resolution::minute ? 3600 : 24 * 3600);
+        if (!query.vhosts.empty()) {
+            out["series"] = listed_series(parts, tag, query, wall_now - window, rule);
+            break;
+        }
         out["series"] = concat(parts, tag, [&](const Aggregator& data) {
             return data.timeseries(vhost, query.resolution, wall_now - window, rule);
         });

@@ -6,11 +6,16 @@ import { append, clear, el, hashFor, link, num, table } from "./dom.js";
 const PAGE = 50;
 export const WINDOWS = [["1h", 3600], ["6h", 6 * 3600], ["24h", 86400], ["7d", 7 * 86400], ["30d", 30 * 86400]];
 
-// GET /api/<cmd>; throws with the collector's error message.
+// GET /api/<cmd>; an array value repeats its key once per element (`vhosts`); empty
+// values are left out. Throws with the collector's error message.
 export async function api(cmd, params = {}) {
   const query = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null && v !== "") query.set(k, String(v));
+    if (Array.isArray(v)) {
+      for (const one of v) query.append(k, String(one));
+    } else if (v !== undefined && v !== null && v !== "") {
+      query.set(k, String(v));
+    }
   }
   const response = await fetch("/api/" + cmd + (query.toString() ? "?" + query : ""));
   const answer = await response.json();
@@ -126,8 +131,8 @@ export async function overview(main, route) {
   const sourcesSection = el("section", { id: "sources-section" });
   append(main, sourcesSection);
   // The sparklines and the sources come after the table (`sources` may scan history),
-  // the sparklines for the rows on this page only; leaving the view stops the ones not
-  // asked yet.
+  // the sparklines for the rows on this page only, in one request; leaving the view
+  // before the answer draws none.
   let left = false;
   sparklines([...main.querySelectorAll("#vhosts td.spark")], () => left);
   sources(sourcesSection, () => left);
@@ -171,23 +176,51 @@ async function sources(section, stopped) {
   section.dataset.ready = "true";
 }
 
-const SPARK_FETCHES = 4; // at once: the collector serves 8 requests at a time, for every tab
+// What one sparkline request may list: the protocol's limit (k_max_listed_vhosts), and
+// URL bytes well under the 8 KiB request line the collector's HTTP server reads.
+const SPARK_VHOSTS = 100;
+const SPARK_URL_BYTES = 6000;
 
-// Each cell's vhost: requests and flagged per minute over the last hour (`timeseries`).
+// The cells in request-sized groups: one for a page of ordinary names, more only when
+// the names are long.
+function sparkBatches(cells) {
+  const batches = [];
+  let batch = [], bytes = 0;
+  for (const cell of cells) {
+    const size = new URLSearchParams({ vhosts: cell.dataset.vhost }).toString().length + 1;
+    if (batch.length && (batch.length === SPARK_VHOSTS || bytes + size > SPARK_URL_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(cell);
+    bytes += size;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+// Each cell's vhost: requests and flagged per minute over the last hour, from one
+// `timeseries` request listing the page's vhosts. A vhost's first series is drawn (the
+// module's when several sources have it); one without points draws an empty line.
 async function sparklines(cells, stopped) {
-  const queue = [...cells];
-  const worker = async () => {
-    for (let cell = queue.shift(); cell && !stopped(); cell = queue.shift()) {
-      try {
-        const answer = await api("timeseries", { vhost: cell.dataset.vhost, window: 3600, resolution: "minute" });
-        if (!stopped()) drawSparkline(cell, (answer.series[0] || { points: [] }).points);
-      } catch (e) {
+  for (const batch of sparkBatches(cells)) {
+    if (stopped()) return;
+    let answer;
+    try {
+      answer = await api("timeseries", { vhosts: batch.map((c) => c.dataset.vhost), window: 3600, resolution: "minute" });
+    } catch (e) {
+      for (const cell of batch) {
         cell.dataset.error = cell.title = String(e.message || e);
         cell.textContent = "–";
       }
+      continue;
     }
-  };
-  await Promise.all(Array.from({ length: SPARK_FETCHES }, worker));
+    if (stopped()) return;
+    const points = new Map();
+    for (const s of answer.series) if (!points.has(s.vhost)) points.set(s.vhost, s.points);
+    for (const cell of batch) drawSparkline(cell, points.get(cell.dataset.vhost) || []);
+  }
 }
 
 function drawSparkline(target, points) {

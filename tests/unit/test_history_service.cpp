@@ -306,6 +306,37 @@ TEST_F(HistoryAnswers, TimeseriesFromTheMinuteCounts)
     EXPECT_FALSE(p.contains("requests")); // history does not know unflagged requests
 }
 
+// A list of vhosts: each listed one once, by name, also without points; not the job's
+// live vhosts.
+TEST_F(HistoryAnswers, TimeseriesOfListedVhosts)
+{
+    const std::string window = R"("resolution":"minute","window":172800,"rule":"941100")";
+    const json one = ask(R"({"cmd":"timeseries","vhost":"shop.example.com",)" + window + "}");
+    ASSERT_EQ(one["series"].size(), 1U) << one.dump();
+    const json a = ask(R"({"cmd":"timeseries","vhosts":["shop.example.com","nobody.example",)"
+                       R"("shop.example.com"],)" +
+                       window + "}");
+    ASSERT_EQ(a.value("ok", false), true) << a.dump();
+    EXPECT_EQ(a["from"], "history");
+    ASSERT_EQ(a["series"].size(), 2U) << a.dump();
+    EXPECT_EQ(a["series"][0], json::parse(R"({"vhost":"nobody.example","resolution":"minute",)"
+                                          R"("points":[]})"));
+    EXPECT_EQ(a["series"][1], one["series"][0]);
+
+    const json imported = ask(R"({"cmd":"timeseries","vhosts":["shop.example.com","x.example"],)"
+                              R"("source":"import:old","resolution":"hour","window":2592000})");
+    ASSERT_EQ(imported["series"].size(), 2U) << imported.dump();
+    EXPECT_EQ(imported["series"][0]["vhost"], "shop.example.com");
+    EXPECT_EQ(imported["series"][0]["source"], "import:old");
+    std::uint64_t events = 0;
+    for (const json& p : imported["series"][0]["points"]) {
+        events += p["events"].get<std::uint64_t>();
+    }
+    EXPECT_EQ(events, 15U);
+    EXPECT_EQ(imported["series"][1], json::parse(R"({"vhost":"x.example","resolution":"hour",)"
+                                                 R"("points":[],"source":"import:old"})"));
+}
+
 // The corpus's time: k_t0 plus `s` seconds, as answers write it.
 std::string corpus_time(int s)
 {

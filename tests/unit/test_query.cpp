@@ -40,6 +40,16 @@ struct BadCase {
     std::string error;
 };
 
+// `n` distinct vhost names as the elements of a JSON array: "v0.test","v1.test",...
+std::string names_json(std::size_t n)
+{
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+        out += (i ? ",\"v" : "\"v") + std::to_string(i) + ".test\"";
+    }
+    return out;
+}
+
 TEST(ParseQuery, BadLines)
 {
     const std::vector<BadCase> cases = {
@@ -134,6 +144,21 @@ TEST(ParseQuery, BadLines)
         {R"({"cmd":"event","unique_id":5})", "\"unique_id\" must be a string, got number"},
         {R"({"cmd":"event","unique_id":"x","source":5})",
          "\"source\" must be a string, got number"},
+        // The list of timeseries (the Overview's sparklines).
+        {R"({"cmd":"timeseries","vhosts":[]})",
+         "\"vhosts\" must be an array of 1 to 100 vhost names, got 0 names"},
+        {R"({"cmd":"timeseries","vhosts":"a.test"})",
+         "\"vhosts\" must be an array of 1 to 100 vhost names, got string"},
+        {R"({"cmd":"timeseries","vhosts":null})",
+         "\"vhosts\" must be an array of 1 to 100 vhost names, got null"},
+        {R"({"cmd":"timeseries","vhosts":["a.test",7]})",
+         "\"vhosts\" must hold strings, got number"},
+        {R"({"cmd":"timeseries","vhosts":[["a.test"]]})",
+         "\"vhosts\" must hold strings, got array"},
+        {R"({"cmd":"timeseries","vhosts":[)" + names_json(mso::k_max_listed_vhosts + 1) + "]}",
+         "\"vhosts\" must be an array of 1 to 100 vhost names, got 101 names"},
+        {R"({"cmd":"timeseries","vhost":"a.test","vhosts":["a.test"]})",
+         "\"vhost\" and \"vhosts\" cannot be combined (list the one vhost in \"vhosts\")"},
     };
     for (const BadCase& c : cases) {
         SCOPED_TRACE(c.line.substr(0, 80));
@@ -266,6 +291,22 @@ mso::Query with(mso::Query q, void (*change)(mso::Query&))
     return q;
 }
 
+TEST(ParseQuery, ListOfVhosts)
+{
+    const auto most = mso::parse_query(R"({"cmd":"timeseries","vhosts":[)" +
+                                       names_json(mso::k_max_listed_vhosts) + "]}");
+    ASSERT_TRUE(most) << most.error();
+    ASSERT_EQ(most->vhosts.size(), mso::k_max_listed_vhosts);
+    EXPECT_EQ(most->vhosts[99], "v99.test");
+    EXPECT_FALSE(most->vhost);
+    // As listed; the answers name each vhost once, by name.
+    const auto repeated =
+        mso::parse_query(R"({"cmd":"timeseries","vhosts":["b.test","","a.test","b.test"]})");
+    ASSERT_TRUE(repeated) << repeated.error();
+    EXPECT_EQ(repeated->vhosts, (std::vector<std::string>{"b.test", "", "a.test", "b.test"}));
+    EXPECT_EQ(mso::listed_vhosts(*repeated), (std::vector<std::string>{"", "a.test", "b.test"}));
+}
+
 struct RequestCase {
     const char* name;
     mso::Query query;
@@ -345,6 +386,14 @@ TEST(RequestLine, EveryCliRequestParsesBackToItsQuery)
               }),
          R"({"cmd":"timeseries","resolution":"hour","vhost":"a","rule":"942100","window":86400})",
          R"({"cmd":"timeseries","resolution":"hour","vhost":"a","rule":"942100","window":86400})"},
+        {"timeseries with a list of vhosts (the dashboard's Overview)",
+         with(make(C::timeseries),
+              [](mso::Query& q) {
+                  q.vhosts = {"b.test", "a.test", "\"\x1b[2J", "b.test"};
+                  q.window = 3600;
+              }),
+         R"({"cmd":"timeseries","resolution":"minute","vhosts":["b.test","a.test","\"\u001b[2J","b.test"],"window":3600})",
+         R"({"cmd":"timeseries","vhosts":["b.test","a.test","\"\u001b[2J","b.test"],"window":3600,"resolution":"minute"})"},
         {"events", make(C::events), R"({"cmd":"events","limit":100})",
          R"({"cmd":"events","limit":100})"},
         {"events with every filter --limit 0 --window 90s",

@@ -261,6 +261,32 @@ TEST_F(AnswerQuery, VhostsRulesTopAndTimeseries)
         "requests": 1201, "flagged": 1, "intercepted": 1, "would_block": 0, "rule_hits": 1}])"));
 }
 
+// The Overview's sparklines: the listed vhosts' series, each looked up, in the shape of
+// the per-vhost answers; a listed vhost the collector does not know has empty points.
+TEST_F(AnswerQuery, TimeseriesOfListedVhosts)
+{
+    feed();
+    const json a = ask(R"({"cmd":"timeseries","vhosts":["shop.example","nobody.example",)"
+                       R"("blog.example","shop.example"],"rule":"942100"})");
+    ASSERT_EQ(a["ok"], true) << a.dump();
+    const json& series = a["series"];
+    ASSERT_EQ(series.size(), 3U) << a.dump();
+    EXPECT_EQ(series[0],
+              ask(R"({"cmd":"timeseries","vhost":"blog.example","rule":"942100"})")["series"][0]);
+    EXPECT_EQ(series[1],
+              ask(R"({"cmd":"timeseries","vhost":"shop.example","rule":"942100"})")["series"][0]);
+    EXPECT_EQ(series[1]["points"][0]["rule_hits"], 1);
+    EXPECT_EQ(series[2], json::parse(R"({"vhost":"nobody.example","resolution":"minute",)"
+                                     R"("points":[]})"));
+    // Only the listed ones.
+    EXPECT_EQ(
+        ask(R"({"cmd":"timeseries","vhosts":["blog.example"],"resolution":"hour"})")["series"],
+        ask(R"({"cmd":"timeseries","vhost":"blog.example","resolution":"hour"})")["series"]);
+    const json bad = ask(R"({"cmd":"timeseries","vhost":"a","vhosts":["a"]})");
+    EXPECT_EQ(bad["ok"], false);
+    EXPECT_EQ(m_collector.bad_queries(), 1U);
+}
+
 TEST_F(AnswerQuery, WindowedStats)
 {
     feed();
@@ -697,6 +723,22 @@ TEST_F(AnswerSources, ViewsFilterBySource)
     EXPECT_EQ(pairs(series["series"]),
               (std::set<std::pair<std::string, std::string>>{{"sensor:web2", "api.example"},
                                                              {"sensor:web2", "shop.example"}}));
+    // A list: each source's series of the listed vhosts it has, then the listed vhosts
+    // no source has, with empty points (and the query's source, if it names one).
+    const json listed =
+        ask(R"({"cmd":"timeseries","vhosts":["shop.example","api.example","none.example"]})");
+    EXPECT_EQ(pairs(listed["series"]),
+              (std::set<std::pair<std::string, std::string>>{{"module", "shop.example"},
+                                                             {"sensor:web2", "api.example"},
+                                                             {"sensor:web2", "shop.example"},
+                                                             {"-", "none.example"}}));
+    EXPECT_EQ(listed["series"][0]["source"], "module");
+    EXPECT_EQ(listed["series"][3]["points"], json::array());
+    const json listed_web2 = ask(
+        R"({"cmd":"timeseries","source":"sensor:web2","vhosts":["blog.example","api.example"]})");
+    EXPECT_EQ(pairs(listed_web2["series"]),
+              (std::set<std::pair<std::string, std::string>>{{"sensor:web2", "api.example"},
+                                                             {"sensor:web2", "blog.example"}}));
     const json top = ask(R"({"cmd":"top","list":"clients","source":"sensor:web2"})");
     ASSERT_EQ(top["top"].size(), 1U);
     EXPECT_EQ(top["top"][0]["value"], "198.51.100.9");

@@ -55,6 +55,27 @@ TEST(UrlQuery, TranslatesEachKindOfKey)
         {"stats", {{"cmd", "health"}}, nullptr, "unknown parameter \"cmd\""},
         {"stats", {{"bogus", "1"}}, nullptr, "unknown parameter \"bogus\""},
         {"stats", {{"vhost", "a"}, {"vhost", "b"}}, nullptr, "\"vhost\" is given more than once"},
+        // `vhosts` is a list: repeated, one name each, in order; the other keys stay single.
+        {"timeseries",
+         {{"vhosts", "a.test"}, {"window", "3600"}, {"vhosts", "b.test"}, {"resolution", "minute"}},
+         R"({"cmd":"timeseries","vhosts":["a.test","b.test"],"window":3600,"resolution":"minute"})",
+         nullptr},
+        {"timeseries",
+         {{"vhosts", "a.test"}},
+         R"({"cmd":"timeseries","vhosts":["a.test"]})",
+         nullptr},
+        {"timeseries",
+         {{"vhosts", "1"}, {"vhosts", ""}, {"vhosts", "1"}},
+         R"({"cmd":"timeseries","vhosts":["1","","1"]})",
+         nullptr},
+        {"timeseries",
+         {{"vhosts", "a"}, {"vhosts", "b"}, {"window", "1h"}, {"window", "2h"}},
+         nullptr,
+         "\"window\" is given more than once"},
+        {"timeseries",
+         {{"vhosts", "a"}, {"resolution", "minute"}, {"resolution", "hour"}},
+         nullptr,
+         "\"resolution\" is given more than once"},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.line ? c.line : c.error);
@@ -80,6 +101,22 @@ TEST(UrlQuery, LeavesValidationToParseQuery)
     EXPECT_NE(query.error().find("\"status\" must be an HTTP status code"), std::string::npos);
     const auto unknown = mso::parse_query(*mso::request_line_from_url("nope", {}));
     ASSERT_FALSE(unknown);
+    // `vhost` with `vhosts`, and more than the protocol's most names.
+    const auto both = mso::parse_query(
+        *mso::request_line_from_url("timeseries", {{"vhost", "a"}, {"vhosts", "a"}}));
+    ASSERT_FALSE(both);
+    EXPECT_NE(both.error().find("cannot be combined"), std::string::npos) << both.error();
+    std::vector<std::pair<std::string, std::string>> many;
+    for (std::size_t i = 0; i <= mso::k_max_listed_vhosts; ++i) {
+        many.emplace_back("vhosts", "v" + std::to_string(i));
+    }
+    const auto too_many = mso::parse_query(*mso::request_line_from_url("timeseries", many));
+    ASSERT_FALSE(too_many);
+    EXPECT_NE(too_many.error().find("got 101 names"), std::string::npos) << too_many.error();
+    many.pop_back();
+    const auto most = mso::parse_query(*mso::request_line_from_url("timeseries", many));
+    ASSERT_TRUE(most) << most.error();
+    EXPECT_EQ(most->vhosts.size(), mso::k_max_listed_vhosts);
 }
 
 } // namespace
