@@ -716,7 +716,8 @@ HistoryJob Server::history_job(std::uint64_t requester, std::string_view line, Q
     if (query.command == QueryCommand::sources) {
         job.live = answer_query(line, m_collector, Clock::now(), job.wall_now);
     }
-    if (query.command == QueryCommand::timeseries && !query.vhost) {
+    // The live vhosts of a timeseries over every vhost (a listed one names its own).
+    if (query.command == QueryCommand::timeseries && !query.vhost && query.vhosts.empty()) {
         for (const auto& [name, stats] : m_collector.aggregator().all()) {
             job.vhosts.push_back(name);
         }
