@@ -527,10 +527,16 @@ void HistoryService::stop()
     }
 }
 
+bool same_question(const HistoryJob& a, const HistoryJob& b)
+{
+    return a.line == b.line && a.vhosts == b.vhosts && a.live == b.live;
+}
+
 void HistoryService::run()
 {
     for (;;) {
         HistoryJob job;
+        std::vector<std::uint64_t> also; // the clients of the same question, waiting
         {
             std::unique_lock lock(m_mutex);
             m_wake.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
@@ -539,6 +545,17 @@ void HistoryService::run()
             }
             job = std::move(m_jobs.front());
             m_jobs.pop_front();
+            // Each client has one job at a time (its next line waits for the answer), so
+            // taking later jobs first keeps every client's order.
+            for (auto it = m_jobs.begin(); it != m_jobs.end();) {
+                if (same_question(job, *it)) {
+                    also.push_back(it->client);
+                    job.wall_now = std::max(job.wall_now, it->wall_now);
+                    it = m_jobs.erase(it);
+                } else {
+                    ++it;
+                }
+            }
         }
         HistoryAnswer answer;
         if (!m_store) {
@@ -560,10 +577,16 @@ void HistoryService::run()
         }
         {
             const std::lock_guard lock(m_mutex);
-            ++m_counters.answered;
+            m_counters.answered += 1 + also.size();
+            m_counters.shared += also.size();
             if (answer.line.starts_with(R"({"ok":false)")) {
-                ++m_counters.errors;
+                m_counters.errors += 1 + also.size();
             }
+        }
+        for (const std::uint64_t client : also) {
+            HistoryAnswer copy = answer;
+            copy.client = client;
+            m_deliver(std::move(copy));
         }
         m_deliver(std::move(answer));
     }

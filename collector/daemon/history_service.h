@@ -86,10 +86,19 @@ struct HistoryQueryCounters {
     std::uint64_t refused = 0;  // jobs refused because the queue was full
     std::uint64_t errors = 0;   // jobs answered with an error (store unreadable, ...)
     std::uint64_t queued = 0;   // jobs waiting now
+    std::uint64_t shared = 0;   // jobs answered by another waiting job's answer (same question)
 };
 
+// Whether `b` asks exactly what `a` asks (the same line with the same live parts), so one
+// answer serves both.
+[[nodiscard]] bool same_question(const HistoryJob& a, const HistoryJob& b);
+
 // The worker. submit() and counters() are safe from any thread; `deliver` runs on the
-// worker thread, once per job, in submission order.
+// worker thread, once per job, in submission order for each client. Jobs that wait with
+// the same question as the one taken are answered with it, by one reading of the store
+// (ten dashboards open on one view ask the same `top` lists; each costs a scan): the
+// answer is computed after every one of them arrived, with the newest one's clock, so
+// none gets an answer older than its question.
 class HistoryService {
 public:
     using Deliver = std::function<void(HistoryAnswer)>;

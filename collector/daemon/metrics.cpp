@@ -142,6 +142,9 @@ constexpr std::array k_history_values = {
                  MetricType::counter, "History queries refused because too many waited."},
     HistoryValue{&HistoryStatus::query_errors, "modsec_observe_history_query_errors_total",
                  MetricType::counter, "History queries answered with an error."},
+    HistoryValue{&HistoryStatus::queries_shared, "modsec_observe_history_queries_shared_total",
+                 MetricType::counter,
+                 "History queries answered by an identical waiting query's answer."},
 };
 
 // One exported rule series.

@@ -382,6 +382,7 @@ void Server::refresh_history_status(bool now_anyway)
     status.queries = queries.answered;
     status.queries_refused = queries.refused;
     status.query_errors = queries.errors;
+    status.queries_shared = queries.shared;
     status.file_bytes = 0;
     for (const char* suffix : {"", "-wal"}) {
         struct stat st {};

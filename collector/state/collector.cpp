@@ -158,6 +158,7 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
         history["queries"] = h.queries;
         history["queries_refused"] = h.queries_refused;
         history["query_errors"] = h.query_errors;
+        history["queries_shared"] = h.queries_shared;
     }
     history["set_aside"] = h.set_aside;
     out["history"] = std::move(history);

@@ -60,6 +60,7 @@ struct HistoryStatus {
     std::uint64_t queries = 0;         // history queries answered (errors included)
     std::uint64_t queries_refused = 0; // refused: the worker's queue was full
     std::uint64_t query_errors = 0;    // answered with an error (store unreadable, ...)
+    std::uint64_t queries_shared = 0;  // answered by a waiting identical query's answer
 };
 
 // What every import ({"cmd":"import"}, docs/protocol.md) did since the collector

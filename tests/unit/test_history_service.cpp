@@ -495,6 +495,68 @@ TEST(HistoryService, AnswersInOrderRefusesWhenFullReportsErrors)
     EXPECT_EQ(service.counters().errors, 0U);
 }
 
+// Jobs waiting with the question the worker takes get its answer, computed once with the
+// newest clock among them; other jobs wait their turn; every client's order holds.
+TEST(HistoryService, SameQuestionsWaitingShareOneAnswer)
+{
+    test::TempDir dir;
+    {
+        auto store = HistoryStore::open(dir.db());
+        ASSERT_TRUE(store) << store.error();
+        ASSERT_TRUE(store->write_batch(corpus()));
+    }
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<HistoryAnswer> answers;
+    bool hold = true;
+    HistoryService service(dir.db(), [&](HistoryAnswer a) {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return !hold; });
+        answers.push_back(std::move(a));
+        changed.notify_all();
+    });
+    auto job = [](std::uint64_t client, const std::string& line, std::int64_t now) {
+        HistoryJob j;
+        j.client = client;
+        j.line = line;
+        j.query = parsed(line);
+        j.wall_now = now;
+        return j;
+    };
+    const std::string top = R"({"cmd":"top","list":"clients","window":3600})";
+    ASSERT_TRUE(service.submit(job(1, R"({"cmd":"events","limit":1})", k_now)));
+    for (int i = 0; i < 6000 && service.counters().queued != 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // The worker holds job 1 in deliver. The first `top` asks an hour before anything was
+    // stored; the later ones an hour that holds the corpus: the shared answer is theirs.
+    ASSERT_TRUE(service.submit(job(2, top, k_t0 / 1'000'000 - 10)));
+    ASSERT_TRUE(service.submit(job(3, R"({"cmd":"events","limit":2})", k_now)));
+    ASSERT_TRUE(service.submit(job(4, top, k_now)));
+    ASSERT_TRUE(service.submit(job(5, top, k_t0 / 1'000'000 + 60)));
+    {
+        std::unique_lock lock(mutex);
+        hold = false;
+        changed.notify_all();
+        ASSERT_TRUE(
+            changed.wait_for(lock, std::chrono::seconds(60), [&] { return answers.size() == 5; }));
+    }
+    std::vector<std::uint64_t> order;
+    for (const HistoryAnswer& a : answers) {
+        order.push_back(a.client);
+    }
+    EXPECT_EQ(order, (std::vector<std::uint64_t>{1, 4, 5, 2, 3}));
+    EXPECT_EQ(answers[1].line, answers[2].line);
+    EXPECT_EQ(answers[1].line, answers[3].line);
+    EXPECT_EQ(answers[3].request, top);
+    const json shared = json::parse(answers[3].line);
+    ASSERT_EQ(shared.value("ok", false), true) << answers[3].line;
+    EXPECT_FALSE(shared["top"].empty()) << "the answer used the first job's clock, not the newest";
+    EXPECT_EQ(json::parse(answers[4].line)["events"].size(), 2U);
+    EXPECT_EQ(service.counters().answered, 5U);
+    EXPECT_EQ(service.counters().shared, 2U);
+}
+
 TEST(HistoryService, MissingStoreIsAnErrorAnswer)
 {
     test::TempDir dir;

@@ -395,6 +395,7 @@ TEST(Metrics, HistoryCountersMatchHealth)
     h.queries = 10;
     h.queries_refused = 12;
     h.query_errors = 13;
+    h.queries_shared = 14;
     const auto s = samples(render(c));
     const json health = c.health(Clock::now())["history"];
     const std::pair<const char*, const char*> same[] = {
@@ -410,6 +411,7 @@ TEST(Metrics, HistoryCountersMatchHealth)
         {"modsec_observe_history_queries_total", "queries"},
         {"modsec_observe_history_queries_refused_total", "queries_refused"},
         {"modsec_observe_history_query_errors_total", "query_errors"},
+        {"modsec_observe_history_queries_shared_total", "queries_shared"},
     };
     for (const auto& [series, key] : same) {
         SCOPED_TRACE(series);

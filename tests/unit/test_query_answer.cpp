@@ -196,12 +196,13 @@ TEST_F(AnswerQuery, HealthShowsTheHistoryStore)
     history.queries = 11;
     history.queries_refused = 12;
     history.query_errors = 13;
+    history.queries_shared = 14;
     history.set_aside = "/var/lib/mso/history.db.corrupt-1";
     EXPECT_EQ(ask(R"({"cmd":"health"})")["history"], json::parse(R"({"enabled": true,
         "path": "/var/lib/mso/history.db", "written": 10, "duplicates": 1, "queue_full": 2,
         "disk_full": 3, "io_errors": 4, "batches": 5, "pruned": 6, "queued": 7,
         "file_bytes": 8192, "last_error": "database or disk is full", "queries": 11,
-        "queries_refused": 12, "query_errors": 13,
+        "queries_refused": 12, "query_errors": 13, "queries_shared": 14,
         "set_aside": "/var/lib/mso/history.db.corrupt-1"})"));
 }
 
