@@ -440,51 +440,89 @@ TEST_F(HistoryAnswers, TopOverALongWindowIsExact)
     EXPECT_EQ(ask(R"({"cmd":"top","list":"agents","window":604800})")["top"][0]["count"], 30);
 }
 
-TEST(HistoryService, AnswersInOrderRefusesWhenFullReportsErrors)
-{
-    test::TempDir dir;
+// A service over the corpus whose deliver holds every answer until release(): a test
+// submits a job, waits until the worker took it (it then waits in deliver), and queues
+// more behind it.
+class HeldService {
+public:
+    explicit HeldService(std::size_t max_queue = k_history_queue)
     {
-        auto store = HistoryStore::open(dir.db());
-        ASSERT_TRUE(store) << store.error();
-        ASSERT_TRUE(store->write_batch(corpus()));
+        auto store = HistoryStore::open(m_dir.db());
+        EXPECT_TRUE(store) << store.error();
+        EXPECT_TRUE(store->write_batch(corpus()));
+        m_service.emplace(
+            m_dir.db(),
+            [this](HistoryAnswer a) {
+                std::unique_lock lock(m_mutex);
+                m_changed.wait(lock, [&] { return !m_hold; });
+                m_answers.push_back(std::move(a));
+                m_changed.notify_all();
+            },
+            max_queue);
     }
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::vector<HistoryAnswer> answers;
-    bool hold = true; // the first answer waits in deliver until released
-    HistoryService service(
-        dir.db(),
-        [&](HistoryAnswer a) {
-            std::unique_lock lock(mutex);
-            changed.wait(lock, [&] { return !hold; });
-            answers.push_back(std::move(a));
-            changed.notify_all();
-        },
-        2);
-    auto job = [](std::uint64_t client, const std::string& line) {
+    HeldService(const HeldService&) = delete;
+    HeldService& operator=(const HeldService&) = delete;
+    ~HeldService()
+    {
+        {
+            const std::lock_guard lock(m_mutex);
+            m_hold = false; // a test that stopped early must not leave the worker waiting
+        }
+        m_changed.notify_all();
+        m_service.reset();
+    }
+    HistoryService& service() { return *m_service; }
+    // Submits `line` for `client` and waits until the worker took it.
+    void submit_first(std::uint64_t client, const std::string& line)
+    {
+        ASSERT_TRUE(m_service->submit(job(client, line)));
+        for (int i = 0; i < 6000 && m_service->counters().queued != 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    // Lets the answers go; the first `n` of them, in delivery order.
+    std::vector<HistoryAnswer> release(std::size_t n)
+    {
+        std::unique_lock lock(m_mutex);
+        m_hold = false;
+        m_changed.notify_all();
+        EXPECT_TRUE(m_changed.wait_for(lock, std::chrono::seconds(60),
+                                       [&] { return m_answers.size() >= n; }));
+        return m_answers;
+    }
+    static HistoryJob job(std::uint64_t client, const std::string& line, std::int64_t now = k_now)
+    {
         HistoryJob j;
         j.client = client;
         j.line = line;
         j.query = parsed(line);
-        j.wall_now = k_now;
+        j.wall_now = now;
         return j;
-    };
-    ASSERT_TRUE(service.submit(job(1, R"({"cmd":"events","limit":1})")));
-    // Wait until the worker took it (then it blocks in deliver), then fill the queue.
-    for (int i = 0; i < 6000 && service.counters().queued != 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+
+private:
+    test::TempDir m_dir;
+    std::mutex m_mutex;
+    std::condition_variable m_changed;
+    std::vector<HistoryAnswer> m_answers;
+    bool m_hold = true;
+    std::optional<HistoryService> m_service; // last: its worker uses the members above
+};
+
+TEST(HistoryService, AnswersInOrderRefusesWhenFullReportsErrors)
+{
+    HeldService held(2);
+    HistoryService& service = held.service();
+    const auto job = [](std::uint64_t client, const std::string& line) {
+        return HeldService::job(client, line);
+    };
+    held.submit_first(1, R"({"cmd":"events","limit":1})");
     ASSERT_TRUE(service.submit(job(2, R"({"cmd":"events","limit":2})")));
     ASSERT_TRUE(service.submit(job(3, R"({"cmd":"event","unique_id":"nope"})")));
     EXPECT_FALSE(service.submit(job(4, R"({"cmd":"events"})")));
     EXPECT_EQ(service.counters().refused, 1U);
-    {
-        std::unique_lock lock(mutex);
-        hold = false;
-        changed.notify_all();
-        ASSERT_TRUE(
-            changed.wait_for(lock, std::chrono::seconds(60), [&] { return answers.size() == 3; }));
-    }
+    const std::vector<HistoryAnswer> answers = held.release(3);
+    ASSERT_EQ(answers.size(), 3U);
     EXPECT_EQ(answers[0].client, 1U);
     EXPECT_EQ(answers[1].client, 2U);
     EXPECT_EQ(answers[2].client, 3U);
@@ -499,48 +537,18 @@ TEST(HistoryService, AnswersInOrderRefusesWhenFullReportsErrors)
 // newest clock among them; other jobs wait their turn; every client's order holds.
 TEST(HistoryService, SameQuestionsWaitingShareOneAnswer)
 {
-    test::TempDir dir;
-    {
-        auto store = HistoryStore::open(dir.db());
-        ASSERT_TRUE(store) << store.error();
-        ASSERT_TRUE(store->write_batch(corpus()));
-    }
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::vector<HistoryAnswer> answers;
-    bool hold = true;
-    HistoryService service(dir.db(), [&](HistoryAnswer a) {
-        std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return !hold; });
-        answers.push_back(std::move(a));
-        changed.notify_all();
-    });
-    auto job = [](std::uint64_t client, const std::string& line, std::int64_t now) {
-        HistoryJob j;
-        j.client = client;
-        j.line = line;
-        j.query = parsed(line);
-        j.wall_now = now;
-        return j;
-    };
+    HeldService held;
+    HistoryService& service = held.service();
     const std::string top = R"({"cmd":"top","list":"clients","window":3600})";
-    ASSERT_TRUE(service.submit(job(1, R"({"cmd":"events","limit":1})", k_now)));
-    for (int i = 0; i < 6000 && service.counters().queued != 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    // The worker holds job 1 in deliver. The first `top` asks an hour before anything was
-    // stored; the later ones an hour that holds the corpus: the shared answer is theirs.
-    ASSERT_TRUE(service.submit(job(2, top, k_t0 / 1'000'000 - 10)));
-    ASSERT_TRUE(service.submit(job(3, R"({"cmd":"events","limit":2})", k_now)));
-    ASSERT_TRUE(service.submit(job(4, top, k_now)));
-    ASSERT_TRUE(service.submit(job(5, top, k_t0 / 1'000'000 + 60)));
-    {
-        std::unique_lock lock(mutex);
-        hold = false;
-        changed.notify_all();
-        ASSERT_TRUE(
-            changed.wait_for(lock, std::chrono::seconds(60), [&] { return answers.size() == 5; }));
-    }
+    held.submit_first(1, R"({"cmd":"events","limit":1})");
+    // The first `top` asks an hour before anything was stored; the later ones an hour
+    // that holds the corpus: the shared answer is theirs.
+    ASSERT_TRUE(service.submit(HeldService::job(2, top, k_t0 / 1'000'000 - 10)));
+    ASSERT_TRUE(service.submit(HeldService::job(3, R"({"cmd":"events","limit":2})")));
+    ASSERT_TRUE(service.submit(HeldService::job(4, top, k_now)));
+    ASSERT_TRUE(service.submit(HeldService::job(5, top, k_t0 / 1'000'000 + 60)));
+    const std::vector<HistoryAnswer> answers = held.release(5);
+    ASSERT_EQ(answers.size(), 5U);
     std::vector<std::uint64_t> order;
     for (const HistoryAnswer& a : answers) {
         order.push_back(a.client);
