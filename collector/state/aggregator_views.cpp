@@ -224,6 +224,11 @@ json Aggregator::rules(std::optional<std::string_view> vhost,
     return out;
 }
 
+json top_rows(const std::vector<TopEntry>& entries)
+{
+    return top_json(entries);
+}
+
 json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::size_t limit) const
 {
     json out = json::array();
@@ -247,11 +252,9 @@ json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::s
     return top_json(merge_top(sketches, limit));
 }
 
-namespace {
-
 // One vhost's entry of the `timeseries` answer: its points since `since`, oldest first.
-json series_json(const std::string& vhost, const VhostStats& v, Resolution resolution,
-                 std::int64_t since, std::optional<std::string_view> rule)
+json series_row(const std::string& vhost, const VhostStats& v, Resolution resolution,
+                std::int64_t since, std::optional<std::string_view> rule)
 {
     json points = json::array();
     for (const SeriesPoint* p : v.series.points(resolution, since)) {
@@ -274,8 +277,6 @@ json series_json(const std::string& vhost, const VhostStats& v, Resolution resol
                 {"points", std::move(points)}};
 }
 
-} // namespace
-
 json Aggregator::timeseries(std::optional<std::string_view> vhost, Resolution resolution,
                             std::int64_t since, std::optional<std::string_view> rule) const
 {
@@ -284,7 +285,7 @@ json Aggregator::timeseries(std::optional<std::string_view> vhost, Resolution re
         if (vhost && name != *vhost) {
             continue;
         }
-        out.push_back(series_json(name, v, resolution, since, rule));
+        out.push_back(series_row(name, v, resolution, since, rule));
     }
     return out;
 }
@@ -295,7 +296,7 @@ json Aggregator::timeseries(const std::vector<std::string>& vhosts, Resolution r
     json out = json::array();
     for (const std::string& name : vhosts) {
         if (const auto it = m_vhosts.find(name); it != m_vhosts.end()) {
-            out.push_back(series_json(it->first, it->second, resolution, since, rule));
+            out.push_back(series_row(it->first, it->second, resolution, since, rule));
         }
     }
     return out;

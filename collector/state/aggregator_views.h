@@ -34,5 +34,11 @@ namespace mso {
 // the array `out`.
 void append_rule_rows(nlohmann::ordered_json& out, const std::string& name, const VhostStats& v,
                       std::optional<std::string_view> rule);
+// A row of Aggregator::timeseries(): the vhost's points since `since`, oldest first.
+[[nodiscard]] nlohmann::ordered_json series_row(const std::string& name, const VhostStats& v,
+                                                Resolution resolution, std::int64_t since,
+                                                std::optional<std::string_view> rule);
+// The rows of Aggregator::top() over every vhost, from the merged entries.
+[[nodiscard]] nlohmann::ordered_json top_rows(const std::vector<TopEntry>& entries);
 
 } // namespace mso

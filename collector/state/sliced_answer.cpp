@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <utility>
 
 namespace mso {
@@ -35,7 +36,8 @@ bool answers_in_slices(const Query& query)
         return false;
     }
     return query.command == QueryCommand::stats || query.command == QueryCommand::vhosts ||
-           query.command == QueryCommand::rules;
+           query.command == QueryCommand::rules || query.command == QueryCommand::top ||
+           (query.command == QueryCommand::timeseries && query.vhosts.empty());
 }
 
 SlicedAnswer::SlicedAnswer(Query query, const Collector& collector, std::int64_t wall_now)
@@ -44,8 +46,12 @@ SlicedAnswer::SlicedAnswer(Query query, const Collector& collector, std::int64_t
     for (const SourceAggregates& part : aggregates_for(collector, m_query.source)) {
         m_sources.emplace_back(part.source);
     }
-    m_line = m_query.command == QueryCommand::rules ? R"({"ok":true,"rules":[)"
-                                                    : R"({"ok":true,"vhosts":[)";
+    switch (m_query.command) {
+    case QueryCommand::rules: m_line = R"({"ok":true,"rules":[)"; break;
+    case QueryCommand::top: m_line = R"({"ok":true,"top":[)"; break;
+    case QueryCommand::timeseries: m_line = R"({"ok":true,"series":[)"; break;
+    default: m_line = R"({"ok":true,"vhosts":[)"; break;
+    }
 }
 
 bool SlicedAnswer::step(const Collector& collector, Clock::time_point deadline)
@@ -66,10 +72,36 @@ bool SlicedAnswer::step(const Collector& collector, Clock::time_point deadline)
                 read_one = true;
             }
         }
+        finish_source(source);
         ++m_source;
         m_last.reset();
     }
     return true;
+}
+
+void SlicedAnswer::finish_source(const std::string& source)
+{
+    if (m_query.command != QueryCommand::top) {
+        return;
+    }
+    for (json& row : top_rows(m_merge.top(m_query.limit))) {
+        append_row(std::move(row), source);
+    }
+    m_merge = TopMerge{};
+    m_error_bound = std::max(m_error_bound, m_source_bound);
+    m_source_bound = 0;
+}
+
+void SlicedAnswer::append_row(json row, const std::string& source)
+{
+    if (m_tag) {
+        row["source"] = source;
+    }
+    if (!m_first_row) {
+        m_line += ',';
+    }
+    m_first_row = false;
+    m_line += dump_line(row);
 }
 
 void SlicedAnswer::append_rows(const std::string& name, const VhostStats& stats,
@@ -81,6 +113,20 @@ void SlicedAnswer::append_rows(const std::string& name, const VhostStats& stats,
         rows.push_back(stats_row(name, stats, m_query.window, m_wall_now, m_query.shape));
         break;
     case QueryCommand::vhosts: rows.push_back(vhosts_row(name, stats)); break;
+    case QueryCommand::top:
+        m_merge.add(stats.top(m_query.list));
+        m_source_bound += stats.top(m_query.list).error_bound();
+        return;
+    case QueryCommand::timeseries: {
+        const std::int64_t window =
+            m_query.window.value_or(m_query.resolution == Resolution::minute ? 3600 : 24 * 3600);
+        std::optional<std::string_view> rule;
+        if (m_query.rule) {
+            rule = *m_query.rule;
+        }
+        rows.push_back(series_row(name, stats, m_query.resolution, m_wall_now - window, rule));
+        break;
+    }
     case QueryCommand::rules: {
         std::optional<std::string_view> rule;
         if (m_query.rule) {
@@ -92,20 +138,18 @@ void SlicedAnswer::append_rows(const std::string& name, const VhostStats& stats,
     default: break; // answers_in_slices() admits no other command
     }
     for (json& row : rows) {
-        if (m_tag) {
-            row["source"] = source;
-        }
-        if (!m_first_row) {
-            m_line += ',';
-        }
-        m_first_row = false;
-        m_line += dump_line(row);
+        append_row(std::move(row), source);
     }
 }
 
 std::string SlicedAnswer::take_line()
 {
-    m_line += "]}";
+    m_line += ']';
+    if (m_query.command == QueryCommand::top) {
+        m_line += R"(,"capacity":)" + std::to_string(k_top_capacity) + R"(,"error_bound":)" +
+                  std::to_string(m_error_bound);
+    }
+    m_line += '}';
     return std::move(m_line);
 }
 

@@ -6,6 +6,9 @@
 
 #include "protocol/query.h"
 #include "state/collector.h"
+#include "state/top_k.h"
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -16,8 +19,9 @@
 
 namespace mso {
 
-// Whether `query` is one that SlicedAnswer builds: stats, vhosts or rules over every
-// vhost that memory can answer (not beyond_memory()). Pure.
+// Whether `query` is one that SlicedAnswer builds: stats, vhosts, rules, top or
+// timeseries over every vhost (not a listed few) that memory can answer (not
+// beyond_memory()). Pure.
 [[nodiscard]] bool answers_in_slices(const Query& query);
 
 // One answer under construction. Holds no pointer into the Collector between calls: a
@@ -42,8 +46,12 @@ public:
     [[nodiscard]] std::size_t vhosts_read() const noexcept { return m_vhosts_read; }
 
 private:
-    // Appends one vhost's rows (compact JSON, comma-separated) to m_line.
+    // Appends one vhost's rows (compact JSON, comma-separated) to m_line; `top` adds the
+    // vhost's sketch to the source's merge instead.
     void append_rows(const std::string& name, const VhostStats& stats, const std::string& source);
+    // `top`: the source's merged list, once all its vhosts are in.
+    void finish_source(const std::string& source);
+    void append_row(nlohmann::ordered_json row, const std::string& source);
 
     Query m_query;
     std::int64_t m_wall_now = 0;
@@ -54,6 +62,9 @@ private:
     std::size_t m_vhosts_read = 0;
     bool m_first_row = true;
     std::string m_line;
+    TopMerge m_merge;                 // top: the current source's vhosts so far
+    std::uint64_t m_source_bound = 0; // top: the current source's error bound so far
+    std::uint64_t m_error_bound = 0;  // top: the largest of the sources'
 };
 
 } // namespace mso

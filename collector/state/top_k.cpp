@@ -104,36 +104,33 @@ std::uint64_t TopK::absent_bound() const noexcept
     return smallest;
 }
 
-std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches, std::size_t limit)
+void TopMerge::add(const TopK& sketch)
 {
-    struct Merged {
-        std::uint64_t count = 0;
-        std::uint64_t error = 0;
-        std::uint64_t holders_absent_bound = 0; // of the sketches that hold the key
-    };
-    // Keys point into the sketches until the strings of the result are made.
-    std::unordered_map<std::string_view, Merged> merged;
-    std::uint64_t absent_total = 0; // what a key held by no sketch would get
-    for (const TopK* sketch : sketches) {
-        const std::uint64_t absent = sketch->absent_bound();
-        absent_total += absent;
-        for (const TopEntry& e : sketch->entries()) {
-            Merged& m = merged[e.key];
-            m.count += e.count;
-            m.error += e.error;
-            m.holders_absent_bound += absent;
+    const std::uint64_t absent = sketch.absent_bound();
+    m_absent_total += absent;
+    for (const TopEntry& e : sketch.entries()) {
+        auto it = m_merged.find(e.key);
+        if (it == m_merged.end()) {
+            it = m_merged.emplace(e.key, Merged{}).first;
         }
+        it->second.count += e.count;
+        it->second.error += e.error;
+        it->second.holders_absent_bound += absent;
     }
+}
+
+std::vector<TopEntry> TopMerge::top(std::size_t limit) const
+{
     struct Ranked {
         std::string_view key;
         std::uint64_t count;
         std::uint64_t error;
     };
     std::vector<Ranked> ranked;
-    ranked.reserve(merged.size());
-    for (const auto& [key, m] : merged) {
+    ranked.reserve(m_merged.size());
+    for (const auto& [key, m] : m_merged) {
         // Each sketch without the key may have seen it up to its absent_bound() times.
-        const std::uint64_t missing = absent_total - m.holders_absent_bound;
+        const std::uint64_t missing = m_absent_total - m.holders_absent_bound;
         ranked.push_back(Ranked{key, m.count + missing, m.error + missing});
     }
     const std::size_t n = limit == 0 ? ranked.size() : std::min(limit, ranked.size());
@@ -145,6 +142,15 @@ std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches, std::s
         out.push_back(TopEntry{std::string(it->key), it->count, it->error});
     }
     return out;
+}
+
+std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches, std::size_t limit)
+{
+    TopMerge merge;
+    for (const TopK* sketch : sketches) {
+        merge.add(*sketch);
+    }
+    return merge.top(limit);
 }
 
 void TopK::restore(TopEntry entry, std::uint64_t total)

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace mso {
@@ -68,5 +69,23 @@ private:
 // Exact while every sketch has room. Sorted like TopK::top(); at most `limit` (0: all).
 [[nodiscard]] std::vector<TopEntry> merge_top(const std::vector<const TopK*>& sketches,
                                               std::size_t limit = 0);
+
+// merge_top() a sketch at a time: the keys are copied, so a sketch may change or go
+// after add() (the daemon merges a list across vhosts in slices, state/sliced_answer.h).
+class TopMerge {
+public:
+    void add(const TopK& sketch);
+    // The merged entries so far, as merge_top() of the sketches added orders them.
+    [[nodiscard]] std::vector<TopEntry> top(std::size_t limit = 0) const;
+
+private:
+    struct Merged {
+        std::uint64_t count = 0;
+        std::uint64_t error = 0;
+        std::uint64_t holders_absent_bound = 0; // of the sketches that hold the key
+    };
+    std::unordered_map<std::string, Merged> m_merged;
+    std::uint64_t m_absent_total = 0; // what a key held by no sketch would get
+};
 
 } // namespace mso

@@ -105,8 +105,10 @@ def test_answers_keep_the_order_of_the_lines(daemons):
                   b'{"cmd":"vhosts"}\n'
                   b'{"cmd":"bogus"}\n'
                   b'{"cmd":"rules","rule":"942100"}\n'
-                  b'{"cmd":"stats","rules_limit":1}\n')
-        stats, health, one, vhosts, bogus, rules, lean = read_lines(s, 7)
+                  b'{"cmd":"stats","rules_limit":1}\n'
+                  b'{"cmd":"top","list":"paths"}\n'
+                  b'{"cmd":"timeseries"}\n')
+        stats, health, one, vhosts, bogus, rules, lean, top, series = read_lines(s, 9)
     check_stats(stats, 300)
     assert "datagrams" in health and isinstance(health["vhosts"], int)
     assert [v["vhost"] for v in one["vhosts"]] == ["v0007.sliced.test"]
@@ -115,6 +117,10 @@ def test_answers_keep_the_order_of_the_lines(daemons):
     assert len(rules["rules"]) == 300 and all(r["id"] == "942100" for r in rules["rules"])
     check_stats(lean, 300)
     assert all(len(v["rules"]) <= 1 for v in lean["vhosts"])
+    # One list merged over the 300 vhosts: every seeded request counted once.
+    assert top["capacity"] == 64 and top["error_bound"] == 0
+    assert sum(e["count"] for e in top["top"]) == sum(v["events"] for v in stats["vhosts"])
+    assert sorted(x["vhost"] for x in series["series"]) == [v["vhost"] for v in vhosts["vhosts"]]
 
 
 def test_a_client_that_leaves_or_stalls_during_a_sliced_answer(daemons):

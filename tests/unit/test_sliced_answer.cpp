@@ -122,6 +122,15 @@ const std::vector<std::string> k_queries = {
     R"({"cmd":"stats","source":"module"})",
     R"({"cmd":"vhosts","source":"sensor:web2"})",
     R"({"cmd":"stats","source":"sensor:nobody"})",
+    R"({"cmd":"top","list":"clients"})",
+    R"({"cmd":"top","list":"clients","limit":500})",
+    R"({"cmd":"top","list":"paths","limit":3})",
+    R"({"cmd":"top","list":"targets"})",
+    R"({"cmd":"top","list":"agents","source":"sensor:web2"})",
+    R"({"cmd":"timeseries"})",
+    R"({"cmd":"timeseries","resolution":"hour","window":86400})",
+    R"({"cmd":"timeseries","rule":"942101","window":600})",
+    R"({"cmd":"timeseries","source":"module"})",
 };
 
 TEST_F(SlicedAnswers, SameBytesAsTheSinglePass)
@@ -145,6 +154,29 @@ TEST_F(SlicedAnswers, SameBytesAsTheSinglePass)
             EXPECT_TRUE(whole.step(collector, Steady::now() + std::chrono::hours(1)));
             EXPECT_EQ(whole.take_line(), expected);
         }
+    }
+}
+
+// A list merged across vhosts whose sketches are full (more clients than slots): the
+// absent bounds of the sketches that lack a key add up across slices as in one pass.
+TEST_F(SlicedAnswers, TopOfFullSketchesSameBytesAsTheSinglePass)
+{
+    for (int v = 0; v < 12; ++v) {
+        const std::string vhost = "full" + std::to_string(v) + ".example";
+        for (int c = 0; c < 70 + 10 * v; ++c) {
+            const std::string client = "192.0.2." + std::to_string((c * (v + 3)) % 200);
+            for (int n = 0; n <= c % 3; ++n) {
+                ASSERT_FALSE(m_collector.ingest(request(vhost, client, "942100", 403), k_arrived)
+                                 .has_value());
+            }
+        }
+    }
+    for (const std::string& line : {std::string(R"({"cmd":"top","list":"clients"})"),
+                                    std::string(R"({"cmd":"top","list":"clients","limit":300})")}) {
+        SCOPED_TRACE(line);
+        const std::string expected = single_pass(line);
+        EXPECT_GT(json::parse(expected)["error_bound"].get<std::uint64_t>(), 0U);
+        EXPECT_EQ(sliced(line, m_collector, [] {}), expected);
     }
 }
 
@@ -211,8 +243,12 @@ TEST(AnswersInSlices, OnlyViewsOverEveryVhostThatMemoryAnswers)
         {R"({"cmd":"rules","vhost":"a.example"})", false},
         {R"({"cmd":"stats","window":31536000})", false}, // beyond memory: an error
         {R"({"cmd":"rules","window":3600})", false},     // ditto
-        {R"({"cmd":"top","list":"clients"})", false},
-        {R"({"cmd":"timeseries"})", false},
+        {R"({"cmd":"top","list":"clients"})", true},
+        {R"({"cmd":"top","list":"clients","vhost":"a.example"})", false},
+        {R"({"cmd":"top","list":"clients","window":3600})", false}, // beyond memory
+        {R"({"cmd":"timeseries"})", true},
+        {R"({"cmd":"timeseries","vhost":"a.example"})", false},
+        {R"({"cmd":"timeseries","vhosts":["a.example","b.example"]})", false},
         {R"({"cmd":"events"})", false},
         {R"({"cmd":"health"})", false},
     };
