@@ -193,7 +193,8 @@ TEST_F(SlicedAnswers, VhostsArrivingBetweenSlicesKeepItWellFormed)
     feed(50, true);
     const std::set<std::string> before = [&] {
         std::set<std::string> names;
-        for (const json& v : json::parse(single_pass(R"({"cmd":"vhosts"})"))["vhosts"]) {
+        const json answer = json::parse(single_pass(R"({"cmd":"vhosts"})"));
+        for (const json& v : answer["vhosts"]) { // not the temporary's member: it would die first
             names.insert(v["vhost"].get<std::string>());
         }
         return names;
