@@ -33,7 +33,9 @@ json levels_json(const std::array<ScoreHistogram, k_paranoia_levels>& levels)
     return out;
 }
 
-json top_json(const std::vector<TopEntry>& entries)
+} // namespace
+
+json top_rows(const std::vector<TopEntry>& entries)
 {
     json out = json::array();
     for (const TopEntry& e : entries) {
@@ -41,6 +43,8 @@ json top_json(const std::vector<TopEntry>& entries)
     }
     return out;
 }
+
+namespace {
 
 // Rules of a vhost, most hits first, then by id; the first `limit` (0: all).
 std::vector<std::pair<const std::string*, const RuleStats*>> sorted_rules(const VhostStats& v,
@@ -107,7 +111,7 @@ json vhost_json(const std::string& name, const VhostStats& v, const StatsShape& 
     }
     out["rules"] = std::move(rules);
     if (shape.top_clients != 0) {
-        out["top_clients"] = top_json(v.clients.top(shape.top_clients));
+        out["top_clients"] = top_rows(v.clients.top(shape.top_clients));
     }
     return out;
 }
@@ -137,7 +141,7 @@ json window_json(const std::string& name, const VhostStats& v, std::int64_t wind
              {"would_block", sum.would_block},
              {"rules", std::move(rules)}};
     if (shape.top_clients != 0) {
-        out["top_clients"] = top_json(v.clients.top(shape.top_clients)); // all-time
+        out["top_clients"] = top_rows(v.clients.top(shape.top_clients)); // all-time
     }
     return out;
 }
@@ -191,8 +195,8 @@ void append_rule_rows(json& out, const std::string& name, const VhostStats& v,
                            {"matches", r->matches},
                            {"first_seen", iso_time_s(r->first_seen)},
                            {"last_seen", iso_time_s(r->last_seen)},
-                           {"top_paths", top_json(r->paths.top())},
-                           {"top_targets", top_json(r->targets.top())}});
+                           {"top_paths", top_rows(r->paths.top())},
+                           {"top_targets", top_rows(r->targets.top())}});
     }
 }
 
@@ -224,11 +228,6 @@ json Aggregator::rules(std::optional<std::string_view> vhost,
     return out;
 }
 
-json top_rows(const std::vector<TopEntry>& entries)
-{
-    return top_json(entries);
-}
-
 json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::size_t limit) const
 {
     json out = json::array();
@@ -236,7 +235,7 @@ json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::s
         const auto it = m_vhosts.find(*vhost);
         if (it != m_vhosts.end()) {
             const TopK& top = it->second.top(list);
-            for (json& e : top_json(top.top(limit))) {
+            for (json& e : top_rows(top.top(limit))) {
                 e["vhost"] = it->first;
                 out.push_back(std::move(e));
             }
@@ -249,7 +248,7 @@ json Aggregator::top(TopList list, std::optional<std::string_view> vhost, std::s
     for (const auto& [name, v] : m_vhosts) {
         sketches.push_back(&v.top(list));
     }
-    return top_json(merge_top(sketches, limit));
+    return top_rows(merge_top(sketches, limit));
 }
 
 // One vhost's entry of the `timeseries` answer: its points since `since`, oldest first.

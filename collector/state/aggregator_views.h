@@ -38,7 +38,8 @@ void append_rule_rows(nlohmann::ordered_json& out, const std::string& name, cons
 [[nodiscard]] nlohmann::ordered_json series_row(const std::string& name, const VhostStats& v,
                                                 Resolution resolution, std::int64_t since,
                                                 std::optional<std::string_view> rule);
-// The rows of Aggregator::top() over every vhost, from the merged entries.
+// Top-list entries as the views write them (`top`, a vhost's top clients, a rule's
+// paths and targets); Aggregator::top() over every vhost is these of the merged entries.
 [[nodiscard]] nlohmann::ordered_json top_rows(const std::vector<TopEntry>& entries);
 
 } // namespace mso
