@@ -443,6 +443,7 @@ void Server::ask(std::string line, Reply reply)
 
 void Server::answer_web(const std::string& line, Reply reply)
 {
+    note_tail_clients();
     auto parsed = parse_query(line);
     if (parsed && parsed->command == QueryCommand::tail) {
         m_collector.count_bad_query();
@@ -606,9 +607,20 @@ void Server::read_client(Client& client)
     write_client(client);
 }
 
+void Server::note_tail_clients()
+{
+    const auto streams =
+        std::count_if(m_clients.begin(), m_clients.end(),
+                      [](const Client& c) { return c.tail && c.fd && !c.closing; }) +
+        std::count_if(m_web_tails.begin(), m_web_tails.end(),
+                      [](const WebTail& t) { return !t.sink->closed(); });
+    m_collector.set_tail_clients(static_cast<std::size_t>(streams));
+}
+
 void Server::answer_lines(Client& client)
 {
     const auto now = Clock::now();
+    note_tail_clients();
     std::size_t start = 0;
     for (std::size_t newline = client.input.find('\n');
          newline != std::string::npos && !client.awaiting_answer;

@@ -188,6 +188,8 @@ private:
     void read_client(Client& client);
     void write_client(Client& client);
     void answer_lines(Client& client);
+    // Tells the collector how many tail streams are open, for `health` (before answering).
+    void note_tail_clients();
     // route_query() with the collector's ring, and also an `events` query the ring could
     // answer but that has more matches than its limit (only history's answer pages).
     [[nodiscard]] bool wants_history(const Query& query) const;

@@ -121,6 +121,7 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
     out["bad_queries"] = c.bad_queries;
     out["refused_clients"] = c.refused_clients;
     out["tail_dropped"] = c.tail_dropped;
+    out["tail_clients"] = m_tail_clients;
     out["rejected_senders"] = c.rejected_senders;
     out["rejected_query_peers"] = c.rejected_query_peers;
     out["dropped_at_bounds"] = m_aggregator.dropped();

@@ -161,6 +161,9 @@ public:
     void count_refused_client() noexcept { ++m_counters.refused_clients; }
     // An event a slow `tail` client did not get.
     void count_tail_dropped() noexcept { ++m_counters.tail_dropped; }
+    // How many `tail` streams (query socket and /api/tail) are open now: `health`'s
+    // `tail_clients`, so a client can tell that its stream is in place.
+    void set_tail_clients(std::size_t n) noexcept { m_tail_clients = n; }
     // A datagram from a sender outside the allowlist (--allow-uid/--allow-gid).
     void count_rejected_sender() noexcept { ++m_counters.rejected_senders; }
     // A query connection from a peer outside --query-allow-uid/--query-allow-gid.
@@ -230,6 +233,7 @@ private:
     EventRing m_events;
     SourceTable m_sources;
     IngestCounters m_counters;
+    std::size_t m_tail_clients = 0;
     SnapshotStatus m_snapshot;
     SpoolStatus m_spool;
     HistoryStatus m_history;

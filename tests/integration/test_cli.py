@@ -31,6 +31,14 @@ CLIENT = "127.0.0.1"
 OTHER_CLIENT = "192.0.2.1"
 
 
+def wait_tail_clients(s, n: int, timeout: float = 60.0) -> None:
+    """Waits until `health` counts `n` open tail streams."""
+    deadline = time.monotonic() + timeout
+    while (have := s.health()["tail_clients"]) != n:
+        assert time.monotonic() < deadline, f"tail_clients stayed {have}, expected {n}"
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def stack(stack_factory):
     s = stack_factory(crs="3", mpm="event", vhosts=VHOSTS)
@@ -49,7 +57,8 @@ def stack(stack_factory):
             [str(s.collector.cli), "--socket", str(s.collector.query_socket), "tail", "--json",
              "--client", client], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for client in (CLIENT, OTHER_CLIENT)}
-        time.sleep(0.5)
+        # The traffic starts once the collector has all four streams in place.
+        wait_tail_clients(s, 4)
         headers = {"User-Agent": AGENT}
         for vhost in ("detect.test", "block.test"):
             for _ in range(BENIGN):
@@ -281,6 +290,10 @@ def test_tail_streams_every_event_once(stack):
         else:
             assert lines[0].startswith("TIME")
             assert len(lines) - 1 == expected and all("blocked" in l for l in lines[1:])
+    # A stream that ended is no longer counted.
+    running = [p for p in (stack.tail, stack.tail_table, *stack.tail_clients.values())
+               if p.poll() is None]
+    wait_tail_clients(stack, len(running))
 
 
 def test_health(stack):
