@@ -24,7 +24,7 @@ MSO_PACKAGES=(
   # (tests/integration/test_nginx_v3.py, nginx_sandbox.py); each test runs its own nginx
   # from a temp dir, the system service is stopped and disabled (mso_quiet_system_nginx)
   nginx libnginx-mod-http-modsecurity
-  # tests (wrk: test_concurrency.py; nghttp: the HTTP/2 test of test_edge_cases.py;
+  # benchmarks (wrk: bench/apache_bench.sh); tests (nghttp: the HTTP/2 test of test_edge_cases.py;
   # chromium: the dashboard's browser test, tests/integration/test_dashboard.py)
   python3 python3-pytest curl wrk nghttp2-client chromium
   # openssl: the test CAs of the console tests (tests/integration/tls_ca.py)

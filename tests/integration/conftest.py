@@ -7,7 +7,7 @@ passed, and kept (and named in the output) otherwise; MSO_KEEP_TMP=1 always keep
 
 Strict mode (MSO_STRICT=1, which scripts/test.sh sets unless MSO_ALLOW_SKIPS=1): a
 skipped test fails instead, whatever skipped it (a skip/skipif mark or pytest.skip()),
-so a CI machine without wrk, nghttp, promtool or root does not pass by testing less.
+so a CI machine without nghttp, promtool, chromium or root does not pass by testing less.
 The one skip allowed is CRS 4's directory being absent (`CRS4_ABSENT`), which the -ra
 summary still names.
 """

@@ -570,7 +570,7 @@ class Collector:
         self.stop()
 
     def cli_run(self, *args: str, socket_path: Path | None = None,
-                timeout: float = 10.0) -> subprocess.CompletedProcess:
+                timeout: float = 60.0) -> subprocess.CompletedProcess:
         sock = socket_path or self.query_socket
         return subprocess.run([str(self.cli), "--socket", str(sock), *args],
                               capture_output=True, text=True, timeout=timeout, check=False)

@@ -1,128 +1,158 @@
-"""Concurrency: under wrk, every request gets exactly one event with its own findings.
+"""Concurrency: under a concurrent load, every request gets exactly one event with its
+own findings.
 
 Per MPM (event, prefork): CRS 3.3.4, three virtual hosts in `ModSecObserveEvents all`
 with `ModSecObserveQueryString On`, ModSecurity's JSON audit log on for every
-transaction (as in test_fidelity.py), and wrk (2 threads, 8 connections, 5 s) sending
-a Lua-generated mix of clean requests, SQL injections, XSS and path traversal, rotating
-over the vhosts. Every request carries a unique marker (`mk<thread>x<n>y`) in its query,
-inside the attack payload too, so it shows up in the findings' matched data. Then, per
-UNIQUE_ID, against Apache's access log and ModSecurity's audit log:
+transaction (as in test_fidelity.py), and 8 client threads, each on its own keep-alive
+connection, sending a fixed 4,000 requests between them: a mix of clean requests, SQL
+injections, XSS and path traversal, rotating over the vhosts. The number of requests is
+fixed, not a duration: what the test asserts does not depend on how fast the machine is.
+Every request carries a unique marker (`mk<thread>x<n>y`) in its query, inside the
+attack payload too, so it shows up in the findings' matched data. Then, per UNIQUE_ID,
+against Apache's access log and ModSecurity's audit log:
 
-- events == access-log lines, per vhost and per unique_id (none missing, none twice);
+- events == access-log lines == requests sent, per vhost and per unique_id (none
+  missing, none twice);
 - every request has exactly one audit-log entry, but for httpd's own internal dummy
   connections (`DUMMY_REQUEST`), which have none;
 - each event's vhost, query and status are its own request's;
 - each finding's data names only its own request's marker;
 - each event's rule ids are, as a multiset and in order, those of its unique_id's
   `audit_data.messages`;
-- no event was lost (`events_lost`, which would mean the datagram queue overflowed).
+- no event was lost. The module has a spool (`ModSecObserveSpool`): when the collector
+  falls behind (a busy machine: Apache can outrun it) and the datagram queue is full, the
+  child spools the event and the collector replays it, so the outcome is the same on any
+  machine. How many went through the spool is printed; the rate the pipeline sustains
+  without one is a benchmark (docs/BENCHMARKS.md), not a test.
 """
 
 from __future__ import annotations
 
+import http.client
+import os
+import pwd
 import re
 import shutil
-import subprocess
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 import corpus
-from sandbox import Stack, VirtualHost, stop_stack
+from sandbox import Stack, VirtualHost, short_temp_dir, stop_stack
 
-WRK = shutil.which("wrk")
-DURATION_S = 5
-# 16 connections lost 10 events in 1 of 11 mpm_event runs on a machine shared with
-# builds (load average ~11): a loss to load, not to attribution; 8 keep CI reliable.
-CONNECTIONS = 8
+CLIENTS = 8
+REQUESTS = 4000  # in all, REQUESTS // CLIENTS per client
+HOSTS = ("a.test", "b.test", "c.test")
 VHOSTS = [VirtualHost(n, e, extra="    ModSecObserveEvents all\n    ModSecObserveQueryString On")
           for n, e in (("a.test", "On"), ("b.test", "DetectionOnly"), ("c.test", "DetectionOnly"))]
+HEADERS = {"User-Agent": corpus.UA, "Accept": "text/html", "Accept-Language": "en"}
 
-LUA = """
-local hosts = {"a.test", "b.test", "c.test"}
-local ua = "%(ua)s"
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local i = 0
-request = function()
-  i = i + 1
-  local m = "mk" .. tid .. "x" .. i .. "y"
-  local kind = i %% 4
-  local path
-  if kind == 0 then
-    path = "/?m=" .. m
-  elseif kind == 1 then
-    path = "/?id=1%%27%%20OR%%20%%27" .. m .. "%%27%%3D%%27" .. m .. "%%27--&m=" .. m
-  elseif kind == 2 then
-    path = "/?q=%%3Cscript%%3Ealert(%%22" .. m .. "%%22)%%3C/script%%3E&m=" .. m
-  else
-    path = "/?f=..%%2F..%%2F..%%2Fetc%%2Fpasswd%%23" .. m .. "&m=" .. m
-  end
-  return wrk.format("GET", path, {["Host"] = hosts[(i %% 3) + 1], ["User-Agent"] = ua,
-                                   ["Accept"] = "text/html", ["Accept-Language"] = "en"})
-end
-""" % {"ua": corpus.UA}
+
+def _request(tid: int, i: int) -> tuple[str, str, bool]:
+    """Client `tid`'s request `i`: (Host, path, whether it is an attack)."""
+    m = f"mk{tid}x{i}y"
+    kind = i % 4
+    payloads = {1: f"1' OR '{m}'='{m}'--", 2: f'<script>alert("{m}")</script>',
+                3: f"../../../etc/passwd#{m}"}
+    path = f"/?m={m}"
+    if kind != 0:
+        name = {1: "id", 2: "q", 3: "f"}[kind]
+        path = f"/?{name}={quote(payloads[kind], safe='')}&m={m}"
+    return HOSTS[i % 3], path, kind != 0
+
+
+def _client(port: int, tid: int) -> list[str]:
+    """Sends client `tid`'s share on one keep-alive connection (a new one when Apache
+    closes it); returns what went wrong, if anything."""
+    problems = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        for i in range(1, REQUESTS // CLIENTS + 1):
+            host, path, attack = _request(tid, i)
+            conn.request("GET", path, headers={"Host": host, **HEADERS})
+            resp = conn.getresponse()
+            resp.read()
+            want = 403 if attack and host == "a.test" else 200
+            if resp.status != want:
+                problems.append(f"{host}{path}: {resp.status}, expected {want}")
+            if resp.will_close:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    finally:
+        conn.close()
+    return problems
+
+
+def _spool_dir() -> Path:
+    """A spool directory the Apache children (www-data when run as root) can write."""
+    d = short_temp_dir("msoit-c")
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("www-data")
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        except KeyError:
+            pass
+    d.chmod(0o770)
+    return d
+
 
 _MARK = re.compile(r"mk\d+x\d+y")
 # The request line of httpd's "internal dummy connection" (prefork's parent sends one
 # to wake each child it retires once the load stops). CRS 905110 turns ModSecurity's
 # rule and audit engines off for it: an event without findings, no audit-log entry.
 DUMMY_REQUEST = "OPTIONS * HTTP/1.0"
+# What a child logs when the collector's queue was full and it spooled events.
+_SPOOL_WARNING = re.compile(
+    r"modsec_observe: \d+ (?:events written to the spool|datagrams could not be sent to "
+    r".* \(last error: Resource temporarily unavailable\))")
 
 
-def _wait_stable(read, timeout: float = 15.0) -> None:
-    """Wait until `read()` stops changing for 1 s (wrk leaves requests in flight)."""
-    deadline = time.monotonic() + timeout
-    last, since = read(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = read()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= 1.0:
-            return
-
-
-@pytest.mark.skipif(WRK is None, reason="wrk not installed; concurrency test skipped")
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
-def test_wrk_mixed_load(request, stack_factory, mpm):
+def test_mixed_load(request, stack_factory, mpm):
     failed_before = request.session.testsfailed
+    spool = _spool_dir()
     stack: Stack = stack_factory(crs="3", mpm=mpm, vhosts=VHOSTS, events="all",
                                  audit_json=True,
-                                 collector_args=["--events-ring", "1000000"])
+                                 observe_extra=f"ModSecObserveSpool {spool} 64M\n",
+                                 collector_args=["--events-ring", "1000000",
+                                                 "--spool-dir", str(spool)])
     try:
-        _run(stack, mpm)
+        _run(stack, mpm, spool)
     finally:
-        stop_stack(stack, keep=request.session.testsfailed > failed_before)
+        failed = request.session.testsfailed > failed_before
+        stop_stack(stack, keep=failed)
+        if not failed:
+            shutil.rmtree(spool, ignore_errors=True)
 
 
-def _run(stack: Stack, mpm: str) -> None:
+def _run(stack: Stack, mpm: str, spool: Path) -> None:
     apache = stack.apache
-    script = Path(apache.dir) / "mix.lua"
-    script.write_text(LUA)
-    res = subprocess.run([WRK, "-t2", f"-c{CONNECTIONS}", f"-d{DURATION_S}s",
-                          "-s", str(script), f"http://127.0.0.1:{apache.port}/"],
-                         capture_output=True, text=True, timeout=DURATION_S + 30, check=False)
-    assert res.returncode == 0, f"wrk failed: {res.stdout}{res.stderr}"
-    _wait_stable(lambda: len(apache.access_log_lines()))
-    _wait_stable(lambda: apache.audit_json_log.read_bytes().count(b"\n")
-                 if apache.audit_json_log.exists() else 0)
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        answers = list(pool.map(lambda tid: _client(apache.port, tid), range(1, CLIENTS + 1)))
+    wrong = [p for a in answers for p in a]
+    assert not wrong, f"{len(wrong)} unexpected answers: {wrong[:10]}"
+    # Every answer is in; the children log after answering. Then Apache stops (SIGTERM:
+    # no internal dummy requests from prefork's parent any more), so its logs, the spool
+    # files and the children's last counts are complete.
+    deadline = time.monotonic() + 120
+    while sum(1 for r in corpus.access_log(apache) if r["request"] != DUMMY_REQUEST) < REQUESTS:
+        assert time.monotonic() < deadline, "access log short of the requests answered"
+        time.sleep(0.1)
+    apache.stop(timeout=60)
     rows = corpus.access_log(apache)
     n = len(rows)
-    # How many requests wrk managed depends on the machine; what each one produced does not.
-    assert n > 0, f"wrk sent no request:\n{res.stdout}"
-    print(f"\nwrk: {n} requests in {DURATION_S} s ({mpm})")
+    sent = sum(1 for r in rows if r["request"] != DUMMY_REQUEST)
+    assert sent == REQUESTS, f"{sent} requests in the access log, {REQUESTS} sent"
     by_uid = {r["uid"]: r for r in rows}
     assert len(by_uid) == n, "a UNIQUE_ID appears twice in the access log"
     per_vhost = Counter(r["vhost"] for r in rows)
-    stats = stack.wait_requests(dict(per_vhost), timeout=20)
+    stats = stack.wait_requests(dict(per_vhost), timeout=120)
     events: list[dict] = []
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         events = stack.events()
         if len(events) >= n:
@@ -132,13 +162,18 @@ def _run(stack: Stack, mpm: str) -> None:
     events = stack.events()
     health = stack.health()
     lost = health.get("events_lost", 0)
-    summary = (f"mpm_{mpm}: {n} requests in {DURATION_S}s with {CONNECTIONS} connections "
-               f"({dict(per_vhost)}), "
-               f"{len(events)} events, events_lost={lost}, health={health}")
+    spooled = health.get("spool", {}).get("lines_replayed", 0)
+    summary = (f"mpm_{mpm}: {n} requests from {CLIENTS} clients ({dict(per_vhost)}), "
+               f"{len(events)} events, {spooled} of them through the spool, "
+               f"events_lost={lost}, health={health}")
     print("\n" + summary)
-    assert lost == 0, ("EVENTS LOST under load (datagram queue overflow?): " + summary +
+    assert lost == 0, ("EVENTS LOST: " + summary +
                        f"\nnet.unix.max_dgram_qlen="
                        f"{Path('/proc/sys/net/unix/max_dgram_qlen').read_text().strip()}")
+    deadline = time.monotonic() + 60
+    while list(spool.glob("*.spool*")):
+        assert time.monotonic() < deadline, "spool files left after the replay"
+        time.sleep(0.1)
 
     # Per request: exactly one event, with its own vhost, query and status.
     ev_by_uid: dict[str, list[dict]] = defaultdict(list)
@@ -181,5 +216,6 @@ def _run(stack: Stack, mpm: str) -> None:
     got = {v: (stats[v]["requests"], stats[v]["events"]) for v in per_vhost}
     want = {v: (c, c) for v, c in per_vhost.items()}
     assert got == want, f"per vhost (requests, events): collector {got}, access log {want}"
-    bad = apache.unexpected_log_lines()
+    # A full queue is reported by the children, and each such event went to the spool.
+    bad = [l for l in apache.unexpected_log_lines() if not _SPOOL_WARNING.search(l)]
     assert not bad, "unexpected error-log lines:\n" + "\n".join(bad[:10])
