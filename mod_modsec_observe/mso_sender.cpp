@@ -184,10 +184,10 @@ void log_failures() noexcept
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, g_sender.servers,
                  // APR's formatter knows no %llu or %zu: use its own width macros.
                  "modsec_observe: %" APR_UINT64_T_FMT " datagrams could not be sent to %s "
-                 "(last error: %s); "
-                 "counts are kept and re-sent, request events are counted as lost",
+                 "(last error: %s); counts are kept and re-sent, request events %s",
                  static_cast<apr_uint64_t>(failures - g_sender.failures_logged),
-                 g_sender.address.sun_path, apr_strerror(err, reason, sizeof reason));
+                 g_sender.address.sun_path, apr_strerror(err, reason, sizeof reason),
+                 spool_enabled() ? "go to the spool" : "are counted as lost");
     g_sender.failures_logged = failures;
     g_sender.last_log = now;
 }

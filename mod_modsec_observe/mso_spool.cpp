@@ -147,6 +147,11 @@ bool spool_is_open() noexcept
     return g_spool.open.load(std::memory_order_relaxed);
 }
 
+bool spool_enabled() noexcept
+{
+    return g_spool.dir != nullptr;
+}
+
 void release_spool() noexcept
 {
     if (!g_spool.open.load(std::memory_order_relaxed))

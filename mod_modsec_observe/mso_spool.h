@@ -27,6 +27,8 @@ void start_spool(apr_pool_t* child_pool, server_rec* main_server) noexcept;
 // (one relaxed atomic load) when nothing is spooled.
 void release_spool() noexcept;
 [[nodiscard]] bool spool_is_open() noexcept;
+// Whether this child has a spool (ModSecObserveSpool, and its mutex was created).
+[[nodiscard]] bool spool_enabled() noexcept;
 
 // Events written to spool files, and those the spool could not take (full, I/O error),
 // since the last call; for the flusher's log line.

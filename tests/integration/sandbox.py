@@ -88,6 +88,20 @@ def short_temp_dir(prefix: str) -> Path:
     return d
 
 
+def spool_temp_dir(prefix: str = "msoit-s") -> Path:
+    """A `ModSecObserveSpool` directory the Apache children (www-data when run as root)
+    can write."""
+    d = short_temp_dir(prefix)
+    if os.geteuid() == 0:
+        try:
+            pw = pwd.getpwnam("www-data")
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        except KeyError:
+            pass
+    d.chmod(0o770)
+    return d
+
+
 def _running_as_root() -> bool:
     return os.geteuid() == 0
 
@@ -475,7 +489,7 @@ DirectoryIndex index.html
     def access_count(self, vhost: str) -> int:
         return sum(1 for l in self.access_log_lines() if l.split(" ", 1)[0] == vhost)
 
-    def wait_access_lines(self, n: int, timeout: float = 10.0) -> None:
+    def wait_access_lines(self, n: int, timeout: float = 60.0) -> None:
         """Apache writes the access log after the response: wait until n lines exist."""
         deadline = time.monotonic() + timeout
         while len(self.access_log_lines()) < n and time.monotonic() < deadline:
@@ -499,7 +513,7 @@ class Collector:
         self.metrics_port = metrics_port
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> "Collector":
+    def start(self, timeout: float = 60.0) -> "Collector":
         args = [str(self.daemon), "--event-socket", str(self.event_socket),
                 "--query-socket", str(self.query_socket)]
         if _running_as_root() and _www_data_ids():
@@ -527,7 +541,7 @@ class Collector:
             _stop_process(self.proc, timeout)
             self.proc = None
 
-    def restart(self, timeout: float = 10.0) -> "Collector":
+    def restart(self, timeout: float = 60.0) -> "Collector":
         """Stop (SIGTERM, as systemd does) and start again with the same sockets, log and
         arguments (so the same --state-dir)."""
         self.stop(timeout)
@@ -624,7 +638,7 @@ class Stack:
             raise RuntimeError(f"modsec-observe {' '.join(args)}: not an object: {doc}")
         return doc
 
-    def wait_requests(self, expected: dict[str, int], timeout: float = 10.0) -> dict[str, dict]:
+    def wait_requests(self, expected: dict[str, int], timeout: float = 60.0) -> dict[str, dict]:
         """Poll until every vhost in `expected` reports that many requests; then wait two
         more flush intervals and read again, so an over-count also shows."""
         deadline = time.monotonic() + timeout

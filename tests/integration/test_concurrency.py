@@ -29,8 +29,6 @@ against Apache's access log and ModSecurity's audit log:
 from __future__ import annotations
 
 import http.client
-import os
-import pwd
 import re
 import shutil
 import time
@@ -42,7 +40,7 @@ from urllib.parse import quote
 import pytest
 
 import corpus
-from sandbox import Stack, VirtualHost, short_temp_dir, stop_stack
+from sandbox import Stack, VirtualHost, spool_temp_dir, stop_stack
 
 CLIENTS = 8
 REQUESTS = 4000  # in all, REQUESTS // CLIENTS per client
@@ -87,19 +85,6 @@ def _client(port: int, tid: int) -> list[str]:
     return problems
 
 
-def _spool_dir() -> Path:
-    """A spool directory the Apache children (www-data when run as root) can write."""
-    d = short_temp_dir("msoit-c")
-    if os.geteuid() == 0:
-        try:
-            pw = pwd.getpwnam("www-data")
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-        except KeyError:
-            pass
-    d.chmod(0o770)
-    return d
-
-
 _MARK = re.compile(r"mk\d+x\d+y")
 # The request line of httpd's "internal dummy connection" (prefork's parent sends one
 # to wake each child it retires once the load stops). CRS 905110 turns ModSecurity's
@@ -114,7 +99,7 @@ _SPOOL_WARNING = re.compile(
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_mixed_load(request, stack_factory, mpm):
     failed_before = request.session.testsfailed
-    spool = _spool_dir()
+    spool = spool_temp_dir("msoit-c")
     stack: Stack = stack_factory(crs="3", mpm=mpm, vhosts=VHOSTS, events="all",
                                  audit_json=True,
                                  observe_extra=f"ModSecObserveSpool {spool} 64M\n",

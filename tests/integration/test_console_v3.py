@@ -177,6 +177,10 @@ def flagged_batch(nginx: NginxSandbox, tag: str, n: int) -> list[str]:
     for i in range(n):
         assert nginx.request("block.test", f"/index.html?{SQLI}&batch={tag}&i={i}").status \
             == 403
+    # nginx's one worker uploads an entry in the log phase, after the answer: the answer
+    # to a clean request after the batch means the last upload attempt has ended.
+    assert nginx.workers == 1
+    assert nginx.request("block.test", f"/index.html?batch={tag}&clean=1").status == 200
     deadline = time.monotonic() + TIMEOUT
     while True:
         new = set(nginx.rule_ids_by_unique_id()) - before

@@ -63,7 +63,7 @@ VHOSTS = [
 ]
 
 
-def _wait(predicate, timeout: float = 10.0, step: float = 0.1) -> bool:
+def _wait(predicate, timeout: float = 60.0, step: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -107,7 +107,7 @@ class Traffic:
         def have() -> bool:
             self.events = [e for e in self.stack.events() if e.get("unique_id") in uids]
             return len(self.events) >= want
-        _wait(have, 10, 0.2)
+        _wait(have, 60, 0.2)
         time.sleep(0.3)
         have()
         self.by_uid: dict[str, list[dict]] = {}
@@ -329,7 +329,7 @@ def test_truncated_message_kept_on_the_event(stack):
     assert len(cut) == sum(1 for m in t.audit[t.rows[0]["uid"]] if not m.id) >= 1, cut
     assert all(f["truncated"] and f["msg"] == "" for f in cut), cut
     assert _wait(lambda: stack.vhost_stats()["ka.test"]["truncated_findings"]
-                 == before + len(cut), 5), stack.vhost_stats()["ka.test"]
+                 == before + len(cut), 60), stack.vhost_stats()["ka.test"]
 
 
 # ------------------------------------------------------------------ per-request bounds
@@ -448,4 +448,4 @@ def test_observe_off_sends_nothing(own_stack):
     assert (h["datagrams"], h["request_events"], h["counter_reports"]) == (0, 0, 0), h
     assert s.vhost_stats() == {}
     assert send(s, "seen.test", "/") == 200     # the collector does hear the other vhost
-    assert _wait(lambda: s.vhost_stats().get("seen.test", {}).get("requests") == 1, 5)
+    assert _wait(lambda: s.vhost_stats().get("seen.test", {}).get("requests") == 1, 60)

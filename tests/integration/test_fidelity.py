@@ -148,7 +148,7 @@ def _wait(predicate, timeout: float, step: float = 0.1) -> bool:
 def collect(stack: Stack, sent: int) -> tuple[dict[str, Request], list[dict]]:
     apache = stack.apache
     apache.wait_access_lines(sent)
-    _wait(lambda: len(apache.audit_entries()) >= sent, 10)
+    _wait(lambda: len(apache.audit_entries()) >= sent, 60)
     reqs: dict[str, Request] = {}
     for line in apache.access_log_lines():
         # "%v %{local}p %{UNIQUE_ID}e %a \"%r\" %>s %b"
@@ -171,7 +171,7 @@ def collect(stack: Stack, sent: int) -> tuple[dict[str, Request], list[dict]]:
         nonlocal events
         events = stack.events()
         return len(events) >= expected_events
-    _wait(enough, 10, 0.25)
+    _wait(enough, 60, 0.25)
     time.sleep(0.3)                       # an excess (duplicate) event would show too
     events = stack.events()
     stray = []

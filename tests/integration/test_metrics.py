@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -179,14 +180,29 @@ def test_sigterm_stops_collector_with_endpoint(stack):
     client holds a metrics connection with half a request."""
     port = stack.collector.metrics_port
     with socket.create_connection(("127.0.0.1", port), timeout=5) as held:
-        held.sendall(b"GET /metrics HTTP/1.1\r\n")
-        time.sleep(0.2)
-        proc = stack.collector.proc
-        assert proc is not None
-        started = time.monotonic()
-        proc.terminate()
-        assert proc.wait(timeout=5) == 0
-        assert time.monotonic() - started < 3
+        held.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+        # The client keeps sending a byte of its header now and then, so the server's
+        # read timeout never ends the connection: a daemon that waited for it would not
+        # exit at all, whatever the machine's speed, and the wait below would fail.
+        trickling = threading.Event()
+
+        def trickle() -> None:
+            while not trickling.wait(0.5):
+                try:
+                    held.sendall(b"a")
+                except OSError:
+                    return
+
+        keeper = threading.Thread(target=trickle, daemon=True)
+        keeper.start()
+        try:
+            proc = stack.collector.proc
+            assert proc is not None
+            proc.terminate()
+            assert proc.wait(timeout=60) == 0
+        finally:
+            trickling.set()
+            keeper.join()
     stack.collector.proc = None
     assert "stopped" in stack.collector.log.read_text()
 

@@ -15,8 +15,6 @@ counting the rest as lost instead of dropping them silently.
 
 from __future__ import annotations
 
-import os
-import pwd
 import re
 import shutil
 import subprocess
@@ -27,24 +25,11 @@ from pathlib import Path
 import pytest
 
 from sandbox import (APACHE_BIN, ApacheSandbox, VirtualHost, free_port, short_temp_dir,
-                     stop_stack)
+                     spool_temp_dir, stop_stack)
 
 VHOSTS = [VirtualHost("spool.test", "DetectionOnly"), VirtualHost("block.test", "On")]
 SQLI_QUERY = "id=1%27%20OR%201%3D1--"
 _ACCESS = re.compile(r"^(\S+) \d+ (\S+) ")
-
-
-def spool_dir() -> Path:
-    """A spool directory the Apache children (www-data when run as root) can write."""
-    d = short_temp_dir("msoit-s")
-    if os.geteuid() == 0:
-        try:
-            pw = pwd.getpwnam("www-data")
-            os.chown(d, pw.pw_uid, pw.pw_gid)
-        except KeyError:
-            pass
-    d.chmod(0o770)
-    return d
 
 
 def access_ids(apache: ApacheSandbox) -> dict[str, list[str]]:
@@ -86,7 +71,7 @@ def ab_failures(output: str) -> int:
 
 
 def test_every_unique_id_exactly_once_across_outage_and_restart(stack_factory):
-    spool = spool_dir()
+    spool = spool_temp_dir()
     state = short_temp_dir("msoit-st")
     stack = stack_factory(vhosts=VHOSTS, events="all", start_collector=False,
                           observe_extra=f"ModSecObserveSpool {spool} 64M\n",
@@ -158,7 +143,7 @@ def test_full_spool_counts_the_rest_as_lost(stack_factory):
     """A 64 KiB spool (the minimum) takes only some events of 300 flagged requests made
     while the collector is down; the others are counted in events_lost, none vanishes:
     replayed events + lost = requests."""
-    spool = spool_dir()
+    spool = spool_temp_dir()
     stack = stack_factory(vhosts=VHOSTS, events="all", start_collector=False,
                           observe_extra=f"ModSecObserveSpool {spool} 64K\n",
                           collector_args=["--spool-dir", str(spool)],
@@ -194,7 +179,7 @@ def test_last_counts_of_children_exiting_while_down_are_spooled(stack_factory):
     (here: two graceful restarts) spools its last counter report instead of losing it."""
     from test_failure_isolation import graceful_restart
 
-    spool = spool_dir()
+    spool = spool_temp_dir()
     stack = stack_factory(vhosts=VHOSTS, start_collector=False,
                           observe_extra=f"ModSecObserveSpool {spool}\n",
                           collector_args=["--spool-dir", str(spool)])

@@ -279,8 +279,11 @@ def test_tune_from_detection_only_to_on(crs, stack_factory):
         benign_without = benign_round(port, crs)
         assert sum(s == 403 for s in benign_without.values()) >= len(BENIGN_CLIENTS)
 
-        # Phase 3: On with the file included before the CRS.
-        time.sleep(3)
+        # Phase 3: On with the file included before the CRS. Phase 2's counts must have
+        # arrived first (its children's reports), and be more than the window's rounding
+        # (1 s) older than `mark`, so that the window below sees phase 3 only.
+        stack.wait_requests({VHOST: stack.apache.access_count(VHOST)})
+        time.sleep(2)
         mark = time.time()
         restart_apache(stack, "On", f"Include {out}\n")
         port = stack.apache.port
