@@ -11,6 +11,7 @@
 // Server::store offers it (the daemon with and without --no-history).
 //
 // Usage: collector_bench DATA_DIR [--quick | --history]   (prints Markdown tables)
+#include "daemon/datagram_batch.h"
 #include "state/collector.h"
 #include "store/history_store.h"
 #include "store/store_writer.h"
@@ -19,6 +20,7 @@
 #include "state/query_answer.h"
 
 #include <malloc.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -326,59 +328,99 @@ int main(int argc, char** argv)
         }
     }
 
-    // The socket side the daemon adds: recv() per datagram from `senders` threads over
-    // a SOCK_DGRAM socketpair, timed on the receiving thread (its own CPU time), with
-    // and without Collector::ingest of each datagram.
+    // The socket side the daemon adds, over a SOCK_DGRAM socketpair from `senders`
+    // threads, timed on the receiving thread (its own CPU time), with and without
+    // Collector::ingest of each datagram. Two ways to read, both without waiting and with
+    // poll() when the socket is empty, as the daemon's loop: one recvmsg() per datagram
+    // with room for the sender's credentials (the daemon before datagram_batch.h) and
+    // DatagramBatch (recvmmsg, 32 slots).
     std::printf("\n## Socket receive (flagged mix, 100 vhosts; receiver thread's CPU)\n\n");
-    std::printf("| senders | ingest | datagrams | receiver CPU µs/datagram |\n");
-    std::printf("| ---: | --- | ---: | ---: |\n");
+    std::printf("| senders | read by | ingest | datagrams | datagrams per call | receiver CPU "
+                "µs/datagram |\n");
+    std::printf("| ---: | --- | --- | ---: | ---: | ---: |\n");
     {
         const std::size_t total = quick ? 50000 : 200000;
         const Workload w = make_workload(requests, total, 100, 10000);
+        mso::DatagramBatch batch(mso::k_max_datagram_bytes);
+        std::vector<char> buffer(mso::k_max_datagram_bytes);
         for (const std::size_t senders : {std::size_t{1}, std::size_t{4}}) {
             for (const bool ingest : {false, true}) {
-                int fds[2];
-                if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0) {
-                    std::perror("socketpair");
-                    return 1;
-                }
-                const int sndbuf = 4 * 1024 * 1024;
-                (void)setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-                (void)setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof sndbuf);
-                std::vector<std::thread> threads;
-                for (std::size_t t = 0; t < senders; ++t) {
-                    threads.emplace_back([&, t] {
-                        for (std::size_t i = t; i < total; i += senders) {
-                            const auto& d = w.datagrams[i];
-                            while (send(fds[0], d.data(), d.size(), 0) < 0 && errno == EINTR) {
-                            }
-                        }
-                    });
-                }
-                mso::Collector collector;
-                std::vector<char> buffer(mso::k_max_datagram_bytes + 1);
-                const double cpu = cpu_seconds(RUSAGE_THREAD);
-                for (std::size_t i = 0; i < total; ++i) {
-                    const ssize_t got = recv(fds[1], buffer.data(), buffer.size(), 0);
-                    if (got < 0) {
-                        std::perror("recv");
+                for (const bool batched : {false, true}) {
+                    int fds[2];
+                    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0) {
+                        std::perror("socketpair");
                         return 1;
                     }
-                    if (ingest) {
-                        (void)collector.ingest(
-                            std::string_view(buffer.data(), static_cast<std::size_t>(got)),
-                            1763739600 + static_cast<std::int64_t>(i / 2000));
+                    const int sndbuf = 4 * 1024 * 1024;
+                    (void)setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+                    (void)setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &sndbuf, sizeof sndbuf);
+                    const int on = 1; // as the daemon's event socket: credentials with each
+                    (void)setsockopt(fds[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+                    std::vector<std::thread> threads;
+                    for (std::size_t t = 0; t < senders; ++t) {
+                        threads.emplace_back([&, t] {
+                            for (std::size_t i = t; i < total; i += senders) {
+                                const auto& d = w.datagrams[i];
+                                while (send(fds[0], d.data(), d.size(), 0) < 0 && errno == EINTR) {
+                                }
+                            }
+                        });
                     }
+                    mso::Collector collector;
+                    std::size_t received = 0;
+                    std::size_t calls = 0;
+                    const auto take = [&](std::string_view datagram) {
+                        if (ingest) {
+                            (void)collector.ingest(
+                                datagram, 1763739600 + static_cast<std::int64_t>(received / 2000));
+                        }
+                        ++received;
+                    };
+                    const double cpu = cpu_seconds(RUSAGE_THREAD);
+                    while (received < total) {
+                        ++calls;
+                        ssize_t got = 0;
+                        if (batched) {
+                            got = batch.receive(fds[1], total - received);
+                            for (ssize_t i = 0; i < got; ++i) {
+                                take(batch.bytes(static_cast<std::size_t>(i)));
+                            }
+                        } else {
+                            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+                            iovec data{buffer.data(), buffer.size()};
+                            msghdr message{};
+                            message.msg_iov = &data;
+                            message.msg_iovlen = 1;
+                            message.msg_control = control;
+                            message.msg_controllen = sizeof(control);
+                            got = recvmsg(fds[1], &message,
+                                          MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+                            if (got >= 0) {
+                                take(
+                                    std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+                            }
+                        }
+                        if (got < 0 && errno != EAGAIN && errno != EINTR) {
+                            std::perror("receive");
+                            return 1;
+                        }
+                        if (got < 0 && errno == EAGAIN) {
+                            pollfd p{fds[1], POLLIN, 0};
+                            (void)poll(&p, 1, -1);
+                        }
+                    }
+                    const double used = cpu_seconds(RUSAGE_THREAD) - cpu;
+                    for (auto& t : threads) {
+                        t.join();
+                    }
+                    close(fds[0]);
+                    close(fds[1]);
+                    std::printf("| %zu | %s | %s | %zu | %.1f | %.2f |\n", senders,
+                                batched ? "recvmmsg (DatagramBatch)" : "recvmsg",
+                                ingest ? "yes" : "no", total,
+                                static_cast<double>(total) / static_cast<double>(calls),
+                                used * 1e6 / static_cast<double>(total));
                 }
-                const double used = cpu_seconds(RUSAGE_THREAD) - cpu;
-                for (auto& t : threads) {
-                    t.join();
-                }
-                close(fds[0]);
-                close(fds[1]);
-                std::printf("| %zu | %s | %zu | %.2f |\n", senders,
-                            ingest ? "yes" : "no (recv only)", total,
-                            used * 1e6 / static_cast<double>(total));
             }
         }
     }

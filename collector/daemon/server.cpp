@@ -30,7 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Datagrams handled per wakeup before the other sockets get a turn.
-constexpr int k_datagram_batch = 4096;
+constexpr std::size_t k_datagram_batch = 4096;
 // Spool lines replayed per wake-up, so a large spool cannot starve the socket.
 constexpr std::size_t k_spool_batch = 2048;
 constexpr std::size_t k_read_chunk = 16384;
@@ -54,7 +54,7 @@ Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInb
       m_event_socket(std::move(event_socket)),
       m_query_listener(std::move(query_listener)),
       m_inbox(std::move(inbox)),
-      m_datagram(k_max_datagram_bytes, '\0')
+      m_datagrams(k_max_datagram_bytes)
 {
     int wanted = k_event_socket_rcvbuf;
     // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
@@ -263,7 +263,7 @@ void Server::run_tasks(Clock::time_point now)
 void Server::enable_spool_replay(const std::string& dir)
 {
     m_spool =
-        std::make_unique<SpoolReplayer>(dir, m_datagram.size(), m_collector.spool_status(),
+        std::make_unique<SpoolReplayer>(dir, m_datagrams.max_bytes(), m_collector.spool_status(),
                                         [this](std::string_view line) { ingest_datagram(line); });
     const std::lock_guard lock(m_collector_mutex);
     m_spool->replay_all();
@@ -281,35 +281,33 @@ void Server::drain_before_exit()
 
 bool Server::drain_datagrams()
 {
-    for (int i = 0; i < k_datagram_batch; ++i) {
-        // Room for the sender's credentials (SO_PASSCRED) and nothing else: file
-        // descriptors a sender passes do not fit and the kernel closes them.
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
-        iovec data{m_datagram.data(), m_datagram.size()};
-        msghdr message{};
-        message.msg_iov = &data;
-        message.msg_iovlen = 1;
-        message.msg_control = control;
-        message.msg_controllen = sizeof(control);
-        const ssize_t n =
-            ::recvmsg(m_event_socket.get(), &message, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-        if (n < 0) {
+    std::size_t taken = 0;
+    while (taken < k_datagram_batch) {
+        const int received = m_datagrams.receive(m_event_socket.get(), k_datagram_batch - taken);
+        if (received < 0) {
             if (!would_block(errno) && errno != EINTR) {
                 log_limited(m_socket_log, "cannot receive from event socket: " + errno_text(errno));
             }
             return false;
         }
-        if (!sender_allowed(message)) {
-            continue;
+        const auto count = static_cast<std::size_t>(received);
+        taken += count;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (!sender_allowed(m_datagrams.header(i))) {
+                continue;
+            }
+            const std::size_t size = m_datagrams.length(i);
+            if (size > m_datagrams.max_bytes()) {
+                m_collector.count_malformed(DecodeError::too_large);
+                log_limited(m_malformed_log,
+                            "malformed datagram (too_large): " + std::to_string(size) + " bytes");
+                continue;
+            }
+            ingest_datagram(m_datagrams.bytes(i));
         }
-        const auto size = static_cast<std::size_t>(n);
-        if (size > m_datagram.size()) {
-            m_collector.count_malformed(DecodeError::too_large);
-            log_limited(m_malformed_log,
-                        "malformed datagram (too_large): " + std::to_string(size) + " bytes");
-            continue;
+        if (count < k_datagram_slots) {
+            return true; // the socket is likely empty; the next ppoll() says
         }
-        ingest_datagram(std::string_view(m_datagram.data(), size));
     }
     return true;
 }

@@ -12,6 +12,7 @@
 #include "util/fd.h"
 #include "util/log.h"
 #include "util/result.h"
+#include "daemon/datagram_batch.h"
 #include "daemon/history_service.h"
 #include "daemon/import_session.h"
 #include "daemon/socket_security.h"
@@ -177,7 +178,8 @@ private:
     void handle_ready(const std::vector<pollfd>& fds);
     void serve_client(Client& client, short revents);
 
-    // Returns false when the socket had no more datagrams (the batch limit not reached).
+    // Reads up to a wake-up's batch of datagrams, 32 per system call. False when the
+    // socket said it had none waiting; true when more may wait.
     bool drain_datagrams();
     // Aggregates one datagram (from the socket or a spool file) and logs it if malformed.
     void ingest_datagram(std::string_view datagram);
@@ -258,7 +260,7 @@ private:
         std::shared_ptr<TailSink> sink;
     };
     std::vector<WebTail> m_web_tails;
-    std::string m_datagram; // receive buffer, k_max_datagram_bytes
+    DatagramBatch m_datagrams; // receive buffers, k_max_datagram_bytes each
     // Answers over every vhost under way, a slice per turn, oldest first.
     struct SlicedJob {
         std::uint64_t requester = 0;

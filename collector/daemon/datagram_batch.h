@@ -1,0 +1,56 @@
+// Receives the event socket's datagrams a batch at a time: one recvmmsg() call fills up
+// to k_datagram_slots buffers, each with its sender's credentials (SO_PASSCRED), instead
+// of one recvmsg() per datagram. Under a flood of findings the system call was about a
+// tenth of the loop's CPU per event (docs/BENCHMARKS.md, "Socket receive"); the copy of
+// the bytes stays, the entry and exit per datagram go.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace mso {
+
+// Datagrams one receive() can return.
+inline constexpr std::size_t k_datagram_slots = 32;
+
+// Owns the buffers (k_datagram_slots x max_bytes, touched only where datagrams land) and
+// the message headers that point into them; belongs to one thread; not copyable (the
+// headers point into its own members).
+class DatagramBatch {
+public:
+    explicit DatagramBatch(std::size_t max_bytes);
+    DatagramBatch(const DatagramBatch&) = delete;
+    DatagramBatch& operator=(const DatagramBatch&) = delete;
+
+    // Up to `wanted` (at most k_datagram_slots) datagrams from `fd` without waiting:
+    // how many arrived (at least 1), or -1 with errno (EAGAIN: none waiting). Never
+    // blocks.
+    [[nodiscard]] int receive(int fd, std::size_t wanted);
+    // The datagram in slot `i` of the last receive(): its length as sent (MSG_TRUNC,
+    // so it may exceed max_bytes()), the bytes kept, and its header with the control
+    // data (credentials).
+    [[nodiscard]] std::size_t length(std::size_t i) const { return m_headers[i].msg_len; }
+    [[nodiscard]] std::string_view bytes(std::size_t i) const;
+    [[nodiscard]] const msghdr& header(std::size_t i) const { return m_headers[i].msg_hdr; }
+    [[nodiscard]] std::size_t max_bytes() const { return m_max_bytes; }
+
+private:
+    // Room for the sender's credentials and nothing else: file descriptors a sender
+    // passes do not fit and the kernel closes them.
+    struct alignas(cmsghdr) Control {
+        char bytes[CMSG_SPACE(sizeof(ucred))];
+    };
+
+    std::size_t m_max_bytes;
+    std::vector<char> m_buffers;
+    std::array<iovec, k_datagram_slots> m_iov{};
+    std::array<Control, k_datagram_slots> m_control{};
+    std::array<mmsghdr, k_datagram_slots> m_headers{};
+};
+
+} // namespace mso

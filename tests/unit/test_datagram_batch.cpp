@@ -1,0 +1,112 @@
+// Tests for daemon/datagram_batch: several datagrams per receive(), their lengths as
+// sent (a too-long one is cut, and its length says so), the sender's credentials with
+// each, and "nothing waiting" without blocking.
+#include "daemon/datagram_batch.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <string>
+
+namespace {
+
+// A SOCK_DGRAM socketpair whose receiving end passes credentials, closed at the end.
+struct Pair {
+    int fds[2] = {-1, -1};
+    Pair()
+    {
+        if (::socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0) {
+            ADD_FAILURE() << "socketpair failed";
+            return;
+        }
+        const int on = 1;
+        EXPECT_EQ(::setsockopt(fds[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on), 0);
+    }
+    ~Pair()
+    {
+        for (const int fd : fds) {
+            if (fd >= 0) {
+                ::close(fd);
+            }
+        }
+    }
+    void send(const std::string& bytes) const
+    {
+        ASSERT_EQ(::send(fds[0], bytes.data(), bytes.size(), 0),
+                  static_cast<ssize_t>(bytes.size()));
+    }
+};
+
+const ucred* credentials_of(const msghdr& message)
+{
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr;
+         c = CMSG_NXTHDR(const_cast<msghdr*>(&message), c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+            return reinterpret_cast<const ucred*>(CMSG_DATA(c));
+        }
+    }
+    return nullptr;
+}
+
+TEST(DatagramBatch, ReceivesUpToTheSlotsThenTheRestThenNothing)
+{
+    Pair pair;
+    const std::size_t total = mso::k_datagram_slots + 8;
+    for (std::size_t i = 0; i < total; ++i) {
+        pair.send("datagram " + std::to_string(i));
+    }
+    mso::DatagramBatch batch(64);
+    ASSERT_EQ(batch.receive(pair.fds[1], 1000), static_cast<int>(mso::k_datagram_slots));
+    for (std::size_t i = 0; i < mso::k_datagram_slots; ++i) {
+        EXPECT_EQ(batch.bytes(i), "datagram " + std::to_string(i));
+        EXPECT_EQ(batch.length(i), batch.bytes(i).size());
+        const ucred* who = credentials_of(batch.header(i));
+        ASSERT_NE(who, nullptr) << "slot " << i;
+        EXPECT_EQ(who->pid, ::getpid());
+        EXPECT_EQ(who->uid, ::getuid());
+    }
+    ASSERT_EQ(batch.receive(pair.fds[1], 1000), 8);
+    for (std::size_t i = 0; i < 8; ++i) {
+        EXPECT_EQ(batch.bytes(i), "datagram " + std::to_string(mso::k_datagram_slots + i));
+        EXPECT_NE(credentials_of(batch.header(i)), nullptr) << "slot " << i;
+    }
+    errno = 0;
+    EXPECT_EQ(batch.receive(pair.fds[1], 1000), -1);
+    EXPECT_EQ(errno, EAGAIN);
+}
+
+TEST(DatagramBatch, TakesNoMoreThanAskedFor)
+{
+    Pair pair;
+    for (int i = 0; i < 5; ++i) {
+        pair.send("x" + std::to_string(i));
+    }
+    mso::DatagramBatch batch(64);
+    ASSERT_EQ(batch.receive(pair.fds[1], 2), 2);
+    EXPECT_EQ(batch.bytes(1), "x1");
+    ASSERT_EQ(batch.receive(pair.fds[1], 1000), 3);
+    EXPECT_EQ(batch.bytes(0), "x2");
+    EXPECT_EQ(batch.bytes(2), "x4");
+}
+
+TEST(DatagramBatch, ATooLongDatagramIsCutAndItsLengthSaysSo)
+{
+    Pair pair;
+    pair.send(std::string(100, 'a'));
+    pair.send("short");
+    pair.send(""); // an empty datagram is a datagram
+    mso::DatagramBatch batch(64);
+    ASSERT_EQ(batch.receive(pair.fds[1], 1000), 3);
+    EXPECT_EQ(batch.length(0), 100U);
+    EXPECT_EQ(batch.bytes(0), std::string(64, 'a'));
+    EXPECT_GT(batch.length(0), batch.max_bytes());
+    EXPECT_EQ(batch.bytes(1), "short");
+    EXPECT_EQ(batch.length(2), 0U);
+    EXPECT_EQ(batch.bytes(2), "");
+}
+
+} // namespace
