@@ -13,7 +13,8 @@ One refresh asks the API what the browser asks when it loads the Overview and a 
 view (collector/web/views.js): `vhosts`, `sources`, one last-hour `timeseries` listing
 the first page's 50 vhosts (`vhosts`, as the page asks for its sparklines), then for one
 vhost the 24-hour `timeseries`, the windowed `stats`, the all-time `stats` with the paranoia-level
-histograms and the four windowed `top` lists (from history). A refresh that takes longer
+histograms and the four windowed `top` lists (from history; with `max_age` 10, as the
+page sends it, unless `--lists-max-age 0`). A refresh that takes longer
 than the interval starts the next at once. No browser runs: what is measured is the
 collector's side (the API, the loop, the history worker), not the page.
 
@@ -73,7 +74,7 @@ def get(port: int, cmd: str, **params) -> dict:
         return json.loads(r.read())
 
 
-def refresh(port: int) -> int:
+def refresh(port: int, max_age: int) -> int:
     """One Overview + one Vhost view, as the page asks; the number of requests."""
     vhosts = sorted(get(port, "vhosts")["vhosts"], key=lambda v: -v["flagged"])[:OVERVIEW_PAGE]
     get(port, "sources")
@@ -85,18 +86,22 @@ def refresh(port: int) -> int:
     get(port, "stats", vhost=name, window=86400, rules_limit=20)
     get(port, "stats", vhost=name, rules_limit=1, score_levels="true")
     for top in ("clients", "paths", "agents", "targets"):
-        get(port, "top", list=top, vhost=name, window=86400, limit=10)
+        if max_age:
+            get(port, "top", list=top, vhost=name, window=86400, limit=10, max_age=max_age)
+        else:
+            get(port, "top", list=top, vhost=name, window=86400, limit=10)
     return 2 + (1 if vhosts else 0) + 3 + 4
 
 
-def dashboard(port: int, every: float, niceness: int, stop: mp.Event, out: mp.Queue) -> None:
+def dashboard(port: int, every: float, niceness: int, max_age: int, stop: mp.Event,
+              out: mp.Queue) -> None:
     os.nice(niceness)
     done = requests = errors = 0
     seconds = 0.0
     while not stop.is_set():
         start = time.monotonic()
         try:
-            requests += refresh(port)
+            requests += refresh(port, max_age)
             done += 1
         except OSError:
             errors += 1
@@ -119,6 +124,8 @@ def main() -> int:
     ap.add_argument("--dashboards", type=int, default=10)
     ap.add_argument("--every", type=float, default=2.0, help="seconds between refreshes")
     ap.add_argument("--vhosts", type=int, default=100)
+    ap.add_argument("--lists-max-age", type=int, default=10,
+                    help="the top lists' max_age, as the dashboard sends it (0: none)")
     ap.add_argument("--client-nice", type=int, default=0,
                     help="run the dashboard clients at this niceness (19: they take what the "
                          "collector leaves, as browsers on other machines would)")
@@ -149,7 +156,8 @@ def main() -> int:
                 boards = []
                 if mode == "dashboards":
                     boards = [mp.Process(target=dashboard,
-                                         args=(port, args.every, args.client_nice, stop, out))
+                                         args=(port, args.every, args.client_nice,
+                                               args.lists_max_age, stop, out))
                               for _ in range(args.dashboards)]
                     for p in boards:
                         p.start()
@@ -190,6 +198,7 @@ def main() -> int:
         h = health(cli, tmp / "q.sock")
         print(json.dumps({
             "rounds": args.rounds, "dashboards": args.dashboards, "every_s": args.every,
+            "lists_max_age": args.lists_max_age,
             "client_nice": args.client_nice,
             "vhosts": args.vhosts,
             "median_alone": round(statistics.median(rates["alone"])),

@@ -355,6 +355,9 @@ Result<json> top_answer(HistoryStore& store, const HistoryJob& job)
     out["from"] = "history";
     out["top"] = top_rows_json(*rows, query.vhost);
     out["error_bound"] = 0;
+    if (query.max_age != 0) {
+        out["as_of"] = iso_time_s(job.wall_now); // the window's end: a kept answer is older
+    }
     return out;
 }
 
@@ -532,6 +535,43 @@ bool same_question(const HistoryJob& a, const HistoryJob& b)
     return a.line == b.line && a.vhosts == b.vhosts && a.live == b.live;
 }
 
+const std::string* HistoryService::recent_answer(const HistoryJob& job) const
+{
+    if (job.query.max_age == 0) {
+        return nullptr;
+    }
+    const auto oldest = Clock::now() - std::chrono::seconds(job.query.max_age);
+    for (const RecentAnswer& kept : m_recent) {
+        if (kept.at >= oldest && same_question(kept.question, job)) {
+            return &kept.line;
+        }
+    }
+    return nullptr;
+}
+
+void HistoryService::keep_answer(const HistoryJob& job, const std::string& line)
+{
+    if (job.query.max_age == 0 || line.starts_with(R"({"ok":false)") ||
+        line.size() > k_recent_answer_bytes) {
+        return;
+    }
+    std::erase_if(m_recent,
+                  [&](const RecentAnswer& kept) { return same_question(kept.question, job); });
+    HistoryJob question;
+    question.line = job.line;
+    question.vhosts = job.vhosts;
+    question.live = job.live;
+    m_recent.push_back(RecentAnswer{std::move(question), line, Clock::now()});
+    std::size_t bytes = 0;
+    for (const RecentAnswer& kept : m_recent) {
+        bytes += kept.line.size();
+    }
+    while (m_recent.size() > k_recent_answers || bytes > k_recent_answer_bytes) {
+        bytes -= m_recent.front().line.size();
+        m_recent.pop_front();
+    }
+}
+
 void HistoryService::run()
 {
     for (;;) {
@@ -572,13 +612,19 @@ void HistoryService::run()
                     error_answer("history: cannot open " + m_path + ": " + opened.error());
             }
         }
-        if (m_store) {
+        const std::string* recent = recent_answer(job);
+        if (recent != nullptr) {
+            answer.client = job.client;
+            answer.request = job.line;
+            answer.line = *recent;
+        } else if (m_store) {
             answer = answer_from_history(*m_store, job);
+            keep_answer(job, answer.line);
         }
         {
             const std::lock_guard lock(m_mutex);
             m_counters.answered += 1 + also.size();
-            m_counters.shared += also.size();
+            m_counters.shared += also.size() + (recent != nullptr ? 1 : 0);
             if (answer.line.starts_with(R"({"ok":false)")) {
                 m_counters.errors += 1 + also.size();
             }

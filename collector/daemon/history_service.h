@@ -11,6 +11,7 @@
 #include "protocol/query.h"
 #include "store/history_store.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,10 @@ namespace mso {
 
 // Jobs that may wait for the worker; more are refused with an error answer (counted).
 inline constexpr std::size_t k_history_queue = 256;
+// Answers kept for questions that accept an older one (`top` with `max_age`): at most
+// this many, and this many bytes of answer lines in all; the oldest go first.
+inline constexpr std::size_t k_recent_answers = 64;
+inline constexpr std::size_t k_recent_answer_bytes = 8 * 1024 * 1024;
 
 // Where a query is answered.
 enum class Route { memory, history };
@@ -86,7 +91,9 @@ struct HistoryQueryCounters {
     std::uint64_t refused = 0;  // jobs refused because the queue was full
     std::uint64_t errors = 0;   // jobs answered with an error (store unreadable, ...)
     std::uint64_t queued = 0;   // jobs waiting now
-    std::uint64_t shared = 0;   // jobs answered by another waiting job's answer (same question)
+    // jobs answered by another job's answer to the same question: one waiting with it, or,
+    // when the question has a `max_age`, one answered at most that long ago
+    std::uint64_t shared = 0;
 };
 
 // Whether `b` asks exactly what `a` asks (the same line with the same live parts), so one
@@ -98,7 +105,9 @@ struct HistoryQueryCounters {
 // the same question as the one taken are answered with it, by one reading of the store
 // (ten dashboards open on one view ask the same `top` lists; each costs a scan): the
 // answer is computed after every one of them arrived, with the newest one's clock, so
-// none gets an answer older than its question.
+// none gets an answer older than its question. A question that says it accepts an older
+// answer (`top` with `max_age`: a dashboard refreshing its 24-hour lists) gets the last
+// answer to the same question if it is no older than that, without reading the store.
 class HistoryService {
 public:
     using Deliver = std::function<void(HistoryAnswer)>;
@@ -118,7 +127,18 @@ public:
     void stop();
 
 private:
+    using Clock = std::chrono::steady_clock;
+    // An answer kept for questions with a `max_age` (the worker thread's alone).
+    struct RecentAnswer {
+        HistoryJob question; // line, vhosts, live: what same_question() compares
+        std::string line;
+        Clock::time_point at;
+    };
+
     void run();
+    // The kept answer to `job`'s question no older than its max_age, if any.
+    [[nodiscard]] const std::string* recent_answer(const HistoryJob& job) const;
+    void keep_answer(const HistoryJob& job, const std::string& line);
 
     std::string m_path;
     Deliver m_deliver;
@@ -129,6 +149,7 @@ private:
     bool m_stopping = false;
     HistoryQueryCounters m_counters;
     std::optional<HistoryStore> m_store; // the worker thread's alone
+    std::deque<RecentAnswer> m_recent;   // the worker thread's alone, oldest first
     std::thread m_thread;                // last: starts after the members above
 };
 

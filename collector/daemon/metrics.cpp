@@ -144,7 +144,8 @@ constexpr std::array k_history_values = {
                  MetricType::counter, "History queries answered with an error."},
     HistoryValue{&HistoryStatus::queries_shared, "modsec_observe_history_queries_shared_total",
                  MetricType::counter,
-                 "History queries answered by an identical waiting query's answer."},
+                 "History queries answered by an identical query's answer (waiting, or kept under "
+                 "max_age)."},
 };
 
 // One exported rule series.

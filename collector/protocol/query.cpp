@@ -294,6 +294,9 @@ Result<void> read_command_keys(const json& request, Query& query)
                         "\" must be one of: clients, paths, agents, targets");
         }
         query.list = *parsed;
+        if (auto age = read_count(request, k_max_age, query.max_age, k_max_answer_age_s); !age) {
+            return age;
+        }
         return read_count(request, k_limit, query.limit, k_max_top_limit);
     }
     case QueryCommand::timeseries: {
@@ -571,6 +574,9 @@ std::string request_line(const Query& query)
     }
     if (query.command == QueryCommand::top) {
         out[k_limit] = query.limit;
+        if (query.max_age != 0) {
+            out[k_max_age] = query.max_age;
+        }
     }
     if (query.command == QueryCommand::events) {
         out[k_limit] = query.events.limit;

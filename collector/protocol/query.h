@@ -28,6 +28,7 @@ inline constexpr const char k_window[] = "window";
 inline constexpr const char k_list[] = "list";
 inline constexpr const char k_resolution[] = "resolution";
 inline constexpr const char k_limit[] = "limit";
+inline constexpr const char k_max_age[] = "max_age";
 inline constexpr const char k_rules_limit[] = "rules_limit";
 inline constexpr const char k_top_clients[] = "top_clients";
 inline constexpr const char k_score_levels[] = "score_levels";
@@ -51,6 +52,9 @@ inline constexpr const char k_family_paths[] = "family_paths";
 inline constexpr const char k_many_paths[] = "many_paths";
 inline constexpr const char k_many_targets[] = "many_targets";
 } // namespace query_key
+
+// Longest `max_age` a `top` query may accept.
+inline constexpr std::size_t k_max_answer_age_s = 300;
 
 // What the top lists count, as named in the `top` query.
 enum class TopList { clients, paths, agents, targets };
@@ -181,7 +185,10 @@ struct Query {
     TopList list = TopList::clients;            // top
     Resolution resolution = Resolution::minute; // timeseries
     std::size_t limit = 20;                     // top
-    StatsShape shape;                           // stats: rules_limit, top_clients
+    // top: an answer from history may be one computed for the same question up to this
+    // many seconds ago (0: always read the store; at most k_max_answer_age_s).
+    std::size_t max_age = 0;
+    StatsShape shape; // stats: rules_limit, top_clients
     // events, tail: the filters; parse_query() copies vhost and rule above into them.
     // event: `source` alone.
     EventFilter events;

@@ -20,8 +20,8 @@ namespace {
 using namespace query_key;
 
 // Keys whose value is a non-negative integer on the wire.
-constexpr std::array k_number_keys = {k_limit,  k_rules_limit, k_top_clients,
-                                      k_status, k_since,       k_until};
+constexpr std::array k_number_keys = {k_limit, k_rules_limit, k_top_clients, k_status,
+                                      k_since, k_until,       k_max_age};
 // Keys whose value is true or false on the wire.
 constexpr std::array k_bool_keys = {k_intercepted, k_would_block, k_score_levels};
 // Keys whose value is a string (parse_query() checks which belong to which command).

@@ -24,6 +24,10 @@ export async function api(cmd, params = {}) {
   return answer;
 }
 
+// How old (seconds) a vhost's top lists from history may be: a store read per list per
+// view is what ten dashboards open on one vhost cost the collector most.
+const LISTS_MAX_AGE = 10;
+
 // Whether the collector keeps history (`health`'s history.enabled), asked once per page
 // load: without it the views ask memory instead or say so, rather than be refused.
 let historyKept = null;
@@ -292,8 +296,14 @@ export async function vhost(main, route) {
     lists,
   ]);
   const listNames = [["clients", "client"], ["paths", "path"], ["agents", null], ["targets", null]];
+  // From history each list reads every stored event of the window; an answer to the same
+  // list up to LISTS_MAX_AGE seconds old (another dashboard's, a reload's) will do.
   const answers = await Promise.all(listNames.map(([list]) =>
-    api("top", { list, vhost: name, window: history ? windowS : "", limit: 10 })));
+    api("top", { list, vhost: name, window: history ? windowS : "", limit: 10, max_age: history ? LISTS_MAX_AGE : "" })));
+  if (answers[0].as_of) {
+    lists.before(el("p", { class: "meta", id: "lists-as-of" },
+      `Lists as of ${new Date(answers[0].as_of).toLocaleTimeString()} (counted at most ${LISTS_MAX_AGE} s ago).`));
+  }
   listNames.forEach(([list, filter], i) => {
     const rows = answers[i].top.map((t) => el("tr", {},
       el("td", { class: "value" }, filter ? link(t.value, ["events"], { vhost: name, [filter]: t.value, window: windowName }) : t.value),

@@ -254,6 +254,9 @@ async function walkEveryView() {
   check(ruleRows.some((t) => t.includes(config.rule)), `rule ${config.rule} not among the top rules`);
   facts.top_clients = await rowTexts("#top-clients");
   check(facts.top_clients.length > 0, "no top clients");
+  // From history the lists may be a kept answer (max_age): the page says when they were counted.
+  facts.lists_as_of = await page.$eval("#lists-as-of", (p) => p.textContent).catch(() => "");
+  check(facts.lists_as_of.startsWith("Lists as of "), `lists' time: "${facts.lists_as_of}"`);
   await shot("vhost");
 
   // ---- Rule: reached from the vhost's top rules; then across vhosts and on the hostile one.

@@ -565,6 +565,43 @@ TEST(HistoryService, SameQuestionsWaitingShareOneAnswer)
     EXPECT_EQ(service.counters().shared, 2U);
 }
 
+// A `top` with `max_age` is answered with the last answer to the same question while it is
+// no older than that, without reading the store; a question without it, another max_age,
+// or an answer grown too old reads the store.
+TEST(HistoryService, AnAnswerNoOlderThanMaxAgeIsReused)
+{
+    HeldService held;
+    HistoryService& service = held.service();
+    (void)held.release(0);
+    const std::int64_t before_corpus = k_t0 / 1'000'000 - 10;
+    const std::string kept = R"({"cmd":"top","list":"clients","window":3600,"max_age":300})";
+    const auto answer_to = [&](std::uint64_t client, const std::string& line, std::int64_t now) {
+        EXPECT_TRUE(service.submit(HeldService::job(client, line, now)));
+        const std::vector<HistoryAnswer> answers = held.release(client);
+        return json::parse(answers.at(client - 1).line);
+    };
+    // An hour before the corpus: nothing; kept, with the window's end.
+    const json first = answer_to(1, kept, before_corpus);
+    EXPECT_TRUE(first["top"].empty()) << first.dump();
+    EXPECT_EQ(first["as_of"], iso_time_s(before_corpus));
+    // The same question an hour later: the kept answer (the store would say otherwise).
+    EXPECT_EQ(answer_to(2, kept, k_now), first);
+    EXPECT_EQ(service.counters().shared, 1U);
+    // Without max_age: the store, and no as_of.
+    const json fresh = answer_to(3, R"({"cmd":"top","list":"clients","window":3600})", k_now);
+    EXPECT_FALSE(fresh["top"].empty()) << fresh.dump();
+    EXPECT_FALSE(fresh.contains("as_of"));
+    // A one-second max_age: kept, then too old once a second has passed.
+    const std::string brief = R"({"cmd":"top","list":"clients","window":3600,"max_age":1})";
+    EXPECT_TRUE(answer_to(4, brief, before_corpus)["top"].empty());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    const json later = answer_to(5, brief, k_now);
+    EXPECT_FALSE(later["top"].empty()) << later.dump();
+    EXPECT_EQ(later["as_of"], iso_time_s(k_now));
+    EXPECT_EQ(service.counters().shared, 1U);
+    EXPECT_EQ(service.counters().answered, 5U);
+}
+
 TEST(HistoryService, MissingStoreIsAnErrorAnswer)
 {
     test::TempDir dir;

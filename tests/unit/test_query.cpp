@@ -81,6 +81,10 @@ TEST(ParseQuery, BadLines)
         {R"({"cmd":"top"})", "\"list\" must be one of: clients, paths, agents, targets"},
         {R"({"cmd":"top","list":"cookies"})",
          "\"list\" must be one of: clients, paths, agents, targets"},
+        {R"({"cmd":"top","list":"paths","max_age":-1})",
+         "\"max_age\" must be a non-negative integer"},
+        {R"({"cmd":"top","list":"paths","max_age":"10s"})",
+         "\"max_age\" must be a non-negative integer"},
         {R"({"cmd":"timeseries","resolution":"second"})",
          "\"resolution\" must be \"minute\" or \"hour\""},
         {R"({"cmd":"stats","window":0})",
@@ -373,6 +377,19 @@ TEST(RequestLine, EveryCliRequestParsesBackToItsQuery)
               }),
          R"({"cmd":"top","list":"agents","limit":0})",
          R"({"cmd":"top","list":"agents","limit":0})"},
+        {"top paths with max_age (the dashboard's lists)",
+         with(make(C::top, "a"),
+              [](mso::Query& q) {
+                  q.list = mso::TopList::paths;
+                  q.limit = 10;
+                  q.max_age = 10;
+              }),
+         R"({"cmd":"top","list":"paths","vhost":"a","limit":10,"max_age":10})",
+         R"({"cmd":"top","list":"paths","vhost":"a","limit":10,"max_age":10})"},
+        {"top max_age beyond the cap is capped",
+         with(make(C::top), [](mso::Query& q) { q.max_age = mso::k_max_answer_age_s; }),
+         R"({"cmd":"top","list":"clients","limit":20,"max_age":300})",
+         R"({"cmd":"top","list":"clients","max_age":100000})"},
         {"top targets", with(make(C::top), [](mso::Query& q) { q.list = mso::TopList::targets; }),
          R"({"cmd":"top","list":"targets","limit":20})",
          R"({"cmd":"top","list":"targets","limit":20})"},

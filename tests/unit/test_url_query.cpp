@@ -41,6 +41,14 @@ TEST(UrlQuery, TranslatesEachKindOfKey)
          {{"status", "403"}, {"would_block", "false"}, {"since", "1763600000"}},
          R"({"cmd":"events","status":403,"would_block":false,"since":1763600000})",
          nullptr},
+        {"top",
+         {{"list", "clients"}, {"window", "24h"}, {"max_age", "10"}},
+         R"({"cmd":"top","list":"clients","window":86400,"max_age":10})",
+         nullptr},
+        {"top",
+         {{"list", "clients"}, {"max_age", "soon"}},
+         nullptr,
+         "\"max_age\" must be a non-negative integer"},
         // A vhost that looks like a number stays a string.
         {"stats", {{"vhost", "123"}}, R"({"cmd":"stats","vhost":"123"})", nullptr},
         // Hostile text is just a string value, escaped by the JSON writer.
