@@ -31,6 +31,12 @@ using Clock = std::chrono::steady_clock;
 
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr std::size_t k_datagram_batch = 4096;
+// How long the event socket rests after a drain that emptied it: the loop does not wake
+// for the next datagram before then (it still serves queries, and reads the socket before
+// answering one). At a few thousand events a second a wake-up per datagram or two cost
+// more than the datagrams (a context switch each: docs/BENCHMARKS.md, "The loop's
+// wake-ups"); resting lets them gather, at most this much later.
+constexpr auto k_datagram_rest = std::chrono::milliseconds(1);
 // Spool lines replayed per wake-up, so a large spool cannot starve the socket.
 constexpr std::size_t k_spool_batch = 2048;
 constexpr std::size_t k_read_chunk = 16384;
@@ -111,7 +117,8 @@ void Server::close_finished_clients(Clock::time_point now)
 void Server::build_poll_set(std::vector<pollfd>& fds) const
 {
     fds.clear();
-    fds.push_back({m_event_socket.get(), POLLIN, 0});
+    const bool resting = Clock::now() < m_datagrams_rest_until;
+    fds.push_back({m_event_socket.get(), static_cast<short>(resting ? 0 : POLLIN), 0});
     fds.push_back({m_query_listener.get(), POLLIN, 0});
     fds.push_back({m_inbox.fd(), POLLIN, 0});
     for (const Client& c : m_clients) {
@@ -145,12 +152,15 @@ timespec Server::poll_timeout(Clock::time_point now) const
     if (m_spool) {
         next_deadline = std::min(next_deadline, m_spool->deadline(now));
     }
-    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::max(next_deadline - now, Clock::duration::zero()) +
-        (m_sliced.empty() ? std::chrono::milliseconds(1) : std::chrono::milliseconds(0)));
+    auto wait = std::max(next_deadline - now, Clock::duration::zero()) +
+                (m_sliced.empty() ? std::chrono::milliseconds(1) : std::chrono::milliseconds(0));
+    if (now < m_datagrams_rest_until) {
+        wait = std::min<Clock::duration>(wait, m_datagrams_rest_until - now);
+    }
+    const auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
     timespec timeout{};
-    timeout.tv_sec = static_cast<time_t>(wait.count() / 1000000000);
-    timeout.tv_nsec = static_cast<long>(wait.count() % 1000000000);
+    timeout.tv_sec = static_cast<time_t>(wait_ns.count() / 1000000000);
+    timeout.tv_nsec = static_cast<long>(wait_ns.count() % 1000000000);
     return timeout;
 }
 
@@ -179,7 +189,11 @@ void Server::run_timers()
 
 void Server::handle_ready(const std::vector<pollfd>& fds)
 {
-    if (fds[0].revents != 0) {
+    // While the event socket rests, whatever else woke the loop (a query, an answer from
+    // the history worker) first sees every datagram that arrived before it.
+    const bool others =
+        std::any_of(fds.begin() + 1, fds.end(), [](const pollfd& p) { return p.revents != 0; });
+    if (fds[0].revents != 0 || (others && fds[0].events == 0)) {
         drain_datagrams();
     }
     if (fds[2].revents != 0) {
@@ -288,6 +302,7 @@ bool Server::drain_datagrams()
             if (!would_block(errno) && errno != EINTR) {
                 log_limited(m_socket_log, "cannot receive from event socket: " + errno_text(errno));
             }
+            m_datagrams_rest_until = Clock::now() + k_datagram_rest;
             return false;
         }
         const auto count = static_cast<std::size_t>(received);
@@ -306,7 +321,8 @@ bool Server::drain_datagrams()
             ingest_datagram(m_datagrams.bytes(i));
         }
         if (count < k_datagram_slots) {
-            return true; // the socket is likely empty; the next ppoll() says
+            m_datagrams_rest_until = Clock::now() + k_datagram_rest; // emptied it
+            return true; // more may have arrived meanwhile: the next ppoll() says
         }
     }
     return true;
