@@ -2,6 +2,8 @@
 // datagrams (so the health counters are checked end to end through the decoder).
 #include "state/query_answer.h"
 
+#include "sensor_event.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -18,6 +20,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using Clock = mso::Collector::Clock;
+using mso::test_support::sensor_event;
 
 constexpr const char* k_request =
     R"({"v":1,"type":"request","time_us":1763739600123456,"vhost":"shop.example","port":443,)"
@@ -624,34 +627,15 @@ TEST_F(AnswerQuery, EventAndEventsFromTheRing)
 
 namespace {
 
-// A receiver's event (already decoded), as Collector::ingest_event takes it.
-mso::RequestEvent sensor_event(const std::string& vhost, const std::string& rule)
-{
-    mso::RequestEvent e;
-    e.time_us = 1763739598000000; // 2 s before it arrives
-    e.vhost = vhost;
-    e.unique_id = "sensor-" + vhost + "-" + rule;
-    e.client = "198.51.100.9";
-    e.method = "GET";
-    e.path = "/x";
-    e.status = 403;
-    e.intercepted = true;
-    mso::Finding f;
-    f.id = rule;
-    f.msg = "from a sensor";
-    e.findings.push_back(f);
-    return e;
-}
-
 class AnswerSources : public AnswerQuery {
 protected:
     void feed_two_sources()
     {
         feed(); // the module: shop.example with rule 942100
-        m_collector.ingest_event(sensor_event("shop.example", "941100"), "sensor:web2", 1763739600,
-                                 4000);
-        m_collector.ingest_event(sensor_event("api.example", "930120"), "sensor:web2", 1763739600,
-                                 4000);
+        m_collector.ingest_event(sensor_event("shop.example", "941100", true), "sensor:web2",
+                                 1763739600, 4000);
+        m_collector.ingest_event(sensor_event("api.example", "930120", true), "sensor:web2",
+                                 1763739600, 4000);
         m_collector.count_source_refusal("sensor:web2", "too_large", 1763739601);
         m_collector.count_source_refusal("sensor:web3", "auth", 1763739602);
     }
@@ -759,7 +743,8 @@ TEST_F(AnswerSources, EventsCarryTheirSourceWhenSeveral)
     const json alone_stats = ask(R"({"cmd":"stats"})");
     EXPECT_FALSE(alone_stats["vhosts"][0].contains("source"));
 
-    m_collector.ingest_event(sensor_event("api.example", "930120"), "sensor:web2", 1763739600);
+    m_collector.ingest_event(sensor_event("api.example", "930120", true), "sensor:web2",
+                             1763739600);
     const json both = ask(R"({"cmd":"events"})");
     ASSERT_EQ(both["events"].size(), 2U);
     EXPECT_EQ(both["events"][0]["source"], "sensor:web2");

@@ -5,6 +5,8 @@
 
 #include "state/query_answer.h"
 
+#include "sensor_event.h"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +18,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using Clock = mso::Collector::Clock;
+using mso::test_support::sensor_event;
 using Steady = mso::SlicedAnswer::Clock;
 
 constexpr std::int64_t k_arrived = 1763739600;
@@ -33,24 +36,6 @@ std::string request(const std::string& vhost, const std::string& client, const s
            rule +
            R"(","msg":"m","severity":"CRITICAL","pl":1,"phase":2,"tags":[],)"
            R"("target":"ARGS:id","data":"","intercepted":false,"truncated":false}]})";
-}
-
-// A receiver's event (already decoded), as Collector::ingest_event takes it.
-mso::RequestEvent sensor_event(const std::string& vhost, const std::string& rule)
-{
-    mso::RequestEvent e;
-    e.time_us = 1763739598000000;
-    e.vhost = vhost;
-    e.unique_id = "sensor-" + vhost + "-" + rule;
-    e.client = "198.51.100.9";
-    e.method = "GET";
-    e.path = "/x";
-    e.status = 403;
-    mso::Finding f;
-    f.id = rule;
-    f.msg = "from a sensor";
-    e.findings.push_back(f);
-    return e;
 }
 
 // Builds the answer to `line` a slice at a time; `vhosts_per_step` 0: all in one step.
