@@ -6,10 +6,11 @@
 namespace mso {
 
 DatagramBatch::DatagramBatch(std::size_t max_bytes)
-    : m_max_bytes(max_bytes), m_buffers(max_bytes * k_datagram_slots)
+    : m_max_bytes(max_bytes),
+      m_buffers(std::make_unique_for_overwrite<char[]>(max_bytes * k_datagram_slots))
 {
     for (std::size_t i = 0; i < k_datagram_slots; ++i) {
-        m_iov[i] = iovec{m_buffers.data() + i * m_max_bytes, m_max_bytes};
+        m_iov[i] = iovec{m_buffers.get() + i * m_max_bytes, m_max_bytes};
     }
 }
 
@@ -32,7 +33,7 @@ int DatagramBatch::receive(int fd, std::size_t wanted)
 
 std::string_view DatagramBatch::bytes(std::size_t i) const
 {
-    return {m_buffers.data() + i * m_max_bytes, std::min<std::size_t>(length(i), m_max_bytes)};
+    return {m_buffers.get() + i * m_max_bytes, std::min<std::size_t>(length(i), m_max_bytes)};
 }
 
 } // namespace mso

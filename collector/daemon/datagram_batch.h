@@ -10,8 +10,8 @@
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <string_view>
-#include <vector>
 
 namespace mso {
 
@@ -47,7 +47,7 @@ private:
     };
 
     std::size_t m_max_bytes;
-    std::vector<char> m_buffers;
+    std::unique_ptr<char[]> m_buffers; // not zeroed: pages are touched as datagrams land
     std::array<iovec, k_datagram_slots> m_iov{};
     std::array<Control, k_datagram_slots> m_control{};
     std::array<mmsghdr, k_datagram_slots> m_headers{};

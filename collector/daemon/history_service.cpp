@@ -503,6 +503,7 @@ bool HistoryService::submit(HistoryJob job)
             ++m_counters.refused;
             return false;
         }
+        job.asked = Clock::now();
         m_jobs.push_back(std::move(job));
     }
     m_wake.notify_one();
@@ -551,8 +552,7 @@ const std::string* HistoryService::recent_answer(const HistoryJob& job) const
 
 void HistoryService::keep_answer(const HistoryJob& job, const std::string& line)
 {
-    if (job.query.max_age == 0 || line.starts_with(R"({"ok":false)") ||
-        line.size() > k_recent_answer_bytes) {
+    if (job.query.max_age == 0 || line.starts_with(R"({"ok":false)")) {
         return;
     }
     std::erase_if(m_recent,
@@ -561,13 +561,19 @@ void HistoryService::keep_answer(const HistoryJob& job, const std::string& line)
     question.line = job.line;
     question.vhosts = job.vhosts;
     question.live = job.live;
-    m_recent.push_back(RecentAnswer{std::move(question), line, Clock::now()});
+    RecentAnswer kept_now{std::move(question), line, job.asked};
+    if (kept_now.bytes() > k_recent_answer_bytes) {
+        return; // larger than the whole allowance: not kept
+    }
+    m_recent.push_back(std::move(kept_now));
     std::size_t bytes = 0;
     for (const RecentAnswer& kept : m_recent) {
-        bytes += kept.line.size();
+        bytes += kept.bytes();
     }
-    while (m_recent.size() > k_recent_answers || bytes > k_recent_answer_bytes) {
-        bytes -= m_recent.front().line.size();
+    // Oldest first.
+    while (!m_recent.empty() &&
+           (m_recent.size() > k_recent_answers || bytes > k_recent_answer_bytes)) {
+        bytes -= m_recent.front().bytes();
         m_recent.pop_front();
     }
 }
@@ -591,6 +597,7 @@ void HistoryService::run()
                 if (same_question(job, *it)) {
                     also.push_back(it->client);
                     job.wall_now = std::max(job.wall_now, it->wall_now);
+                    job.asked = std::max(job.asked, it->asked);
                     it = m_jobs.erase(it);
                 } else {
                     ++it;

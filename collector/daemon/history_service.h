@@ -66,6 +66,9 @@ struct HistoryJob {
     std::string line;         // the request line, to answer from the ring instead
     Query query;
     std::int64_t wall_now = 0; // Unix seconds: where windows end
+    // When it was submitted (submit() sets it): a kept answer's age counts from the
+    // newest question it answered, not from when the store was read.
+    std::chrono::steady_clock::time_point asked{};
     // timeseries without a vhost: the vhosts to give a series each (the collector's).
     std::vector<std::string> vhosts;
     // sources: the live part of the answer, answered on the loop (a JSON object line);
@@ -132,7 +135,11 @@ private:
     struct RecentAnswer {
         HistoryJob question; // line, vhosts, live: what same_question() compares
         std::string line;
-        Clock::time_point at;
+        Clock::time_point at; // when the newest question it answered was asked
+        [[nodiscard]] std::size_t bytes() const
+        {
+            return question.line.size() + question.live.size() + line.size();
+        }
     };
 
     void run();

@@ -189,11 +189,12 @@ void Server::run_timers()
 
 void Server::handle_ready(const std::vector<pollfd>& fds)
 {
-    // While the event socket rests, whatever else woke the loop (a query, an answer from
-    // the history worker) first sees every datagram that arrived before it.
+    // Whatever else woke the loop (a query, an answer from the history worker) first
+    // sees every datagram that arrived before it, also while the event socket rests or
+    // when it became readable after ppoll() looked at it.
     const bool others =
         std::any_of(fds.begin() + 1, fds.end(), [](const pollfd& p) { return p.revents != 0; });
-    if (fds[0].revents != 0 || (others && fds[0].events == 0)) {
+    if (fds[0].revents != 0 || others) {
         drain_datagrams();
     }
     if (fds[2].revents != 0) {

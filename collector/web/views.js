@@ -300,9 +300,10 @@ export async function vhost(main, route) {
   // list up to LISTS_MAX_AGE seconds old (another dashboard's, a reload's) will do.
   const answers = await Promise.all(listNames.map(([list]) =>
     api("top", { list, vhost: name, window: history ? windowS : "", limit: 10, max_age: history ? LISTS_MAX_AGE : "" })));
-  if (answers[0].as_of) {
+  const asOf = answers.map((a) => a.as_of).filter(Boolean).sort()[0]; // the oldest list's
+  if (asOf) {
     lists.before(el("p", { class: "meta", id: "lists-as-of" },
-      `Lists as of ${new Date(answers[0].as_of).toLocaleTimeString()} (counted at most ${LISTS_MAX_AGE} s ago).`));
+      `Lists as of ${new Date(asOf).toLocaleTimeString()} (each counted at most ${LISTS_MAX_AGE} s before it was asked for).`));
   }
   listNames.forEach(([list, filter], i) => {
     const rows = answers[i].top.map((t) => el("tr", {},

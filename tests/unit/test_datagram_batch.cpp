@@ -17,12 +17,18 @@ namespace {
 // A SOCK_DGRAM socketpair whose receiving end passes credentials, closed at the end.
 struct Pair {
     int fds[2] = {-1, -1};
-    Pair()
+    explicit Pair(bool credentials = true)
     {
         if (::socketpair(AF_UNIX, SOCK_DGRAM, 0, fds) != 0) {
             ADD_FAILURE() << "socketpair failed";
             return;
         }
+        if (credentials) {
+            pass_credentials();
+        }
+    }
+    void pass_credentials() const
+    {
         const int on = 1;
         EXPECT_EQ(::setsockopt(fds[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof on), 0);
     }
@@ -107,6 +113,25 @@ TEST(DatagramBatch, ATooLongDatagramIsCutAndItsLengthSaysSo)
     EXPECT_EQ(batch.bytes(1), "short");
     EXPECT_EQ(batch.length(2), 0U);
     EXPECT_EQ(batch.bytes(2), "");
+}
+
+// The kernel writes each header's control length back (0 without credentials): a later
+// receive must offer the full room again, or the credentials would not arrive.
+TEST(DatagramBatch, EveryReceiveOffersRoomForCredentialsAgain)
+{
+    Pair pair(false);
+    pair.send("before");
+    mso::DatagramBatch batch(64);
+    ASSERT_EQ(batch.receive(pair.fds[1], 1000), 1);
+    EXPECT_EQ(credentials_of(batch.header(0)), nullptr);
+    EXPECT_EQ(batch.header(0).msg_controllen, 0U);
+    pair.pass_credentials();
+    pair.send("after");
+    ASSERT_EQ(batch.receive(pair.fds[1], 1000), 1);
+    EXPECT_EQ(batch.bytes(0), "after");
+    const ucred* who = credentials_of(batch.header(0));
+    ASSERT_NE(who, nullptr);
+    EXPECT_EQ(who->pid, ::getpid());
 }
 
 } // namespace

@@ -602,6 +602,34 @@ TEST(HistoryService, AnAnswerNoOlderThanMaxAgeIsReused)
     EXPECT_EQ(service.counters().answered, 5U);
 }
 
+// At most k_recent_answers are kept, the oldest going first.
+TEST(HistoryService, KeepsTheNewestAnswersOnly)
+{
+    HeldService held;
+    HistoryService& service = held.service();
+    (void)held.release(0);
+    const std::int64_t before_corpus = k_t0 / 1'000'000 - 10;
+    const auto line = [](std::size_t limit) {
+        return R"({"cmd":"top","list":"clients","window":3600,"limit":)" + std::to_string(limit) +
+               R"(,"max_age":300})";
+    };
+    std::uint64_t client = 0;
+    const auto answer_to = [&](const std::string& request, std::int64_t now) {
+        ++client;
+        EXPECT_TRUE(service.submit(HeldService::job(client, request, now)));
+        return json::parse(held.release(client).at(client - 1).line);
+    };
+    // k_recent_answers + 1 questions before the corpus: each answer is empty.
+    for (std::size_t i = 1; i <= k_recent_answers + 1; ++i) {
+        ASSERT_TRUE(answer_to(line(i), before_corpus)["top"].empty());
+    }
+    // The newest is still kept (empty, though the store now has rows); the first was
+    // evicted, so the store is read again.
+    EXPECT_TRUE(answer_to(line(k_recent_answers + 1), k_now)["top"].empty());
+    EXPECT_FALSE(answer_to(line(1), k_now)["top"].empty());
+    EXPECT_EQ(service.counters().shared, 1U);
+}
+
 TEST(HistoryService, MissingStoreIsAnErrorAnswer)
 {
     test::TempDir dir;
