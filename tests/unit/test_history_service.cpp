@@ -22,6 +22,7 @@ using json = nlohmann::ordered_json;
 using test::k_t0;
 
 constexpr std::int64_t k_now = k_t0 / 1'000'000 + 3600; // an hour after the corpus
+constexpr std::int64_t k_before_corpus = k_t0 / 1'000'000 - 10;
 
 Query parsed(const std::string& line)
 {
@@ -490,6 +491,13 @@ public:
                                        [&] { return m_answers.size() >= n; }));
         return m_answers;
     }
+    // Once released: submits `line` as the next client (1, 2, ...) and returns its answer.
+    json answer(const std::string& line, std::int64_t now)
+    {
+        ++m_next_client;
+        EXPECT_TRUE(m_service->submit(job(m_next_client, line, now)));
+        return json::parse(release(m_next_client).at(m_next_client - 1).line);
+    }
     static HistoryJob job(std::uint64_t client, const std::string& line, std::int64_t now = k_now)
     {
         HistoryJob j;
@@ -506,6 +514,7 @@ private:
     std::condition_variable m_changed;
     std::vector<HistoryAnswer> m_answers;
     bool m_hold = true;
+    std::uint64_t m_next_client = 0;
     std::optional<HistoryService> m_service; // last: its worker uses the members above
 };
 
@@ -571,63 +580,48 @@ TEST(HistoryService, SameQuestionsWaitingShareOneAnswer)
 TEST(HistoryService, AnAnswerNoOlderThanMaxAgeIsReused)
 {
     HeldService held;
-    HistoryService& service = held.service();
-    (void)held.release(0);
-    const std::int64_t before_corpus = k_t0 / 1'000'000 - 10;
+    (void)held.release(0); // answers are delivered as they come
     const std::string kept = R"({"cmd":"top","list":"clients","window":3600,"max_age":300})";
-    const auto answer_to = [&](std::uint64_t client, const std::string& line, std::int64_t now) {
-        EXPECT_TRUE(service.submit(HeldService::job(client, line, now)));
-        const std::vector<HistoryAnswer> answers = held.release(client);
-        return json::parse(answers.at(client - 1).line);
-    };
     // An hour before the corpus: nothing; kept, with the window's end.
-    const json first = answer_to(1, kept, before_corpus);
+    const json first = held.answer(kept, k_before_corpus);
     EXPECT_TRUE(first["top"].empty()) << first.dump();
-    EXPECT_EQ(first["as_of"], iso_time_s(before_corpus));
+    EXPECT_EQ(first["as_of"], iso_time_s(k_before_corpus));
     // The same question an hour later: the kept answer (the store would say otherwise).
-    EXPECT_EQ(answer_to(2, kept, k_now), first);
-    EXPECT_EQ(service.counters().shared, 1U);
+    EXPECT_EQ(held.answer(kept, k_now), first);
+    EXPECT_EQ(held.service().counters().shared, 1U);
     // Without max_age: the store, and no as_of.
-    const json fresh = answer_to(3, R"({"cmd":"top","list":"clients","window":3600})", k_now);
+    const json fresh = held.answer(R"({"cmd":"top","list":"clients","window":3600})", k_now);
     EXPECT_FALSE(fresh["top"].empty()) << fresh.dump();
     EXPECT_FALSE(fresh.contains("as_of"));
     // A one-second max_age: kept, then too old once a second has passed.
     const std::string brief = R"({"cmd":"top","list":"clients","window":3600,"max_age":1})";
-    EXPECT_TRUE(answer_to(4, brief, before_corpus)["top"].empty());
+    EXPECT_TRUE(held.answer(brief, k_before_corpus)["top"].empty());
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-    const json later = answer_to(5, brief, k_now);
+    const json later = held.answer(brief, k_now);
     EXPECT_FALSE(later["top"].empty()) << later.dump();
     EXPECT_EQ(later["as_of"], iso_time_s(k_now));
-    EXPECT_EQ(service.counters().shared, 1U);
-    EXPECT_EQ(service.counters().answered, 5U);
+    EXPECT_EQ(held.service().counters().shared, 1U);
+    EXPECT_EQ(held.service().counters().answered, 5U);
 }
 
 // At most k_recent_answers are kept, the oldest going first.
 TEST(HistoryService, KeepsTheNewestAnswersOnly)
 {
     HeldService held;
-    HistoryService& service = held.service();
-    (void)held.release(0);
-    const std::int64_t before_corpus = k_t0 / 1'000'000 - 10;
+    (void)held.release(0); // answers are delivered as they come
     const auto line = [](std::size_t limit) {
         return R"({"cmd":"top","list":"clients","window":3600,"limit":)" + std::to_string(limit) +
                R"(,"max_age":300})";
     };
-    std::uint64_t client = 0;
-    const auto answer_to = [&](const std::string& request, std::int64_t now) {
-        ++client;
-        EXPECT_TRUE(service.submit(HeldService::job(client, request, now)));
-        return json::parse(held.release(client).at(client - 1).line);
-    };
     // k_recent_answers + 1 questions before the corpus: each answer is empty.
     for (std::size_t i = 1; i <= k_recent_answers + 1; ++i) {
-        ASSERT_TRUE(answer_to(line(i), before_corpus)["top"].empty());
+        ASSERT_TRUE(held.answer(line(i), k_before_corpus)["top"].empty());
     }
     // The newest is still kept (empty, though the store now has rows); the first was
     // evicted, so the store is read again.
-    EXPECT_TRUE(answer_to(line(k_recent_answers + 1), k_now)["top"].empty());
-    EXPECT_FALSE(answer_to(line(1), k_now)["top"].empty());
-    EXPECT_EQ(service.counters().shared, 1U);
+    EXPECT_TRUE(held.answer(line(k_recent_answers + 1), k_now)["top"].empty());
+    EXPECT_FALSE(held.answer(line(1), k_now)["top"].empty());
+    EXPECT_EQ(held.service().counters().shared, 1U);
 }
 
 TEST(HistoryService, MissingStoreIsAnErrorAnswer)
