@@ -85,11 +85,9 @@ def refresh(port: int, max_age: int) -> int:
     get(port, "timeseries", vhost=name, window=86400, resolution="minute")
     get(port, "stats", vhost=name, window=86400, rules_limit=20)
     get(port, "stats", vhost=name, rules_limit=1, score_levels="true")
+    kept = {"max_age": max_age} if max_age else {}
     for top in ("clients", "paths", "agents", "targets"):
-        if max_age:
-            get(port, "top", list=top, vhost=name, window=86400, limit=10, max_age=max_age)
-        else:
-            get(port, "top", list=top, vhost=name, window=86400, limit=10)
+        get(port, "top", list=top, vhost=name, window=86400, limit=10, **kept)
     return 2 + (1 if vhosts else 0) + 3 + 4
 
 

@@ -1,7 +1,7 @@
 // Receives the event socket's datagrams a batch at a time: one recvmmsg() call fills up
 // to k_datagram_slots buffers, each with its sender's credentials (SO_PASSCRED), instead
-// of one recvmsg() per datagram. Under a flood of findings the system call was about a
-// tenth of the loop's CPU per event (docs/BENCHMARKS.md, "Socket receive"); the copy of
+// of one recvmsg() per datagram. Under a flood of findings that saves the receiving
+// thread about a quarter of its CPU (docs/BENCHMARKS.md, "Socket receive"); the copy of
 // the bytes stays, the entry and exit per datagram go.
 #pragma once
 

@@ -552,7 +552,7 @@ const std::string* HistoryService::recent_answer(const HistoryJob& job) const
 
 void HistoryService::keep_answer(const HistoryJob& job, const std::string& line)
 {
-    if (job.query.max_age == 0 || line.starts_with(R"({"ok":false)")) {
+    if (job.query.max_age == 0 || is_error_answer(line)) {
         return;
     }
     std::erase_if(m_recent,
@@ -632,7 +632,7 @@ void HistoryService::run()
             const std::lock_guard lock(m_mutex);
             m_counters.answered += 1 + also.size();
             m_counters.shared += also.size() + (recent != nullptr ? 1 : 0);
-            if (answer.line.starts_with(R"({"ok":false)")) {
+            if (is_error_answer(answer.line)) {
                 m_counters.errors += 1 + also.size();
             }
         }

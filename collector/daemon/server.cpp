@@ -5,6 +5,7 @@
 
 #include "daemon/metrics.h"
 #include "protocol/import_line.h"
+#include "protocol/query.h"
 #include "state/query_answer.h"
 #include "store/store_writer.h"
 #include "util/errno_text.h"
@@ -189,14 +190,10 @@ void Server::run_timers()
 
 void Server::handle_ready(const std::vector<pollfd>& fds)
 {
-    // Whatever else woke the loop (a query, an answer from the history worker) first
-    // sees every datagram that arrived before it, also while the event socket rests or
-    // when it became readable after ppoll() looked at it.
-    const bool others =
-        std::any_of(fds.begin() + 1, fds.end(), [](const pollfd& p) { return p.revents != 0; });
-    if (fds[0].revents != 0 || others) {
-        drain_datagrams();
-    }
+    // Datagrams first, whatever woke the loop: a query or an answer from the history
+    // worker then sees every datagram that arrived before it, also while the event socket
+    // rests or when it became readable after ppoll() looked at it.
+    drain_datagrams();
     if (fds[2].revents != 0) {
         m_inbox.run_posted();
     }
@@ -779,7 +776,7 @@ void Server::deliver_history(HistoryAnswer answer)
     if (answer.use_ring) {
         answer.line = mso::answer(answer.request, m_collector, Clock::now(), wall_clock_now()).line;
         const auto query = parse_query(answer.request);
-        if (query && answer.line.starts_with(R"({"ok":false)")) {
+        if (query && is_error_answer(answer.line)) {
             answer.line = error_answer(
                 no_such_event(*query, "in history or among the recent events the collector keeps"));
         }

@@ -174,7 +174,8 @@ private:
     void poll_failed(int err);
     // The periodic and signal tasks that are due, and a bounded spool replay step.
     void run_timers();
-    // Reads datagrams, serves clients and accepts new ones as `fds` reports them ready.
+    // Reads the datagrams waiting, then serves clients and accepts new ones as `fds`
+    // reports them ready (called only when ppoll() reported something).
     void handle_ready(const std::vector<pollfd>& fds);
     void serve_client(Client& client, short revents);
 

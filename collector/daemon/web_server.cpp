@@ -10,6 +10,7 @@
 #include "daemon/server.h"
 #include "daemon/web_assets.h"
 #include "protocol/exclusion_file.h"
+#include "protocol/query.h"
 #include "protocol/url_query.h"
 #include "util/errno_text.h"
 #include "util/log.h"
@@ -72,11 +73,6 @@ std::string in_url_terms(std::string message)
         message.replace(0, k_option.size(), k_id_range);
     }
     return message;
-}
-
-bool answer_is_error(const std::string& line)
-{
-    return line.starts_with(R"({"ok":false)");
 }
 
 } // namespace
@@ -143,7 +139,7 @@ void WebServer::Impl::answer_api(std::string_view command, const httplib::Reques
         send_json(res, 503, error_answer(k_no_answer));
         return;
     }
-    const int status = answer_is_error(*body) ? 400 : 200;
+    const int status = is_error_answer(*body) ? 400 : 200;
     send_json(res, status, std::move(*body));
 }
 
@@ -181,7 +177,7 @@ void WebServer::Impl::answer_tune_file(const httplib::Request& req, httplib::Res
         send_json(res, 503, error_answer(k_no_answer));
         return;
     }
-    if (answer_is_error(*answer)) {
+    if (is_error_answer(*answer)) {
         send_json(res, 400, std::move(*answer));
         return;
     }

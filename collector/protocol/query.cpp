@@ -644,4 +644,9 @@ std::string error_answer(std::string_view message)
     return dump_line(out);
 }
 
+bool is_error_answer(std::string_view line)
+{
+    return line.starts_with(R"({"ok":false)");
+}
+
 } // namespace mso

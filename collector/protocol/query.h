@@ -234,5 +234,7 @@ inline constexpr const char* k_query_commands =
 
 // `{"ok":false,"error":message}` as one line without the trailing newline.
 [[nodiscard]] std::string error_answer(std::string_view message);
+// Whether an answer line is an error answer (as error_answer() writes it). Pure.
+[[nodiscard]] bool is_error_answer(std::string_view line);
 
 } // namespace mso

@@ -196,6 +196,13 @@ TEST(ErrorAnswer, IsOneJsonLine)
     EXPECT_EQ(mso::error_answer("x\xff"), "{\"ok\":false,\"error\":\"x\xEF\xBF\xBD\"}");
 }
 
+TEST(ErrorAnswer, IsToldFromOtherAnswers)
+{
+    EXPECT_TRUE(mso::is_error_answer(mso::error_answer("no")));
+    EXPECT_FALSE(mso::is_error_answer(R"({"ok":true,"top":[]})"));
+    EXPECT_FALSE(mso::is_error_answer(""));
+}
+
 TEST(ParseQuery, EventsFilters)
 {
     const auto parsed = mso::parse_query(
