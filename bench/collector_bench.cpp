@@ -11,6 +11,7 @@
 // Server::store offers it (the daemon with and without --no-history).
 //
 // Usage: collector_bench DATA_DIR [--quick | --history]   (prints Markdown tables)
+#include "captured_alerts.h"
 #include "daemon/datagram_batch.h"
 #include "state/collector.h"
 #include "store/history_store.h"
@@ -31,8 +32,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -41,33 +40,6 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// The alert messages of each request in the capture, as the module stores them.
-std::vector<std::vector<std::string>> captured_requests(const std::string& file)
-{
-    std::ifstream in(file);
-    std::map<std::string, std::vector<std::string>> by_uid;
-    std::vector<std::string> order;
-    for (std::string line; std::getline(in, line);) {
-        const auto u = line.find("[unique_id \"");
-        const auto m = line.find("[client 127.0.0.1] ModSecurity: ");
-        if (u == std::string::npos || m == std::string::npos) {
-            continue;
-        }
-        const std::string uid = line.substr(u, line.find('"', u + 12) - u);
-        std::string text = line.substr(m);
-        text.resize(mso::apache_log_unescape(text.data(), text.size()));
-        if (by_uid[uid].empty()) {
-            order.push_back(uid);
-        }
-        by_uid[uid].push_back(std::move(text));
-    }
-    std::vector<std::vector<std::string>> out;
-    for (const auto& uid : order) {
-        out.push_back(by_uid[uid]);
-    }
-    return out;
-}
 
 struct Workload {
     std::vector<std::string> datagrams;
@@ -288,7 +260,8 @@ int main(int argc, char** argv)
     }
     const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
     const bool history = argc > 2 && std::string(argv[2]) == "--history";
-    const auto requests = captured_requests(std::string(argv[1]) + "/crs4_error_log.txt");
+    const auto requests =
+        mso::bench::captured_requests(std::string(argv[1]) + "/crs4_error_log.txt");
     if (requests.empty()) {
         std::fprintf(stderr, "no captured messages in %s\n", argv[1]);
         return 1;

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace mso {
@@ -54,7 +55,17 @@ private:
     void open(char c) noexcept;
     void close(char c) noexcept;
     void separator() noexcept; // the comma before a value, when not first
-    bool put(std::string_view bytes) noexcept;
+    // Inline: called for every run of plain bytes and every punctuation mark.
+    bool put(std::string_view bytes) noexcept
+    {
+        if (m_overflow || bytes.size() > m_limit - m_size) {
+            m_overflow = true;
+            return false;
+        }
+        std::memcpy(m_buffer + m_size, bytes.data(), bytes.size());
+        m_size += bytes.size();
+        return true;
+    }
     bool put(char c) noexcept { return put(std::string_view(&c, 1)); }
 
     char* m_buffer;

@@ -33,6 +33,51 @@ std::string_view trim_right(std::string_view s) noexcept
     return s;
 }
 
+// Whether the byte at `pos` is escaped: preceded by an odd run of backslashes that
+// starts at or after `from`. In ModSecurity's escaping (and httpd's) a backslash always
+// escapes the next byte, so scanning left to right from a position that is not inside
+// an escape gives the same answer as this count.
+bool escaped_at(std::string_view s, std::size_t from, std::size_t pos) noexcept
+{
+    std::size_t run = 0;
+    while (pos > from + run && s[pos - run - 1] == '\\')
+        ++run;
+    return run % 2 == 1;
+}
+
+// The offset of the next unescaped '"' at or after `pos` (escapes counted from `from`),
+// or npos. memchr() does the scanning: values are mostly long runs without quotes.
+std::size_t find_unescaped_quote(std::string_view s, std::size_t from, std::size_t pos) noexcept
+{
+    while (pos < s.size()) {
+        const void* q = std::memchr(s.data() + pos, '"', s.size() - pos);
+        if (!q)
+            return std::string_view::npos;
+        pos = static_cast<std::size_t>(static_cast<const char*>(q) - s.data());
+        if (!escaped_at(s, from, pos))
+            return pos;
+        ++pos;
+    }
+    return std::string_view::npos;
+}
+
+// The offset of the last occurrence of `item` (" [key \"") in `s`, or npos: memrchr()
+// finds each '[' from the end, so a message is not compared at every byte.
+std::size_t rfind_item(std::string_view s, std::string_view item) noexcept
+{
+    std::size_t end = s.size();
+    while (end > 1) {
+        const void* b = memrchr(s.data() + 1, '[', end - 1);
+        if (!b)
+            return std::string_view::npos;
+        const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(b) - s.data()) - 1;
+        if (s.compare(at, item.size(), item) == 0)
+            return at;
+        end = at + 1;
+    }
+    return std::string_view::npos;
+}
+
 // Parses the decimal number at the start of `s` (at most 6 digits); 0 when none.
 int leading_number(std::string_view s) noexcept
 {
@@ -51,23 +96,17 @@ template <typename OnItem> std::size_t read_items(std::string_view meta, OnItem&
     std::size_t i = 0;
     while (i + 2 < meta.size() && meta[i] == ' ' && meta[i + 1] == '[') {
         const std::size_t key_start = i + 2;
-        const std::size_t key_end = meta.find(" \"", key_start);
+        // Keys are short words: look for their end only among the next 18 bytes.
+        const std::size_t key_end = meta.substr(0, key_start + 18).find(" \"", key_start);
         if (key_end == std::string_view::npos || key_end - key_start > 16)
             break;
-        std::size_t j = key_end + 2;
-        const std::size_t value_start = j;
-        bool closed = false;
-        while (j < meta.size()) {
-            if (meta[j] == '\\') {
-                j += 2;
-            } else if (meta[j] == '"' && j + 1 < meta.size() && meta[j + 1] == ']') {
-                closed = true;
-                break;
-            } else {
-                ++j;
-            }
-        }
-        if (!closed)
+        const std::size_t value_start = key_end + 2;
+        // A value ends at the first unescaped quote that a ']' follows.
+        std::size_t j = value_start;
+        while ((j = find_unescaped_quote(meta, value_start, j)) != std::string_view::npos &&
+               !(j + 1 < meta.size() && meta[j + 1] == ']'))
+            ++j;
+        if (j == std::string_view::npos)
             break;
         on_item(meta.substr(key_start, key_end - key_start),
                 meta.substr(value_start, j - value_start));
@@ -79,13 +118,19 @@ template <typename OnItem> std::size_t read_items(std::string_view meta, OnItem&
 // The variable an operator head names: `... at ARGS:id.` or `against "VAR" required.`
 std::string_view target_from_head(std::string_view head) noexcept
 {
-    // Skip past the quoted pattern or match, whose quotes are escaped inside.
+    // Skip past the quoted pattern or match, whose quotes are escaped inside: after the
+    // last unescaped quote.
     std::size_t after_quotes = 0;
-    for (std::size_t i = 0; i < head.size(); ++i) {
-        if (head[i] == '\\')
-            ++i;
-        else if (head[i] == '"')
-            after_quotes = i + 1;
+    for (std::size_t end = head.size(); end > 0;) {
+        const void* q = memrchr(head.data(), '"', end);
+        if (!q)
+            break;
+        const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(q) - head.data());
+        if (!escaped_at(head, 0, at)) {
+            after_quotes = at + 1;
+            break;
+        }
+        end = at;
     }
     constexpr std::string_view against = " against \"";
     if (std::size_t a = head.find(against); a != std::string_view::npos) {
@@ -198,7 +243,7 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept
     // The trailer mod_security2 appends after its 1024-byte part; the last occurrence is
     // genuine because every value after it is escaped.
     std::string_view part = body;
-    if (const std::size_t h = body.rfind(k_hostname_open); h != std::string_view::npos) {
+    if (const std::size_t h = rfind_item(body, k_hostname_open); h != std::string_view::npos) {
         part = body.substr(0, h);
         read_items(body.substr(h),
                    [&](std::string_view k, std::string_view v) { set_item(out, k, v); });
@@ -208,9 +253,9 @@ bool parse_modsec_message(std::string_view text, MessageView& out) noexcept
     if (part.size() >= k_modsec_message_limit - 1)
         out.truncated = true;
 
-    std::size_t meta = part.rfind(" [file \"");
+    std::size_t meta = rfind_item(part, " [file \"");
     if (meta == std::string_view::npos)
-        meta = part.rfind(" [id \"");
+        meta = rfind_item(part, " [id \"");
     if (meta == std::string_view::npos) {
         parse_head(out, trim_right(part));
         classify(out);

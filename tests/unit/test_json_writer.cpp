@@ -138,5 +138,51 @@ TEST(JsonWriterBounds, RollbackDropsAWholeElementAndStaysValid)
     EXPECT_EQ(kept, 3);
 }
 
+// Byte by byte, as the writer escaped before it looked at eight bytes at a time.
+std::string reference_escape(std::string_view s)
+{
+    std::string out = "\"";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto b = static_cast<unsigned char>(s[i]);
+        if (b == '"')
+            out += "\\\"";
+        else if (b == '\\')
+            out += "\\\\";
+        else if (b == '\n')
+            out += "\\n";
+        else if (b == '\r')
+            out += "\\r";
+        else if (b == '\t')
+            out += "\\t";
+        else if (b < 0x20) {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\u00";
+            out += hex[b >> 4];
+            out += hex[b & 0xF];
+        } else if (b >= 0x80)
+            out += "\\ufffd"; // the cases below use only lone bytes above 0x7f
+        else
+            out += static_cast<char>(b);
+    }
+    return out + "\"";
+}
+
+// Plain runs are tested eight bytes at a time: a byte that needs escaping must be seen
+// at every offset within a word and across word boundaries, and 0x7f stays plain.
+TEST(JsonWriterString, SpecialByteAtEveryOffsetOfAPlainRun)
+{
+    const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\x80', '\xff', '\0'};
+    for (std::size_t size = 1; size <= 40; ++size) {
+        for (std::size_t at = 0; at < size; ++at) {
+            for (const char special : specials) {
+                std::string in(size, 'a');
+                in[size / 2] = '\x7f';
+                in[at] = special;
+                EXPECT_EQ(write_string(in), reference_escape(in)) << size << " " << at;
+            }
+        }
+    }
+}
+
 } // namespace
 } // namespace mso

@@ -441,5 +441,51 @@ TEST(Unescape, ModSecurityLayer)
     EXPECT_EQ(std::string(small, modsec_unescape("a\\\"bcd", small, sizeof small)), "a\"b");
 }
 
+// The scanner finds quotes with memchr() and decides whether each is escaped by the
+// backslashes before it: an even run leaves it a closing quote, an odd run escapes it.
+TEST(Escapes, BackslashRunsBeforeAQuote)
+{
+    for (int run = 0; run <= 5; ++run) {
+        const std::string slashes(static_cast<std::size_t>(run), '\\');
+        const std::string text = "[client 10.0.0.1] ModSecurity: Warning. Match \"v" + slashes +
+                                 "\" at ARGS:fake.\" at ARGS:real. [file \"/r.conf\"] [id \"1\"] "
+                                 "[data \"d" +
+                                 slashes +
+                                 "\"] [severity \\\"X\\\"]\"] [severity \"CRITICAL\"] "
+                                 "[hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
+        MessageView m;
+        ASSERT_TRUE(parse_modsec_message(text, m)) << run;
+        if (run % 2 == 0) {
+            // The quote after the run ends the value: what follows is not an item.
+            EXPECT_EQ(m.data, "d" + slashes) << run;
+            EXPECT_EQ(m.severity, "") << run;
+        } else {
+            EXPECT_EQ(m.data, "d" + slashes + "\"] [severity \\\"X\\\"]") << run;
+            EXPECT_EQ(m.severity, "CRITICAL") << run;
+        }
+        // In the head, only the last unescaped quote counts; with an odd run it is the
+        // one after "fake", with an even run too (the quote after the run opens again).
+        EXPECT_EQ(m.target, "ARGS:real") << run;
+        EXPECT_EQ(m.unique_id, "u") << run;
+    }
+}
+
+// The trailer and the metadata are found from the end, one '[' at a time.
+TEST(Escapes, ManyBracketsBeforeTheTrailer)
+{
+    std::string data;
+    for (int i = 0; i < 50; ++i)
+        data += "[[ [hostname [file [id ";
+    const std::string text = "[client 10.0.0.1] ModSecurity: Warning. x. [file \"/r.conf\"] "
+                             "[id \"7\"] [data \"" +
+                             data + "\"] [hostname \"real.test\"] [uri \"/p\"] [unique_id \"u\"]";
+    MessageView m;
+    ASSERT_TRUE(parse_modsec_message(text, m));
+    EXPECT_EQ(m.id, "7");
+    EXPECT_EQ(m.data, data);
+    EXPECT_EQ(m.hostname, "real.test");
+    EXPECT_EQ(m.file, "/r.conf");
+}
+
 } // namespace
 } // namespace mso
