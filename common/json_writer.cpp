@@ -173,6 +173,11 @@ void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool
 {
     // Decoding only shortens; values in a ModSecurity message are under 1024 bytes.
     char decoded[2048];
+    // Most values (tags, ids, severities) have no escape: nothing to decode or copy.
+    if (raw.size() <= sizeof decoded && !std::memchr(raw.data(), '\\', raw.size())) {
+        string(raw, max_bytes, cut);
+        return;
+    }
     const std::size_t n = modsec_unescape(raw, decoded, sizeof decoded);
     const bool decode_cut = raw.size() > sizeof decoded && n == sizeof decoded;
     bool string_cut = false;
