@@ -13,8 +13,9 @@ load from other processes on the machine hits all of them alike:
   e        + Concurrent audit log (RelevantOnly) piped to mlogc, uploading to a local
            receiver (mlogc_receiver.py)
 
-with two traffic mixes (wrk_mix.lua): benign only, and attack-heavy (3 in 10 requests
-carry an SQLi/XSS/path traversal and are blocked). Each measurement is a warm-up then a
+with three traffic mixes (wrk_mix.lua): benign only, attack-heavy (3 in 10 requests
+carry an SQLi/XSS/path traversal and are blocked), and flagged (every request one of
+those attacks). Each measurement is a warm-up then a
 fixed-duration `wrk --latency` run; each configuration's requests/s is divided by (a)'s
 of the same round and mix, and the median, min and max of those ratios over the rounds
 are reported with the median p50/p99 latency. Markdown to stdout, everything to JSON.
@@ -62,12 +63,13 @@ WRK = "/usr/bin/wrk"
 MLOGC = "/usr/bin/mlogc"
 LUA = HERE / "wrk_mix.lua"
 VHOST = "bench.test"
-MIXES = ("benign", "attack")
+MIXES = ("benign", "attack", "flagged")
 
 CONFIGS = {
     "ceiling": "Apache, no ModSecurity",
     "a": "ModSecurity + CRS, no observer",
     "b": "+ mod_modsec_observe + collector",
+    "b0": "(b) as built in --baseline (before/after)",
     "c": "+ Serial audit log, RelevantOnly",
     "d": "+ JSON audit log, SecAuditEngine On",
     "e": "+ Concurrent audit log -> mlogc -> HTTP",
@@ -90,13 +92,17 @@ class Binaries:
     cli: Path
     snippet: Path
 
+    baseline: "Binaries | None" = None  # config b0: another tree's build and snippet
+
     @staticmethod
-    def find(required: bool = True) -> "Binaries":
-        b = build_dir()
+    def find(required: bool = True, build: Path | None = None,
+             tree: Path | None = None) -> "Binaries":
+        b = build or build_dir()
         bins = Binaries(b / "mod_modsec_observe" / "mod_modsec_observe.so",
                         b / "collector" / "modsec-observed", b / "collector" / "modsec-observe",
-                        repo_root() / "conf" / "modsec_observe_rules.conf")
-        missing = [str(p) for p in vars(bins).values() if not Path(p).is_file()]
+                        (tree or repo_root()) / "conf" / "modsec_observe_rules.conf")
+        missing = [str(p) for p in (bins.module, bins.daemon, bins.cli, bins.snippet)
+                   if not Path(p).is_file()]
         if missing and required:
             sys.exit("error: missing build outputs (run bench/apache_bench.sh, or set "
                      "MSO_BUILD_DIR): " + ", ".join(missing))
@@ -197,6 +203,12 @@ def make_setup(name: str, bins: Binaries, mpm: str = "event",
         return Setup(name, ApacheSandbox(modsecurity=False, **common))
     if name == "a":
         return Setup(name, ApacheSandbox(**common))
+    if name == "b0":
+        if bins.baseline is None:
+            raise ValueError("configuration b0 needs --baseline TREE")
+        setup = make_setup("b", bins.baseline, mpm, observe_extra)
+        setup.name = "b0"
+        return setup
     if name == "b":
         collector = Collector(bins.daemon, bins.cli)
         # As tests/integration/sandbox.py's start_stack, but with the module's default
@@ -332,7 +344,7 @@ def targets(summary: dict) -> list[dict]:
     def ratio(mix: str, c: str) -> float | None:
         return summary.get(mix, {}).get(c, {}).get("ratio_median")
 
-    for mix, goal in (("benign", 0.99), ("attack", 0.98)):
+    for mix, goal in (("benign", 0.99), ("attack", 0.98), ("flagged", 0.98)):
         r = ratio(mix, "b")
         if r is not None:
             out.append({"target": f"(b)/(a) >= {goal} ({mix})", "value": round(r, 4),
@@ -716,6 +728,9 @@ def main() -> None:
     ap.add_argument("--mixes", nargs="+", default=list(MIXES), choices=list(MIXES))
     ap.add_argument("--requests", type=int, default=200,
                     help="callgrind: requests of each kind")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="configuration b0: a checkout (e.g. a git worktree of the commit "
+                         "before) built in TREE/build; its module, collector and snippet")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 2 s measurements, 1 s warm-up, 1 round, 20 requests")
     ap.add_argument("--json", type=Path, default=None,
@@ -731,6 +746,10 @@ def main() -> None:
         if not Path(tool).exists():
             sys.exit(f"error: {tool} not found (bench/apache_bench.sh installs it)")
     bins = Binaries.find(required=args.mode != "wrk" or "b" in args.configs)
+    if "b0" in args.configs:
+        if args.baseline is None:
+            sys.exit("error: configuration b0 needs --baseline TREE")
+        bins.baseline = Binaries.find(build=args.baseline / "build", tree=args.baseline)
     modes = ["wrk", "callgrind"] if args.mode == "all" else [args.mode]
     for mode in modes:
         if mode == "wrk":

@@ -3,6 +3,7 @@
 -- MIX "benign": browser-like GETs that trigger no CRS rule at PL1.
 -- MIX "attack": the same, with 3 requests in every 10 carrying an SQL injection, an XSS
 -- or a path traversal in the query string (CRS PL1 findings; 403 with SecRuleEngine On).
+-- MIX "flagged": every request is one of those three attacks.
 -- Requests are formatted once per thread in init(); request() only picks the next one.
 -- done() prints one line "WRK_JSON {...}" for the script to parse.
 
@@ -38,11 +39,13 @@ function init(args)
     -- 10 requests: benign, attack, benign, benign, attack, benign, benign, attack, ...
     paths = {benign[1], attacks[1], benign[2], benign[3], attacks[2],
              benign[4], benign[5], attacks[3], benign[6], benign[7]}
+  elseif mix == "flagged" then
+    paths = {attacks[1], attacks[2], attacks[3]}
   elseif mix == "benign" then
     paths = {benign[1], benign[2], benign[3], benign[4], benign[5],
              benign[6], benign[7], benign[1], benign[2], benign[3]}
   else
-    error("unknown mix " .. mix .. " (benign or attack)")
+    error("unknown mix " .. mix .. " (benign, attack or flagged)")
   end
   for i, p in ipairs(paths) do
     cycle[i] = wrk.format("GET", p, headers)
