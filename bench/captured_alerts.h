@@ -1,9 +1,10 @@
 // The alert messages of each request in a captured Apache error log (tests/data), as the
 // module's error_log hook stores them (after apache_log_unescape), grouped by unique_id
 // in the order the requests first appear. Shared by the benchmarks that feed the
-// module's encoder with real CRS messages.
+// module's encoder with real CRS messages, and the scores they send with them.
 #pragma once
 
+#include "anomaly_scores.h"
 #include "modsec_message.h"
 
 #include <fstream>
@@ -37,6 +38,19 @@ inline std::vector<std::vector<std::string>> captured_requests(const std::string
         out.push_back(by_uid[uid]);
     }
     return out;
+}
+
+// The scores of a flagged request at PL1 with the default thresholds, as the snippet
+// reports them.
+inline mso::AnomalyScores flagged_scores()
+{
+    mso::AnomalyScores scores;
+    scores.inbound = 10;
+    scores.inbound_pl = {10, 0, 0, 0};
+    scores.inbound_threshold = 5;
+    scores.outbound_threshold = 4;
+    scores.blocking_pl = scores.detection_pl = 1;
+    return scores;
 }
 
 } // namespace mso::bench

@@ -55,12 +55,7 @@ Workload make_workload(const std::vector<std::vector<std::string>>& requests, st
 {
     Workload w;
     std::string buffer(32 * 1024, '\0');
-    mso::AnomalyScores scores;
-    scores.inbound = 10;
-    scores.inbound_pl = {10, 0, 0, 0};
-    scores.inbound_threshold = 5;
-    scores.outbound_threshold = 4;
-    scores.blocking_pl = scores.detection_pl = 1;
+    mso::AnomalyScores scores = mso::bench::flagged_scores();
     if (clean) {
         scores.inbound = 0;
         scores.inbound_pl = {0, 0, 0, 0};

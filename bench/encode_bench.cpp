@@ -55,12 +55,7 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "encode_bench: no captured requests in %s\n", argv[1]);
         return 1;
     }
-    mso::AnomalyScores scores;
-    scores.inbound = 10;
-    scores.inbound_pl = {10, 0, 0, 0};
-    scores.inbound_threshold = 5;
-    scores.outbound_threshold = 4;
-    scores.blocking_pl = scores.detection_pl = 1;
+    mso::AnomalyScores scores = mso::bench::flagged_scores();
     mso::RequestRecord r;
     r.time_us = 1763739600000000;
     r.vhost = "shop.example";
