@@ -268,12 +268,37 @@ class WrkResult:
     p99_ms: float
     non_2xx_3xx: int
     socket_errors: int
+    # CPU seconds during the measurement: the whole machine (Apache, wrk, the collector,
+    # the kernel) from /proc/stat, and the collector's process alone (0 without one).
+    machine_cpu_s: float = 0.0
+    collector_cpu_s: float = 0.0
 
     def as_dict(self) -> dict:
         return dict(vars(self))
 
 
-def run_wrk(port: int, mix: str, seconds: float, connections: int, threads: int) -> WrkResult:
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: user, nice, system, irq,
+    softirq; not idle, iowait or time the hypervisor stole)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (f[0] + f[1] + f[2] + f[5] + f[6]) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int | None) -> float:
+    """utime + stime of a process in seconds, 0 when there is none."""
+    if not pid:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(port: int, mix: str, seconds: float, connections: int, threads: int,
+            collector_pid: int | None = None) -> WrkResult:
+    machine0, collector0 = machine_busy_s(), process_cpu_s(collector_pid)
     cmd = [WRK, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
            "-s", str(LUA), f"http://127.0.0.1:{port}/", "--", mix, VHOST]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60,
@@ -289,7 +314,9 @@ def run_wrk(port: int, mix: str, seconds: float, connections: int, threads: int)
                      rps=round(d["requests"] / secs, 1),
                      p50_ms=d["latency_us"]["p50"] / 1000, p90_ms=d["latency_us"]["p90"] / 1000,
                      p99_ms=d["latency_us"]["p99"] / 1000, non_2xx_3xx=e["status"],
-                     socket_errors=e["connect"] + e["read"] + e["write"] + e["timeout"])
+                     socket_errors=e["connect"] + e["read"] + e["write"] + e["timeout"],
+                     machine_cpu_s=round(machine_busy_s() - machine0, 2),
+                     collector_cpu_s=round(process_cpu_s(collector_pid) - collector0, 3))
 
 
 def machine_info() -> dict:
@@ -333,6 +360,13 @@ def summarize(rounds: list[dict], configs: list[str], mixes: list[str]) -> dict:
                 "non_2xx_3xx_share": (sum(s["non_2xx_3xx"] for s in samples) / total
                                       if total else 0.0),
                 "socket_errors": sum(s["socket_errors"] for s in samples),
+                # CPU per request (ms): the whole machine, and the collector's share.
+                "machine_cpu_ms_per_request": (
+                    1000 * sum(s.get("machine_cpu_s", 0) for s in samples) / total
+                    if total else 0.0),
+                "collector_cpu_ms_per_request": (
+                    1000 * sum(s.get("collector_cpu_s", 0) for s in samples) / total
+                    if total else 0.0),
                 "rounds": len(samples),
             }
     return summary
@@ -370,15 +404,17 @@ def markdown(result: dict) -> str:
         lines.append(f"**{mix}** traffic")
         lines.append("")
         lines.append("| config | | req/s (median) | ratio to (a), median | min–max | "
-                     "p50 ms | p99 ms | non-2xx |")
-        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+                     "p50 ms | p99 ms | non-2xx | CPU ms/req, machine | of it collector |")
+        lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for c, s in rows.items():
             rng = (f"{s['ratio_min']:.3f}–{s['ratio_max']:.3f}"
                    if s["ratio_min"] is not None else "")
             med = f"{s['ratio_median']:.3f}" if s["ratio_median"] is not None else ""
             lines.append(f"| ({c}) | {CONFIGS[c]} | {s['rps_median']:.0f} | {med} | {rng} | "
                          f"{s['p50_ms_median']:.2f} | {s['p99_ms_median']:.2f} | "
-                         f"{100 * s['non_2xx_3xx_share']:.1f}% |")
+                         f"{100 * s['non_2xx_3xx_share']:.1f}% | "
+                         f"{s.get('machine_cpu_ms_per_request', 0):.3f} | "
+                         f"{s.get('collector_cpu_ms_per_request', 0):.4f} |")
     lines.append("")
     for t in result["targets"]:
         lines.append(f"- {t['target']}: {t['value']} — {'met' if t['met'] else 'MISSED'}")
@@ -410,7 +446,9 @@ def cmd_wrk(args, bins: Binaries) -> dict:
                 for mix in args.mixes:
                     run_wrk(s.apache.port, mix, args.warmup, args.connections, args.threads)
                     w = run_wrk(s.apache.port, mix, args.duration, args.connections,
-                                args.threads)
+                                args.threads,
+                                s.collector.proc.pid if s.collector and s.collector.proc
+                                else None)
                     rdata[mix][name] = w.as_dict()
                     log(f"round {rnd + 1}/{args.rounds} {name:>7} {mix:>6}: {w.rps:9.1f} req/s"
                         f"  p50 {w.p50_ms:.2f} ms  p99 {w.p99_ms:.2f} ms  "
