@@ -9,8 +9,10 @@
 #include <sys/types.h>
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 namespace mso {
@@ -51,6 +53,37 @@ private:
     std::array<iovec, k_datagram_slots> m_iov{};
     std::array<Control, k_datagram_slots> m_control{};
     std::array<mmsghdr, k_datagram_slots> m_headers{};
+};
+
+// When the loop leaves the event socket out of its poll after a drain that emptied it
+// (the rest): only while datagrams come more than one per `rest`, i.e. when the previous
+// drain that found any ended less than two rests ago. Then the rest gathers the next
+// ones into one wake-up. Slower than that, the next datagram is read when it arrives: a
+// rest would only add a wake-up of its own (at a few hundred events a second, two
+// wake-ups per event instead of one: docs/BENCHMARKS.md, "The loop's wake-ups").
+class DatagramRest {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    explicit DatagramRest(Clock::duration rest) : m_rest(rest) {}
+
+    // A drain that emptied the socket ended at `now` having taken `taken` datagrams.
+    void emptied(Clock::time_point now, std::size_t taken)
+    {
+        if (taken == 0)
+            return; // woken by something else: says nothing of the rate
+        m_until =
+            m_last_drain && now - *m_last_drain < 2 * m_rest ? now + m_rest : Clock::time_point{};
+        m_last_drain = now;
+    }
+    // Whether the socket rests at `now`, and until when.
+    [[nodiscard]] bool resting(Clock::time_point now) const { return now < m_until; }
+    [[nodiscard]] Clock::time_point until() const { return m_until; }
+
+private:
+    Clock::duration m_rest;
+    std::optional<Clock::time_point> m_last_drain;
+    Clock::time_point m_until{};
 };
 
 } // namespace mso

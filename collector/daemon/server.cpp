@@ -32,11 +32,12 @@ using Clock = std::chrono::steady_clock;
 
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr std::size_t k_datagram_batch = 4096;
-// How long the event socket rests after a drain that emptied it: the loop does not wake
-// for the next datagram before then (it still serves queries, and reads the socket before
-// answering one). At a few thousand events a second a wake-up per datagram or two cost
-// more than the datagrams (a context switch each: docs/BENCHMARKS.md, "The loop's
-// wake-ups"); resting lets them gather, at most this much later.
+// How long the event socket rests after a drain that emptied it, when datagrams come
+// faster than one per rest (DatagramRest): the loop does not wake for the next datagram
+// before then (it still serves queries, and reads the socket before answering one). At a
+// few thousand events a second a wake-up per datagram or two cost more than the
+// datagrams (a context switch each: docs/BENCHMARKS.md, "The loop's wake-ups"); resting
+// lets them gather, at most this much later.
 constexpr auto k_datagram_rest = std::chrono::milliseconds(1);
 // Spool lines replayed per wake-up, so a large spool cannot starve the socket.
 constexpr std::size_t k_spool_batch = 2048;
@@ -61,7 +62,8 @@ Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInb
       m_event_socket(std::move(event_socket)),
       m_query_listener(std::move(query_listener)),
       m_inbox(std::move(inbox)),
-      m_datagrams(k_max_datagram_bytes)
+      m_datagrams(k_max_datagram_bytes),
+      m_datagrams_rest(k_datagram_rest)
 {
     int wanted = k_event_socket_rcvbuf;
     // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.
@@ -118,7 +120,7 @@ void Server::close_finished_clients(Clock::time_point now)
 void Server::build_poll_set(std::vector<pollfd>& fds) const
 {
     fds.clear();
-    const bool resting = Clock::now() < m_datagrams_rest_until;
+    const bool resting = m_datagrams_rest.resting(Clock::now());
     fds.push_back({m_event_socket.get(), static_cast<short>(resting ? 0 : POLLIN), 0});
     fds.push_back({m_query_listener.get(), POLLIN, 0});
     fds.push_back({m_inbox.fd(), POLLIN, 0});
@@ -155,8 +157,8 @@ timespec Server::poll_timeout(Clock::time_point now) const
     }
     auto wait = std::max(next_deadline - now, Clock::duration::zero()) +
                 (m_sliced.empty() ? std::chrono::milliseconds(1) : std::chrono::milliseconds(0));
-    if (now < m_datagrams_rest_until) {
-        wait = std::min<Clock::duration>(wait, m_datagrams_rest_until - now);
+    if (m_datagrams_rest.resting(now)) {
+        wait = std::min<Clock::duration>(wait, m_datagrams_rest.until() - now);
     }
     const auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait);
     timespec timeout{};
@@ -300,7 +302,7 @@ bool Server::drain_datagrams()
             if (!would_block(errno) && errno != EINTR) {
                 log_limited(m_socket_log, "cannot receive from event socket: " + errno_text(errno));
             }
-            m_datagrams_rest_until = Clock::now() + k_datagram_rest;
+            m_datagrams_rest.emptied(Clock::now(), taken);
             return false;
         }
         const auto count = static_cast<std::size_t>(received);
@@ -319,7 +321,7 @@ bool Server::drain_datagrams()
             ingest_datagram(m_datagrams.bytes(i));
         }
         if (count < k_datagram_slots) {
-            m_datagrams_rest_until = Clock::now() + k_datagram_rest; // emptied it
+            m_datagrams_rest.emptied(Clock::now(), taken);
             return true; // more may have arrived meanwhile: the next ppoll() says
         }
     }

@@ -262,8 +262,8 @@ private:
     };
     std::vector<WebTail> m_web_tails;
     DatagramBatch m_datagrams; // receive buffers, k_max_datagram_bytes each
-    // Until then the loop does not poll the event socket (k_datagram_rest, server.cpp).
-    std::chrono::steady_clock::time_point m_datagrams_rest_until{};
+    // When the loop does not poll the event socket (k_datagram_rest, server.cpp).
+    DatagramRest m_datagrams_rest;
     // Answers over every vhost under way, a slice per turn, oldest first.
     struct SlicedJob {
         std::uint64_t requester = 0;

@@ -135,3 +135,51 @@ TEST(DatagramBatch, EveryReceiveOffersRoomForCredentialsAgain)
 }
 
 } // namespace
+
+namespace mso {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+TEST(DatagramRest, RestsOnlyWhileDatagramsComeFasterThanOnePerRest)
+{
+    DatagramRest rest(milliseconds(1));
+    const DatagramRest::Clock::time_point t0{std::chrono::seconds(100)};
+    EXPECT_FALSE(rest.resting(t0));
+
+    // The first drain says nothing of the rate: the next datagram is read on arrival.
+    rest.emptied(t0, 1);
+    EXPECT_FALSE(rest.resting(t0));
+
+    // Another 0.5 ms later: a stream. The socket rests 1 ms from then.
+    const auto t1 = t0 + microseconds(500);
+    rest.emptied(t1, 3);
+    EXPECT_TRUE(rest.resting(t1));
+    EXPECT_TRUE(rest.resting(t1 + microseconds(999)));
+    EXPECT_FALSE(rest.resting(t1 + milliseconds(1)));
+    EXPECT_EQ(rest.until(), t1 + milliseconds(1));
+
+    // Drains right after each rest keep it resting (just under two rests apart).
+    auto t = t1;
+    for (int i = 0; i < 5; ++i) {
+        t += microseconds(1900);
+        rest.emptied(t, 2);
+        EXPECT_TRUE(rest.resting(t)) << i;
+    }
+
+    // A wake-up that found nothing (a query) changes nothing.
+    rest.emptied(t + microseconds(100), 0);
+    EXPECT_EQ(rest.until(), t + milliseconds(1));
+
+    // Two rests or more since the last drain: a few hundred a second, no rest.
+    t += milliseconds(2);
+    rest.emptied(t, 1);
+    EXPECT_FALSE(rest.resting(t));
+    t += milliseconds(3);
+    rest.emptied(t, 1);
+    EXPECT_FALSE(rest.resting(t));
+}
+
+} // namespace
+} // namespace mso
