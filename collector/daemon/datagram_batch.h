@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -55,25 +56,37 @@ private:
     std::array<mmsghdr, k_datagram_slots> m_headers{};
 };
 
-// When the loop leaves the event socket out of its poll after a drain that emptied it
-// (the rest): only while datagrams come more than one per `rest`, i.e. when the previous
-// drain that found any ended less than two rests ago. Then the rest gathers the next
-// ones into one wake-up. Slower than that, the next datagram is read when it arrives: a
-// rest would only add a wake-up of its own (at a few hundred events a second, two
-// wake-ups per event instead of one: docs/BENCHMARKS.md, "The loop's wake-ups").
+// How long the loop leaves the event socket out of its poll after a drain that emptied
+// it (the rest), so that the next datagrams gather into one wake-up: each wake-up costs
+// the collector tens of microseconds when Apache keeps the CPUs busy (a context switch;
+// docs/BENCHMARKS.md, "The loop's wake-ups"), far more than reading a datagram. The rest
+// aims at `batch` datagrams per wake-up at the rate the last two drains showed, between
+// `min` and `max`; with no drain in the last `max` (a few hundred events a second or
+// fewer) it does not rest: the next datagram is read when it arrives, since a rest would
+// only add a wake-up of its own. Queries are not delayed: the loop reads the waiting
+// datagrams before it answers anything.
 class DatagramRest {
 public:
     using Clock = std::chrono::steady_clock;
 
-    explicit DatagramRest(Clock::duration rest) : m_rest(rest) {}
+    DatagramRest(Clock::duration min, Clock::duration max, std::size_t batch)
+        : m_min(min), m_max(max), m_batch(batch)
+    {
+    }
 
     // A drain that emptied the socket ended at `now` having taken `taken` datagrams.
     void emptied(Clock::time_point now, std::size_t taken)
     {
         if (taken == 0)
             return; // woken by something else: says nothing of the rate
-        m_until =
-            m_last_drain && now - *m_last_drain < 2 * m_rest ? now + m_rest : Clock::time_point{};
+        m_until = Clock::time_point{};
+        if (m_last_drain && now - *m_last_drain < m_max) {
+            // `taken` arrived in `since`: `batch` more take since * batch / taken.
+            const auto since = now - *m_last_drain;
+            const auto rest =
+                since * static_cast<Clock::rep>(m_batch) / static_cast<Clock::rep>(taken);
+            m_until = now + std::clamp<Clock::duration>(rest, m_min, m_max);
+        }
         m_last_drain = now;
     }
     // Whether the socket rests at `now`, and until when.
@@ -81,7 +94,9 @@ public:
     [[nodiscard]] Clock::time_point until() const { return m_until; }
 
 private:
-    Clock::duration m_rest;
+    Clock::duration m_min;
+    Clock::duration m_max;
+    std::size_t m_batch;
     std::optional<Clock::time_point> m_last_drain;
     Clock::time_point m_until{};
 };

@@ -32,13 +32,15 @@ using Clock = std::chrono::steady_clock;
 
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr std::size_t k_datagram_batch = 4096;
-// How long the event socket rests after a drain that emptied it, when datagrams come
-// faster than one per rest (DatagramRest): the loop does not wake for the next datagram
-// before then (it still serves queries, and reads the socket before answering one). At a
-// few thousand events a second a wake-up per datagram or two cost more than the
-// datagrams (a context switch each: docs/BENCHMARKS.md, "The loop's wake-ups"); resting
-// lets them gather, at most this much later.
-constexpr auto k_datagram_rest = std::chrono::milliseconds(1);
+// The event socket's rest after a drain that emptied it (DatagramRest): at least 1 ms
+// while datagrams keep coming, at most 5 ms, aiming at 16 datagrams per wake-up. The
+// kernel's queue holds 1,025 datagrams and each Apache child's send buffer about 167
+// (docs/BENCHMARKS.md, "No loss at the limit"); a 5 ms rest happens only below about
+// 3,200 events/s, and a child would have to jump from there to over 33,000 a second
+// within one rest to fill its buffer (its sends would then go to its spool).
+constexpr auto k_datagram_rest_min = std::chrono::milliseconds(1);
+constexpr auto k_datagram_rest_max = std::chrono::milliseconds(5);
+constexpr std::size_t k_datagram_rest_batch = 16;
 // Spool lines replayed per wake-up, so a large spool cannot starve the socket.
 constexpr std::size_t k_spool_batch = 2048;
 constexpr std::size_t k_read_chunk = 16384;
@@ -63,7 +65,7 @@ Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInb
       m_query_listener(std::move(query_listener)),
       m_inbox(std::move(inbox)),
       m_datagrams(k_max_datagram_bytes),
-      m_datagrams_rest(k_datagram_rest)
+      m_datagrams_rest(k_datagram_rest_min, k_datagram_rest_max, k_datagram_rest_batch)
 {
     int wanted = k_event_socket_rcvbuf;
     // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.

@@ -262,7 +262,7 @@ private:
     };
     std::vector<WebTail> m_web_tails;
     DatagramBatch m_datagrams; // receive buffers, k_max_datagram_bytes each
-    // When the loop does not poll the event socket (k_datagram_rest, server.cpp).
+    // When the loop does not poll the event socket (k_datagram_rest_*, server.cpp).
     DatagramRest m_datagrams_rest;
     // Answers over every vhost under way, a slice per turn, oldest first.
     struct SlicedJob {

@@ -142,9 +142,9 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-TEST(DatagramRest, RestsOnlyWhileDatagramsComeFasterThanOnePerRest)
+TEST(DatagramRest, AimsAtABatchPerWakeUpWithinItsBounds)
 {
-    DatagramRest rest(milliseconds(1));
+    DatagramRest rest(milliseconds(1), milliseconds(5), 16);
     const DatagramRest::Clock::time_point t0{std::chrono::seconds(100)};
     EXPECT_FALSE(rest.resting(t0));
 
@@ -152,31 +152,34 @@ TEST(DatagramRest, RestsOnlyWhileDatagramsComeFasterThanOnePerRest)
     rest.emptied(t0, 1);
     EXPECT_FALSE(rest.resting(t0));
 
-    // Another 0.5 ms later: a stream. The socket rests 1 ms from then.
-    const auto t1 = t0 + microseconds(500);
-    rest.emptied(t1, 3);
-    EXPECT_TRUE(rest.resting(t1));
-    EXPECT_TRUE(rest.resting(t1 + microseconds(999)));
-    EXPECT_FALSE(rest.resting(t1 + milliseconds(1)));
-    EXPECT_EQ(rest.until(), t1 + milliseconds(1));
+    // 8 datagrams in 1 ms (8,000/s): 16 more take 2 ms.
+    auto t = t0 + milliseconds(1);
+    rest.emptied(t, 8);
+    EXPECT_TRUE(rest.resting(t));
+    EXPECT_EQ(rest.until(), t + milliseconds(2));
+    EXPECT_TRUE(rest.resting(t + microseconds(1999)));
+    EXPECT_FALSE(rest.resting(t + milliseconds(2)));
 
-    // Drains right after each rest keep it resting (just under two rests apart).
-    auto t = t1;
-    for (int i = 0; i < 5; ++i) {
-        t += microseconds(1900);
-        rest.emptied(t, 2);
-        EXPECT_TRUE(rest.resting(t)) << i;
-    }
+    // 64 in 2 ms (32,000/s): 0.5 ms would do, the floor is 1 ms.
+    t += milliseconds(2);
+    rest.emptied(t, 64);
+    EXPECT_EQ(rest.until(), t + milliseconds(1));
+
+    // 2 in 4 ms (500/s): 32 ms would gather 16, the ceiling is 5 ms.
+    t += milliseconds(4);
+    rest.emptied(t, 2);
+    EXPECT_EQ(rest.until(), t + milliseconds(5));
 
     // A wake-up that found nothing (a query) changes nothing.
     rest.emptied(t + microseconds(100), 0);
-    EXPECT_EQ(rest.until(), t + milliseconds(1));
+    EXPECT_EQ(rest.until(), t + milliseconds(5));
 
-    // Two rests or more since the last drain: a few hundred a second, no rest.
-    t += milliseconds(2);
+    // Nothing drained for a whole ceiling (at most a couple of hundred a second): no
+    // rest, twice in a row.
+    t += milliseconds(5);
     rest.emptied(t, 1);
     EXPECT_FALSE(rest.resting(t));
-    t += milliseconds(3);
+    t += milliseconds(40);
     rest.emptied(t, 1);
     EXPECT_FALSE(rest.resting(t));
 }
