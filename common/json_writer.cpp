@@ -174,7 +174,8 @@ void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool
     // Decoding only shortens; values in a ModSecurity message are under 1024 bytes.
     char decoded[2048];
     // Most values (tags, ids, severities) have no escape: nothing to decode or copy.
-    if (raw.size() <= sizeof decoded && !std::memchr(raw.data(), '\\', raw.size())) {
+    if (raw.size() <= sizeof decoded &&
+        (raw.empty() || !std::memchr(raw.data(), '\\', raw.size()))) {
         string(raw, max_bytes, cut);
         return;
     }
