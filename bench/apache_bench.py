@@ -54,6 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
+from bench_util import proc_cpu_s  # noqa: E402
 from mlogc_receiver import Receiver  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost, _stop_process, _www_data_ids, build_dir, free_port,
@@ -289,11 +290,9 @@ def process_cpu_s(pid: int | None) -> float:
     if not pid:
         return 0.0
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return proc_cpu_s(pid)
     except OSError:
         return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(port: int, mix: str, seconds: float, connections: int, threads: int,

@@ -37,9 +37,19 @@ def health(cli: Path, sock: Path) -> dict:
                                      capture_output=True, text=True, check=True).stdout)
 
 
-def thread_cpu_s(pid: int, tid: int) -> float:
-    fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+def _stat_cpu_s(stat_file: str) -> float:
+    """utime + stime from a /proc .../stat file, in seconds."""
+    fields = Path(stat_file).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu_s(pid: int) -> float:
+    """utime + stime of every thread of `pid`, in seconds."""
+    return _stat_cpu_s(f"/proc/{pid}/stat")
+
+
+def thread_cpu_s(pid: int, tid: int) -> float:
+    return _stat_cpu_s(f"/proc/{pid}/task/{tid}/stat")
 
 
 def stop_collector(proc: subprocess.Popen, tmp: Path) -> None:

@@ -12,6 +12,7 @@
 //
 // Usage: collector_bench DATA_DIR [--quick | --history]   (prints Markdown tables)
 #include "captured_alerts.h"
+#include "cpu_time.h"
 #include "daemon/datagram_batch.h"
 #include "state/collector.h"
 #include "store/history_store.h"
@@ -38,6 +39,8 @@
 #include <vector>
 
 namespace {
+
+using mso::bench::cpu_seconds;
 
 using Clock = std::chrono::steady_clock;
 
@@ -116,17 +119,6 @@ double rss_mib()
     }
     return static_cast<double>(pages) * static_cast<double>(sysconf(_SC_PAGESIZE)) /
            (1024.0 * 1024.0);
-}
-
-// CPU seconds (user + system) of `who` (RUSAGE_SELF or RUSAGE_THREAD).
-double cpu_seconds(int who = RUSAGE_SELF)
-{
-    rusage u{};
-    getrusage(who, &u);
-    auto s = [](const timeval& t) {
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
-    };
-    return s(u.ru_utime) + s(u.ru_stime);
 }
 
 double seconds_since(Clock::time_point start)

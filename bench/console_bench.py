@@ -44,7 +44,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_util import free_port, health, stop_collector, thread_cpu_s, wait_listening
+from bench_util import (free_port, health, proc_cpu_s, stop_collector, thread_cpu_s,
+                        wait_listening)
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = sorted((REPO / "tests/data/audit/v2_native_concurrent/storage").rglob("*-*"))
@@ -241,8 +242,7 @@ def main() -> int:
                                             "--json"], capture_output=True, text=True,
                                            check=True).stdout)
         stored = health["console"]["sensors"].get("bench", {}).get("stored", 0)
-        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu_s = proc_cpu_s(proc.pid)
         total = per * args.clients
         print(json.dumps({"client": args.client, "clients": args.clients, "entries": total,
                           "entry_bytes": len(template(args.size)[0]),

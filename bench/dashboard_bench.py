@@ -41,7 +41,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from bench_util import free_port, health, stop_collector, thread_cpu_s, wait_listening
+from bench_util import (free_port, health, proc_cpu_s, stop_collector, thread_cpu_s,
+                        wait_listening)
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
@@ -60,11 +61,6 @@ def send_datagrams(path: str, first: int, count: int, vhosts: int) -> None:
     for i in range(first, first + count):
         s.sendto(b"".join((head, names[i % vhosts], mid, b'"unique_id":"d%09d"' % i, tail)), path)
     s.close()
-
-
-def process_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def get(port: int, cmd: str, **params) -> dict:
@@ -162,7 +158,7 @@ def main() -> int:
                     time.sleep(1.0)  # the refreshes under way
                 base = health(cli, tmp / "q.sock")["datagrams"]
                 loop0 = thread_cpu_s(proc.pid, proc.pid)  # the ingest loop is the main thread
-                all0 = process_cpu_s(proc.pid)
+                all0 = proc_cpu_s(proc.pid)
                 start = time.monotonic()
                 sender = mp.Process(target=send_datagrams,
                                     args=(str(tmp / "ev.sock"), first, args.datagrams, args.vhosts))
@@ -172,7 +168,7 @@ def main() -> int:
                 elapsed = time.monotonic() - start
                 loop_cpu = thread_cpu_s(proc.pid, proc.pid) - loop0
                 # The HTTP workers, the history writer and its query worker.
-                others_cpu = process_cpu_s(proc.pid) - all0 - loop_cpu
+                others_cpu = proc_cpu_s(proc.pid) - all0 - loop_cpu
                 sender.join()
                 stop.set()
                 for _ in boards:

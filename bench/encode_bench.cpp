@@ -11,28 +11,15 @@
 //
 // Usage: encode_bench DATA_DIR [ROUNDS]
 #include "captured_alerts.h"
+#include "cpu_time.h"
 #include "event_encoder.h"
 #include "modsec_message.h"
-
-#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <vector>
-
-namespace {
-
-double cpu_seconds()
-{
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-} // namespace
 
 int main(int argc, char** argv)
 {
@@ -71,16 +58,16 @@ int main(int argc, char** argv)
 
     std::string buffer(64 * 1024, '\0');
     std::size_t sink = 0;
-    double start = cpu_seconds();
+    double start = mso::bench::cpu_seconds();
     for (long k = 0; k < rounds; ++k)
         for (const auto& v : views)
             for (const auto m : v) {
                 mso::MessageView parsed;
                 sink += mso::parse_modsec_message(m, parsed) ? parsed.id.size() : 0;
             }
-    const double parse_s = cpu_seconds() - start;
+    const double parse_s = mso::bench::cpu_seconds() - start;
     std::size_t findings = 0, out_bytes = 0;
-    start = cpu_seconds();
+    start = mso::bench::cpu_seconds();
     for (long k = 0; k < rounds; ++k)
         for (const auto& v : views) {
             const auto enc = mso::encode_request_event(r, v.data(), v.size(), 0, {}, buffer.data(),
@@ -88,7 +75,7 @@ int main(int argc, char** argv)
             findings += enc.findings;
             out_bytes += enc.size;
         }
-    const double encode_s = cpu_seconds() - start;
+    const double encode_s = mso::bench::cpu_seconds() - start;
     const double n = static_cast<double>(rounds) * static_cast<double>(views.size());
     std::printf("requests %zu, messages %zu (%.1f per request, %.0f bytes each), rounds %ld\n",
                 views.size(), messages,

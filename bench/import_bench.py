@@ -14,7 +14,6 @@ Usage: bench/import_bench.py [--build build] [--mb 200] [--keep]
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import shutil
@@ -23,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_util import proc_cpu_s
 
 REPO = Path(__file__).resolve().parents[1]
 CAPTURE = REPO / "tests" / "data" / "audit" / "v2_native_serial.log"
@@ -53,12 +54,6 @@ def make_log(path: Path, megabytes: int) -> int:
             size += len(data)
             copy += 1
     return size
-
-
-def proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
 def proc_rss_kb(pid: int, key: str = "VmHWM") -> int:

@@ -66,7 +66,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
 from apache_bench import Binaries, log, machine_info  # noqa: E402
-from bench_util import health  # noqa: E402
+from bench_util import health, proc_cpu_s  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost)
 
@@ -89,12 +89,6 @@ OBSERVED = ("crs", "plain")
 
 
 # ------------------------------------------------------------------ /proc readings
-
-def proc_cpu_s(pid: int) -> float:
-    """utime + stime of every thread of `pid`, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def loop_sched_ms(pid: int) -> tuple[float, float]:
     """The main (ingest loop) thread's time on a CPU and runnable but waiting, in ms."""
