@@ -50,8 +50,9 @@ void read_thresholds_and_levels(const int* f, AnomalyScores& out) noexcept
 bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexcept
 {
     out = AnomalyScores{};
-    if (lookup(context, "MSO_SNIPPET").empty())
-        return false;
+    // The snippet sets MSO_SNIPPET where it stops early (no rule with a severity
+    // matched), else one of the two score variables; earlier snippets set MSO_SNIPPET
+    // always.
     int f[14] = {};
     if (const std::string_view v4 = lookup(context, "MSO_CRS4"); !v4.empty()) {
         // thresholds in/out, blocking PL, detection PL, blocking in/out, in PL1-4, out PL1-4
@@ -79,9 +80,10 @@ bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexce
                 out.outbound += out.outbound_pl[i];
             }
         }
+        return true;
     }
-    // Else the snippet ran but no anomaly score was raised: all 0.
-    return true;
+    // Else the snippet ran but no anomaly score was raised (all 0), or it did not run.
+    return !lookup(context, "MSO_SNIPPET").empty();
 }
 
 } // namespace mso

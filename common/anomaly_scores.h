@@ -15,7 +15,7 @@ struct AnomalyScores {
     std::array<int, 4> inbound_pl{};
     std::array<int, 4> outbound_pl{};
     // 0 when unknown: the snippet exports the thresholds and paranoia levels only for
-    // requests that raised a score (keeps clean requests cheap).
+    // requests a rule with a severity matched (keeps clean requests cheap).
     int inbound_threshold = 0;
     int outbound_threshold = 0;
     int blocking_pl = 0;
@@ -27,8 +27,9 @@ struct AnomalyScores {
 // Looks up an environment variable; returns "" when it is not set.
 using EnvLookup = std::string_view (*)(void* context, const char* name) noexcept;
 
-// Fills `out` from the snippet's variables. Returns false when the snippet's marker
-// (MSO_SNIPPET) is absent: the snippet is not installed or did not run for the request.
+// Fills `out` from the snippet's variables. Returns false when none of them is set
+// (MSO_SNIPPET where it stopped early, MSO_CRS3 or MSO_CRS4 where it exported scores):
+// the snippet is not installed or did not run for the request.
 [[nodiscard]] bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexcept;
 
 } // namespace mso

@@ -2,16 +2,19 @@
 them, for CRS 3.3.4 and CRS 4 at paranoia level 2: thresholds, paranoia levels, the
 per-level scores and their totals, for a SQL injection and for a request that only a
 PL2 rule scores, next to a request nothing scores (the snippet ran: scores 0, thresholds
-and paranoia levels unknown)."""
+and paranoia levels unknown). And the CRS convention the snippet's first check relies
+on: every rule that adds to a per-level score carries a severity."""
 
 from __future__ import annotations
 
 import http.client
+import re
+from pathlib import Path
 
 import pytest
 
 from conftest import crs_params
-from sandbox import VirtualHost, stop_stack
+from sandbox import CRS3_RULES, VirtualHost, crs4_dir, stop_stack
 
 SQLI = "/?id=1%27%20OR%201%3D1--"
 
@@ -57,3 +60,47 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         failed = False
     finally:
         stop_stack(stack, keep=failed)
+
+
+# A setvar that adds to a per-level anomaly score (CRS 3: anomaly_score_pl1,
+# outbound_anomaly_score_pl1; CRS 4: inbound_/outbound_anomaly_score_pl1; 1 to 4).
+_ADDS_TO_LEVEL = re.compile(
+    r"setvar:'?tx\.(?:inbound_|outbound_)?anomaly_score_pl[1-4]=\+", re.IGNORECASE)
+_SEVERITY = re.compile(r"severity:'?(\w+)", re.IGNORECASE)
+_CHAINED = re.compile(r"[\",]\s*chain\s*[,\"]")
+
+
+def rule_chains(rules_dir: Path):
+    """(file, [directive, ...]) for each rule or chain of SecRule/SecAction directives,
+    continuation lines joined."""
+    for conf in sorted(rules_dir.glob("*.conf")):
+        text = conf.read_text(errors="replace").replace("\\\n", " ")
+        chain: list[str] = []
+        for line in text.splitlines():
+            directive = line.strip()
+            if not directive.startswith(("SecRule", "SecAction")):
+                continue
+            chain.append(directive)
+            if not _CHAINED.search(directive):
+                yield conf.name, chain
+                chain = []
+
+
+@pytest.mark.parametrize("crs", crs_params("3", "4"))
+def test_every_crs_scoring_rule_has_a_severity(crs):
+    """The snippet (99902) skips the score export when HIGHEST_SEVERITY is 255 (no rule
+    with a severity matched). That is exact only while every rule that raises a
+    per-level score has a severity on its first directive (ModSecurity records the
+    chain starter's severity when the whole chain matches) and it is not EMERGENCY
+    (ModSecurity ignores severity 0 there)."""
+    rules_dir = CRS3_RULES if crs == "3" else crs4_dir() / "rules"
+    scoring, missing = 0, []
+    for name, chain in rule_chains(rules_dir):
+        if not any(_ADDS_TO_LEVEL.search(d) for d in chain):
+            continue
+        scoring += 1
+        severity = _SEVERITY.search(chain[0])
+        if severity is None or severity.group(1).upper() in ("0", "EMERGENCY"):
+            missing.append(f"{name}: {chain[0][:120]}")
+    assert scoring > 200, f"only {scoring} scoring rules found in {rules_dir}"
+    assert not missing, "\n".join(missing)

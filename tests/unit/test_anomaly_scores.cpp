@@ -37,6 +37,11 @@ TEST(AnomalyScoresFromEnv, Crs3AndCrs4)
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,,1,,5,,,,,,,"}}, true, 5, 0, 1, 1, 5},
         // The snippet ran and nothing scored: all 0.
         {{{"MSO_SNIPPET", "1"}}, true, 0, 0, 0, 0, 0},
+        // The snippet sets only the score variable where it exports scores.
+        {{{"MSO_CRS4", "5,4,2,3,8,4,5,3,2,0,4,0,0,0"}}, true, 8, 4, 2, 3, 5},
+        {{{"MSO_CRS3", "5,4,1,2,5,3,0,0,4,7,0,0"}}, true, 5, 4, 1, 2, 5},
+        // Another variable of ours is not the snippet.
+        {{{"MSO_OTHER", "1"}}, false, 0, 0, 0, 0, 0},
         // Garbage, or too few or too many fields, count as 0, never as a crash.
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "x9,,1"}}, true, 0, 0, 1, 1, 0},
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS4", "5,4,1,1,9,0,9,0,0,0,0,0,0,0,77,88,99"}},
