@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """What observing ModSecurity costs Apache: side-by-side wrk runs and callgrind counts.
 
-`wrk` (default): Apache 2.4 (mpm_event) + mod_security2 + CRS 3.3.4 from Debian, PL1,
+`wrk` (default): Apache 2.4 (mpm_event) + mod_security2 + CRS 3.3.4 from Debian (`--crs 4`: CRS 4.28), PL1,
 SecRuleEngine On, on 127.0.0.1, in these configurations, alternated round-robin so that
 load from other processes on the machine hits all of them alike:
 
@@ -57,13 +57,14 @@ sys.path.insert(0, str(HERE))
 from bench_util import proc_cpu_s  # noqa: E402
 from mlogc_receiver import Receiver  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
-                     VirtualHost, _stop_process, _www_data_ids, build_dir, free_port,
-                     repo_root, short_temp_dir)
+                     VirtualHost, _stop_process, _www_data_ids, build_dir, crs4_dir,
+                     free_port, repo_root, short_temp_dir)
 
 WRK = "/usr/bin/wrk"
 MLOGC = "/usr/bin/mlogc"
 LUA = HERE / "wrk_mix.lua"
 VHOST = "bench.test"
+CRS = "3"  # --crs: Debian's CRS 3.3.4, or 4 (CRS 4.28 beside the repository)
 MIXES = ("benign", "attack", "flagged")
 
 CONFIGS = {
@@ -199,7 +200,7 @@ def make_setup(name: str, bins: Binaries, mpm: str = "event",
                observe_extra: str = "") -> Setup:
     """Create (not start) configuration `name`."""
     vhosts = [VirtualHost(VHOST, "On")]
-    common = dict(crs="3", paranoia=1, mpm=mpm, vhosts=vhosts)
+    common = dict(crs=CRS, paranoia=1, mpm=mpm, vhosts=vhosts)
     if name == "ceiling":
         return Setup(name, ApacheSandbox(modsecurity=False, **common))
     if name == "a":
@@ -334,6 +335,7 @@ def machine_info() -> dict:
             "apache2": pkg("apache2"), "libapache2-mod-security2": pkg("libapache2-mod-security2"),
             "modsecurity-crs": pkg("modsecurity-crs"), "wrk": pkg("wrk"),
             "valgrind": pkg("valgrind"),
+            "crs_used": pkg("modsecurity-crs") if CRS == "3" else crs4_dir().name,
             "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3]}
 
 
@@ -397,7 +399,7 @@ def markdown(result: dict) -> str:
     p = result["parameters"]
     lines.append(f"wrk -t{p['threads']} -c{p['connections']} -d{p['duration']:g}s --latency, "
                  f"warm-up {p['warmup']:g} s, {p['rounds']} rounds, mpm_{p['mpm']}, "
-                 f"CRS {result['machine']['modsecurity-crs']} PL1, SecRuleEngine On")
+                 f"CRS {crs_label(result)} PL1, SecRuleEngine On")
     for mix, rows in result["summary"].items():
         lines.append("")
         lines.append(f"**{mix}** traffic")
@@ -708,9 +710,14 @@ def cmd_callgrind(args, bins: Binaries) -> dict:
     return result
 
 
+def crs_label(result: dict) -> str:
+    m = result["machine"]
+    return m.get("crs_used", m["modsecurity-crs"])  # results from before --crs
+
+
 def callgrind_markdown(result: dict) -> str:
     n = result["parameters"]["requests"]
-    lines = [f"callgrind, Apache -X (mpm_prefork), CRS {result['machine']['modsecurity-crs']} "
+    lines = [f"callgrind, Apache -X (mpm_prefork), CRS {crs_label(result)} "
              f"PL1, SecRuleEngine On, {n} requests of each kind; instructions per request"]
     fpr = result.get("attack_findings_per_request")
     if fpr is not None:
@@ -765,6 +772,8 @@ def main() -> None:
     ap.add_argument("--mixes", nargs="+", default=list(MIXES), choices=list(MIXES))
     ap.add_argument("--requests", type=int, default=200,
                     help="callgrind: requests of each kind")
+    ap.add_argument("--crs", choices=("3", "4"), default="3",
+                    help="3: Debian's modsecurity-crs (3.3.4); 4: CRS 4.28 (../shared/crs-4.28.0)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="configuration b0: a checkout (e.g. a git worktree of the commit "
                          "before) built in TREE/build; its module, collector and snippet")
@@ -773,6 +782,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None,
                     help="write results here (default bench/results/apache-<mode>-<time>.json)")
     args = ap.parse_args()
+    global CRS
+    CRS = args.crs
+    if CRS == "4" and crs4_dir() is None:
+        sys.exit("error: --crs 4 needs CRS 4.28 at ../shared/crs-4.28.0 or MSO_CRS4_DIR")
     if args.configs is None:
         args.configs = list(CONFIGS) if args.mode != "callgrind" else ["ceiling", "a", "b"]
     if args.quick:
