@@ -24,7 +24,12 @@ Prints each round as a JSON line, then the medians and the ratio dashboards/alon
 >= 0.95, docs/BENCHMARKS.md). On a 2-core machine the dashboard clients (Python) compete
 with the collector for the CPU, so the ratio is a floor; `--client-nice 19` runs them at
 the lowest priority, closer to browsers on other machines (the JSON line's
-`refresh_mean_s` then shows whether they still kept their pace).
+`refresh_mean_s` then shows whether they still kept their pace). `--pin` puts the
+sender and the collector's ingest loop on CPU 0 and everything else (the collector's
+HTTP workers, history writer and query worker, the dashboard clients, this script) on
+CPU 1, in both modes: what a server with cores to spare for its dashboards would see,
+so the ratio shows what the dashboards cost the ingest loop itself (locks, waiting,
+shared caches) rather than CPU taken by their clients.
 """
 from __future__ import annotations
 
@@ -49,10 +54,28 @@ EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").rea
 OVERVIEW_PAGE = 50
 
 
-def send_datagrams(path: str, first: int, count: int, vhosts: int) -> None:
+INGEST_CPU, OTHER_CPU = 0, 1  # --pin
+
+
+def pin_collector(pid: int) -> None:
+    """The ingest loop (the main thread) on INGEST_CPU, every other thread of the
+    collector on OTHER_CPU (a thread's affinity is its own; new threads inherit their
+    creator's, so this runs again before each round)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        tid = int(task.name)
+        try:
+            os.sched_setaffinity(tid, {INGEST_CPU} if tid == pid else {OTHER_CPU})
+        except ProcessLookupError:
+            pass  # the thread ended
+
+
+def send_datagrams(path: str, first: int, count: int, vhosts: int,
+                   cpu: int | None = None) -> None:
     """`count` datagrams, each the template with its own vhost and unique id, stamped
     with the time the sender started (cheap per datagram: the sender must not be what
     limits the rate)."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     stamped = EVENT.replace(b'"time_us":1763739600123456', b'"time_us":%d' % int(time.time() * 1e6))
     head, rest = stamped.split(b'"vhost":"block.test"', 1)
     mid, tail = rest.split(b'"unique_id":"aR9xAAAB"', 1)
@@ -89,7 +112,7 @@ def refresh(port: int, max_age: int) -> int:
 
 def dashboard(port: int, every: float, niceness: int, max_age: int, stop: mp.Event,
               out: mp.Queue) -> None:
-    os.nice(niceness)
+    os.nice(niceness)  # with --pin, inherits this script's CPU
     done = requests = errors = 0
     seconds = 0.0
     while not stop.is_set():
@@ -123,7 +146,11 @@ def main() -> int:
     ap.add_argument("--client-nice", type=int, default=0,
                     help="run the dashboard clients at this niceness (19: they take what the "
                          "collector leaves, as browsers on other machines would)")
+    ap.add_argument("--pin", action="store_true",
+                    help="the sender and the ingest loop on CPU 0, the rest on CPU 1")
     args = ap.parse_args()
+    if args.pin and not {INGEST_CPU, OTHER_CPU} <= os.sched_getaffinity(0):
+        ap.error(f"--pin needs CPUs {INGEST_CPU} and {OTHER_CPU}")
     daemon = Path(args.build) / "collector" / "modsec-observed"
     cli = Path(args.build) / "collector" / "modsec-observe"
     tmp = Path(tempfile.mkdtemp(prefix="msodb"))
@@ -134,6 +161,9 @@ def main() -> int:
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
     try:
         wait_listening(port)
+        if args.pin:
+            os.sched_setaffinity(0, {OTHER_CPU})  # this script and the clients it starts
+            pin_collector(proc.pid)
         # Seed: every vhost with events, in memory and in history.
         first = 0
         send_datagrams(str(tmp / "ev.sock"), first, args.vhosts * 20, args.vhosts)
@@ -156,12 +186,15 @@ def main() -> int:
                     for p in boards:
                         p.start()
                     time.sleep(1.0)  # the refreshes under way
+                if args.pin:
+                    pin_collector(proc.pid)
                 base = health(cli, tmp / "q.sock")["datagrams"]
                 loop0 = thread_cpu_s(proc.pid, proc.pid)  # the ingest loop is the main thread
                 all0 = proc_cpu_s(proc.pid)
                 start = time.monotonic()
                 sender = mp.Process(target=send_datagrams,
-                                    args=(str(tmp / "ev.sock"), first, args.datagrams, args.vhosts))
+                                    args=(str(tmp / "ev.sock"), first, args.datagrams, args.vhosts,
+                                          INGEST_CPU if args.pin else None))
                 sender.start()
                 first += args.datagrams
                 wait_datagrams(cli, tmp / "q.sock", base + args.datagrams)
@@ -194,6 +227,7 @@ def main() -> int:
             "rounds": args.rounds, "dashboards": args.dashboards, "every_s": args.every,
             "lists_max_age": args.lists_max_age,
             "client_nice": args.client_nice,
+            "pinned": args.pin,
             "vhosts": args.vhosts,
             "median_alone": round(statistics.median(rates["alone"])),
             "median_dashboards": round(statistics.median(rates["dashboards"])),
@@ -204,7 +238,8 @@ def main() -> int:
                 round(statistics.median(loop_us["dashboards"]), 2),
             "refreshes": refreshes, "api_requests": requests, "refresh_errors": errors,
             "refresh_mean_s": round(refresh_s / max(refreshes, 1), 2),
-            "malformed": h["malformed"], "events_lost": h["events_lost"]}))
+            "malformed": h["malformed"], "events_lost": h["events_lost"],
+            "history_queue_full": h.get("history", {}).get("queue_full")}))
         return 0 if errors == 0 and h["malformed"] == 0 else 1
     finally:
         stop_collector(proc, tmp)
