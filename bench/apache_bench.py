@@ -47,7 +47,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,7 +58,7 @@ from bench_util import proc_cpu_s  # noqa: E402
 from mlogc_receiver import Receiver  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost, _stop_process, _www_data_ids, build_dir, crs4_dir,
-                     free_port, repo_root, short_temp_dir)
+                     free_port, repo_root)
 
 WRK = "/usr/bin/wrk"
 MLOGC = "/usr/bin/mlogc"
