@@ -68,8 +68,8 @@ void add_options(CLI::App& app, Options& opt)
                    "IPV4:PORT or [IPV6]:PORT (default: off)");
     app.add_option("--http-listen", opt.http_listen,
                    "serve the dashboard, its JSON API and /metrics at http://ADDRESS/; "
-                   "ADDRESS is IPV4:PORT or [IPV6]:PORT, loopback unless --http-insecure "
-                   "(default: off)");
+                   "ADDRESS is IPV4:PORT or [IPV6]:PORT, loopback unless --http-users "
+                   "(add TLS) or --http-insecure (default: off)");
     app.add_option("--http-users", opt.http_users,
                    "ask the dashboard's visitors for a user and password of this htpasswd "
                    "file (htpasswd -B; re-read on SIGHUP), over HTTP Basic authentication");

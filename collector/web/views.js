@@ -65,6 +65,22 @@ function pager(total, page, hashForPage) {
     page < pages ? link("next ›", ...hashForPage(page + 1)) : el("span", {}, "next ›"));
 }
 
+const PLACEHOLDERS = { window: "e.g. 24h", since: "2h or 2026-12-01T08:00:00", until: "2h or 2026-12-01T08:00:00" };
+
+// A point in time as the CLI's --since/--until take it: a duration back from now
+// (3600, 90s, 15m, 24h, 7d) or an ISO time in UTC (2026-12-01T08:00:00, a trailing Z
+// allowed); epoch seconds for the API, or an error naming the filter.
+export function pointInTime(key, text, nowS = Math.floor(Date.now() / 1000)) {
+  const d = /^(\d{1,12})([smhd]?)$/.exec(text);
+  if (d) return String(Math.max(0, nowS - Number(d[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[d[2]]));
+  const t = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z?$/.exec(text);
+  const ms = t ? Date.UTC(+t[1], +t[2] - 1, +t[3], +t[4], +t[5], +t[6]) : NaN;
+  if (Number.isNaN(ms) || ms < 0) {
+    throw new Error(`${key}: expected a duration (e.g. 2h) or an ISO time in UTC (e.g. 2026-12-01T08:00:00), got "${text}"`);
+  }
+  return String(Math.floor(ms / 1000));
+}
+
 // The filters form of a view: `filters` as [name, "text" | [options]], prefilled from
 // `params`; `submit` gets the trimmed values.
 function filterForm(id, filters, params, label, submit) {
@@ -72,7 +88,7 @@ function filterForm(id, filters, params, label, submit) {
   for (const [key, type] of filters) {
     const input = Array.isArray(type)
       ? el("select", { name: key }, type.map((o) => el("option", { value: o }, o || "any")))
-      : el("input", { name: key, type, placeholder: key === "window" ? "e.g. 24h" : "" });
+      : el("input", { name: key, type, placeholder: PLACEHOLDERS[key] || "" });
     input.value = params[key] || "";
     append(form, el("label", {}, key, input));
   }
@@ -392,7 +408,7 @@ const FILTERS = [
   ["vhost", "text"], ["rule", "text"], ["client", "text"], ["path", "text"], ["status", "number"],
   ["intercepted", ["", "true", "false"]], ["would_block", ["", "true", "false"]],
   ["engine", ["", "on", "detection_only"]], ["source", "text"], ["window", "text"],
-  ["grep", "text"], ["limit", "number"],
+  ["since", "text"], ["until", "text"], ["grep", "text"], ["limit", "number"],
 ];
 
 export async function events(main, route) {
@@ -402,6 +418,9 @@ export async function events(main, route) {
   });
   append(main, [el("h1", {}, "Events"), form]);
   const query = { limit: 50, ...params };
+  // In the URL as typed (a bookmark of "since=2h" stays relative); to the API as epoch
+  // seconds.
+  for (const key of ["since", "until"]) if (query[key]) query[key] = pointInTime(key, query[key]);
   const answer = await api("events", query);
   const rows = answer.events.map((e) => el("tr", {},
     el("td", {}, link(e.time || "", ["event", e.unique_id], e.source && e.source !== "module" ? { source: e.source } : {})),
@@ -717,7 +736,11 @@ export async function health(main) {
     }
   };
   add("", answer);
-  append(main, [el("h1", {}, "Health"), el("table", { class: "fields", id: "health" }, el("tbody", {}, rows))]);
+  // Where events come from, and each source's refusals and clock skew, as on the Overview.
+  const sourcesSection = el("section", { id: "sources-section" });
+  append(main, [el("h1", {}, "Health"), el("table", { class: "fields", id: "health" }, el("tbody", {}, rows)),
+    sourcesSection]);
+  await sources(sourcesSection, () => !main.contains(sourcesSection));
 }
 
 export { clear };

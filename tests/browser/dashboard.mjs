@@ -346,6 +346,26 @@ async function walkEveryView() {
   }
   await shot("event");
 
+  // since/until as the CLI takes them (a duration back from now or an ISO time in UTC),
+  // kept in the URL as typed and sent to the API as epoch seconds.
+  const vq = `vhost=${encodeURIComponent(config.vhost)}`;
+  await open(`#/events?${vq}&since=1d&limit=100`);
+  const sinceShown = await rowTexts("#events");
+  const bySince = await api(`/api/events?${vq}&since=${Math.floor(Date.now() / 1000) - 86400}&limit=100`);
+  check(sinceShown.length === bySince.events.length && sinceShown.length > 0,
+    `since=1d: ${sinceShown.length} rows, API ${bySince.events.length}`);
+  check(await page.inputValue("#filters input[name=since]") === "1d", "since not kept as typed in the form");
+  await open(`#/events?${vq}&until=2000-01-01T00:00:00Z&limit=100`);
+  const untilShown = await rowTexts("#events");
+  const byUntil = await api(`/api/events?${vq}&until=946684800&limit=100`);
+  check(untilShown.length === 0 && byUntil.events.length === 0,
+    `until=2000-01-01: ${untilShown.length} rows, API ${byUntil.events.length}`);
+  await page.goto(config.url + "/#/events?since=yesterday");
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const sinceError = await page.$eval("main p.error", (e) => e.textContent).catch(() => "");
+  check(sinceError.includes("since: expected a duration"), `since=yesterday: error shown "${sinceError}"`);
+  facts.events_since_until = [sinceShown.length, untilShown.length];
+
   // ---- Hostile data: shown as text, never run, in the list and in each detail.
   await open(`#/events?vhost=${encodeURIComponent(config.xss_vhost)}&limit=50`);
   const xssList = await page.$eval("main", (m) => m.textContent);
@@ -517,6 +537,11 @@ async function walkEveryView() {
   const healthRows = await rowTexts("#health");
   facts.health_rows = healthRows.length;
   check(healthRows.some((t) => t.startsWith("datagrams")), "health has no datagrams row");
+  const healthSources = await page.$$eval("#sources tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+  facts.health_sources = healthSources;
+  const sourcesNow = (await api("/api/sources")).sources.map((x) => x.source);
+  check(JSON.stringify(healthSources) === JSON.stringify(sourcesNow.slice(0, 50)),
+    `health sources ${JSON.stringify(healthSources)}, API ${JSON.stringify(sourcesNow)}`);
   await shot("health");
 }
 

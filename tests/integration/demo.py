@@ -34,6 +34,10 @@ ATTACKS = [
     ("remote command", "GET", "/?cmd=" + q(";cat /etc/passwd"), {}),
 ]
 BENIGN = ["/", "/index.html", "/?page=2&sort=name", "/?q=shoes"]
+# Who sends what (loopback addresses, so "by whom" has an answer): visitors from ten
+# addresses, attacks mostly from two, now and then from a third.
+VISITORS = [f"127.0.0.{10 + i}" for i in range(10)]
+ATTACKERS = ["127.0.0.66", "127.0.0.66", "127.0.0.66", "127.0.0.77", "127.0.0.77", "127.0.0.88"]
 
 
 def main() -> int:
@@ -78,11 +82,14 @@ def main() -> int:
         statuses: dict[str, dict[int, int]] = {}
         plan = []
         for v in vhosts:
-            plan += [(v.name, "GET", rnd.choice(BENIGN), {}) for _ in range(args.benign)]
-            plan += [(v.name, *rnd.choice(ATTACKS)[1:]) for _ in range(args.attacks)]
+            plan += [(v.name, "GET", rnd.choice(BENIGN), {}, rnd.choice(VISITORS))
+                     for _ in range(args.benign)]
+            plan += [(v.name, *rnd.choice(ATTACKS)[1:], rnd.choice(ATTACKERS))
+                     for _ in range(args.attacks)]
         rnd.shuffle(plan)
-        for host, method, path, headers in plan:
-            status = stack.apache.request(host, path, method=method, headers=headers).status
+        for host, method, path, headers, client in plan:
+            status = stack.apache.request(host, path, method=method, headers=headers,
+                                          client=client).status
             sent[host] = sent.get(host, 0) + 1
             statuses.setdefault(host, {}).setdefault(status, 0)
             statuses[host][status] += 1

@@ -421,14 +421,17 @@ DirectoryIndex index.html
 
     def request(self, host: str, path: str = "/", method: str = "GET",
                 headers: dict[str, str] | None = None, body: bytes | None = None,
-                browser: bool = True, timeout: float = 20.0) -> Response:
-        """One request on its own connection. `path` goes on the wire as given, so
-        percent-encode what must be encoded (spaces, quotes) yourself."""
+                browser: bool = True, timeout: float = 20.0,
+                client: str | None = None) -> Response:
+        """One request on its own connection, from `client` (another 127.0.0.0/8
+        address) when given. `path` goes on the wire as given, so percent-encode what
+        must be encoded (spaces, quotes) yourself."""
         hdrs = dict(BROWSER_HEADERS) if browser else {}
         hdrs["Host"] = host
         if headers:
             hdrs.update(headers)
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(client, 0) if client else None)
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
             for k, v in hdrs.items():

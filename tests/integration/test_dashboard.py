@@ -271,7 +271,10 @@ def test_every_view_in_chromium(stack):
     # Paranoia level 1 (the sandbox's): only PL 1's rules raise a score.
     assert facts["score_levels"] == [1] and facts["score_level_series"] == [3]
     assert facts["score_levels_quiet"] == "No score raised at PL 2, 3, 4."
+    assert "module" in facts["health_sources"]
     assert facts["events_pages"] == [2, 2]
+    # since=1d keeps every request of the test; until 2000-01-01 none.
+    assert facts["events_since_until"][0] > 0 and facts["events_since_until"][1] == 0
     # Live: pausing and the filters are in the URL; filtered, only the matching request
     # of the three sent (another vhost, another rule) shows; a bookmark opens paused.
     assert facts["live_paused_hash"] == "#/live?paused=1"
