@@ -347,6 +347,9 @@ export function seriesGrid(points, windowS, resolution, fields) {
 
 function drawSeries(target, points, windowS, resolution) {
   const data = seriesGrid(points, windowS, resolution, ["requests", "flagged", "intercepted", "would_block"]);
+  // What was plotted, for the browser test to hold against the API's answer.
+  target.dataset.points = String(data[0].length);
+  target.dataset.sums = data.slice(1).map((c) => c.reduce((a, b) => a + b, 0)).join(",");
   const width = Math.max(400, target.clientWidth || 900);
   // eslint-disable-next-line no-undef
   new uPlot({

@@ -227,6 +227,12 @@ async function walkEveryView() {
     return painted;
   });
   check(facts.plot_painted > 0, "the plot's canvas is empty");
+  // Its points: one a minute over 24 hours, and per series the sum of the API's points.
+  const ts = (await api(`/api/timeseries?vhost=${encodeURIComponent(config.vhost)}&window=86400&resolution=minute`)).series[0].points;
+  const apiSums = ["requests", "flagged", "intercepted", "would_block"].map((f) => ts.reduce((t, p) => t + (p[f] || 0), 0)).join(",");
+  facts.plot_points = await page.$eval("#timeseries", (d) => ({ points: Number(d.dataset.points), sums: d.dataset.sums }));
+  check(facts.plot_points.points === 1441, `the 24 h plot has ${facts.plot_points.points} points, not 1441`);
+  check(facts.plot_points.sums === apiSums, `plotted sums ${facts.plot_points.sums}, API ${apiSums}`);
   await page.waitForSelector("#scores canvas");
   facts.score_series = await page.$$eval("#scores .u-legend .u-series", (s) => s.length);
   check(facts.score_series === 3, `score histogram has ${facts.score_series} series (x + 2 expected)`);
@@ -366,6 +372,27 @@ async function walkEveryView() {
   check(sinceError.includes("since: expected a duration"), `since=yesterday: error shown "${sinceError}"`);
   facts.events_since_until = [sinceShown.length, untilShown.length];
 
+  // Every other filter of the form gives the API's list, with values taken from the
+  // stored events themselves.
+  const all = (await api("/api/events?limit=100")).events;
+  const sample = all.find((e) => e.intercepted) || all[0];
+  const msg = ((sample.rules || []).find((r) => r.msg) || { msg: "Attack" }).msg;
+  const filterCases = [
+    ["client", sample.client], ["path", sample.path], ["status", String(sample.status)],
+    ["intercepted", "true"], ["would_block", "false"], ["engine", "on"],
+    ["source", sample.source || "module"], ["window", "1h"], ["grep", msg.slice(0, 12)],
+  ];
+  facts.events_filters_narrowing = [];
+  for (const [key, value] of filterCases) {
+    const q = `${key}=${encodeURIComponent(value)}&limit=100`;
+    await open(`#/events?${q}`);
+    const shown = await ids();
+    const expected = (await api(`/api/events?${q}`)).events.map((e) => e.unique_id);
+    check(shown.length > 0 && JSON.stringify(shown) === JSON.stringify(expected),
+      `filter ${key}=${value}: shown ${shown.length}, API ${expected.length}`);
+    if (expected.length < all.length) facts.events_filters_narrowing.push(key);
+  }
+
   // ---- Hostile data: shown as text, never run, in the list and in each detail.
   await open(`#/events?vhost=${encodeURIComponent(config.xss_vhost)}&limit=50`);
   const xssList = await page.$eval("main", (m) => m.textContent);
@@ -397,6 +424,14 @@ async function walkEveryView() {
   await sendToApache(config.vhost, marker);
   await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
     marker.split("?")[0]);
+  // A hostile request as it arrives: its path and user agent are shown as text, never run.
+  const hostileLive = `/live-hostile-${Date.now()}/${encodeURIComponent(config.xss_texts[0])}`;
+  await sendToApache(config.vhost, `${hostileLive}?id=${encodeURIComponent("1' OR 1=1--")}`,
+    { "User-Agent": config.xss_texts[1] });
+  await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
+    hostileLive.split("/")[1]);
+  facts.live_hostile_row = (await rowTexts("#live")).find((t) => t.includes(hostileLive.split("/")[1])) || "";
+  await xssNeverRan("live, hostile request");
   facts.live_rows = (await rowTexts("#live")).length;
   await page.click("#pause");
   facts.live_paused_hash = await page.evaluate(() => location.hash);

@@ -267,12 +267,17 @@ def test_every_view_in_chromium(stack):
     assert facts["exclusion_file_has_rule"] and facts["exclusion_file_as_api"]
     assert facts["exclusion_file_copy"] in ("copied", "selected: press Ctrl+C to copy")
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
+    assert facts["plot_points"]["points"] == 1441
+    assert "img" in facts["live_hostile_row"]  # the hostile path, shown (as text)
     assert facts["score_series"] == 3
     # Paranoia level 1 (the sandbox's): only PL 1's rules raise a score.
     assert facts["score_levels"] == [1] and facts["score_level_series"] == [3]
     assert facts["score_levels_quiet"] == "No score raised at PL 2, 3, 4."
     assert "module" in facts["health_sources"]
     assert facts["events_pages"] == [2, 2]
+    # Each filter gave the API's list (checked in the browser); these narrowed it, so the
+    # comparison was not of two full lists.
+    assert {"path", "status", "intercepted", "grep"} <= set(facts["events_filters_narrowing"])
     # since=1d keeps every request of the test; until 2000-01-01 none.
     assert facts["events_since_until"][0] > 0 and facts["events_since_until"][1] == 0
     # Live: pausing and the filters are in the URL; filtered, only the matching request
