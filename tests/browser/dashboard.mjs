@@ -425,12 +425,13 @@ async function walkEveryView() {
   await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
     marker.split("?")[0]);
   // A hostile request as it arrives: its path and user agent are shown as text, never run.
-  const hostileLive = `/live-hostile-${Date.now()}/${encodeURIComponent(config.xss_texts[0])}`;
-  await sendToApache(config.vhost, `${hostileLive}?id=${encodeURIComponent("1' OR 1=1--")}`,
+  const hostileStamp = `live-hostile-${Date.now()}`;
+  await sendToApache(config.vhost,
+    `/${hostileStamp}/${encodeURIComponent(config.xss_texts[0])}?id=${encodeURIComponent("1' OR 1=1--")}`,
     { "User-Agent": config.xss_texts[1] });
   await page.waitForFunction((m) => document.querySelector("#live tbody").textContent.includes(m),
-    hostileLive.split("/")[1]);
-  facts.live_hostile_row = (await rowTexts("#live")).find((t) => t.includes(hostileLive.split("/")[1])) || "";
+    hostileStamp);
+  facts.live_hostile_row = (await rowTexts("#live")).find((t) => t.includes(hostileStamp)) || "";
   await xssNeverRan("live, hostile request");
   facts.live_rows = (await rowTexts("#live")).length;
   await page.click("#pause");
