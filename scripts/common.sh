@@ -29,6 +29,8 @@ MSO_PACKAGES=(
   python3 python3-pytest curl wrk nghttp2-client chromium
   # openssl: the test CAs of the console tests (tests/integration/tls_ca.py)
   openssl
+  # gdb: whose crash a crashed Apache child was, from its core (test_failure_isolation.py)
+  gdb
   # fuzzing (tests/fuzz/run.sh): clang; its libFuzzer/sanitizer runtimes are named after
   # clang's major version, see mso_install_clang_runtime
   clang

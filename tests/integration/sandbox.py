@@ -20,6 +20,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -170,6 +171,10 @@ class ApacheSandbox:
     modsec_conf: ModSecurity directives added after the base configuration, before the CRS.
     modsecurity: False for plain Apache without mod_security2 and the CRS (a benchmark's
       ceiling); the vhosts' `engine` is then ignored.
+    crash_cores: a crashing child leaves a core in `cores_dir` (CoreDumpDirectory, no core
+      size limit; the kernel's core_pattern must name a file, not a pipe), and `pid_log`
+      says which child served each request (vhost and pid per line), so a test can tell
+      whose crash it was and which requests were that child's.
     """
 
     def __init__(self, *, crs: str = "3", paranoia: int = 1, mpm: str = "event",
@@ -179,7 +184,7 @@ class ApacheSandbox:
                  audit_log: bool = False, extra_conf: str = "",
                  base_dir: Path | None = None, audit_json: bool = False,
                  extra_modules: list[str] | None = None, modsec_conf: str = "",
-                 modsecurity: bool = True) -> None:
+                 modsecurity: bool = True, crash_cores: bool = False) -> None:
         if crs not in ("3", "4"):
             raise ValueError(f"crs must be '3' or '4', not {crs!r}")
         if mpm not in ("event", "prefork", "worker"):
@@ -199,7 +204,10 @@ class ApacheSandbox:
         self.extra_modules = list(extra_modules or [])
         self.modsec_conf = modsec_conf
         self.modsecurity = modsecurity
+        self.crash_cores = crash_cores
         self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-a")
+        self.cores_dir = self.dir / "cores"
+        self.pid_log = self.dir / "logs" / "pid.log"
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.conf_path = self.dir / "httpd.conf"
@@ -315,7 +323,7 @@ ErrorLog {self.error_log}
 LogLevel {self.log_level}
 LogFormat "%v %{{local}}p %{{UNIQUE_ID}}e %a \\"%r\\" %>s %b" mso
 CustomLog {self.access_log} mso
-Timeout 20
+{self._crash_conf()}Timeout 20
 KeepAlive On
 TypesConfig /etc/mime.types
 DirectoryIndex index.html
@@ -359,6 +367,14 @@ DirectoryIndex index.html
 
     # ----------------------------------------------------------- lifecycle
 
+    def _crash_conf(self) -> str:
+        if not self.crash_cores:
+            return ""
+        self.cores_dir.mkdir(parents=True, exist_ok=True)
+        self.cores_dir.chmod(0o777)  # the children write there as www-data
+        return (f"CoreDumpDirectory {self.cores_dir}\nLogFormat \"%v %P\" msopid\n"
+                f"CustomLog {self.pid_log} msopid\n")
+
     def start(self, timeout: float = 30.0) -> "ApacheSandbox":
         last_error = ""
         for _attempt in range(3):   # a free port can be taken between probe and bind
@@ -373,7 +389,8 @@ DirectoryIndex index.html
                 self.proc = subprocess.Popen(
                     [str(APACHE_BIN), "-f", str(self.conf_path), "-DFOREGROUND"],
                     stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                    start_new_session=True)
+                    start_new_session=True,
+                    preexec_fn=_unlimited_cores if self.crash_cores else None)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -666,6 +683,10 @@ class Stack:
             parts.append("--- apache error log (tail, without ModSecurity's alerts)\n" +
                          "\n".join(apache[-20:]))
         return "\n".join(parts)
+
+
+def _unlimited_cores() -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
 def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path | None, crs: str = "3",

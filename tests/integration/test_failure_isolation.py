@@ -31,6 +31,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import statistics
 import threading
 import time
@@ -71,6 +72,17 @@ _EVENT_STOP_RACE = re.compile(r"\[mpm_event:error\] .*\(9\)Bad file descriptor: 
                               r"failure)$")
 # Apache had to kill a child that did not exit (a hung flusher thread would do that).
 _HUNG_CHILD = re.compile(r"AH0004[5-9]|still did not exit|SIGKILL")
+# A child that died of a signal during the stop, and its pid.
+_CHILD_SIGNALLED = re.compile(r"AH0005[12]: child pid (\d+) exit signal (.+?) \(\d+\)")
+# mpm_event's other `-k stop` race, a crash: on SIGTERM the child's main thread runs
+# signal_threads(ST_UNGRACEFUL) -> close_worker_sockets(), which reads each busy worker's
+# connection socket (apr_os_sock_get) while that worker may be ending the connection and
+# destroying its pool, the socket with it. Seen in 1 of 40 stops with two CPU hogs beside
+# (2026-12-04): the crashing thread in apr_os_sock_get called from mod_mpm_event.so, a
+# worker in apr_allocator_destroy, our flusher idle in its condition wait. Only a crash
+# whose core shows exactly this is Apache's; any other crash fails the test.
+_EVENT_STOP_CRASH = re.compile(r"#0 .* in apr_os_sock_get \(\) from \S*libapr-1\.so[^\n]*\n"
+                               r"#1 .* in \?\? \(\) from \S*mod_mpm_event\.so")
 
 
 @dataclass(frozen=True)
@@ -220,11 +232,14 @@ def assert_all_answered(outcomes: list[Outcome], allow_refused_after: float | No
 
 
 def assert_clean_error_log(apache: ApacheSandbox, max_module_warnings: int = 20,
-                           allowed: re.Pattern | None = None) -> None:
-    """No crashed or killed child; nothing at warn or above but ModSecurity's alerts and
-    the module's rate-limited send warning (at most one per child per minute), and lines
-    matching `allowed`."""
-    bad = [l for l in apache.unexpected_log_lines() if not (allowed and allowed.search(l))]
+                           allowed: re.Pattern | None = None,
+                           crashed: list[int] | None = None) -> None:
+    """No crashed or killed child but those in `crashed` (crashed_children()); nothing at
+    warn or above but ModSecurity's alerts and the module's rate-limited send warning (at
+    most one per child per minute), and lines matching `allowed`."""
+    known = re.compile("|".join(rf"AH0005[12]: child pid {p} exit signal " for p in crashed or []))
+    bad = [l for l in apache.unexpected_log_lines() if not (allowed and allowed.search(l))
+           and not (crashed and known.search(l))]
     module = [l for l in bad if _MODULE_WARNING.search(l)]
     other = [l for l in bad if l not in module]
     hung = [l for l in apache.error_log_lines() if _HUNG_CHILD.search(l)]
@@ -249,6 +264,34 @@ def sent(outcomes: list[Outcome], phase: str | None = None) -> dict[str, dict]:
 
 def access_log_counts(apache: ApacheSandbox) -> dict[str, int]:
     return dict(Counter(l.split(" ", 1)[0] for l in apache.access_log_lines()))
+
+
+def crashed_children(apache: ApacheSandbox) -> list[int]:
+    """Children that died of a signal; each must be mpm_event's stop race
+    (_EVENT_STOP_CRASH), told by the backtrace of the crashing thread in its core
+    (`crash_cores=True`), or the test fails here."""
+    died = [(int(m.group(1)), m.group(2)) for l in apache.error_log_lines()
+            if (m := _CHILD_SIGNALLED.search(l))]
+    if not died:
+        return []
+    cores = sorted(apache.cores_dir.glob("core*"))
+    pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
+    assert len(cores) >= len(died), (
+        f"children died {died}, {len(cores)} cores in {apache.cores_dir} (kernel "
+        f"core_pattern {pattern!r}): whose crash it was cannot be told")
+    for core in cores:
+        gdb = subprocess.run(["gdb", "-q", "-batch", "-ex", "bt", "/usr/sbin/apache2", str(core)],
+                             capture_output=True, text=True, timeout=120)
+        assert _EVENT_STOP_CRASH.search(gdb.stdout), (
+            f"a child crashed, not in mpm_event's stop race ({core}):\n{gdb.stdout}{gdb.stderr}")
+    return [pid for pid, _ in died]
+
+
+def requests_of(apache: ApacheSandbox, pids: list[int]) -> Counter:
+    """Per vhost, the requests the children `pids` served (`crash_cores=True`)."""
+    wanted = {str(p) for p in pids}
+    lines = apache.pid_log.read_text().splitlines() if apache.pid_log.exists() else []
+    return Counter(v for v, pid in (l.split(" ", 1) for l in lines) if pid in wanted)
 
 
 def wait_access_log_quiet(apache: ApacheSandbox, outcomes: list[Outcome],
@@ -686,8 +729,11 @@ def test_apache_stop_under_load(stack_factory, sig):
     """Apache stopped while clients keep sending (SIGWINCH = `-k graceful-stop`,
     SIGTERM = `-k stop`). Requests are answered or, once Apache closes its listener,
     refused; none hangs. Every child exits by itself (none killed, none crashed), and its
-    last counts arrive: the collector's totals equal Apache's access log exactly."""
-    stack = stack_for(stack_factory)
+    last counts arrive: the collector's totals equal Apache's access log exactly.
+    One exception, Apache's own: a child that crashes in mpm_event's stop race
+    (_EVENT_STOP_CRASH, proven by its core) loses its last counts, so the requests it
+    served since its last flush may be missing, and only those."""
+    stack = stack_for(stack_factory, crash_cores=True)
     failed = True
     apache = stack.apache
     load = Load(apache, mix("up.test") + mix("block.test", 403))
@@ -705,12 +751,20 @@ def test_apache_stop_under_load(stack_factory, sig):
         assert sum(1 for o in outcomes if o.result == o.req.status) >= 60
 
         logged = access_log_counts(apache)
-        stats = stack.wait_requests(logged)
+        crashed = crashed_children(apache)
+        stats = stack.wait_requests(logged, timeout=10 if crashed else 60)
         got = {v: s["requests"] for v, s in stats.items()}
-        assert got == logged, f"collector {got}, access log {logged}\n{stack.diagnostics()}"
+        at_risk = requests_of(apache, crashed)
+        low = {v: n - at_risk[v] for v, n in logged.items()}
+        assert set(got) == set(logged) and all(low[v] <= got[v] <= logged[v] for v in got), (
+            f"collector {got}, access log {logged}, served by crashed children {crashed}: "
+            f"{dict(at_risk)}\n{stack.diagnostics()}")
+        if crashed:
+            print(f"\nmpm_event's stop race crashed children {crashed} (their requests "
+                  f"{dict(at_risk)}); collector {got}, access log {logged}")
         for vhost, s in stats.items():
             assert s["events_lost"] == 0, f"{vhost}: {s}"
-        assert_clean_error_log(apache, allowed=_EVENT_STOP_RACE)
+        assert_clean_error_log(apache, allowed=_EVENT_STOP_RACE, crashed=crashed)
         failed = False
     finally:
         load.stop()
