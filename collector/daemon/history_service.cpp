@@ -285,7 +285,8 @@ Result<json> stats_answer(HistoryStore& store, const HistoryJob& job)
 }
 
 // `rules` with a window: one row per vhost and rule, as memory's, most hits first. With a
-// rule, each row also has the window's top paths and targets of that rule.
+// rule, each row also has the window's top paths and targets of that rule, and its top
+// path × target pairs.
 Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
 {
     const Query& query = job.query;
@@ -326,6 +327,11 @@ Result<json> rules_answer(HistoryStore& store, const HistoryJob& job)
                 }
                 row["top_paths"] = top_rows_json(where->paths, std::nullopt);
                 row["top_targets"] = top_rows_json(where->targets, std::nullopt);
+                json pairs = json::array();
+                for (const PathTarget& p : where->pairs) {
+                    pairs.push_back({{"path", p.path}, {"target", p.target}, {"count", p.count}});
+                }
+                row["top_pairs"] = std::move(pairs);
                 if (where->counted_since_us) {
                     row["top_since"] = iso_time_s(*where->counted_since_us / k_us);
                 }

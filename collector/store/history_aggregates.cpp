@@ -8,6 +8,8 @@
 #include "util/utf8_cut.h"
 
 #include <algorithm>
+#include <map>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 
@@ -491,7 +493,8 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
         return fail(error);
     }
     std::unordered_map<std::string, std::uint64_t> paths;
-    std::unordered_map<std::int64_t, std::uint64_t> targets; // by string id
+    std::unordered_map<std::int64_t, std::uint64_t> targets;             // by string id
+    std::map<std::pair<std::string, std::int64_t>, std::uint64_t> pairs; // path, target id
     std::size_t hits = 0;
     std::int64_t oldest = 0;
     BlobFinding f;
@@ -502,14 +505,16 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
         }
         ++hits;
         oldest = row.integer(0);
-        ++paths[std::string(utf8_cut(row.text(1), k_max_top_key_bytes))];
+        std::string path(utf8_cut(row.text(1), k_max_top_key_bytes));
         std::string_view blob = row.blob(2);
         while (!blob.empty() && next_finding(blob, f)) {
             if (f.strings[BlobFinding::k_rule] == *rule_id &&
                 f.strings[BlobFinding::k_target] != 0) {
                 ++targets[f.strings[BlobFinding::k_target]];
+                ++pairs[{path, f.strings[BlobFinding::k_target]}];
             }
         }
+        ++paths[std::move(path)];
         return true;
     });
     if (!r) {
@@ -529,6 +534,21 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
         rank(
             *rows, limit, [](const TopRow& t) { return t.count; },
             [](const TopRow& t) -> const std::string& { return t.key; });
+    }
+    // Ranked by count, then by path and target.
+    for (const auto& [key, n] : pairs) {
+        auto text = m.text_of(key.second);
+        if (!text) {
+            return fail("history: string " + std::to_string(key.second) + " does not resolve");
+        }
+        out.pairs.push_back(PathTarget{key.first, std::move(*text), n});
+    }
+    std::sort(out.pairs.begin(), out.pairs.end(), [](const PathTarget& a, const PathTarget& b) {
+        return a.count != b.count ? a.count > b.count
+                                  : std::tie(a.path, a.target) < std::tie(b.path, b.target);
+    });
+    if (out.pairs.size() > limit * limit) {
+        out.pairs.resize(limit * limit);
     }
     return out;
 }

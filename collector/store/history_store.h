@@ -124,12 +124,24 @@ struct TopRow {
     bool operator==(const TopRow&) const = default;
 };
 
+// One request path and one matched variable, and the findings of a rule with both.
+struct PathTarget {
+    std::string path;
+    std::string target;
+    std::uint64_t count = 0;
+
+    bool operator==(const PathTarget&) const = default;
+};
+
 // Where one rule matched over a window (`rules` with a rule and a window from history):
 // the paths of its hits (events) and the targets of its findings, as memory's per-rule
-// lists count them.
+// lists count them, and which targets matched on which paths.
 struct RuleWhere {
     std::vector<TopRow> paths;   // per event with a finding of the rule
     std::vector<TopRow> targets; // per finding of the rule with a target
+    // Per finding of the rule with a target: its event's path and its target; the
+    // `limit` × `limit` most frequent pairs.
+    std::vector<PathTarget> pairs;
     // Set when more than `max_hits` hits lie in the window: the lists count the newest
     // `max_hits` of them, which begin at this time_us.
     std::optional<std::int64_t> counted_since_us;

@@ -55,8 +55,9 @@ export async function rule(main, route) {
 
   append(main, [
     el("h2", { id: "rule-where" }, `Where it matched (${span})`),
-    el("p", { class: "meta" }, "Requests per path and findings per target, counted apart for each vhost ",
-      "(the top 8 of each per vhost, not the path × target pairs), side by side."),
+    el("p", { class: "meta" }, "Per vhost: requests per path and findings per target (the top 8 of each)",
+      windowed ? ", and which targets matched on which paths (findings per path × target)." :
+        "; which targets matched on which paths is counted from history (modsec-observed --state-dir)."),
   ]);
   if (where.length === 0) append(main, el("p", { id: "rule-nohits" }, `This rule has not matched ${span}.`));
   for (const r of where.slice(0, MAX_VHOSTS)) append(main, whereMatched(id, r, windowLabel, span));
@@ -88,7 +89,38 @@ function whereMatched(id, r, windowLabel, span) {
     r.top_since ? el("p", { class: "meta top-since" }, `Paths and targets of the hits since ${r.top_since} (the newest ones).`) : null,
     el("div", { class: "pair" },
       list("paths", r.top_paths || [], "path"),
-      list("targets", r.top_targets || [], null)));
+      list("targets", r.top_targets || [], null)),
+    r.top_pairs ? pathsByTargets(id, r) : null);
+}
+
+const MATRIX_PATHS = 8;
+const MATRIX_TARGETS = 6;
+
+// The most frequent path × target pairs as a matrix: a row per path, a column per target
+// (the most findings among the pairs first), findings in the cells, empty where the pair
+// is not among them. Each path links to the rule's events on it.
+function pathsByTargets(id, r) {
+  const pairs = r.top_pairs;
+  const order = (key) => {
+    const totals = new Map();
+    for (const p of pairs) totals.set(p[key], (totals.get(p[key]) || 0) + p.count);
+    return [...totals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([k]) => k);
+  };
+  const paths = order("path").slice(0, MATRIX_PATHS);
+  const targets = order("target").slice(0, MATRIX_TARGETS);
+  const cell = new Map(pairs.map((p) => [p.path + "\u0000" + p.target, p.count]));
+  const shown = paths.reduce((t, path) =>
+    t + targets.reduce((u, target) => u + (cell.get(path + "\u0000" + target) || 0), 0), 0);
+  return el("div", { class: "rule-pairs-box" },
+    el("h3", {}, "Paths × targets"),
+    pairs.length === 0 ? el("p", {}, "No finding of this rule named a target.") : [
+      table([el("span", {}, "path \\ target"), ...targets.map((t) => el("span", { class: "value" }, t))],
+        paths.map((path) => el("tr", {},
+          el("td", { class: "value" }, link(path, ["events"], { vhost: r.vhost, rule: id, path })),
+          targets.map((target) => el("td", { class: "num" }, num(cell.get(path + "\u0000" + target)))))),
+        { class: "rule-pairs", "data-cells": shown }),
+      el("p", { class: "meta" }, `${num(shown)} findings in the ${paths.length} × ${targets.length} shown, `,
+        `of the ${pairs.length} most frequent pairs.`)]);
 }
 
 function exampleRow(id, e) {

@@ -137,17 +137,36 @@ async function checkRuleView(rule, vhost) {
     vhost: s.dataset.vhost,
     paths: [...s.querySelectorAll("table.rule-paths tbody tr")].map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
     targets: [...s.querySelectorAll("table.rule-targets tbody tr")].map((r) => [r.cells[0].textContent, r.cells[1].textContent]),
+    matrix: s.querySelector("table.rule-pairs") && {
+      targets: [...s.querySelectorAll("table.rule-pairs thead th")].slice(1).map((h) => h.textContent),
+      rows: [...s.querySelectorAll("table.rule-pairs tbody tr")].map((r) => [...r.cells].map((c) => c.textContent)),
+    },
   })));
   check(sections.length === windowed.rules.length, `${where}: ${sections.length} vhost sections, API ${windowed.rules.length}`);
   const heading = await page.$eval("#rule-where", (e) => e.textContent);
   check(heading.includes("in 24h"), `${where}: lists heading ${heading}`);
   const pairs = (list) => JSON.stringify(list.map((t) => [t.value, t.count.toLocaleString("en-US")]));
+  let matrixCells = 0;
   for (const r of windowed.rules) {
     check(Array.isArray(r.top_paths) && r.top_paths.length > 0, `${where} ${r.vhost}: no windowed top_paths in the API`);
     const s = sections.find((x) => x.vhost === r.vhost);
     if (!check(s !== undefined, `${where}: no section for ${r.vhost}`)) continue;
     check(JSON.stringify(s.paths) === pairs(r.top_paths), `${where} ${r.vhost}: paths ${JSON.stringify(s.paths)} != API ${pairs(r.top_paths)}`);
     check(JSON.stringify(s.targets) === pairs(r.top_targets), `${where} ${r.vhost}: targets ${JSON.stringify(s.targets)} != API ${pairs(r.top_targets)}`);
+    // Paths × targets: every cell is the API's pair count, or empty where it has no pair;
+    // the most frequent pair is on screen.
+    if (!check(Array.isArray(r.top_pairs) && r.top_pairs.length > 0 && s.matrix, `${where} ${r.vhost}: no paths × targets (API ${JSON.stringify(r.top_pairs)})`)) continue;
+    const api = new Map(r.top_pairs.map((p) => [JSON.stringify([p.path, p.target]), p.count.toLocaleString("en-US")]));
+    for (const [path, ...cells] of s.matrix.rows) {
+      cells.forEach((shown, i) => {
+        const want = api.get(JSON.stringify([path, s.matrix.targets[i]])) || "";
+        check(shown === want, `${where} ${r.vhost}: ${path} × ${s.matrix.targets[i]} shows "${shown}", API "${want}"`);
+        if (shown !== "") matrixCells++;
+      });
+    }
+    const first = r.top_pairs[0];
+    check(s.matrix.rows.some(([path]) => path === first.path) && s.matrix.targets.includes(first.target),
+      `${where} ${r.vhost}: the most frequent pair ${first.path} × ${first.target} is not shown`);
   }
   const ids = await page.$$eval("#rule-events tbody tr td:first-child a",
     (a) => a.map((x) => decodeURIComponent(x.getAttribute("href").split("/").pop().split("?")[0])));
@@ -156,6 +175,7 @@ async function checkRuleView(rule, vhost) {
   return {
     vhosts: sections.map((s) => s.vhost), hitsInWindow,
     paths: sections.flatMap((s) => s.paths.map(([v]) => v)), targets: sections.flatMap((s) => s.targets.map(([v]) => v)),
+    matrixCells, matrixTargets: sections.flatMap((s) => (s.matrix ? s.matrix.targets : [])),
   };
 }
 
@@ -274,6 +294,7 @@ async function walkEveryView() {
   const ruleAll = await checkRuleView(config.rule, "");
   facts.rule_vhosts = ruleAll.vhosts;
   facts.rule_hits_in_window = ruleAll.hitsInWindow;
+  facts.rule_pair_cells = ruleAll.matrixCells;
   await shot("rule");
   // An example event links to its detail, which lists the rule's finding.
   const example = await page.$eval("#rule-events tbody tr:first-child td:first-child a", (a) => a.getAttribute("href"));
@@ -291,6 +312,7 @@ async function walkEveryView() {
   facts.rule_hostile_target = hostile.targets.some((t) => config.xss_texts.some((x) => t.includes(x)));
   check(facts.rule_hostile_path, `no hostile path among ${hostile.paths}`);
   check(facts.rule_hostile_target, `no hostile target shown literally among ${hostile.targets}`);
+  facts.rule_hostile_pair_target = hostile.matrixTargets.some((t) => config.xss_texts.some((x) => t.includes(x)));
   // A rule whose matched data is the payload: the example events show it literally.
   const xssFinding = (await api(`/api/events?vhost=${encodeURIComponent(config.xss_vhost)}&limit=50`)).events
     .flatMap((e) => e.rules).find((f) => f.id && config.xss_texts.some((x) => (f.data || "").includes(x)));
@@ -638,7 +660,55 @@ async function topSince() {
   await shot("rule-top-since");
 }
 
-const modes = { overview_paging: overviewPaging, no_history: withoutHistory, top_since: topSince };
+// Vhost labels and source names that are payloads (a sensor's label, an import's label
+// and source): each view that names them shows them as text, equal to the payload.
+async function hostileNames() {
+  const sensor = config.sensor_vhost, imported = config.import_vhost, source = config.import_source;
+  await open("#/");
+  await page.waitForSelector(`#sources-section[data-ready="true"]`);
+  facts.overview_vhosts = await page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+  facts.overview_history_sources = await page.$$eval("#sources-history a", (a) => a.map((x) => x.textContent));
+  await xssNeverRan("overview");
+  await shot("hostile-names-overview");
+  // The links carry the names encoded: following them lands on the same name.
+  await page.click("#vhosts tbody tr td:first-child a");
+  await page.waitForSelector(`main[data-ready="true"]`);
+  facts.vhost_title = await page.$eval("h1 .name", (e) => e.textContent);
+  await page.waitForSelector("#timeseries canvas");
+  await xssNeverRan("vhost view");
+  await open(`#/rule/${config.rule}?window=24h`);
+  facts.rule_sections = (await page.$$eval("section.rule-vhost", (ss) => ss.map((x) => x.dataset.vhost))).sort();
+  check(await page.$$eval("section.rule-vhost h3 a", (a) => a.map((x) => x.textContent))
+    .then((t) => t.includes(sensor) && t.includes(imported)), "rule view: the labels are not shown as text");
+  await xssNeverRan("rule view");
+  await open("#/");
+  await page.waitForSelector(`#sources-section[data-ready="true"]`);
+  await page.click("#sources-history a");
+  await page.waitForSelector(`main[data-ready="true"]`);
+  facts.events_hash = await page.evaluate(() => location.hash);
+  facts.events_vhosts = await page.$$eval("#events tbody tr td:nth-child(2)", (c) => c.map((x) => x.textContent));
+  await xssNeverRan("events of the hostile source");
+  await page.click("#events tbody tr td:first-child a");
+  await page.waitForFunction(() => location.hash.startsWith("#/event/"));
+  await page.waitForSelector(`main[data-ready="true"]`);
+  const fields = await page.$$eval("#event-fields tr", (rs) => rs.map((r) => [r.cells[0].textContent, r.cells[1].textContent]));
+  facts.event_fields = Object.fromEntries(fields.filter(([k]) => k === "vhost" || k === "source"));
+  await xssNeverRan("event of the hostile source");
+  await shot("hostile-names-event");
+  await open("#/tuning?window=24h");
+  facts.tuning_vhosts = await page.$$eval("#readiness tbody tr td:first-child", (c) => c.map((x) => x.textContent));
+  await xssNeverRan("tuning");
+  await open(`#/tuning/${encodeURIComponent(sensor)}?window=24h`);
+  await xssNeverRan("tuning of the sensor's label");
+  await open("#/health");
+  await page.waitForSelector(`#sources-section[data-ready="true"]`);
+  const healthText = await page.$eval("#sources-section", (e) => e.textContent);
+  facts.health_has_sources = healthText.includes(source) && healthText.includes("module");
+  await xssNeverRan("health");
+}
+
+const modes = { overview_paging: overviewPaging, no_history: withoutHistory, top_since: topSince,
+  hostile_names: hostileNames };
 
 try {
   await (modes[config.mode] || walkEveryView)();

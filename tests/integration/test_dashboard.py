@@ -298,6 +298,9 @@ def test_every_view_in_chromium(stack):
     assert set(facts["rule_vhosts"]) == {SHOP, HOSTILE}
     assert facts["rule_hits_in_window"] == 8
     assert facts["rule_hostile_path"] and facts["rule_hostile_target"]
+    # Paths × targets: cells shown (each equal to the API's pair, checked in the browser),
+    # the hostile target among the matrix's column heads, as text.
+    assert facts["rule_pair_cells"] > 0 and facts["rule_hostile_pair_target"]
     for name in ("overview", "vhost", "events", "event", "rule", "rule-hostile", "live", "health"):
         assert (shots / f"{name}.png").stat().st_size > 0
 
@@ -383,29 +386,106 @@ def test_views_without_history(stack_factory):
             shutil.rmtree(state, ignore_errors=True)
 
 
+def wait_dashboard(port: int, collector: Collector) -> None:
+    """Until the collector's HTTP server answers (its start waits for the sockets only)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fetch(port, "/api/health")
+            return
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < deadline, collector.log_text()
+            time.sleep(0.2)
+
+
+def module_event_template() -> bytes:
+    """A CRS 3 module event (942100 on block.test), stamped now."""
+    template = (repo_root() / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json"
+                ).read_bytes().strip()
+    return template.replace(b'"time_us":1763739600123456',
+                            b'"time_us":%d' % int(time.time() * 1e6))
+
+
+# Names a sensor or an import chooses, each a payload: a vhost label sent by a sensor (here
+# in a module datagram), and an import's vhost label and source name.
+SENSOR_VHOST = IMG + ".sensor"
+IMPORT_VHOST = SCRIPT + ".import"
+IMPORT_SOURCE = "import:" + IMG
+
+
+def test_hostile_vhost_labels_and_source_names_are_text(binaries, tmp_path):
+    """Vhost labels and source names come from sensors and imports, not from this Apache:
+    a label and a source name that are payloads are shown as text on the Overview (vhosts
+    and sources), the Vhost, Rule, Events, Event, Tuning and Health views, and never run."""
+    state = short_temp_dir("msoit-n")
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli, extra_args=[
+        "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]).start()
+    ok = False
+    try:
+        wait_dashboard(port, collector)
+        stamped = module_event_template().replace(b'"vhost":"block.test"',
+                                                  b'"vhost":' + json.dumps(SENSOR_VHOST).encode())
+        head, tail = stamped.split(b'"unique_id":"aR9xAAAB"', 1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            for i in range(3):
+                s.sendto(head + b'"unique_id":"n%07d"' % i + tail, str(collector.event_socket))
+        # One v2 JSON audit-log entry of now, imported under the hostile label and source.
+        entry = json.loads((repo_root() / "tests/data/audit/v2_json_serial.log")
+                           .read_bytes().splitlines()[0])
+        entry["transaction"]["time"] = time.strftime("%d/%b/%Y:%H:%M:%S.000000 +0000",
+                                                     time.gmtime())
+        entry["transaction"]["transaction_id"] = "hostile-import-1"
+        log = tmp_path / "audit.log"
+        log.write_text(json.dumps(entry) + "\n")
+        imported = subprocess.run([str(binaries.cli), "--socket", str(collector.query_socket),
+                                   "import", "--json", "--vhost", IMPORT_VHOST,
+                                   "--source", IMPORT_SOURCE, str(log)],
+                                  capture_output=True, text=True, timeout=120)
+        assert imported.returncode == 0, imported.stderr
+        assert json.loads(imported.stdout)["imported"] == 1, imported.stdout
+        health = wait_api(port, "/api/health", lambda d: d["history"]["written"] >= 4)
+        assert health["history"]["written"] == 4, health["history"]
+        shots = build_dir() / "dashboard-screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        config = {"mode": "hostile_names", "url": f"http://127.0.0.1:{port}",
+                  "sensor_vhost": SENSOR_VHOST, "import_vhost": IMPORT_VHOST,
+                  "import_source": IMPORT_SOURCE, "rule": SQLI_RULE, "shots": str(shots),
+                  "chromium": CHROMIUM}
+        report = run_browser(config)
+        print(json.dumps(report["facts"], indent=1))
+        assert report["failures"] == [] and report["console_errors"] == [], report
+        facts = report["facts"]
+        # Each view named the hostile strings literally (text equal to the payload).
+        assert facts["overview_vhosts"] == [SENSOR_VHOST]
+        assert facts["overview_history_sources"] == [IMPORT_SOURCE]
+        assert facts["vhost_title"] == SENSOR_VHOST
+        assert facts["rule_sections"] == sorted([SENSOR_VHOST, IMPORT_VHOST])
+        assert facts["events_vhosts"] == [IMPORT_VHOST]
+        assert facts["event_fields"]["vhost"] == f"{IMPORT_VHOST}:{entry['transaction']['local_port']}"
+        assert facts["event_fields"]["source"] == IMPORT_SOURCE
+        assert SENSOR_VHOST in facts["tuning_vhosts"]
+        assert facts["health_has_sources"]
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(collector.dir, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)
+
+
 def test_rule_view_says_since_when_its_lists_count(binaries):
     """A rule with more than 100,000 hits in the window (module datagrams straight to the
     event socket, no Apache): history counts its paths and targets over the newest hits
     only, and the Rule view says since when, as the API's `top_since`."""
-    template = (repo_root() / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json"
-                ).read_bytes().strip()
-    stamped = template.replace(b'"time_us":1763739600123456',
-                               b'"time_us":%d' % int(time.time() * 1e6))
-    head, tail = stamped.split(b'"unique_id":"aR9xAAAB"', 1)
+    head, tail = module_event_template().split(b'"unique_id":"aR9xAAAB"', 1)
     state = short_temp_dir("msoit-t")
     port = free_port()
     collector = Collector(binaries.daemon, binaries.cli, extra_args=[
         "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]).start()
     ok = False
     try:
-        deadline = time.monotonic() + 60  # the start waits for the sockets, not the dashboard
-        while True:
-            try:
-                fetch(port, "/api/health")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, collector.log_text()
-                time.sleep(0.2)
+        wait_dashboard(port, collector)
         total, batch = 100_500, 10_000
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             for first in range(0, total, batch):

@@ -403,6 +403,10 @@ TEST_F(HistoryRuleWhere, CountsTheRulesHitsInTheWindow)
     // Ties by key: /a and /b 2 each; ARGS:id and ARGS:q 2 each.
     EXPECT_EQ(a->paths, (std::vector<TopRow>{{"/a", 2}, {"/b", 2}}));
     EXPECT_EQ(a->targets, (std::vector<TopRow>{{"ARGS:id", 2}, {"ARGS:q", 2}}));
+    // Per finding: /a had ARGS:q twice and ARGS:id once, /b ARGS:id once (and one finding
+    // without a target); ties by path, then target.
+    EXPECT_EQ(a->pairs, (std::vector<PathTarget>{
+                            {"/a", "ARGS:q", 2}, {"/a", "ARGS:id", 1}, {"/b", "ARGS:id", 1}}));
     EXPECT_FALSE(a->counted_since_us);
     auto all = where(std::nullopt);
     ASSERT_TRUE(all) << all.error();
@@ -420,11 +424,17 @@ TEST_F(HistoryRuleWhere, LimitsKeepTheFirstByCountThenKey)
     ASSERT_TRUE(one) << one.error();
     EXPECT_EQ(one->paths, (std::vector<TopRow>{{"/a", 2}}));
     EXPECT_EQ(one->targets, (std::vector<TopRow>{{"ARGS:id", 2}}));
+    EXPECT_EQ(one->pairs, (std::vector<PathTarget>{{"/a", "ARGS:q", 2}})); // 1 × 1
+    auto two = where("a", 2);
+    ASSERT_TRUE(two) << two.error();
+    EXPECT_EQ(two->pairs.size(), 3U); // up to 2 × 2
     // At most 3 hits read, newest first (50, 30, 20 s): the lists say from when.
     auto newest = where("a", 8, 3);
     ASSERT_TRUE(newest) << newest.error();
     EXPECT_EQ(newest->paths, (std::vector<TopRow>{{"/b", 2}, {"/a", 1}}));
     EXPECT_EQ(newest->targets, (std::vector<TopRow>{{"ARGS:id", 2}, {"ARGS:q", 1}}));
+    EXPECT_EQ(newest->pairs, (std::vector<PathTarget>{
+                                 {"/a", "ARGS:id", 1}, {"/a", "ARGS:q", 1}, {"/b", "ARGS:id", 1}}));
     EXPECT_EQ(newest->counted_since_us, k_t0 + 20 * k_s);
     // Exactly max_hits hits in the window: all counted, nothing cut.
     auto exact = where("a", 8, 4);
