@@ -12,6 +12,7 @@ browser (methods, headers, the loopback rule) are checked here directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -308,11 +309,7 @@ def test_every_view_in_chromium(stack):
 def test_overview_pages_a_thousand_vhosts(binaries):
     """1,000 vhosts (counter reports sent straight to the event socket, no Apache): the
     overview shows 50 a page, pages without repeats, and sorts across every page."""
-    port = free_port()
-    collector = Collector(binaries.daemon, binaries.cli,
-                          extra_args=["--http-listen", f"127.0.0.1:{port}"]).start()
-    ok = False
-    try:
+    with dashboard_collector(binaries, history=False) as (collector, port):
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             for i in range(1000):
                 report = {"v": 1, "type": "counters", "vhost": f"site{i:04}.test", "port": 80,
@@ -336,11 +333,6 @@ def test_overview_pages_a_thousand_vhosts(binaries):
         assert report["facts"]["spark_canvases"] == 50
         assert report["facts"]["spark_requests"] == 1
         assert report["facts"]["spark_vhosts"] == 50
-        ok = True
-    finally:
-        collector.stop()
-        if ok:
-            shutil.rmtree(collector.dir, ignore_errors=True)
 
 
 def test_views_without_history(stack_factory):
@@ -386,16 +378,34 @@ def test_views_without_history(stack_factory):
             shutil.rmtree(state, ignore_errors=True)
 
 
-def wait_dashboard(port: int, collector: Collector) -> None:
-    """Until the collector's HTTP server answers (its start waits for the sockets only)."""
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            fetch(port, "/api/health")
-            return
-        except (urllib.error.URLError, ConnectionError):
-            assert time.monotonic() < deadline, collector.log_text()
-            time.sleep(0.2)
+@contextlib.contextmanager
+def dashboard_collector(binaries, history: bool = True):
+    """A collector alone (no Apache) serving the dashboard, with history in a state dir of
+    its own unless `history` is False: (collector, HTTP port) once the dashboard answers
+    (its start waits for the sockets only). Its files are removed when the test passed."""
+    state = short_temp_dir("msoit-d") if history else None
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli, extra_args=[
+        *(["--state-dir", str(state)] if state else []),
+        "--http-listen", f"127.0.0.1:{port}"]).start()
+    ok = False
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                fetch(port, "/api/health")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, collector.log_text()
+                time.sleep(0.2)
+        yield collector, port
+        ok = True
+    finally:
+        collector.stop()
+        if ok:
+            shutil.rmtree(collector.dir, ignore_errors=True)
+            if state:
+                shutil.rmtree(state, ignore_errors=True)
 
 
 def module_event_template() -> bytes:
@@ -417,13 +427,7 @@ def test_hostile_vhost_labels_and_source_names_are_text(binaries, tmp_path):
     """Vhost labels and source names come from sensors and imports, not from this Apache:
     a label and a source name that are payloads are shown as text on the Overview (vhosts
     and sources), the Vhost, Rule, Events, Event, Tuning and Health views, and never run."""
-    state = short_temp_dir("msoit-n")
-    port = free_port()
-    collector = Collector(binaries.daemon, binaries.cli, extra_args=[
-        "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]).start()
-    ok = False
-    try:
-        wait_dashboard(port, collector)
+    with dashboard_collector(binaries) as (collector, port):
         stamped = module_event_template().replace(b'"vhost":"block.test"',
                                                   b'"vhost":' + json.dumps(SENSOR_VHOST).encode())
         head, tail = stamped.split(b'"unique_id":"aR9xAAAB"', 1)
@@ -466,12 +470,6 @@ def test_hostile_vhost_labels_and_source_names_are_text(binaries, tmp_path):
         assert facts["event_fields"]["source"] == IMPORT_SOURCE
         assert SENSOR_VHOST in facts["tuning_vhosts"]
         assert facts["health_has_sources"]
-        ok = True
-    finally:
-        collector.stop()
-        if ok:
-            shutil.rmtree(collector.dir, ignore_errors=True)
-            shutil.rmtree(state, ignore_errors=True)
 
 
 def test_rule_view_says_since_when_its_lists_count(binaries):
@@ -479,13 +477,7 @@ def test_rule_view_says_since_when_its_lists_count(binaries):
     event socket, no Apache): history counts its paths and targets over the newest hits
     only, and the Rule view says since when, as the API's `top_since`."""
     head, tail = module_event_template().split(b'"unique_id":"aR9xAAAB"', 1)
-    state = short_temp_dir("msoit-t")
-    port = free_port()
-    collector = Collector(binaries.daemon, binaries.cli, extra_args=[
-        "--state-dir", str(state), "--http-listen", f"127.0.0.1:{port}"]).start()
-    ok = False
-    try:
-        wait_dashboard(port, collector)
+    with dashboard_collector(binaries) as (collector, port):
         total, batch = 100_500, 10_000
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             for first in range(0, total, batch):
@@ -509,12 +501,6 @@ def test_rule_view_says_since_when_its_lists_count(binaries):
         assert facts["notes"] == [f"Paths and targets of the hits since {facts['api_top_since']} "
                                   "(the newest ones)."]
         assert facts["paths"] == 1
-        ok = True
-    finally:
-        collector.stop()
-        if ok:
-            shutil.rmtree(collector.dir, ignore_errors=True)
-            shutil.rmtree(state, ignore_errors=True)
 
 
 def test_users_file_and_tls_guard_every_path(binaries):

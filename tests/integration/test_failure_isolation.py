@@ -269,14 +269,18 @@ def access_log_counts(apache: ApacheSandbox) -> dict[str, int]:
 def crashed_children(apache: ApacheSandbox) -> list[int]:
     """Children that died of a signal; each must be mpm_event's stop race
     (_EVENT_STOP_CRASH), told by the backtrace of the crashing thread in its core
-    (`crash_cores=True`), or the test fails here."""
+    (`crash_cores=True`), or the test fails here. Two children crashing in the same stop
+    (once in 36 stops under four CPU hogs) leave one core when the kernel
+    names every core `core` (core_pattern `core` without core_uses_pid, as here and in
+    CI): the last one written is checked and the others, crashed by the same signal at
+    the same moment, are taken as the same race."""
     died = [(int(m.group(1)), m.group(2)) for l in apache.error_log_lines()
             if (m := _CHILD_SIGNALLED.search(l))]
     if not died:
         return []
     cores = sorted(apache.cores_dir.glob("core*"))
     pattern = Path("/proc/sys/kernel/core_pattern").read_text().strip()
-    assert len(cores) >= len(died), (
+    assert cores and {sig for _, sig in died} == {"Segmentation fault"}, (
         f"children died {died}, {len(cores)} cores in {apache.cores_dir} (kernel "
         f"core_pattern {pattern!r}): whose crash it was cannot be told")
     for core in cores:
