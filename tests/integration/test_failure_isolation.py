@@ -77,10 +77,11 @@ _CHILD_SIGNALLED = re.compile(r"AH0005[12]: child pid (\d+) exit signal (.+?) \(
 # mpm_event's other `-k stop` race, a crash: on SIGTERM the child's main thread runs
 # signal_threads(ST_UNGRACEFUL) -> close_worker_sockets(), which reads each busy worker's
 # connection socket (apr_os_sock_get) while that worker may be ending the connection and
-# destroying its pool, the socket with it. Seen in 1 of 40 stops with two CPU hogs beside
-# (2026-12-04): the crashing thread in apr_os_sock_get called from mod_mpm_event.so, a
-# worker in apr_allocator_destroy, our flusher idle in its condition wait. Only a crash
-# whose core shows exactly this is Apache's; any other crash fails the test.
+# destroying its pool, the socket with it. Seen in 7 of 200 stops with four CPU hogs
+# beside (2026-12-04; none in 97 with two, twice in CI): the crashing thread in
+# apr_os_sock_get called from mod_mpm_event.so, a worker in apr_allocator_destroy, our
+# flusher idle in its condition wait. Only a crash whose core shows exactly this is
+# Apache's; any other crash fails the test.
 _EVENT_STOP_CRASH = re.compile(r"#0 .* in apr_os_sock_get \(\) from \S*libapr-1\.so[^\n]*\n"
                                r"#1 .* in \?\? \(\) from \S*mod_mpm_event\.so")
 
@@ -270,7 +271,7 @@ def crashed_children(apache: ApacheSandbox) -> list[int]:
     """Children that died of a signal; each must be mpm_event's stop race
     (_EVENT_STOP_CRASH), told by the backtrace of the crashing thread in its core
     (`crash_cores=True`), or the test fails here. Two children crashing in the same stop
-    (once in 36 stops under four CPU hogs) leave one core when the kernel
+    (once in 200 stops under four CPU hogs) leave one core when the kernel
     names every core `core` (core_pattern `core` without core_uses_pid, as here and in
     CI): the last one written is checked and the others, crashed by the same signal at
     the same moment, are taken as the same race."""
