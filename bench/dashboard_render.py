@@ -13,7 +13,13 @@ the start). Debian's chromium, driven by playwright-core from tests/browser/node
 times navigation to the view being ready (`main[data-ready="true"]`: every request
 answered and every plot drawn).
 
-    bench/dashboard_render.py [--build build] [--runs 5] [--chromium /usr/bin/chromium]
+With `--history N` the collector keeps history as well, seeded with N flagged events of
+the same vhost spread evenly over the last 30 days (imported over the query socket's
+`import` stream, so they keep their times): the window's counts, rules and lists then
+come from the store, as on a collector that has run for a month.
+
+    bench/dashboard_render.py [--build build] [--runs 5] [--history N]
+                              [--chromium /usr/bin/chromium]
 
 Prints each run as a JSON line, then the median per window (docs/BENCHMARKS.md).
 """
@@ -65,8 +71,36 @@ await browser.close();
 def collector(daemon: Path, tmp: Path, extra: list[str]) -> subprocess.Popen:
     return subprocess.Popen([str(daemon), "--event-socket", str(tmp / "ev.sock"),
                              "--query-socket", str(tmp / "q.sock"), "--state-dir",
-                             str(tmp / "state"), "--no-history", *extra],
+                             str(tmp / "state"), *extra],
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "ab"))
+
+
+def seed_history(tmp: Path, events: int, now: int) -> dict:
+    """Imports `events` copies of EVENT spread over the last 30 days; what the syncs'
+    answers counted (docs/protocol.md, `import`)."""
+    template = json.loads(EVENT)
+    template["engine_mode"] = "detection_only"
+    span_us = (30 * 86400 - 3600) * 1_000_000
+    start_us = now * 1_000_000 - span_us
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(tmp / "q.sock"))
+        reader = s.makefile("rb")
+        s.sendall(b'{"cmd": "import", "source": "import:bench"}\n')
+        answer = json.loads(reader.readline())
+        if not answer.get("ok"):
+            raise SystemExit(f"import refused: {answer}")
+        batch, counted = [], {"inserted": 0, "duplicates": 0, "lost": 0, "malformed": 0}
+        for i in range(events):
+            template["time_us"] = start_us + span_us * i // max(1, events)
+            template["unique_id"] = f"h{i:09d}"
+            batch.append(json.dumps(template, separators=(",", ":")).encode())
+            if len(batch) == 10_000 or i == events - 1:
+                s.sendall(b"\n".join(batch) + b'\n{"cmd": "sync"}\n')
+                answer = json.loads(reader.readline())
+                for key in counted:
+                    counted[key] += answer.get(key, 0)
+                batch = []
+        return counted
 
 
 def wait_for(what, timeout: float = 30) -> None:
@@ -98,17 +132,38 @@ def thirty_days(doc: dict, now: int) -> int:
     return len(v["hours"]) + len(v["minutes"])
 
 
+def view_answers(port: int, window_s: int) -> list[dict]:
+    """The API requests the Vhost view makes for `window_s` (views.js), each with its
+    answer's size in bytes and where it came from (`from`: memory or history)."""
+    resolution = "hour" if window_s > 86400 else "minute"
+    paths = [f"timeseries?vhost={VHOST}&window={window_s}&resolution={resolution}",
+             f"stats?vhost={VHOST}&window={window_s}&rules_limit=20",
+             f"stats?vhost={VHOST}&rules_limit=1&score_levels=true"]
+    paths += [f"top?list={k}&vhost={VHOST}&window={window_s}&limit=10&max_age=10"
+              for k in ("clients", "paths", "agents", "targets")]
+    out = []
+    for path in paths:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/{path}", timeout=120) as r:
+            body = r.read()
+        out.append({"request": path, "bytes": len(body), "from": json.loads(body).get("from")})
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--events", type=int, default=200)
+    ap.add_argument("--history", type=int, default=0, metavar="N",
+                    help="keep history, seeded with N events over 30 days (default: none, "
+                         "--no-history)")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     args = ap.parse_args()
     daemon = Path(args.build) / "collector" / "modsec-observed"
     cli = Path(args.build) / "collector" / "modsec-observe"
     tmp = Path(tempfile.mkdtemp(prefix="msodr"))
-    proc = collector(daemon, tmp, [])
+    keep = [] if args.history else ["--no-history"]
+    proc = collector(daemon, tmp, keep)
     try:
         wait_for(lambda: (tmp / "ev.sock").exists())
         head, tail = EVENT.split(b'"unique_id":"aR9xAAAB"', 1)
@@ -123,7 +178,7 @@ def main() -> int:
         points = thirty_days(doc, int(time.time()))
         state.write_text(json.dumps(doc))
         port = free_port()
-        proc = collector(daemon, tmp, ["--http-listen", f"127.0.0.1:{port}"])
+        proc = collector(daemon, tmp, keep + ["--http-listen", f"127.0.0.1:{port}"])
 
         def listening() -> bool:
             try:
@@ -133,6 +188,13 @@ def main() -> int:
                 return False
 
         wait_for(listening)
+        seeded = {}
+        if args.history:
+            started = time.monotonic()
+            seeded = seed_history(tmp, args.history, int(time.time()))
+            seeded["import_s"] = round(time.monotonic() - started, 1)
+            stored = health(cli, tmp).get("history", {})
+            print(json.dumps({"seeded": seeded, "history_written": stored.get("written")}))
         # The snapshot loaded (a refused one would be set aside and the view empty).
         url = (f"http://127.0.0.1:{port}/api/timeseries?vhost={VHOST}&window=2592000"
                "&resolution=hour")
@@ -150,7 +212,11 @@ def main() -> int:
         results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
         for r in results:
             print(json.dumps(r))
-        summary = {"series_points": points, "hour_points_answered": loaded, "runs": args.runs}
+        for window_s in (30 * 86400, 86400):
+            for answer in view_answers(port, window_s):
+                print(json.dumps(answer))
+        summary = {"series_points": points, "hour_points_answered": loaded, "runs": args.runs,
+                   "history_events": args.history}
         for window in ("30d", "24h"):
             ms = [r["first_render_ms"] for r in results if r["window"] == window]
             summary[f"median_ms_{window}"] = round(statistics.median(ms))
