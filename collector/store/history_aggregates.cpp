@@ -523,12 +523,14 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
     for (auto& [path, n] : paths) {
         out.paths.push_back(TopRow{path, n});
     }
+    std::unordered_map<std::int64_t, std::string> target_texts; // every pair's target too
     for (const auto& [id, n] : targets) {
         auto text = m.text_of(id);
         if (!text) {
             return fail("history: string " + std::to_string(id) + " does not resolve");
         }
-        out.targets.push_back(TopRow{std::move(*text), n});
+        out.targets.push_back(TopRow{*text, n});
+        target_texts.emplace(id, std::move(*text));
     }
     for (std::vector<TopRow>* rows : {&out.paths, &out.targets}) {
         rank(
@@ -536,12 +538,13 @@ Result<RuleWhere> HistoryStore::rule_where(const std::string& rule,
             [](const TopRow& t) -> const std::string& { return t.key; });
     }
     // Ranked by count, then by path and target.
+    out.pairs.reserve(pairs.size());
     for (const auto& [key, n] : pairs) {
-        auto text = m.text_of(key.second);
-        if (!text) {
-            return fail("history: string " + std::to_string(key.second) + " does not resolve");
+        const auto text = target_texts.find(key.second);
+        if (text == target_texts.end()) {
+            return fail("history: target " + std::to_string(key.second) + " not counted");
         }
-        out.pairs.push_back(PathTarget{key.first, std::move(*text), n});
+        out.pairs.push_back(PathTarget{key.first, text->second, n});
     }
     std::sort(out.pairs.begin(), out.pairs.end(), [](const PathTarget& a, const PathTarget& b) {
         return a.count != b.count ? a.count > b.count
