@@ -7,7 +7,9 @@
 #include "mso_spool.h"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -276,8 +278,19 @@ void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept
         apr_thread_mutex_create(&g_sender.mutex, APR_THREAD_MUTEX_DEFAULT, child_pool);
     if (rv == APR_SUCCESS)
         rv = apr_thread_cond_create(&g_sender.wake, child_pool);
-    if (rv == APR_SUCCESS)
+    if (rv == APR_SUCCESS) {
+        // The flusher starts with every signal blocked (a new thread inherits the mask of
+        // the one creating it), so a signal sent to the child reaches one of Apache's own
+        // threads. mpm_prefork runs child_init with signals open: its SIGTERM handler
+        // (destroy the child's pool, exit) or a re-raised SIGSEGV could otherwise run on
+        // the flusher while the request thread goes on.
+        sigset_t all, before;
+        sigfillset(&all);
+        const bool masked = pthread_sigmask(SIG_SETMASK, &all, &before) == 0;
         rv = apr_thread_create(&g_sender.thread, nullptr, flusher, nullptr, child_pool);
+        if (masked)
+            pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    }
     if (rv != APR_SUCCESS) {
         g_sender.thread = nullptr;
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, main_server,

@@ -52,6 +52,17 @@ std::string top_entries(const json& entries)
     return out.empty() ? "-" : out;
 }
 
+// "path × target (count), ..." of a `top_pairs` list.
+std::string pair_entries(const json& entries)
+{
+    std::string out;
+    for (const json& e : entries) {
+        out += (out.empty() ? "" : ", ") + field(e, "path") + " \u00d7 " + field(e, "target") +
+               " (" + field(e, "count") + ")";
+    }
+    return out.empty() ? "-" : out;
+}
+
 } // namespace
 
 std::string format_vhosts(const json& answer)
@@ -88,10 +99,24 @@ std::string format_rules(const json& answer)
     std::string out;
     for (const json& r : rules) {
         const std::string source = sources ? field(r, "source") + "  " : std::string();
-        if (from_history) { // the window's hits and last seen only (docs/protocol.md)
+        if (from_history) { // the window's hits and last seen (docs/protocol.md)
             out += source + field(r, "vhost") + "  " + field(r, "id") + "  " +
                    fit_width(field(r, "msg"), 80) + "\n  hits " + field(r, "hits") +
                    ", last seen " + field(r, "last_seen") + "\n";
+            // With a rule: where it matched in the window.
+            for (const auto& [key, label] : {std::pair{"top_paths", "  top paths:   "},
+                                             {"top_targets", "  top targets: "},
+                                             {"top_pairs", "  top pairs:   "}}) {
+                const auto it = r.find(key);
+                if (it != r.end()) {
+                    const std::string entries =
+                        std::string_view(key) == "top_pairs" ? pair_entries(*it) : top_entries(*it);
+                    out += label + fit_width(entries, 90) + "\n";
+                }
+            }
+            if (r.contains("top_since")) {
+                out += "  (lists of the hits since " + field(r, "top_since") + ")\n";
+            }
             continue;
         }
         out += source + field(r, "vhost") + "  " + field(r, "id") + "  " + field(r, "severity") +

@@ -8,6 +8,7 @@
 //   node dashboard.mjs CONFIG_JSON
 //   CONFIG: {"url", "apache_port", "vhost", "xss_vhost", "xss_texts": [...],
 //            "rule", "tuned_vhost", "shots": DIR, "chromium": PATH}
+import { execFileSync } from "node:child_process";
 import http from "node:http";
 import { chromium } from "playwright-core";
 
@@ -705,6 +706,17 @@ async function hostileNames() {
   const healthText = await page.$eval("#sources-section", (e) => e.textContent);
   facts.health_has_sources = healthText.includes(source) && healthText.includes("module");
   await xssNeverRan("health");
+  // Live: a datagram of the sensor's label whose path is a payload as well (the module
+  // sends the path as the request line had it), sent once the stream is open.
+  await open("#/live");
+  await page.waitForFunction(() => document.getElementById("status").textContent === "live");
+  execFileSync("/usr/bin/python3", ["-c", "import socket, sys\n" +
+    "socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(sys.argv[2].encode(), sys.argv[1])",
+    config.event_socket, config.live_datagram]);
+  await page.waitForSelector("#live tbody tr");
+  facts.live_row = await page.$eval("#live tbody tr", (r) => [...r.cells].map((c) => c.textContent));
+  await xssNeverRan("live");
+  await shot("hostile-names-live");
 }
 
 const modes = { overview_paging: overviewPaging, no_history: withoutHistory, top_since: topSince,

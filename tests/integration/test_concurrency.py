@@ -202,5 +202,7 @@ def _run(stack: Stack, mpm: str, spool: Path) -> None:
     want = {v: (c, c) for v, c in per_vhost.items()}
     assert got == want, f"per vhost (requests, events): collector {got}, access log {want}"
     # A full queue is reported by the children, and each such event went to the spool.
-    bad = [l for l in apache.unexpected_log_lines() if not _SPOOL_WARNING.search(l)]
+    # Apache was stopped with its children busy: its own stop crashes are told apart.
+    bad = [l for l in apache.unexpected_log_lines(stop_crashes_ok=True)
+           if not _SPOOL_WARNING.search(l)]
     assert not bad, "unexpected error-log lines:\n" + "\n".join(bad[:10])

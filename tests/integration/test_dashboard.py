@@ -426,7 +426,8 @@ IMPORT_SOURCE = "import:" + IMG
 def test_hostile_vhost_labels_and_source_names_are_text(binaries, tmp_path):
     """Vhost labels and source names come from sensors and imports, not from this Apache:
     a label and a source name that are payloads are shown as text on the Overview (vhosts
-    and sources), the Vhost, Rule, Events, Event, Tuning and Health views, and never run."""
+    and sources), the Vhost, Rule, Events, Event, Tuning, Health and Live views (with a
+    path that is a payload too), and never run."""
     with dashboard_collector(binaries) as (collector, port):
         stamped = module_event_template().replace(b'"vhost":"block.test"',
                                                   b'"vhost":' + json.dumps(SENSOR_VHOST).encode())
@@ -452,9 +453,12 @@ def test_hostile_vhost_labels_and_source_names_are_text(binaries, tmp_path):
         assert health["history"]["written"] == 4, health["history"]
         shots = build_dir() / "dashboard-screenshots"
         shots.mkdir(parents=True, exist_ok=True)
+        live = (head + b'"unique_id":"nlive"' + tail).replace(
+            b'"path":"/"', b'"path":' + json.dumps("/live" + IMG).encode())
         config = {"mode": "hostile_names", "url": f"http://127.0.0.1:{port}",
                   "sensor_vhost": SENSOR_VHOST, "import_vhost": IMPORT_VHOST,
                   "import_source": IMPORT_SOURCE, "rule": SQLI_RULE, "shots": str(shots),
+                  "event_socket": str(collector.event_socket), "live_datagram": live.decode(),
                   "chromium": CHROMIUM}
         report = run_browser(config)
         print(json.dumps(report["facts"], indent=1))
@@ -470,6 +474,9 @@ def test_hostile_vhost_labels_and_source_names_are_text(binaries, tmp_path):
         assert facts["event_fields"]["source"] == IMPORT_SOURCE
         assert SENSOR_VHOST in facts["tuning_vhosts"]
         assert facts["health_has_sources"]
+        # Live: the label and the path, as text.
+        assert facts["live_row"][1] == SENSOR_VHOST
+        assert facts["live_row"][3].startswith("GET /live" + IMG + "?")
 
 
 def test_rule_view_says_since_when_its_lists_count(binaries):

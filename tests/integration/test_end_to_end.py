@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from conftest import crs_params
-from sandbox import FLUSH_MS, Stack, VirtualHost, short_temp_dir, stop_stack
+from sandbox import FLUSH_MS, Stack, VirtualHost, short_temp_dir, stop_stack, stop_stack_checked
 
 q = urllib.parse.quote
 
@@ -169,7 +169,7 @@ def send(stack: Stack, r: Req) -> int:
 
 
 CONFIGS = [pytest.param(("3", "event"), id="crs3-event"),
-           *[pytest.param((p.values[0], "event"), marks=p.marks, id=f"crs4-event")
+           *[pytest.param((p.values[0], "event"), marks=p.marks, id="crs4-event")
              for p in crs_params("4")],
            pytest.param(("3", "prefork"), id="crs3-prefork")]
 
@@ -188,11 +188,8 @@ def run(request, stack_factory) -> Run:
         stats = stack.wait_requests(dict(exp.requests))
         yield Run(crs, mpm, stack, plan, statuses, stats, exp)
     finally:
-        apache = stack.apache
-        before_stop = apache.error_log_size()
-        stop_stack(stack, keep=request.session.testsfailed > failed_before)
-    # Lines logged while stopping (e.g. a failed final flush) count too.
-    bad = apache.unexpected_log_lines(before_stop)
+        # Lines logged while stopping (e.g. a failed final flush) count too.
+        bad = stop_stack_checked(stack, keep=request.session.testsfailed > failed_before)
     assert not bad, ("unexpected error-log lines while stopping Apache "
                      f"(CRS {crs}, mpm_{mpm}):\n" + "\n".join(bad))
 

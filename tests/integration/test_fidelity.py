@@ -43,7 +43,7 @@ import pytest
 import corpus
 from corpus import AuditMessage
 from conftest import crs_params
-from sandbox import Stack, VirtualHost, stop_stack
+from sandbox import Stack, VirtualHost, stop_stack_checked
 
 VHOSTS = [
     VirtualHost("on.test", "On", files=corpus.LEAK_FILES,
@@ -198,10 +198,7 @@ def run(request, stack_factory) -> Run:
         reqs, stray = collect(stack, len(jobs))
         yield Run(crs, pl, stack, reqs, stray, len(jobs))
     finally:
-        apache = stack.apache
-        before_stop = apache.error_log_size()
-        stop_stack(stack, keep=request.session.testsfailed > failed_before)
-    bad = apache.unexpected_log_lines(before_stop)
+        bad = stop_stack_checked(stack, keep=request.session.testsfailed > failed_before)
     assert not bad, "unexpected error-log lines while stopping:\n" + "\n".join(bad)
 
 

@@ -154,6 +154,9 @@ const char* const k_keys[] = {
     "last_seen",
     "top_paths",
     "top_targets",
+    "top_pairs",
+    "top_since",
+    "target",
     "value",
     "count",
     "error",
@@ -190,7 +193,8 @@ json poisoned(const json& v)
 {
     const json entry = flat(v);
     json nested = entry;
-    for (const char* key : {"rules", "top_paths", "top_targets", "points", "top_clients"}) {
+    for (const char* key :
+         {"rules", "top_paths", "top_targets", "top_pairs", "points", "top_clients"}) {
         nested[key] = json::array({entry, v, json::object()});
     }
     nested["status"] = json{{"200", v}, {"\x1b[2J", v}};
@@ -354,6 +358,15 @@ TEST(Formatters, PartialAnswers)
          R"({"from":"history","rules":[{"vhost":"a","id":"942100","hits":3,)"
          R"("last_seen":"2025-11-21T15:40:00Z"}]})",
          {"a  942100  -\n  hits 3, last seen 2025-11-21T15:40:00Z\n"}},
+        {"rules: from history, with a rule",
+         mso::format_rules,
+         R"({"from":"history","rules":[{"vhost":"a","id":"942100","hits":3,)"
+         R"("top_paths":[{"value":"/a","count":3}],"top_targets":[{"value":"ARGS:q","count":4}],)"
+         R"("top_pairs":[{"path":"/a","target":"ARGS:q","count":4},{}],)"
+         R"("top_since":"2025-11-21T15:00:00Z"}]})",
+         {"  top paths:   /a (3)\n", "  top targets: ARGS:q (4)\n",
+          "  top pairs:   /a \u00d7 ARGS:q (4), - \u00d7 - (-)\n",
+          "(lists of the hits since 2025-11-21T15:00:00Z)"}},
         {"top: nothing", mso::format_top, R"({"top":null})", {"nothing counted yet\n"}},
         {"top: from history",
          mso::format_top,

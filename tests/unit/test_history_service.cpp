@@ -412,6 +412,8 @@ TEST_F(HistoryAnswers, RulesOverALongWindow)
     json with_lists = row("941100", "message 27", 3, 27);
     with_lists["top_paths"] = json::parse(R"([{"value":"/cart/checkout","count":3,"error":0}])");
     with_lists["top_targets"] = json::parse(R"([{"value":"ARGS:id","count":3,"error":0}])");
+    with_lists["top_pairs"] =
+        json::parse(R"([{"path":"/cart/checkout","target":"ARGS:id","count":3}])");
     EXPECT_EQ(part["rules"], json::array({with_lists}));
     // 949110's findings have no target; imported events only, with a source.
     const json score = ask(R"({"cmd":"rules","rule":"949110","source":"import:old",)"
