@@ -20,7 +20,6 @@ import json
 import os
 import pwd
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -388,10 +387,12 @@ DirectoryIndex index.html
                                    f"{check.stdout}{check.stderr}")
             with open(self.stderr_log, "ab") as err:
                 self.proc = subprocess.Popen(
-                    [str(APACHE_BIN), "-f", str(self.conf_path), "-DFOREGROUND"],
+                    # No core size limit for its crashing children (a shell that
+                    # execs Apache, so the pid is Apache's; no preexec_fn with threads).
+                    ["/bin/sh", "-c", 'ulimit -c unlimited && exec "$0" "$@"',
+                     str(APACHE_BIN), "-f", str(self.conf_path), "-DFOREGROUND"],
                     stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                    start_new_session=True,
-                    preexec_fn=_unlimited_cores)
+                    start_new_session=True)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
@@ -766,10 +767,6 @@ KNOWN_STOP_CRASHES = {
 def known_stop_crash(backtrace: str) -> str | None:
     """The name of the KNOWN_STOP_CRASHES entry `backtrace` shows, or None."""
     return next((name for name, p in KNOWN_STOP_CRASHES.items() if p.search(backtrace)), None)
-
-
-def _unlimited_cores() -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
 
 
 def start_stack(*, module: Path, daemon: Path, cli: Path, snippet: Path | None, crs: str = "3",
