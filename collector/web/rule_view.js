@@ -4,7 +4,7 @@
 // with `rule` and `events` with `rule` (docs/protocol.md); every value from requests is
 // text (dom.js).
 import { append, el, link, num, table } from "./dom.js";
-import { WINDOWS, api, card, keepsHistory, seriesGrid, verdictOf, windowPicker } from "./views.js";
+import { WINDOWS, api, card, keepsHistory, recordPlotted, seriesGrid, verdictOf, windowPicker } from "./views.js";
 
 const EXAMPLES = 20;
 const MAX_VHOSTS = 20;
@@ -150,10 +150,12 @@ function mergePoints(series) {
 }
 
 function drawHits(target, points, windowS, resolution) {
+  const data = seriesGrid(points, windowS, resolution, ["rule_hits"]);
+  recordPlotted(target, data);
   // eslint-disable-next-line no-undef
   new uPlot({
     width: Math.max(400, target.clientWidth || 900), height: 220,
     series: [{}, { label: "hits", stroke: "#c0392b", fill: "rgba(192,57,43,0.15)", width: 1.5 }],
     axes: [{}, { size: 60 }],
-  }, seriesGrid(points, windowS, resolution, ["rule_hits"]), target);
+  }, data, target);
 }

@@ -243,8 +243,16 @@ async function sparklines(cells, stopped) {
   }
 }
 
+// Records on the plot's element what it was given (data-points: the x values;
+// data-sums: each series' sum), for the browser test to hold against the API's answer.
+export function recordPlotted(target, data) {
+  target.dataset.points = String(data[0].length);
+  target.dataset.sums = data.slice(1).map((c) => c.reduce((a, b) => a + (b || 0), 0)).join(",");
+}
+
 function drawSparkline(target, points) {
   const data = seriesGrid(points, 3600, "minute", ["requests", "flagged"]);
+  recordPlotted(target, data);
   // eslint-disable-next-line no-undef
   new uPlot({
     width: 120, height: 28,
@@ -347,9 +355,7 @@ export function seriesGrid(points, windowS, resolution, fields) {
 
 function drawSeries(target, points, windowS, resolution) {
   const data = seriesGrid(points, windowS, resolution, ["requests", "flagged", "intercepted", "would_block"]);
-  // What was plotted, for the browser test to hold against the API's answer.
-  target.dataset.points = String(data[0].length);
-  target.dataset.sums = data.slice(1).map((c) => c.reduce((a, b) => a + b, 0)).join(",");
+  recordPlotted(target, data);
   const width = Math.max(400, target.clientWidth || 900);
   // eslint-disable-next-line no-undef
   new uPlot({
@@ -392,6 +398,8 @@ function drawScores(target, scores, height = 220) {
   const labels = bounds.map((b, i) => (i === 0 || bounds[i - 1] + 1 === b ? String(b) : `${bounds[i - 1] + 1}–${b}`))
     .concat(`>${bounds[bounds.length - 1]}`);
   const xs = labels.map((_, i) => i);
+  const data = [xs, scores.inbound.counts, scores.outbound.counts];
+  recordPlotted(target, data);
   // eslint-disable-next-line no-undef
   const bars = uPlot.paths.bars;
   // eslint-disable-next-line no-undef
@@ -402,7 +410,7 @@ function drawScores(target, scores, height = 220) {
       { label: "inbound", stroke: "#c0392b", fill: "rgba(192,57,43,0.35)", paths: bars({ size: [0.4], align: -1 }) },
       { label: "outbound", stroke: "#2f5fb3", fill: "rgba(47,95,179,0.35)", paths: bars({ size: [0.4], align: 1 }) }],
     axes: [{ values: (u, ticks) => ticks.map((t) => labels[t] ?? "") }, { size: 60 }],
-  }, [xs, scores.inbound.counts, scores.outbound.counts], target);
+  }, data, target);
 }
 
 // ---- Events ----

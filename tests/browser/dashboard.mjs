@@ -96,8 +96,20 @@ async function checkSparklines(where) {
   check(canvases.length > 0 && canvases.every((n) => n === 1), `${where}: sparkline canvases per row ${canvases}`);
   const failed = await page.$$eval("#vhosts td.spark[data-error]", (c) => c.map((x) => x.dataset.error));
   check(failed.length === 0, `${where}: sparklines failed: ${failed}`);
+  // Each sparkline: 61 minute points, and the sums of the API's last hour for its vhost.
+  const cells = await page.$$eval("#vhosts td.spark", (c) => c.map((x) => [x.dataset.vhost, x.dataset.points, x.dataset.sums]));
+  const q = cells.map(([v]) => `vhosts=${encodeURIComponent(v)}`).join("&");
+  // Asked from node, not the page: the tests count the page's own sparkline requests.
+  const answer = await (await fetch(`${config.url}/api/timeseries?${q}&window=3600&resolution=minute`)).json();
+  const series = new Map(answer.series.map((x) => [x.vhost, x.points]));
+  const wrong = cells.filter(([v, points, sums]) => points !== "61" ||
+    sums !== ["requests", "flagged"].map((f) => (series.get(v) || []).reduce((t, p) => t + (p[f] || 0), 0)).join(","));
+  check(wrong.length === 0, `${where}: sparklines unlike the API (vhost, points, sums): ${JSON.stringify(wrong.slice(0, 3))}`);
   return canvases.length;
 }
+
+// The sums of a histogram's counts, as recordPlotted() writes them.
+const histogramSums = (...hs) => hs.map((h) => (h.counts || []).reduce((t, n) => t + n, 0)).join(",");
 
 async function rowTexts(selector) {
   return page.$$eval(selector + " tbody tr", (rows) => rows.map((r) => r.textContent));
@@ -133,6 +145,9 @@ async function checkRuleView(rule, vhost) {
   const shownHits = (cards.find(([label]) => label === "hits in 24h") || [])[1];
   check(hitsInWindow > 0 && shownHits === hitsInWindow.toLocaleString("en-US"),
     `${where}: hits in 24h shown ${shownHits}, API ${hitsInWindow}`);
+  const plottedHits = await page.$eval("#rule-timeseries", (d) => [d.dataset.points, d.dataset.sums]);
+  check(plottedHits[0] === "1441" && plottedHits[1] === String(hitsInWindow),
+    `${where}: hits plot has ${plottedHits[0]} points summing to ${plottedHits[1]}, API ${hitsInWindow} over 1441 minutes`);
   // Paths and targets per vhost, as the API lists them (value and count, in order).
   const sections = await page.$$eval("section.rule-vhost", (ss) => ss.map((s) => ({
     vhost: s.dataset.vhost,
@@ -272,6 +287,17 @@ async function walkEveryView() {
     return painted;
   }));
   check(facts.score_level_painted.every((n) => n > 0), `an empty level histogram: ${facts.score_level_painted}`);
+  // Their bins and counts, and the all-levels histogram's, as the API's.
+  const bins = String(allTime.inbound.bounds.length + 1);
+  const plotted = await page.$eval("#scores", (d) => [d.dataset.points, d.dataset.sums]);
+  check(JSON.stringify(plotted) === JSON.stringify([bins, histogramSums(allTime.inbound, allTime.outbound)]),
+    `score histogram plotted ${plotted}, API ${bins} bins, ${histogramSums(allTime.inbound, allTime.outbound)}`);
+  for (const pl of raised) {
+    const got = await page.$eval(`#scores-pl .plot[data-pl="${pl}"]`, (d) => [d.dataset.points, d.dataset.sums]);
+    const want = [bins, histogramSums(allTime.inbound_pl[pl - 1], allTime.outbound_pl[pl - 1])];
+    check(JSON.stringify(got) === JSON.stringify(want), `PL ${pl} histogram plotted ${got}, API ${want}`);
+  }
+  facts.score_histogram_plotted = plotted;
   facts.score_levels_quiet = await page.$eval("#scores-pl-quiet", (p) => p.textContent).catch(() => "");
   const vstats = await api(`/api/stats?vhost=${encodeURIComponent(config.vhost)}&window=86400&rules_limit=20`);
   const ruleRows = await rowTexts("#rules");

@@ -271,6 +271,8 @@ def test_every_view_in_chromium(stack):
     assert facts["plot_points"]["points"] == 1441
     assert "img" in facts["live_hostile_row"]  # the hostile path, shown (as text)
     assert facts["score_series"] == 3
+    # The histogram's counts as the API's (checked in the browser): 10 requests on SHOP.
+    assert facts["score_histogram_plotted"][1].split(",")[0] == "10"
     # Paranoia level 1 (the sandbox's): only PL 1's rules raise a score.
     assert facts["score_levels"] == [1] and facts["score_level_series"] == [3]
     assert facts["score_levels_quiet"] == "No score raised at PL 2, 3, 4."
