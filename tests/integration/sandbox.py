@@ -207,6 +207,7 @@ class ApacheSandbox:
         self.keep_pid_log = pid_log
         self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-a")
         self.cores_dir = self.dir / "cores"
+        self._backtraces: dict[tuple[Path, int], str] = {}  # crash_backtraces(), by core
         self.pid_log = self.dir / "logs" / "pid.log"
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -508,6 +509,10 @@ DirectoryIndex index.html
         thread the core names."""
         out = []
         for core in sorted(self.cores_dir.glob("core*")):
+            key = (core, core.stat().st_mtime_ns)
+            if key in self._backtraces:  # a test may ask twice; gdb takes seconds
+                out.append(self._backtraces[key])
+                continue
             try:
                 gdb = subprocess.run(["gdb", "-q", "-batch", "-ex", "bt 40", "-ex",
                                       "thread apply all bt 40", str(APACHE_BIN), str(core)],
@@ -519,7 +524,8 @@ DirectoryIndex index.html
                 text = "\n".join(dict.fromkeys(chosen))  # gdb prints frame #0 twice
             except (OSError, subprocess.TimeoutExpired) as e:
                 text = f"(gdb failed: {e})"
-            out.append(f"{BACKTRACE_PREFIX} {core}:\n{text}")
+            out.append(f"backtrace of core {core}:\n{text}")
+            self._backtraces[key] = out[-1]
         return out
 
     def stop_crashes(self) -> tuple[list[int], list[str]]:
@@ -738,8 +744,6 @@ class Stack:
         return "\n".join(parts)
 
 
-# How unexpected_log_lines() starts the backtrace it adds for a core.
-BACKTRACE_PREFIX = "backtrace of core"
 # A child that died of a signal (while Apache runs: AH00051; while it stops: AH00052).
 _CHILD_SIGNALLED = re.compile(r"AH0005[12]: child pid (\d+) exit signal (.+?) \(\d+\)")
 # Crashes of Apache's own on `-k stop`, told by the crashing thread's backtrace; each was
