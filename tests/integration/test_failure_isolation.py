@@ -730,7 +730,8 @@ def test_apache_stop_under_load(stack_factory, sig):
 
         logged = access_log_counts(apache)
         crashed = crashed_children(apache)
-        stats = stack.wait_requests(logged, timeout=10 if crashed else 60)
+        # After a crash the totals may stay short of the log: the full wait, then the range.
+        stats = stack.wait_requests(logged)
         got = {v: s["requests"] for v, s in stats.items()}
         at_risk = requests_of(apache, crashed)
         low = {v: n - at_risk[v] for v, n in logged.items()}
