@@ -5,6 +5,7 @@
 // keeps a flood of connections in the kernel's listen queue.
 #include "daemon/web_server.h"
 
+#include "daemon/answer_cache.h"
 #include "daemon/exposition.h"
 #include "daemon/http_pool.h"
 #include "daemon/server.h"
@@ -90,6 +91,7 @@ bool is_loopback(const ListenAddress& address)
 struct WebServer::Impl {
     std::unique_ptr<httplib::Server> server; // an SSLServer with TLS
     WebHandlers handlers;
+    std::unique_ptr<AnswerCache> answers; // over handlers.ask
     std::chrono::milliseconds answer_timeout{};
     int port = 0;
     bool tls = false;
@@ -110,10 +112,7 @@ struct WebServer::Impl {
 
 std::optional<std::string> WebServer::Impl::ask_and_wait(std::string line)
 {
-    auto promise = std::make_shared<std::promise<std::string>>();
-    std::future<std::string> answer = promise->get_future();
-    handlers.ask(std::move(line),
-                 [promise](std::string reply) { promise->set_value(std::move(reply)); });
+    std::shared_future<std::string> answer = answers->get(line);
     // In slices, so that stop() does not wait a whole timeout for an answer the
     // stopped loop will never give.
     const auto deadline = std::chrono::steady_clock::now() + answer_timeout;
@@ -123,7 +122,11 @@ std::optional<std::string> WebServer::Impl::ask_and_wait(std::string line)
     if (answer.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
         return std::nullopt;
     }
-    return answer.get();
+    try {
+        return answer.get();
+    } catch (const std::future_error&) { // the loop dropped the question (stopping)
+        return std::nullopt;
+    }
 }
 
 void WebServer::Impl::answer_api(std::string_view command, const httplib::Request& req,
@@ -261,6 +264,11 @@ WebServer::WebServer(WebHandlers handlers, std::chrono::milliseconds answer_time
 {
     Impl* impl = m_impl.get();
     impl->handlers = std::move(handlers);
+    impl->answers = std::make_unique<AnswerCache>(
+        [impl](std::string line, std::function<void(std::string)> reply) {
+            impl->handlers.ask(std::move(line), std::move(reply));
+        },
+        [](const std::string& answer) { return is_error_answer(answer); });
     impl->answer_timeout = answer_timeout;
     if (tls.cert.empty()) {
         impl->server = std::make_unique<httplib::Server>();

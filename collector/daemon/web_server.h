@@ -7,7 +7,9 @@
 //
 // It never touches the Collector: a question goes to the loop through `ask` (the
 // daemon passes Server::ask, which posts to the loop inbox) and the serving thread
-// waits for the reply with a timeout, so the loop never waits on an HTTP client.
+// waits for the reply with a timeout, so the loop never waits on an HTTP client. The
+// same question asked again within a second shares the first one's answer
+// (answer_cache.h), so ten dashboards cost the loop about what one does.
 // Threads: cpp-httplib's accepting thread plus k_web_threads workers; a tail stream
 // holds a worker for as long as it is open, so at most k_max_tail_streams run at once.
 #pragma once
