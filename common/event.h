@@ -85,6 +85,9 @@ struct CounterReport {
     std::uint64_t requests = 0;
     std::map<int, std::uint64_t> status; // status code -> requests
     std::uint64_t events_lost = 0;
+    // SecRuleEngine as the vhost's configuration sets it: "on", "off",
+    // "detection_only", or empty (not said: no mod_security2, or an older module).
+    std::string engine;
 
     bool operator==(const CounterReport&) const = default;
 };

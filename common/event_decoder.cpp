@@ -239,8 +239,13 @@ Decoded read_counters(const json& j)
     r.integer(k_field_pid, c.pid, false);
     r.integer(k_field_requests, c.requests);
     r.integer(k_field_events_lost, c.events_lost, false);
+    r.string(k_field_engine, c.engine, false);
     if (r.failure)
         return std::move(*r.failure);
+    if (!c.engine.empty() && c.engine != "on" && c.engine != "off" && c.engine != "detection_only")
+        return DecodeFailure{DecodeError::bad_field_type,
+                             detail::field_text("field ", k_field_engine) +
+                                 " must be \"on\", \"off\" or \"detection_only\""};
     if (const json* status = r.field(k_field_status, false)) {
         if (!status->is_object())
             return DecodeFailure{DecodeError::bad_field_type,

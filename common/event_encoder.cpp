@@ -212,6 +212,10 @@ std::size_t encode_counters(const CounterTotals& c, char* buffer, std::size_t ca
     w.integer(static_cast<std::int64_t>(c.requests));
     w.key(k_field_events_lost);
     w.integer(static_cast<std::int64_t>(c.events_lost));
+    if (!c.engine.empty()) {
+        w.key(k_field_engine);
+        w.string(c.engine, 16);
+    }
     w.key(k_field_status);
     w.begin_object();
     for (std::size_t i = 0; i < k_status_slots; ++i) {

@@ -85,6 +85,7 @@ struct CounterTotals {
     std::uint64_t requests = 0;
     std::uint64_t events_lost = 0;
     const std::uint64_t* status = nullptr; // k_status_slots entries
+    std::string_view engine;               // "on", "off", "detection_only"; empty: not sent
 };
 
 // Returns the size written, or 0 when it did not fit.

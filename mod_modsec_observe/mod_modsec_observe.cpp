@@ -22,6 +22,7 @@
 
 #include <apr_sha1.h>
 
+#include <cstring>
 #include <new>
 
 namespace mso {
@@ -122,6 +123,8 @@ int log_transaction(request_rec* r) noexcept
         captured ? captured->dropped : 0, limits_for(c), buffer, k_event_buffer);
     if (enc.size == 0 || !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
         count_request(c, last->status, true);
+    else if (c->engine && !c->counters->engine_said.load(std::memory_order_relaxed))
+        c->counters->engine_wanted.store(true, std::memory_order_relaxed);
     return DECLINED;
 }
 
@@ -140,6 +143,53 @@ void warn_if_log_level_hides_modsecurity(server_rec* s, int modsec_index) noexce
                  "ModSecurity's alerts are dropped before modsec_observe sees them, so "
                  "its findings will be missing (set \"LogLevel security2:error\" or higher)",
                  s->server_hostname ? s->server_hostname : "(main server)", s->port);
+}
+
+// The last `SecRuleEngine` among `first` and its siblings (not inside their containers).
+const char* last_engine_setting(const ap_directive_t* first) noexcept
+{
+    const char* value = nullptr;
+    for (const ap_directive_t* d = first; d; d = d->next) {
+        if (d->directive && d->args && strcasecmp(d->directive, "SecRuleEngine") == 0) {
+            if (const char* v = sec_rule_engine_value(d->args))
+                value = v;
+        }
+    }
+    return value;
+}
+
+// The <VirtualHost> section that defined `s` (httpd records its file and line).
+const ap_directive_t* vhost_section(const server_rec* s) noexcept
+{
+    if (!s->defn_name)
+        return nullptr;
+    for (const ap_directive_t* d = ap_conftree; d; d = d->next) {
+        if (d->directive && strcasecmp(d->directive, "<VirtualHost") == 0 &&
+            d->line_num == static_cast<int>(s->defn_line_number) && d->filename &&
+            std::strcmp(d->filename, s->defn_name) == 0)
+            return d;
+    }
+    return nullptr;
+}
+
+// The SecRuleEngine a server's requests run under, as its configuration says outside
+// <Directory>, <Location>, <Files> and <If>: the last one directly inside its
+// <VirtualHost>, else the last one at the top level (mod_security2 merges the main
+// server's into every vhost), else "off", mod_security2's default. <IfModule>, <IfDefine>
+// and Include are already spliced into the tree where they stood. A container or a
+// rule's ctl:ruleEngine may still change it for some requests; the collector's inference
+// from what happened to a request (intercepted, or a blocking evaluation that did not
+// block) covers those.
+const char* configured_engine(const server_rec* s, const server_rec* main) noexcept
+{
+    const char* engine = nullptr;
+    if (s != main) {
+        if (const ap_directive_t* section = vhost_section(s))
+            engine = last_engine_setting(section->first_child);
+    }
+    if (!engine)
+        engine = last_engine_setting(ap_conftree);
+    return engine ? engine : "off";
 }
 
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) noexcept
@@ -164,6 +214,7 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) n
                    : s->server_hostname ? s->server_hostname
                                         : "default";
         c->port = s->port ? s->port : (s->addrs ? s->addrs->host_port : 0);
+        c->engine = modsec ? configured_engine(s, main) : nullptr;
         if (modsec && is_enabled(c))
             warn_if_log_level_hides_modsecurity(s, modsec->module_index);
     }

@@ -21,6 +21,12 @@ struct VhostCounters {
     std::atomic<std::uint64_t> requests{0};
     std::atomic<std::uint64_t> events_lost{0};
     std::atomic<std::uint64_t> status[k_status_slots] = {};
+    // The vhost's engine (ServerConfig::engine) goes with every counter report. A vhost
+    // whose requests were all sent as events has none to send: the request path sets
+    // engine_wanted after an event until a report has said the engine (engine_said,
+    // the flusher's), which the flusher then sends with zero counts, once per child.
+    std::atomic<bool> engine_wanted{false};
+    std::atomic<bool> engine_said{false};
 };
 
 struct ServerConfig {
@@ -39,6 +45,9 @@ struct ServerConfig {
     VhostCounters* counters = nullptr;
     const char* label = nullptr; // vhost label sent with every event/report
     int port = 0;
+    // SecRuleEngine as this server's configuration sets it ("on", "off",
+    // "detection_only"; nullptr without mod_security2), sent with its counter reports.
+    const char* engine = nullptr;
 };
 
 extern const command_rec k_directives[];

@@ -2,6 +2,7 @@
 // modules commonly do: leading blanks and a '+' are accepted, trailing text is not.
 #include "mso_directives.h"
 
+#include <strings.h>
 #include <sys/un.h>
 
 #include <cerrno>
@@ -125,6 +126,28 @@ DirectiveValue<SpoolSetting> parse_spool(const char* dir, const char* size)
                                 size);
     }
     return spool;
+}
+
+const char* sec_rule_engine_value(std::string_view args) noexcept
+{
+    constexpr std::string_view blanks = " \t";
+    const std::size_t first = args.find_first_not_of(blanks);
+    if (first == std::string_view::npos)
+        return nullptr;
+    args = args.substr(first, args.find_last_not_of(blanks) - first + 1);
+    if (args.size() >= 2 && args.front() == '"' && args.back() == '"')
+        args = args.substr(1, args.size() - 2);
+    const auto is = [args](std::string_view name) {
+        return args.size() == name.size() &&
+               strncasecmp(args.data(), name.data(), name.size()) == 0;
+    };
+    if (is("On"))
+        return "on";
+    if (is("Off"))
+        return "off";
+    if (is("DetectionOnly"))
+        return "detection_only";
+    return nullptr;
 }
 
 } // namespace mso

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace mso {
@@ -104,5 +105,10 @@ DirectiveValue<int> parse_flush_interval(const char* arg);
 // ModSecObserveSpool: an absolute directory of at most 3000 bytes, and `size` (nullptr:
 // the default 16M) as parse_spool_size reads it.
 DirectiveValue<SpoolSetting> parse_spool(const char* dir, const char* size);
+
+// The argument of one `SecRuleEngine` line, as mod_security2 reads it (On, Off or
+// DetectionOnly in any case, optionally in double quotes, blanks around): "on", "off"
+// or "detection_only" (the names the collector uses), nullptr for anything else.
+[[nodiscard]] const char* sec_rule_engine_value(std::string_view args) noexcept;
 
 } // namespace mso

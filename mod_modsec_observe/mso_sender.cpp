@@ -88,14 +88,17 @@ bool send_last(const char* data, std::size_t size, apr_time_t deadline) noexcept
 std::uint64_t flush_vhost(ServerConfig* c, apr_int64_t pid, apr_time_t last_deadline) noexcept
 {
     VhostCounters& v = *c->counters;
+    const bool engine_owed = v.engine_wanted.load(std::memory_order_relaxed) &&
+                             !v.engine_said.load(std::memory_order_relaxed);
     if (v.requests.load(std::memory_order_relaxed) == 0 &&
-        v.events_lost.load(std::memory_order_relaxed) == 0)
+        v.events_lost.load(std::memory_order_relaxed) == 0 && !engine_owed)
         return 0;
     std::uint64_t status[k_status_slots];
     CounterTotals snap;
     snap.vhost = c->label;
     snap.port = c->port;
     snap.pid = pid;
+    snap.engine = c->engine ? std::string_view(c->engine) : std::string_view();
     snap.requests = v.requests.exchange(0);
     snap.events_lost = v.events_lost.exchange(0);
     for (std::size_t i = 0; i < k_status_slots; ++i)
@@ -107,8 +110,11 @@ std::uint64_t flush_vhost(ServerConfig* c, apr_int64_t pid, apr_time_t last_dead
     const bool delivered =
         size != 0 && (last ? send_last(buffer, size, last_deadline) || spool_event(buffer, size)
                            : send_event(buffer, size));
-    if (delivered)
+    if (delivered) {
+        if (!snap.engine.empty())
+            v.engine_said.store(true, std::memory_order_relaxed);
         return 0;
+    }
     v.requests.fetch_add(snap.requests);
     v.events_lost.fetch_add(snap.events_lost);
     for (std::size_t i = 0; i < k_status_slots; ++i)

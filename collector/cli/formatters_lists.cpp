@@ -72,7 +72,9 @@ std::string format_vhosts(const json& answer)
         return "no vhosts yet\n";
     }
     const bool sources = several_sources(vhosts);
+    // ENGINE: SecRuleEngine as the vhost's configuration sets it ("-": not said).
     Table table(columns(sources, {{"VHOST", Align::left, 40},
+                                  {"ENGINE", Align::left, 0},
                                   {"REQUESTS", Align::right, 0},
                                   {"FLAGGED", Align::right, 0},
                                   {"INTERCEPTED", Align::right, 0},
@@ -80,10 +82,11 @@ std::string format_vhosts(const json& answer)
                                   {"RULES", Align::right, 0},
                                   {"LAST SEEN", Align::left, 0}}));
     for (const json& v : vhosts) {
-        table.add_row(with_source(sources, v,
-                                  {field(v, "vhost"), field(v, "requests"), field(v, "flagged"),
-                                   field(v, "intercepted"), field(v, "would_block"),
-                                   field(v, "rules"), field(v, "last_seen")}));
+        table.add_row(
+            with_source(sources, v,
+                        {field(v, "vhost"), field(v, "engine"), field(v, "requests"),
+                         field(v, "flagged"), field(v, "intercepted"), field(v, "would_block"),
+                         field(v, "rules"), field(v, "last_seen")}));
     }
     return table.render();
 }

@@ -80,6 +80,10 @@ struct VhostStats {
     std::uint64_t engine_messages = 0; // findings of ModSecurity's engine, not of a rule
     std::uint64_t events_without_scores = 0;
     std::uint64_t events_lost = 0;
+    // SecRuleEngine as the vhost's Apache configuration sets it ("on", "off",
+    // "detection_only"), from the module's latest counter report that said it; empty
+    // until one did (not kept in snapshots: the next report says it again).
+    std::string engine;
     std::set<int> ports;
     std::map<int, std::uint64_t> status;
     std::unordered_map<std::string, RuleStats> rules; // by rule id

@@ -85,6 +85,9 @@ json vhost_json(const std::string& name, const VhostStats& v, const StatsShape& 
     out["engine_messages"] = v.engine_messages;
     out["events_without_scores"] = v.events_without_scores;
     out["events_lost"] = v.events_lost;
+    if (!v.engine.empty()) {
+        out["engine"] = v.engine;
+    }
     out["first_seen"] = iso_time_s(v.first_seen);
     out["last_seen"] = iso_time_s(v.last_seen);
     json status = json::object();
@@ -140,6 +143,9 @@ json window_json(const std::string& name, const VhostStats& v, std::int64_t wind
              {"intercepted", sum.intercepted},
              {"would_block", sum.would_block},
              {"rules", std::move(rules)}};
+    if (!v.engine.empty()) {
+        out["engine"] = v.engine;
+    }
     if (shape.top_clients != 0) {
         out["top_clients"] = top_rows(v.clients.top(shape.top_clients)); // all-time
     }
@@ -169,14 +175,18 @@ json stats_row(const std::string& name, const VhostStats& v, std::optional<std::
 
 json vhosts_row(const std::string& name, const VhostStats& v)
 {
-    return json{{"vhost", name},
-                {"requests", v.requests},
-                {"flagged", v.flagged},
-                {"intercepted", v.intercepted},
-                {"would_block", v.would_block},
-                {"rules", v.rules.size()},
-                {"first_seen", iso_time_s(v.first_seen)},
-                {"last_seen", iso_time_s(v.last_seen)}};
+    json row{{"vhost", name},
+             {"requests", v.requests},
+             {"flagged", v.flagged},
+             {"intercepted", v.intercepted},
+             {"would_block", v.would_block},
+             {"rules", v.rules.size()},
+             {"first_seen", iso_time_s(v.first_seen)},
+             {"last_seen", iso_time_s(v.last_seen)}};
+    if (!v.engine.empty()) {
+        row["engine"] = v.engine;
+    }
+    return row;
 }
 
 void append_rule_rows(json& out, const std::string& name, const VhostStats& v,

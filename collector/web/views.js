@@ -45,10 +45,14 @@ function setStatus(text) {
   if (status) status.textContent = text;
 }
 
-// What the counts say about SecRuleEngine: it blocked something, or it would have.
-function engineSeen(v) {
-  if (v.intercepted > 0) return "On (blocks)";
-  if (v.would_block > 0) return "DetectionOnly";
+// SecRuleEngine: as the vhost's Apache configuration sets it (the module says so with
+// its counts); without that (an import, a console sensor, an older module), what the
+// counts show: it blocked something, or it would have.
+const ENGINE_NAMES = new Map([["on", "On"], ["off", "Off"], ["detection_only", "DetectionOnly"]]);
+function engineOf(v) {
+  if (ENGINE_NAMES.has(v.engine)) return ENGINE_NAMES.get(v.engine);
+  if (v.intercepted > 0) return "On (seen blocking)";
+  if (v.would_block > 0) return "DetectionOnly (seen)";
   return "–";
 }
 
@@ -106,7 +110,7 @@ function filterForm(id, filters, params, label, submit) {
 
 const OVERVIEW_COLUMNS = [
   ["vhost", "vhost"], ["requests", "requests"], ["flagged", "flagged"],
-  ["intercepted", "blocked"], ["would_block", "would block"], ["engine", "engine (seen)"],
+  ["intercepted", "blocked"], ["would_block", "would block"], ["engine", "engine"],
   ["last_seen", "last seen"],
 ];
 
@@ -116,7 +120,7 @@ export async function overview(main, route) {
   const page = Math.max(1, Number(route.params.get("page")) || 1);
   // `vhosts` carries every column shown here: a third of `stats` (no histograms).
   const answer = await api("vhosts");
-  const vhosts = answer.vhosts.map((v) => ({ ...v, engine: engineSeen(v) }));
+  const vhosts = answer.vhosts.map((v) => ({ ...v, engine: engineOf(v) }));
   vhosts.sort((a, b) => {
     const x = a[sort], y = b[sort];
     const order = typeof x === "number" ? x - y : String(x).localeCompare(String(y));

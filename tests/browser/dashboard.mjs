@@ -235,6 +235,9 @@ async function walkEveryView() {
   const names = await page.$$eval("#vhosts tbody tr td:first-child", (c) => c.map((x) => x.textContent));
   facts.overview_vhosts = names;
   check(names.length === stats.vhosts.length, `overview lists ${names.length} vhosts, stats ${stats.vhosts.length}`);
+  // The engine column: each vhost's SecRuleEngine, as the module said it.
+  facts.overview_engines = Object.fromEntries(await page.$$eval("#vhosts tbody tr",
+    (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[5].textContent])));
   facts.overview_sparklines = await checkSparklines("overview");
   // The sources under the vhosts, as `sources` lists them.
   await page.waitForSelector(`#sources-section[data-ready="true"]`);

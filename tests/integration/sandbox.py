@@ -146,7 +146,7 @@ class Response:
 @dataclass
 class VirtualHost:
     name: str
-    engine: str = "DetectionOnly"   # SecRuleEngine: On | DetectionOnly | Off
+    engine: str = "DetectionOnly"   # SecRuleEngine: On | DetectionOnly | Off | "" (none)
     extra: str = ""                  # further directives inside <VirtualHost>
     # Files to create in the DocumentRoot: relative path -> content.
     files: dict[str, str | bytes] = field(default_factory=dict)
@@ -304,7 +304,7 @@ SecStatusEngine Off
             vhosts.append(f"""<VirtualHost 127.0.0.1:{self.port}>
     ServerName {v.name}
     DocumentRoot {docroot}
-    {f"SecRuleEngine {v.engine}" if self.modsecurity else ""}
+    {f"SecRuleEngine {v.engine}" if self.modsecurity and v.engine else ""}
     <Directory {docroot}>
         Require all granted
     </Directory>

@@ -98,8 +98,13 @@ def test_vhosts(stack):
            for v in cli_json(stack, "vhosts")["vhosts"]}
     assert got == {"detect.test": (BENIGN + SQLI_N, SQLI_N, 0, SQLI_N),
                    "block.test": (BENIGN + SQLI_N + XSS_N, SQLI_N + XSS_N, SQLI_N + XSS_N, 0)}
+    # SecRuleEngine as each vhost's configuration sets it, said by the module.
+    assert {v["vhost"]: v.get("engine") for v in cli_json(stack, "vhosts")["vhosts"]} == \
+        {"detect.test": "detection_only", "block.test": "on"}
     table = cli_table(stack, "vhosts")
     assert "WOULD-BLOCK" in table and "detect.test" in table
+    rows = {l.split()[0]: l.split() for l in table.splitlines() if l.split()}
+    assert rows["VHOST"][1] == "ENGINE" and rows["detect.test"][1] == "detection_only"
 
 
 def test_stats_would_block_and_scores(stack):

@@ -261,6 +261,9 @@ def test_every_view_in_chromium(stack):
     facts = report["facts"]
     assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test", TUNED}
     assert facts["overview_sparklines"] == 4
+    # As the vhosts' configuration sets SecRuleEngine (the module says it with its counts).
+    assert facts["overview_engines"] == {SHOP: "On", HOSTILE: "DetectionOnly",
+                                         "quiet.test": "DetectionOnly", TUNED: "DetectionOnly"}
     # Only the module sends here; its events count is at least every flagged request.
     assert [name for name, _ in facts["overview_sources"]] == ["module"]
     assert int(facts["overview_sources"][0][1].replace(",", "")) >= 10

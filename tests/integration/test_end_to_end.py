@@ -378,6 +378,33 @@ def test_counters_survive_collector_start_after_apache(binaries, stack_factory):
         stop_stack(stack, keep=failed)
 
 
+def test_vhosts_say_their_configured_engine(stack_factory):
+    """The module reports each vhost's SecRuleEngine as Apache's configuration sets it,
+    with its counts (docs/protocol.md): the vhost's own (also from inside <IfModule>),
+    else the top level's (the sandbox's modsecurity.conf says DetectionOnly); a
+    <Location> inside the vhost does not change the vhost's. Clean requests only: the
+    engine is known before anything is flagged."""
+    ifmodule = ("    <IfModule security2_module>\n        SecRuleEngine On\n    </IfModule>\n"
+                "    <Location /open>\n        SecRuleEngine Off\n    </Location>")
+    vhosts = [VirtualHost("on.test", "On"), VirtualHost("detect.test", "DetectionOnly"),
+              VirtualHost("off.test", "Off"), VirtualHost("inherit.test", ""),
+              VirtualHost("ifmodule.test", "", extra=ifmodule)]
+    stack = stack_factory(crs="3", mpm="event", vhosts=vhosts)
+    failed = True
+    try:
+        for v in vhosts:
+            assert send(stack, Req(v.name, "benign", "/", 200)) == 200
+        stats = stack.wait_requests({v.name: 1 for v in vhosts})
+        expected = {"on.test": "on", "detect.test": "detection_only", "off.test": "off",
+                    "inherit.test": "detection_only", "ifmodule.test": "on"}
+        assert {v: stats[v].get("engine") for v in expected} == expected
+        rows = stack._json_cli("vhosts", "--json")["vhosts"]
+        assert {r["vhost"]: r.get("engine") for r in rows if r["vhost"] in expected} == expected
+        failed = False
+    finally:
+        stop_stack(stack, keep=failed)
+
+
 def test_burst_of_attacks_is_fully_accounted(stack_factory):
     """600 SQL injections from 16 client threads: a burst can overflow the event socket's
     queue (net.unix.max_dgram_qlen is 10 by default), so some events may be lost -- but

@@ -266,6 +266,25 @@ TEST(Aggregator, CounterReportsAddRequestsStatusAndLostEvents)
     EXPECT_EQ(agg.events_lost(), 3u);
 }
 
+TEST(Aggregator, TheEngineIsTheLatestReportThatSaidIt)
+{
+    mso::Aggregator agg;
+    agg.add(event("v", {finding("1")}, 403), k_now);
+    EXPECT_FALSE(only_vhost(agg.stats(std::nullopt)).contains("engine")); // not said yet
+    auto report = counters("v", 0, {}, 0); // a report of zero counts, for its engine
+    report.engine = "detection_only";
+    agg.add(report, k_now);
+    EXPECT_EQ(only_vhost(agg.stats(std::nullopt))["engine"], "detection_only");
+    agg.add(counters("v", 5, {{200, 5}}, 0), k_now); // an older module's: says nothing
+    EXPECT_EQ(only_vhost(agg.stats(std::nullopt))["engine"], "detection_only");
+    report.engine = "on"; // the configuration changed (a graceful restart)
+    agg.add(report, k_now);
+    const mso::VhostStats* v = agg.find("v");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(mso::vhosts_row("v", *v)["engine"], "on");
+    EXPECT_EQ(only_vhost(agg.stats(std::nullopt))["requests"], 6); // zero added nothing
+}
+
 TEST(Aggregator, VhostsSortedByNameRulesByHitsThenId)
 {
     mso::Aggregator agg;

@@ -32,6 +32,12 @@ TEST(Decoder, MalformedDatagramsAreRejectedWithAReason)
         {"{\"v\":1,\"type\":\"counters\",\"vhost\":\"a\",\"port\":1,\"requests\":1,"
          "\"status\":{\"abc\":1}}",
          DecodeError::bad_field_type},
+        {"{\"v\":1,\"type\":\"counters\",\"vhost\":\"a\",\"port\":1,\"requests\":1,"
+         "\"engine\":\"Enabled\"}",
+         DecodeError::bad_field_type},
+        {"{\"v\":1,\"type\":\"counters\",\"vhost\":\"a\",\"port\":1,\"requests\":1,"
+         "\"engine\":true}",
+         DecodeError::bad_field_type},
         {"{\"v\":1,\"type\":\"request\",\"time_us\":1,\"vhost\":\"a\",\"port\":1,\"client\":\"c\","
          "\"method\":\"GET\",\"path\":\"/\",\"status\":200,\"protocol\":\"HTTP/1.1\","
          "\"intercepted\":false}",

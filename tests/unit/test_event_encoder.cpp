@@ -264,7 +264,7 @@ TEST(CounterCodec, RoundTrip)
     status[200 - k_min_status] = 10;
     status[404 - k_min_status] = 2;
     status[k_status_slots - 1] = 1;
-    CounterTotals c{"a.test", 80, 4242, 13, 1, status};
+    CounterTotals c{"a.test", 80, 4242, 13, 1, status, {}};
     char buffer[4096];
     const std::size_t n = encode_counters(c, buffer, sizeof buffer);
     ASSERT_GT(n, 0U);
@@ -276,6 +276,16 @@ TEST(CounterCodec, RoundTrip)
     EXPECT_EQ(report->requests, 13U);
     EXPECT_EQ(report->events_lost, 1U);
     EXPECT_EQ(report->status, (std::map<int, std::uint64_t>{{0, 1}, {200, 10}, {404, 2}}));
+    EXPECT_EQ(report->engine, ""); // not said: not sent
+    EXPECT_EQ(std::string_view(buffer, n).find("engine"), std::string_view::npos);
+    for (std::string_view engine : {"on", "off", "detection_only"}) {
+        c.engine = engine;
+        const std::size_t with_engine = encode_counters(c, buffer, sizeof buffer);
+        d = decode_datagram(std::string_view(buffer, with_engine));
+        report = std::get_if<CounterReport>(&d);
+        ASSERT_NE(report, nullptr) << std::string_view(buffer, with_engine);
+        EXPECT_EQ(report->engine, engine);
+    }
 }
 
 TEST(RequestTargetPath, AsSentWithoutQueryOrFragment)
@@ -385,7 +395,7 @@ TEST(EventFields, CounterReportKeysAreReadByTheDecoder)
 {
     std::uint64_t status[k_status_slots] = {};
     status[200 - k_min_status] = 3;
-    const CounterTotals c{"a.test", 80, 4242, 3, 1, status};
+    const CounterTotals c{"a.test", 80, 4242, 3, 1, status, {}};
     char buffer[4096];
     const std::size_t n = encode_counters(c, buffer, sizeof buffer);
     ASSERT_GT(n, 0U);

@@ -281,5 +281,20 @@ TEST(ModSecObserveSpool, AbsoluteDirectoryAndOptionalMaxSize)
     }
 }
 
+TEST(SecRuleEngineValue, OnOffOrDetectionOnlyInAnyCaseQuotedOrNot)
+{
+    EXPECT_STREQ(sec_rule_engine_value("On"), "on");
+    EXPECT_STREQ(sec_rule_engine_value("off"), "off");
+    EXPECT_STREQ(sec_rule_engine_value("DetectionOnly"), "detection_only");
+    EXPECT_STREQ(sec_rule_engine_value("  detectiononly\t"), "detection_only");
+    EXPECT_STREQ(sec_rule_engine_value("\"On\""), "on");
+    EXPECT_EQ(sec_rule_engine_value(""), nullptr);
+    EXPECT_EQ(sec_rule_engine_value("  "), nullptr);
+    EXPECT_EQ(sec_rule_engine_value("\""), nullptr);
+    EXPECT_EQ(sec_rule_engine_value("Detection"), nullptr);
+    EXPECT_EQ(sec_rule_engine_value("On Off"), nullptr);
+    EXPECT_EQ(sec_rule_engine_value("Onx"), nullptr);
+}
+
 } // namespace
 } // namespace mso
