@@ -88,7 +88,10 @@ bool send_last(const char* data, std::size_t size, apr_time_t deadline) noexcept
 std::uint64_t flush_vhost(ServerConfig* c, apr_int64_t pid, apr_time_t last_deadline) noexcept
 {
     VhostCounters& v = *c->counters;
-    const bool engine_owed = v.engine_wanted.load(std::memory_order_relaxed) &&
+    // Not in a child's last report: it may wait for room, and the engine alone is not
+    // worth a wait (the next child says it).
+    const bool engine_owed = last_deadline == 0 &&
+                             v.engine_wanted.load(std::memory_order_relaxed) &&
                              !v.engine_said.load(std::memory_order_relaxed);
     if (v.requests.load(std::memory_order_relaxed) == 0 &&
         v.events_lost.load(std::memory_order_relaxed) == 0 && !engine_owed)

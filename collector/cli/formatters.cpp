@@ -85,6 +85,22 @@ void append_rules(std::string& out, const json& vhost)
     }
 }
 
+// The vhost's configured engine as its directive spells it; what the collector does not
+// know is shown as it came (already terminal-safe).
+std::string engine_text(const std::string& engine)
+{
+    if (engine == "on") {
+        return "On";
+    }
+    if (engine == "off") {
+        return "Off (ModSecurity does not look at its requests)";
+    }
+    if (engine == "detection_only") {
+        return "DetectionOnly (nothing is blocked; would-block counts what On would)";
+    }
+    return engine;
+}
+
 } // namespace
 
 std::string format_stats(const json& answer)
@@ -117,6 +133,9 @@ std::string format_stats(const json& answer)
         out += '\n';
         out += vhost_name(v) + (sources ? "  [" + field(v, "source") + "]" : std::string()) + "\n";
         out += "  status: " + status_text(v) + "\n";
+        if (const std::string engine = field(v, "engine"); engine != "-") {
+            out += "  SecRuleEngine: " + engine_text(engine) + "\n";
+        }
         if (const auto n = number(v, "truncated_findings"); n != 0) {
             out += "  truncated findings: " + std::to_string(n) +
                    " (ModSecurity cut the message, rule id unknown; possible evasion)\n";

@@ -323,6 +323,12 @@ TEST(Formatters, PartialAnswers)
          R"({"vhosts":[{"vhost":"a"}]})",
          {"VHOST", "a  ", "status: -", "no rules matched"}},
         {"stats: an empty vhost name", mso::format_stats, R"({"vhosts":[{"vhost":""}]})", {"\"\""}},
+        {"stats: the configured engine",
+         mso::format_stats,
+         R"({"vhosts":[{"vhost":"a","engine":"detection_only"},{"vhost":"b","engine":"on"},)"
+         R"({"vhost":"c","engine":"\u001b[2J"}]})",
+         {"SecRuleEngine: DetectionOnly (nothing is blocked", "SecRuleEngine: On\n",
+          "SecRuleEngine: \\x1b[2J"}},
         {"stats: more rules than shown",
          mso::format_stats,
          R"({"vhosts":[{"vhost":"a","rules":[{},{},{},{},{},{},{},{},{},{},{},{}]}]})",
