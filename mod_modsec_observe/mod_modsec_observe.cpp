@@ -172,24 +172,41 @@ const ap_directive_t* vhost_section(const server_rec* s) noexcept
     return nullptr;
 }
 
-// The SecRuleEngine a server's requests run under, as its configuration says outside
-// <Directory>, <Location>, <Files> and <If>: the last one directly inside its
-// <VirtualHost>, else the last one at the top level (mod_security2 merges the main
-// server's into every vhost), else "off", mod_security2's default. <IfModule>, <IfDefine>
-// and Include are already spliced into the tree where they stood. A container or a
-// rule's ctl:ruleEngine may still change it for some requests; the collector's inference
-// from what happened to a request (intercepted, or a blocking evaluation that did not
-// block) covers those.
+// Whether a SecRuleEngine other than `value` stands anywhere inside the containers
+// among `first` and its siblings (<Directory>, <Location>, <Files>, <If>, at any depth),
+// <VirtualHost> sections excepted.
+bool containers_differ(const ap_directive_t* first, const char* value) noexcept
+{
+    for (const ap_directive_t* d = first; d; d = d->next) {
+        if (!d->first_child || (d->directive && strcasecmp(d->directive, "<VirtualHost") == 0))
+            continue;
+        const char* inside = last_engine_setting(d->first_child);
+        if ((inside && std::strcmp(inside, value) != 0) || containers_differ(d->first_child, value))
+            return true;
+    }
+    return false;
+}
+
+// The SecRuleEngine a server's requests run under, as its configuration says: the last
+// one directly inside its <VirtualHost>, else the last one at the top level
+// (mod_security2 merges the main server's into every vhost), else "off", ModSecurity's
+// default. <IfModule>, <IfDefine> and Include are already spliced into the tree where
+// they stood. nullptr when a container in its scope (<Location>, <Directory>, ... of its
+// own or of the top level) sets another value: then it depends on the request. A rule's
+// ctl:ruleEngine is not seen here; the collector's inference from what happened to a
+// request (intercepted, or a blocking evaluation that did not block) covers it.
 const char* configured_engine(const server_rec* s, const server_rec* main) noexcept
 {
-    const char* engine = nullptr;
-    if (s != main) {
-        if (const ap_directive_t* section = vhost_section(s))
-            engine = last_engine_setting(section->first_child);
-    }
+    const ap_directive_t* section = s != main ? vhost_section(s) : nullptr;
+    const char* engine = section ? last_engine_setting(section->first_child) : nullptr;
     if (!engine)
         engine = last_engine_setting(ap_conftree);
-    return engine ? engine : "off";
+    if (!engine)
+        engine = "off";
+    if (containers_differ(ap_conftree, engine) ||
+        (section && containers_differ(section->first_child, engine)))
+        return nullptr;
+    return engine;
 }
 
 int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) noexcept

@@ -381,14 +381,18 @@ def test_counters_survive_collector_start_after_apache(binaries, stack_factory):
 def test_vhosts_say_their_configured_engine(stack_factory):
     """The module reports each vhost's SecRuleEngine as Apache's configuration sets it,
     with its counts (docs/protocol.md): the vhost's own (also from inside <IfModule>),
-    else the top level's (the sandbox's modsecurity.conf says DetectionOnly); a
-    <Location> inside the vhost does not change the vhost's. Clean requests only: the
-    engine is known before anything is flagged."""
-    ifmodule = ("    <IfModule security2_module>\n        SecRuleEngine On\n    </IfModule>\n"
-                "    <Location /open>\n        SecRuleEngine Off\n    </Location>")
-    vhosts = [VirtualHost("on.test", "On"), VirtualHost("detect.test", "DetectionOnly"),
+    else the top level's (the sandbox's modsecurity.conf says DetectionOnly). A
+    <Location> that sets another value makes it depend on the request: not said; one
+    that sets the same value changes nothing. Clean requests only: the engine is known
+    before anything is flagged."""
+    ifmodule = "    <IfModule security2_module>\n        SecRuleEngine On\n    </IfModule>"
+    same = "    <Location /admin>\n        SecRuleEngine On\n    </Location>"
+    other = "    <Location /open>\n        SecRuleEngine Off\n    </Location>"
+    vhosts = [VirtualHost("on.test", "On", extra=same),
+              VirtualHost("detect.test", "DetectionOnly"),
               VirtualHost("off.test", "Off"), VirtualHost("inherit.test", ""),
-              VirtualHost("ifmodule.test", "", extra=ifmodule)]
+              VirtualHost("ifmodule.test", "", extra=ifmodule),
+              VirtualHost("location.test", "On", extra=other)]
     stack = stack_factory(crs="3", mpm="event", vhosts=vhosts)
     failed = True
     try:
@@ -396,7 +400,8 @@ def test_vhosts_say_their_configured_engine(stack_factory):
             assert send(stack, Req(v.name, "benign", "/", 200)) == 200
         stats = stack.wait_requests({v.name: 1 for v in vhosts})
         expected = {"on.test": "on", "detect.test": "detection_only", "off.test": "off",
-                    "inherit.test": "detection_only", "ifmodule.test": "on"}
+                    "inherit.test": "detection_only", "ifmodule.test": "on",
+                    "location.test": None}
         assert {v: stats[v].get("engine") for v in expected} == expected
         rows = stack._json_cli("vhosts", "--json")["vhosts"]
         assert {r["vhost"]: r.get("engine") for r in rows if r["vhost"] in expected} == expected
