@@ -31,6 +31,12 @@ mso_install_packages
 mso_build -DMSO_WERROR=ON -DMSO_SANITIZE="${MSO_SANITIZE:-}"
 echo "==> ctest"
 ctest --test-dir "$MSO_BUILD_DIR" --output-on-failure
+# The browser tests' screenshots of every view are the run's artifacts: say where.
+shots="$MSO_BUILD_DIR/dashboard-screenshots"
+if compgen -G "$shots/*.png" >/dev/null; then
+  echo "==> screenshots of the dashboard's views (artifacts of this run) in $(realpath "$shots"):"
+  (cd "$shots" && ls -l -- *.png)
+fi
 
 # The collector, the CLI, the unit tests and the corpus replays again with ASan + UBSan;
 # every UBSan report is fatal (-fno-sanitize-recover=all, halt_on_error). The module is

@@ -23,7 +23,13 @@ export function parseHash(hash) {
   const q = text.indexOf("?");
   const path = q < 0 ? text : text.slice(0, q);
   const params = new URLSearchParams(q < 0 ? "" : text.slice(q + 1));
-  const parts = path.split("/").filter((p) => p !== "").map((p) => decodeURIComponent(p));
+  const parts = path.split("/").filter((p) => p !== "").map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      throw new Error(`the address has a malformed %-escape: ${p}`);
+    }
+  });
   return { name: parts[0] || "", args: parts.slice(1), params };
 }
 
@@ -32,9 +38,16 @@ async function render() {
     cleanup();
     cleanup = null;
   }
-  const route = parseHash(location.hash);
-  const view = routes[route.name];
   const main = clear(document.getElementById("main"));
+  let route;
+  try {
+    route = parseHash(location.hash);
+  } catch (e) {
+    main.append(el("p", { class: "error" }, String(e.message || e)));
+    main.dataset.ready = "true";
+    return;
+  }
+  const view = routes[route.name];
   for (const a of document.querySelectorAll("nav a")) {
     a.classList.toggle("active", a.dataset.view === (route.name || "overview") ||
       (route.name === "event" && a.dataset.view === "events"));

@@ -4,7 +4,7 @@
 // with `rule` and `events` with `rule` (docs/protocol.md); every value from requests is
 // text (dom.js).
 import { append, el, link, num, table } from "./dom.js";
-import { WINDOWS, api, card, keepsHistory, recordPlotted, seriesGrid, verdictOf, windowPicker } from "./views.js";
+import { api, card, keepsHistory, recordPlotted, seriesGrid, verdictOf, windowParam, windowPicker } from "./views.js";
 
 const EXAMPLES = 20;
 const MAX_VHOSTS = 20;
@@ -12,8 +12,7 @@ const MAX_VHOSTS = 20;
 export async function rule(main, route) {
   const id = route.args[0] || "";
   const vhost = route.args[1] || "";
-  const windowLabel = route.params.get("window") || "24h";
-  const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[2])[1];
+  const [windowLabel, windowS] = windowParam(route.params, "24h");
   const resolution = windowS > 86400 ? "hour" : "minute";
   const here = vhost ? ["rule", id, vhost] : ["rule", id];
   const history = await keepsHistory();

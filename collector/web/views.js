@@ -6,6 +6,33 @@ import { append, clear, el, hashFor, link, num, table } from "./dom.js";
 const PAGE = 50;
 export const WINDOWS = [["1h", 3600], ["6h", 6 * 3600], ["24h", 86400], ["7d", 7 * 86400], ["30d", 30 * 86400]];
 
+// A URL parameter that must be one of `choices`: its value, or `fallback` when absent.
+// Anything else throws, and the page shows the error instead of a view of something
+// else than the address says.
+export function choiceParam(params, key, choices, fallback) {
+  const value = params.get(key);
+  if (value === null) return fallback;
+  if (choices.includes(value)) return value;
+  throw new Error(`${key}=${JSON.stringify(value)} in the address: it must be one of ${choices.join(", ")}`);
+}
+
+// The `window` parameter as [label, seconds], one of WINDOWS.
+export function windowParam(params, fallback) {
+  const label = choiceParam(params, "window", WINDOWS.map(([l]) => l), fallback);
+  return WINDOWS.find(([l]) => l === label);
+}
+
+// The `page` parameter: 1 when absent, else a whole number from 1 to `pages`.
+function pageParam(params, pages) {
+  const value = params.get("page");
+  if (value === null) return 1;
+  const page = /^[0-9]{1,9}$/.test(value) ? Number(value) : 0;
+  if (page < 1 || page > pages) {
+    throw new Error(`page=${JSON.stringify(value)} in the address: there ${pages === 1 ? "is 1 page" : `are ${pages} pages`}`);
+  }
+  return page;
+}
+
 // GET /api/<cmd>; an array value repeats its key once per element (`vhosts`); empty
 // values are left out. Throws with the collector's error message.
 export async function api(cmd, params = {}) {
@@ -115,12 +142,12 @@ const OVERVIEW_COLUMNS = [
 ];
 
 export async function overview(main, route) {
-  const sort = route.params.get("sort") || "flagged";
-  const descending = route.params.get("dir") !== "asc";
-  const page = Math.max(1, Number(route.params.get("page")) || 1);
+  const sort = choiceParam(route.params, "sort", OVERVIEW_COLUMNS.map(([key]) => key), "flagged");
+  const descending = choiceParam(route.params, "dir", ["asc", "desc"], "desc") === "desc";
   // `vhosts` carries every column shown here: a third of `stats` (no histograms).
   const answer = await api("vhosts");
   const vhosts = answer.vhosts.map((v) => ({ ...v, engine: engineOf(v) }));
+  const page = pageParam(route.params, Math.max(1, Math.ceil(vhosts.length / PAGE)));
   vhosts.sort((a, b) => {
     const x = a[sort], y = b[sort];
     const order = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
@@ -276,8 +303,7 @@ export function card(label, value) {
 
 export async function vhost(main, route) {
   const name = route.args[0] || "";
-  const windowName = route.params.get("window") || "24h";
-  const windowS = (WINDOWS.find(([n]) => n === windowName) || WINDOWS[2])[1];
+  const [windowName, windowS] = windowParam(route.params, "24h");
   const resolution = windowS > 86400 ? "hour" : "minute";
   append(main, [
     el("h1", {}, "vhost ", el("span", { class: "name" }, name)),
@@ -597,8 +623,7 @@ function reasonList(reasons, attrs = {}) {
 }
 
 export async function tuning(main, route) {
-  const windowLabel = route.params.get("window") || "7d";
-  const windowS = (WINDOWS.find(([l]) => l === windowLabel) || WINDOWS[3])[1];
+  const [windowLabel, windowS] = windowParam(route.params, "7d");
   if (!(await keepsHistory())) {
     append(main, [el("h1", {}, "Tuning"), el("p", { class: "meta", id: "no-history" },
       `Tuning reads the requests kept in history, and ${NO_HISTORY}. Run the collector with `,

@@ -398,10 +398,29 @@ async function walkEveryView() {
   facts.detail_findings = [findingRows.length, detail.event.rules.length];
   check(findingRows.length === detail.event.rules.length && findingRows.length > 0,
     `event detail: ${findingRows.length} findings shown, API ${detail.event.rules.length}`);
-  for (const r of detail.event.rules) {
-    check(findingRows.some((t) => t.includes(r.id || "–") && t.includes(r.target || "")),
-      `finding ${r.id} ${r.target} not shown`);
+  // Each finding's cells are the API's values, in its order.
+  const findingCells = await page.$$eval("#findings tbody tr",
+    (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  const expectedCells = detail.event.rules.map((r) => [r.id || "–", r.severity || "", String(r.pl ?? ""),
+    String(r.score ?? ""), r.target || "", r.data || "", r.msg || "", (r.tags || []).join(" ")]);
+  check(JSON.stringify(findingCells) === JSON.stringify(expectedCells),
+    `event detail findings ${JSON.stringify(findingCells)} != API ${JSON.stringify(expectedCells)}`);
+  check(expectedCells.some((c) => c[5] !== "") && expectedCells.some((c) => c[3] !== "" && c[3] !== "0") &&
+    expectedCells.some((c) => c[4] !== "" && c[7] !== ""),
+    "the findings compared carry no matched data, score contribution, target or tags");
+  // The request's fields: verdict, scores and thresholds, source, as the API says.
+  const fieldCells = Object.fromEntries(await page.$$eval("#event-fields tr",
+    (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent])));
+  const ev = detail.event;
+  const expectedFields = {
+    client: ev.client, status: String(ev.status), source: ev.source, engine: ev.engine,
+    verdict: ev.verdict || (ev.intercepted ? "intercepted" : "passed"),
+    "inbound score": `${ev.scores.inbound} (threshold ${ev.scores.inbound_threshold}; per PL ${ev.scores.inbound_pl.join(" / ")})`,
+  };
+  for (const [key, value] of Object.entries(expectedFields)) {
+    check(fieldCells[key] === value, `event detail ${key}: ${JSON.stringify(fieldCells[key])}, API ${JSON.stringify(value)}`);
   }
+  facts.detail_fields = Object.keys(expectedFields).filter((k) => fieldCells[k] === expectedFields[k]);
   await shot("event");
 
   // since/until as the CLI takes them (a duration back from now or an ISO time in UTC),
@@ -631,6 +650,29 @@ async function walkEveryView() {
   check(JSON.stringify(healthSources) === JSON.stringify(sourcesNow.slice(0, 50)),
     `health sources ${JSON.stringify(healthSources)}, API ${JSON.stringify(sourcesNow)}`);
   await shot("health");
+
+  // ---- A malformed address: the page says what is wrong with it, and shows no view of
+  // something else than it asks for.
+  const badAddresses = [
+    [`#/vhost/${encodeURIComponent(config.vhost)}?window=2h`, 'window="2h" in the address: it must be one of 1h, 6h, 24h, 7d, 30d'],
+    [`#/rule/${config.rule}?window=90m`, 'window="90m" in the address'],
+    ["#/tuning?window=1y", 'window="1y" in the address'],
+    ["#/?sort=nope", 'sort="nope" in the address: it must be one of vhost, requests'],
+    ["#/?dir=up", 'dir="up" in the address'],
+    ["#/?page=abc", 'page="abc" in the address: there is 1 page'],
+    ["#/?page=99", 'page="99" in the address'],
+    ["#/vhost/%E0%A4%A", "the address has a malformed %-escape: %E0%A4%A"],
+  ];
+  facts.bad_addresses = [];
+  for (const [hash, expected] of badAddresses) {
+    await page.goto(config.url + "/" + hash);
+    await page.waitForSelector(`main[data-ready="true"]`);
+    const shown = await page.$eval("main", (m) => m.textContent);
+    const error = await page.$eval("main p.error", (e) => e.textContent).catch(() => "");
+    check(error.includes(expected), `${hash}: error ${JSON.stringify(error)}, expected ${JSON.stringify(expected)}`);
+    check(shown === error, `${hash}: more than the error shown: ${JSON.stringify(shown.slice(0, 200))}`);
+    facts.bad_addresses.push(hash);
+  }
 }
 
 // A collector without history (--no-history): every view loads without an error and

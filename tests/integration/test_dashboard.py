@@ -307,6 +307,11 @@ def test_every_view_in_chromium(stack):
     # Paths × targets: cells shown (each equal to the API's pair, checked in the browser),
     # the hostile target among the matrix's column heads, as text.
     assert facts["rule_pair_cells"] > 0 and facts["rule_hostile_pair_target"]
+    # The event detail's fields as the API's (each finding's cells too, in the browser).
+    assert facts["detail_fields"] == ["client", "status", "source", "engine", "verdict",
+                                      "inbound score"]
+    # Each malformed address was answered with its error (checked in the browser).
+    assert len(facts["bad_addresses"]) == 8
     for name in ("overview", "vhost", "events", "event", "rule", "rule-hostile", "live", "health"):
         assert (shots / f"{name}.png").stat().st_size > 0
 
