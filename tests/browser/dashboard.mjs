@@ -310,6 +310,31 @@ async function walkEveryView() {
   check(ruleRows.some((t) => t.includes(config.rule)), `rule ${config.rule} not among the top rules`);
   facts.top_clients = await rowTexts("#top-clients");
   check(facts.top_clients.length > 0, "no top clients");
+  // Each top list as the API's (asked as the page asks: with history, 24 h, lists kept
+  // up to 10 s, so both get the same counting).
+  facts.top_lists = {};
+  for (const list of ["clients", "paths", "agents", "targets"]) {
+    const want = (await api(`/api/top?list=${list}&vhost=${encodeURIComponent(config.vhost)}&window=86400&limit=10&max_age=10`))
+      .top.map((t) => [t.value, String(t.count)]);
+    const got = await page.$$eval(`#top-${list} tbody tr`,
+      (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent.replace(/[^0-9]/g, "")]));
+    check(JSON.stringify(got) === JSON.stringify(want), `top ${list}: shown ${JSON.stringify(got)}, API ${JSON.stringify(want)}`);
+    facts.top_lists[list] = got.length;
+  }
+  // The window picker: 30 days, one point an hour, the sums of the API's points.
+  await page.click(`main .windows a[href*="window=30d"]`);
+  await page.waitForFunction(() => location.hash.includes("window=30d") &&
+    document.querySelector("main").dataset.ready === "true" &&
+    [...document.querySelectorAll("main h2")].some((h) => h.textContent === "Requests per hour"));
+  await page.waitForSelector("#timeseries canvas");
+  const ts30 = (await api(`/api/timeseries?vhost=${encodeURIComponent(config.vhost)}&window=${30 * 86400}&resolution=hour`)).series[0].points;
+  const sums30 = ["requests", "flagged", "intercepted", "would_block"].map((f) => ts30.reduce((t, p) => t + (p[f] || 0), 0)).join(",");
+  facts.plot_points_30d = await page.$eval("#timeseries", (d) => ({ points: Number(d.dataset.points), sums: d.dataset.sums }));
+  check(facts.plot_points_30d.points === 721, `the 30 d plot has ${facts.plot_points_30d.points} points, not 721`);
+  check(facts.plot_points_30d.sums === sums30 && sums30 === apiSums,
+    `30 d plotted sums ${facts.plot_points_30d.sums}, API ${sums30} (24 h: ${apiSums})`);
+  await shot("vhost-30d");
+  await open(`#/vhost/${encodeURIComponent(config.vhost)}?window=24h`);
   // From history the lists may be a kept answer (max_age): the page says when they were counted.
   facts.lists_as_of = await page.$eval("#lists-as-of", (p) => p.textContent).catch(() => "");
   check(facts.lists_as_of.startsWith("Lists as of "), `lists' time: "${facts.lists_as_of}"`);

@@ -272,6 +272,7 @@ def test_every_view_in_chromium(stack):
     assert facts["exclusion_file_copy"] in ("copied", "selected: press Ctrl+C to copy")
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
     assert facts["plot_points"]["points"] == 1441
+    assert facts["plot_points_30d"]["points"] == 721  # the picker's 30 days, hourly
     assert "img" in facts["live_hostile_row"]  # the hostile path, shown (as text)
     assert facts["score_series"] == 3
     # The histogram's counts as the API's (checked in the browser): 10 requests on SHOP.
@@ -307,6 +308,9 @@ def test_every_view_in_chromium(stack):
     # Paths × targets: cells shown (each equal to the API's pair, checked in the browser),
     # the hostile target among the matrix's column heads, as text.
     assert facts["rule_pair_cells"] > 0 and facts["rule_hostile_pair_target"]
+    # The Vhost view's four top lists as the API's (checked in the browser), none empty.
+    assert set(facts["top_lists"]) == {"clients", "paths", "agents", "targets"}
+    assert all(n > 0 for n in facts["top_lists"].values()), facts["top_lists"]
     # The event detail's fields as the API's (each finding's cells too, in the browser).
     assert facts["detail_fields"] == ["client", "status", "source", "engine", "verdict",
                                       "inbound score"]
