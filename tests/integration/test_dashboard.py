@@ -232,6 +232,22 @@ def test_refuses_a_non_loopback_address_without_insecure(binaries, tmp_path):
     assert "--http-listen: 0.0.0.0:1 is not a loopback address" in result.stderr
 
 
+def test_any_address_with_insecure(binaries):
+    """--http-insecure is the way out of the refusal above: the collector starts on
+    0.0.0.0 (reached here over loopback) and answers without credentials."""
+    port = free_port()
+    collector = Collector(binaries.daemon, binaries.cli,
+                          extra_args=["--http-listen", f"0.0.0.0:{port}", "--http-insecure"])
+    collector.start()
+    try:
+        health = wait_api(port, "/api/health", lambda a: a.get("ok") is True)
+        assert health["ok"] is True
+        status, headers, _ = fetch(port, "/")
+        assert status == 200 and "frame-ancestors 'none'" in headers["content-security-policy"]
+    finally:
+        collector.stop()
+
+
 def run_browser(config: dict) -> dict:
     """Runs tests/browser/dashboard.mjs with `config`; its report."""
     if not Path(CHROMIUM).is_file():
