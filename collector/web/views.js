@@ -315,6 +315,10 @@ export async function vhost(main, route) {
     api("stats", { vhost: name, window: windowS, rules_limit: 20 }),
   ]);
   const v = stats.vhosts[0] || { requests: 0, flagged: 0, intercepted: 0, would_block: 0, rules: [] };
+  if (ENGINE_NAMES.has(v.engine)) {
+    append(main, el("p", { class: "meta", id: "engine" }, `SecRuleEngine ${ENGINE_NAMES.get(v.engine)}`,
+      v.engine === "detection_only" ? ": nothing is blocked; “would block” counts what On would have blocked." : ""));
+  }
   append(main, el("div", { class: "cards" },
     card("requests", v.requests), card("flagged", v.flagged), card("blocked", v.intercepted),
     card("would block", v.would_block)));

@@ -321,6 +321,7 @@ async function walkEveryView() {
     check(JSON.stringify(got) === JSON.stringify(want), `top ${list}: shown ${JSON.stringify(got)}, API ${JSON.stringify(want)}`);
     facts.top_lists[list] = got.length;
   }
+  facts.vhost_engine = await page.$eval("#engine", (p) => p.textContent).catch(() => "");
   // The window picker: 30 days, one point an hour, the sums of the API's points.
   await page.click(`main .windows a[href*="window=30d"]`);
   await page.waitForFunction(() => location.hash.includes("window=30d") &&

@@ -289,6 +289,7 @@ def test_every_view_in_chromium(stack):
     assert facts["plot_series"] == 5 and facts["plot_painted"] > 0
     assert facts["plot_points"]["points"] == 1441
     assert facts["plot_points_30d"]["points"] == 721  # the picker's 30 days, hourly
+    assert facts["vhost_engine"] == "SecRuleEngine On"  # SHOP's, as its configuration sets it
     assert "img" in facts["live_hostile_row"]  # the hostile path, shown (as text)
     assert facts["score_series"] == 3
     # The histogram's counts as the API's (checked in the browser): 10 requests on SHOP.
