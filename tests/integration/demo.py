@@ -116,7 +116,10 @@ def main() -> int:
         if args.keep:
             print(f"\nLeft running until Ctrl-C. Try:\n"
                   f"  {paths['cli']} --socket {stack.collector.query_socket} top\n"
-                  f"  curl -H 'Host: shop.test' 'http://127.0.0.1:{port}/?id=1%27%20OR%201=1--'")
+                  f"  curl -H 'Host: shop.test' 'http://127.0.0.1:{port}/?id=1%27%20OR%201=1--'\n"
+                  f"The dashboard listens on loopback only; from another machine:\n"
+                  f"  ssh -L {http_port}:127.0.0.1:{http_port} THIS_HOST, then open "
+                  f"http://127.0.0.1:{http_port}/ there")
             def interrupt(signum, frame):
                 raise KeyboardInterrupt
 
