@@ -239,6 +239,24 @@ async function walkEveryView() {
   facts.overview_engines = Object.fromEntries(await page.$$eval("#vhosts tbody tr",
     (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[5].textContent])));
   facts.overview_sparklines = await checkSparklines("overview");
+  // Each row's counts as the API's (counter reports may land between the two reads:
+  // read both again, a few times, until they agree).
+  const sortedJson = (o) => JSON.stringify(Object.keys(o).sort().map((k) => [k, o[k]]));
+  let countsGot = {}, countsWant = {};
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (attempt > 0) {
+      await page.reload();
+      await page.waitForSelector(`main[data-ready="true"]`);
+    }
+    countsGot = Object.fromEntries(await page.$$eval("#vhosts tbody tr", (rows) => rows.map((r) =>
+      [r.cells[0].textContent, [1, 2, 3, 4].map((i) => r.cells[i].textContent.replace(/[^0-9]/g, "")).join(",")])));
+    countsWant = Object.fromEntries((await api("/api/vhosts")).vhosts.map((v) =>
+      [v.vhost, [v.requests, v.flagged, v.intercepted, v.would_block].join(",")]));
+    if (sortedJson(countsGot) === sortedJson(countsWant)) break;
+  }
+  facts.overview_counts = countsGot;
+  check(sortedJson(countsGot) === sortedJson(countsWant),
+    `overview counts ${sortedJson(countsGot)}, API ${sortedJson(countsWant)}`);
   // The sources under the vhosts, as `sources` lists them.
   await page.waitForSelector(`#sources-section[data-ready="true"]`);
   const sourcesAnswer = await api("/api/sources");
@@ -632,6 +650,19 @@ async function walkEveryView() {
     `tune: ${facts.tune_exclusions[0]} exclusions shown, API ${facts.tune_exclusions[1]}`);
   const verdictText = await page.$eval("#verdict", (e) => e.className);
   check(verdictText.includes(tune.verdict), `tune: verdict ${verdictText}, API ${tune.verdict}`);
+  // The what-if numbers: the six cards and the threshold ladder, as the API's.
+  const digits = (t) => t.replace(/[^0-9]/g, "");
+  const w = tune.what_if;
+  const cardsWant = [w.would_block, w.would_block_after, w.benign_blocked, w.benign_blocked_after,
+    w.attacks_caught, w.attacks_caught_after].map((n) => (typeof n === "number" ? String(n) : ""));
+  const cardsGot = await page.$$eval("main .cards .card .value", (c) => c.map((x) => x.textContent));
+  check(JSON.stringify(cardsGot.map(digits)) === JSON.stringify(cardsWant),
+    `tune: what-if cards ${JSON.stringify(cardsGot)}, API ${JSON.stringify(cardsWant)}`);
+  const ladderGot = await page.$$eval("#ladder tbody tr", (rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+  const ladderWant = w.inbound_ladder.map((r) => [String(r.threshold), String(r.before), String(r.after)]);
+  check(ladderWant.length > 0 && JSON.stringify(ladderGot.map((r) => r.map(digits))) === JSON.stringify(ladderWant),
+    `tune: ladder ${JSON.stringify(ladderGot)}, API ${JSON.stringify(ladderWant)}`);
+  facts.tune_what_if = [cardsGot.length, ladderGot.length];
   const levelRows = tune.what_if.paranoia_levels.length ? await rowTexts("#paranoia-levels") : [];
   facts.tune_paranoia_levels = [levelRows.length, tune.what_if.paranoia_levels.length];
   check(levelRows.length === tune.what_if.paranoia_levels.length,

@@ -277,6 +277,11 @@ def test_every_view_in_chromium(stack):
     facts = report["facts"]
     assert set(facts["overview_vhosts"]) == {SHOP, HOSTILE, "quiet.test", TUNED}
     assert facts["overview_sparklines"] == 4
+    # Each row's requests, flagged, blocked and would-block as the API's (in the browser).
+    assert set(facts["overview_counts"]) == set(facts["overview_vhosts"])
+    assert int(facts["overview_counts"][SHOP].split(",")[0]) > 0
+    # The Tuning view's six what-if cards and its threshold ladder (rows) as the API's.
+    assert facts["tune_what_if"][0] == 6 and facts["tune_what_if"][1] > 0
     # As the vhosts' configuration sets SecRuleEngine (the module says it with its counts).
     assert facts["overview_engines"] == {SHOP: "On", HOSTILE: "DetectionOnly",
                                          "quiet.test": "DetectionOnly", TUNED: "DetectionOnly"}
