@@ -701,6 +701,24 @@ async function walkEveryView() {
   const healthRows = await rowTexts("#health");
   facts.health_rows = healthRows.length;
   check(healthRows.some((t) => t.startsWith("datagrams")), "health has no datagrams row");
+  // Every value of the API's `health`, flattened, has its row (the values move: the
+  // keys are compared, and the ones that do not move while nothing is sent).
+  const flat = {};
+  const flatten = (prefix, o) => {
+    for (const [k, v] of Object.entries(o)) {
+      if (k === "ok") continue;
+      if (v && typeof v === "object") flatten(prefix + k + ".", v);
+      else flat[prefix + k] = v;
+    }
+  };
+  flatten("", await api("/api/health"));
+  const shownHealth = Object.fromEntries(await page.$$eval("#health tr", (rows) => rows.map((r) => [r.cells[0].textContent, r.cells[1].textContent])));
+  check(JSON.stringify(Object.keys(shownHealth).sort()) === JSON.stringify(Object.keys(flat).sort()),
+    `health rows ${Object.keys(shownHealth).sort()}, API ${Object.keys(flat).sort()}`);
+  for (const key of ["history.enabled", "ring_capacity", "malformed"]) {
+    check(key in flat && shownHealth[key] === (typeof flat[key] === "number" ? flat[key].toLocaleString("en-US") : String(flat[key])),
+      `health ${key}: shown ${shownHealth[key]}, API ${flat[key]}`);
+  }
   const healthSources = await page.$$eval("#sources tbody tr td:first-child", (c) => c.map((x) => x.textContent));
   facts.health_sources = healthSources;
   const sourcesNow = (await api("/api/sources")).sources.map((x) => x.source);
