@@ -231,6 +231,12 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
     r.u64(obj, "events_lost", v.events_lost);
     r.i64(obj, "first_seen", v.first_seen);
     r.i64(obj, "last_seen", v.last_seen);
+    // The configured SecRuleEngine, when a counter report had said it (optional).
+    if (obj.contains("engine") && r.string(obj, "engine", v.engine) && v.engine != "on" &&
+        v.engine != "off" && v.engine != "detection_only") {
+        const auto scope = r.enter("engine");
+        r.fail("not \"on\", \"off\" or \"detection_only\"");
+    }
     if (const json* ports = r.array(obj, "ports", k_max_ports_per_vhost)) {
         const auto scope = r.enter("ports");
         for (std::size_t i = 0; i < ports->size() && !r.failed(); ++i) {

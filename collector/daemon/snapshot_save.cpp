@@ -89,31 +89,35 @@ json vhost_json(const std::string& name, const VhostStats& v)
     for (const auto* entry : sorted) {
         rules.push_back(rule_json(entry->first, entry->second));
     }
-    return json{{"name", name},
-                {"requests", v.requests},
-                {"flagged", v.flagged},
-                {"intercepted", v.intercepted},
-                {"would_block", v.would_block},
-                {"events", v.events},
-                {"truncated_findings", v.truncated_findings},
-                {"engine_messages", v.engine_messages},
-                {"events_without_scores", v.events_without_scores},
-                {"events_lost", v.events_lost},
-                {"first_seen", v.first_seen},
-                {"last_seen", v.last_seen},
-                {"ports", std::vector<int>(v.ports.begin(), v.ports.end())},
-                {"status", std::move(status)},
-                {"inbound_scores", histogram_json(v.inbound_scores)},
-                {"outbound_scores", histogram_json(v.outbound_scores)},
-                {"inbound_pl_scores", levels_json(v.inbound_pl_scores)},
-                {"outbound_pl_scores", levels_json(v.outbound_pl_scores)},
-                {"clients", top_json(v.clients)},
-                {"paths", top_json(v.paths)},
-                {"agents", top_json(v.agents)},
-                {"targets", top_json(v.targets)},
-                {"rules", std::move(rules)},
-                {"minutes", series_json(v.series.minutes())},
-                {"hours", series_json(v.series.hours())}};
+    json out{{"name", name},
+             {"requests", v.requests},
+             {"flagged", v.flagged},
+             {"intercepted", v.intercepted},
+             {"would_block", v.would_block},
+             {"events", v.events},
+             {"truncated_findings", v.truncated_findings},
+             {"engine_messages", v.engine_messages},
+             {"events_without_scores", v.events_without_scores},
+             {"events_lost", v.events_lost},
+             {"first_seen", v.first_seen},
+             {"last_seen", v.last_seen},
+             {"ports", std::vector<int>(v.ports.begin(), v.ports.end())},
+             {"status", std::move(status)},
+             {"inbound_scores", histogram_json(v.inbound_scores)},
+             {"outbound_scores", histogram_json(v.outbound_scores)},
+             {"inbound_pl_scores", levels_json(v.inbound_pl_scores)},
+             {"outbound_pl_scores", levels_json(v.outbound_pl_scores)},
+             {"clients", top_json(v.clients)},
+             {"paths", top_json(v.paths)},
+             {"agents", top_json(v.agents)},
+             {"targets", top_json(v.targets)},
+             {"rules", std::move(rules)},
+             {"minutes", series_json(v.series.minutes())},
+             {"hours", series_json(v.series.hours())}};
+    if (!v.engine.empty()) { // since 2026-12-04; absent: not said yet
+        out["engine"] = v.engine;
+    }
+    return out;
 }
 
 json vhosts_json(const Aggregator& aggregator)

@@ -87,17 +87,21 @@ std::string request(const std::string& vhost, int i, bool scores)
     return e.dump();
 }
 
-std::string counters(const std::string& vhost, std::uint64_t requests, std::uint64_t lost)
+std::string counters(const std::string& vhost, std::uint64_t requests, std::uint64_t lost,
+                     const std::string& engine = "")
 {
-    return json{{"v", 1},
+    json report{{"v", 1},
                 {"type", "counters"},
                 {"vhost", vhost},
                 {"port", 8080},
                 {"pid", 42},
                 {"requests", requests},
                 {"status", {{"200", requests - 1}, {"404", 1}}},
-                {"events_lost", lost}}
-        .dump();
+                {"events_lost", lost}};
+    if (!engine.empty()) {
+        report["engine"] = engine;
+    }
+    return report.dump();
 }
 
 // Three vhosts over three hours of collector time; more clients and paths than the
@@ -110,7 +114,8 @@ void populate(mso::Collector& c)
         ASSERT_FALSE(c.ingest(request(vhost, i, i % 5 != 0), k_t0 + i * 35).has_value());
         if (i % 20 == 0) {
             ASSERT_FALSE(
-                c.ingest(counters(vhost, 50 + static_cast<std::uint64_t>(i), i % 40 == 0 ? 2 : 0),
+                c.ingest(counters(vhost, 50 + static_cast<std::uint64_t>(i), i % 40 == 0 ? 2 : 0,
+                                  vhost == "shop.test" ? "detection_only" : ""),
                          k_t0 + i * 35 + 1)
                     .has_value());
         }
@@ -335,6 +340,10 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
          },
          "sources[0].refusals: not an array"},
         {"vhosts not array", [](json& d) { d["vhosts"] = json::object(); }, "vhosts: not an array"},
+        {"engine not a mode", [](json& d) { d["vhosts"][0]["engine"] = "yes"; },
+         "vhosts[0].engine: not \"on\", \"off\" or \"detection_only\""},
+        {"engine not a string", [](json& d) { d["vhosts"][0]["engine"] = 1; },
+         "vhosts[0].engine: not a string"},
         {"negative count", [](json& d) { d["vhosts"][1]["requests"] = -1; },
          "vhosts[1].requests: not an unsigned integer"},
         {"count as string", [](json& d) { d["events_lost"] = "3"; },
