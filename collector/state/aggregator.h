@@ -82,7 +82,7 @@ struct VhostStats {
     std::uint64_t events_lost = 0;
     // SecRuleEngine as the vhost's Apache configuration sets it ("on", "off",
     // "detection_only"), from the module's latest counter report that said it; empty
-    // until one did (not kept in snapshots: the next report says it again).
+    // until one did. Kept in snapshots.
     std::string engine;
     std::set<int> ports;
     std::map<int, std::uint64_t> status;
