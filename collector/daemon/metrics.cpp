@@ -236,6 +236,20 @@ void render_vhosts(std::string& out, const Aggregator& aggregator, std::size_t m
         }
     }
 
+    // Info-style: 1 for each vhost whose configured SecRuleEngine a counter report said,
+    // the mode in a label (an alert can find the vhosts still in DetectionOnly).
+    constexpr std::string_view engine = "modsec_observe_vhost_engine";
+    append_family(out, engine,
+                  "1 for the vhost's SecRuleEngine as its Apache configuration sets it "
+                  "(on, off, detection_only).",
+                  MetricType::gauge);
+    for (const auto& [vhost, stats] : vhosts) {
+        if (!stats.engine.empty()) {
+            const Label labels[] = {{"vhost", vhost}, {"engine", stats.engine}};
+            append_sample(out, engine, labels, std::uint64_t{1});
+        }
+    }
+
     std::vector<VhostRules> chosen;
     chosen.reserve(vhosts.size());
     for (const auto& [vhost, stats] : vhosts) {

@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -123,6 +122,12 @@ def test_counters_equal_stats(stack):
         assert sample(samples, "modsec_observe_rule_series_dropped", vhost=vhost) == 0
     assert sample(samples, "modsec_observe_intercepted_total", vhost="shop.test") == N
     assert sample(samples, "modsec_observe_intercepted_total", vhost="blog.test") == 0
+    # Each vhost's configured SecRuleEngine, as `stats` says it.
+    assert sample(samples, "modsec_observe_vhost_engine", vhost="shop.test", engine="on") == 1
+    assert sample(samples, "modsec_observe_vhost_engine", vhost="blog.test",
+                  engine="detection_only") == 1
+    assert {v: s["engine"] for v, s in stats.items()} == {"shop.test": "on",
+                                                           "blog.test": "detection_only"}
     assert sample(samples, "modsec_observe_flagged_total", vhost="blog.test") == N
 
 

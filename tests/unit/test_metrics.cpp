@@ -69,17 +69,21 @@ std::string request_datagram(const std::string& vhost, int status, bool intercep
     return doc.dump();
 }
 
-std::string counters_datagram(const std::string& vhost, int requests)
+std::string counters_datagram(const std::string& vhost, int requests,
+                              const std::string& engine = "")
 {
-    return json{{"v", 1},
+    json report{{"v", 1},
                 {"type", "counters"},
                 {"vhost", vhost},
                 {"port", 80},
                 {"pid", 1},
                 {"requests", requests},
                 {"status", {{"200", requests}}},
-                {"events_lost", 0}}
-        .dump();
+                {"events_lost", 0}};
+    if (!engine.empty()) {
+        report["engine"] = engine;
+    }
+    return report.dump();
 }
 
 void ingest(mso::Collector& c, const std::string& datagram)
@@ -115,9 +119,15 @@ TEST(Metrics, PerVhostAndRuleSamples)
     ingest(c, request_datagram("shop.test", 403, true, {{"942100"}, {"949110"}}, 8));
     ingest(c, request_datagram("shop.test", 403, true, {{"942100"}, {"942100"}, {"949110"}}, 10));
     ingest(c, request_datagram("blog.test", 200, false, {{"920350", "WARNING"}}, 3));
-    ingest(c, counters_datagram("shop.test", 5));
+    ingest(c, counters_datagram("shop.test", 5, "detection_only"));
     EXPECT_TRUE(c.ingest("not json", k_now).has_value());
     const auto s = samples(render(c));
+    EXPECT_EQ(s.at(R"(modsec_observe_vhost_engine{vhost="shop.test",engine="detection_only"})"),
+              "1");
+    for (const auto& [series, value] : s) { // blog.test's engine was never said
+        EXPECT_FALSE(series.starts_with("modsec_observe_vhost_engine{vhost=\"blog.test\""))
+            << series;
+    }
 
     EXPECT_EQ(s.at(R"(modsec_observe_requests_total{vhost="shop.test"})"), "7");
     EXPECT_EQ(s.at(R"(modsec_observe_flagged_total{vhost="shop.test"})"), "2");
