@@ -37,6 +37,13 @@ enum class EngineMode : std::uint8_t { unknown = 0, on = 1, detection_only = 2 }
     return "unknown";
 }
 
+// Whether `name` is a vhost's configured SecRuleEngine as counter reports (and
+// snapshots) carry it: "on", "off" or "detection_only".
+[[nodiscard]] constexpr bool is_configured_engine(std::string_view name) noexcept
+{
+    return name == "on" || name == "off" || name == "detection_only";
+}
+
 // One ModSecurity alert message about a request.
 struct Finding {
     std::string id; // "" when the message carried no [id] (see truncated)

@@ -242,7 +242,7 @@ Decoded read_counters(const json& j)
     r.string(k_field_engine, c.engine, false);
     if (r.failure)
         return std::move(*r.failure);
-    if (!c.engine.empty() && c.engine != "on" && c.engine != "off" && c.engine != "detection_only")
+    if (!c.engine.empty() && !is_configured_engine(c.engine))
         return DecodeFailure{DecodeError::bad_field_type,
                              detail::field_text("field ", k_field_engine) +
                                  " must be \"on\", \"off\" or \"detection_only\""};

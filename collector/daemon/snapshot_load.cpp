@@ -232,8 +232,8 @@ void read_vhost(SnapshotReader& r, const json& obj, Aggregator& aggregator,
     r.i64(obj, "first_seen", v.first_seen);
     r.i64(obj, "last_seen", v.last_seen);
     // The configured SecRuleEngine, when a counter report had said it (optional).
-    if (obj.contains("engine") && r.string(obj, "engine", v.engine) && v.engine != "on" &&
-        v.engine != "off" && v.engine != "detection_only") {
+    if (obj.contains("engine") && r.string(obj, "engine", v.engine) &&
+        !is_configured_engine(v.engine)) {
         const auto scope = r.enter("engine");
         r.fail("not \"on\", \"off\" or \"detection_only\"");
     }

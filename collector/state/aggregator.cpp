@@ -192,7 +192,7 @@ void Aggregator::add(const CounterReport& report, std::int64_t now)
     }
     v->requests += report.requests;
     v->events_lost += report.events_lost;
-    if (!report.engine.empty() && report.engine != v->engine) {
+    if (!report.engine.empty()) {
         v->engine = report.engine;
     }
     // Requests without an event had no findings, hence a score of 0; those whose event

@@ -46,6 +46,15 @@ json top_rows(const std::vector<TopEntry>& entries)
 
 namespace {
 
+// The vhost's configured SecRuleEngine, in the answers that show a vhost's totals, when
+// a counter report has said it.
+void add_engine(json& out, const VhostStats& v)
+{
+    if (!v.engine.empty()) {
+        out["engine"] = v.engine;
+    }
+}
+
 // Rules of a vhost, most hits first, then by id; the first `limit` (0: all).
 std::vector<std::pair<const std::string*, const RuleStats*>> sorted_rules(const VhostStats& v,
                                                                           std::size_t limit = 0)
@@ -85,9 +94,7 @@ json vhost_json(const std::string& name, const VhostStats& v, const StatsShape& 
     out["engine_messages"] = v.engine_messages;
     out["events_without_scores"] = v.events_without_scores;
     out["events_lost"] = v.events_lost;
-    if (!v.engine.empty()) {
-        out["engine"] = v.engine;
-    }
+    add_engine(out, v);
     out["first_seen"] = iso_time_s(v.first_seen);
     out["last_seen"] = iso_time_s(v.last_seen);
     json status = json::object();
@@ -143,9 +150,7 @@ json window_json(const std::string& name, const VhostStats& v, std::int64_t wind
              {"intercepted", sum.intercepted},
              {"would_block", sum.would_block},
              {"rules", std::move(rules)}};
-    if (!v.engine.empty()) {
-        out["engine"] = v.engine;
-    }
+    add_engine(out, v);
     if (shape.top_clients != 0) {
         out["top_clients"] = top_rows(v.clients.top(shape.top_clients)); // all-time
     }
@@ -183,9 +188,7 @@ json vhosts_row(const std::string& name, const VhostStats& v)
              {"rules", v.rules.size()},
              {"first_seen", iso_time_s(v.first_seen)},
              {"last_seen", iso_time_s(v.last_seen)}};
-    if (!v.engine.empty()) {
-        row["engine"] = v.engine;
-    }
+    add_engine(row, v);
     return row;
 }
 
