@@ -46,19 +46,33 @@ const TopK& VhostStats::top(TopList list) const noexcept
     return clients;
 }
 
+VhostStats& Aggregator::index_vhost(std::pair<const std::string, VhostStats>& node)
+{
+    m_vhost_index.by_name.try_emplace(node.first, &node.second);
+    return node.second;
+}
+
 VhostStats* Aggregator::vhost_for(const std::string& vhost, std::int64_t now)
 {
-    auto it = m_vhosts.find(vhost);
-    if (it == m_vhosts.end()) {
+    if (!index_complete()) { // a copy's
+        m_vhost_index.by_name.clear();
+        for (auto& node : m_vhosts) {
+            index_vhost(node);
+        }
+    }
+    VhostStats* v = nullptr;
+    if (auto it = m_vhost_index.by_name.find(vhost); it != m_vhost_index.by_name.end()) {
+        v = it->second;
+    } else {
         if (m_vhosts.size() >= k_max_vhosts) {
             ++m_dropped;
             return nullptr;
         }
-        it = m_vhosts.emplace(vhost, VhostStats{}).first;
-        it->second.first_seen = now;
+        v = &index_vhost(*m_vhosts.try_emplace(vhost).first);
+        v->first_seen = now;
     }
-    it->second.last_seen = now;
-    return &it->second;
+    v->last_seen = now;
+    return v;
 }
 
 void Aggregator::add_port(VhostStats& stats, int port)
@@ -217,8 +231,12 @@ void Aggregator::add(const CounterReport& report, std::int64_t now)
 
 const VhostStats* Aggregator::find(std::string_view vhost) const
 {
-    auto it = m_vhosts.find(vhost);
-    return it == m_vhosts.end() ? nullptr : &it->second;
+    if (!index_complete()) {
+        auto it = m_vhosts.find(vhost);
+        return it == m_vhosts.end() ? nullptr : &it->second;
+    }
+    auto it = m_vhost_index.by_name.find(vhost);
+    return it == m_vhost_index.by_name.end() ? nullptr : it->second;
 }
 
 } // namespace mso

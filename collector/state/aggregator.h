@@ -157,7 +157,7 @@ public:
             return nullptr;
         }
         m_restored = true; // the global counts are recomputed before the next add
-        return &m_vhosts[vhost];
+        return &index_vhost(*m_vhosts.try_emplace(vhost).first);
     }
     void restore_counters(std::uint64_t events_lost, std::uint64_t dropped) noexcept
     {
@@ -169,10 +169,34 @@ public:
 
 private:
     [[nodiscard]] VhostStats* vhost_for(const std::string& vhost, std::int64_t now);
+    VhostStats& index_vhost(std::pair<const std::string, VhostStats>& node);
     void add_port(VhostStats& stats, int port);
     void add_status(VhostStats& stats, int status, std::uint64_t count);
 
     std::map<std::string, VhostStats, std::less<>> m_vhosts;
+    // Each of m_vhosts by name, for the lookup of every event and report: one hash
+    // instead of a walk down the tree, comparing names, at hundreds of vhosts. It points
+    // into m_vhosts' nodes, which a move takes along; a copy of the aggregator starts
+    // with an empty index, rebuilt by the next vhost_for() (find() uses the tree until).
+    struct VhostIndex {
+        std::unordered_map<std::string_view, VhostStats*> by_name;
+        VhostIndex() = default;
+        VhostIndex(const VhostIndex&) noexcept {}
+        VhostIndex& operator=(const VhostIndex&) noexcept
+        {
+            by_name.clear();
+            return *this;
+        }
+        VhostIndex(VhostIndex&&) noexcept = default;
+        VhostIndex& operator=(VhostIndex&&) noexcept = default;
+        ~VhostIndex() = default;
+    };
+    VhostIndex m_vhost_index;
+    // Whether m_vhost_index holds every vhost (vhosts are never removed).
+    [[nodiscard]] bool index_complete() const noexcept
+    {
+        return m_vhost_index.by_name.size() == m_vhosts.size();
+    }
     // Recomputes the global counts below after a snapshot was restored.
     void recount();
 

@@ -344,3 +344,36 @@ TEST(Aggregator, VhostCountIsBounded)
 }
 
 } // namespace
+
+// Vhosts are found through an index into the aggregator's own records: a copy (the
+// query fuzzer copies a prototype collector) and a moved-to aggregator count into their
+// own records, and the original is not touched by the copy's adds.
+TEST(Aggregator, CopiesAndMovesCountIntoTheirOwnVhosts)
+{
+    mso::Aggregator original;
+    original.add(event("shop", {finding("942100")}), k_now);
+    original.add(event("blog", {finding("941100")}), k_now);
+
+    mso::Aggregator copy = original;
+    EXPECT_NE(copy.find("shop"), nullptr);
+    EXPECT_NE(copy.find("shop"), original.find("shop"));
+    copy.add(event("shop", {finding("942100")}), k_now);
+    copy.add(event("news", {}), k_now);
+    EXPECT_EQ(copy.find("shop")->requests, 2u);
+    EXPECT_EQ(copy.find("news")->requests, 1u);
+    EXPECT_EQ(original.find("shop")->requests, 1u);
+    EXPECT_EQ(original.find("news"), nullptr);
+
+    mso::Aggregator assigned;
+    assigned.add(event("old", {}), k_now);
+    assigned = original;
+    EXPECT_EQ(assigned.find("old"), nullptr);
+    assigned.add(event("blog", {}), k_now);
+    EXPECT_EQ(assigned.find("blog")->requests, 2u);
+    EXPECT_EQ(original.find("blog")->requests, 1u);
+
+    mso::Aggregator moved = std::move(copy);
+    moved.add(event("shop", {}), k_now);
+    EXPECT_EQ(moved.find("shop")->requests, 3u);
+    EXPECT_EQ(moved.vhost_count(), 3u);
+}
