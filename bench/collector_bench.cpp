@@ -242,11 +242,15 @@ int history_on_off(const std::vector<std::vector<std::string>>& requests, std::s
 int main(int argc, char** argv)
 {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s DATA_DIR [--quick | --history]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s DATA_DIR [--quick | --history | --ingest-only]\n",
+                     argv[0]);
         return 2;
     }
     const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
     const bool history = argc > 2 && std::string(argv[2]) == "--history";
+    // The ingest table alone, as --quick makes it: for callgrind, whose instruction
+    // counts compare builds on a machine too busy for CPU times to.
+    const bool ingest_only = argc > 2 && std::string(argv[2]) == "--ingest-only";
     const auto requests =
         mso::bench::captured_requests(std::string(argv[1]) + "/crs4_error_log.txt");
     if (requests.empty()) {
@@ -261,7 +265,7 @@ int main(int argc, char** argv)
     std::printf("| mix | events | vhosts | distinct clients | findings/event | bytes/event | "
                 "events/s | CPU µs/event | RSS after (MiB) |\n");
     std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    const std::size_t n = quick ? 100000 : 500000;
+    const std::size_t n = quick || ingest_only ? 100000 : 500000;
     struct Case {
         std::size_t vhosts, clients;
     };
@@ -286,6 +290,10 @@ int main(int argc, char** argv)
                         bytes / n, static_cast<double>(n) / s, used * 1e6 / static_cast<double>(n),
                         rss_mib());
         }
+    }
+
+    if (ingest_only) {
+        return 0;
     }
 
     // The socket side the daemon adds, over a SOCK_DGRAM socketpair from `senders`
