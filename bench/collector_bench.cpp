@@ -203,7 +203,7 @@ int history_on_off(const std::vector<std::vector<std::string>>& requests, std::s
                 if (writer && collector.events().pushed() != pushed) { // as Server::store
                     const mso::RequestEvent& event = *collector.events().newest();
                     (void)writer->offer(mso::StoredEvent{event, std::string(mso::k_source_module),
-                                                         mso::inferred_engine_mode(event)});
+                                                         collector.events().newest_engine()});
                 }
             }
             loop_cpu += cpu_seconds(RUSAGE_THREAD) - cpu;

@@ -22,7 +22,7 @@ inline constexpr std::size_t k_max_datagram_bytes = 65536;
 
 // ModSecurity's SecRuleEngine for a request, where the source says it: audit logs do
 // (v2's Engine-Mode, v3's secrules_engine); for the module's events the collector infers
-// it (inferred_engine_mode() below). "On" blocks,
+// it, else takes the vhost's configured one (event_engine_mode() below). "On" blocks,
 // "DetectionOnly" only logs. The values are stored (collector/store): never renumber.
 enum class EngineMode : std::uint8_t { unknown = 0, on = 1, detection_only = 2 };
 
@@ -113,6 +113,29 @@ struct CounterReport {
         if (f.id == "949110" || f.id == "949111" || f.id == "959100" || f.id == "959101") {
             return EngineMode::detection_only;
         }
+    }
+    return EngineMode::unknown;
+}
+
+// The engine mode of one of the module's events, given its vhost's configured
+// SecRuleEngine as counter reports say it (`configured`: "on", "off", "detection_only",
+// or "" when not said yet). What the event shows (inferred_engine_mode()) wins: a rule's
+// ctl:ruleEngine may change the mode for one request. Otherwise the configuration
+// decides, so that a DetectionOnly vhost's events below the threshold (the false
+// positives to find before switching to On) count as detection_only. An event from a
+// vhost configured "off" had its engine turned on some other way (ctl:ruleEngine, a
+// <Location>): unknown.
+[[nodiscard]] inline EngineMode event_engine_mode(const RequestEvent& event,
+                                                  std::string_view configured) noexcept
+{
+    if (const EngineMode shown = inferred_engine_mode(event); shown != EngineMode::unknown) {
+        return shown;
+    }
+    if (configured == engine_mode_name(EngineMode::on)) {
+        return EngineMode::on;
+    }
+    if (configured == engine_mode_name(EngineMode::detection_only)) {
+        return EngineMode::detection_only;
     }
     return EngineMode::unknown;
 }

@@ -336,8 +336,9 @@ void Server::ingest_datagram(std::string_view datagram)
     auto failure = m_collector.ingest(datagram, static_cast<std::int64_t>(std::time(nullptr)));
     if (m_collector.events().pushed() != pushed) {
         const RequestEvent& event = *m_collector.events().newest();
-        publish(event);
-        store(event);
+        const EngineMode engine = m_collector.events().newest_engine();
+        publish(event, engine);
+        store(event, engine);
     }
     if (failure) {
         std::string detail = terminal_safe(failure->detail);
@@ -354,7 +355,7 @@ void Server::ingest_received(const RequestEvent& event, std::string_view source,
                              std::uint64_t bytes)
 {
     m_collector.ingest_event(event, source, static_cast<std::int64_t>(std::time(nullptr)), bytes);
-    publish(event, source);
+    publish(event, m_collector.events().newest_engine(), source);
 }
 
 void Server::set_history(StoreWriter& writer, std::string path)
@@ -366,12 +367,11 @@ void Server::set_history(StoreWriter& writer, std::string path)
     refresh_history_status(true);
 }
 
-void Server::store(const RequestEvent& event)
+void Server::store(const RequestEvent& event, EngineMode engine)
 {
     if (m_history != nullptr) {
         // A refusal (queue full, writer stopped) is counted by the writer.
-        (void)m_history->offer(
-            StoredEvent{event, std::string(k_source_module), inferred_engine_mode(event)});
+        (void)m_history->offer(StoredEvent{event, std::string(k_source_module), engine});
     }
 }
 
@@ -408,11 +408,11 @@ void Server::refresh_history_status(bool now_anyway)
     }
 }
 
-void Server::publish(const RequestEvent& event, std::string_view source)
+void Server::publish(const RequestEvent& event, EngineMode engine, std::string_view source)
 {
     std::string line; // rendered once, for the first client that wants it
     for (Client& client : m_clients) {
-        if (!client.tail || !client.fd || !client.tail->matches(event, source)) {
+        if (!client.tail || !client.fd || !client.tail->matches(event, engine, source)) {
             continue;
         }
         if (client.output.size() >= k_max_tail_backlog_bytes) {
@@ -431,7 +431,7 @@ void Server::publish(const RequestEvent& event, std::string_view source)
     }
     std::erase_if(m_web_tails, [](const WebTail& t) { return t.sink->closed(); });
     for (WebTail& tail : m_web_tails) {
-        if (!tail.filter.matches(event)) {
+        if (!tail.filter.matches(event, engine)) {
             continue;
         }
         if (line.empty()) {

@@ -223,10 +223,12 @@ private:
     void deliver_import_answer(std::uint64_t id, std::string line, bool end);
     [[nodiscard]] Client* find_client(std::uint64_t id);
 
-    // Appends `event` to every tail client whose filter matches it.
-    void publish(const RequestEvent& event, std::string_view source = "module");
-    // Offers `event` to the history writer, if any.
-    void store(const RequestEvent& event);
+    // Appends `event` to every tail client whose filter matches it; `engine` is its
+    // engine mode as the ring keeps it.
+    void publish(const RequestEvent& event, EngineMode engine, std::string_view source = "module");
+    // Offers `event` of the module to the history writer, if any, with the engine mode
+    // the ring keeps for it (so ring and history answer the same).
+    void store(const RequestEvent& event, EngineMode engine);
     // Copies the writer's counters into the collector's HistoryStatus (for `health` and
     // /metrics), at most once a second unless `now_anyway`.
     void refresh_history_status(bool now_anyway);

@@ -29,7 +29,10 @@ namespace mso {
 // the ring events' sources and the aggregates of sources other than the module; a
 // version 1 snapshot still loads (everything in it came from the module). Version 3
 // added the score histograms per paranoia level; an older snapshot loads with them
-// empty (they count from the restart). Other versions are not loaded.
+// empty (they count from the restart). Other versions are not loaded. Optional members
+// added within a version are read when present: a vhost's configured "engine", and
+// "event_engines" (the ring events' engine modes that the vhost's configuration decided;
+// without it, every event's is the one it shows itself).
 inline constexpr int k_snapshot_version = 3;
 inline constexpr int k_snapshot_oldest_version = 1;
 // The document's "format" member.

@@ -397,6 +397,38 @@ void read_sources(SnapshotReader& r, const json& doc, SourceTable& table,
     }
 }
 
+// The "event_engines" pairs [ring index, engine_mode_name()].
+void read_event_engines(SnapshotReader& r, const json& doc,
+                        std::map<std::size_t, EngineMode>& engines)
+{
+    const json* pairs =
+        r.array(doc, "event_engines", k_max_events_ring / k_snapshot_overflow_factor);
+    const auto scope = r.enter("event_engines");
+    for (std::size_t i = 0; pairs != nullptr && i < pairs->size() && !r.failed(); ++i) {
+        const auto item = r.enter(i);
+        const json* pair = r.tuple((*pairs)[i], 2);
+        std::uint64_t index = 0;
+        std::string name;
+        if (pair == nullptr || !r.u64_value((*pair)[0], index) ||
+            !r.string_value((*pair)[1], name)) {
+            return;
+        }
+        bool known = false;
+        for (const EngineMode mode :
+             {EngineMode::unknown, EngineMode::on, EngineMode::detection_only}) {
+            if (name == engine_mode_name(mode)) {
+                engines[static_cast<std::size_t>(index)] = mode;
+                known = true;
+            }
+        }
+        if (!known) {
+            const auto value = r.enter(1);
+            r.fail("not \"on\", \"detection_only\" or \"unknown\"");
+            return;
+        }
+    }
+}
+
 } // namespace
 
 Result<LoadSummary> load_state(const json& doc, Collector& collector)
@@ -447,6 +479,13 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
                 name == k_other_source_name ? k_other_source_id : table.intern(name);
         }
     }
+    // Ring index -> engine mode, for the events whose engine the event alone does not
+    // give. Optional: older collectors did not write it, their events' engine was the
+    // inferred one (which push() without an engine gives).
+    std::map<std::size_t, EngineMode> event_engines;
+    if (doc.contains("event_engines")) {
+        read_event_engines(r, doc, event_engines);
+    }
     EventRing ring(collector.events().capacity());
     // The file may come from a larger ring (--events-ring lowered since): the oldest
     // events are evicted as they would have been.
@@ -458,8 +497,14 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
             RequestEvent e;
             if (read_event(r, (*events)[i], e)) {
                 const auto source = event_sources.find(i);
-                ring.push(std::move(e),
-                          source == event_sources.end() ? k_module_source_id : source->second);
+                const SourceId id =
+                    source == event_sources.end() ? k_module_source_id : source->second;
+                const auto engine = event_engines.find(i);
+                if (engine == event_engines.end()) {
+                    ring.push(std::move(e), id);
+                } else {
+                    ring.push(std::move(e), id, engine->second);
+                }
             }
         }
     }

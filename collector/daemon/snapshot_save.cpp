@@ -157,12 +157,21 @@ json save_state(const Collector& collector, std::int64_t now)
     json events = json::array();
     // The sources of the ring's events other than the module's: [index, name] pairs.
     json event_sources = json::array();
-    collector.events().for_each_with_source([&](const RequestEvent& e, SourceId source) {
-        if (source != k_module_source_id) {
-            event_sources.push_back(json::array({events.size(), table.name(source)}));
-        }
-        events.push_back(snapshot_event(e));
-    });
+    // The engine modes that the event alone would not give (the vhost's configured
+    // engine decided them when the event arrived): [index, name] pairs. Saved rather
+    // than resolved again at load, when the vhost's engine may be another or have been
+    // unknown when the event came, so the ring keeps answering what history stored.
+    json event_engines = json::array();
+    collector.events().for_each_with_origin(
+        [&](const RequestEvent& e, SourceId source, EngineMode engine) {
+            if (source != k_module_source_id) {
+                event_sources.push_back(json::array({events.size(), table.name(source)}));
+            }
+            if (engine != inferred_engine_mode(e)) {
+                event_engines.push_back(json::array({events.size(), engine_mode_name(engine)}));
+            }
+            events.push_back(snapshot_event(e));
+        });
     json sources = json::array();
     table.for_each([&](SourceId, const std::string& name, const SourceStats& s) {
         sources.push_back(source_stats_json(name, s));
@@ -188,6 +197,7 @@ json save_state(const Collector& collector, std::int64_t now)
                 {"vhosts", vhosts_json(aggregator)},
                 {"events", std::move(events)},
                 {"event_sources", std::move(event_sources)},
+                {"event_engines", std::move(event_engines)},
                 {"sources", std::move(sources)},
                 {"source_aggregates", std::move(source_aggregates)}};
 }

@@ -118,9 +118,10 @@ struct EventFilter {
     std::optional<EventCursor> cursor;    // continue after the previous page
 
     // Whether `e`, received from `event_source`, passes every filter but the cursor.
-    // `engine` is not in a RequestEvent: a live event's engine mode is
-    // inferred_engine_mode() (common/event.h).
-    [[nodiscard]] bool matches(const RequestEvent& e,
+    // The engine mode is not in a RequestEvent: `event_engine` is the one the collector
+    // resolved when the event arrived (EventRing::push(), event_engine_mode() in
+    // common/event.h).
+    [[nodiscard]] bool matches(const RequestEvent& e, EngineMode event_engine,
                                std::string_view event_source = "module") const;
     bool operator==(const EventFilter&) const = default;
 };

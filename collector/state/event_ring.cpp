@@ -60,7 +60,8 @@ json finding_json(const Finding& f)
 
 } // namespace
 
-bool EventFilter::matches(const RequestEvent& e, std::string_view event_source) const
+bool EventFilter::matches(const RequestEvent& e, EngineMode event_engine,
+                          std::string_view event_source) const
 {
     if (vhost && e.vhost != *vhost) {
         return false;
@@ -86,8 +87,7 @@ bool EventFilter::matches(const RequestEvent& e, std::string_view event_source) 
     if (would_block && mso::would_block(e) != *would_block) {
         return false;
     }
-    // The collector infers a live event's engine mode.
-    if ((engine && inferred_engine_mode(e) != *engine) || (source && *source != event_source)) {
+    if ((engine && event_engine != *engine) || (source && *source != event_source)) {
         return false;
     }
     if (rule && std::none_of(e.findings.begin(), e.findings.end(),
@@ -122,6 +122,7 @@ std::size_t approximate_bytes(const RequestEvent& e) noexcept
 EventRing::EventRing(std::size_t capacity, std::size_t max_bytes)
     : m_events(std::max<std::size_t>(capacity, 1)),
       m_sources(m_events.size(), k_module_source_id),
+      m_engines(m_events.size(), EngineMode::unknown),
       m_max_bytes(max_bytes)
 {
 }
@@ -135,6 +136,12 @@ static void release(RequestEvent& slot)
 }
 
 void EventRing::push(RequestEvent event, SourceId source)
+{
+    const EngineMode engine = inferred_engine_mode(event);
+    push(std::move(event), source, engine);
+}
+
+void EventRing::push(RequestEvent event, SourceId source, EngineMode engine)
 {
     const std::size_t bytes = approximate_bytes(event);
     const std::size_t n = m_events.size();
@@ -157,6 +164,7 @@ void EventRing::push(RequestEvent event, SourceId source)
     release(m_events[m_next]);
     m_events[m_next] = std::move(event);
     m_sources[m_next] = source;
+    m_engines[m_next] = engine;
     m_bytes += approximate_bytes(m_events[m_next]);
     m_next = (m_next + 1) % n;
 }
@@ -167,15 +175,18 @@ void EventRing::resize(std::size_t capacity)
     const std::size_t keep = std::min(m_size, capacity);
     std::vector<RequestEvent> events(capacity);
     std::vector<SourceId> sources(capacity, k_module_source_id);
+    std::vector<EngineMode> engines(capacity, EngineMode::unknown);
     const std::size_t n = m_events.size();
     // Oldest kept first, so the new ring is in order from slot 0.
     for (std::size_t i = 0; i < keep; ++i) {
         events[i] = std::move(m_events[(m_next + n - keep + i) % n]);
         sources[i] = m_sources[(m_next + n - keep + i) % n];
+        engines[i] = m_engines[(m_next + n - keep + i) % n];
     }
     m_evicted += m_size - keep;
     m_events = std::move(events);
     m_sources = std::move(sources);
+    m_engines = std::move(engines);
     m_size = keep;
     m_next = keep % capacity;
     m_bytes = 0;
@@ -193,6 +204,12 @@ SourceId EventRing::newest_source() const noexcept
 {
     return m_size == 0 ? k_module_source_id
                        : m_sources[(m_next + m_sources.size() - 1) % m_sources.size()];
+}
+
+EngineMode EventRing::newest_engine() const noexcept
+{
+    return m_size == 0 ? EngineMode::unknown
+                       : m_engines[(m_next + m_engines.size() - 1) % m_engines.size()];
 }
 
 const RequestEvent* EventRing::oldest() const noexcept
@@ -214,7 +231,7 @@ json EventRing::select(const EventFilter& filter, const std::vector<std::string>
             id < source_names.size()   ? std::string_view(source_names[id])
             : id == k_module_source_id ? std::string_view(k_module_source)
                                        : k_other_source_name;
-        if (!filter.matches(e, source)) {
+        if (!filter.matches(e, m_engines[slot], source)) {
             continue;
         }
         out.push_back(event_json(e));

@@ -31,8 +31,12 @@ public:
     explicit EventRing(std::size_t capacity = k_default_events_ring,
                        std::size_t max_bytes = k_default_events_ring_bytes);
 
-    // Adds `event` of `source` (a SourceTable id; the module's datagrams by default).
+    // Adds `event` of `source` (a SourceTable id; the module's datagrams by default) with
+    // its engine mode as the collector resolved it when it arrived (event_engine_mode():
+    // kept, not recomputed, so that the ring answers what history stored); without
+    // `engine`, what the event itself shows (inferred_engine_mode()).
     void push(RequestEvent event, SourceId source = k_module_source_id);
+    void push(RequestEvent event, SourceId source, EngineMode engine);
 
     // Matching events, newest first, as the `events` array of docs/protocol.md.
     // `source_names` maps the events' source ids to names (SourceTable::names()); events
@@ -48,6 +52,8 @@ public:
     [[nodiscard]] const RequestEvent* newest() const noexcept;
     // The source of newest() (k_module_source_id when empty).
     [[nodiscard]] SourceId newest_source() const noexcept;
+    // The engine mode of newest() (unknown when empty).
+    [[nodiscard]] EngineMode newest_engine() const noexcept;
     // The event held longest (the next to be evicted), or nullptr when empty.
     [[nodiscard]] const RequestEvent* oldest() const noexcept;
     [[nodiscard]] std::size_t capacity() const noexcept { return m_events.size(); }
@@ -65,13 +71,14 @@ public:
         }
     }
 
-    // The same with the event's source id: `visit(const RequestEvent&, SourceId)`.
-    template <typename Visit> void for_each_with_source(Visit&& visit) const
+    // The same with the event's source id and engine mode:
+    // `visit(const RequestEvent&, SourceId, EngineMode)`.
+    template <typename Visit> void for_each_with_origin(Visit&& visit) const
     {
         const std::size_t n = m_events.size();
         for (std::size_t i = 0; i < m_size; ++i) {
             const std::size_t slot = (m_next + n - m_size + i) % n;
-            visit(m_events[slot], m_sources[slot]);
+            visit(m_events[slot], m_sources[slot], m_engines[slot]);
         }
     }
 
@@ -82,6 +89,7 @@ public:
 private:
     std::vector<RequestEvent> m_events; // circular; m_next is the slot written next
     std::vector<SourceId> m_sources;    // the source of each slot's event
+    std::vector<EngineMode> m_engines;  // the engine mode of each slot's event
     std::size_t m_next = 0;
     std::size_t m_size = 0;
     std::uint64_t m_evicted = 0;

@@ -36,14 +36,21 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
 
 // The newest event of the ring with this unique id (and source, when given), and its
 // source.
-std::pair<const RequestEvent*, SourceId> find_in_ring(const Collector& collector,
-                                                      const Query& query)
+// An event of the ring with where it came from and its engine mode.
+struct RingEvent {
+    const RequestEvent* event = nullptr;
+    SourceId source = k_module_source_id;
+    EngineMode engine = EngineMode::unknown;
+};
+
+RingEvent find_in_ring(const Collector& collector, const Query& query)
 {
-    std::pair<const RequestEvent*, SourceId> found{nullptr, k_module_source_id};
-    collector.events().for_each_with_source([&](const RequestEvent& e, SourceId source) {
+    RingEvent found;
+    collector.events().for_each_with_origin([&](const RequestEvent& e, SourceId source,
+                                                EngineMode engine) {
         if (e.unique_id == query.unique_id &&
             (!query.events.source || collector.sources().name(source) == *query.events.source)) {
-            found = {&e, source}; // oldest first: the last one seen is the newest
+            found = {&e, source, engine}; // oldest first: the last one seen is the newest
         }
     });
     return found;
@@ -246,15 +253,15 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
         break;
     }
     case QueryCommand::event: {
-        const auto [e, source] = find_in_ring(collector, query);
+        const auto [e, source, engine] = find_in_ring(collector, query);
         if (e == nullptr) {
             return {
                 error_answer(no_such_event(query, "among the recent events the collector keeps")),
                 std::nullopt};
         }
         out["from"] = "ring";
-        out["event"] = event_detail_json(*e, collector.sources().name(source),
-                                         inferred_engine_mode(*e), verdict_of_event(*e));
+        out["event"] =
+            event_detail_json(*e, collector.sources().name(source), engine, verdict_of_event(*e));
         break;
     }
     case QueryCommand::tail:

@@ -70,6 +70,8 @@ RequestRecord record_of(const StoredEvent& stored)
     r.path = e.path;
     r.user_agent = e.user_agent;
     r.status = e.status;
+    // The stored mode (the module's events: resolved with the vhost's configured engine
+    // when they arrived); else what the event shows, for sources that did not record it.
     r.engine =
         stored.engine_mode == EngineMode::unknown ? inferred_engine_mode(e) : stored.engine_mode;
     r.intercepted = e.intercepted;

@@ -410,6 +410,80 @@ def test_vhosts_say_their_configured_engine(stack_factory):
         stop_stack(stack, keep=failed)
 
 
+def wait_until(read, done, timeout: float = 30.0):
+    """`read()` until `done(value)` or the timeout; the last value either way."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+@pytest.mark.parametrize("history", [True, False], ids=["history", "ring"])
+def test_low_score_events_take_the_vhosts_configured_engine(stack_factory, history):
+    """A DetectionOnly vhost's request below the threshold (920350, a numeric Host: 3 of
+    5 points) shows no engine mode; once the vhost's SecRuleEngine is reported, its events
+    take it: `events --engine detection-only` lists them and `event` says detection_only,
+    from history as from the ring. The event that came before the first counter report
+    stays unknown (the module sends the engine with the next flush after it)."""
+    vhosts = [VirtualHost("detect.test", "DetectionOnly"),  # first: takes Host: 127.0.0.1
+              VirtualHost("block.test", "On")]
+    state = short_temp_dir("msoit-e") if history else None
+    stack = stack_factory(crs="3", mpm="event", vhosts=vhosts,
+                          collector_args=["--state-dir", str(state)] if history else [])
+    failed = True
+    try:
+        def low_score() -> dict:
+            known = {e["unique_id"] for e in stack.events()}
+            assert send(stack, Req("detect.test", "low", "/", 200, host="127.0.0.1")) == 200
+            events = wait_until(stack.events, lambda evs: len(evs) > len(known))
+            new = [e for e in events if e["unique_id"] not in known]
+            assert len(new) == 1, new
+            e = new[0]
+            assert e["vhost"] == "detect.test" and not e["intercepted"], e
+            assert [r["id"] for r in e["rules"]] == ["920350"], e["rules"]
+            assert e["scores"]["inbound"] < e["scores"]["inbound_threshold"], e["scores"]
+            return e
+
+        def event(uid: str) -> dict:
+            want = "history" if history else "ring"
+            return wait_until(lambda: stack._json_cli("event", uid, "--json"),
+                              lambda a: a["from"] == want)
+
+        def engines() -> dict:
+            return {r["vhost"]: r.get("engine")
+                    for r in stack._json_cli("vhosts", "--json")["vhosts"]}
+
+        assert engines().get("detect.test") is None
+        first = low_score()
+        assert wait_until(engines, lambda e: "detect.test" in e and e["detect.test"])[
+            "detect.test"] == "detection_only"
+        second = low_score()
+
+        want = "history" if history else "ring"
+        listed = wait_until(lambda: stack._json_cli("events", "--engine", "detection-only",
+                                                    "--limit", "100", "--json"),
+                            lambda a: a["from"] == want and len(a["events"]) >= 1)
+        assert listed["from"] == want, listed
+        assert [e["unique_id"] for e in listed["events"]] == [second["unique_id"]], listed
+        if history:  # the ring's `events` entries do not carry the engine
+            assert listed["events"][0]["engine"] == "detection_only", listed
+        on = stack._json_cli("events", "--engine", "on", "--limit", "100", "--json")
+        assert on["events"] == [], on
+
+        for e, engine in ((first, "unknown"), (second, "detection_only")):
+            answer = event(e["unique_id"])
+            assert answer["from"] == want, answer
+            assert answer["event"]["engine"] == engine, answer
+            assert answer["event"]["verdict"] == "passed", answer
+        failed = False
+    finally:
+        stop_stack(stack, keep=failed)
+        if state is not None and not failed:
+            shutil.rmtree(state, ignore_errors=True)
+
+
 def test_burst_of_attacks_is_fully_accounted(stack_factory):
     """600 SQL injections from 16 client threads: a burst can overflow the event socket's
     queue (net.unix.max_dgram_qlen is 10 by default), so some events may be lost -- but

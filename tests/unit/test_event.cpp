@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <string>
+#include <utility>
+
 namespace mso {
 namespace {
 
@@ -31,6 +35,36 @@ TEST(InferredEngineMode, InterceptedIsOnABlockingRuleWithoutInterceptionIsDetect
     EXPECT_EQ(inferred_engine_mode(with_rules({"980130", "980170", "9491100"}, false)),
               EngineMode::unknown);
     EXPECT_EQ(inferred_engine_mode(RequestEvent{}), EngineMode::unknown);
+}
+
+// Every combination of what the event shows (intercepted: on; a blocking-evaluation rule
+// without interception: detection_only; a low score: unknown) and what the vhost's
+// configuration says.
+TEST(EventEngineMode, WhatTheEventShowsWinsElseAnOnOrDetectionOnlyConfiguration)
+{
+    const std::pair<const char*, RequestEvent> shown[] = {
+        {"intercepted", with_rules({"942100", "949110"}, true)},
+        {"would block", with_rules({"942100", "949110"}, false)},
+        {"low score", with_rules({"920450"}, false)},
+    };
+    const struct {
+        std::string_view configured;
+        EngineMode want[3]; // for each of `shown`
+    } cases[] = {
+        {"on", {EngineMode::on, EngineMode::detection_only, EngineMode::on}},
+        {"detection_only",
+         {EngineMode::on, EngineMode::detection_only, EngineMode::detection_only}},
+        {"off", {EngineMode::on, EngineMode::detection_only, EngineMode::unknown}},
+        {"", {EngineMode::on, EngineMode::detection_only, EngineMode::unknown}},
+        // Not a name counter reports use (the decoder refuses them): tells nothing.
+        {"DetectionOnly", {EngineMode::on, EngineMode::detection_only, EngineMode::unknown}},
+    };
+    for (const auto& c : cases) {
+        for (std::size_t i = 0; i < std::size(shown); ++i) {
+            SCOPED_TRACE(std::string(c.configured) + " / " + shown[i].first);
+            EXPECT_EQ(event_engine_mode(shown[i].second, c.configured), c.want[i]);
+        }
+    }
 }
 
 } // namespace

@@ -178,6 +178,44 @@ TEST(EventRing, HistoryFilters)
     }
 }
 
+// The engine filter matches the engine mode each event was pushed with (the collector
+// resolves it once, from the vhost's configured engine when the event shows none), not
+// one recomputed from the event; an event pushed without one has the inferred mode.
+TEST(EventRing, EngineFilterUsesTheEngineEachEventWasPushedWith)
+{
+    EventRing ring(3);
+    ring.push(event(1, "detect", "c", false, {"920450"}), k_module_source_id,
+              EngineMode::detection_only);
+    ring.push(event(2, "block", "c", false, {"920450"}), k_module_source_id, EngineMode::on);
+    ring.push(event(3, "other", "c", false, {"920450"})); // inferred: unknown
+    EXPECT_EQ(ring.newest_engine(), EngineMode::unknown);
+
+    auto with_engine = [](EngineMode engine) {
+        EventFilter filter;
+        filter.limit = 0;
+        filter.engine = engine;
+        return filter;
+    };
+    EXPECT_EQ(ids(ring.select(with_engine(EngineMode::detection_only))),
+              std::vector<std::string>{"u1"});
+    EXPECT_EQ(ids(ring.select(with_engine(EngineMode::on))), std::vector<std::string>{"u2"});
+
+    std::vector<std::string> seen;
+    ring.for_each_with_origin([&](const RequestEvent& e, SourceId, EngineMode engine) {
+        seen.push_back(e.unique_id + "=" + std::string(engine_mode_name(engine)));
+    });
+    EXPECT_EQ(seen, (std::vector<std::string>{"u1=detection_only", "u2=on", "u3=unknown"}));
+
+    // Resizing and evicting keep each event's engine with it.
+    ring.resize(2);
+    ring.push(event(4, "detect", "c", false, {"920450"}), k_module_source_id,
+              EngineMode::detection_only);
+    EXPECT_EQ(ring.newest_engine(), EngineMode::detection_only);
+    EXPECT_EQ(ids(ring.select(with_engine(EngineMode::detection_only))),
+              std::vector<std::string>{"u4"});
+    EXPECT_EQ(ids(ring.select(EventFilter{})), (std::vector<std::string>{"u4", "u3"}));
+}
+
 TEST(EventJson, FieldsAndTime)
 {
     RequestEvent e = event(0, "shop", "1.2.3.4", true, {"942100"});

@@ -627,6 +627,105 @@ TEST_F(AnswerQuery, EventAndEventsFromTheRing)
 
 namespace {
 
+// A datagram of `vhost` that passed with one finding below the threshold (920450, score
+// 5 of 10): nothing in it tells the engine mode.
+std::string low_score(const std::string& vhost, const std::string& id, bool intercepted = false)
+{
+    nlohmann::json e{{"v", 1},
+                     {"type", "request"},
+                     {"time_us", 1763739600123456},
+                     {"vhost", vhost},
+                     {"port", 80},
+                     {"unique_id", id},
+                     {"client", "203.0.113.7"},
+                     {"method", "GET"},
+                     {"path", "/"},
+                     {"status", intercepted ? 403 : 200},
+                     {"protocol", "HTTP/1.1"},
+                     {"intercepted", intercepted},
+                     {"phase", intercepted ? 2 : 0},
+                     {"scores", nullptr},
+                     {"findings", nlohmann::json::array()}};
+    e["findings"].push_back({{"id", "920450"},
+                             {"msg", "HTTP header is restricted by policy"},
+                             {"severity", "CRITICAL"},
+                             {"pl", 1},
+                             {"phase", 1},
+                             {"tags", nlohmann::json::array()},
+                             {"target", "REQUEST_HEADERS:x-up-devcap-post-charset"},
+                             {"data", ""},
+                             {"intercepted", intercepted},
+                             {"truncated", false}});
+    return e.dump();
+}
+
+std::string counters_saying(const std::string& vhost, const std::string& engine)
+{
+    return nlohmann::json{{"v", 1},
+                          {"type", "counters"},
+                          {"vhost", vhost},
+                          {"port", 80},
+                          {"pid", 7},
+                          {"requests", 0},
+                          {"status", nlohmann::json::object()},
+                          {"events_lost", 0},
+                          {"engine", engine}}
+        .dump();
+}
+
+} // namespace
+
+// A live event's engine: what it shows, else its vhost's configured SecRuleEngine as the
+// counter reports said it when the event arrived; `events` filters and `event` answers
+// by the same value.
+TEST_F(AnswerQuery, EventsTakeTheConfiguredEngineWhenTheyShowNone)
+{
+    auto ingest = [&](const std::string& datagram) {
+        ASSERT_FALSE(m_collector.ingest(datagram, 1763739600).has_value()) << datagram;
+    };
+    ingest(low_score("detect.test", "before-report")); // no report yet: unknown
+    ingest(counters_saying("detect.test", "detection_only"));
+    ingest(counters_saying("block.test", "on"));
+    ingest(counters_saying("off.test", "off"));
+    ingest(low_score("detect.test", "detect-low"));
+    ingest(low_score("detect.test", "detect-ctl", true)); // ctl:ruleEngine=On: intercepted
+    ingest(low_score("block.test", "block-low"));
+    ingest(low_score("off.test", "off-low"));
+    ingest(low_score("silent.test", "silent-low")); // no report at all
+
+    const std::map<std::string, std::string> engines = {
+        {"before-report", "unknown"}, {"detect-low", "detection_only"}, {"detect-ctl", "on"},
+        {"block-low", "on"},          {"off-low", "unknown"},           {"silent-low", "unknown"},
+    };
+    for (const auto& [id, engine] : engines) {
+        const json a = ask(R"({"cmd":"event","unique_id":")" + id + R"("})");
+        ASSERT_EQ(a["ok"], true) << a.dump();
+        EXPECT_EQ(a["event"]["engine"], engine) << id;
+    }
+    auto ids = [&](const std::string& query) {
+        std::vector<std::string> out;
+        const json answer = ask(query); // named: a temporary's member would dangle
+        for (const json& e : answer["events"]) {
+            out.push_back(e["unique_id"].get<std::string>());
+        }
+        return out;
+    };
+    EXPECT_EQ(ids(R"({"cmd":"events","engine":"detection_only","limit":0})"),
+              std::vector<std::string>{"detect-low"});
+    EXPECT_EQ(ids(R"({"cmd":"events","engine":"on","limit":0})"),
+              (std::vector<std::string>{"block-low", "detect-ctl"}));
+
+    // A later report that changes the vhost's engine does not change what earlier events
+    // answered (history stored them with the engine of their arrival).
+    ingest(counters_saying("detect.test", "on"));
+    EXPECT_EQ(ids(R"({"cmd":"events","engine":"detection_only","limit":0})"),
+              std::vector<std::string>{"detect-low"});
+    ingest(low_score("detect.test", "detect-now-on"));
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"detect-now-on"})")["event"]["engine"], "on");
+}
+
+namespace {
+
 class AnswerSources : public AnswerQuery {
 protected:
     void feed_two_sources()

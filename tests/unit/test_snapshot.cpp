@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <variant>
 #include <string>
 #include <vector>
@@ -158,6 +159,9 @@ const std::vector<std::string> k_queries = {
     R"({"cmd":"rules","source":"sensor:b"})",
     R"({"cmd":"events","source":"sensor:a","limit":0})",
     R"({"cmd":"events","source":"module","limit":0})",
+    R"({"cmd":"events","engine":"detection_only","limit":0})",
+    R"({"cmd":"events","engine":"on","limit":0})",
+    R"({"cmd":"event","unique_id":"uid-282"})",
 };
 
 // Every answer that the snapshot must preserve, plus the restored health counters.
@@ -318,6 +322,47 @@ TEST_F(Snapshot, EntriesBeyondTheBoundsAreDroppedAndCounted)
     EXPECT_EQ(restored.aggregator().dropped(), m_source.aggregator().dropped() + 10);
 }
 
+// Each ring event answers the engine mode it had before the restart: the one the vhost's
+// configuration gave it is saved, not resolved again from the vhost's engine at load
+// (which was unknown for the first event, and is another by now for the second).
+TEST(SnapshotEngines, EachEventKeepsItsEngineAcrossARestart)
+{
+    mso::Collector c(Clock::time_point{}, 10);
+    ASSERT_FALSE(c.ingest(request("detect.test", 1, true), k_t0).has_value()); // unknown
+    ASSERT_FALSE(c.ingest(counters("detect.test", 5, 0, "detection_only"), k_t0).has_value());
+    ASSERT_FALSE(c.ingest(request("detect.test", 2, true), k_t0).has_value()); // detection_only
+    ASSERT_FALSE(c.ingest(request("detect.test", 4, true), k_t0).has_value()); // on: intercepted
+    ASSERT_FALSE(c.ingest(counters("detect.test", 5, 0, "on"), k_t0).has_value());
+    ASSERT_FALSE(c.ingest(request("detect.test", 3, true), k_t0).has_value()); // on
+    auto engine_of = [](mso::Collector& from, int i) {
+        const std::string q = R"({"cmd":"event","unique_id":"uid-)" + std::to_string(i) + "\"}";
+        return json::parse(mso::answer_query(q, from, k_now, k_wall))["event"]["engine"];
+    };
+    const std::map<int, std::string> want = {
+        {1, "unknown"}, {2, "detection_only"}, {3, "on"}, {4, "on"}};
+    for (const auto& [i, engine] : want) {
+        EXPECT_EQ(engine_of(c, i), engine) << i;
+    }
+
+    json doc = mso::save_state(c, k_wall);
+    // Only the engines the events do not show themselves are written.
+    EXPECT_EQ(doc["event_engines"], json::parse(R"([[1,"detection_only"],[3,"on"]])"));
+    mso::Collector restored(Clock::time_point{}, 10);
+    ASSERT_TRUE(mso::load_state(doc, restored));
+    for (const auto& [i, engine] : want) {
+        EXPECT_EQ(engine_of(restored, i), engine) << i;
+    }
+    EXPECT_EQ(saved_text(restored), saved_text(c));
+
+    // A snapshot of an older collector (no "event_engines"): what the events show.
+    doc.erase("event_engines");
+    mso::Collector older(Clock::time_point{}, 10);
+    ASSERT_TRUE(mso::load_state(doc, older));
+    EXPECT_EQ(engine_of(older, 2), "unknown");
+    EXPECT_EQ(engine_of(older, 3), "unknown");
+    EXPECT_EQ(engine_of(older, 4), "on");
+}
+
 struct CorruptCase {
     const char* name;
     std::function<void(json&)> corrupt;
@@ -344,6 +389,13 @@ TEST_F(Snapshot, CorruptDocumentsAreRefusedAndLoadNothing)
          "vhosts[0].engine: not \"on\", \"off\" or \"detection_only\""},
         {"engine not a string", [](json& d) { d["vhosts"][0]["engine"] = 1; },
          "vhosts[0].engine: not a string"},
+        {"event engines not an array", [](json& d) { d["event_engines"] = json::object(); },
+         "event_engines: not an array"},
+        {"event engine not a pair", [](json& d) { d["event_engines"] = json::parse(R"([[1]])"); },
+         "event_engines[0]: not an array of 2"},
+        {"event engine not a mode",
+         [](json& d) { d["event_engines"] = json::parse(R"([[1,"DetectionOnly"]])"); },
+         "event_engines[0][1]: not \"on\", \"detection_only\" or \"unknown\""},
         {"negative count", [](json& d) { d["vhosts"][1]["requests"] = -1; },
          "vhosts[1].requests: not an unsigned integer"},
         {"count as string", [](json& d) { d["events_lost"] = "3"; },
