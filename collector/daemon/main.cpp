@@ -346,7 +346,7 @@ void count_console_report(mso::Server& server, mso::Collector& c, const mso::Con
     ++counters.stored;
     counters.bytes += r.bytes;
     if (r.stored) {
-        server.ingest_received(r.stored->event, r.stored->source, r.bytes);
+        server.ingest_received(r.stored->event, r.stored->source, r.bytes, r.stored->engine_mode);
     }
 }
 

@@ -352,9 +352,10 @@ void Server::ingest_datagram(std::string_view datagram)
 }
 
 void Server::ingest_received(const RequestEvent& event, std::string_view source,
-                             std::uint64_t bytes)
+                             std::uint64_t bytes, EngineMode engine)
 {
-    m_collector.ingest_event(event, source, static_cast<std::int64_t>(std::time(nullptr)), bytes);
+    m_collector.ingest_event(event, source, static_cast<std::int64_t>(std::time(nullptr)), bytes,
+                             engine);
     publish(event, m_collector.events().newest_engine(), source);
 }
 

@@ -73,9 +73,11 @@ public:
     // On the loop thread (a posted task): aggregates an event that was received and
     // stored elsewhere (the console receiver) from `source`, and shows it to `tail`
     // clients. It is not offered to the history writer again. `bytes`: what was received
-    // for it (0: its decoded size), for the source's accounting (`sources`).
+    // for it (0: its decoded size), for the source's accounting (`sources`). `engine`:
+    // the engine mode the source said (an audit log's), so the ring answers what the
+    // history store holds; unknown: what the event shows (inferred_engine_mode()).
     void ingest_received(const RequestEvent& event, std::string_view source,
-                         std::uint64_t bytes = 0);
+                         std::uint64_t bytes = 0, EngineMode engine = EngineMode::unknown);
 
     // The dashboard's questions (daemon/web_server.h). ask() is callable from any thread
     // and never waits on the loop; `reply` runs once, on the loop thread, with the

@@ -35,7 +35,7 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::i
 }
 
 void Collector::ingest_event(const RequestEvent& event, std::string_view source, std::int64_t now,
-                             std::uint64_t bytes)
+                             std::uint64_t bytes, EngineMode engine)
 {
     const SourceId id = m_sources.intern(source);
     m_sources.count_event(id, now, event.time_us, bytes != 0 ? bytes : approximate_bytes(event));
@@ -49,7 +49,7 @@ void Collector::ingest_event(const RequestEvent& event, std::string_view source,
         }
         it->second.add(event, now);
     }
-    m_events.push(event, id);
+    m_events.push(event, id, engine != EngineMode::unknown ? engine : inferred_engine_mode(event));
 }
 
 void Collector::count_source_refusal(std::string_view source, std::string_view reason,

@@ -147,9 +147,10 @@ public:
     // An event already decoded by a receiver (not a datagram): counted under `source`
     // ("sensor:<name>", ...; "module" counts as the module's), aggregated apart from the
     // module's (the views' source filter), and pushed to the ring. `now` is the receive
-    // time (Unix seconds); `bytes` what was received for it (0: the decoded size).
+    // time (Unix seconds); `bytes` what was received for it (0: the decoded size);
+    // `engine` the engine mode the source said (unknown: what the event shows).
     void ingest_event(const RequestEvent& event, std::string_view source, std::int64_t now,
-                      std::uint64_t bytes = 0);
+                      std::uint64_t bytes = 0, EngineMode engine = EngineMode::unknown);
     // An entry of `source` a receiver refused, by reason ("auth", "too_large",
     // "unparseable", "hash_mismatch", "rate", "store_busy", ...); `now` as above.
     void count_source_refusal(std::string_view source, std::string_view reason,

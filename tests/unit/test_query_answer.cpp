@@ -2,6 +2,7 @@
 // datagrams (so the health counters are checked end to end through the decoder).
 #include "state/query_answer.h"
 
+#include "event_decoder.h"
 #include "sensor_event.h"
 
 #include <gtest/gtest.h>
@@ -722,6 +723,24 @@ TEST_F(AnswerQuery, EventsTakeTheConfiguredEngineWhenTheyShowNone)
               std::vector<std::string>{"detect-low"});
     ingest(low_score("detect.test", "detect-now-on"));
     EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"detect-now-on"})")["event"]["engine"], "on");
+}
+
+// A received event (an audit log's, from the console receiver) keeps the engine its
+// source said, as the history store does; without one, what it shows.
+TEST_F(AnswerQuery, ReceivedEventsKeepTheEngineTheirSourceSaid)
+{
+    auto received = [](const std::string& id) {
+        return std::get<mso::RequestEvent>(mso::decode_datagram(low_score("sensor.test", id)));
+    };
+    m_collector.ingest_event(received("said-detect"), "sensor:web2", 1763739600, 0,
+                             mso::EngineMode::detection_only);
+    m_collector.ingest_event(received("said-nothing"), "sensor:web2", 1763739600);
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"said-detect"})")["event"]["engine"],
+              "detection_only");
+    EXPECT_EQ(ask(R"({"cmd":"event","unique_id":"said-nothing"})")["event"]["engine"], "unknown");
+    const json answer = ask(R"({"cmd":"events","engine":"detection_only","limit":0})");
+    ASSERT_EQ(answer["events"].size(), 1U) << answer.dump();
+    EXPECT_EQ(answer["events"][0]["unique_id"], "said-detect");
 }
 
 namespace {
