@@ -397,36 +397,41 @@ void read_sources(SnapshotReader& r, const json& doc, SourceTable& table,
     }
 }
 
-// The "event_engines" pairs [ring index, engine_mode_name()].
-void read_event_engines(SnapshotReader& r, const json& doc,
-                        std::map<std::size_t, EngineMode>& engines)
+// The [ring index, name] pairs of `key` ("event_sources", "event_engines"): calls
+// `take(index, name)` for each, which returns false (having failed `r`) to stop.
+template <typename Take>
+void read_index_pairs(SnapshotReader& r, const json& doc, const char* key, Take&& take)
 {
-    const json* pairs =
-        r.array(doc, "event_engines", k_max_events_ring / k_snapshot_overflow_factor);
-    const auto scope = r.enter("event_engines");
+    const json* pairs = r.array(doc, key, k_max_events_ring / k_snapshot_overflow_factor);
+    const auto scope = r.enter(key);
     for (std::size_t i = 0; pairs != nullptr && i < pairs->size() && !r.failed(); ++i) {
         const auto item = r.enter(i);
         const json* pair = r.tuple((*pairs)[i], 2);
         std::uint64_t index = 0;
         std::string name;
         if (pair == nullptr || !r.u64_value((*pair)[0], index) ||
-            !r.string_value((*pair)[1], name)) {
-            return;
-        }
-        bool known = false;
-        for (const EngineMode mode :
-             {EngineMode::unknown, EngineMode::on, EngineMode::detection_only}) {
-            if (name == engine_mode_name(mode)) {
-                engines[static_cast<std::size_t>(index)] = mode;
-                known = true;
-            }
-        }
-        if (!known) {
-            const auto value = r.enter(1);
-            r.fail("not \"on\", \"detection_only\" or \"unknown\"");
+            !r.string_value((*pair)[1], name) || !take(static_cast<std::size_t>(index), name)) {
             return;
         }
     }
+}
+
+// The "event_engines" pairs [ring index, engine_mode_name()].
+void read_event_engines(SnapshotReader& r, const json& doc,
+                        std::map<std::size_t, EngineMode>& engines)
+{
+    read_index_pairs(r, doc, "event_engines", [&](std::size_t index, const std::string& name) {
+        for (const EngineMode mode :
+             {EngineMode::unknown, EngineMode::on, EngineMode::detection_only}) {
+            if (name == engine_mode_name(mode)) {
+                engines[index] = mode;
+                return true;
+            }
+        }
+        const auto value = r.enter(1);
+        r.fail("not \"on\", \"detection_only\" or \"unknown\"");
+        return false;
+    });
 }
 
 } // namespace
@@ -463,21 +468,11 @@ Result<LoadSummary> load_state(const json& doc, Collector& collector)
     std::map<std::size_t, SourceId> event_sources;
     if (with_sources) {
         read_sources(r, doc, table, source_aggregates, doc_version);
-        const json* pairs =
-            r.array(doc, "event_sources", k_max_events_ring / k_snapshot_overflow_factor);
-        const auto scope = r.enter("event_sources");
-        for (std::size_t i = 0; pairs != nullptr && i < pairs->size() && !r.failed(); ++i) {
-            const auto item = r.enter(i);
-            const json* pair = r.tuple((*pairs)[i], 2);
-            std::uint64_t index = 0;
-            std::string name;
-            if (pair == nullptr || !r.u64_value((*pair)[0], index) ||
-                !r.string_value((*pair)[1], name)) {
-                break;
-            }
-            event_sources[static_cast<std::size_t>(index)] =
+        read_index_pairs(r, doc, "event_sources", [&](std::size_t index, const std::string& name) {
+            event_sources[index] =
                 name == k_other_source_name ? k_other_source_id : table.intern(name);
-        }
+            return true;
+        });
     }
     // Ring index -> engine mode, for the events whose engine the event alone does not
     // give. Optional: older collectors did not write it, their events' engine was the

@@ -34,8 +34,6 @@ std::uint64_t top_error_bound(const Aggregator& data, TopList list,
     return bound;
 }
 
-// The newest event of the ring with this unique id (and source, when given), and its
-// source.
 // An event of the ring with where it came from and its engine mode.
 struct RingEvent {
     const RequestEvent* event = nullptr;
@@ -43,6 +41,7 @@ struct RingEvent {
     EngineMode engine = EngineMode::unknown;
 };
 
+// The newest event of the ring with this unique id (and source, when given).
 RingEvent find_in_ring(const Collector& collector, const Query& query)
 {
     RingEvent found;
