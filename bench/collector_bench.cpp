@@ -242,8 +242,7 @@ int history_on_off(const std::vector<std::vector<std::string>>& requests, std::s
 int main(int argc, char** argv)
 {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s DATA_DIR [--quick | --history | --ingest-only]\n",
-                     argv[0]);
+        std::fprintf(stderr, "usage: %s DATA_DIR [--quick | --history | --ingest-only]\n", argv[0]);
         return 2;
     }
     const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
