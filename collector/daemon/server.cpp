@@ -432,7 +432,7 @@ void Server::publish(const RequestEvent& event, EngineMode engine, std::string_v
     }
     std::erase_if(m_web_tails, [](const WebTail& t) { return t.sink->closed(); });
     for (WebTail& tail : m_web_tails) {
-        if (!tail.filter.matches(event, engine)) {
+        if (!tail.filter.matches(event, engine, source)) {
             continue;
         }
         if (line.empty()) {

@@ -380,3 +380,63 @@ def test_metrics_expose_console_counters(rx):
         p = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text.encode(),
                            capture_output=True, check=False)
         assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
+
+
+def test_live_tail_filters_received_events_by_source(binaries):
+    """The dashboard's Live view (`/api/tail`) filtered by source streams that source's
+    events: a sensor's uploads reach `?source=sensor:web1` and not `?source=module`, a
+    module datagram the other way round. (The web tail once matched every event as the
+    module's, so a sensor filter showed nothing and the module filter everything.)"""
+    http_port = free_port()
+    r = Receiver(binaries, extra=["--http-listen", f"127.0.0.1:{http_port}"]).start()
+    streams: dict[str, list[str]] = {"sensor:web1": [], "module": []}
+    conns = []
+    try:
+        def open_stream(source: str) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=WAIT)
+            conn.request("GET", f"/api/tail?source={source}")
+            resp = conn.getresponse()
+            assert resp.status == 200
+            conns.append(conn)
+
+            def read() -> None:
+                try:
+                    for raw in resp:
+                        line = raw.decode().strip()
+                        if line.startswith("data: "):
+                            streams[source].append(json.loads(line[6:])["unique_id"])
+                except (OSError, ValueError):
+                    pass  # closed at the end of the test
+            threading.Thread(target=read, daemon=True).start()
+
+        def tail_clients() -> int:
+            p = r.collector.cli_run("health", "--json")
+            assert p.returncode == 0, p.stderr
+            return json.loads(p.stdout)["tail_clients"]
+
+        for source in streams:
+            open_stream(source)
+        wait_for(lambda: tail_clients() >= 2, "both tail streams to be registered")
+        uploaded = []
+        for entry in native_entries():
+            assert r.put(entry) == 200
+            header = entry.split(b"\n", 2)[1].decode()  # "[time] unique_id client ..."
+            uploaded.append(header.split("] ", 1)[1].split(" ", 1)[0])
+        # A module event after them: each stream gets events in publish order, so once
+        # the module stream has it, it would have had any sensor event before it.
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendto(json.dumps({
+            "v": 1, "type": "request", "time_us": int(time.time() * 1e6), "vhost": "m.test",
+            "port": 80, "unique_id": "module-marker", "client": "192.0.2.1", "method": "GET",
+            "path": "/", "status": 403, "protocol": "HTTP/1.1", "intercepted": True,
+            "findings": [{"id": "942100"}]}).encode(), str(r.collector.event_socket))
+        s.close()
+        wait_for(lambda: "module-marker" in streams["module"], "the module event on its stream")
+        wait_for(lambda: len(streams["sensor:web1"]) >= len(uploaded),
+                 "the sensor's events on its stream")
+        assert sorted(streams["sensor:web1"]) == sorted(uploaded)
+        assert streams["module"] == ["module-marker"]
+    finally:
+        for conn in conns:
+            conn.close()
+        r.cleanup()
