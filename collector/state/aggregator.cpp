@@ -113,14 +113,14 @@ void Aggregator::recount()
     m_restored = false;
 }
 
-void Aggregator::add(const RequestEvent& event, std::int64_t now)
+const VhostStats* Aggregator::add(const RequestEvent& event, std::int64_t now)
 {
     if (m_restored) {
         recount();
     }
     VhostStats* v = vhost_for(event.vhost, now);
     if (v == nullptr) {
-        return;
+        return nullptr;
     }
     const bool flagged = !event.findings.empty() || event.findings_dropped > 0;
     const bool blocks = would_block(event);
@@ -192,6 +192,7 @@ void Aggregator::add(const RequestEvent& event, std::int64_t now)
     delta.would_block = blocks ? 1 : 0;
     delta.rule_hits = &hit_ids;
     v->series.add(now, delta, m_series_entries_left);
+    return v;
 }
 
 void Aggregator::add(const CounterReport& report, std::int64_t now)

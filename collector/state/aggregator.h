@@ -112,7 +112,9 @@ struct VhostStats {
 class Aggregator {
 public:
     // `now` is the collector's wall clock (Unix seconds) when the data arrived.
-    void add(const RequestEvent& event, std::int64_t now);
+    // Returns the record of the event's vhost it counted into (nullptr: beyond
+    // k_max_vhosts, counted as dropped), for what the caller reads of the vhost next.
+    const VhostStats* add(const RequestEvent& event, std::int64_t now);
     void add(const CounterReport& report, std::int64_t now);
 
     // The `vhosts` array of the `stats` answer: all vhosts, or only `vhost`

@@ -15,10 +15,9 @@ std::optional<DecodeFailure> Collector::ingest(std::string_view datagram, std::i
     if (auto* event = std::get_if<RequestEvent>(&decoded)) {
         ++m_counters.request_events;
         m_sources.count_event(k_module_source_id, now, event->time_us, datagram.size());
-        m_aggregator.add(*event, now);
+        const VhostStats* vhost = m_aggregator.add(*event, now);
         // Resolved once, here: the ring keeps it and the history store writes the same
         // (Server::store takes it from the ring).
-        const VhostStats* vhost = m_aggregator.find(event->vhost);
         const EngineMode engine =
             event_engine_mode(*event, vhost != nullptr ? vhost->engine : std::string_view());
         m_events.push(std::move(*event), k_module_source_id, engine);
