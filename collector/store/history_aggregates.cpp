@@ -132,18 +132,18 @@ struct RuleAcc {
 };
 
 // The events of `rule` in `range` (of `vhost` and `source` when set), newest first, at
-// most `limit` (-1: all), with `columns` of `event_rules r` and `events e`: a walk of the
-// rule index from the range's end, each event joined by its row id. The statement is
+// most `limit` (-1: all), with `columns` of `mso_rule_hits r` and `events e`: a walk of the
+// rule postings from the range's end, each event joined by its row id. The statement is
 // bound and ready to step; nullptr (and `error` set) on failure.
 Stmt* rule_hits(HistoryStore::Impl& m, std::string_view columns, std::int64_t rule,
                 std::optional<std::int64_t> vhost, std::optional<std::int64_t> source,
                 Window::Range range, std::int64_t limit, std::string& error)
 {
     Stmt* s = m.statement("SELECT " + std::string(columns) +
-                              " FROM event_rules r CROSS JOIN events e ON e.id = r.event_id "
-                              "WHERE r.rule_id = ?1 AND r.time_us >= ?2 AND r.time_us < ?3 AND "
-                              "(?4 IS NULL OR e.vhost_id = ?4) AND (?5 IS NULL OR e.source_id = "
-                              "?5) ORDER BY r.time_us DESC, r.event_id DESC LIMIT ?6",
+                              " FROM mso_rule_hits(?1, ?2, ?3) r CROSS JOIN events e ON e.id = "
+                              "r.event_id AND e.time_us = r.time_us WHERE (?4 IS NULL OR "
+                              "e.vhost_id = ?4) AND (?5 IS NULL OR e.source_id = ?5) ORDER BY "
+                              "r.time_us DESC, r.event_id DESC LIMIT ?6",
                           error);
     if (s == nullptr) {
         return nullptr;

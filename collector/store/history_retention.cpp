@@ -1,12 +1,13 @@
 // Retention of the history store (history_store.h): the oldest events go first, a
 // bounded number per transaction so the writer never holds the lock for long, with
-// their rule index rows and their share of the per-minute and per-source counts; then
-// free pages go back to the file system a bounded number at a time (auto_vacuum =
-// INCREMENTAL).
+// the rule postings of the buckets they leave empty and their share of the per-minute and
+// per-source counts; then free pages go back to the file system a bounded number at a time
+// (auto_vacuum = INCREMENTAL).
 #include "store/history_store_impl.h"
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace mso {
 namespace {
@@ -60,28 +61,42 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
     }
 }
 
+// Drops the rule postings no stored event is left in: every bucket before the oldest
+// event's (all of them when no event is left, so that a reused event id can never meet
+// an old posting). A bucket the oldest events only partly left stays until a later step;
+// its pruned entries find no event to join (rule_postings.h).
+Result<void> drop_postings(HistoryStore::Impl& m)
+{
+    auto oldest_time =
+        m.db.integer("SELECT coalesce(min(time_us), " +
+                     std::to_string(std::numeric_limits<std::int64_t>::max()) + ") FROM events");
+    if (!oldest_time) {
+        return fail(oldest_time.error());
+    }
+    const bool empty = *oldest_time == std::numeric_limits<std::int64_t>::max();
+    std::string error;
+    Stmt* s = m.statement(
+        empty ? "DELETE FROM rule_postings" : "DELETE FROM rule_postings WHERE bucket < ?1", error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    if (!empty) {
+        s->bind(1, posting_bucket(*oldest_time));
+    }
+    auto r = s->step();
+    return r ? ok() : fail(r.error());
+}
+
 Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
 {
     std::string error;
-    Stmt* rule = m.statement(
-        "DELETE FROM event_rules WHERE rule_id = ?1 AND time_us = ?2 AND event_id = ?3", error);
-    Stmt* event =
-        rule == nullptr ? nullptr : m.statement("DELETE FROM events WHERE id = ?1", error);
+    Stmt* event = m.statement("DELETE FROM events WHERE id = ?1", error);
     if (event == nullptr) {
         return fail(error);
     }
     MinuteDeltas minutes;
     SourceDeltas sources;
     for (const Doomed& d : doomed) {
-        for (const std::int64_t id : d.rules) {
-            rule->reset();
-            rule->bind(1, id);
-            rule->bind(2, d.time_us);
-            rule->bind(3, d.id);
-            if (auto r = rule->step(); !r) {
-                return fail(r.error());
-            }
-        }
         event->reset();
         event->bind(1, d.id);
         if (auto r = event->step(); !r) {
@@ -90,6 +105,11 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
         HistoryStore::Impl::count_minute(minutes, d.time_us, d.vhost_id, d.verdict, d.flagged,
                                          d.rules, -1);
         sources.count(d.source_id, d.time_us, -1);
+    }
+    if (!doomed.empty()) {
+        if (auto r = drop_postings(m); !r) {
+            return r;
+        }
     }
     if (auto r = m.apply_sources(sources); !r) {
         return r;

@@ -1,6 +1,6 @@
 // Search and time series over the history store (history_store.h). A search is one
 // SELECT built from the filters that are set, newest first, driven by the index that
-// fits: the rule index (event_rules) when a rule is given, else events_vhost,
+// fits: the rule postings (mso_rule_hits, rule_postings.h) when a rule is given, else events_vhost,
 // events_client or events_time, each of which yields rows in (time_us, id) order so the
 // LIMIT stops the scan early. docs/STORE.md lists which filters are indexed.
 #include "store/history_store_impl.h"
@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <unordered_set>
 
 namespace mso {
@@ -136,6 +137,21 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
         add("(" + t + ", " + i + ") < (" + sql.number(q.after->time_us) + ", " +
             sql.number(q.after->row_id) + ")");
     }
+    if (by_rule) {
+        // The window's ends bound the postings' walk (the conditions above filter its
+        // rows again); the cursor's time ends it too.
+        if (q.since_us) {
+            add("r.since_us = " + sql.number(*q.since_us));
+        }
+        std::optional<std::int64_t> until = q.until_us;
+        if (q.after && q.after->time_us < std::numeric_limits<std::int64_t>::max()) {
+            until = std::min(until.value_or(std::numeric_limits<std::int64_t>::max()),
+                             q.after->time_us + 1);
+        }
+        if (until) {
+            add("r.until_us = " + sql.number(*until));
+        }
+    }
     GrepContext grep;
     int grep_param = 0;
     if (q.grep && !q.grep->empty()) {
@@ -161,7 +177,8 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     }
     const std::size_t limit = std::max<std::size_t>(q.limit, 1);
     sql.text = "SELECT " + std::string(k_event_columns) +
-               (by_rule ? " FROM event_rules r CROSS JOIN events e ON e.id = r.event_id"
+               (by_rule ? " FROM mso_rule_hits r CROSS JOIN events e ON e.id = r.event_id AND "
+                          "e.time_us = r.time_us"
                         : " FROM events e") +
                where + " ORDER BY " + t + " DESC, " + i + " DESC LIMIT " +
                sql.number(static_cast<std::int64_t>(limit + 1));
@@ -244,9 +261,9 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
               "minute >= ?2 / 60000000 AND minute < ?3 / 60000000";
     } else if (rule) {
         sql = "SELECT r.time_us AS t, 1 AS n, 1 AS f, e.verdict = 2 AS i, e.verdict = 1 AS w "
-              "FROM event_rules r CROSS JOIN events e ON e.id = r.event_id WHERE r.rule_id = ?1 "
-              "AND r.time_us >= ?2 AND r.time_us < ?3 AND (?4 IS NULL OR e.vhost_id = ?4) "
-              "AND (?6 IS NULL OR e.source_id = ?6)";
+              "FROM mso_rule_hits(?1, ?2, ?3) r CROSS JOIN events e ON e.id = r.event_id AND "
+              "e.time_us = r.time_us WHERE (?4 IS NULL OR e.vhost_id = ?4) AND (?6 IS NULL OR "
+              "e.source_id = ?6)";
     } else {
         sql = "SELECT e.time_us AS t, 1 AS n, e.findings <> x'' OR e.findings_dropped > 0 AS f, "
               "e.verdict = 2 AS i, e.verdict = 1 AS w FROM events e WHERE ?1 = 0 AND "

@@ -317,11 +317,11 @@ SqliteFailure HistoryStore::last_failure() const noexcept
 
 namespace {
 
-// The writer's three per-event statements, prepared on first use and kept.
+// The writer's statements, prepared on first use and kept.
 Result<void> prepare_writer(HistoryStore::Impl& m)
 {
     auto& w = m.writer;
-    if (w.insert_rule != nullptr) {
+    if (w.insert_posting != nullptr) {
         return ok();
     }
     std::string error;
@@ -338,13 +338,50 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
                           "query, unique_id, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
                           "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                           error);
-    w.insert_rule = w.insert_event == nullptr
-                        ? nullptr
-                        : m.statement("INSERT INTO event_rules VALUES (?1, ?2, ?3)", error);
-    if (w.insert_rule == nullptr) {
+    // OR REPLACE: a key of a posting whose events retention has pruned could only come
+    // back if event ids were reused, which retention prevents by dropping every posting
+    // once no event is left; the newer posting is the one to keep.
+    w.insert_posting = w.insert_event == nullptr
+                           ? nullptr
+                           : m.statement("INSERT OR REPLACE INTO rule_postings (rule_id, bucket, "
+                                         "first_id, entries) VALUES (?1, ?2, ?3, ?4)",
+                                         error);
+    if (w.insert_posting == nullptr) {
         w = HistoryStore::Impl::Writer{};
         return fail(error);
     }
+    return ok();
+}
+
+// Writes the batch's rule hits as postings: one row per rule and bucket.
+Result<void> write_postings(HistoryStore::Impl& m)
+{
+    auto& w = m.writer;
+    std::sort(w.hits.begin(), w.hits.end());
+    Stmt* s = w.insert_posting;
+    for (std::size_t i = 0; i < w.hits.size();) {
+        const std::int64_t rule = w.hits[i].rule_id;
+        const std::int64_t bucket = posting_bucket(w.hits[i].time_us);
+        w.posting_hits.clear();
+        std::int64_t first_id = w.hits[i].event_id;
+        for (; i < w.hits.size() && w.hits[i].rule_id == rule &&
+               posting_bucket(w.hits[i].time_us) == bucket;
+             ++i) {
+            w.posting_hits.push_back(RuleHit{w.hits[i].time_us, w.hits[i].event_id});
+            first_id = std::min(first_id, w.hits[i].event_id);
+        }
+        w.posting.clear();
+        encode_posting(bucket, w.posting_hits, w.posting);
+        s->reset();
+        s->bind(1, rule);
+        s->bind(2, bucket);
+        s->bind(3, first_id);
+        s->bind_blob_static(4, w.posting);
+        if (auto r = s->step(); !r) {
+            return fail(r.error());
+        }
+    }
+    w.hits.clear();
     return ok();
 }
 
@@ -439,15 +476,8 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
     }
     const std::int64_t row_id = m.db.last_rowid();
     finding_rule_ids(w.findings, w.rules);
-    Stmt* rule = w.insert_rule;
     for (const std::int64_t id : w.rules) {
-        rule->reset();
-        rule->bind(1, id);
-        rule->bind(2, e.time_us);
-        rule->bind(3, row_id);
-        if (auto r = rule->step(); !r) {
-            return fail(r.error());
-        }
+        w.hits.push_back({id, e.time_us, row_id});
     }
     const bool flagged = !e.findings.empty() || e.findings_dropped > 0;
     HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, w.rules, 1);
@@ -475,6 +505,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
     MinuteDeltas& minutes = m.writer.minutes;
     minutes.clear();
     m.writer.sources.clear();
+    m.writer.hits.clear();
     Result<void> result = prepare_writer(m);
     for (const StoredEvent& e : events) {
         if (!result) {
@@ -489,6 +520,9 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
         if (inserted_flags != nullptr) {
             inserted_flags->push_back(*inserted);
         }
+    }
+    if (result) {
+        result = write_postings(m);
     }
     if (result) {
         result = m.apply_minutes(minutes);

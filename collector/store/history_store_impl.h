@@ -4,6 +4,7 @@
 #pragma once
 
 #include "store/history_store.h"
+#include "store/rule_postings.h"
 #include "store/sqlite_db.h"
 
 #include <algorithm>
@@ -153,12 +154,22 @@ struct HistoryStore::Impl final : StringIds {
     struct Writer {
         Stmt* same_uid = nullptr;
         Stmt* insert_event = nullptr;
-        Stmt* insert_rule = nullptr;
+        Stmt* insert_posting = nullptr;
         std::string findings;
         std::string scores;
         std::vector<std::int64_t> rules;
-        MinuteDeltas minutes; // the batch's per-minute counts
-        SourceDeltas sources; // the batch's per-source counts
+        // The batch's (rule, time, event) triples, written as postings at its end.
+        struct Hit {
+            std::int64_t rule_id;
+            std::int64_t time_us;
+            std::int64_t event_id;
+            auto operator<=>(const Hit&) const = default;
+        };
+        std::vector<Hit> hits;
+        std::vector<RuleHit> posting_hits; // one posting's, reused
+        std::string posting;               // one posting's encoding, reused
+        MinuteDeltas minutes;              // the batch's per-minute counts
+        SourceDeltas sources;              // the batch's per-source counts
         // When the WAL was last checkpointed (and so fsynced) by write_batch.
         std::chrono::steady_clock::time_point checkpointed = std::chrono::steady_clock::now();
     } writer;

@@ -19,10 +19,10 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${MSO_FUZZ_BUILD_DIR:-$repo/build-fuzz}"
 jobs="${MSO_FUZZ_JOBS:-$(nproc)}"
 targets=(modsec_message event_decoder query snapshot audit_reader audit_entry audit_index import_line
-         url_query)
+         url_query rule_posting)
 declare -A max_len=([modsec_message]=8192 [event_decoder]=16384 [query]=4096 [snapshot]=8192
                     [audit_reader]=16384 [audit_entry]=16384 [audit_index]=4096
-                    [import_line]=16384 [url_query]=4096)
+                    [import_line]=16384 [url_query]=4096 [rule_posting]=1024)
 declare -A dict=([modsec_message]=modsec_message.dict [event_decoder]=json.dict [query]=json.dict
                  [snapshot]=json.dict [audit_reader]=audit.dict [audit_entry]=audit.dict
                  [audit_index]=audit.dict [import_line]=json.dict [url_query]=json.dict)
@@ -60,11 +60,15 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 run_target() {
   local t="$1"
   mkdir -p "$work/$t/new" "$work/$t/artifacts"
+  local dict_arg=()
+  if [[ -n "${dict[$t]:-}" ]]; then
+    dict_arg=(-dict="$repo/tests/fuzz/${dict[$t]}")
+  fi
   # A hard stop in case libFuzzer itself hangs: -max_total_time plus room for the
   # initial corpus pass and the final report.
   timeout --kill-after=10 $((seconds + 120)) \
     "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
-      -max_len="${max_len[$t]}" -dict="$repo/tests/fuzz/${dict[$t]}" -print_final_stats=1 \
+      -max_len="${max_len[$t]}" "${dict_arg[@]}" -print_final_stats=1 \
       -artifact_prefix="$work/$t/artifacts/" \
       "$work/$t/new" "$repo/tests/fuzz/corpus/$t" >"$work/$t.log" 2>&1
 }

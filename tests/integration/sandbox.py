@@ -102,6 +102,37 @@ def spool_temp_dir(prefix: str = "msoit-s") -> Path:
     return d
 
 
+def _varint(blob: bytes, pos: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        b = blob[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+
+
+def _unzigzag(v: int) -> int:
+    return (v >> 1) ^ -(v & 1)
+
+
+def stored_rules(db) -> dict[int, set[str]]:
+    """Event row id -> the rule ids history.db's rule index (rule_postings, schema 3; the
+    format is docs/STORE.md's) holds for it, decoded here so that the tests read the file
+    with nothing of ours. `db` is an open sqlite3 connection."""
+    rules: dict[int, set[str]] = {}
+    for rule, blob in db.execute(
+            "SELECT s.text, p.entries FROM rule_postings p JOIN strings s ON s.id = p.rule_id"):
+        pos, event_id = 0, 0
+        while pos < len(blob):
+            _, pos = _varint(blob, pos)          # the time's delta
+            delta, pos = _varint(blob, pos)
+            event_id += _unzigzag(delta)
+            rules.setdefault(event_id, set()).add(rule)
+    return rules
+
+
 def _running_as_root() -> bool:
     return os.geteuid() == 0
 

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import ApacheSandbox, Collector, VirtualHost, free_port, short_temp_dir
+from sandbox import (ApacheSandbox, Collector, VirtualHost, free_port, short_temp_dir,
+                     stored_rules)
 
 MLOGC = Path("/usr/bin/mlogc")
 WAIT = 120.0
@@ -136,10 +137,7 @@ def events_by_uid(db_path: Path) -> dict[str, dict]:
             "SELECT e.id, e.unique_id, src.text, coalesce(vh.text, '') FROM events e "
             "JOIN strings src ON src.id = e.source_id "
             "LEFT JOIN strings vh ON vh.id = e.vhost_id").fetchall()
-        rules: dict[int, set[str]] = {}
-        for event_id, rule in db.execute(
-                "SELECT r.event_id, s.text FROM event_rules r JOIN strings s ON s.id = r.rule_id"):
-            rules.setdefault(event_id, set()).add(rule)
+        rules = stored_rules(db)
     except sqlite3.OperationalError:
         return {}  # not created yet
     finally:

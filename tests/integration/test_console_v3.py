@@ -29,7 +29,7 @@ import pytest
 
 from conftest import crs_params
 from nginx_sandbox import NginxSandbox, nginx_available
-from sandbox import Collector, free_port, short_temp_dir
+from sandbox import Collector, free_port, short_temp_dir, stored_rules
 from tls_ca import make_test_ca
 from v3_corpus import SQLI, error_log_truth, send_corpus
 
@@ -89,11 +89,7 @@ class ConsoleCollector:
                 "SELECT e.id, e.unique_id, src.text, coalesce(vh.text, '') FROM events e "
                 "JOIN strings src ON src.id = e.source_id "
                 "LEFT JOIN strings vh ON vh.id = e.vhost_id").fetchall()
-            rules: dict[int, set[str]] = {}
-            for event_id, rule in db.execute(
-                    "SELECT r.event_id, s.text FROM event_rules r JOIN strings s "
-                    "ON s.id = r.rule_id"):
-                rules.setdefault(event_id, set()).add(rule)
+            rules = stored_rules(db)
         except sqlite3.OperationalError:   # not created yet
             return {}
         finally:

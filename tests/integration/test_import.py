@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import Collector, VirtualHost, repo_root, short_temp_dir
+from sandbox import Collector, VirtualHost, repo_root, short_temp_dir, stored_rules
 
 AUDIT = repo_root() / "tests" / "data" / "audit"
 EXPECTED = json.loads((AUDIT / "expected.json").read_text())
@@ -71,10 +71,7 @@ def events_by_uid(c: Collector) -> dict[str, dict]:
             "SELECT e.id, e.unique_id, src.text, coalesce(vh.text, ''), e.engine_mode, "
             "e.time_us, e.status FROM events e JOIN strings src ON src.id = e.source_id "
             "LEFT JOIN strings vh ON vh.id = e.vhost_id").fetchall()
-        rules: dict[int, set[str]] = {}
-        for event_id, rule in db.execute(
-                "SELECT r.event_id, s.text FROM event_rules r JOIN strings s ON s.id = r.rule_id"):
-            rules.setdefault(event_id, set()).add(rule)
+        rules = stored_rules(db)
     finally:
         db.close()
     out = {}

@@ -38,7 +38,7 @@ import pytest
 from conftest import crs_params
 from nginx_sandbox import NginxSandbox, nginx_available
 from recording_receiver import RecordingReceiver
-from sandbox import Collector, free_port, short_temp_dir
+from sandbox import Collector, free_port, short_temp_dir, stored_rules
 from tls_ca import make_test_ca
 from v3_corpus import SQLI, Sent, Truth, error_log_truth, send_corpus
 
@@ -199,11 +199,7 @@ def stored_events(db_path: Path) -> dict[str, dict]:
             "SELECT e.id, e.unique_id, coalesce(vh.text, ''), e.engine_mode, e.status, "
             "e.verdict, e.path, e.query, e.time_us FROM events e "
             "LEFT JOIN strings vh ON vh.id = e.vhost_id").fetchall()
-        rules: dict[int, set[str]] = {}
-        for event_id, rule in db.execute(
-                "SELECT r.event_id, s.text FROM event_rules r JOIN strings s "
-                "ON s.id = r.rule_id"):
-            rules.setdefault(event_id, set()).add(rule)
+        rules = stored_rules(db)
     finally:
         db.close()
     return {uid: {"vhost": vhost, "mode": mode, "status": status, "verdict": verdict,

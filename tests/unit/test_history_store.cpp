@@ -3,6 +3,7 @@
 // a full disk, and kill -9 in the middle of writing.
 #include "store/history_store.h"
 
+#include "store/rule_postings.h"
 #include "store/sqlite_db.h"
 #include "store_test_events.h"
 
@@ -14,6 +15,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 namespace mso {
 namespace {
@@ -50,11 +52,12 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 2);
+    EXPECT_EQ(latest_schema_version(), 3);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-                               "name IN ('strings', 'events', 'event_rules', 'minutes', "
+                               "name IN ('strings', 'events', 'rule_postings', 'minutes', "
                                "'source_totals')"),
               5);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'event_rules'"), 0);
     auto again = HistoryStore::open(dir.db());
     ASSERT_TRUE(again) << again.error();
     EXPECT_FALSE(again->open_report().created);
@@ -76,33 +79,77 @@ TEST(HistoryStore, MigratesAnEmptyFile)
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
 }
 
-// A version 1 file with events gets source_totals filled from them.
-TEST(HistoryStore, MigratesVersionOneToTwo)
+// Every (rule, time, event id) the rule postings hold, by rule text.
+std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>
+rule_hits(HistoryStore& store, const std::vector<std::string>& rules)
+{
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> out;
+    for (const std::string& rule : rules) {
+        HistoryQuery q;
+        q.rule = rule;
+        q.limit = 10000;
+        auto page = store.search(q);
+        EXPECT_TRUE(page) << page.error();
+        for (const StoredEvent& e : page->events) {
+            out[rule].emplace_back(e.event.time_us, e.row_id);
+        }
+    }
+    return out;
+}
+
+// A version 1 file (event_rules, no source_totals) migrates to the latest: source_totals
+// filled from its events (version 2), event_rules turned into postings that answer every
+// rule search as before, and dropped (version 3).
+TEST(HistoryStore, MigratesVersionOneToTheLatest)
 {
     TempDir dir;
+    const std::vector<std::string> rules{"942100", "941100", "920350"};
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> before;
     {
         auto store = HistoryStore::open(dir.db());
         ASSERT_TRUE(store) << store.error();
-        std::vector<StoredEvent> events;
-        for (int i = 0; i < 10; ++i) {
-            events.push_back(full_event(i));
-            events.back().source = i % 2 == 0 ? "module" : "import:old";
+        for (int batch = 0; batch < 3; ++batch) {
+            std::vector<StoredEvent> events;
+            for (int i = 0; i < 30; ++i) {
+                const int n = batch * 30 + i;
+                events.push_back(full_event(n));
+                events.back().source = n % 2 == 0 ? "module" : "import:old";
+                // Three batches over the same 25 seconds, out of time order, with ties.
+                events.back().event.time_us = test::k_t0 + ((n * 7) % 25) * 1'000'000LL;
+                if (n % 3 == 0) {
+                    events.back().event.findings[0].id = "941100";
+                }
+            }
+            ASSERT_TRUE(store->write_batch(events));
         }
-        ASSERT_TRUE(store->write_batch(events));
+        before = rule_hits(*store, rules);
     }
+    ASSERT_EQ(before["942100"].size() + before["941100"].size(), 90u);
     {
+        // Back to version 1: event_rules rows from the postings, as version 1 wrote them.
         auto db = Db::open(dir.db(), false);
-        ASSERT_TRUE(db->exec("DROP TABLE source_totals; PRAGMA user_version = 1"));
+        ASSERT_EQ(register_rule_postings(db->handle()), 0);
+        ASSERT_TRUE(db->exec(
+            "CREATE TABLE event_rules (rule_id INTEGER NOT NULL, time_us INTEGER NOT NULL, "
+            "event_id INTEGER NOT NULL, PRIMARY KEY (rule_id, time_us, event_id)) WITHOUT ROWID; "
+            "INSERT INTO event_rules SELECT s.id, r.time_us, r.event_id FROM strings s, "
+            "mso_rule_hits(s.id) r; DROP TABLE rule_postings; DROP TABLE source_totals; "
+            "PRAGMA user_version = 1"));
+        EXPECT_GE(*db->integer("SELECT count(*) FROM event_rules"), 90);
     }
     auto store = HistoryStore::open(dir.db());
     ASSERT_TRUE(store) << store.error();
     EXPECT_EQ(store->open_report().migrated_from, 1);
-    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), 2);
+    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), 3);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'event_rules'"), 0);
+    EXPECT_EQ(rule_hits(*store, rules), before);
     auto counts = store->source_counts();
     ASSERT_TRUE(counts) << counts.error();
     ASSERT_EQ(counts->size(), 2u);
-    EXPECT_EQ((*counts)[0], (SourceCount{"import:old", 5, full_event(9).event.time_us}));
-    EXPECT_EQ((*counts)[1], (SourceCount{"module", 5, full_event(8).event.time_us}));
+    EXPECT_EQ((*counts)[0].source, "import:old");
+    EXPECT_EQ((*counts)[0].events, 45u);
+    EXPECT_EQ((*counts)[1].events, 45u);
+    EXPECT_EQ(integrity(dir.db()), "ok");
 }
 
 TEST(HistoryStore, RefusesANewerSchema)

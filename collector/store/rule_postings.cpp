@@ -1,0 +1,438 @@
+// The rule postings of rule_postings.h: the codec, the migration's aggregate and the
+// mso_rule_hits() table-valued function (an eponymous virtual table over rule_postings).
+// SQLite calls these through C function pointers: nothing may throw out of them, so
+// each entry point turns an allocation failure into SQLITE_NOMEM.
+#include "store/rule_postings.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <limits>
+#include <new>
+
+namespace mso {
+namespace {
+
+std::uint64_t zigzag(std::int64_t v) noexcept
+{
+    return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+
+std::int64_t unzigzag(std::uint64_t v) noexcept
+{
+    return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
+void put_varint(std::string& out, std::uint64_t v)
+{
+    while (v >= 0x80) {
+        out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+        v >>= 7;
+    }
+    out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view& in, std::uint64_t& v) noexcept
+{
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (in.empty()) {
+            return false;
+        }
+        const auto b = static_cast<std::uint8_t>(in.front());
+        in.remove_prefix(1);
+        if (shift == 63 && b > 1) {
+            return false; // more than 64 bits
+        }
+        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Wrapping arithmetic: a corrupt delta must not be undefined behaviour; the bucket
+// check after it rejects whatever it gives.
+std::int64_t wrapping_add(std::int64_t a, std::uint64_t b) noexcept
+{
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + b);
+}
+
+// ---- mso_posting(time_us, event_id): the aggregate of the version 3 migration -------
+
+void posting_step(sqlite3_context* context, int /*argc*/, sqlite3_value** argv)
+{
+    auto** slot = static_cast<std::vector<RuleHit>**>(
+        sqlite3_aggregate_context(context, sizeof(std::vector<RuleHit>*)));
+    if (slot == nullptr) {
+        sqlite3_result_error_nomem(context);
+        return;
+    }
+    try {
+        if (*slot == nullptr) {
+            *slot = new std::vector<RuleHit>();
+        }
+        (*slot)->push_back(RuleHit{sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1])});
+    } catch (const std::bad_alloc&) {
+        sqlite3_result_error_nomem(context);
+    }
+}
+
+void posting_final(sqlite3_context* context)
+{
+    auto** slot = static_cast<std::vector<RuleHit>**>(sqlite3_aggregate_context(context, 0));
+    std::vector<RuleHit>* hits = slot == nullptr ? nullptr : *slot;
+    if (hits == nullptr || hits->empty()) {
+        sqlite3_result_null(context);
+        delete hits;
+        return;
+    }
+    try {
+        std::sort(hits->begin(), hits->end());
+        const std::int64_t bucket = posting_bucket(hits->front().time_us);
+        if (posting_bucket(hits->back().time_us) != bucket) {
+            sqlite3_result_error(context, "mso_posting: the hits span more than one bucket", -1);
+        } else {
+            std::string blob;
+            encode_posting(bucket, *hits, blob);
+            sqlite3_result_blob64(context, blob.data(), blob.size(), SQLITE_TRANSIENT);
+        }
+    } catch (const std::bad_alloc&) {
+        sqlite3_result_error_nomem(context);
+    }
+    delete hits;
+}
+
+// ---- mso_rule_hits(rule_id, since_us, until_us) ----------------------------------------
+
+enum Column : int { k_time, k_event, k_rule, k_since, k_until };
+constexpr int k_has_since = 1;
+constexpr int k_has_until = 2;
+
+struct HitsTable {
+    sqlite3_vtab base{};
+    sqlite3* db = nullptr;
+};
+
+struct HitsCursor {
+    sqlite3_vtab_cursor base{};
+    sqlite3_stmt* rows = nullptr; // the rule's postings, newest bucket first
+    bool row_ready = false;       // `rows` stands on a row not read yet
+    std::vector<RuleHit> hits;    // the current bucket's, newest first
+    std::size_t next = 0;
+    std::int64_t rule = 0;
+    std::int64_t since = std::numeric_limits<std::int64_t>::min();
+    std::int64_t until = std::numeric_limits<std::int64_t>::max();
+    std::int64_t rowid = 0;
+};
+
+int set_error(sqlite3_vtab_cursor* cursor, int code, const char* text)
+{
+    sqlite3_free(cursor->pVtab->zErrMsg);
+    cursor->pVtab->zErrMsg = sqlite3_mprintf("mso_rule_hits: %s", text);
+    return code;
+}
+
+int hits_connect(sqlite3* db, void* /*aux*/, int /*argc*/, const char* const* /*argv*/,
+                 sqlite3_vtab** out, char** /*error*/)
+{
+    const int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(time_us INTEGER, event_id INTEGER, "
+                                            "rule_id HIDDEN, since_us HIDDEN, until_us HIDDEN)");
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    auto* table = new (std::nothrow) HitsTable();
+    if (table == nullptr) {
+        return SQLITE_NOMEM;
+    }
+    table->db = db;
+    *out = &table->base;
+    return SQLITE_OK;
+}
+
+int hits_disconnect(sqlite3_vtab* vtab)
+{
+    delete reinterpret_cast<HitsTable*>(vtab);
+    return SQLITE_OK;
+}
+
+// The rule must be given (an equality on it); the window's two ends are used when
+// given. The rows come newest first, so an ORDER BY time_us DESC[, event_id DESC] is
+// consumed and a LIMIT stops the walk early.
+int hits_best_index(sqlite3_vtab* /*vtab*/, sqlite3_index_info* info)
+{
+    int rule = -1;
+    int since = -1;
+    int until = -1;
+    for (int i = 0; i < info->nConstraint; ++i) {
+        const auto& c = info->aConstraint[i];
+        if (c.op != SQLITE_INDEX_CONSTRAINT_EQ) {
+            continue;
+        }
+        if (c.iColumn == k_rule) {
+            if (c.usable == 0) {
+                return SQLITE_CONSTRAINT;
+            }
+            rule = i;
+        } else if (c.iColumn == k_since && c.usable != 0) {
+            since = i;
+        } else if (c.iColumn == k_until && c.usable != 0) {
+            until = i;
+        }
+    }
+    if (rule < 0) {
+        return SQLITE_CONSTRAINT;
+    }
+    int arg = 1;
+    info->aConstraintUsage[rule].argvIndex = arg++;
+    info->aConstraintUsage[rule].omit = 1;
+    info->idxNum = 0;
+    if (since >= 0) {
+        info->aConstraintUsage[since].argvIndex = arg++;
+        info->aConstraintUsage[since].omit = 1;
+        info->idxNum |= k_has_since;
+    }
+    if (until >= 0) {
+        info->aConstraintUsage[until].argvIndex = arg++;
+        info->aConstraintUsage[until].omit = 1;
+        info->idxNum |= k_has_until;
+    }
+    bool newest_first = info->nOrderBy >= 1 && info->nOrderBy <= 2;
+    for (int i = 0; newest_first && i < info->nOrderBy; ++i) {
+        newest_first = info->aOrderBy[i].iColumn == i && info->aOrderBy[i].desc != 0;
+    }
+    info->orderByConsumed = newest_first ? 1 : 0;
+    info->estimatedCost = 100.0;
+    info->estimatedRows = 1000;
+    return SQLITE_OK;
+}
+
+int hits_open(sqlite3_vtab* /*vtab*/, sqlite3_vtab_cursor** out)
+{
+    auto* cursor = new (std::nothrow) HitsCursor();
+    if (cursor == nullptr) {
+        return SQLITE_NOMEM;
+    }
+    *out = &cursor->base;
+    return SQLITE_OK;
+}
+
+int hits_close(sqlite3_vtab_cursor* base)
+{
+    auto* cursor = reinterpret_cast<HitsCursor*>(base);
+    sqlite3_finalize(cursor->rows);
+    delete cursor;
+    return SQLITE_OK;
+}
+
+// Steps `rows`; SQLITE_OK with row_ready set or cleared, else the error.
+int step_rows(HitsCursor& c)
+{
+    const int rc = sqlite3_step(c.rows);
+    c.row_ready = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        return SQLITE_OK;
+    }
+    return set_error(&c.base, rc, sqlite3_errmsg(reinterpret_cast<HitsTable*>(c.base.pVtab)->db));
+}
+
+// Reads the next bucket that has hits in the window into `hits`, newest first; `hits`
+// stays empty at the end.
+int load_bucket(HitsCursor& c)
+{
+    c.hits.clear();
+    c.next = 0;
+    while (c.hits.empty() && c.row_ready) {
+        const std::int64_t bucket = sqlite3_column_int64(c.rows, 0);
+        while (c.row_ready && sqlite3_column_int64(c.rows, 0) == bucket) {
+            const void* p = sqlite3_column_blob(c.rows, 1);
+            const auto n = static_cast<std::size_t>(sqlite3_column_bytes(c.rows, 1));
+            if (!decode_posting(bucket, std::string_view(static_cast<const char*>(p), n), c.hits)) {
+                return set_error(&c.base, SQLITE_CORRUPT, "a rule posting does not decode");
+            }
+            if (const int rc = step_rows(c); rc != SQLITE_OK) {
+                return rc;
+            }
+        }
+        std::erase_if(
+            c.hits, [&](const RuleHit& h) { return h.time_us < c.since || h.time_us >= c.until; });
+        std::sort(c.hits.begin(), c.hits.end(),
+                  [](const RuleHit& a, const RuleHit& b) { return b < a; });
+    }
+    return SQLITE_OK;
+}
+
+int hits_filter(sqlite3_vtab_cursor* base, int idx_num, const char* /*idx_str*/, int argc,
+                sqlite3_value** argv)
+{
+    auto& c = *reinterpret_cast<HitsCursor*>(base);
+    c.hits.clear();
+    c.next = 0;
+    c.rowid = 0;
+    c.row_ready = false;
+    int arg = 0;
+    auto bound = [&](int flag, std::int64_t unset) -> std::int64_t {
+        if ((idx_num & flag) == 0 || arg >= argc) {
+            return unset;
+        }
+        sqlite3_value* v = argv[arg++];
+        return sqlite3_value_type(v) == SQLITE_NULL ? unset : sqlite3_value_int64(v);
+    };
+    if (argc < 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+        return SQLITE_OK; // no rule: no hits
+    }
+    c.rule = sqlite3_value_int64(argv[arg++]);
+    c.since = bound(k_has_since, std::numeric_limits<std::int64_t>::min());
+    c.until = bound(k_has_until, std::numeric_limits<std::int64_t>::max());
+    if (c.until <= c.since) {
+        return SQLITE_OK;
+    }
+    if (c.rows == nullptr) {
+        const int rc = sqlite3_prepare_v3(
+            reinterpret_cast<HitsTable*>(base->pVtab)->db,
+            "SELECT bucket, entries FROM rule_postings WHERE rule_id = ?1 AND bucket >= ?2 AND "
+            "bucket <= ?3 ORDER BY bucket DESC",
+            -1, SQLITE_PREPARE_PERSISTENT, &c.rows, nullptr);
+        if (rc != SQLITE_OK) {
+            return set_error(base, rc,
+                             sqlite3_errmsg(reinterpret_cast<HitsTable*>(base->pVtab)->db));
+        }
+    }
+    sqlite3_reset(c.rows);
+    sqlite3_bind_int64(c.rows, 1, c.rule);
+    sqlite3_bind_int64(c.rows, 2, posting_bucket(c.since));
+    sqlite3_bind_int64(c.rows, 3, posting_bucket(c.until - 1));
+    try {
+        const int rc = step_rows(c);
+        return rc != SQLITE_OK ? rc : load_bucket(c);
+    } catch (const std::bad_alloc&) {
+        return SQLITE_NOMEM;
+    }
+}
+
+int hits_next(sqlite3_vtab_cursor* base)
+{
+    auto& c = *reinterpret_cast<HitsCursor*>(base);
+    ++c.rowid;
+    if (++c.next < c.hits.size()) {
+        return SQLITE_OK;
+    }
+    try {
+        return load_bucket(c);
+    } catch (const std::bad_alloc&) {
+        return SQLITE_NOMEM;
+    }
+}
+
+int hits_eof(sqlite3_vtab_cursor* base)
+{
+    const auto& c = *reinterpret_cast<HitsCursor*>(base);
+    return c.next >= c.hits.size() ? 1 : 0;
+}
+
+int hits_column(sqlite3_vtab_cursor* base, sqlite3_context* context, int column)
+{
+    const auto& c = *reinterpret_cast<HitsCursor*>(base);
+    const RuleHit& h = c.hits[c.next];
+    switch (column) {
+    case k_time: sqlite3_result_int64(context, h.time_us); break;
+    case k_event: sqlite3_result_int64(context, h.event_id); break;
+    case k_rule: sqlite3_result_int64(context, c.rule); break;
+    case k_since: sqlite3_result_int64(context, c.since); break;
+    default: sqlite3_result_int64(context, c.until); break;
+    }
+    return SQLITE_OK;
+}
+
+int hits_rowid(sqlite3_vtab_cursor* base, sqlite3_int64* rowid)
+{
+    *rowid = reinterpret_cast<HitsCursor*>(base)->rowid;
+    return SQLITE_OK;
+}
+
+const sqlite3_module& hits_module()
+{
+    static const sqlite3_module module = [] {
+        sqlite3_module m{};
+        m.iVersion = 0;
+        m.xCreate = nullptr; // eponymous only: mso_rule_hits(...) in a FROM clause
+        m.xConnect = hits_connect;
+        m.xBestIndex = hits_best_index;
+        m.xDisconnect = hits_disconnect;
+        m.xDestroy = hits_disconnect;
+        m.xOpen = hits_open;
+        m.xClose = hits_close;
+        m.xFilter = hits_filter;
+        m.xNext = hits_next;
+        m.xEof = hits_eof;
+        m.xColumn = hits_column;
+        m.xRowid = hits_rowid;
+        return m;
+    }();
+    return module;
+}
+
+} // namespace
+
+void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::string& out)
+{
+    if (hits.empty()) {
+        return; // (and a bucket with hits has a representable start)
+    }
+    std::int64_t time = bucket * k_posting_bucket_us;
+    std::int64_t id = 0;
+    bool first = true;
+    for (const RuleHit& h : hits) {
+        if (first) {
+            put_varint(out, zigzag(h.time_us - time));
+            first = false;
+        } else {
+            put_varint(out, static_cast<std::uint64_t>(h.time_us - time));
+        }
+        put_varint(out, zigzag(static_cast<std::int64_t>(static_cast<std::uint64_t>(h.event_id) -
+                                                         static_cast<std::uint64_t>(id))));
+        time = h.time_us;
+        id = h.event_id;
+    }
+}
+
+bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<RuleHit>& out)
+{
+    if (bucket > std::numeric_limits<std::int64_t>::max() / k_posting_bucket_us ||
+        bucket < std::numeric_limits<std::int64_t>::min() / k_posting_bucket_us) {
+        return false;
+    }
+    std::int64_t time = bucket * k_posting_bucket_us;
+    std::int64_t id = 0;
+    bool first = true;
+    while (!blob.empty()) {
+        std::uint64_t dt = 0;
+        std::uint64_t did = 0;
+        if (!get_varint(blob, dt) || !get_varint(blob, did)) {
+            return false;
+        }
+        time = first ? wrapping_add(time, static_cast<std::uint64_t>(unzigzag(dt)))
+                     : wrapping_add(time, dt);
+        if ((!first && dt >= static_cast<std::uint64_t>(2 * k_posting_bucket_us)) ||
+            posting_bucket(time) != bucket) {
+            return false;
+        }
+        first = false;
+        id = wrapping_add(id, static_cast<std::uint64_t>(unzigzag(did)));
+        out.push_back(RuleHit{time, id});
+    }
+    return true;
+}
+
+int register_rule_postings(sqlite3* db)
+{
+    const int rc = sqlite3_create_module_v2(db, "mso_rule_hits", &hits_module(), nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    return sqlite3_create_function_v2(db, "mso_posting", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                      nullptr, nullptr, posting_step, posting_final, nullptr);
+}
+
+} // namespace mso

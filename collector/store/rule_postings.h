@@ -1,0 +1,57 @@
+// The rule index of history.db as postings (schema version 3, docs/STORE.md): one row of
+// `rule_postings` per rule, ten-second bucket and written batch, holding the (time, event
+// id) of every event of the batch in that bucket that the rule matched, delta-encoded.
+// A batch writes a few rows per rule instead of one row per (event, rule): at a live
+// stream's density ~4.3 B-tree inserts per event become a few dozen per batch.
+//
+// Readers go through the table-valued function mso_rule_hits(rule_id, since_us, until_us)
+// (columns time_us and event_id, newest first), registered on every connection, so the
+// searches stay SQL: `FROM mso_rule_hits(?, ?, ?) r CROSS JOIN events e ON e.id =
+// r.event_id AND e.time_us = r.time_us`. The join drops the entries of events already
+// pruned (retention deletes whole rows only once their bucket is gone; docs/STORE.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+
+namespace mso {
+
+// Width of a posting's bucket: every entry of a row lies in [bucket * width, (bucket +
+// 1) * width). Ten seconds: a live batch (at most 250 ms of events) spans one or two, and
+// a page walking back from the newest bucket never decodes more than ten seconds of one
+// rule's hits.
+inline constexpr std::int64_t k_posting_bucket_us = 10'000'000;
+
+// The bucket of `time_us` (integer division truncating toward zero, as SQLite's `/`).
+constexpr std::int64_t posting_bucket(std::int64_t time_us) noexcept
+{
+    return time_us / k_posting_bucket_us;
+}
+
+struct RuleHit {
+    std::int64_t time_us;
+    std::int64_t event_id;
+    auto operator<=>(const RuleHit&) const = default;
+};
+
+// Appends the encoding of `hits` (sorted ascending by time, then id; all in `bucket`) to
+// `out`: per hit, the time's distance from the previous one (the first from the bucket's
+// start, zigzag) and the id's (the first from 0, zigzag), as unsigned LEB128 varints.
+void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::string& out);
+
+// Appends the hits of `blob` (a row of `bucket`) to `out`; false when the blob does not
+// decode (truncated varint, overflow, a time outside the bucket), with `out` holding the
+// hits before the fault.
+[[nodiscard]] bool decode_posting(std::int64_t bucket, std::string_view blob,
+                                  std::vector<RuleHit>& out);
+
+// Registers mso_rule_hits() (the table-valued function above) and the aggregate
+// mso_posting(time_us, event_id) (a group's encoded blob, for the migration from
+// event_rules) on `db`. SQLITE_OK or SQLite's error code.
+int register_rule_postings(sqlite3* db);
+
+} // namespace mso
