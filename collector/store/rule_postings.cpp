@@ -1,5 +1,5 @@
-// The rule postings of rule_postings.h: the codec, the migration's aggregate and the
-// mso_rule_hits() table-valued function (an eponymous virtual table over rule_postings).
+// The rule postings of rule_postings.h: the codec, the mso_rule_hits() table-valued
+// function (an eponymous virtual table over rule_postings) and the version 3 migration.
 // SQLite calls these through C function pointers: nothing may throw out of them, so
 // each entry point turns an allocation failure into SQLITE_NOMEM.
 #include "store/rule_postings.h"
@@ -57,51 +57,6 @@ bool get_varint(std::string_view& in, std::uint64_t& v) noexcept
 std::int64_t wrapping_add(std::int64_t a, std::uint64_t b) noexcept
 {
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + b);
-}
-
-// ---- mso_posting(time_us, event_id): the aggregate of the version 3 migration -------
-
-void posting_step(sqlite3_context* context, int /*argc*/, sqlite3_value** argv)
-{
-    auto** slot = static_cast<std::vector<RuleHit>**>(
-        sqlite3_aggregate_context(context, sizeof(std::vector<RuleHit>*)));
-    if (slot == nullptr) {
-        sqlite3_result_error_nomem(context);
-        return;
-    }
-    try {
-        if (*slot == nullptr) {
-            *slot = new std::vector<RuleHit>();
-        }
-        (*slot)->push_back(RuleHit{sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1])});
-    } catch (const std::bad_alloc&) {
-        sqlite3_result_error_nomem(context);
-    }
-}
-
-void posting_final(sqlite3_context* context)
-{
-    auto** slot = static_cast<std::vector<RuleHit>**>(sqlite3_aggregate_context(context, 0));
-    std::vector<RuleHit>* hits = slot == nullptr ? nullptr : *slot;
-    if (hits == nullptr || hits->empty()) {
-        sqlite3_result_null(context);
-        delete hits;
-        return;
-    }
-    try {
-        std::sort(hits->begin(), hits->end());
-        const std::int64_t bucket = posting_bucket(hits->front().time_us);
-        if (posting_bucket(hits->back().time_us) != bucket) {
-            sqlite3_result_error(context, "mso_posting: the hits span more than one bucket", -1);
-        } else {
-            std::string blob;
-            encode_posting(bucket, *hits, blob);
-            sqlite3_result_blob64(context, blob.data(), blob.size(), SQLITE_TRANSIENT);
-        }
-    } catch (const std::bad_alloc&) {
-        sqlite3_result_error_nomem(context);
-    }
-    delete hits;
 }
 
 // ---- mso_rule_hits(rule_id, since_us, until_us) ----------------------------------------
@@ -427,12 +382,69 @@ bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<Rule
 
 int register_rule_postings(sqlite3* db)
 {
-    const int rc = sqlite3_create_module_v2(db, "mso_rule_hits", &hits_module(), nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-        return rc;
+    return sqlite3_create_module_v2(db, "mso_rule_hits", &hits_module(), nullptr, nullptr);
+}
+
+Result<void> postings_from_event_rules(Db& db)
+{
+    auto read = Stmt::prepare(
+        db,
+        "SELECT rule_id, time_us, event_id FROM event_rules ORDER BY rule_id, time_us, event_id");
+    if (!read) {
+        return fail(read.error());
     }
-    return sqlite3_create_function_v2(db, "mso_posting", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
-                                      nullptr, nullptr, posting_step, posting_final, nullptr);
+    auto write = Stmt::prepare(
+        db,
+        "INSERT INTO rule_postings (rule_id, bucket, first_id, entries) VALUES (?1, ?2, ?3, ?4)");
+    if (!write) {
+        return fail(write.error());
+    }
+    std::vector<RuleHit> hits;
+    std::string blob;
+    std::int64_t rule = 0;
+    std::int64_t bucket = 0;
+    auto flush = [&]() -> Result<void> {
+        if (hits.empty()) {
+            return ok();
+        }
+        blob.clear();
+        encode_posting(bucket, hits, blob);
+        std::int64_t first_id = hits.front().event_id;
+        for (const RuleHit& h : hits) {
+            first_id = std::min(first_id, h.event_id);
+        }
+        write->reset();
+        write->bind(1, rule);
+        write->bind(2, bucket);
+        write->bind(3, first_id);
+        write->bind_blob_static(4, blob);
+        hits.clear();
+        auto r = write->step();
+        return r ? ok() : fail(r.error());
+    };
+    for (;;) {
+        auto row = read->step();
+        if (!row) {
+            return fail(row.error());
+        }
+        if (!*row) {
+            break;
+        }
+        const std::int64_t r = read->integer(0);
+        const std::int64_t t = read->integer(1);
+        if (!hits.empty() && (r != rule || posting_bucket(t) != bucket)) {
+            if (auto done = flush(); !done) {
+                return done;
+            }
+        }
+        rule = r;
+        bucket = posting_bucket(t);
+        hits.push_back(RuleHit{t, read->integer(2)});
+    }
+    if (auto done = flush(); !done) {
+        return done;
+    }
+    return db.exec("DROP TABLE event_rules");
 }
 
 } // namespace mso

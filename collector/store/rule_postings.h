@@ -11,6 +11,9 @@
 // pruned (retention deletes whole rows only once their bucket is gone; docs/STORE.md).
 #pragma once
 
+#include "store/sqlite_db.h"
+#include "util/result.h"
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -49,9 +52,14 @@ void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::
 [[nodiscard]] bool decode_posting(std::int64_t bucket, std::string_view blob,
                                   std::vector<RuleHit>& out);
 
-// Registers mso_rule_hits() (the table-valued function above) and the aggregate
-// mso_posting(time_us, event_id) (a group's encoded blob, for the migration from
-// event_rules) on `db`. SQLITE_OK or SQLite's error code.
+// Registers mso_rule_hits() (the table-valued function above) on `db`. SQLITE_OK or
+// SQLite's error code.
 int register_rule_postings(sqlite3* db);
+
+// Schema version 3's migration step: fills rule_postings from version 2's event_rules
+// (one row per rule and bucket, read in that table's key order, so memory holds one
+// bucket's hits at a time) and drops event_rules. Runs inside the migration's
+// transaction.
+[[nodiscard]] Result<void> postings_from_event_rules(Db& db);
 
 } // namespace mso

@@ -13,11 +13,13 @@
 
 namespace mso {
 
-// One step from version `version - 1` to `version`, applied in one transaction.
+// One step from version `version - 1` to `version`, applied in one transaction: `sql`,
+// then `step` when there is one (work SQL alone would do with a sort of the whole table).
 struct Migration {
     int version;
     std::string_view what;
     std::string_view sql;
+    Result<void> (*step)(Db& db) = nullptr;
 };
 
 // The schema version this build writes (the last migration's).

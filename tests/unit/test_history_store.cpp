@@ -52,7 +52,7 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 3);
+    EXPECT_EQ(latest_schema_version(), 4);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                "name IN ('strings', 'events', 'rule_postings', 'minutes', "
                                "'source_totals')"),
@@ -97,9 +97,10 @@ rule_hits(HistoryStore& store, const std::vector<std::string>& rules)
     return out;
 }
 
-// A version 1 file (event_rules, no source_totals) migrates to the latest: source_totals
-// filled from its events (version 2), event_rules turned into postings that answer every
-// rule search as before, and dropped (version 3).
+// A version 1 file (event_rules, no source_totals, events_time on time_us alone) migrates
+// to the latest: source_totals filled from its events (version 2), event_rules turned
+// into postings that answer every rule search as before, and dropped (version 3),
+// events_time rebuilt with the id and path (version 4).
 TEST(HistoryStore, MigratesVersionOneToTheLatest)
 {
     TempDir dir;
@@ -134,13 +135,19 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
             "event_id INTEGER NOT NULL, PRIMARY KEY (rule_id, time_us, event_id)) WITHOUT ROWID; "
             "INSERT INTO event_rules SELECT s.id, r.time_us, r.event_id FROM strings s, "
             "mso_rule_hits(s.id) r; DROP TABLE rule_postings; DROP TABLE source_totals; "
+            "DROP INDEX events_time; CREATE INDEX events_time ON events (time_us); "
             "PRAGMA user_version = 1"));
         EXPECT_GE(*db->integer("SELECT count(*) FROM event_rules"), 90);
     }
     auto store = HistoryStore::open(dir.db());
     ASSERT_TRUE(store) << store.error();
     EXPECT_EQ(store->open_report().migrated_from, 1);
-    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), 3);
+    EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
+    // Version 4: events_time is (time_us, id, path).
+    EXPECT_EQ(pragma(dir.db(),
+                     "SELECT group_concat(name, ',') = 'time_us,id,path' FROM "
+                     "(SELECT name FROM pragma_index_info('events_time') ORDER BY seqno)"),
+              1);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'event_rules'"), 0);
     EXPECT_EQ(rule_hits(*store, rules), before);
     auto counts = store->source_counts();
