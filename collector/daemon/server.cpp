@@ -710,8 +710,22 @@ HistoryQueryCounters Server::history_counters() const
     return m_history_worker ? m_history_worker->counters() : HistoryQueryCounters{};
 }
 
+bool Server::history_lags_ring(const Query& query) const
+{
+    if (query.command != QueryCommand::events || m_history == nullptr || query.events.cursor ||
+        query.events.engine || query.events.source) {
+        return false;
+    }
+    const RequestEvent* oldest = m_collector.events().oldest();
+    const auto lost = m_history->counters().newest_lost_us;
+    return oldest != nullptr && lost && *lost >= oldest->time_us;
+}
+
 bool Server::wants_history(const Query& query) const
 {
+    if (history_lags_ring(query)) {
+        return false;
+    }
     const RequestEvent* oldest = m_collector.events().oldest();
     const std::int64_t wall_now = wall_clock_now();
     const SourceId source =

@@ -196,8 +196,13 @@ private:
     // Tells the collector how many tail streams are open, for `health` (before answering).
     void note_tail_clients();
     // route_query() with the collector's ring, and also an `events` query the ring could
-    // answer but that has more matches than its limit (only history's answer pages).
+    // answer but that has more matches than its limit (only history's answer pages);
+    // never an `events` query the ring can filter while history_lags_ring().
     [[nodiscard]] bool wants_history(const Query& query) const;
+    // An `events` query without a cursor, engine or source filter, while the store has
+    // lost an event (queue or disk full, I/O error) no older than the ring's oldest: the
+    // ring holds events history does not, so its newest-first answer is the right one.
+    [[nodiscard]] bool history_lags_ring(const Query& query) const;
     // Queues `line` (whose query is `query`) for the history worker, or answers that
     // the queue is full; true when the client now waits for the answer.
     bool ask_history(Client& client, std::string_view line, Query query);

@@ -113,6 +113,7 @@ bool StoreWriter::push_event(StoredEvent&& event, const Offer& how, OfferResult&
     }
     if (full) {
         m_queue_full.fetch_add(1, std::memory_order_relaxed);
+        lost(event.event.time_us);
         result = OfferResult::refused;
         return false;
     }
@@ -181,6 +182,14 @@ void StoreWriter::stop()
     }
 }
 
+void StoreWriter::lost(std::int64_t time_us) noexcept
+{
+    std::int64_t newest = m_newest_lost_us.load(std::memory_order_relaxed);
+    while (time_us > newest &&
+           !m_newest_lost_us.compare_exchange_weak(newest, time_us, std::memory_order_relaxed)) {
+    }
+}
+
 StoreWriterCounters StoreWriter::counters() const
 {
     StoreWriterCounters c;
@@ -191,6 +200,10 @@ StoreWriterCounters StoreWriter::counters() const
     c.io_errors = m_io_errors.load(std::memory_order_relaxed);
     c.batches = m_batches.load(std::memory_order_relaxed);
     c.pruned = m_pruned.load(std::memory_order_relaxed);
+    if (const auto newest = m_newest_lost_us.load(std::memory_order_relaxed);
+        newest != std::numeric_limits<std::int64_t>::min()) {
+        c.newest_lost_us = newest;
+    }
     const std::lock_guard lock(m_mutex);
     c.queued = m_queued_events;
     c.bulk_queued = m_queued_bulk;
@@ -287,6 +300,9 @@ void StoreWriter::write(std::vector<Item>& batch)
             const auto n = static_cast<std::uint64_t>(events.size());
             const bool full = m_store.last_failure() == SqliteFailure::full;
             (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
+            for (const StoredEvent& e : events) {
+                lost(e.event.time_us);
+            }
             log(stats.error() + (full ? " (disk full)" : ""));
         }
     }

@@ -28,7 +28,9 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -69,6 +71,9 @@ struct StoreWriterCounters {
     std::uint64_t queued = 0;      // waiting now
     std::uint64_t bulk_queued = 0; // of which bulk (imports)
     std::string last_error;        // "" when none yet
+    // The newest request time (time_us) among the events lost (queue full, disk full,
+    // I/O error); nullopt when none was. Events at or after it may be in the ring only.
+    std::optional<std::int64_t> newest_lost_us;
 };
 
 // Who offered an event: 0 is the default producer; new_producer() gives the others.
@@ -177,6 +182,8 @@ private:
     std::atomic<std::uint64_t> m_queue_full{0};
     std::atomic<std::uint64_t> m_disk_full{0};
     std::atomic<std::uint64_t> m_io_errors{0};
+    std::atomic<std::int64_t> m_newest_lost_us{std::numeric_limits<std::int64_t>::min()};
+    void lost(std::int64_t time_us) noexcept; // raises m_newest_lost_us to time_us
     std::atomic<std::uint64_t> m_batches{0};
     std::atomic<std::uint64_t> m_pruned{0};
     std::atomic<Producer> m_next_producer{1};

@@ -172,8 +172,18 @@ def test_a_full_disk_is_counted_and_the_live_views_go_on(binaries):
         assert "history:" in d.log_text()
         # The live collector did not lose a datagram: the ring and the counters have them.
         assert h["request_events"] == 4000
-        events = json.loads(d.cli_run("events", "--json", "--limit", "5").stdout)["events"]
-        assert len(events) == 5
+        answer = json.loads(d.cli_run("events", "--json", "--limit", "0").stdout)
+        assert answer["from"] == "ring"
+        assert len(answer["events"]) == 4000
+        # History lost events the ring holds (with 600-byte paths not one batch fits the
+        # 1 MiB disk): a page of `events` is the ring's newest, not history's stale ones.
+        answer = json.loads(d.cli_run("events", "--json", "--limit", "5").stdout)
+        assert answer["from"] == "ring"
+        assert [e["unique_id"] for e in answer["events"]] == \
+            [f"f-7-{i:04d}" for i in range(499, 494, -1)]
+        # A cursor only history can follow still goes there.
+        assert json.loads(d.cli_run("events", "--json", "--limit", "5", "--source",
+                                    "module").stdout)["from"] == "history"
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
         assert b'modsec_observe_history_lost_total{reason="disk_full"} 0' not in text
     finally:

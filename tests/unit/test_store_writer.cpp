@@ -61,6 +61,7 @@ TEST(StoreWriter, CommitsOnFlushAndCountsDuplicates)
     EXPECT_EQ(c.duplicates, 1U);
     EXPECT_EQ(c.queued, 0U);
     EXPECT_EQ(c.queue_full + c.disk_full + c.io_errors, 0U);
+    EXPECT_FALSE(c.newest_lost_us.has_value());
     EXPECT_GE(c.batches, 1U);
     EXPECT_EQ(stored(dir), 1000);
 }
@@ -129,6 +130,8 @@ TEST(StoreWriter, AFullQueueIsCounted)
     }
     EXPECT_EQ(accepted, 10);
     EXPECT_EQ(writer.counters().queue_full, 15U);
+    // The newest refused event's time (full_event(n) is n seconds after k_t0).
+    EXPECT_EQ(writer.counters().newest_lost_us, full_event(24).event.time_us);
     EXPECT_EQ(writer.counters().queued, 10U);
     writer.flush();
     EXPECT_EQ(writer.counters().written, 10U);
@@ -156,6 +159,7 @@ TEST(StoreWriter, AFullDiskIsCountedAndLoggedAtABoundedRate)
     EXPECT_GT(c.disk_full, 0U);
     EXPECT_EQ(c.io_errors, 0U);
     EXPECT_EQ(c.written + c.disk_full + c.queue_full, 5000U);
+    EXPECT_EQ(c.newest_lost_us, full_event(4999).event.time_us); // the disk stays full
     EXPECT_NE(c.last_error.find("full"), std::string::npos) << c.last_error;
     EXPECT_EQ(lines.size(), 2U); // the burst; the rest suppressed
     EXPECT_EQ(stored(dir), static_cast<std::int64_t>(c.written));
