@@ -717,8 +717,11 @@ bool Server::history_lags_ring(const Query& query) const
         return false;
     }
     const RequestEvent* oldest = m_collector.events().oldest();
+    if (oldest == nullptr || (query.events.until_us && *query.events.until_us <= oldest->time_us)) {
+        return false; // the ring has nothing of that range; history has what it kept
+    }
     const auto lost = m_history->counters().newest_lost_us;
-    return oldest != nullptr && lost && *lost >= oldest->time_us;
+    return lost && *lost >= oldest->time_us;
 }
 
 bool Server::wants_history(const Query& query) const

@@ -199,9 +199,10 @@ private:
     // answer but that has more matches than its limit (only history's answer pages);
     // never an `events` query the ring can filter while history_lags_ring().
     [[nodiscard]] bool wants_history(const Query& query) const;
-    // An `events` query without a cursor, engine or source filter, while the store has
-    // lost an event (queue or disk full, I/O error) no older than the ring's oldest: the
-    // ring holds events history does not, so its newest-first answer is the right one.
+    // An `events` query without a cursor, engine or source filter, whose range does not
+    // end before the ring's oldest event, while the store has lost one of the module's
+    // events (queue or disk full, I/O error) no older than the ring's oldest: the ring
+    // holds events history does not, so its newest-first answer is the right one.
     [[nodiscard]] bool history_lags_ring(const Query& query) const;
     // Queues `line` (whose query is `query`) for the history worker, or answers that
     // the queue is full; true when the client now waits for the answer.

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <array>
-#include <limits>
 
 namespace mso {
 namespace {
@@ -67,21 +66,25 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
 // its pruned entries find no event to join (rule_postings.h).
 Result<void> drop_postings(HistoryStore::Impl& m)
 {
-    auto oldest_time =
-        m.db.integer("SELECT coalesce(min(time_us), " +
-                     std::to_string(std::numeric_limits<std::int64_t>::max()) + ") FROM events");
-    if (!oldest_time) {
-        return fail(oldest_time.error());
-    }
-    const bool empty = *oldest_time == std::numeric_limits<std::int64_t>::max();
     std::string error;
+    Stmt* oldest = m.statement("SELECT min(time_us) FROM events", error);
+    if (oldest == nullptr) {
+        return fail(error);
+    }
+    auto row = oldest->step();
+    if (!row) {
+        return fail(row.error());
+    }
+    const bool empty = !*row || oldest->is_null(0);
+    const std::int64_t oldest_time = empty ? 0 : oldest->integer(0);
+    oldest->reset();
     Stmt* s = m.statement(
         empty ? "DELETE FROM rule_postings" : "DELETE FROM rule_postings WHERE bucket < ?1", error);
     if (s == nullptr) {
         return fail(error);
     }
     if (!empty) {
-        s->bind(1, posting_bucket(*oldest_time));
+        s->bind(1, posting_bucket(oldest_time));
     }
     auto r = s->step();
     return r ? ok() : fail(r.error());
@@ -119,8 +122,9 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
 
 // How many of the oldest events to delete so that `size` comes down to `max_bytes`: the
 // excess over the mean size of an event, at least 1, at most `max_rows`. The mean is
-// over the id range (ids only grow and the oldest go first, so it is the event count,
-// read from the primary key's two ends rather than by counting). Deleting does not free
+// over the id range (ids grow and the oldest go first, so it is about the event count,
+// read from the primary key's two ends rather than by counting; imports of old times
+// leave gaps, which make the mean smaller and a step delete a little more). Deleting does not free
 // index pages that other events still share, so the next step measures again and
 // deletes the rest; asking for the whole excess at once would empty the store.
 Result<std::size_t> rows_over_size(HistoryStore::Impl& m, const StoreSize& size,

@@ -23,10 +23,12 @@ struct sqlite3;
 
 namespace mso {
 
-// Width of a posting's bucket: every entry of a row lies in [bucket * width, (bucket +
-// 1) * width). Ten seconds: a live batch (at most 250 ms of events) spans one or two, and
-// a page walking back from the newest bucket never decodes more than ten seconds of one
-// rule's hits.
+// Width of a posting's bucket: every entry of a row has posting_bucket(time) == bucket,
+// which for times >= 0 is [bucket * width, (bucket + 1) * width) (truncating division:
+// bucket 0 also takes the 10 s before the epoch, and a negative bucket b is ((b - 1) *
+// width, b * width]). Ten seconds: a live batch (at most 250 ms of events) spans one or
+// two, and a page walking back from the newest bucket never decodes more than ten
+// seconds of one rule's hits.
 inline constexpr std::int64_t k_posting_bucket_us = 10'000'000;
 
 // The bucket of `time_us` (integer division truncating toward zero, as SQLite's `/`).

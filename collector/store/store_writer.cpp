@@ -46,7 +46,7 @@ StoreWriter::~StoreWriter()
 
 bool StoreWriter::offer(StoredEvent&& event)
 {
-    return offer(std::move(event), Offer{0, m_options.dedup, false}) == OfferResult::accepted;
+    return offer(std::move(event), Offer{0, m_options.dedup, false, true}) == OfferResult::accepted;
 }
 
 OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
@@ -113,7 +113,9 @@ bool StoreWriter::push_event(StoredEvent&& event, const Offer& how, OfferResult&
     }
     if (full) {
         m_queue_full.fetch_add(1, std::memory_order_relaxed);
-        lost(event.event.time_us);
+        if (how.in_ring) {
+            lost(event.event.time_us);
+        }
         result = OfferResult::refused;
         return false;
     }
@@ -300,8 +302,10 @@ void StoreWriter::write(std::vector<Item>& batch)
             const auto n = static_cast<std::uint64_t>(events.size());
             const bool full = m_store.last_failure() == SqliteFailure::full;
             (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
-            for (const StoredEvent& e : events) {
-                lost(e.event.time_us);
+            for (std::size_t k = 0; k < index.size(); ++k) {
+                if (batch[index[k]].how.in_ring) {
+                    lost(events[k].event.time_us);
+                }
             }
             log(stats.error() + (full ? " (disk full)" : ""));
         }

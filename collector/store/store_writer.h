@@ -71,8 +71,9 @@ struct StoreWriterCounters {
     std::uint64_t queued = 0;      // waiting now
     std::uint64_t bulk_queued = 0; // of which bulk (imports)
     std::string last_error;        // "" when none yet
-    // The newest request time (time_us) among the events lost (queue full, disk full,
-    // I/O error); nullopt when none was. Events at or after it may be in the ring only.
+    // The newest request time (time_us) among the lost events (queue full, disk full,
+    // I/O error) that the ring also has (Offer::in_ring: the module's); nullopt when none
+    // was. Events at or after it may be in the ring only.
     std::optional<std::int64_t> newest_lost_us;
 };
 
@@ -84,6 +85,9 @@ struct Offer {
     Producer producer = 0;
     Dedup dedup = Dedup::content;
     bool bulk = false; // an import: limited to bulk_share of the queue
+    // The collector's ring has the event too (the module's events, which the loop keeps
+    // whether or not they are stored): its loss is counted in newest_lost_us.
+    bool in_ring = false;
 };
 
 enum class OfferResult : std::uint8_t {
@@ -111,8 +115,9 @@ public:
     StoreWriter& operator=(const StoreWriter&) = delete;
     ~StoreWriter(); // stop()
 
-    // Queues one event; false (and counted as queue_full) when the queue is full or the
-    // writer stopped. Never waits on the disk.
+    // Queues one of the module's events (the default producer and dedup, in the ring);
+    // false (and counted as queue_full) when the queue is full or the writer stopped.
+    // Never waits on the disk.
     bool offer(StoredEvent&& event);
     // Queues one event as `how` says; never waits on the disk.
     OfferResult offer(StoredEvent&& event, const Offer& how);

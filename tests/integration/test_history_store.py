@@ -181,9 +181,12 @@ def test_a_full_disk_is_counted_and_the_live_views_go_on(binaries):
         assert answer["from"] == "ring"
         assert [e["unique_id"] for e in answer["events"]] == \
             [f"f-7-{i:04d}" for i in range(499, 494, -1)]
-        # A cursor only history can follow still goes there.
+        # A source filter the ring cannot apply, and a range that ends before the ring's
+        # oldest event, still go to history.
         assert json.loads(d.cli_run("events", "--json", "--limit", "5", "--source",
                                     "module").stdout)["from"] == "history"
+        assert json.loads(d.cli_run("events", "--json", "--limit", "5", "--until",
+                                    "2020-01-01T00:00:00Z").stdout)["from"] == "history"
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
         assert b'modsec_observe_history_lost_total{reason="disk_full"} 0' not in text
     finally:

@@ -132,6 +132,11 @@ TEST(StoreWriter, AFullQueueIsCounted)
     EXPECT_EQ(writer.counters().queue_full, 15U);
     // The newest refused event's time (full_event(n) is n seconds after k_t0).
     EXPECT_EQ(writer.counters().newest_lost_us, full_event(24).event.time_us);
+    // An event the ring does not have (an import's, a sensor's) does not count there.
+    EXPECT_EQ(writer.offer(full_event(90), Offer{0, Dedup::content, false, false}),
+              OfferResult::refused);
+    EXPECT_EQ(writer.counters().queue_full, 16U);
+    EXPECT_EQ(writer.counters().newest_lost_us, full_event(24).event.time_us);
     EXPECT_EQ(writer.counters().queued, 10U);
     writer.flush();
     EXPECT_EQ(writer.counters().written, 10U);
