@@ -358,31 +358,13 @@ Result<void> write_postings(HistoryStore::Impl& m)
 {
     auto& w = m.writer;
     std::sort(w.hits.begin(), w.hits.end());
-    Stmt* s = w.insert_posting;
-    for (std::size_t i = 0; i < w.hits.size();) {
-        const std::int64_t rule = w.hits[i].rule_id;
-        const std::int64_t bucket = posting_bucket(w.hits[i].time_us);
-        w.posting_hits.clear();
-        std::int64_t first_id = w.hits[i].event_id;
-        for (; i < w.hits.size() && w.hits[i].rule_id == rule &&
-               posting_bucket(w.hits[i].time_us) == bucket;
-             ++i) {
-            w.posting_hits.push_back(RuleHit{w.hits[i].time_us, w.hits[i].event_id});
-            first_id = std::min(first_id, w.hits[i].event_id);
-        }
-        w.posting.clear();
-        encode_posting(bucket, w.posting_hits, w.posting);
-        s->reset();
-        s->bind(1, rule);
-        s->bind(2, bucket);
-        s->bind(3, first_id);
-        s->bind_blob_static(4, w.posting);
-        if (auto r = s->step(); !r) {
-            return fail(r.error());
+    for (const auto& h : w.hits) {
+        if (auto r = w.postings.add(*w.insert_posting, h.rule_id, h.time_us, h.event_id); !r) {
+            return r;
         }
     }
     w.hits.clear();
-    return ok();
+    return w.postings.finish(*w.insert_posting);
 }
 
 // Inserts one event unless it is a duplicate; true when inserted.

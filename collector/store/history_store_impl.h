@@ -166,10 +166,9 @@ struct HistoryStore::Impl final : StringIds {
             auto operator<=>(const Hit&) const = default;
         };
         std::vector<Hit> hits;
-        std::vector<RuleHit> posting_hits; // one posting's, reused
-        std::string posting;               // one posting's encoding, reused
-        MinuteDeltas minutes;              // the batch's per-minute counts
-        SourceDeltas sources;              // the batch's per-source counts
+        PostingRows postings; // groups them into rows (buffers kept across batches)
+        MinuteDeltas minutes; // the batch's per-minute counts
+        SourceDeltas sources; // the batch's per-source counts
         // When the WAL was last checkpointed (and so fsynced) by write_batch.
         std::chrono::steady_clock::time_point checkpointed = std::chrono::steady_clock::now();
     } writer;

@@ -385,6 +385,42 @@ int register_rule_postings(sqlite3* db)
     return sqlite3_create_module_v2(db, "mso_rule_hits", &hits_module(), nullptr, nullptr);
 }
 
+Result<void> PostingRows::add(Stmt& insert, std::int64_t rule_id, std::int64_t time_us,
+                              std::int64_t event_id)
+{
+    const std::int64_t bucket = posting_bucket(time_us);
+    if (!m_hits.empty() && (rule_id != m_rule || bucket != m_bucket)) {
+        if (auto r = finish(insert); !r) {
+            return r;
+        }
+    }
+    m_rule = rule_id;
+    m_bucket = bucket;
+    m_hits.push_back(RuleHit{time_us, event_id});
+    return ok();
+}
+
+Result<void> PostingRows::finish(Stmt& insert)
+{
+    if (m_hits.empty()) {
+        return ok();
+    }
+    m_entries.clear();
+    encode_posting(m_bucket, m_hits, m_entries);
+    std::int64_t first_id = m_hits.front().event_id;
+    for (const RuleHit& h : m_hits) {
+        first_id = std::min(first_id, h.event_id);
+    }
+    m_hits.clear();
+    insert.reset();
+    insert.bind(1, m_rule);
+    insert.bind(2, m_bucket);
+    insert.bind(3, first_id);
+    insert.bind_blob_static(4, m_entries);
+    auto r = insert.step();
+    return r ? ok() : fail(r.error());
+}
+
 Result<void> postings_from_event_rules(Db& db)
 {
     auto read = Stmt::prepare(
@@ -399,29 +435,7 @@ Result<void> postings_from_event_rules(Db& db)
     if (!write) {
         return fail(write.error());
     }
-    std::vector<RuleHit> hits;
-    std::string blob;
-    std::int64_t rule = 0;
-    std::int64_t bucket = 0;
-    auto flush = [&]() -> Result<void> {
-        if (hits.empty()) {
-            return ok();
-        }
-        blob.clear();
-        encode_posting(bucket, hits, blob);
-        std::int64_t first_id = hits.front().event_id;
-        for (const RuleHit& h : hits) {
-            first_id = std::min(first_id, h.event_id);
-        }
-        write->reset();
-        write->bind(1, rule);
-        write->bind(2, bucket);
-        write->bind(3, first_id);
-        write->bind_blob_static(4, blob);
-        hits.clear();
-        auto r = write->step();
-        return r ? ok() : fail(r.error());
-    };
+    PostingRows rows;
     for (;;) {
         auto row = read->step();
         if (!row) {
@@ -430,19 +444,12 @@ Result<void> postings_from_event_rules(Db& db)
         if (!*row) {
             break;
         }
-        const std::int64_t r = read->integer(0);
-        const std::int64_t t = read->integer(1);
-        if (!hits.empty() && (r != rule || posting_bucket(t) != bucket)) {
-            if (auto done = flush(); !done) {
-                return done;
-            }
+        if (auto r = rows.add(*write, read->integer(0), read->integer(1), read->integer(2)); !r) {
+            return r;
         }
-        rule = r;
-        bucket = posting_bucket(t);
-        hits.push_back(RuleHit{t, read->integer(2)});
     }
-    if (auto done = flush(); !done) {
-        return done;
+    if (auto r = rows.finish(*write); !r) {
+        return r;
     }
     return db.exec("DROP TABLE event_rules");
 }

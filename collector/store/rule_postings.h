@@ -54,6 +54,27 @@ void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::
 [[nodiscard]] bool decode_posting(std::int64_t bucket, std::string_view blob,
                                   std::vector<RuleHit>& out);
 
+// Turns hits given in (rule, time, event id) order into posting rows: one per rule and
+// bucket, written through `insert` (bound as ?1 rule_id, ?2 bucket, ?3 first_id, the
+// group's smallest event id, ?4 entries). Holds one group at a time; its buffers are
+// kept from one use to the next. The history writer (a batch's sorted hits) and the
+// version 3 migration (event_rules in key order) both write postings with it.
+class PostingRows {
+public:
+    // Adds a hit; when it starts another (rule, bucket), writes the group before it.
+    [[nodiscard]] Result<void> add(Stmt& insert, std::int64_t rule_id, std::int64_t time_us,
+                                   std::int64_t event_id);
+    // Writes the last group, if any. After any error nothing is left held, so a batch
+    // rolled back leaves no hit behind for the next.
+    [[nodiscard]] Result<void> finish(Stmt& insert);
+
+private:
+    std::int64_t m_rule = 0;
+    std::int64_t m_bucket = 0;
+    std::vector<RuleHit> m_hits;
+    std::string m_entries;
+};
+
 // Registers mso_rule_hits() (the table-valued function above) on `db`. SQLITE_OK or
 // SQLite's error code.
 int register_rule_postings(sqlite3* db);
