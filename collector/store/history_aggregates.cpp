@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <map>
 #include <tuple>
-#include <type_traits>
 #include <unordered_map>
 
 namespace mso {
@@ -71,29 +70,6 @@ std::optional<std::int64_t> string_filter(HistoryStore::Impl& m,
         return std::nullopt;
     }
     return m.lookup(*value).value_or(-2);
-}
-
-// Steps `s` to its end, each row to `row`; `row` returns false to stop early (then `s` is
-// reset, ending its read).
-template <typename F> Result<void> each_row(Stmt& s, F&& row)
-{
-    for (;;) {
-        auto more = s.step();
-        if (!more) {
-            return fail(more.error());
-        }
-        if (!*more) {
-            return ok();
-        }
-        if constexpr (std::is_same_v<decltype(row(s)), bool>) {
-            if (!row(s)) {
-                s.reset();
-                return ok();
-            }
-        } else {
-            row(s);
-        }
-    }
 }
 
 // The events of [since, until), optionally of one vhost and one source, one row at a time

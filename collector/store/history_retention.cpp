@@ -42,22 +42,19 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
     }
     s->bind(2, static_cast<std::int64_t>(max_rows));
     std::vector<Doomed> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) {
-            return fail(row.error());
-        }
-        if (!*row) {
-            return out;
-        }
-        const std::string_view findings = s->blob(6);
-        const std::int64_t verdict = s->integer(4);
-        out.push_back(Doomed{s->integer(0), s->integer(1), s->integer(2), s->integer(3),
+    auto r = each_row(*s, [&](const Stmt& row) {
+        const std::string_view findings = row.blob(6);
+        const std::int64_t verdict = row.integer(4);
+        out.push_back(Doomed{row.integer(0), row.integer(1), row.integer(2), row.integer(3),
                              verdict == 2   ? Verdict::intercepted
                              : verdict == 1 ? Verdict::would_block
                                             : Verdict::passed,
-                             !findings.empty() || s->integer(5) > 0, finding_rule_ids(findings)});
+                             !findings.empty() || row.integer(5) > 0, finding_rule_ids(findings)});
+    });
+    if (!r) {
+        return fail(r.error());
     }
+    return out;
 }
 
 // Drops the rule postings no stored event is left in: every bucket before the oldest

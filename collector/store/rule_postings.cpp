@@ -436,17 +436,16 @@ Result<void> postings_from_event_rules(Db& db)
         return fail(write.error());
     }
     PostingRows rows;
-    for (;;) {
-        auto row = read->step();
-        if (!row) {
-            return fail(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        if (auto r = rows.add(*write, read->integer(0), read->integer(1), read->integer(2)); !r) {
-            return r;
-        }
+    Result<void> added = ok();
+    auto read_all = each_row(*read, [&](const Stmt& row) {
+        added = rows.add(*write, row.integer(0), row.integer(1), row.integer(2));
+        return static_cast<bool>(added);
+    });
+    if (!read_all) {
+        return read_all;
+    }
+    if (!added) {
+        return added;
     }
     if (auto r = rows.finish(*write); !r) {
         return r;

@@ -1,8 +1,9 @@
 // Thin RAII wrappers over SQLite's C API for the history store: a connection (Db) and a
-// prepared statement (Stmt), with errors as Result<T> carrying SQLite's message. Nothing
-// here knows the schema. Neither class is thread-safe: a connection and its statements
-// belong to one thread (SQLite is built serialized, but the store keeps one connection
-// per thread anyway, readers beside the one writer, as WAL mode allows).
+// prepared statement (Stmt), with errors as Result<T> carrying SQLite's message, and
+// each_row() to walk a statement's rows. Nothing here knows the schema. Neither class is
+// thread-safe: a connection and its statements belong to one thread (SQLite is built serialized,
+// but the store keeps one connection per thread anyway, readers beside the one writer, as WAL mode
+// allows).
 #pragma once
 
 #include "util/result.h"
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -91,5 +93,28 @@ private:
     Db* m_db = nullptr;
     sqlite3_stmt* m_stmt = nullptr;
 };
+
+// Steps `s` to its end, each row to `row`; `row` returns false to stop early (then `s` is
+// reset, ending its read).
+template <typename F> Result<void> each_row(Stmt& s, F&& row)
+{
+    for (;;) {
+        auto more = s.step();
+        if (!more) {
+            return fail(more.error());
+        }
+        if (!*more) {
+            return ok();
+        }
+        if constexpr (std::is_same_v<decltype(row(s)), bool>) {
+            if (!row(s)) {
+                s.reset();
+                return ok();
+            }
+        } else {
+            row(s);
+        }
+    }
+}
 
 } // namespace mso

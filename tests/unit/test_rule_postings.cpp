@@ -153,16 +153,13 @@ protected:
             return fail(s.error());
         }
         std::vector<RuleHit> out;
-        for (;;) {
-            auto row = s->step();
-            if (!row) {
-                return fail(row.error());
-            }
-            if (!*row) {
-                return out;
-            }
-            out.push_back({s->integer(0), s->integer(1)});
+        auto r = each_row(*s, [&](const Stmt& row) {
+            out.push_back({row.integer(0), row.integer(1)});
+        });
+        if (!r) {
+            return fail(r.error());
         }
+        return out;
     }
 
     // `rule`'s hits in [since, until), newest first (later id first on a tie).
