@@ -72,6 +72,7 @@ CONFIGS = {
     "a": "ModSecurity + CRS, no observer",
     "b": "+ mod_modsec_observe + collector",
     "b0": "(b) as built in --baseline (before/after)",
+    "b1": "(b) with ModSecObserveProtocol 1 (alerts parsed in Apache)",
     "c": "+ Serial audit log, RelevantOnly",
     "d": "+ JSON audit log, SecAuditEngine On",
     "e": "+ Concurrent audit log -> mlogc -> HTTP",
@@ -210,6 +211,10 @@ def make_setup(name: str, bins: Binaries, mpm: str = "event",
             raise ValueError("configuration b0 needs --baseline TREE")
         setup = make_setup("b", bins.baseline, mpm, observe_extra)
         setup.name = "b0"
+        return setup
+    if name == "b1":
+        setup = make_setup("b", bins, mpm, observe_extra + "ModSecObserveProtocol 1\n")
+        setup.name = "b1"
         return setup
     if name == "b":
         collector = Collector(bins.daemon, bins.cli)
@@ -753,6 +758,9 @@ def callgrind_markdown(result: dict) -> str:
         if c not in ("ceiling", "a", "b"):
             row(f"({c}) − (a): {CONFIGS[c]} (user space of Apache only)",
                 lambda k, c=c: f"{cg[c][k]['ir_per_request'] - cg['a'][k]['ir_per_request']:,.0f}")
+            if any(cg[c][k]["module_per_request"] for k in ("clean", "attack")):
+                row(f"({c}) module hooks, total",
+                    lambda k, c=c: f"{sum(cg[c][k]['module_per_request'].values()):,.0f}")
     return "\n".join(lines)
 
 

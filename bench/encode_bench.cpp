@@ -1,7 +1,9 @@
 // What the module's request path spends on a flagged request's findings: the encoder
 // (common/event_encoder.cpp) fed with real CRS 4 alert messages captured from Apache
 // (tests/data), each request's messages as the error_log hook keeps them. Prints CPU ns
-// per request and per finding for parsing alone and for the whole encoding. For
+// per request and per finding for parsing alone and for the whole encoding, in protocol
+// version 1 (parsed and written as JSON) and version 2 (the messages copied raw), and
+// what the collector's decode_datagram() then spends on each version's datagram. For
 // instruction counts (deterministic, what docs/BENCHMARKS.md compares) run it under
 // callgrind, which counts each function on its own:
 //
@@ -12,6 +14,7 @@
 // Usage: encode_bench DATA_DIR [ROUNDS]
 #include "captured_alerts.h"
 #include "cpu_time.h"
+#include "event_decoder.h"
 #include "event_encoder.h"
 #include "modsec_message.h"
 
@@ -76,6 +79,32 @@ int main(int argc, char** argv)
             out_bytes += enc.size;
         }
     const double encode_s = mso::bench::cpu_seconds() - start;
+    std::size_t out_bytes2 = 0;
+    start = mso::bench::cpu_seconds();
+    for (long k = 0; k < rounds; ++k)
+        for (const auto& v : views)
+            out_bytes2 += mso::encode_request_event_v2(r, v.data(), v.size(), 0, {}, buffer.data(),
+                                                       buffer.size())
+                              .size;
+    const double encode2_s = mso::bench::cpu_seconds() - start;
+    // The collector's side: each request's datagram of either version, decoded.
+    std::vector<std::string> datagrams[2];
+    for (const auto& v : views) {
+        const auto e1 =
+            mso::encode_request_event(r, v.data(), v.size(), 0, {}, buffer.data(), buffer.size());
+        datagrams[0].emplace_back(buffer.data(), e1.size);
+        const auto e2 = mso::encode_request_event_v2(r, v.data(), v.size(), 0, {}, buffer.data(),
+                                                     buffer.size());
+        datagrams[1].emplace_back(buffer.data(), e2.size);
+    }
+    double decode_s[2] = {0, 0};
+    for (int version = 0; version < 2; ++version) {
+        start = mso::bench::cpu_seconds();
+        for (long k = 0; k < rounds; ++k)
+            for (const auto& d : datagrams[version])
+                sink += mso::decode_datagram(d).index();
+        decode_s[version] = mso::bench::cpu_seconds() - start;
+    }
     const double n = static_cast<double>(rounds) * static_cast<double>(views.size());
     std::printf("requests %zu, messages %zu (%.1f per request, %.0f bytes each), rounds %ld\n",
                 views.size(), messages,
@@ -86,5 +115,9 @@ int main(int argc, char** argv)
     std::printf("parse only:  %.2f us per request\n", parse_s * 1e6 / n);
     std::printf("encode:      %.2f us per request, %.2f us per finding\n", encode_s * 1e6 / n,
                 encode_s * 1e6 / static_cast<double>(findings));
+    std::printf("version 2:   datagram %.0f bytes, encode %.2f us per request\n",
+                static_cast<double>(out_bytes2) / n, encode2_s * 1e6 / n);
+    std::printf("decode v1:   %.2f us per request (collector)\n", decode_s[0] * 1e6 / n);
+    std::printf("decode v2:   %.2f us per request (collector)\n", decode_s[1] * 1e6 / n);
     return sink == 0 ? 1 : 0;
 }

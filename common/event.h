@@ -5,6 +5,7 @@
 #pragma once
 
 #include "anomaly_scores.h"
+#include "event_fields.h"
 
 #include <array>
 #include <cstdint>
@@ -17,8 +18,10 @@
 namespace mso {
 
 inline constexpr int k_schema_version = 1;
-// Largest datagram either side accepts; the module encodes into at most this much.
-inline constexpr std::size_t k_max_datagram_bytes = 65536;
+// Version 2 request events carry the alert messages raw after their JSON
+// (docs/protocol.md, section 1.3); the decoded event is the same. Counter reports stay
+// version 1.
+inline constexpr int k_schema_version_raw_alerts = 2;
 
 // ModSecurity's SecRuleEngine for a request, where the source says it: audit logs do
 // (v2's Engine-Mode, v3's secrules_engine); for the module's events the collector infers

@@ -6,9 +6,11 @@
 #include "event_decoder.h"
 #include "event_decoder_internal.h"
 #include "event_fields.h"
+#include "raw_alerts.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -189,7 +191,7 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f)
     return r.failure;
 }
 
-Decoded read_request(const json& j)
+Decoded read_request(const json& j, std::int64_t version, std::optional<std::string_view> alerts)
 {
     RequestEvent e;
     Reader r{j, {}};
@@ -204,15 +206,26 @@ Decoded read_request(const json& j)
     r.integer(k_field_status, e.status);
     r.string(k_field_protocol, e.protocol);
     r.string(k_field_user_agent, e.user_agent, false);
-    r.boolean(k_field_intercepted, e.intercepted);
-    r.integer(k_field_phase, e.phase, false);
+    std::size_t data_max = 0;
+    if (version == 1) {
+        r.boolean(k_field_intercepted, e.intercepted);
+        r.integer(k_field_phase, e.phase, false);
+    } else {
+        r.integer(k_field_data_max, data_max);
+    }
     r.integer(k_field_findings_dropped, e.findings_dropped, false);
+    if (!r.failure && data_max > k_max_field_bytes)
+        r.too_big(k_field_data_max);
     if (r.failure)
         return std::move(*r.failure);
     if (const json* scores = r.field(k_field_scores, false)) {
         e.scores.emplace();
         if (auto failure = read_scores(*scores, *e.scores))
             return std::move(*failure);
+    }
+    if (version == 2) {
+        add_raw_alert_findings(alerts.value_or(std::string_view()), data_max, e);
+        return e;
     }
     const json* findings = r.field(k_field_findings, true);
     if (!findings)
@@ -288,21 +301,32 @@ const char* reason_name(DecodeError e) noexcept
     return i < k_decode_errors.size() ? k_decode_errors[i].name.data() : "unknown";
 }
 
+detail::Framing detail::split_alert_section(std::string_view datagram) noexcept
+{
+    const void* nul = std::memchr(datagram.data(), '\0', datagram.size());
+    if (nul == nullptr)
+        return {datagram, std::nullopt};
+    const auto at = static_cast<std::size_t>(static_cast<const char*>(nul) - datagram.data());
+    return {datagram.substr(0, at), datagram.substr(at + 1)};
+}
+
 Decoded decode_datagram(std::string_view datagram)
 {
     if (datagram.size() > k_max_datagram_bytes)
         return DecodeFailure{DecodeError::too_large,
                              "datagram of " + std::to_string(datagram.size()) + " bytes"};
-    if (auto decoded = detail::decode_request_fast(datagram))
+    if (auto decoded = detail::decode_request_fast(detail::split_alert_section(datagram)))
         return std::move(*decoded);
     return decode_datagram_reference(datagram);
 }
 
-Decoded decode_datagram_reference(std::string_view datagram)
+Decoded decode_datagram_reference(std::string_view whole)
 {
-    if (datagram.size() > k_max_datagram_bytes)
+    if (whole.size() > k_max_datagram_bytes)
         return DecodeFailure{DecodeError::too_large,
-                             "datagram of " + std::to_string(datagram.size()) + " bytes"};
+                             "datagram of " + std::to_string(whole.size()) + " bytes"};
+    // Version 2: the JSON ends at the first NUL, which no JSON text holds.
+    const auto [datagram, alerts] = detail::split_alert_section(whole);
     if (nested_deeper_than(datagram, k_max_json_depth))
         return DecodeFailure{DecodeError::out_of_bounds,
                              "nesting deeper than " + std::to_string(k_max_json_depth) + " levels"};
@@ -312,14 +336,20 @@ Decoded decode_datagram_reference(std::string_view datagram)
     if (!j.is_object())
         return DecodeFailure{DecodeError::not_object, "datagram is not a JSON object"};
     auto v = j.find(k_field_version);
-    if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() != k_schema_version)
-        return DecodeFailure{DecodeError::bad_version, "schema version is not 1"};
+    if (v == j.end() || !v->is_number_integer() || v->get<std::int64_t>() < k_schema_version ||
+        v->get<std::int64_t>() > k_schema_version_raw_alerts)
+        return DecodeFailure{DecodeError::bad_version, "schema version is not 1 or 2"};
+    const std::int64_t version = v->get<std::int64_t>();
     auto type = j.find(k_field_type);
     if (type == j.end() || !type->is_string())
         return DecodeFailure{DecodeError::unknown_type, "datagram has no type"};
     const auto& t = type->get_ref<const std::string&>();
+    // Only a version 2 request event has alerts after its JSON.
+    const bool may_have_alerts = version == k_schema_version_raw_alerts && t == k_type_request;
+    if (alerts && !may_have_alerts)
+        return DecodeFailure{DecodeError::not_json, "datagram is not valid JSON"};
     if (t == k_type_request)
-        return read_request(j);
+        return read_request(j, version, alerts);
     if (t == k_type_counters)
         return read_counters(j);
     return DecodeFailure{DecodeError::unknown_type, "unknown datagram type"};

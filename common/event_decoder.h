@@ -21,7 +21,7 @@ namespace mso {
     X(too_large, "larger than a datagram may be (65,536 bytes)")                                   \
     X(not_json, "not valid JSON")                                                                  \
     X(not_object, "not a JSON object")                                                             \
-    X(bad_version, "no schema version 1 (\"v\": 1)")                                               \
+    X(bad_version, "no schema version this collector reads (\"v\": 1 or 2)")                       \
     X(unknown_type, "no \"type\", or one this collector does not know")                            \
     X(missing_field, "a required field is missing")                                                \
     X(bad_field_type, "a field of the wrong type or out of range")                                 \

@@ -10,6 +10,7 @@
 //  - depth: the parser's limit is k_max_json_depth, the same count as the reference's scan.
 #include "event_decoder_internal.h"
 #include "event_fields.h"
+#include "raw_alerts.h"
 
 #include <simdjson.h>
 
@@ -290,6 +291,7 @@ enum RequestField : std::size_t {
     q_findings_dropped,
     q_intercepted,
     q_phase,
+    q_data_max,
     q_count
 };
 constexpr std::array<std::string_view, q_count> k_request_names = {
@@ -297,9 +299,10 @@ constexpr std::array<std::string_view, q_count> k_request_names = {
     k_field_port,        k_field_unique_id, k_field_client,   k_field_method,
     k_field_path,        k_field_query,     k_field_status,   k_field_protocol,
     k_field_user_agent,  k_field_scores,    k_field_findings, k_field_findings_dropped,
-    k_field_intercepted, k_field_phase};
+    k_field_intercepted, k_field_phase,     k_field_data_max};
 
-Decoded read_request(const Slots<q_count>& slots)
+Decoded read_request(const Slots<q_count>& slots, std::int64_t version,
+                     std::optional<std::string_view> alerts)
 {
     RequestEvent e;
     Reader<q_count> r{slots, {}};
@@ -314,9 +317,17 @@ Decoded read_request(const Slots<q_count>& slots)
     r.integer(q_status, e.status);
     r.string(q_protocol, e.protocol);
     r.string(q_user_agent, e.user_agent, false);
-    r.boolean(q_intercepted, e.intercepted);
-    r.integer(q_phase, e.phase, false);
+    std::size_t data_max = 0;
+    if (version == 1) {
+        r.boolean(q_intercepted, e.intercepted);
+        r.integer(q_phase, e.phase, false);
+    } else {
+        r.integer(q_data_max, data_max);
+    }
     r.integer(q_findings_dropped, e.findings_dropped, false);
+    if (!r.failure && data_max > k_max_field_bytes) {
+        r.too_big(k_field_data_max);
+    }
     if (r.failure) {
         return std::move(*r.failure);
     }
@@ -325,6 +336,10 @@ Decoded read_request(const Slots<q_count>& slots)
         if (auto failure = read_scores(*scores, *e.scores)) {
             return std::move(*failure);
         }
+    }
+    if (version == k_schema_version_raw_alerts) {
+        add_raw_alert_findings(alerts.value_or(std::string_view()), data_max, e);
+        return e;
     }
     const element* findings = r.field(q_findings, true);
     if (findings == nullptr) {
@@ -361,8 +376,9 @@ simdjson::dom::parser* thread_parser()
 
 } // namespace
 
-std::optional<Decoded> decode_request_fast(std::string_view datagram)
+std::optional<Decoded> decode_request_fast(const Framing& framing)
 {
+    const std::string_view datagram = framing.json;
     simdjson::dom::parser* parser = thread_parser();
     if (parser == nullptr) {
         return std::nullopt;
@@ -376,8 +392,13 @@ std::optional<Decoded> decode_request_fast(std::string_view datagram)
     slots.fill(obj);
     // The version and type checks as the reference makes them; any other answer is its.
     const element* v = slots.get(q_v);
-    if (v == nullptr || v->type() != element_type::INT64 ||
-        v->get_int64().value_unsafe() != k_schema_version) {
+    if (v == nullptr || v->type() != element_type::INT64) {
+        return std::nullopt;
+    }
+    const std::int64_t version = v->get_int64().value_unsafe();
+    // Alerts after a version 1 event are the reference's error to give.
+    if (!(version == k_schema_version && !framing.alerts) &&
+        version != k_schema_version_raw_alerts) {
         return std::nullopt;
     }
     std::string_view type;
@@ -385,7 +406,7 @@ std::optional<Decoded> decode_request_fast(std::string_view datagram)
     if (t == nullptr || t->get_string().get(type) != simdjson::SUCCESS || type != k_type_request) {
         return std::nullopt;
     }
-    return read_request(slots);
+    return read_request(slots, version, framing.alerts);
 }
 
 } // namespace mso::detail

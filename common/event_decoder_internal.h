@@ -10,9 +10,17 @@
 
 namespace mso::detail {
 
+// A datagram split at its first NUL: the JSON, and version 2's alert messages after it
+// (nullopt: no NUL; docs/protocol.md, section 1.3).
+struct Framing {
+    std::string_view json;
+    std::optional<std::string_view> alerts;
+};
+[[nodiscard]] Framing split_alert_section(std::string_view datagram) noexcept;
+
 // The decoding of a request event that parses as JSON for simdjson, or nullopt when
 // the nlohmann reference must decide (anything else). Never throws; no shared state.
-[[nodiscard]] std::optional<Decoded> decode_request_fast(std::string_view datagram);
+[[nodiscard]] std::optional<Decoded> decode_request_fast(const Framing& datagram);
 
 // `prefix` and `key` in double quotes ("field \"vhost\""): how both decoders name a
 // field in a failure's detail, so that they agree on it.

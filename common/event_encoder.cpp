@@ -7,6 +7,7 @@
 #include "json_writer.h"
 #include "modsec_message.h"
 
+#include <cstring>
 #include <utility>
 
 namespace mso {
@@ -56,12 +57,12 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
 {
     w.begin_object();
     w.key(k_field_id);
-    w.modsec_string(m.id, 32);
+    w.modsec_string(m.id, k_max_id_bytes);
     w.key(k_field_msg);
     // An engine message has no [msg]: its text is the head.
     w.modsec_string(m.engine ? m.head : m.msg, limits.max_msg);
     w.key(k_field_severity);
-    w.modsec_string(m.severity, 16);
+    w.modsec_string(m.severity, k_max_severity_bytes);
     w.key(k_field_pl);
     w.integer(m.paranoia_level);
     w.key(k_field_phase);
@@ -69,10 +70,10 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
     w.key(k_field_tags);
     w.begin_array();
     for (std::size_t i = 0; i < m.tag_count; ++i)
-        w.modsec_string(m.tags[i], 128);
+        w.modsec_string(m.tags[i], k_max_tag_bytes);
     w.end_array();
     w.key(k_field_target);
-    w.modsec_string(m.target, 256);
+    w.modsec_string(m.target, k_max_target_bytes);
     w.key(k_field_data);
     bool data_cut = false;
     if (limits.data_mode == MatchedDataMode::keep) {
@@ -99,18 +100,13 @@ void write_finding(JsonWriter& w, const MessageView& m, const EncoderLimits& lim
     w.end_object();
 }
 
-} // namespace
-
-EncodeResult encode_request_event(const RequestRecord& r, const std::string_view* messages,
-                                  std::size_t message_count, std::size_t dropped_before,
-                                  const EncoderLimits& limits, char* buffer,
-                                  std::size_t capacity) noexcept
+// The request's own fields, shared by both versions; the object is left open.
+void write_request_header(JsonWriter& w, int version, const RequestRecord& r,
+                          const EncoderLimits& limits) noexcept
 {
-    EncodeResult result;
-    JsonWriter w(buffer, capacity);
     w.begin_object();
     w.key(k_field_version);
-    w.integer(1);
+    w.integer(version);
     w.key(k_field_type);
     w.string(k_type_request);
     w.key(k_field_time_us);
@@ -138,6 +134,18 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
     w.key(k_field_user_agent);
     w.string(r.user_agent, limits.max_user_agent);
     write_scores(w, r.scores);
+}
+
+} // namespace
+
+EncodeResult encode_request_event(const RequestRecord& r, const std::string_view* messages,
+                                  std::size_t message_count, std::size_t dropped_before,
+                                  const EncoderLimits& limits, char* buffer,
+                                  std::size_t capacity) noexcept
+{
+    EncodeResult result;
+    JsonWriter w(buffer, capacity);
+    write_request_header(w, 1, r, limits);
     if (w.overflowed())
         return result;
 
@@ -180,6 +188,61 @@ EncodeResult encode_request_event(const RequestRecord& r, const std::string_view
         return EncodeResult{};
     result.findings_dropped = dropped;
     result.size = w.view().size();
+    return result;
+}
+
+EncodeResult encode_request_event_v2(const RequestRecord& r, const std::string_view* messages,
+                                     std::size_t message_count, std::size_t dropped_before,
+                                     const EncoderLimits& limits, char* buffer,
+                                     std::size_t capacity) noexcept
+{
+    JsonWriter w(buffer, capacity);
+    write_request_header(w, 2, r, limits);
+    w.key(k_field_data_max);
+    w.integer(static_cast<std::int64_t>(limits.max_data));
+    // The closing `,"findings_dropped":<up to 20 digits>}` must fit whatever is dropped.
+    constexpr std::size_t k_close = 48;
+    if (w.overflowed() || capacity - w.view().size() < k_close)
+        return EncodeResult{};
+    const std::size_t room = capacity - w.view().size() - k_close;
+    // A message goes whole or not at all, in order, while it fits; one holding a NUL
+    // (which would end it early on the wire) is dropped. An empty one is no alert, as
+    // version 1 skips it. The same decisions are taken twice: first to count what is
+    // dropped (written in the header), then to copy.
+    auto sendable = [](std::string_view m) {
+        return std::memchr(m.data(), '\0', m.size()) == nullptr;
+    };
+    std::size_t left = room, sent = 0, dropped = dropped_before;
+    for (std::size_t i = 0; i < message_count; ++i) {
+        if (messages[i].empty())
+            continue;
+        if (sendable(messages[i]) && messages[i].size() + 1 <= left) {
+            left -= messages[i].size() + 1;
+            ++sent;
+        } else {
+            ++dropped;
+        }
+    }
+    w.key(k_field_findings_dropped);
+    w.integer(static_cast<std::int64_t>(dropped));
+    w.end_object();
+    if (w.overflowed())
+        return EncodeResult{};
+    std::size_t size = w.view().size();
+    left = room;
+    for (std::size_t i = 0; i < message_count; ++i) {
+        const std::string_view m = messages[i];
+        if (m.empty() || !sendable(m) || m.size() + 1 > left)
+            continue;
+        left -= m.size() + 1;
+        buffer[size] = '\0';
+        std::memcpy(buffer + size + 1, m.data(), m.size());
+        size += m.size() + 1;
+    }
+    EncodeResult result;
+    result.size = size;
+    result.findings = sent;
+    result.findings_dropped = dropped;
     return result;
 }
 

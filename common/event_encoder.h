@@ -40,6 +40,13 @@ enum class MatchedDataMode : unsigned char {
 // Writes the hash of `data` as exactly 40 lowercase hex digits to `out` (no NUL).
 using DataHasher = void (*)(std::string_view data, char* out) noexcept;
 
+// Bounds of a finding's fixed-size fields (bytes of the decoded text); the collector
+// applies the same to version 2's raw alerts (raw_alerts.h).
+inline constexpr std::size_t k_max_id_bytes = 32;
+inline constexpr std::size_t k_max_severity_bytes = 16;
+inline constexpr std::size_t k_max_tag_bytes = 128;
+inline constexpr std::size_t k_max_target_bytes = 256;
+
 struct EncoderLimits {
     std::size_t max_path = 1024;
     std::size_t max_user_agent = 256;
@@ -64,6 +71,19 @@ EncodeResult encode_request_event(const RequestRecord& request, const std::strin
                                   std::size_t message_count, std::size_t dropped_before,
                                   const EncoderLimits& limits, char* buffer,
                                   std::size_t capacity) noexcept;
+
+// Version 2 (docs/protocol.md, section 1.3): the request's fields as JSON with
+// "v": 2, "data_max" (limits.max_data) and "findings_dropped", then each message whole
+// after a NUL byte, unparsed: the collector parses them with the same parser and the
+// same limits, so the decoded event equals version 1's. Costs a copy per message
+// instead of parsing and JSON-escaping it. Only for MatchedDataMode::keep (the data
+// leaves the process as logged; the collector cuts it to data_max). Messages that do
+// not fit whole or hold a NUL are counted in "findings_dropped" (even one that would not
+// have been an alert); empty ones are skipped. `findings` in the result: messages sent.
+EncodeResult encode_request_event_v2(const RequestRecord& request, const std::string_view* messages,
+                                     std::size_t message_count, std::size_t dropped_before,
+                                     const EncoderLimits& limits, char* buffer,
+                                     std::size_t capacity) noexcept;
 
 // The path of a request target as the client sent it (not percent-decoded), without
 // query or fragment. An absolute-form target ("http://host/p?q", proxy requests) gives

@@ -7,7 +7,12 @@
 // needs exceptions or RTTI, which the module is built without.
 #pragma once
 
+#include <cstddef>
+
 namespace mso {
+
+// Largest datagram either side accepts; the module encodes into at most this much.
+inline constexpr std::size_t k_max_datagram_bytes = 65536;
 
 // Every datagram (section 1): the schema version and the type.
 inline constexpr char k_field_version[] = "v";
@@ -33,6 +38,9 @@ inline constexpr char k_field_phase[] = "phase";
 inline constexpr char k_field_scores[] = "scores";
 inline constexpr char k_field_findings[] = "findings";
 inline constexpr char k_field_findings_dropped[] = "findings_dropped";
+// Version 2's header only: the module's ModSecObserveMatchedData byte limit, which the
+// collector applies to each finding's data (section 1.3).
+inline constexpr char k_field_data_max[] = "data_max";
 
 // The scores object of a request event.
 inline constexpr char k_field_inbound[] = "inbound";

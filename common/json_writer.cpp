@@ -3,35 +3,12 @@
 #include "json_writer.h"
 
 #include "modsec_message.h"
+#include "utf8.h"
 
 #include <cstring>
 
 namespace mso {
 namespace {
-
-// Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one.
-std::size_t utf8_sequence(const unsigned char* s, std::size_t n) noexcept
-{
-    const unsigned char b = s[0];
-    if (b < 0x80)
-        return 1;
-    auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-        return i < n && s[i] >= lo && s[i] <= hi;
-    };
-    if (b >= 0xC2 && b <= 0xDF)
-        return cont(1) ? 2 : 0;
-    if (b >= 0xE0 && b <= 0xEF) {
-        const unsigned char lo = b == 0xE0 ? 0xA0 : 0x80;
-        const unsigned char hi = b == 0xED ? 0x9F : 0xBF;
-        return cont(1, lo, hi) && cont(2) ? 3 : 0;
-    }
-    if (b >= 0xF0 && b <= 0xF4) {
-        const unsigned char lo = b == 0xF0 ? 0x90 : 0x80;
-        const unsigned char hi = b == 0xF4 ? 0x8F : 0xBF;
-        return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
-    }
-    return 0;
-}
 
 // Eight bytes of which none needs escaping: printable ASCII other than '"' and '\\'.
 // Word-at-a-time tests (no byte-order dependence: only "all plain" is asked).
@@ -172,7 +149,7 @@ void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut
 void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool* cut) noexcept
 {
     // Decoding only shortens; values in a ModSecurity message are under 1024 bytes.
-    char decoded[2048];
+    char decoded[k_modsec_decode_bytes];
     // Most values (tags, ids, severities) have no escape: nothing to decode or copy.
     if (raw.size() <= sizeof decoded &&
         (raw.empty() || !std::memchr(raw.data(), '\\', raw.size()))) {

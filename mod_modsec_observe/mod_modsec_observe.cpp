@@ -15,6 +15,7 @@
 
 #include "anomaly_scores.h"
 #include "event_encoder.h"
+#include "event_fields.h"
 #include "mso_capture.h"
 #include "mso_config.h"
 #include "mso_sender.h"
@@ -28,8 +29,11 @@
 namespace mso {
 namespace {
 
-// Datagram buffer for one event, from the request pool.
+// Datagram buffer for one version 1 event, from the request pool.
 constexpr std::size_t k_event_buffer = 32 * 1024;
+// Version 2's buffer besides the messages: the request's fields at their limits, all
+// escaped (path and query 1 KiB each, up to six bytes per byte as \u00XX).
+constexpr std::size_t k_header_room = 16 * 1024;
 
 std::string_view env_lookup(void* table, const char* name) noexcept
 {
@@ -117,11 +121,33 @@ int log_transaction(request_rec* r) noexcept
     rec.user_agent = view(apr_table_get(root->headers_in, "User-Agent"));
     rec.scores = have_scores ? &scores : nullptr;
 
-    auto* buffer = static_cast<char*>(apr_palloc(r->pool, k_event_buffer));
-    const EncodeResult enc = encode_request_event(
-        rec, captured ? captured->messages : nullptr, captured ? captured->count : 0,
-        captured ? captured->dropped : 0, limits_for(c), buffer, k_event_buffer);
-    if (enc.size == 0 || !(send_event(buffer, enc.size) || spool_event(buffer, enc.size)))
+    const std::string_view* messages = captured ? captured->messages : nullptr;
+    const std::size_t count = captured ? captured->count : 0;
+    const std::size_t dropped = captured ? captured->dropped : 0;
+    const EncoderLimits limits = limits_for(c);
+    // Version 2 sends the alerts as logged, so only where the matched data may leave
+    // the process (keep mode; the collector cuts it to the limit).
+    const bool raw = c->protocol != 1 && limits.data_mode == MatchedDataMode::keep;
+    bool sent = false;
+    if (raw) {
+        std::size_t capacity = k_header_room + count + (captured ? captured->bytes : 0);
+        if (capacity > k_max_datagram_bytes)
+            capacity = k_max_datagram_bytes;
+        auto* buffer = static_cast<char*>(apr_palloc(r->pool, capacity));
+        const EncodeResult enc =
+            encode_request_event_v2(rec, messages, count, dropped, limits, buffer, capacity);
+        sent = enc.size != 0 && send_event(buffer, enc.size);
+    }
+    // Version 1: the protocol chosen, or the spool's when version 2 could not be sent
+    // (a spool file holds one datagram per line; raw alerts may hold a newline).
+    if (!sent && (!raw || spool_enabled())) {
+        auto* buffer = static_cast<char*>(apr_palloc(r->pool, k_event_buffer));
+        const EncodeResult enc =
+            encode_request_event(rec, messages, count, dropped, limits, buffer, k_event_buffer);
+        sent = enc.size != 0 &&
+               ((!raw && send_event(buffer, enc.size)) || spool_event(buffer, enc.size));
+    }
+    if (!sent)
         count_request(c, last->status, true);
     else if (c->engine && !c->counters->engine_said.load(std::memory_order_relaxed))
         c->counters->engine_wanted.store(true, std::memory_order_relaxed);
@@ -232,6 +258,8 @@ int post_config(apr_pool_t* pconf, apr_pool_t*, apr_pool_t*, server_rec* main) n
                                         : "default";
         c->port = s->port ? s->port : (s->addrs ? s->addrs->host_port : 0);
         c->engine = modsec ? configured_engine(s, main) : nullptr;
+        // A global directive: every server sends what the main server says.
+        c->protocol = main_config->protocol == -1 ? k_default_protocol : main_config->protocol;
         if (modsec && is_enabled(c))
             warn_if_log_level_hides_modsecurity(s, modsec->module_index);
     }

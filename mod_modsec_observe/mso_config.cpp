@@ -83,6 +83,17 @@ const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept
     return nullptr;
 }
 
+const char* set_protocol(cmd_parms* cmd, void*, const char* arg) noexcept
+{
+    if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
+        return err;
+    const DirectiveValue<int> version = parse_protocol(arg);
+    if (!version)
+        return rejection(cmd, version.error());
+    config_of(cmd)->protocol = *version;
+    return nullptr;
+}
+
 const char* set_spool(cmd_parms* cmd, void*, const char* dir, const char* size) noexcept
 {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
@@ -123,6 +134,9 @@ const command_rec k_directives[] = {
                   "(default truncate:32; it may hold passwords or tokens)"),
     AP_INIT_TAKE1("ModSecObserveFlushInterval", handler(set_flush_interval), nullptr, RSRC_CONF,
                   "Milliseconds between counter reports (default 1000)"),
+    AP_INIT_TAKE1("ModSecObserveProtocol", handler(set_protocol), nullptr, RSRC_CONF,
+                  "1|2: alerts parsed into findings in Apache (1), or sent raw for "
+                  "modsec-observed to parse (2, the default)"),
     AP_INIT_TAKE12("ModSecObserveSpool", handler(set_spool), nullptr, RSRC_CONF,
                    "Directory for events that cannot be sent, and the max-size of each "
                    "child's spool file (default 16M); replayed by modsec-observed "

@@ -39,6 +39,7 @@ struct ServerConfig {
     // Global (main server only):
     const char* socket_path = nullptr; // ModSecObserveSocket
     int flush_interval_ms = -1;        // ModSecObserveFlushInterval
+    int protocol = -1;                 // ModSecObserveProtocol; -1 unset (2)
     const char* spool_dir = nullptr;   // ModSecObserveSpool; nullptr: no spool
     std::uint64_t spool_max_bytes = 0; // its max-size per spool file
     // Set at post_config:

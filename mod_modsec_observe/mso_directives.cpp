@@ -56,6 +56,15 @@ DirectiveValue<EventMode> parse_event_mode(const char* arg)
     return rejected_got("ModSecObserveEvents: expected \"flagged\" or \"all\", ", arg);
 }
 
+DirectiveValue<int> parse_protocol(const char* arg)
+{
+    if (std::strcmp(arg, "1") == 0)
+        return 1;
+    if (std::strcmp(arg, "2") == 0)
+        return 2;
+    return rejected_got("ModSecObserveProtocol: expected 1 or 2, ", arg);
+}
+
 DirectiveValue<MatchedDataSetting> parse_matched_data(const char* arg)
 {
     if (std::strcmp(arg, "full") == 0)

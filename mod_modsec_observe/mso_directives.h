@@ -20,6 +20,8 @@ enum class EventMode { unset, flagged, all };
 
 inline constexpr const char* k_default_socket = "/run/modsec-observe/events.sock";
 inline constexpr int k_default_flush_interval_ms = 1000;
+// ModSecObserveProtocol.
+inline constexpr int k_default_protocol = 2;
 inline constexpr int k_min_flush_interval_ms = 50;
 inline constexpr int k_max_flush_interval_ms = 60000;
 // ModSecObserveVhostName.
@@ -94,6 +96,10 @@ DirectiveValue<EventMode> parse_event_mode(const char* arg);
 // ModSecObserveMatchedData: "full", "truncate:N" (N from 1 to k_full_data_bytes),
 // "hash" or "off" (case matters).
 DirectiveValue<MatchedDataSetting> parse_matched_data(const char* arg);
+
+// ModSecObserveProtocol: "1" (the module parses alerts into JSON findings) or "2" (it
+// sends them raw for the collector to parse; the default, docs/protocol.md 1.3).
+DirectiveValue<int> parse_protocol(const char* arg);
 
 // ModSecObserveFlushInterval: milliseconds from 50 to 60000.
 DirectiveValue<int> parse_flush_interval(const char* arg);

@@ -8,6 +8,7 @@
 // Hand-written seeds (forgeries, malformed datagrams, query lines) are committed as they
 // are; see docs/FUZZING.md. Not run in CI.
 #include "event_encoder.h"
+#include "event_fields.h"
 #include "modsec_message.h"
 
 #include <cstdio>
@@ -111,6 +112,13 @@ int main(int argc, char** argv)
                       buffer);
                 ++files;
             }
+            // Protocol version 2: the JSON, then the messages raw behind NUL bytes.
+            std::string buffer(mso::k_max_datagram_bytes, '\0');
+            const auto enc = mso::encode_request_event_v2(r, views.data(), views.size(), 0, {},
+                                                          buffer.data(), buffer.size());
+            buffer.resize(enc.size);
+            write(corpus + "/event_decoder/" + req.name + "-event-v2.bin", buffer);
+            ++files;
         }
     }
     std::uint64_t status[mso::k_status_slots] = {};

@@ -132,7 +132,11 @@ class Run:
         return f"CRS {self.crs}, PL {self.paranoia}\n{self.stack.diagnostics()}"
 
 
-CONFIGS = [pytest.param((crs.values[0], pl), marks=crs.marks, id=f"crs{crs.values[0]}-pl{pl}")
+# Each CRS runs once under each wire protocol (ModSecObserveProtocol): 2, the default,
+# sends the alerts raw for the collector to parse; 1 parses them in Apache.
+PROTOCOL = {("3", 1): 1, ("3", 4): 2, ("4", 1): 2, ("4", 4): 1}
+CONFIGS = [pytest.param((crs.values[0], pl, PROTOCOL[crs.values[0], pl]), marks=crs.marks,
+                        id=f"crs{crs.values[0]}-pl{pl}-v{PROTOCOL[crs.values[0], pl]}")
            for crs in crs_params("3", "4") for pl in (1, 4)]
 
 
@@ -186,10 +190,11 @@ def collect(stack: Stack, sent: int) -> tuple[dict[str, Request], list[dict]]:
 
 @pytest.fixture(scope="module", params=CONFIGS)
 def run(request, stack_factory) -> Run:
-    crs, pl = request.param
+    crs, pl, proto = request.param
     failed_before = request.session.testsfailed
     stack = stack_factory(crs=crs, paranoia=pl, vhosts=VHOSTS, events="all",
                           audit_json=True, extra_modules=["asis"],
+                          observe_extra=f"ModSecObserveProtocol {proto}\n",
                           collector_args=["--events-ring", str(RING)])
     try:
         jobs = [(c, v.name) for c in corpus.CASES for v in VHOSTS]

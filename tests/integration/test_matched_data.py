@@ -3,7 +3,9 @@ logdata, "Matched Data: <value> found within ARGS:password: <value>") can carry 
 and tokens. Through a real Apache + mod_security2 + CRS 3.3.4, a SQL injection in a
 `password` argument is sent to vhosts configured full, truncate:N, hash and off (and one
 inheriting the server's setting), and to a server with no directive at all (the default,
-truncate:32). Only `full` may let the secret reach the collector.
+truncate:32). Only `full` may let the secret into what the collector keeps and answers
+(with protocol 2, the default, truncate:N's alerts cross the local socket whole and the
+collector cuts them first; hash and off never let the value leave Apache).
 """
 
 from __future__ import annotations

@@ -332,7 +332,7 @@ std::string datagram_failing_with(mso::DecodeError reason)
     case DecodeError::too_large: return std::string(mso::k_max_datagram_bytes + 1, ' ');
     case DecodeError::not_json: return "not json";
     case DecodeError::not_object: return "[1]";
-    case DecodeError::bad_version: return R"({"v":2,"type":"request"})";
+    case DecodeError::bad_version: return R"({"v":3,"type":"request"})";
     case DecodeError::unknown_type: return R"({"v":1,"type":"nope"})";
     case DecodeError::missing_field: return R"({"v":1,"type":"counters"})";
     case DecodeError::bad_field_type:

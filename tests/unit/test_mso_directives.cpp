@@ -109,6 +109,20 @@ TEST(ModSecObserveEvents, FlaggedOrAll)
         check(c, parse_event_mode);
 }
 
+TEST(ModSecObserveProtocol, OneOrTwo)
+{
+    const auto bad = [](const std::string& arg) {
+        return "ModSecObserveProtocol: expected 1 or 2, got \"" + arg + "\"";
+    };
+    const Case<int> cases[] = {
+        {"1", 1, ""},         {"2", 2, ""},         {"", 0, bad("")},
+        {"3", 0, bad("3")},   {"0", 0, bad("0")},   {"02", 0, bad("02")},
+        {"2 ", 0, bad("2 ")}, {"v2", 0, bad("v2")}, {"-1", 0, bad("-1")},
+    };
+    for (const auto& c : cases)
+        check(c, parse_protocol);
+}
+
 TEST(ModSecObserveMatchedData, FullTruncateHashOrOff)
 {
     const auto range = [](const std::string& arg) {

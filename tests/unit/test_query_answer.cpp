@@ -138,7 +138,7 @@ TEST_F(AnswerQuery, HealthCounters)
     const std::vector<std::pair<std::string, const char*>> malformed = {
         {"not json at all", "not_json"},
         {"[1]", "not_object"},
-        {R"({"v":2,"type":"request"})", "bad_version"},
+        {R"({"v":3,"type":"request"})", "bad_version"},
         {R"({"v":1,"type":"counters"})", "missing_field"},
         {R"({"v":1,"type":"nope"})", "unknown_type"},
         {"{", "not_json"},

@@ -1,0 +1,114 @@
+// Findings from raw alert messages (protocol version 2); see raw_alerts.h. Every limit
+// and rule below is the version 1 encoder's (write_finding() in event_encoder.cpp and
+// JsonWriter::string/modsec_string): tests/unit/test_raw_alerts.cpp and the
+// modsec_message fuzz target hold the two versions' decoded events equal.
+#include "raw_alerts.h"
+
+#include "event_encoder.h"
+#include "json_writer.h"
+#include "modsec_message.h"
+#include "utf8.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace mso {
+namespace {
+
+// What JsonWriter::string() writes, as its JSON string decodes: at most `max_bytes`
+// bytes of `value`, invalid UTF-8 bytes as U+FFFD, never half a character.
+void append_sanitized(std::string_view value, std::size_t max_bytes, std::string& out, bool* cut)
+{
+    const auto* s = reinterpret_cast<const unsigned char*>(value.data());
+    const std::size_t n = value.size() < max_bytes ? value.size() : max_bytes;
+    std::size_t i = 0;
+    while (i < n) {
+        // Runs of ASCII go whole (JSON's escapes of them decode to the same bytes),
+        // found eight bytes at a time.
+        std::size_t end = i;
+        for (std::uint64_t w; n - end >= 8; end += 8) {
+            std::memcpy(&w, s + end, sizeof w);
+            if (w & 0x8080808080808080u)
+                break;
+        }
+        while (end < n && s[end] < 0x80)
+            ++end;
+        out.append(value.data() + i, end - i);
+        i = end;
+        if (i == n)
+            break;
+        const std::size_t len = utf8_sequence(s + i, value.size() - i);
+        if (len == 0) {
+            out.append("\xEF\xBF\xBD");
+            ++i;
+        } else if (i + len > n) {
+            break;
+        } else {
+            out.append(value.data() + i, len);
+            i += len;
+        }
+    }
+    if (cut)
+        *cut = i < value.size();
+}
+
+} // namespace
+
+std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
+{
+    std::string out;
+    if (raw.size() <= k_modsec_decode_bytes &&
+        (raw.empty() || !std::memchr(raw.data(), '\\', raw.size()))) {
+        append_sanitized(raw, max_bytes, out, cut);
+        return out;
+    }
+    char decoded[k_modsec_decode_bytes];
+    const std::size_t n = modsec_unescape(raw, decoded, sizeof decoded);
+    const bool decode_cut = raw.size() > sizeof decoded && n == sizeof decoded;
+    bool string_cut = false;
+    append_sanitized(std::string_view(decoded, n), max_bytes, out, &string_cut);
+    if (cut)
+        *cut = decode_cut || string_cut;
+    return out;
+}
+
+void add_raw_alert_findings(std::string_view section, std::size_t data_max, RequestEvent& event)
+{
+    const EncoderLimits limits; // the module's limits besides data_max
+    std::size_t pos = 0;
+    while (pos < section.size()) {
+        const void* nul = std::memchr(section.data() + pos, '\0', section.size() - pos);
+        const std::size_t end =
+            nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - section.data())
+                : section.size();
+        const std::string_view message = section.substr(pos, end - pos);
+        pos = end + 1;
+        MessageView m;
+        if (!parse_modsec_message(message, m) || !m.is_alert)
+            continue;
+        if (m.intercepted && !event.intercepted) {
+            event.intercepted = true;
+            event.phase = m.phase;
+        }
+        if (event.findings.size() == limits.max_findings) {
+            ++event.findings_dropped;
+            continue;
+        }
+        Finding& f = event.findings.emplace_back();
+        f.id = modsec_text(m.id, k_max_id_bytes);
+        f.msg = modsec_text(m.engine ? m.head : m.msg, limits.max_msg);
+        f.severity = modsec_text(m.severity, k_max_severity_bytes);
+        f.paranoia_level = m.paranoia_level;
+        f.phase = m.phase;
+        f.tags.reserve(m.tag_count);
+        for (std::size_t i = 0; i < m.tag_count; ++i)
+            f.tags.push_back(modsec_text(m.tags[i], k_max_tag_bytes));
+        f.target = modsec_text(m.target, k_max_target_bytes);
+        f.data = modsec_text(m.data, data_max, &f.data_truncated);
+        f.intercepted = m.intercepted;
+        f.truncated = m.truncated;
+        f.engine = m.engine;
+    }
+}
+
+} // namespace mso

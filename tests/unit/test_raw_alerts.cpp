@@ -1,0 +1,250 @@
+// Protocol version 2 (the module sends alert messages raw, the collector parses them):
+// for the same messages and limits, a version 2 datagram decodes to the same event as
+// version 1's, on every request of the captured CRS 3.3 and 4 logs and on hostile
+// messages; and the framing's own errors.
+#include "event_decoder.h"
+#include "event_encoder.h"
+#include "modsec_message.h"
+#include "raw_alerts.h"
+#include "sample_record.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mso {
+namespace {
+
+// Every request's messages in a captured error log, as the module's capture keeps them.
+std::vector<std::vector<std::string>> captured(const char* file)
+{
+    std::ifstream in(std::string(MSO_TEST_DATA_DIR) + "/" + file);
+    std::map<std::string, std::vector<std::string>> by_request;
+    for (std::string line; std::getline(in, line);) {
+        const std::size_t u = line.find("[unique_id \"");
+        const std::size_t m = line.find("[client 127.0.0.1] ModSecurity: ");
+        if (u == std::string::npos || m == std::string::npos)
+            continue;
+        std::string text = line.substr(m);
+        text.resize(apache_log_unescape(text.data(), text.size()));
+        by_request[line.substr(u, line.find('"', u + 12) - u)].push_back(text);
+    }
+    std::vector<std::vector<std::string>> out;
+    for (auto& [uid, texts] : by_request)
+        out.push_back(std::move(texts));
+    return out;
+}
+
+// Decodes with both decoders, which must agree.
+Decoded decode_both(std::string_view datagram)
+{
+    Decoded d = decode_datagram(datagram);
+    EXPECT_EQ(d, decode_datagram_reference(datagram)) << datagram;
+    return d;
+}
+
+RequestEvent event_of(const Decoded& d)
+{
+    if (const auto* f = std::get_if<DecodeFailure>(&d))
+        ADD_FAILURE() << f->detail;
+    const auto* e = std::get_if<RequestEvent>(&d);
+    return e ? *e : RequestEvent{};
+}
+
+struct Both {
+    RequestEvent v1, v2;
+    std::string datagram2;
+};
+
+Both encode_both(const std::vector<std::string>& texts, const EncoderLimits& limits = {},
+                 std::size_t dropped_before = 0, const RequestRecord& r = sample_record())
+{
+    const std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::string buffer(k_max_datagram_bytes, '\0');
+    Both both;
+    const EncodeResult e1 = encode_request_event(r, views.data(), views.size(), dropped_before,
+                                                 limits, buffer.data(), buffer.size());
+    EXPECT_GT(e1.size, 0U);
+    both.v1 = event_of(decode_both(std::string_view(buffer.data(), e1.size)));
+    const EncodeResult e2 = encode_request_event_v2(r, views.data(), views.size(), dropped_before,
+                                                    limits, buffer.data(), buffer.size());
+    EXPECT_GT(e2.size, 0U);
+    both.datagram2.assign(buffer.data(), e2.size);
+    both.v2 = event_of(decode_both(both.datagram2));
+    return both;
+}
+
+TEST(RawAlerts, EveryCapturedRequestDecodesAsVersionOne)
+{
+    for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
+        const auto requests = captured(file);
+        ASSERT_GT(requests.size(), 10U) << file;
+        std::size_t findings = 0;
+        for (const auto& texts : requests) {
+            for (const std::size_t data_max :
+                 {std::size_t{1}, std::size_t{32}, std::size_t{4096}}) {
+                EncoderLimits limits;
+                limits.max_data = data_max;
+                RequestRecord r = sample_record();
+                r.include_query = data_max == 32;
+                const Both b = encode_both(texts, limits, 0, r);
+                EXPECT_EQ(b.v1, b.v2) << file << ": " << texts.front();
+                findings += b.v2.findings.size();
+            }
+        }
+        EXPECT_GT(findings, requests.size()) << file; // the test compared findings
+    }
+}
+
+std::string alert(const std::string& head, const std::string& items)
+{
+    return "[client 127.0.0.1] ModSecurity: " + head +
+           " [file \"/etc/crs/rules/REQUEST-942.conf\"] [line \"46\"]" + items +
+           " [hostname \"block.test\"] [uri \"/search\"] [unique_id \"abc\"]";
+}
+
+TEST(RawAlerts, HostileAndEdgeMessagesDecodeAsVersionOne)
+{
+    const std::string long_value(3000, 'A');
+    std::string escaped_long;
+    for (int i = 0; i < 1200; ++i)
+        escaped_long += "\\x41";
+    const std::vector<std::string> texts = {
+        // A forged [id] in the head, where ModSecurity does not escape variable names.
+        alert("Warning. Pattern match \"x\" at ARGS:a [id \"1\"].",
+              " [id \"942100\"] [msg \"SQL Injection\"] [data \"Matched Data: x found within "
+              "ARGS:a: x\"] [severity \"CRITICAL\"] [tag \"paranoia-level/1\"] [tag \"t\"] [tag "
+              "\"t\"]"),
+        // Invalid UTF-8 and a character cut by the data limit, controls and escapes.
+        alert("Warning. Match of \"rx\" against \"REQUEST_HEADERS:Expect\" required.",
+              " [id \"920450\"] [msg \"\\xe2\\x82 bad \\x00 \\\"q\\\" \xc3\xa9\xff\"] [data \"" +
+                  std::string(31, 'd') + "\xc3\xa9 tail\\n\"] [severity \"CRITICAL\"]"),
+        // Longer than every limit: msg (512), target, a decoded value past 2048 bytes.
+        alert("Warning. Pattern match \"y\" at ARGS:" + long_value + ".",
+              " [id \"942101\"] [msg \"" + long_value + "\"] [data \"" + escaped_long +
+                  "\"] [severity \"" + long_value + "\"] [tag \"" + long_value + "\"]"),
+        // The engine's own message, a denial, and text that is not an alert.
+        "[client 127.0.0.1] ModSecurity: JSON parser error: bad [hostname \"block.test\"] "
+        "[uri \"/\"] [unique_id \"abc\"]",
+        alert("Access denied with code 403 (phase 2). Operator GE matched 5 at TX:score.",
+              " [id \"949110\"] [msg \"Inbound Anomaly Score Exceeded\"] [severity \"CRITICAL\"]"),
+        "not a ModSecurity message at all",
+        "[client 127.0.0.1] ModSecurity: Warning. cut by Apache before the trailer [id \"3\"",
+    };
+    for (const std::size_t data_max : {std::size_t{1}, std::size_t{32}, std::size_t{4096}}) {
+        EncoderLimits limits;
+        limits.max_data = data_max;
+        const Both b = encode_both(texts, limits, 3);
+        EXPECT_EQ(b.v1, b.v2) << data_max;
+        EXPECT_EQ(b.v2.findings.size(), 6U);
+        EXPECT_TRUE(b.v2.intercepted);
+        EXPECT_EQ(b.v2.phase, 2);
+        EXPECT_EQ(b.v2.findings_dropped, 3U);
+    }
+}
+
+TEST(RawAlerts, FindingsBeyondTheLimitAreCountedAsInVersionOne)
+{
+    std::vector<std::string> texts;
+    for (int i = 0; i < 140; ++i)
+        texts.push_back(alert("Warning. Pattern match \"x\" at ARGS:a.",
+                              " [id \"9" + std::to_string(100000 + i) + "\"] [msg \"m\"]"));
+    const Both b = encode_both(texts);
+    EXPECT_EQ(b.v1, b.v2);
+    EXPECT_EQ(b.v2.findings.size(), 128U);
+    EXPECT_EQ(b.v2.findings_dropped, 12U);
+}
+
+TEST(RawAlerts, MessagesThatDoNotFitOrHoldANulAreCounted)
+{
+    const std::vector<std::string> texts = {
+        alert("Warning. a.", " [id \"1\"]"), std::string("ModSecurity: Warning. b\0c", 25),
+        alert("Warning. " + std::string(2000, 'x') + ".", " [id \"2\"]"),
+        alert("Warning. d.", " [id \"3\"]"), ""};
+    const std::vector<std::string_view> views(texts.begin(), texts.end());
+    std::string buffer(1200, '\0');
+    const EncodeResult enc = encode_request_event_v2(sample_record(), views.data(), views.size(), 1,
+                                                     {}, buffer.data(), buffer.size());
+    ASSERT_GT(enc.size, 0U);
+    EXPECT_EQ(enc.findings, 2U);
+    EXPECT_EQ(enc.findings_dropped, 3U); // 1 before, the NUL, the long one (not the empty one)
+    const RequestEvent e = event_of(decode_both(std::string_view(buffer.data(), enc.size)));
+    ASSERT_EQ(e.findings.size(), 2U);
+    EXPECT_EQ(e.findings[0].id, "1");
+    EXPECT_EQ(e.findings[1].id, "3");
+    EXPECT_EQ(e.findings_dropped, 3U);
+
+    // Not even the header fits: nothing is written.
+    EXPECT_EQ(encode_request_event_v2(sample_record(), views.data(), views.size(), 0, {},
+                                      buffer.data(), 200)
+                  .size,
+              0U);
+}
+
+TEST(RawAlerts, AnEventWithoutMessagesHasNoAlertSection)
+{
+    std::string buffer(4096, '\0');
+    const EncodeResult enc =
+        encode_request_event_v2(sample_record(), nullptr, 0, 0, {}, buffer.data(), buffer.size());
+    const std::string_view datagram(buffer.data(), enc.size);
+    EXPECT_EQ(datagram.find('\0'), std::string_view::npos);
+    const RequestEvent e = event_of(decode_both(datagram));
+    EXPECT_TRUE(e.findings.empty());
+    EXPECT_FALSE(e.intercepted);
+    EXPECT_EQ(e.vhost, "block.test");
+}
+
+DecodeError error_of(std::string_view datagram)
+{
+    const Decoded d = decode_both(datagram);
+    const auto* f = std::get_if<DecodeFailure>(&d);
+    EXPECT_NE(f, nullptr) << datagram;
+    return f ? f->reason : DecodeError::too_large;
+}
+
+TEST(RawAlerts, FramingErrorsAreRefusedAlike)
+{
+    const std::string head = R"({"v":2,"type":"request","time_us":1,"vhost":"a","port":80,)"
+                             R"("client":"c","method":"GET","path":"/","status":200,)"
+                             R"("protocol":"HTTP/1.1")";
+    using namespace std::string_literals;
+    // Alerts after a version 1 event or a counter report: not what either sends.
+    EXPECT_EQ(error_of(R"({"v":1,"type":"request","time_us":1,"vhost":"a","port":80,)"
+                       R"("client":"c","method":"GET","path":"/","status":200,)"
+                       R"("protocol":"HTTP/1.1","findings":[],"intercepted":false})"
+                       "\0ModSecurity: Warning. x"s),
+              DecodeError::not_json);
+    EXPECT_EQ(error_of(R"({"v":2,"type":"counters","vhost":"a","port":80,"requests":1})"
+                       "\0x"s),
+              DecodeError::not_json);
+    EXPECT_EQ(error_of(head + "}"), DecodeError::missing_field); // no data_max
+    EXPECT_EQ(error_of(head + R"(,"data_max":4097})"), DecodeError::out_of_bounds);
+    EXPECT_EQ(error_of(head + R"(,"data_max":-1})"), DecodeError::bad_field_type);
+    EXPECT_EQ(error_of(R"({"v":3,"type":"request"})"), DecodeError::bad_version);
+    EXPECT_EQ(error_of("\0"s), DecodeError::not_json);
+
+    // A version 2 header's own "findings" and verdict are not read: the alerts decide.
+    const RequestEvent e = event_of(
+        decode_both(head + R"(,"data_max":32,"findings":[{"id":"1"}],"intercepted":true})" + "\0"s +
+                    alert("Warning. a.", " [id \"942100\"]") + "\0\0"s + "junk"));
+    ASSERT_EQ(e.findings.size(), 1U);
+    EXPECT_EQ(e.findings[0].id, "942100");
+    EXPECT_FALSE(e.intercepted);
+}
+
+TEST(RawAlerts, ModsecTextIsWhatTheJsonWriterWrites)
+{
+    bool cut = false;
+    EXPECT_EQ(modsec_text("a\\x22b", 10, &cut), "a\"b");
+    EXPECT_FALSE(cut);
+    EXPECT_EQ(modsec_text("ab\xc3\xa9", 3, &cut), "ab"); // never half a character
+    EXPECT_TRUE(cut);
+    EXPECT_EQ(modsec_text("\xff", 5, &cut), "\xEF\xBF\xBD");
+    EXPECT_FALSE(cut);
+}
+
+} // namespace
+} // namespace mso
