@@ -344,9 +344,10 @@ Decoded decode_datagram_reference(std::string_view whole)
     if (type == j.end() || !type->is_string())
         return DecodeFailure{DecodeError::unknown_type, "datagram has no type"};
     const auto& t = type->get_ref<const std::string&>();
-    // Only a version 2 request event has alerts after its JSON.
-    const bool may_have_alerts = version == k_schema_version_raw_alerts && t == k_type_request;
-    if (alerts && !may_have_alerts)
+    // Version 2 is a request event's, and only it has alerts after its JSON.
+    if (version == k_schema_version_raw_alerts && t != k_type_request)
+        return DecodeFailure{DecodeError::bad_version, "schema version 2 is for request events"};
+    if (alerts && version != k_schema_version_raw_alerts)
         return DecodeFailure{DecodeError::not_json, "datagram is not valid JSON"};
     if (t == k_type_request)
         return read_request(j, version, alerts);

@@ -204,24 +204,25 @@ EncodeResult encode_request_event_v2(const RequestRecord& r, const std::string_v
     constexpr std::size_t k_close = 48;
     if (w.overflowed() || capacity - w.view().size() < k_close)
         return EncodeResult{};
-    const std::size_t room = capacity - w.view().size() - k_close;
-    // A message goes whole or not at all, in order, while it fits; one holding a NUL
-    // (which would end it early on the wire) is dropped. An empty one is no alert, as
-    // version 1 skips it. The same decisions are taken twice: first to count what is
-    // dropped (written in the header), then to copy.
+    std::size_t left = capacity - w.view().size() - k_close;
+    // Every message goes whole, or the event does not go as version 2 at all (the
+    // caller encodes version 1, which derives the verdict from every message, also
+    // those it has no room to send). One holding a NUL, which would end it early on
+    // the wire, is dropped and counted; an empty one is no alert, as version 1 skips it.
     auto sendable = [](std::string_view m) {
-        return std::memchr(m.data(), '\0', m.size()) == nullptr;
+        return !m.empty() && std::memchr(m.data(), '\0', m.size()) == nullptr;
     };
-    std::size_t left = room, sent = 0, dropped = dropped_before;
+    std::size_t sent = 0, dropped = dropped_before;
     for (std::size_t i = 0; i < message_count; ++i) {
-        if (messages[i].empty())
+        if (!sendable(messages[i])) {
+            if (!messages[i].empty())
+                ++dropped;
             continue;
-        if (sendable(messages[i]) && messages[i].size() + 1 <= left) {
-            left -= messages[i].size() + 1;
-            ++sent;
-        } else {
-            ++dropped;
         }
+        if (messages[i].size() + 1 > left)
+            return EncodeResult{};
+        left -= messages[i].size() + 1;
+        ++sent;
     }
     w.key(k_field_findings_dropped);
     w.integer(static_cast<std::int64_t>(dropped));
@@ -229,12 +230,10 @@ EncodeResult encode_request_event_v2(const RequestRecord& r, const std::string_v
     if (w.overflowed())
         return EncodeResult{};
     std::size_t size = w.view().size();
-    left = room;
     for (std::size_t i = 0; i < message_count; ++i) {
         const std::string_view m = messages[i];
-        if (m.empty() || !sendable(m) || m.size() + 1 > left)
+        if (!sendable(m))
             continue;
-        left -= m.size() + 1;
         buffer[size] = '\0';
         std::memcpy(buffer + size + 1, m.data(), m.size());
         size += m.size() + 1;

@@ -77,9 +77,10 @@ EncodeResult encode_request_event(const RequestRecord& request, const std::strin
 // after a NUL byte, unparsed: the collector parses them with the same parser and the
 // same limits, so the decoded event equals version 1's. Costs a copy per message
 // instead of parsing and JSON-escaping it. Only for MatchedDataMode::keep (the data
-// leaves the process as logged; the collector cuts it to data_max). Messages that do
-// not fit whole or hold a NUL are counted in "findings_dropped" (even one that would not
-// have been an alert); empty ones are skipped. `findings` in the result: messages sent.
+// leaves the process as logged; the collector cuts it to data_max). A message holding a
+// NUL is counted in "findings_dropped" (even one that would not have been an alert);
+// empty ones are skipped. Returns size 0 when the header or any message does not fit:
+// the caller then sends version 1. `findings` in the result: messages sent.
 EncodeResult encode_request_event_v2(const RequestRecord& request, const std::string_view* messages,
                                      std::size_t message_count, std::size_t dropped_before,
                                      const EncoderLimits& limits, char* buffer,

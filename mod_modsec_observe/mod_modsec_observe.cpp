@@ -32,8 +32,9 @@ namespace {
 // Datagram buffer for one version 1 event, from the request pool.
 constexpr std::size_t k_event_buffer = 32 * 1024;
 // Version 2's buffer besides the messages: the request's fields at their limits, all
-// escaped (path and query 1 KiB each, up to six bytes per byte as \u00XX).
-constexpr std::size_t k_header_room = 16 * 1024;
+// escaped (2,816 bytes of path, query, user agent, vhost and the rest, up to six bytes
+// per byte as \u00XX: 16,896), with keys and scores.
+constexpr std::size_t k_header_room = 20 * 1024;
 
 std::string_view env_lookup(void* table, const char* name) noexcept
 {
@@ -127,25 +128,27 @@ int log_transaction(request_rec* r) noexcept
     const EncoderLimits limits = limits_for(c);
     // Version 2 sends the alerts as logged, so only where the matched data may leave
     // the process (keep mode; the collector cuts it to the limit).
-    const bool raw = c->protocol != 1 && limits.data_mode == MatchedDataMode::keep;
+    bool tried = false; // a version 2 datagram was built and offered to the collector
     bool sent = false;
-    if (raw) {
+    if (c->protocol != 1 && limits.data_mode == MatchedDataMode::keep) {
         std::size_t capacity = k_header_room + count + (captured ? captured->bytes : 0);
         if (capacity > k_max_datagram_bytes)
             capacity = k_max_datagram_bytes;
         auto* buffer = static_cast<char*>(apr_palloc(r->pool, capacity));
         const EncodeResult enc =
             encode_request_event_v2(rec, messages, count, dropped, limits, buffer, capacity);
-        sent = enc.size != 0 && send_event(buffer, enc.size);
+        tried = enc.size != 0; // else the messages did not fit whole: version 1 below
+        sent = tried && send_event(buffer, enc.size);
     }
-    // Version 1: the protocol chosen, or the spool's when version 2 could not be sent
-    // (a spool file holds one datagram per line; raw alerts may hold a newline).
-    if (!sent && (!raw || spool_enabled())) {
+    // Version 1: the protocol chosen, an event too large for version 2, or the spool's
+    // when version 2 could not be sent (a spool file holds one datagram per line; raw
+    // alerts may hold a newline).
+    if (!sent && (!tried || spool_enabled())) {
         auto* buffer = static_cast<char*>(apr_palloc(r->pool, k_event_buffer));
         const EncodeResult enc =
             encode_request_event(rec, messages, count, dropped, limits, buffer, k_event_buffer);
         sent = enc.size != 0 &&
-               ((!raw && send_event(buffer, enc.size)) || spool_event(buffer, enc.size));
+               ((!tried && send_event(buffer, enc.size)) || spool_event(buffer, enc.size));
     }
     if (!sent)
         count_request(c, last->status, true);

@@ -4,14 +4,17 @@
 // messages; and the framing's own errors.
 #include "event_decoder.h"
 #include "event_encoder.h"
+#include "json_writer.h"
 #include "modsec_message.h"
 #include "raw_alerts.h"
 #include "sample_record.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -109,8 +112,8 @@ std::string alert(const std::string& head, const std::string& items)
 TEST(RawAlerts, HostileAndEdgeMessagesDecodeAsVersionOne)
 {
     const std::string long_value(3000, 'A');
-    std::string escaped_long;
-    for (int i = 0; i < 1200; ++i)
+    std::string escaped_long; // decodes to 2,100 bytes: cut at the 2,048-byte decode buffer
+    for (int i = 0; i < 2100; ++i)
         escaped_long += "\\x41";
     const std::vector<std::string> texts = {
         // A forged [id] in the head, where ModSecurity does not escape variable names.
@@ -158,30 +161,35 @@ TEST(RawAlerts, FindingsBeyondTheLimitAreCountedAsInVersionOne)
     EXPECT_EQ(b.v2.findings_dropped, 12U);
 }
 
-TEST(RawAlerts, MessagesThatDoNotFitOrHoldANulAreCounted)
+TEST(RawAlerts, AMessageHoldingANulIsCountedAndOneTooLargeMakesItVersionOne)
 {
     const std::vector<std::string> texts = {
         alert("Warning. a.", " [id \"1\"]"), std::string("ModSecurity: Warning. b\0c", 25),
         alert("Warning. " + std::string(2000, 'x') + ".", " [id \"2\"]"),
         alert("Warning. d.", " [id \"3\"]"), ""};
     const std::vector<std::string_view> views(texts.begin(), texts.end());
-    std::string buffer(1200, '\0');
+    std::string buffer(k_max_datagram_bytes, '\0');
     const EncodeResult enc = encode_request_event_v2(sample_record(), views.data(), views.size(), 1,
                                                      {}, buffer.data(), buffer.size());
     ASSERT_GT(enc.size, 0U);
-    EXPECT_EQ(enc.findings, 2U);
-    EXPECT_EQ(enc.findings_dropped, 3U); // 1 before, the NUL, the long one (not the empty one)
+    EXPECT_EQ(enc.findings, 3U);
+    EXPECT_EQ(enc.findings_dropped, 2U); // 1 before and the NUL (not the empty one)
     const RequestEvent e = event_of(decode_both(std::string_view(buffer.data(), enc.size)));
-    ASSERT_EQ(e.findings.size(), 2U);
+    ASSERT_EQ(e.findings.size(), 3U);
     EXPECT_EQ(e.findings[0].id, "1");
-    EXPECT_EQ(e.findings[1].id, "3");
-    EXPECT_EQ(e.findings_dropped, 3U);
+    EXPECT_EQ(e.findings[1].id, "2");
+    EXPECT_EQ(e.findings[2].id, "3");
+    EXPECT_EQ(e.findings_dropped, 2U);
 
-    // Not even the header fits: nothing is written.
-    EXPECT_EQ(encode_request_event_v2(sample_record(), views.data(), views.size(), 0, {},
-                                      buffer.data(), 200)
-                  .size,
-              0U);
+    // A message that does not fit whole (here the 2 KB one in 1,200 bytes), or a header
+    // that does not: nothing is written, and the module sends version 1, which derives
+    // the verdict from every message.
+    for (const std::size_t capacity : {std::size_t{1200}, std::size_t{200}})
+        EXPECT_EQ(encode_request_event_v2(sample_record(), views.data(), views.size(), 0, {},
+                                          buffer.data(), capacity)
+                      .size,
+                  0U)
+            << capacity;
 }
 
 TEST(RawAlerts, AnEventWithoutMessagesHasNoAlertSection)
@@ -217,9 +225,11 @@ TEST(RawAlerts, FramingErrorsAreRefusedAlike)
                        R"("protocol":"HTTP/1.1","findings":[],"intercepted":false})"
                        "\0ModSecurity: Warning. x"s),
               DecodeError::not_json);
-    EXPECT_EQ(error_of(R"({"v":2,"type":"counters","vhost":"a","port":80,"requests":1})"
-                       "\0x"s),
-              DecodeError::not_json);
+    // Version 2 is only a request event's.
+    for (const std::string& tail : {""s, "\0x"s})
+        EXPECT_EQ(
+            error_of(R"({"v":2,"type":"counters","vhost":"a","port":80,"requests":1})" + tail),
+            DecodeError::bad_version);
     EXPECT_EQ(error_of(head + "}"), DecodeError::missing_field); // no data_max
     EXPECT_EQ(error_of(head + R"(,"data_max":4097})"), DecodeError::out_of_bounds);
     EXPECT_EQ(error_of(head + R"(,"data_max":-1})"), DecodeError::bad_field_type);
@@ -235,7 +245,7 @@ TEST(RawAlerts, FramingErrorsAreRefusedAlike)
     EXPECT_FALSE(e.intercepted);
 }
 
-TEST(RawAlerts, ModsecTextIsWhatTheJsonWriterWrites)
+TEST(RawAlerts, ModsecTextIsWhatTheJsonWriterWritesAfterDecoding)
 {
     bool cut = false;
     EXPECT_EQ(modsec_text("a\\x22b", 10, &cut), "a\"b");
@@ -244,6 +254,29 @@ TEST(RawAlerts, ModsecTextIsWhatTheJsonWriterWrites)
     EXPECT_TRUE(cut);
     EXPECT_EQ(modsec_text("\xff", 5, &cut), "\xEF\xBF\xBD");
     EXPECT_FALSE(cut);
+
+    // Random values, biased to escapes, quotes, controls and UTF-8 lead and continuation
+    // bytes, at random limits: modsec_text() must equal what JsonWriter::modsec_string()
+    // writes once a JSON parser reads it back, cut flag included.
+    std::mt19937 random(20261205);
+    const std::string alphabet = "ab\\\"x0f9\n\t\x01\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\xff\xed\xa0";
+    for (int round = 0; round < 20000; ++round) {
+        std::string raw;
+        const std::size_t length = random() % (round % 100 == 0 ? 2600 : 40);
+        for (std::size_t i = 0; i < length; ++i)
+            raw += alphabet[random() % alphabet.size()];
+        const std::size_t max_bytes = random() % 48;
+        char out[16384];
+        JsonWriter w(out, sizeof out);
+        bool writer_cut = false;
+        w.modsec_string(raw, max_bytes, &writer_cut);
+        ASSERT_FALSE(w.overflowed());
+        const auto parsed = nlohmann::json::parse(w.view(), nullptr, false);
+        ASSERT_TRUE(parsed.is_string()) << w.view();
+        bool text_cut = false;
+        EXPECT_EQ(modsec_text(raw, max_bytes, &text_cut), parsed.get<std::string>()) << raw;
+        EXPECT_EQ(text_cut, writer_cut) << raw;
+    }
 }
 
 } // namespace
