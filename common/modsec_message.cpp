@@ -62,16 +62,18 @@ std::size_t find_unescaped_quote(std::string_view s, std::size_t from, std::size
 }
 
 // The offset of the last occurrence of `item` (" [key \"") in `s`, or npos: memrchr()
-// finds each '[' from the end, so a message is not compared at every byte.
+// finds each '[' from the end, so a message is not compared at every byte, and the
+// key's first letter turns most other items ([tag "...]) away before a compare.
 std::size_t rfind_item(std::string_view s, std::string_view item) noexcept
 {
+    const char key_first = item[2];
     std::size_t end = s.size();
     while (end > 1) {
         const void* b = memrchr(s.data() + 1, '[', end - 1);
         if (!b)
             return std::string_view::npos;
         const std::size_t at = static_cast<std::size_t>(static_cast<const char*>(b) - s.data()) - 1;
-        if (s.compare(at, item.size(), item) == 0)
+        if (at + 2 < s.size() && s[at + 2] == key_first && s.compare(at, item.size(), item) == 0)
             return at;
         end = at + 1;
     }
