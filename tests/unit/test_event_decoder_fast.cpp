@@ -3,12 +3,11 @@
 #include "event_decoder.h"
 #include "event_encoder.h"
 #include "modsec_message.h"
+#include "captured_messages.h"
 #include "sample_record.h"
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -88,20 +87,10 @@ TEST(Decoder, FastPathAgreesWithReference)
     }
     // Every request of both captures, through the module's encoder.
     for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
-        std::ifstream in(std::string(MSO_TEST_DATA_DIR) + "/" + file);
-        std::map<std::string, std::vector<std::string>> by_request;
-        for (std::string line; std::getline(in, line);) {
-            const std::size_t u = line.find("[unique_id \"");
-            const std::size_t m = line.find("[client 127.0.0.1] ModSecurity: ");
-            if (u == std::string::npos || m == std::string::npos)
-                continue;
-            std::string text = line.substr(m);
-            text.resize(apache_log_unescape(text.data(), text.size()));
-            by_request[line.substr(u, line.find('"', u + 12) - u)].push_back(text);
-        }
-        ASSERT_GT(by_request.size(), 10U) << file;
+        const auto requests = captured_messages(file);
+        ASSERT_GT(requests.size(), 10U) << file;
         std::string buffer(32768, '\0');
-        for (const auto& [uid, texts] : by_request) {
+        for (const auto& texts : requests) {
             std::vector<std::string_view> views(texts.begin(), texts.end());
             const EncodeResult enc = encode_request_event(
                 sample_record(), views.data(), views.size(), 0, {}, buffer.data(), buffer.size());

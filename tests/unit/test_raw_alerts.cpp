@@ -7,39 +7,18 @@
 #include "json_writer.h"
 #include "modsec_message.h"
 #include "raw_alerts.h"
+#include "captured_messages.h"
 #include "sample_record.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <fstream>
-#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace mso {
 namespace {
-
-// Every request's messages in a captured error log, as the module's capture keeps them.
-std::vector<std::vector<std::string>> captured(const char* file)
-{
-    std::ifstream in(std::string(MSO_TEST_DATA_DIR) + "/" + file);
-    std::map<std::string, std::vector<std::string>> by_request;
-    for (std::string line; std::getline(in, line);) {
-        const std::size_t u = line.find("[unique_id \"");
-        const std::size_t m = line.find("[client 127.0.0.1] ModSecurity: ");
-        if (u == std::string::npos || m == std::string::npos)
-            continue;
-        std::string text = line.substr(m);
-        text.resize(apache_log_unescape(text.data(), text.size()));
-        by_request[line.substr(u, line.find('"', u + 12) - u)].push_back(text);
-    }
-    std::vector<std::vector<std::string>> out;
-    for (auto& [uid, texts] : by_request)
-        out.push_back(std::move(texts));
-    return out;
-}
 
 // Decodes with both decoders, which must agree.
 Decoded decode_both(std::string_view datagram)
@@ -83,7 +62,7 @@ Both encode_both(const std::vector<std::string>& texts, const EncoderLimits& lim
 TEST(RawAlerts, EveryCapturedRequestDecodesAsVersionOne)
 {
     for (const char* file : {"crs3_error_log.txt", "crs4_error_log.txt"}) {
-        const auto requests = captured(file);
+        const auto requests = captured_messages(file);
         ASSERT_GT(requests.size(), 10U) << file;
         std::size_t findings = 0;
         for (const auto& texts : requests) {
