@@ -122,7 +122,10 @@ void check_versions_agree(const mso::RequestRecord& record,
     const mso::EncodeResult v2 =
         mso::encode_request_event_v2(record, messages.data(), messages.size(), dropped_before,
                                      limits, buffer.get(), mso::k_max_datagram_bytes);
-    MSO_FUZZ_CHECK(v2.size > 0 && v2.size <= mso::k_max_datagram_bytes);
+    // Messages that do not all fit whole: the module sends version 1 then.
+    if (v2.size == 0)
+        return;
+    MSO_FUZZ_CHECK(v2.size <= mso::k_max_datagram_bytes);
     const std::string_view datagram(buffer.get(), v2.size);
     const mso::Decoded two = mso::decode_datagram(datagram);
     MSO_FUZZ_CHECK(two == mso::decode_datagram_reference(datagram));
