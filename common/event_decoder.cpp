@@ -207,7 +207,7 @@ Decoded read_request(const json& j, std::int64_t version, std::optional<std::str
     r.string(k_field_protocol, e.protocol);
     r.string(k_field_user_agent, e.user_agent, false);
     std::size_t data_max = 0;
-    if (version == 1) {
+    if (version == k_schema_version) {
         r.boolean(k_field_intercepted, e.intercepted);
         r.integer(k_field_phase, e.phase, false);
     } else {
@@ -223,7 +223,7 @@ Decoded read_request(const json& j, std::int64_t version, std::optional<std::str
         if (auto failure = read_scores(*scores, *e.scores))
             return std::move(*failure);
     }
-    if (version == 2) {
+    if (version == k_schema_version_raw_alerts) {
         add_raw_alert_findings(alerts.value_or(std::string_view()), data_max, e);
         return e;
     }

@@ -318,7 +318,7 @@ Decoded read_request(const Slots<q_count>& slots, std::int64_t version,
     r.string(q_protocol, e.protocol);
     r.string(q_user_agent, e.user_agent, false);
     std::size_t data_max = 0;
-    if (version == 1) {
+    if (version == k_schema_version) {
         r.boolean(q_intercepted, e.intercepted);
         r.integer(q_phase, e.phase, false);
     } else {

@@ -148,20 +148,12 @@ void JsonWriter::string(std::string_view value, std::size_t max_bytes, bool* cut
 
 void JsonWriter::modsec_string(std::string_view raw, std::size_t max_bytes, bool* cut) noexcept
 {
-    // Decoding only shortens; values in a ModSecurity message are under 1024 bytes.
-    char decoded[k_modsec_decode_bytes];
-    // Most values (tags, ids, severities) have no escape: nothing to decode or copy.
-    if (raw.size() <= sizeof decoded &&
-        (raw.empty() || !std::memchr(raw.data(), '\\', raw.size()))) {
-        string(raw, max_bytes, cut);
-        return;
-    }
-    const std::size_t n = modsec_unescape(raw, decoded, sizeof decoded);
-    const bool decode_cut = raw.size() > sizeof decoded && n == sizeof decoded;
+    char buffer[k_modsec_decode_bytes];
+    const ModsecText decoded = modsec_decoded(raw, buffer);
     bool string_cut = false;
-    string(std::string_view(decoded, n), max_bytes, &string_cut);
+    string(decoded.text, max_bytes, &string_cut);
     if (cut)
-        *cut = decode_cut || string_cut;
+        *cut = decoded.cut || string_cut;
 }
 
 void JsonWriter::integer(std::int64_t value) noexcept

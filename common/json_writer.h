@@ -13,10 +13,6 @@
 
 namespace mso {
 
-// modsec_string() decodes at most this many bytes of a value (then cuts it); the
-// collector's reading of version 2 alerts decodes the same way (raw_alerts.h).
-inline constexpr std::size_t k_modsec_decode_bytes = 2048;
-
 class JsonWriter {
 public:
     struct Mark {

@@ -364,4 +364,14 @@ std::size_t modsec_unescape(std::string_view raw, char* out, std::size_t cap) no
     return unescape_runs(raw.data(), raw.size(), out, cap, true);
 }
 
+ModsecText modsec_decoded(std::string_view raw, char (&buffer)[k_modsec_decode_bytes]) noexcept
+{
+    if (raw.size() <= k_modsec_decode_bytes &&
+        (raw.empty() || !std::memchr(raw.data(), '\\', raw.size())))
+        return {raw, false};
+    const std::size_t n = modsec_unescape(raw, buffer, k_modsec_decode_bytes);
+    return {std::string_view(buffer, n),
+            raw.size() > k_modsec_decode_bytes && n == k_modsec_decode_bytes};
+}
+
 } // namespace mso

@@ -61,4 +61,17 @@ std::size_t apache_log_unescape(char* text, std::size_t size) noexcept;
 // than split an escape. Never allocates.
 std::size_t modsec_unescape(std::string_view raw, char* out, std::size_t cap) noexcept;
 
+// A value's decoded text as a finding carries it: `raw` itself when it has no escape
+// (most tags, ids, severities: nothing to copy), else its decoding into `buffer`, of at
+// most k_modsec_decode_bytes (values in a message are under 1024 bytes); `cut` when the
+// decoding did not fit. The module's JSON writer and the collector's reading of version
+// 2 alerts both take a value's text from here, so they make the same text of it.
+inline constexpr std::size_t k_modsec_decode_bytes = 2048;
+struct ModsecText {
+    std::string_view text;
+    bool cut = false;
+};
+[[nodiscard]] ModsecText modsec_decoded(std::string_view raw,
+                                        char (&buffer)[k_modsec_decode_bytes]) noexcept;
+
 } // namespace mso

@@ -5,7 +5,6 @@
 #include "raw_alerts.h"
 
 #include "event_encoder.h"
-#include "json_writer.h"
 #include "modsec_message.h"
 #include "utf8.h"
 
@@ -57,18 +56,12 @@ void append_sanitized(std::string_view value, std::size_t max_bytes, std::string
 std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
 {
     std::string out;
-    if (raw.size() <= k_modsec_decode_bytes &&
-        (raw.empty() || !std::memchr(raw.data(), '\\', raw.size()))) {
-        append_sanitized(raw, max_bytes, out, cut);
-        return out;
-    }
-    char decoded[k_modsec_decode_bytes];
-    const std::size_t n = modsec_unescape(raw, decoded, sizeof decoded);
-    const bool decode_cut = raw.size() > sizeof decoded && n == sizeof decoded;
+    char buffer[k_modsec_decode_bytes];
+    const ModsecText decoded = modsec_decoded(raw, buffer);
     bool string_cut = false;
-    append_sanitized(std::string_view(decoded, n), max_bytes, out, &string_cut);
+    append_sanitized(decoded.text, max_bytes, out, &string_cut);
     if (cut)
-        *cut = decode_cut || string_cut;
+        *cut = decoded.cut || string_cut;
     return out;
 }
 

@@ -72,25 +72,17 @@ const char* set_matched_data(cmd_parms* cmd, void*, const char* arg) noexcept
     return nullptr;
 }
 
-const char* set_flush_interval(cmd_parms* cmd, void*, const char* arg) noexcept
+// A directive of the main server only whose value is a number (ModSecObserveFlushInterval,
+// ModSecObserveProtocol): `Parse` reads it into the main server's `Field`.
+template <DirectiveValue<int> (*Parse)(const char*), int ServerConfig::*Field>
+const char* set_global_number(cmd_parms* cmd, void*, const char* arg) noexcept
 {
     if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
         return err;
-    const DirectiveValue<int> ms = parse_flush_interval(arg);
-    if (!ms)
-        return rejection(cmd, ms.error());
-    config_of(cmd)->flush_interval_ms = *ms;
-    return nullptr;
-}
-
-const char* set_protocol(cmd_parms* cmd, void*, const char* arg) noexcept
-{
-    if (const char* err = ap_check_cmd_context(cmd, GLOBAL_ONLY))
-        return err;
-    const DirectiveValue<int> version = parse_protocol(arg);
-    if (!version)
-        return rejection(cmd, version.error());
-    config_of(cmd)->protocol = *version;
+    const DirectiveValue<int> value = Parse(arg);
+    if (!value)
+        return rejection(cmd, value.error());
+    config_of(cmd)->*Field = *value;
     return nullptr;
 }
 
@@ -132,9 +124,13 @@ const command_rec k_directives[] = {
     AP_INIT_TAKE1("ModSecObserveMatchedData", handler(set_matched_data), nullptr, RSRC_CONF,
                   "full|truncate:N|hash|off: what findings carry of the matched data "
                   "(default truncate:32; it may hold passwords or tokens)"),
-    AP_INIT_TAKE1("ModSecObserveFlushInterval", handler(set_flush_interval), nullptr, RSRC_CONF,
-                  "Milliseconds between counter reports (default 1000)"),
-    AP_INIT_TAKE1("ModSecObserveProtocol", handler(set_protocol), nullptr, RSRC_CONF,
+    AP_INIT_TAKE1(
+        "ModSecObserveFlushInterval",
+        handler(set_global_number<parse_flush_interval, &ServerConfig::flush_interval_ms>), nullptr,
+        RSRC_CONF, "Milliseconds between counter reports (default 1000)"),
+    AP_INIT_TAKE1("ModSecObserveProtocol",
+                  handler(set_global_number<parse_protocol, &ServerConfig::protocol>), nullptr,
+                  RSRC_CONF,
                   "1|2: alerts parsed into findings in Apache (1), or sent raw for "
                   "modsec-observed to parse (2, the default)"),
     AP_INIT_TAKE12("ModSecObserveSpool", handler(set_spool), nullptr, RSRC_CONF,
