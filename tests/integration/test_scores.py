@@ -38,7 +38,8 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         for path in (SQLI, "/clean"):
             get(stack.apache.port, path)
         stack.wait_requests({"score.test": 2})
-        by_path = {e["path"]: e["scores"] for e in stack.events()}
+        events = {e["path"]: e for e in stack.events()}
+        by_path = {path: e["scores"] for path, e in events.items()}
         sqli = by_path["/"]
         assert sqli is not None
         assert (sqli["inbound_threshold"], sqli["outbound_threshold"]) == (5, 4), sqli
@@ -46,6 +47,12 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         assert sqli["inbound_pl"][0] >= 5, sqli            # 942100 and friends, critical
         assert sqli["inbound"] == sum(sqli["inbound_pl"][:paranoia]), sqli
         assert all(v == 0 for v in sqli["inbound_pl"][paranoia:]), sqli
+        # The blocking totals as CRS itself reports them (at level 1 the snippet leaves
+        # them and the blocking level out, and the module derives them).
+        reported = crs_reported_totals(events["/"]["rules"], crs)
+        assert reported["inbound"] == sqli["inbound"], (reported, sqli)
+        if "outbound" in reported:
+            assert reported["outbound"] == sqli["outbound"], (reported, sqli)
         clean = by_path["/clean"]
         assert clean is not None                          # the snippet ran
         if paranoia == 1:
@@ -60,6 +67,24 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         failed = False
     finally:
         stop_stack(stack, keep=failed)
+
+
+def crs_reported_totals(findings: list[dict], crs: str) -> dict[str, int]:
+    """The blocking totals CRS's reporting rule logged: CRS 4's 980170 (inbound and
+    outbound, on every request with a score at the default reporting level), CRS 3.3's
+    980130 (inbound, once it reaches the threshold)."""
+    rule, patterns = (("980170", {"inbound": r"Inbound Scores: blocking=(\d+)",
+                                  "outbound": r"Outbound Scores: blocking=(\d+)"})
+                      if crs == "4" else
+                      ("980130", {"inbound": r"Total Inbound Score: (\d+)"}))
+    messages = [f.get("msg", "") for f in findings if f.get("id") == rule]
+    assert len(messages) == 1, (rule, [f.get("id") for f in findings])
+    totals = {}
+    for key, pattern in patterns.items():
+        match = re.search(pattern, messages[0])
+        assert match, (rule, messages[0])
+        totals[key] = int(match.group(1))
+    return totals
 
 
 # A setvar that adds to a per-level anomaly score (CRS 3: anomaly_score_pl1,

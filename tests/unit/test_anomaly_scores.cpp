@@ -33,6 +33,15 @@ TEST(AnomalyScoresFromEnv, Crs3AndCrs4)
         // CRS 3.3: thresholds, paranoia_level 1, executing 2, in PL1-4, out PL1-4;
         // totals are summed up to tx.paranoia_level.
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,4,1,2,5,3,0,0,4,7,0,0"}}, true, 5, 4, 1, 2, 5},
+        // Detection level 1 (rules 99904 and 99905): the blocking level is left out (1),
+        // and CRS 4's blocking totals too (the level-1 scores).
+        {{{"MSO_CRS4", "5,4,,1,,,5,,,,4,,,"}}, true, 5, 4, 1, 1, 5},
+        {{{"MSO_CRS4", "5,4,,1,,,0,,,,0,,,"}}, true, 0, 0, 1, 1, 5},
+        {{{"MSO_CRS3", "5,4,,1,5,,,,4,,,"}}, true, 5, 4, 1, 1, 5},
+        // An empty blocking total is summed up to the blocking level; an exported one,
+        // even 0 (the evaluation that sums them did not run), is taken as it is.
+        {{{"MSO_CRS4", "5,4,2,3,,,5,3,2,0,4,1,1,0"}}, true, 8, 5, 2, 3, 5},
+        {{{"MSO_CRS4", "5,4,2,3,0,0,5,3,2,0,4,1,1,0"}}, true, 0, 0, 2, 3, 5},
         // Variables the CRS does not define expand to "": those fields are 0.
         {{{"MSO_SNIPPET", "1"}, {"MSO_CRS3", "5,,1,,5,,,,,,,"}}, true, 5, 0, 1, 1, 5},
         // The snippet ran and nothing scored: all 0.
