@@ -3,6 +3,7 @@
 
 #include "event_fields.h"
 #include "state/aggregator.h"
+#include "state/event_detail.h"
 #include "util/time_format.h"
 
 #include <nlohmann/json.hpp>
@@ -235,9 +236,13 @@ json EventRing::select(const EventFilter& filter, const std::vector<std::string>
             continue;
         }
         out.push_back(event_json(e));
+        json& row = out.back();
         if (with_source) {
-            out.back()["source"] = std::string(source);
+            row["source"] = std::string(source);
         }
+        // As a history row carries them (event_with_origin_json).
+        row["engine"] = std::string(engine_mode_name(m_engines[slot]));
+        row["verdict"] = std::string(verdict_of_event(e));
         if (filter.limit != 0 && out.size() == filter.limit) {
             break;
         }

@@ -40,7 +40,8 @@ public:
 
     // Matching events, newest first, as the `events` array of docs/protocol.md.
     // `source_names` maps the events' source ids to names (SourceTable::names()); events
-    // carry a "source" member when `with_source` (more than one source is live).
+    // carry a "source" member when `with_source` (more than one source is live), and
+    // always the "engine" the event was stored with and its "verdict", as history's do.
     [[nodiscard]] nlohmann::ordered_json select(const EventFilter& filter,
                                                 const std::vector<std::string>& source_names = {},
                                                 bool with_source = false) const;

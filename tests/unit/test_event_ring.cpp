@@ -186,7 +186,7 @@ TEST(EventRing, EngineFilterUsesTheEngineEachEventWasPushedWith)
     EventRing ring(3);
     ring.push(event(1, "detect", "c", false, {"920450"}), k_module_source_id,
               EngineMode::detection_only);
-    ring.push(event(2, "block", "c", false, {"920450"}), k_module_source_id, EngineMode::on);
+    ring.push(event(2, "block", "c", true, {"920450"}), k_module_source_id, EngineMode::on);
     ring.push(event(3, "other", "c", false, {"920450"})); // inferred: unknown
     EXPECT_EQ(ring.newest_engine(), EngineMode::unknown);
 
@@ -205,6 +205,16 @@ TEST(EventRing, EngineFilterUsesTheEngineEachEventWasPushedWith)
         seen.push_back(e.unique_id + "=" + std::string(engine_mode_name(engine)));
     });
     EXPECT_EQ(seen, (std::vector<std::string>{"u1=detection_only", "u2=on", "u3=unknown"}));
+
+    // Each row says its engine and verdict, as a row from history does.
+    std::vector<std::string> rows;
+    for (const auto& row : ring.select(EventFilter{})) {
+        rows.push_back(row.at("unique_id").get<std::string>() + "=" +
+                       row.at("engine").get<std::string>() + "," +
+                       row.at("verdict").get<std::string>());
+    }
+    EXPECT_EQ(rows, (std::vector<std::string>{"u3=unknown,passed", "u2=on,intercepted",
+                                              "u1=detection_only,passed"}));
 
     // Resizing and evicting keep each event's engine with it.
     ring.resize(2);
