@@ -41,8 +41,9 @@ std::size_t split_ints(std::string_view s, int* out, std::size_t n, unsigned& em
 
 // Fields 0-3, the same in both variables: inbound and outbound thresholds, then the
 // blocking paranoia level (CRS 3: tx.paranoia_level; empty, hence 1, where the snippet
-// exports detection level 1: CRS refuses a blocking level above the detection one) and
-// the detection one (CRS 3: tx.executing_paranoia_level), defaulting to the blocking one.
+// exports detection level 1: CRS calls a blocking level above the detection one illegal,
+// conf/modsec_observe_rules.conf says where that is not exact) and the detection one
+// (CRS 3: tx.executing_paranoia_level), defaulting to the blocking one.
 void read_thresholds_and_levels(const int* f, AnomalyScores& out) noexcept
 {
     out.inbound_threshold = f[0];

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import corpus
 from conftest import crs_params
 from sandbox import CRS3_RULES, VirtualHost, crs4_dir, stop_stack
 
@@ -32,12 +33,13 @@ def get(port: int, path: str) -> None:
 @pytest.mark.parametrize("paranoia", [1, 2])
 def test_scores_per_crs_version(stack_factory, crs, paranoia):
     stack = stack_factory(crs=crs, paranoia=paranoia, events="all",
-                          vhosts=[VirtualHost("score.test", "DetectionOnly")])
+                          vhosts=[VirtualHost("score.test", "DetectionOnly",
+                                              files=corpus.LEAK_FILES)])
     failed = True
     try:
-        for path in (SQLI, "/clean"):
+        for path in (SQLI, "/clean", "/leak/sql.html"):
             get(stack.apache.port, path)
-        stack.wait_requests({"score.test": 2})
+        stack.wait_requests({"score.test": 3})
         events = {e["path"]: e for e in stack.events()}
         by_path = {path: e["scores"] for path, e in events.items()}
         sqli = by_path["/"]
@@ -53,6 +55,12 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         assert reported["inbound"] == sqli["inbound"], (reported, sqli)
         if "outbound" in reported:
             assert reported["outbound"] == sqli["outbound"], (reported, sqli)
+        # A response that leaks an SQL error scores outbound (951xxx).
+        leak = by_path["/leak/sql.html"]
+        assert leak["outbound_pl"][0] >= 4, leak
+        assert leak["outbound"] == sum(leak["outbound_pl"][:paranoia]), leak
+        reported = crs_reported_totals(events["/leak/sql.html"]["rules"], crs, outbound=True)
+        assert reported["outbound"] == leak["outbound"], (reported, leak)
         clean = by_path["/clean"]
         assert clean is not None                          # the snippet ran
         if paranoia == 1:
@@ -69,14 +77,19 @@ def test_scores_per_crs_version(stack_factory, crs, paranoia):
         stop_stack(stack, keep=failed)
 
 
-def crs_reported_totals(findings: list[dict], crs: str) -> dict[str, int]:
+def crs_reported_totals(findings: list[dict], crs: str,
+                        outbound: bool = False) -> dict[str, int]:
     """The blocking totals CRS's reporting rule logged: CRS 4's 980170 (inbound and
     outbound, on every request with a score at the default reporting level), CRS 3.3's
-    980130 (inbound, once it reaches the threshold)."""
-    rule, patterns = (("980170", {"inbound": r"Inbound Scores: blocking=(\d+)",
-                                  "outbound": r"Outbound Scores: blocking=(\d+)"})
-                      if crs == "4" else
-                      ("980130", {"inbound": r"Total Inbound Score: (\d+)"}))
+    980130 (inbound, once it reaches the threshold) or with `outbound` 980140 (outbound,
+    likewise)."""
+    if crs == "4":
+        rule, patterns = "980170", {"inbound": r"Inbound Scores: blocking=(\d+)",
+                                    "outbound": r"Outbound Scores: blocking=(\d+)"}
+    elif outbound:
+        rule, patterns = "980140", {"outbound": r"Outbound Anomaly Score Exceeded \(score (\d+)\)"}
+    else:
+        rule, patterns = "980130", {"inbound": r"Total Inbound Score: (\d+)"}
     messages = [f.get("msg", "") for f in findings if f.get("id") == rule]
     assert len(messages) == 1, (rule, [f.get("id") for f in findings])
     totals = {}
