@@ -188,7 +188,7 @@ std::vector<std::string> event_cells(const json& e)
     const auto intercepted = e.find("intercepted");
     const bool denied =
         intercepted != e.end() && intercepted->is_boolean() && intercepted->get<bool>();
-    // Events from history carry their verdict; those of the ring only "intercepted".
+    // Events carry their verdict (from history, the ring and `tail` alike).
     const auto verdict = e.find("verdict");
     const bool would_block = verdict != e.end() && *verdict == "would_block";
     return {time,

@@ -426,7 +426,7 @@ void Server::publish(const RequestEvent& event, EngineMode engine, std::string_v
             client.tail_dropped = 0;
         }
         if (line.empty()) {
-            line = event_json_line(event) + "\n";
+            line = event_json_line(event, source, engine) + "\n";
         }
         client.output += line;
     }
@@ -436,7 +436,7 @@ void Server::publish(const RequestEvent& event, EngineMode engine, std::string_v
             continue;
         }
         if (line.empty()) {
-            line = event_json_line(event) + "\n";
+            line = event_json_line(event, source, engine) + "\n";
         }
         if (!tail.sink->offer(line)) {
             m_collector.count_tail_dropped();

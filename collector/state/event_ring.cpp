@@ -275,9 +275,10 @@ json event_json(const RequestEvent& e)
                 {k_field_rules, std::move(rules)}};
 }
 
-std::string event_json_line(const RequestEvent& e)
+std::string event_json_line(const RequestEvent& e, std::string_view source, EngineMode engine)
 {
-    return event_json(e).dump(-1, ' ', false, json::error_handler_t::replace);
+    return event_with_origin_json(e, source, engine, verdict_of_event(e))
+        .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace mso

@@ -104,7 +104,9 @@ private:
 
 // One event as the `events` query shows it (time as ISO 8601 UTC, findings as "rules").
 [[nodiscard]] nlohmann::ordered_json event_json(const RequestEvent& e);
-// The same as one line of JSON, without the newline (what `tail` streams).
-[[nodiscard]] std::string event_json_line(const RequestEvent& e);
+// One line of JSON, without the newline: what `tail` streams, the event as a history row
+// shows it (event_with_origin_json: with "source", "engine" and "verdict").
+[[nodiscard]] std::string event_json_line(const RequestEvent& e, std::string_view source,
+                                          EngineMode engine);
 
 } // namespace mso

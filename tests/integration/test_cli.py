@@ -292,6 +292,11 @@ def test_tail_streams_every_event_once(stack):
             events = [json.loads(l) for l in lines]
             assert len(events) == expected
             assert len({e["unique_id"] for e in events}) == expected
+            # Each line says where it came from and its verdict, as a history row does:
+            # the SQL injections to detect.test would have been blocked.
+            got = {(e["vhost"], e["source"], e["engine"], e["verdict"]) for e in events}
+            assert got == {("block.test", "module", "on", "intercepted"),
+                           ("detect.test", "module", "detection_only", "would_block")}, got
         else:
             assert lines[0].startswith("TIME")
             assert len(lines) - 1 == expected and all("blocked" in l for l in lines[1:])
