@@ -74,18 +74,17 @@ bool scores_from_env(EnvLookup lookup, void* context, AnomalyScores& out) noexce
     unsigned empty = 0;
     if (const std::string_view v4 = lookup(context, "MSO_CRS4"); !v4.empty()) {
         // thresholds in/out, blocking PL, detection PL, blocking in/out, in PL1-4, out PL1-4
-        const std::size_t fields = split_ints(v4, f, 14, empty);
+        split_ints(v4, f, 14, empty);
         read_thresholds_and_levels(f, out);
         for (std::size_t i = 0; i < 4; ++i) {
             out.inbound_pl[i] = f[6 + i];
             out.outbound_pl[i] = f[10 + i];
         }
-        // At detection level 1 the snippet leaves the blocking totals out: they are the
-        // per-level scores summed up to the blocking level, as CRS 4's 949/959 sum them.
-        out.inbound =
-            fields > 4 && (empty & (1u << 4)) != 0 ? sum_to_blocking(out.inbound_pl, out) : f[4];
-        out.outbound =
-            fields > 5 && (empty & (1u << 5)) != 0 ? sum_to_blocking(out.outbound_pl, out) : f[5];
+        // At detection level 1 the snippet leaves the blocking totals out (empty, not
+        // missing: a field past the end sets no bit): they are the per-level scores summed
+        // up to the blocking level, as CRS 4's 949/959 sum them.
+        out.inbound = (empty & (1u << 4)) != 0 ? sum_to_blocking(out.inbound_pl, out) : f[4];
+        out.outbound = (empty & (1u << 5)) != 0 ? sum_to_blocking(out.outbound_pl, out) : f[5];
         return true;
     }
     if (const std::string_view v3 = lookup(context, "MSO_CRS3"); !v3.empty()) {
