@@ -143,4 +143,37 @@ struct CounterReport {
     return EngineMode::unknown;
 }
 
+// What happened to the request: blocked by ModSecurity (intercepted), not blocked
+// although its scores reached a known inbound or outbound threshold (would_block: the
+// engine only detected, or a threshold above the blocking paranoia level's), or passed.
+// The values are stored (collector/store): never renumber.
+enum class Verdict : std::uint8_t { passed = 0, would_block = 1, intercepted = 2 };
+
+// The one rule for the verdict: aggregates (`would_block` counts), ring and tail rows and
+// history rows all take it from here.
+[[nodiscard]] inline Verdict verdict_of(const RequestEvent& event) noexcept
+{
+    if (event.intercepted) {
+        return Verdict::intercepted;
+    }
+    if (!event.scores) {
+        return Verdict::passed;
+    }
+    const AnomalyScores& s = *event.scores;
+    const bool reached = (s.inbound_threshold > 0 && s.inbound >= s.inbound_threshold) ||
+                         (s.outbound_threshold > 0 && s.outbound >= s.outbound_threshold);
+    return reached ? Verdict::would_block : Verdict::passed;
+}
+
+// "intercepted", "would_block" or "passed": the names that answers and filters use.
+[[nodiscard]] constexpr std::string_view verdict_name(Verdict verdict) noexcept
+{
+    switch (verdict) {
+    case Verdict::intercepted: return "intercepted";
+    case Verdict::would_block: return "would_block";
+    case Verdict::passed: break;
+    }
+    return "passed";
+}
+
 } // namespace mso

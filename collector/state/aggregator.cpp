@@ -25,16 +25,6 @@ std::string_view top_key(std::string_view s)
 
 } // namespace
 
-bool would_block(const RequestEvent& e) noexcept
-{
-    if (e.intercepted || !e.scores) {
-        return false;
-    }
-    const AnomalyScores& s = *e.scores;
-    return (s.inbound_threshold > 0 && s.inbound >= s.inbound_threshold) ||
-           (s.outbound_threshold > 0 && s.outbound >= s.outbound_threshold);
-}
-
 const TopK& VhostStats::top(TopList list) const noexcept
 {
     switch (list) {
@@ -123,7 +113,7 @@ const VhostStats* Aggregator::add(const RequestEvent& event, std::int64_t now)
         return nullptr;
     }
     const bool flagged = !event.findings.empty() || event.findings_dropped > 0;
-    const bool blocks = would_block(event);
+    const bool blocks = verdict_of(event) == Verdict::would_block;
     ++v->requests;
     ++v->events;
     v->flagged += flagged ? 1 : 0;

@@ -50,10 +50,6 @@ inline constexpr std::size_t k_paranoia_levels =
 static_assert(k_max_rules_limit == k_max_rules_per_vhost && k_max_top_clients == k_top_capacity,
               "the query limits of protocol/query.h are the bounds kept per vhost");
 
-// Whether `e` would have been blocked: not intercepted, and its inbound (outbound) score
-// reached a known inbound (outbound) threshold. What `would_block` counts.
-[[nodiscard]] bool would_block(const RequestEvent& e) noexcept;
-
 // Totals of one rule within one vhost.
 struct RuleStats {
     std::string msg;      // the most recent non-empty msg seen

@@ -47,14 +47,6 @@ int score_contribution(const Finding& finding) noexcept
     return 0;
 }
 
-std::string_view verdict_of_event(const RequestEvent& e) noexcept
-{
-    if (e.intercepted) {
-        return "intercepted";
-    }
-    return would_block(e) ? "would_block" : "passed";
-}
-
 json event_with_origin_json(const RequestEvent& e, std::string_view source, EngineMode engine,
                             std::string_view verdict)
 {

@@ -20,9 +20,6 @@ namespace mso {
 // messages. A site that changed the severity scores in crs-setup.conf gets other sums.
 [[nodiscard]] int score_contribution(const Finding& finding) noexcept;
 
-// "intercepted", "would_block" or "passed" by the rule of state/aggregator.h.
-[[nodiscard]] std::string_view verdict_of_event(const RequestEvent& e) noexcept;
-
 // event_json(e) with "source", "engine" (engine_mode_name) and "verdict": an event of
 // an `events` answer from history.
 [[nodiscard]] nlohmann::ordered_json event_with_origin_json(const RequestEvent& e,

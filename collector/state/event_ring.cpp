@@ -85,7 +85,7 @@ bool EventFilter::matches(const RequestEvent& e, EngineMode event_engine,
     if (status && e.status != *status) {
         return false;
     }
-    if (would_block && mso::would_block(e) != *would_block) {
+    if (would_block && (verdict_of(e) == Verdict::would_block) != *would_block) {
         return false;
     }
     if ((engine && event_engine != *engine) || (source && *source != event_source)) {
@@ -242,7 +242,7 @@ json EventRing::select(const EventFilter& filter, const std::vector<std::string>
         }
         // As a history row carries them (event_with_origin_json).
         row["engine"] = std::string(engine_mode_name(m_engines[slot]));
-        row["verdict"] = std::string(verdict_of_event(e));
+        row["verdict"] = std::string(verdict_name(verdict_of(e)));
         if (filter.limit != 0 && out.size() == filter.limit) {
             break;
         }
@@ -277,7 +277,7 @@ json event_json(const RequestEvent& e)
 
 std::string event_json_line(const RequestEvent& e, std::string_view source, EngineMode engine)
 {
-    return event_with_origin_json(e, source, engine, verdict_of_event(e))
+    return event_with_origin_json(e, source, engine, verdict_name(verdict_of(e)))
         .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

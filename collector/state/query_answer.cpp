@@ -259,8 +259,8 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
                 std::nullopt};
         }
         out["from"] = "ring";
-        out["event"] =
-            event_detail_json(*e, collector.sources().name(source), engine, verdict_of_event(*e));
+        out["event"] = event_detail_json(*e, collector.sources().name(source), engine,
+                                         verdict_name(verdict_of(*e)));
         break;
     }
     case QueryCommand::tail:

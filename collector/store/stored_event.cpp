@@ -1,4 +1,4 @@
-// Verdict, content hash and the findings blob of stored_event.h.
+// The content hash and the findings blob of stored_event.h.
 #include "store/stored_event.h"
 
 #include <algorithm>
@@ -118,20 +118,6 @@ std::optional<std::string> resolve(StringIds& ids, std::uint64_t id)
 
 } // namespace
 
-Verdict verdict_of(const RequestEvent& event) noexcept
-{
-    if (event.intercepted) {
-        return Verdict::intercepted;
-    }
-    if (!event.scores) {
-        return Verdict::passed;
-    }
-    const AnomalyScores& s = *event.scores;
-    const bool blocks = (s.inbound_threshold > 0 && s.inbound >= s.inbound_threshold) ||
-                        (s.outbound_threshold > 0 && s.outbound >= s.outbound_threshold);
-    return blocks ? Verdict::would_block : Verdict::passed;
-}
-
 std::uint64_t content_hash(const RequestEvent& e) noexcept
 {
     Hasher h;
@@ -186,16 +172,6 @@ std::optional<EngineMode> parse_engine_mode(std::string_view name) noexcept
         return EngineMode::unknown;
     }
     return std::nullopt;
-}
-
-std::string_view verdict_name(Verdict verdict) noexcept
-{
-    switch (verdict) {
-    case Verdict::intercepted: return "intercepted";
-    case Verdict::would_block: return "would_block";
-    case Verdict::passed: break;
-    }
-    return "passed";
 }
 
 std::string encode_scores(const std::optional<AnomalyScores>& scores)

@@ -17,10 +17,6 @@
 
 namespace mso {
 
-// What happened to the request: blocked by ModSecurity, not blocked although its scores
-// reached a threshold (detection-only or a threshold above the blocking PL's), or passed.
-enum class Verdict : std::uint8_t { passed = 0, would_block = 1, intercepted = 2 };
-
 // The source of the events the module sends (StoredEvent::source).
 inline constexpr std::string_view k_source_module = "module";
 
@@ -34,17 +30,11 @@ struct StoredEvent {
     bool operator==(const StoredEvent&) const = default;
 };
 
-// The verdict of an event. would_block is the rule of state/aggregator.cpp (not
-// intercepted, and inbound >= inbound threshold > 0 or outbound >= outbound threshold > 0),
-// restated here so the store needs no part of state/.
-[[nodiscard]] Verdict verdict_of(const RequestEvent& event) noexcept;
-
 // A 64-bit hash (FNV-1a over 64-bit words, docs/STORE.md) of every field of the event except the
 // source and row id: the same request read twice, from any source, hashes the same.
 [[nodiscard]] std::uint64_t content_hash(const RequestEvent& event) noexcept;
 
 [[nodiscard]] std::optional<EngineMode> parse_engine_mode(std::string_view name) noexcept;
-[[nodiscard]] std::string_view verdict_name(Verdict verdict) noexcept;
 
 // Maps strings to their ids in the strings table and back. The encoder interns, the
 // decoder looks up; either may fail (I/O), which they report as nullopt.
