@@ -377,6 +377,42 @@ HistoryStore::vhost_totals(std::int64_t since_us, std::int64_t until_us,
     return out;
 }
 
+namespace {
+
+// Whether a window covers enough of the store that reading a whole covering index beats
+// seeking each of the window's rows: through events_time a row costs a seek into the
+// table (~0.3-0.4 us at 1M events), an entry of a covering index read in order ~0.06 us,
+// so the whole index is cheaper once the window holds more than about a sixth of the
+// events. The share is estimated from the time span (two index seeks), which is what
+// the choice needs; both ways give the same, exact, answer.
+bool window_covers_most(HistoryStore::Impl& m, std::int64_t since_us, std::int64_t until_us)
+{
+    std::string error;
+    Stmt* s = m.statement(
+        "SELECT (SELECT min(time_us) FROM events), (SELECT max(time_us) FROM events)", error);
+    if (s == nullptr) {
+        return false;
+    }
+    s->reset();
+    auto row = s->step();
+    const bool some = row && *row && !s->is_null(0);
+    const std::int64_t oldest = some ? s->integer(0) : 0;
+    const std::int64_t newest = some ? s->integer(1) : 0;
+    s->reset(); // one row: end the statement (and its read) here
+    if (!some) {
+        return false;
+    }
+    const std::int64_t from = std::max(since_us, oldest);
+    const std::int64_t to = std::min(until_us - 1, newest);
+    if (to < from) {
+        return false;
+    }
+    const double stored = static_cast<double>(newest - oldest) + 1.0;
+    return static_cast<double>(to - from) + 1.0 >= stored / 6.0;
+}
+
+} // namespace
+
 Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                                               const std::optional<std::string>& vhost,
                                               std::int64_t since_us, std::int64_t until_us,
@@ -392,10 +428,19 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                          : list == HistoryList::agents ? "user_agent_id"
                          : list == HistoryList::paths  ? "path"
                                                        : "findings";
-    // Two forms, so that a vhost filter drives events_vhost and no filter events_time.
-    const std::string sql = std::string("SELECT ") + column +
-                            " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
-                            (vhost_id ? " AND vhost_id = ?3" : "");
+    // Clients of every vhost over most of the store: events_client (client_id, time_us)
+    // holds both columns, so SQLite counts each client from the index alone, in its order.
+    const bool by_client_index =
+        list == HistoryList::clients && !vhost_id && window_covers_most(m, since_us, until_us);
+    // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
+    // events_time (whose entries hold the path: paths are read from the index alone).
+    const std::string sql =
+        by_client_index
+            ? std::string("SELECT client_id, count(*) FROM events INDEXED BY events_client "
+                          "WHERE time_us >= ?1 AND time_us < ?2 GROUP BY client_id")
+            : std::string("SELECT ") + column +
+                  ", 1 FROM events WHERE time_us >= ?1 AND time_us < ?2" +
+                  (vhost_id ? " AND vhost_id = ?3" : "");
     std::string error;
     Stmt* s = m.statement(sql, error);
     if (s == nullptr) {
@@ -427,7 +472,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                 }
             }
         } else {
-            ++by_id[s->integer(0)];
+            by_id[s->integer(0)] += static_cast<std::uint64_t>(s->integer(1));
         }
     }
     for (auto& [text, n] : by_text) {
