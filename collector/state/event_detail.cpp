@@ -1,7 +1,6 @@
 // The `event` answer's view of one request (event_detail.h).
 #include "state/event_detail.h"
 
-#include "state/aggregator.h"
 #include "state/event_ring.h"
 
 #include <nlohmann/json.hpp>

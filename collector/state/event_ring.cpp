@@ -2,7 +2,6 @@
 #include "state/event_ring.h"
 
 #include "event_fields.h"
-#include "state/aggregator.h"
 #include "state/event_detail.h"
 #include "util/time_format.h"
 

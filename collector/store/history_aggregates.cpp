@@ -3,7 +3,8 @@
 // the collector holds in memory. A window is cut into whole minutes, answered from the
 // per-minute counts (a bounded number of rows whatever the number of events), and the
 // partial minutes at its ends, counted from the events themselves, so the answer is exact
-// at any boundary. Top lists have no per-minute counts: they read every event of the window.
+// at any boundary. Top lists have no per-minute counts: they read every event of the window
+// (the clients of every vhost over a wide window from an index alone).
 #include "store/history_store_impl.h"
 #include "util/utf8_cut.h"
 
@@ -179,6 +180,40 @@ void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
     if (limit > 0 && rows.size() > limit) {
         rows.resize(limit);
     }
+}
+
+// Whether a window spans enough of the stored time that reading a whole covering index
+// beats seeking each of the window's rows: through events_time a row costs a seek into
+// the table (~0.4 us at 1M events, ~0.6 at 10M), an entry of a covering index read in
+// order ~0.07 us, so the whole index is cheaper once the window holds more than about a
+// sixth of the events (measured at 1M and 10M: docs/BENCHMARKS.md). The share is
+// estimated from the time span (two index seeks), which is what the choice needs; both
+// ways count the same rows, so an error here only keeps the usual way.
+bool spans_a_sixth(HistoryStore::Impl& m, std::int64_t since_us, std::int64_t until_us)
+{
+    std::string error;
+    Stmt* s = m.statement(
+        "SELECT (SELECT min(time_us) FROM events), (SELECT max(time_us) FROM events)", error);
+    if (s == nullptr) {
+        return false;
+    }
+    auto row = s->step();
+    const bool some = row && *row && !s->is_null(0);
+    const std::int64_t oldest = some ? s->integer(0) : 0;
+    const std::int64_t newest = some ? s->integer(1) : 0;
+    s->reset(); // one row: end the statement (and its read) here
+    if (!some) {
+        return false;
+    }
+    const std::int64_t from = std::max(since_us, oldest);
+    const std::int64_t to = std::min(until_us - 1, newest);
+    if (to < from) {
+        return false;
+    }
+    // In doubles: times are any 64-bit value an import or datagram carried.
+    const double stored = static_cast<double>(newest) - static_cast<double>(oldest) + 1.0;
+    const double spanned = static_cast<double>(to) - static_cast<double>(from) + 1.0;
+    return spanned >= stored / 6.0;
 }
 
 } // namespace
@@ -377,42 +412,6 @@ HistoryStore::vhost_totals(std::int64_t since_us, std::int64_t until_us,
     return out;
 }
 
-namespace {
-
-// Whether a window covers enough of the store that reading a whole covering index beats
-// seeking each of the window's rows: through events_time a row costs a seek into the
-// table (~0.3-0.4 us at 1M events), an entry of a covering index read in order ~0.06 us,
-// so the whole index is cheaper once the window holds more than about a sixth of the
-// events. The share is estimated from the time span (two index seeks), which is what
-// the choice needs; both ways give the same, exact, answer.
-bool window_covers_most(HistoryStore::Impl& m, std::int64_t since_us, std::int64_t until_us)
-{
-    std::string error;
-    Stmt* s = m.statement(
-        "SELECT (SELECT min(time_us) FROM events), (SELECT max(time_us) FROM events)", error);
-    if (s == nullptr) {
-        return false;
-    }
-    s->reset();
-    auto row = s->step();
-    const bool some = row && *row && !s->is_null(0);
-    const std::int64_t oldest = some ? s->integer(0) : 0;
-    const std::int64_t newest = some ? s->integer(1) : 0;
-    s->reset(); // one row: end the statement (and its read) here
-    if (!some) {
-        return false;
-    }
-    const std::int64_t from = std::max(since_us, oldest);
-    const std::int64_t to = std::min(until_us - 1, newest);
-    if (to < from) {
-        return false;
-    }
-    const double stored = static_cast<double>(newest - oldest) + 1.0;
-    return static_cast<double>(to - from) + 1.0 >= stored / 6.0;
-}
-
-} // namespace
-
 Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                                               const std::optional<std::string>& vhost,
                                               std::int64_t since_us, std::int64_t until_us,
@@ -431,7 +430,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     // Clients of every vhost over most of the store: events_client (client_id, time_us)
     // holds both columns, so SQLite counts each client from the index alone, in its order.
     const bool by_client_index =
-        list == HistoryList::clients && !vhost_id && window_covers_most(m, since_us, until_us);
+        list == HistoryList::clients && !vhost_id && spans_a_sixth(m, since_us, until_us);
     // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
     // events_time (whose entries hold the path: paths are read from the index alone).
     const std::string sql =

@@ -83,9 +83,12 @@ function engineOf(v) {
   return "–";
 }
 
+// Every events, event and tail row carries the collector's verdict (common/event.h's rule);
+// a row without one (an older collector) is not guessed at: passed and would_block differ
+// by thresholds the row may not carry.
 export function verdictOf(e) {
   if (e.verdict) return e.verdict;
-  return e.intercepted ? "intercepted" : "passed";
+  return e.intercepted ? "intercepted" : "unknown";
 }
 
 function pager(total, page, hashForPage) {

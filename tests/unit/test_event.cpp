@@ -4,6 +4,7 @@
 
 #include <iterator>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace mso {
@@ -19,6 +20,43 @@ RequestEvent with_rules(std::initializer_list<const char*> ids, bool intercepted
         e.findings.push_back(f);
     }
     return e;
+}
+
+TEST(Verdict, InterceptedElseAKnownThresholdReachedElsePassed)
+{
+    struct Case {
+        const char* name;
+        bool intercepted;
+        bool scores;
+        int inbound, outbound, inbound_threshold, outbound_threshold;
+        Verdict expected;
+        std::string_view name_expected;
+    };
+    const Case cases[] = {
+        {"intercepted wins", true, true, 0, 0, 5, 4, Verdict::intercepted, "intercepted"},
+        {"intercepted without scores", true, false, 0, 0, 0, 0, Verdict::intercepted,
+         "intercepted"},
+        {"no scores", false, false, 0, 0, 0, 0, Verdict::passed, "passed"},
+        {"inbound at threshold", false, true, 5, 0, 5, 4, Verdict::would_block, "would_block"},
+        {"inbound below", false, true, 4, 0, 5, 4, Verdict::passed, "passed"},
+        {"outbound at threshold", false, true, 0, 4, 5, 4, Verdict::would_block, "would_block"},
+        {"unknown thresholds", false, true, 100, 100, 0, 0, Verdict::passed, "passed"},
+        {"zero score, zero threshold", false, true, 0, 0, 0, 0, Verdict::passed, "passed"},
+    };
+    for (const Case& c : cases) {
+        RequestEvent e;
+        e.intercepted = c.intercepted;
+        if (c.scores) {
+            AnomalyScores s;
+            s.inbound = c.inbound;
+            s.outbound = c.outbound;
+            s.inbound_threshold = c.inbound_threshold;
+            s.outbound_threshold = c.outbound_threshold;
+            e.scores = s;
+        }
+        EXPECT_EQ(verdict_of(e), c.expected) << c.name;
+        EXPECT_EQ(verdict_name(verdict_of(e)), c.name_expected) << c.name;
+    }
 }
 
 TEST(InferredEngineMode, InterceptedIsOnABlockingRuleWithoutInterceptionIsDetectionOnly)

@@ -1,5 +1,5 @@
-// store/stored_event.h: verdicts, the content hash, engine mode names and the findings
-// and scores blobs.
+// store/stored_event.h: the content hash, engine mode names and the findings and scores
+// blobs.
 #include "store/stored_event.h"
 
 #include "store_test_events.h"
@@ -30,40 +30,6 @@ public:
     std::map<std::string, std::int64_t> m_ids;
     std::map<std::int64_t, std::string> m_texts;
 };
-
-TEST(StoredEvent, VerdictFollowsTheAggregatorsRule)
-{
-    struct Case {
-        const char* name;
-        bool intercepted;
-        bool scores;
-        int inbound, outbound, inbound_threshold, outbound_threshold;
-        Verdict expected;
-    };
-    const Case cases[] = {
-        {"intercepted wins", true, true, 0, 0, 5, 4, Verdict::intercepted},
-        {"intercepted without scores", true, false, 0, 0, 0, 0, Verdict::intercepted},
-        {"no scores", false, false, 0, 0, 0, 0, Verdict::passed},
-        {"inbound at threshold", false, true, 5, 0, 5, 4, Verdict::would_block},
-        {"inbound below", false, true, 4, 0, 5, 4, Verdict::passed},
-        {"outbound at threshold", false, true, 0, 4, 5, 4, Verdict::would_block},
-        {"unknown thresholds", false, true, 100, 100, 0, 0, Verdict::passed},
-        {"zero score, zero threshold", false, true, 0, 0, 0, 0, Verdict::passed},
-    };
-    for (const Case& c : cases) {
-        RequestEvent e;
-        e.intercepted = c.intercepted;
-        if (c.scores) {
-            AnomalyScores s;
-            s.inbound = c.inbound;
-            s.outbound = c.outbound;
-            s.inbound_threshold = c.inbound_threshold;
-            s.outbound_threshold = c.outbound_threshold;
-            e.scores = s;
-        }
-        EXPECT_EQ(verdict_of(e), c.expected) << c.name;
-    }
-}
 
 TEST(StoredEvent, ContentHashCoversEveryFieldButTheSource)
 {
