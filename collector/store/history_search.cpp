@@ -212,8 +212,9 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
         }
         auto event = m.read_event(*s);
         if (!event) {
+            const std::int64_t row_id = s->integer(0); // before reset() ends the row
             s->reset();
-            return fail("history: event " + std::to_string(s->integer(0)) + " does not decode");
+            return fail("history: event " + std::to_string(row_id) + " does not decode");
         }
         page.events.push_back(std::move(*event));
     }
