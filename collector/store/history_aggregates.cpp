@@ -184,9 +184,9 @@ void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
 
 // Whether a window spans enough of the stored time that reading a whole covering index
 // beats seeking each of the window's rows: through events_time a row costs a seek into
-// the table (~0.4 us at 1M events, ~0.6 at 10M), an entry of a covering index read in
-// order ~0.07 us, so the whole index is cheaper once the window holds more than about a
-// sixth of the events (measured at 1M and 10M: docs/BENCHMARKS.md). The share is
+// the table (~0.4 us at 1M events, ~0.45-0.5 at 10M on a warm cache), an entry of a
+// covering index read in order ~0.07-0.08 us, so the whole index is cheaper once the
+// window holds more than about a sixth of the events (docs/BENCHMARKS.md). The share is
 // estimated from the time span (two index seeks), which is what the choice needs; both
 // ways count the same rows, so an error here only keeps the usual way.
 bool spans_a_sixth(HistoryStore::Impl& m, std::int64_t since_us, std::int64_t until_us)

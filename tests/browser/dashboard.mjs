@@ -458,7 +458,7 @@ async function walkEveryView() {
   const ev = detail.event;
   const expectedFields = {
     client: ev.client, status: String(ev.status), source: ev.source, engine: ev.engine,
-    verdict: ev.verdict || (ev.intercepted ? "intercepted" : "passed"),
+    verdict: ev.verdict,
     "inbound score": `${ev.scores.inbound} (threshold ${ev.scores.inbound_threshold}; per PL ${ev.scores.inbound_pl.join(" / ")})`,
   };
   for (const [key, value] of Object.entries(expectedFields)) {

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -261,6 +262,42 @@ TEST_F(HistoryAggregates, TopListsMatchTheEvents)
     // ARGS:q: 942100 on 35 even events plus 941100 on 24; ARGS:id: 942100 on 7 events.
     EXPECT_EQ(*two, (std::vector<TopRow>{{"ARGS:q", 59}, {"ARGS:id", 7}}));
     EXPECT_TRUE(m_store->top(HistoryList::clients, "nowhere", k_t0, k_t0 + k_s, 0)->empty());
+}
+
+TEST(HistoryTopExtremes, TimesAtEitherEndOfTheRangeAreCounted)
+{
+    // Times are whatever an import or datagram carried: the span of the stored times
+    // (the choice of how top reads clients) must not overflow, and both ways count.
+    test::TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    constexpr std::int64_t k_max = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t k_min = std::numeric_limits<std::int64_t>::min();
+    const std::int64_t times[] = {k_min + 1, -5, 0, 7, k_max - 1};
+    std::vector<StoredEvent> events;
+    for (int i = 0; i < 5; ++i) {
+        StoredEvent s = test::full_event(i);
+        s.event.time_us = times[i];
+        s.event.client = i == 2 ? "10.0.0.2" : "10.0.0.1";
+        events.push_back(std::move(s));
+    }
+    ASSERT_TRUE(store->write_batch(events));
+    struct Case {
+        const char* name;
+        std::int64_t since, until;
+        std::vector<TopRow> expected;
+    };
+    const Case cases[] = {
+        {"everything", k_min, k_max, {{"10.0.0.1", 4}, {"10.0.0.2", 1}}},
+        {"around zero (a sliver of the span)", -5, 8, {{"10.0.0.1", 2}, {"10.0.0.2", 1}}},
+        {"the oldest only", k_min, k_min + 2, {{"10.0.0.1", 1}}},
+        {"from zero to the end (half the span)", 0, k_max, {{"10.0.0.1", 2}, {"10.0.0.2", 1}}},
+    };
+    for (const Case& c : cases) {
+        auto got = store->top(HistoryList::clients, std::nullopt, c.since, c.until, 0);
+        ASSERT_TRUE(got) << c.name << ": " << got.error();
+        EXPECT_EQ(*got, c.expected) << c.name;
+    }
 }
 
 TEST_F(HistoryAggregates, PrunedEventsLeaveTheCounts)

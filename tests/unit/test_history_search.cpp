@@ -1,6 +1,7 @@
 // store/history_search.cpp: every search filter alone and combined, paging with the
 // cursor, and time series from per-minute counts and from events.
 #include "store/history_store.h"
+#include "store/sqlite_db.h"
 
 #include "store_test_events.h"
 
@@ -311,6 +312,32 @@ TEST_F(HistorySearch, TimeSeriesFromMinutesAndFromEvents)
     }
     EXPECT_TRUE(m_store->timeseries(std::nullopt, std::nullopt, until, since, 60)->empty());
     EXPECT_TRUE(m_store->timeseries(std::nullopt, std::nullopt, since, until, 0)->empty());
+}
+
+TEST(HistorySearchFailure, AnEventThatDoesNotDecodeIsAnErrorNamingItsRow)
+{
+    TempDir dir;
+    {
+        auto store = HistoryStore::open(dir.db());
+        ASSERT_TRUE(store) << store.error();
+        const std::vector<StoredEvent> events{test::full_event(1), test::full_event(2)};
+        ASSERT_TRUE(store->write_batch(events));
+    }
+    {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db) << db.error();
+        // A varint that never ends: the newest event's findings no longer decode.
+        ASSERT_TRUE(db->exec("UPDATE events SET findings = x'ff' WHERE id = 2"));
+    }
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    auto page = store->search(HistoryQuery{});
+    ASSERT_FALSE(page);
+    EXPECT_NE(page.error().find("event 2 does not decode"), std::string::npos) << page.error();
+    // The store goes on: the other event is still found.
+    auto found = store->find(test::full_event(1).event.unique_id);
+    ASSERT_TRUE(found) << found.error();
+    EXPECT_TRUE(found->has_value());
 }
 
 } // namespace
