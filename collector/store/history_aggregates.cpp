@@ -438,7 +438,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
             ? std::string("SELECT client_id, count(*) FROM events INDEXED BY events_client "
                           "WHERE time_us >= ?1 AND time_us < ?2 GROUP BY client_id")
             : std::string("SELECT ") + column +
-                  ", 1 FROM events WHERE time_us >= ?1 AND time_us < ?2" +
+                  " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
                   (vhost_id ? " AND vhost_id = ?3" : "");
     std::string error;
     Stmt* s = m.statement(sql, error);
@@ -471,7 +471,8 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                 }
             }
         } else {
-            by_id[s->integer(0)] += static_cast<std::uint64_t>(s->integer(1));
+            by_id[s->integer(0)] +=
+                by_client_index ? static_cast<std::uint64_t>(s->integer(1)) : 1U;
         }
     }
     for (auto& [text, n] : by_text) {
