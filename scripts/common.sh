@@ -14,6 +14,8 @@ MSO_PACKAGES=(
   libssl-dev
   # the history store (collector/store, docs/STORE.md)
   libsqlite3-dev
+  # the collector's allocator (docs/ARCHITECTURE.md, "jemalloc")
+  libjemalloc-dev
   # .gz audit-log rotations for `modsec-observe import` (docs/ARCHITECTURE.md)
   zlib1g-dev
   # formatting (scripts/check-format.sh)
