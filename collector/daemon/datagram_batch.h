@@ -69,6 +69,7 @@ class DatagramRest {
 public:
     using Clock = std::chrono::steady_clock;
 
+    // A `max` of zero never rests (the event socket's queue is too short to wait on).
     DatagramRest(Clock::duration min, Clock::duration max, std::size_t batch)
         : m_min(min), m_max(max), m_batch(batch)
     {

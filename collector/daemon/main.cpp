@@ -63,22 +63,29 @@ void log_lines(const std::string& text)
 
 // Linux queues at most net.unix.max_dgram_qlen + 1 datagrams on a Unix socket, whatever
 // SO_RCVBUF says (default 10): a burst larger than that makes Apache count events as
-// lost. Read once at start; the value in force when the socket was created applies.
-void warn_if_socket_queue_is_short()
+// lost. Read once at start, after the socket exists (the value in force when it was
+// created applies); nullopt when it cannot be read. A short queue is warned about, and
+// the loop then reads the socket whenever a datagram waits (Server::set_event_queue).
+std::optional<std::uint64_t> event_socket_queue()
 {
     std::FILE* f = std::fopen("/proc/sys/net/unix/max_dgram_qlen", "r");
     if (!f) {
-        return;
+        return std::nullopt;
     }
     long qlen = 0;
-    const bool read = std::fscanf(f, "%ld", &qlen) == 1;
+    const bool read = std::fscanf(f, "%ld", &qlen) == 1 && qlen >= 0;
     std::fclose(f);
-    if (read && qlen < 512) {
+    if (!read) {
+        return std::nullopt;
+    }
+    if (static_cast<std::uint64_t>(qlen) < mso::Server::k_min_queue_to_rest) {
         mso::log_line("warning: net.unix.max_dgram_qlen is " + std::to_string(qlen) +
                       "; the event socket holds at most " + std::to_string(qlen + 1) +
-                      " datagrams, so bursts make Apache count events as lost. Set it to 1024 "
-                      "before starting the collector (packaging/99-modsec-observe.conf).");
+                      " datagrams, so bursts make Apache count events as lost, and the "
+                      "collector reads it on every datagram (more CPU per event). Set it to "
+                      "1024 before starting the collector (packaging/99-modsec-observe.conf).");
     }
+    return static_cast<std::uint64_t>(qlen);
 }
 
 // Prepares --state-dir and restores the snapshot in it, if any (before the sockets
@@ -441,7 +448,7 @@ int main(int argc, char** argv)
         mso::log_line(sockets.error());
         return 1;
     }
-    warn_if_socket_queue_is_short();
+    const std::optional<std::uint64_t> event_queue = event_socket_queue();
     auto inbox = mso::LoopInbox::create();
     if (!inbox) {
         mso::log_line(inbox.error());
@@ -449,6 +456,9 @@ int main(int argc, char** argv)
     }
     mso::Server server(collector, sockets->events.take_fd(), sockets->queries.take_fd(),
                        std::move(*inbox));
+    if (event_queue) {
+        server.set_event_queue(*event_queue);
+    }
     if (auto senders = server.set_event_senders(policies->events); !senders) {
         mso::log_line(senders.error());
         return 1;

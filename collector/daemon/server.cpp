@@ -59,6 +59,16 @@ bool would_block(int err)
 
 } // namespace
 
+void Server::set_event_queue(std::uint64_t max_dgram_qlen)
+{
+    const bool rests = max_dgram_qlen >= k_min_queue_to_rest;
+    m_datagrams_rest =
+        rests
+            ? DatagramRest(k_datagram_rest_min, k_datagram_rest_max, k_datagram_rest_batch)
+            : DatagramRest(Clock::duration::zero(), Clock::duration::zero(), k_datagram_rest_batch);
+    m_collector.set_event_socket(max_dgram_qlen, rests);
+}
+
 Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInbox inbox)
     : m_collector(collector),
       m_event_socket(std::move(event_socket)),

@@ -79,6 +79,14 @@ public:
     void ingest_received(const RequestEvent& event, std::string_view source,
                          std::uint64_t bytes = 0, EngineMode engine = EngineMode::unknown);
 
+    // The kernel's limit on the event socket's queue (net.unix.max_dgram_qlen when the
+    // socket was created). The loop leaves the socket unpolled for 1-5 ms after a drain
+    // that emptied it (DatagramRest) only when the queue holds at least
+    // k_min_queue_to_rest datagrams: a 1 ms rest lets the kernel's default queue (10, 11
+    // datagrams) overflow at about 11,000 events/s. Shown by `health`. Before run().
+    static constexpr std::uint64_t k_min_queue_to_rest = 512;
+    void set_event_queue(std::uint64_t max_dgram_qlen);
+
     // The dashboard's questions (daemon/web_server.h). ask() is callable from any thread
     // and never waits on the loop; `reply` runs once, on the loop thread, with the
     // answer line. `line` is answered as a socket client's would be (history queries by

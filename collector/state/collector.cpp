@@ -137,6 +137,10 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
     out["snapshot_last_saved"] = m_snapshot.last_saved;
     out["snapshot_last_error"] = m_snapshot.last_error;
     out["snapshot_set_aside"] = m_snapshot.set_aside;
+    if (m_event_socket) {
+        out["event_socket"] = json{{"max_dgram_qlen", m_event_socket->max_dgram_qlen},
+                                   {"rests", m_event_socket->rests}};
+    }
     if (!m_spool.dir.empty()) {
         out["spool"] = json{{"dir", m_spool.dir},
                             {"files_replayed", m_spool.files_replayed},

@@ -165,6 +165,13 @@ public:
     // How many `tail` streams (query socket and /api/tail) are open now: `health`'s
     // `tail_clients`, so a client can tell that its stream is in place.
     void set_tail_clients(std::size_t n) noexcept { m_tail_clients = n; }
+    // The kernel's limit on the event socket's queue (net.unix.max_dgram_qlen when the
+    // socket was created; the socket holds one datagram more) and whether the loop rests
+    // between reads (Server::set_event_queue): `health`'s `event_socket`.
+    void set_event_socket(std::uint64_t max_dgram_qlen, bool rests) noexcept
+    {
+        m_event_socket = EventSocketStatus{max_dgram_qlen, rests};
+    }
     // A datagram from a sender outside the allowlist (--allow-uid/--allow-gid).
     void count_rejected_sender() noexcept { ++m_counters.rejected_senders; }
     // A query connection from a peer outside --query-allow-uid/--query-allow-gid.
@@ -235,6 +242,11 @@ private:
     SourceTable m_sources;
     IngestCounters m_counters;
     std::size_t m_tail_clients = 0;
+    struct EventSocketStatus {
+        std::uint64_t max_dgram_qlen = 0;
+        bool rests = true;
+    };
+    std::optional<EventSocketStatus> m_event_socket; // unknown until the server says
     SnapshotStatus m_snapshot;
     SpoolStatus m_spool;
     HistoryStatus m_history;

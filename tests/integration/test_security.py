@@ -375,6 +375,35 @@ MAX_QUERY_LINE = 65536
 MAX_QUERY_CLIENTS = 64
 
 
+def test_short_datagram_queue_is_warned_shown_and_read_without_rests(daemons):
+    """The kernel queues at most net.unix.max_dgram_qlen + 1 datagrams on the event socket,
+    read when the socket is created. With the packaged 1,024 (the session's value) the
+    loop rests 1-5 ms after a drain that emptied the socket; below 512 (the kernel's
+    default is 10) a rest would overflow the queue at about 11,000 events/s, so the
+    collector warns and reads on every datagram. `health` shows which."""
+    qlen_file = Path("/proc/sys/net/unix/max_dgram_qlen")
+    session_qlen = int(qlen_file.read_text())
+    packaged = daemons()
+    assert packaged.health()["event_socket"] == {"max_dgram_qlen": session_qlen,
+                                                  "rests": session_qlen >= 512}
+    assert "max_dgram_qlen" not in packaged.log_text()
+    if os.geteuid() != 0:
+        pytest.skip("setting net.unix.max_dgram_qlen needs root")
+    qlen_file.write_text("10")
+    try:
+        short = daemons()  # returns once its sockets exist and it accepts events
+    finally:
+        qlen_file.write_text(str(session_qlen))
+    h = short.health()
+    assert h["event_socket"] == {"max_dgram_qlen": 10, "rests": False}
+    assert "net.unix.max_dgram_qlen is 10" in short.log_text()
+    assert "reads it on every datagram" in short.log_text()
+    # Still a collector: what a blocking sender sends is all counted.
+    short.send(*[json.dumps(event(unique_id=f"q{i}")).encode() for i in range(50)])
+    h = short.wait_health(lambda h: h["request_events"] >= 50)
+    assert (h["request_events"], h["malformed"]) == (50, 0)
+
+
 def test_datagram_bounds_are_counted_not_parsed(daemons):
     d = daemons()
     finding = event()["findings"][0]

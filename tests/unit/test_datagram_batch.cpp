@@ -184,5 +184,18 @@ TEST(DatagramRest, AimsAtABatchPerWakeUpWithinItsBounds)
     EXPECT_FALSE(rest.resting(t));
 }
 
+TEST(DatagramRest, WithoutACeilingNeverRests)
+{
+    // What the server uses when the kernel's queue is too short to wait on.
+    DatagramRest rest(DatagramRest::Clock::duration::zero(), DatagramRest::Clock::duration::zero(),
+                      16);
+    auto t = DatagramRest::Clock::time_point{std::chrono::seconds(100)};
+    for (const std::size_t taken : {1U, 8U, 64U, 2U, 1U}) {
+        rest.emptied(t, taken);
+        EXPECT_FALSE(rest.resting(t)) << taken;
+        t += microseconds(500);
+    }
+}
+
 } // namespace
 } // namespace mso
