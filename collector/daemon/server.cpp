@@ -33,8 +33,10 @@ using Clock = std::chrono::steady_clock;
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr std::size_t k_datagram_batch = 4096;
 // The event socket's rest after a drain that emptied it (DatagramRest): at least 1 ms
-// while datagrams keep coming, at most 5 ms, aiming at 16 datagrams per wake-up. The
-// kernel's queue holds 1,025 datagrams and each Apache child's send buffer about 167
+// while datagrams keep coming, at most 5 ms, aiming at 16 datagrams per wake-up; only
+// with a queue of at least Server::k_min_queue_to_rest (set_event_queue). At the
+// packaged sysctl the kernel's queue holds 1,025 datagrams and each Apache child's send
+// buffer about 167
 // (docs/BENCHMARKS.md, "No loss at the limit"); a 5 ms rest happens only below about
 // 3,200 events/s, and a child would have to jump from there to over 33,000 a second
 // within one rest to fill its buffer (its sends would then go to its spool).
