@@ -64,8 +64,8 @@ void log_lines(const std::string& text)
 // Linux queues at most net.unix.max_dgram_qlen + 1 datagrams on a Unix socket, whatever
 // SO_RCVBUF says (default 10): a burst larger than that makes Apache count events as
 // lost. Read once at start, after the socket exists (the value in force when it was
-// created applies); nullopt when it cannot be read. A short queue is warned about, and
-// the loop then reads the socket whenever a datagram waits (Server::set_event_queue).
+// created applies); nullopt when it cannot be read. Server::set_event_queue decides
+// whether the loop rests between reads; main warns when it does not.
 std::optional<std::uint64_t> event_socket_queue()
 {
     std::FILE* f = std::fopen("/proc/sys/net/unix/max_dgram_qlen", "r");
@@ -77,13 +77,6 @@ std::optional<std::uint64_t> event_socket_queue()
     std::fclose(f);
     if (!read) {
         return std::nullopt;
-    }
-    if (static_cast<std::uint64_t>(qlen) < mso::Server::k_min_queue_to_rest) {
-        mso::log_line("warning: net.unix.max_dgram_qlen is " + std::to_string(qlen) +
-                      "; the event socket holds at most " + std::to_string(qlen + 1) +
-                      " datagrams, so bursts make Apache count events as lost, and the "
-                      "collector reads it on every datagram (more CPU per event). Set it to "
-                      "1024 before starting the collector (packaging/99-modsec-observe.conf).");
     }
     return static_cast<std::uint64_t>(qlen);
 }
@@ -456,8 +449,13 @@ int main(int argc, char** argv)
     }
     mso::Server server(collector, sockets->events.take_fd(), sockets->queries.take_fd(),
                        std::move(*inbox));
-    if (event_queue) {
-        server.set_event_queue(*event_queue);
+    if (event_queue && !server.set_event_queue(*event_queue)) {
+        const std::uint64_t qlen = *event_queue;
+        mso::log_line("warning: net.unix.max_dgram_qlen is " + std::to_string(qlen) +
+                      "; the event socket holds at most " + std::to_string(qlen + 1) +
+                      " datagrams, so bursts make Apache count events as lost, and the "
+                      "collector reads it on every datagram (more CPU per event). Set it to "
+                      "1024 before starting the collector (packaging/99-modsec-observe.conf).");
     }
     if (auto senders = server.set_event_senders(policies->events); !senders) {
         mso::log_line(senders.error());

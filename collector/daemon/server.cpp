@@ -36,10 +36,10 @@ constexpr std::size_t k_datagram_batch = 4096;
 // while datagrams keep coming, at most 5 ms, aiming at 16 datagrams per wake-up; only
 // with a queue of at least Server::k_min_queue_to_rest (set_event_queue). At the
 // packaged sysctl the kernel's queue holds 1,025 datagrams and each Apache child's send
-// buffer about 167
-// (docs/BENCHMARKS.md, "No loss at the limit"); a 5 ms rest happens only below about
-// 3,200 events/s, and a child would have to jump from there to over 33,000 a second
-// within one rest to fill its buffer (its sends would then go to its spool).
+// buffer about 167 (docs/BENCHMARKS.md, "No loss at the limit"); a 5 ms rest happens
+// only below about 3,200 events/s, and a child would have to jump from there to over
+// 33,000 a second within one rest to fill its buffer (its sends would then go to its
+// spool).
 constexpr auto k_datagram_rest_min = std::chrono::milliseconds(1);
 constexpr auto k_datagram_rest_max = std::chrono::milliseconds(5);
 constexpr std::size_t k_datagram_rest_batch = 16;
@@ -59,16 +59,22 @@ bool would_block(int err)
     return err == EAGAIN || err == EWOULDBLOCK;
 }
 
+// The event socket's rest (k_datagram_rest_*), or one that never rests (a zero ceiling).
+DatagramRest datagram_rest(bool rests)
+{
+    return rests ? DatagramRest(k_datagram_rest_min, k_datagram_rest_max, k_datagram_rest_batch)
+                 : DatagramRest(Clock::duration::zero(), Clock::duration::zero(),
+                                k_datagram_rest_batch);
+}
+
 } // namespace
 
-void Server::set_event_queue(std::uint64_t max_dgram_qlen)
+bool Server::set_event_queue(std::uint64_t max_dgram_qlen)
 {
     const bool rests = max_dgram_qlen >= k_min_queue_to_rest;
-    m_datagrams_rest =
-        rests
-            ? DatagramRest(k_datagram_rest_min, k_datagram_rest_max, k_datagram_rest_batch)
-            : DatagramRest(Clock::duration::zero(), Clock::duration::zero(), k_datagram_rest_batch);
+    m_datagrams_rest = datagram_rest(rests);
     m_collector.set_event_socket(max_dgram_qlen, rests);
+    return rests;
 }
 
 Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInbox inbox)
@@ -77,7 +83,7 @@ Server::Server(Collector& collector, Fd event_socket, Fd query_listener, LoopInb
       m_query_listener(std::move(query_listener)),
       m_inbox(std::move(inbox)),
       m_datagrams(k_max_datagram_bytes),
-      m_datagrams_rest(k_datagram_rest_min, k_datagram_rest_max, k_datagram_rest_batch)
+      m_datagrams_rest(datagram_rest(true))
 {
     int wanted = k_event_socket_rcvbuf;
     // SO_RCVBUFFORCE ignores net.core.rmem_max but needs CAP_NET_ADMIN.

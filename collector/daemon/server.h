@@ -85,9 +85,9 @@ public:
     // k_min_queue_to_rest datagrams: a rest aims at gathering about 16, more than the
     // kernel's default queue (10: 11 datagrams) holds, which then overflows from about
     // 2,200 events/s (5 ms rests) to 11,000 (1 ms). Shown by `health`. Before run();
-    // without it (the value could not be read) the loop rests.
+    // without it (the value could not be read) the loop rests. True when it rests.
     static constexpr std::uint64_t k_min_queue_to_rest = 512;
-    void set_event_queue(std::uint64_t max_dgram_qlen);
+    bool set_event_queue(std::uint64_t max_dgram_qlen);
 
     // The dashboard's questions (daemon/web_server.h). ask() is callable from any thread
     // and never waits on the loop; `reply` runs once, on the loop thread, with the
