@@ -17,6 +17,7 @@
 #pragma once
 
 #include "event.h"
+#include "util/fnv1a.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -59,18 +60,5 @@ struct AuditError {
     std::uint64_t size = 0;   // how many bytes were skipped
     std::string message;      // lowercase, no offset in it
 };
-
-inline constexpr std::uint64_t k_fnv1a64_offset = 14695981039346656037ULL;
-
-// FNV-1a 64 over `bytes`, continuing from `hash` (pass the result back to hash in parts).
-[[nodiscard]] inline std::uint64_t fnv1a64(std::string_view bytes,
-                                           std::uint64_t hash = k_fnv1a64_offset) noexcept
-{
-    for (const char c : bytes) {
-        hash ^= static_cast<unsigned char>(c);
-        hash *= 1099511628211ULL;
-    }
-    return hash;
-}
 
 } // namespace mso

@@ -3,6 +3,8 @@
 // retention and size in history_retention.cpp.
 #include "store/history_store_impl.h"
 
+#include "util/fnv1a.h"
+
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -14,18 +16,77 @@ namespace {
 // Caches stay bounded: interned strings grow with distinct clients and user agents.
 constexpr std::size_t k_max_cached_strings = 200'000;
 
-// The lookup key of a unique id in events_uid: a 31-bit hash (4 bytes on disk, in the
-// row and in the index); an event without a unique id uses its content hash instead.
+// FNV-1a with its high bits folded into the low 31 that version 4's keys kept.
+std::uint64_t fnv1a(std::string_view text) noexcept
+{
+    const std::uint64_t hash = fnv1a64(text);
+    return hash ^ (hash >> 31U);
+}
+
+// The value of a character of mod_unique_id's alphabet (A-Z a-z 0-9, then '@' or '_',
+// and '-'), or -1.
+int unique_id_digit(char c) noexcept
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '@' || c == '_') {
+        return 62;
+    }
+    return c == '-' ? 63 : -1;
+}
+
+// The lookup key of a unique id in events_uid (schema version 5), the time the id
+// carries in its high bits, so the index is in time order the way events_time is: a
+// batch's inserts land together at a few places instead of on a random page each all
+// across the index (a 31-bit hash, as version 4 had, made events_uid the insert's most
+// expensive index: docs/BENCHMARKS.md). Bits 62-61 say which shape the id has:
+//  - 1: mod_unique_id's (ModSecurity v2), 27 characters of its base64 alphabet that begin
+//    with the request's second, 32 bits big-endian: that second above 29 bits of the
+//    id's hash (one range per second, so live traffic appends at the index's end);
+//  - 2: ModSecurity v3's, ten or more leading digits of which the first ten are the
+//    epoch second: that second (34 bits) above 27 bits of the hash;
+//  - 3: any other (a random request id; no id: the content hash): 61 bits of the hash.
+// Every key is at least 2^61; the keys stored before version 5 are below 2^31.
+constexpr std::int64_t k_first_uid_key = std::int64_t{1} << 61U;
 std::int64_t uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
 {
-    if (!unique_id.empty()) {
-        hash = 0xcbf29ce484222325ULL;
-        for (const char c : unique_id) {
-            hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    const std::uint64_t h = unique_id.empty() ? hash : fnv1a(unique_id);
+    if (unique_id.size() == 27) {
+        std::uint64_t second = 0;
+        std::size_t i = 0;
+        for (int d = 0; i < 6 && (d = unique_id_digit(unique_id[i])) >= 0; ++i) {
+            second = (second << 6U) | static_cast<std::uint64_t>(d);
         }
-        hash ^= hash >> 31U;
+        if (i == 6) { // 36 bits: the second, then the root's four
+            return static_cast<std::int64_t>((1ULL << 61U) | ((second >> 4U) << 29U) |
+                                             (h & ((1ULL << 29U) - 1)));
+        }
     }
-    return static_cast<std::int64_t>(hash & 0x7fffffffU);
+    std::uint64_t second = 0;
+    std::size_t digits = 0;
+    for (; digits < unique_id.size() && digits < 10 && unique_id[digits] >= '0' &&
+           unique_id[digits] <= '9';
+         ++digits) {
+        second = second * 10 + static_cast<std::uint64_t>(unique_id[digits] - '0');
+    }
+    if (digits == 10) {
+        return static_cast<std::int64_t>((2ULL << 61U) | ((second & ((1ULL << 34U) - 1)) << 27U) |
+                                         (h & ((1ULL << 27U) - 1)));
+    }
+    return static_cast<std::int64_t>((3ULL << 61U) | (h & ((1ULL << 61U) - 1)));
+}
+
+// The key version 4 and earlier stored: the 31-bit hash alone, below k_first_uid_key.
+std::int64_t legacy_uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
+{
+    return static_cast<std::int64_t>((unique_id.empty() ? hash : fnv1a(unique_id)) & 0x7fffffffU);
 }
 
 } // namespace
@@ -301,6 +362,12 @@ Result<HistoryStore> HistoryStore::open(const std::string& path, const HistoryOp
     }
     impl->db = std::move(*db);
     impl->read_only = options.read_only;
+    auto legacy = impl->db.integer("SELECT EXISTS (SELECT 1 FROM events WHERE uid_key < " +
+                                   std::to_string(k_first_uid_key) + ")");
+    if (!legacy) {
+        return fail("history " + path + ": " + legacy.error());
+    }
+    impl->legacy_uid_keys = *legacy != 0;
     register_grep(impl->db.handle());
     return HistoryStore(std::move(impl));
 }
@@ -325,10 +392,12 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
         return ok();
     }
     std::string error;
-    w.same_uid =
-        m.statement("SELECT unique_id, content_hash, client_id, method_id, path FROM events "
-                    "WHERE uid_key = ?1",
-                    error);
+    w.same_uid = m.statement(m.legacy_uid_keys
+                                 ? "SELECT unique_id, content_hash, client_id, method_id, path "
+                                   "FROM events WHERE uid_key IN (?1, ?2)"
+                                 : "SELECT unique_id, content_hash, client_id, method_id, path "
+                                   "FROM events WHERE uid_key = ?1",
+                             error);
     w.insert_event =
         w.same_uid == nullptr
             ? nullptr
@@ -385,6 +454,9 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
         method_id = m.lookup(e.method);
     }
     same->bind(1, key);
+    if (m.legacy_uid_keys) {
+        same->bind(2, legacy_uid_key(e.unique_id, hash));
+    }
     for (;;) {
         auto row = same->step();
         if (!row) {
@@ -546,7 +618,7 @@ Result<std::optional<StoredEvent>> HistoryStore::find(const std::string& unique_
     }
     std::string error;
     Stmt* s = m.statement("SELECT " + std::string(k_event_columns) +
-                              " FROM events e WHERE e.uid_key = ?1 AND e.unique_id = ?2 AND "
+                              " FROM events e WHERE e.uid_key IN (?1, ?4) AND e.unique_id = ?2 AND "
                               "(?3 IS NULL OR e.source_id = ?3) ORDER BY e.time_us DESC, e.id "
                               "DESC LIMIT 1",
                           error);
@@ -554,6 +626,7 @@ Result<std::optional<StoredEvent>> HistoryStore::find(const std::string& unique_
         return fail(error);
     }
     s->bind(1, uid_key(unique_id, 0));
+    s->bind(4, legacy_uid_key(unique_id, 0));
     s->bind(2, std::string_view(unique_id));
     if (source_id) {
         s->bind(3, *source_id);

@@ -137,6 +137,9 @@ struct HistoryStore::Impl final : StringIds {
     Db db;
     OpenReport report;
     bool read_only = false;
+    // Whether events stored before version 5 (31-bit uid keys) may be left: the writer's
+    // duplicate check then asks for both keys (find() always does).
+    bool legacy_uid_keys = false;
     // Heterogeneous lookup: a string_view finds without building a string.
     struct TextHash {
         using is_transparent = void;

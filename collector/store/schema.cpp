@@ -113,11 +113,19 @@ DROP INDEX events_time;
 CREATE INDEX events_time ON events (time_us, id, path);
 )sql";
 
-constexpr std::array<Migration, 4> k_migrations{{
+// Version 5: uid_key holds the second a unique id carries in its high bits
+// (history_store.cpp), so events_uid is in time order. Nothing is rewritten: the keys
+// stored before stay below 2^31, and lookups ask for both while such events are left.
+// The version bump keeps older builds, which would look for the 31-bit key only and miss
+// every newer event, from opening the file.
+constexpr std::string_view k_v5 = "";
+
+constexpr std::array<Migration, 5> k_migrations{{
     {1, "events, findings, interned strings, the rule index and per-minute counts", k_v1},
     {2, "events and newest time per source", k_v2},
     {3, "the rule index as postings per ten-second bucket", k_v3, postings_from_event_rules},
     {4, "events_time covers the path", k_v4},
+    {5, "unique-id keys in the order of the second in the id", k_v5},
 }};
 
 std::string errno_message(int err)

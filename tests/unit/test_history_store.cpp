@@ -52,7 +52,7 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 4);
+    EXPECT_EQ(latest_schema_version(), 5);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                "name IN ('strings', 'events', 'rule_postings', 'minutes', "
                                "'source_totals')"),
@@ -325,6 +325,93 @@ TEST(HistoryStore, DuplicatesAreCountedNotStored)
         EXPECT_EQ(twice->inserted, 0U) << c.name;
         EXPECT_EQ(*store->event_count(), static_cast<std::int64_t>(1 + c.inserted)) << c.name;
     }
+}
+
+// Version 5 keys unique ids by the second they carry (mod_unique_id's first six
+// characters, ModSecurity v3's ten leading digits): one second's ids share the key's high
+// part (whichever child made them), a later second's keys sort after by the seconds
+// between; an id of another shape is still found.
+TEST(HistoryStore, UniqueIdKeysFollowTheIdsSecond)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    const std::vector<std::string> ids{
+        "awG4kHcQQ_AdMcIAbWM4GAAAAAU",
+        "awG4kHcQQ_AdMcIAbWM4GQAAAAY", // one second, one child
+        "awG4kIfZZ_AdMcIAbWM4GgAAAAg", // another child
+        "awG4lHcQQ_AdMcIAbWM4GgAAAAg", // 4 seconds later
+        "179619058711.034755",
+        "179619058762.871143",                  // v3, one second
+        "179619058811.034755",                  // v3, the next
+        "4f1c2a9e-7d3b-4c8a-9e21-5b6d7f8a9c0d", // another shape
+    };
+    std::vector<StoredEvent> events;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        events.push_back(full_event(static_cast<int>(i)));
+        events.back().event.unique_id = ids[i];
+    }
+    ASSERT_TRUE(store->write_batch(events));
+    auto db = Db::open(dir.db(), false);
+    auto key = [&](const std::string& id) {
+        auto s = Stmt::prepare(*db, "SELECT uid_key FROM events WHERE unique_id = ?1");
+        EXPECT_TRUE(s.has_value());
+        s->bind(1, std::string_view(id));
+        auto row = s->step();
+        EXPECT_TRUE(row && *row) << id;
+        return row && *row ? s->integer(0) : -1;
+    };
+    EXPECT_EQ(key(ids[0]) >> 29, key(ids[1]) >> 29);
+    EXPECT_EQ(key(ids[0]) >> 29, key(ids[2]) >> 29);
+    EXPECT_EQ((key(ids[3]) >> 29) - (key(ids[0]) >> 29), 4);
+    EXPECT_EQ(key(ids[4]) >> 27, key(ids[5]) >> 27);
+    EXPECT_EQ((key(ids[6]) >> 27) - (key(ids[4]) >> 27), 1);
+    for (const std::string& id : ids) {
+        EXPECT_GE(key(id), std::int64_t{1} << 61) << id;
+        auto found = store->find(id);
+        ASSERT_TRUE(found) << found.error();
+        ASSERT_TRUE(found->has_value()) << id;
+        EXPECT_EQ((*found)->event.unique_id, id);
+    }
+}
+
+// A version 4 file keeps its 31-bit keys (nothing is rewritten): its events are still
+// found by unique id and still recognised as duplicates, and new events get the new keys.
+TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
+{
+    TempDir dir;
+    std::vector<StoredEvent> events;
+    for (int i = 0; i < 20; ++i) {
+        events.push_back(full_event(i));
+    }
+    events.back().event.unique_id = ""; // found by its content hash only
+    {
+        auto store = HistoryStore::open(dir.db());
+        ASSERT_TRUE(store->write_batch(events));
+    }
+    {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db->exec("UPDATE events SET uid_key = uid_key & 2147483647; "
+                             "PRAGMA user_version = 4"));
+    }
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    EXPECT_EQ(store->open_report().migrated_from, 4);
+    for (int i = 0; i < 19; ++i) {
+        auto found = store->find(events[static_cast<std::size_t>(i)].event.unique_id);
+        ASSERT_TRUE(found) << found.error();
+        EXPECT_TRUE(found->has_value()) << i;
+    }
+    auto again = store->write_batch(events);
+    ASSERT_TRUE(again) << again.error();
+    EXPECT_EQ(again->inserted, 0U);
+    EXPECT_EQ(again->duplicates, events.size());
+    StoredEvent fresh = full_event(100);
+    ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{fresh}));
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM events WHERE uid_key >= 2147483648"), 1);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM events WHERE uid_key < 2147483648"), 20);
+    auto found = store->find(fresh.event.unique_id);
+    ASSERT_TRUE(found && found->has_value());
 }
 
 TEST(HistoryStore, AFullDiskFailsTheBatchAndSaysSo)
