@@ -17,6 +17,7 @@
 //   (prints Markdown tables)
 #include "captured_alerts.h"
 #include "cpu_time.h"
+#include "unique_ids.h"
 #include "daemon/datagram_batch.h"
 #include "state/collector.h"
 #include "store/history_store.h"
@@ -90,9 +91,12 @@ Workload make_workload(const std::vector<std::vector<std::string>>& requests, st
         const std::string path = "/app/page" + std::to_string(i % 500);
         // Named: the record holds string_views (a temporary here left them dangling, so
         // the ids were whatever the stack held; the history store saw them repeat).
-        const std::string unique_id = "bench" + std::to_string(i);
+        // Shaped as mod_unique_id's, as the store keys them by their second.
+        const std::int64_t time_us = 1763739600000000 + static_cast<std::int64_t>(i);
+        const std::string unique_id =
+            bench::apache_unique_id(time_us, i, static_cast<std::uint32_t>(i));
         mso::RequestRecord r;
-        r.time_us = 1763739600000000 + static_cast<std::int64_t>(i);
+        r.time_us = time_us;
         r.vhost = vhost;
         r.port = 443;
         r.unique_id = unique_id;

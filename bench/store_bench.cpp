@@ -21,6 +21,7 @@
 //               kept by an earlier run (of the same --events) without inserting
 #include "store/history_store.h"
 #include "store/store_writer.h"
+#include "unique_ids.h"
 
 #include <sys/resource.h>
 
@@ -123,51 +124,6 @@ std::string random_text(Rng& rng, std::size_t n)
     return s;
 }
 
-// A unique id as Apache's mod_unique_id makes it (the id ModSecurity v2 logs): 20 bytes,
-// the request's second (big-endian), the child's random 10-byte root, the child's
-// counter and the connection id, in 27 characters of its base64 alphabet. 16 children,
-// as a busy event MPM server might run; the connection ids random.
-std::string apache_unique_id(Rng& rng, std::int64_t time_us)
-{
-    struct Child {
-        std::array<unsigned char, 10> root{};
-        std::uint16_t counter = 0;
-    };
-    static std::array<Child, 16> children = [] {
-        std::array<Child, 16> c{};
-        Rng seed{7};
-        for (auto& child : c) {
-            for (auto& b : child.root) {
-                b = static_cast<unsigned char>(seed.next());
-            }
-            child.counter = static_cast<std::uint16_t>(seed.next());
-        }
-        return c;
-    }();
-    Child& child = children[rng.below(children.size())];
-    const auto second = static_cast<std::uint32_t>(time_us / 1'000'000);
-    const auto connection = static_cast<std::uint32_t>(rng.next());
-    std::array<unsigned char, 21> raw{}; // 20 bytes and a zero pad for the last triple
-    for (std::size_t i = 0; i < 4; ++i) {
-        raw[i] = static_cast<unsigned char>(second >> (24 - 8 * i));
-        raw[16 + i] = static_cast<unsigned char>(connection >> (24 - 8 * i));
-    }
-    std::memcpy(raw.data() + 4, child.root.data(), child.root.size());
-    raw[14] = static_cast<unsigned char>(child.counter >> 8U);
-    raw[15] = static_cast<unsigned char>(child.counter);
-    ++child.counter;
-    static constexpr char k_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@-";
-    std::string id;
-    for (std::size_t i = 0; i < 20; i += 3) {
-        const unsigned v = (unsigned{raw[i]} << 16U) | (unsigned{raw[i + 1]} << 8U) | raw[i + 2];
-        for (unsigned k = 0; k < 4 && id.size() < 27; ++k) {
-            id += k_alphabet[(v >> (18U - 6U * k)) & 63U];
-        }
-    }
-    return id;
-}
-
 StoredEvent make_event(Rng& rng, std::int64_t time_us)
 {
     StoredEvent s;
@@ -177,7 +133,8 @@ StoredEvent make_event(Rng& rng, std::int64_t time_us)
     e.time_us = time_us;
     e.vhost = "site" + std::to_string(rng.skewed(20)) + ".example.com";
     e.port = 443;
-    e.unique_id = apache_unique_id(rng, time_us);
+    const std::size_t child = rng.below(bench::k_children);
+    e.unique_id = bench::apache_unique_id(time_us, child, static_cast<std::uint32_t>(rng.next()));
     e.client = "198.51." + std::to_string(rng.below(20)) + "." + std::to_string(rng.below(250));
     e.method = rng.below(5) == 0 ? "POST" : "GET";
     e.path = "/shop/product/" + std::to_string(rng.below(100'000));

@@ -23,9 +23,10 @@ std::uint64_t fnv1a(std::string_view text) noexcept
     return hash ^ (hash >> 31U);
 }
 
-// The value of a character of mod_unique_id's alphabet (A-Z a-z 0-9, then '@' or '_',
-// and '-'), or -1.
-int unique_id_digit(char c) noexcept
+// The value of a character of mod_unique_id's alphabet: A-Z a-z 0-9 then '-' and '_'
+// (base64url, current httpd) or '@' and '-' (older releases; `at_sign`: the id holds an
+// '@'); -1 for any other character.
+int unique_id_digit(char c, bool at_sign) noexcept
 {
     if (c >= 'A' && c <= 'Z') {
         return c - 'A';
@@ -36,10 +37,13 @@ int unique_id_digit(char c) noexcept
     if (c >= '0' && c <= '9') {
         return c - '0' + 52;
     }
-    if (c == '@' || c == '_') {
+    if (c == '@' && at_sign) {
         return 62;
     }
-    return c == '-' ? 63 : -1;
+    if (c == '-') {
+        return at_sign ? 63 : 62;
+    }
+    return c == '_' && !at_sign ? 63 : -1;
 }
 
 // The lookup key of a unique id in events_uid (schema version 5), the time the id
@@ -47,7 +51,7 @@ int unique_id_digit(char c) noexcept
 // batch's inserts land together at a few places instead of on a random page each all
 // across the index (a 31-bit hash, as version 4 had, made events_uid the insert's most
 // expensive index: docs/BENCHMARKS.md). Bits 62-61 say which shape the id has:
-//  - 1: mod_unique_id's (ModSecurity v2), 27 characters of its base64 alphabet that begin
+//  - 1: mod_unique_id's (ModSecurity v2), 27 characters of its base64url alphabet that begin
 //    with the request's second, 32 bits big-endian: that second above 29 bits of the
 //    id's hash (one range per second, so live traffic appends at the index's end);
 //  - 2: ModSecurity v3's, ten or more leading digits of which the first ten are the
@@ -59,9 +63,10 @@ std::int64_t uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
 {
     const std::uint64_t h = unique_id.empty() ? hash : fnv1a(unique_id);
     if (unique_id.size() == 27) {
+        const bool at_sign = unique_id.find('@') != std::string_view::npos;
         std::uint64_t second = 0;
         std::size_t i = 0;
-        for (int d = 0; i < 6 && (d = unique_id_digit(unique_id[i])) >= 0; ++i) {
+        for (int d = 0; i < 6 && (d = unique_id_digit(unique_id[i], at_sign)) >= 0; ++i) {
             second = (second << 6U) | static_cast<std::uint64_t>(d);
         }
         if (i == 6) { // 36 bits: the second, then the root's four

@@ -345,6 +345,9 @@ TEST(HistoryStore, UniqueIdKeysFollowTheIdsSecond)
         "179619058762.871143",                  // v3, one second
         "179619058811.034755",                  // v3, the next
         "4f1c2a9e-7d3b-4c8a-9e21-5b6d7f8a9c0d", // another shape
+        "aw-xdisH2VY5hK-8xXo8kgAAAAM",          // captured: 2026-12-02 05:49:42 UTC
+        "ZVP4-RMOp6pC5tqKuJlHsj5x9F@",          // an older httpd's alphabet: '-' is 63
+        "ZVP4_RMOp6pC5tqKuJlHsj5x9FA",          // the same second in base64url
     };
     std::vector<StoredEvent> events;
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -366,6 +369,10 @@ TEST(HistoryStore, UniqueIdKeysFollowTheIdsSecond)
     EXPECT_EQ((key(ids[3]) >> 29) - (key(ids[0]) >> 29), 4);
     EXPECT_EQ(key(ids[4]) >> 27, key(ids[5]) >> 27);
     EXPECT_EQ((key(ids[6]) >> 27) - (key(ids[4]) >> 27), 1);
+    // The key's second is the id's: base64url's '-' is 62, '_' 63 (an older httpd's '-' 63).
+    EXPECT_EQ(key(ids[8]) >> 29, (std::int64_t{1} << 32) | 1'796'190'582);
+    EXPECT_EQ(key(ids[9]) >> 29, key(ids[10]) >> 29);
+    EXPECT_EQ(key(ids[6]) >> 27, (std::int64_t{2} << 34) | 1'796'190'588);
     for (const std::string& id : ids) {
         EXPECT_GE(key(id), std::int64_t{1} << 61) << id;
         auto found = store->find(id);
@@ -385,14 +392,22 @@ TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
         events.push_back(full_event(i));
     }
     events.back().event.unique_id = ""; // found by its content hash only
+    // Ids of each shape, with the keys version 4 stored for them (its 31-bit FNV-1a,
+    // computed apart from the code under test).
+    events[0].event.unique_id = "awG4kHcQQ_AdMcIAbWM4GAAAAAU";
+    events[1].event.unique_id = "179619058711.034755";
+    events[2].event.unique_id = "ZfPq8H8AAQEAAAbZVKcAAA3";
     {
         auto store = HistoryStore::open(dir.db());
         ASSERT_TRUE(store->write_batch(events));
     }
     {
         auto db = Db::open(dir.db(), false);
-        ASSERT_TRUE(db->exec("UPDATE events SET uid_key = uid_key & 2147483647; "
-                             "PRAGMA user_version = 4"));
+        ASSERT_TRUE(db->exec("UPDATE events SET uid_key = CASE unique_id "
+                             "WHEN 'awG4kHcQQ_AdMcIAbWM4GAAAAAU' THEN 946204679 "
+                             "WHEN '179619058711.034755' THEN 1705001252 "
+                             "WHEN 'ZfPq8H8AAQEAAAbZVKcAAA3' THEN 1482522657 "
+                             "ELSE uid_key & 2147483647 END; PRAGMA user_version = 4"));
     }
     auto store = HistoryStore::open(dir.db());
     ASSERT_TRUE(store) << store.error();
