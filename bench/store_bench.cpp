@@ -4,8 +4,8 @@
 // synthetic but shaped like CRS 4 output: 20 vhosts (skewed), 5,000 clients, 50 user
 // agents, 30 rules with their real messages and tags, matched data cut at 32 bytes
 // (ModSecObserveMatchedData truncate:32), unique ids as mod_unique_id makes them, spread
-// over 7 days. CPU
-// time comes from getrusage (the machine is shared; wall time is shown too).
+// over 7 days. CPU time comes from getrusage (the machine is shared; wall time is shown
+// too).
 //
 // Usage: store_bench [--events N] [--batch N] [--cache-mib N] [--insert-only] [--dir DIR]
 //                    [--keep] [--reuse] [--rate N]                              (Markdown)

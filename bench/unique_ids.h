@@ -1,9 +1,9 @@
 // Unique ids as Apache's mod_unique_id makes them (the ids ModSecurity v2 logs), for the
 // benchmarks that store events: 20 bytes, the request's second (big-endian), the child's
 // random 10-byte root, the child's counter and the connection id, in 27 characters of
-// its base64url alphabet (httpd 2.4's; older builds had '@' and '-'). The history store keys ids by
-// the second they carry (docs/STORE.md), so a benchmark with random ids would measure another
-// store.
+// its base64url alphabet (current httpd's; older releases had '@' and '-'). The history
+// store keys ids by the second they carry (docs/STORE.md), so a benchmark with random
+// ids would measure another store.
 #pragma once
 
 #include <array>

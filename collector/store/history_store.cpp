@@ -46,8 +46,16 @@ int unique_id_digit(char c, bool at_sign) noexcept
     return c == '_' && !at_sign ? 63 : -1;
 }
 
-// The lookup key of a unique id in events_uid (schema version 5), the time the id
-// carries in its high bits, so the index is in time order the way events_time is: a
+// The lookup keys of a unique id in events_uid: version 5's and the one versions up to 4
+// stored (the 31-bit hash alone, below k_first_uid_key). The hash of the id (of the
+// content hash when there is none) is computed once for both.
+struct UidKeys {
+    std::int64_t key;
+    std::int64_t legacy;
+};
+
+// Version 5's key, from the id and its hash `h`: the time the id carries in its high
+// bits, so the index is in time order the way events_time is: a
 // batch's inserts land together at a few places instead of on a random page each all
 // across the index (a 31-bit hash, as version 4 had, made events_uid the insert's most
 // expensive index: docs/BENCHMARKS.md). Bits 62-61 say which shape the id has:
@@ -59,9 +67,8 @@ int unique_id_digit(char c, bool at_sign) noexcept
 //  - 3: any other (a random request id; no id: the content hash): 61 bits of the hash.
 // Every key is at least 2^61; the keys stored before version 5 are below 2^31.
 constexpr std::int64_t k_first_uid_key = std::int64_t{1} << 61U;
-std::int64_t uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
+std::int64_t uid_key(std::string_view unique_id, std::uint64_t h) noexcept
 {
-    const std::uint64_t h = unique_id.empty() ? hash : fnv1a(unique_id);
     if (unique_id.size() == 27) {
         const bool at_sign = unique_id.find('@') != std::string_view::npos;
         std::uint64_t second = 0;
@@ -88,10 +95,10 @@ std::int64_t uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
     return static_cast<std::int64_t>((3ULL << 61U) | (h & ((1ULL << 61U) - 1)));
 }
 
-// The key version 4 and earlier stored: the 31-bit hash alone, below k_first_uid_key.
-std::int64_t legacy_uid_key(std::string_view unique_id, std::uint64_t hash) noexcept
+UidKeys uid_keys(std::string_view unique_id, std::uint64_t content_hash) noexcept
 {
-    return static_cast<std::int64_t>((unique_id.empty() ? hash : fnv1a(unique_id)) & 0x7fffffffU);
+    const std::uint64_t h = unique_id.empty() ? content_hash : fnv1a(unique_id);
+    return {uid_key(unique_id, h), static_cast<std::int64_t>(h & 0x7fffffffU)};
 }
 
 } // namespace
@@ -397,12 +404,11 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
         return ok();
     }
     std::string error;
-    w.same_uid = m.statement(m.legacy_uid_keys
-                                 ? "SELECT unique_id, content_hash, client_id, method_id, path "
-                                   "FROM events WHERE uid_key IN (?1, ?2)"
-                                 : "SELECT unique_id, content_hash, client_id, method_id, path "
-                                   "FROM events WHERE uid_key = ?1",
-                             error);
+    w.same_uid = m.statement(
+        std::string("SELECT unique_id, content_hash, client_id, method_id, path FROM events "
+                    "WHERE uid_key ") +
+            (m.legacy_uid_keys ? "IN (?1, ?2)" : "= ?1"),
+        error);
     w.insert_event =
         w.same_uid == nullptr
             ? nullptr
@@ -448,7 +454,7 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
     auto& w = m.writer;
     const RequestEvent& e = stored.event;
     const std::uint64_t hash = content_hash(e);
-    const std::int64_t key = uid_key(e.unique_id, hash);
+    const UidKeys keys = uid_keys(e.unique_id, hash);
     Stmt* same = w.same_uid;
     same->reset();
     // Dedup::request compares string ids: a client or method never interned matches no row.
@@ -458,9 +464,9 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
         client_id = m.lookup(e.client);
         method_id = m.lookup(e.method);
     }
-    same->bind(1, key);
+    same->bind(1, keys.key);
     if (m.legacy_uid_keys) {
-        same->bind(2, legacy_uid_key(e.unique_id, hash));
+        same->bind(2, keys.legacy);
     }
     for (;;) {
         auto row = same->step();
@@ -515,7 +521,7 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
                                               static_cast<std::int64_t>(verdict),
                                               static_cast<std::int64_t>(stored.engine_mode),
                                               static_cast<std::int64_t>(e.findings_dropped),
-                                              key,
+                                              keys.key,
                                               static_cast<std::int64_t>(hash)};
     for (std::size_t i = 0; i < values.size(); ++i) {
         s->bind(static_cast<int>(i + 1), values[i]);
@@ -630,8 +636,9 @@ Result<std::optional<StoredEvent>> HistoryStore::find(const std::string& unique_
     if (s == nullptr) {
         return fail(error);
     }
-    s->bind(1, uid_key(unique_id, 0));
-    s->bind(4, legacy_uid_key(unique_id, 0));
+    const UidKeys keys = uid_keys(unique_id, 0);
+    s->bind(1, keys.key);
+    s->bind(4, keys.legacy);
     s->bind(2, std::string_view(unique_id));
     if (source_id) {
         s->bind(3, *source_id);
