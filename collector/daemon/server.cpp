@@ -356,7 +356,7 @@ void Server::ingest_datagram(std::string_view datagram)
         const RequestEvent& event = *m_collector.events().newest();
         const EngineMode engine = m_collector.events().newest_engine();
         publish(event, engine);
-        store(event, engine);
+        store(engine);
     }
     if (failure) {
         std::string detail = terminal_safe(failure->detail);
@@ -386,11 +386,12 @@ void Server::set_history(StoreWriter& writer, std::string path)
     refresh_history_status(true);
 }
 
-void Server::store(const RequestEvent& event, EngineMode engine)
+void Server::store(EngineMode engine)
 {
     if (m_history != nullptr) {
-        // A refusal (queue full, writer stopped) is counted by the writer.
-        (void)m_history->offer(StoredEvent{event, std::string(k_source_module), engine});
+        // Shared with the ring, not copied. A refusal (queue full, writer stopped) is
+        // counted by the writer.
+        (void)m_history->offer(m_collector.events().newest_shared(), engine);
     }
 }
 

@@ -244,9 +244,9 @@ private:
     // Appends `event` to every tail client whose filter matches it; `engine` is its
     // engine mode as the ring keeps it.
     void publish(const RequestEvent& event, EngineMode engine, std::string_view source = "module");
-    // Offers `event` of the module to the history writer, if any, with the engine mode
-    // the ring keeps for it (so ring and history answer the same).
-    void store(const RequestEvent& event, EngineMode engine);
+    // Offers the module's event the ring received last to the history writer, if any,
+    // with the engine mode the ring keeps for it (so ring and history answer the same).
+    void store(EngineMode engine);
     // Copies the writer's counters into the collector's HistoryStatus (for `health` and
     // /metrics), at most once a second unless `now_anyway`.
     void refresh_history_status(bool now_anyway);

@@ -127,14 +127,6 @@ EventRing::EventRing(std::size_t capacity, std::size_t max_bytes)
 {
 }
 
-// Frees an event's memory. Move-assigning an empty event would not: libstdc++ keeps a
-// string's heap buffer when a short string is assigned to it, so a slot that once held
-// a long path would go on holding that memory. Moving out steals the buffers.
-static void release(RequestEvent& slot)
-{
-    const RequestEvent released = std::move(slot);
-}
-
 void EventRing::push(RequestEvent event, SourceId source)
 {
     const EngineMode engine = inferred_engine_mode(event);
@@ -148,24 +140,23 @@ void EventRing::push(RequestEvent event, SourceId source, EngineMode engine)
     // Evict the oldest while the new event would not fit in the byte budget (a single
     // event larger than the budget is kept alone).
     while (m_size > 0 && m_bytes + bytes > m_max_bytes) {
-        RequestEvent& oldest = m_events[(m_next + n - m_size) % n];
-        m_bytes -= std::min(m_bytes, approximate_bytes(oldest));
-        release(oldest);
+        auto& oldest = m_events[(m_next + n - m_size) % n];
+        m_bytes -= std::min(m_bytes, approximate_bytes(*oldest));
+        oldest.reset();
         --m_size;
         ++m_evicted;
     }
     if (m_size == n) {
-        m_bytes -= std::min(m_bytes, approximate_bytes(m_events[m_next]));
+        m_bytes -= std::min(m_bytes, approximate_bytes(*m_events[m_next]));
         ++m_evicted;
     } else {
         ++m_size;
     }
     ++m_pushed;
-    release(m_events[m_next]);
-    m_events[m_next] = std::move(event);
+    m_events[m_next] = std::make_shared<const RequestEvent>(std::move(event));
     m_sources[m_next] = source;
     m_engines[m_next] = engine;
-    m_bytes += approximate_bytes(m_events[m_next]);
+    m_bytes += bytes;
     m_next = (m_next + 1) % n;
 }
 
@@ -173,7 +164,7 @@ void EventRing::resize(std::size_t capacity)
 {
     capacity = std::max<std::size_t>(capacity, 1);
     const std::size_t keep = std::min(m_size, capacity);
-    std::vector<RequestEvent> events(capacity);
+    std::vector<std::shared_ptr<const RequestEvent>> events(capacity);
     std::vector<SourceId> sources(capacity, k_module_source_id);
     std::vector<EngineMode> engines(capacity, EngineMode::unknown);
     const std::size_t n = m_events.size();
@@ -191,13 +182,18 @@ void EventRing::resize(std::size_t capacity)
     m_next = keep % capacity;
     m_bytes = 0;
     for (std::size_t i = 0; i < keep; ++i) {
-        m_bytes += approximate_bytes(m_events[i]);
+        m_bytes += approximate_bytes(*m_events[i]);
     }
 }
 
 const RequestEvent* EventRing::newest() const noexcept
 {
-    return m_size == 0 ? nullptr : &m_events[(m_next + m_events.size() - 1) % m_events.size()];
+    return m_size == 0 ? nullptr : m_events[(m_next + m_events.size() - 1) % m_events.size()].get();
+}
+
+std::shared_ptr<const RequestEvent> EventRing::newest_shared() const noexcept
+{
+    return m_size == 0 ? nullptr : m_events[(m_next + m_events.size() - 1) % m_events.size()];
 }
 
 SourceId EventRing::newest_source() const noexcept
@@ -215,7 +211,7 @@ EngineMode EventRing::newest_engine() const noexcept
 const RequestEvent* EventRing::oldest() const noexcept
 {
     const std::size_t n = m_events.size();
-    return m_size == 0 ? nullptr : &m_events[(m_next + n - m_size) % n];
+    return m_size == 0 ? nullptr : m_events[(m_next + n - m_size) % n].get();
 }
 
 json EventRing::select(const EventFilter& filter, const std::vector<std::string>& source_names,
@@ -225,7 +221,7 @@ json EventRing::select(const EventFilter& filter, const std::vector<std::string>
     const std::size_t n = m_events.size();
     for (std::size_t i = 0; i < m_size; ++i) {
         const std::size_t slot = (m_next + n - 1 - i) % n;
-        const RequestEvent& e = m_events[slot];
+        const RequestEvent& e = *m_events[slot];
         const SourceId id = m_sources[slot];
         const std::string_view source =
             id < source_names.size()   ? std::string_view(source_names[id])

@@ -1,7 +1,8 @@
 // The most recent request events, kept for the `events` and `tail` queries:
 // a fixed-capacity ring that drops the oldest event when full, so memory is bounded
-// by --events-ring. Owns its events; not thread-safe (single-threaded daemon);
-// never blocks.
+// by --events-ring. Shares its events (immutable once pushed) with whoever asks for
+// newest_shared(): the history writer's queue holds the module's events so, without a
+// copy. Not thread-safe itself (single-threaded daemon); never blocks.
 #pragma once
 
 #include "event.h"
@@ -12,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +53,8 @@ public:
     [[nodiscard]] std::uint64_t pushed() const noexcept { return m_pushed; }
     // The event pushed last, or nullptr when empty.
     [[nodiscard]] const RequestEvent* newest() const noexcept;
+    // The same, shared: it outlives its eviction from the ring while the holder keeps it.
+    [[nodiscard]] std::shared_ptr<const RequestEvent> newest_shared() const noexcept;
     // The source of newest() (k_module_source_id when empty).
     [[nodiscard]] SourceId newest_source() const noexcept;
     // The engine mode of newest() (unknown when empty).
@@ -68,7 +72,7 @@ public:
     {
         const std::size_t n = m_events.size();
         for (std::size_t i = 0; i < m_size; ++i) {
-            visit(m_events[(m_next + n - m_size + i) % n]);
+            visit(*m_events[(m_next + n - m_size + i) % n]);
         }
     }
 
@@ -79,7 +83,7 @@ public:
         const std::size_t n = m_events.size();
         for (std::size_t i = 0; i < m_size; ++i) {
             const std::size_t slot = (m_next + n - m_size + i) % n;
-            visit(m_events[slot], m_sources[slot], m_engines[slot]);
+            visit(*m_events[slot], m_sources[slot], m_engines[slot]);
         }
     }
 
@@ -88,9 +92,10 @@ public:
     void resize(std::size_t capacity);
 
 private:
-    std::vector<RequestEvent> m_events; // circular; m_next is the slot written next
-    std::vector<SourceId> m_sources;    // the source of each slot's event
-    std::vector<EngineMode> m_engines;  // the engine mode of each slot's event
+    // Circular; m_next is the slot written next. The m_size slots before it hold events.
+    std::vector<std::shared_ptr<const RequestEvent>> m_events;
+    std::vector<SourceId> m_sources;   // the source of each slot's event
+    std::vector<EngineMode> m_engines; // the engine mode of each slot's event
     std::size_t m_next = 0;
     std::size_t m_size = 0;
     std::uint64_t m_evicted = 0;

@@ -448,11 +448,11 @@ Result<void> write_postings(HistoryStore::Impl& m)
 }
 
 // Inserts one event unless it is a duplicate; true when inserted.
-Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedup dedup,
+Result<bool> insert_event(HistoryStore::Impl& m, const EventRef& stored, Dedup dedup,
                           MinuteDeltas& minutes)
 {
     auto& w = m.writer;
-    const RequestEvent& e = stored.event;
+    const RequestEvent& e = *stored.event;
     const std::uint64_t hash = content_hash(e);
     const UidKeys keys = uid_keys(e.unique_id, hash);
     Stmt* same = w.same_uid;
@@ -492,10 +492,10 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
         }
     }
     std::array<std::int64_t, 6> sid{};
-    const std::array<const std::string*, 6> texts{&stored.source, &e.vhost,    &e.client,
-                                                  &e.method,      &e.protocol, &e.user_agent};
+    const std::array<std::string_view, 6> texts{stored.source, e.vhost,    e.client,
+                                                e.method,      e.protocol, e.user_agent};
     for (std::size_t i = 0; i < texts.size(); ++i) {
-        const auto id = texts[i]->empty() ? std::optional<std::int64_t>(0) : m.id_of(*texts[i]);
+        const auto id = texts[i].empty() ? std::optional<std::int64_t>(0) : m.id_of(texts[i]);
         if (!id) {
             return m.db.error("cannot intern a string");
         }
@@ -555,6 +555,17 @@ Result<bool> insert_event(HistoryStore::Impl& m, const StoredEvent& stored, Dedu
 Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events, Dedup dedup,
                                              std::vector<bool>* inserted_flags)
 {
+    std::vector<EventRef> refs;
+    refs.reserve(events.size());
+    for (const StoredEvent& e : events) {
+        refs.push_back({&e.event, e.source, e.engine_mode});
+    }
+    return write_batch(std::span<const EventRef>(refs), dedup, inserted_flags);
+}
+
+Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, Dedup dedup,
+                                             std::vector<bool>* inserted_flags)
+{
     if (inserted_flags != nullptr) {
         inserted_flags->clear();
     }
@@ -572,7 +583,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const StoredEvent> events
     m.writer.sources.clear();
     m.writer.hits.clear();
     Result<void> result = prepare_writer(m);
-    for (const StoredEvent& e : events) {
+    for (const EventRef& e : events) {
         if (!result) {
             break;
         }

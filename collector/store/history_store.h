@@ -162,6 +162,13 @@ struct StoreSize {
     }
 };
 
+// An event to store, by reference: what a StoredEvent holds, without owning it.
+struct EventRef {
+    const RequestEvent* event = nullptr; // not null
+    std::string_view source;
+    EngineMode engine_mode = EngineMode::unknown;
+};
+
 class HistoryStore {
 public:
     HistoryStore(HistoryStore&&) noexcept;
@@ -177,6 +184,11 @@ public:
     // On error nothing of the batch is stored; last_failure() tells a full disk. With
     // `inserted`, it is set to one flag per event: stored (true) or a duplicate.
     [[nodiscard]] Result<WriteStats> write_batch(std::span<const StoredEvent> events,
+                                                 Dedup dedup = Dedup::content,
+                                                 std::vector<bool>* inserted = nullptr);
+    // The same for events held elsewhere (the writer's queue shares the module's events
+    // with the collector's ring instead of copying them).
+    [[nodiscard]] Result<WriteStats> write_batch(std::span<const EventRef> events,
                                                  Dedup dedup = Dedup::content,
                                                  std::vector<bool>* inserted = nullptr);
     [[nodiscard]] SqliteFailure last_failure() const noexcept;

@@ -49,13 +49,45 @@ bool StoreWriter::offer(StoredEvent&& event)
     return offer(std::move(event), Offer{0, m_options.dedup, false, true}) == OfferResult::accepted;
 }
 
-OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
+StoreWriter::Item StoreWriter::item_of(StoredEvent&& event, const Offer& how)
+{
+    return Item{std::make_shared<const RequestEvent>(std::move(event.event)),
+                std::move(event.source),
+                event.engine_mode,
+                how,
+                {}};
+}
+
+bool StoreWriter::offer(std::shared_ptr<const RequestEvent> event, EngineMode engine)
 {
     OfferResult result = OfferResult::accepted;
     bool wake = false;
     {
         const std::lock_guard lock(m_mutex);
-        if (!push_event(std::move(event), how, result)) {
+        if (!push_event(Item{std::move(event),
+                             std::string(k_source_module),
+                             engine,
+                             Offer{0, m_options.dedup, false, true},
+                             {}},
+                        result)) {
+            return false;
+        }
+        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+    }
+    if (wake) {
+        m_wake.notify_one();
+    }
+    return true;
+}
+
+OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
+{
+    OfferResult result = OfferResult::accepted;
+    bool wake = false;
+    Item item = item_of(std::move(event), how);
+    {
+        const std::lock_guard lock(m_mutex);
+        if (!push_event(std::move(item), result)) {
             return result;
         }
         // Wake the thread to start the batch timer, and when a batch is full.
@@ -88,9 +120,10 @@ OfferResult StoreWriter::offer_marked(StoredEvent&& event, const Offer& how, Mar
 {
     OfferResult result = OfferResult::accepted;
     bool wake = false;
+    Item item = item_of(std::move(event), how);
     {
         const std::lock_guard lock(m_mutex);
-        if (!push_event(std::move(event), how, result)) {
+        if (!push_event(std::move(item), result)) {
             return result;
         }
         // One wake-up for both (the event alone would wake the thread to start the
@@ -104,8 +137,9 @@ OfferResult StoreWriter::offer_marked(StoredEvent&& event, const Offer& how, Mar
     return result;
 }
 
-bool StoreWriter::push_event(StoredEvent&& event, const Offer& how, OfferResult& result)
+bool StoreWriter::push_event(Item&& item, OfferResult& result)
 {
+    const Offer how = item.how;
     const bool full = m_stopping || m_queued_events >= m_options.max_queue;
     if (how.bulk && !m_stopping && (full || m_queued_bulk >= m_bulk_limit)) {
         result = OfferResult::no_room;
@@ -114,7 +148,7 @@ bool StoreWriter::push_event(StoredEvent&& event, const Offer& how, OfferResult&
     if (full) {
         m_queue_full.fetch_add(1, std::memory_order_relaxed);
         if (how.in_ring) {
-            lost(event.event.time_us);
+            lost(item.event->time_us);
         }
         result = OfferResult::refused;
         return false;
@@ -122,9 +156,9 @@ bool StoreWriter::push_event(StoredEvent&& event, const Offer& how, OfferResult&
     if (m_queue.empty()) {
         m_first_at = SteadyClock::now();
     }
-    m_queue.push_back(Item{std::move(event), how, {}});
-    ++m_queued_events;
     m_queued_bulk += how.bulk ? 1 : 0;
+    m_queue.push_back(std::move(item));
+    ++m_queued_events;
     ++m_offered;
     result = OfferResult::accepted;
     return true;
@@ -272,7 +306,7 @@ void StoreWriter::write(std::vector<Item>& batch)
     // Each event's outcome is kept, then the batch is walked in order so that every
     // marker gets its producer's results since its previous marker, as before.
     std::vector<std::uint8_t> outcome(batch.size(), k_lost);
-    std::vector<StoredEvent> events;
+    std::vector<EventRef> events;
     std::vector<std::size_t> index;
     std::vector<bool> inserted;
     std::vector<bool> taken(batch.size(), false);
@@ -286,11 +320,12 @@ void StoreWriter::write(std::vector<Item>& batch)
         for (std::size_t i = first; i < batch.size(); ++i) {
             if (!taken[i] && !batch[i].marker && batch[i].how.dedup == dedup) {
                 taken[i] = true;
-                events.push_back(std::move(batch[i].event));
+                const Item& item = batch[i];
+                events.push_back({item.event.get(), item.source, item.engine});
                 index.push_back(i);
             }
         }
-        auto stats = m_store.write_batch(events, dedup, &inserted);
+        auto stats = m_store.write_batch(std::span<const EventRef>(events), dedup, &inserted);
         if (stats && inserted.size() == index.size()) {
             m_written.fetch_add(stats->inserted, std::memory_order_relaxed);
             m_duplicates.fetch_add(stats->duplicates, std::memory_order_relaxed);
@@ -304,7 +339,7 @@ void StoreWriter::write(std::vector<Item>& batch)
             (full ? m_disk_full : m_io_errors).fetch_add(n, std::memory_order_relaxed);
             for (std::size_t k = 0; k < index.size(); ++k) {
                 if (batch[index[k]].how.in_ring) {
-                    lost(events[k].event.time_us);
+                    lost(events[k].event->time_us);
                 }
             }
             log(stats.error() + (full ? " (disk full)" : ""));

@@ -29,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -119,6 +120,10 @@ public:
     // false (and counted as queue_full) when the queue is full or the writer stopped.
     // Never waits on the disk.
     bool offer(StoredEvent&& event);
+    // The same for one of the module's events that the collector's ring holds too: the
+    // queue shares it instead of copying it (a copy cost the ingest loop about as much
+    // as decoding the datagram, docs/BENCHMARKS.md). Whoever lets go of it last frees it.
+    bool offer(std::shared_ptr<const RequestEvent> event, EngineMode engine);
     // Queues one event as `how` says; never waits on the disk.
     OfferResult offer(StoredEvent&& event, const Offer& how);
     // Queues a marker of `producer`: `done` runs on the writer thread once every item
@@ -151,13 +156,17 @@ public:
 private:
     // One queued event or marker.
     struct Item {
-        StoredEvent event;
+        std::shared_ptr<const RequestEvent> event; // null for a marker
+        std::string source;
+        EngineMode engine = EngineMode::unknown;
         Offer how;
         MarkerCallback marker; // set: a marker of how.producer
     };
 
     // Queues an event (m_mutex held); false when refused or no room, as `result` says.
-    bool push_event(StoredEvent&& event, const Offer& how, OfferResult& result);
+    bool push_event(Item&& item, OfferResult& result);
+    // The item of an owned event.
+    static Item item_of(StoredEvent&& event, const Offer& how);
     // Queues a marker (m_mutex held); whether the writer needs a wake-up.
     bool push_marker(Producer producer, MarkerCallback&& done, bool commit_now);
     void run();

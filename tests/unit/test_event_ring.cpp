@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,25 @@ TEST(EventRing, KeepsTheNewestAndCountsEvictions)
     EventFilter all;
     all.limit = 0;
     EXPECT_EQ(ids(ring.select(all)), (std::vector<std::string>{"u5", "u4", "u3"}));
+}
+
+TEST(EventRing, ASharedEventOutlivesItsEviction)
+{
+    EventRing ring(2);
+    EXPECT_EQ(ring.newest_shared(), nullptr);
+    ring.push(event(1, "a", "c", false, {"920450"}));
+    const std::shared_ptr<const RequestEvent> held = ring.newest_shared();
+    ASSERT_NE(held, nullptr);
+    EXPECT_EQ(held.get(), ring.newest()); // the ring's own event, not a copy
+    for (int i = 2; i <= 4; ++i) {
+        ring.push(event(i, "b", "d", true, {"942100"}));
+    }
+    EXPECT_EQ(ring.evicted(), 2U);
+    EXPECT_EQ(held.use_count(), 1); // the ring let go of it
+    EXPECT_EQ(held->unique_id, "u1");
+    ASSERT_EQ(held->findings.size(), 1U);
+    EXPECT_EQ(held->findings[0].id, "920450");
+    EXPECT_EQ(ring.newest_shared()->unique_id, "u4");
 }
 
 TEST(EventRing, ByteBudgetEvictsTheOldest)

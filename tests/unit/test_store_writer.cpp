@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -64,6 +65,30 @@ TEST(StoreWriter, CommitsOnFlushAndCountsDuplicates)
     EXPECT_FALSE(c.newest_lost_us.has_value());
     EXPECT_GE(c.batches, 1U);
     EXPECT_EQ(stored(dir), 1000);
+}
+
+TEST(StoreWriter, StoresAnEventSharedWithTheRingAsTheModules)
+{
+    TempDir dir;
+    StoreWriter writer(open_store(dir), no_retention());
+    StoredEvent expected = full_event(3);
+    auto shared = std::make_shared<const RequestEvent>(expected.event);
+    ASSERT_TRUE(writer.offer(shared, EngineMode::detection_only));
+    ASSERT_TRUE(writer.offer(shared, EngineMode::detection_only)); // the same again
+    shared.reset();                                                // the queue's reference keeps it
+    writer.flush();
+    EXPECT_EQ(writer.counters().written, 1U);
+    EXPECT_EQ(writer.counters().duplicates, 1U);
+    writer.stop();
+    auto reader = HistoryStore::open(dir.db());
+    ASSERT_TRUE(reader) << reader.error();
+    auto found = reader->find(expected.event.unique_id);
+    ASSERT_TRUE(found) << found.error();
+    ASSERT_TRUE(found->has_value());
+    expected.source = std::string(k_source_module);
+    expected.engine_mode = EngineMode::detection_only;
+    expected.row_id = (*found)->row_id;
+    EXPECT_EQ(**found, expected);
 }
 
 TEST(StoreWriter, CommitsWithinTheBatchIntervalWithoutFlush)
