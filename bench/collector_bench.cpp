@@ -52,6 +52,7 @@
 
 namespace {
 
+using mso::bench::clock_cpu_seconds;
 using mso::bench::cpu_seconds;
 
 using Clock = std::chrono::steady_clock;
@@ -200,15 +201,19 @@ std::string with_thousands(std::size_t n)
     return out;
 }
 
-// Ingest of the flagged mix with the history store off, then on (as the daemon with and
-// without --no-history). The ingesting thread's CPU is what the daemon's loop spends
-// (the writer has its own thread, on another core when there is one); the process's CPU
-// (loop + writer, measured after the writer committed everything) is the one-core cost.
-// The events are offered in chunks with a flush between, so nothing is refused and
-// every event is stored. The chunk bounds the writer's backlog: 2,000 is a writer that
-// keeps up (at a live rate below its own, the queue holds one batch interval's events),
-// 50,000 one that falls behind (a burst faster than it writes; the queue holds at most
-// StoreWriterOptions::max_queue). What the backlog holds alive costs the loop too.
+// Ingest of the flagged mix with the history store off and on (as the daemon with and
+// without --no-history), in two regimes, each side by side:
+// - paced: the events at k_paced_rate a second (the loop sleeps between slices), below
+//   what the writer inserts, so it keeps up, committing a batch every 250 ms while the
+//   loop goes on, as with a live stream;
+// - unpaced: chunks of 50,000 as fast as the loop goes, a flush after each: a burst the
+//   writer falls behind on (its queue holds up to 50,000 events).
+// The ingesting thread's CPU is what the daemon's loop spends (the writer has its own
+// thread, on another core when there is one); the process's (the loop plus the other
+// threads, measured after the writer committed everything) is the one-core cost.
+// Nothing is refused: every event is stored.
+constexpr double k_paced_rate = 25000;
+
 int history_on_off(const std::vector<std::vector<std::string>>& requests, std::size_t n)
 {
     std::array<double, 3> load{};
@@ -216,27 +221,29 @@ int history_on_off(const std::vector<std::vector<std::string>>& requests, std::s
     std::printf("## Ingest with the history store off and on (flagged, 100 vhosts, 10,000 "
                 "clients, %s events; load average %.2f at the start)\n\n",
                 with_thousands(n).c_str(), load[0]);
-    std::printf("| history | writer's backlog | loop CPU µs/event | loop events/s | process CPU "
-                "µs/event | process events/s | stored |\n");
-    std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf("| history | pace | loop CPU µs/event | loop events/s | process CPU µs/event | "
+                "process events/s | stored |\n");
+    std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
     const std::string dir = "/tmp/mso-collector-bench-history";
+    const std::size_t chunk = 50000;
+    constexpr std::size_t slice = 250; // paced: 10 ms of events between sleeps
     struct Run {
         bool history;
-        std::size_t chunk;
+        bool paced;
     };
-    constexpr std::array<Run, 3> runs{{{false, 50000}, {true, 2000}, {true, 50000}}};
-    std::array<double, 3> loop_us{};
-    std::array<double, 3> process_us{};
+    constexpr std::array<Run, 4> runs{{{false, true}, {true, true}, {false, false}, {true, false}}};
+    std::array<double, 4> loop_us{};
+    std::array<double, 4> process_us{};
     {
         // Untimed: the first run of a process would otherwise pay for faulting in the heap.
-        const Workload w = make_workload(requests, 50000, 100, 10000, 0);
+        const Workload w = make_workload(requests, chunk, 100, 10000, 0);
         mso::Collector warm;
         for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
             (void)warm.ingest(w.datagrams[i], 1763739600 + static_cast<std::int64_t>(i / 2000));
         }
     }
     for (std::size_t r = 0; r < runs.size(); ++r) {
-        const auto [history, chunk] = runs[r];
+        const auto [history, paced] = runs[r];
         std::filesystem::remove_all(dir);
         std::filesystem::create_directories(dir);
         std::optional<mso::StoreWriter> writer;
@@ -250,50 +257,62 @@ int history_on_off(const std::vector<std::vector<std::string>>& requests, std::s
         }
         mso::Collector collector;
         double loop_cpu = 0;
-        double setup_cpu = 0;
-        const double process_cpu = cpu_seconds();
+        const double process_cpu = clock_cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+        const double main_cpu = clock_cpu_seconds();
+        const auto start = Clock::now();
         for (std::size_t done = 0; done < n; done += chunk) {
-            const double before_setup = cpu_seconds(RUSAGE_THREAD);
             const Workload w = make_workload(requests, std::min(chunk, n - done), 100, 10000, done);
-            const double cpu = cpu_seconds(RUSAGE_THREAD);
-            setup_cpu += cpu - before_setup;
-            for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
-                const std::uint64_t pushed = collector.events().pushed();
-                (void)collector.ingest(w.datagrams[i],
-                                       1763739600 + static_cast<std::int64_t>((done + i) / 2000));
-                if (writer && collector.events().pushed() != pushed) { // as Server::store
-                    (void)writer->offer(collector.events().newest_shared(),
-                                        collector.events().newest_engine());
+            for (std::size_t first = 0; first < w.datagrams.size(); first += slice) {
+                const std::size_t last =
+                    paced ? std::min(first + slice, w.datagrams.size()) : w.datagrams.size();
+                const double cpu = clock_cpu_seconds();
+                for (std::size_t i = first; i < last; ++i) {
+                    const std::uint64_t pushed = collector.events().pushed();
+                    (void)collector.ingest(
+                        w.datagrams[i], 1763739600 + static_cast<std::int64_t>((done + i) / 2000));
+                    if (writer && collector.events().pushed() != pushed) { // as Server::store
+                        (void)writer->offer(collector.events().newest_shared(),
+                                            collector.events().newest_engine());
+                    }
                 }
+                loop_cpu += clock_cpu_seconds() - cpu;
+                if (!paced) {
+                    break;
+                }
+                std::this_thread::sleep_until(
+                    start +
+                    std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                        static_cast<double>(done + last) / k_paced_rate)));
             }
-            loop_cpu += cpu_seconds(RUSAGE_THREAD) - cpu;
-            if (writer) {
+            if (writer && !paced) {
                 writer->flush();
             }
         }
         std::uint64_t stored = 0;
         if (writer) {
+            writer->flush();
             stored = writer->counters().written;
             writer->stop();
         }
-        // The workload's construction is on this thread too: take it out of the process
-        // figure (what is left: the loop, the flushes' waiting, the writer's thread).
-        const double process = cpu_seconds() - process_cpu - setup_cpu;
+        // The workloads' construction is on this thread too: count only the loop's share
+        // of this thread, plus the other threads (the writer's).
+        const double main_thread = clock_cpu_seconds() - main_cpu;
+        const double others =
+            std::max(0.0, clock_cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process_cpu - main_thread);
         const double per_loop = loop_cpu * 1e6 / static_cast<double>(n);
-        const double per_process = std::max(process, loop_cpu) * 1e6 / static_cast<double>(n);
+        const double per_process = (loop_cpu + others) * 1e6 / static_cast<double>(n);
         loop_us[r] = per_loop;
         process_us[r] = per_process;
         std::printf("| %s | %s | %.2f | %.0f | %.2f | %.0f | %s |\n", history ? "on" : "off",
-                    history ? ("≤ " + with_thousands(chunk)).c_str() : "-", per_loop,
-                    1e6 / per_loop, per_process, 1e6 / per_process,
-                    history ? with_thousands(stored).c_str() : "-");
+                    paced ? "25,000/s" : "unpaced", per_loop, 1e6 / per_loop, per_process,
+                    1e6 / per_process, history ? with_thousands(stored).c_str() : "-");
     }
     (void)getloadavg(load.data(), 3);
-    std::printf("\nRate with history on / off, the writer's backlog ≤ 2,000 / ≤ 50,000: %.2f / "
-                "%.2f for the loop (the writer on its own core), %.2f / %.2f on one core (loop "
-                "+ writer). Load average %.2f at the end.\n",
-                loop_us[0] / loop_us[1], loop_us[0] / loop_us[2], process_us[0] / process_us[1],
-                process_us[0] / process_us[2], load[0]);
+    std::printf("\nRate with history on / off, paced / unpaced: %.2f / %.2f for the loop (the "
+                "writer on its own core), %.2f / %.2f on one core (loop + writer). Load average "
+                "%.2f at the end.\n",
+                loop_us[0] / loop_us[1], loop_us[2] / loop_us[3], process_us[0] / process_us[1],
+                process_us[2] / process_us[3], load[0]);
     std::filesystem::remove_all(dir);
     return 0;
 }

@@ -1,8 +1,8 @@
 // The most recent request events, kept for the `events` and `tail` queries:
 // a fixed-capacity ring that drops the oldest event when full, so memory is bounded
-// by --events-ring. Shares its events (immutable once pushed) with whoever asks for
-// newest_shared(): the history writer's queue holds the module's events so, without a
-// copy. Not thread-safe itself (single-threaded daemon); never blocks.
+// by --events-ring. Its events are immutable once pushed and shared with whoever asks
+// for newest_shared(): the history writer's queue holds the module's events that way,
+// without a copy. Not thread-safe itself (single-threaded daemon); never blocks.
 #pragma once
 
 #include "event.h"

@@ -49,49 +49,54 @@ bool StoreWriter::offer(StoredEvent&& event)
     return offer(std::move(event), Offer{0, m_options.dedup, false, true}) == OfferResult::accepted;
 }
 
-StoreWriter::Item StoreWriter::item_of(StoredEvent&& event, const Offer& how)
-{
-    return Item{std::make_shared<const RequestEvent>(std::move(event.event)),
-                std::move(event.source),
-                event.engine_mode,
-                how,
-                {}};
-}
-
 bool StoreWriter::offer(std::shared_ptr<const RequestEvent> event, EngineMode engine)
 {
-    OfferResult result = OfferResult::accepted;
-    bool wake = false;
-    {
-        const std::lock_guard lock(m_mutex);
-        if (!push_event(Item{std::move(event),
-                             std::string(k_source_module),
-                             engine,
-                             Offer{0, m_options.dedup, false, true},
-                             {}},
-                        result)) {
-            return false;
-        }
-        wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+    if (event == nullptr) {
+        return false;
     }
-    if (wake) {
-        m_wake.notify_one();
-    }
-    return true;
+    Item item{std::move(event),
+              std::string(k_source_module),
+              engine,
+              Offer{0, m_options.dedup, false, true},
+              {}};
+    return offer_item(item, nullptr, false) == OfferResult::accepted;
 }
 
 OfferResult StoreWriter::offer(StoredEvent&& event, const Offer& how)
 {
+    return offer_owned(event, how, nullptr, false);
+}
+
+OfferResult StoreWriter::offer_owned(StoredEvent& event, const Offer& how, MarkerCallback* done,
+                                     bool commit_now)
+{
+    auto owned = std::make_shared<RequestEvent>(std::move(event.event));
+    Item item{owned, std::move(event.source), event.engine_mode, how, {}};
+    const OfferResult result = offer_item(item, done, commit_now);
+    if (result != OfferResult::accepted) { // left with the caller, as it came
+        event.event = std::move(*owned);
+        event.source = std::move(item.source);
+    }
+    return result;
+}
+
+OfferResult StoreWriter::offer_item(Item& item, MarkerCallback* done, bool commit_now)
+{
     OfferResult result = OfferResult::accepted;
+    const Producer producer = item.how.producer;
     bool wake = false;
-    Item item = item_of(std::move(event), how);
     {
         const std::lock_guard lock(m_mutex);
-        if (!push_event(std::move(item), result)) {
+        if (!push_event(item, result)) {
             return result;
         }
-        // Wake the thread to start the batch timer, and when a batch is full.
+        // Wake the thread to start the batch timer, and when a batch is full; with a
+        // marker, once for both (the event alone would wake the thread to start the
+        // batch timer, then the marker again to commit now).
         wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
+        if (done != nullptr) {
+            wake = push_marker(producer, std::move(*done), commit_now) || wake;
+        }
     }
     if (wake) {
         m_wake.notify_one();
@@ -118,26 +123,10 @@ bool StoreWriter::offer_marker(Producer producer, MarkerCallback done, bool comm
 OfferResult StoreWriter::offer_marked(StoredEvent&& event, const Offer& how, MarkerCallback done,
                                       bool commit_now)
 {
-    OfferResult result = OfferResult::accepted;
-    bool wake = false;
-    Item item = item_of(std::move(event), how);
-    {
-        const std::lock_guard lock(m_mutex);
-        if (!push_event(std::move(item), result)) {
-            return result;
-        }
-        // One wake-up for both (the event alone would wake the thread to start the
-        // batch timer, then the marker again to commit now).
-        const bool for_event = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
-        wake = push_marker(how.producer, std::move(done), commit_now) || for_event;
-    }
-    if (wake) {
-        m_wake.notify_one();
-    }
-    return result;
+    return offer_owned(event, how, &done, commit_now);
 }
 
-bool StoreWriter::push_event(Item&& item, OfferResult& result)
+bool StoreWriter::push_event(Item& item, OfferResult& result)
 {
     const Offer how = item.how;
     const bool full = m_stopping || m_queued_events >= m_options.max_queue;
@@ -156,9 +145,9 @@ bool StoreWriter::push_event(Item&& item, OfferResult& result)
     if (m_queue.empty()) {
         m_first_at = SteadyClock::now();
     }
-    m_queued_bulk += how.bulk ? 1 : 0;
     m_queue.push_back(std::move(item));
     ++m_queued_events;
+    m_queued_bulk += how.bulk ? 1 : 0;
     ++m_offered;
     result = OfferResult::accepted;
     return true;

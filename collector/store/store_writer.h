@@ -120,9 +120,10 @@ public:
     // false (and counted as queue_full) when the queue is full or the writer stopped.
     // Never waits on the disk.
     bool offer(StoredEvent&& event);
-    // The same for one of the module's events that the collector's ring holds too: the
-    // queue shares it instead of copying it (a copy cost the ingest loop about as much
-    // as decoding the datagram, docs/BENCHMARKS.md). Whoever lets go of it last frees it.
+    // The same for one of the module's events that the collector's ring holds too (not
+    // null; false for null, nothing counted): the queue shares it instead of copying it
+    // (docs/BENCHMARKS.md, "The ring's event shared with the writer"). Whoever lets go
+    // of it last frees it.
     bool offer(std::shared_ptr<const RequestEvent> event, EngineMode engine);
     // Queues one event as `how` says; never waits on the disk.
     OfferResult offer(StoredEvent&& event, const Offer& how);
@@ -163,10 +164,16 @@ private:
         MarkerCallback marker; // set: a marker of how.producer
     };
 
-    // Queues an event (m_mutex held); false when refused or no room, as `result` says.
-    bool push_event(Item&& item, OfferResult& result);
-    // The item of an owned event.
-    static Item item_of(StoredEvent&& event, const Offer& how);
+    // Queues an event (m_mutex held), moving `item` into the queue; false when refused
+    // or no room, as `result` says, and `item` is left as it was.
+    bool push_event(Item& item, OfferResult& result);
+    // Queues `item`, and the marker `done` after it when not null, under one lock with at
+    // most one wake-up.
+    OfferResult offer_item(Item& item, MarkerCallback* done, bool commit_now);
+    // offer_item() for an event the caller owns: moved into a shared event of its own,
+    // and moved back into `event` when not accepted.
+    OfferResult offer_owned(StoredEvent& event, const Offer& how, MarkerCallback* done,
+                            bool commit_now);
     // Queues a marker (m_mutex held); whether the writer needs a wake-up.
     bool push_marker(Producer producer, MarkerCallback&& done, bool commit_now);
     void run();

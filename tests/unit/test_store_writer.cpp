@@ -163,6 +163,13 @@ TEST(StoreWriter, AFullQueueIsCounted)
     EXPECT_EQ(writer.counters().queue_full, 16U);
     EXPECT_EQ(writer.counters().newest_lost_us, full_event(24).event.time_us);
     EXPECT_EQ(writer.counters().queued, 10U);
+    // The module's events shared with the ring count there as the copies did.
+    EXPECT_FALSE(
+        writer.offer(std::make_shared<const RequestEvent>(full_event(30).event), EngineMode::on));
+    EXPECT_EQ(writer.counters().queue_full, 17U);
+    EXPECT_EQ(writer.counters().newest_lost_us, full_event(30).event.time_us);
+    EXPECT_FALSE(writer.offer(nullptr, EngineMode::on)); // nothing to queue, nothing counted
+    EXPECT_EQ(writer.counters().queue_full, 17U);
     writer.flush();
     EXPECT_EQ(writer.counters().written, 10U);
     EXPECT_TRUE(writer.offer(full_event(100))); // room again
@@ -361,6 +368,10 @@ TEST(StoreWriter, BulkOffersGetAtMostTheirShareOfTheQueue)
     }
     EXPECT_EQ(accepted, 5); // half of 10
     EXPECT_FALSE(writer.bulk_room());
+    // An event without room is left with the producer, whole, to offer again later.
+    StoredEvent again = full_event(7);
+    EXPECT_EQ(writer.offer(std::move(again), Offer{p, Dedup::request, true}), OfferResult::no_room);
+    EXPECT_EQ(again, full_event(7));
     // The live producer still has the other half, and then the queue is full for it.
     for (int i = 0; i < 5; ++i) {
         EXPECT_TRUE(writer.offer(full_event(100 + i))) << i;
