@@ -70,12 +70,16 @@ TEST(StoreWriter, CommitsOnFlushAndCountsDuplicates)
 TEST(StoreWriter, StoresAnEventSharedWithTheRingAsTheModules)
 {
     TempDir dir;
-    StoreWriter writer(open_store(dir), no_retention());
+    StoreWriterOptions o = no_retention();
+    o.batch_interval = std::chrono::hours(1); // nothing leaves the queue until flush
+    StoreWriter writer(open_store(dir), o);
     StoredEvent expected = full_event(3);
+    expected.engine_mode = EngineMode::on; // full_event's is detection_only
     auto shared = std::make_shared<const RequestEvent>(expected.event);
-    ASSERT_TRUE(writer.offer(shared, EngineMode::detection_only));
-    ASSERT_TRUE(writer.offer(shared, EngineMode::detection_only)); // the same again
-    shared.reset();                                                // the queue's reference keeps it
+    ASSERT_TRUE(writer.offer(shared, EngineMode::on));
+    ASSERT_TRUE(writer.offer(shared, EngineMode::on)); // the same again
+    EXPECT_EQ(shared.use_count(), 3);                  // queued twice, not copied
+    shared.reset();                                    // the queue's references keep it
     writer.flush();
     EXPECT_EQ(writer.counters().written, 1U);
     EXPECT_EQ(writer.counters().duplicates, 1U);
@@ -86,7 +90,6 @@ TEST(StoreWriter, StoresAnEventSharedWithTheRingAsTheModules)
     ASSERT_TRUE(found) << found.error();
     ASSERT_TRUE(found->has_value());
     expected.source = std::string(k_source_module);
-    expected.engine_mode = EngineMode::detection_only;
     expected.row_id = (*found)->row_id;
     EXPECT_EQ(**found, expected);
 }
@@ -158,8 +161,10 @@ TEST(StoreWriter, AFullQueueIsCounted)
     // The newest refused event's time (full_event(n) is n seconds after k_t0).
     EXPECT_EQ(writer.counters().newest_lost_us, full_event(24).event.time_us);
     // An event the ring does not have (an import's, a sensor's) does not count there.
-    EXPECT_EQ(writer.offer(full_event(90), Offer{0, Dedup::content, false, false}),
+    StoredEvent refused = full_event(90);
+    EXPECT_EQ(writer.offer(std::move(refused), Offer{0, Dedup::content, false, false}),
               OfferResult::refused);
+    EXPECT_EQ(refused, full_event(90)); // left with the caller, whole
     EXPECT_EQ(writer.counters().queue_full, 16U);
     EXPECT_EQ(writer.counters().newest_lost_us, full_event(24).event.time_us);
     EXPECT_EQ(writer.counters().queued, 10U);
@@ -447,15 +452,19 @@ TEST(StoreWriter, AnEventOfferedWithItsMarkerIsRefusedWithItWhenFull)
                   /*commit_now=*/false),
               OfferResult::accepted);
     // Bulk: half of the queue, so the second has no room and its marker is not queued.
+    StoredEvent second = full_event(2);
     EXPECT_EQ(writer.offer_marked(
-                  full_event(2), Offer{p, Dedup::request, true},
+                  std::move(second), Offer{p, Dedup::request, true},
                   [](const MarkerResult&) { FAIL() << "ran"; }, false),
               OfferResult::no_room);
+    EXPECT_EQ(second, full_event(2)); // left with the caller, whole
     writer.stop();
+    StoredEvent third = full_event(3);
     EXPECT_EQ(writer.offer_marked(
-                  full_event(3), Offer{p, Dedup::request, false},
+                  std::move(third), Offer{p, Dedup::request, false},
                   [](const MarkerResult&) { FAIL() << "ran"; }, true),
               OfferResult::refused);
+    EXPECT_EQ(third, full_event(3));
     EXPECT_EQ(stored(dir), 1);
 }
 
