@@ -46,7 +46,7 @@ StoreWriter::~StoreWriter()
 
 bool StoreWriter::offer(StoredEvent&& event)
 {
-    return offer(std::move(event), Offer{0, m_options.dedup, false, true}) == OfferResult::accepted;
+    return offer(std::move(event), module_offer()) == OfferResult::accepted;
 }
 
 bool StoreWriter::offer(std::shared_ptr<const RequestEvent> event, EngineMode engine)
@@ -54,11 +54,7 @@ bool StoreWriter::offer(std::shared_ptr<const RequestEvent> event, EngineMode en
     if (event == nullptr) {
         return false;
     }
-    Item item{std::move(event),
-              std::string(k_source_module),
-              engine,
-              Offer{0, m_options.dedup, false, true},
-              {}};
+    Item item{std::move(event), std::string(k_source_module), engine, module_offer(), {}};
     return offer_item(item, nullptr, false) == OfferResult::accepted;
 }
 

@@ -164,6 +164,11 @@ private:
         MarkerCallback marker; // set: a marker of how.producer
     };
 
+    // How the module's events are offered: the default producer and dedup, in the ring.
+    [[nodiscard]] Offer module_offer() const noexcept
+    {
+        return Offer{0, m_options.dedup, false, true};
+    }
     // Queues an event (m_mutex held), moving `item` into the queue; false when refused
     // or no room, as `result` says, and `item` is left as it was.
     bool push_event(Item& item, OfferResult& result);
