@@ -2,6 +2,7 @@
 // trust model. Parsing is a single left-to-right pass over string_views.
 #include "modsec_message.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mso {
@@ -21,9 +22,10 @@ int hex_digit(char h) noexcept
     return -1;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) noexcept
+// Prefixes here are constants, so the compare is a few loads, not a call.
+inline bool starts_with(std::string_view s, std::string_view prefix) noexcept
 {
-    return s.substr(0, prefix.size()) == prefix;
+    return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
 }
 
 std::string_view trim_right(std::string_view s) noexcept
@@ -98,9 +100,13 @@ template <typename OnItem> std::size_t read_items(std::string_view meta, OnItem&
     std::size_t i = 0;
     while (i + 2 < meta.size() && meta[i] == ' ' && meta[i + 1] == '[') {
         const std::size_t key_start = i + 2;
-        // Keys are short words: look for their end only among the next 18 bytes.
-        const std::size_t key_end = meta.substr(0, key_start + 18).find(" \"", key_start);
-        if (key_end == std::string_view::npos || key_end - key_start > 16)
+        // Keys are short words (at most 16 bytes): their end is the first ` "` among the
+        // next 18 bytes, found byte by byte (a search call costs more than the key).
+        const std::size_t key_limit = std::min(meta.size(), key_start + 18);
+        std::size_t key_end = key_start;
+        while (key_end + 1 < key_limit && !(meta[key_end] == ' ' && meta[key_end + 1] == '"'))
+            ++key_end;
+        if (key_end + 1 >= key_limit || key_end - key_start > 16)
             break;
         const std::size_t value_start = key_end + 2;
         // A value ends at the first unescaped quote that a ']' follows.
@@ -134,12 +140,16 @@ std::string_view target_from_head(std::string_view head) noexcept
         }
         end = at;
     }
-    constexpr std::string_view against = " against \"";
-    if (std::size_t a = head.find(against); a != std::string_view::npos) {
-        const std::size_t start = a + against.size();
-        const std::size_t end = head.find('"', start);
-        if (end != std::string_view::npos)
-            return head.substr(start, end - start);
+    // ` against "VAR"`: its quote is one of the head's few, so look at quotes only.
+    constexpr std::string_view against = " against ";
+    for (std::size_t q = head.find('"', against.size()); q != std::string_view::npos;
+         q = head.find('"', q + 1)) {
+        if (head.compare(q - against.size(), against.size(), against) == 0) {
+            const std::size_t end = head.find('"', q + 1);
+            if (end != std::string_view::npos)
+                return head.substr(q + 1, end - q - 1);
+            break;
+        }
     }
     constexpr std::string_view at = " at ";
     std::size_t a = head.find(at, after_quotes);
@@ -178,32 +188,47 @@ void add_tag(MessageView& m, std::string_view tag) noexcept
     m.tags[m.tag_count++] = tag;
 }
 
+// Which field a key names: by its length first, so most keys take one compare
+// (a [tag] item, the commonest, takes one).
 void set_item(MessageView& m, std::string_view key, std::string_view value) noexcept
 {
-    if (key == "tag")
-        add_tag(m, value);
-    else if (key == "id")
-        m.id = value;
-    else if (key == "msg")
-        m.msg = value;
-    else if (key == "severity")
-        m.severity = value;
-    else if (key == "data")
-        m.data = value;
-    else if (key == "file")
-        m.file = value;
-    else if (key == "line")
-        m.line = value;
-    else if (key == "rev")
-        m.rev = value;
-    else if (key == "ver")
-        m.ver = value;
-    else if (key == "hostname")
-        m.hostname = value;
-    else if (key == "uri")
-        m.uri = value;
-    else if (key == "unique_id")
-        m.unique_id = value;
+    switch (key.size()) {
+    case 2:
+        if (key == "id")
+            m.id = value;
+        break;
+    case 3:
+        if (key == "tag")
+            add_tag(m, value);
+        else if (key == "msg")
+            m.msg = value;
+        else if (key == "rev")
+            m.rev = value;
+        else if (key == "ver")
+            m.ver = value;
+        else if (key == "uri")
+            m.uri = value;
+        break;
+    case 4:
+        if (key == "data")
+            m.data = value;
+        else if (key == "file")
+            m.file = value;
+        else if (key == "line")
+            m.line = value;
+        break;
+    case 8:
+        if (key == "severity")
+            m.severity = value;
+        else if (key == "hostname")
+            m.hostname = value;
+        break;
+    case 9:
+        if (key == "unique_id")
+            m.unique_id = value;
+        break;
+    default: break;
+    }
 }
 
 void parse_head(MessageView& m, std::string_view head) noexcept

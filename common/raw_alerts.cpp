@@ -14,6 +14,19 @@
 namespace mso {
 namespace {
 
+// The end of the run of ASCII bytes in s[i, n), found eight bytes at a time.
+std::size_t ascii_run_end(const unsigned char* s, std::size_t i, std::size_t n) noexcept
+{
+    for (std::uint64_t w; n - i >= 8; i += 8) {
+        std::memcpy(&w, s + i, sizeof w);
+        if (w & 0x8080808080808080u)
+            break;
+    }
+    while (i < n && s[i] < 0x80)
+        ++i;
+    return i;
+}
+
 // What JsonWriter::string() writes, as its JSON string decodes: at most `max_bytes`
 // bytes of `value`, invalid UTF-8 bytes as U+FFFD, never half a character.
 void append_sanitized(std::string_view value, std::size_t max_bytes, std::string& out, bool* cut)
@@ -22,16 +35,8 @@ void append_sanitized(std::string_view value, std::size_t max_bytes, std::string
     const std::size_t n = value.size() < max_bytes ? value.size() : max_bytes;
     std::size_t i = 0;
     while (i < n) {
-        // Runs of ASCII go whole (JSON's escapes of them decode to the same bytes),
-        // found eight bytes at a time.
-        std::size_t end = i;
-        for (std::uint64_t w; n - end >= 8; end += 8) {
-            std::memcpy(&w, s + end, sizeof w);
-            if (w & 0x8080808080808080u)
-                break;
-        }
-        while (end < n && s[end] < 0x80)
-            ++end;
+        // Runs of ASCII go whole (JSON's escapes of them decode to the same bytes).
+        const std::size_t end = ascii_run_end(s, i, n);
         out.append(value.data() + i, end - i);
         i = end;
         if (i == n)
@@ -55,9 +60,17 @@ void append_sanitized(std::string_view value, std::size_t max_bytes, std::string
 
 std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
 {
-    std::string out;
     char buffer[k_modsec_decode_bytes];
     const ModsecText decoded = modsec_decoded(raw, buffer);
+    // Most values (ids, tags, CRS's messages) are short ASCII that fits: one exact copy.
+    const auto* bytes = reinterpret_cast<const unsigned char*>(decoded.text.data());
+    if (decoded.text.size() <= max_bytes &&
+        ascii_run_end(bytes, 0, decoded.text.size()) == decoded.text.size()) {
+        if (cut)
+            *cut = decoded.cut;
+        return std::string(decoded.text);
+    }
+    std::string out;
     bool string_cut = false;
     append_sanitized(decoded.text, max_bytes, out, &string_cut);
     if (cut)

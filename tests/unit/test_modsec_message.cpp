@@ -317,7 +317,28 @@ INSTANTIATE_TEST_SUITE_P(
                  "required.",
                  true, false, 0, 0, "REQUEST_HEADERS:Content-Length"},
         HeadCase{"Warning. Pattern match \"a at b\\\" at c\" at ARGS:q.", true, false, 0, 0,
-                 "ARGS:q"}));
+                 "ARGS:q"},
+        // ` against \"` inside the quoted operand is escaped: the next one names the target.
+        HeadCase{"Warning. Match of \"p against \\\"x\" against \"ARGS:b\" required.", true, false,
+                 0, 0, "ARGS:b"},
+        HeadCase{"Warning. against \"ARGS:c\" required.", true, false, 0, 0, "ARGS:c"}));
+
+// Item keys are at most 16 bytes: a longer one ends the metadata (what follows is not
+// trusted to be items), a 16-byte one is read and ignored.
+TEST(Items, KeysOfSixteenBytesAreReadLongerOnesEndTheMetadata)
+{
+    const auto parse = [](const std::string& key) {
+        MessageView m;
+        const std::string text = "ModSecurity: Warning. x at ARGS:a. [file \"/f\"] [" + key +
+                                 " \"v\"] [id \"7\"] [hostname \"h\"] [uri \"/\"] "
+                                 "[unique_id \"u\"]";
+        EXPECT_TRUE(parse_modsec_message(text, m));
+        return std::string(m.id);
+    };
+    EXPECT_EQ(parse("abcdefghijklmnop"), "7");
+    EXPECT_EQ(parse("abcdefghijklmnopq"), "");
+    EXPECT_EQ(parse(""), "7");
+}
 
 TEST(NotModSecurity, OtherModulesMessagesAreRejected)
 {
