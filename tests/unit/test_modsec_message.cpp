@@ -321,7 +321,11 @@ INSTANTIATE_TEST_SUITE_P(
         // ` against \"` inside the quoted operand is escaped: the next one names the target.
         HeadCase{"Warning. Match of \"p against \\\"x\" against \"ARGS:b\" required.", true, false,
                  0, 0, "ARGS:b"},
-        HeadCase{"Warning. against \"ARGS:c\" required.", true, false, 0, 0, "ARGS:c"}));
+        HeadCase{"Warning. against \"ARGS:c\" required.", true, false, 0, 0, "ARGS:c"},
+        // The first quote ` against "` can end is the head's tenth byte; one before it
+        // cannot end it (and must not be looked behind).
+        HeadCase{" against \"ARGS:d\" required.", true, false, 0, 0, "ARGS:d"},
+        HeadCase{"\"x\" against \"ARGS:e\" required.", true, false, 0, 0, "ARGS:e"}));
 
 // Item keys are at most 16 bytes: a longer one ends the metadata (what follows is not
 // trusted to be items), a 16-byte one is read and ignored.
