@@ -15,7 +15,8 @@ then for `--seconds` (default 20) at once:
   10,000/s from one socket). Each datagram's `time_us` is the time it
   was sent; every 10th goes to the probe vhost (the first);
 - a client asking `stats` (every vhost) every `--every` seconds (default 0.1), each
-  answer read in full before the next ask (a slow answer delays the next);
+  answer read in full before the next ask (a slow answer delays the next); with
+  `--ask metrics`, a scraper of `GET /metrics` (the same vhosts' series) instead;
 - a `tail` client on the probe vhost: the delay from a datagram's `time_us` to its
   `tail` line reaching the client is the ingest latency measured from outside (it
   includes the kernel's queue, the ingest and the `tail` write, and the Python reader:
@@ -111,6 +112,17 @@ def sender(path: str, vhosts: int, rate: int, seconds: float, first: int, socket
     for s in socks:
         s.close()
     out.put({"sent": sent, "lost": lost, "send_s": time.monotonic() - start})
+
+
+def scraper(port: int, every: float, stop: mp.Event, out: mp.Queue) -> None:
+    took: list[float] = []
+    while not stop.is_set():
+        start = time.monotonic()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            assert r.status == 200 and r.read().count(b"modsec_observe_requests_total{") > 0
+        took.append(time.monotonic() - start)
+        stop.wait(max(0.0, every - took[-1]))
+    out.put(took)
 
 
 def asker(sock: str, every: float, stop: mp.Event, out: mp.Queue) -> None:
@@ -210,7 +222,9 @@ def one_round(name: str, build: Path, args) -> dict:
         tail = mp.Process(target=tailer, args=(str(q), args.vhosts, ready, stop, outs[0]))
         tail.start()
         ready.wait(10)
-        ask = mp.Process(target=asker, args=(str(q), args.every, stop, outs[1]))
+        ask = (mp.Process(target=scraper, args=(port, args.every, stop, outs[1]))
+               if args.ask == "metrics" else
+               mp.Process(target=asker, args=(str(q), args.every, stop, outs[1])))
         send = mp.Process(target=sender, args=(str(ev), args.vhosts, args.rate, args.seconds,
                                                seeded, args.sockets, outs[2]))
         load0 = os.getloadavg()
@@ -240,9 +254,9 @@ def one_round(name: str, build: Path, args) -> dict:
             "latency_samples": len(delays),
             "latency_ms": {p: round(percentile(delays, p), 2) for p in (50, 99, 99.9)}
             | {"max": round(max(delays, default=float("nan")), 2)},
-            "stats_answers": len(took),
-            "stats_ms": {"median": round(statistics.median(took) * 1000, 1) if took else None,
-                         "max": round(max(took, default=0) * 1000, 1)},
+            f"{args.ask}_answers": len(took),
+            f"{args.ask}_ms": {"median": round(statistics.median(took) * 1000, 1) if took else None,
+                               "max": round(max(took, default=0) * 1000, 1)},
             "metrics_scrape_ms_idle": round(metrics_ms, 1),
             # While sending: the loop's CPU time, and its time runnable but not running.
             "loop_cpu_ms": round(sched1[0] - sched0[0]),
@@ -264,6 +278,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--sockets", type=int, default=1, help="sending sockets, used in turn")
     ap.add_argument("--every", type=float, default=0.1, help="seconds between stats asks")
+    ap.add_argument("--ask", choices=("stats", "metrics"), default="stats",
+                    help="what is asked every --every seconds: the stats query or /metrics")
     args = ap.parse_args()
     builds = [(b.split("=", 1)[0], Path(b.split("=", 1)[1]).resolve()) for b in args.build]
     old = int(QLEN.read_text())
@@ -286,7 +302,8 @@ def main() -> int:
         print(json.dumps({"summary": name, "sockets": args.sockets,
                           "lost": [r["lost"] for r in mine],
                           "latency_p99_ms": [r["latency_ms"][99] for r in mine],
-                          "stats_median_ms": [r["stats_ms"]["median"] for r in mine]}))
+                          f"{args.ask}_median_ms": [r[f"{args.ask}_ms"]["median"]
+                                                    for r in mine]}))
     return 0
 
 

@@ -242,18 +242,25 @@ mso::Result<std::unique_ptr<mso::StoreWriter>> open_history(const std::string& p
     return std::make_unique<mso::StoreWriter>(std::move(*store), std::move(options));
 }
 
+// One /metrics answer: /proc read outside the collector lock, the collector's series
+// copied under it a few vhosts at a time and formatted between (MetricsRender), so a
+// scrape over many vhosts never holds the loop for its whole render.
+std::string scrape_metrics(const mso::Server& server)
+{
+    mso::MetricsRender render(mso::Collector::Clock::now(), mso::read_process_stats());
+    for (bool last = false; !last;) {
+        last = server.with_collector([&render](const mso::Collector& c) { return render.step(c); });
+        render.format();
+    }
+    return render.finish();
+}
+
 // Serves /metrics at `address` on threads of its own. Call after block_signals(): the
 // threads inherit the mask, so SIGTERM always reaches the loop's ppoll().
 mso::Result<void> serve_metrics(std::optional<mso::MetricsHttp>& metrics,
                                 const mso::ListenAddress& address, mso::Server& server)
 {
-    // /proc is read outside the collector lock; rendering needs it.
-    metrics.emplace([&server] {
-        const mso::ProcessStats process = mso::read_process_stats();
-        return server.with_collector([&process](const mso::Collector& c) {
-            return mso::render_metrics(c, mso::Collector::Clock::now(), process);
-        });
-    });
+    metrics.emplace([&server] { return scrape_metrics(server); });
     if (auto bound = metrics->bind(address); !bound) {
         return mso::fail("--metrics-listen: " + bound.error());
     }
@@ -302,12 +309,7 @@ mso::Result<void> serve_dashboard(std::optional<mso::WebServer>& web,
     handlers.subscribe = [&server](mso::EventFilter filter, std::shared_ptr<mso::TailSink> sink) {
         server.subscribe(std::move(filter), std::move(sink));
     };
-    handlers.metrics = [&server] {
-        const mso::ProcessStats process = mso::read_process_stats();
-        return server.with_collector([&process](const mso::Collector& c) {
-            return mso::render_metrics(c, mso::Collector::Clock::now(), process);
-        });
-    };
+    handlers.metrics = [&server] { return scrape_metrics(server); };
     web.emplace(std::move(handlers), mso::k_web_answer_timeout, tls);
     if (auto bound = web->bind(address); !bound) {
         return mso::fail("--http-listen: " + bound.error());

@@ -148,32 +148,23 @@ constexpr std::array k_history_values = {
                  "max_age)."},
 };
 
-// One exported rule series.
-struct RuleSeries {
-    const std::string* id = nullptr;
-    const RuleStats* stats = nullptr;
-};
-
-// A vhost's label and the rule series chosen for it.
-struct VhostRules {
-    std::string_view vhost;
-    std::vector<RuleSeries> rules;
-    std::uint64_t dropped = 0;
-};
-
-// The `max` rules with the most hits (then by id), each label value once.
-VhostRules choose_rules(const std::string& vhost, const VhostStats& stats, std::size_t max)
+// The `max` rules of `stats` with the most hits (then by id), each label value once, as
+// the vhost's sample keeps them; `dropped` counts the others.
+void choose_rules(const VhostStats& stats, std::size_t max, std::vector<RuleSample>& out,
+                  std::uint64_t& dropped)
 {
-    VhostRules out;
-    out.vhost = vhost;
-    std::vector<RuleSeries> all;
+    struct Candidate {
+        const std::string* id;
+        const RuleStats* stats;
+    };
+    std::vector<Candidate> all;
     all.reserve(stats.rules.size());
     for (const auto& [id, rule] : stats.rules) {
         if (!id.empty()) {
             all.push_back({&id, &rule});
         }
     }
-    const auto by_hits = [](const RuleSeries& a, const RuleSeries& b) {
+    const auto by_hits = [](const Candidate& a, const Candidate& b) {
         return a.stats->hits != b.stats->hits ? a.stats->hits > b.stats->hits : *a.id < *b.id;
     };
     // Twice `max` leaves room for ids skipped as duplicates below.
@@ -183,110 +174,42 @@ VhostRules choose_rules(const std::string& vhost, const VhostStats& stats, std::
     // Two ids that differ only in invalid UTF-8 would render as one series.
     std::unordered_set<std::string> labels;
     std::string label;
-    for (std::size_t i = 0; i < keep && out.rules.size() < max; ++i) {
+    for (std::size_t i = 0; i < keep && out.size() < max; ++i) {
         label.clear();
         append_label_value(label, *all[i].id);
         if (labels.insert(label).second) {
-            out.rules.push_back(all[i]);
+            out.push_back(RuleSample{*all[i].id, all[i].stats->severity, all[i].stats->hits,
+                                     all[i].stats->matches});
         }
     }
-    out.dropped = all.size() - out.rules.size();
-    return out;
+    dropped = all.size() - out.size();
 }
 
-void render_histogram_family(std::string& out, const Aggregator& aggregator, std::string_view name,
-                             std::string_view help, ScoreHistogram VhostStats::*field)
+void append_histogram_sample(std::string& out, std::string_view name, std::string_view vhost,
+                             const ScoreHistogram& h)
 {
-    append_family(out, name, help, MetricType::histogram);
     std::array<double, ScoreHistogram::k_bounds.size()> bounds{};
     std::array<std::uint64_t, ScoreHistogram::k_bounds.size()> cumulative{};
-    for (const auto& [vhost, stats] : aggregator.all()) {
-        const ScoreHistogram& h = stats.*field;
-        std::uint64_t running = 0;
-        for (std::size_t i = 0; i < bounds.size(); ++i) {
-            bounds[i] = ScoreHistogram::k_bounds[i];
-            running += h.counts[i];
-            cumulative[i] = running;
-        }
-        const Label labels[] = {{"vhost", vhost}};
-        (void)append_histogram(out, name, labels, bounds, cumulative, static_cast<double>(h.sum),
-                               h.count);
+    std::uint64_t running = 0;
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+        bounds[i] = ScoreHistogram::k_bounds[i];
+        running += h.counts[i];
+        cumulative[i] = running;
     }
+    const Label labels[] = {{"vhost", vhost}};
+    (void)append_histogram(out, name, labels, bounds, cumulative, static_cast<double>(h.sum),
+                           h.count);
 }
 
-void render_vhosts(std::string& out, const Aggregator& aggregator, std::size_t max_rule_series)
-{
-    const auto& vhosts = aggregator.all();
-    for (const VhostCounter& counter : k_vhost_counters) {
-        append_family(out, counter.name, counter.help, MetricType::counter);
-        for (const auto& [vhost, stats] : vhosts) {
-            const Label labels[] = {{"vhost", vhost}};
-            append_sample(out, counter.name, labels, stats.*counter.field);
-        }
-    }
-
-    constexpr std::string_view responses = "modsec_observe_responses_total";
-    append_family(out, responses, "Responses by final HTTP status.", MetricType::counter);
-    std::string code;
-    for (const auto& [vhost, stats] : vhosts) {
-        for (const auto& [status, count] : stats.status) {
-            code = std::to_string(status);
-            const Label labels[] = {{"vhost", vhost}, {"status", code}};
-            append_sample(out, responses, labels, count);
-        }
-    }
-
-    // Info-style: 1 for each vhost whose configured SecRuleEngine a counter report said,
-    // the mode in a label (an alert can find the vhosts still in DetectionOnly).
-    constexpr std::string_view engine = "modsec_observe_vhost_engine";
-    append_family(out, engine,
-                  "1 for the vhost's SecRuleEngine as its Apache configuration sets it "
-                  "(on, off, detection_only).",
-                  MetricType::gauge);
-    for (const auto& [vhost, stats] : vhosts) {
-        if (!stats.engine.empty()) {
-            const Label labels[] = {{"vhost", vhost}, {"engine", stats.engine}};
-            append_sample(out, engine, labels, std::uint64_t{1});
-        }
-    }
-
-    std::vector<VhostRules> chosen;
-    chosen.reserve(vhosts.size());
-    for (const auto& [vhost, stats] : vhosts) {
-        chosen.push_back(choose_rules(vhost, stats, max_rule_series));
-    }
-    const auto rule_family = [&](std::string_view name, std::string_view help,
-                                 std::uint64_t RuleStats::*field) {
-        append_family(out, name, help, MetricType::counter);
-        for (const VhostRules& v : chosen) {
-            for (const RuleSeries& r : v.rules) {
-                const Label labels[] = {
-                    {"vhost", v.vhost}, {"rule_id", *r.id}, {"severity", r.stats->severity}};
-                append_sample(out, name, labels, r.stats->*field);
-            }
-        }
-    };
-    rule_family("modsec_observe_rule_hits_total", "Requests in which the rule matched.",
-                &RuleStats::hits);
-    rule_family("modsec_observe_rule_matches_total",
-                "ModSecurity messages of the rule (one request can match twice).",
-                &RuleStats::matches);
-    constexpr std::string_view dropped = "modsec_observe_rule_series_dropped";
-    append_family(out, dropped,
-                  "Rules of the vhost not exported as rule series (those with the most hits are).",
-                  MetricType::gauge);
-    for (const VhostRules& v : chosen) {
-        const Label labels[] = {{"vhost", v.vhost}};
-        append_sample(out, dropped, labels, v.dropped);
-    }
-
-    render_histogram_family(out, aggregator, "modsec_observe_inbound_anomaly_score",
-                            "CRS inbound anomaly score per request (clean requests count as 0).",
-                            &VhostStats::inbound_scores);
-    render_histogram_family(out, aggregator, "modsec_observe_outbound_anomaly_score",
-                            "CRS outbound anomaly score per request (clean requests count as 0).",
-                            &VhostStats::outbound_scores);
-}
+constexpr std::string_view k_responses = "modsec_observe_responses_total";
+// Info-style: 1 for each vhost whose configured SecRuleEngine a counter report said,
+// the mode in a label (an alert can find the vhosts still in DetectionOnly).
+constexpr std::string_view k_engine = "modsec_observe_vhost_engine";
+constexpr std::string_view k_rule_hits = "modsec_observe_rule_hits_total";
+constexpr std::string_view k_rule_matches = "modsec_observe_rule_matches_total";
+constexpr std::string_view k_rules_dropped = "modsec_observe_rule_series_dropped";
+constexpr std::string_view k_inbound = "modsec_observe_inbound_anomaly_score";
+constexpr std::string_view k_outbound = "modsec_observe_outbound_anomaly_score";
 
 void render_history(std::string& out, const HistoryStatus& history)
 {
@@ -556,15 +479,135 @@ ProcessStats read_process_stats()
     return stats;
 }
 
+MetricsRender::MetricsRender(Collector::Clock::time_point now, ProcessStats process,
+                             std::size_t max_rule_series, std::size_t vhosts_per_step)
+    : m_now(now),
+      m_process(process),
+      m_max_rule_series(max_rule_series),
+      m_vhosts_per_step(std::max<std::size_t>(vhosts_per_step, 1)),
+      m_counters(k_vhost_counters.size())
+{
+}
+
+MetricsRender::~MetricsRender() = default;
+
+bool MetricsRender::step(const Collector& collector)
+{
+    if (m_done) {
+        return true;
+    }
+    const auto& vhosts = collector.aggregator().all();
+    auto it = m_started ? vhosts.upper_bound(m_last_vhost) : vhosts.begin();
+    m_started = true;
+    for (std::size_t n = 0; it != vhosts.end() && n < m_vhosts_per_step; ++it, ++n) {
+        const auto& [vhost, stats] = *it;
+        VhostSample& v = m_pending.emplace_back();
+        v.vhost = vhost;
+        v.counters.reserve(k_vhost_counters.size());
+        for (const VhostCounter& counter : k_vhost_counters) {
+            v.counters.push_back(stats.*counter.field);
+        }
+        v.status.assign(stats.status.begin(), stats.status.end());
+        v.engine = stats.engine;
+        choose_rules(stats, m_max_rule_series, v.rules, v.rules_dropped);
+        v.inbound = stats.inbound_scores;
+        v.outbound = stats.outbound_scores;
+    }
+    if (!m_pending.empty()) {
+        m_last_vhost = m_pending.back().vhost;
+    }
+    if (it != vhosts.end()) {
+        return false;
+    }
+    // The collector's own series: a few dozen, rendered here (under the lock) at once.
+    render_collector(m_collector_text, collector, m_now);
+    m_done = true;
+    return true;
+}
+
+void MetricsRender::format()
+{
+    std::string code;
+    for (const VhostSample& v : m_pending) {
+        const Label vhost[] = {{"vhost", v.vhost}};
+        for (std::size_t i = 0; i < k_vhost_counters.size(); ++i) {
+            append_sample(m_counters[i], k_vhost_counters[i].name, vhost, v.counters[i]);
+        }
+        for (const auto& [status, count] : v.status) {
+            code = std::to_string(status);
+            const Label labels[] = {{"vhost", v.vhost}, {"status", code}};
+            append_sample(m_responses, k_responses, labels, count);
+        }
+        if (!v.engine.empty()) {
+            const Label labels[] = {{"vhost", v.vhost}, {"engine", v.engine}};
+            append_sample(m_engine, k_engine, labels, std::uint64_t{1});
+        }
+        for (const RuleSample& r : v.rules) {
+            const Label labels[] = {
+                {"vhost", v.vhost}, {"rule_id", r.id}, {"severity", r.severity}};
+            append_sample(m_rule_hits, k_rule_hits, labels, r.hits);
+            append_sample(m_rule_matches, k_rule_matches, labels, r.matches);
+        }
+        append_sample(m_rules_dropped, k_rules_dropped, vhost, v.rules_dropped);
+        append_histogram_sample(m_inbound, k_inbound, v.vhost, v.inbound);
+        append_histogram_sample(m_outbound, k_outbound, v.vhost, v.outbound);
+    }
+    m_pending.clear();
+}
+
+std::string MetricsRender::finish()
+{
+    format();
+    std::string out;
+    std::size_t size = m_collector_text.size() + 4096;
+    for (const std::string* part : {&m_responses, &m_engine, &m_rule_hits, &m_rule_matches,
+                                    &m_rules_dropped, &m_inbound, &m_outbound}) {
+        size += part->size();
+    }
+    for (const std::string& part : m_counters) {
+        size += part.size();
+    }
+    out.reserve(size);
+    for (std::size_t i = 0; i < k_vhost_counters.size(); ++i) {
+        append_family(out, k_vhost_counters[i].name, k_vhost_counters[i].help, MetricType::counter);
+        out += m_counters[i];
+    }
+    append_family(out, k_responses, "Responses by final HTTP status.", MetricType::counter);
+    out += m_responses;
+    append_family(out, k_engine,
+                  "1 for the vhost's SecRuleEngine as its Apache configuration sets it "
+                  "(on, off, detection_only).",
+                  MetricType::gauge);
+    out += m_engine;
+    append_family(out, k_rule_hits, "Requests in which the rule matched.", MetricType::counter);
+    out += m_rule_hits;
+    append_family(out, k_rule_matches,
+                  "ModSecurity messages of the rule (one request can match twice).",
+                  MetricType::counter);
+    out += m_rule_matches;
+    append_family(out, k_rules_dropped,
+                  "Rules of the vhost not exported as rule series (those with the most hits are).",
+                  MetricType::gauge);
+    out += m_rules_dropped;
+    append_family(out, k_inbound,
+                  "CRS inbound anomaly score per request (clean requests count as 0).",
+                  MetricType::histogram);
+    out += m_inbound;
+    append_family(out, k_outbound,
+                  "CRS outbound anomaly score per request (clean requests count as 0).",
+                  MetricType::histogram);
+    out += m_outbound;
+    out += m_collector_text;
+    render_process(out, m_process);
+    return out;
+}
+
 std::string render_metrics(const Collector& collector, Collector::Clock::time_point now,
                            const ProcessStats& process, std::size_t max_rule_series)
 {
-    std::string out;
-    out.reserve(16384);
-    render_vhosts(out, collector.aggregator(), max_rule_series);
-    render_collector(out, collector, now);
-    render_process(out, process);
-    return out;
+    MetricsRender render(now, process, max_rule_series, SIZE_MAX);
+    (void)render.step(collector);
+    return render.finish();
 }
 
 MemoryUsage read_memory_usage()

@@ -455,6 +455,87 @@ TEST(Metrics, ImportCountersMatchHealth)
     }
 }
 
+// The daemon's scrape: MetricsRender in steps, formatting between them (outside the
+// collector lock). Runs the loop as scrape_metrics() in daemon/main.cpp does;
+// `between(step)` runs after each step, where the loop could take the lock.
+template <typename Between>
+std::string render_in_steps(const mso::Collector& c, std::size_t per_step, Between&& between)
+{
+    mso::MetricsRender render(Clock::now(), mso::ProcessStats{4096, 1700000000.5},
+                              mso::k_max_rule_series_per_vhost, per_step);
+    std::size_t steps = 0;
+    for (bool last = false; !last;) {
+        last = render.step(c);
+        render.format();
+        between(++steps);
+    }
+    EXPECT_TRUE(render.step(c)); // done stays done
+    return render.finish();
+}
+
+std::size_t count_of(const std::string& text, const std::string& part)
+{
+    std::size_t n = 0;
+    for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+TEST(Metrics, RenderedInStepsIsTheSameText)
+{
+    mso::Collector c;
+    for (int v = 0; v < 70; ++v) {
+        const std::string vhost =
+            v % 13 == 0 ? "h\"o\\st" + std::to_string(v) : "v" + std::to_string(v) + ".test";
+        for (int k = 0; k <= v % 4; ++k) {
+            ingest(c, request_datagram(vhost, k % 2 ? 403 : 200, k % 2 == 1,
+                                       {{std::to_string(942100 + v % 9)}, {"949110", "WARNING"}},
+                                       v % 12));
+        }
+        ingest(c, counters_datagram(vhost, v, v % 3 ? "on" : "detection_only"));
+    }
+    const std::string whole = render(c);
+    ASSERT_EQ(count_of(whole, "modsec_observe_requests_total{"), 70U);
+    for (const std::size_t per_step : {std::size_t{1}, std::size_t{7}, std::size_t{32}}) {
+        std::size_t steps = 0;
+        EXPECT_EQ(render_in_steps(c, per_step, [&](std::size_t n) { steps = n; }), whole)
+            << per_step << " vhosts per step";
+        EXPECT_EQ(steps, (70 + per_step - 1) / per_step) << per_step; // locked that often
+    }
+}
+
+TEST(Metrics, VhostsChangingBetweenStepsGiveAValidScrape)
+{
+    mso::Collector c;
+    for (const char* vhost : {"b.test", "d.test", "f.test"}) {
+        ingest(c, counters_datagram(vhost, 10));
+    }
+    const std::string text = render_in_steps(c, 1, [&](std::size_t step) {
+        if (step == 1) { // b.test was copied: what changes now is the loop's
+            ingest(c, counters_datagram("a.test", 5));  // before the cursor: next scrape
+            ingest(c, counters_datagram("e.test", 7));  // after it: in this one
+            ingest(c, counters_datagram("b.test", 90)); // copied already: as it was
+            ingest(c, request_datagram("d.test", 403, true, {{"942100"}}, 8));
+        }
+    });
+    const auto s = samples(text);
+    EXPECT_EQ(s.count(R"(modsec_observe_requests_total{vhost="a.test"})"), 0U);
+    EXPECT_EQ(s.at(R"(modsec_observe_requests_total{vhost="e.test"})"), "7");
+    EXPECT_EQ(s.at(R"(modsec_observe_requests_total{vhost="b.test"})"), "10");
+    EXPECT_EQ(s.at(R"(modsec_observe_requests_total{vhost="d.test"})"), "11");
+    EXPECT_EQ(s.at(R"(modsec_observe_rule_hits_total{vhost="d.test",rule_id="942100",)"
+                   R"(severity="CRITICAL"})"),
+              "1");
+    // The collector's own series are read in the last step, after every change.
+    EXPECT_EQ(s.at("modsec_observe_collector_vhosts"), "5");
+    for (const char* family :
+         {"modsec_observe_requests_total", "modsec_observe_rule_hits_total",
+          "modsec_observe_inbound_anomaly_score", "modsec_observe_collector_vhosts"}) {
+        EXPECT_EQ(count_of(text, std::string("# TYPE ") + family + " "), 1U) << family;
+    }
+}
+
 TEST(ProcessStats, Parsers)
 {
     EXPECT_EQ(mso::parse_statm_resident_pages("2456 789 321 12 0 400 0\n"), 789U);
