@@ -558,45 +558,46 @@ void MetricsRender::format()
 std::string MetricsRender::finish()
 {
     format();
-    std::string out;
+    // The per-vhost families after the counters, in the order they are exported.
+    const struct {
+        std::string_view name;
+        std::string_view help;
+        MetricType type;
+        const std::string& samples;
+    } families[] = {
+        {k_responses, "Responses by final HTTP status.", MetricType::counter, m_responses},
+        {k_engine,
+         "1 for the vhost's SecRuleEngine as its Apache configuration sets it "
+         "(on, off, detection_only).",
+         MetricType::gauge, m_engine},
+        {k_rule_hits, "Requests in which the rule matched.", MetricType::counter, m_rule_hits},
+        {k_rule_matches, "ModSecurity messages of the rule (one request can match twice).",
+         MetricType::counter, m_rule_matches},
+        {k_rules_dropped,
+         "Rules of the vhost not exported as rule series (those with the most hits are).",
+         MetricType::gauge, m_rules_dropped},
+        {k_inbound, "CRS inbound anomaly score per request (clean requests count as 0).",
+         MetricType::histogram, m_inbound},
+        {k_outbound, "CRS outbound anomaly score per request (clean requests count as 0).",
+         MetricType::histogram, m_outbound},
+    };
     std::size_t size = m_collector_text.size() + 4096;
-    for (const std::string* part : {&m_responses, &m_engine, &m_rule_hits, &m_rule_matches,
-                                    &m_rules_dropped, &m_inbound, &m_outbound}) {
-        size += part->size();
+    for (const std::string& samples : m_counters) {
+        size += samples.size();
     }
-    for (const std::string& part : m_counters) {
-        size += part.size();
+    for (const auto& family : families) {
+        size += family.samples.size();
     }
+    std::string out;
     out.reserve(size);
     for (std::size_t i = 0; i < k_vhost_counters.size(); ++i) {
         append_family(out, k_vhost_counters[i].name, k_vhost_counters[i].help, MetricType::counter);
         out += m_counters[i];
     }
-    append_family(out, k_responses, "Responses by final HTTP status.", MetricType::counter);
-    out += m_responses;
-    append_family(out, k_engine,
-                  "1 for the vhost's SecRuleEngine as its Apache configuration sets it "
-                  "(on, off, detection_only).",
-                  MetricType::gauge);
-    out += m_engine;
-    append_family(out, k_rule_hits, "Requests in which the rule matched.", MetricType::counter);
-    out += m_rule_hits;
-    append_family(out, k_rule_matches,
-                  "ModSecurity messages of the rule (one request can match twice).",
-                  MetricType::counter);
-    out += m_rule_matches;
-    append_family(out, k_rules_dropped,
-                  "Rules of the vhost not exported as rule series (those with the most hits are).",
-                  MetricType::gauge);
-    out += m_rules_dropped;
-    append_family(out, k_inbound,
-                  "CRS inbound anomaly score per request (clean requests count as 0).",
-                  MetricType::histogram);
-    out += m_inbound;
-    append_family(out, k_outbound,
-                  "CRS outbound anomaly score per request (clean requests count as 0).",
-                  MetricType::histogram);
-    out += m_outbound;
+    for (const auto& family : families) {
+        append_family(out, family.name, family.help, family.type);
+        out += family.samples;
+    }
     out += m_collector_text;
     render_process(out, m_process);
     return out;
