@@ -16,7 +16,8 @@ then for `--seconds` (default 20) at once:
   was sent; every 10th goes to the probe vhost (the first);
 - a client asking `stats` (every vhost) every `--every` seconds (default 0.1), each
   answer read in full before the next ask (a slow answer delays the next); with
-  `--ask metrics`, a scraper of `GET /metrics` (the same vhosts' series) instead;
+  `--ask metrics`, a scraper of `GET /metrics` (the same vhosts' series) instead, and
+  with `--ask none` nothing (the floor the asks are measured against);
 - a `tail` client on the probe vhost: the delay from a datagram's `time_us` to its
   `tail` line reaching the client is the ingest latency measured from outside (it
   includes the kernel's queue, the ingest and the `tail` write, and the Python reader:
@@ -28,10 +29,10 @@ the collector.
 
 Then it waits for the collector to count everything and prints one JSON line per round:
 datagrams sent, lost (EAGAIN at the sender; checked against `health`'s `datagrams`),
-latency percentiles, `stats` answers and their durations. Rounds alternate between the
+latency percentiles, the answers (`stats` or `/metrics`) and their durations. Rounds alternate between the
 builds given (`--build NAME=DIR`, e.g. before=/work/main/build after=build), so both
 meet the same machine. Also times 10 `/metrics` scrapes with the seeded vhosts, the
-collector idle (the render holds the collector's lock).
+collector idle, before the sending starts.
 
     nice -n 5 bench/query_stall_bench.py --build before=../main/build --build after=build
 
@@ -116,33 +117,42 @@ def sender(path: str, vhosts: int, rate: int, seconds: float, first: int, socket
 
 def scraper(port: int, every: float, stop: mp.Event, out: mp.Queue) -> None:
     took: list[float] = []
-    while not stop.is_set():
-        start = time.monotonic()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
-            assert r.status == 200 and r.read().count(b"modsec_observe_requests_total{") > 0
-        took.append(time.monotonic() - start)
-        stop.wait(max(0.0, every - took[-1]))
-    out.put(took)
+    try:
+        while not stop.is_set():
+            start = time.monotonic()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+                assert r.status == 200 and r.read().count(b"modsec_observe_requests_total{") > 0
+            took.append(time.monotonic() - start)
+            stop.wait(max(0.0, every - took[-1]))
+    finally:  # the round waits for this list: a failed scrape must not hang it
+        out.put(took)
+
+
+def idle(stop: mp.Event, out: mp.Queue) -> None:
+    stop.wait()
+    out.put([])
 
 
 def asker(sock: str, every: float, stop: mp.Event, out: mp.Queue) -> None:
     took: list[float] = []
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(sock)
-        while not stop.is_set():
-            start = time.monotonic()
-            s.sendall(b'{"cmd":"stats"}\n')
-            data = bytearray()
-            while not data.endswith(b"\n"):
-                chunk = s.recv(1 << 20)
-                if not chunk:
-                    raise RuntimeError("query socket closed")
-                data += chunk
-            answer = json.loads(data)
-            assert answer["ok"], answer
-            took.append(time.monotonic() - start)
-            stop.wait(max(0.0, every - took[-1]))
-    out.put(took)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(sock)
+            while not stop.is_set():
+                start = time.monotonic()
+                s.sendall(b'{"cmd":"stats"}\n')
+                data = bytearray()
+                while not data.endswith(b"\n"):
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        raise RuntimeError("query socket closed")
+                    data += chunk
+                answer = json.loads(data)
+                assert answer["ok"], answer
+                took.append(time.monotonic() - start)
+                stop.wait(max(0.0, every - took[-1]))
+    finally:  # the round waits for this list: a failed ask must not hang it
+        out.put(took)
 
 
 def tailer(sock: str, vhosts: int, ready: mp.Event, stop: mp.Event, out: mp.Queue) -> None:
@@ -222,9 +232,12 @@ def one_round(name: str, build: Path, args) -> dict:
         tail = mp.Process(target=tailer, args=(str(q), args.vhosts, ready, stop, outs[0]))
         tail.start()
         ready.wait(10)
-        ask = (mp.Process(target=scraper, args=(port, args.every, stop, outs[1]))
-               if args.ask == "metrics" else
-               mp.Process(target=asker, args=(str(q), args.every, stop, outs[1])))
+        if args.ask == "metrics":
+            ask = mp.Process(target=scraper, args=(port, args.every, stop, outs[1]))
+        elif args.ask == "none":
+            ask = mp.Process(target=idle, args=(stop, outs[1]))
+        else:
+            ask = mp.Process(target=asker, args=(str(q), args.every, stop, outs[1]))
         send = mp.Process(target=sender, args=(str(ev), args.vhosts, args.rate, args.seconds,
                                                seeded, args.sockets, outs[2]))
         load0 = os.getloadavg()
@@ -277,9 +290,10 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=10_000, help="datagrams per second")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--sockets", type=int, default=1, help="sending sockets, used in turn")
-    ap.add_argument("--every", type=float, default=0.1, help="seconds between stats asks")
-    ap.add_argument("--ask", choices=("stats", "metrics"), default="stats",
-                    help="what is asked every --every seconds: the stats query or /metrics")
+    ap.add_argument("--every", type=float, default=0.1, help="seconds between asks")
+    ap.add_argument("--ask", choices=("stats", "metrics", "none"), default="stats",
+                    help="what is asked every --every seconds: the stats query, /metrics, "
+                         "or nothing")
     args = ap.parse_args()
     builds = [(b.split("=", 1)[0], Path(b.split("=", 1)[1]).resolve()) for b in args.build]
     old = int(QLEN.read_text())

@@ -1,8 +1,9 @@
 // What `GET /metrics` exports (docs/protocol.md, section 3): the per-vhost
 // totals of the `stats` query, per-rule hits, anomaly-score histograms, the
 // collector's `health` counters and two process metrics, in the Prometheus text
-// format. Rendering reads the Collector directly (no JSON in between), so a
-// scrape holds the collector lock for one pass over the exported series.
+// format. Rendering reads the Collector directly (no JSON in between); a scrape
+// (MetricsRender below) takes the collector lock in short steps, a few vhosts each,
+// and formats the text between them, outside the lock.
 #pragma once
 
 #include "state/collector.h"
