@@ -115,17 +115,27 @@ def sender(path: str, vhosts: int, rate: int, seconds: float, first: int, socket
     out.put({"sent": sent, "lost": lost, "send_s": time.monotonic() - start})
 
 
-def scraper(port: int, every: float, stop: mp.Event, out: mp.Queue) -> None:
+def ask_every(ask_once, every: float, stop: mp.Event, out: mp.Queue) -> None:
+    """Calls ask_once() every `every` seconds (a slow answer delays the next) until
+    `stop`, and hands back how long each took, also when an ask fails: the round waits
+    for this list, so a failed ask must not hang it."""
     took: list[float] = []
     try:
         while not stop.is_set():
             start = time.monotonic()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
-                assert r.status == 200 and r.read().count(b"modsec_observe_requests_total{") > 0
+            ask_once()
             took.append(time.monotonic() - start)
             stop.wait(max(0.0, every - took[-1]))
-    finally:  # the round waits for this list: a failed scrape must not hang it
+    finally:
         out.put(took)
+
+
+def scraper(port: int, every: float, stop: mp.Event, out: mp.Queue) -> None:
+    def scrape() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            assert r.status == 200 and r.read().count(b"modsec_observe_requests_total{") > 0
+
+    ask_every(scrape, every, stop, out)
 
 
 def idle(stop: mp.Event, out: mp.Queue) -> None:
@@ -134,25 +144,24 @@ def idle(stop: mp.Event, out: mp.Queue) -> None:
 
 
 def asker(sock: str, every: float, stop: mp.Event, out: mp.Queue) -> None:
-    took: list[float] = []
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        def ask() -> None:
+            s.sendall(b'{"cmd":"stats"}\n')
+            data = bytearray()
+            while not data.endswith(b"\n"):
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    raise RuntimeError("query socket closed")
+                data += chunk
+            answer = json.loads(data)
+            assert answer["ok"], answer
+
+        try:
             s.connect(sock)
-            while not stop.is_set():
-                start = time.monotonic()
-                s.sendall(b'{"cmd":"stats"}\n')
-                data = bytearray()
-                while not data.endswith(b"\n"):
-                    chunk = s.recv(1 << 20)
-                    if not chunk:
-                        raise RuntimeError("query socket closed")
-                    data += chunk
-                answer = json.loads(data)
-                assert answer["ok"], answer
-                took.append(time.monotonic() - start)
-                stop.wait(max(0.0, every - took[-1]))
-    finally:  # the round waits for this list: a failed ask must not hang it
-        out.put(took)
+        except OSError:
+            out.put([])
+            raise
+        ask_every(ask, every, stop, out)
 
 
 def tailer(sock: str, vhosts: int, ready: mp.Event, stop: mp.Event, out: mp.Queue) -> None:
