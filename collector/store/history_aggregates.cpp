@@ -4,11 +4,12 @@
 // per-minute counts (a bounded number of rows whatever the number of events), and the
 // partial minutes at its ends, counted from the events themselves, so the answer is exact
 // at any boundary. Top lists have no per-minute counts: they read every event of the window
-// (the clients of every vhost over a wide window from an index alone).
+// (the clients of every vhost over a wide window from the client postings alone).
 #include "store/history_store_impl.h"
 #include "util/utf8_cut.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -182,38 +183,80 @@ void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
     }
 }
 
-// Whether a window spans enough of the stored time that reading a whole covering index
-// beats seeking each of the window's rows: through events_time a row costs a seek into
-// the table (~0.4 us at 1M events, ~0.45-0.5 at 10M on a warm cache), an entry of a
-// covering index read in order ~0.07-0.08 us, so the whole index is cheaper once the
-// window holds more than about a sixth of the events (docs/BENCHMARKS.md). The share is
-// estimated from the time span (two index seeks), which is what the choice needs; both
-// ways count the same rows, so an error here only keeps the usual way.
-bool spans_a_sixth(HistoryStore::Impl& m, std::int64_t since_us, std::int64_t until_us)
+// Whether a window spans enough of the stored time that reading the clients' postings
+// whole beats seeking each of the window's rows: through events_time a row costs a seek
+// into the table (~0.4 us at 1M events, ~0.45-0.5 at 10M on a warm cache), a hit of a
+// posting decoded in order far less, so reading them all is cheaper once the window holds
+// more than about a sixth of the events (docs/BENCHMARKS.md, measured with the covering
+// index that preceded the postings). The share is estimated from the time span (two index
+// seeks), which is what the choice needs; both ways count the same rows, so an error here
+// only keeps the usual way. When it does, the answer is where to count from: the
+// window's start, or the oldest stored event (time, id) if that is later, so that the
+// hits of events retention has pruned (left in a bucket it has not emptied yet) are not
+// counted.
+std::optional<RuleHit> wide_window_start(HistoryStore::Impl& m, std::int64_t since_us,
+                                         std::int64_t until_us)
 {
     std::string error;
-    Stmt* s = m.statement(
-        "SELECT (SELECT min(time_us) FROM events), (SELECT max(time_us) FROM events)", error);
+    Stmt* s = m.statement("SELECT o.time_us, o.id, (SELECT max(time_us) FROM events) FROM "
+                          "(SELECT time_us, id FROM events ORDER BY time_us, id LIMIT 1) o",
+                          error);
     if (s == nullptr) {
-        return false;
+        return std::nullopt;
     }
     auto row = s->step();
-    const bool some = row && *row && !s->is_null(0);
-    const std::int64_t oldest = some ? s->integer(0) : 0;
-    const std::int64_t newest = some ? s->integer(1) : 0;
+    const bool some = row && *row;
+    const RuleHit oldest{some ? s->integer(0) : 0, some ? s->integer(1) : 0};
+    const std::int64_t newest = some ? s->integer(2) : 0;
     s->reset(); // one row: end the statement (and its read) here
     if (!some) {
-        return false;
+        return std::nullopt;
     }
-    const std::int64_t from = std::max(since_us, oldest);
+    const std::int64_t from = std::max(since_us, oldest.time_us);
     const std::int64_t to = std::min(until_us - 1, newest);
     if (to < from) {
-        return false;
+        return std::nullopt;
     }
     // In doubles: times are any 64-bit value an import or datagram carried.
-    const double stored = static_cast<double>(newest) - static_cast<double>(oldest) + 1.0;
+    const double stored = static_cast<double>(newest) - static_cast<double>(oldest.time_us) + 1.0;
     const double spanned = static_cast<double>(to) - static_cast<double>(from) + 1.0;
-    return spanned >= stored / 6.0;
+    if (spanned < stored / 6.0) {
+        return std::nullopt;
+    }
+    return since_us > oldest.time_us ? RuleHit{since_us, std::numeric_limits<std::int64_t>::min()}
+                                     : oldest;
+}
+
+// Counts the hits of every client's postings from `from` until `until_us` into `by_id`.
+Result<void> count_clients(HistoryStore::Impl& m, RuleHit from, std::int64_t until_us,
+                           std::unordered_map<std::int64_t, std::uint64_t>& by_id)
+{
+    std::string error;
+    Stmt* s = m.statement("SELECT client_id, bucket, entries FROM client_postings "
+                          "WHERE bucket >= ?1 AND bucket <= ?2",
+                          error);
+    if (s == nullptr) {
+        return fail(error);
+    }
+    s->bind(1, posting_bucket(from.time_us));
+    s->bind(2, posting_bucket(until_us - 1));
+    std::vector<RuleHit> scratch;
+    Result<void> counted = ok();
+    auto read = each_row(*s, [&](const Stmt& row) {
+        auto n = count_hits(row.integer(1), row.blob(2), from, until_us, scratch);
+        if (!n) {
+            counted = fail("history: client " + std::to_string(row.integer(0)) + ": " + n.error());
+            return false;
+        }
+        if (*n > 0) {
+            by_id[row.integer(0)] += *n;
+        }
+        return true;
+    });
+    if (!read) {
+        return read;
+    }
+    return counted;
 }
 
 } // namespace
@@ -427,33 +470,35 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                          : list == HistoryList::agents ? "user_agent_id"
                          : list == HistoryList::paths  ? "path"
                                                        : "findings";
-    // Clients of every vhost over most of the store: events_client (client_id, time_us)
-    // holds both columns, so SQLite counts each client from the index alone, in its order.
-    const bool by_client_index =
-        list == HistoryList::clients && !vhost_id && spans_a_sixth(m, since_us, until_us);
-    // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
-    // events_time (whose entries hold the path: paths are read from the index alone).
-    const std::string sql =
-        by_client_index
-            ? std::string("SELECT client_id, count(*) FROM events INDEXED BY events_client "
-                          "WHERE time_us >= ?1 AND time_us < ?2 GROUP BY client_id")
-            : std::string("SELECT ") + column +
-                  " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
-                  (vhost_id ? " AND vhost_id = ?3" : "");
-    std::string error;
-    Stmt* s = m.statement(sql, error);
-    if (s == nullptr) {
-        return fail(error);
-    }
-    s->bind(1, since_us);
-    s->bind(2, until_us);
-    if (vhost_id) {
-        s->bind(3, *vhost_id);
-    }
     std::unordered_map<std::int64_t, std::uint64_t> by_id;  // clients, agents, targets
     std::unordered_map<std::string, std::uint64_t> by_text; // paths
+    // Clients of every vhost over most of the store: counted from the client postings
+    // alone, without reading an event.
+    const std::optional<RuleHit> wide = list == HistoryList::clients && !vhost_id
+                                            ? wide_window_start(m, since_us, until_us)
+                                            : std::nullopt;
+    // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
+    // events_time (whose entries hold the path: paths are read from the index alone).
+    const std::string sql = std::string("SELECT ") + column +
+                            " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
+                            (vhost_id ? " AND vhost_id = ?3" : "");
+    std::string error;
+    Stmt* s = wide ? nullptr : m.statement(sql, error);
+    if (wide) {
+        if (auto r = count_clients(m, *wide, until_us, by_id); !r) {
+            return fail(r.error());
+        }
+    } else if (s == nullptr) {
+        return fail(error);
+    } else {
+        s->bind(1, since_us);
+        s->bind(2, until_us);
+        if (vhost_id) {
+            s->bind(3, *vhost_id);
+        }
+    }
     BlobFinding f;
-    for (;;) {
+    while (s != nullptr) {
         auto row = s->step();
         if (!row) {
             return fail(row.error());
@@ -471,8 +516,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                 }
             }
         } else {
-            by_id[s->integer(0)] +=
-                by_client_index ? static_cast<std::uint64_t>(s->integer(1)) : 1U;
+            ++by_id[s->integer(0)];
         }
     }
     for (auto& [text, n] : by_text) {

@@ -57,10 +57,20 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
     return out;
 }
 
-// Drops the rule postings no stored event is left in: every bucket before the oldest
-// event's (all of them when no event is left, so that a reused event id can never meet
-// an old posting). A bucket the oldest events only partly left stays until a later step;
-// its pruned entries find no event to join (rule_postings.h).
+// How far (in posting buckets: ten minutes) the oldest event moves between two sweeps of
+// client_postings.
+constexpr std::int64_t k_client_sweep_buckets = 60;
+
+// Drops the postings no stored event is left in: every bucket before the oldest event's
+// (all of them when no event is left, so that a reused event id can never meet an old
+// posting). A bucket the oldest events only partly left stays until a later step; its
+// pruned entries find no event to join (rule_postings.h), and top clients counts from the
+// oldest event on. rule_postings goes by its bucket index at every step. client_postings
+// has no such index (schema.cpp, version 6): it is swept client by client (a skip over the
+// distinct client ids of its key, one range delete each), once the oldest event has moved
+// k_client_sweep_buckets since the last sweep, so its cost (about a microsecond per
+// distinct client) is paid once per ten minutes of pruned events, and what it keeps of
+// pruned events meanwhile is at most those ten minutes' client postings.
 Result<void> drop_postings(HistoryStore::Impl& m)
 {
     std::string error;
@@ -73,18 +83,40 @@ Result<void> drop_postings(HistoryStore::Impl& m)
         return fail(row.error());
     }
     const bool empty = !*row || oldest->is_null(0);
-    const std::int64_t oldest_time = empty ? 0 : oldest->integer(0);
+    const std::int64_t bucket = empty ? 0 : posting_bucket(oldest->integer(0));
     oldest->reset();
-    Stmt* s = m.statement(
-        empty ? "DELETE FROM rule_postings" : "DELETE FROM rule_postings WHERE bucket < ?1", error);
-    if (s == nullptr) {
-        return fail(error);
+    const bool sweep = empty || !m.client_postings_swept ||
+                       bucket - *m.client_postings_swept >= k_client_sweep_buckets;
+    const char* const statements[] = {
+        "DELETE FROM rule_postings WHERE bucket < ?1",
+        "WITH RECURSIVE c(id) AS (SELECT min(client_id) FROM client_postings UNION ALL "
+        "SELECT (SELECT min(client_id) FROM client_postings WHERE client_id > c.id) FROM c "
+        "WHERE c.id IS NOT NULL) "
+        "DELETE FROM client_postings WHERE client_id IN (SELECT id FROM c) AND bucket < ?1",
+    };
+    for (const char* sql : statements) {
+        const bool clients = sql == statements[1];
+        if (clients && !sweep) {
+            continue;
+        }
+        Stmt* s = empty ? m.statement(clients ? "DELETE FROM client_postings"
+                                              : "DELETE FROM rule_postings",
+                                      error)
+                        : m.statement(sql, error);
+        if (s == nullptr) {
+            return fail(error);
+        }
+        if (!empty) {
+            s->bind(1, bucket);
+        }
+        if (auto r = s->step(); !r) {
+            return fail(r.error());
+        }
     }
-    if (!empty) {
-        s->bind(1, posting_bucket(oldest_time));
+    if (sweep) {
+        m.client_postings_swept = empty ? std::nullopt : std::optional<std::int64_t>(bucket);
     }
-    auto r = s->step();
-    return r ? ok() : fail(r.error());
+    return ok();
 }
 
 Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
@@ -205,6 +237,7 @@ Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t m
     }
     if (!done) {
         m.db.rollback();
+        m.client_postings_swept.reset(); // a sweep rolled back: the next step sweeps again
         return fail("cannot prune history: " + done.error());
     }
     const StoreSize& s = *before_size;

@@ -1,8 +1,9 @@
 // Search and time series over the history store (history_store.h). A search is one
 // SELECT built from the filters that are set, newest first, driven by the index that
-// fits: the rule postings (mso_rule_hits, rule_postings.h) when a rule is given, else events_vhost,
-// events_client or events_time, each of which yields rows in (time_us, id) order so the
-// LIMIT stops the scan early. docs/STORE.md lists which filters are indexed.
+// fits: the rule postings (mso_rule_hits, rule_postings.h) when a rule is given, else the
+// client postings (mso_client_hits) when a client is, else events_vhost or events_time,
+// each of which yields rows in (time_us, id) order so the LIMIT stops the scan early.
+// docs/STORE.md lists which filters are indexed.
 #include "store/history_store_impl.h"
 
 #include <sqlite3.h>
@@ -81,26 +82,30 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     // A filter on a string the store has never seen matches nothing.
     auto id = [&](const std::optional<std::string>& text) { return m.lookup(*text); };
     Sql sql;
-    const bool by_rule = q.rule.has_value();
+    // The postings that drive the search, if any: a rule's, else a client's.
+    const std::optional<std::string>* driving_key = q.rule     ? &q.rule
+                                                    : q.client ? &q.client
+                                                               : nullptr;
+    const bool by_hits = driving_key != nullptr;
     // The time column of the driving table, so the index yields the ORDER BY.
-    const std::string t = by_rule ? "r.time_us" : "e.time_us";
-    const std::string i = by_rule ? "r.event_id" : "e.id";
+    const std::string t = by_hits ? "r.time_us" : "e.time_us";
+    const std::string i = by_hits ? "r.event_id" : "e.id";
     std::string where;
     auto add = [&](const std::string& condition) {
         where += where.empty() ? " WHERE " : " AND ";
         where += condition;
     };
-    if (by_rule) {
-        const auto rule = id(q.rule);
-        if (!rule) {
+    if (by_hits) {
+        const auto key = id(*driving_key);
+        if (!key) {
             return page;
         }
-        add("r.rule_id = " + sql.number(*rule));
+        add(std::string(q.rule ? "r.rule_id = " : "r.client_id = ") + sql.number(*key));
     }
     const std::array<std::pair<const std::optional<std::string>*, const char*>, 3> interned{
         {{&q.vhost, "e.vhost_id"}, {&q.client, "e.client_id"}, {&q.source, "e.source_id"}}};
     for (const auto& [text, column] : interned) {
-        if (text->has_value()) {
+        if (text->has_value() && text != driving_key) {
             const auto sid = id(*text);
             if (!sid) {
                 return page;
@@ -137,7 +142,7 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
         add("(" + t + ", " + i + ") < (" + sql.number(q.after->time_us) + ", " +
             sql.number(q.after->row_id) + ")");
     }
-    if (by_rule) {
+    if (by_hits) {
         // The window's ends bound the postings' walk (the conditions above filter its
         // rows again); the cursor's time ends it too.
         if (q.since_us) {
@@ -177,9 +182,10 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     }
     const std::size_t limit = std::max<std::size_t>(q.limit, 1);
     sql.text = "SELECT " + std::string(k_event_columns) +
-               (by_rule ? " FROM mso_rule_hits r CROSS JOIN events e ON e.id = r.event_id AND "
-                          "e.time_us = r.time_us"
-                        : " FROM events e") +
+               (!by_hits ? std::string(" FROM events e")
+                         : std::string(" FROM ") + (q.rule ? "mso_rule_hits" : "mso_client_hits") +
+                               " r CROSS JOIN events e ON e.id = r.event_id AND e.time_us = "
+                               "r.time_us") +
                where + " ORDER BY " + t + " DESC, " + i + " DESC LIMIT " +
                sql.number(static_cast<std::int64_t>(limit + 1));
     std::string error;

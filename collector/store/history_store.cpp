@@ -400,7 +400,7 @@ namespace {
 Result<void> prepare_writer(HistoryStore::Impl& m)
 {
     auto& w = m.writer;
-    if (w.insert_posting != nullptr) {
+    if (w.insert_client_posting != nullptr) {
         return ok();
     }
     std::string error;
@@ -426,25 +426,32 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
                            : m.statement("INSERT OR REPLACE INTO rule_postings (rule_id, bucket, "
                                          "first_id, entries) VALUES (?1, ?2, ?3, ?4)",
                                          error);
-    if (w.insert_posting == nullptr) {
+    w.insert_client_posting =
+        w.insert_posting == nullptr
+            ? nullptr
+            : m.statement("INSERT OR REPLACE INTO client_postings (client_id, bucket, first_id, "
+                          "entries) VALUES (?1, ?2, ?3, ?4)",
+                          error);
+    if (w.insert_client_posting == nullptr) {
         w = HistoryStore::Impl::Writer{};
         return fail(error);
     }
     return ok();
 }
 
-// Writes the batch's rule hits as postings: one row per rule and bucket.
-Result<void> write_postings(HistoryStore::Impl& m)
+// Writes a batch's hits as postings through `insert`: one row per key and bucket.
+Result<void> write_postings(HistoryStore::Impl& m,
+                            std::vector<HistoryStore::Impl::Writer::Hit>& hits, Stmt& insert)
 {
     auto& w = m.writer;
-    std::sort(w.hits.begin(), w.hits.end());
-    for (const auto& h : w.hits) {
-        if (auto r = w.postings.add(*w.insert_posting, h.rule_id, h.time_us, h.event_id); !r) {
+    std::sort(hits.begin(), hits.end());
+    for (const auto& h : hits) {
+        if (auto r = w.postings.add(insert, h.key, h.time_us, h.event_id); !r) {
             return r;
         }
     }
-    w.hits.clear();
-    return w.postings.finish(*w.insert_posting);
+    hits.clear();
+    return w.postings.finish(insert);
 }
 
 // Inserts one event unless it is a duplicate; true when inserted.
@@ -544,6 +551,7 @@ Result<bool> insert_event(HistoryStore::Impl& m, const EventRef& stored, Dedup d
     for (const std::int64_t id : w.rules) {
         w.hits.push_back({id, e.time_us, row_id});
     }
+    w.client_hits.push_back({sid[2], e.time_us, row_id});
     const bool flagged = !e.findings.empty() || e.findings_dropped > 0;
     HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, w.rules, 1);
     w.sources.count(sid[0], e.time_us, 1);
@@ -582,6 +590,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
     minutes.clear();
     m.writer.sources.clear();
     m.writer.hits.clear();
+    m.writer.client_hits.clear();
     Result<void> result = prepare_writer(m);
     for (const EventRef& e : events) {
         if (!result) {
@@ -598,7 +607,10 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
         }
     }
     if (result) {
-        result = write_postings(m);
+        result = write_postings(m, m.writer.hits, *m.writer.insert_posting);
+    }
+    if (result) {
+        result = write_postings(m, m.writer.client_hits, *m.writer.insert_client_posting);
     }
     if (result) {
         result = m.apply_minutes(minutes);

@@ -140,6 +140,9 @@ struct HistoryStore::Impl final : StringIds {
     // Whether events stored before version 5 (31-bit uid keys) may be left: the writer's
     // duplicate check then asks for both keys (find() always does).
     bool legacy_uid_keys = false;
+    // The oldest event's posting bucket when retention last swept client_postings (which
+    // has no index on its bucket; history_retention.cpp), unset before the first sweep.
+    std::optional<std::int64_t> client_postings_swept;
     // Heterogeneous lookup: a string_view finds without building a string.
     struct TextHash {
         using is_transparent = void;
@@ -158,17 +161,20 @@ struct HistoryStore::Impl final : StringIds {
         Stmt* same_uid = nullptr;
         Stmt* insert_event = nullptr;
         Stmt* insert_posting = nullptr;
+        Stmt* insert_client_posting = nullptr;
         std::string findings;
         std::string scores;
         std::vector<std::int64_t> rules;
-        // The batch's (rule, time, event) triples, written as postings at its end.
+        // The batch's (rule, time, event) and (client, time, event) triples, written as
+        // postings at its end.
         struct Hit {
-            std::int64_t rule_id;
+            std::int64_t key;
             std::int64_t time_us;
             std::int64_t event_id;
             auto operator<=>(const Hit&) const = default;
         };
         std::vector<Hit> hits;
+        std::vector<Hit> client_hits;
         PostingRows postings; // groups them into rows (buffers kept across batches)
         MinuteDeltas minutes; // the batch's per-minute counts
         SourceDeltas sources; // the batch's per-source counts

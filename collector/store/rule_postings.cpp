@@ -1,5 +1,6 @@
-// The rule postings of rule_postings.h: the codec, the mso_rule_hits() table-valued
-// function (an eponymous virtual table over rule_postings) and the version 3 migration.
+// The postings of rule_postings.h: the codec, the mso_rule_hits() and mso_client_hits()
+// table-valued functions (eponymous virtual tables over rule_postings and
+// client_postings) and the version 3 and 6 migrations.
 // SQLite calls these through C function pointers: nothing may throw out of them, so
 // each entry point turns an allocation failure into SQLITE_NOMEM.
 #include "store/rule_postings.h"
@@ -59,15 +60,40 @@ std::int64_t wrapping_add(std::int64_t a, std::uint64_t b) noexcept
     return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + b);
 }
 
-// ---- mso_rule_hits(rule_id, since_us, until_us) ----------------------------------------
+// ---- mso_rule_hits(rule_id, ...), mso_client_hits(client_id, ...) ----------------------
 
-enum Column : int { k_time, k_event, k_rule, k_since, k_until };
+enum Column : int { k_time, k_event, k_key, k_since, k_until };
 constexpr int k_has_since = 1;
 constexpr int k_has_until = 2;
+
+// What differs between the two functions: the name, the key column, the table read.
+struct PostingKind {
+    const char* function;
+    const char* declaration; // the virtual table's columns
+    const char* rows;        // the key's rows in a bucket range, newest bucket first
+    const char* corrupt;     // the error of a row that does not decode
+};
+
+constexpr PostingKind k_rule_kind{
+    "mso_rule_hits",
+    "CREATE TABLE x(time_us INTEGER, event_id INTEGER, rule_id HIDDEN, since_us HIDDEN, "
+    "until_us HIDDEN)",
+    "SELECT bucket, entries FROM rule_postings WHERE rule_id = ?1 AND bucket >= ?2 AND "
+    "bucket <= ?3 ORDER BY bucket DESC",
+    "a rule posting does not decode"};
+
+constexpr PostingKind k_client_kind{
+    "mso_client_hits",
+    "CREATE TABLE x(time_us INTEGER, event_id INTEGER, client_id HIDDEN, since_us HIDDEN, "
+    "until_us HIDDEN)",
+    "SELECT bucket, entries FROM client_postings WHERE client_id = ?1 AND bucket >= ?2 AND "
+    "bucket <= ?3 ORDER BY bucket DESC",
+    "a client posting does not decode"};
 
 struct HitsTable {
     sqlite3_vtab base{};
     sqlite3* db = nullptr;
+    const PostingKind* kind = nullptr;
 };
 
 struct HitsCursor {
@@ -76,24 +102,29 @@ struct HitsCursor {
     bool row_ready = false;       // `rows` stands on a row not read yet
     std::vector<RuleHit> hits;    // the current bucket's, newest first
     std::size_t next = 0;
-    std::int64_t rule = 0;
+    std::int64_t key = 0;
     std::int64_t since = std::numeric_limits<std::int64_t>::min();
     std::int64_t until = std::numeric_limits<std::int64_t>::max();
     std::int64_t rowid = 0;
 };
 
+const PostingKind& kind_of(const sqlite3_vtab_cursor* cursor)
+{
+    return *reinterpret_cast<const HitsTable*>(cursor->pVtab)->kind;
+}
+
 int set_error(sqlite3_vtab_cursor* cursor, int code, const char* text)
 {
     sqlite3_free(cursor->pVtab->zErrMsg);
-    cursor->pVtab->zErrMsg = sqlite3_mprintf("mso_rule_hits: %s", text);
+    cursor->pVtab->zErrMsg = sqlite3_mprintf("%s: %s", kind_of(cursor).function, text);
     return code;
 }
 
-int hits_connect(sqlite3* db, void* /*aux*/, int /*argc*/, const char* const* /*argv*/,
+int hits_connect(sqlite3* db, void* aux, int /*argc*/, const char* const* /*argv*/,
                  sqlite3_vtab** out, char** /*error*/)
 {
-    const int rc = sqlite3_declare_vtab(db, "CREATE TABLE x(time_us INTEGER, event_id INTEGER, "
-                                            "rule_id HIDDEN, since_us HIDDEN, until_us HIDDEN)");
+    const auto* kind = static_cast<const PostingKind*>(aux);
+    const int rc = sqlite3_declare_vtab(db, kind->declaration);
     if (rc != SQLITE_OK) {
         return rc;
     }
@@ -102,6 +133,7 @@ int hits_connect(sqlite3* db, void* /*aux*/, int /*argc*/, const char* const* /*
         return SQLITE_NOMEM;
     }
     table->db = db;
+    table->kind = kind;
     *out = &table->base;
     return SQLITE_OK;
 }
@@ -112,12 +144,12 @@ int hits_disconnect(sqlite3_vtab* vtab)
     return SQLITE_OK;
 }
 
-// The rule must be given (an equality on it); the window's two ends are used when
+// The key (rule or client) must be given (an equality on it); the window's two ends are used when
 // given. The rows come newest first, so an ORDER BY time_us DESC[, event_id DESC] is
 // consumed and a LIMIT stops the walk early.
 int hits_best_index(sqlite3_vtab* /*vtab*/, sqlite3_index_info* info)
 {
-    int rule = -1;
+    int key = -1;
     int since = -1;
     int until = -1;
     for (int i = 0; i < info->nConstraint; ++i) {
@@ -125,23 +157,23 @@ int hits_best_index(sqlite3_vtab* /*vtab*/, sqlite3_index_info* info)
         if (c.op != SQLITE_INDEX_CONSTRAINT_EQ) {
             continue;
         }
-        if (c.iColumn == k_rule) {
+        if (c.iColumn == k_key) {
             if (c.usable == 0) {
                 return SQLITE_CONSTRAINT;
             }
-            rule = i;
+            key = i;
         } else if (c.iColumn == k_since && c.usable != 0) {
             since = i;
         } else if (c.iColumn == k_until && c.usable != 0) {
             until = i;
         }
     }
-    if (rule < 0) {
+    if (key < 0) {
         return SQLITE_CONSTRAINT;
     }
     int arg = 1;
-    info->aConstraintUsage[rule].argvIndex = arg++;
-    info->aConstraintUsage[rule].omit = 1;
+    info->aConstraintUsage[key].argvIndex = arg++;
+    info->aConstraintUsage[key].omit = 1;
     info->idxNum = 0;
     if (since >= 0) {
         info->aConstraintUsage[since].argvIndex = arg++;
@@ -204,7 +236,7 @@ int load_bucket(HitsCursor& c)
             const void* p = sqlite3_column_blob(c.rows, 1);
             const auto n = static_cast<std::size_t>(sqlite3_column_bytes(c.rows, 1));
             if (!decode_posting(bucket, std::string_view(static_cast<const char*>(p), n), c.hits)) {
-                return set_error(&c.base, SQLITE_CORRUPT, "a rule posting does not decode");
+                return set_error(&c.base, SQLITE_CORRUPT, kind_of(&c.base).corrupt);
             }
             if (const int rc = step_rows(c); rc != SQLITE_OK) {
                 return rc;
@@ -235,27 +267,25 @@ int hits_filter(sqlite3_vtab_cursor* base, int idx_num, const char* /*idx_str*/,
         return sqlite3_value_type(v) == SQLITE_NULL ? unset : sqlite3_value_int64(v);
     };
     if (argc < 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-        return SQLITE_OK; // no rule: no hits
+        return SQLITE_OK; // no key: no hits
     }
-    c.rule = sqlite3_value_int64(argv[arg++]);
+    c.key = sqlite3_value_int64(argv[arg++]);
     c.since = bound(k_has_since, std::numeric_limits<std::int64_t>::min());
     c.until = bound(k_has_until, std::numeric_limits<std::int64_t>::max());
     if (c.until <= c.since) {
         return SQLITE_OK;
     }
     if (c.rows == nullptr) {
-        const int rc = sqlite3_prepare_v3(
-            reinterpret_cast<HitsTable*>(base->pVtab)->db,
-            "SELECT bucket, entries FROM rule_postings WHERE rule_id = ?1 AND bucket >= ?2 AND "
-            "bucket <= ?3 ORDER BY bucket DESC",
-            -1, SQLITE_PREPARE_PERSISTENT, &c.rows, nullptr);
+        const int rc =
+            sqlite3_prepare_v3(reinterpret_cast<HitsTable*>(base->pVtab)->db, kind_of(base).rows,
+                               -1, SQLITE_PREPARE_PERSISTENT, &c.rows, nullptr);
         if (rc != SQLITE_OK) {
             return set_error(base, rc,
                              sqlite3_errmsg(reinterpret_cast<HitsTable*>(base->pVtab)->db));
         }
     }
     sqlite3_reset(c.rows);
-    sqlite3_bind_int64(c.rows, 1, c.rule);
+    sqlite3_bind_int64(c.rows, 1, c.key);
     sqlite3_bind_int64(c.rows, 2, posting_bucket(c.since));
     sqlite3_bind_int64(c.rows, 3, posting_bucket(c.until - 1));
     try {
@@ -293,7 +323,7 @@ int hits_column(sqlite3_vtab_cursor* base, sqlite3_context* context, int column)
     switch (column) {
     case k_time: sqlite3_result_int64(context, h.time_us); break;
     case k_event: sqlite3_result_int64(context, h.event_id); break;
-    case k_rule: sqlite3_result_int64(context, c.rule); break;
+    case k_key: sqlite3_result_int64(context, c.key); break;
     case k_since: sqlite3_result_int64(context, c.since); break;
     default: sqlite3_result_int64(context, c.until); break;
     }
@@ -380,21 +410,29 @@ bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<Rule
     return true;
 }
 
-int register_rule_postings(sqlite3* db)
+int register_postings(sqlite3* db)
 {
-    return sqlite3_create_module_v2(db, "mso_rule_hits", &hits_module(), nullptr, nullptr);
+    for (const PostingKind* kind : {&k_rule_kind, &k_client_kind}) {
+        // The kinds are constants: the module's aux pointer is never written through.
+        if (const int rc = sqlite3_create_module_v2(db, kind->function, &hits_module(),
+                                                    const_cast<PostingKind*>(kind), nullptr);
+            rc != SQLITE_OK) {
+            return rc;
+        }
+    }
+    return SQLITE_OK;
 }
 
-Result<void> PostingRows::add(Stmt& insert, std::int64_t rule_id, std::int64_t time_us,
+Result<void> PostingRows::add(Stmt& insert, std::int64_t key, std::int64_t time_us,
                               std::int64_t event_id)
 {
     const std::int64_t bucket = posting_bucket(time_us);
-    if (!m_hits.empty() && (rule_id != m_rule || bucket != m_bucket)) {
+    if (!m_hits.empty() && (key != m_key || bucket != m_bucket)) {
         if (auto r = finish(insert); !r) {
             return r;
         }
     }
-    m_rule = rule_id;
+    m_key = key;
     m_bucket = bucket;
     m_hits.push_back(RuleHit{time_us, event_id});
     return ok();
@@ -413,7 +451,7 @@ Result<void> PostingRows::finish(Stmt& insert)
     }
     m_hits.clear();
     insert.reset();
-    insert.bind(1, m_rule);
+    insert.bind(1, m_key);
     insert.bind(2, m_bucket);
     insert.bind(3, first_id);
     insert.bind_blob_static(4, m_entries);
@@ -421,17 +459,17 @@ Result<void> PostingRows::finish(Stmt& insert)
     return r ? ok() : fail(r.error());
 }
 
-Result<void> postings_from_event_rules(Db& db)
+namespace {
+
+// Writes the (key, time, event id) rows `read_sql` yields, in that order, as postings
+// through `write_sql`, then runs `then`.
+Result<void> postings_from(Db& db, const char* read_sql, const char* write_sql, const char* then)
 {
-    auto read = Stmt::prepare(
-        db,
-        "SELECT rule_id, time_us, event_id FROM event_rules ORDER BY rule_id, time_us, event_id");
+    auto read = Stmt::prepare(db, read_sql);
     if (!read) {
         return fail(read.error());
     }
-    auto write = Stmt::prepare(
-        db,
-        "INSERT INTO rule_postings (rule_id, bucket, first_id, entries) VALUES (?1, ?2, ?3, ?4)");
+    auto write = Stmt::prepare(db, write_sql);
     if (!write) {
         return fail(write.error());
     }
@@ -450,7 +488,42 @@ Result<void> postings_from_event_rules(Db& db)
     if (auto r = rows.finish(*write); !r) {
         return r;
     }
-    return db.exec("DROP TABLE event_rules");
+    return db.exec(then);
+}
+
+} // namespace
+
+Result<void> postings_from_event_rules(Db& db)
+{
+    return postings_from(
+        db,
+        "SELECT rule_id, time_us, event_id FROM event_rules ORDER BY rule_id, time_us, event_id",
+        "INSERT INTO rule_postings (rule_id, bucket, first_id, entries) VALUES (?1, ?2, ?3, ?4)",
+        "DROP TABLE event_rules");
+}
+
+Result<void> postings_from_client_index(Db& db)
+{
+    // events_client is (client_id, time_us) and ends with the row id: read in its order,
+    // no sort.
+    return postings_from(db,
+                         "SELECT client_id, time_us, id FROM events INDEXED BY events_client "
+                         "ORDER BY client_id, time_us, id",
+                         "INSERT INTO client_postings (client_id, bucket, first_id, entries) "
+                         "VALUES (?1, ?2, ?3, ?4)",
+                         "DROP INDEX events_client");
+}
+
+Result<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob, RuleHit from,
+                                 std::int64_t until_us, std::vector<RuleHit>& scratch)
+{
+    scratch.clear();
+    if (!decode_posting(bucket, blob, scratch)) {
+        return fail("a posting of bucket " + std::to_string(bucket) + " does not decode");
+    }
+    return static_cast<std::uint64_t>(
+        std::count_if(scratch.begin(), scratch.end(),
+                      [&](const RuleHit& h) { return h >= from && h.time_us < until_us; }));
 }
 
 } // namespace mso

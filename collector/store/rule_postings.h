@@ -1,14 +1,17 @@
-// The rule index of history.db as postings (schema version 3, docs/STORE.md): one row of
-// `rule_postings` per rule, ten-second bucket and written batch, holding the (time, event
-// id) of every event of the batch in that bucket that the rule matched, delta-encoded.
-// A batch writes a few rows per rule instead of one row per (event, rule): at a live
-// stream's density ~4.3 B-tree inserts per event become a few dozen per batch.
+// The rule and client indexes of history.db as postings (schema versions 3 and 6,
+// docs/STORE.md): one row of `rule_postings` per rule, ten-second bucket and written
+// batch, holding the (time, event id) of every event of the batch in that bucket that the
+// rule matched, delta-encoded; `client_postings` the same per client address. A batch
+// writes a few rows per rule and one per client instead of one row or index entry per
+// (event, rule) and per event: at a live stream's density ~4.3 B-tree inserts per event
+// for the rules, and one for the client, become a few per batch and key.
 //
-// Readers go through the table-valued function mso_rule_hits(rule_id, since_us, until_us)
-// (columns time_us and event_id, newest first), registered on every connection, so the
-// searches stay SQL: `FROM mso_rule_hits(?, ?, ?) r CROSS JOIN events e ON e.id =
-// r.event_id AND e.time_us = r.time_us`. The join drops the entries of events already
-// pruned (retention deletes whole rows only once their bucket is gone; docs/STORE.md).
+// Readers go through the table-valued functions mso_rule_hits(rule_id, since_us,
+// until_us) and mso_client_hits(client_id, since_us, until_us) (columns time_us and
+// event_id, newest first), registered on every connection, so the searches stay SQL:
+// `FROM mso_rule_hits(?, ?, ?) r CROSS JOIN events e ON e.id = r.event_id AND e.time_us =
+// r.time_us`. The join drops the entries of events already pruned (retention deletes
+// whole rows only once their bucket is gone; docs/STORE.md).
 #pragma once
 
 #include "store/sqlite_db.h"
@@ -54,35 +57,47 @@ void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::
 [[nodiscard]] bool decode_posting(std::int64_t bucket, std::string_view blob,
                                   std::vector<RuleHit>& out);
 
-// Turns hits given in (rule, time, event id) order into posting rows: one per rule and
-// bucket, written through `insert` (bound as ?1 rule_id, ?2 bucket, ?3 first_id, the
-// group's smallest event id, ?4 entries). Holds one group at a time; its buffers are
-// kept from one use to the next. The history writer (a batch's sorted hits) and the
-// version 3 migration (event_rules in key order) both write postings with it.
+// Turns hits given in (key, time, event id) order into posting rows: one per key (rule
+// or client) and bucket, written through `insert` (bound as ?1 the key, ?2 bucket, ?3
+// first_id, the group's smallest event id, ?4 entries). Holds one group at a time; its
+// buffers are kept from one use to the next. The history writer (a batch's sorted hits)
+// and the version 3 and 6 migrations (rows in key order) write postings with it.
 class PostingRows {
 public:
-    // Adds a hit; when it starts another (rule, bucket), writes the group before it.
-    [[nodiscard]] Result<void> add(Stmt& insert, std::int64_t rule_id, std::int64_t time_us,
+    // Adds a hit; when it starts another (key, bucket), writes the group before it.
+    [[nodiscard]] Result<void> add(Stmt& insert, std::int64_t key, std::int64_t time_us,
                                    std::int64_t event_id);
     // Writes the last group, if any. After any error nothing is left held, so a batch
     // rolled back leaves no hit behind for the next.
     [[nodiscard]] Result<void> finish(Stmt& insert);
 
 private:
-    std::int64_t m_rule = 0;
+    std::int64_t m_key = 0;
     std::int64_t m_bucket = 0;
     std::vector<RuleHit> m_hits;
     std::string m_entries;
 };
 
-// Registers mso_rule_hits() (the table-valued function above) on `db`. SQLITE_OK or
-// SQLite's error code.
-int register_rule_postings(sqlite3* db);
+// Registers mso_rule_hits() and mso_client_hits() (the table-valued functions above) on
+// `db`. SQLITE_OK or SQLite's error code.
+int register_postings(sqlite3* db);
+
+// How many hits of the posting `blob` (a row of `bucket`) are at or after `from` (in
+// (time, event id) order) and before `until_us`; an error when it does not decode.
+// `scratch` is a buffer kept by the caller.
+[[nodiscard]] Result<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob,
+                                               RuleHit from, std::int64_t until_us,
+                                               std::vector<RuleHit>& scratch);
 
 // Schema version 3's migration step: fills rule_postings from version 2's event_rules
 // (one row per rule and bucket, read in that table's key order, so memory holds one
 // bucket's hits at a time) and drops event_rules. Runs inside the migration's
 // transaction.
 [[nodiscard]] Result<void> postings_from_event_rules(Db& db);
+
+// Schema version 6's migration step: fills client_postings from events_client (read in
+// that index's order, one (client, bucket) group held at a time) and drops the index.
+// Runs inside the migration's transaction.
+[[nodiscard]] Result<void> postings_from_client_index(Db& db);
 
 } // namespace mso

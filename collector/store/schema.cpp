@@ -120,12 +120,32 @@ CREATE INDEX events_time ON events (time_us, id, path);
 // every newer event, from opening the file.
 constexpr std::string_view k_v5 = "";
 
-constexpr std::array<Migration, 5> k_migrations{{
+// Version 6: the client index as postings, as the rule index is since version 3
+// (rule_postings.h): events_client took one B-tree insert per event at as many places as
+// the batch had clients (5,000 in store_bench), the writer's dearest index after the rule
+// index and the unique-id key (docs/BENCHMARKS.md). postings_from_client_index() fills
+// client_postings from events_client in its order and drops the index. No index on the
+// bucket, unlike rule_postings: where events are sparse (an import of old logs, a quiet
+// site) a client's row holds one or two hits, and such an index cost ~20 bytes per event;
+// retention sweeps the table client by client instead, now and then
+// (history_retention.cpp).
+constexpr std::string_view k_v6 = R"sql(
+CREATE TABLE client_postings (
+    client_id INTEGER NOT NULL,
+    bucket    INTEGER NOT NULL,
+    first_id  INTEGER NOT NULL,
+    entries   BLOB NOT NULL,
+    PRIMARY KEY (client_id, bucket, first_id)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<Migration, 6> k_migrations{{
     {1, "events, findings, interned strings, the rule index and per-minute counts", k_v1},
     {2, "events and newest time per source", k_v2},
     {3, "the rule index as postings per ten-second bucket", k_v3, postings_from_event_rules},
     {4, "events_time covers the path", k_v4},
     {5, "unique-id keys in the order of the second in the id", k_v5},
+    {6, "the client index as postings per ten-second bucket", k_v6, postings_from_client_index},
 }};
 
 std::string errno_message(int err)
@@ -262,8 +282,8 @@ Result<Db> connect(const std::string& path, const ConnectOptions& options, OpenR
     if (!db) {
         return fail(db.error());
     }
-    if (register_rule_postings(db->handle()) != SQLITE_OK) {
-        return fail("cannot register the rule postings' functions on " + path);
+    if (register_postings(db->handle()) != SQLITE_OK) {
+        return fail("cannot register the postings' functions on " + path);
     }
     if (auto r = db->exec("PRAGMA busy_timeout = " + std::to_string(options.busy_timeout_ms)); !r) {
         return fail(r.error());
@@ -296,8 +316,8 @@ Result<Db> connect(const std::string& path, const ConnectOptions& options, OpenR
         if (!db) {
             return fail(db.error());
         }
-        if (register_rule_postings(db->handle()) != SQLITE_OK) {
-            return fail("cannot register the rule postings' functions on " + path);
+        if (register_postings(db->handle()) != SQLITE_OK) {
+            return fail("cannot register the postings' functions on " + path);
         }
         if (auto r = configure(*db, options); !r) {
             return fail(r.error());

@@ -302,16 +302,24 @@ TEST(HistoryTopExtremes, TimesAtEitherEndOfTheRangeAreCounted)
 
 TEST_F(HistoryAggregates, PrunedEventsLeaveTheCounts)
 {
-    // Prune the 20 oldest (t < 140 s): the counts of what is left match the rest.
-    auto pruned = m_store->prune_step(k_t0 + 1000LL * 86'400 * k_s, 1, 0, 20);
+    // Prune the 21 oldest (t < 147 s): the counts of what is left match the rest. The
+    // ten-second bucket of 140 s keeps its postings (the event at 147 s is in it), so
+    // top clients, which counts the client postings over a wide window, must skip the
+    // hit of the pruned event at 140 s.
+    auto pruned = m_store->prune_step(k_t0 + 1000LL * 86'400 * k_s, 1, 0, 21);
     ASSERT_TRUE(pruned) << pruned.error();
-    ASSERT_EQ(*pruned, 20U);
-    m_events.erase(m_events.begin(), m_events.begin() + 20);
+    ASSERT_EQ(*pruned, 21U);
+    m_events.erase(m_events.begin(), m_events.begin() + 21);
     const std::int64_t since = k_t0 - 3600 * k_s;
     const std::int64_t until = k_t0 + 3600 * k_s;
     EXPECT_EQ(*m_store->rule_counts(std::nullopt, since, until, 0),
               expected_rules(std::nullopt, since, until));
     EXPECT_EQ(*m_store->vhost_totals(since, until), expected_vhosts(since, until));
+    for (const std::int64_t from : {since, k_t0 + 140 * k_s, k_t0 + 147 * k_s}) {
+        EXPECT_EQ(*m_store->top(HistoryList::clients, std::nullopt, from, until, 0),
+                  expected_top(HistoryList::clients, std::nullopt, from, until))
+            << (from - k_t0) / k_s;
+    }
 }
 
 // One batch whose per-minute counts have thousands of keys (the table write_batch sums

@@ -35,7 +35,7 @@ HistoryStore filled(const TempDir& dir, int n)
 std::int64_t count(const std::string& path, const std::string& sql)
 {
     auto db = Db::open(path, false);
-    EXPECT_EQ(register_rule_postings(db->handle()), 0);
+    EXPECT_EQ(register_postings(db->handle()), 0);
     auto v = db->integer(sql);
     EXPECT_TRUE(v) << v.error();
     return v ? *v : -1;
@@ -88,6 +88,15 @@ TEST(HistoryRetention, ByAgeInBoundedSteps)
                   2 * c.left)
             << c.name;
         EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM rule_postings WHERE bucket < "
+                                  "(SELECT min(time_us) / 10000000 FROM events)"),
+                  0)
+            << c.name;
+        // The same for the client postings: each step here prunes hours, so each sweeps.
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM strings s, mso_client_hits(s.id) r "
+                                  "JOIN events e ON e.id = r.event_id AND e.time_us = r.time_us"),
+                  c.left)
+            << c.name;
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings WHERE bucket < "
                                   "(SELECT min(time_us) / 10000000 FROM events)"),
                   0)
             << c.name;
@@ -242,6 +251,7 @@ TEST(HistoryRetention, AnEmptyStoreKeepsNoPosting)
     }
     EXPECT_EQ(pruned, 10U);
     EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM rule_postings"), 0);
+    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings"), 0);
     std::vector<StoredEvent> again{full_event(0)};
     again[0].event.time_us = k_t0; // the time and (reused) id of the first pruned event
     again[0].event.unique_id = "new";
@@ -254,6 +264,72 @@ TEST(HistoryRetention, AnEmptyStoreKeepsNoPosting)
         ASSERT_TRUE(page) << page.error();
         EXPECT_EQ(page->events.size(), std::string(rule) == "942100" ? 1U : 0U) << rule;
     }
+    HistoryQuery q;
+    q.client = again[0].event.client;
+    auto page = store.search(q);
+    ASSERT_TRUE(page) << page.error();
+    ASSERT_EQ(page->events.size(), 1U);
+    EXPECT_EQ(page->events[0].event.unique_id, "new");
+}
+
+// client_postings has no index on its bucket: retention sweeps it once the oldest event
+// has moved ten minutes (60 buckets) since the last sweep. Until then the postings of
+// pruned events stay, and neither a client search nor top clients shows them.
+TEST(HistoryRetention, SweepsTheClientPostingsEveryTenMinutes)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    // 3,600 events a second apart (an hour), from four clients in turn.
+    std::vector<StoredEvent> events;
+    for (int i = 0; i < 3600; ++i) {
+        StoredEvent e = full_event(i);
+        e.event.time_us = k_t0 + i * 1'000'000LL;
+        e.event.client = "10.1.0." + std::to_string(i % 4);
+        events.push_back(std::move(e));
+    }
+    ASSERT_TRUE(store->write_batch(events));
+    const std::string stale = "SELECT count(*) FROM client_postings WHERE bucket < (SELECT "
+                              "min(time_us) / 10000000 FROM events)";
+    auto check = [&](const char* when, std::int64_t oldest_s) {
+        const std::int64_t left = 3600 - oldest_s;
+        EXPECT_EQ(*store->event_count(), left) << when;
+        for (int c = 0; c < 4; ++c) {
+            HistoryQuery q;
+            q.client = "10.1.0." + std::to_string(c);
+            q.limit = 5000;
+            auto page = store->search(q);
+            ASSERT_TRUE(page) << page.error();
+            EXPECT_EQ(page->events.size(), static_cast<std::size_t>((left + 3 - c) / 4))
+                << when << ", client " << c;
+        }
+        auto top = store->top(HistoryList::clients, std::nullopt, k_t0, k_t0 + 3600'000'000LL, 0);
+        ASSERT_TRUE(top) << top.error();
+        std::uint64_t counted = 0;
+        for (const TopRow& r : *top) {
+            counted += r.count;
+        }
+        EXPECT_EQ(counted, static_cast<std::uint64_t>(left)) << when;
+    };
+    // By age, 60 events per step: the first step sweeps (the first since the store opened),
+    // the next ones keep the pruned events' postings until the oldest event is ten
+    // minutes past that sweep.
+    auto prune_until = [&](std::int64_t oldest_s) {
+        while (*store->event_count() > 3600 - oldest_s) {
+            auto n = store->prune_step(k_t0 + oldest_s * 1'000'000LL + k_day_us, 1, 0, 60);
+            ASSERT_TRUE(n) << n.error();
+            ASSERT_GT(*n, 0U);
+        }
+    };
+    prune_until(60);
+    EXPECT_EQ(count(dir.db(), stale), 0);
+    check("first step", 60);
+    prune_until(600); // oldest at bucket 60, 54 buckets after the sweep at bucket 6
+    EXPECT_EQ(count(dir.db(), stale), 54 * 4);
+    check("before the next sweep", 600);
+    prune_until(660); // bucket 66: 60 after the sweep
+    EXPECT_EQ(count(dir.db(), stale), 0);
+    check("after the next sweep", 660);
 }
 
 TEST(HistoryRetention, NothingToDo)

@@ -191,6 +191,26 @@ TEST_F(HistorySearch, EachFilterAloneAndCombined)
          [](const StoredEvent& s) {
              return s.event.client == "10.0.0.0" && s.event.status == 403 && s.source == "module";
          }},
+        {"client + vhost + since (the client's postings drive)",
+         [&](HistoryQuery& q) {
+             q.client = "10.0.0.1";
+             q.vhost = "b.example";
+             q.since_us = t(10);
+         },
+         [&](const StoredEvent& s) {
+             return s.event.client == "10.0.0.1" && s.event.vhost == "b.example" &&
+                    s.event.time_us >= t(10);
+         }},
+        {"rule + client (the rule's postings drive)",
+         [](HistoryQuery& q) {
+             q.rule = "942100";
+             q.client = "10.0.0.2";
+         },
+         [](const StoredEvent& s) {
+             return has_rule(s, "942100") && s.event.client == "10.0.0.2";
+         }},
+        {"unknown client", [](HistoryQuery& q) { q.client = "192.0.2.1"; },
+         [](const StoredEvent&) { return false; }},
         {"rule + grep + path + engine + until",
          [&](HistoryQuery& q) {
              q.rule = "941100";
@@ -234,6 +254,7 @@ TEST_F(HistorySearch, PagesNeitherRepeatNorSkip)
         {"all", [](HistoryQuery&) {}},
         {"vhost", [](HistoryQuery& q) { q.vhost = "a.example"; }},
         {"rule", [](HistoryQuery& q) { q.rule = "942100"; }},
+        {"client", [](HistoryQuery& q) { q.client = "10.0.0.1"; }},
         {"status", [](HistoryQuery& q) { q.status = 200; }},
     };
     for (const auto& [name, set] : queries) {

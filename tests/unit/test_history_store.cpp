@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace mso {
 namespace {
@@ -52,12 +53,14 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 5);
+    EXPECT_EQ(latest_schema_version(), 6);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                "name IN ('strings', 'events', 'rule_postings', 'minutes', "
-                               "'source_totals')"),
-              5);
-    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'event_rules'"), 0);
+                               "'source_totals', 'client_postings')"),
+              6);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                               "('event_rules', 'events_client')"),
+              0);
     auto again = HistoryStore::open(dir.db());
     ASSERT_TRUE(again) << again.error();
     EXPECT_FALSE(again->open_report().created);
@@ -79,33 +82,43 @@ TEST(HistoryStore, MigratesAnEmptyFile)
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
 }
 
-// Every (rule, time, event id) the rule postings hold, by rule text.
-std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>
-rule_hits(HistoryStore& store, const std::vector<std::string>& rules)
+using Hits = std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>;
+
+// Every (time, event id) a search by each of `keys` finds (by rule, or by client when
+// `by_client`), by key.
+Hits search_hits(HistoryStore& store, const std::vector<std::string>& keys, bool by_client = false)
 {
-    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> out;
-    for (const std::string& rule : rules) {
+    Hits out;
+    for (const std::string& key : keys) {
         HistoryQuery q;
-        q.rule = rule;
+        (by_client ? q.client : q.rule) = key;
         q.limit = 10000;
         auto page = store.search(q);
         EXPECT_TRUE(page) << page.error();
         for (const StoredEvent& e : page->events) {
-            out[rule].emplace_back(e.event.time_us, e.row_id);
+            out[key].emplace_back(e.event.time_us, e.row_id);
         }
     }
     return out;
 }
 
-// A version 1 file (event_rules, no source_totals, events_time on time_us alone) migrates
-// to the latest: source_totals filled from its events (version 2), event_rules turned
-// into postings that answer every rule search as before, and dropped (version 3),
-// events_time rebuilt with the id and path (version 4).
+// A version 1 file (event_rules, no source_totals, events_time on time_us alone,
+// events_client) migrates to the latest: source_totals filled from its events (version
+// 2), event_rules turned into postings that answer every rule search as before, and
+// dropped (version 3), events_time rebuilt with the id and path (version 4), events_client
+// turned into client postings that answer every client search as before, and dropped
+// (version 6).
 TEST(HistoryStore, MigratesVersionOneToTheLatest)
 {
     TempDir dir;
     const std::vector<std::string> rules{"942100", "941100", "920350"};
-    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> before;
+    std::vector<std::string> clients;
+    for (int n = 0; n < 7; ++n) {
+        clients.push_back("198.51.100." + std::to_string(n));
+    }
+    Hits before;
+    Hits before_clients;
+    std::set<std::pair<std::string, std::int64_t>> client_buckets;
     {
         auto store = HistoryStore::open(dir.db());
         ASSERT_TRUE(store) << store.error();
@@ -115,28 +128,38 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
                 const int n = batch * 30 + i;
                 events.push_back(full_event(n));
                 events.back().source = n % 2 == 0 ? "module" : "import:old";
+                events.back().event.client = clients[static_cast<std::size_t>(n % 7)];
                 // Three batches over the same 25 seconds, out of time order, with ties.
                 events.back().event.time_us = test::k_t0 + ((n * 7) % 25) * 1'000'000LL;
                 if (n % 3 == 0) {
                     events.back().event.findings[0].id = "941100";
                 }
+                client_buckets.emplace(events.back().event.client,
+                                       posting_bucket(events.back().event.time_us));
             }
             ASSERT_TRUE(store->write_batch(events));
         }
-        before = rule_hits(*store, rules);
+        before = search_hits(*store, rules);
+        before_clients = search_hits(*store, clients, true);
     }
     ASSERT_EQ(before["942100"].size() + before["941100"].size(), 90u);
+    std::size_t client_events = 0;
+    for (const auto& [client, hits] : before_clients) {
+        client_events += hits.size();
+    }
+    ASSERT_EQ(client_events, 90u);
     {
         // Back to version 1: event_rules rows from the postings, as version 1 wrote them.
         auto db = Db::open(dir.db(), false);
-        ASSERT_EQ(register_rule_postings(db->handle()), 0);
+        ASSERT_EQ(register_postings(db->handle()), 0);
         ASSERT_TRUE(db->exec(
             "CREATE TABLE event_rules (rule_id INTEGER NOT NULL, time_us INTEGER NOT NULL, "
             "event_id INTEGER NOT NULL, PRIMARY KEY (rule_id, time_us, event_id)) WITHOUT ROWID; "
             "INSERT INTO event_rules SELECT s.id, r.time_us, r.event_id FROM strings s, "
             "mso_rule_hits(s.id) r; DROP TABLE rule_postings; DROP TABLE source_totals; "
             "DROP INDEX events_time; CREATE INDEX events_time ON events (time_us); "
-            "PRAGMA user_version = 1"));
+            "DROP TABLE client_postings; CREATE INDEX events_client ON events (client_id, "
+            "time_us); PRAGMA user_version = 1"));
         EXPECT_GE(*db->integer("SELECT count(*) FROM event_rules"), 90);
     }
     auto store = HistoryStore::open(dir.db());
@@ -148,8 +171,15 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
                      "SELECT group_concat(name, ',') = 'time_us,id,path' FROM "
                      "(SELECT name FROM pragma_index_info('events_time') ORDER BY seqno)"),
               1);
-    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name = 'event_rules'"), 0);
-    EXPECT_EQ(rule_hits(*store, rules), before);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                               "('event_rules', 'events_client')"),
+              0);
+    EXPECT_EQ(search_hits(*store, rules), before);
+    EXPECT_EQ(search_hits(*store, clients, true), before_clients);
+    // One row per client and ten-second bucket.
+    EXPECT_LT(client_buckets.size(), 90u);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings"),
+              static_cast<std::int64_t>(client_buckets.size()));
     auto counts = store->source_counts();
     ASSERT_TRUE(counts) << counts.error();
     ASSERT_EQ(counts->size(), 2u);
@@ -407,7 +437,9 @@ TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
                              "WHEN 'awG4kHcQQ_AdMcIAbWM4GAAAAAU' THEN 946204679 "
                              "WHEN '179619058711.034755' THEN 1705001252 "
                              "WHEN 'ZfPq8H8AAQEAAAbZVKcAAA3' THEN 1482522657 "
-                             "ELSE uid_key & 2147483647 END; PRAGMA user_version = 4"));
+                             "ELSE uid_key & 2147483647 END; DROP TABLE client_postings; "
+                             "CREATE INDEX events_client ON events (client_id, time_us); "
+                             "PRAGMA user_version = 4"));
     }
     auto store = HistoryStore::open(dir.db());
     ASSERT_TRUE(store) << store.error();

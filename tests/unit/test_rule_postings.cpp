@@ -123,7 +123,7 @@ protected:
         auto db = Db::open(m_dir.db(), true);
         ASSERT_TRUE(db) << db.error();
         m_db = std::move(*db);
-        ASSERT_EQ(register_rule_postings(m_db.handle()), 0);
+        ASSERT_EQ(register_postings(m_db.handle()), 0);
         ASSERT_TRUE(m_db.exec("CREATE TABLE rule_postings (rule_id INTEGER NOT NULL, bucket "
                               "INTEGER NOT NULL, first_id INTEGER NOT NULL, entries BLOB NOT "
                               "NULL, PRIMARY KEY (rule_id, bucket, first_id)) WITHOUT ROWID"));
