@@ -253,6 +253,8 @@ int main(int argc, char** argv)
     std::array<double, 3> load{};
     check(getloadavg(load.data(), 3) == 3, "no load average");
     std::printf("Load average at the start: %.2f %.2f %.2f\n\n", load[0], load[1], load[2]);
+    const double open_cpu = cpu_seconds();
+    const auto open_wall = Clock::now();
     auto store = mso::HistoryStore::open(path, [&] {
         mso::HistoryOptions o;
         o.check_integrity = !reuse; // quick_check reads the whole file
@@ -260,6 +262,15 @@ int main(int argc, char** argv)
         return o;
     }());
     check(store.has_value(), store.error());
+    // With --reuse on a file of an older schema version, this is the migrations' time.
+    std::printf("Opened in %.1f ms of wall time, %.1f ms of CPU time%s\n\n",
+                std::chrono::duration<double, std::milli>(Clock::now() - open_wall).count(),
+                (cpu_seconds() - open_cpu) * 1e3,
+                store->open_report().migrated_from > 0
+                    ? (", migrated from schema version " +
+                       std::to_string(store->open_report().migrated_from))
+                          .c_str()
+                    : "");
 
     const std::int64_t week_us = 7LL * 86'400'000'000LL;
     const std::int64_t start_us = 1'700'000'000'000'000LL;

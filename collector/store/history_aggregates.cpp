@@ -228,6 +228,8 @@ std::optional<RuleHit> wide_window_start(HistoryStore::Impl& m, std::int64_t sin
 }
 
 // Counts the hits of every client's postings from `from` until `until_us` into `by_id`.
+// The rows come in key order (client, bucket): a client's hits are summed before its
+// entry in `by_id` is touched.
 Result<void> count_clients(HistoryStore::Impl& m, RuleHit from, std::int64_t until_us,
                            std::unordered_map<std::int64_t, std::uint64_t>& by_id)
 {
@@ -240,22 +242,34 @@ Result<void> count_clients(HistoryStore::Impl& m, RuleHit from, std::int64_t unt
     }
     s->bind(1, posting_bucket(from.time_us));
     s->bind(2, posting_bucket(until_us - 1));
-    std::vector<RuleHit> scratch;
+    std::optional<std::int64_t> client;
+    std::uint64_t hits = 0;
+    auto flush = [&] {
+        if (client && hits > 0) {
+            by_id[*client] += hits;
+        }
+        hits = 0;
+    };
     Result<void> counted = ok();
     auto read = each_row(*s, [&](const Stmt& row) {
-        auto n = count_hits(row.integer(1), row.blob(2), from, until_us, scratch);
+        const std::int64_t id = row.integer(0);
+        if (id != client) {
+            flush();
+            client = id;
+        }
+        const auto n = count_hits(row.integer(1), row.blob(2), from, until_us);
         if (!n) {
-            counted = fail("history: client " + std::to_string(row.integer(0)) + ": " + n.error());
+            counted = fail("history: a client posting (client " + std::to_string(id) + ", bucket " +
+                           std::to_string(row.integer(1)) + ") does not decode");
             return false;
         }
-        if (*n > 0) {
-            by_id[row.integer(0)] += *n;
-        }
+        hits += *n;
         return true;
     });
     if (!read) {
         return read;
     }
+    flush();
     return counted;
 }
 

@@ -382,7 +382,13 @@ void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::
     }
 }
 
-bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<RuleHit>& out)
+namespace {
+
+// Calls on_hit(RuleHit) for each hit of `blob` (a row of `bucket`) in order; false when it
+// does not decode (truncated varint, overflow, a time outside the bucket), after the hits
+// before the fault.
+template <typename OnHit>
+bool walk_posting(std::int64_t bucket, std::string_view blob, OnHit&& on_hit)
 {
     if (bucket > std::numeric_limits<std::int64_t>::max() / k_posting_bucket_us ||
         bucket < std::numeric_limits<std::int64_t>::min() / k_posting_bucket_us) {
@@ -405,9 +411,16 @@ bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<Rule
         }
         first = false;
         id = wrapping_add(id, static_cast<std::uint64_t>(unzigzag(did)));
-        out.push_back(RuleHit{time, id});
+        on_hit(RuleHit{time, id});
     }
     return true;
+}
+
+} // namespace
+
+bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<RuleHit>& out)
+{
+    return walk_posting(bucket, blob, [&](const RuleHit& h) { out.push_back(h); });
 }
 
 int register_postings(sqlite3* db)
@@ -514,16 +527,16 @@ Result<void> postings_from_client_index(Db& db)
                          "DROP INDEX events_client");
 }
 
-Result<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob, RuleHit from,
-                                 std::int64_t until_us, std::vector<RuleHit>& scratch)
+std::optional<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob, RuleHit from,
+                                        std::int64_t until_us) noexcept
 {
-    scratch.clear();
-    if (!decode_posting(bucket, blob, scratch)) {
-        return fail("a posting of bucket " + std::to_string(bucket) + " does not decode");
+    std::uint64_t n = 0;
+    if (!walk_posting(bucket, blob, [&](const RuleHit& h) {
+            n += h >= from && h.time_us < until_us ? 1U : 0U;
+        })) {
+        return std::nullopt;
     }
-    return static_cast<std::uint64_t>(
-        std::count_if(scratch.begin(), scratch.end(),
-                      [&](const RuleHit& h) { return h >= from && h.time_us < until_us; }));
+    return n;
 }
 
 } // namespace mso

@@ -18,6 +18,7 @@
 #include "util/result.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,11 +84,9 @@ private:
 int register_postings(sqlite3* db);
 
 // How many hits of the posting `blob` (a row of `bucket`) are at or after `from` (in
-// (time, event id) order) and before `until_us`; an error when it does not decode.
-// `scratch` is a buffer kept by the caller.
-[[nodiscard]] Result<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob,
-                                               RuleHit from, std::int64_t until_us,
-                                               std::vector<RuleHit>& scratch);
+// (time, event id) order) and before `until_us`; nullopt when it does not decode.
+[[nodiscard]] std::optional<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob,
+                                                      RuleHit from, std::int64_t until_us) noexcept;
 
 // Schema version 3's migration step: fills rule_postings from version 2's event_rules
 // (one row per rule and bucket, read in that table's key order, so memory holds one
