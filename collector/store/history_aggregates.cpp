@@ -183,24 +183,28 @@ void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
     }
 }
 
-// Whether a window spans enough of the stored time that reading the clients' postings
-// whole beats seeking each of the window's rows: through events_time a row costs a seek
-// into the table (~0.4 us at 1M events, ~0.45-0.5 at 10M on a warm cache), a hit of a
-// posting decoded in order far less, so reading them all is cheaper once the window holds
-// more than about a sixth of the events (docs/BENCHMARKS.md, measured with the covering
-// index that preceded the postings). The share is estimated from the time span (two index
-// seeks), which is what the choice needs; both ways count the same rows, so an error here
-// only keeps the usual way. When it does, the answer is where to count from: the
-// window's start, or the oldest stored event (time, id) if that is later, so that the
-// hits of events retention has pruned (left in a bucket it has not emptied yet) are not
-// counted.
+// Whether a window spans enough of the stored time that counting the clients' postings
+// beats seeking each of the window's rows: through events_time a row costs a seek into
+// the table (~0.4 us at 1M events, ~0.45-0.5 at 10M on a warm cache), so reading the
+// postings is cheaper once the window holds more than about a sixth of the events
+// (docs/BENCHMARKS.md, measured with the covering index that preceded the postings). The
+// share is estimated from the time span (two index seeks), which is what the choice
+// needs; both ways count the same events, so an error here only keeps the usual way.
+// When it does, the answer is where to count from: the window's start, or just after the
+// retention frontier (the newest (time, id) retention deleted) if that is later, so that
+// the hits of pruned events (left in a bucket retention has not emptied or swept yet) are
+// not counted. An event stored at or before the frontier (a late or imported one that
+// arrived after its neighbours were pruned) would not be counted either: then the usual
+// way. Run inside a read transaction with the count, so both see one state of the file.
 std::optional<RuleHit> wide_window_start(HistoryStore::Impl& m, std::int64_t since_us,
                                          std::int64_t until_us)
 {
     std::string error;
-    Stmt* s = m.statement("SELECT o.time_us, o.id, (SELECT max(time_us) FROM events) FROM "
-                          "(SELECT time_us, id FROM events ORDER BY time_us, id LIMIT 1) o",
-                          error);
+    Stmt* s = m.statement(
+        "SELECT o.time_us, o.id, (SELECT max(time_us) FROM events), f.time_us, f.event_id "
+        "FROM (SELECT time_us, id FROM events ORDER BY time_us, id LIMIT 1) o "
+        "LEFT JOIN retention_frontier f",
+        error);
     if (s == nullptr) {
         return std::nullopt;
     }
@@ -208,8 +212,11 @@ std::optional<RuleHit> wide_window_start(HistoryStore::Impl& m, std::int64_t sin
     const bool some = row && *row;
     const RuleHit oldest{some ? s->integer(0) : 0, some ? s->integer(1) : 0};
     const std::int64_t newest = some ? s->integer(2) : 0;
-    s->reset(); // one row: end the statement (and its read) here
-    if (!some) {
+    const std::optional<RuleHit> frontier =
+        some && !s->is_null(3) ? std::optional<RuleHit>(RuleHit{s->integer(3), s->integer(4)})
+                               : std::nullopt;
+    s->reset(); // one row: end the statement here
+    if (!some || (frontier && oldest <= *frontier)) {
         return std::nullopt;
     }
     const std::int64_t from = std::max(since_us, oldest.time_us);
@@ -223,54 +230,44 @@ std::optional<RuleHit> wide_window_start(HistoryStore::Impl& m, std::int64_t sin
     if (spanned < stored / 6.0) {
         return std::nullopt;
     }
-    return since_us > oldest.time_us ? RuleHit{since_us, std::numeric_limits<std::int64_t>::min()}
-                                     : oldest;
+    const RuleHit start{since_us, std::numeric_limits<std::int64_t>::min()};
+    if (!frontier) {
+        return start;
+    }
+    // Just after the frontier (oldest > frontier, so its time and id are not both maximal).
+    const RuleHit after =
+        frontier->event_id < std::numeric_limits<std::int64_t>::max()
+            ? RuleHit{frontier->time_us, frontier->event_id + 1}
+            : RuleHit{frontier->time_us + 1, std::numeric_limits<std::int64_t>::min()};
+    return std::max(start, after);
 }
 
-// Counts the hits of every client's postings from `from` until `until_us` into `by_id`.
-// The rows come in key order (client, bucket): a client's hits are summed before its
-// entry in `by_id` is touched.
+// Counts the hits of every client's postings from `from` until `until_us` into `by_id`,
+// in SQLite: the rows come in key order (client, bucket), so the GROUP BY needs no sort;
+// a bucket strictly inside the window counts its `hits` whole, and only the two buckets
+// at its ends are decoded (mso_posting_count), to test each hit's time.
 Result<void> count_clients(HistoryStore::Impl& m, RuleHit from, std::int64_t until_us,
                            std::unordered_map<std::int64_t, std::uint64_t>& by_id)
 {
     std::string error;
-    Stmt* s = m.statement("SELECT client_id, bucket, entries FROM client_postings "
-                          "WHERE bucket >= ?1 AND bucket <= ?2",
-                          error);
+    Stmt* s = m.statement(
+        "SELECT client_id, sum(CASE WHEN bucket > ?1 AND bucket < ?2 THEN hits ELSE "
+        "mso_posting_count(bucket, entries, ?3, ?4, ?5) END) FROM client_postings WHERE "
+        "bucket >= ?1 AND bucket <= ?2 GROUP BY client_id",
+        error);
     if (s == nullptr) {
         return fail(error);
     }
     s->bind(1, posting_bucket(from.time_us));
     s->bind(2, posting_bucket(until_us - 1));
-    std::optional<std::int64_t> client;
-    std::uint64_t hits = 0;
-    auto flush = [&] {
-        if (client && hits > 0) {
-            by_id[*client] += hits;
+    s->bind(3, from.time_us);
+    s->bind(4, from.event_id);
+    s->bind(5, until_us);
+    return each_row(*s, [&](const Stmt& row) {
+        if (const std::int64_t n = row.integer(1); n > 0) {
+            by_id[row.integer(0)] += static_cast<std::uint64_t>(n);
         }
-        hits = 0;
-    };
-    Result<void> counted = ok();
-    auto read = each_row(*s, [&](const Stmt& row) {
-        const std::int64_t id = row.integer(0);
-        if (id != client) {
-            flush();
-            client = id;
-        }
-        const auto n = count_hits(row.integer(1), row.blob(2), from, until_us);
-        if (!n) {
-            counted = fail("history: a client posting (client " + std::to_string(id) + ", bucket " +
-                           std::to_string(row.integer(1)) + ") does not decode");
-            return false;
-        }
-        hits += *n;
-        return true;
     });
-    if (!read) {
-        return read;
-    }
-    flush();
-    return counted;
 }
 
 } // namespace
@@ -487,10 +484,17 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     std::unordered_map<std::int64_t, std::uint64_t> by_id;  // clients, agents, targets
     std::unordered_map<std::string, std::uint64_t> by_text; // paths
     // Clients of every vhost over most of the store: counted from the client postings
-    // alone, without reading an event.
-    const std::optional<RuleHit> wide = list == HistoryList::clients && !vhost_id
-                                            ? wide_window_start(m, since_us, until_us)
-                                            : std::nullopt;
+    // alone, without reading an event. The frontier and the postings are read in one
+    // transaction (a deferred BEGIN reads one snapshot of the WAL): a prune committed in
+    // between must not count.
+    const bool wide_list = list == HistoryList::clients && !vhost_id;
+    if (wide_list) {
+        if (auto r = m.db.exec("BEGIN"); !r) {
+            return fail(r.error());
+        }
+    }
+    const std::optional<RuleHit> wide =
+        wide_list ? wide_window_start(m, since_us, until_us) : std::nullopt;
     // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
     // events_time (whose entries hold the path: paths are read from the index alone).
     const std::string sql = std::string("SELECT ") + column +
@@ -499,9 +503,14 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     std::string error;
     Stmt* s = wide ? nullptr : m.statement(sql, error);
     if (wide) {
-        if (auto r = count_clients(m, *wide, until_us, by_id); !r) {
-            return fail(r.error());
+        auto counted = count_clients(m, *wide, until_us, by_id);
+        if (auto r = m.db.exec("COMMIT"); !r || !counted) {
+            m.db.rollback();
+            return fail(counted ? r.error() : counted.error());
         }
+    } else if (wide_list && !m.db.exec("COMMIT")) {
+        m.db.rollback();
+        return fail("history: cannot end a read transaction");
     } else if (s == nullptr) {
         return fail(error);
     } else {

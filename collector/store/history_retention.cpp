@@ -57,20 +57,21 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
     return out;
 }
 
-// How far (in posting buckets: ten minutes) the oldest event moves between two sweeps of
+// How far (in posting buckets: an hour) the oldest event moves between two sweeps of
 // client_postings.
-constexpr std::int64_t k_client_sweep_buckets = 60;
+constexpr std::int64_t k_client_sweep_buckets = 360;
 
 // Drops the postings no stored event is left in: every bucket before the oldest event's
 // (all of them when no event is left, so that a reused event id can never meet an old
-// posting). A bucket the oldest events only partly left stays until a later step; its
-// pruned entries find no event to join (rule_postings.h), and top clients counts from the
-// oldest event on. rule_postings goes by its bucket index at every step. client_postings
-// has no such index (schema.cpp, version 6): it is swept client by client (a skip over the
-// distinct client ids of its key, one range delete each), once the oldest event has moved
-// k_client_sweep_buckets since the last sweep, so its cost (about a microsecond per
-// distinct client) is paid once per ten minutes of pruned events, and what it keeps of
-// pruned events meanwhile is at most those ten minutes' client postings.
+// posting; the retention frontier goes too). A bucket the oldest events only partly left
+// stays until a later step; its pruned entries find no event to join (rule_postings.h),
+// and top clients counts only what is after the frontier. rule_postings goes by its
+// bucket index at every step. client_postings has no such index (schema.cpp, version 6):
+// it is swept client by client (a skip over the distinct client ids of its key, one range
+// delete each), once the oldest event has moved k_client_sweep_buckets since the last
+// sweep, so its cost (about a microsecond per distinct client) is paid once per hour of
+// pruned events (or at each step where a step prunes more than an hour), and what it
+// keeps of pruned events meanwhile is at most that hour's client postings.
 Result<void> drop_postings(HistoryStore::Impl& m)
 {
     std::string error;
@@ -99,6 +100,7 @@ Result<void> drop_postings(HistoryStore::Impl& m)
         if (clients && !sweep) {
             continue;
         }
+        // No event left: no posting either, and so no frontier to count from.
         Stmt* s = empty ? m.statement(clients ? "DELETE FROM client_postings"
                                               : "DELETE FROM rule_postings",
                                       error)
@@ -108,6 +110,15 @@ Result<void> drop_postings(HistoryStore::Impl& m)
         }
         if (!empty) {
             s->bind(1, bucket);
+        }
+        if (auto r = s->step(); !r) {
+            return fail(r.error());
+        }
+    }
+    if (empty) {
+        Stmt* s = m.statement("DELETE FROM retention_frontier", error);
+        if (s == nullptr) {
+            return fail(error);
         }
         if (auto r = s->step(); !r) {
             return fail(r.error());
@@ -128,6 +139,15 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
     }
     MinuteDeltas minutes;
     SourceDeltas sources;
+    // The newest (time, id) deleted (docs/STORE.md, retention_frontier).
+    Stmt* frontier = m.statement(
+        "INSERT INTO retention_frontier (id, time_us, event_id) VALUES (1, ?1, ?2) ON "
+        "CONFLICT (id) DO UPDATE SET time_us = excluded.time_us, event_id = excluded.event_id "
+        "WHERE (excluded.time_us, excluded.event_id) > (time_us, event_id)",
+        error);
+    if (frontier == nullptr) {
+        return fail(error);
+    }
     for (const Doomed& d : doomed) {
         event->reset();
         event->bind(1, d.id);
@@ -139,6 +159,12 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
         sources.count(d.source_id, d.time_us, -1);
     }
     if (!doomed.empty()) {
+        frontier->reset();
+        frontier->bind(1, doomed.back().time_us);
+        frontier->bind(2, doomed.back().id);
+        if (auto r = frontier->step(); !r) {
+            return fail(r.error());
+        }
         if (auto r = drop_postings(m); !r) {
             return r;
         }

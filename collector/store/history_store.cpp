@@ -430,7 +430,7 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
         w.insert_posting == nullptr
             ? nullptr
             : m.statement("INSERT OR REPLACE INTO client_postings (client_id, bucket, first_id, "
-                          "entries) VALUES (?1, ?2, ?3, ?4)",
+                          "entries, hits) VALUES (?1, ?2, ?3, ?4, ?5)",
                           error);
     if (w.insert_client_posting == nullptr) {
         w = HistoryStore::Impl::Writer{};

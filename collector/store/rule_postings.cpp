@@ -423,8 +423,41 @@ bool decode_posting(std::int64_t bucket, std::string_view blob, std::vector<Rule
     return walk_posting(bucket, blob, [&](const RuleHit& h) { out.push_back(h); });
 }
 
+namespace {
+
+// mso_posting_count(bucket, entries, from_time_us, from_event_id, until_us).
+void posting_count_function(sqlite3_context* context, int argc, sqlite3_value** argv)
+{
+    if (argc != 5) {
+        sqlite3_result_error(context, "mso_posting_count: five arguments", -1);
+        return;
+    }
+    const void* p = sqlite3_value_blob(argv[1]);
+    const auto n =
+        count_hits(sqlite3_value_int64(argv[0]),
+                   std::string_view(
+                       static_cast<const char*>(p),
+                       p == nullptr ? 0U : static_cast<std::size_t>(sqlite3_value_bytes(argv[1]))),
+                   RuleHit{sqlite3_value_int64(argv[2]), sqlite3_value_int64(argv[3])},
+                   sqlite3_value_int64(argv[4]));
+    if (!n) {
+        sqlite3_result_error(context, "mso_posting_count: a posting does not decode", -1);
+        sqlite3_result_error_code(context, SQLITE_CORRUPT);
+        return;
+    }
+    sqlite3_result_int64(context, static_cast<sqlite3_int64>(*n));
+}
+
+} // namespace
+
 int register_postings(sqlite3* db)
 {
+    if (const int rc = sqlite3_create_function_v2(
+            db, "mso_posting_count", 5, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+            posting_count_function, nullptr, nullptr, nullptr);
+        rc != SQLITE_OK) {
+        return rc;
+    }
     for (const PostingKind* kind : {&k_rule_kind, &k_client_kind}) {
         // The kinds are constants: the module's aux pointer is never written through.
         if (const int rc = sqlite3_create_module_v2(db, kind->function, &hits_module(),
@@ -462,12 +495,16 @@ Result<void> PostingRows::finish(Stmt& insert)
     for (const RuleHit& h : m_hits) {
         first_id = std::min(first_id, h.event_id);
     }
+    const auto hits = static_cast<std::int64_t>(m_hits.size());
     m_hits.clear();
     insert.reset();
     insert.bind(1, m_key);
     insert.bind(2, m_bucket);
     insert.bind(3, first_id);
     insert.bind_blob_static(4, m_entries);
+    if (insert.parameter_count() >= 5) {
+        insert.bind(5, hits);
+    }
     auto r = insert.step();
     return r ? ok() : fail(r.error());
 }
@@ -522,8 +559,8 @@ Result<void> postings_from_client_index(Db& db)
     return postings_from(db,
                          "SELECT client_id, time_us, id FROM events INDEXED BY events_client "
                          "ORDER BY client_id, time_us, id",
-                         "INSERT INTO client_postings (client_id, bucket, first_id, entries) "
-                         "VALUES (?1, ?2, ?3, ?4)",
+                         "INSERT INTO client_postings (client_id, bucket, first_id, entries, "
+                         "hits) VALUES (?1, ?2, ?3, ?4, ?5)",
                          "DROP INDEX events_client");
 }
 

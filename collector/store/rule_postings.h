@@ -62,7 +62,9 @@ void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::
 // or client) and bucket, written through `insert` (bound as ?1 the key, ?2 bucket, ?3
 // first_id, the group's smallest event id, ?4 entries). Holds one group at a time; its
 // buffers are kept from one use to the next. The history writer (a batch's sorted hits)
-// and the version 3 and 6 migrations (rows in key order) write postings with it.
+// and the version 3 and 6 migrations (rows in key order) write postings with it. A
+// statement with a fifth parameter gets the row's number of hits there (client_postings'
+// `hits`).
 class PostingRows {
 public:
     // Adds a hit; when it starts another (key, bucket), writes the group before it.
@@ -79,8 +81,10 @@ private:
     std::string m_entries;
 };
 
-// Registers mso_rule_hits() and mso_client_hits() (the table-valued functions above) on
-// `db`. SQLITE_OK or SQLite's error code.
+// Registers mso_rule_hits() and mso_client_hits() (the table-valued functions above) and
+// the scalar function mso_posting_count(bucket, entries, from_time_us, from_event_id,
+// until_us) (count_hits below; an error when the posting does not decode) on `db`.
+// SQLITE_OK or SQLite's error code.
 int register_postings(sqlite3* db);
 
 // How many hits of the posting `blob` (a row of `bucket`) are at or after `from` (in

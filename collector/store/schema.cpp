@@ -128,15 +128,24 @@ constexpr std::string_view k_v5 = "";
 // bucket, unlike rule_postings: where events are sparse (an import of old logs, a quiet
 // site) a client's row holds one or two hits, and such an index cost ~20 bytes per event;
 // retention sweeps the table client by client instead, now and then
-// (history_retention.cpp).
+// (history_retention.cpp). `hits` (how many entries the row holds; 1 costs no byte) lets
+// top clients sum whole buckets inside SQLite without decoding them. retention_frontier
+// holds the newest (time, id) retention has deleted: every posting of a pruned event is at
+// or before it, so top clients can count the postings after it without reading events.
 constexpr std::string_view k_v6 = R"sql(
 CREATE TABLE client_postings (
     client_id INTEGER NOT NULL,
     bucket    INTEGER NOT NULL,
     first_id  INTEGER NOT NULL,
+    hits      INTEGER NOT NULL,
     entries   BLOB NOT NULL,
     PRIMARY KEY (client_id, bucket, first_id)
 ) WITHOUT ROWID;
+CREATE TABLE retention_frontier (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    time_us  INTEGER NOT NULL,
+    event_id INTEGER NOT NULL
+);
 )sql";
 
 constexpr std::array<Migration, 6> k_migrations{{

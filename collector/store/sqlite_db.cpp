@@ -230,4 +230,9 @@ std::string_view Stmt::blob(int column) const noexcept
                : std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(n));
 }
 
+int Stmt::parameter_count() const noexcept
+{
+    return sqlite3_bind_parameter_count(m_stmt);
+}
+
 } // namespace mso

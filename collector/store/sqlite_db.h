@@ -88,6 +88,8 @@ public:
     [[nodiscard]] bool is_null(int column) const noexcept;
     [[nodiscard]] std::string_view text(int column) const noexcept; // valid until next step
     [[nodiscard]] std::string_view blob(int column) const noexcept;
+    // How many parameters the statement has (its largest ?N).
+    [[nodiscard]] int parameter_count() const noexcept;
 
 private:
     Db* m_db = nullptr;

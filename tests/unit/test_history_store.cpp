@@ -56,8 +56,8 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
     EXPECT_EQ(latest_schema_version(), 6);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                "name IN ('strings', 'events', 'rule_postings', 'minutes', "
-                               "'source_totals', 'client_postings')"),
-              6);
+                               "'source_totals', 'client_postings', 'retention_frontier')"),
+              7);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN "
                                "('event_rules', 'events_client')"),
               0);
@@ -158,7 +158,8 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
             "INSERT INTO event_rules SELECT s.id, r.time_us, r.event_id FROM strings s, "
             "mso_rule_hits(s.id) r; DROP TABLE rule_postings; DROP TABLE source_totals; "
             "DROP INDEX events_time; CREATE INDEX events_time ON events (time_us); "
-            "DROP TABLE client_postings; CREATE INDEX events_client ON events (client_id, "
+            "DROP TABLE client_postings; DROP TABLE retention_frontier; CREATE INDEX events_client "
+            "ON events (client_id, "
             "time_us); PRAGMA user_version = 1"));
         EXPECT_GE(*db->integer("SELECT count(*) FROM event_rules"), 90);
     }
@@ -437,7 +438,8 @@ TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
                              "WHEN 'awG4kHcQQ_AdMcIAbWM4GAAAAAU' THEN 946204679 "
                              "WHEN '179619058711.034755' THEN 1705001252 "
                              "WHEN 'ZfPq8H8AAQEAAAbZVKcAAA3' THEN 1482522657 "
-                             "ELSE uid_key & 2147483647 END; DROP TABLE client_postings; "
+                             "ELSE uid_key & 2147483647 END; DROP TABLE client_postings; DROP "
+                             "TABLE retention_frontier; "
                              "CREATE INDEX events_client ON events (client_id, time_us); "
                              "PRAGMA user_version = 4"));
     }
