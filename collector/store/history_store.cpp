@@ -418,9 +418,11 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
                           "query, unique_id, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
                           "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                           error);
-    // OR REPLACE: a key of a posting whose events retention has pruned could only come
-    // back if event ids were reused, which retention prevents by dropping every posting
-    // once no event is left; the newer posting is the one to keep.
+    // OR REPLACE: a key of a posting whose events retention has pruned comes back when
+    // SQLite gives a pruned event's id again (the largest id, once pruned, to the next
+    // event; every id once the store is empty, when every posting goes too) to an event
+    // of the same key and bucket. The newer posting is the one to keep: the row it
+    // replaces held ids from its first_id on, all pruned by then.
     w.insert_posting = w.insert_event == nullptr
                            ? nullptr
                            : m.statement("INSERT OR REPLACE INTO rule_postings (rule_id, bucket, "

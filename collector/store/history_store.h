@@ -226,7 +226,7 @@ public:
                  const std::optional<std::string>& source = std::nullopt);
     // The heaviest keys of `list`, most first (then key), at most `limit` (0: all). Exact
     // counts, read from every event of the window (or, for the clients of every vhost over
-    // a wide window, from every entry of events_client): a scan (docs/STORE.md has its cost).
+    // a wide window, from the client postings): a scan (docs/STORE.md has its cost).
     [[nodiscard]] Result<std::vector<TopRow>> top(HistoryList list,
                                                   const std::optional<std::string>& vhost,
                                                   std::int64_t since_us, std::int64_t until_us,
