@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 
 namespace mso {
 namespace {
@@ -357,6 +358,24 @@ std::map<std::string, std::uint64_t> top_clients(HistoryStore& store, std::int64
     return out;
 }
 
+// E0 (10.9.9.9) at 1000 s and E1 (10.0.0.1) at 2000 s, E0 pruned (the first step since
+// the store opened sweeps), then X (10.6.6.6, id 3) at `x_s` written and pruned at once:
+// no sweep (the oldest event has not moved an hour), so X's client posting stays.
+HistoryStore with_a_stale_posting(const TempDir& dir, std::int64_t x_s)
+{
+    auto store = HistoryStore::open(dir.db());
+    EXPECT_TRUE(store) << store.error();
+    EXPECT_TRUE(store->write_batch(
+        std::vector<StoredEvent>{client_event(0, k_t0 + 1000 * k_s, "10.9.9.9"),
+                                 client_event(1, k_t0 + 2000 * k_s, "10.0.0.1")}));
+    EXPECT_EQ(*store->prune_step(k_t0 + 1500 * k_s + k_day_us, 1, 0, 10), 1U);
+    EXPECT_TRUE(store->write_batch(
+        std::vector<StoredEvent>{client_event(2, k_t0 + x_s * k_s, "10.6.6.6")}));
+    EXPECT_EQ(*store->prune_step(k_t0 + (x_s + 5) * k_s + k_day_us, 1, 0, 10), 1U);
+    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings"), 2) << "X's posting kept";
+    return std::move(*store);
+}
+
 // The client postings of a pruned event, not swept yet, meet a newer event: SQLite gives
 // the pruned event's id again when it was the largest (an old-timed event written last),
 // and with the same time the posting joins it. A --client search of the pruned event's
@@ -364,18 +383,9 @@ std::map<std::string, std::uint64_t> top_clients(HistoryStore& store, std::int64
 TEST(HistoryRetention, AStalePostingOfAReusedIdShowsNoOtherClient)
 {
     TempDir dir;
-    auto store = HistoryStore::open(dir.db());
-    ASSERT_TRUE(store) << store.error();
+    std::optional<HistoryStore> store = with_a_stale_posting(dir, 1000);
     const std::int64_t t = k_t0;
-    ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{
-        client_event(0, t + 1000 * k_s, "10.9.9.9"), client_event(1, t + 2000 * k_s, "10.0.0.1")}));
-    ASSERT_EQ(*store->prune_step(t + 1500 * k_s + k_day_us, 1, 0, 10), 1U); // sweeps
-    // X at 1000 s (id 3), pruned at once: no sweep (the oldest has not moved an hour).
-    ASSERT_TRUE(
-        store->write_batch(std::vector<StoredEvent>{client_event(2, t + 1000 * k_s, "10.6.6.6")}));
-    ASSERT_EQ(*store->prune_step(t + 1500 * k_s + k_day_us, 1, 0, 10), 1U);
-    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings"), 2) << "X's posting kept";
-    // Y at the same time gets the same id.
+    // Y at X's time gets X's id.
     ASSERT_TRUE(
         store->write_batch(std::vector<StoredEvent>{client_event(3, t + 1000 * k_s, "10.7.7.7")}));
     ASSERT_EQ(count(dir.db(), "SELECT count(*) FROM events WHERE id = 3"), 1);
@@ -399,16 +409,8 @@ TEST(HistoryRetention, AStalePostingOfAReusedIdShowsNoOtherClient)
 TEST(HistoryRetention, TopClientsCountsNoPrunedEventAfterALateOne)
 {
     TempDir dir;
-    auto store = HistoryStore::open(dir.db());
-    ASSERT_TRUE(store) << store.error();
+    std::optional<HistoryStore> store = with_a_stale_posting(dir, 1990);
     const std::int64_t t = k_t0;
-    ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{
-        client_event(0, t + 1000 * k_s, "10.9.9.9"), client_event(1, t + 2000 * k_s, "10.0.0.1")}));
-    ASSERT_EQ(*store->prune_step(t + 1500 * k_s + k_day_us, 1, 0, 10), 1U); // sweeps
-    ASSERT_TRUE(
-        store->write_batch(std::vector<StoredEvent>{client_event(2, t + 1990 * k_s, "10.6.6.6")}));
-    ASSERT_EQ(*store->prune_step(t + 1995 * k_s + k_day_us, 1, 0, 10), 1U); // no sweep
-    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings"), 2) << "X's posting kept";
     // Nothing before the frontier: counted from the postings after it.
     EXPECT_EQ(top_clients(*store, t, t + 3000 * k_s),
               (std::map<std::string, std::uint64_t>{{"10.0.0.1", 1}}));
