@@ -140,10 +140,13 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
     MinuteDeltas minutes;
     SourceDeltas sources;
     // The newest (time, id) deleted (docs/STORE.md, retention_frontier).
+    // And the largest id deleted, which new events are numbered above.
     Stmt* frontier = m.statement(
-        "INSERT INTO retention_frontier (id, time_us, event_id) VALUES (1, ?1, ?2) ON "
-        "CONFLICT (id) DO UPDATE SET time_us = excluded.time_us, event_id = excluded.event_id "
-        "WHERE (excluded.time_us, excluded.event_id) > (time_us, event_id)",
+        "INSERT INTO retention_frontier (id, time_us, event_id, max_id) VALUES (1, ?1, ?2, ?3) "
+        "ON CONFLICT (id) DO UPDATE SET max_id = max(max_id, excluded.max_id), time_us = CASE "
+        "WHEN (excluded.time_us, excluded.event_id) > (time_us, event_id) THEN excluded.time_us "
+        "ELSE time_us END, event_id = CASE WHEN (excluded.time_us, excluded.event_id) > "
+        "(time_us, event_id) THEN excluded.event_id ELSE event_id END",
         error);
     if (frontier == nullptr) {
         return fail(error);
@@ -162,6 +165,10 @@ Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)
         frontier->reset();
         frontier->bind(1, doomed.back().time_us);
         frontier->bind(2, doomed.back().id);
+        frontier->bind(
+            3, std::max_element(doomed.begin(), doomed.end(), [](const Doomed& a, const Doomed& b) {
+                   return a.id < b.id;
+               })->id);
         if (auto r = frontier->step(); !r) {
             return fail(r.error());
         }

@@ -105,8 +105,9 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     const std::array<std::pair<const std::optional<std::string>*, const char*>, 3> interned{
         {{&q.vhost, "e.vhost_id"}, {&q.client, "e.client_id"}, {&q.source, "e.source_id"}}};
     for (const auto& [text, column] : interned) {
-        // Also the driving client: a posting of a pruned event may join a newer event that
-        // was given its id again (rule_postings.h), which must still be that client's.
+        // Also the driving client, checked on the event row, which is read anyway: a guard
+        // should a posting ever meet an event other than its own (ids are not given again
+        // while postings exist; docs/STORE.md).
         if (text->has_value()) {
             const auto sid = id(*text);
             if (!sid) {

@@ -415,14 +415,13 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
             : m.statement("INSERT INTO events (time_us, source_id, vhost_id, port, client_id, "
                           "method_id, protocol_id, user_agent_id, status, phase, verdict, "
                           "engine_mode, findings_dropped, uid_key, content_hash, scores, path, "
-                          "query, unique_id, findings) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                          "?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                          "query, unique_id, findings, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                          "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
                           error);
-    // OR REPLACE: a key of a posting whose events retention has pruned comes back when
-    // SQLite gives a pruned event's id again (the largest id, once pruned, to the next
-    // event; every id once the store is empty, when every posting goes too) to an event
-    // of the same key and bucket. The newer posting is the one to keep: the row it
-    // replaces held ids from its first_id on, all pruned by then.
+    // OR REPLACE: a posting's key (key, bucket, first_id) could only come back with an
+    // event id given again, which the writer never does while the store holds postings
+    // (write_batch numbers events above every id deleted; once the store is empty every
+    // posting goes too). Should it happen, the newer posting is the one to keep.
     w.insert_posting = w.insert_event == nullptr
                            ? nullptr
                            : m.statement("INSERT OR REPLACE INTO rule_postings (rule_id, bucket, "
@@ -545,10 +544,12 @@ Result<bool> insert_event(HistoryStore::Impl& m, const EventRef& stored, Dedup d
     s->bind_static(18, e.query);
     s->bind_static(19, e.unique_id);
     s->bind_blob_static(20, w.findings);
+    const std::int64_t row_id = w.next_id;
+    s->bind(21, row_id);
     if (auto r = s->step(); !r) {
         return fail(r.error());
     }
-    const std::int64_t row_id = m.db.last_rowid();
+    ++w.next_id;
     finding_rule_ids(w.findings, w.rules);
     for (const std::int64_t id : w.rules) {
         w.hits.push_back({id, e.time_us, row_id});
@@ -594,6 +595,19 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
     m.writer.hits.clear();
     m.writer.client_hits.clear();
     Result<void> result = prepare_writer(m);
+    if (result) {
+        // Events are numbered above every id the store has held since it was last empty
+        // (retention_frontier.max_id): SQLite's own choice, the largest id + 1, gives a
+        // pruned event's id again when it was the largest, and a posting of the pruned
+        // event would then join the new one (docs/STORE.md).
+        auto next = m.db.integer("SELECT max(coalesce((SELECT max(id) FROM events), 0), "
+                                 "coalesce((SELECT max_id FROM retention_frontier), 0)) + 1");
+        if (next) {
+            m.writer.next_id = *next;
+        } else {
+            result = fail(next.error());
+        }
+    }
     for (const EventRef& e : events) {
         if (!result) {
             break;

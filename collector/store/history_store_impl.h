@@ -162,6 +162,7 @@ struct HistoryStore::Impl final : StringIds {
         Stmt* insert_event = nullptr;
         Stmt* insert_posting = nullptr;
         Stmt* insert_client_posting = nullptr;
+        std::int64_t next_id = 1; // the next event's id, set at the start of each batch
         std::string findings;
         std::string scores;
         std::vector<std::int64_t> rules;

@@ -131,7 +131,9 @@ constexpr std::string_view k_v5 = "";
 // (history_retention.cpp). `hits` (how many entries the row holds; 1 costs no byte) lets
 // top clients sum whole buckets inside SQLite without decoding them. retention_frontier
 // holds the newest (time, id) retention has deleted: every posting of a pruned event is at
-// or before it, so top clients can count the postings after it without reading events.
+// or before it, so top clients can count the postings after it without reading events;
+// and the largest id deleted, which new events are numbered above (history_store.cpp), so
+// no posting of a pruned event ever meets a new event.
 constexpr std::string_view k_v6 = R"sql(
 CREATE TABLE client_postings (
     client_id INTEGER NOT NULL,
@@ -144,7 +146,8 @@ CREATE TABLE client_postings (
 CREATE TABLE retention_frontier (
     id       INTEGER PRIMARY KEY CHECK (id = 1),
     time_us  INTEGER NOT NULL,
-    event_id INTEGER NOT NULL
+    event_id INTEGER NOT NULL,
+    max_id   INTEGER NOT NULL
 );
 )sql";
 
