@@ -270,6 +270,27 @@ Result<void> count_clients(HistoryStore::Impl& m, RuleHit from, std::int64_t unt
     });
 }
 
+// The clients of every vhost over most of the store, counted from the client postings
+// alone, without reading an event, into `by_id`; false (nothing counted) when the window
+// is not wide enough or the frontier rules the postings out (wide_window_start). The
+// frontier and the postings are read in one transaction (a deferred BEGIN reads one
+// snapshot of the WAL): a prune committed in between must not count.
+Result<bool> clients_from_postings(HistoryStore::Impl& m, std::int64_t since_us,
+                                   std::int64_t until_us,
+                                   std::unordered_map<std::int64_t, std::uint64_t>& by_id)
+{
+    if (auto r = m.db.exec("BEGIN"); !r) {
+        return fail(r.error());
+    }
+    const std::optional<RuleHit> from = wide_window_start(m, since_us, until_us);
+    Result<void> counted = from ? count_clients(m, *from, until_us, by_id) : ok();
+    if (auto r = m.db.exec("COMMIT"); !r || !counted) {
+        m.db.rollback();
+        return fail(counted ? r.error() : counted.error());
+    }
+    return from.has_value();
+}
+
 } // namespace
 
 Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std::string>& vhost,
@@ -483,37 +504,26 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                                                        : "findings";
     std::unordered_map<std::int64_t, std::uint64_t> by_id;  // clients, agents, targets
     std::unordered_map<std::string, std::uint64_t> by_text; // paths
-    // Clients of every vhost over most of the store: counted from the client postings
-    // alone, without reading an event. The frontier and the postings are read in one
-    // transaction (a deferred BEGIN reads one snapshot of the WAL): a prune committed in
-    // between must not count.
-    const bool wide_list = list == HistoryList::clients && !vhost_id;
-    if (wide_list) {
-        if (auto r = m.db.exec("BEGIN"); !r) {
-            return fail(r.error());
+    bool counted = false;
+    if (list == HistoryList::clients && !vhost_id) {
+        auto wide = clients_from_postings(m, since_us, until_us, by_id);
+        if (!wide) {
+            return fail(wide.error());
         }
+        counted = *wide;
     }
-    const std::optional<RuleHit> wide =
-        wide_list ? wide_window_start(m, since_us, until_us) : std::nullopt;
     // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
     // events_time (whose entries hold the path: paths are read from the index alone).
-    const std::string sql = std::string("SELECT ") + column +
-                            " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
-                            (vhost_id ? " AND vhost_id = ?3" : "");
     std::string error;
-    Stmt* s = wide ? nullptr : m.statement(sql, error);
-    if (wide) {
-        auto counted = count_clients(m, *wide, until_us, by_id);
-        if (auto r = m.db.exec("COMMIT"); !r || !counted) {
-            m.db.rollback();
-            return fail(counted ? r.error() : counted.error());
-        }
-    } else if (wide_list && !m.db.exec("COMMIT")) {
-        m.db.rollback();
-        return fail("history: cannot end a read transaction");
-    } else if (s == nullptr) {
+    Stmt* s = counted ? nullptr
+                      : m.statement(std::string("SELECT ") + column +
+                                        " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
+                                        (vhost_id ? " AND vhost_id = ?3" : ""),
+                                    error);
+    if (!counted && s == nullptr) {
         return fail(error);
-    } else {
+    }
+    if (s != nullptr) {
         s->bind(1, since_us);
         s->bind(2, until_us);
         if (vhost_id) {

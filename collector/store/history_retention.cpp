@@ -86,48 +86,43 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     const bool empty = !*row || oldest->is_null(0);
     const std::int64_t bucket = empty ? 0 : posting_bucket(oldest->integer(0));
     oldest->reset();
-    const bool sweep = empty || !m.client_postings_swept ||
-                       bucket - *m.client_postings_swept >= k_client_sweep_buckets;
-    const char* const statements[] = {
-        "DELETE FROM rule_postings WHERE bucket < ?1",
-        "WITH RECURSIVE c(id) AS (SELECT min(client_id) FROM client_postings UNION ALL "
-        "SELECT (SELECT min(client_id) FROM client_postings WHERE client_id > c.id) FROM c "
-        "WHERE c.id IS NOT NULL) "
-        "DELETE FROM client_postings WHERE client_id IN (SELECT id FROM c) AND bucket < ?1",
-    };
-    for (const char* sql : statements) {
-        const bool clients = sql == statements[1];
-        if (clients && !sweep) {
-            continue;
-        }
-        // No event left: no posting either, and so no frontier to count from.
-        Stmt* s = empty ? m.statement(clients ? "DELETE FROM client_postings"
-                                              : "DELETE FROM rule_postings",
-                                      error)
-                        : m.statement(sql, error);
+    // Runs `sql`, with the oldest event's bucket as ?1 when it has one.
+    auto run = [&](const char* sql) -> Result<void> {
+        Stmt* s = m.statement(sql, error);
         if (s == nullptr) {
             return fail(error);
         }
         if (!empty) {
             s->bind(1, bucket);
         }
-        if (auto r = s->step(); !r) {
-            return fail(r.error());
-        }
-    }
+        auto r = s->step();
+        return r ? ok() : fail(r.error());
+    };
     if (empty) {
-        Stmt* s = m.statement("DELETE FROM retention_frontier", error);
-        if (s == nullptr) {
-            return fail(error);
+        // No event left: no posting either, and so no frontier to count from.
+        m.client_postings_swept.reset();
+        for (const char* sql : {"DELETE FROM rule_postings", "DELETE FROM client_postings",
+                                "DELETE FROM retention_frontier"}) {
+            if (auto r = run(sql); !r) {
+                return r;
+            }
         }
-        if (auto r = s->step(); !r) {
-            return fail(r.error());
-        }
+        return ok();
     }
-    if (sweep) {
-        m.client_postings_swept = empty ? std::nullopt : std::optional<std::int64_t>(bucket);
+    if (auto r = run("DELETE FROM rule_postings WHERE bucket < ?1"); !r) {
+        return r;
     }
-    return ok();
+    if (m.client_postings_swept && bucket - *m.client_postings_swept < k_client_sweep_buckets) {
+        return ok();
+    }
+    auto swept = run("WITH RECURSIVE c(id) AS (SELECT min(client_id) FROM client_postings "
+                     "UNION ALL SELECT (SELECT min(client_id) FROM client_postings WHERE "
+                     "client_id > c.id) FROM c WHERE c.id IS NOT NULL) DELETE FROM "
+                     "client_postings WHERE client_id IN (SELECT id FROM c) AND bucket < ?1");
+    if (swept) {
+        m.client_postings_swept = bucket;
+    }
+    return swept;
 }
 
 Result<void> remove(HistoryStore::Impl& m, const std::vector<Doomed>& doomed)

@@ -82,11 +82,17 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     // A filter on a string the store has never seen matches nothing.
     auto id = [&](const std::optional<std::string>& text) { return m.lookup(*text); };
     Sql sql;
-    // The postings that drive the search, if any: a rule's, else a client's.
-    const std::optional<std::string>* driving_key = q.rule     ? &q.rule
-                                                    : q.client ? &q.client
-                                                               : nullptr;
-    const bool by_hits = driving_key != nullptr;
+    // The postings that drive the search, if any: a rule's, else a client's (the key,
+    // the table-valued function that reads them and its key column; no key: none).
+    struct Driver {
+        const std::optional<std::string>* key = nullptr;
+        const char* function = "";
+        const char* column = "";
+    };
+    const Driver driver = q.rule     ? Driver{&q.rule, "mso_rule_hits", "r.rule_id"}
+                          : q.client ? Driver{&q.client, "mso_client_hits", "r.client_id"}
+                                     : Driver{};
+    const bool by_hits = driver.key != nullptr;
     // The time column of the driving table, so the index yields the ORDER BY.
     const std::string t = by_hits ? "r.time_us" : "e.time_us";
     const std::string i = by_hits ? "r.event_id" : "e.id";
@@ -96,11 +102,11 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
         where += condition;
     };
     if (by_hits) {
-        const auto key = id(*driving_key);
+        const auto key = id(*driver.key);
         if (!key) {
             return page;
         }
-        add(std::string(q.rule ? "r.rule_id = " : "r.client_id = ") + sql.number(*key));
+        add(std::string(driver.column) + " = " + sql.number(*key));
     }
     const std::array<std::pair<const std::optional<std::string>*, const char*>, 3> interned{
         {{&q.vhost, "e.vhost_id"}, {&q.client, "e.client_id"}, {&q.source, "e.source_id"}}};
@@ -186,7 +192,7 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     const std::size_t limit = std::max<std::size_t>(q.limit, 1);
     sql.text = "SELECT " + std::string(k_event_columns) +
                (!by_hits ? std::string(" FROM events e")
-                         : std::string(" FROM ") + (q.rule ? "mso_rule_hits" : "mso_client_hits") +
+                         : std::string(" FROM ") + driver.function +
                                " r CROSS JOIN events e ON e.id = r.event_id AND e.time_us = "
                                "r.time_us") +
                where + " ORDER BY " + t + " DESC, " + i + " DESC LIMIT " +

@@ -600,12 +600,16 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
         // (retention_frontier.max_id): SQLite's own choice, the largest id + 1, gives a
         // pruned event's id again when it was the largest, and a posting of the pruned
         // event would then join the new one (docs/STORE.md).
-        auto next = m.db.integer("SELECT max(coalesce((SELECT max(id) FROM events), 0), "
-                                 "coalesce((SELECT max_id FROM retention_frontier), 0)) + 1");
-        if (next) {
-            m.writer.next_id = *next;
+        std::string error;
+        Stmt* next = m.statement("SELECT max(coalesce((SELECT max(id) FROM events), 0), "
+                                 "coalesce((SELECT max_id FROM retention_frontier), 0)) + 1",
+                                 error);
+        auto row = next != nullptr ? next->step() : Result<bool>(fail(error));
+        if (row && *row) {
+            m.writer.next_id = next->integer(0);
+            next->reset(); // one row: end the statement (and its read) here
         } else {
-            result = fail(next.error());
+            result = fail(row ? "no next event id" : row.error());
         }
     }
     for (const EventRef& e : events) {
