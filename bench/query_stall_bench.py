@@ -16,8 +16,10 @@ then for `--seconds` (default 20) at once:
   was sent; every 10th goes to the probe vhost (the first);
 - a client asking `stats` (every vhost) every `--every` seconds (default 0.1), each
   answer read in full before the next ask (a slow answer delays the next); with
-  `--ask metrics`, a scraper of `GET /metrics` (the same vhosts' series) instead, and
-  with `--ask none` nothing (the floor the asks are measured against);
+  `--ask metrics`, a scraper of `GET /metrics` (the same vhosts' series) instead; with
+  `--ask events`, the `events` query of the ring (`--events-limit` of its newest events,
+  default 1,000; 0: all it holds, 10,000 by default); and with `--ask none` nothing (the
+  floor the asks are measured against);
 - a `tail` client on the probe vhost: the delay from a datagram's `time_us` to its
   `tail` line reaching the client is the ingest latency measured from outside (it
   includes the kernel's queue, the ingest and the `tail` write, and the Python reader:
@@ -143,10 +145,10 @@ def idle(stop: mp.Event, out: mp.Queue) -> None:
     out.put([])
 
 
-def asker(sock: str, every: float, stop: mp.Event, out: mp.Queue) -> None:
+def asker(sock: str, request: bytes, every: float, stop: mp.Event, out: mp.Queue) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         def ask() -> None:
-            s.sendall(b'{"cmd":"stats"}\n')
+            s.sendall(request)
             data = bytearray()
             while not data.endswith(b"\n"):
                 chunk = s.recv(1 << 20)
@@ -246,7 +248,10 @@ def one_round(name: str, build: Path, args) -> dict:
         elif args.ask == "none":
             ask = mp.Process(target=idle, args=(stop, outs[1]))
         else:
-            ask = mp.Process(target=asker, args=(str(q), args.every, stop, outs[1]))
+            request = (json.dumps({"cmd": "events", "limit": args.events_limit})
+                       if args.ask == "events" else '{"cmd":"stats"}')
+            ask = mp.Process(target=asker,
+                             args=(str(q), request.encode() + b"\n", args.every, stop, outs[1]))
         send = mp.Process(target=sender, args=(str(ev), args.vhosts, args.rate, args.seconds,
                                                seeded, args.sockets, outs[2]))
         load0 = os.getloadavg()
@@ -270,6 +275,7 @@ def one_round(name: str, build: Path, args) -> dict:
         return {
             "build": name, "vhosts": args.vhosts, "rate": args.rate, "seconds": args.seconds,
             "sockets": args.sockets,
+            **({"events_limit": args.events_limit} if args.ask == "events" else {}),
             "sent": sent["sent"] + sent["lost"], "lost": sent["lost"],
             "counted": counted, "uncounted": sent["sent"] - counted,
             "send_s": round(sent["send_s"], 2),
@@ -300,9 +306,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--sockets", type=int, default=1, help="sending sockets, used in turn")
     ap.add_argument("--every", type=float, default=0.1, help="seconds between asks")
-    ap.add_argument("--ask", choices=("stats", "metrics", "none"), default="stats",
+    ap.add_argument("--ask", choices=("stats", "metrics", "events", "none"), default="stats",
                     help="what is asked every --every seconds: the stats query, /metrics, "
-                         "or nothing")
+                         "the events query, or nothing")
+    ap.add_argument("--events-limit", type=int, default=1000,
+                    help="--ask events: how many of the ring's newest events (0: all)")
     args = ap.parse_args()
     builds = [(b.split("=", 1)[0], Path(b.split("=", 1)[1]).resolve()) for b in args.build]
     old = int(QLEN.read_text())

@@ -768,9 +768,8 @@ bool Server::wants_history(const Query& query) const
     if (query.window) {
         filter.since_us = (wall_now - *query.window) * 1'000'000;
     }
-    filter.limit = query.events.limit + 1;
-    return m_collector.events().select(filter, m_collector.sources().names()).size() >
-           query.events.limit;
+    return m_collector.events().count_matching(filter, m_collector.sources().names(),
+                                               query.events.limit + 1) > query.events.limit;
 }
 
 HistoryJob Server::history_job(std::uint64_t requester, std::string_view line, Query query) const

@@ -214,33 +214,74 @@ const RequestEvent* EventRing::oldest() const noexcept
     return m_size == 0 ? nullptr : m_events[(m_next + n - m_size) % n].get();
 }
 
+namespace {
+
+// The name of source `id` (SourceTable::names()).
+std::string_view source_name(SourceId id, const std::vector<std::string>& source_names)
+{
+    return id < source_names.size()   ? std::string_view(source_names[id])
+           : id == k_module_source_id ? std::string_view(k_module_source)
+                                      : k_other_source_name;
+}
+
+} // namespace
+
+template <typename Visit>
+void EventRing::visit_matching(const EventFilter& filter,
+                               const std::vector<std::string>& source_names, Visit&& visit) const
+{
+    const std::size_t n = m_events.size();
+    for (std::size_t i = 0; i < m_size; ++i) {
+        const std::size_t slot = (m_next + n - 1 - i) % n;
+        if (filter.matches(*m_events[slot], m_engines[slot],
+                           source_name(m_sources[slot], source_names)) &&
+            !visit(slot)) {
+            return;
+        }
+    }
+}
+
+std::vector<EventRing::Entry>
+EventRing::matching(const EventFilter& filter, const std::vector<std::string>& source_names) const
+{
+    std::vector<Entry> out;
+    visit_matching(filter, source_names, [&](std::size_t slot) {
+        out.push_back({m_events[slot], m_sources[slot], m_engines[slot]});
+        return filter.limit == 0 || out.size() < filter.limit;
+    });
+    return out;
+}
+
+std::size_t EventRing::count_matching(const EventFilter& filter,
+                                      const std::vector<std::string>& source_names,
+                                      std::size_t up_to) const
+{
+    std::size_t n = 0;
+    if (up_to > 0) {
+        visit_matching(filter, source_names, [&](std::size_t) { return ++n < up_to; });
+    }
+    return n;
+}
+
+json EventRing::row(const Entry& entry, const std::vector<std::string>& source_names,
+                    bool with_source)
+{
+    json out = event_json(*entry.event);
+    if (with_source) {
+        out["source"] = std::string(source_name(entry.source, source_names));
+    }
+    // As a history row carries them (event_with_origin_json).
+    out["engine"] = std::string(engine_mode_name(entry.engine));
+    out["verdict"] = std::string(verdict_name(verdict_of(*entry.event)));
+    return out;
+}
+
 json EventRing::select(const EventFilter& filter, const std::vector<std::string>& source_names,
                        bool with_source) const
 {
     json out = json::array();
-    const std::size_t n = m_events.size();
-    for (std::size_t i = 0; i < m_size; ++i) {
-        const std::size_t slot = (m_next + n - 1 - i) % n;
-        const RequestEvent& e = *m_events[slot];
-        const SourceId id = m_sources[slot];
-        const std::string_view source =
-            id < source_names.size()   ? std::string_view(source_names[id])
-            : id == k_module_source_id ? std::string_view(k_module_source)
-                                       : k_other_source_name;
-        if (!filter.matches(e, m_engines[slot], source)) {
-            continue;
-        }
-        out.push_back(event_json(e));
-        json& row = out.back();
-        if (with_source) {
-            row["source"] = std::string(source);
-        }
-        // As a history row carries them (event_with_origin_json).
-        row["engine"] = std::string(engine_mode_name(m_engines[slot]));
-        row["verdict"] = std::string(verdict_name(verdict_of(e)));
-        if (filter.limit != 0 && out.size() == filter.limit) {
-            break;
-        }
+    for (const Entry& entry : matching(filter, source_names)) {
+        out.push_back(row(entry, source_names, with_source));
     }
     return out;
 }

@@ -40,6 +40,13 @@ public:
     void push(RequestEvent event, SourceId source = k_module_source_id);
     void push(RequestEvent event, SourceId source, EngineMode engine);
 
+    // One event of the ring with where it came from and the engine mode it was kept with.
+    struct Entry {
+        std::shared_ptr<const RequestEvent> event;
+        SourceId source = k_module_source_id;
+        EngineMode engine = EngineMode::unknown;
+    };
+
     // Matching events, newest first, as the `events` array of docs/protocol.md.
     // `source_names` maps the events' source ids to names (SourceTable::names()); events
     // carry a "source" member when `with_source` (more than one source is live), and
@@ -47,6 +54,17 @@ public:
     [[nodiscard]] nlohmann::ordered_json select(const EventFilter& filter,
                                                 const std::vector<std::string>& source_names = {},
                                                 bool with_source = false) const;
+    // The events select() shows, newest first, shared: a view that later pushes do not
+    // change (an answer built from it in slices shows the ring as it was when asked).
+    [[nodiscard]] std::vector<Entry>
+    matching(const EventFilter& filter, const std::vector<std::string>& source_names = {}) const;
+    // How many events match `filter` (its limit aside), counting no further than `up_to`.
+    [[nodiscard]] std::size_t count_matching(const EventFilter& filter,
+                                             const std::vector<std::string>& source_names,
+                                             std::size_t up_to) const;
+    // One element of select()'s array.
+    [[nodiscard]] static nlohmann::ordered_json
+    row(const Entry& entry, const std::vector<std::string>& source_names, bool with_source);
 
     [[nodiscard]] std::size_t size() const noexcept { return m_size; }
     // Events pushed since start; changes exactly when push() is called.
@@ -92,6 +110,12 @@ public:
     void resize(std::size_t capacity);
 
 private:
+    // Calls `visit(slot)` for the slots whose events match `filter` (its limit aside),
+    // newest first, while it returns true.
+    template <typename Visit>
+    void visit_matching(const EventFilter& filter, const std::vector<std::string>& source_names,
+                        Visit&& visit) const;
+
     // Circular; m_next is the slot written next. The m_size slots before it hold events.
     std::vector<std::shared_ptr<const RequestEvent>> m_events;
     std::vector<SourceId> m_sources;   // the source of each slot's event

@@ -32,6 +32,9 @@ const Aggregator* aggregates_named(const Collector& collector, const std::string
 
 bool answers_in_slices(const Query& query)
 {
+    if (query.command == QueryCommand::events) {
+        return !query.events.cursor;
+    }
     if (query.vhost || !beyond_memory(query).empty()) {
         return false;
     }
@@ -43,6 +46,17 @@ bool answers_in_slices(const Query& query)
 SlicedAnswer::SlicedAnswer(Query query, const Collector& collector, std::int64_t wall_now)
     : m_query(std::move(query)), m_wall_now(wall_now), m_tag(tags_sources(m_query, collector))
 {
+    if (m_query.command == QueryCommand::events) {
+        // As answer() reads the ring: the window's start, the matches newest first.
+        EventFilter filter = m_query.events;
+        if (m_query.window) {
+            filter.since_us = (wall_now - *m_query.window) * 1'000'000;
+        }
+        m_source_names = collector.sources().names();
+        m_events = collector.events().matching(filter, m_source_names);
+        m_line = R"({"ok":true,"from":"ring","events":[)";
+        return;
+    }
     for (const SourceAggregates& part : aggregates_for(collector, m_query.source)) {
         m_sources.emplace_back(part.source);
     }
@@ -57,6 +71,14 @@ SlicedAnswer::SlicedAnswer(Query query, const Collector& collector, std::int64_t
 bool SlicedAnswer::step(const Collector& collector, Clock::time_point deadline)
 {
     bool read_one = false;
+    for (; m_event < m_events.size(); ++m_event) {
+        if (read_one && Clock::now() >= deadline) {
+            return false;
+        }
+        append_dumped(dump_line(EventRing::row(m_events[m_event], m_source_names, m_tag)));
+        m_events[m_event].event.reset(); // written: the ring alone decides its life now
+        read_one = true;
+    }
     while (m_source < m_sources.size()) {
         const std::string& source = m_sources[m_source];
         if (const Aggregator* data = aggregates_named(collector, source)) {
@@ -97,11 +119,16 @@ void SlicedAnswer::append_row(json row, const std::string& source)
     if (m_tag) {
         row["source"] = source;
     }
+    append_dumped(dump_line(row));
+}
+
+void SlicedAnswer::append_dumped(const std::string& row)
+{
     if (!m_first_row) {
         m_line += ',';
     }
     m_first_row = false;
-    m_line += dump_line(row);
+    m_line += row;
 }
 
 void SlicedAnswer::append_rows(const std::string& name, const VhostStats& stats,

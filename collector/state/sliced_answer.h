@@ -1,7 +1,9 @@
-// Answers over every vhost, built a slice at a time so that the daemon's loop, which
-// also ingests, is never held for a whole answer (docs/ARCHITECTURE.md, "Queries in
-// slices"). The rows are those answer() writes, in the same order: with no event
-// between the slices the line is byte for byte answer()'s.
+// Answers over every vhost, and the recent events, built a slice at a time so that the
+// daemon's loop, which also ingests, is never held for a whole answer
+// (docs/ARCHITECTURE.md, "Queries in slices"). The rows are those answer() writes, in
+// the same order: with no event between the slices the line is byte for byte answer()'s.
+// An `events` answer shows the ring as it was when asked (its events are shared and
+// immutable), whatever arrives between the slices.
 #pragma once
 
 #include "protocol/query.h"
@@ -21,13 +23,15 @@ namespace mso {
 
 // Whether `query` is one that SlicedAnswer builds: stats, vhosts, rules, top or
 // timeseries over every vhost (not a listed few) that memory can answer (not
-// beyond_memory()). Pure.
+// beyond_memory()), or events from the ring (without a cursor, which pages history).
+// Pure.
 [[nodiscard]] bool answers_in_slices(const Query& query);
 
 // One answer under construction. Holds no pointer into the Collector between calls: a
 // cursor (source, last vhost name) says where the next slice starts, so vhosts and
-// sources added between slices are fine. Not thread-safe; step() reads the collector,
-// so the caller holds whatever guards it.
+// sources added between slices are fine; `events` holds the matching events themselves
+// (shared with the ring, so an event evicted meanwhile lives until the answer is done). Not
+// thread-safe; step() reads the collector, so the caller holds whatever guards it.
 class SlicedAnswer {
 public:
     using Clock = std::chrono::steady_clock;
@@ -36,10 +40,13 @@ public:
     // `wall_now` anchors windows.
     SlicedAnswer(Query query, const Collector& collector, std::int64_t wall_now);
 
-    // Adds rows, a vhost at a time, until the answer is complete or `deadline` has
-    // passed (at least one vhost per call). Returns whether the answer is complete.
+    // Adds rows, a vhost (or an event) at a time, until the answer is complete or
+    // `deadline` has passed (at least one per call). Returns whether the answer is complete.
     bool step(const Collector& collector, Clock::time_point deadline);
-    [[nodiscard]] bool done() const noexcept { return m_source >= m_sources.size(); }
+    [[nodiscard]] bool done() const noexcept
+    {
+        return m_source >= m_sources.size() && m_event >= m_events.size();
+    }
     // The answer line without its newline; call once done(). Moves it out.
     [[nodiscard]] std::string take_line();
     // Vhosts read so far (all sources).
@@ -52,6 +59,8 @@ private:
     // `top`: the source's merged list, once all its vhosts are in.
     void finish_source(const std::string& source);
     void append_row(nlohmann::ordered_json row, const std::string& source);
+    // Appends a row's compact JSON.
+    void append_dumped(const std::string& row);
 
     Query m_query;
     std::int64_t m_wall_now = 0;
@@ -62,9 +71,12 @@ private:
     std::size_t m_vhosts_read = 0;
     bool m_first_row = true;
     std::string m_line;
-    TopMerge m_merge;                 // top: the current source's vhosts so far
-    std::uint64_t m_source_bound = 0; // top: the current source's error bound so far
-    std::uint64_t m_error_bound = 0;  // top: the largest of the sources'
+    TopMerge m_merge;                        // top: the current source's vhosts so far
+    std::uint64_t m_source_bound = 0;        // top: the current source's error bound so far
+    std::uint64_t m_error_bound = 0;         // top: the largest of the sources'
+    std::vector<EventRing::Entry> m_events;  // events: the matches, newest first
+    std::size_t m_event = 0;                 // events: the next to write
+    std::vector<std::string> m_source_names; // events: SourceTable::names() when asked
 };
 
 } // namespace mso

@@ -1,5 +1,5 @@
-"""Queries over every vhost (`stats`, `vhosts`, `rules` without `vhost`) are built a
-slice at a time between the loop's other work (docs/ARCHITECTURE.md, "Queries in
+"""Queries over every vhost (`stats`, `vhosts`, `rules` without `vhost`) and `events`
+from the ring are built a slice at a time between the loop's other work (docs/ARCHITECTURE.md, "Queries in
 slices"): behaviour only, never speed.
 
 - answered, well-formed and complete while datagrams keep arriving, and nothing sent is
@@ -77,14 +77,22 @@ def test_all_vhost_queries_while_datagrams_keep_arriving(daemons):
         with query_connection(d) as s:
             s.settimeout(60)
             for _ in range(3):
-                s.sendall(b'{"cmd":"stats"}\n{"cmd":"vhosts"}\n{"cmd":"rules"}\n')
-                stats, vhosts, rules = read_lines(s, 3)
+                s.sendall(b'{"cmd":"stats"}\n{"cmd":"vhosts"}\n{"cmd":"rules"}\n'
+                          b'{"cmd":"events","limit":0}\n')
+                stats, vhosts, rules, events = read_lines(s, 4)
                 check_stats(stats, VHOSTS)
                 assert vhosts["ok"] is True and len(vhosts["vhosts"]) >= VHOSTS
                 names = [v["vhost"] for v in vhosts["vhosts"]]
                 assert names == sorted(set(names))
                 assert rules["ok"] is True
                 assert {r["vhost"] for r in rules["rules"]} >= {vhost(i) for i in range(VHOSTS)}
+                # The ring as it was when asked, newest first: whole events, each once.
+                assert events["ok"] is True and events["from"] == "ring"
+                ids = [e["unique_id"] for e in events["events"]]
+                assert VHOSTS <= len(ids) <= 10_000 and len(set(ids)) == len(ids)
+                live = [int(u[4:]) for u in ids if u.startswith("live")]
+                assert live == sorted(live, reverse=True)
+                assert all(e["rules"] and e["verdict"] for e in events["events"])
     finally:
         stop.set()
         t.join()
@@ -107,8 +115,10 @@ def test_answers_keep_the_order_of_the_lines(daemons):
                   b'{"cmd":"rules","rule":"942100"}\n'
                   b'{"cmd":"stats","rules_limit":1}\n'
                   b'{"cmd":"top","list":"paths"}\n'
-                  b'{"cmd":"timeseries"}\n')
-        stats, health, one, vhosts, bogus, rules, lean, top, series = read_lines(s, 9)
+                  b'{"cmd":"timeseries"}\n'
+                  b'{"cmd":"events","vhost":"v0007.sliced.test"}\n'
+                  b'{"cmd":"events","limit":5}\n')
+        stats, health, one, vhosts, bogus, rules, lean, top, series, seven, five = read_lines(s, 11)
     check_stats(stats, 300)
     assert "datagrams" in health and isinstance(health["vhosts"], int)
     assert [v["vhost"] for v in one["vhosts"]] == ["v0007.sliced.test"]
@@ -121,6 +131,8 @@ def test_answers_keep_the_order_of_the_lines(daemons):
     assert top["capacity"] == 64 and top["error_bound"] == 0
     assert sum(e["count"] for e in top["top"]) == sum(v["events"] for v in stats["vhosts"])
     assert sorted(x["vhost"] for x in series["series"]) == [v["vhost"] for v in vhosts["vhosts"]]
+    assert [e["unique_id"] for e in seven["events"]] == ["seed7"]
+    assert [e["unique_id"] for e in five["events"]] == [f"seed{i}" for i in range(299, 294, -1)]
 
 
 def test_a_client_that_leaves_or_stalls_during_a_sliced_answer(daemons):

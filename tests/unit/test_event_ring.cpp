@@ -139,7 +139,38 @@ TEST(EventRing, Filters)
     };
     for (const auto& c : cases) {
         EXPECT_EQ(ids(ring.select(c.filter)), c.expected) << c.name;
+        if (c.filter.limit == 0) {
+            EXPECT_EQ(ring.count_matching(c.filter, {}, 100), c.expected.size()) << c.name;
+        }
     }
+}
+
+TEST(EventRing, CountsMatchesUpToABound)
+{
+    EventRing ring(100);
+    for (int i = 1; i <= 6; ++i) {
+        ring.push(event(i, i % 3 == 0 ? "b" : "a", "10.0.0.1", false, {"942100"}));
+    }
+    EventFilter a;
+    a.vhost = "a";
+    a.limit = 1; // not a bound of the count
+    EXPECT_EQ(ring.count_matching(a, {}, 100), 4U);
+    EXPECT_EQ(ring.count_matching(a, {}, 4), 4U);
+    EXPECT_EQ(ring.count_matching(a, {}, 3), 3U);
+    EXPECT_EQ(ring.count_matching(a, {}, 1), 1U);
+    EXPECT_EQ(ring.count_matching(a, {}, 0), 0U);
+    // matching() honours the limit, newest first, and shares the ring's events.
+    const auto two = [&] {
+        EventFilter f = a;
+        f.limit = 2;
+        return ring.matching(f);
+    }();
+    ASSERT_EQ(two.size(), 2U);
+    EXPECT_EQ(two[0].event->unique_id, "u5");
+    EXPECT_EQ(two[1].event->unique_id, "u4");
+    EventFilter any;
+    any.limit = 1;
+    EXPECT_EQ(ring.matching(any)[0].event.get(), ring.newest()); // shared, not copied
 }
 
 // The filters that history also answers, applied to the ring when history is off.
@@ -195,6 +226,7 @@ TEST(EventRing, HistoryFilters)
     };
     for (const auto& c2 : cases) {
         EXPECT_EQ(ids(ring.select(c2.filter)), c2.expected) << c2.name;
+        EXPECT_EQ(ring.count_matching(c2.filter, {}, 100), c2.expected.size()) << c2.name;
     }
 }
 

@@ -116,6 +116,14 @@ const std::vector<std::string> k_queries = {
     R"({"cmd":"timeseries","resolution":"hour","window":86400})",
     R"({"cmd":"timeseries","rule":"942101","window":600})",
     R"({"cmd":"timeseries","source":"module"})",
+    R"({"cmd":"events"})",
+    R"({"cmd":"events","limit":0})",
+    R"({"cmd":"events","limit":7})",
+    R"({"cmd":"events","vhost":"v919.example","limit":0})",
+    R"({"cmd":"events","rule":"942101","status":403})",
+    R"({"cmd":"events","source":"sensor:web2","limit":0})",
+    R"({"cmd":"events","window":60})",
+    R"({"cmd":"events","window":10})",
 };
 
 TEST_F(SlicedAnswers, SameBytesAsTheSinglePass)
@@ -218,6 +226,36 @@ TEST_F(SlicedAnswers, VhostsArrivingBetweenSlicesKeepItWellFormed)
     EXPECT_EQ(module.count("a0.new"), 0U); // before the cursor when it came
 }
 
+// An `events` answer shows the ring as it was when asked: events arriving between its
+// slices are not in it, and those it shows are whole although the ring moved on.
+TEST_F(SlicedAnswers, EventsShowTheRingAsItWasWhenAsked)
+{
+    feed(40, true);
+    const std::string line = R"({"cmd":"events","limit":0})";
+    const std::string expected = single_pass(line);
+    const std::size_t shown = json::parse(expected)["events"].size();
+    ASSERT_GT(shown, 100U);
+    int added = 0;
+    int steps = 0;
+    EXPECT_EQ(sliced(
+                  line, m_collector,
+                  [&] {
+                      ASSERT_FALSE(m_collector
+                                       .ingest(request("late.example", "192.0.2.9", "942100", 403),
+                                               k_arrived)
+                                       .has_value());
+                      ++added;
+                  },
+                  &steps),
+              expected);
+    EXPECT_EQ(steps, static_cast<int>(shown)); // an event per step
+    EXPECT_EQ(added, steps - 1);
+    // The ring has them: the next answer shows them first.
+    const json after = json::parse(single_pass(line))["events"];
+    ASSERT_EQ(after.size(), shown + static_cast<std::size_t>(added));
+    EXPECT_EQ(after[0]["vhost"], "late.example");
+}
+
 TEST(AnswersInSlices, OnlyViewsOverEveryVhostThatMemoryAnswers)
 {
     const std::vector<std::pair<std::string, bool>> cases = {
@@ -235,7 +273,9 @@ TEST(AnswersInSlices, OnlyViewsOverEveryVhostThatMemoryAnswers)
         {R"({"cmd":"timeseries"})", true},
         {R"({"cmd":"timeseries","vhost":"a.example"})", false},
         {R"({"cmd":"timeseries","vhosts":["a.example","b.example"]})", false},
-        {R"({"cmd":"events"})", false},
+        {R"({"cmd":"events"})", true},
+        {R"({"cmd":"events","vhost":"a.example","window":600})", true},
+        {R"({"cmd":"events","cursor":"c1.1.1"})", false}, // history's paging: an error here
         {R"({"cmd":"health"})", false},
     };
     for (const auto& [line, expected] : cases) {
