@@ -1,7 +1,7 @@
 // The daemon's event loop: one thread, one ppoll() over the event socket, the
 // query listener and its clients. Datagrams go to the Collector; query lines go
-// through answer_query(), or, over every vhost, are built a slice per turn
-// (state/sliced_answer.h). No call in the loop blocks except ppoll() itself and,
+// through answer_query(), or, over every vhost and for `events` from the ring, are built
+// a slice per turn (state/sliced_answer.h). No call in the loop blocks except ppoll() itself and,
 // briefly, the collector lock, the one place where the Collector is shared with
 // another thread (the metrics endpoint, see with_collector()).
 #pragma once
@@ -284,7 +284,8 @@ private:
     DatagramBatch m_datagrams; // receive buffers, k_max_datagram_bytes each
     // When the loop does not poll the event socket (k_datagram_rest_*, server.cpp).
     DatagramRest m_datagrams_rest;
-    // Answers over every vhost under way, a slice per turn, oldest first.
+    // Answers under way (over every vhost, or events from the ring), a slice per turn,
+    // oldest first.
     struct SlicedJob {
         std::uint64_t requester = 0;
         Reply reply; // set: a dashboard question

@@ -1,8 +1,10 @@
 // The most recent request events, kept for the `events` and `tail` queries:
-// a fixed-capacity ring that drops the oldest event when full, so memory is bounded
-// by --events-ring. Its events are immutable once pushed and shared with whoever asks
-// for newest_shared(): the history writer's queue holds the module's events that way,
-// without a copy. Not thread-safe itself (single-threaded daemon); never blocks.
+// a fixed-capacity ring that drops the oldest event when full, so what it holds is
+// bounded by --events-ring and its byte budget. Its events are immutable once pushed and
+// shared with whoever takes them (newest_shared(), matching()): the history writer's
+// queue holds the module's events that way, without a copy, and an `events` answer under
+// way holds those it is to show; an event evicted meanwhile lives until they let go.
+// Not thread-safe itself (single-threaded daemon); never blocks.
 #pragma once
 
 #include "event.h"

@@ -256,6 +256,33 @@ TEST_F(SlicedAnswers, EventsShowTheRingAsItWasWhenAsked)
     EXPECT_EQ(after[0]["vhost"], "late.example");
 }
 
+// The events an answer shows outlive their eviction (a small ring, every event pushed
+// out before it is written) and a resize of the ring (SIGHUP) between the slices.
+TEST_F(SlicedAnswers, EventsEvictedOrResizedAwayAreStillWrittenWhole)
+{
+    m_collector.resize_events(8);
+    feed(40, false);
+    const std::string line = R"({"cmd":"events","limit":0})";
+    const std::string expected = single_pass(line);
+    ASSERT_EQ(json::parse(expected)["events"].size(), 8U);
+    int turn = 0;
+    EXPECT_EQ(sliced(line, m_collector,
+                     [&] {
+                         if (++turn == 3) {
+                             m_collector.resize_events(1);
+                         }
+                         for (int i = 0; i < 9; ++i) { // more than the ring holds
+                             ASSERT_FALSE(
+                                 m_collector
+                                     .ingest(request("late.example", "192.0.2.9", "942100", 403),
+                                             k_arrived)
+                                     .has_value());
+                         }
+                     }),
+              expected);
+    EXPECT_EQ(json::parse(single_pass(line))["events"].size(), 1U);
+}
+
 TEST(AnswersInSlices, OnlyViewsOverEveryVhostThatMemoryAnswers)
 {
     const std::vector<std::pair<std::string, bool>> cases = {
