@@ -689,7 +689,7 @@ void Server::answer_lines(Client& client)
             }
         }
         QueryAnswer a = answer(line, m_collector, now, wall_clock_now(), read_memory_usage);
-        client.output += a.line;
+        client.output += std::move(a.line);
         client.output += '\n';
         start = newline + 1;
         if (a.tail) {
@@ -828,7 +828,7 @@ void Server::deliver_history(HistoryAnswer answer)
         return;
     }
     Client& client = *it;
-    client.output += answer.line;
+    client.output += std::move(answer.line);
     client.output += '\n';
     client.awaiting_answer = false;
     client.last_activity = Clock::now();
@@ -891,7 +891,7 @@ void Server::write_client(Client& client)
             return;
         }
         client.last_activity = Clock::now();
-        client.output.erase(0, static_cast<std::size_t>(n));
+        client.output.consume(static_cast<std::size_t>(n));
     }
 }
 

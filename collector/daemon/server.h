@@ -10,6 +10,7 @@
 #include "state/collector.h"
 #include "state/sliced_answer.h"
 #include "util/fd.h"
+#include "util/output_buffer.h"
 #include "util/log.h"
 #include "util/result.h"
 #include "daemon/datagram_batch.h"
@@ -166,7 +167,7 @@ private:
         std::uint64_t id = 0; // never reused: names the client to the history worker and imports
         Fd fd;
         std::string input;    // bytes after the last complete line
-        std::string output;   // answers not yet written
+        OutputBuffer output;  // answers not yet written
         bool closing = false; // close once output is flushed
         std::chrono::steady_clock::time_point last_activity;
         std::optional<EventFilter> tail; // streaming events; input is ignored
