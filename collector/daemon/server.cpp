@@ -877,9 +877,10 @@ void Server::run_slices()
 
 void Server::write_client(Client& client)
 {
-    while (!client.output.empty()) {
-        const ssize_t n = ::send(client.fd.get(), client.output.data(), client.output.size(),
-                                 MSG_DONTWAIT | MSG_NOSIGNAL);
+    for (std::size_t budget = k_client_write_per_turn; !client.output.empty() && budget > 0;) {
+        const ssize_t n =
+            ::send(client.fd.get(), client.output.data(), std::min(client.output.size(), budget),
+                   MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -892,6 +893,7 @@ void Server::write_client(Client& client)
         }
         client.last_activity = Clock::now();
         client.output.consume(static_cast<std::size_t>(n));
+        budget -= std::min(budget, static_cast<std::size_t>(n));
     }
 }
 
