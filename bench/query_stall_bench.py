@@ -47,6 +47,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue
 import socket
 import statistics
 import subprocess
@@ -197,6 +198,21 @@ def tailer(sock: str, vhosts: int, ready: mp.Event, stop: mp.Event, out: mp.Queu
     out.put(delays)
 
 
+def result_of(proc: mp.Process, out: mp.Queue, what: str):
+    """What `proc` put on `out`; an error, not a hang, when it ended without putting it
+    (a sender or reader that died: the daemon gone, a failed assertion)."""
+    while True:
+        try:
+            return out.get(timeout=1)
+        except queue.Empty:
+            if not proc.is_alive():
+                try:
+                    return out.get(timeout=1)
+                except queue.Empty:
+                    raise RuntimeError(f"the {what} ended (exit {proc.exitcode}) without "
+                                       "its result") from None
+
+
 def loop_sched_ms(pid: int) -> tuple[float, float]:
     """The ingest loop's (the main thread's) CPU time and time spent runnable but waiting
     for a CPU, in ms (/proc/PID/task/PID/schedstat)."""
@@ -240,25 +256,28 @@ def one_round(name: str, build: Path, args) -> dict:
         stop = mp.Event()
         ready = mp.Event()
         outs = [mp.Queue() for _ in range(3)]
-        tail = mp.Process(target=tailer, args=(str(q), args.vhosts, ready, stop, outs[0]))
+        tail = mp.Process(target=tailer, args=(str(q), args.vhosts, ready, stop, outs[0]),
+                          daemon=True)
         tail.start()
         ready.wait(10)
         if args.ask == "metrics":
-            ask = mp.Process(target=scraper, args=(port, args.every, stop, outs[1]))
+            ask = mp.Process(target=scraper, args=(port, args.every, stop, outs[1]), daemon=True)
         elif args.ask == "none":
-            ask = mp.Process(target=idle, args=(stop, outs[1]))
+            ask = mp.Process(target=idle, args=(stop, outs[1]), daemon=True)
         else:
             request = (json.dumps({"cmd": "events", "limit": args.events_limit})
                        if args.ask == "events" else '{"cmd":"stats"}')
             ask = mp.Process(target=asker,
-                             args=(str(q), request.encode() + b"\n", args.every, stop, outs[1]))
+                             args=(str(q), request.encode() + b"\n", args.every, stop, outs[1]),
+                             daemon=True)
         send = mp.Process(target=sender, args=(str(ev), args.vhosts, args.rate, args.seconds,
-                                               seeded, args.sockets, outs[2]))
+                                               seeded, args.sockets, outs[2]),
+                          daemon=True)
         load0 = os.getloadavg()
         sched0 = loop_sched_ms(proc.pid)
         ask.start()
         send.start()
-        sent = outs[2].get()
+        sent = result_of(send, outs[2], "sender")
         send.join()
         sched1 = loop_sched_ms(proc.pid)
         deadline = time.monotonic() + 30
@@ -266,8 +285,8 @@ def one_round(name: str, build: Path, args) -> dict:
             time.sleep(0.1)
         time.sleep(0.3)  # the last tail lines
         stop.set()
-        delays = outs[0].get()
-        took = outs[1].get()
+        delays = result_of(tail, outs[0], "tail reader")
+        took = result_of(ask, outs[1], "asker")
         tail.join()
         ask.join()
         h = health(cli, q)
