@@ -854,7 +854,13 @@ void Server::run_slices()
         m_sliced.pop_front(); // the client left: nobody reads the rest
         return;
     }
-    if (!job.answer.step(m_collector, Clock::now() + k_query_slice)) {
+    const bool complete = job.answer.step(m_collector, Clock::now() + k_query_slice);
+    if (!job.reply) {
+        // A socket client's answer goes out as it is built (the client reads nothing
+        // else meanwhile: it waits for this answer).
+        find_client(job.requester)->output += job.answer.take_ready();
+    }
+    if (!complete) {
         // The next turn serves the next answer: a long one does not hold back the rest.
         m_sliced.push_back(std::move(job));
         m_sliced.pop_front();

@@ -169,6 +169,11 @@ void SlicedAnswer::append_rows(const std::string& name, const VhostStats& stats,
     }
 }
 
+std::string SlicedAnswer::take_ready()
+{
+    return std::exchange(m_line, std::string());
+}
+
 std::string SlicedAnswer::take_line()
 {
     m_line += ']';

@@ -47,7 +47,12 @@ public:
     {
         return m_source >= m_sources.size() && m_event >= m_events.size();
     }
-    // The answer line without its newline; call once done(). Moves it out.
+    // The answer's bytes built since the last take_ready() (from its start the first
+    // time): a socket client's answer goes out as it is built, so no whole answer of
+    // megabytes is held, nor copied as its string grows.
+    [[nodiscard]] std::string take_ready();
+    // The rest of the answer line (all of it without take_ready()), without its newline;
+    // call once done(). Moves it out.
     [[nodiscard]] std::string take_line();
     // Vhosts read so far (all sources).
     [[nodiscard]] std::size_t vhosts_read() const noexcept { return m_vhosts_read; }

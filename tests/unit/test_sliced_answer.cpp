@@ -141,6 +141,17 @@ TEST_F(SlicedAnswers, SameBytesAsTheSinglePass)
             if (line == k_queries.front()) {
                 EXPECT_GE(steps, sensor ? 400 : 300); // a vhost per step
             }
+            // Taken as it is built, a step at a time: the same bytes in order.
+            {
+                mso::SlicedAnswer parts(*mso::parse_query(line), collector, k_wall);
+                std::string streamed;
+                while (!parts.step(collector, Steady::now() - std::chrono::seconds(1))) {
+                    streamed += parts.take_ready();
+                }
+                streamed += parts.take_ready();
+                streamed += parts.take_line();
+                EXPECT_EQ(streamed, expected);
+            }
             // And in one step, with time to spare.
             auto query = mso::parse_query(line);
             mso::SlicedAnswer whole(*query, collector, k_wall);
