@@ -259,7 +259,8 @@ def one_round(name: str, build: Path, args) -> dict:
         tail = mp.Process(target=tailer, args=(str(q), args.vhosts, ready, stop, outs[0]),
                           daemon=True)
         tail.start()
-        ready.wait(10)
+        if not ready.wait(10):
+            raise RuntimeError("the tail reader did not start within 10 s")
         if args.ask == "metrics":
             ask = mp.Process(target=scraper, args=(port, args.every, stop, outs[1]), daemon=True)
         elif args.ask == "none":

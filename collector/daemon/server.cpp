@@ -883,7 +883,7 @@ void Server::run_slices()
 
 void Server::write_client(Client& client)
 {
-    for (std::size_t budget = k_client_write_per_turn; !client.output.empty() && budget > 0;) {
+    for (std::size_t budget = k_client_write_per_call; !client.output.empty() && budget > 0;) {
         const ssize_t n =
             ::send(client.fd.get(), client.output.data(), std::min(client.output.size(), budget),
                    MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -55,7 +55,7 @@ inline constexpr std::chrono::microseconds k_query_slice{500};
 // Bytes written to one query client per call of write_client(): a client that reads
 // as fast as the loop writes would otherwise keep the loop writing a large answer
 // (megabytes of `events` or `stats`) in one go; the rest goes at its next POLLOUT.
-inline constexpr std::size_t k_client_write_per_turn = 256 * 1024;
+inline constexpr std::size_t k_client_write_per_call = 256 * 1024;
 // Receive buffer requested for the event socket.
 inline constexpr int k_event_socket_rcvbuf = 4 * 1024 * 1024;
 
@@ -207,7 +207,7 @@ private:
     void accept_clients();
     void read_client(Client& client);
     // Writes what the client's socket takes of its output, at most
-    // k_client_write_per_turn bytes.
+    // k_client_write_per_call bytes.
     void write_client(Client& client);
     void answer_lines(Client& client);
     // Tells the collector how many tail streams are open, for `health` (before answering).

@@ -48,8 +48,10 @@ public:
         return m_source >= m_sources.size() && m_event >= m_events.size();
     }
     // The answer's bytes built since the last take_ready() (from its start the first
-    // time): a socket client's answer goes out as it is built, so no whole answer of
-    // megabytes is held, nor copied as its string grows.
+    // time): a socket client's answer goes out as it is built, so a client that reads as
+    // fast as the slices are built never has a whole answer of megabytes held for it,
+    // nor copied as a string of it grows (a client that reads slowly has its output
+    // buffer grow instead, as the answer's string did).
     [[nodiscard]] std::string take_ready();
     // The rest of the answer line (all of it without take_ready()), without its newline;
     // call once done(). Moves it out.

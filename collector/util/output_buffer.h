@@ -20,6 +20,8 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return m_bytes.size() - m_head; }
     [[nodiscard]] const char* data() const noexcept { return m_bytes.data() + m_head; }
     [[nodiscard]] std::string_view view() const noexcept { return {data(), size()}; }
+    // Memory held, written bytes included.
+    [[nodiscard]] std::size_t capacity() const noexcept { return m_bytes.capacity(); }
 
     OutputBuffer& operator+=(std::string_view bytes)
     {

@@ -39,6 +39,20 @@ TEST(OutputBuffer, ConsumedInStepsGivesTheBytesInOrder)
     EXPECT_EQ(out.size(), 0U);
 }
 
+// The written head is dropped once it is half the string: memory does not grow with
+// what was written, only with what waits.
+TEST(OutputBuffer, WrittenBytesDoNotAccumulate)
+{
+    OutputBuffer out;
+    const std::string chunk(1000, 'y');
+    for (int i = 0; i < 10000; ++i) { // 10 MB through, never more than 2,000 bytes waiting
+        out += chunk;
+        out.consume(out.size() > 1000 ? 1000 : 500);
+    }
+    EXPECT_LE(out.size(), 2000U);
+    EXPECT_LT(out.capacity(), 64U * 1024U);
+}
+
 TEST(OutputBuffer, AppendsEveryKindOfText)
 {
     OutputBuffer out;
@@ -71,6 +85,7 @@ TEST(OutputBuffer, ALargeAnswerMovedInIsNotCopiedAndItsMemoryGoesBack)
     EXPECT_EQ(out.size(), (1U << 20) - 100);
     out.consume(out.size());
     EXPECT_TRUE(out.empty());
+    EXPECT_LE(out.capacity(), OutputBuffer::k_kept_capacity); // the megabyte went back
     out += "small";
     EXPECT_EQ(std::string(out.view()), "small");
 }
