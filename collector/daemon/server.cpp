@@ -764,11 +764,8 @@ bool Server::wants_history(const Query& query) const
     }
     // The ring holds every match of the time range, but when there are more than the
     // limit only history's answer says where the next page starts.
-    EventFilter filter = query.events;
-    if (query.window) {
-        filter.since_us = (wall_now - *query.window) * 1'000'000;
-    }
-    return m_collector.events().count_matching(filter, m_collector.sources().names(),
+    return m_collector.events().count_matching(ring_filter(query, wall_now),
+                                               m_collector.sources().names(),
                                                query.events.limit + 1) > query.events.limit;
 }
 
@@ -850,15 +847,16 @@ void Server::run_slices()
         return;
     }
     SlicedJob& job = m_sliced.front();
-    if (!job.reply && find_client(job.requester) == nullptr) {
+    Client* const client = job.reply ? nullptr : find_client(job.requester);
+    if (!job.reply && client == nullptr) {
         m_sliced.pop_front(); // the client left: nobody reads the rest
         return;
     }
     const bool complete = job.answer.step(m_collector, Clock::now() + k_query_slice);
-    if (!job.reply) {
+    if (client != nullptr) {
         // A socket client's answer goes out as it is built (the client reads nothing
         // else meanwhile: it waits for this answer).
-        find_client(job.requester)->output += job.answer.take_ready();
+        client->output += job.answer.take_ready();
     }
     if (!complete) {
         // The next turn serves the next answer: a long one does not hold back the rest.
@@ -872,13 +870,12 @@ void Server::run_slices()
         done.reply(done.answer.take_line());
         return;
     }
-    Client& client = *find_client(done.requester);
-    client.output += done.answer.take_line();
-    client.output += '\n';
-    client.awaiting_answer = false;
-    client.last_activity = Clock::now();
-    answer_lines(client);
-    write_client(client);
+    client->output += done.answer.take_line();
+    client->output += '\n';
+    client->awaiting_answer = false;
+    client->last_activity = Clock::now();
+    answer_lines(*client);
+    write_client(*client);
 }
 
 void Server::write_client(Client& client)
@@ -899,7 +896,7 @@ void Server::write_client(Client& client)
         }
         client.last_activity = Clock::now();
         client.output.consume(static_cast<std::size_t>(n));
-        budget -= std::min(budget, static_cast<std::size_t>(n));
+        budget -= static_cast<std::size_t>(n); // send() took at most `budget`
     }
 }
 

@@ -157,6 +157,15 @@ bool tags_sources(const Query& query, const Collector& collector)
            !collector.source_aggregates().empty();
 }
 
+EventFilter ring_filter(const Query& query, std::int64_t wall_now)
+{
+    EventFilter filter = query.events;
+    if (query.window) {
+        filter.since_us = (wall_now - *query.window) * 1'000'000;
+    }
+    return filter;
+}
+
 std::string no_such_event(const Query& query, std::string_view where)
 {
     std::string out = "no request with unique_id " + dump_line(json(query.unique_id.value_or("")));
@@ -243,12 +252,9 @@ QueryAnswer answer(std::string_view line, Collector& collector, Collector::Clock
                                  "not keep (--no-history)"),
                     std::nullopt};
         }
-        EventFilter filter = query.events;
-        if (query.window) {
-            filter.since_us = (wall_now - *query.window) * 1'000'000;
-        }
         out["from"] = "ring";
-        out["events"] = collector.events().select(filter, collector.sources().names(), tag);
+        out["events"] = collector.events().select(ring_filter(query, wall_now),
+                                                  collector.sources().names(), tag);
         break;
     }
     case QueryCommand::event: {

@@ -52,6 +52,10 @@ aggregates_for(const Collector& collector, const std::optional<std::string>& sou
 // (daemon/history_service.h, route_query); memory sees them when there is none.
 [[nodiscard]] std::string beyond_memory(const Query& query);
 
+// The filter of an `events` query over the ring: its filters, and its window's start
+// from `wall_now` (Unix seconds).
+[[nodiscard]] EventFilter ring_filter(const Query& query, std::int64_t wall_now);
+
 // The error text of an `event` query that found nothing `where` ("in history").
 [[nodiscard]] std::string no_such_event(const Query& query, std::string_view where);
 

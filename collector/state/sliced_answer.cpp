@@ -47,13 +47,9 @@ SlicedAnswer::SlicedAnswer(Query query, const Collector& collector, std::int64_t
     : m_query(std::move(query)), m_wall_now(wall_now), m_tag(tags_sources(m_query, collector))
 {
     if (m_query.command == QueryCommand::events) {
-        // As answer() reads the ring: the window's start, the matches newest first.
-        EventFilter filter = m_query.events;
-        if (m_query.window) {
-            filter.since_us = (wall_now - *m_query.window) * 1'000'000;
-        }
+        // As answer() reads the ring: the matches newest first.
         m_source_names = collector.sources().names();
-        m_events = collector.events().matching(filter, m_source_names);
+        m_events = collector.events().matching(ring_filter(m_query, wall_now), m_source_names);
         m_line = R"({"ok":true,"from":"ring","events":[)";
         return;
     }
