@@ -7,13 +7,15 @@ then for `--seconds` (default 20) at once:
 
 - a sender at a fixed `--rate` (default 10,000 datagrams/s) over the vhosts, on
   `--sockets` non-blocking sockets in turn (default 1; the module sends from one socket
-  per Apache child, with the default SO_SNDBUF, so 4 is an mpm_event server's few
-  children): a datagram there is no room for is lost (EAGAIN), counted, not retried.
-  Room is the collector's queue (net.unix.max_dgram_qlen) and each sending socket's
-  send buffer, which holds the datagrams the collector has not read yet (212,992 bytes
-  by default: on the order of a hundred of these 1.4 KB datagrams, some 10 ms at
-  10,000/s from one socket). Each datagram's `time_us` is the time it
-  was sent; every 10th goes to the probe vhost (the first);
+  per Apache child, so 4 is an mpm_event server's few children): a datagram there is no
+  room for is lost (EAGAIN), counted, not retried. Room is the collector's queue
+  (net.unix.max_dgram_qlen) and each sending socket's send buffer, which holds the
+  datagrams the collector has not read yet (212,992 bytes by default: 93 of these 1.4 KB
+  datagrams, some 9 ms at 10,000/s from one socket). `--sndbuf` asks for a larger one as
+  the module does since 2026-12-06 (SO_SNDBUF of 1 MiB; Linux caps a request at
+  net.core.wmem_max and doubles it); several values (`--sndbuf default,212992,1048576`)
+  alternate like the builds. Each datagram's `time_us` is the time it was sent; every
+  10th goes to the probe vhost (the first);
 - a client asking `stats` (every vhost) every `--every` seconds (default 0.1), each
   answer read in full before the next ask (a slow answer delays the next); with
   `--ask metrics`, a scraper of `GET /metrics` (the same vhosts' series) instead; with
@@ -44,6 +46,7 @@ root it is raised for the run and restored; the value used is printed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -91,12 +94,21 @@ def seed(path: str, vhosts: int, per_vhost: int) -> None:
             s.sendto(datagram(parts, names, i % vhosts, i, now), path)
 
 
-def sender(path: str, vhosts: int, rate: int, seconds: float, first: int, sockets: int,
-           out: mp.Queue) -> None:
-    parts, names = templates(vhosts)
+def sender_sockets(sockets: int, sndbuf: int | None) -> list[socket.socket]:
+    """Non-blocking datagram sockets, with SO_SNDBUF asked for as `sndbuf` (None: the
+    system's default, net.core.wmem_default)."""
     socks = [socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(sockets)]
     for s in socks:
         s.setblocking(False)
+        if sndbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    return socks
+
+
+def sender(path: str, vhosts: int, rate: int, seconds: float, first: int, sockets: int,
+           sndbuf: int | None, out: mp.Queue) -> None:
+    parts, names = templates(vhosts)
+    socks = sender_sockets(sockets, sndbuf)
     sent = lost = 0
     start = time.monotonic()
     total = int(rate * seconds)
@@ -237,7 +249,7 @@ def scrape_ms(port: int, n: int = 10) -> float:
     return statistics.median(took)
 
 
-def one_round(name: str, build: Path, args) -> dict:
+def one_round(name: str, build: Path, sndbuf: int | None, args) -> dict:
     daemon = build / "collector" / "modsec-observed"
     cli = build / "collector" / "modsec-observe"
     tmp = Path(tempfile.mkdtemp(prefix="msoqs"))
@@ -272,7 +284,7 @@ def one_round(name: str, build: Path, args) -> dict:
                              args=(str(q), request.encode() + b"\n", args.every, stop, outs[1]),
                              daemon=True)
         send = mp.Process(target=sender, args=(str(ev), args.vhosts, args.rate, args.seconds,
-                                               seeded, args.sockets, outs[2]),
+                                               seeded, args.sockets, sndbuf, outs[2]),
                           daemon=True)
         load0 = os.getloadavg()
         sched0 = loop_sched_ms(proc.pid)
@@ -295,6 +307,8 @@ def one_round(name: str, build: Path, args) -> dict:
         return {
             "build": name, "vhosts": args.vhosts, "rate": args.rate, "seconds": args.seconds,
             "sockets": args.sockets,
+            "sndbuf_asked": "default" if sndbuf is None else sndbuf,
+            "sndbuf": effective_sndbuf(sndbuf),
             **({"events_limit": args.events_limit} if args.ask == "events" else {}),
             "sent": sent["sent"] + sent["lost"], "lost": sent["lost"],
             "counted": counted, "uncounted": sent["sent"] - counted,
@@ -316,6 +330,15 @@ def one_round(name: str, build: Path, args) -> dict:
         stop_collector(proc, tmp)
 
 
+def effective_sndbuf(sndbuf: int | None) -> int:
+    """SO_SNDBUF as the kernel sets it for a request of `sndbuf`."""
+    s = sender_sockets(1, sndbuf)[0]
+    try:
+        return s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    finally:
+        s.close()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", action="append", required=True, help="NAME=DIR, repeatable")
@@ -331,7 +354,11 @@ def main() -> int:
                          "the events query, or nothing")
     ap.add_argument("--events-limit", type=int, default=1000,
                     help="--ask events: how many of the ring's newest events (0: all)")
+    ap.add_argument("--sndbuf", default="default",
+                    help="SO_SNDBUF asked for by the sender: bytes or 'default', or several "
+                         "separated by commas, alternated like the builds")
     args = ap.parse_args()
+    sndbufs = [None if v == "default" else int(v) for v in args.sndbuf.split(",")]
     builds = [(b.split("=", 1)[0], Path(b.split("=", 1)[1]).resolve()) for b in args.build]
     old = int(QLEN.read_text())
     changed = False
@@ -343,14 +370,16 @@ def main() -> int:
     try:
         for _ in range(args.rounds):
             for name, build in builds:
-                rows.append(one_round(name, build, args))
-                print(json.dumps(rows[-1]), flush=True)
+                for sndbuf in sndbufs:
+                    rows.append(one_round(name, build, sndbuf, args))
+                    print(json.dumps(rows[-1]), flush=True)
     finally:
         if changed:
             QLEN.write_text(str(old))
-    for name, _ in builds:
-        mine = [r for r in rows if r["build"] == name]
-        print(json.dumps({"summary": name, "sockets": args.sockets,
+    for (name, _), sndbuf in itertools.product(builds, sndbufs):
+        asked = "default" if sndbuf is None else sndbuf
+        mine = [r for r in rows if r["build"] == name and r["sndbuf_asked"] == asked]
+        print(json.dumps({"summary": name, "sockets": args.sockets, "sndbuf_asked": asked,
                           "lost": [r["lost"] for r in mine],
                           "latency_p99_ms": [r["latency_ms"][99] for r in mine],
                           f"{args.ask}_median_ms": [r[f"{args.ask}_ms"]["median"]
