@@ -123,6 +123,7 @@ EventRing::EventRing(std::size_t capacity, std::size_t max_bytes)
     : m_events(std::max<std::size_t>(capacity, 1)),
       m_sources(m_events.size(), k_module_source_id),
       m_engines(m_events.size(), EngineMode::unknown),
+      m_slot_bytes(m_events.size(), 0),
       m_max_bytes(max_bytes)
 {
 }
@@ -140,14 +141,14 @@ void EventRing::push(RequestEvent event, SourceId source, EngineMode engine)
     // Evict the oldest while the new event would not fit in the byte budget (a single
     // event larger than the budget is kept alone).
     while (m_size > 0 && m_bytes + bytes > m_max_bytes) {
-        auto& oldest = m_events[(m_next + n - m_size) % n];
-        m_bytes -= std::min(m_bytes, approximate_bytes(*oldest));
-        oldest.reset();
+        const std::size_t oldest = (m_next + n - m_size) % n;
+        m_bytes -= m_slot_bytes[oldest];
+        m_events[oldest].reset();
         --m_size;
         ++m_evicted;
     }
     if (m_size == n) {
-        m_bytes -= std::min(m_bytes, approximate_bytes(*m_events[m_next]));
+        m_bytes -= m_slot_bytes[m_next];
         ++m_evicted;
     } else {
         ++m_size;
@@ -156,6 +157,7 @@ void EventRing::push(RequestEvent event, SourceId source, EngineMode engine)
     m_events[m_next] = std::make_shared<const RequestEvent>(std::move(event));
     m_sources[m_next] = source;
     m_engines[m_next] = engine;
+    m_slot_bytes[m_next] = bytes;
     m_bytes += bytes;
     m_next = (m_next + 1) % n;
 }
@@ -167,22 +169,25 @@ void EventRing::resize(std::size_t capacity)
     std::vector<std::shared_ptr<const RequestEvent>> events(capacity);
     std::vector<SourceId> sources(capacity, k_module_source_id);
     std::vector<EngineMode> engines(capacity, EngineMode::unknown);
+    std::vector<std::size_t> slot_bytes(capacity, 0);
     const std::size_t n = m_events.size();
     // Oldest kept first, so the new ring is in order from slot 0.
     for (std::size_t i = 0; i < keep; ++i) {
         events[i] = std::move(m_events[(m_next + n - keep + i) % n]);
         sources[i] = m_sources[(m_next + n - keep + i) % n];
         engines[i] = m_engines[(m_next + n - keep + i) % n];
+        slot_bytes[i] = m_slot_bytes[(m_next + n - keep + i) % n];
     }
     m_evicted += m_size - keep;
     m_events = std::move(events);
     m_sources = std::move(sources);
     m_engines = std::move(engines);
+    m_slot_bytes = std::move(slot_bytes);
     m_size = keep;
     m_next = keep % capacity;
     m_bytes = 0;
     for (std::size_t i = 0; i < keep; ++i) {
-        m_bytes += approximate_bytes(*m_events[i]);
+        m_bytes += m_slot_bytes[i];
     }
 }
 

@@ -100,6 +100,34 @@ TEST(EventRing, ByteBudgetEvictsTheOldest)
     EXPECT_LT(ring.bytes(), one);
 }
 
+// bytes() is the sum of approximate_bytes() over the events held, through evictions by
+// count and by budget and a resize (the ring keeps each event's size beside it).
+TEST(EventRing, BytesAreTheSumOfTheEventsHeld)
+{
+    auto held = [](const EventRing& ring) {
+        std::size_t sum = 0;
+        ring.for_each([&](const RequestEvent& e) { sum += approximate_bytes(e); });
+        return sum;
+    };
+    RequestEvent big = event(0, "a", "c", false, {"942100"});
+    big.path = std::string(5000, 'p');
+    EventRing ring(8, 4 * approximate_bytes(big));
+    for (int i = 1; i <= 40; ++i) {
+        RequestEvent e = i % 3 == 0 ? big : event(i, "a", "c", false, {"1", "2"});
+        e.unique_id = "u" + std::to_string(i);
+        ring.push(std::move(e));
+        ASSERT_EQ(ring.bytes(), held(ring)) << "after push " << i;
+    }
+    ASSERT_GT(ring.evicted(), 0U);
+    ring.resize(3);
+    EXPECT_EQ(ring.bytes(), held(ring));
+    ring.push(big);
+    EXPECT_EQ(ring.bytes(), held(ring));
+    ring.resize(20);
+    ring.push(event(41, "a", "c", false, {}));
+    EXPECT_EQ(ring.bytes(), held(ring));
+}
+
 struct FilterCase {
     const char* name;
     EventFilter filter;
