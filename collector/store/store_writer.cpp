@@ -91,7 +91,17 @@ OfferResult StoreWriter::offer_item(Item& item, MarkerCallback* done, bool commi
         // batch timer, then the marker again to commit now).
         wake = m_queue.size() == 1 || m_queue.size() == m_options.batch_events;
         if (done != nullptr) {
-            wake = push_marker(producer, std::move(*done), commit_now) || wake;
+            try {
+                wake = push_marker(producer, std::move(*done), commit_now) || wake;
+            } catch (...) {
+                // Out of memory queueing the marker: the event is queued all the same, so
+                // the thread must still hear of it (it starts the batch timer on a wake),
+                // or the event would wait for a full batch. The caller gets the error.
+                if (wake) {
+                    m_wake.notify_one();
+                }
+                throw;
+            }
         }
     }
     if (wake) {

@@ -136,7 +136,9 @@ public:
     bool offer_marker(Producer producer, MarkerCallback done, bool commit_now = false);
     // offer(event, how) followed by offer_marker(how.producer, done, commit_now), under
     // one lock and with at most one wake-up of the writer (an upload that waits for its
-    // commit). Not accepted: neither is queued and `done` never runs.
+    // commit). Not accepted: neither is queued and `done` never runs. Out of memory for
+    // the marker (std::bad_alloc from the queue): the event stays queued, `done` never
+    // runs, the exception reaches the caller.
     OfferResult offer_marked(StoredEvent&& event, const Offer& how, MarkerCallback done,
                              bool commit_now);
     // What runs on the writer thread after the marker callbacks of each batch that had
