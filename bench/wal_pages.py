@@ -11,7 +11,9 @@ written to the WAL (and again when they are checkpointed into the database).
 
     bench/wal_pages.py --build build --at 2000000 --at 9000000
 
-Needs the disk for the database (about 450 bytes per event) in `--dir`.
+Needs the disk for the database (about 450 bytes per event) under `--dir`, in a
+directory of its own that it removes. Pages that dbstat names no B-tree for are on the
+free list.
 """
 from __future__ import annotations
 
@@ -21,17 +23,23 @@ import shutil
 import sqlite3
 import struct
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 WAL_HEADER = 32
 FRAME_HEADER = 24
+WAL_MAGIC = (0x377F0682, 0x377F0683)
 
 
 def wal_commits(wal: bytes) -> tuple[int, list[list[int]]]:
     """(page size, the page numbers of each commit) of the valid frames of a WAL file:
     those carrying the header's salts, up to the last commit frame."""
-    _, _, page_size, _, salt1, salt2 = struct.unpack_from(">IIIIII", wal, 0)
+    if len(wal) < WAL_HEADER:
+        raise ValueError(f"not a WAL file: {len(wal)} bytes")
+    magic, _, page_size, _, salt1, salt2 = struct.unpack_from(">IIIIII", wal, 0)
+    if magic not in WAL_MAGIC or page_size < 512 or page_size & (page_size - 1):
+        raise ValueError(f"not a WAL file: magic {magic:#x}, page size {page_size}")
     commits: list[list[int]] = []
     current: list[int] = []
     off = WAL_HEADER
@@ -50,8 +58,6 @@ def wal_commits(wal: bytes) -> tuple[int, list[list[int]]]:
 def snapshot(store_bench: Path, events: int, rate: int, at: int, directory: Path) -> Path:
     """Runs store_bench until its progress passed `at` events (plus 4 s), kills it, and
     returns the WAL's path."""
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
     err = directory / "progress.txt"
     with open(err, "wb") as progress:
         proc = subprocess.Popen([str(store_bench), "--events", str(events), "--rate", str(rate),
@@ -60,16 +66,42 @@ def snapshot(store_bench: Path, events: int, rate: int, at: int, directory: Path
     try:
         while True:
             lines = err.read_text().splitlines()
-            if any(int(l.split()[0]) >= at for l in lines if l.split()[0].isdigit()):
+            counts = [int(l.split()[0]) for l in lines if l.split() and l.split()[0].isdigit()]
+            if any(n >= at for n in counts):
                 break
             if proc.poll() is not None:
                 raise RuntimeError(f"store_bench ended before {at} events: {lines[-1:]}")
             time.sleep(0.5)
         time.sleep(4)
+        if proc.poll() is not None:
+            raise RuntimeError("store_bench finished (and checkpointed its WAL) before the "
+                               f"snapshot at {at} events: ask for more --events")
     finally:
         proc.kill()
         proc.wait()
     return directory / "history.db-wal"
+
+
+def report(wal_path: Path) -> None:
+    """Prints the distinct pages per commit of the WAL at `wal_path`, by B-tree."""
+    page_size, commits = wal_commits(wal_path.read_bytes())
+    con = sqlite3.connect(wal_path.with_name("history.db"))
+    owner = dict(con.execute("SELECT pageno, name FROM dbstat"))
+    stored = con.execute("SELECT count(*) FROM events").fetchone()[0]
+    con.close()
+    per_tree: collections.Counter[str] = collections.Counter()
+    for pages in commits:
+        for page in set(pages):
+            per_tree[owner.get(page, "(free list)")] += 1
+    n = max(len(commits), 1)
+    total = sum(per_tree.values()) / n
+    print(f"## {stored:,} events stored: {len(commits)} commits in the WAL, "
+          f"{total:,.0f} distinct pages of {page_size} bytes per commit")
+    print("| B-tree | pages per commit | share |")
+    print("| --- | ---: | ---: |")
+    for name, count in per_tree.most_common():
+        print(f"| {name} | {count / n:,.0f} | {100 * count / n / total:.1f} % |")
+    print(flush=True)
 
 
 def main() -> int:
@@ -79,30 +111,16 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=100_000, help="store_bench --rate")
     ap.add_argument("--at", type=int, action="append", required=True,
                     help="events stored before the snapshot; repeatable")
-    ap.add_argument("--dir", default="/var/tmp/mso-wal-pages")
+    ap.add_argument("--dir", default="/var/tmp", help="where its own directory is made")
     args = ap.parse_args()
     store_bench = Path(args.build) / "bench" / "store_bench"
+    Path(args.dir).mkdir(parents=True, exist_ok=True)
     for at in args.at:
-        wal_path = snapshot(store_bench, args.events, args.rate, at, Path(args.dir))
-        page_size, commits = wal_commits(wal_path.read_bytes())
-        con = sqlite3.connect(wal_path.with_name("history.db"))
-        owner = dict(con.execute("SELECT pageno, name FROM dbstat"))
-        stored = con.execute("SELECT count(*) FROM events").fetchone()[0]
-        con.close()
-        per_tree: collections.Counter[str] = collections.Counter()
-        for pages in commits:
-            for page in set(pages):
-                per_tree[owner.get(page, "(free or new)")] += 1
-        n = max(len(commits), 1)
-        total = sum(per_tree.values()) / n
-        print(f"## {stored:,} events stored: {len(commits)} commits in the WAL, "
-              f"{total:,.0f} distinct pages of {page_size} bytes per commit")
-        print("| B-tree | pages per commit | share |")
-        print("| --- | ---: | ---: |")
-        for name, count in per_tree.most_common():
-            print(f"| {name} | {count / n:,.0f} | {100 * count / n / total:.1f} % |")
-        print(flush=True)
-    shutil.rmtree(args.dir, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix="mso-wal-pages-", dir=args.dir))
+        try:
+            report(snapshot(store_bench, args.events, args.rate, at, work))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

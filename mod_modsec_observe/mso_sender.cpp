@@ -24,12 +24,13 @@ constexpr apr_interval_time_t k_last_send_patience = apr_time_from_msec(1000);
 constexpr apr_interval_time_t k_last_send_max_pause = apr_time_from_msec(50);
 // Send buffer asked for the event socket: the datagrams a child has sent and the collector
 // has not read yet are charged to it (Unix datagram sockets), and a send that finds it full
-// loses the event. The default (net.core.wmem_default, 212,992 bytes) holds about 90 of a
-// CRS request's 1.4 KB datagrams (about 2.3 KB each in the kernel's accounting): at 10,000
+// loses the event. The default (net.core.wmem_default, 212,992 bytes) holds 93 of a CRS
+// request's 1.4 KB datagrams (about 2.3 KB each in the kernel's accounting): at 10,000
 // events/s from one child, 9 ms of the collector not reading. Linux caps the request at
-// net.core.wmem_max and doubles it: 425,984 bytes with the default maximum, 2 MiB where
-// net.core.wmem_max allows 1 MiB (packaging/50-modsec-observe-sndbuf.conf), about what the
-// collector's whole queue (net.unix.max_dgram_qlen + 1 datagrams) holds of them.
+// net.core.wmem_max and doubles it, without an error: 425,984 bytes with the default
+// maximum, 2 MiB where net.core.wmem_max allows 1 MiB (packaging/99-modsec-observe.conf
+// says when to allow it), about what the collector's whole queue
+// (net.unix.max_dgram_qlen + 1 datagrams) holds of them.
 constexpr int k_event_socket_sndbuf = 1024 * 1024;
 
 struct Sender {

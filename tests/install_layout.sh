@@ -36,7 +36,6 @@ expect_file "$prefix/bin/modsec-observe"
 expect_file "$prefix/share/modsec-observe/modsec_observe_rules.conf"
 expect_file "$prefix/lib/systemd/system/modsec-observed.service"
 expect_file "$prefix/lib/sysctl.d/99-modsec-observe.conf"
-expect_file "$prefix/lib/sysctl.d/50-modsec-observe-sndbuf.conf"
 expect_file "$prefix/share/doc/modsec-observe/README.md"
 [[ "$fail" == 0 ]] || exit 1
 
@@ -45,7 +44,6 @@ expect_line "$sysconf/mods-available/modsec_observe.load" \
 expect_line "$prefix/lib/systemd/system/modsec-observed.service" \
   "ExecStart=$prefix/sbin/modsec-observed \\"
 expect_line "$prefix/lib/sysctl.d/99-modsec-observe.conf" "net.unix.max_dgram_qlen = 1024"
-expect_line "$prefix/lib/sysctl.d/50-modsec-observe-sndbuf.conf" "net.core.wmem_max = 1048576"
 
 # (An AddressSanitizer build adds its ODR indicator, __odr_asan.<symbol>.)
 exported="$(nm -D --defined-only "$dest$libexec/mod_modsec_observe.so" | awk '{print $3}' |

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 
 namespace mso {
 namespace {
@@ -136,7 +137,9 @@ void EventRing::push(RequestEvent event, SourceId source)
 
 void EventRing::push(RequestEvent event, SourceId source, EngineMode engine)
 {
-    const std::size_t bytes = approximate_bytes(event);
+    // Clamped as the slot keeps it, so that bytes() stays the sum of the slots.
+    const std::uint32_t bytes = static_cast<std::uint32_t>(
+        std::min<std::size_t>(approximate_bytes(event), std::numeric_limits<std::uint32_t>::max()));
     const std::size_t n = m_events.size();
     // Evict the oldest while the new event would not fit in the byte budget (a single
     // event larger than the budget is kept alone).
@@ -169,7 +172,7 @@ void EventRing::resize(std::size_t capacity)
     std::vector<std::shared_ptr<const RequestEvent>> events(capacity);
     std::vector<SourceId> sources(capacity, k_module_source_id);
     std::vector<EngineMode> engines(capacity, EngineMode::unknown);
-    std::vector<std::size_t> slot_bytes(capacity, 0);
+    std::vector<std::uint32_t> slot_bytes(capacity, 0);
     const std::size_t n = m_events.size();
     // Oldest kept first, so the new ring is in order from slot 0.
     for (std::size_t i = 0; i < keep; ++i) {

@@ -122,9 +122,10 @@ private:
     std::vector<std::shared_ptr<const RequestEvent>> m_events;
     std::vector<SourceId> m_sources;   // the source of each slot's event
     std::vector<EngineMode> m_engines; // the engine mode of each slot's event
-    // approximate_bytes() of each slot's event, as pushed: an eviction subtracts it
-    // without reading the evicted event again (long out of the cache by then).
-    std::vector<std::size_t> m_slot_bytes;
+    // approximate_bytes() of each slot's event, as pushed (clamped at 4 GiB, far above
+    // any event): an eviction subtracts it without reading the evicted event
+    // again (long out of the cache by then). 4 bytes a slot, 40 MB at k_max_events_ring.
+    std::vector<std::uint32_t> m_slot_bytes;
     std::size_t m_next = 0;
     std::size_t m_size = 0;
     std::uint64_t m_evicted = 0;

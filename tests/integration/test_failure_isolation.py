@@ -583,10 +583,12 @@ def test_event_socket_send_buffer(stack_factory):
             except FileNotFoundError:
                 continue  # the child exited meanwhile
             seen[child] = mine
-        # A child forked while /proc is read may not have made its socket yet (no entry);
-        # every socket there is must have the buffer, and one child must have sent.
+        # A child forked while /proc is read may not have made its socket yet (no entry).
+        # Every child that has Unix datagram sockets has its event socket among them (a
+        # short-lived probe while a spool is open, or a syslog socket, would have the
+        # default buffer beside it).
         assert any(seen.values()), f"no child has a Unix datagram socket: {seen}"
-        assert all(s <= {want} for s in seen.values()), \
+        assert all(want in s for s in seen.values() if s), \
             f"send buffers {seen}, want {want} (net.core.wmem_max {wmem_max})"
         failed = False
     finally:
