@@ -53,7 +53,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -67,6 +66,7 @@ sys.path.insert(0, str(HERE))
 
 from apache_bench import Binaries, log, machine_info  # noqa: E402
 from bench_util import health, proc_cpu_s  # noqa: E402
+from unix_diag import unix_dgram_queues  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost)
 
@@ -123,40 +123,6 @@ def children(pid: int) -> list[int]:
         return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-
-
-def unix_dgram_queues() -> dict[int, tuple[int, int]]:
-    """inode -> (rqueue, wqueue) of every Unix datagram socket (sock_diag, as `ss -x`):
-    for an unbound sender wqueue is its bytes in flight (sk_wmem_alloc); for a receiver
-    rqueue is the length of the first queued datagram (0: its queue is empty)."""
-    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)   # NETLINK_SOCK_DIAG
-    try:
-        # unix_diag_req: family, protocol, pad, states (all), ino, show (RQLEN), cookie
-        req = struct.pack("=BBHIIIII", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0, 0x10,
-                          0xFFFFFFFF, 0xFFFFFFFF)
-        nl.sendto(struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0) + req, (0, 0))
-        out: dict[int, tuple[int, int]] = {}
-        while True:
-            data = nl.recv(1 << 20)
-            off = 0
-            while off + 16 <= len(data):
-                length, kind = struct.unpack_from("=IH", data, off)
-                if kind == 3:        # NLMSG_DONE
-                    return out
-                if kind == 2:        # NLMSG_ERROR
-                    raise OSError("sock_diag answered an error")
-                _, stype, _, _, ino = struct.unpack_from("=BBBBI", data, off + 16)
-                at = off + 32        # nlmsghdr (16) + unix_diag_msg (16)
-                while stype == socket.SOCK_DGRAM and at + 4 <= off + length:
-                    alen, atype = struct.unpack_from("=HH", data, at)
-                    if alen < 4:
-                        break
-                    if atype == 4:   # UNIX_DIAG_RQLEN
-                        out[ino] = struct.unpack_from("=II", data, at + 4)
-                    at += (alen + 3) & ~3
-                off += (length + 3) & ~3
-    finally:
-        nl.close()
 
 
 class QueueSampler(threading.Thread):

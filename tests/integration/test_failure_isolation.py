@@ -31,7 +31,6 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import statistics
 import threading
@@ -44,6 +43,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import FLUSH_MS, ApacheSandbox, Stack, VirtualHost, stop_stack
+from unix_diag import unix_dgram_sndbufs
 
 SQLI_PATH = "/?id=" + urllib.parse.quote("1' OR 1=1--")
 # Seconds. A request stuck behind the observer waits forever (the collector stays stopped
@@ -516,40 +516,6 @@ def test_last_counts_wait_for_a_full_queue(stack_factory):
 
 # ------------------------------------------------------------------------ Apache
 
-def _unix_dgram_sndbufs() -> dict[int, int]:
-    """inode -> SO_SNDBUF of every Unix datagram socket on the machine (sock_diag with
-    UDIAG_SHOW_MEMINFO, what `ss -x -m` shows as `tb`)."""
-    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)   # NETLINK_SOCK_DIAG
-    try:
-        # unix_diag_req: family, protocol, pad, states (all), ino, show, cookie
-        req = struct.pack("=BBHIIIII", socket.AF_UNIX, 0, 0, 0xFFFFFFFF, 0,
-                          0x20,                                 # UDIAG_SHOW_MEMINFO
-                          0xFFFFFFFF, 0xFFFFFFFF)
-        # nlmsghdr: length, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, pid
-        nl.sendto(struct.pack("=IHHII", 16 + len(req), 20, 0x301, 1, 0) + req, (0, 0))
-        out: dict[int, int] = {}
-        while True:
-            data = nl.recv(1 << 20)
-            off = 0
-            while off + 16 <= len(data):
-                length, kind = struct.unpack_from("=IH", data, off)
-                if kind == 3:                                   # NLMSG_DONE
-                    return out
-                assert kind != 2, "sock_diag answered an error"  # NLMSG_ERROR
-                _, stype, _, _, ino = struct.unpack_from("=BBBBI", data, off + 16)
-                at = off + 32                   # nlmsghdr (16) + unix_diag_msg (16)
-                while stype == socket.SOCK_DGRAM and at + 4 <= off + length:
-                    alen, atype = struct.unpack_from("=HH", data, at)
-                    if alen < 4:
-                        break
-                    if atype == 5:              # UNIX_DIAG_MEMINFO: u32[SK_MEMINFO_*]
-                        out[ino] = struct.unpack_from("=I", data, at + 4 + 3 * 4)[0]
-                    at += (alen + 3) & ~3
-                off += (length + 3) & ~3
-    finally:
-        nl.close()
-
-
 def _socket_inodes(pid: int) -> set[int]:
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -575,7 +541,7 @@ def test_event_socket_send_buffer(stack_factory):
         stack.wait_requests({"up.test": 1}, timeout=20)
         wmem_max = int(Path("/proc/sys/net/core/wmem_max").read_text())
         want = 2 * min(1 << 20, wmem_max)
-        sndbufs = _unix_dgram_sndbufs()
+        sndbufs = unix_dgram_sndbufs()
         seen = {}
         for child in _children(stack.apache.proc.pid):
             try:
