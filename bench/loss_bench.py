@@ -66,7 +66,7 @@ sys.path.insert(0, str(HERE))
 
 from apache_bench import Binaries, log, machine_info  # noqa: E402
 from bench_util import health, proc_cpu_s  # noqa: E402
-from unix_diag import unix_dgram_queues  # noqa: E402
+from unix_diag import socket_inodes, unix_dgram_queues  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost)
 
@@ -101,21 +101,6 @@ def machine_ticks() -> tuple[int, int]:
     v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     total = sum(v[:8])
     return total - v[3] - v[4], total
-
-
-def socket_inodes(pid: int) -> set[int]:
-    out = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                out.add(int(link[8:-1]))
-    except OSError:
-        pass
-    return out
 
 
 def children(pid: int) -> list[int]:

@@ -43,7 +43,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import FLUSH_MS, ApacheSandbox, Stack, VirtualHost, stop_stack
-from unix_diag import unix_dgram_sndbufs
+from unix_diag import socket_inodes, unix_dgram_sndbufs
 
 SQLI_PATH = "/?id=" + urllib.parse.quote("1' OR 1=1--")
 # Seconds. A request stuck behind the observer waits forever (the collector stays stopped
@@ -516,18 +516,6 @@ def test_last_counts_wait_for_a_full_queue(stack_factory):
 
 # ------------------------------------------------------------------------ Apache
 
-def _socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[8:-1]))
-    return inodes
-
-
 def test_event_socket_send_buffer(stack_factory):
     """Each child asks for a send buffer of 1 MiB on its event socket: the datagrams the
     collector has not read yet are charged to it, and a send that finds it full loses the
@@ -544,11 +532,8 @@ def test_event_socket_send_buffer(stack_factory):
         sndbufs = unix_dgram_sndbufs()
         seen = {}
         for child in _children(stack.apache.proc.pid):
-            try:
-                mine = {sndbufs[i] for i in _socket_inodes(child) if i in sndbufs}
-            except FileNotFoundError:
-                continue  # the child exited meanwhile
-            seen[child] = mine
+            # (a child that exited meanwhile has none)
+            seen[child] = {sndbufs[i] for i in socket_inodes(child) if i in sndbufs}
         # A child forked while /proc is read may not have made its socket yet (no entry).
         # Every child that has Unix datagram sockets has its event socket among them (a
         # short-lived probe while a spool is open, or a syslog socket, would have the

@@ -4,6 +4,7 @@ bench/loss_bench.py (the bytes a sender has in flight)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 
@@ -64,3 +65,19 @@ def unix_dgram_sndbufs() -> dict[int, int]:
     info = unix_dgram_attribute(UDIAG_SHOW_MEMINFO, UNIX_DIAG_MEMINFO,
                                 "=" + "I" * (SK_MEMINFO_SNDBUF + 1))
     return {ino: v[SK_MEMINFO_SNDBUF] for ino, v in info.items()}
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of process `pid`'s sockets (empty when it is gone)."""
+    out = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                out.add(int(link[8:-1]))
+    except OSError:
+        pass
+    return out
