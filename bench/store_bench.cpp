@@ -8,11 +8,13 @@
 // too).
 //
 // Usage: store_bench [--events N] [--batch N] [--cache-mib N] [--insert-only] [--dir DIR]
-//                    [--keep] [--reuse] [--rate N]                              (Markdown)
+//                    [--keep] [--reuse] [--rate N] [--recent-client-rows N]     (Markdown)
 //   --events N  how many events to insert (default 1,000,000; 10,000,000 for the targets
 //               "over 10 million stored events": about 6 GB and 10-20 minutes of CPU)
 //   --batch N   events per write_batch (default 32,768, as StoreWriter's batch_events)
 //   --cache-mib N  the writer's page cache (default HistoryOptions' cache_kib)
+//   --recent-client-rows N  client posting rows held in client_postings_recent before
+//               they move (default HistoryOptions'; 1 moves them at every batch)
 //   --insert-only  stop after the insert measures (no queries)
 //   --rate N    the events' times as a stream of N events/s (a batch then falls in few
 //               minutes, as a live stream's does) instead of spread over 7 days; the
@@ -221,6 +223,7 @@ int main(int argc, char** argv)
     bool reuse = false;
     std::size_t batch_size = mso::StoreWriterOptions{}.batch_events;
     int cache_kib = mso::HistoryOptions{}.cache_kib;
+    std::int64_t recent_client_rows = mso::HistoryOptions{}.recent_client_rows;
     bool insert_only = false;
     double rate = 0;
     for (int i = 1; i < argc; ++i) {
@@ -235,6 +238,8 @@ int main(int argc, char** argv)
             batch_size = std::max<std::size_t>(std::stoul(argv[++i]), 1);
         } else if (a == "--cache-mib" && i + 1 < argc) {
             cache_kib = std::stoi(argv[++i]) * 1024;
+        } else if (a == "--recent-client-rows" && i + 1 < argc) {
+            recent_client_rows = std::stoll(argv[++i]);
         } else if (a == "--rate" && i + 1 < argc) {
             rate = std::stod(argv[++i]);
         } else if (a == "--insert-only") {
@@ -259,6 +264,7 @@ int main(int argc, char** argv)
         mso::HistoryOptions o;
         o.check_integrity = !reuse; // quick_check reads the whole file
         o.cache_kib = cache_kib;
+        o.recent_client_rows = recent_client_rows;
         return o;
     }());
     check(store.has_value(), store.error());
@@ -332,6 +338,8 @@ int main(int argc, char** argv)
     std::printf("## History store, %zu flagged events (5 findings each, data cut at 32 bytes)\n\n",
                 stored);
     std::printf("| measure | value |\n|---|---|\n");
+    std::printf("| client posting rows held before they move | %lld |\n",
+                static_cast<long long>(recent_client_rows));
     if (!reuse) {
         std::printf("| insert, events/s of CPU time (batches of %zu%s) | %.0f |\n", batch_size,
                     rate > 0

@@ -246,28 +246,35 @@ std::optional<RuleHit> wide_window_start(HistoryStore::Impl& m, std::int64_t sin
 // in SQLite: the rows come in key order (client, bucket), so the GROUP BY needs no sort;
 // a bucket strictly inside the window counts its `hits` whole, and only the two buckets
 // at its ends are decoded (mso_posting_count), to test each hit's time.
+// Both tables of client postings (schema version 7) are counted, one after the other.
 Result<void> count_clients(HistoryStore::Impl& m, RuleHit from, std::int64_t until_us,
                            std::unordered_map<std::int64_t, std::uint64_t>& by_id)
 {
-    std::string error;
-    Stmt* s = m.statement(
-        "SELECT client_id, sum(CASE WHEN bucket > ?1 AND bucket < ?2 THEN hits ELSE "
-        "mso_posting_count(bucket, entries, ?3, ?4, ?5) END) FROM client_postings WHERE "
-        "bucket >= ?1 AND bucket <= ?2 GROUP BY client_id",
-        error);
-    if (s == nullptr) {
-        return fail(error);
-    }
-    s->bind(1, posting_bucket(from.time_us));
-    s->bind(2, posting_bucket(until_us - 1));
-    s->bind(3, from.time_us);
-    s->bind(4, from.event_id);
-    s->bind(5, until_us);
-    return each_row(*s, [&](const Stmt& row) {
-        if (const std::int64_t n = row.integer(1); n > 0) {
-            by_id[row.integer(0)] += static_cast<std::uint64_t>(n);
+    for (const std::string_view table : {"client_postings", "client_postings_recent"}) {
+        std::string error;
+        Stmt* s = m.statement(
+            "SELECT client_id, sum(CASE WHEN bucket > ?1 AND bucket < ?2 THEN hits ELSE "
+            "mso_posting_count(bucket, entries, ?3, ?4, ?5) END) FROM " +
+                std::string(table) + " WHERE bucket >= ?1 AND bucket <= ?2 GROUP BY client_id",
+            error);
+        if (s == nullptr) {
+            return fail(error);
         }
-    });
+        s->bind(1, posting_bucket(from.time_us));
+        s->bind(2, posting_bucket(until_us - 1));
+        s->bind(3, from.time_us);
+        s->bind(4, from.event_id);
+        s->bind(5, until_us);
+        auto counted = each_row(*s, [&](const Stmt& row) {
+            if (const std::int64_t n = row.integer(1); n > 0) {
+                by_id[row.integer(0)] += static_cast<std::uint64_t>(n);
+            }
+        });
+        if (!counted) {
+            return counted;
+        }
+    }
+    return ok();
 }
 
 // The clients of every vhost over most of the store, counted from the client postings

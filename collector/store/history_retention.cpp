@@ -101,8 +101,10 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     if (empty) {
         // No event left: no posting either, and so no frontier to count from.
         m.client_postings_swept.reset();
-        for (const char* sql : {"DELETE FROM rule_postings", "DELETE FROM client_postings",
-                                "DELETE FROM retention_frontier"}) {
+        m.writer.recent_client_rows = 0;
+        for (const char* sql :
+             {"DELETE FROM rule_postings", "DELETE FROM client_postings",
+              "DELETE FROM client_postings_recent", "DELETE FROM retention_frontier"}) {
             if (auto r = run(sql); !r) {
                 return r;
             }
@@ -119,6 +121,11 @@ Result<void> drop_postings(HistoryStore::Impl& m)
                      "UNION ALL SELECT (SELECT min(client_id) FROM client_postings WHERE "
                      "client_id > c.id) FROM c WHERE c.id IS NOT NULL) DELETE FROM "
                      "client_postings WHERE client_id IN (SELECT id FROM c) AND bucket < ?1");
+    if (swept) {
+        // client_postings_recent (small: a scan) would bring its pruned rows back later.
+        swept = run("DELETE FROM client_postings_recent WHERE bucket < ?1");
+        m.writer.recent_client_rows.reset();
+    }
     if (swept) {
         m.client_postings_swept = bucket;
     }
@@ -266,6 +273,7 @@ Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t m
     if (!done) {
         m.db.rollback();
         m.client_postings_swept.reset(); // a sweep rolled back: the next step sweeps again
+        m.writer.recent_client_rows.reset();
         return fail("cannot prune history: " + done.error());
     }
     const StoreSize& s = *before_size;

@@ -374,6 +374,7 @@ Result<HistoryStore> HistoryStore::open(const std::string& path, const HistoryOp
     }
     impl->db = std::move(*db);
     impl->read_only = options.read_only;
+    impl->writer.recent_client_limit = std::max<std::int64_t>(1, options.recent_client_rows);
     auto legacy = impl->db.integer("SELECT EXISTS (SELECT 1 FROM events WHERE uid_key < " +
                                    std::to_string(k_first_uid_key) + ")");
     if (!legacy) {
@@ -430,8 +431,8 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
     w.insert_client_posting =
         w.insert_posting == nullptr
             ? nullptr
-            : m.statement("INSERT OR REPLACE INTO client_postings (client_id, bucket, first_id, "
-                          "entries, hits) VALUES (?1, ?2, ?3, ?4, ?5)",
+            : m.statement("INSERT OR REPLACE INTO client_postings_recent (client_id, bucket, "
+                          "first_id, entries, hits) VALUES (?1, ?2, ?3, ?4, ?5)",
                           error);
     if (w.insert_client_posting == nullptr) {
         w = HistoryStore::Impl::Writer{};
@@ -440,19 +441,69 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
     return ok();
 }
 
-// Writes a batch's hits as postings through `insert`: one row per key and bucket.
+// Writes a batch's hits as postings through `insert`: one row per key and bucket;
+// `rows` (when given) gets how many.
 Result<void> write_postings(HistoryStore::Impl& m,
-                            std::vector<HistoryStore::Impl::Writer::Hit>& hits, Stmt& insert)
+                            std::vector<HistoryStore::Impl::Writer::Hit>& hits, Stmt& insert,
+                            std::int64_t* rows = nullptr)
 {
     auto& w = m.writer;
     std::sort(hits.begin(), hits.end());
-    for (const auto& h : hits) {
+    std::int64_t groups = 0;
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+        const auto& h = hits[i];
+        if (i == 0 || h.key != hits[i - 1].key ||
+            posting_bucket(h.time_us) != posting_bucket(hits[i - 1].time_us)) {
+            ++groups;
+        }
         if (auto r = w.postings.add(insert, h.key, h.time_us, h.event_id); !r) {
             return r;
         }
     }
     hits.clear();
+    if (rows != nullptr) {
+        *rows = groups;
+    }
     return w.postings.finish(insert);
+}
+
+// Writes the batch's client hits into client_postings_recent, and moves that table's rows
+// to client_postings once it holds HistoryOptions::recent_client_rows (schema.cpp, version 7): read
+// in key order, so each client's leaf of client_postings is written once for the many batches the
+// rows came from.
+Result<void> write_client_postings(HistoryStore::Impl& m)
+{
+    auto& w = m.writer;
+    std::string error;
+    if (!w.recent_client_rows) {
+        Stmt* count = m.statement("SELECT count(*) FROM client_postings_recent", error);
+        auto row = count != nullptr ? count->step() : Result<bool>(fail(error));
+        if (!row || !*row) {
+            return fail(row ? "cannot count client_postings_recent" : row.error());
+        }
+        w.recent_client_rows = count->integer(0);
+        count->reset();
+    }
+    std::int64_t rows = 0;
+    if (auto r = write_postings(m, w.client_hits, *w.insert_client_posting, &rows); !r) {
+        return r;
+    }
+    *w.recent_client_rows += rows;
+    if (*w.recent_client_rows < w.recent_client_limit) {
+        return ok();
+    }
+    for (const char* sql : {"INSERT OR REPLACE INTO client_postings (client_id, bucket, first_id, "
+                            "hits, entries) SELECT client_id, bucket, first_id, hits, entries "
+                            "FROM client_postings_recent",
+                            "DELETE FROM client_postings_recent"}) {
+        Stmt* s = m.statement(sql, error);
+        auto r = s != nullptr ? s->step() : Result<bool>(fail(error));
+        if (!r) {
+            return fail(r.error());
+        }
+    }
+    w.recent_client_rows = 0;
+    return ok();
 }
 
 // Inserts one event unless it is a duplicate; true when inserted.
@@ -630,7 +681,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
         result = write_postings(m, m.writer.hits, *m.writer.insert_posting);
     }
     if (result) {
-        result = write_postings(m, m.writer.client_hits, *m.writer.insert_client_posting);
+        result = write_client_postings(m);
     }
     if (result) {
         result = m.apply_minutes(minutes);
@@ -644,6 +695,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
     if (!result) {
         m.db.rollback();
         m.forget_ids(); // ids interned in the rolled-back transaction are gone
+        m.writer.recent_client_rows.reset();
         return fail("cannot store " + std::to_string(events.size()) + " events: " + result.error());
     }
     // A slow trickle of events would leave the WAL unsynced for long between SQLite's own

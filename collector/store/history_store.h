@@ -23,7 +23,11 @@
 
 namespace mso {
 
-struct HistoryOptions : ConnectOptions {};
+struct HistoryOptions : ConnectOptions {
+    // How many client posting rows wait in client_postings_recent before the writer moves
+    // them to client_postings (schema version 7, docs/STORE.md); tests lower it.
+    std::int64_t recent_client_rows = 65536;
+};
 
 // What makes an event a duplicate of one already stored. Each needs the same unique id;
 // `content` also the same content hash (the same request read again, from any source),

@@ -161,7 +161,11 @@ struct HistoryStore::Impl final : StringIds {
         Stmt* same_uid = nullptr;
         Stmt* insert_event = nullptr;
         Stmt* insert_posting = nullptr;
-        Stmt* insert_client_posting = nullptr;
+        Stmt* insert_client_posting = nullptr; // into client_postings_recent
+        // How many rows client_postings_recent holds; unknown (counted at the next batch)
+        // after a rollback or a retention sweep.
+        std::optional<std::int64_t> recent_client_rows;
+        std::int64_t recent_client_limit = 65536; // HistoryOptions::recent_client_rows
         std::int64_t next_id = 1; // the next event's id, set at the start of each batch
         std::string findings;
         std::string scores;

@@ -86,8 +86,10 @@ constexpr PostingKind k_client_kind{
     "mso_client_hits",
     "CREATE TABLE x(time_us INTEGER, event_id INTEGER, client_id HIDDEN, since_us HIDDEN, "
     "until_us HIDDEN)",
+    // Both tables (schema version 7), merged in bucket order: each arm walks its key.
     "SELECT bucket, entries FROM client_postings WHERE client_id = ?1 AND bucket >= ?2 AND "
-    "bucket <= ?3 ORDER BY bucket DESC",
+    "bucket <= ?3 UNION ALL SELECT bucket, entries FROM client_postings_recent WHERE "
+    "client_id = ?1 AND bucket >= ?2 AND bucket <= ?3 ORDER BY bucket DESC",
     "a client posting does not decode"};
 
 struct HitsTable {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "store/history_store.h"
+#include "store/rule_postings.h"
+#include "store/sqlite_db.h"
 
 #include "temp_dir.h"
 
@@ -18,6 +20,21 @@ struct TempDir : mso::test_support::TempDir {
     TempDir() : mso::test_support::TempDir("mso-store") {}
     [[nodiscard]] std::string db() const { return path() + "/history.db"; }
 };
+
+// The integer `sql` gives on a connection of its own to `path` (with the postings'
+// functions, so a query may call them); -1, and a test failure, on error.
+inline std::int64_t sql_integer(const std::string& path, const std::string& sql)
+{
+    auto db = Db::open(path, false);
+    EXPECT_TRUE(db.has_value()) << db.error();
+    if (!db) {
+        return -1;
+    }
+    EXPECT_EQ(register_postings(db->handle()), 0);
+    auto v = db->integer(sql);
+    EXPECT_TRUE(v.has_value()) << v.error();
+    return v ? *v : -1;
+}
 
 inline constexpr std::int64_t k_t0 = 1'699'999'980'000'000; // 2023-11-14, on a minute
 

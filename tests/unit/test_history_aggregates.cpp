@@ -68,14 +68,22 @@ class HistoryAggregates : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        auto store = HistoryStore::open(m_dir.db());
+        // The second batch moves the client postings held so far (55 rows: one per event,
+        // as no two events share a client and bucket) to client_postings, the third's
+        // stay in client_postings_recent: top clients counts both tables.
+        HistoryOptions options;
+        options.recent_client_rows = 40;
+        auto store = HistoryStore::open(m_dir.db(), options);
         ASSERT_TRUE(store) << store.error();
         m_store.emplace(std::move(*store));
         m_events = corpus();
-        // Two batches, so minutes rows are added to, not only created.
+        // Three batches, so minutes rows are added to, not only created.
         const std::span<const StoredEvent> all(m_events);
         ASSERT_TRUE(m_store->write_batch(all.subspan(0, 33)));
-        ASSERT_TRUE(m_store->write_batch(all.subspan(33)));
+        ASSERT_TRUE(m_store->write_batch(all.subspan(33, 22)));
+        ASSERT_TRUE(m_store->write_batch(all.subspan(55)));
+        ASSERT_EQ(test::sql_integer(m_dir.db(), "SELECT count(*) FROM client_postings"), 55);
+        ASSERT_EQ(test::sql_integer(m_dir.db(), "SELECT count(*) FROM client_postings_recent"), 15);
     }
 
     [[nodiscard]] std::vector<const RequestEvent*>

@@ -10,6 +10,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 
 namespace mso {
 namespace {
@@ -20,6 +21,11 @@ using test::TempDir;
 
 constexpr std::int64_t k_day_us = 86'400'000'000;
 constexpr std::int64_t k_s = 1'000'000;
+
+// Every client posting row: those moved to client_postings and those still held in
+// client_postings_recent (schema version 7).
+const std::string k_client_rows = "(SELECT client_id, bucket FROM client_postings UNION ALL "
+                                  "SELECT client_id, bucket FROM client_postings_recent)";
 
 // `n` events, one per hour from k_t0.
 HistoryStore filled(const TempDir& dir, int n)
@@ -36,14 +42,7 @@ HistoryStore filled(const TempDir& dir, int n)
     return std::move(*store);
 }
 
-std::int64_t count(const std::string& path, const std::string& sql)
-{
-    auto db = Db::open(path, false);
-    EXPECT_EQ(register_postings(db->handle()), 0);
-    auto v = db->integer(sql);
-    EXPECT_TRUE(v) << v.error();
-    return v ? *v : -1;
-}
+constexpr auto count = test::sql_integer;
 
 TEST(HistoryRetention, ByAgeInBoundedSteps)
 {
@@ -100,8 +99,9 @@ TEST(HistoryRetention, ByAgeInBoundedSteps)
                                   "JOIN events e ON e.id = r.event_id AND e.time_us = r.time_us"),
                   c.left)
             << c.name;
-        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings WHERE bucket < "
-                                  "(SELECT min(time_us) / 10000000 FROM events)"),
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM " + k_client_rows +
+                                      " WHERE bucket < "
+                                      "(SELECT min(time_us) / 10000000 FROM events)"),
                   0)
             << c.name;
         EXPECT_EQ(count(dir.db(), "SELECT coalesce(sum(events), 0) FROM minutes WHERE rule_id = "
@@ -255,7 +255,7 @@ TEST(HistoryRetention, AnEmptyStoreKeepsNoPosting)
     }
     EXPECT_EQ(pruned, 10U);
     EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM rule_postings"), 0);
-    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings"), 0);
+    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM " + k_client_rows), 0);
     std::vector<StoredEvent> again{full_event(0)};
     again[0].event.time_us = k_t0; // the time and (reused) id of the first pruned event
     again[0].event.unique_id = "new";
@@ -282,7 +282,11 @@ TEST(HistoryRetention, AnEmptyStoreKeepsNoPosting)
 TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
 {
     TempDir dir;
-    auto store = HistoryStore::open(dir.db());
+    // Three batches of 960 client posting rows: the second moves the first two's to
+    // client_postings, the third's stay in client_postings_recent; retention sweeps both.
+    HistoryOptions options;
+    options.recent_client_rows = 1500;
+    auto store = HistoryStore::open(dir.db(), options);
     ASSERT_TRUE(store) << store.error();
     // 7,200 events a second apart (two hours), from four clients in turn.
     constexpr std::int64_t k_events = 7200;
@@ -293,8 +297,13 @@ TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
         e.event.client = "10.1.0." + std::to_string(i % 4);
         events.push_back(std::move(e));
     }
-    ASSERT_TRUE(store->write_batch(events));
-    const std::string stale = "SELECT count(*) FROM client_postings WHERE bucket < (SELECT "
+    const std::span<const StoredEvent> all(events);
+    for (std::size_t i = 0; i < all.size(); i += 2400) {
+        ASSERT_TRUE(store->write_batch(all.subspan(i, 2400)));
+    }
+    ASSERT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings_recent"), 960);
+    const std::string stale = "SELECT count(*) FROM " + k_client_rows +
+                              " WHERE bucket < (SELECT "
                               "min(time_us) / 10000000 FROM events)";
     auto check = [&](const char* when, std::int64_t oldest_s) {
         const std::int64_t left = k_events - oldest_s;
@@ -372,7 +381,7 @@ HistoryStore with_a_stale_posting(const TempDir& dir, std::int64_t x_s)
     EXPECT_TRUE(store->write_batch(
         std::vector<StoredEvent>{client_event(2, k_t0 + x_s * k_s, "10.6.6.6")}));
     EXPECT_EQ(*store->prune_step(k_t0 + (x_s + 5) * k_s + k_day_us, 1, 0, 10), 1U);
-    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM client_postings"), 2) << "X's posting kept";
+    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM " + k_client_rows), 2) << "X's posting kept";
     return std::move(*store);
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <span>
 
 namespace mso {
 namespace {
@@ -66,11 +67,21 @@ class HistorySearch : public ::testing::Test {
 protected:
     void SetUp() override
     {
-        auto store = HistoryStore::open(m_dir.db());
+        // Four batches of ten; the third moves the client postings held so far (30 rows,
+        // one per client and bucket) to client_postings, the fourth's stay in
+        // client_postings_recent: a client's search reads both tables.
+        HistoryOptions options;
+        options.recent_client_rows = 25;
+        auto store = HistoryStore::open(m_dir.db(), options);
         ASSERT_TRUE(store) << store.error();
         m_store.emplace(std::move(*store));
         m_events = corpus();
-        ASSERT_TRUE(m_store->write_batch(m_events));
+        const std::span<const StoredEvent> all(m_events);
+        for (std::size_t i = 0; i < all.size(); i += 10) {
+            ASSERT_TRUE(m_store->write_batch(all.subspan(i, 10)));
+        }
+        ASSERT_EQ(test::sql_integer(m_dir.db(), "SELECT count(*) FROM client_postings"), 30);
+        ASSERT_EQ(test::sql_integer(m_dir.db(), "SELECT count(*) FROM client_postings_recent"), 10);
     }
 
     // The unique ids a search should return: newest first, later insert first on a tie.

@@ -24,14 +24,7 @@ namespace {
 using test::full_event;
 using test::TempDir;
 
-std::int64_t pragma(const std::string& path, const std::string& sql)
-{
-    auto db = Db::open(path, false);
-    EXPECT_TRUE(db.has_value()) << db.error();
-    auto v = db->integer(sql);
-    EXPECT_TRUE(v.has_value()) << v.error();
-    return v ? *v : -1;
-}
+constexpr auto pragma = test::sql_integer;
 
 std::string integrity(const std::string& path)
 {
@@ -53,11 +46,12 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 6);
+    EXPECT_EQ(latest_schema_version(), 7);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                "name IN ('strings', 'events', 'rule_postings', 'minutes', "
-                               "'source_totals', 'client_postings', 'retention_frontier')"),
-              7);
+                               "'source_totals', 'client_postings', 'client_postings_recent', "
+                               "'retention_frontier')"),
+              8);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN "
                                "('event_rules', 'events_client')"),
               0);
@@ -158,7 +152,8 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
             "INSERT INTO event_rules SELECT s.id, r.time_us, r.event_id FROM strings s, "
             "mso_rule_hits(s.id) r; DROP TABLE rule_postings; DROP TABLE source_totals; "
             "DROP INDEX events_time; CREATE INDEX events_time ON events (time_us); "
-            "DROP TABLE client_postings; DROP TABLE retention_frontier; CREATE INDEX events_client "
+            "DROP TABLE client_postings; DROP TABLE client_postings_recent; DROP TABLE "
+            "retention_frontier; CREATE INDEX events_client "
             "ON events (client_id, "
             "time_us); PRAGMA user_version = 1"));
         EXPECT_GE(*db->integer("SELECT count(*) FROM event_rules"), 90);
@@ -439,7 +434,7 @@ TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
                              "WHEN '179619058711.034755' THEN 1705001252 "
                              "WHEN 'ZfPq8H8AAQEAAAbZVKcAAA3' THEN 1482522657 "
                              "ELSE uid_key & 2147483647 END; DROP TABLE client_postings; DROP "
-                             "TABLE retention_frontier; "
+                             "TABLE client_postings_recent; DROP TABLE retention_frontier; "
                              "CREATE INDEX events_client ON events (client_id, time_us); "
                              "PRAGMA user_version = 4"));
     }
