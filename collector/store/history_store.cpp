@@ -441,29 +441,18 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
     return ok();
 }
 
-// Writes a batch's hits as postings through `insert`: one row per key and bucket;
-// `rows` (when given) gets how many.
+// Writes a batch's hits as postings through `insert`: one row per key and bucket.
 Result<void> write_postings(HistoryStore::Impl& m,
-                            std::vector<HistoryStore::Impl::Writer::Hit>& hits, Stmt& insert,
-                            std::int64_t* rows = nullptr)
+                            std::vector<HistoryStore::Impl::Writer::Hit>& hits, Stmt& insert)
 {
     auto& w = m.writer;
     std::sort(hits.begin(), hits.end());
-    std::int64_t groups = 0;
-    for (std::size_t i = 0; i < hits.size(); ++i) {
-        const auto& h = hits[i];
-        if (i == 0 || h.key != hits[i - 1].key ||
-            posting_bucket(h.time_us) != posting_bucket(hits[i - 1].time_us)) {
-            ++groups;
-        }
+    for (const auto& h : hits) {
         if (auto r = w.postings.add(insert, h.key, h.time_us, h.event_id); !r) {
             return r;
         }
     }
     hits.clear();
-    if (rows != nullptr) {
-        *rows = groups;
-    }
     return w.postings.finish(insert);
 }
 
@@ -484,16 +473,16 @@ Result<void> write_client_postings(HistoryStore::Impl& m)
         w.recent_client_rows = count->integer(0);
         count->reset();
     }
-    std::int64_t rows = 0;
-    if (auto r = write_postings(m, w.client_hits, *w.insert_client_posting, &rows); !r) {
+    const std::int64_t before = w.postings.rows();
+    if (auto r = write_postings(m, w.client_hits, *w.insert_client_posting); !r) {
         return r;
     }
-    *w.recent_client_rows += rows;
+    *w.recent_client_rows += w.postings.rows() - before;
     if (*w.recent_client_rows < w.recent_client_limit) {
         return ok();
     }
     for (const char* sql : {"INSERT OR REPLACE INTO client_postings (client_id, bucket, first_id, "
-                            "hits, entries) SELECT client_id, bucket, first_id, hits, entries "
+                            "entries, hits) SELECT client_id, bucket, first_id, entries, hits "
                             "FROM client_postings_recent",
                             "DELETE FROM client_postings_recent"}) {
         Stmt* s = m.statement(sql, error);

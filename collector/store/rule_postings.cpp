@@ -1,6 +1,6 @@
 // The postings of rule_postings.h: the codec, the mso_rule_hits() and mso_client_hits()
-// table-valued functions (eponymous virtual tables over rule_postings and
-// client_postings) and the version 3 and 6 migrations.
+// table-valued functions (eponymous virtual tables over rule_postings, and over
+// client_postings with client_postings_recent) and the version 3 and 6 migrations.
 // SQLite calls these through C function pointers: nothing may throw out of them, so
 // each entry point turns an allocation failure into SQLITE_NOMEM.
 #include "store/rule_postings.h"
@@ -508,7 +508,11 @@ Result<void> PostingRows::finish(Stmt& insert)
         insert.bind(5, hits);
     }
     auto r = insert.step();
-    return r ? ok() : fail(r.error());
+    if (!r) {
+        return fail(r.error());
+    }
+    ++m_rows;
+    return ok();
 }
 
 namespace {

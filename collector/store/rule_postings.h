@@ -1,7 +1,8 @@
 // The rule and client indexes of history.db as postings (schema versions 3 and 6,
 // docs/STORE.md): one row of `rule_postings` per rule, ten-second bucket and written
 // batch, holding the (time, event id) of every event of the batch in that bucket that the
-// rule matched, delta-encoded; `client_postings` the same per client address. A batch
+// rule matched, delta-encoded; `client_postings` the same per client address (whose
+// newest rows wait in `client_postings_recent` since version 7, read with it). A batch
 // writes a few rows per rule and one per client instead of one row or index entry per
 // (event, rule) and per event: at a live stream's density ~4.3 B-tree inserts per event
 // for the rules, and one for the client, become a few per batch and key.
@@ -73,12 +74,15 @@ public:
     // Writes the last group, if any. After any error nothing is left held, so a batch
     // rolled back leaves no hit behind for the next.
     [[nodiscard]] Result<void> finish(Stmt& insert);
+    // How many rows this object has written, ever.
+    [[nodiscard]] std::int64_t rows() const noexcept { return m_rows; }
 
 private:
     std::int64_t m_key = 0;
     std::int64_t m_bucket = 0;
     std::vector<RuleHit> m_hits;
     std::string m_entries;
+    std::int64_t m_rows = 0;
 };
 
 // Registers mso_rule_hits() and mso_client_hits() (the table-valued functions above) and

@@ -458,6 +458,77 @@ TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
     ASSERT_TRUE(found && found->has_value());
 }
 
+// Schema version 7: client postings wait in client_postings_recent and move to
+// client_postings once `recent_client_rows` wait. Ten events per batch from one client,
+// 5 s apart: five rows of two hits each. A move that fails (a trigger aborts the insert)
+// rolls the whole batch back and is done by the next batch; a store reopened counts the
+// rows waiting; hits, searches and top clients count every event once.
+TEST(HistoryStore, ClientPostingsMoveInKeyOrderAndARolledBackMoveLosesNothing)
+{
+    TempDir dir;
+    HistoryOptions options;
+    options.recent_client_rows = 12;
+    const auto batch = [](int first) {
+        std::vector<StoredEvent> out;
+        for (int i = first; i < first + 10; ++i) {
+            StoredEvent s = full_event(i);
+            s.event.time_us = test::k_t0 + i * 5'000'000LL;
+            s.event.client = "10.2.0.1";
+            out.push_back(std::move(s));
+        }
+        return out;
+    };
+    const std::string all_rows = "(SELECT hits FROM client_postings UNION ALL SELECT hits FROM "
+                                 "client_postings_recent)";
+    const auto exec = [&](const char* sql) {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db.has_value()) << db.error();
+        ASSERT_TRUE(db->exec(sql)) << sql;
+    };
+    {
+        auto store = HistoryStore::open(dir.db(), options);
+        ASSERT_TRUE(store) << store.error();
+        ASSERT_TRUE(store->write_batch(batch(0)));
+        ASSERT_TRUE(store->write_batch(batch(10))); // 10 rows waiting: no move yet
+        EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings"), 0);
+        EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 10);
+        exec("CREATE TRIGGER no_move BEFORE INSERT ON client_postings BEGIN SELECT "
+             "RAISE(ABORT, 'no move'); END");
+        EXPECT_FALSE(store->write_batch(batch(20))); // 15 waiting: the move fails
+        EXPECT_EQ(*store->event_count(), 20);
+        EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 10);
+        exec("DROP TRIGGER no_move");
+        ASSERT_TRUE(store->write_batch(batch(20)));
+        EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings"), 15);
+        EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 0);
+        ASSERT_TRUE(store->write_batch(batch(30)));
+    }
+    // Reopened: the 5 rows waiting are counted, so the next batch's 5 more (10) stay and
+    // the one after moves all 15.
+    auto store = HistoryStore::open(dir.db(), options);
+    ASSERT_TRUE(store) << store.error();
+    ASSERT_TRUE(store->write_batch(batch(40)));
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 10);
+    ASSERT_TRUE(store->write_batch(batch(50)));
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings"), 30);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 0);
+    ASSERT_TRUE(store->write_batch(batch(60)));
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 5);
+    EXPECT_EQ(pragma(dir.db(), "SELECT min(hits) = 2 AND max(hits) = 2 FROM " + all_rows), 1);
+    EXPECT_EQ(pragma(dir.db(), "SELECT sum(hits) FROM " + all_rows), 70);
+    HistoryQuery q;
+    q.client = "10.2.0.1";
+    q.limit = 100;
+    auto page = store->search(q);
+    ASSERT_TRUE(page) << page.error();
+    EXPECT_EQ(page->events.size(), 70u);
+    auto top = store->top(HistoryList::clients, std::nullopt, test::k_t0,
+                          test::k_t0 + 3600 * 1'000'000LL, 0);
+    ASSERT_TRUE(top) << top.error();
+    EXPECT_EQ(*top, (std::vector<TopRow>{{"10.2.0.1", 70}}));
+    EXPECT_EQ(integrity(dir.db()), "ok");
+}
+
 TEST(HistoryStore, AFullDiskFailsTheBatchAndSaysSo)
 {
     TempDir dir;
