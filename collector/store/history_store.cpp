@@ -457,9 +457,9 @@ Result<void> write_postings(HistoryStore::Impl& m,
 }
 
 // Writes the batch's client hits into client_postings_recent, and moves that table's rows
-// to client_postings once it holds HistoryOptions::recent_client_rows (schema.cpp, version 7): read
-// in key order, so each client's leaf of client_postings is written once for the many batches the
-// rows came from.
+// to client_postings once it holds HistoryOptions::recent_client_rows (schema.cpp,
+// version 7): read in key order, so each client's leaf of client_postings is written once
+// for the many batches the rows came from.
 Result<void> write_client_postings(HistoryStore::Impl& m)
 {
     auto& w = m.writer;

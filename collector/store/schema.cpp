@@ -153,12 +153,13 @@ CREATE TABLE retention_frontier (
 
 // Version 7: the writer's newest client postings wait in client_postings_recent (same
 // columns and key) and move to client_postings in one pass once it holds
-// HistoryOptions::recent_client_rows (history_store.cpp). Written once per batch, client_postings
-// took one leaf per client seen in every batch (5,000 in store_bench), spread over a table that
-// grows with the store: from a few million events on, 63 % of the pages a commit wrote
-// (docs/BENCHMARKS.md). The recent table stays small, so the batch's rows land on a few hundred
-// pages; the move writes each client's leaf once for many batches. Readers read both tables.
-// Nothing to rewrite: the table starts empty.
+// HistoryOptions::recent_client_rows (history_store.cpp). Written once per batch,
+// client_postings took one leaf per client seen in every batch (5,000 in store_bench),
+// spread over a table that grows with the store: from a few million events on, 63 % of
+// the pages a commit wrote (docs/BENCHMARKS.md). The recent table stays small, so a
+// batch's rows land on its few MB whatever the store's size; the move writes each
+// client's leaf once for many batches. Readers read both tables. Nothing to rewrite:
+// the table starts empty.
 constexpr std::string_view k_v7 = R"sql(
 CREATE TABLE client_postings_recent (
     client_id INTEGER NOT NULL,
