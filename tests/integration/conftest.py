@@ -110,8 +110,9 @@ def crs_params(*versions: str) -> list:
 
 
 @pytest.fixture(scope="session")
-def stack_factory(binaries):
-    """Start stacks; each is stopped by its user or, at the latest, at session end."""
+def stack_factory(binaries, request):
+    """Start stacks; each is stopped by its user or, at the latest, at session end, and
+    its temp dirs then removed unless a test of the session failed (they are named)."""
     started: list[Stack] = []
 
     def make(**kwargs) -> Stack:
@@ -122,6 +123,6 @@ def stack_factory(binaries):
         return s
 
     yield make
+    keep = request.session.testsfailed > 0
     for s in started:
-        s.apache.stop()
-        s.collector.stop()
+        stop_stack(s, keep=keep)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,15 @@ from sandbox import VirtualHost, free_port, short_temp_dir
 from test_security import Daemon, event
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tmpfs")
+
+
+@pytest.fixture
+def base() -> Iterator[Path]:
+    """The test's own directory (the daemon's sockets and log, its state dir), removed
+    at the end; the daemon is stopped first, in the test's `finally`."""
+    d = short_temp_dir("msoit-h")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def stored(db: Path) -> list[tuple[str, str]]:
@@ -67,8 +78,7 @@ def written(d: Daemon) -> int:
     return d.health()["history"].get("written", 0)
 
 
-def test_module_events_are_stored_with_their_findings(stack_factory):
-    base = short_temp_dir("msoit-h")
+def test_module_events_are_stored_with_their_findings(base, stack_factory):
     vhosts = [VirtualHost("shop.test", "On"), VirtualHost("blog.test", "DetectionOnly")]
     s = stack_factory(crs="3", vhosts=vhosts, metrics_port=free_port(),
                       collector_args=["--state-dir", str(base / "st")])
@@ -100,8 +110,8 @@ def test_module_events_are_stored_with_their_findings(stack_factory):
     assert 'modsec_observe_history_lost_total{reason="queue_full"} 0' in text
 
 
-def test_stop_and_kill_9_keep_what_was_committed(binaries):
-    d = Daemon(binaries, "--state-dir", str(short_temp_dir("msoit-h") / "st"))
+def test_stop_and_kill_9_keep_what_was_committed(base, binaries):
+    d = Daemon(binaries, "--state-dir", str(base / "st"), directory=base)
     start(d)
     try:
         db = Path(d.args[d.args.index("--state-dir") + 1]) / "history.db"
@@ -129,11 +139,11 @@ def test_stop_and_kill_9_keep_what_was_committed(binaries):
         d.stop()
 
 
-def test_a_corrupt_database_is_moved_aside_and_reported(binaries):
-    state = short_temp_dir("msoit-h") / "st"
+def test_a_corrupt_database_is_moved_aside_and_reported(base, binaries):
+    state = base / "st"
     state.mkdir(mode=0o700)
     (state / "history.db").write_bytes(b"SQLite format 3\0" + os.urandom(8192))
-    d = Daemon(binaries, "--state-dir", str(state))
+    d = Daemon(binaries, "--state-dir", str(state), directory=base)
     d.start()
     try:
         history = d.health()["history"]
@@ -147,14 +157,14 @@ def test_a_corrupt_database_is_moved_aside_and_reported(binaries):
 
 
 @needs_root
-def test_a_full_disk_is_counted_and_the_live_views_go_on(binaries):
-    mount = short_temp_dir("msoit-h") / "small"
+def test_a_full_disk_is_counted_and_the_live_views_go_on(base, binaries):
+    mount = base / "small"
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)],
                    check=True)
     port = free_port()
     d = Daemon(binaries, "--state-dir", str(mount), "--snapshot-interval", "0",
-               metrics_port=port)
+               metrics_port=port, directory=base)
     try:
         d.start()
         # ~1 KiB per event: 4,000 events cannot fit in 1 MiB.
@@ -194,9 +204,10 @@ def test_a_full_disk_is_counted_and_the_live_views_go_on(binaries):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_retention_by_size_deletes_the_oldest_first(binaries):
-    state = short_temp_dir("msoit-h") / "st"
-    d = Daemon(binaries, "--state-dir", str(state), "--history-max-bytes", "256K")
+def test_retention_by_size_deletes_the_oldest_first(base, binaries):
+    state = base / "st"
+    d = Daemon(binaries, "--state-dir", str(state), "--history-max-bytes", "256K",
+               directory=base)
     start(d)
     try:
         db = state / "history.db"
