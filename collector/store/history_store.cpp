@@ -463,15 +463,12 @@ Result<void> write_postings(HistoryStore::Impl& m,
 Result<void> write_client_postings(HistoryStore::Impl& m)
 {
     auto& w = m.writer;
-    std::string error;
-    if (!w.recent_client_rows) {
-        Stmt* count = m.statement("SELECT count(*) FROM client_postings_recent", error);
-        auto row = count != nullptr ? count->step() : Result<bool>(fail(error));
-        if (!row || !*row) {
-            return fail(row ? "cannot count client_postings_recent" : row.error());
+    if (!w.recent_client_rows) { // rare: at the first batch, after a rollback or a sweep
+        auto rows = m.db.integer("SELECT count(*) FROM client_postings_recent");
+        if (!rows) {
+            return fail(rows.error());
         }
-        w.recent_client_rows = count->integer(0);
-        count->reset();
+        w.recent_client_rows = *rows;
     }
     const std::int64_t before = w.postings.rows();
     if (auto r = write_postings(m, w.client_hits, *w.insert_client_posting); !r) {
@@ -481,15 +478,12 @@ Result<void> write_client_postings(HistoryStore::Impl& m)
     if (*w.recent_client_rows < w.recent_client_limit) {
         return ok();
     }
-    for (const char* sql : {"INSERT OR REPLACE INTO client_postings (client_id, bucket, first_id, "
-                            "entries, hits) SELECT client_id, bucket, first_id, entries, hits "
-                            "FROM client_postings_recent",
-                            "DELETE FROM client_postings_recent"}) {
-        Stmt* s = m.statement(sql, error);
-        auto r = s != nullptr ? s->step() : Result<bool>(fail(error));
-        if (!r) {
-            return fail(r.error());
-        }
+    if (auto r = m.db.exec("INSERT OR REPLACE INTO client_postings (client_id, bucket, "
+                           "first_id, entries, hits) SELECT client_id, bucket, first_id, "
+                           "entries, hits FROM client_postings_recent; DELETE FROM "
+                           "client_postings_recent");
+        !r) {
+        return r;
     }
     w.recent_client_rows = 0;
     return ok();
