@@ -6,6 +6,7 @@
 
 #include "anomaly_scores.h"
 #include "event_fields.h"
+#include "tag_list.h"
 
 #include <array>
 #include <cstdint>
@@ -54,7 +55,7 @@ struct Finding {
     std::string severity;
     int paranoia_level = 0;
     int phase = 0;
-    std::vector<std::string> tags;
+    TagList tags;
     std::string target;
     std::string data;
     bool data_truncated = false;

@@ -174,7 +174,6 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f)
         } else if (tags->size() > k_max_tags_per_finding) {
             r.too_big(k_field_tags);
         } else {
-            f.tags.reserve(tags->size());
             for (const json& t : *tags) {
                 if (!t.is_string()) {
                     r.wrong_type(k_field_tags, "an array of strings");
@@ -184,7 +183,7 @@ std::optional<DecodeFailure> read_finding(const json& j, Finding& f)
                     r.too_big(k_field_tags);
                     break;
                 }
-                f.tags.push_back(t.get<std::string>());
+                f.tags.push_back(t.get_ref<const std::string&>());
             }
         }
     }

@@ -254,7 +254,6 @@ std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
         } else if (a.size() > k_max_tags_per_finding) {
             r.too_big(k_field_tags);
         } else {
-            f.tags.reserve(a.size());
             for (const element t : a) {
                 std::string_view s;
                 if (t.get_string().get(s) != simdjson::SUCCESS) {
@@ -265,7 +264,7 @@ std::optional<DecodeFailure> read_finding(const element& j, Finding& f)
                     r.too_big(k_field_tags);
                     break;
                 }
-                f.tags.emplace_back(s);
+                f.tags.push_back(s);
             }
         }
     }

@@ -8,6 +8,7 @@
 #include "modsec_message.h"
 #include "utf8.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -56,31 +57,45 @@ void append_sanitized(std::string_view value, std::size_t max_bytes, std::string
         *cut = i < value.size();
 }
 
-} // namespace
-
-std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
+// modsec_text() into `buffer` or, when it has to be rewritten, `scratch`.
+std::string_view modsec_text_view(std::string_view raw, std::size_t max_bytes,
+                                  char (&buffer)[k_modsec_decode_bytes], std::string& scratch,
+                                  bool* cut)
 {
-    char buffer[k_modsec_decode_bytes];
     const ModsecText decoded = modsec_decoded(raw, buffer);
-    // Most values (ids, tags, CRS's messages) are short ASCII that fits: one exact copy.
+    // Most values (ids, tags, CRS's messages) are short ASCII that fits: taken as they are.
     const auto* bytes = reinterpret_cast<const unsigned char*>(decoded.text.data());
     if (decoded.text.size() <= max_bytes &&
         ascii_run_end(bytes, 0, decoded.text.size()) == decoded.text.size()) {
         if (cut)
             *cut = decoded.cut;
-        return std::string(decoded.text);
+        return decoded.text;
     }
-    std::string out;
+    scratch.clear();
     bool string_cut = false;
-    append_sanitized(decoded.text, max_bytes, out, &string_cut);
+    append_sanitized(decoded.text, max_bytes, scratch, &string_cut);
     if (cut)
         *cut = decoded.cut || string_cut;
+    return scratch;
+}
+
+} // namespace
+
+std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
+{
+    char buffer[k_modsec_decode_bytes];
+    std::string out;
+    const std::string_view text = modsec_text_view(raw, max_bytes, buffer, out, cut);
+    if (text.data() != out.data())
+        out.assign(text);
     return out;
 }
 
 void add_raw_alert_findings(std::string_view section, std::size_t data_max, RequestEvent& event)
 {
     const EncoderLimits limits; // the module's limits besides data_max
+    char buffer[k_modsec_decode_bytes];
+    std::string scratch;
     std::size_t pos = 0;
     while (pos < section.size()) {
         const void* nul = std::memchr(section.data() + pos, '\0', section.size() - pos);
@@ -106,9 +121,15 @@ void add_raw_alert_findings(std::string_view section, std::size_t data_max, Requ
         f.severity = modsec_text(m.severity, k_max_severity_bytes);
         f.paranoia_level = m.paranoia_level;
         f.phase = m.phase;
-        f.tags.reserve(m.tag_count);
+        // Room for them all at once (a tag's text is at most its raw bytes unless it is
+        // not UTF-8): one allocation, not one per doubling.
+        std::size_t tag_bytes = 0;
         for (std::size_t i = 0; i < m.tag_count; ++i)
-            f.tags.push_back(modsec_text(m.tags[i], k_max_tag_bytes));
+            tag_bytes += std::min(m.tags[i].size(), k_max_tag_bytes) + 2;
+        f.tags.reserve(tag_bytes);
+        for (std::size_t i = 0; i < m.tag_count; ++i)
+            f.tags.push_back(
+                modsec_text_view(m.tags[i], k_max_tag_bytes, buffer, scratch, nullptr));
         f.target = modsec_text(m.target, k_max_target_bytes);
         f.data = modsec_text(m.data, data_max, &f.data_truncated);
         f.intercepted = m.intercepted;

@@ -74,12 +74,13 @@ bool read_finding(SnapshotReader& r, const json& obj, Finding& f)
     if (tags == nullptr) {
         return false;
     }
-    f.tags.resize(tags->size());
+    std::string tag;
     for (std::size_t i = 0; i < tags->size(); ++i) {
         const auto item = r.enter(i);
-        if (!r.string_value((*tags)[i], f.tags[i])) {
+        if (!r.string_value((*tags)[i], tag)) {
             return false;
         }
+        f.tags.push_back(tag);
     }
     return true;
 }
@@ -266,18 +267,19 @@ json snapshot_event(const RequestEvent& e)
 {
     json findings = json::array();
     for (const Finding& f : e.findings) {
-        findings.push_back(json{{k_field_id, f.id},
-                                {k_field_msg, f.msg},
-                                {k_field_severity, f.severity},
-                                {k_field_pl, f.paranoia_level},
-                                {k_field_phase, f.phase},
-                                {k_field_tags, f.tags},
-                                {k_field_target, f.target},
-                                {k_field_data, f.data},
-                                {k_field_data_truncated, f.data_truncated},
-                                {k_field_intercepted, f.intercepted},
-                                {k_field_truncated, f.truncated},
-                                {k_field_engine, f.engine}});
+        findings.push_back(
+            json{{k_field_id, f.id},
+                 {k_field_msg, f.msg},
+                 {k_field_severity, f.severity},
+                 {k_field_pl, f.paranoia_level},
+                 {k_field_phase, f.phase},
+                 {k_field_tags, std::vector<std::string_view>(f.tags.begin(), f.tags.end())},
+                 {k_field_target, f.target},
+                 {k_field_data, f.data},
+                 {k_field_data_truncated, f.data_truncated},
+                 {k_field_intercepted, f.intercepted},
+                 {k_field_truncated, f.truncated},
+                 {k_field_engine, f.engine}});
     }
     return json{{k_field_time_us, e.time_us},
                 {k_field_vhost, e.vhost},

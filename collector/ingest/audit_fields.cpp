@@ -271,9 +271,11 @@ bool add_alert_finding(std::string_view text, RequestEvent& event, std::string& 
     f.severity.assign(severity_name(severity));
     f.paranoia_level = m.paranoia_level;
     f.phase = m.phase;
-    f.tags.resize(m.tag_count);
-    for (std::size_t i = 0; i < m.tag_count; ++i)
-        assign_unescaped(f.tags[i], m.tags[i]);
+    std::string tag;
+    for (std::size_t i = 0; i < m.tag_count; ++i) {
+        assign_unescaped(tag, m.tags[i]);
+        f.tags.push_back(tag);
+    }
     assign_unescaped(f.target, m.target);
     assign_unescaped(f.data, m.data);
     f.intercepted = m.intercepted;

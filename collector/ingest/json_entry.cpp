@@ -134,7 +134,7 @@ void add_v3_finding(object m, RequestEvent& event)
             std::string_view tag;
             if (t.get(tag) != simdjson::SUCCESS || f.tags.size() >= k_max_tags)
                 continue;
-            f.tags.emplace_back(tag);
+            f.tags.push_back(tag);
             if (tag.starts_with("paranoia-level/") && tag.size() == 16 && tag[15] >= '1' &&
                 tag[15] <= '4')
                 f.paranoia_level = tag[15] - '0';

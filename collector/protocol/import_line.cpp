@@ -133,8 +133,12 @@ void write_finding(JsonWriter& w, const Finding& f)
     w.integer(f.phase);
     w.key(k_field_tags);
     w.begin_array();
-    for (std::size_t i = 0; i < f.tags.size() && i < k_max_tags_per_finding; ++i) {
-        w.string(f.tags[i], 128);
+    std::size_t written = 0;
+    for (const std::string_view tag : f.tags) {
+        if (written++ == k_max_tags_per_finding) {
+            break;
+        }
+        w.string(tag, 128);
     }
     w.end_array();
     w.key(k_field_target);

@@ -47,7 +47,7 @@ json finding_json(const Finding& f)
              {k_field_phase, f.phase},
              {k_field_target, f.target},
              {k_field_data, f.data},
-             {k_field_tags, f.tags},
+             {k_field_tags, std::vector<std::string_view>(f.tags.begin(), f.tags.end())},
              {k_field_intercepted, f.intercepted},
              {k_field_truncated, f.truncated}};
     if (f.data_truncated) {
@@ -112,10 +112,7 @@ std::size_t approximate_bytes(const RequestEvent& e) noexcept
                     str(e.user_agent) + e.findings.capacity() * sizeof(Finding);
     for (const Finding& f : e.findings) {
         n += str(f.id) + str(f.msg) + str(f.severity) + str(f.target) + str(f.data) +
-             f.tags.capacity() * sizeof(std::string);
-        for (const std::string& t : f.tags) {
-            n += str(t);
-        }
+             f.tags.heap_bytes();
     }
     return n;
 }

@@ -5,6 +5,8 @@
 // each entry point turns an allocation failure into SQLITE_NOMEM.
 #include "store/rule_postings.h"
 
+#include "varint.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -22,35 +24,6 @@ std::uint64_t zigzag(std::int64_t v) noexcept
 std::int64_t unzigzag(std::uint64_t v) noexcept
 {
     return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
-}
-
-void put_varint(std::string& out, std::uint64_t v)
-{
-    while (v >= 0x80) {
-        out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-        v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& v) noexcept
-{
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (in.empty()) {
-            return false;
-        }
-        const auto b = static_cast<std::uint8_t>(in.front());
-        in.remove_prefix(1);
-        if (shift == 63 && b > 1) {
-            return false; // more than 64 bits
-        }
-        v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-        if ((b & 0x80) == 0) {
-            return true;
-        }
-    }
-    return false;
 }
 
 // Wrapping arithmetic: a corrupt delta must not be undefined behaviour; the bucket

@@ -76,29 +76,6 @@ int unzigzag(std::uint64_t u) noexcept
                             -static_cast<std::int64_t>(u & 1U));
 }
 
-// Tags as one interned string: each tag as a varint length and its bytes.
-void join_tags(const std::vector<std::string>& tags, std::string& out)
-{
-    out.clear();
-    for (const auto& t : tags) {
-        put_varint(out, t.size());
-        out += t;
-    }
-}
-
-bool split_tags(std::string_view joined, std::vector<std::string>& tags)
-{
-    while (!joined.empty()) {
-        std::uint64_t n = 0;
-        if (!get_varint(joined, n) || n > joined.size()) {
-            return false;
-        }
-        tags.emplace_back(joined.substr(0, n));
-        joined.remove_prefix(n);
-    }
-    return true;
-}
-
 // Id 0 is the empty string, which is never stored.
 std::optional<std::int64_t> intern(StringIds& ids, std::string_view text)
 {
@@ -219,36 +196,13 @@ std::optional<AnomalyScores> decode_scores(std::string_view blob)
     return s;
 }
 
-void put_varint(std::string& out, std::uint64_t value)
-{
-    while (value >= 0x80U) {
-        out.push_back(static_cast<char>((value & 0x7fU) | 0x80U));
-        value >>= 7U;
-    }
-    out.push_back(static_cast<char>(value));
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& value) noexcept
-{
-    value = 0;
-    for (unsigned shift = 0; shift < 64 && !in.empty(); shift += 7) {
-        const auto byte = static_cast<unsigned char>(in.front());
-        in.remove_prefix(1);
-        value |= static_cast<std::uint64_t>(byte & 0x7fU) << shift;
-        if ((byte & 0x80U) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 bool encode_findings(const std::vector<Finding>& findings, StringIds& ids, std::string& out)
 {
-    std::string tags; // reused: one allocation per event, not per finding
     for (const Finding& f : findings) {
         std::array<std::int64_t, 5> sid{};
-        join_tags(f.tags, tags);
-        const std::array<std::string_view, 5> texts{f.id, f.msg, f.severity, tags, f.target};
+        // The tags as one interned string: their list's own encoding.
+        const std::array<std::string_view, 5> texts{f.id, f.msg, f.severity, f.tags.encoded(),
+                                                    f.target};
         for (std::size_t i = 0; i < texts.size(); ++i) {
             const auto id = intern(ids, texts[i]);
             if (!id) {
@@ -310,9 +264,11 @@ std::optional<std::vector<Finding>> decode_findings(std::string_view blob, Strin
             }
             *fields[i] = std::move(*text);
         }
-        if (!split_tags(tags, f.tags)) {
+        auto tag_list = TagList::from_encoded(tags);
+        if (!tag_list) {
             return std::nullopt;
         }
+        f.tags = std::move(*tag_list);
         f.paranoia_level = b.paranoia_level;
         f.phase = b.phase;
         f.data_truncated = (b.flags & k_data_truncated) != 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "event.h"
+#include "varint.h" // the blobs' numbers
 
 #include <array>
 #include <cstdint>
@@ -74,9 +75,5 @@ void finding_rule_ids(std::string_view blob, std::vector<std::int64_t>& out);
 // Appends the scores blob to `out` (nothing when absent).
 void append_scores(const std::optional<AnomalyScores>& scores, std::string& out);
 [[nodiscard]] std::optional<AnomalyScores> decode_scores(std::string_view blob);
-
-// Unsigned LEB128, as in the findings blob and the scores blob.
-void put_varint(std::string& out, std::uint64_t value);
-[[nodiscard]] bool get_varint(std::string_view& in, std::uint64_t& value) noexcept;
 
 } // namespace mso
