@@ -616,6 +616,7 @@ class Collector:
         self.daemon = Path(daemon)
         self.cli = Path(cli) if cli else self.daemon.with_name("modsec-observe")
         self.dir = Path(base_dir) if base_dir else short_temp_dir("msoit-c")
+        self.owns_dir = base_dir is None
         self.event_socket = self.dir / "ev.sock"
         self.query_socket = self.dir / "q.sock"
         self.log = self.dir / "collector.log"
@@ -687,11 +688,19 @@ class Collector:
         finally:
             conn.close()
 
+    def remove_dir(self) -> None:
+        """Removes the temp dir this Collector made (sockets, log); a base_dir given to it
+        is its caller's to remove."""
+        if self.owns_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def __enter__(self) -> "Collector":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.stop()
+        if exc_type is None:  # kept, with its log, when the block failed
+            self.remove_dir()
 
     def cli_run(self, *args: str, socket_path: Path | None = None,
                 timeout: float = 60.0) -> subprocess.CompletedProcess:

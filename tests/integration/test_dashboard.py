@@ -246,6 +246,7 @@ def test_any_address_with_insecure(binaries):
         assert status == 200 and "frame-ancestors 'none'" in headers["content-security-policy"]
     finally:
         collector.stop()
+    collector.remove_dir()  # kept, with its log, when the test failed
 
 
 def run_browser(config: dict) -> dict:
@@ -618,3 +619,4 @@ def test_users_file_and_tls_guard_every_path(binaries):
         collector.stop()
         if ok:
             shutil.rmtree(base, ignore_errors=True)
+            collector.remove_dir()
