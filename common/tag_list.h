@@ -2,7 +2,9 @@
 // its bytes, the encoding the history store keeps them in (docs/STORE.md). A CRS finding
 // carries six to nine tags, most too long for std::string's inline buffer, so a vector
 // of strings cost a finding up to ten allocations (and as many frees when the ring drops
-// the event); this costs one (docs/BENCHMARKS.md, "a finding's tags in one buffer").
+// the event); this costs one where the room is reserved first (the collector's parse of
+// the module's alerts), a few as it grows elsewhere (docs/BENCHMARKS.md, "a finding's
+// tags in one buffer").
 // A value type like std::string: not thread-safe to change, safe to read from any thread.
 #pragma once
 
@@ -10,11 +12,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace mso {
 
@@ -23,7 +27,10 @@ public:
     // Walks the tags in order; a tag is a view into the list, valid while it is unchanged.
     class const_iterator {
     public:
-        using iterator_category = std::forward_iterator_tag;
+        // A forward iterator in C++20's terms; its tags are values (views), so to C++17's
+        // categories it is an input iterator.
+        using iterator_category = std::input_iterator_tag;
+        using iterator_concept = std::forward_iterator_tag;
         using value_type = std::string_view;
         using difference_type = std::ptrdiff_t;
         using pointer = void;
@@ -68,15 +75,37 @@ public:
         }
     }
 
+    TagList(const TagList&) = default;
+    TagList& operator=(const TagList&) = default;
+    // A moved-from list is empty (its count goes with its bytes).
+    TagList(TagList&& other) noexcept
+        : m_encoded(std::move(other.m_encoded)), m_count(std::exchange(other.m_count, 0))
+    {
+        other.m_encoded.clear();
+    }
+    TagList& operator=(TagList&& other) noexcept
+    {
+        m_encoded = std::move(other.m_encoded);
+        m_count = std::exchange(other.m_count, 0);
+        other.m_encoded.clear();
+        return *this;
+    }
+    ~TagList() = default;
+
     // The list `encoded` is the encoding of (as encoded() returns it); nullopt when it is
-    // not one: a length that runs past the end or does not fit.
+    // not one: a length that runs past the end, does not fit, or is longer than it needs
+    // to be (so that equal lists have equal bytes).
     [[nodiscard]] static std::optional<TagList> from_encoded(std::string_view encoded)
     {
         TagList list;
         for (std::string_view rest = encoded; !rest.empty(); ++list.m_count) {
+            const char* length = rest.data();
             std::uint64_t n = 0;
             if (!get_varint(rest, n) || n > rest.size()) {
                 return std::nullopt;
+            }
+            if (rest.data() - length > 1 && rest.data()[-1] == 0) {
+                return std::nullopt; // a padded length, as put_varint never writes
             }
             rest.remove_prefix(static_cast<std::size_t>(n));
         }
@@ -86,6 +115,13 @@ public:
 
     void push_back(std::string_view tag)
     {
+        const char* begin = m_encoded.data();
+        if (std::greater_equal<>{}(tag.data(), begin) &&
+            std::less<>{}(tag.data(), begin + m_encoded.size())) {
+            const std::string own(tag); // a tag of this list: appending may move it
+            push_back(own);
+            return;
+        }
         put_varint(m_encoded, tag.size());
         m_encoded.append(tag);
         ++m_count;
@@ -95,7 +131,8 @@ public:
         m_encoded.clear();
         m_count = 0;
     }
-    // Room for `bytes` of encoding (a tag takes its length plus one or two).
+    // Room for `bytes` of encoding (a tag takes its bytes plus its length's: one byte
+    // below 128, two below 16 KiB).
     void reserve(std::size_t bytes) { m_encoded.reserve(bytes); }
 
     [[nodiscard]] std::size_t size() const noexcept { return m_count; }

@@ -74,6 +74,7 @@ bool read_finding(SnapshotReader& r, const json& obj, Finding& f)
     if (tags == nullptr) {
         return false;
     }
+    f.tags.clear();
     std::string tag;
     for (std::size_t i = 0; i < tags->size(); ++i) {
         const auto item = r.enter(i);

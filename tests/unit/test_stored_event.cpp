@@ -156,6 +156,17 @@ TEST(StoredEvent, MalformedBlobsAreRejected)
         EXPECT_FALSE(decode_findings(bad, ids).has_value());
     }
     EXPECT_TRUE(finding_rule_ids(cases[0]).empty());
+
+    // A tag set whose length runs past its end: the whole blob is refused.
+    const auto tags = ids.id_of("\x05"
+                                "ab");
+    ASSERT_TRUE(tags.has_value() && *tags < 128);
+    std::string bad_tags("\x01\x01\x01", 3);
+    bad_tags += static_cast<char>(*tags);
+    bad_tags += std::string(5, '\0'); // target "", PL 0, phase 0, flags 0, no data
+    EXPECT_FALSE(decode_findings(bad_tags, ids).has_value());
+    bad_tags[3] = '\0'; // the same finding without tags decodes
+    EXPECT_TRUE(decode_findings(bad_tags, ids).has_value());
 }
 
 TEST(StoredEvent, ScoresBlobRoundTrips)

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mso {
@@ -77,6 +78,10 @@ TEST(TagList, RefusesAnEncodingWhoseLengthRunsPastItsEndOrNeverEnds)
              std::string("\x80"),     // a length that never ends
              std::string(11, '\xff'), // more than 64 bits
              std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10), // 2^64 - 1 bytes
+             std::string("\x80\x00", 2),                                  // 0 in two bytes: padded
+             std::string("\x81\x00"
+                         "a",
+                         3), // 1 in two bytes
          }) {
         SCOPED_TRACE(testing::PrintToString(bad));
         EXPECT_FALSE(TagList::from_encoded(bad).has_value());
@@ -97,6 +102,31 @@ TEST(TagList, EqualOnlyWithTheSameTagsNotTheSameBytesSplitElsewhere)
     EXPECT_EQ(cleared, TagList{});
     cleared.push_back("z");
     EXPECT_EQ(tags_of(cleared), std::vector<std::string>{"z"});
+}
+
+TEST(TagList, AMovedFromListIsEmptyAndAListTakesATagOfItsOwn)
+{
+    TagList from{"application-multi", "attack-sqli"};
+    const TagList to = std::move(from);
+    EXPECT_EQ(tags_of(to), (std::vector<std::string>{"application-multi", "attack-sqli"}));
+    EXPECT_TRUE(from.empty()); // NOLINT(bugprone-use-after-move): what is tested
+    EXPECT_EQ(from.size(), 0U);
+    from.push_back("z");
+    EXPECT_EQ(from, TagList{"z"});
+
+    TagList assigned{"a"};
+    assigned = TagList{"b", "c"};
+    TagList source{"d"};
+    assigned = std::move(source);
+    EXPECT_EQ(assigned, TagList{"d"});
+    EXPECT_EQ(source.size(), 0U); // NOLINT(bugprone-use-after-move)
+
+    // A tag that views the list itself, as its buffer grows under it.
+    TagList self{std::string(40, 'x')};
+    for (int i = 0; i < 6; ++i) {
+        self.push_back(*self.begin());
+    }
+    EXPECT_EQ(tags_of(self), std::vector<std::string>(7, std::string(40, 'x')));
 }
 
 TEST(TagList, CountsItsHeapOnlyBeyondTheInlineBuffer)
