@@ -98,8 +98,10 @@ for t in "${targets[@]}"; do
   log="$work/$t.log"
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
   speed="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
-  cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
-  ft="$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)"
+  # A target that died before its first status line has no cov or ft: "?" (grep's miss
+  # must not end the script under pipefail before the failure is reported below).
+  cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)"
+  ft="$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)"
   result=ok
   if [[ "${status[$t]}" != 0 ]] || grep -q -E '^==[0-9]+==ERROR|runtime error:|fuzz invariant violated' "$log"; then
     result="FAILED (exit ${status[$t]})"
