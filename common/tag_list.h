@@ -85,6 +85,9 @@ public:
     }
     TagList& operator=(TagList&& other) noexcept
     {
+        if (this == &other) {
+            return *this;
+        }
         m_encoded = std::move(other.m_encoded);
         m_count = std::exchange(other.m_count, 0);
         other.m_encoded.clear();

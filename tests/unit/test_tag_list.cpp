@@ -120,6 +120,10 @@ TEST(TagList, AMovedFromListIsEmptyAndAListTakesATagOfItsOwn)
     assigned = std::move(source);
     EXPECT_EQ(assigned, TagList{"d"});
     EXPECT_EQ(source.size(), 0U); // NOLINT(bugprone-use-after-move)
+    TagList& alias = assigned;    // a list moved onto itself stays as it was
+    assigned = std::move(alias);
+    EXPECT_EQ(assigned, TagList{"d"});
+    EXPECT_EQ(tags_of(assigned), std::vector<std::string>{"d"});
 
     // A tag that views the list itself, as its buffer grows under it.
     TagList self{std::string(40, 'x')};
