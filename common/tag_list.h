@@ -141,11 +141,9 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return m_count; }
     [[nodiscard]] bool empty() const noexcept { return m_count == 0; }
     [[nodiscard]] std::string_view encoded() const noexcept { return m_encoded; }
-    // What the list holds on the heap (0 while it fits std::string's inline buffer).
-    [[nodiscard]] std::size_t heap_bytes() const noexcept
-    {
-        return m_encoded.capacity() > 15 ? m_encoded.capacity() + 1 : 0;
-    }
+    // Bytes of encoding the list has room for, as std::string::capacity() (what the
+    // ring's size estimate counts).
+    [[nodiscard]] std::size_t capacity() const noexcept { return m_encoded.capacity(); }
 
     [[nodiscard]] const_iterator begin() const noexcept { return const_iterator(m_encoded); }
     [[nodiscard]] const_iterator end() const noexcept

@@ -106,13 +106,15 @@ bool EventFilter::matches(const RequestEvent& e, EngineMode event_engine,
 
 std::size_t approximate_bytes(const RequestEvent& e) noexcept
 {
-    auto str = [](const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; };
+    // A buffer on the heap once it outgrows std::string's inline 15 bytes (libstdc++).
+    auto heap = [](std::size_t capacity) { return capacity > 15 ? capacity + 1 : 0; };
+    auto str = [&](const std::string& s) { return heap(s.capacity()); };
     std::size_t n = sizeof(RequestEvent) + str(e.vhost) + str(e.unique_id) + str(e.client) +
                     str(e.method) + str(e.path) + str(e.query) + str(e.protocol) +
                     str(e.user_agent) + e.findings.capacity() * sizeof(Finding);
     for (const Finding& f : e.findings) {
         n += str(f.id) + str(f.msg) + str(f.severity) + str(f.target) + str(f.data) +
-             f.tags.heap_bytes();
+             heap(f.tags.capacity());
     }
     return n;
 }

@@ -100,6 +100,17 @@ TEST(EventRing, ByteBudgetEvictsTheOldest)
     EXPECT_LT(ring.bytes(), one);
 }
 
+// A finding's tags count in the estimate only once they outgrow the inline buffer.
+TEST(EventRing, ApproximateBytesCountsATagListOnTheHeapOnly)
+{
+    RequestEvent e = event(0, "a", "c", false, {"1"});
+    const std::size_t none = approximate_bytes(e);
+    e.findings[0].tags = {"short"};
+    EXPECT_EQ(approximate_bytes(e), none);
+    e.findings[0].tags = {std::string(64, 'x')};
+    EXPECT_GE(approximate_bytes(e), none + 66); // a length byte, 64 bytes, the terminator
+}
+
 // bytes() is the sum of approximate_bytes() over the events held, through evictions by
 // count and by budget and a resize (the ring keeps each event's size beside it).
 TEST(EventRing, BytesAreTheSumOfTheEventsHeld)

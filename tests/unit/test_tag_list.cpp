@@ -133,11 +133,14 @@ TEST(TagList, AMovedFromListIsEmptyAndAListTakesATagOfItsOwn)
     EXPECT_EQ(tags_of(self), std::vector<std::string>(7, std::string(40, 'x')));
 }
 
-TEST(TagList, CountsItsHeapOnlyBeyondTheInlineBuffer)
+TEST(TagList, HasRoomForWhatItHoldsAndWhatWasReserved)
 {
-    EXPECT_EQ((TagList{"short"}).heap_bytes(), 0U);
     const TagList big{std::string(64, 'x')};
-    EXPECT_GE(big.heap_bytes(), 66U); // a length byte, 64 bytes, the terminator
+    EXPECT_GE(big.capacity(), 65U); // a length byte and 64 bytes
+    TagList reserved;
+    reserved.reserve(300);
+    EXPECT_GE(reserved.capacity(), 300U);
+    EXPECT_TRUE(reserved.empty());
 }
 
 } // namespace
