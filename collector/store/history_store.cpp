@@ -13,9 +13,6 @@
 namespace mso {
 namespace {
 
-// Caches stay bounded: interned strings grow with distinct clients and user agents.
-constexpr std::size_t k_max_cached_strings = 200'000;
-
 // FNV-1a with its high bits folded into the low 31 that version 4's keys kept.
 std::uint64_t fnv1a(std::string_view text) noexcept
 {
@@ -123,8 +120,8 @@ std::optional<std::int64_t> HistoryStore::Impl::lookup(std::string_view text)
     if (text.empty()) {
         return 0;
     }
-    if (const auto it = ids.find(text); it != ids.end()) {
-        return it->second;
+    if (const auto id = ids.find(text)) {
+        return id;
     }
     std::string error;
     Stmt* s = statement("SELECT id FROM strings WHERE text = ?1", error);
@@ -138,10 +135,7 @@ std::optional<std::int64_t> HistoryStore::Impl::lookup(std::string_view text)
     }
     const std::int64_t id = s->integer(0);
     s->reset();
-    if (ids.size() >= k_max_cached_strings) {
-        ids.clear();
-    }
-    ids.emplace(text, id);
+    ids.insert(text, id);
     return id;
 }
 
@@ -160,7 +154,7 @@ std::optional<std::int64_t> HistoryStore::Impl::id_of(std::string_view text)
         return std::nullopt;
     }
     const std::int64_t id = db.last_rowid();
-    ids.emplace(text, id);
+    ids.insert(text, id);
     return id;
 }
 
@@ -446,7 +440,7 @@ Result<void> write_postings(HistoryStore::Impl& m,
                             std::vector<HistoryStore::Impl::Writer::Hit>& hits, Stmt& insert)
 {
     auto& w = m.writer;
-    std::sort(hits.begin(), hits.end());
+    sort_keyed_hits(hits, w.sort_scratch);
     for (const auto& h : hits) {
         if (auto r = w.postings.add(insert, h.key, h.time_us, h.event_id); !r) {
             return r;

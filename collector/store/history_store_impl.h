@@ -6,6 +6,7 @@
 #include "store/history_store.h"
 #include "store/rule_postings.h"
 #include "store/sqlite_db.h"
+#include "store/text_ids.h"
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,8 @@
 namespace mso {
 
 inline constexpr std::int64_t k_us_per_minute = 60'000'000;
+// Caches stay bounded: interned strings grow with distinct clients and user agents.
+inline constexpr std::size_t k_max_cached_strings = 200'000;
 // The vhost id of the minutes rows that count every vhost (0 is the empty vhost).
 inline constexpr std::int64_t k_all_vhosts = -1;
 // The longest write_batch lets pass without a checkpoint (SQLite's own come every 64 MiB
@@ -143,15 +146,7 @@ struct HistoryStore::Impl final : StringIds {
     // The oldest event's posting bucket when retention last swept client_postings (which
     // has no index on its bucket; history_retention.cpp), unset before the first sweep.
     std::optional<std::int64_t> client_postings_swept;
-    // Heterogeneous lookup: a string_view finds without building a string.
-    struct TextHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept
-        {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    std::unordered_map<std::string, std::int64_t, TextHash, std::equal_to<>> ids; // interning
+    TextIds ids{k_max_cached_strings}; // interning (the writer's cache of the strings table)
     std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)
     std::map<std::string, Stmt, std::less<>> statements; // prepared, by SQL text
     MinuteDeltas minute_totals;                          // apply_minutes()' all-vhosts rows
@@ -172,17 +167,13 @@ struct HistoryStore::Impl final : StringIds {
         std::vector<std::int64_t> rules;
         // The batch's (rule, time, event) and (client, time, event) triples, written as
         // postings at its end.
-        struct Hit {
-            std::int64_t key;
-            std::int64_t time_us;
-            std::int64_t event_id;
-            auto operator<=>(const Hit&) const = default;
-        };
+        using Hit = KeyedHit;
         std::vector<Hit> hits;
         std::vector<Hit> client_hits;
-        PostingRows postings; // groups them into rows (buffers kept across batches)
-        MinuteDeltas minutes; // the batch's per-minute counts
-        SourceDeltas sources; // the batch's per-source counts
+        std::vector<Hit> sort_scratch; // sort_keyed_hits()' buffer
+        PostingRows postings;          // groups them into rows (buffers kept across batches)
+        MinuteDeltas minutes;          // the batch's per-minute counts
+        SourceDeltas sources;          // the batch's per-source counts
         // When the WAL was last checkpointed (and so fsynced) by write_batch.
         std::chrono::steady_clock::time_point checkpointed = std::chrono::steady_clock::now();
     } writer;

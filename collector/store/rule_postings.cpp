@@ -10,8 +10,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <new>
+#include <utility>
 
 namespace mso {
 namespace {
@@ -334,6 +336,46 @@ const sqlite3_module& hits_module()
 }
 
 } // namespace
+
+void sort_keyed_hits(std::vector<KeyedHit>& hits, std::vector<KeyedHit>& scratch)
+{
+    const auto by_time = [](const KeyedHit& a, const KeyedHit& b) {
+        return a.time_us != b.time_us ? a.time_us < b.time_us : a.event_id < b.event_id;
+    };
+    std::uint64_t keys = 0; // every key's bits or'ed: how many digits the keys have
+    bool radix = std::is_sorted(hits.begin(), hits.end(), by_time);
+    for (std::size_t i = 0; radix && i < hits.size(); ++i) {
+        radix = hits[i].key >= 0;
+        keys |= static_cast<std::uint64_t>(hits[i].key);
+    }
+    if (!radix) {
+        std::sort(hits.begin(), hits.end());
+        return;
+    }
+    // Least significant digit first; each pass is stable, so hits of one key keep their
+    // (time, event id) order. String ids are small: two passes cover 4 million strings.
+    constexpr unsigned k_bits = 11;
+    constexpr std::size_t k_digits = std::size_t{1} << k_bits;
+    std::array<std::size_t, k_digits> start{};
+    scratch.resize(hits.size());
+    for (unsigned shift = 0; shift < 64 && (keys >> shift) != 0; shift += k_bits) {
+        const auto digit = [shift](const KeyedHit& h) {
+            return (static_cast<std::uint64_t>(h.key) >> shift) & (k_digits - 1);
+        };
+        start.fill(0);
+        for (const KeyedHit& h : hits) {
+            ++start[digit(h)];
+        }
+        std::size_t at = 0;
+        for (std::size_t& n : start) {
+            at += std::exchange(n, at);
+        }
+        for (const KeyedHit& h : hits) {
+            scratch[start[digit(h)]++] = h;
+        }
+        hits.swap(scratch);
+    }
+}
 
 void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::string& out)
 {

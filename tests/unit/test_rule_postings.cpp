@@ -67,6 +67,47 @@ TEST(RulePostings, RoundTrips)
     EXPECT_TRUE(ok);
 }
 
+// sort_keyed_hits() orders as std::sort does: by its radix path (hits collected in time
+// order, as a live batch's are; keys needing one, two and several 11-bit digits, ties of
+// time broken by event id) and by its fallback (time order broken, a negative key).
+TEST(RulePostings, SortKeyedHitsOrdersAsStdSort)
+{
+    std::mt19937_64 rng(42);
+    std::vector<KeyedHit> scratch;
+    const std::int64_t key_ranges[] = {
+        1, 7, 2047, 2048, 300'000, std::int64_t{1} << 40, std::numeric_limits<std::int64_t>::max()};
+    for (const std::int64_t range : key_ranges) {
+        for (const bool in_time_order : {true, false}) {
+            std::vector<KeyedHit> hits;
+            std::int64_t time = 1'000;
+            for (std::int64_t id = 1; id <= 5'000; ++id) {
+                time += static_cast<std::int64_t>(rng() % 3); // ties in time
+                for (int k = 0; k < 3; ++k) {
+                    hits.push_back(
+                        {static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(range)),
+                         in_time_order ? time : static_cast<std::int64_t>(rng() % 1'000), id});
+                }
+            }
+            std::vector<KeyedHit> expected = hits;
+            std::sort(expected.begin(), expected.end());
+            sort_keyed_hits(hits, scratch);
+            EXPECT_EQ(hits, expected)
+                << "keys below " << range << (in_time_order ? ", in time order" : "");
+        }
+    }
+    // Equal times with the event ids out of order: not (time, event id) order.
+    std::vector<KeyedHit> hits{{2, 10, 5}, {1, 10, 4}, {1, 10, 3}};
+    sort_keyed_hits(hits, scratch);
+    EXPECT_EQ(hits, (std::vector<KeyedHit>{{1, 10, 3}, {1, 10, 4}, {2, 10, 5}}));
+    // A negative key (in time order): below every other key.
+    hits = {{3, 1, 1}, {-2, 2, 2}, {1, 3, 3}, {-2, 4, 4}};
+    sort_keyed_hits(hits, scratch);
+    EXPECT_EQ(hits, (std::vector<KeyedHit>{{-2, 2, 2}, {-2, 4, 4}, {1, 3, 3}, {3, 1, 1}}));
+    hits.clear();
+    sort_keyed_hits(hits, scratch);
+    EXPECT_TRUE(hits.empty());
+}
+
 TEST(RulePostings, RefusesDamage)
 {
     constexpr std::int64_t w = k_posting_bucket_us;
