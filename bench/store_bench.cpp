@@ -8,7 +8,8 @@
 // too).
 //
 // Usage: store_bench [--events N] [--batch N] [--cache-mib N] [--insert-only] [--dir DIR]
-//                    [--keep] [--reuse] [--rate N] [--recent-client-rows N]     (Markdown)
+//                    [--keep] [--reuse] [--rate N] [--recent-client-rows N]
+//                    [--request-ms N]                                           (Markdown)
 //   --events N  how many events to insert (default 1,000,000; 10,000,000 for the targets
 //               "over 10 million stored events": about 6 GB and 10-20 minutes of CPU)
 //   --batch N   events per write_batch (default 32,768, as StoreWriter's batch_events)
@@ -19,6 +20,10 @@
 //   --rate N    the events' times as a stream of N events/s (a batch then falls in few
 //               minutes, as a live stream's does) instead of spread over 7 days; the
 //               queries assume 7 days: use it with --insert-only
+//   --request-ms N  each event's time is its request's start, up to N ms (1 in 100: up
+//               to 100 N ms) before the event's place in the stream, so that events
+//               arrive out of time order where requests overlap, as the module sends them
+//               (at a request's end, with its start time); default 0: in time order
 //   --keep      leave the database in DIR; --reuse: measure the queries on a database
 //               kept by an earlier run (of the same --events) without inserting
 #include "store/history_store.h"
@@ -226,6 +231,7 @@ int main(int argc, char** argv)
     std::int64_t recent_client_rows = mso::HistoryOptions{}.recent_client_rows;
     bool insert_only = false;
     double rate = 0;
+    std::int64_t request_ms = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--events" && i + 1 < argc) {
@@ -246,6 +252,11 @@ int main(int argc, char** argv)
             insert_only = true;
         } else if (a == "--reuse") {
             reuse = keep = true;
+        } else if (a == "--request-ms" && i + 1 < argc) {
+            request_ms = std::stoll(argv[++i]);
+        } else {
+            std::fprintf(stderr, "store_bench: unknown argument or missing value: %s\n", a.c_str());
+            return 2;
         }
     }
     std::filesystem::create_directories(dir);
@@ -302,9 +313,14 @@ int main(int argc, char** argv)
     for (std::size_t done = 0; done < stored;) {
         batch.clear();
         for (std::size_t i = 0; i < batch_size && done + i < stored; ++i) {
-            const auto t =
-                start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
-                                                     static_cast<double>(events) * span_us);
+            auto t = start_us + static_cast<std::int64_t>(static_cast<double>(done + i) /
+                                                          static_cast<double>(events) * span_us);
+            if (request_ms > 0) { // the request started before its event arrived
+                const std::uint64_t r = rng.next();
+                const auto longest_us =
+                    static_cast<std::uint64_t>(request_ms) * (r % 100 == 0 ? 100'000 : 1'000);
+                t -= static_cast<std::int64_t>((r >> 8U) % longest_us);
+            }
             batch.push_back(make_event(rng, t));
             if ((done + i) % 997 == 0) {
                 uids.push_back(batch.back().event.unique_id);
@@ -341,11 +357,15 @@ int main(int argc, char** argv)
     std::printf("| client posting rows held before they move | %lld |\n",
                 static_cast<long long>(recent_client_rows));
     if (!reuse) {
+        std::string times;
+        if (rate > 0) {
+            times += ", times at " + std::to_string(static_cast<long>(rate)) + "/s";
+        }
+        if (request_ms > 0) {
+            times += ", requests up to " + std::to_string(request_ms) + " ms before";
+        }
         std::printf("| insert, events/s of CPU time (batches of %zu%s) | %.0f |\n", batch_size,
-                    rate > 0
-                        ? (", times at " + std::to_string(static_cast<long>(rate)) + "/s").c_str()
-                        : "",
-                    static_cast<double>(events) / insert_cpu);
+                    times.c_str(), static_cast<double>(events) / insert_cpu);
         std::printf("| insert, events/s of CPU time, the last tenth | %.0f |\n",
                     static_cast<double>(last_tenth) / last_tenth_cpu);
         std::printf("| insert, events/s of wall time | %.0f |\n",

@@ -337,23 +337,27 @@ const sqlite3_module& hits_module()
 
 } // namespace
 
+namespace {
+
+// A lambda, not a function: std::sort then inlines it rather than calling through a pointer.
+constexpr auto by_time = [](const KeyedHit& a, const KeyedHit& b) noexcept {
+    return a.time_us != b.time_us ? a.time_us < b.time_us : a.event_id < b.event_id;
+};
+
+} // namespace
+
 void sort_keyed_hits(std::vector<KeyedHit>& hits, std::vector<KeyedHit>& scratch)
 {
-    const auto by_time = [](const KeyedHit& a, const KeyedHit& b) {
-        return a.time_us != b.time_us ? a.time_us < b.time_us : a.event_id < b.event_id;
-    };
     std::uint64_t keys = 0; // every key's bits or'ed: how many digits the keys have
-    bool radix = std::is_sorted(hits.begin(), hits.end(), by_time);
-    for (std::size_t i = 0; radix && i < hits.size(); ++i) {
-        radix = hits[i].key >= 0;
-        keys |= static_cast<std::uint64_t>(hits[i].key);
+    for (const KeyedHit& h : hits) {
+        if (h.key < 0) {
+            std::sort(hits.begin(), hits.end());
+            return;
+        }
+        keys |= static_cast<std::uint64_t>(h.key);
     }
-    if (!radix) {
-        std::sort(hits.begin(), hits.end());
-        return;
-    }
-    // Least significant digit first; each pass is stable, so hits of one key keep their
-    // (time, event id) order. String ids are small: two passes cover 4 million strings.
+    // Least significant digit first; each pass is stable, so hits of one key keep the
+    // order they came in. String ids are small: two passes cover 4 million strings.
     constexpr unsigned k_bits = 11;
     constexpr std::size_t k_digits = std::size_t{1} << k_bits;
     std::array<std::size_t, k_digits> start{};
@@ -374,6 +378,17 @@ void sort_keyed_hits(std::vector<KeyedHit>& hits, std::vector<KeyedHit>& scratch
             scratch[start[digit(h)]++] = h;
         }
         hits.swap(scratch);
+    }
+    // Then each key's hits in (time, event id) order, where they are not already (an
+    // event's time is its request's start and events come as requests end, so the hits
+    // of requests that overlapped come out of order).
+    for (auto first = hits.begin(); first != hits.end();) {
+        const auto last = std::find_if(
+            first, hits.end(), [key = first->key](const KeyedHit& h) { return h.key != key; });
+        if (!std::is_sorted(first, last, by_time)) {
+            std::sort(first, last, by_time);
+        }
+        first = last;
     }
 }
 

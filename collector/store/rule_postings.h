@@ -56,11 +56,10 @@ struct KeyedHit {
     std::int64_t event_id;
     auto operator<=>(const KeyedHit&) const = default;
 };
-// Sorts `hits` ascending (key, then time, then event id), as PostingRows takes them.
-// A live batch collects them in (time, event id) order already, and then only the keys
-// need ordering: a stable radix sort on the key, a few linear passes, instead of
-// std::sort's comparisons (which showed in the writer's profile). Any other order, or a
-// negative key, gets std::sort. `scratch` is a buffer kept between calls.
+// Sorts `hits` ascending (key, then time, then event id), as PostingRows takes them: a
+// stable radix sort on the key (a few linear passes, where std::sort's comparisons of
+// whole hits showed in the writer's profile), then std::sort of each key's hits by time
+// where they are not in time order already. `scratch` is a buffer kept between calls.
 void sort_keyed_hits(std::vector<KeyedHit>& hits, std::vector<KeyedHit>& scratch);
 // Appends the encoding of `hits` (sorted ascending by time, then id; all in `bucket`) to
 // `out`: per hit, the time's distance from the previous one (the first from the bucket's

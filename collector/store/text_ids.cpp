@@ -26,7 +26,7 @@ std::optional<std::int64_t> TextIds::find(std::string_view text) const noexcept
     const std::uint64_t h = m_hash(text);
     const std::uint64_t tag = h & ~k_index_mask;
     const std::size_t mask = m_slots.size() - 1;
-    for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    for (auto i = static_cast<std::size_t>(h & mask);; i = (i + 1) & mask) {
         const std::uint64_t slot = m_slots[i];
         if (slot == 0) {
             return std::nullopt;
@@ -43,11 +43,11 @@ std::optional<std::int64_t> TextIds::find(std::string_view text) const noexcept
 void TextIds::insert(std::string_view text, std::int64_t id)
 {
     constexpr auto k_max = std::numeric_limits<std::uint32_t>::max();
-    if (text.size() >= k_max || m_texts.size() >= k_max - text.size() ||
-        m_entries.size() >= k_max - 1) {
+    if (text.size() >= k_max) {
         return; // not cached: a lookup asks the database
     }
-    if (m_entries.size() >= m_max_texts) {
+    // Full, or the texts' buffer would pass what an entry's offset can say.
+    if (m_entries.size() >= m_max_texts || m_texts.size() >= k_max - text.size()) {
         clear();
     }
     if ((m_entries.size() + 1) * 2 > m_slots.size()) {
@@ -58,7 +58,7 @@ void TextIds::insert(std::string_view text, std::int64_t id)
     m_texts.append(text);
     const std::uint64_t h = m_hash(text);
     const std::size_t mask = m_slots.size() - 1;
-    std::size_t i = h & mask;
+    auto i = static_cast<std::size_t>(h & mask);
     while (m_slots[i] != 0) {
         i = (i + 1) & mask;
     }
@@ -78,7 +78,7 @@ void TextIds::grow()
     const std::size_t mask = m_slots.size() - 1;
     for (std::size_t e = 0; e < m_entries.size(); ++e) {
         const std::uint64_t h = m_hash(text(m_entries[e]));
-        std::size_t i = h & mask;
+        auto i = static_cast<std::size_t>(h & mask);
         while (m_slots[i] != 0) {
             i = (i + 1) & mask;
         }

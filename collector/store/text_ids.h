@@ -9,6 +9,7 @@
 // back to back in one buffer. Not thread-safe (the writer's connection owns it).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -27,7 +28,7 @@ public:
     // strings a store interns grow with its distinct clients and user agents). `hash`
     // replaces the default in tests (one that makes every text collide).
     explicit TextIds(std::size_t max_texts, Hash hash = default_hash) noexcept
-        : m_max_texts(max_texts), m_hash(hash)
+        : m_max_texts(std::clamp<std::size_t>(max_texts, 1, k_max_index)), m_hash(hash)
     {
     }
 
@@ -35,13 +36,15 @@ public:
     [[nodiscard]] std::optional<std::int64_t> find(std::string_view text) const noexcept;
     // Stores `text` -> `id`; `text` must not be held already. A text of 4 GiB or more is
     // not stored (find() then misses it, and the caller asks the database again); at
-    // max_texts, everything held is forgotten first.
+    // max_texts (or 4 GiB of texts), everything held is forgotten first.
     void insert(std::string_view text, std::int64_t id);
     [[nodiscard]] std::size_t size() const noexcept { return m_entries.size(); }
     // Forgets every text (keeps the buffers' capacity).
     void clear() noexcept;
 
 private:
+    // A slot holds an entry's index + 1 in 32 bits.
+    static constexpr std::size_t k_max_index = 0xffff'fffe;
     struct Entry {
         std::uint32_t offset; // into m_texts
         std::uint32_t size;

@@ -67,39 +67,49 @@ TEST(RulePostings, RoundTrips)
     EXPECT_TRUE(ok);
 }
 
-// sort_keyed_hits() orders as std::sort does: by its radix path (hits collected in time
-// order, as a live batch's are; keys needing one, two and several 11-bit digits, ties of
-// time broken by event id) and by its fallback (time order broken, a negative key).
+// sort_keyed_hits() orders as std::sort does, for keys needing one, two and several
+// 11-bit digits (the radix passes) and hits that come in time order, nearly in time order
+// as a live batch's (an event's time is its request's start: overlapping requests arrive
+// out of order, one long request far out of order), or in no order at all; ties of time
+// broken by event id; a negative key.
 TEST(RulePostings, SortKeyedHitsOrdersAsStdSort)
 {
     std::mt19937_64 rng(42);
     std::vector<KeyedHit> scratch;
     const std::int64_t key_ranges[] = {
-        1, 7, 2047, 2048, 300'000, std::int64_t{1} << 40, std::numeric_limits<std::int64_t>::max()};
+        1, 7, 2048, 2049, 300'000, std::int64_t{1} << 40, std::numeric_limits<std::int64_t>::max()};
+    enum class Order { in_order, nearly, none };
     for (const std::int64_t range : key_ranges) {
-        for (const bool in_time_order : {true, false}) {
+        for (const Order order : {Order::in_order, Order::nearly, Order::none}) {
             std::vector<KeyedHit> hits;
-            std::int64_t time = 1'000;
+            std::int64_t arrival = 1'000'000;
             for (std::int64_t id = 1; id <= 5'000; ++id) {
-                time += static_cast<std::int64_t>(rng() % 3); // ties in time
+                arrival += static_cast<std::int64_t>(rng() % 3); // ties in time
+                std::int64_t time = arrival;
+                if (order == Order::nearly) {
+                    time -= static_cast<std::int64_t>(rng() % 20);
+                    time -= id == 4'000 ? 900'000 : 0; // a long request
+                } else if (order == Order::none) {
+                    time = static_cast<std::int64_t>(rng() % 1'000);
+                }
                 for (int k = 0; k < 3; ++k) {
                     hits.push_back(
-                        {static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(range)),
-                         in_time_order ? time : static_cast<std::int64_t>(rng() % 1'000), id});
+                        {static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(range)), time,
+                         id});
                 }
             }
             std::vector<KeyedHit> expected = hits;
             std::sort(expected.begin(), expected.end());
             sort_keyed_hits(hits, scratch);
             EXPECT_EQ(hits, expected)
-                << "keys below " << range << (in_time_order ? ", in time order" : "");
+                << "keys below " << range << ", order " << static_cast<int>(order);
         }
     }
-    // Equal times with the event ids out of order: not (time, event id) order.
+    // Equal times with the event ids out of order.
     std::vector<KeyedHit> hits{{2, 10, 5}, {1, 10, 4}, {1, 10, 3}};
     sort_keyed_hits(hits, scratch);
     EXPECT_EQ(hits, (std::vector<KeyedHit>{{1, 10, 3}, {1, 10, 4}, {2, 10, 5}}));
-    // A negative key (in time order): below every other key.
+    // A negative key: below every other key.
     hits = {{3, 1, 1}, {-2, 2, 2}, {1, 3, 3}, {-2, 4, 4}};
     sort_keyed_hits(hits, scratch);
     EXPECT_EQ(hits, (std::vector<KeyedHit>{{-2, 2, 2}, {-2, 4, 4}, {1, 3, 3}, {3, 1, 1}}));
