@@ -23,9 +23,11 @@
 //   --request-ms N  each event's time is its request's start, up to N ms (1 in 100: up
 //               to 100 N ms) before the event's place in the stream, so that events
 //               arrive out of time order where requests overlap, as the module sends them
-//               (at a request's end, with its start time); default 0: in time order
+//               (at a request's end, with its start time); default 0: in time order.
+//               It draws one more random number per event, so the events differ too
 //   --keep      leave the database in DIR; --reuse: measure the queries on a database
-//               kept by an earlier run (of the same --events) without inserting
+//               kept by an earlier run (of the same --events, --rate and --request-ms)
+//               without inserting
 #include "store/history_store.h"
 #include "store/store_writer.h"
 #include "unique_ids.h"
@@ -254,6 +256,10 @@ int main(int argc, char** argv)
             reuse = keep = true;
         } else if (a == "--request-ms" && i + 1 < argc) {
             request_ms = std::stoll(argv[++i]);
+            if (request_ms < 0 || request_ms > 3'600'000) {
+                std::fprintf(stderr, "store_bench: --request-ms takes 0 to 3600000 (an hour)\n");
+                return 2;
+            }
         } else {
             std::fprintf(stderr, "store_bench: unknown argument or missing value: %s\n", a.c_str());
             return 2;
@@ -362,7 +368,8 @@ int main(int argc, char** argv)
             times += ", times at " + std::to_string(static_cast<long>(rate)) + "/s";
         }
         if (request_ms > 0) {
-            times += ", requests up to " + std::to_string(request_ms) + " ms before";
+            times += ", requests up to " + std::to_string(request_ms) +
+                     " ms (1 in 100: " + std::to_string(request_ms * 100) + " ms) before";
         }
         std::printf("| insert, events/s of CPU time (batches of %zu%s) | %.0f |\n", batch_size,
                     times.c_str(), static_cast<double>(events) / insert_cpu);

@@ -59,7 +59,8 @@ struct KeyedHit {
 // Sorts `hits` ascending (key, then time, then event id), as PostingRows takes them: a
 // stable radix sort on the key (a few linear passes, where std::sort's comparisons of
 // whole hits showed in the writer's profile), then std::sort of each key's hits by time
-// where they are not in time order already. `scratch` is a buffer kept between calls.
+// where they are not in time order already. A negative key (no string id is) makes it
+// std::sort the whole. `scratch` is a buffer kept between calls.
 void sort_keyed_hits(std::vector<KeyedHit>& hits, std::vector<KeyedHit>& scratch);
 // Appends the encoding of `hits` (sorted ascending by time, then id; all in `bucket`) to
 // `out`: per hit, the time's distance from the previous one (the first from the bucket's
