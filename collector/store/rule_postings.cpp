@@ -335,10 +335,6 @@ const sqlite3_module& hits_module()
     return module;
 }
 
-} // namespace
-
-namespace {
-
 // A lambda, not a function: std::sort then inlines it rather than calling through a pointer.
 constexpr auto by_time = [](const KeyedHit& a, const KeyedHit& b) noexcept {
     return a.time_us != b.time_us ? a.time_us < b.time_us : a.event_id < b.event_id;

@@ -56,13 +56,7 @@ void TextIds::insert(std::string_view text, std::int64_t id)
     m_entries.push_back(
         {static_cast<std::uint32_t>(m_texts.size()), static_cast<std::uint32_t>(text.size()), id});
     m_texts.append(text);
-    const std::uint64_t h = m_hash(text);
-    const std::size_t mask = m_slots.size() - 1;
-    auto i = static_cast<std::size_t>(h & mask);
-    while (m_slots[i] != 0) {
-        i = (i + 1) & mask;
-    }
-    m_slots[i] = (h & ~k_index_mask) | m_entries.size();
+    place(m_hash(text), m_entries.size() - 1);
 }
 
 void TextIds::clear() noexcept
@@ -75,15 +69,19 @@ void TextIds::clear() noexcept
 void TextIds::grow()
 {
     m_slots.assign(std::max(k_min_slots, m_slots.size() * 2), 0);
-    const std::size_t mask = m_slots.size() - 1;
     for (std::size_t e = 0; e < m_entries.size(); ++e) {
-        const std::uint64_t h = m_hash(text(m_entries[e]));
-        auto i = static_cast<std::size_t>(h & mask);
-        while (m_slots[i] != 0) {
-            i = (i + 1) & mask;
-        }
-        m_slots[i] = (h & ~k_index_mask) | (e + 1);
+        place(m_hash(text(m_entries[e])), e);
     }
+}
+
+void TextIds::place(std::uint64_t hash, std::size_t entry)
+{
+    const std::size_t mask = m_slots.size() - 1;
+    auto i = static_cast<std::size_t>(hash & mask);
+    while (m_slots[i] != 0) {
+        i = (i + 1) & mask;
+    }
+    m_slots[i] = (hash & ~k_index_mask) | (entry + 1);
 }
 
 } // namespace mso

@@ -55,6 +55,9 @@ private:
         return std::string_view(m_texts).substr(e.offset, e.size);
     }
     void grow();
+    // Puts entry `entry`, whose text hashes to `hash`, in the first free slot from the
+    // hash's own (insert() and grow()).
+    void place(std::uint64_t hash, std::size_t entry);
 
     std::size_t m_max_texts;
     Hash m_hash;
