@@ -9,7 +9,8 @@
 //
 // Readers go through the table-valued functions mso_rule_hits(rule_id, since_us,
 // until_us) and mso_client_hits(client_id, since_us, until_us) (columns time_us and
-// event_id, newest first), registered on every connection, so the searches stay SQL:
+// event_id, newest first; store/posting_hits.h), registered on every connection, so the
+// searches stay SQL:
 // `FROM mso_rule_hits(?, ?, ?) r CROSS JOIN events e ON e.id = r.event_id AND e.time_us =
 // r.time_us`. The join drops the entries of events already pruned (retention deletes
 // whole rows only once their bucket is gone; docs/STORE.md).
@@ -23,8 +24,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-struct sqlite3;
 
 namespace mso {
 
@@ -98,12 +97,6 @@ private:
     std::string m_entries;
     std::int64_t m_rows = 0;
 };
-
-// Registers mso_rule_hits() and mso_client_hits() (the table-valued functions above) and
-// the scalar function mso_posting_count(bucket, entries, from_time_us, from_event_id,
-// until_us) (count_hits below; an error when the posting does not decode) on `db`.
-// SQLITE_OK or SQLite's error code.
-int register_postings(sqlite3* db);
 
 // How many hits of the posting `blob` (a row of `bucket`) are at or after `from` (in
 // (time, event id) order) and before `until_us`; nullopt when it does not decode.

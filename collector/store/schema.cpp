@@ -3,6 +3,7 @@
 // migration rather than editing one that has shipped.
 #include "store/schema.h"
 
+#include "store/posting_hits.h"
 #include "store/rule_postings.h"
 
 #include <sqlite3.h>

@@ -2,7 +2,7 @@
 #pragma once
 
 #include "store/history_store.h"
-#include "store/rule_postings.h"
+#include "store/posting_hits.h"
 #include "store/sqlite_db.h"
 
 #include "temp_dir.h"

@@ -3,6 +3,7 @@
 // a full disk, and kill -9 in the middle of writing.
 #include "store/history_store.h"
 
+#include "store/posting_hits.h"
 #include "store/rule_postings.h"
 #include "store/sqlite_db.h"
 #include "store_test_events.h"

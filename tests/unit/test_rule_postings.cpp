@@ -1,6 +1,7 @@
-// store/rule_postings.cpp: the postings' codec (round trips, every kind of damage
-// refused without reading past the blob) and mso_rule_hits() over a real connection
-// (newest first across rows and buckets, the window's ends, a damaged row reported).
+// store/rule_postings.cpp and posting_hits.cpp: the postings' codec (round trips, every kind of
+// damage refused without reading past the blob) and mso_rule_hits() over a real connection (newest
+// first across rows and buckets, the window's ends, a damaged row reported).
+#include "store/posting_hits.h"
 #include "store/rule_postings.h"
 
 #include "store/sqlite_db.h"
