@@ -519,14 +519,20 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
         }
         counted = *wide;
     }
-    // Otherwise two forms, so that a vhost filter drives events_vhost and no filter
-    // events_time (whose entries hold the path: paths are read from the index alone).
+    // Otherwise two forms: a vhost filter walks the vhost's postings (mso_vhost_hits) and
+    // reads each event by its id; no filter walks events_time (whose entries hold the
+    // path: paths are read from the index alone).
     std::string error;
     Stmt* s = counted ? nullptr
-                      : m.statement(std::string("SELECT ") + column +
-                                        " FROM events WHERE time_us >= ?1 AND time_us < ?2" +
-                                        (vhost_id ? " AND vhost_id = ?3" : ""),
-                                    error);
+              : vhost_id
+                  ? m.statement(std::string("SELECT e.") + column +
+                                    " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON "
+                                    "e.id = r.event_id AND e.time_us = r.time_us WHERE e.vhost_id "
+                                    "= ?3 AND e.time_us >= ?1 AND e.time_us < ?2",
+                                error)
+                  : m.statement(std::string("SELECT ") + column +
+                                    " FROM events WHERE time_us >= ?1 AND time_us < ?2",
+                                error);
     if (!counted && s == nullptr) {
         return fail(error);
     }

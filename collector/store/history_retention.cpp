@@ -58,20 +58,21 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
 }
 
 // How far (in posting buckets: an hour) the oldest event moves between two sweeps of
-// client_postings.
-constexpr std::int64_t k_client_sweep_buckets = 360;
+// client_postings and vhost_postings.
+constexpr std::int64_t k_keyed_sweep_buckets = 360;
 
 // Drops the postings no stored event is left in: every bucket before the oldest event's
 // (all of them when no event is left, so that a reused event id can never meet an old
 // posting; the retention frontier goes too). A bucket the oldest events only partly left
 // stays until a later step; its pruned entries find no event to join (rule_postings.h),
 // and top clients counts only what is after the frontier. rule_postings goes by its
-// bucket index at every step. client_postings has no such index (schema.cpp, version 6):
-// it is swept client by client (a skip over the distinct client ids of its key, one range
-// delete each), once the oldest event has moved k_client_sweep_buckets since the last
-// sweep, so its cost (about a microsecond per distinct client) is paid once per hour of
-// pruned events (or at each step where a step prunes more than an hour), and what it
-// keeps of pruned events meanwhile is at most that hour's client postings.
+// bucket index at every step. client_postings and vhost_postings have no such index
+// (schema.cpp, versions 6 and 8): each is swept key by key (a skip over the distinct
+// client or vhost ids of its key, one range delete each), once the oldest event has moved
+// k_keyed_sweep_buckets since the last sweep, so its cost (about a microsecond per
+// distinct key) is paid once per hour of pruned events (or at each step where a step
+// prunes more than an hour), and what they keep of pruned events meanwhile is at most
+// that hour's postings.
 Result<void> drop_postings(HistoryStore::Impl& m)
 {
     std::string error;
@@ -100,11 +101,11 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     };
     if (empty) {
         // No event left: no posting either, and so no frontier to count from.
-        m.client_postings_swept.reset();
+        m.keyed_postings_swept.reset();
         m.writer.recent_client_rows = 0;
-        for (const char* sql :
-             {"DELETE FROM rule_postings", "DELETE FROM client_postings",
-              "DELETE FROM client_postings_recent", "DELETE FROM retention_frontier"}) {
+        for (const char* sql : {"DELETE FROM rule_postings", "DELETE FROM client_postings",
+                                "DELETE FROM client_postings_recent", "DELETE FROM vhost_postings",
+                                "DELETE FROM retention_frontier"}) {
             if (auto r = run(sql); !r) {
                 return r;
             }
@@ -114,7 +115,7 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     if (auto r = run("DELETE FROM rule_postings WHERE bucket < ?1"); !r) {
         return r;
     }
-    if (m.client_postings_swept && bucket - *m.client_postings_swept < k_client_sweep_buckets) {
+    if (m.keyed_postings_swept && bucket - *m.keyed_postings_swept < k_keyed_sweep_buckets) {
         return ok();
     }
     auto swept = run("WITH RECURSIVE c(id) AS (SELECT min(client_id) FROM client_postings "
@@ -127,7 +128,13 @@ Result<void> drop_postings(HistoryStore::Impl& m)
         m.writer.recent_client_rows.reset();
     }
     if (swept) {
-        m.client_postings_swept = bucket;
+        swept = run("WITH RECURSIVE v(id) AS (SELECT min(vhost_id) FROM vhost_postings "
+                    "UNION ALL SELECT (SELECT min(vhost_id) FROM vhost_postings WHERE "
+                    "vhost_id > v.id) FROM v WHERE v.id IS NOT NULL) DELETE FROM "
+                    "vhost_postings WHERE vhost_id IN (SELECT id FROM v) AND bucket < ?1");
+    }
+    if (swept) {
+        m.keyed_postings_swept = bucket;
     }
     return swept;
 }
@@ -272,7 +279,7 @@ Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t m
     }
     if (!done) {
         m.db.rollback();
-        m.client_postings_swept.reset(); // a sweep rolled back: the next step sweeps again
+        m.keyed_postings_swept.reset(); // a sweep rolled back: the next step sweeps again
         m.writer.recent_client_rows.reset();
         return fail("cannot prune history: " + done.error());
     }

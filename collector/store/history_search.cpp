@@ -1,8 +1,9 @@
 // Search and time series over the history store (history_store.h). A search is one
 // SELECT built from the filters that are set, newest first, driven by the index that
-// fits: the rule postings (mso_rule_hits, rule_postings.h) when a rule is given, else the
-// client postings (mso_client_hits) when a client is, else events_vhost or events_time,
-// each of which yields rows in (time_us, id) order so the LIMIT stops the scan early.
+// fits: the rule postings (mso_rule_hits, posting_hits.h) when a rule is given, else the
+// client postings (mso_client_hits) when a client is, else the vhost postings
+// (mso_vhost_hits) when a vhost is, else events_time, each of which yields rows in
+// (time_us, id) order so the LIMIT stops the scan early.
 // docs/STORE.md lists which filters are indexed.
 #include "store/history_store_impl.h"
 
@@ -82,8 +83,9 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     // A filter on a string the store has never seen matches nothing.
     auto id = [&](const std::optional<std::string>& text) { return m.lookup(*text); };
     Sql sql;
-    // The postings that drive the search, if any: a rule's, else a client's (the key,
-    // the table-valued function that reads them and its key column; no key: none).
+    // The postings that drive the search, if any: a rule's, else a client's, else a
+    // vhost's (the key, the table-valued function that reads them and its key column; no
+    // key: none).
     struct Driver {
         const std::optional<std::string>* key = nullptr;
         const char* function = "";
@@ -91,6 +93,7 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     };
     const Driver driver = q.rule     ? Driver{&q.rule, "mso_rule_hits", "r.rule_id"}
                           : q.client ? Driver{&q.client, "mso_client_hits", "r.client_id"}
+                          : q.vhost  ? Driver{&q.vhost, "mso_vhost_hits", "r.vhost_id"}
                                      : Driver{};
     const bool by_hits = driver.key != nullptr;
     // The time column of the driving table, so the index yields the ORDER BY.
@@ -111,7 +114,7 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
     const std::array<std::pair<const std::optional<std::string>*, const char*>, 3> interned{
         {{&q.vhost, "e.vhost_id"}, {&q.client, "e.client_id"}, {&q.source, "e.source_id"}}};
     for (const auto& [text, column] : interned) {
-        // Also the driving client, checked on the event row, which is read anyway: a guard
+        // Also the driving client or vhost, checked on the event row, which is read anyway: a guard
         // should a posting ever meet an event other than its own (ids are not given again
         // while postings exist; docs/STORE.md).
         if (text->has_value()) {

@@ -395,7 +395,7 @@ namespace {
 Result<void> prepare_writer(HistoryStore::Impl& m)
 {
     auto& w = m.writer;
-    if (w.insert_client_posting != nullptr) {
+    if (w.insert_vhost_posting != nullptr) {
         return ok();
     }
     std::string error;
@@ -428,7 +428,13 @@ Result<void> prepare_writer(HistoryStore::Impl& m)
             : m.statement("INSERT OR REPLACE INTO client_postings_recent (client_id, bucket, "
                           "first_id, entries, hits) VALUES (?1, ?2, ?3, ?4, ?5)",
                           error);
-    if (w.insert_client_posting == nullptr) {
+    w.insert_vhost_posting =
+        w.insert_client_posting == nullptr
+            ? nullptr
+            : m.statement("INSERT OR REPLACE INTO vhost_postings (vhost_id, bucket, first_id, "
+                          "entries, hits) VALUES (?1, ?2, ?3, ?4, ?5)",
+                          error);
+    if (w.insert_vhost_posting == nullptr) {
         w = HistoryStore::Impl::Writer{};
         return fail(error);
     }
@@ -583,6 +589,7 @@ Result<bool> insert_event(HistoryStore::Impl& m, const EventRef& stored, Dedup d
         w.hits.push_back({id, e.time_us, row_id});
     }
     w.client_hits.push_back({sid[2], e.time_us, row_id});
+    w.vhost_hits.push_back({sid[1], e.time_us, row_id});
     const bool flagged = !e.findings.empty() || e.findings_dropped > 0;
     HistoryStore::Impl::count_minute(minutes, e.time_us, sid[1], verdict, flagged, w.rules, 1);
     w.sources.count(sid[0], e.time_us, 1);
@@ -622,6 +629,7 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
     m.writer.sources.clear();
     m.writer.hits.clear();
     m.writer.client_hits.clear();
+    m.writer.vhost_hits.clear();
     Result<void> result = prepare_writer(m);
     if (result) {
         // Events are numbered above every id the store has held since it was last empty
@@ -659,6 +667,9 @@ Result<WriteStats> HistoryStore::write_batch(std::span<const EventRef> events, D
     }
     if (result) {
         result = write_client_postings(m);
+    }
+    if (result) {
+        result = write_postings(m, m.writer.vhost_hits, *m.writer.insert_vhost_posting);
     }
     if (result) {
         result = m.apply_minutes(minutes);

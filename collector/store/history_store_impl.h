@@ -143,9 +143,10 @@ struct HistoryStore::Impl final : StringIds {
     // Whether events stored before version 5 (31-bit uid keys) may be left: the writer's
     // duplicate check then asks for both keys (find() always does).
     bool legacy_uid_keys = false;
-    // The oldest event's posting bucket when retention last swept client_postings (which
-    // has no index on its bucket; history_retention.cpp), unset before the first sweep.
-    std::optional<std::int64_t> client_postings_swept;
+    // The oldest event's posting bucket when retention last swept client_postings and
+    // vhost_postings (which have no index on their bucket; history_retention.cpp), unset
+    // before the first sweep.
+    std::optional<std::int64_t> keyed_postings_swept;
     TextIds ids{k_max_cached_strings}; // interning (the writer's cache of the strings table)
     std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)
     std::map<std::string, Stmt, std::less<>> statements; // prepared, by SQL text
@@ -157,6 +158,7 @@ struct HistoryStore::Impl final : StringIds {
         Stmt* insert_event = nullptr;
         Stmt* insert_posting = nullptr;
         Stmt* insert_client_posting = nullptr; // into client_postings_recent
+        Stmt* insert_vhost_posting = nullptr;
         // How many rows client_postings_recent holds; unknown (counted at the next batch)
         // after a rollback or a retention sweep.
         std::optional<std::int64_t> recent_client_rows;
@@ -165,11 +167,12 @@ struct HistoryStore::Impl final : StringIds {
         std::string findings;
         std::string scores;
         std::vector<std::int64_t> rules;
-        // The batch's (rule, time, event) and (client, time, event) triples, written as
-        // postings at its end.
+        // The batch's (rule, time, event), (client, time, event) and (vhost, time, event)
+        // triples, written as postings at its end.
         using Hit = KeyedHit;
         std::vector<Hit> hits;
         std::vector<Hit> client_hits;
+        std::vector<Hit> vhost_hits;
         std::vector<Hit> sort_scratch; // sort_keyed_hits()' buffer
         PostingRows postings;          // groups them into rows (buffers kept across batches)
         MinuteDeltas minutes;          // the batch's per-minute counts

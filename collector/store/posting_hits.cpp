@@ -18,13 +18,13 @@
 namespace mso {
 namespace {
 
-// ---- mso_rule_hits(rule_id, ...), mso_client_hits(client_id, ...) ----------------------
+// ---- mso_rule_hits(rule_id, ...), mso_client_hits(client_id, ...), mso_vhost_hits(...) ---
 
 enum Column : int { k_time, k_event, k_key, k_since, k_until };
 constexpr int k_has_since = 1;
 constexpr int k_has_until = 2;
 
-// What differs between the two functions: the name, the key column, the table read.
+// What differs between the three functions: the name, the key column, the table read.
 struct PostingKind {
     const char* function;
     const char* declaration; // the virtual table's columns
@@ -49,6 +49,14 @@ constexpr PostingKind k_client_kind{
     "bucket <= ?3 UNION ALL SELECT bucket, entries FROM client_postings_recent WHERE "
     "client_id = ?1 AND bucket >= ?2 AND bucket <= ?3 ORDER BY bucket DESC",
     "a client posting does not decode"};
+
+constexpr PostingKind k_vhost_kind{
+    "mso_vhost_hits",
+    "CREATE TABLE x(time_us INTEGER, event_id INTEGER, vhost_id HIDDEN, since_us HIDDEN, "
+    "until_us HIDDEN)",
+    "SELECT bucket, entries FROM vhost_postings WHERE vhost_id = ?1 AND bucket >= ?2 AND "
+    "bucket <= ?3 ORDER BY bucket DESC",
+    "a vhost posting does not decode"};
 
 struct HitsTable {
     sqlite3_vtab base{};
@@ -351,7 +359,7 @@ int register_postings(sqlite3* db)
         rc != SQLITE_OK) {
         return rc;
     }
-    for (const PostingKind* kind : {&k_rule_kind, &k_client_kind}) {
+    for (const PostingKind* kind : {&k_rule_kind, &k_client_kind, &k_vhost_kind}) {
         // The kinds are constants: the module's aux pointer is never written through.
         if (const int rc = sqlite3_create_module_v2(db, kind->function, &hits_module(),
                                                     const_cast<PostingKind*>(kind), nullptr);

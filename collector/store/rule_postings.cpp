@@ -244,6 +244,18 @@ Result<void> postings_from_client_index(Db& db)
                          "DROP INDEX events_client");
 }
 
+Result<void> postings_from_vhost_index(Db& db)
+{
+    // events_vhost is (vhost_id, time_us) and ends with the row id: read in its order, no
+    // sort.
+    return postings_from(db,
+                         "SELECT vhost_id, time_us, id FROM events INDEXED BY events_vhost "
+                         "ORDER BY vhost_id, time_us, id",
+                         "INSERT INTO vhost_postings (vhost_id, bucket, first_id, entries, "
+                         "hits) VALUES (?1, ?2, ?3, ?4, ?5)",
+                         "DROP INDEX events_vhost");
+}
+
 std::optional<std::uint64_t> count_hits(std::int64_t bucket, std::string_view blob, RuleHit from,
                                         std::int64_t until_us) noexcept
 {

@@ -114,4 +114,9 @@ private:
 // Runs inside the migration's transaction.
 [[nodiscard]] Result<void> postings_from_client_index(Db& db);
 
+// Schema version 8's migration step: fills vhost_postings from events_vhost (read in that
+// index's order, one (vhost, bucket) group held at a time) and drops the index. Runs
+// inside the migration's transaction.
+[[nodiscard]] Result<void> postings_from_vhost_index(Db& db);
+
 } // namespace mso

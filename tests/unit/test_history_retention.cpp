@@ -104,6 +104,15 @@ TEST(HistoryRetention, ByAgeInBoundedSteps)
                                       "(SELECT min(time_us) / 10000000 FROM events)"),
                   0)
             << c.name;
+        // And for the vhost postings, swept with the clients'.
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM strings s, mso_vhost_hits(s.id) r "
+                                  "JOIN events e ON e.id = r.event_id AND e.time_us = r.time_us"),
+                  c.left)
+            << c.name;
+        EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM vhost_postings WHERE bucket < "
+                                  "(SELECT min(time_us) / 10000000 FROM events)"),
+                  0)
+            << c.name;
         EXPECT_EQ(count(dir.db(), "SELECT coalesce(sum(events), 0) FROM minutes WHERE rule_id = "
                                   "0 AND vhost_id = -1"),
                   c.left)
@@ -256,6 +265,7 @@ TEST(HistoryRetention, AnEmptyStoreKeepsNoPosting)
     EXPECT_EQ(pruned, 10U);
     EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM rule_postings"), 0);
     EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM " + k_client_rows), 0);
+    EXPECT_EQ(count(dir.db(), "SELECT count(*) FROM vhost_postings"), 0);
     std::vector<StoredEvent> again{full_event(0)};
     again[0].event.time_us = k_t0; // the time and (reused) id of the first pruned event
     again[0].event.unique_id = "new";
@@ -268,17 +278,20 @@ TEST(HistoryRetention, AnEmptyStoreKeepsNoPosting)
         ASSERT_TRUE(page) << page.error();
         EXPECT_EQ(page->events.size(), std::string(rule) == "942100" ? 1U : 0U) << rule;
     }
-    HistoryQuery q;
-    q.client = again[0].event.client;
-    auto page = store.search(q);
-    ASSERT_TRUE(page) << page.error();
-    ASSERT_EQ(page->events.size(), 1U);
-    EXPECT_EQ(page->events[0].event.unique_id, "new");
+    for (auto filter : {&HistoryQuery::client, &HistoryQuery::vhost}) {
+        HistoryQuery q;
+        q.*filter = filter == &HistoryQuery::client ? again[0].event.client : again[0].event.vhost;
+        auto page = store.search(q);
+        ASSERT_TRUE(page) << page.error();
+        ASSERT_EQ(page->events.size(), 1U);
+        EXPECT_EQ(page->events[0].event.unique_id, "new");
+    }
 }
 
-// client_postings has no index on its bucket: retention sweeps it once the oldest event
-// has moved an hour (360 buckets) since the last sweep. Until then the postings of pruned
-// events stay, and neither a client search nor top clients shows them.
+// client_postings and vhost_postings have no index on their bucket: retention sweeps them
+// once the oldest event has moved an hour (360 buckets) since the last sweep. Until then
+// the postings of pruned events stay, and neither a client or vhost search nor top
+// clients shows them.
 TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
 {
     TempDir dir;
@@ -288,13 +301,14 @@ TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
     options.recent_client_rows = 1500;
     auto store = HistoryStore::open(dir.db(), options);
     ASSERT_TRUE(store) << store.error();
-    // 7,200 events a second apart (two hours), from four clients in turn.
+    // 7,200 events a second apart (two hours), from four clients in turn, to two vhosts.
     constexpr std::int64_t k_events = 7200;
     std::vector<StoredEvent> events;
     for (int i = 0; i < k_events; ++i) {
         StoredEvent e = full_event(i);
         e.event.time_us = k_t0 + i * 1'000'000LL;
         e.event.client = "10.1.0." + std::to_string(i % 4);
+        e.event.vhost = "v" + std::to_string(i % 2) + ".test";
         events.push_back(std::move(e));
     }
     const std::span<const StoredEvent> all(events);
@@ -305,6 +319,8 @@ TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
     const std::string stale = "SELECT count(*) FROM " + k_client_rows +
                               " WHERE bucket < (SELECT "
                               "min(time_us) / 10000000 FROM events)";
+    const std::string stale_vhost = "SELECT count(*) FROM vhost_postings WHERE bucket < (SELECT "
+                                    "min(time_us) / 10000000 FROM events)";
     auto check = [&](const char* when, std::int64_t oldest_s) {
         const std::int64_t left = k_events - oldest_s;
         EXPECT_EQ(*store->event_count(), left) << when;
@@ -316,6 +332,15 @@ TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
             ASSERT_TRUE(page) << page.error();
             EXPECT_EQ(page->events.size(), static_cast<std::size_t>((left + 3 - c) / 4))
                 << when << ", client " << c;
+        }
+        for (int v = 0; v < 2; ++v) {
+            HistoryQuery q;
+            q.vhost = "v" + std::to_string(v) + ".test";
+            q.limit = 10000;
+            auto page = store->search(q);
+            ASSERT_TRUE(page) << page.error();
+            EXPECT_EQ(page->events.size(), static_cast<std::size_t>((left + 1 - v) / 2))
+                << when << ", vhost " << v;
         }
         auto top =
             store->top(HistoryList::clients, std::nullopt, k_t0, k_t0 + k_events * 1'000'000, 0);
@@ -338,12 +363,15 @@ TEST(HistoryRetention, SweepsTheClientPostingsEveryHour)
     };
     prune_until(60);
     EXPECT_EQ(count(dir.db(), stale), 0);
+    EXPECT_EQ(count(dir.db(), stale_vhost), 0);
     check("first step", 60);
     prune_until(3600); // oldest at bucket 360, 354 buckets after the sweep at bucket 6
     EXPECT_EQ(count(dir.db(), stale), 354 * 4);
+    EXPECT_EQ(count(dir.db(), stale_vhost), 354 * 2);
     check("before the next sweep", 3600);
     prune_until(3660); // bucket 366: 360 after the sweep
     EXPECT_EQ(count(dir.db(), stale), 0);
+    EXPECT_EQ(count(dir.db(), stale_vhost), 0);
     check("after the next sweep", 3660);
 }
 

@@ -47,14 +47,14 @@ TEST(HistoryStore, CreatesTheLatestVersionAndReopens)
         EXPECT_EQ(store->open_report().set_aside, "");
     }
     EXPECT_EQ(pragma(dir.db(), "PRAGMA user_version"), latest_schema_version());
-    EXPECT_EQ(latest_schema_version(), 7);
+    EXPECT_EQ(latest_schema_version(), 8);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
                                "name IN ('strings', 'events', 'rule_postings', 'minutes', "
                                "'source_totals', 'client_postings', 'client_postings_recent', "
-                               "'retention_frontier')"),
-              8);
+                               "'retention_frontier', 'vhost_postings')"),
+              9);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN "
-                               "('event_rules', 'events_client')"),
+                               "('event_rules', 'events_client', 'events_vhost')"),
               0);
     auto again = HistoryStore::open(dir.db());
     ASSERT_TRUE(again) << again.error();
@@ -81,12 +81,15 @@ using Hits = std::map<std::string, std::vector<std::pair<std::int64_t, std::int6
 
 // Every (time, event id) a search by each of `keys` finds (by rule, or by client when
 // `by_client`), by key.
-Hits search_hits(HistoryStore& store, const std::vector<std::string>& keys, bool by_client = false)
+// The (time, row id) of each key's events, newest first, from searches by `filter`
+// (&HistoryQuery::rule, ::client or ::vhost).
+Hits search_hits(HistoryStore& store, const std::vector<std::string>& keys,
+                 std::optional<std::string> HistoryQuery::*filter)
 {
     Hits out;
     for (const std::string& key : keys) {
         HistoryQuery q;
-        (by_client ? q.client : q.rule) = key;
+        q.*filter = key;
         q.limit = 10000;
         auto page = store.search(q);
         EXPECT_TRUE(page) << page.error();
@@ -102,7 +105,7 @@ Hits search_hits(HistoryStore& store, const std::vector<std::string>& keys, bool
 // 2), event_rules turned into postings that answer every rule search as before, and
 // dropped (version 3), events_time rebuilt with the id and path (version 4), events_client
 // turned into client postings that answer every client search as before, and dropped
-// (version 6).
+// (version 6), events_vhost likewise into vhost postings (version 8).
 TEST(HistoryStore, MigratesVersionOneToTheLatest)
 {
     TempDir dir;
@@ -113,7 +116,10 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
     }
     Hits before;
     Hits before_clients;
+    const std::vector<std::string> vhosts{"shop.test", "blog.test", "api.test"};
+    Hits before_vhosts;
     std::set<std::pair<std::string, std::int64_t>> client_buckets;
+    std::set<std::pair<std::string, std::int64_t>> vhost_buckets;
     {
         auto store = HistoryStore::open(dir.db());
         ASSERT_TRUE(store) << store.error();
@@ -124,6 +130,7 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
                 events.push_back(full_event(n));
                 events.back().source = n % 2 == 0 ? "module" : "import:old";
                 events.back().event.client = clients[static_cast<std::size_t>(n % 7)];
+                events.back().event.vhost = vhosts[static_cast<std::size_t>(n % 3)];
                 // Three batches over the same 25 seconds, out of time order, with ties.
                 events.back().event.time_us = test::k_t0 + ((n * 7) % 25) * 1'000'000LL;
                 if (n % 3 == 0) {
@@ -131,11 +138,14 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
                 }
                 client_buckets.emplace(events.back().event.client,
                                        posting_bucket(events.back().event.time_us));
+                vhost_buckets.emplace(events.back().event.vhost,
+                                      posting_bucket(events.back().event.time_us));
             }
             ASSERT_TRUE(store->write_batch(events));
         }
-        before = search_hits(*store, rules);
-        before_clients = search_hits(*store, clients, true);
+        before = search_hits(*store, rules, &HistoryQuery::rule);
+        before_clients = search_hits(*store, clients, &HistoryQuery::client);
+        before_vhosts = search_hits(*store, vhosts, &HistoryQuery::vhost);
     }
     ASSERT_EQ(before["942100"].size() + before["941100"].size(), 90u);
     std::size_t client_events = 0;
@@ -143,6 +153,9 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
         client_events += hits.size();
     }
     ASSERT_EQ(client_events, 90u);
+    for (const auto& v : vhosts) {
+        ASSERT_EQ(before_vhosts[v].size(), 30u) << v;
+    }
     {
         // Back to version 1: event_rules rows from the postings, as version 1 wrote them.
         auto db = Db::open(dir.db(), false);
@@ -154,8 +167,8 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
             "mso_rule_hits(s.id) r; DROP TABLE rule_postings; DROP TABLE source_totals; "
             "DROP INDEX events_time; CREATE INDEX events_time ON events (time_us); "
             "DROP TABLE client_postings; DROP TABLE client_postings_recent; DROP TABLE "
-            "retention_frontier; CREATE INDEX events_client "
-            "ON events (client_id, "
+            "retention_frontier; CREATE INDEX events_client ON events (client_id, time_us); "
+            "DROP TABLE vhost_postings; CREATE INDEX events_vhost ON events (vhost_id, "
             "time_us); PRAGMA user_version = 1"));
         EXPECT_GE(*db->integer("SELECT count(*) FROM event_rules"), 90);
     }
@@ -169,14 +182,18 @@ TEST(HistoryStore, MigratesVersionOneToTheLatest)
                      "(SELECT name FROM pragma_index_info('events_time') ORDER BY seqno)"),
               1);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM sqlite_schema WHERE name IN "
-                               "('event_rules', 'events_client')"),
+                               "('event_rules', 'events_client', 'events_vhost')"),
               0);
-    EXPECT_EQ(search_hits(*store, rules), before);
-    EXPECT_EQ(search_hits(*store, clients, true), before_clients);
+    EXPECT_EQ(search_hits(*store, rules, &HistoryQuery::rule), before);
+    EXPECT_EQ(search_hits(*store, clients, &HistoryQuery::client), before_clients);
+    EXPECT_EQ(search_hits(*store, vhosts, &HistoryQuery::vhost), before_vhosts);
     // One row per client and ten-second bucket.
     EXPECT_LT(client_buckets.size(), 90u);
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings"),
               static_cast<std::int64_t>(client_buckets.size()));
+    EXPECT_LT(vhost_buckets.size(), 90u);
+    EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM vhost_postings"),
+              static_cast<std::int64_t>(vhost_buckets.size()));
     auto counts = store->source_counts();
     ASSERT_TRUE(counts) << counts.error();
     ASSERT_EQ(counts->size(), 2u);
@@ -437,7 +454,8 @@ TEST(HistoryStore, VersionFourUniqueIdKeysAreStillFound)
                              "ELSE uid_key & 2147483647 END; DROP TABLE client_postings; DROP "
                              "TABLE client_postings_recent; DROP TABLE retention_frontier; "
                              "CREATE INDEX events_client ON events (client_id, time_us); "
-                             "PRAGMA user_version = 4"));
+                             "DROP TABLE vhost_postings; CREATE INDEX events_vhost ON events "
+                             "(vhost_id, time_us); PRAGMA user_version = 4"));
     }
     auto store = HistoryStore::open(dir.db());
     ASSERT_TRUE(store) << store.error();
