@@ -522,17 +522,15 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     // Otherwise two forms: a vhost filter walks the vhost's postings (mso_vhost_hits) and
     // reads each event by its id; no filter walks events_time (whose entries hold the
     // path: paths are read from the index alone).
+    const std::string sql =
+        vhost_id
+            ? std::string("SELECT e.") + column +
+                  " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON e.id = "
+                  "r.event_id AND e.time_us = r.time_us WHERE e.vhost_id = ?3 AND "
+                  "e.time_us >= ?1 AND e.time_us < ?2"
+            : std::string("SELECT ") + column + " FROM events WHERE time_us >= ?1 AND time_us < ?2";
     std::string error;
-    Stmt* s = counted ? nullptr
-              : vhost_id
-                  ? m.statement(std::string("SELECT e.") + column +
-                                    " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON "
-                                    "e.id = r.event_id AND e.time_us = r.time_us WHERE e.vhost_id "
-                                    "= ?3 AND e.time_us >= ?1 AND e.time_us < ?2",
-                                error)
-                  : m.statement(std::string("SELECT ") + column +
-                                    " FROM events WHERE time_us >= ?1 AND time_us < ?2",
-                                error);
+    Stmt* s = counted ? nullptr : m.statement(sql, error);
     if (!counted && s == nullptr) {
         return fail(error);
     }

@@ -58,7 +58,7 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
 }
 
 // How far (in posting buckets: an hour) the oldest event moves between two sweeps of
-// client_postings and vhost_postings.
+// client_postings.
 constexpr std::int64_t k_keyed_sweep_buckets = 360;
 
 // Drops the postings no stored event is left in: every bucket before the oldest event's
@@ -68,11 +68,13 @@ constexpr std::int64_t k_keyed_sweep_buckets = 360;
 // and top clients counts only what is after the frontier. rule_postings goes by its
 // bucket index at every step. client_postings and vhost_postings have no such index
 // (schema.cpp, versions 6 and 8): each is swept key by key (a skip over the distinct
-// client or vhost ids of its key, one range delete each), once the oldest event has moved
-// k_keyed_sweep_buckets since the last sweep, so its cost (about a microsecond per
-// distinct key) is paid once per hour of pruned events (or at each step where a step
-// prunes more than an hour), and what they keep of pruned events meanwhile is at most
-// that hour's postings.
+// client or vhost ids of its key, one range delete each, about a microsecond per distinct
+// key). vhost_postings at every step: a site has few vhosts, and every search or top of a
+// vhost that walks back to its oldest buckets would read the pruned hits otherwise.
+// client_postings once the oldest event has moved k_keyed_sweep_buckets since the last
+// sweep, so its cost is paid once per hour of pruned events (or at each step where a step
+// prunes more than an hour), and what it keeps of pruned events meanwhile is at most that
+// hour's postings.
 Result<void> drop_postings(HistoryStore::Impl& m)
 {
     std::string error;
@@ -115,6 +117,13 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     if (auto r = run("DELETE FROM rule_postings WHERE bucket < ?1"); !r) {
         return r;
     }
+    if (auto r = run("WITH RECURSIVE v(id) AS (SELECT min(vhost_id) FROM vhost_postings "
+                     "UNION ALL SELECT (SELECT min(vhost_id) FROM vhost_postings WHERE "
+                     "vhost_id > v.id) FROM v WHERE v.id IS NOT NULL) DELETE FROM "
+                     "vhost_postings WHERE vhost_id IN (SELECT id FROM v) AND bucket < ?1");
+        !r) {
+        return r;
+    }
     if (m.keyed_postings_swept && bucket - *m.keyed_postings_swept < k_keyed_sweep_buckets) {
         return ok();
     }
@@ -126,12 +135,6 @@ Result<void> drop_postings(HistoryStore::Impl& m)
         // client_postings_recent (small: a scan) would bring its pruned rows back later.
         swept = run("DELETE FROM client_postings_recent WHERE bucket < ?1");
         m.writer.recent_client_rows.reset();
-    }
-    if (swept) {
-        swept = run("WITH RECURSIVE v(id) AS (SELECT min(vhost_id) FROM vhost_postings "
-                    "UNION ALL SELECT (SELECT min(vhost_id) FROM vhost_postings WHERE "
-                    "vhost_id > v.id) FROM v WHERE v.id IS NOT NULL) DELETE FROM "
-                    "vhost_postings WHERE vhost_id IN (SELECT id FROM v) AND bucket < ?1");
     }
     if (swept) {
         m.keyed_postings_swept = bucket;

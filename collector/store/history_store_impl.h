@@ -143,9 +143,8 @@ struct HistoryStore::Impl final : StringIds {
     // Whether events stored before version 5 (31-bit uid keys) may be left: the writer's
     // duplicate check then asks for both keys (find() always does).
     bool legacy_uid_keys = false;
-    // The oldest event's posting bucket when retention last swept client_postings and
-    // vhost_postings (which have no index on their bucket; history_retention.cpp), unset
-    // before the first sweep.
+    // The oldest event's posting bucket when retention last swept client_postings (which
+    // has no index on its bucket; history_retention.cpp), unset before the first sweep.
     std::optional<std::int64_t> keyed_postings_swept;
     TextIds ids{k_max_cached_strings}; // interning (the writer's cache of the strings table)
     std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)

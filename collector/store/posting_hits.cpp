@@ -1,4 +1,4 @@
-// The table-valued functions mso_rule_hits() and mso_client_hits() and the scalar
+// The table-valued functions mso_rule_hits(), mso_client_hits() and mso_vhost_hits() and the scalar
 // mso_posting_count() of posting_hits.h, over the postings' codec in rule_postings.h.
 // SQLite calls these through C function pointers: nothing may throw out of them, so
 // each entry point turns an allocation failure into SQLITE_NOMEM.
@@ -18,7 +18,7 @@
 namespace mso {
 namespace {
 
-// ---- mso_rule_hits(rule_id, ...), mso_client_hits(client_id, ...), mso_vhost_hits(...) ---
+// ---- mso_rule_hits(rule_id, ...), mso_client_hits(client_id, ...), mso_vhost_hits(vhost_id, ...)
 
 enum Column : int { k_time, k_event, k_key, k_since, k_until };
 constexpr int k_has_since = 1;
@@ -112,9 +112,9 @@ int hits_disconnect(sqlite3_vtab* vtab)
     return SQLITE_OK;
 }
 
-// The key (rule or client) must be given (an equality on it); the window's two ends are used when
-// given. The rows come newest first, so an ORDER BY time_us DESC[, event_id DESC] is
-// consumed and a LIMIT stops the walk early.
+// The key (rule, client or vhost) must be given (an equality on it); the window's two ends are used
+// when given. The rows come newest first, so an ORDER BY time_us DESC[, event_id DESC] is consumed
+// and a LIMIT stops the walk early.
 int hits_best_index(sqlite3_vtab* /*vtab*/, sqlite3_index_info* info)
 {
     int key = -1;

@@ -1,5 +1,5 @@
 // The postings of rule_postings.h: the batch's sort, the codec, the rows' writer and the
-// version 3 and 6 migrations. Their readers in SQL are in posting_hits.cpp.
+// version 3, 6 and 8 migrations. Their readers in SQL are in posting_hits.cpp.
 #include "store/rule_postings.h"
 
 #include "varint.h"

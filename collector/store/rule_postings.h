@@ -1,16 +1,17 @@
-// The rule and client indexes of history.db as postings (schema versions 3 and 6,
-// docs/STORE.md): one row of `rule_postings` per rule, ten-second bucket and written
+// The rule, client and vhost indexes of history.db as postings (schema versions 3, 6 and
+// 8, docs/STORE.md): one row of `rule_postings` per rule, ten-second bucket and written
 // batch, holding the (time, event id) of every event of the batch in that bucket that the
 // rule matched, delta-encoded; `client_postings` the same per client address (whose
-// newest rows wait in `client_postings_recent` since version 7, read with it). A batch
-// writes a few rows per rule and one per client instead of one row or index entry per
-// (event, rule) and per event: at a live stream's density ~4.3 B-tree inserts per event
-// for the rules, and one for the client, become a few per batch and key.
+// newest rows wait in `client_postings_recent` since version 7, read with it) and
+// `vhost_postings` per vhost. A batch writes a few rows per rule and one per client and
+// vhost (and bucket) instead of one row or index entry per (event, rule) and two per
+// event: at a live stream's density ~4.3 B-tree inserts per event for the rules, and one
+// each for the client and the vhost, become a few per batch and key.
 //
 // Readers go through the table-valued functions mso_rule_hits(rule_id, since_us,
-// until_us) and mso_client_hits(client_id, since_us, until_us) (columns time_us and
-// event_id, newest first; store/posting_hits.h), registered on every connection, so the
-// searches stay SQL:
+// until_us), mso_client_hits(client_id, since_us, until_us) and mso_vhost_hits(vhost_id,
+// since_us, until_us) (columns time_us and event_id, newest first; store/posting_hits.h),
+// registered on every connection, so the searches stay SQL:
 // `FROM mso_rule_hits(?, ?, ?) r CROSS JOIN events e ON e.id = r.event_id AND e.time_us =
 // r.time_us`. The join drops the entries of events already pruned (retention deletes
 // whole rows only once their bucket is gone; docs/STORE.md).
@@ -47,7 +48,7 @@ struct RuleHit {
     auto operator<=>(const RuleHit&) const = default;
 };
 
-// One hit of a batch with its key (rule or client string id), as the writer collects
+// One hit of a batch with its key (rule, client or vhost string id), as the writer collects
 // them before grouping them into posting rows.
 struct KeyedHit {
     std::int64_t key;
@@ -72,13 +73,13 @@ void encode_posting(std::int64_t bucket, const std::vector<RuleHit>& hits, std::
 [[nodiscard]] bool decode_posting(std::int64_t bucket, std::string_view blob,
                                   std::vector<RuleHit>& out);
 
-// Turns hits given in (key, time, event id) order into posting rows: one per key (rule
-// or client) and bucket, written through `insert` (bound as ?1 the key, ?2 bucket, ?3
+// Turns hits given in (key, time, event id) order into posting rows: one per key (rule,
+// client or vhost) and bucket, written through `insert` (bound as ?1 the key, ?2 bucket, ?3
 // first_id, the group's smallest event id, ?4 entries). Holds one group at a time; its
 // buffers are kept from one use to the next. The history writer (a batch's sorted hits)
-// and the version 3 and 6 migrations (rows in key order) write postings with it. A
+// and the version 3, 6 and 8 migrations (rows in key order) write postings with it. A
 // statement with a fifth parameter gets the row's number of hits there (client_postings'
-// `hits`).
+// and vhost_postings' `hits`).
 class PostingRows {
 public:
     // Adds a hit; when it starts another (key, bucket), writes the group before it.

@@ -175,7 +175,7 @@ CREATE TABLE client_postings_recent (
 // Version 8: the vhost index as postings, as the rule and client indexes are (versions 3
 // and 6): events_vhost took one B-tree insert per event at as many places as the batch
 // had vhosts (docs/BENCHMARKS.md, "the vhost index as postings"). A batch now writes one
-// row per vhost it saw. postings_from_vhost_index() fills
+// row per vhost (and ten-second bucket) it saw. postings_from_vhost_index() fills
 // vhost_postings from events_vhost in its order and drops the index. No recent table as
 // for clients: a site has few vhosts, and with many, each batch wrote one leaf of
 // events_vhost per vhost before just as it writes one row per vhost now. No index on the

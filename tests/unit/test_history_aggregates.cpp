@@ -327,6 +327,13 @@ TEST_F(HistoryAggregates, PrunedEventsLeaveTheCounts)
         EXPECT_EQ(*m_store->top(HistoryList::clients, std::nullopt, from, until, 0),
                   expected_top(HistoryList::clients, std::nullopt, from, until))
             << (from - k_t0) / k_s;
+        // With a vhost, from the vhost's postings: those of the pruned events in the
+        // bucket of 140 s join no event.
+        for (const char* vhost : {"a.example", "b.example", "c.example"}) {
+            EXPECT_EQ(*m_store->top(HistoryList::clients, std::string(vhost), from, until, 0),
+                      expected_top(HistoryList::clients, std::string(vhost), from, until))
+                << (from - k_t0) / k_s << " " << vhost;
+        }
     }
 }
 

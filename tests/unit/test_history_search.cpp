@@ -212,6 +212,16 @@ TEST_F(HistorySearch, EachFilterAloneAndCombined)
              return s.event.client == "10.0.0.1" && s.event.vhost == "b.example" &&
                     s.event.time_us >= t(10);
          }},
+        {"vhost + since + until (the vhost's postings drive)",
+         [&](HistoryQuery& q) {
+             q.vhost = "a.example";
+             q.since_us = t(10);
+             q.until_us = t(25);
+         },
+         [&](const StoredEvent& s) {
+             return s.event.vhost == "a.example" && s.event.time_us >= t(10) &&
+                    s.event.time_us < t(25);
+         }},
         {"rule + client (the rule's postings drive)",
          [](HistoryQuery& q) {
              q.rule = "942100";
@@ -261,9 +271,16 @@ TEST_F(HistorySearch, EachFilterAloneAndCombined)
 
 TEST_F(HistorySearch, PagesNeitherRepeatNorSkip)
 {
+    const auto t = [](int i) { return k_t0 + i * 10'000'000LL; };
     const std::vector<std::pair<const char*, std::function<void(HistoryQuery&)>>> queries = {
         {"all", [](HistoryQuery&) {}},
         {"vhost", [](HistoryQuery& q) { q.vhost = "a.example"; }},
+        {"vhost + window",
+         [&](HistoryQuery& q) {
+             q.vhost = "b.example";
+             q.since_us = t(5);
+             q.until_us = t(30);
+         }},
         {"rule", [](HistoryQuery& q) { q.rule = "942100"; }},
         {"client", [](HistoryQuery& q) { q.client = "10.0.0.1"; }},
         {"status", [](HistoryQuery& q) { q.status = 200; }},

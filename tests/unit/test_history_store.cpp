@@ -79,8 +79,6 @@ TEST(HistoryStore, MigratesAnEmptyFile)
 
 using Hits = std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>;
 
-// Every (time, event id) a search by each of `keys` finds (by rule, or by client when
-// `by_client`), by key.
 // The (time, row id) of each key's events, newest first, from searches by `filter`
 // (&HistoryQuery::rule, ::client or ::vhost).
 Hits search_hits(HistoryStore& store, const std::vector<std::string>& keys,
@@ -535,6 +533,8 @@ TEST(HistoryStore, ClientPostingsMoveInKeyOrderAndARolledBackMoveLosesNothing)
     EXPECT_EQ(pragma(dir.db(), "SELECT count(*) FROM client_postings_recent"), 5);
     EXPECT_EQ(pragma(dir.db(), "SELECT min(hits) = 2 AND max(hits) = 2 FROM " + all_rows), 1);
     EXPECT_EQ(pragma(dir.db(), "SELECT sum(hits) FROM " + all_rows), 70);
+    // The rolled-back batch left no vhost hit behind either (the retry reuses its ids).
+    EXPECT_EQ(pragma(dir.db(), "SELECT sum(hits) FROM vhost_postings"), 70);
     HistoryQuery q;
     q.client = "10.2.0.1";
     q.limit = 100;
