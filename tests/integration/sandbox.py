@@ -791,7 +791,12 @@ _CHILD_SIGNALLED = re.compile(r"AH0005[12]: child pid (\d+) exit signal (.+?) \(
 # - mpm_event: on SIGTERM the child's main thread runs signal_threads(ST_UNGRACEFUL) ->
 #   close_worker_sockets(), which reads each busy worker's socket (apr_os_sock_get) while
 #   that worker may be ending the connection and destroying its pool, the socket with it
-#   (7 in 200 stops with four hogs; twice in CI).
+#   (7 in 200 stops with four hogs; twice in CI). The same race also faults one call later,
+#   in close_socket_at()'s apr_socket_close() of that socket (its pool's cleanup list is
+#   gone: apr_pool_cleanup_run -> apr_pool_cleanup_kill), told by the disassembly of
+#   Debian's mod_mpm_event: the return address follows the call of apr_socket_close, after
+#   apr_os_sock_get and apr_socket_timeout_set (once in CI, 2026-12-06, with the exiting
+#   workers destroying their allocators on other threads).
 # - mpm_prefork: SIGTERM's handler (just_die -> clean_child_exit) destroys the child's pool
 #   at once, from inside whatever the child was doing; when that was an APR pool operation
 #   (mod_security2 clearing a pool for Apache's dummy wake-up request) the destroy faults
@@ -800,6 +805,10 @@ KNOWN_STOP_CRASHES = {
     "mpm_event close_worker_sockets": re.compile(
         r"#\d+ +0x\S+ in apr_os_sock_get \(\) from \S*libapr-1\.so[^\n]*\n"
         r"#\d+ +0x\S+ in \?\? \(\) from \S*mod_mpm_event\.so"),
+    "mpm_event close_worker_sockets (the close)": re.compile(
+        r"^#0 +0x\S+ in apr_pool_cleanup_kill \(\) from \S*libapr-1\.so[^\n]*\n"
+        r"#1 +0x\S+ in apr_pool_cleanup_run \(\) from \S*libapr-1\.so[^\n]*\n"
+        r"#2 +0x\S+ in \?\? \(\) from \S*mod_mpm_event\.so", re.M),
     "mpm_prefork just_die": re.compile(
         r"^#0 +0x\S+ in apr_pool_destroy \(\) from \S*libapr-1\.so[^\n]*\n"
         r"(?:#\d+ +0x\S+ in apr_pool_destroy \(\)[^\n]*\n)*"
