@@ -59,7 +59,20 @@ Result<std::vector<Doomed>> oldest(HistoryStore::Impl& m, std::optional<std::int
 
 // How far (in posting buckets: an hour) the oldest event moves between two sweeps of
 // client_postings.
-constexpr std::int64_t k_keyed_sweep_buckets = 360;
+constexpr std::int64_t k_client_sweep_buckets = 360;
+
+// The sweep of a postings table without a bucket index: a skip over the distinct values
+// of `key` (its primary key's first column), one range delete of each key's buckets
+// before ?1.
+std::string sweep_sql(std::string_view table, std::string_view key)
+{
+    const std::string t(table);
+    const std::string k(key);
+    return "WITH RECURSIVE c(id) AS (SELECT min(" + k + ") FROM " + t +
+           " UNION ALL SELECT (SELECT min(" + k + ") FROM " + t + " WHERE " + k +
+           " > c.id) FROM c WHERE c.id IS NOT NULL) DELETE FROM " + t + " WHERE " + k +
+           " IN (SELECT id FROM c) AND bucket < ?1";
+}
 
 // Drops the postings no stored event is left in: every bucket before the oldest event's
 // (all of them when no event is left, so that a reused event id can never meet an old
@@ -71,7 +84,7 @@ constexpr std::int64_t k_keyed_sweep_buckets = 360;
 // client or vhost ids of its key, one range delete each, about a microsecond per distinct
 // key). vhost_postings at every step: a site has few vhosts, and every search or top of a
 // vhost that walks back to its oldest buckets would read the pruned hits otherwise.
-// client_postings once the oldest event has moved k_keyed_sweep_buckets since the last
+// client_postings once the oldest event has moved k_client_sweep_buckets since the last
 // sweep, so its cost is paid once per hour of pruned events (or at each step where a step
 // prunes more than an hour), and what it keeps of pruned events meanwhile is at most that
 // hour's postings.
@@ -90,7 +103,7 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     const std::int64_t bucket = empty ? 0 : posting_bucket(oldest->integer(0));
     oldest->reset();
     // Runs `sql`, with the oldest event's bucket as ?1 when it has one.
-    auto run = [&](const char* sql) -> Result<void> {
+    auto run = [&](std::string_view sql) -> Result<void> {
         Stmt* s = m.statement(sql, error);
         if (s == nullptr) {
             return fail(error);
@@ -103,7 +116,7 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     };
     if (empty) {
         // No event left: no posting either, and so no frontier to count from.
-        m.keyed_postings_swept.reset();
+        m.client_postings_swept.reset();
         m.writer.recent_client_rows = 0;
         for (const char* sql : {"DELETE FROM rule_postings", "DELETE FROM client_postings",
                                 "DELETE FROM client_postings_recent", "DELETE FROM vhost_postings",
@@ -117,27 +130,20 @@ Result<void> drop_postings(HistoryStore::Impl& m)
     if (auto r = run("DELETE FROM rule_postings WHERE bucket < ?1"); !r) {
         return r;
     }
-    if (auto r = run("WITH RECURSIVE v(id) AS (SELECT min(vhost_id) FROM vhost_postings "
-                     "UNION ALL SELECT (SELECT min(vhost_id) FROM vhost_postings WHERE "
-                     "vhost_id > v.id) FROM v WHERE v.id IS NOT NULL) DELETE FROM "
-                     "vhost_postings WHERE vhost_id IN (SELECT id FROM v) AND bucket < ?1");
-        !r) {
+    if (auto r = run(sweep_sql("vhost_postings", "vhost_id")); !r) {
         return r;
     }
-    if (m.keyed_postings_swept && bucket - *m.keyed_postings_swept < k_keyed_sweep_buckets) {
+    if (m.client_postings_swept && bucket - *m.client_postings_swept < k_client_sweep_buckets) {
         return ok();
     }
-    auto swept = run("WITH RECURSIVE c(id) AS (SELECT min(client_id) FROM client_postings "
-                     "UNION ALL SELECT (SELECT min(client_id) FROM client_postings WHERE "
-                     "client_id > c.id) FROM c WHERE c.id IS NOT NULL) DELETE FROM "
-                     "client_postings WHERE client_id IN (SELECT id FROM c) AND bucket < ?1");
+    auto swept = run(sweep_sql("client_postings", "client_id"));
     if (swept) {
         // client_postings_recent (small: a scan) would bring its pruned rows back later.
         swept = run("DELETE FROM client_postings_recent WHERE bucket < ?1");
         m.writer.recent_client_rows.reset();
     }
     if (swept) {
-        m.keyed_postings_swept = bucket;
+        m.client_postings_swept = bucket;
     }
     return swept;
 }
@@ -282,7 +288,7 @@ Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t m
     }
     if (!done) {
         m.db.rollback();
-        m.keyed_postings_swept.reset(); // a sweep rolled back: the next step sweeps again
+        m.client_postings_swept.reset(); // a sweep rolled back: the next step sweeps again
         m.writer.recent_client_rows.reset();
         return fail("cannot prune history: " + done.error());
     }

@@ -145,7 +145,7 @@ struct HistoryStore::Impl final : StringIds {
     bool legacy_uid_keys = false;
     // The oldest event's posting bucket when retention last swept client_postings (which
     // has no index on its bucket; history_retention.cpp), unset before the first sweep.
-    std::optional<std::int64_t> keyed_postings_swept;
+    std::optional<std::int64_t> client_postings_swept;
     TextIds ids{k_max_cached_strings}; // interning (the writer's cache of the strings table)
     std::unordered_map<std::int64_t, std::string> texts; // id -> text (reading)
     std::map<std::string, Stmt, std::less<>> statements; // prepared, by SQL text
