@@ -55,13 +55,15 @@ def wal_commits(wal: bytes) -> tuple[int, list[list[int]]]:
     return page_size, commits
 
 
-def snapshot(store_bench: Path, events: int, rate: int, at: int, directory: Path) -> Path:
+def snapshot(store_bench: Path, events: int, rate: int, at: int, directory: Path,
+             request_ms: int = 0) -> Path:
     """Runs store_bench until its progress passed `at` events (plus 4 s), kills it, and
     returns the WAL's path."""
     err = directory / "progress.txt"
     with open(err, "wb") as progress:
         proc = subprocess.Popen([str(store_bench), "--events", str(events), "--rate", str(rate),
-                                 "--insert-only", "--keep", "--dir", str(directory)],
+                                 "--insert-only", "--keep", "--dir", str(directory)]
+                                + (["--request-ms", str(request_ms)] if request_ms else []),
                                 stdout=subprocess.DEVNULL, stderr=progress)
     try:
         while True:
@@ -112,13 +114,15 @@ def main() -> int:
     ap.add_argument("--at", type=int, action="append", required=True,
                     help="events stored before the snapshot; repeatable")
     ap.add_argument("--dir", default="/var/tmp", help="where its own directory is made")
+    ap.add_argument("--request-ms", type=int, default=0,
+                    help="store_bench --request-ms (events in their requests' start order)")
     args = ap.parse_args()
     store_bench = Path(args.build) / "bench" / "store_bench"
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     for at in args.at:
         work = Path(tempfile.mkdtemp(prefix="mso-wal-pages-", dir=args.dir))
         try:
-            report(snapshot(store_bench, args.events, args.rate, at, work))
+            report(snapshot(store_bench, args.events, args.rate, at, work, args.request_ms))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return 0

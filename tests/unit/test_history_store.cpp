@@ -347,26 +347,88 @@ TEST(HistoryStore, DuplicatesAreCountedNotStored)
          },
          1},
     };
-    for (const Case& c : cases) {
-        TempDir dir;
-        auto store = HistoryStore::open(dir.db());
-        StoredEvent first = full_event();
-        if (std::string(c.name).starts_with("no id")) {
-            first.event.unique_id = "";
+    // Each shape of unique id: mod_unique_id's and ModSecurity v3's are keyed by their
+    // second, another by its hash (history_store.cpp, uid_key()).
+    const char* const ids[] = {"awG4kHcQQ_AdMcIAbWM4GAAAAAU", "179619058711.034755",
+                               "ZfPq8H8AAQEAAAbZVKcAAA0"};
+    for (const char* id : ids) {
+        for (const Case& c : cases) {
+            const std::string name = std::string(c.name) + ", id " + id;
+            TempDir dir;
+            StoredEvent first = full_event();
+            first.event.unique_id = std::string(c.name).starts_with("no id") ? "" : id;
+            {
+                auto store = HistoryStore::open(dir.db());
+                ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{first}));
+            }
+            // Reopened: what the store holds is known again.
+            auto store = HistoryStore::open(dir.db());
+            StoredEvent second = full_event();
+            second.event.unique_id = id;
+            c.change(second);
+            auto stats = store->write_batch(std::vector<StoredEvent>{second}, c.dedup);
+            ASSERT_TRUE(stats) << name;
+            EXPECT_EQ(stats->inserted, c.inserted) << name;
+            EXPECT_EQ(stats->duplicates, 1 - c.inserted) << name;
+            // The same again within one batch: the second is a duplicate of the first.
+            auto twice = store->write_batch(std::vector<StoredEvent>{second, second}, c.dedup);
+            ASSERT_TRUE(twice);
+            EXPECT_EQ(twice->inserted, 0U) << name;
+            EXPECT_EQ(*store->event_count(), static_cast<std::int64_t>(1 + c.inserted)) << name;
         }
-        ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{first}));
-        StoredEvent second = full_event();
-        c.change(second);
-        auto stats = store->write_batch(std::vector<StoredEvent>{second}, c.dedup);
-        ASSERT_TRUE(stats) << c.name;
-        EXPECT_EQ(stats->inserted, c.inserted) << c.name;
-        EXPECT_EQ(stats->duplicates, 1 - c.inserted) << c.name;
-        // The same again within one batch: the second is a duplicate of the first.
-        auto twice = store->write_batch(std::vector<StoredEvent>{second, second}, c.dedup);
-        ASSERT_TRUE(twice);
-        EXPECT_EQ(twice->inserted, 0U) << c.name;
-        EXPECT_EQ(*store->event_count(), static_cast<std::int64_t>(1 + c.inserted)) << c.name;
     }
+}
+
+// The duplicate check of ids keyed by their second, in any order: a later second, the
+// same second, an earlier second (an old log imported after live traffic), across
+// batches and after a batch that was rolled back.
+TEST(HistoryStore, DuplicatesOfIdsKeyedByTheirSecondInAnyOrder)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    const std::vector<std::string> ids{
+        "awG4kHcQQ_AdMcIAbWM4GAAAAAU", "awG4lHcQQ_AdMcIAbWM4GgAAAAg", // 4 seconds apart
+        "awG4kIfZZ_AdMcIAbWM4GgAAAAg",                                // the first's second
+        "ZVP4_RMOp6pC5tqKuJlHsj5x9FA",                                // a year earlier
+        "179619058811.034755",         "179619058711.034755",         // v3, a second apart
+    };
+    auto event = [&](std::size_t i) {
+        StoredEvent e = full_event(static_cast<int>(i));
+        e.event.unique_id = ids[i];
+        return e;
+    };
+    std::size_t stored = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        // Each new event, then again every event so far: only the new one is stored.
+        std::vector<StoredEvent> batch{event(i)};
+        for (std::size_t j = 0; j <= i; ++j) {
+            batch.push_back(event(j));
+        }
+        auto stats = store->write_batch(batch);
+        ASSERT_TRUE(stats) << stats.error();
+        EXPECT_EQ(stats->inserted, 1U) << ids[i];
+        stored += stats->inserted;
+    }
+    EXPECT_EQ(*store->event_count(), static_cast<std::int64_t>(stored));
+    // A batch rolled back (a failure after its events were written) leaves nothing that
+    // keeps its events out when they come again.
+    std::vector<StoredEvent> batch{event(0)};
+    batch.front().event.unique_id = "awG4mHcQQ_AdMcIAbWM4GAAAAAU";
+    {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db);
+        ASSERT_TRUE(db->exec("CREATE TRIGGER fail_postings BEFORE INSERT ON vhost_postings "
+                             "BEGIN SELECT RAISE(ABORT, 'refused'); END"));
+    }
+    EXPECT_FALSE(store->write_batch(batch));
+    {
+        auto db = Db::open(dir.db(), false);
+        ASSERT_TRUE(db->exec("DROP TRIGGER fail_postings"));
+    }
+    auto again = store->write_batch(batch);
+    ASSERT_TRUE(again) << again.error();
+    EXPECT_EQ(again->inserted, 1U);
 }
 
 // Version 5 keys unique ids by the second they carry (mod_unique_id's first six
