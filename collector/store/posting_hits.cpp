@@ -66,7 +66,7 @@ struct HitsTable {
 
 struct HitsCursor {
     sqlite3_vtab_cursor base{};
-    sqlite3_stmt* rows = nullptr; // the rule's postings, newest bucket first
+    sqlite3_stmt* rows = nullptr; // the key's postings (rule, client or vhost), newest bucket first
     bool row_ready = false;       // `rows` stands on a row not read yet
     std::vector<RuleHit> hits;    // the current bucket's, newest first
     std::size_t next = 0;

@@ -349,7 +349,7 @@ def test_an_entry_that_can_never_be_accepted_is_dropped_alone(binaries, parts):
         h = console.health()["console"]["sensors"].get("web1", {})
         return h if h.get("stored", 0) >= 6 and h.get("refused", {}).get("too_large", 0) >= 1 \
             else None
-    h = wait_for(settled, "6 entries stored and 1 refused as too large")
+    wait_for(settled, "6 entries stored and 1 refused as too large")
     got = sensor_events(console, "web1")
     assert len(got) == 6, sorted(got)
     assert len(set(entries) - set(got)) == 1

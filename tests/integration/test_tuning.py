@@ -24,7 +24,6 @@ import http.client
 import json
 import os
 import shutil
-import subprocess
 import time
 import urllib.parse
 import urllib.request
