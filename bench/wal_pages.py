@@ -10,6 +10,11 @@ the distinct pages per commit, by B-tree: what each batch of events costs in pag
 written to the WAL (and again when they are checkpointed into the database).
 
     bench/wal_pages.py --build build --at 2000000 --at 9000000
+    bench/wal_pages.py --build build --request-ms 50 --at 1000000 --at 9000000
+
+`--request-ms N` passes store_bench's option of that name (each event its request's start,
+up to N ms before its place in the stream: out of order, as the module sends them). The
+counts are distinct pages: a page written twice within a commit counts once.
 
 Needs the disk for the database (about 450 bytes per event) under `--dir`, in a
 directory of its own that it removes. Pages that dbstat names no B-tree for are on the

@@ -370,7 +370,7 @@ TEST(HistoryStore, DuplicatesAreCountedNotStored)
             ASSERT_TRUE(stats) << name;
             EXPECT_EQ(stats->inserted, c.inserted) << name;
             EXPECT_EQ(stats->duplicates, 1 - c.inserted) << name;
-            // The same again within one batch: the second is a duplicate of the first.
+            // The same twice more in one batch: both are duplicates of the stored event.
             auto twice = store->write_batch(std::vector<StoredEvent>{second, second}, c.dedup);
             ASSERT_TRUE(twice);
             EXPECT_EQ(twice->inserted, 0U) << name;
@@ -390,7 +390,7 @@ TEST(HistoryStore, DuplicatesOfIdsKeyedByTheirSecondInAnyOrder)
     const std::vector<std::string> ids{
         "awG4kHcQQ_AdMcIAbWM4GAAAAAU", "awG4lHcQQ_AdMcIAbWM4GgAAAAg", // 4 seconds apart
         "awG4kIfZZ_AdMcIAbWM4GgAAAAg",                                // the first's second
-        "ZVP4_RMOp6pC5tqKuJlHsj5x9FA",                                // a year earlier
+        "ZVP4_RMOp6pC5tqKuJlHsj5x9FA",                                // three years earlier
         "179619058811.034755",         "179619058711.034755",         // v3, a second apart
     };
     auto event = [&](std::size_t i) {
@@ -398,7 +398,6 @@ TEST(HistoryStore, DuplicatesOfIdsKeyedByTheirSecondInAnyOrder)
         e.event.unique_id = ids[i];
         return e;
     };
-    std::size_t stored = 0;
     for (std::size_t i = 0; i < ids.size(); ++i) {
         // Each new event, then again every event so far: only the new one is stored.
         std::vector<StoredEvent> batch{event(i)};
@@ -408,9 +407,10 @@ TEST(HistoryStore, DuplicatesOfIdsKeyedByTheirSecondInAnyOrder)
         auto stats = store->write_batch(batch);
         ASSERT_TRUE(stats) << stats.error();
         EXPECT_EQ(stats->inserted, 1U) << ids[i];
-        stored += stats->inserted;
+        EXPECT_EQ(stats->duplicates, i + 1) << ids[i];
     }
-    EXPECT_EQ(*store->event_count(), static_cast<std::int64_t>(stored));
+    const auto count = static_cast<std::int64_t>(ids.size());
+    EXPECT_EQ(*store->event_count(), count);
     // A batch rolled back (a failure after its events were written) leaves nothing that
     // keeps its events out when they come again.
     std::vector<StoredEvent> batch{event(0)};
@@ -426,9 +426,17 @@ TEST(HistoryStore, DuplicatesOfIdsKeyedByTheirSecondInAnyOrder)
         auto db = Db::open(dir.db(), false);
         ASSERT_TRUE(db->exec("DROP TRIGGER fail_postings"));
     }
+    EXPECT_EQ(*store->event_count(), count);
     auto again = store->write_batch(batch);
     ASSERT_TRUE(again) << again.error();
     EXPECT_EQ(again->inserted, 1U);
+    EXPECT_EQ(*store->event_count(), count + 1);
+    // Now stored, it is a duplicate.
+    auto third = store->write_batch(batch);
+    ASSERT_TRUE(third) << third.error();
+    EXPECT_EQ(third->inserted, 0U);
+    EXPECT_EQ(third->duplicates, 1U);
+    EXPECT_EQ(*store->event_count(), count + 1);
 }
 
 // Version 5 keys unique ids by the second they carry (mod_unique_id's first six
