@@ -20,7 +20,7 @@ import socket
 import threading
 import time
 
-from test_security import daemons, encode, event, query_connection  # noqa: F401 (daemons: a fixture)
+from test_security import daemons, encode, event, query_connection  # noqa: F401 (a fixture)
 
 VHOSTS = 1000
 NEWLINE = b"\n"

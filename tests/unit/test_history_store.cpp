@@ -361,7 +361,7 @@ TEST(HistoryStore, DuplicatesAreCountedNotStored)
                 auto store = HistoryStore::open(dir.db());
                 ASSERT_TRUE(store->write_batch(std::vector<StoredEvent>{first}));
             }
-            // Reopened: what the store holds is known again.
+            // Reopened: the check finds what an earlier writer stored.
             auto store = HistoryStore::open(dir.db());
             StoredEvent second = full_event();
             second.event.unique_id = id;
