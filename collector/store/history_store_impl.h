@@ -1,6 +1,8 @@
-// The inside of HistoryStore, shared by its three source files (history_store.cpp:
-// open, write, find; history_search.cpp: search and time series; history_retention.cpp:
-// prune and size). Not part of the store's interface.
+// The inside of HistoryStore, shared by its source files (history_store.cpp: open,
+// interning, the per-batch counts, find; history_writer.cpp: write_batch;
+// history_search.cpp: search and time series; history_aggregates.cpp: counts and top
+// lists over a window; history_retention.cpp: prune and size). Not part of the store's
+// interface.
 #pragma once
 
 #include "store/history_store.h"
@@ -25,6 +27,16 @@ inline constexpr std::int64_t k_all_vhosts = -1;
 // The longest write_batch lets pass without a checkpoint (SQLite's own come every 64 MiB
 // of WAL, schema.cpp): a checkpoint fsyncs the WAL, bounding what a power loss can take.
 inline constexpr std::chrono::seconds k_checkpoint_interval{30};
+
+// The lookup keys of a unique id in events_uid: version 5's and the one versions up to 4
+// stored (the 31-bit hash alone, below k_first_uid_key). The hash of the id (of the
+// content hash when there is none) is computed once for both (history_store.cpp).
+inline constexpr std::int64_t k_first_uid_key = std::int64_t{1} << 61U;
+struct UidKeys {
+    std::int64_t key;
+    std::int64_t legacy;
+};
+[[nodiscard]] UidKeys uid_keys(std::string_view unique_id, std::uint64_t content_hash) noexcept;
 
 // The columns every read selects from `events e`, in the order read_event() expects.
 inline constexpr std::string_view k_event_columns =

@@ -133,7 +133,7 @@ constexpr std::string_view k_v5 = "";
 // top clients sum whole buckets inside SQLite without decoding them. retention_frontier
 // holds the newest (time, id) retention has deleted: every posting of a pruned event is at
 // or before it, so top clients can count the postings after it without reading events;
-// and the largest id deleted, which new events are numbered above (history_store.cpp), so
+// and the largest id deleted, which new events are numbered above (history_writer.cpp), so
 // no posting of a pruned event ever meets a new event.
 constexpr std::string_view k_v6 = R"sql(
 CREATE TABLE client_postings (
@@ -154,7 +154,7 @@ CREATE TABLE retention_frontier (
 
 // Version 7: the writer's newest client postings wait in client_postings_recent (same
 // columns and key) and move to client_postings in one pass once it holds
-// HistoryOptions::recent_client_rows (history_store.cpp). Written once per batch,
+// HistoryOptions::recent_client_rows (history_writer.cpp). Written once per batch,
 // client_postings took one leaf per client seen in every batch (5,000 in store_bench),
 // spread over a table that grows with the store: from a few million events on, 63 % of
 // the pages a commit wrote (docs/BENCHMARKS.md). The recent table stays small, so a

@@ -1,4 +1,4 @@
-// store/history_store.cpp and store/schema.cpp: creating, reopening and migrating
+// store/history_store.cpp, history_writer.cpp and schema.cpp: creating, reopening and migrating
 // history.db, a corrupt file moved aside, the round trip of an event, duplicates, find,
 // a full disk, and kill -9 in the middle of writing.
 #include "store/history_store.h"
