@@ -331,19 +331,15 @@ Result<std::vector<RuleCount>> HistoryStore::rule_counts(const std::optional<std
         s->bind(1, vhost_id.value_or(k_all_vhosts));
         s->bind(2, w.first);
         s->bind(3, w.last);
-        for (;;) {
-            auto row = s->step();
-            if (!row) {
-                return fail(row.error());
+        auto counted = each_row(*s, [&](const Stmt& row) {
+            if (row.integer(1) > 0) {
+                RuleAcc& a = rules[row.integer(0)];
+                a.hits += static_cast<std::uint64_t>(row.integer(1));
+                a.newest_minute = row.integer(2);
             }
-            if (!*row) {
-                break;
-            }
-            if (s->integer(1) > 0) {
-                RuleAcc& a = rules[s->integer(0)];
-                a.hits += static_cast<std::uint64_t>(s->integer(1));
-                a.newest_minute = s->integer(2);
-            }
+        });
+        if (!counted) {
+            return fail(counted.error());
         }
     }
     std::vector<std::int64_t> ids;

@@ -179,15 +179,9 @@ Result<Page> HistoryStore::search(const HistoryQuery& q)
             return fail(error);
         }
         s->bind(1, std::string_view(grep.needle));
-        for (;;) {
-            auto row = s->step();
-            if (!row) {
-                return fail(row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            grep.msg_ids.insert(s->integer(0));
+        auto found = each_row(*s, [&](const Stmt& row) { grep.msg_ids.insert(row.integer(0)); });
+        if (!found) {
+            return fail(found.error());
         }
         grep_param = sql.next;
         add("mso_grep(e.findings, " + sql.number(0) + ")");

@@ -133,28 +133,26 @@ Result<bool> insert_event(HistoryStore::Impl& m, const EventRef& stored, Dedup d
     if (m.legacy_uid_keys) {
         same->bind(2, keys.legacy);
     }
-    for (;;) {
-        auto row = same->step();
-        if (!row) {
-            return fail(row.error());
+    bool duplicate = false;
+    // Walks the rows with the key until one is a duplicate (false stops the walk).
+    auto probed = each_row(*same, [&](const Stmt& row) {
+        if (row.text(0) != e.unique_id) {
+            return true;
         }
-        if (!*row) {
-            break;
-        }
-        if (same->text(0) != e.unique_id) {
-            continue;
-        }
-        bool duplicate = static_cast<std::uint64_t>(same->integer(1)) == hash;
+        duplicate = static_cast<std::uint64_t>(row.integer(1)) == hash;
         if (!duplicate && !e.unique_id.empty()) {
             duplicate = dedup == Dedup::unique_id ||
                         (dedup == Dedup::request && client_id && method_id &&
-                         same->integer(2) == *client_id && same->integer(3) == *method_id &&
-                         same->text(4) == e.path);
+                         row.integer(2) == *client_id && row.integer(3) == *method_id &&
+                         row.text(4) == e.path);
         }
-        if (duplicate) {
-            same->reset();
-            return false;
-        }
+        return !duplicate;
+    });
+    if (!probed) {
+        return fail(probed.error());
+    }
+    if (duplicate) {
+        return false;
     }
     std::array<std::int64_t, 6> sid{};
     const std::array<std::string_view, 6> texts{stored.source, e.vhost,    e.client,
