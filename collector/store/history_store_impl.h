@@ -1,8 +1,8 @@
 // The inside of HistoryStore, shared by its source files (history_store.cpp: open,
 // interning, the per-batch counts, find; history_writer.cpp: write_batch;
-// history_search.cpp: search and time series; history_aggregates.cpp: counts and top
-// lists over a window; history_retention.cpp: prune and size). Not part of the store's
-// interface.
+// history_search.cpp: search and time series; history_aggregates.cpp: counts over a
+// window; history_top.cpp: top lists over a window; history_retention.cpp: prune and
+// size). Not part of the store's interface.
 #pragma once
 
 #include "store/history_store.h"
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -219,5 +220,22 @@ struct HistoryStore::Impl final : StringIds {
 
 // Registers mso_grep(findings, context) on a connection (history_search.cpp).
 void register_grep(sqlite3* db);
+
+// The string id of an optional vhost or source filter: nullopt when unset, -2 when the
+// store has never seen it (matches nothing) (history_aggregates.cpp).
+[[nodiscard]] std::optional<std::int64_t> string_filter(HistoryStore::Impl& m,
+                                                        const std::optional<std::string>& value);
+
+// Sorts by count descending then key, and keeps `limit` (0: all).
+template <typename T, typename Count, typename Key>
+void rank(std::vector<T>& rows, std::size_t limit, Count count, Key key)
+{
+    std::sort(rows.begin(), rows.end(), [&](const T& a, const T& b) {
+        return count(a) != count(b) ? count(a) > count(b) : key(a) < key(b);
+    });
+    if (limit > 0 && rows.size() > limit) {
+        rows.resize(limit);
+    }
+}
 
 } // namespace mso

@@ -1,7 +1,7 @@
 // A string cut to at most `max` bytes at a UTF-8 character boundary: the keys of the
 // heavy-hitter lists (paths, user agents, targets) are bounded the same way whether
 // they are counted in memory (state/aggregator.cpp) or from history
-// (store/history_aggregates.cpp), so a long path has one key in both. Pure.
+// (store/history_top.cpp, history_aggregates.cpp), so a long path has one key in both. Pure.
 #pragma once
 
 #include <cstddef>
