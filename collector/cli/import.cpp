@@ -57,12 +57,15 @@ struct Totals {
     std::uint64_t duplicates = 0;
     std::uint64_t lost = 0;     // the collector could not store them (disk full, I/O)
     std::uint64_t rejected = 0; // lines the collector could not decode
+    // Older than the collector's store keeps (its --history-days): not stored.
+    std::uint64_t too_old = 0;
+    std::int64_t history_days = 0;
     json errors = json::array();
     bool interrupted = false;
 
     [[nodiscard]] std::uint64_t problems() const
     {
-        return malformed + skipped_files + lost + rejected;
+        return malformed + skipped_files + lost + rejected + too_old;
     }
 };
 
@@ -272,6 +275,8 @@ private:
         m_totals.inserted += count(import_key::k_inserted);
         m_totals.duplicates += count(import_key::k_duplicates);
         m_totals.lost += count(import_key::k_lost);
+        m_totals.too_old += count(import_key::k_too_old);
+        m_totals.history_days = a.value(import_key::k_history_days, std::int64_t{0});
         const std::uint64_t rejected = count(import_key::k_malformed);
         if (rejected > 0) {
             const auto lines = a.find(import_key::k_malformed_lines);
@@ -717,6 +722,8 @@ void print_summary(const Totals& t, double seconds, bool as_json)
         j["skipped_files"] = t.skipped_files;
         j["lost"] = t.lost;
         j["rejected"] = t.rejected;
+        j["too_old"] = t.too_old;
+        j["history_days"] = t.history_days;
         j["interrupted"] = t.interrupted;
         j["errors"] = t.errors;
         const bool ascii = isatty(STDOUT_FILENO) != 0;
@@ -739,6 +746,12 @@ void print_summary(const Totals& t, double seconds, bool as_json)
     if (t.lost + t.rejected > 0) {
         std::cout << t.lost << " lost by the collector (disk full or I/O error), " << t.rejected
                   << " rejected by it\n";
+    }
+    if (t.too_old > 0) {
+        std::cout << t.too_old << " older than the collector keeps (--history-days "
+                  << t.history_days
+                  << "): not stored; start modsec-observed with a larger --history-days (0: any "
+                     "age) to keep them\n";
     }
     if (t.interrupted) {
         std::cout << "interrupted: the rest was not read\n";

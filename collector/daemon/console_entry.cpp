@@ -113,6 +113,10 @@ ConsoleAnswer answer_for(ConsoleRefusal refusal, std::string_view detail)
         status = 429;
         what = "too many failed logins from this address, retry later";
         break;
+    case ConsoleRefusal::too_old:
+        status = 409;
+        what = "entry older than the collector keeps";
+        break;
     }
     std::string text(what);
     if (!detail.empty()) {

@@ -35,9 +35,10 @@ enum class ConsoleRefusal : std::uint8_t {
     bad_request,          // 400: not HTTP as the receiver speaks it (e.g. chunked, headers)
     too_many_connections, // 503: every worker busy and the waiting room full
     login_blocked,        // 429: too many failed logins from the client's address
+    too_old,              // 409: older than the store keeps (--history-days)
 };
 
-inline constexpr std::array<std::string_view, 14> k_console_refusals = {"unauthorized",
+inline constexpr std::array<std::string_view, 15> k_console_refusals = {"unauthorized",
                                                                         "forbidden",
                                                                         "not_found",
                                                                         "too_large",
@@ -50,7 +51,8 @@ inline constexpr std::array<std::string_view, 14> k_console_refusals = {"unautho
                                                                         "slow_client",
                                                                         "bad_request",
                                                                         "too_many_connections",
-                                                                        "login_blocked"};
+                                                                        "login_blocked",
+                                                                        "too_old"};
 
 [[nodiscard]] constexpr std::string_view refusal_name(ConsoleRefusal r) noexcept
 {

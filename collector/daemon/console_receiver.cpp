@@ -517,6 +517,14 @@ struct ConsoleReceiver::Impl {
             refuse(res, sensor, ConsoleRefusal::no_history, "", false);
             return;
         }
+        if (const auto oldest = writer->oldest_kept_us();
+            oldest && decoded->event.time_us < *oldest) {
+            // Stored, retention would delete it at its next step: a permanent refusal that
+            // mlogc logs (409), counted for the sensor, instead of a silent loss.
+            refuse(res, sensor, ConsoleRefusal::too_old,
+                   "--history-days " + std::to_string(writer->max_age_days()), false);
+            return;
+        }
         auto wait = std::make_shared<CommitWait>();
         wait->report.sensor = sensor;
         wait->report.bytes = body.size();

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -21,6 +22,7 @@ constexpr std::size_t k_max_detail_bytes = 200;
 struct ImportSession::Pending {
     std::uint64_t synced = 0;
     std::uint64_t malformed = 0;
+    std::uint64_t too_old = 0;
     json malformed_lines = json::array();
     bool end = false;
 };
@@ -44,6 +46,7 @@ ImportSession::State ImportSession::consume(std::string& input)
         return m_state;
     }
     m_state = State::reading;
+    m_oldest_kept = m_writer.oldest_kept_us();
     std::size_t start = 0;
     while (m_state == State::reading) {
         if (m_in_flight >= k_max_syncs_in_flight) {
@@ -114,12 +117,18 @@ void ImportSession::take_line(std::string_view line)
         return;
     }
     auto& imported = std::get<ImportedEvent>(decoded);
+    ++m_events;
+    ++m_counters.events;
+    if (m_oldest_kept && imported.event.time_us < *m_oldest_kept) {
+        // Stored, it would go at the writer's next prune step: reported instead.
+        ++m_too_old;
+        ++m_counters.too_old;
+        return;
+    }
     StoredEvent stored;
     stored.event = std::move(imported.event);
     stored.engine_mode = imported.engine_mode;
     stored.source = m_source;
-    ++m_events;
-    ++m_counters.events;
     const OfferResult r =
         m_writer.offer(std::move(stored), Offer{m_producer, Dedup::request, /*bulk=*/true});
     if (r == OfferResult::refused) {
@@ -152,13 +161,16 @@ void ImportSession::sync(bool end)
     auto pending = std::make_shared<Pending>();
     pending->synced = m_events;
     pending->malformed = std::exchange(m_malformed, 0);
+    pending->too_old = std::exchange(m_too_old, 0);
     pending->malformed_lines =
         json::parse("[" + std::exchange(m_malformed_lines, std::string()) + "]", nullptr, false);
     pending->end = end;
     m_listed = 0;
     ++m_in_flight;
     ImportCounters* counters = &m_counters;
-    auto answer = [counters, deliver = m_deliver, pending](const MarkerResult& r, bool stored) {
+    const std::int64_t history_days = std::max<std::int64_t>(0, m_writer.max_age_days());
+    auto answer = [counters, deliver = m_deliver, pending, history_days](const MarkerResult& r,
+                                                                         bool stored) {
         counters->inserted += r.inserted;
         counters->duplicates += r.duplicates;
         counters->lost += r.lost;
@@ -172,6 +184,8 @@ void ImportSession::sync(bool end)
         a[import_key::k_inserted] = r.inserted;
         a[import_key::k_duplicates] = r.duplicates;
         a[import_key::k_lost] = r.lost;
+        a[import_key::k_too_old] = pending->too_old;
+        a[import_key::k_history_days] = history_days;
         a[import_key::k_malformed] = pending->malformed;
         a[import_key::k_malformed_lines] = pending->malformed_lines;
         if (pending->end) {

@@ -2,10 +2,11 @@
 // takes the connection's complete lines, decodes each event line with the datagram
 // decoder and offers it to the history writer as a bulk offer of its own producer with
 // the import's duplicate rule (Dedup::request), counts malformed lines with their line
-// numbers, and turns each sync (and the end) into a writer marker whose answer reaches
-// the loop thread through `post`. It stops taking lines when the writer has no room for
-// imports or too many syncs wait; the server then stops reading the connection and calls
-// consume() again on a short timer.
+// numbers and events older than the store keeps (not offered: retention would delete
+// them at its next step), and turns each sync (and the end) into a writer marker whose
+// answer reaches the loop thread through `post`. It stops taking lines when the writer
+// has no room for imports or too many syncs wait; the server then stops reading the
+// connection and calls consume() again on a short timer.
 //
 // Loop thread only, except that marker callbacks run on the writer thread and only call
 // `post`.
@@ -16,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -70,10 +72,13 @@ private:
     State m_state = State::reading;
     std::uint64_t m_line = 2;   // the line being read (the import command was line 1)
     std::uint64_t m_events = 0; // event lines received
+    // The oldest time the store keeps (StoreWriter::oldest_kept_us()), as consume() began.
+    std::optional<std::int64_t> m_oldest_kept;
     std::uint64_t m_in_flight = 0;
     bool m_dropping = false; // inside an over-long line, up to its newline
     // Since the previous sync: malformed lines, and the first k_max_listed_malformed.
     std::uint64_t m_malformed = 0;
+    std::uint64_t m_too_old = 0;
     std::string m_malformed_lines; // JSON array elements, comma-separated
     std::size_t m_listed = 0;
 };

@@ -479,9 +479,13 @@ int main(int argc, char** argv)
         }
         history = std::move(*opened);
         server.set_history(*history, path);
-        mso::log_line("history: keeping request events in " + path + " (" +
-                      std::to_string(opt.history_days) + " days, at most " + opt.history_max_bytes +
-                      " bytes)");
+        const std::string days = opt.history_days > 0 ? std::to_string(opt.history_days) + " days"
+                                                      : std::string("any age");
+        const std::string bytes = settings->history_max_bytes > 0
+                                      ? "at most " + opt.history_max_bytes + " bytes"
+                                      : std::string("any size");
+        mso::log_line("history: keeping request events in " + path + " (" + days + ", " + bytes +
+                      ")");
     }
     mso::log_line("accepting events from " + policies->events.describe() + "; queries from " +
                   policies->queries.describe());

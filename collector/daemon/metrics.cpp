@@ -242,10 +242,9 @@ void render_imports(std::string& out, const ImportCounters& imports)
                   "Imported event lines (modsec-observe import), by what became of them.",
                   MetricType::counter);
     const std::pair<std::string_view, std::uint64_t> results[] = {
-        {"inserted", imports.inserted},
-        {"duplicate", imports.duplicates},
-        {"malformed", imports.malformed},
-        {"lost", imports.lost},
+        {"inserted", imports.inserted},   {"duplicate", imports.duplicates},
+        {"malformed", imports.malformed}, {"lost", imports.lost},
+        {"too_old", imports.too_old},
     };
     for (const auto& [result, count] : results) {
         const Label labels[] = {{"result", result}};

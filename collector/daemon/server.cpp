@@ -388,10 +388,12 @@ void Server::set_history(StoreWriter& writer, std::string path)
 
 void Server::store(EngineMode engine)
 {
-    if (m_history != nullptr) {
-        // Shared with the ring, not copied. A refusal (queue full, writer stopped) is
-        // counted by the writer.
-        (void)m_history->offer(m_collector.events().newest_shared(), engine);
+    // Shared with the ring, not copied. A refusal (queue full, writer stopped) is counted
+    // by the writer (health's history.queue_full) and logged here at a bounded rate.
+    if (m_history != nullptr && !m_history->offer(m_collector.events().newest_shared(), engine)) {
+        log_limited(m_store_log, "history: the writer's queue is full: request events are not "
+                                 "stored (counted in health as history.queue_full; the live "
+                                 "views have them)");
     }
 }
 

@@ -307,6 +307,7 @@ private:
     std::optional<CredentialPolicy> m_query_peers;
     RateLimiter m_sender_log;
     RateLimiter m_history_log;
+    RateLimiter m_store_log; // events the history writer refused
     // Last: destroyed first, so the worker stops before what its answers would touch.
     std::unique_ptr<HistoryService> m_history_worker;
 };

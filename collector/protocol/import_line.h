@@ -27,6 +27,9 @@ inline constexpr const char k_synced[] = "synced"; // events received before thi
 inline constexpr const char k_inserted[] = "inserted";
 inline constexpr const char k_duplicates[] = "duplicates";
 inline constexpr const char k_lost[] = "lost";
+// Events older than the store keeps (modsec-observed --history-days): not stored.
+inline constexpr const char k_too_old[] = "too_old";
+inline constexpr const char k_history_days[] = "history_days"; // the store's, 0: any age
 inline constexpr const char k_malformed[] = "malformed";
 inline constexpr const char k_malformed_lines[] = "malformed_lines";
 inline constexpr const char k_line[] = "line";

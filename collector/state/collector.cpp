@@ -174,7 +174,8 @@ nlohmann::ordered_json Collector::health(Clock::time_point now, const MemoryUsag
     const ImportCounters& i = m_import;
     out["import"] =
         json{{"connections", i.connections}, {"events", i.events},       {"inserted", i.inserted},
-             {"duplicates", i.duplicates},   {"malformed", i.malformed}, {"lost", i.lost}};
+             {"duplicates", i.duplicates},   {"malformed", i.malformed}, {"lost", i.lost},
+             {"too_old", i.too_old}};
     if (m_console.enabled) {
         json console = json::object();
         console["listen"] = m_console.listen;

@@ -73,6 +73,7 @@ struct ImportCounters {
     std::uint64_t duplicates = 0;  // already stored
     std::uint64_t malformed = 0;   // lines that did not decode, too long, bad commands
     std::uint64_t lost = 0;        // offered but not stored (disk full, I/O error)
+    std::uint64_t too_old = 0;     // older than retention by age keeps: not offered
 };
 
 // What the console receiver (daemon/console_receiver.h) did for one sensor: `health`'s

@@ -11,7 +11,6 @@
 namespace mso {
 namespace {
 
-constexpr std::int64_t k_us_per_day = 86'400'000'000;
 // Pages returned to the file system per prune step (4 MiB with 4 KiB pages).
 constexpr std::int64_t k_vacuum_pages = 1024;
 
@@ -269,7 +268,7 @@ Result<std::size_t> HistoryStore::prune_step(std::int64_t now_us, std::int64_t m
         if (max_age_days <= 0) {
             return std::size_t{0};
         }
-        before = now_us - max_age_days * k_us_per_day;
+        before = oldest_kept_us(now_us, max_age_days);
     }
     if (too_big) {
         auto rows = rows_over_size(m, *before_size, max_bytes, max_rows);

@@ -245,10 +245,11 @@ public:
                std::size_t max_hits, const std::optional<std::string>& source = std::nullopt);
 
     // Deletes at most `max_rows` of the oldest events when they are older than
-    // `max_age_days` (0: no limit) or the used size exceeds `max_bytes` (0: no limit);
-    // returns how many it deleted (0: nothing to do). Call it again until it returns 0;
-    // each call is one short transaction. Also returns free pages to the file system,
-    // a bounded number per call, when a quarter of the file is free.
+    // `max_age_days` (0: no limit; older: time_us < oldest_kept_us()) or the used size
+    // exceeds `max_bytes` (0: no limit); returns how many it deleted (0: nothing to do).
+    // Call it again until it returns 0; each call is one short transaction. Also returns
+    // free pages to the file system, a bounded number per call, when a quarter of the
+    // file is free.
     [[nodiscard]] Result<std::size_t> prune_step(std::int64_t now_us, std::int64_t max_age_days,
                                                  std::int64_t max_bytes, std::size_t max_rows);
     [[nodiscard]] Result<StoreSize> size();
@@ -260,5 +261,15 @@ private:
     explicit HistoryStore(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> m_impl;
 };
+
+inline constexpr std::int64_t k_us_per_day = 86'400'000'000;
+
+// The oldest request time (µs since the epoch) that retention by age keeps at `now_us`
+// with `max_age_days` (> 0): prune_step() deletes the events before it.
+[[nodiscard]] constexpr std::int64_t oldest_kept_us(std::int64_t now_us,
+                                                    std::int64_t max_age_days) noexcept
+{
+    return now_us - max_age_days * k_us_per_day;
+}
 
 } // namespace mso

@@ -630,6 +630,11 @@ class Collector:
         if _running_as_root() and _www_data_ids():
             args += ["--event-socket-group", "www-data", "--event-socket-mode", "0660"]
         args += self.extra_args
+        if "--history-days" not in self.extra_args:
+            # The captured audit logs (tests/data/audit) carry their capture dates (2 Dec
+            # 2026): under the default 30 days an import of them would be refused as
+            # older than the store keeps from 2027-01-01 on. Keep any age.
+            args += ["--history-days", "0"]
         if self.metrics_port:
             args += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
         with open(self.log, "ab") as log:

@@ -190,6 +190,22 @@ def test_same_entry_twice_is_stored_once(rx):
     assert h["stored"] == len(entries) and h["duplicates"] == len(entries), h
 
 
+def test_an_entry_older_than_the_store_keeps_is_409_and_counted(binaries):
+    """The captured entries are from 2 Dec 2026: with --history-days 1 retention would
+    delete them at its next step, so they are refused for good (409, which mlogc drops
+    and logs) and counted, not stored and lost in silence."""
+    r = Receiver(binaries, extra=["--history-days", "1"]).start()
+    try:
+        status, body = r.request("PUT", "/rpc/auditLogReceiver", native_entries()[0],
+                                 {"Authorization": basic("web1", "pw1")})
+        assert status == 409, (status, body)
+        assert body == b"too_old: --history-days 1\n", body
+        wait_for(lambda: r.refused("web1", "too_old") == 1, "the refusal counted")
+        assert r.stored("web1") == 0
+    finally:
+        r.cleanup()
+
+
 def test_other_paths_and_methods_are_404(rx):
     for method, path in [("GET", "/"), ("GET", "/rpc/auditLogReceiver"),
                          ("POST", "/rpc/auditLogReceiver"), ("PUT", "/v3/x"),

@@ -4,7 +4,8 @@ and storage directory, v2 JSON Serial and Concurrent, v3 JSON and Native, the Ne
 offset file) is stored with the rule ids, engine mode, Host and times the error logs and
 access logs recorded (expected.json); importing again adds nothing; .gz, directories,
 an index and stdin work; a truncated and hostile file is reported with byte offsets and
-the rest imported; the exit status says what happened. The stored rows are read with
+the rest imported; entries older than the store keeps are reported, not stored; the
+exit status says what happened. The stored rows are read with
 python's sqlite3 module, read-only, beside the running collector (WAL).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import Collector, VirtualHost, repo_root, short_temp_dir, stored_rules
+from sandbox import Collector, VirtualHost, free_port, repo_root, short_temp_dir, stored_rules
 
 AUDIT = repo_root() / "tests" / "data" / "audit"
 EXPECTED = json.loads((AUDIT / "expected.json").read_text())
@@ -244,6 +246,44 @@ def test_exit_statuses(collector, tmp_path):
     assert status == 2 and f"{bad}:1:" in err
     p = collector.cli_run("import")
     assert p.returncode == 2
+
+
+def test_entries_older_than_the_store_keeps_are_reported_not_stored(binaries):
+    """With --history-days 1, entries captured days ago would be deleted at retention's
+    next step: the import reports them (plain progress lines and summary when not on a
+    terminal), stores none, and exits 3; health and /metrics count them."""
+    state = short_temp_dir("msoit-impold")
+    port = free_port()
+    c = Collector(binaries.daemon, binaries.cli, metrics_port=port,
+                  extra_args=["--state-dir", str(state), "--history-days", "1"])
+    c.state_dir = state
+    try:
+        c.start()
+        capture = capture_path("v2_native_serial.log")
+        p = subprocess.run([str(c.cli), "--socket", str(c.query_socket), "import", str(capture)],
+                           capture_output=True, timeout=TIMEOUT, check=False)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        assert p.returncode == 3, (out, err)
+        # stderr is a pipe: plain progress lines, no bar.
+        assert re.search(r"^import: 7 entries, [0-9.]+ MB, [0-9.]+ MB/s$", err, re.M), err
+        assert "\r" not in err and "[#" not in err
+        assert re.search(r"^7 entries from 1 files \([0-9.]+ MB in [0-9.]+ s\): 0 imported, "
+                         r"0 duplicates, 0 malformed$", out, re.M), out
+        assert ("7 older than the collector keeps (--history-days 1): not stored; start "
+                "modsec-observed with a larger --history-days (0: any age) to keep them") in out
+        assert events_by_uid(c) == {}
+        h = health(c)["import"]
+        assert h["events"] == 7 and h["too_old"] == 7 and h["inserted"] == 0, h
+        status, _, metrics = c.fetch_metrics()
+        assert status == 200
+        assert 'modsec_observe_collector_import_events_total{result="too_old"} 7' in metrics
+        status, s, err = run_import(c, str(capture))
+        assert status == 3 and s["too_old"] == 7 and s["history_days"] == 1, s
+        assert s["imported"] == 0 and s["entries"] == 7, s
+    finally:
+        c.stop()
+        shutil.rmtree(c.dir, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_import_without_history_is_refused(binaries):

@@ -114,7 +114,7 @@ TEST(ConsoleEntry, AnswersAsMlogcReadsThem)
         {ConsoleRefusal::rate_limited, 503},  {ConsoleRefusal::store_busy, 503},
         {ConsoleRefusal::store_error, 503},   {ConsoleRefusal::no_history, 503},
         {ConsoleRefusal::bad_request, 400},   {ConsoleRefusal::too_many_connections, 503},
-        {ConsoleRefusal::login_blocked, 429},
+        {ConsoleRefusal::login_blocked, 429}, {ConsoleRefusal::too_old, 409},
     };
     for (const Case& c : cases) {
         EXPECT_EQ(answer_for(c.refusal, "").status, c.status) << refusal_name(c.refusal);

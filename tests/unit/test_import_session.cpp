@@ -1,6 +1,7 @@
 // daemon/import_session.cpp: an import connection's lines become stored events; a sync
 // is answered after what came before it is committed, with the counts since the
-// previous answer and the malformed lines by number; the session waits (and keeps its
+// previous answer and the malformed lines by number; events older than the store keeps
+// are counted, not stored; the session waits (and keeps its
 // input) when the writer's share for imports is full or too many syncs wait; an
 // over-long line is dropped, counted, and the rest goes on.
 #include "daemon/import_session.h"
@@ -146,6 +147,44 @@ TEST(ImportSession, ASyncIsAnsweredWithWhatWasStoredAndWhatWasMalformed)
     EXPECT_EQ((*found)->source, "import:a.log");
     EXPECT_EQ((*found)->engine_mode, EngineMode::on);
     EXPECT_EQ((*found)->event.time_us, full_event(2).event.time_us);
+}
+
+TEST(ImportSession, EventsOlderThanTheStoreKeepsAreCountedNotStored)
+{
+    TempDir dir;
+    ImportCounters counters;
+    Loop loop;
+    StoreWriterOptions o = fast_writer();
+    // Two days kept; "now" is event 3's time plus two days: events 1 and 2 are older, 3
+    // is the oldest kept (retention deletes what is before it), 4 is newer.
+    o.max_age_days = 2;
+    o.now_us = [] { return full_event(3).event.time_us + 2 * k_us_per_day; };
+    StoreWriter writer(open_store(dir), o);
+    ImportSession session(writer, "import:old.log", counters, loop.post(), loop.deliver());
+    loop.session = &session;
+    std::string input =
+        line_of(1) + line_of(2) + line_of(3) + line_of(4) + std::string(R"({"cmd":"end"})") + "\n";
+    EXPECT_EQ(session.consume(input), ImportSession::State::ended);
+    ASSERT_TRUE(loop.run_until(1));
+    const json& a = loop.answers[0];
+    EXPECT_EQ(a["synced"], 4);
+    EXPECT_EQ(a["too_old"], 2);
+    EXPECT_EQ(a["history_days"], 2);
+    EXPECT_EQ(a["inserted"], 2);
+    EXPECT_EQ(a["malformed"], 0);
+    EXPECT_EQ(counters.events, 4U);
+    EXPECT_EQ(counters.too_old, 2U);
+    EXPECT_EQ(counters.inserted, 2U);
+    writer.stop();
+    HistoryOptions ro;
+    ro.read_only = true;
+    auto reader = HistoryStore::open(dir.db(), ro);
+    ASSERT_TRUE(reader);
+    for (const int n : {1, 2, 3, 4}) {
+        auto found = reader->find(full_event(n).event.unique_id);
+        ASSERT_TRUE(found) << found.error();
+        EXPECT_EQ(found->has_value(), n >= 3) << n;
+    }
 }
 
 TEST(ImportSession, WaitsWithItsInputWhenTheImportShareIsFull)

@@ -165,7 +165,7 @@ TEST_F(AnswerQuery, HealthCounters)
         "snapshot_loaded": false, "snapshot_last_saved": "", "snapshot_last_error": "",
         "snapshot_set_aside": "", "history": {"enabled": false, "set_aside": ""},
         "import": {"connections": 0, "events": 0, "inserted": 0, "duplicates": 0,
-                   "malformed": 0, "lost": 0}})");
+                   "malformed": 0, "lost": 0, "too_old": 0}})");
     EXPECT_EQ(health, expected);
 }
 
@@ -178,9 +178,10 @@ TEST_F(AnswerQuery, HealthShowsWhatImportsDid)
     imports.duplicates = 9;
     imports.malformed = 3;
     imports.lost = 1;
+    imports.too_old = 4;
     EXPECT_EQ(ask(R"({"cmd":"health"})")["import"],
               json::parse(R"({"connections": 2, "events": 40, "inserted": 30,
-                  "duplicates": 9, "malformed": 3, "lost": 1})"));
+                  "duplicates": 9, "malformed": 3, "lost": 1, "too_old": 4})"));
 }
 
 TEST_F(AnswerQuery, HealthShowsTheHistoryStore)
@@ -230,7 +231,7 @@ TEST_F(AnswerQuery, HealthOfAFreshCollector)
         "snapshot_last_error": "", "snapshot_set_aside": "",
         "history": {"enabled": false, "set_aside": ""},
         "import": {"connections": 0, "events": 0, "inserted": 0, "duplicates": 0,
-                   "malformed": 0, "lost": 0}})"));
+                   "malformed": 0, "lost": 0, "too_old": 0}})"));
 }
 
 } // namespace
