@@ -351,8 +351,8 @@ Result<json> top_answer(HistoryStore& store, const HistoryJob& job)
 {
     const Query& query = job.query;
     const WindowSpan span = window_span(job);
-    auto rows =
-        store.top(history_list(query.list), query.vhost, span.since_us, span.until_us, query.limit);
+    auto rows = store.top(history_list(query.list), query.vhost, span.since_us, span.until_us,
+                          query.limit, query.source);
     if (!rows) {
         return fail(rows.error());
     }
@@ -360,6 +360,11 @@ Result<json> top_answer(HistoryStore& store, const HistoryJob& job)
     out["ok"] = true;
     out["from"] = "history";
     out["top"] = top_rows_json(*rows, query.vhost);
+    if (query.source) {
+        for (json& row : out["top"]) {
+            row["source"] = *query.source;
+        }
+    }
     out["error_bound"] = 0;
     if (query.max_age != 0) {
         out["as_of"] = iso_time_s(job.wall_now); // the window's end: a kept answer is older
@@ -403,12 +408,8 @@ Route route_query(const Query& query, bool history_enabled,
         query.command == QueryCommand::stats || query.command == QueryCommand::rules ||
         query.command == QueryCommand::top || query.command == QueryCommand::timeseries;
     // A source memory has no aggregates of (an import): history, all of it by default.
-    // `top` from history has no source filter: memory answers it.
-    if (aggregates && query.source && query.command != QueryCommand::top && !source_in_memory) {
+    if (aggregates && query.source && !source_in_memory) {
         return Route::history;
-    }
-    if (query.command == QueryCommand::top && query.source) {
-        return Route::memory;
     }
     switch (query.command) {
     case QueryCommand::event:

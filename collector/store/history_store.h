@@ -231,10 +231,10 @@ public:
     // The heaviest keys of `list`, most first (then key), at most `limit` (0: all). Exact
     // counts, read from every event of the window (or, for the clients of every vhost over
     // a wide window, from the client postings): a scan (docs/STORE.md has its cost).
-    [[nodiscard]] Result<std::vector<TopRow>> top(HistoryList list,
-                                                  const std::optional<std::string>& vhost,
-                                                  std::int64_t since_us, std::int64_t until_us,
-                                                  std::size_t limit);
+    [[nodiscard]] Result<std::vector<TopRow>>
+    top(HistoryList list, const std::optional<std::string>& vhost, std::int64_t since_us,
+        std::int64_t until_us, std::size_t limit,
+        const std::optional<std::string>& source = std::nullopt);
     // The paths and targets of `rule`'s hits in [since_us, until_us) (of one vhost and
     // source when set), each most first (then key), at most `limit` (0: all). Reads the
     // rule's index, newest first, and at most `max_hits` of its events (0: all): the cost

@@ -133,12 +133,14 @@ Result<bool> clients_from_postings(HistoryStore::Impl& m, std::int64_t since_us,
 Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                                               const std::optional<std::string>& vhost,
                                               std::int64_t since_us, std::int64_t until_us,
-                                              std::size_t limit)
+                                              std::size_t limit,
+                                              const std::optional<std::string>& source)
 {
     Impl& m = *m_impl;
     std::vector<TopRow> out;
     const auto vhost_id = string_filter(m, vhost);
-    if (until_us <= since_us || vhost_id == -2) {
+    const auto source_id = string_filter(m, source);
+    if (until_us <= since_us || vhost_id == -2 || source_id == -2) {
         return out;
     }
     const char* column = list == HistoryList::clients  ? "client_id"
@@ -148,7 +150,7 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     std::unordered_map<std::int64_t, std::uint64_t> by_id;  // clients, agents, targets
     std::unordered_map<std::string, std::uint64_t> by_text; // paths
     bool counted = false;
-    if (list == HistoryList::clients && !vhost_id) {
+    if (list == HistoryList::clients && !vhost_id && !source_id) {
         auto wide = clients_from_postings(m, since_us, until_us, by_id);
         if (!wide) {
             return fail(wide.error());
@@ -157,14 +159,16 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
     }
     // Otherwise two forms: a vhost filter walks the vhost's postings (mso_vhost_hits) and
     // reads each event by its id; no filter walks events_time (whose entries hold the
-    // path: paths are read from the index alone).
+    // path: paths are read from the index alone). A source filter reads each event's
+    // source (?4).
     const std::string sql =
-        vhost_id
-            ? std::string("SELECT e.") + column +
-                  " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON e.id = "
-                  "r.event_id AND e.time_us = r.time_us WHERE e.vhost_id = ?3 AND "
-                  "e.time_us >= ?1 AND e.time_us < ?2"
-            : std::string("SELECT ") + column + " FROM events WHERE time_us >= ?1 AND time_us < ?2";
+        vhost_id ? std::string("SELECT e.") + column +
+                       " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON e.id = "
+                       "r.event_id AND e.time_us = r.time_us WHERE e.vhost_id = ?3 AND "
+                       "e.time_us >= ?1 AND e.time_us < ?2 AND (?4 IS NULL OR e.source_id = ?4)"
+                 : std::string("SELECT ") + column +
+                       " FROM events WHERE time_us >= ?1 AND time_us < ?2 AND (?4 IS NULL OR "
+                       "source_id = ?4)";
     std::string error;
     Stmt* s = counted ? nullptr : m.statement(sql, error);
     if (!counted && s == nullptr) {
@@ -175,6 +179,9 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
         s->bind(2, until_us);
         if (vhost_id) {
             s->bind(3, *vhost_id);
+        }
+        if (source_id) {
+            s->bind(4, *source_id);
         }
     }
     BlobFinding f;

@@ -125,3 +125,18 @@ def test_rules_by_source(stack):
     want = set().union(*(set(e["rules"]) for e in IMPORTED.values()))
     assert {r["id"] for r in imported["rules"]} == want, imported
     assert {r["vhost"] for r in imported["rules"]} <= {e["host"] for e in IMPORTED.values()}
+
+
+def test_top_by_source(stack):
+    # An import: from history, over every stored event of it, each row naming it.
+    imported = cli_json(stack, "top", "paths", "--source", "import:old")
+    assert imported["from"] == "history", imported
+    assert sum(r["count"] for r in imported["top"]) == len(IMPORTED), imported
+    assert {r["source"] for r in imported["top"]} == {"import:old"}, imported
+    clients = cli_json(stack, "top", "clients", "--source", "import:old")
+    assert sum(r["count"] for r in clients["top"]) == len(IMPORTED), clients
+    # The module's, live: from memory, its four attack paths.
+    module = cli_json(stack, "top", "paths", "--source", "module")
+    assert module.get("from", "memory") == "memory", module
+    paths = {r["value"] for r in module["top"]}
+    assert paths == {f"/attack/{i}" for i in range(N)}, module

@@ -699,6 +699,24 @@ TEST_F(HistoryAnswers, StatsRulesTimeseriesBySource)
     }
     EXPECT_EQ(events, 15U);
     EXPECT_EQ(ask(R"({"cmd":"stats","source":"import:none"})")["vhosts"], json::array());
+
+    // top: the odd events' clients (203.0.113.1, .3, ...), each once.
+    const json clients = ask(R"({"cmd":"top","list":"clients","source":"import:old","limit":3})");
+    EXPECT_EQ(clients, json::parse(R"({"ok": true, "from": "history", "top": [
+        {"value": "203.0.113.1", "count": 1, "error": 0, "source": "import:old"},
+        {"value": "203.0.113.11", "count": 1, "error": 0, "source": "import:old"},
+        {"value": "203.0.113.13", "count": 1, "error": 0, "source": "import:old"}],
+        "error_bound": 0})"));
+    // ARGS:id in each of a source's 15 events, twice in 5 of them (every third event).
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"targets","vhost":"shop.example.com",)"
+                  R"("source":"import:old"})")["top"],
+              json::parse(R"([{"value": "ARGS:id", "count": 20, "error": 0,
+                               "vhost": "shop.example.com", "source": "import:old"}])"));
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"agents","source":"module","window":604800})")["top"][0]
+                                                                                       ["count"],
+              15);
+    EXPECT_EQ(ask(R"({"cmd":"top","list":"clients","source":"import:none"})")["top"],
+              json::array());
 }
 
 TEST_F(HistoryAnswers, SourcesCountsTheStoredEventsPerSource)
@@ -733,9 +751,13 @@ TEST(RouteQuery, SourceFilters)
     // A live source: as without one.
     EXPECT_EQ(route(R"({"cmd":"stats","source":"sensor:a"})", true), Route::memory);
     EXPECT_EQ(route(R"({"cmd":"rules","source":"sensor:a","window":60})", true), Route::history);
-    // top has no source filter in history.
+    EXPECT_EQ(route(R"({"cmd":"top","list":"clients","source":"import:old"})", false),
+              Route::history);
     EXPECT_EQ(route(R"({"cmd":"top","list":"clients","source":"import:old","window":60})", false),
-              Route::memory);
+              Route::history);
+    EXPECT_EQ(route(R"({"cmd":"top","list":"clients","source":"sensor:a"})", true), Route::memory);
+    EXPECT_EQ(route(R"({"cmd":"top","list":"paths","source":"sensor:a","window":60})", true),
+              Route::history);
     EXPECT_EQ(route(R"({"cmd":"sources"})", true), Route::history);
     EXPECT_EQ(route_query(parsed(R"({"cmd":"sources"})"), false, std::nullopt, k_now),
               Route::memory);
