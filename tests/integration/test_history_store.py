@@ -228,3 +228,24 @@ def test_retention_by_size_deletes_the_oldest_first(base, binaries):
         assert integrity(db) == "ok"
     finally:
         d.stop()
+
+
+def test_retention_by_age_deletes_what_is_older_than_history_days(base, binaries):
+    """--history-days 1: the module's events of three days ago (a sender's clock, or a
+    spool replayed late) are stored, then deleted by retention's steps; today's stay."""
+    state = base / "st"
+    d = Daemon(binaries, "--state-dir", str(state), "--history-days", "1", directory=base)
+    start(d)
+    try:
+        db = state / "history.db"
+        old_us = int((time.time() - 3 * 86400) * 1e6)
+        d.send(*[json.dumps(event(unique_id=f"old-{i}", time_us=old_us + i)).encode()
+                 for i in range(5)])
+        d.send(*[json.dumps(event(unique_id=f"new-{i}")).encode() for i in range(5)])
+        history = wait_for(lambda: (h := d.health()["history"])["written"] == 10 and
+                           h["pruned"] == 5 and h)
+        assert history, d.health()["history"]
+        assert [u for u, _ in stored(db)] == [f"new-{i}" for i in range(5)]
+        assert integrity(db) == "ok"
+    finally:
+        d.stop()
