@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -359,8 +360,13 @@ private:
 // The importer: inputs in, event lines to the uploader.
 class Importer : public AuditSink {
 public:
-    Importer(const ImportSettings& settings, std::optional<VhostMap> map, Totals& totals)
-        : m_settings(settings), m_map(std::move(map)), m_totals(totals), m_uploader(totals)
+    Importer(const ImportSettings& settings, std::optional<VhostMap> map, std::size_t max_data,
+             Totals& totals)
+        : m_settings(settings),
+          m_map(std::move(map)),
+          m_max_data(max_data),
+          m_totals(totals),
+          m_uploader(totals)
     {
         m_buffer.resize(k_read_bytes);
     }
@@ -388,7 +394,7 @@ public:
             } else if (m_map) {
                 vhost = m_map->label(e.event.vhost);
             }
-            encode_import_line(e.event, vhost, e.engine, m_line);
+            encode_import_line(e.event, vhost, e.engine, m_line, m_max_data);
             ++m_totals.entries;
             if (auto added = m_uploader.add(m_line); !added) {
                 m_failure = added.error();
@@ -653,6 +659,7 @@ private:
 
     const ImportSettings& m_settings;
     std::optional<VhostMap> m_map;
+    std::size_t m_max_data; // --matched-data
     Totals& m_totals;
     Uploader m_uploader;
     Progress* m_progress = nullptr;
@@ -760,6 +767,31 @@ void print_summary(const Totals& t, double seconds, bool as_json)
 
 } // namespace
 
+Result<std::size_t> matched_data_bytes(std::string_view value)
+{
+    if (value.empty()) {
+        return k_import_data_default;
+    }
+    if (value == "full") {
+        return k_import_data_max;
+    }
+    if (value == "off") {
+        return std::size_t{0};
+    }
+    constexpr std::string_view truncate = "truncate:";
+    if (value.starts_with(truncate)) {
+        const std::string_view digits = value.substr(truncate.size());
+        std::size_t n = 0;
+        const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+        if (err == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
+            n <= k_import_data_max) {
+            return n;
+        }
+    }
+    return fail("'" + std::string(value) + "' is not full, truncate:N (N from 0 to " +
+                std::to_string(k_import_data_max) + ") or off");
+}
+
 int run_import(const ImportSettings& settings)
 {
     if (settings.paths.empty()) {
@@ -780,13 +812,19 @@ int run_import(const ImportSettings& settings)
         }
         map = std::move(*loaded);
     }
+    const auto max_data = matched_data_bytes(settings.matched_data);
+    if (!max_data) {
+        std::fprintf(stderr, "modsec-observe: import: --matched-data: %s\n",
+                     terminal_safe(max_data.error()).c_str());
+        return k_import_usage;
+    }
     std::uint64_t total = 0;
     for (const std::string& path : settings.paths) {
         total += input_bytes(path);
     }
     Totals totals;
     Progress progress(total);
-    Importer importer(settings, std::move(map), totals);
+    Importer importer(settings, std::move(map), *max_data, totals);
     for (const std::string& path : settings.paths) {
         auto r = importer.import_path(path, source_of(settings, path), progress);
         if (!r) {

@@ -7,8 +7,12 @@
 // otherwise), then a summary to stdout (text or --json).
 #pragma once
 
+#include "util/result.h"
+
 #include <csignal>
+#include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mso {
@@ -25,6 +29,10 @@ struct ImportSettings {
     std::string vhost_map;   // --vhost-map FILE
     std::string source;      // --source NAME: the source is "import:NAME"
     std::string storage_dir; // --storage-dir: a Concurrent index's storage directory
+    // --matched-data full|truncate:N|off: what each finding keeps of its matched data
+    // (it can hold passwords and tokens), as the module's ModSecObserveMatchedData; ""
+    // is truncate:256.
+    std::string matched_data;
     bool as_json = false;
     std::vector<std::string> paths; // "-" is stdin
     // Set (by a signal handler) to stop reading; what was sent is still synced.
@@ -32,5 +40,9 @@ struct ImportSettings {
 };
 
 [[nodiscard]] int run_import(const ImportSettings& settings);
+
+// The bytes of matched data `--matched-data VALUE` keeps: full (4,096), truncate:N (N from
+// 0 to 4,096), off (0); "" is the default (256). An error names what is accepted.
+[[nodiscard]] Result<std::size_t> matched_data_bytes(std::string_view value);
 
 } // namespace mso

@@ -74,7 +74,7 @@ struct Options {
     double interval = 2.0;        // live view
     int iterations = 0;           // live view
     // import
-    std::string vhost_map, storage_dir;
+    std::string vhost_map, storage_dir, matched_data;
     std::vector<std::string> paths;
     // tune and readiness
     mso::TuneOptions tune;
@@ -244,6 +244,10 @@ void import_options(CLI::App& sub, Options& o)
     sub.add_option("--storage-dir", o.storage_dir,
                    "a Concurrent index's SecAuditLogStorageDir (default: its storage/ "
                    "subdirectory or its own directory)");
+    sub.add_option("--matched-data", o.matched_data,
+                   "what each finding keeps of its matched data (it can hold passwords and "
+                   "tokens), as ModSecObserveMatchedData: full (up to 4096 bytes), "
+                   "truncate:N, off (default: truncate:256)");
     add_json(sub, o);
     sub.add_option("path", o.paths,
                    "audit logs (any ModSecurity v2/v3 format, .gz too), directories, a v2 "
@@ -635,6 +639,7 @@ int run_import_command(const Options& o, const Query& /*unused*/, Formatter /*un
     settings.vhost_map = o.vhost_map;
     settings.source = o.source;
     settings.storage_dir = o.storage_dir;
+    settings.matched_data = o.matched_data;
     settings.as_json = o.as_json;
     settings.paths = o.paths;
     settings.interrupted = &g_interrupted;

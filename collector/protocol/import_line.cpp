@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 
 namespace mso {
@@ -19,7 +20,6 @@ constexpr std::size_t k_max_findings = 128;
 constexpr std::size_t k_max_path = 1024;
 constexpr std::size_t k_max_user_agent = 256;
 constexpr std::size_t k_max_msg = 512;
-constexpr std::size_t k_max_data = 256;
 // Room kept for the keys after the findings.
 constexpr std::size_t k_tail_reserve = 128;
 
@@ -118,7 +118,7 @@ void write_scores(JsonWriter& w, const std::optional<AnomalyScores>& s)
     w.end_object();
 }
 
-void write_finding(JsonWriter& w, const Finding& f)
+void write_finding(JsonWriter& w, const Finding& f, std::size_t max_data)
 {
     w.begin_object();
     w.key(k_field_id);
@@ -145,8 +145,12 @@ void write_finding(JsonWriter& w, const Finding& f)
     w.string(f.target, 256);
     w.key(k_field_data);
     bool cut = false;
-    w.string(f.data, k_max_data, &cut);
-    if (cut || f.data_truncated) {
+    if (max_data == 0) {
+        w.string(""); // off: nothing of it, as the module's `off`
+    } else {
+        w.string(f.data, std::min(max_data, k_import_data_max), &cut);
+    }
+    if (max_data != 0 && (cut || f.data_truncated)) {
         w.key(k_field_data_truncated);
         w.boolean(true);
     }
@@ -244,7 +248,7 @@ std::variant<ImportedEvent, DecodeFailure> decode_import_line(std::string_view l
 }
 
 void encode_import_line(const RequestEvent& e, std::string_view vhost, EngineMode mode,
-                        std::string& out)
+                        std::string& out, std::size_t max_data)
 {
     out.resize(k_max_import_line_bytes);
     JsonWriter w(out.data(), out.size());
@@ -289,7 +293,7 @@ void encode_import_line(const RequestEvent& e, std::string_view vhost, EngineMod
             continue;
         }
         const JsonWriter::Mark before = w.mark();
-        write_finding(w, f);
+        write_finding(w, f, max_data);
         if (w.overflowed()) {
             w.rollback(before);
             ++dropped;

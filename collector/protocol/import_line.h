@@ -75,7 +75,12 @@ struct ImportedEvent {
 // `out`, within the limits the module keeps (strings cut as its encoder cuts them, at
 // most 128 findings); findings that do not fit into k_max_import_line_bytes are dropped
 // whole and counted in findings_dropped, so the line always decodes.
+// What a finding's matched data keeps, in bytes (`modsec-observe import --matched-data`):
+// by default 256, at most 4,096 (as the module's `ModSecObserveMatchedData full`), 0 for
+// none (`off`). A cut is marked data_truncated.
+inline constexpr std::size_t k_import_data_default = 256;
+inline constexpr std::size_t k_import_data_max = 4096;
 void encode_import_line(const RequestEvent& event, std::string_view vhost, EngineMode mode,
-                        std::string& out);
+                        std::string& out, std::size_t max_data = k_import_data_default);
 
 } // namespace mso

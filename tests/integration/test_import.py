@@ -303,6 +303,23 @@ def test_entries_older_than_the_store_keeps_are_reported_not_stored(binaries):
         shutil.rmtree(state, ignore_errors=True)
 
 
+def test_matched_data_keeps_what_it_is_told(collector):
+    """--matched-data as the module's directive: matched data can hold passwords."""
+    status, s, err = run_import(collector, "--matched-data", "truncate:8",
+                                str(capture_path("v2_native_serial.log")))
+    assert status == 0 and s["imported"] == 7, (s, err)
+    cut = 0
+    for uid in EXPECTED["v2_native_serial.log"]:
+        p = collector.cli_run("event", uid, "--json")
+        assert p.returncode == 0, p.stderr
+        for f in json.loads(p.stdout)["event"]["rules"]:
+            assert len(f["data"].encode()) <= 8, f
+            cut += f.get("data_truncated", False)
+    assert cut > 0
+    status, s, err = run_import(collector, "--matched-data", "hash", "-", stdin=b"")
+    assert status == 2 and "--matched-data: 'hash' is not full, truncate:N" in err
+
+
 def test_import_without_history_is_refused(binaries):
     c = Collector(binaries.daemon, binaries.cli, extra_args=["--no-history"])
     with c:

@@ -76,6 +76,34 @@ TEST(ImportLine, AnEventRoundTripsWithItsEngineModeAndVhost)
     EXPECT_EQ(round_trip(no_scores, "detect.test", EngineMode::on).event, no_scores);
 }
 
+TEST(ImportLine, MatchedDataKeepsWhatItIsAllowed)
+{
+    RequestEvent e = sample_event();
+    const std::string data = e.findings[0].data; // 53 bytes
+    const auto encoded = [&](std::size_t max_data) {
+        std::string line;
+        encode_import_line(e, "shop", EngineMode::on, line, max_data);
+        auto decoded = decode_import_line(line);
+        EXPECT_TRUE(std::holds_alternative<ImportedEvent>(decoded)) << line;
+        return std::get<ImportedEvent>(decoded).event.findings.at(0);
+    };
+    const Finding off = encoded(0);
+    EXPECT_EQ(off.data, "");
+    EXPECT_FALSE(off.data_truncated);
+    const Finding cut = encoded(12);
+    EXPECT_EQ(cut.data, data.substr(0, 12));
+    EXPECT_TRUE(cut.data_truncated);
+    const Finding whole = encoded(k_import_data_default);
+    EXPECT_EQ(whole.data, data);
+    EXPECT_FALSE(whole.data_truncated);
+    // `full` keeps up to 4,096 bytes, which the collector's decoder accepts.
+    e.findings[0].data = std::string(5000, 'x');
+    const Finding full = encoded(k_import_data_max);
+    EXPECT_EQ(full.data, std::string(k_import_data_max, 'x'));
+    EXPECT_TRUE(full.data_truncated);
+    EXPECT_EQ(encoded(k_import_data_default).data.size(), k_import_data_default);
+}
+
 TEST(ImportLine, AHugeEventIsCutToWhatTheDecoderAccepts)
 {
     RequestEvent e = sample_event();

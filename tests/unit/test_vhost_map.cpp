@@ -1,6 +1,9 @@
 // cli/vhost_map.cpp: the `HOST LABEL` file of `import --vhost-map`: parsing, its errors
-// with line numbers, and the lookup (case, port, `*`, unmapped hosts).
+// with line numbers, and the lookup (case, port, `*`, unmapped hosts). Also the other
+// option of `import` with a syntax of its own, --matched-data (cli/import.cpp).
+#include "cli/import.h"
 #include "cli/vhost_map.h"
+#include "protocol/import_line.h"
 
 #include <gtest/gtest.h>
 
@@ -80,6 +83,22 @@ TEST(VhostMap, LoadReportsAMissingFile)
     const auto map = VhostMap::load("/nonexistent/map");
     ASSERT_FALSE(map);
     EXPECT_NE(map.error().find("/nonexistent/map: "), std::string::npos) << map.error();
+}
+
+TEST(ImportMatchedData, TakesWhatTheModuleDirectiveTakes)
+{
+    EXPECT_EQ(matched_data_bytes("").value(), k_import_data_default);
+    EXPECT_EQ(matched_data_bytes("full").value(), k_import_data_max);
+    EXPECT_EQ(matched_data_bytes("off").value(), 0U);
+    EXPECT_EQ(matched_data_bytes("truncate:32").value(), 32U);
+    EXPECT_EQ(matched_data_bytes("truncate:0").value(), 0U);
+    EXPECT_EQ(matched_data_bytes("truncate:4096").value(), 4096U);
+    for (const char* bad : {"truncate:4097", "truncate:", "truncate:-1", "truncate:3x", "hash",
+                            "FULL", "truncate: 5", "truncate:99999999999999999999999"}) {
+        const auto r = matched_data_bytes(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().find("is not full, truncate:N"), std::string::npos) << r.error();
+    }
 }
 
 } // namespace
