@@ -269,6 +269,56 @@ TEST_F(HistorySearch, EachFilterAloneAndCombined)
     }
 }
 
+// --path is a byte prefix: multi-byte characters, 0xFF bytes (whose successor carries
+// into the byte before, or, when the prefix is all 0xFF, leaves no end), a NUL, and the
+// prefix as a whole path.
+TEST(HistorySearchPath, AByteNotACharacterPrefix)
+{
+    TempDir dir;
+    auto store = HistoryStore::open(dir.db());
+    ASSERT_TRUE(store) << store.error();
+    using namespace std::string_literals;
+    const std::vector<std::string> paths = {"/p",
+                                            "/p\xff",
+                                            "/p\xff\xff/x",
+                                            "/p\xffz",
+                                            "/q",
+                                            "/p\0x"s,
+                                            "/\xc3\xa9",
+                                            "/\xc3\xa9t\xc3\xa9",
+                                            "/e",
+                                            "/\xc3\xa8",
+                                            "\xff\xff\xff"
+                                            "A",
+                                            "\xfe",
+                                            "/o\xff"};
+    std::vector<StoredEvent> events;
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+        StoredEvent s = test::full_event(static_cast<int>(i));
+        s.event.path = paths[i];
+        events.push_back(std::move(s));
+    }
+    ASSERT_TRUE(store->write_batch(events));
+    for (const std::string& prefix : {"/p"s, "/p\xff"s, "/p\xff\xff"s, "/\xc3\xa9"s, "/\xc3"s,
+                                      "\xff\xff"s, "\xff"s, "/"s, "/p\0"s, "/q"s, "/o"s, "/z"s}) {
+        HistoryQuery q;
+        q.path_prefix = prefix;
+        q.limit = 1000;
+        auto page = store->search(q);
+        ASSERT_TRUE(page) << page.error();
+        std::multiset<std::string> got, want;
+        for (const auto& e : page->events) {
+            got.insert(e.event.path);
+        }
+        for (const std::string& p : paths) {
+            if (p.starts_with(prefix)) {
+                want.insert(p);
+            }
+        }
+        EXPECT_EQ(got, want) << "prefix of " << prefix.size() << " bytes: " << prefix;
+    }
+}
+
 TEST_F(HistorySearch, PagesNeitherRepeatNorSkip)
 {
     const auto t = [](int i) { return k_t0 + i * 10'000'000LL; };
