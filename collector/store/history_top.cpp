@@ -169,12 +169,12 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
                  : std::string("SELECT ") + column +
                        " FROM events WHERE time_us >= ?1 AND time_us < ?2 AND (?4 IS NULL OR "
                        "source_id = ?4)";
-    std::string error;
-    Stmt* s = counted ? nullptr : m.statement(sql, error);
-    if (!counted && s == nullptr) {
-        return fail(error);
-    }
-    if (s != nullptr) {
+    if (!counted) {
+        std::string error;
+        Stmt* s = m.statement(sql, error);
+        if (s == nullptr) {
+            return fail(error);
+        }
         s->bind(1, since_us);
         s->bind(2, until_us);
         if (vhost_id) {
@@ -183,27 +183,23 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
         if (source_id) {
             s->bind(4, *source_id);
         }
-    }
-    BlobFinding f;
-    while (s != nullptr) {
-        auto row = s->step();
-        if (!row) {
-            return fail(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        if (list == HistoryList::paths) {
-            ++by_text[std::string(utf8_cut(s->text(0), k_max_top_key_bytes))];
-        } else if (list == HistoryList::targets) {
-            std::string_view blob = s->blob(0);
-            while (!blob.empty() && next_finding(blob, f)) {
-                if (f.strings[BlobFinding::k_target] != 0) {
-                    ++by_id[f.strings[BlobFinding::k_target]];
+        BlobFinding f;
+        auto read = each_row(*s, [&](const Stmt& row) {
+            if (list == HistoryList::paths) {
+                ++by_text[std::string(utf8_cut(row.text(0), k_max_top_key_bytes))];
+            } else if (list == HistoryList::targets) {
+                std::string_view blob = row.blob(0);
+                while (!blob.empty() && next_finding(blob, f)) {
+                    if (f.strings[BlobFinding::k_target] != 0) {
+                        ++by_id[f.strings[BlobFinding::k_target]];
+                    }
                 }
+            } else {
+                ++by_id[row.integer(0)];
             }
-        } else {
-            ++by_id[s->integer(0)];
+        });
+        if (!read) {
+            return fail(read.error());
         }
     }
     for (auto& [text, n] : by_text) {
