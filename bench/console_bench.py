@@ -200,7 +200,8 @@ def main() -> int:
                                       capture_output=True, check=True).stdout)
     proc = subprocess.Popen([str(daemon), "--event-socket", str(tmp / "ev.sock"),
                              "--query-socket", str(tmp / "q.sock"), "--state-dir",
-                             str(tmp / "state"), "--console-listen", f"127.0.0.1:{port}",
+                             str(tmp / "state"), "--history-days", "0",  # dated captures
+                             "--console-listen", f"127.0.0.1:{port}",
                              "--sensors", str(sensors), "--console-workers",
                              str(max(16, args.clients))],
                             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))

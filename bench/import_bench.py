@@ -91,7 +91,8 @@ def main() -> int:
         daemon = subprocess.Popen(
             [str(build / "collector" / "modsec-observed"), "--event-socket",
              str(work / "ev.sock"), "--query-socket", str(work / "q.sock"), "--state-dir",
-             str(state)], stdout=subprocess.DEVNULL, stderr=open(work / "daemon.log", "wb"))
+             str(state), "--history-days", "0"],  # the capture is dated 2026-12-02
+            stdout=subprocess.DEVNULL, stderr=open(work / "daemon.log", "wb"))
         for _ in range(200):
             if (work / "q.sock").exists():
                 break

@@ -40,7 +40,6 @@ void reset_entry(AuditEntry& entry)
     entry.client_port = 0;
     entry.offset = 0;
     entry.size = 0;
-    entry.hash = 0;
 }
 
 } // namespace mso

@@ -1,7 +1,8 @@
 // One audit-log entry as the importer sees it: the request event the module would have
 // sent for the same request (common/event.h), plus what only an audit log tells
-// (ModSecurity's engine mode, which format it came in) and where it was (byte offset,
-// size and a hash of its raw bytes, for idempotent imports and error reports).
+// (ModSecurity's engine mode, which format it came in) and where it was (byte offset
+// and size, for error reports). Duplicates are told apart by the store (docs/STORE.md,
+// "Content hash and duplicates"), not here.
 //
 // Field mapping, the same for every format (docs: ../shared/docs/audit-logs-and-mlogc.md):
 //  - time_us: the entry's own time (A part / transaction time), UTC.
@@ -17,7 +18,6 @@
 #pragma once
 
 #include "event.h"
-#include "util/fnv1a.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -45,10 +45,9 @@ struct AuditEntry {
     std::string server_ip; // the A part's / transaction's server address
     int client_port = 0;
     std::uint64_t offset = 0; // byte offset of the entry's first byte in its input
-    std::uint64_t size = 0;   // bytes of the raw entry (hashed)
-    // FNV-1a 64 of the raw entry bytes: from the A separator through the end of the Z
-    // separator line (Native), or the JSON text without its newline.
-    std::uint64_t hash = 0;
+    // Bytes of the raw entry: from the A separator through the end of the Z separator
+    // line (Native), or the JSON text without its newline.
+    std::uint64_t size = 0;
 };
 
 // Clears every field of `entry`, keeping the strings' capacity for the next entry.

@@ -218,7 +218,6 @@ void AuditReader::end_native(std::size_t end, AuditSink& sink)
     }
     m_entry.offset = m_base + m_entry_begin;
     m_entry.size = raw.size();
-    m_entry.hash = fnv1a64(raw);
     sink.entry(m_entry);
 }
 
@@ -232,7 +231,6 @@ void AuditReader::parse_json(std::size_t begin, std::size_t end, AuditSink& sink
     }
     m_entry.offset = m_base + begin;
     m_entry.size = text.size();
-    m_entry.hash = fnv1a64(text);
     sink.entry(m_entry);
 }
 

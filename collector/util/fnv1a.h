@@ -1,6 +1,5 @@
-// FNV-1a, 64 bits: the audit reader's entry hash (ingest/audit_reader.cpp) and the
-// history store's unique-id keys (store/history_store.cpp). Stored by both: changing
-// it changes what is on disk. Pure.
+// FNV-1a, 64 bits: the history store's unique-id keys (store/history_store.cpp). Stored:
+// changing it changes what is on disk. Pure.
 #pragma once
 
 #include <cstdint>
