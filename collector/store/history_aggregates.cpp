@@ -263,18 +263,14 @@ Result<std::vector<SourceCount>> HistoryStore::source_counts()
         return fail(error);
     }
     std::vector<std::pair<std::int64_t, SourceCount>> rows;
-    for (;;) {
-        auto more = s->step();
-        if (!more) {
-            return fail(more.error());
-        }
-        if (!*more) {
-            break;
-        }
+    auto read = each_row(*s, [&](const Stmt& row) {
         SourceCount c;
-        c.events = static_cast<std::uint64_t>(s->integer(1));
-        c.last_event_us = s->integer(2);
-        rows.emplace_back(s->integer(0), std::move(c));
+        c.events = static_cast<std::uint64_t>(row.integer(1));
+        c.last_event_us = row.integer(2);
+        rows.emplace_back(row.integer(0), std::move(c));
+    });
+    if (!read) {
+        return fail(read.error());
     }
     std::vector<SourceCount> out;
     for (auto& [id, c] : rows) {
@@ -317,19 +313,15 @@ HistoryStore::vhost_totals(std::int64_t since_us, std::int64_t until_us,
         }
         s->bind(1, w.first);
         s->bind(2, w.last);
-        for (;;) {
-            auto row = s->step();
-            if (!row) {
-                return fail(row.error());
-            }
-            if (!*row) {
-                break;
-            }
-            VhostTotals& t = totals[s->integer(0)];
-            t.events += static_cast<std::uint64_t>(s->integer(1));
-            t.flagged += static_cast<std::uint64_t>(s->integer(2));
-            t.intercepted += static_cast<std::uint64_t>(s->integer(3));
-            t.would_block += static_cast<std::uint64_t>(s->integer(4));
+        auto read = each_row(*s, [&](const Stmt& row) {
+            VhostTotals& t = totals[row.integer(0)];
+            t.events += static_cast<std::uint64_t>(row.integer(1));
+            t.flagged += static_cast<std::uint64_t>(row.integer(2));
+            t.intercepted += static_cast<std::uint64_t>(row.integer(3));
+            t.would_block += static_cast<std::uint64_t>(row.integer(4));
+        });
+        if (!read) {
+            return fail(read.error());
         }
     }
     for (const Window::Range range : {w.head, w.tail}) {

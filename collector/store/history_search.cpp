@@ -311,18 +311,14 @@ Result<std::vector<SeriesRow>> HistoryStore::timeseries(const std::optional<std:
     if (source_id) {
         s->bind(6, *source_id);
     }
-    for (;;) {
-        auto row = s->step();
-        if (!row) {
-            return fail(row.error());
-        }
-        if (!*row) {
-            break;
-        }
-        rows.push_back(SeriesRow{s->integer(0), static_cast<std::uint64_t>(s->integer(1)),
-                                 static_cast<std::uint64_t>(s->integer(2)),
-                                 static_cast<std::uint64_t>(s->integer(3)),
-                                 static_cast<std::uint64_t>(s->integer(4))});
+    auto read = each_row(*s, [&](const Stmt& row) {
+        rows.push_back(SeriesRow{row.integer(0), static_cast<std::uint64_t>(row.integer(1)),
+                                 static_cast<std::uint64_t>(row.integer(2)),
+                                 static_cast<std::uint64_t>(row.integer(3)),
+                                 static_cast<std::uint64_t>(row.integer(4))});
+    });
+    if (!read) {
+        return fail(read.error());
     }
     return rows;
 }
