@@ -517,8 +517,7 @@ struct ConsoleReceiver::Impl {
             refuse(res, sensor, ConsoleRefusal::no_history, "", false);
             return;
         }
-        if (const auto oldest = writer->oldest_kept_us();
-            oldest && decoded->event.time_us < *oldest) {
+        if (writer->too_old(decoded->event.time_us)) {
             // Stored, retention would delete it at its next step: a permanent refusal that
             // mlogc logs (409), counted for the sensor, instead of a silent loss.
             refuse(res, sensor, ConsoleRefusal::too_old,

@@ -46,7 +46,6 @@ ImportSession::State ImportSession::consume(std::string& input)
         return m_state;
     }
     m_state = State::reading;
-    m_oldest_kept = m_writer.oldest_kept_us();
     std::size_t start = 0;
     while (m_state == State::reading) {
         if (m_in_flight >= k_max_syncs_in_flight) {
@@ -119,7 +118,7 @@ void ImportSession::take_line(std::string_view line)
     auto& imported = std::get<ImportedEvent>(decoded);
     ++m_events;
     ++m_counters.events;
-    if (m_oldest_kept && imported.event.time_us < *m_oldest_kept) {
+    if (m_writer.too_old(imported.event.time_us)) {
         // Stored, it would go at the writer's next prune step: reported instead.
         ++m_too_old;
         ++m_counters.too_old;

@@ -17,7 +17,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -72,8 +71,6 @@ private:
     State m_state = State::reading;
     std::uint64_t m_line = 2;   // the line being read (the import command was line 1)
     std::uint64_t m_events = 0; // event lines received
-    // The oldest time the store keeps (StoreWriter::oldest_kept_us()), as consume() began.
-    std::optional<std::int64_t> m_oldest_kept;
     std::uint64_t m_in_flight = 0;
     bool m_dropping = false; // inside an over-long line, up to its newline
     // Since the previous sync: malformed lines, and the first k_max_listed_malformed.

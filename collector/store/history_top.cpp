@@ -157,19 +157,19 @@ Result<std::vector<TopRow>> HistoryStore::top(HistoryList list,
         }
         counted = *wide;
     }
-    // Otherwise two forms: a vhost filter walks the vhost's postings (mso_vhost_hits) and
-    // reads each event by its id; no filter walks events_time (whose entries hold the
-    // path: paths are read from the index alone). A source filter reads each event's
-    // source (?4).
-    const std::string sql =
-        vhost_id ? std::string("SELECT e.") + column +
-                       " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON e.id = "
-                       "r.event_id AND e.time_us = r.time_us WHERE e.vhost_id = ?3 AND "
-                       "e.time_us >= ?1 AND e.time_us < ?2 AND (?4 IS NULL OR e.source_id = ?4)"
-                 : std::string("SELECT ") + column +
-                       " FROM events WHERE time_us >= ?1 AND time_us < ?2 AND (?4 IS NULL OR "
-                       "source_id = ?4)";
     if (!counted) {
+        // Otherwise two forms: a vhost filter walks the vhost's postings (mso_vhost_hits) and
+        // reads each event by its id; no filter walks events_time (whose entries hold the
+        // path: paths are read from the index alone). A source filter reads each event's
+        // source (?4).
+        const std::string sql =
+            vhost_id ? std::string("SELECT e.") + column +
+                           " FROM mso_vhost_hits(?3, ?1, ?2) r CROSS JOIN events e ON e.id = "
+                           "r.event_id AND e.time_us = r.time_us WHERE e.vhost_id = ?3 AND "
+                           "e.time_us >= ?1 AND e.time_us < ?2 AND (?4 IS NULL OR e.source_id = ?4)"
+                     : std::string("SELECT ") + column +
+                           " FROM events WHERE time_us >= ?1 AND time_us < ?2 AND (?4 IS NULL OR "
+                           "source_id = ?4)";
         std::string error;
         Stmt* s = m.statement(sql, error);
         if (s == nullptr) {

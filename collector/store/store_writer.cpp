@@ -192,12 +192,10 @@ bool StoreWriter::bulk_room() const
     return !m_stopping && m_queued_bulk < m_bulk_limit && m_queued_events < m_options.max_queue;
 }
 
-std::optional<std::int64_t> StoreWriter::oldest_kept_us() const
+bool StoreWriter::too_old(std::int64_t time_us) const
 {
-    if (m_options.max_age_days <= 0) {
-        return std::nullopt;
-    }
-    return mso::oldest_kept_us(m_options.now_us(), m_options.max_age_days);
+    return m_options.max_age_days > 0 &&
+           time_us < oldest_kept_us(m_options.now_us(), m_options.max_age_days);
 }
 
 void StoreWriter::flush()

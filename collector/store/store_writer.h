@@ -149,10 +149,10 @@ public:
     [[nodiscard]] Producer new_producer() noexcept;
     // Whether a bulk offer would find room now (a hint: another thread may take it).
     [[nodiscard]] bool bulk_room() const;
-    // The oldest request time (µs since the epoch) retention by age keeps now: the next
-    // prune step deletes an event before it, so an import does not store it (docs/STORE.md,
-    // "Retention"). nullopt: no limit by age. Any thread.
-    [[nodiscard]] std::optional<std::int64_t> oldest_kept_us() const;
+    // Whether retention by age would delete an event of request time `time_us` (µs since
+    // the epoch) at its next step, so that an import or a receiver does not store it
+    // (docs/STORE.md, "Retention"). Never with no limit by age. Any thread.
+    [[nodiscard]] bool too_old(std::int64_t time_us) const;
     [[nodiscard]] std::int64_t max_age_days() const noexcept { return m_options.max_age_days; }
     // Returns when every event offered before the call is committed (or counted lost).
     void flush();
