@@ -19,7 +19,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -766,31 +765,6 @@ void print_summary(const Totals& t, double seconds, bool as_json)
 }
 
 } // namespace
-
-Result<std::size_t> matched_data_bytes(std::string_view value)
-{
-    if (value.empty()) {
-        return k_import_data_default;
-    }
-    if (value == "full") {
-        return k_import_data_max;
-    }
-    if (value == "off") {
-        return std::size_t{0};
-    }
-    constexpr std::string_view truncate = "truncate:";
-    if (value.starts_with(truncate)) {
-        const std::string_view digits = value.substr(truncate.size());
-        std::size_t n = 0;
-        const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-        if (err == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
-            n <= k_import_data_max) {
-            return n;
-        }
-    }
-    return fail("'" + std::string(value) + "' is not full, truncate:N (N from 0 to " +
-                std::to_string(k_import_data_max) + ") or off");
-}
 
 int run_import(const ImportSettings& settings)
 {

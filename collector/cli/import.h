@@ -41,8 +41,4 @@ struct ImportSettings {
 
 [[nodiscard]] int run_import(const ImportSettings& settings);
 
-// The bytes of matched data `--matched-data VALUE` keeps: full (4,096), truncate:N (N from
-// 0 to 4,096), off (0); "" is the default (256). An error names what is accepted.
-[[nodiscard]] Result<std::size_t> matched_data_bytes(std::string_view value);
-
 } // namespace mso

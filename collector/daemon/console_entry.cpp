@@ -5,6 +5,7 @@
 #include "daemon/console_entry.h"
 
 #include "ingest/native_entry.h"
+#include "protocol/import_line.h"
 
 #include <apr_base64.h>
 #include <apr_md5.h>
@@ -185,8 +186,8 @@ HashCheck check_content_hash(std::string_view header, std::string_view body)
 }
 
 Result<StoredEvent> decode_upload(std::string_view body, std::string source,
-                                  std::string_view fallback_vhost, JsonEntryParser& json,
-                                  std::string& scratch)
+                                  std::string_view fallback_vhost, std::size_t max_data,
+                                  JsonEntryParser& json, std::string& scratch)
 {
     std::string_view text = body;
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r' ||
@@ -216,6 +217,9 @@ Result<StoredEvent> decode_upload(std::string_view body, std::string source,
     stored.event = std::move(entry.event);
     if (stored.event.vhost.empty()) {
         stored.event.vhost = std::string(fallback_vhost);
+    }
+    for (Finding& f : stored.event.findings) {
+        limit_matched_data(f, max_data);
     }
     stored.source = std::move(source);
     stored.engine_mode = entry.engine;

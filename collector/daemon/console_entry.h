@@ -88,10 +88,12 @@ enum class HashCheck : std::uint8_t { absent, match, mismatch, malformed };
 
 // Parses one uploaded entry (v2 or v3, Native or JSON, told by its first byte) into the
 // event to store with `source` ("sensor:<name>"). The event's vhost is the entry's Host
-// header, or `fallback_vhost` (the sensor's name) when it has none. The error says why
-// it cannot be read (for the 409 reason).
+// header, or `fallback_vhost` (the sensor's name) when it has none. Each finding keeps
+// at most `max_data` bytes of its matched data (--console-matched-data; 0: none). The
+// error says why it cannot be read (for the 409 reason).
 [[nodiscard]] Result<StoredEvent> decode_upload(std::string_view body, std::string source,
                                                 std::string_view fallback_vhost,
-                                                JsonEntryParser& json, std::string& scratch);
+                                                std::size_t max_data, JsonEntryParser& json,
+                                                std::string& scratch);
 
 } // namespace mso

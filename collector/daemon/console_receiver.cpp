@@ -507,8 +507,8 @@ struct ConsoleReceiver::Impl {
         if (!json) {
             json = std::make_unique<JsonEntryParser>(options.max_body);
         }
-        auto decoded =
-            decode_upload(body, "sensor:" + sensor, context.fallback_vhost, *json, scratch);
+        auto decoded = decode_upload(body, "sensor:" + sensor, context.fallback_vhost,
+                                     options.max_data, *json, scratch);
         if (!decoded) {
             refuse(res, sensor, ConsoleRefusal::malformed, decoded.error(), false);
             return;

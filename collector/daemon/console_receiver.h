@@ -16,6 +16,7 @@
 
 #include "daemon/console_entry.h"
 #include "daemon/console_sensors.h"
+#include "protocol/import_line.h"
 #include "daemon/metrics_http.h"
 #include "store/store_writer.h"
 #include "util/result.h"
@@ -36,8 +37,10 @@ struct ConsoleOptions {
     std::string tls_cert; // both set: HTTPS
     std::string tls_key;
     std::size_t max_body = 4 * 1024 * 1024; // larger entries get 409 "too large"
-    std::size_t workers = 16;               // requests served at once (one per connection)
-    std::size_t pending = 32;               // accepted connections waiting for a worker
+    // Bytes of matched data each finding keeps (--console-matched-data; 0: none).
+    std::size_t max_data = k_import_data_default;
+    std::size_t workers = 16; // requests served at once (one per connection)
+    std::size_t pending = 32; // accepted connections waiting for a worker
     // Threads that answer connections beyond workers + pending with a counted 503
     // ("too many connections"); 0: they wait unseen in the kernel's listen queue.
     std::size_t overflow_threads = 2;

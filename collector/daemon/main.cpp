@@ -367,6 +367,7 @@ mso::Result<void> serve_console(std::unique_ptr<mso::ConsoleReceiver>& console,
     options.tls_cert = opt.console_tls_cert;
     options.tls_key = opt.console_tls_key;
     options.max_body = settings.console_max_body;
+    options.max_data = settings.console_max_data;
     options.workers = opt.console_workers;
     options.rate = opt.console_rate;
     options.deadline = std::chrono::seconds(opt.console_deadline);

@@ -4,6 +4,7 @@
 #include "daemon/web_server.h"
 
 #include "daemon/server.h"
+#include "protocol/import_line.h"
 #include "state/collector.h"
 #include "util/duration.h"
 #include "util/log.h"
@@ -115,6 +116,10 @@ void add_options(CLI::App& app, Options& opt)
                    "ModSecurity v3 sensors: lines 'name token [cidr,...]'; re-read on SIGHUP");
     app.add_option("--console-max-body", opt.console_max_body,
                    "largest audit entry accepted (K, M: binary units); larger ones get 409")
+        ->capture_default_str();
+    app.add_option("--console-matched-data", opt.console_matched_data,
+                   "what each uploaded finding keeps of its matched data (it can hold "
+                   "passwords): full (up to 4096 bytes), truncate:N or off")
         ->capture_default_str();
     app.add_option("--console-workers", opt.console_workers,
                    "requests the console serves at once (one per connection)")
@@ -313,6 +318,11 @@ Result<StartSettings> check_options(const Options& opt)
                     "\"");
     }
     settings.console_max_body = static_cast<std::size_t>(*max_body);
+    const auto max_data = matched_data_bytes(opt.console_matched_data);
+    if (!max_data) {
+        return fail("--console-matched-data: " + max_data.error());
+    }
+    settings.console_max_data = *max_data;
     if (!opt.user.empty()) {
         auto user = lookup_user(opt.user);
         if (!user) {
@@ -383,6 +393,7 @@ OptionChanges diff_options(const Options& running, const Options& next)
         {"console-tls-cert", &Options::console_tls_cert},
         {"console-tls-key", &Options::console_tls_key},
         {"console-max-body", &Options::console_max_body},
+        {"console-matched-data", &Options::console_matched_data},
     };
     for (const auto& [name, member] : restart_only) {
         if (running.*member != next.*member) {

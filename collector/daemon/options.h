@@ -59,6 +59,7 @@ struct Options {
     std::string sensors_file;    // htpasswd (mlogc sensors); re-read on SIGHUP
     std::string v3_sensors_file; // name token [cidr,...] (ModSecurity v3); re-read on SIGHUP
     std::string console_max_body = "4M";
+    std::string console_matched_data = "truncate:256"; // full|truncate:N|off
     std::size_t console_workers = 16;
     double console_rate = 0;        // uploads per second per sensor; 0: no limit
     unsigned console_deadline = 60; // seconds for one request
@@ -93,6 +94,7 @@ struct StartSettings {
     std::int64_t history_max_bytes = 0;   // --history-max-bytes, parsed
     std::optional<ListenAddress> console; // --console-listen
     std::size_t console_max_body = 0;     // --console-max-body, parsed
+    std::size_t console_max_data = 0;     // --console-matched-data, parsed
 };
 
 // Checks the options and resolves the names in them (socket groups, --user; blocks on

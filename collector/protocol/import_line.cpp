@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 namespace mso {
 namespace {
@@ -311,6 +312,53 @@ void encode_import_line(const RequestEvent& e, std::string_view vhost, EngineMod
     w.integer(e.phase);
     w.end_object();
     out.resize(w.overflowed() ? 0 : w.view().size());
+}
+
+Result<std::size_t> matched_data_bytes(std::string_view value)
+{
+    if (value.empty()) {
+        return k_import_data_default;
+    }
+    if (value == "full") {
+        return k_import_data_max;
+    }
+    if (value == "off") {
+        return std::size_t{0};
+    }
+    constexpr std::string_view truncate = "truncate:";
+    if (value.starts_with(truncate)) {
+        const std::string_view digits = value.substr(truncate.size());
+        std::size_t n = 0;
+        const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+        if (err == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
+            n <= k_import_data_max) {
+            return n;
+        }
+    }
+    return fail("'" + std::string(value) + "' is not full, truncate:N (N from 0 to " +
+                std::to_string(k_import_data_max) + ") or off");
+}
+
+void limit_matched_data(Finding& finding, std::size_t max_data) noexcept
+{
+    std::string& data = finding.data;
+    if (max_data == 0) { // off: nothing of it, and no mark (as the module's `off`)
+        data.clear();
+        finding.data_truncated = false;
+        return;
+    }
+    if (max_data > k_import_data_max)
+        max_data = k_import_data_max;
+    if (data.size() <= max_data)
+        return;
+    std::size_t n = max_data;
+    // Back off over continuation bytes to the start of the character that would be cut
+    // (at most three: a UTF-8 character is at most four bytes).
+    for (std::size_t back = 0;
+         back < 3 && n > 0 && (static_cast<unsigned char>(data[n]) & 0xC0) == 0x80; ++back)
+        --n;
+    data.resize(n);
+    finding.data_truncated = true;
 }
 
 } // namespace mso

@@ -83,4 +83,14 @@ inline constexpr std::size_t k_import_data_max = 4096;
 void encode_import_line(const RequestEvent& event, std::string_view vhost, EngineMode mode,
                         std::string& out, std::size_t max_data = k_import_data_default);
 
+// The bytes of matched data a `--matched-data VALUE` option keeps (the CLI's import, the
+// daemon's console receiver): full (4,096), truncate:N (N from 0 to 4,096), off (0); ""
+// is the default (256). An error names what is accepted.
+[[nodiscard]] Result<std::size_t> matched_data_bytes(std::string_view value);
+
+// Cuts `finding`'s matched data to at most `max_data` bytes, never in the middle of a
+// UTF-8 character, and marks the cut in data_truncated; 0 (off) empties it unmarked. As
+// encode_import_line's line decodes, for events that pass through none (console uploads).
+void limit_matched_data(Finding& finding, std::size_t max_data) noexcept;
+
 } // namespace mso

@@ -361,6 +361,38 @@ def test_an_entry_that_can_never_be_accepted_is_dropped_alone(binaries, parts):
     assert len(sensor_events(console, "web1")) == 6
 
 
+def test_matched_data_keeps_what_it_is_told(binaries, parts):
+    """--console-matched-data, as the module's directive and the import's option: a
+    sensor's matched data can hold passwords; the store keeps only what it allows."""
+    console = Console(binaries, {"web1": "pw"})
+    console.collector.extra_args += ["--console-matched-data", "truncate:8"]
+    parts.append(console)
+    console.start()
+    site = MlogcApache(console.uri, "web1", "pw")
+    parts.append(site)
+    site.start()
+    site.attack(3, "m")
+    assert_all_arrived(console, site, "web1", 3)
+    cut = 0
+    for uid in sensor_events(console, "web1"):
+        p = console.collector.cli_run("event", uid, "--json")
+        assert p.returncode == 0, p.stderr
+        rules = json.loads(p.stdout)["event"]["rules"]
+        assert rules, uid
+        for f in rules:
+            assert len(f["data"].encode()) <= 8, f
+            assert "1=1" not in f["data"], f
+            cut += f.get("data_truncated", False)
+    assert cut > 0
+    files = console.files
+    bad = subprocess.run([str(binaries.daemon), "--event-socket", str(files / "e.sock"),
+                          "--query-socket", str(files / "q.sock"),
+                          "--console-matched-data", "hash"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode != 0, bad
+    assert "--console-matched-data: 'hash' is not full, truncate:N" in bad.stderr, bad.stderr
+
+
 def test_two_sensors_stay_apart(binaries, parts):
     console = Console(binaries, {"web1": "pw1", "web2": "pw2"})
     parts.append(console)

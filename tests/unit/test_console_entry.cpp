@@ -1,6 +1,7 @@
 // The console's per-upload decisions: Basic credentials, X-Content-Hash, the entry's
 // parse into a StoredEvent (captured real entries, tests/data/audit) and the answers.
 #include "daemon/console_entry.h"
+#include "protocol/import_line.h"
 
 #include <gtest/gtest.h>
 
@@ -130,7 +131,7 @@ TEST(ConsoleEntry, DecodesNativeAndJsonEntries)
     std::string scratch;
     const std::string native = native_entry();
     ASSERT_FALSE(native.empty());
-    auto n = decode_upload(native, "sensor:web1", "web1", json, scratch);
+    auto n = decode_upload(native, "sensor:web1", "web1", k_import_data_max, json, scratch);
     ASSERT_TRUE(n) << n.error();
     EXPECT_EQ(n->source, "sensor:web1");
     EXPECT_FALSE(n->event.unique_id.empty());
@@ -138,15 +139,61 @@ TEST(ConsoleEntry, DecodesNativeAndJsonEntries)
     EXPECT_NE(n->event.vhost, "web1") << "the entry's Host header names the vhost";
 
     const std::string v3 = v3_json_entry();
-    auto j = decode_upload(v3 + "\n", "sensor:nginx1", "nginx1", json, scratch);
+    auto j = decode_upload(v3 + "\n", "sensor:nginx1", "nginx1", k_import_data_max, json, scratch);
     ASSERT_TRUE(j) << j.error();
     EXPECT_EQ(j->source, "sensor:nginx1");
     EXPECT_FALSE(j->event.unique_id.empty());
 
     // The same body twice gives the same event (what makes a second upload a duplicate).
-    auto again = decode_upload(native, "sensor:web1", "web1", json, scratch);
+    auto again = decode_upload(native, "sensor:web1", "web1", k_import_data_max, json, scratch);
     ASSERT_TRUE(again);
     EXPECT_EQ(again->event, n->event);
+}
+
+// --console-matched-data: each finding keeps at most that many bytes of its matched data
+// (a cut is marked), none with 0 (off, unmarked); the rest of the event is unchanged.
+TEST(ConsoleEntry, KeepsAsMuchMatchedDataAsConfigured)
+{
+    JsonEntryParser json(4 * 1024 * 1024);
+    std::string scratch;
+    const std::string native = native_entry();
+    ASSERT_FALSE(native.empty());
+    auto full = decode_upload(native, "sensor:web1", "web1", k_import_data_max, json, scratch);
+    ASSERT_TRUE(full) << full.error();
+    constexpr std::size_t k_cut = 12;
+    std::size_t longer = 0;
+    for (const Finding& f : full->event.findings) {
+        longer += f.data.size() > k_cut ? 1U : 0U;
+    }
+    ASSERT_GT(longer, 0U) << "the captured entry has matched data longer than the cut";
+
+    auto cut = decode_upload(native, "sensor:web1", "web1", k_cut, json, scratch);
+    ASSERT_TRUE(cut) << cut.error();
+    ASSERT_EQ(cut->event.findings.size(), full->event.findings.size());
+    for (std::size_t i = 0; i < full->event.findings.size(); ++i) {
+        const Finding& whole = full->event.findings[i];
+        const Finding& f = cut->event.findings[i];
+        EXPECT_LE(f.data.size(), k_cut);
+        EXPECT_TRUE(whole.data.starts_with(f.data)) << f.data;
+        EXPECT_EQ(f.data_truncated, whole.data_truncated || whole.data.size() > k_cut)
+            << whole.data;
+        Finding same_but_data = f;
+        same_but_data.data = whole.data;
+        same_but_data.data_truncated = whole.data_truncated;
+        EXPECT_EQ(same_but_data, whole);
+    }
+    RequestEvent without_data = cut->event;
+    for (std::size_t i = 0; i < without_data.findings.size(); ++i) {
+        without_data.findings[i] = full->event.findings[i];
+    }
+    EXPECT_EQ(without_data, full->event);
+
+    auto off = decode_upload(native, "sensor:web1", "web1", 0, json, scratch);
+    ASSERT_TRUE(off) << off.error();
+    for (const Finding& f : off->event.findings) {
+        EXPECT_EQ(f.data, "");
+        EXPECT_FALSE(f.data_truncated);
+    }
 }
 
 TEST(ConsoleEntry, RefusesWhatIsNoEntry)
@@ -165,7 +212,7 @@ TEST(ConsoleEntry, RefusesWhatIsNoEntry)
         std::string("\0\0\0", 3),
     };
     for (const std::string& body : bodies) {
-        const auto decoded = decode_upload(body, "sensor:x", "x", json, scratch);
+        const auto decoded = decode_upload(body, "sensor:x", "x", k_import_data_max, json, scratch);
         EXPECT_FALSE(decoded) << body.substr(0, 40);
         if (!decoded) {
             EXPECT_FALSE(decoded.error().empty());

@@ -104,6 +104,47 @@ TEST(ImportLine, MatchedDataKeepsWhatItIsAllowed)
     EXPECT_EQ(encoded(k_import_data_default).data.size(), k_import_data_default);
 }
 
+// limit_matched_data (console uploads) cuts as an import line does, and never inside a
+// UTF-8 character.
+TEST(ImportLine, LimitMatchedDataCutsAsTheImportLineDoes)
+{
+    const RequestEvent e = sample_event();
+    for (const std::size_t max_data : {std::size_t{0}, std::size_t{12}, k_import_data_default}) {
+        std::string line;
+        encode_import_line(e, "shop", EngineMode::on, line, max_data);
+        const auto decoded = decode_import_line(line);
+        ASSERT_TRUE(std::holds_alternative<ImportedEvent>(decoded)) << line;
+        Finding f = e.findings[0];
+        limit_matched_data(f, max_data);
+        EXPECT_EQ(f, std::get<ImportedEvent>(decoded).event.findings.at(0)) << max_data;
+    }
+    const auto limited = [](std::string data, std::size_t max_data) {
+        Finding f;
+        f.data = std::move(data);
+        limit_matched_data(f, max_data);
+        return std::pair(f.data, f.data_truncated);
+    };
+    EXPECT_EQ(limited("ab\xC3\xA9"
+                      "cd",
+                      3),
+              std::pair(std::string("ab"), true));
+    EXPECT_EQ(limited("ab\xC3\xA9"
+                      "cd",
+                      4),
+              std::pair(std::string("ab\xC3\xA9"), true));
+    EXPECT_EQ(limited("a\xF0\x9F\x98\x80"
+                      "b",
+                      4),
+              std::pair(std::string("a"), true));
+    EXPECT_EQ(limited("a\xF0\x9F\x98\x80"
+                      "b",
+                      5),
+              std::pair(std::string("a\xF0\x9F\x98\x80"), true));
+    EXPECT_EQ(limited("abc", 3), std::pair(std::string("abc"), false));
+    EXPECT_EQ(limited(std::string(5000, 'x'), 100000),
+              std::pair(std::string(k_import_data_max, 'x'), true));
+}
+
 TEST(ImportLine, AHugeEventIsCutToWhatTheDecoderAccepts)
 {
     RequestEvent e = sample_event();

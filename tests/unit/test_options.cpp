@@ -233,6 +233,10 @@ TEST(CheckOptions, ErrorsNameTheOption)
          "--history-max-bytes: not a size: \"2GB\" (a number of bytes, or with K, M, G or T, "
          "e.g. 2G)"},
         {"no history size limit", [](mso::Options& o) { o.history_max_bytes = "0"; }, ""},
+        {"console matched data", [](mso::Options& o) { o.console_matched_data = "truncate:5000"; },
+         "--console-matched-data: 'truncate:5000' is not full, truncate:N (N from 0 to 4096) or "
+         "off"},
+        {"console matched data off", [](mso::Options& o) { o.console_matched_data = "off"; }, ""},
         {"dashboard on loopback", [](mso::Options& o) { o.http_listen = "127.0.0.1:9180"; }, ""},
         {"dashboard on ::1", [](mso::Options& o) { o.http_listen = "[::1]:9180"; }, ""},
         {"dashboard beyond loopback", [](mso::Options& o) { o.http_listen = "0.0.0.0:9180"; },
@@ -294,6 +298,9 @@ TEST(CheckOptions, Settings)
     ASSERT_TRUE(settings->run_as.has_value());
     EXPECT_EQ(settings->run_as->uid, 0U);
     EXPECT_EQ(settings->history_max_bytes, std::int64_t{2} << 30); // the default "2G"
+    EXPECT_EQ(settings->console_max_data, 256U);                   // the default "truncate:256"
+    opt.console_matched_data = "full";
+    EXPECT_EQ(mso::check_options(opt)->console_max_data, 4096U);
 
     const mso::PolicyBasis basis = mso::policy_basis(*settings);
     EXPECT_EQ(basis.self, 0U);
