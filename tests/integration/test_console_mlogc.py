@@ -255,6 +255,18 @@ def assert_all_arrived(console: Console, site: MlogcApache, sensor: str, expecte
         assert got[uid]["vhost"] == "block.test"
 
 
+def console_and_site(binaries, parts, *collector_args: str) -> tuple[Console, MlogcApache]:
+    """A started console (extra collector options) and one mlogc site, sensor web1."""
+    console = Console(binaries, {"web1": "pw"})
+    console.collector.extra_args += list(collector_args)
+    parts.append(console)
+    console.start()
+    site = MlogcApache(console.uri, "web1", "pw")
+    parts.append(site)
+    site.start()
+    return console, site
+
+
 @pytest.fixture
 def parts():
     made: list = []
@@ -328,13 +340,7 @@ def test_wrong_password_is_401_and_entries_arrive_after_the_fix(binaries, parts)
 
 def test_an_entry_that_can_never_be_accepted_is_dropped_alone(binaries, parts):
     """--console-max-body below one entry's size: 409 for it, mlogc drops it and goes on."""
-    console = Console(binaries, {"web1": "pw"})
-    console.collector.extra_args += ["--console-max-body", "8K"]
-    parts.append(console)
-    console.start()
-    site = MlogcApache(console.uri, "web1", "pw")
-    parts.append(site)
-    site.start()
+    console, site = console_and_site(binaries, parts, "--console-max-body", "8K")
     site.attack(3, "s")
     # One request whose entry is large: two long headers land in its B part.
     r = site.apache.request("block.test", "/big?id=" + urllib.parse.quote("1' OR 1=1--"),
@@ -364,13 +370,7 @@ def test_an_entry_that_can_never_be_accepted_is_dropped_alone(binaries, parts):
 def test_matched_data_keeps_what_it_is_told(binaries, parts):
     """--console-matched-data, as the module's directive and the import's option: a
     sensor's matched data can hold passwords; the store keeps only what it allows."""
-    console = Console(binaries, {"web1": "pw"})
-    console.collector.extra_args += ["--console-matched-data", "truncate:8"]
-    parts.append(console)
-    console.start()
-    site = MlogcApache(console.uri, "web1", "pw")
-    parts.append(site)
-    site.start()
+    console, site = console_and_site(binaries, parts, "--console-matched-data", "truncate:8")
     site.attack(3, "m")
     assert_all_arrived(console, site, "web1", 3)
     cut = 0
