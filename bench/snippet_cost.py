@@ -18,8 +18,8 @@ the shipped file, alternated over rounds; differences between variants price eac
   shipped    the snippet as shipped (CRS 4's rule first)
 
 Usage (as root, after bench/apache_bench.sh has installed packages and built):
-  bench/snippet_cost.py [--crs 3|4] [--requests N] [--rounds R]
-Markdown to stdout, everything to bench/results/snippet-cost-<time>.json.
+  bench/snippet_cost.py [--crs 3|4] [--requests N] [--rounds R] [--json PATH]
+Markdown to stdout, everything to PATH or bench/results/snippet-cost-crs<N>-<time>.json.
 """
 
 from __future__ import annotations
