@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """What observing ModSecurity costs Apache: side-by-side wrk runs and callgrind counts.
 
-`wrk` (default): Apache 2.4 (mpm_event) + mod_security2 + CRS 3.3.4 from Debian (`--crs 4`: CRS 4.28), PL1,
+`wrk` (default): Apache 2.4 (mpm_event; `--mpm prefork`) + mod_security2 + CRS 3.3.4 from Debian (`--crs 4`: CRS 4.28), PL1,
 SecRuleEngine On, on 127.0.0.1, in these configurations, alternated round-robin so that
 load from other processes on the machine hits all of them alike:
 
@@ -19,6 +19,9 @@ those attacks). Each measurement is a warm-up then a
 fixed-duration `wrk --latency` run; each configuration's requests/s is divided by (a)'s
 of the same round and mix, and the median, min and max of those ratios over the rounds
 are reported with the median p50/p99 latency. Markdown to stdout, everything to JSON.
+`--interleave` starts all configurations at once and alternates between them each round
+instead of restarting them (short rounds that follow a drifting machine); `--mpm prefork`
+swaps the MPM. net.unix.max_dgram_qlen is the packaged 1,024 during the run.
 
 `callgrind`: Apache -X (one process, mpm_prefork) under valgrind's callgrind with CRS,
 N clean and N attack requests, each on its own connection and counted apart (one
@@ -54,7 +57,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
-from bench_util import proc_cpu_s  # noqa: E402
+from bench_util import PACKAGED_QLEN, packaged_qlen, proc_cpu_s  # noqa: E402
 from mlogc_receiver import Receiver  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost, _stop_process, _www_data_ids, build_dir, crs4_dir,
@@ -403,8 +406,10 @@ def markdown(result: dict) -> str:
     lines = []
     p = result["parameters"]
     lines.append(f"wrk -t{p['threads']} -c{p['connections']} -d{p['duration']:g}s --latency, "
-                 f"warm-up {p['warmup']:g} s, {p['rounds']} rounds, mpm_{p['mpm']}, "
-                 f"CRS {crs_label(result)} PL1, SecRuleEngine On")
+                 f"warm-up {p['warmup']:g} s, {p['rounds']} rounds"
+                 f"{' (interleaved: all configurations running at once)' if p.get('interleave') else ''}"
+                 f", mpm_{p['mpm']}, CRS {crs_label(result)} PL1, SecRuleEngine On, "
+                 f"net.unix.max_dgram_qlen {p.get('max_dgram_qlen', 'as the machine has it')}")
     for mix, rows in result["summary"].items():
         lines.append("")
         lines.append(f"**{mix}** traffic")
@@ -427,6 +432,60 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def measure(s: Setup, mix: str, args) -> WrkResult:
+    """A warm-up, then one measured wrk run against a running configuration."""
+    run_wrk(s.apache.port, mix, args.warmup, args.connections, args.threads)
+    return run_wrk(s.apache.port, mix, args.duration, args.connections, args.threads,
+                   s.collector.proc.pid if s.collector and s.collector.proc else None)
+
+
+def log_measurement(rnd: int, rounds: int, name: str, mix: str, w: WrkResult) -> None:
+    log(f"round {rnd + 1}/{rounds} {name:>7} {mix:>6}: {w.rps:9.1f} req/s"
+        f"  p50 {w.p50_ms:.2f} ms  p99 {w.p99_ms:.2f} ms  "
+        f"non-2xx {w.non_2xx_3xx}  socket errors {w.socket_errors}")
+
+
+def observe(s: Setup, into: dict) -> None:
+    time.sleep(1.2)   # one collector flush interval, for its counts
+    into[s.name] = s.observations()
+    bad = s.apache.unexpected_log_lines()
+    if bad:
+        into[s.name]["unexpected_error_log"] = bad[:5]
+        log(f"unexpected error-log lines in {s.name}: {bad[:3]}")
+
+
+def interleaved_rounds(args, bins: Binaries, configs: list[str], result: dict) -> None:
+    """--interleave: every configuration runs at once (each its own Apache, port and
+    collector); each round measures them one after the other for each mix, in an order
+    that turns each round. A round takes seconds instead of Apache restarts, so many
+    short rounds follow the machine's drift closely: a ratio compares (b) with the (a)
+    measured just before or after it, and nothing is restarted between rounds."""
+    setups: list[Setup] = []
+    try:
+        for name in configs:
+            setups.append(start_setup(make_setup(name, bins, args.mpm)))
+            if name == "e":
+                time.sleep(1.5)   # mlogc's StartupDelay
+        for rnd in range(args.rounds):
+            rdata: dict = {mix: {} for mix in args.mixes}
+            turn = rnd % len(setups)
+            order = setups[turn:] + setups[:turn]
+            for mix in args.mixes:
+                for s in order:
+                    w = measure(s, mix, args)
+                    rdata[mix][s.name] = w.as_dict()
+                    log_measurement(rnd, args.rounds, s.name, mix, w)
+            result["rounds"].append(rdata)
+        observations: dict = {}
+        for s in setups:
+            observe(s, observations)
+        result["observations"] = observations
+    finally:
+        for s in setups:
+            s.stop()
+            s.cleanup()
+
+
 def cmd_wrk(args, bins: Binaries) -> dict:
     configs = args.configs
     if "a" not in configs:
@@ -434,46 +493,47 @@ def cmd_wrk(args, bins: Binaries) -> dict:
     result: dict = {"kind": "wrk", "machine": machine_info(),
                     "parameters": {"duration": args.duration, "warmup": args.warmup,
                                    "rounds": args.rounds, "connections": args.connections,
-                                   "threads": args.threads, "mpm": "event",
+                                   "threads": args.threads, "mpm": args.mpm,
+                                   "interleave": args.interleave,
                                    "configs": configs, "mixes": args.mixes},
                     "rounds": []}
     started = time.monotonic()
+    with packaged_qlen() as machine_qlen:
+        result["parameters"]["max_dgram_qlen"] = PACKAGED_QLEN
+        result["parameters"]["max_dgram_qlen_restored_to"] = machine_qlen
+        if args.interleave:
+            interleaved_rounds(args, bins, configs, result)
+        else:
+            restarted_rounds(args, bins, configs, result)
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    result["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    result["summary"] = summarize(result["rounds"], configs, args.mixes)
+    result["targets"] = targets(result["summary"])
+    return result
+
+
+def restarted_rounds(args, bins: Binaries, configs: list[str], result: dict) -> None:
+    """Each round starts each configuration, measures it on every mix, and stops it."""
     for rnd in range(args.rounds):
         # Rotate the order each round so no configuration always runs first or last.
         order = configs[rnd % len(configs):] + configs[:rnd % len(configs)]
         rdata: dict = {mix: {} for mix in args.mixes}
         rdata["observations"] = {}
         for name in order:
-            s = make_setup(name, bins)
+            s = make_setup(name, bins, args.mpm)
             try:
                 start_setup(s)
                 if name == "e":
                     time.sleep(1.5)   # mlogc's StartupDelay
                 for mix in args.mixes:
-                    run_wrk(s.apache.port, mix, args.warmup, args.connections, args.threads)
-                    w = run_wrk(s.apache.port, mix, args.duration, args.connections,
-                                args.threads,
-                                s.collector.proc.pid if s.collector and s.collector.proc
-                                else None)
+                    w = measure(s, mix, args)
                     rdata[mix][name] = w.as_dict()
-                    log(f"round {rnd + 1}/{args.rounds} {name:>7} {mix:>6}: {w.rps:9.1f} req/s"
-                        f"  p50 {w.p50_ms:.2f} ms  p99 {w.p99_ms:.2f} ms  "
-                        f"non-2xx {w.non_2xx_3xx}  socket errors {w.socket_errors}")
-                time.sleep(1.2)   # one collector flush interval, for its counts
-                rdata["observations"][name] = s.observations()
-                bad = s.apache.unexpected_log_lines()
-                if bad:
-                    rdata["observations"][name]["unexpected_error_log"] = bad[:5]
-                    log(f"unexpected error-log lines in {name}: {bad[:3]}")
+                    log_measurement(rnd, args.rounds, name, mix, w)
+                observe(s, rdata["observations"])
             finally:
                 s.stop()
                 s.cleanup()
         result["rounds"].append(rdata)
-    result["elapsed_s"] = round(time.monotonic() - started, 1)
-    result["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
-    result["summary"] = summarize(result["rounds"], configs, args.mixes)
-    result["targets"] = targets(result["summary"])
-    return result
 
 
 # ------------------------------------------------------------------- callgrind
@@ -773,6 +833,11 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10, help="seconds per wrk measurement")
     ap.add_argument("--warmup", type=float, default=3, help="seconds of wrk before each")
     ap.add_argument("--rounds", type=int, default=3, help="round-robin alternations")
+    ap.add_argument("--interleave", action="store_true",
+                    help="wrk: start every configuration at once and alternate between "
+                         "them each round (no restarts; many short rounds follow drift)")
+    ap.add_argument("--mpm", choices=("event", "prefork"), default="event",
+                    help="wrk: Apache's MPM")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--configs", nargs="+", default=None, choices=list(CONFIGS),

@@ -1,7 +1,8 @@
 """What the Python benchmarks share: a free loopback port, waiting for a collector's
-port, its `health`, a thread's CPU time from /proc, and stopping it.
+port, its `health`, a thread's CPU time from /proc, stopping it, and the packaged
+net.unix.max_dgram_qlen for a run.
 
-Imported by console_bench.py, dashboard_bench.py and dashboard_render.py (run from
+Imported by the other Python benchmarks (run from
 any directory: Python puts the script's own directory, bench/, on the path)."""
 
 from __future__ import annotations
@@ -12,7 +13,24 @@ import shutil
 import socket
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
+
+QLEN = Path("/proc/sys/net/unix/max_dgram_qlen")
+PACKAGED_QLEN = 1024   # packaging/99-modsec-observe.conf
+
+
+@contextmanager
+def packaged_qlen():
+    """net.unix.max_dgram_qlen as packaging/99-modsec-observe.conf sets it, for the
+    duration of the block (needs root); the machine's value is restored after. Yields
+    the value it replaced."""
+    old = int(QLEN.read_text())
+    QLEN.write_text(str(PACKAGED_QLEN))
+    try:
+        yield old
+    finally:
+        QLEN.write_text(str(old))
 
 
 def free_port() -> int:

@@ -65,7 +65,7 @@ sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 sys.path.insert(0, str(HERE))
 
 from apache_bench import Binaries, log, machine_info  # noqa: E402
-from bench_util import health, proc_cpu_s  # noqa: E402
+from bench_util import PACKAGED_QLEN, health, packaged_qlen, proc_cpu_s  # noqa: E402
 from unix_diag import socket_inodes, unix_dgram_queues  # noqa: E402
 from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # noqa: E402
                      VirtualHost)
@@ -73,8 +73,6 @@ from sandbox import (APACHE_BIN, BROWSER_HEADERS, ApacheSandbox, Collector,  # n
 WRK = "/usr/bin/wrk"
 VHOST = "bench.test"
 PATH = "/index.html"
-QLEN = Path("/proc/sys/net/unix/max_dgram_qlen")
-PACKAGED_QLEN = 1024   # packaging/99-modsec-observe.conf
 WMEM_DEFAULT = Path("/proc/sys/net/core/wmem_default")
 TARGET_EVENTS_PER_S = 50_000
 
@@ -465,19 +463,15 @@ def main() -> None:
         if not Path(tool).exists():
             sys.exit(f"error: {tool} not found (bench/apache_bench.sh installs it)")
     bins = Binaries.find()
-    old_qlen = int(QLEN.read_text())
-    QLEN.write_text(str(PACKAGED_QLEN))
     result: dict = {"kind": "loss", "machine": machine_info(), "runs": []}
     started = time.monotonic()
-    try:
+    with packaged_qlen() as old_qlen:
         for mpm in args.mpms:
             result["runs"].append(run_mpm(mpm, bins, args))
         sizes = [r["datagram_bytes"] for run in result["runs"] for r in run["steps"]
                  if r.get("datagram_bytes")]
         size = max(sizes, default=700)
         capacity = sender_capacity(size)   # with the packaged max_dgram_qlen still set
-    finally:
-        QLEN.write_text(str(old_qlen))
     result["parameters"] = {"duration": args.duration, "warmup": args.warmup,
                             "connections": args.connections, "ceiling_at": args.ceiling_at,
                             "max_dgram_qlen": PACKAGED_QLEN,
