@@ -37,6 +37,13 @@ struct Sender {
     int fd = -1;
     sockaddr_un address{};
     socklen_t address_size = 0;
+    // Whether fd is connect()ed to the collector's socket, so that a send names no
+    // address: sendto() with the path looks the socket up by name on every datagram (a
+    // walk of the path in the kernel, about a third of a send's cost under Apache;
+    // docs/BENCHMARKS.md, "Throughput side by side"). Set by the flusher thread, which
+    // connects (the request path never does); cleared by a send that finds the collector
+    // gone, which then names the path once, so a restarted collector gets the datagram.
+    std::atomic<bool> connected{false};
     std::atomic<std::uint64_t> failures{0};
     std::atomic<int> last_errno{0};
     // Flusher thread state.
@@ -52,17 +59,50 @@ struct Sender {
 
 Sender g_sender;
 
-// One sendto(); 0 or the errno of the failure.
-int try_send(const char* data, std::size_t size) noexcept
+// One sendto() naming the collector's path; 0 or the errno of the failure.
+int send_to_path(const char* data, std::size_t size) noexcept
 {
-    if (g_sender.fd < 0)
-        return EBADF;
     const ssize_t sent =
         sendto(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL,
                reinterpret_cast<const sockaddr*>(&g_sender.address), g_sender.address_size);
     if (sent == static_cast<ssize_t>(size))
         return 0;
     return sent < 0 ? errno : EMSGSIZE;
+}
+
+// One send(): on the connected socket while it is connected, else to the path; 0 or the
+// errno of the failure. A connected send that finds its collector gone (ECONNREFUSED:
+// the socket it connected to was closed; EPIPE: a collector that is stopping shut its
+// reading side; ENOTCONN: a send before found either) tries the path at once: a
+// collector started again at the same path has a new socket there, and without one the
+// path's error is the send's, as it was before sockets were connected.
+int try_send(const char* data, std::size_t size) noexcept
+{
+    if (g_sender.fd < 0)
+        return EBADF;
+    if (!g_sender.connected.load(std::memory_order_relaxed))
+        return send_to_path(data, size);
+    const ssize_t sent = send(g_sender.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == static_cast<ssize_t>(size))
+        return 0;
+    if (sent >= 0)
+        return EMSGSIZE;
+    const int err = errno;
+    if (err != ECONNREFUSED && err != EPIPE && err != ENOTCONN)
+        return err;
+    g_sender.connected.store(false, std::memory_order_relaxed);
+    return send_to_path(data, size);
+}
+
+// Connects the event socket to the collector's path when it is not (flusher thread):
+// a bound socket there takes the next sends without a lookup each. Nothing is sent.
+void connect_sender() noexcept
+{
+    if (g_sender.fd < 0 || g_sender.connected.load(std::memory_order_relaxed))
+        return;
+    if (connect(g_sender.fd, reinterpret_cast<const sockaddr*>(&g_sender.address),
+                g_sender.address_size) == 0)
+        g_sender.connected.store(true, std::memory_order_relaxed);
 }
 
 // Records a failed send for log_failures(); returns false, the send's result.
@@ -221,6 +261,7 @@ void* APR_THREAD_FUNC flusher(apr_thread_t* thread, void*) noexcept
         if (g_sender.stopping)
             break;
         apr_thread_mutex_unlock(g_sender.mutex);
+        connect_sender();
         flush_all(0);
         release_spool_when_back();
         log_failures();
@@ -295,6 +336,7 @@ void start_sender(apr_pool_t* child_pool, server_rec* main_server) noexcept
         ap_log_error(APLOG_MARK, APLOG_INFO, errno, main_server,
                      "modsec_observe: cannot enlarge the event socket's send buffer; events "
                      "are lost sooner when the collector falls behind");
+    connect_sender(); // a collector not there yet: the flusher tries each interval
     apr_pool_pre_cleanup_register(child_pool, nullptr, stop_sender);
     start_spool(child_pool, main_server);
 

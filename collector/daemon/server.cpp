@@ -306,6 +306,14 @@ void Server::enable_spool_replay(const std::string& dir)
 void Server::drain_before_exit()
 {
     const std::lock_guard lock(m_collector_mutex);
+    // A sender connected to this socket (the module connects its own) would go on
+    // queueing datagrams on it after its path is gone, and they would be lost with it: shut
+    // its reading side, so that such sends fail (EPIPE) and the sender keeps its counts or
+    // spools its events, as one that names the path does. What is queued stays readable.
+    if (::shutdown(m_event_socket.get(), SHUT_RD) != 0) {
+        log_limited(m_socket_log,
+                    "cannot shut the event socket's reading side: " + errno_text(errno));
+    }
     while (drain_datagrams()) {
     }
     if (m_spool) {

@@ -151,8 +151,9 @@ public:
     // be taken now, then every k_spool_scan_interval, in bounded steps between wake-ups.
     void enable_spool_replay(const std::string& dir);
     // At exit, after run() and after the event socket's path was removed (so senders
-    // fail over to their spools): reads what is still queued on the socket, then replays
-    // the spool files that can be taken. Nothing a sender handed over is dropped.
+    // fail over to their spools): shuts the socket's reading side (senders connected to it
+    // fail over too), reads what is still queued on it, then replays the spool files that
+    // can be taken. Nothing a sender handed over is dropped.
     void drain_before_exit();
 
     // Calls `read(const Collector&)` under the collector lock and returns its

@@ -43,7 +43,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import FLUSH_MS, ApacheSandbox, Stack, VirtualHost, stop_stack
-from unix_diag import socket_inodes, unix_dgram_sndbufs
+from unix_diag import socket_inodes, unix_dgram_peers, unix_dgram_sndbufs
 
 SQLI_PATH = "/?id=" + urllib.parse.quote("1' OR 1=1--")
 # Seconds. A request stuck behind the observer waits forever (the collector stays stopped
@@ -399,6 +399,54 @@ def test_collector_gone_mid_load(stack_factory, how):
         failed = False
     finally:
         load.stop()
+        stop_stack(stack, keep=failed)
+
+
+def wait_events(stack: Stack, vhost: str, n: int, timeout: float = 30.0) -> dict:
+    """The vhost's `stats` once the collector holds at least `n` of its events (or at
+    the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = stack.vhost_stats().get(vhost, {})
+        if got.get("events", 0) >= n or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def test_no_event_lost_to_a_restarted_collector(stack_factory):
+    """Each child's event socket is connected to the collector's socket, by the child at
+    its start and by its flusher thread later, so a send names no path. A collector
+    started again has a new socket at the path: a child's first send after that finds the
+    old one closed (ECONNREFUSED), its next ones find the socket unconnected (ENOTCONN),
+    and each goes to the path at once. The flush interval is the longest the directive
+    takes (60 s), so no flusher connects again in between: every event of the requests
+    after the restart must reach the new collector."""
+    stack = stack_for(stack_factory, observe_extra="ModSecObserveFlushInterval 60000\n")
+    failed = True
+    try:
+        before = 12
+        for _ in range(before):
+            assert stack.apache.request("up.test", SQLI_PATH).status == 200
+        got = wait_events(stack, "up.test", before)
+        assert got.get("events") == before, f"{got}\n{stack.diagnostics()}"
+        # Each child's event socket is connected to the collector's.
+        collector = socket_inodes(stack.collector.proc.pid)
+        peers = unix_dgram_peers()
+        connected = {child: {peers[i] for i in socket_inodes(child) if i in peers}
+                     for child in _children(stack.apache.proc.pid)}
+        assert connected and all(p & collector for p in connected.values()), \
+            f"peers of the children's sockets {connected}, the collector's {collector}"
+        stack.collector.stop()
+        start_collector(stack)
+        after = 24   # several per child: the first send of each, and the ones after it
+        for _ in range(after):
+            assert stack.apache.request("up.test", SQLI_PATH).status == 200
+        got = wait_events(stack, "up.test", after)
+        assert (got.get("events"), got.get("flagged")) == (after, after), \
+            f"new collector: {got}\n{stack.diagnostics()}"
+        assert_clean_error_log(stack.apache)
+        failed = False
+    finally:
         stop_stack(stack, keep=failed)
 
 

@@ -1,5 +1,6 @@
 """Figures the kernel keeps for each Unix datagram socket, read through NETLINK_SOCK_DIAG
-(what `ss -x` reads): for the tests (an Apache child's event socket's send buffer) and for
+(what `ss -x` reads): for the tests (an Apache child's event socket's send buffer and
+peer) and for
 bench/loss_bench.py (the bytes a sender has in flight)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ NLM_F_REQUEST_DUMP = 0x301
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 
 # unix_diag_req's `show` flags and the attribute each one adds (linux/unix_diag.h).
+UDIAG_SHOW_PEER, UNIX_DIAG_PEER = 0x04, 2          # u32 inode of the peer
 UDIAG_SHOW_RQLEN, UNIX_DIAG_RQLEN = 0x10, 4        # u32 rqueue, u32 wqueue
 UDIAG_SHOW_MEMINFO, UNIX_DIAG_MEMINFO = 0x20, 5    # u32[SK_MEMINFO_*]
 SK_MEMINFO_SNDBUF = 3
@@ -65,6 +67,12 @@ def unix_dgram_sndbufs() -> dict[int, int]:
     info = unix_dgram_attribute(UDIAG_SHOW_MEMINFO, UNIX_DIAG_MEMINFO,
                                 "=" + "I" * (SK_MEMINFO_SNDBUF + 1))
     return {ino: v[SK_MEMINFO_SNDBUF] for ino, v in info.items()}
+
+
+def unix_dgram_peers() -> dict[int, int]:
+    """inode -> the inode of the socket it is connected to (connected sockets only)."""
+    return {ino: v[0] for ino, v in
+            unix_dgram_attribute(UDIAG_SHOW_PEER, UNIX_DIAG_PEER, "=I").items()}
 
 
 def socket_inodes(pid: int) -> set[int]:
