@@ -21,7 +21,7 @@ of the same round and mix, and the median, min and max of those ratios over the 
 are reported with the median p50/p99 latency. Markdown to stdout, everything to JSON.
 `--interleave` starts all configurations at once and alternates between them each round
 instead of restarting them (short rounds that follow a drifting machine); `--mpm prefork`
-swaps the MPM. net.unix.max_dgram_qlen is the packaged 1,024 during the run.
+swaps the MPM. net.unix.max_dgram_qlen is the packaged value (bench_util) during the run.
 
 `callgrind`: Apache -X (one process, mpm_prefork) under valgrind's callgrind with CRS,
 N clean and N attack requests, each on its own connection and counted apart (one

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 QLEN = Path("/proc/sys/net/unix/max_dgram_qlen")
-PACKAGED_QLEN = 1024   # packaging/99-modsec-observe.conf
+PACKAGED_QLEN = 8192   # packaging/99-modsec-observe.conf
 
 
 @contextmanager

@@ -40,7 +40,7 @@ bench/results/loss-<time>.json). About 8 minutes with the defaults.
     nice -n 0 env MSO_BUILD_DIR=$PWD/build bench/loss_bench.py        # as root
 
 Needs root (Apache's children run as www-data, and net.unix.max_dgram_qlen is set to
-packaging/99-modsec-observe.conf's 1,024 for the run, then restored; the collector's
+packaging/99-modsec-observe.conf's value (8,192) for the run, then restored; the collector's
 socket takes the value when it is created) and wrk. A benchmark, not a test.
 """
 

@@ -40,7 +40,7 @@ collector idle, before the sending starts.
 
     nice -n 5 bench/query_stall_bench.py --build before=../main/build --build after=build
 
-Needs net.unix.max_dgram_qlen as packaging/99-modsec-observe.conf sets it (1,024): as
+Needs net.unix.max_dgram_qlen as packaging/99-modsec-observe.conf sets it (8,192): as
 root it is raised for the run and restored; the value used is printed.
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ from bench_util import free_port, health, stop_collector, wait_listening
 REPO = Path(__file__).resolve().parent.parent
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
 QLEN = Path("/proc/sys/net/unix/max_dgram_qlen")
-RECOMMENDED_QLEN = 1024
+RECOMMENDED_QLEN = 8192
 PROBE_EVERY = 10
 
 

@@ -353,8 +353,8 @@ def run(args) -> int:
         print("error: missing build outputs: " + ", ".join(missing), file=sys.stderr)
         return 2
     qlen = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
-    if qlen < 1024:
-        print(f"warning: net.unix.max_dgram_qlen is {qlen}; packaging recommends 1024 "
+    if qlen < 8192:
+        print(f"warning: net.unix.max_dgram_qlen is {qlen}; packaging recommends 8192 "
               "(bursts may then lose events)", file=sys.stderr)
 
     duration = args.minutes * 60

@@ -43,7 +43,7 @@ expect_line "$sysconf/mods-available/modsec_observe.load" \
   "LoadModule modsec_observe_module $libexec/mod_modsec_observe.so"
 expect_line "$prefix/lib/systemd/system/modsec-observed.service" \
   "ExecStart=$prefix/sbin/modsec-observed \\"
-expect_line "$prefix/lib/sysctl.d/99-modsec-observe.conf" "net.unix.max_dgram_qlen = 1024"
+expect_line "$prefix/lib/sysctl.d/99-modsec-observe.conf" "net.unix.max_dgram_qlen = 8192"
 
 # (An AddressSanitizer build adds its ODR indicator, __odr_asan.<symbol>.)
 exported="$(nm -D --defined-only "$dest$libexec/mod_modsec_observe.so" | awk '{print $3}' |

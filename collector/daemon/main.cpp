@@ -458,7 +458,7 @@ int main(int argc, char** argv)
                       "; the event socket holds at most " + std::to_string(qlen + 1) +
                       " datagrams, so bursts make Apache count events as lost, and the "
                       "collector reads it on every datagram (more CPU per event). Set it to "
-                      "1024 before starting the collector (packaging/99-modsec-observe.conf).");
+                      "8192 before starting the collector (packaging/99-modsec-observe.conf).");
     }
     if (auto senders = server.set_event_senders(policies->events); !senders) {
         mso::log_line(senders.error());

@@ -35,11 +35,12 @@ constexpr std::size_t k_datagram_batch = 4096;
 // The event socket's rest after a drain that emptied it (DatagramRest): at least 1 ms
 // while datagrams keep coming, at most 10 ms, aiming at 32 datagrams per wake-up; only
 // with a queue of at least Server::k_min_queue_to_rest (set_event_queue). At the
-// packaged sysctl the kernel's queue holds 1,025 datagrams and each Apache child's send
-// buffer about 167 (docs/BENCHMARKS.md, "No loss at the limit"); a 10 ms rest happens
-// only below about 3,200 events/s, and a child would have to jump from there to over
-// 16,700 a second within one rest to fill its buffer (its sends would then go to its
-// spool), all children together to over 100,000 to fill the queue. Against 5 ms and 16
+// packaged sysctl the kernel's queue holds 8,193 datagrams and each Apache child's send
+// buffer at least 167 (the kernel's default send buffer, 423-byte datagrams; the module
+// asks for more: docs/BENCHMARKS.md, "No loss at the limit"); a 10 ms rest happens only
+// below about 3,200 events/s, and a child would have to jump from there to over 16,700 a
+// second within one rest to fill such a buffer (its sends would then go to its spool),
+// all children together to over 800,000 to fill the queue. Against 5 ms and 16
 // datagrams, the collector's CPU per flagged request under attack (about 1,800 a
 // second) fell from 20.5 to 17.0 µs (docs/BENCHMARKS.md, "Throughput side by side").
 constexpr auto k_datagram_rest_min = std::chrono::milliseconds(1);

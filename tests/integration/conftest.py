@@ -49,7 +49,7 @@ def pytest_runtest_makereport(item, call):
 
 
 QLEN = Path("/proc/sys/net/unix/max_dgram_qlen")
-RECOMMENDED_QLEN = 1024   # packaging/99-modsec-observe.conf
+RECOMMENDED_QLEN = 8192   # packaging/99-modsec-observe.conf
 
 
 @pytest.fixture(scope="session", autouse=True)

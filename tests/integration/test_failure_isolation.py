@@ -463,7 +463,8 @@ def test_collector_stalled_until_queue_full(stack_factory):
         os.kill(pid, signal.SIGSTOP)
         try:
             load.start()
-            # The queue holds net.unix.max_dgram_qlen + 1 datagrams (1,025 in the tests):
+            # The queue holds net.unix.max_dgram_qlen + 1 datagrams (8,193 in the tests), and
+            # each child's send buffer its share:
             # wait until the module has had to count events as lost.
             # Requests must keep completing all along; if they stop, Apache is waiting
             # for the stalled collector.
