@@ -33,19 +33,20 @@ using Clock = std::chrono::steady_clock;
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr std::size_t k_datagram_batch = 4096;
 // The event socket's rest after a drain that emptied it (DatagramRest): at least 1 ms
-// while datagrams keep coming, at most 10 ms, aiming at 32 datagrams per wake-up; only
+// while datagrams keep coming, at most 5 ms, aiming at 16 datagrams per wake-up; only
 // with a queue of at least Server::k_min_queue_to_rest (set_event_queue). At the
 // packaged sysctl the kernel's queue holds 8,193 datagrams and each Apache child's send
 // buffer at least 167 (the kernel's default send buffer, 423-byte datagrams; the module
-// asks for more: docs/BENCHMARKS.md, "No loss at the limit"); a 10 ms rest happens only
-// below about 3,200 events/s, and a child would have to jump from there to over 16,700 a
-// second within one rest to fill such a buffer (its sends would then go to its spool),
-// all children together to over 800,000 to fill the queue. Against 5 ms and 16
-// datagrams, the collector's CPU per flagged request under attack (about 1,800 a
-// second) fell from 20.5 to 17.0 µs (docs/BENCHMARKS.md, "Throughput side by side").
+// asks for more: docs/BENCHMARKS.md, "No loss at the limit"); a 5 ms rest happens only
+// below about 3,200 events/s, and a child would have to jump from there to over 33,000 a
+// second within one rest to fill such a buffer (its sends would then go to its spool).
+// Rests aiming at 32, up to 10 ms, cut the collector's CPU per flagged request under
+// attack from 20.5 to 17.0 µs but made a datagram wait longer: the ingest latency's p99
+// at 10,000 events/s went from 3.7 to 6.7 ms, over issue 15's 5 ms (docs/BENCHMARKS.md,
+// "Throughput side by side"); not kept.
 constexpr auto k_datagram_rest_min = std::chrono::milliseconds(1);
-constexpr auto k_datagram_rest_max = std::chrono::milliseconds(10);
-constexpr std::size_t k_datagram_rest_batch = 32;
+constexpr auto k_datagram_rest_max = std::chrono::milliseconds(5);
+constexpr std::size_t k_datagram_rest_batch = 16;
 // Spool lines replayed per wake-up, so a large spool cannot starve the socket.
 constexpr std::size_t k_spool_batch = 2048;
 constexpr std::size_t k_read_chunk = 16384;
