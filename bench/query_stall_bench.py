@@ -59,12 +59,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_util import free_port, health, stop_collector, wait_listening
+from bench_util import PACKAGED_QLEN, QLEN, free_port, health, stop_collector, wait_listening
 
 REPO = Path(__file__).resolve().parent.parent
 EVENT = (REPO / "tests/fuzz/corpus/event_decoder/crs3-request-1-event.json").read_bytes().strip()
-QLEN = Path("/proc/sys/net/unix/max_dgram_qlen")
-RECOMMENDED_QLEN = 8192
 PROBE_EVERY = 10
 
 
@@ -362,8 +360,8 @@ def main() -> int:
     builds = [(b.split("=", 1)[0], Path(b.split("=", 1)[1]).resolve()) for b in args.build]
     old = int(QLEN.read_text())
     changed = False
-    if old < RECOMMENDED_QLEN and os.geteuid() == 0:
-        QLEN.write_text(str(RECOMMENDED_QLEN))
+    if old < PACKAGED_QLEN and os.geteuid() == 0:
+        QLEN.write_text(str(PACKAGED_QLEN))
         changed = True
     print(json.dumps({"max_dgram_qlen": int(QLEN.read_text()), "cpus": os.cpu_count()}))
     rows = []

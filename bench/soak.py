@@ -54,6 +54,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from bench_util import PACKAGED_QLEN, QLEN  # noqa: E402
 from sandbox import (ApacheSandbox, Stack, VirtualHost, build_dir,  # noqa: E402
                      repo_root, short_temp_dir, start_stack, stop_stack)
 from test_failure_isolation import (CLIENT_TIMEOUT, _HUNG_CHILD,  # noqa: E402
@@ -352,9 +353,9 @@ def run(args) -> int:
     if missing:
         print("error: missing build outputs: " + ", ".join(missing), file=sys.stderr)
         return 2
-    qlen = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
-    if qlen < 8192:
-        print(f"warning: net.unix.max_dgram_qlen is {qlen}; packaging recommends 8192 "
+    qlen = int(QLEN.read_text())
+    if qlen < PACKAGED_QLEN:
+        print(f"warning: net.unix.max_dgram_qlen is {qlen}; packaging recommends {PACKAGED_QLEN} "
               "(bursts may then lose events)", file=sys.stderr)
 
     duration = args.minutes * 60
