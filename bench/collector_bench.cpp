@@ -15,8 +15,9 @@
 // With --v2 after the mode, the datagrams are protocol version 2 (the alerts raw, parsed
 // by the collector: docs/protocol.md, section 1.3) instead of version 1.
 //
-// Usage: collector_bench DATA_DIR [--quick | --history | --ingest-only] [--v2]
-//   (prints Markdown tables)
+// Usage: collector_bench DATA_DIR [--quick | --history | --ingest-only | --flagged VHOSTS] [--v2]
+//   (prints Markdown tables; --flagged VHOSTS: the ingest table's flagged row of that
+//   many vhosts alone, 1, 100 or 1000, for a profiler to see that row and nothing else)
 #include "captured_alerts.h"
 #include "cpu_time.h"
 #include "unique_ids.h"
@@ -335,7 +336,9 @@ int history_on_off(const std::vector<std::vector<std::string>>& requests, std::s
 int main(int argc, char** argv)
 {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: %s DATA_DIR [--quick | --history | --ingest-only] [--v2]\n",
+        std::fprintf(stderr,
+                     "usage: %s DATA_DIR [--quick | --history | --ingest-only | --flagged "
+                     "VHOSTS] [--v2]\n",
                      argv[0]);
         return 2;
     }
@@ -344,6 +347,17 @@ int main(int argc, char** argv)
     // The ingest table alone, as --quick makes it: for callgrind, whose instruction
     // counts compare builds on a machine too busy for CPU times to.
     const bool ingest_only = argc > 2 && std::string(argv[2]) == "--ingest-only";
+    // One flagged row: 0 for all rows.
+    const std::size_t flagged_vhosts =
+        argc > 3 && std::string(argv[2]) == "--flagged" ? std::stoul(argv[3]) : 0;
+    // --ring N anywhere after DATA_DIR: the ingest table's collectors keep N events
+    // (the daemon's --events-ring) instead of the default.
+    std::size_t ring = mso::k_default_events_ring;
+    for (int i = 2; i + 1 < argc; ++i) {
+        if (std::string(argv[i]) == "--ring") {
+            ring = std::stoul(argv[i + 1]);
+        }
+    }
     g_protocol2 = std::string(argv[argc - 1]) == "--v2";
     const auto requests =
         mso::bench::captured_requests(std::string(argv[1]) + "/crs4_error_log.txt");
@@ -359,18 +373,21 @@ int main(int argc, char** argv)
     std::printf("| mix | events | vhosts | distinct clients | findings/event | bytes/event | "
                 "events/s | CPU µs/event | RSS after (MiB) |\n");
     std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    const std::size_t n = quick || ingest_only ? 100000 : 500000;
+    const std::size_t n = quick || ingest_only || flagged_vhosts != 0 ? 100000 : 500000;
     struct Case {
         std::size_t vhosts, clients;
     };
     for (const bool clean : {true, false}) {
         for (const Case c : {Case{1, 100}, Case{100, 10000}, Case{1000, 100000}}) {
+            if (flagged_vhosts != 0 && (clean || c.vhosts != flagged_vhosts)) {
+                continue;
+            }
             const Workload w = make_workload(requests, n, c.vhosts, c.clients, 0, clean);
             std::size_t bytes = 0;
             for (const auto& d : w.datagrams) {
                 bytes += d.size();
             }
-            mso::Collector collector;
+            mso::Collector collector(mso::Collector::Clock::now(), ring);
             const double cpu = cpu_seconds();
             const auto start = Clock::now();
             for (std::size_t i = 0; i < w.datagrams.size(); ++i) {
@@ -386,7 +403,7 @@ int main(int argc, char** argv)
         }
     }
 
-    if (ingest_only) {
+    if (ingest_only || flagged_vhosts != 0) {
         return 0;
     }
 

@@ -61,9 +61,11 @@ void add_options(CLI::App& app, Options& opt)
                    "switch to this user (and its groups) once the sockets exist; "
                    "--state-dir must be writable by it");
     app.add_option("--events-ring", opt.events_ring,
-                   "recent request events kept for the events query")
-        ->check(CLI::Range(std::size_t{1}, k_max_events_ring))
-        ->capture_default_str();
+                   "recent request events kept in memory for the events query (default: " +
+                       std::to_string(k_default_events_ring_with_history) +
+                       " with the history store, which keeps every event; " +
+                       std::to_string(k_default_events_ring) + " without)")
+        ->check(CLI::Range(std::size_t{1}, k_max_events_ring));
     app.add_option("--metrics-listen", opt.metrics_listen,
                    "serve Prometheus metrics at http://ADDRESS/metrics; ADDRESS is "
                    "IPV4:PORT or [IPV6]:PORT (default: off)");
@@ -204,6 +206,15 @@ std::string comma_list(const std::vector<std::string>& names)
     return out;
 }
 
+// What parse() leaves of the options that default to something the others decide.
+void apply_dependent_defaults(const CLI::App& app, Options& opt)
+{
+    if (app.count("--events-ring") == 0) { // neither the command line nor the file set it
+        opt.events_ring =
+            history_path(opt).empty() ? k_default_events_ring : k_default_events_ring_with_history;
+    }
+}
+
 } // namespace
 
 Result<Options> parse_options(int argc, const char* const* argv)
@@ -216,6 +227,7 @@ Result<Options> parse_options(int argc, const char* const* argv)
     } catch (const CLI::Error& e) {
         return fail(e.what());
     }
+    apply_dependent_defaults(app, opt);
     return opt;
 }
 
@@ -229,6 +241,7 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Options
         const int status = app.exit(e);
         return status == 0 ? 0 : 2;
     }
+    apply_dependent_defaults(app, out);
     return std::nullopt;
 }
 

@@ -33,6 +33,7 @@ struct Options {
     std::string query_mode = "0660";
     std::string event_group;
     std::string query_group;
+    // Unless given: k_default_events_ring_with_history when history_path() is set.
     std::size_t events_ring = k_default_events_ring;
     std::string metrics_listen; // empty: no metrics endpoint
     std::string http_listen;    // empty: no dashboard

@@ -606,6 +606,23 @@ DirectoryIndex index.html
             time.sleep(0.05)
 
 
+def ring_for_tests(args: list[str]) -> list[str]:
+    """A test collector's arguments `args` as the daemon gets them. With the history
+    store on (--state-dir without --no-history) the daemon keeps 1,000 events in its ring
+    unless told otherwise, but tests count their events in the ring (`events --limit 0`:
+    every event it holds) and some send more: they keep the 10,000 the daemon keeps
+    without a store (unless a --config file may say: the command line would win over it).
+    A test of the default itself gives `--events-ring default`, which is taken out."""
+    if "--events-ring" in args:
+        i = args.index("--events-ring")
+        if i + 1 < len(args) and args[i + 1] == "default":
+            return args[:i] + args[i + 2:]
+        return list(args)
+    if "--state-dir" in args and "--no-history" not in args and "--config" not in args:
+        return [*args, "--events-ring", "10000"]
+    return list(args)
+
+
 class Collector:
     """`modsec-observed` on short socket paths in its own temp dir; with `metrics_port`,
     also serving Prometheus metrics on 127.0.0.1:`metrics_port` (`fetch_metrics()`)."""
@@ -629,7 +646,7 @@ class Collector:
                 "--query-socket", str(self.query_socket)]
         if _running_as_root() and _www_data_ids():
             args += ["--event-socket-group", "www-data", "--event-socket-mode", "0660"]
-        args += self.extra_args
+        args += ring_for_tests(self.extra_args)
         if "--history-days" not in self.extra_args:
             # The captured audit logs (tests/data/audit) carry their capture dates (2 Dec
             # 2026): under the default 30 days an import of them would be refused as

@@ -156,6 +156,33 @@ def test_a_corrupt_database_is_moved_aside_and_reported(base, binaries):
         d.stop()
 
 
+def test_with_the_store_the_ring_keeps_1000_and_history_answers_the_rest(base, binaries):
+    """The daemon's default ring with the history store (docs/protocol.md, "Ring or
+    history"): 1,000 events in memory, every one in history, and `events` answers them
+    all from history; without the store, 10,000."""
+    d = Daemon(binaries, "--state-dir", str(base / "st"), "--events-ring", "default",
+               directory=base)
+    try:
+        start(d)
+        d.send(*datagrams("r", 1500))
+        assert wait_for(lambda: written(d) == 1500), d.health()["history"]
+        h = d.health()
+        assert (h["ring_capacity"], h["ring_events"], h["request_events"]) == (1000, 1000, 1500)
+        answer = json.loads(d.cli_run("events", "--json", "--limit", "2000").stdout)
+        assert answer["from"] == "history"
+        assert sorted(e["unique_id"] for e in answer["events"]) == \
+            [f"r-{i:06d}" for i in range(1500)]
+    finally:
+        d.stop()
+    plain = Daemon(binaries, directory=base / "plain")
+    try:
+        (base / "plain").mkdir()
+        start(plain)
+        assert plain.health()["ring_capacity"] == 10000
+    finally:
+        plain.stop()
+
+
 @needs_root
 def test_a_full_disk_is_counted_and_the_live_views_go_on(base, binaries):
     mount = base / "small"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import VirtualHost, _stop_process, free_port, short_temp_dir
+from sandbox import VirtualHost, _stop_process, free_port, ring_for_tests, short_temp_dir
 
 NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
@@ -42,7 +42,7 @@ class Daemon:
         self.metrics_port = metrics_port
         self.log = self.dir / "collector.log"
         self.args = [str(binaries.daemon), "--event-socket", str(self.event_socket),
-                     "--query-socket", str(self.query_socket), *args]
+                     "--query-socket", str(self.query_socket), *ring_for_tests(list(args))]
         if metrics_port:
             self.args += ["--metrics-listen", f"127.0.0.1:{metrics_port}"]
         self.proc: subprocess.Popen | None = None

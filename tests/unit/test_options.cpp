@@ -132,6 +132,42 @@ TEST(ParseOptions, ValuesAndErrors)
     }
 }
 
+// With the history store the ring keeps fewer events unless told otherwise (the store
+// has them all); given on the command line or in the file, the value is kept either way.
+TEST(ParseOptions, EventsRingDefaultFollowsTheHistoryStore)
+{
+    const ConfigFile config("events-ring = 7\n");
+    const struct {
+        std::vector<std::string> args;
+        std::size_t events_ring;
+    } cases[] = {
+        {{}, mso::k_default_events_ring},
+        {{"--state-dir", "/var/lib/x"}, mso::k_default_events_ring_with_history},
+        {{"--state-dir", "/var/lib/x", "--no-history"}, mso::k_default_events_ring},
+        {{"--state-dir", "/var/lib/x", "--events-ring", "10000"}, 10000},
+        {{"--state-dir", "/var/lib/x", "--config", config.path()}, 7},
+        {{"--events-ring", "5"}, 5},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(testing::PrintToString(c.args));
+        const auto opt = parse(c.args);
+        ASSERT_TRUE(opt) << opt.error();
+        EXPECT_EQ(opt->events_ring, c.events_ring);
+    }
+    static_assert(mso::k_default_events_ring_with_history < mso::k_default_events_ring);
+    // The start's parse (main) decides it the same way.
+    for (const bool no_history : {false, true}) {
+        std::vector<const char*> argv = {"modsec-observed", "--state-dir", "/var/lib/x"};
+        if (no_history) {
+            argv.push_back("--no-history");
+        }
+        mso::Options opt;
+        EXPECT_FALSE(mso::parse_command_line(static_cast<int>(argv.size()), argv.data(), opt));
+        EXPECT_EQ(opt.events_ring, no_history ? mso::k_default_events_ring
+                                              : mso::k_default_events_ring_with_history);
+    }
+}
+
 TEST(ParseOptions, CommandLineWinsOverTheConfigFile)
 {
     const ConfigFile config("events-ring = 7\n"
