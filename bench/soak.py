@@ -365,7 +365,9 @@ def run(args) -> int:
     stack = start_stack(module=bins["module"], daemon=bins["daemon"], cli=bins["cli"],
                         snippet=bins["snippet"], crs="3", mpm="event", vhosts=VHOSTS,
                         collector_args=["--state-dir", str(state_dir), "--snapshot-interval",
-                                        str(args.snapshot_interval)])
+                                        str(args.snapshot_interval),
+                                        # the packaged daemon's ring, not the tests' pin
+                                        "--events-ring", "default"])
     load = Load(stack.apache, requests_mix(), phase="soak", threads=args.threads)
     failures: list[str] = []
     samples: list[dict] = []

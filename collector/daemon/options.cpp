@@ -209,10 +209,24 @@ std::string comma_list(const std::vector<std::string>& names)
 // What parse() leaves of the options that default to something the others decide.
 void apply_dependent_defaults(const CLI::App& app, Options& opt)
 {
-    if (app.count("--events-ring") == 0) { // neither the command line nor the file set it
+    opt.events_ring_given = app.count("--events-ring") != 0; // the command line or the file
+    if (!opt.events_ring_given) {
         opt.events_ring =
             history_path(opt).empty() ? k_default_events_ring : k_default_events_ring_with_history;
     }
+}
+
+// The ring a reload to `next` asks for. Without a value given, the default follows the
+// history store the daemon runs with, which a reload does not change (--state-dir and
+// --no-history need a restart): `next`'s would shrink a store-less daemon's ring, its
+// only record of the events, to the store's 1,000.
+std::size_t reload_events_ring(const Options& running, const Options& next)
+{
+    if (next.events_ring_given) {
+        return next.events_ring;
+    }
+    return history_path(running).empty() ? k_default_events_ring
+                                         : k_default_events_ring_with_history;
 }
 
 } // namespace
@@ -387,7 +401,7 @@ OptionChanges diff_options(const Options& running, const Options& next)
 {
     OptionChanges changes;
     changes.allowlists = allowlists(next) != allowlists(running);
-    changes.events_ring = next.events_ring != running.events_ring;
+    changes.events_ring = reload_events_ring(running, next) != running.events_ring;
     changes.snapshot_interval = next.snapshot_interval != running.snapshot_interval;
     const std::pair<const char*, const std::string Options::*> restart_only[] = {
         {"event-socket", &Options::event_socket},
@@ -439,10 +453,11 @@ void apply_reload(const Options& next, Options& running, const PolicyBasis& basi
         apply_allowlists(next, running, basis, server);
     }
     if (changes.events_ring) {
-        collector.resize_events(next.events_ring);
+        const std::size_t ring = reload_events_ring(running, next);
+        collector.resize_events(ring);
         log_line("reload: events-ring " + std::to_string(running.events_ring) + " -> " +
-                 std::to_string(next.events_ring));
-        running.events_ring = next.events_ring;
+                 std::to_string(ring));
+        running.events_ring = ring;
     }
     if (changes.snapshot_interval) {
         server.set_periodic_interval(std::chrono::seconds(next.snapshot_interval));

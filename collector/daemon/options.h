@@ -35,11 +35,12 @@ struct Options {
     std::string query_group;
     // Unless given: k_default_events_ring_with_history when history_path() is set.
     std::size_t events_ring = k_default_events_ring;
-    std::string metrics_listen; // empty: no metrics endpoint
-    std::string http_listen;    // empty: no dashboard
-    bool http_insecure = false; // dashboard beyond loopback without authentication
-    std::string http_users;     // --http-users: htpasswd file of the dashboard's users
-    std::string http_tls_cert;  // --http-tls-cert (with --http-tls-key: HTTPS)
+    bool events_ring_given = false; // by the command line or the --config file
+    std::string metrics_listen;     // empty: no metrics endpoint
+    std::string http_listen;        // empty: no dashboard
+    bool http_insecure = false;     // dashboard beyond loopback without authentication
+    std::string http_users;         // --http-users: htpasswd file of the dashboard's users
+    std::string http_tls_cert;      // --http-tls-cert (with --http-tls-key: HTTPS)
     std::string http_tls_key;
     std::string state_dir;               // empty: no snapshots
     unsigned snapshot_interval = 60;     // seconds; 0: only at exit

@@ -26,7 +26,7 @@ inline constexpr std::size_t k_default_events_ring = 10000;
 // The daemon's default with the history store on (docs/protocol.md, "Ring or history"):
 // the store keeps every event and answers `events` reaching further back, so memory
 // holds the newest only. Each event kept costs ingest the cache lines it occupies
-// (about 3.5 KB for a CRS event): a tenth of them saves the loop 10-17 % of its CPU per
+// (about 3.5 KB for a CRS event): a tenth of them saves the loop 8-14 % of its CPU per
 // flagged event (docs/BENCHMARKS.md, "The ring's size with the history store").
 inline constexpr std::size_t k_default_events_ring_with_history = 1000;
 // Memory the ring's events may hold (estimated from their strings and vectors): with

@@ -71,7 +71,10 @@ def main() -> int:
     state = short_temp_dir("msodemo-s")
     stack = start_stack(crs=args.crs, mpm=args.mpm, vhosts=vhosts, **paths,
                         collector_args=["--state-dir", str(state),
-                                        "--http-listen", f"127.0.0.1:{http_port}"])
+                                        "--http-listen", f"127.0.0.1:{http_port}",
+                                        # as installed: the tests' pin of the ring is not
+                                        # the demo's (sandbox.ring_for_tests)
+                                        "--events-ring", "default"])
     ok = False
     try:
         port = stack.apache.port

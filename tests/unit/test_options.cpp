@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -437,7 +438,15 @@ TEST(DiffOptions, WhatAReloadAppliesAndWhatWaits)
         std::vector<std::string> need_restart;
     } cases[] = {
         {"nothing", [](mso::Options&) {}, false, false, false, {}},
-        {"events ring", [](mso::Options& o) { o.events_ring = 3; }, false, true, false, {}},
+        {"events ring",
+         [](mso::Options& o) {
+             o.events_ring = 3;
+             o.events_ring_given = true;
+         },
+         false,
+         true,
+         false,
+         {}},
         {"snapshot interval",
          [](mso::Options& o) { o.snapshot_interval = 1; },
          false,
@@ -490,6 +499,7 @@ TEST(DiffOptions, WhatAReloadAppliesAndWhatWaits)
         {"both kinds",
          [](mso::Options& o) {
              o.events_ring = 5;
+             o.events_ring_given = true;
              o.allow_gids = {"33"};
              o.state_dir = "/var/lib/x";
          },
@@ -512,6 +522,28 @@ TEST(DiffOptions, WhatAReloadAppliesAndWhatWaits)
         const mso::OptionChanges back = mso::diff_options(next, running);
         EXPECT_EQ(back.need_restart, c.need_restart);
     }
+}
+
+// A reload whose file sets no events-ring keeps the default of the history store the
+// daemon runs with, even when the file now names another store setting (applied only at
+// a restart): a daemon without the store keeps its 10,000, one with it its 1,000.
+TEST(DiffOptions, TheRingsDefaultFollowsTheRunningStore)
+{
+    const auto with_store = parse({"--state-dir", "/var/lib/x"});
+    const auto without_store = parse({"--state-dir", "/var/lib/x", "--no-history"});
+    ASSERT_TRUE(with_store && without_store);
+    for (const auto& pair :
+         {std::array{&*with_store, &*without_store}, std::array{&*without_store, &*with_store}}) {
+        const mso::Options& running = *pair[0];
+        const mso::Options& next = *pair[1];
+        const mso::OptionChanges changes = mso::diff_options(running, next);
+        EXPECT_FALSE(changes.events_ring) << running.events_ring;
+        EXPECT_EQ(changes.need_restart, std::vector<std::string>{"no-history"});
+    }
+    // Given in the file, it applies.
+    auto given = parse({"--state-dir", "/var/lib/x", "--no-history", "--events-ring", "1000"});
+    ASSERT_TRUE(given);
+    EXPECT_TRUE(mso::diff_options(*without_store, *given).events_ring);
 }
 
 } // namespace
