@@ -206,13 +206,18 @@ std::string comma_list(const std::vector<std::string>& names)
     return out;
 }
 
+// --events-ring's default for a daemon started with `opt`: smaller with the history store.
+std::size_t default_events_ring(const Options& opt)
+{
+    return history_path(opt).empty() ? k_default_events_ring : k_default_events_ring_with_history;
+}
+
 // What parse() leaves of the options that default to something the others decide.
 void apply_dependent_defaults(const CLI::App& app, Options& opt)
 {
     opt.events_ring_given = app.count("--events-ring") != 0; // the command line or the file
     if (!opt.events_ring_given) {
-        opt.events_ring =
-            history_path(opt).empty() ? k_default_events_ring : k_default_events_ring_with_history;
+        opt.events_ring = default_events_ring(opt);
     }
 }
 
@@ -222,11 +227,7 @@ void apply_dependent_defaults(const CLI::App& app, Options& opt)
 // only record of the events, to the store's 1,000.
 std::size_t reload_events_ring(const Options& running, const Options& next)
 {
-    if (next.events_ring_given) {
-        return next.events_ring;
-    }
-    return history_path(running).empty() ? k_default_events_ring
-                                         : k_default_events_ring_with_history;
+    return next.events_ring_given ? next.events_ring : default_events_ring(running);
 }
 
 } // namespace
