@@ -93,9 +93,20 @@ std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
 
 void add_raw_alert_findings(std::string_view section, std::size_t data_max, RequestEvent& event)
 {
+    if (section.empty())
+        return;
     const EncoderLimits limits; // the module's limits besides data_max
     char buffer[k_modsec_decode_bytes];
     std::string scratch;
+    // One allocation for the findings, not one per doubling: the messages are counted
+    // first (memchr() from separator to separator; std::count, a byte loop at -O2, cost
+    // more than the allocations it saved: docs/BENCHMARKS.md, "two builds at once").
+    std::size_t messages = 1;
+    for (const char *p = section.data(), *end = p + section.size();
+         (p = static_cast<const char*>(std::memchr(p, '\0', static_cast<std::size_t>(end - p))));
+         ++p)
+        ++messages;
+    event.findings.reserve(event.findings.size() + std::min(messages, limits.max_findings));
     std::size_t pos = 0;
     while (pos < section.size()) {
         const void* nul = std::memchr(section.data() + pos, '\0', section.size() - pos);
