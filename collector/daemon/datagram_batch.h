@@ -61,9 +61,12 @@ private:
 // the collector tens of microseconds when Apache keeps the CPUs busy (a context switch;
 // docs/BENCHMARKS.md, "The loop's wake-ups"), far more than reading a datagram. The rest
 // aims at `batch` datagrams per wake-up at the rate the last two drains showed, between
-// `min` and `max`; with no drain in the last `max` (a few hundred events a second or
-// fewer) it does not rest: the next datagram is read when it arrives, since a rest would
-// only add a wake-up of its own. Queries are not delayed: the loop reads the waiting
+// `min` and `max`; when nothing came for `max` beyond the last rest (a few dozen
+// events a second or fewer) it does not rest: the next datagram is read when it
+// arrives, since a rest would only add a wake-up of its own. A rest is at most twice
+// the one before (or `min`): one drain that found few datagrams after a lull in fast
+// traffic does not make those behind it wait a long rest, and steady slow traffic
+// reaches `max` in a few drains. Queries are not delayed: the loop reads the waiting
 // datagrams before it answers anything.
 class DatagramRest {
 public:
@@ -81,13 +84,18 @@ public:
         if (taken == 0)
             return; // woken by something else: says nothing of the rate
         m_until = Clock::time_point{};
-        if (m_last_drain && now - *m_last_drain < m_max) {
+        Clock::duration rest = Clock::duration::zero();
+        // Quiet for a whole `max` beyond the last rest: no rest (and none to grow from).
+        if (m_last_drain && now - *m_last_drain < m_rest + m_max) {
             // `taken` arrived in `since`: `batch` more take since * batch / taken.
             const auto since = now - *m_last_drain;
-            const auto rest =
+            const auto gather =
                 since * static_cast<Clock::rep>(m_batch) / static_cast<Clock::rep>(taken);
-            m_until = now + std::clamp<Clock::duration>(rest, m_min, m_max);
+            const auto limit = std::clamp<Clock::duration>(2 * m_rest, m_min, m_max);
+            rest = std::clamp<Clock::duration>(gather, m_min, limit);
+            m_until = now + rest;
         }
+        m_rest = rest;
         m_last_drain = now;
     }
     // Whether the socket rests at `now`, and until when.
@@ -100,6 +108,7 @@ private:
     std::size_t m_batch;
     std::optional<Clock::time_point> m_last_drain;
     Clock::time_point m_until{};
+    Clock::duration m_rest{}; // the last rest, zero when the last drain made none
 };
 
 } // namespace mso

@@ -33,19 +33,22 @@ using Clock = std::chrono::steady_clock;
 // Datagrams handled per wakeup before the other sockets get a turn.
 constexpr std::size_t k_datagram_batch = 4096;
 // The event socket's rest after a drain that emptied it (DatagramRest): at least 1 ms
-// while datagrams keep coming, at most 5 ms, aiming at 16 datagrams per wake-up; only
-// with a queue of at least Server::k_min_queue_to_rest (set_event_queue). At the
-// packaged sysctl the kernel's queue holds 8,193 datagrams and each Apache child's send
-// buffer at least 167 (the kernel's default send buffer, 423-byte datagrams; the module
-// asks for more: docs/BENCHMARKS.md, "No loss at the limit"); a 5 ms rest happens only
-// below about 3,200 events/s, and a child would have to jump from there to over 33,000 a
-// second within one rest to fill such a buffer (its sends would then go to its spool).
-// Rests aiming at 32, up to 10 ms, cut the collector's CPU per flagged request under
-// attack from 20.5 to 17.0 µs but made a datagram wait longer: the ingest latency's p99
-// at 10,000 events/s went from 3.7 to 6.7 ms, over issue 15's 5 ms (docs/BENCHMARKS.md,
-// "Throughput side by side"); not kept.
+// while datagrams keep coming, at most 20 ms, aiming at 16 datagrams per wake-up and
+// growing at most twofold from one rest to the next; only with a queue of at least
+// Server::k_min_queue_to_rest (set_event_queue). At the packaged sysctl the kernel's
+// queue holds 8,193 datagrams and each Apache child's send buffer at least 167 (the
+// kernel's default send buffer, 423-byte datagrams; the module asks for more:
+// docs/BENCHMARKS.md, "No loss at the limit"). A rest of more than 5 ms happens only
+// below 3,200 events/s, one of 20 ms below 800 and after four drains at such rates; a
+// child would have to jump from there to over 8,350 a second within one rest to fill
+// such a buffer, and its sends would then go to its spool. The 20 ms ceiling (5 ms
+// before) cut the collector's CPU per flagged event under Apache + CRS by 25-55 % at a
+// few hundred events a second, with the ingest latency's p99 at 10,000 events/s
+// unchanged (docs/BENCHMARKS.md, "The rest's ceiling at 20 ms"). Rests aiming at 32
+// datagrams, up to 10 ms, were tried before and not kept: at 10,000 events/s they
+// doubled every rest, and the p99 went from 3.7 to 6.7 ms, over issue 15's 5 ms.
 constexpr auto k_datagram_rest_min = std::chrono::milliseconds(1);
-constexpr auto k_datagram_rest_max = std::chrono::milliseconds(5);
+constexpr auto k_datagram_rest_max = std::chrono::milliseconds(20);
 constexpr std::size_t k_datagram_rest_batch = 16;
 // Spool lines replayed per wake-up, so a large spool cannot starve the socket.
 constexpr std::size_t k_spool_batch = 2048;

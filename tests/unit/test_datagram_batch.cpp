@@ -144,7 +144,7 @@ using std::chrono::milliseconds;
 
 TEST(DatagramRest, AimsAtABatchPerWakeUpWithinItsBounds)
 {
-    DatagramRest rest(milliseconds(1), milliseconds(5), 16);
+    DatagramRest rest(milliseconds(1), milliseconds(20), 16);
     const DatagramRest::Clock::time_point t0{std::chrono::seconds(100)};
     EXPECT_FALSE(rest.resting(t0));
 
@@ -152,36 +152,66 @@ TEST(DatagramRest, AimsAtABatchPerWakeUpWithinItsBounds)
     rest.emptied(t0, 1);
     EXPECT_FALSE(rest.resting(t0));
 
-    // 8 datagrams in 1 ms (8,000/s): 16 more take 2 ms.
+    // 8 datagrams in 1 ms (8,000/s): 16 more take 2 ms, but a first rest is the floor.
     auto t = t0 + milliseconds(1);
     rest.emptied(t, 8);
     EXPECT_TRUE(rest.resting(t));
+    EXPECT_EQ(rest.until(), t + milliseconds(1));
+    EXPECT_TRUE(rest.resting(t + microseconds(999)));
+    EXPECT_FALSE(rest.resting(t + milliseconds(1)));
+
+    // 8 in 1 ms again: now the 2 ms it takes (twice the last rest).
+    t += milliseconds(1);
+    rest.emptied(t, 8);
     EXPECT_EQ(rest.until(), t + milliseconds(2));
-    EXPECT_TRUE(rest.resting(t + microseconds(1999)));
-    EXPECT_FALSE(rest.resting(t + milliseconds(2)));
 
     // 64 in 2 ms (32,000/s): 0.5 ms would do, the floor is 1 ms.
     t += milliseconds(2);
     rest.emptied(t, 64);
     EXPECT_EQ(rest.until(), t + milliseconds(1));
 
-    // 2 in 4 ms (500/s): 32 ms would gather 16, the ceiling is 5 ms.
-    t += milliseconds(4);
-    rest.emptied(t, 2);
-    EXPECT_EQ(rest.until(), t + milliseconds(5));
+    // Steady 500/s: 32 ms would gather 16; the rest doubles to the ceiling of 20 ms.
+    for (const int want : {2, 4, 8, 16, 20, 20}) {
+        t = rest.until();
+        rest.emptied(t, 2);
+        EXPECT_EQ(rest.until(), t + milliseconds(want)) << want;
+    }
 
     // A wake-up that found nothing (a query) changes nothing.
     rest.emptied(t + microseconds(100), 0);
-    EXPECT_EQ(rest.until(), t + milliseconds(5));
+    EXPECT_EQ(rest.until(), t + milliseconds(20));
 
-    // Nothing drained for a whole ceiling (at most a couple of hundred a second): no
-    // rest, twice in a row.
-    t += milliseconds(5);
+    // Nothing drained for a whole ceiling after the rest (a few dozen a second at most):
+    // no rest, twice in a row.
+    t += milliseconds(40);
     rest.emptied(t, 1);
     EXPECT_FALSE(rest.resting(t));
     t += milliseconds(40);
     rest.emptied(t, 1);
     EXPECT_FALSE(rest.resting(t));
+}
+
+TEST(DatagramRest, ALullInFastTrafficDoesNotMakeALongRest)
+{
+    DatagramRest rest(milliseconds(1), milliseconds(20), 16);
+    auto t = DatagramRest::Clock::time_point{std::chrono::seconds(100)};
+    rest.emptied(t, 1);
+    // 10,000/s: 16 take 1.6 ms; the rests settle there.
+    for (int i = 0; i < 4; ++i) {
+        t += microseconds(1600);
+        rest.emptied(t, 16);
+    }
+    EXPECT_EQ(rest.until(), t + microseconds(1600));
+    // Then one datagram in 10 ms (the sender paused): by that rate 160 ms would gather
+    // 16, but the rest is at most twice the last one, so what arrives behind it waits
+    // 3.2 ms, not the ceiling.
+    t += milliseconds(10);
+    rest.emptied(t, 1);
+    EXPECT_EQ(rest.until(), t + microseconds(3200));
+    // The traffic is back: 32 in those 3.2 ms, and the rest is 1.6 ms again.
+    t += microseconds(3200);
+    rest.emptied(t, 32);
+    EXPECT_EQ(rest.until(), t + microseconds(1600));
 }
 
 TEST(DatagramRest, WithoutACeilingNeverRests)
