@@ -85,11 +85,11 @@ public:
                          std::uint64_t bytes = 0, EngineMode engine = EngineMode::unknown);
 
     // The kernel's limit on the event socket's queue (net.unix.max_dgram_qlen when the
-    // socket was created). The loop leaves the socket unpolled for 1-5 ms after a drain
+    // socket was created). The loop leaves the socket unpolled for 1-20 ms after a drain
     // that emptied it (DatagramRest) only when the queue holds at least
     // k_min_queue_to_rest datagrams: a rest aims at gathering about 16, more than the
     // kernel's default queue (10: 11 datagrams) holds, which then overflows from about
-    // 2,200 events/s (5 ms rests) to 11,000 (1 ms). Shown by `health`. Before run();
+    // 550 events/s (20 ms rests) to 11,000 (1 ms). Shown by `health`. Before run();
     // without it (the value could not be read) the loop rests. True when it rests.
     static constexpr std::uint64_t k_min_queue_to_rest = 512;
     bool set_event_queue(std::uint64_t max_dgram_qlen);

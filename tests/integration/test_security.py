@@ -377,7 +377,7 @@ MAX_QUERY_CLIENTS = 64
 
 def test_short_datagram_queue_is_warned_shown_and_read_without_rests(daemons):
     """The kernel queues at most net.unix.max_dgram_qlen + 1 datagrams on the event socket
-    (read when the socket is created). With the packaged 8,192 the loop rests 1-5 ms after
+    (read when the socket is created). With the packaged 8,192 the loop rests 1-20 ms after
     a drain that emptied the socket, aiming at about 16 datagrams per wake-up; below 512
     (the kernel's default is 10) a rest would overflow the queue, so the collector warns
     and reads on every datagram. `health` shows which. The short queue is a new network

@@ -170,7 +170,8 @@ TEST(DatagramRest, AimsAtABatchPerWakeUpWithinItsBounds)
     rest.emptied(t, 64);
     EXPECT_EQ(rest.until(), t + milliseconds(1));
 
-    // Steady 500/s: 32 ms would gather 16; the rest doubles to the ceiling of 20 ms.
+    // 2 datagrams per rest, a falling rate (2,000/s, then slower): each rest would
+    // gather 16 only if much longer; it doubles to the ceiling of 20 ms.
     for (const int want : {2, 4, 8, 16, 20, 20}) {
         t = rest.until();
         rest.emptied(t, 2);
@@ -180,6 +181,12 @@ TEST(DatagramRest, AimsAtABatchPerWakeUpWithinItsBounds)
     // A wake-up that found nothing (a query) changes nothing.
     rest.emptied(t + microseconds(100), 0);
     EXPECT_EQ(rest.until(), t + milliseconds(20));
+
+    // A datagram just under a ceiling after the 20 ms rest: still a rest.
+    t += milliseconds(20) + microseconds(19900);
+    rest.emptied(t, 1);
+    EXPECT_TRUE(rest.resting(t));
+    t = rest.until();
 
     // Nothing drained for a whole ceiling after the rest (a few dozen a second at most):
     // no rest, twice in a row.
