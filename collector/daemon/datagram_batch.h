@@ -83,19 +83,20 @@ public:
     {
         if (taken == 0)
             return; // woken by something else: says nothing of the rate
+        // The rest the last drain made (it began at that drain), zero if none.
+        const Clock::duration last_rest = m_last_drain && m_until > *m_last_drain
+                                              ? m_until - *m_last_drain
+                                              : Clock::duration::zero();
         m_until = Clock::time_point{};
-        Clock::duration rest = Clock::duration::zero();
         // Quiet for a whole `max` beyond the last rest: no rest (and none to grow from).
-        if (m_last_drain && now - *m_last_drain < m_rest + m_max) {
+        if (m_last_drain && now - *m_last_drain < last_rest + m_max) {
             // `taken` arrived in `since`: `batch` more take since * batch / taken.
             const auto since = now - *m_last_drain;
             const auto gather =
                 since * static_cast<Clock::rep>(m_batch) / static_cast<Clock::rep>(taken);
-            const auto limit = std::clamp<Clock::duration>(2 * m_rest, m_min, m_max);
-            rest = std::clamp<Clock::duration>(gather, m_min, limit);
-            m_until = now + rest;
+            const auto limit = std::clamp<Clock::duration>(2 * last_rest, m_min, m_max);
+            m_until = now + std::clamp<Clock::duration>(gather, m_min, limit);
         }
-        m_rest = rest;
         m_last_drain = now;
     }
     // Whether the socket rests at `now`, and until when.
@@ -108,7 +109,6 @@ private:
     std::size_t m_batch;
     std::optional<Clock::time_point> m_last_drain;
     Clock::time_point m_until{};
-    Clock::duration m_rest{}; // the last rest, zero when the last drain made none
 };
 
 } // namespace mso
