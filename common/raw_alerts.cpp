@@ -9,6 +9,7 @@
 #include "utf8.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -57,11 +58,41 @@ void append_sanitized(std::string_view value, std::size_t max_bytes, std::string
         *cut = i < value.size();
 }
 
+// Whether `s` holds neither a backslash nor a byte of 0x80 or above, looked at eight
+// bytes at a time in one pass: such a value (most ids, tags, severities, CRS's
+// messages) decodes to itself and is valid UTF-8. Two scans, memchr() for the
+// backslash and then ascii_run_end(), cost twice this on values of tens of bytes.
+bool plain_ascii(std::string_view s) noexcept
+{
+    constexpr std::uint64_t ones = 0x0101010101010101u;
+    constexpr std::uint64_t highs = 0x8080808080808080u;
+    constexpr std::uint64_t backslashes = ones * static_cast<unsigned char>('\\');
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    for (std::uint64_t w; n - i >= 8; i += 8) {
+        std::memcpy(&w, p + i, sizeof w);
+        const std::uint64_t x = w ^ backslashes; // a zero byte where w has a backslash
+        if ((w | ((x - ones) & ~x)) & highs)
+            return false;
+    }
+    for (; i < n; ++i)
+        if (p[i] >= 0x80 || p[i] == '\\')
+            return false;
+    return true;
+}
+
 // modsec_text() into `buffer` or, when it has to be rewritten, `scratch`.
 std::string_view modsec_text_view(std::string_view raw, std::size_t max_bytes,
                                   char (&buffer)[k_modsec_decode_bytes], std::string& scratch,
                                   bool* cut)
 {
+    // What the two steps below give such a value, without them: itself, not cut.
+    if (raw.size() <= std::min(max_bytes, k_modsec_decode_bytes) && plain_ascii(raw)) {
+        if (cut)
+            *cut = false;
+        return raw;
+    }
     const ModsecText decoded = modsec_decoded(raw, buffer);
     // Most values (ids, tags, CRS's messages) are short ASCII that fits: taken as they are.
     const auto* bytes = reinterpret_cast<const unsigned char*>(decoded.text.data());
@@ -101,18 +132,31 @@ void add_raw_alert_findings(std::string_view section, std::size_t data_max, Requ
     // One allocation for the findings, not one per doubling: the messages are counted
     // first (memchr() from separator to separator; std::count, a byte loop at -O2, cost
     // more than the allocations it saved: docs/BENCHMARKS.md, "two builds at once").
+    // The first separators found are kept, so the section is searched once, not twice.
+    constexpr std::size_t k_ends_kept = 64;
+    std::array<std::size_t, k_ends_kept> ends;
     std::size_t messages = 1;
     for (const char *p = section.data(), *end = p + section.size();
          (p = static_cast<const char*>(std::memchr(p, '\0', static_cast<std::size_t>(end - p))));
-         ++p)
+         ++p) {
+        if (messages <= k_ends_kept)
+            ends[messages - 1] = static_cast<std::size_t>(p - section.data());
         ++messages;
+    }
     event.findings.reserve(event.findings.size() + std::min(messages, limits.max_findings));
     std::size_t pos = 0;
-    while (pos < section.size()) {
-        const void* nul = std::memchr(section.data() + pos, '\0', section.size() - pos);
-        const std::size_t end =
-            nul ? static_cast<std::size_t>(static_cast<const char*>(nul) - section.data())
-                : section.size();
+    for (std::size_t index = 0; pos < section.size(); ++index) {
+        std::size_t end = section.size();
+        if (index + 1 < messages) { // a separator follows this message
+            if (index < k_ends_kept) {
+                end = ends[index];
+            } else {
+                end = static_cast<std::size_t>(
+                    static_cast<const char*>(
+                        std::memchr(section.data() + pos, '\0', section.size() - pos)) -
+                    section.data());
+            }
+        }
         const std::string_view message = section.substr(pos, end - pos);
         pos = end + 1;
         MessageView m;

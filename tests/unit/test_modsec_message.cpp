@@ -512,5 +512,45 @@ TEST(Escapes, ManyBracketsBeforeTheTrailer)
     EXPECT_EQ(m.file, "/r.conf");
 }
 
+// Quotes and brackets are looked for sixteen bytes at a time: values of every length, at
+// every offset from the message's start, with a bracket and an escaped quote in them,
+// are read whole, and so is a message shorter than sixteen bytes.
+TEST(Escapes, ValuesOfEveryLengthAndOffsetAreReadWhole)
+{
+    for (std::size_t pad = 0; pad < 17; ++pad) {
+        for (std::size_t length = 0; length <= 40; ++length) {
+            std::string value(length, 'v');
+            if (length > 2)
+                value[length / 2] = '[';
+            if (length > 4) {
+                value[length - 2] = '\\';
+                value[length - 1] = '"';
+            }
+            const std::string text = "ModSecurity: Warning. " + std::string(pad, 'x') +
+                                     " at ARGS:a. [file \"/f\"] [id \"7\"] [tag \"" + value +
+                                     "\"] [data \"" + value +
+                                     "\"] [hostname \"h\"] [uri \"/\"] [unique_id \"u\"]";
+            MessageView m;
+            ASSERT_TRUE(parse_modsec_message(text, m));
+            EXPECT_EQ(m.data, value) << pad << " " << length;
+            ASSERT_EQ(m.tag_count, 1U) << pad << " " << length;
+            EXPECT_EQ(m.tags[0], value) << pad << " " << length;
+            EXPECT_EQ(m.id, "7") << pad << " " << length;
+            EXPECT_EQ(m.file, "/f") << pad << " " << length;
+            EXPECT_EQ(m.hostname, "h") << pad << " " << length;
+            EXPECT_EQ(m.unique_id, "u") << pad << " " << length;
+        }
+    }
+    MessageView m;
+    ASSERT_TRUE(parse_modsec_message("ModSecurity: x [", m));
+    EXPECT_EQ(m.head, "x [");
+    EXPECT_TRUE(m.truncated);
+    // A bracket first is no item's: an item begins with the space before it.
+    ASSERT_TRUE(parse_modsec_message("ModSecurity: [hostname \"x\"]xx", m));
+    EXPECT_EQ(m.head, "[hostname \"x\"]xx");
+    EXPECT_EQ(m.hostname, "");
+    EXPECT_TRUE(m.truncated);
+}
+
 } // namespace
 } // namespace mso
