@@ -129,6 +129,15 @@ public:
         m_encoded.append(tag);
         ++m_count;
     }
+    // Appends `count` tags already in the list's encoding (each its length as
+    // put_varint() writes it, then its bytes; encoded() gives them so): one copy for
+    // all of them, where push_back() makes two per tag. The caller vouches for the
+    // encoding, which the iterators read unchecked.
+    void append_encoded(std::string_view encoded, std::size_t count)
+    {
+        m_encoded.append(encoded);
+        m_count += count;
+    }
     void clear() noexcept
     {
         m_encoded.clear();

@@ -3,11 +3,24 @@
 // never reads past `in` and refuses a value over 64 bits.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace mso {
+
+// Writes `value` at `out`, which has room for 10 bytes; returns the bytes written.
+inline std::size_t put_varint(char* out, std::uint64_t value) noexcept
+{
+    std::size_t n = 0;
+    while (value >= 0x80U) {
+        out[n++] = static_cast<char>((value & 0x7fU) | 0x80U);
+        value >>= 7U;
+    }
+    out[n++] = static_cast<char>(value);
+    return n;
+}
 
 inline void put_varint(std::string& out, std::uint64_t value)
 {

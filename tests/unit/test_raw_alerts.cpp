@@ -128,6 +128,22 @@ TEST(RawAlerts, HostileAndEdgeMessagesDecodeAsVersionOne)
     }
 }
 
+// The most tags a finding keeps, each of invalid UTF-8 past the tag limit: each of its
+// first k_max_tag_bytes bytes becomes U+FFFD's three, the most text a tag can make.
+TEST(RawAlerts, SixteenTagsOfInvalidBytesDecodeAsVersionOne)
+{
+    std::string items = " [id \"942100\"] [msg \"m\"]";
+    for (int i = 0; i < 18; ++i)
+        items += " [tag \"" + std::string(1, static_cast<char>('a' + i)) +
+                 std::string(k_max_tag_bytes + 10, '\xff') + "\"]";
+    const Both b = encode_both({alert("Warning. Pattern match \"x\" at ARGS:a.", items)});
+    EXPECT_EQ(b.v1, b.v2);
+    ASSERT_EQ(b.v2.findings.size(), 1U);
+    EXPECT_EQ(b.v2.findings[0].tags.size(), k_max_tags);
+    for (const std::string_view tag : b.v2.findings[0].tags)
+        EXPECT_EQ(tag.size(), 1 + 3 * (k_max_tag_bytes - 1));
+}
+
 TEST(RawAlerts, FindingsBeyondTheLimitAreCountedAsInVersionOne)
 {
     std::vector<std::string> texts;
