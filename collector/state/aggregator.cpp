@@ -10,7 +10,7 @@ namespace mso {
 
 namespace {
 
-// Whether the rule whose id (the key in its vhost's rule map) is `id` was already
+// Whether the rule whose key in its vhost's rule map is `*id` was already
 // counted as a hit for the event being added. Each rule id has one key, so comparing
 // the keys' addresses is comparing the ids, without a memcmp() per pair; a request
 // rarely has more than a handful of findings, so a linear scan is cheapest.
