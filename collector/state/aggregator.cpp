@@ -134,13 +134,17 @@ const VhostStats* Aggregator::add(const RequestEvent& event, std::int64_t now)
     add_port(*v, event.port);
     add_status(*v, event.status, 1);
     v->clients.add(top_key(event.client));
-    v->paths.add(top_key(event.path));
+    // The path and each target go to the vhost's list and to each rule's: hashed once.
+    const TopK::Key path(top_key(event.path));
+    v->paths.add(path);
     v->agents.add(top_key(event.user_agent));
 
-    std::vector<const std::string*> hit_ids;
+    std::vector<const std::string*>& hit_ids = m_hit_ids;
+    hit_ids.clear();
     for (const Finding& f : event.findings) {
+        const TopK::Key target(top_key(f.target));
         if (!f.target.empty()) {
-            v->targets.add(top_key(f.target));
+            v->targets.add(target);
         }
         if (f.id.empty()) {
             ++(f.engine ? v->engine_messages : v->truncated_findings);
@@ -160,11 +164,11 @@ const VhostStats* Aggregator::add(const RequestEvent& event, std::int64_t now)
         rule.last_seen = now;
         ++rule.matches;
         if (!f.target.empty()) {
-            rule.targets.add(top_key(f.target));
+            rule.targets.add(target);
         }
         if (!seen_before(hit_ids, &it->first)) {
             ++rule.hits;
-            rule.paths.add(top_key(event.path));
+            rule.paths.add(path);
             hit_ids.push_back(&it->first);
         }
         if (!f.msg.empty()) {

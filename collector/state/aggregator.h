@@ -203,6 +203,9 @@ private:
         ~VhostIndex() = default;
     };
     VhostIndex m_vhost_index;
+    // add()'s list of the rules an event hit, kept so that its buffer is not allocated
+    // again for every event; only add() reads it, after clearing it.
+    std::vector<const std::string*> m_hit_ids;
     // Whether m_vhost_index holds every vhost (vhosts are never removed).
     [[nodiscard]] bool index_complete() const noexcept
     {

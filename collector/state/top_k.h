@@ -6,8 +6,9 @@
 //     and error <= N / capacity;
 //   - any key whose true count exceeds N / capacity is in the sketch.
 // Owns its keys; not thread-safe; never blocks. Memory is O(capacity); an add costs one
-// hash of the key and a scan of `capacity` words, and allocates only for a new key
-// longer than any key its slot held before.
+// hash of the key (none when given a Key, hashed once for several sketches) and a scan
+// of `capacity` 32-bit tags, and allocates only for a new key longer than any key its
+// slot held before.
 #pragma once
 
 #include <cstddef>
@@ -27,9 +28,18 @@ struct TopEntry {
 
 class TopK {
 public:
+    // A key with its hash, for adding the same key to several sketches (a request's
+    // path to its vhost's list and to each rule it hit) with one hash. It views `text`.
+    struct Key {
+        explicit Key(std::string_view text) noexcept;
+        std::string_view text;
+        std::uint64_t hash;
+    };
+
     explicit TopK(std::size_t capacity = 64);
 
-    void add(std::string_view key, std::uint64_t weight = 1);
+    void add(const Key& key, std::uint64_t weight = 1);
+    void add(std::string_view key, std::uint64_t weight = 1) { add(Key(key), weight); }
 
     // Entries by count (descending), then key; at most `limit` (0: all).
     [[nodiscard]] std::vector<TopEntry> top(std::size_t limit = 0) const;
@@ -49,16 +59,25 @@ public:
     void restore(TopEntry entry, std::uint64_t total);
 
 private:
-    // Slot of `key` (whose hash is `hash`), or npos.
-    [[nodiscard]] std::size_t find(std::string_view key, std::uint64_t hash) const noexcept;
+    // Slot of `key`, or npos.
+    [[nodiscard]] std::size_t find(const Key& key) const noexcept;
+    // The first slot with the smallest count (the sketch is not empty).
+    [[nodiscard]] std::size_t smallest_slot() noexcept;
 
     std::size_t m_capacity;
     std::uint64_t m_total = 0;
     std::vector<TopEntry> m_entries;
-    // Hash of each entry's key, in slot order: a lookup scans these few words instead of
-    // keeping a hash table whose nodes a full sketch would free and allocate on every
-    // new key (the common case for client addresses).
-    std::vector<std::uint64_t> m_hashes;
+    // A tag of each entry's key (its hash's low 32 bits), in slot order: a lookup scans
+    // these few words, four at a time, instead of keeping a hash table whose nodes a full
+    // sketch would free and allocate on every new key (the common case for client
+    // addresses). Equal tags are confirmed by comparing the keys.
+    std::vector<std::uint32_t> m_tags;
+    // The smallest count, and no slot before m_floor_slot holds it (smallest_slot(),
+    // which only a full sketch calls: a full sketch stays full, and restore() adds to
+    // none, so no count below m_floor ever arrives).
+    std::uint64_t m_floor = 0;
+    std::size_t m_floor_slot = 0;
+    bool m_floor_known = false;
 };
 
 // Several sketches' entries merged by key, e.g. one list across vhosts (the mergeable

@@ -138,6 +138,69 @@ TopK sketch_of(std::size_t capacity, const std::vector<Adds>& adds)
     return top;
 }
 
+// The sketch's slots, key for key, against Space-Saving written plainly (a whole scan
+// for the first smallest count at every new key, a linear search for each key): the
+// tags' four-at-a-time search and the smallest count's cursor must change nothing,
+// whatever the weights (0 included), the keys' repeats, and restores in between.
+TEST(TopK, SlotsAreThoseOfAPlainSpaceSaving)
+{
+    struct Plain {
+        std::size_t capacity;
+        std::vector<TopEntry> entries;
+        void add(const std::string& key, std::uint64_t weight)
+        {
+            for (TopEntry& e : entries) {
+                if (e.key == key) {
+                    e.count += weight;
+                    return;
+                }
+            }
+            if (entries.size() < capacity) {
+                entries.push_back(TopEntry{key, weight, 0});
+                return;
+            }
+            auto smallest = entries.begin();
+            for (auto it = entries.begin(); it != entries.end(); ++it) {
+                if (it->count < smallest->count) {
+                    smallest = it;
+                }
+            }
+            *smallest = TopEntry{key, smallest->count + weight, smallest->count};
+        }
+    };
+    std::mt19937 rng(15);
+    for (const std::size_t capacity : {1U, 3U, 8U, 17U, 64U}) {
+        TopK top(capacity);
+        Plain plain{capacity, {}};
+        std::uniform_int_distribution<int> key_of(0, static_cast<int>(capacity) * 3);
+        std::uniform_int_distribution<int> weight_of(0, 3);
+        for (int i = 0; i < 20000; ++i) {
+            const std::string key = "k" + std::to_string(key_of(rng));
+            const auto weight = static_cast<std::uint64_t>(weight_of(rng));
+            top.add(key, weight);
+            plain.add(key, weight);
+            if (i == 5000) {
+                // A restored sketch, partly filled with a count below the others'.
+                top = TopK(capacity);
+                plain = Plain{capacity, {}};
+                for (std::size_t k = 0; k + 1 < capacity; ++k) {
+                    const TopEntry e{"r" + std::to_string(k), 40 - k % 7, k % 3};
+                    top.restore(e, 1000);
+                    plain.entries.push_back(e);
+                }
+            }
+            const auto& got = top.entries();
+            ASSERT_EQ(got.size(), plain.entries.size()) << "capacity " << capacity;
+            for (std::size_t k = 0; k < got.size(); ++k) {
+                ASSERT_EQ(got[k].key, plain.entries[k].key)
+                    << "capacity " << capacity << ", add " << i << ", slot " << k;
+                ASSERT_EQ(got[k].count, plain.entries[k].count);
+                ASSERT_EQ(got[k].error, plain.entries[k].error);
+            }
+        }
+    }
+}
+
 TEST(TopK, AbsentBoundIsZeroWithRoomElseTheSmallestCount)
 {
     EXPECT_EQ(sketch_of(3, {}).absent_bound(), 0U);
