@@ -311,12 +311,13 @@ detail::Framing detail::split_alert_section(std::string_view datagram) noexcept
 
 Decoded decode_datagram(std::string_view datagram)
 {
+    Decoded out; // one return of one object: the event is not moved again on the way out
     if (datagram.size() > k_max_datagram_bytes)
-        return DecodeFailure{DecodeError::too_large,
-                             "datagram of " + std::to_string(datagram.size()) + " bytes"};
-    if (auto decoded = detail::decode_request_fast(detail::split_alert_section(datagram)))
-        return std::move(*decoded);
-    return decode_datagram_reference(datagram);
+        out = DecodeFailure{DecodeError::too_large,
+                            "datagram of " + std::to_string(datagram.size()) + " bytes"};
+    else if (!detail::decode_request_fast(detail::split_alert_section(datagram), out))
+        out = decode_datagram_reference(datagram);
+    return out;
 }
 
 Decoded decode_datagram_reference(std::string_view whole)

@@ -300,10 +300,11 @@ constexpr std::array<std::string_view, q_count> k_request_names = {
     k_field_user_agent,  k_field_scores,    k_field_findings, k_field_findings_dropped,
     k_field_intercepted, k_field_phase,     k_field_data_max};
 
-Decoded read_request(const Slots<q_count>& slots, std::int64_t version,
-                     std::optional<std::string_view> alerts)
+// Fills `out` with the event, or with the first failure.
+void read_request(const Slots<q_count>& slots, std::int64_t version,
+                  std::optional<std::string_view> alerts, Decoded& out)
 {
-    RequestEvent e;
+    RequestEvent& e = out.emplace<RequestEvent>();
     Reader<q_count> r{slots, {}};
     r.integer(q_time_us, e.time_us);
     r.string(q_vhost, e.vhost);
@@ -328,39 +329,44 @@ Decoded read_request(const Slots<q_count>& slots, std::int64_t version,
         r.too_big(k_field_data_max);
     }
     if (r.failure) {
-        return std::move(*r.failure);
+        out = std::move(*r.failure);
+        return;
     }
     if (const element* scores = r.field(q_scores, false)) {
         e.scores.emplace();
         if (auto failure = read_scores(*scores, *e.scores)) {
-            return std::move(*failure);
+            out = std::move(*failure);
+            return;
         }
     }
     if (version == k_schema_version_raw_alerts) {
         add_raw_alert_findings(alerts.value_or(std::string_view()), data_max, e);
-        return e;
+        return;
     }
     const element* findings = r.field(q_findings, true);
     if (findings == nullptr) {
-        return std::move(*r.failure);
+        out = std::move(*r.failure);
+        return;
     }
     simdjson::dom::array a;
     if (findings->get_array().get(a) != simdjson::SUCCESS) {
-        return DecodeFailure{DecodeError::bad_field_type,
-                             field_text("field ", k_field_findings) + " is not an array"};
+        out = DecodeFailure{DecodeError::bad_field_type,
+                            field_text("field ", k_field_findings) + " is not an array"};
+        return;
     }
     if (a.size() > k_max_findings_per_event) {
-        return DecodeFailure{DecodeError::out_of_bounds,
-                             "more than " + std::to_string(k_max_findings_per_event) + " findings"};
+        out = DecodeFailure{DecodeError::out_of_bounds,
+                            "more than " + std::to_string(k_max_findings_per_event) + " findings"};
+        return;
     }
     e.findings.resize(a.size());
     std::size_t i = 0;
     for (const element f : a) {
         if (auto failure = read_finding(f, e.findings[i++])) {
-            return std::move(*failure);
+            out = std::move(*failure);
+            return;
         }
     }
-    return e;
 }
 
 // One parser per thread: its buffers are sized once for the largest datagram, so
@@ -375,37 +381,38 @@ simdjson::dom::parser* thread_parser()
 
 } // namespace
 
-std::optional<Decoded> decode_request_fast(const Framing& framing)
+bool decode_request_fast(const Framing& framing, Decoded& out)
 {
     const std::string_view datagram = framing.json;
     simdjson::dom::parser* parser = thread_parser();
     if (parser == nullptr) {
-        return std::nullopt;
+        return false;
     }
     simdjson::dom::object obj;
     if (parser->parse(datagram.data(), datagram.size()).get_object().get(obj) !=
         simdjson::SUCCESS) {
-        return std::nullopt;
+        return false;
     }
     Slots<q_count> slots(k_request_names);
     slots.fill(obj);
     // The version and type checks as the reference makes them; any other answer is its.
     const element* v = slots.get(q_v);
     if (v == nullptr || v->type() != element_type::INT64) {
-        return std::nullopt;
+        return false;
     }
     const std::int64_t version = v->get_int64().value_unsafe();
     // Alerts after a version 1 event are the reference's error to give.
     if (!(version == k_schema_version && !framing.alerts) &&
         version != k_schema_version_raw_alerts) {
-        return std::nullopt;
+        return false;
     }
     std::string_view type;
     const element* t = slots.get(q_type);
     if (t == nullptr || t->get_string().get(type) != simdjson::SUCCESS || type != k_type_request) {
-        return std::nullopt;
+        return false;
     }
-    return read_request(slots, version, framing.alerts);
+    read_request(slots, version, framing.alerts, out);
+    return true;
 }
 
 } // namespace mso::detail

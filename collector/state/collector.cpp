@@ -48,7 +48,8 @@ void Collector::ingest_event(const RequestEvent& event, std::string_view source,
         }
         it->second.add(event, now);
     }
-    m_events.push(event, id, engine != EngineMode::unknown ? engine : inferred_engine_mode(event));
+    m_events.push(RequestEvent(event), id,
+                  engine != EngineMode::unknown ? engine : inferred_engine_mode(event));
 }
 
 void Collector::count_source_refusal(std::string_view source, std::string_view reason,

@@ -134,7 +134,7 @@ void EventRing::push(RequestEvent event, SourceId source)
     push(std::move(event), source, engine);
 }
 
-void EventRing::push(RequestEvent event, SourceId source, EngineMode engine)
+void EventRing::push(RequestEvent&& event, SourceId source, EngineMode engine)
 {
     // Clamped as the slot keeps it, so that bytes() stays the sum of the slots.
     const std::uint32_t bytes = static_cast<std::uint32_t>(

@@ -46,7 +46,8 @@ public:
     // kept, not recomputed, so that the ring answers what history stored); without
     // `engine`, what the event itself shows (inferred_engine_mode()).
     void push(RequestEvent event, SourceId source = k_module_source_id);
-    void push(RequestEvent event, SourceId source, EngineMode engine);
+    // Takes the event by rvalue: the ring's copy is made from it with one move.
+    void push(RequestEvent&& event, SourceId source, EngineMode engine);
 
     // One event of the ring with where it came from and the engine mode it was kept with.
     struct Entry {
