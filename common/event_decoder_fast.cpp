@@ -37,12 +37,11 @@ public:
         std::size_t next = 0;
         for (const auto field : obj) {
             const std::string_view key = field.key;
-            for (std::size_t k = 0; k < N; ++k) {
-                const std::size_t i = (next + k) % N;
+            for (std::size_t k = 0, i = next; k < N; ++k, i = i + 1 == N ? 0 : i + 1) {
                 if (key == m_names[i]) {
                     m_value[i] = field.value;
                     m_set[i] = !field.value.is_null();
-                    next = i + 1;
+                    next = i + 1 == N ? 0 : i + 1;
                     break;
                 }
             }

@@ -3,6 +3,7 @@
 #include "state/time_series.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace mso {
 namespace {
@@ -13,20 +14,28 @@ std::int64_t floor_to(std::int64_t t, std::int64_t step)
     return (t % step < 0 ? q - 1 : q) * step;
 }
 
+// Four bytes of `s` from `at` as one word.
+inline std::uint32_t word_at(const std::string& s, std::size_t at) noexcept
+{
+    std::uint32_t w;
+    std::memcpy(&w, s.data() + at, sizeof w);
+    return w;
+}
+
 // Whether two rule ids are equal. A point holds up to k_max_rules_per_point ids, most of
 // them six digits alike in length and often in their first three, so each event compares
-// its ids with dozens: a byte loop in line costs a fraction of a memcmp() call apiece.
+// its ids with dozens: ids of 4-8 bytes are compared as their first and last four bytes
+// (two loads each, overlapping), in line, for a fraction of a memcmp() call apiece.
 inline bool same_id(const std::string& a, const std::string& b) noexcept
 {
-    if (a.size() != b.size()) {
+    const std::size_t n = a.size();
+    if (n != b.size()) {
         return false;
     }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (a[i] != b[i]) {
-            return false;
-        }
+    if (n >= 4 && n <= 8) {
+        return word_at(a, 0) == word_at(b, 0) && word_at(a, n - 4) == word_at(b, n - 4);
     }
-    return true;
+    return a == b;
 }
 
 // Adds `n` hits of `id` to `point`; returns whether a new entry was made. A new entry

@@ -89,6 +89,34 @@ TEST(TimeSeries, WindowSums)
     }
 }
 
+// Ids that differ in one byte, at every position, for every length from 1 to 12 (the
+// ids of 4-8 bytes are compared as two words): each keeps its own count.
+TEST(TimeSeries, RuleIdsDifferingInOneByteAreCountedApart)
+{
+    for (std::size_t n = 1; n <= 12; ++n) {
+        TimeSeries s;
+        std::vector<std::string> ids{std::string(n, '9')};
+        for (std::size_t at = 0; at < n; ++at) {
+            ids.push_back(ids.front());
+            ids.back()[at] = '4';
+        }
+        ids.push_back(std::string(n + 1, '9')); // one byte longer
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+            const std::vector<const std::string*> hit{&ids[k]};
+            for (std::size_t times = 0; times <= k; ++times) {
+                add(s, k_t0, requests(1, 1, &hit));
+            }
+        }
+        ASSERT_EQ(s.minutes().size(), 1U);
+        const auto& rule_hits = s.minutes().front().rule_hits;
+        ASSERT_EQ(rule_hits.size(), ids.size()) << "length " << n;
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+            EXPECT_EQ(rule_hits[k].first, ids[k]);
+            EXPECT_EQ(rule_hits[k].second, k + 1) << "length " << n << ", id " << ids[k];
+        }
+    }
+}
+
 TEST(TimeSeries, RuleIdsPerPointAreBounded)
 {
     TimeSeries s;
