@@ -10,6 +10,8 @@ MSO_PACKAGES=(
   # build
   cmake ninja-build g++ pkg-config apache2-dev libapr1-dev libaprutil1-dev
   nlohmann-json3-dev libsimdjson-dev libcli11-dev libgtest-dev libcpp-httplib-dev
+  # the live aggregates' key hash (collector/util/key_hash.cpp, header only)
+  libxxhash-dev
   # the console receiver: HTTPS (cpp-httplib's OpenSSL support), htpasswd checks (APR-util)
   libssl-dev
   # the history store (collector/store, docs/STORE.md)

@@ -9,6 +9,7 @@
 #include "state/time_series.h"
 #include "state/top_k.h"
 #include "protocol/query.h"
+#include "util/key_hash.h"
 #include "util/utf8_cut.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -50,17 +51,14 @@ inline constexpr std::size_t k_paranoia_levels =
 static_assert(k_max_rules_limit == k_max_rules_per_vhost && k_max_top_clients == k_top_capacity,
               "the query limits of protocol/query.h are the bounds kept per vhost");
 
-// The hash of the vhosts' rule maps: std::hash's, declared fast. libstdc++ 12 looks a key
-// up in an unordered_map with std::hash<std::string> of up to 20 entries by comparing it
-// with every entry in turn, one node after another (a memcmp() call each); most vhosts
-// have fewer rules than that, so each finding walked about half its vhost's rules. With
-// a hash the library takes as fast, a lookup hashes and goes to the key's bucket
-// (docs/BENCHMARKS.md, "the rule maps hashed").
+// The hash of the vhosts' rule maps: key_hash() (XXH3), which libstdc++ takes as fast.
+// libstdc++ 12 looks a key up in an unordered_map with std::hash<std::string> of up to
+// 20 entries by comparing it with every entry in turn, one node after another (a
+// memcmp() call each); most vhosts have fewer rules than that, so each finding walked
+// about half its vhost's rules. With a hash the library takes as fast, a lookup hashes
+// and goes to the key's bucket (docs/BENCHMARKS.md, "the rule maps hashed").
 struct RuleIdHash {
-    std::size_t operator()(const std::string& id) const noexcept
-    {
-        return std::hash<std::string_view>{}(id);
-    }
+    std::size_t operator()(const std::string& id) const noexcept { return key_hash(id); }
 };
 
 // Totals of one rule within one vhost.

@@ -2,6 +2,8 @@
 // which are cheap for the small capacities used here (tens of slots).
 #include "state/top_k.h"
 
+#include "util/key_hash.h"
+
 #include <algorithm>
 #include <functional>
 #include <unordered_map>
@@ -23,9 +25,7 @@ std::uint32_t tag_of(const TopK::Key& key) noexcept
 
 } // namespace
 
-TopK::Key::Key(std::string_view key) noexcept : text(key), hash(std::hash<std::string_view>{}(key))
-{
-}
+TopK::Key::Key(std::string_view key) noexcept : text(key), hash(key_hash(key)) {}
 
 std::size_t TopK::find(const Key& key) const noexcept
 {
