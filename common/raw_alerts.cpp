@@ -130,15 +130,23 @@ std::string_view modsec_text_view(std::string_view raw, std::size_t max_bytes,
     return scratch;
 }
 
+// modsec_text() into `out`, in place: a finding's five texts are written where they stay,
+// not made in a temporary and moved there (a move and a destruction each).
+void assign_modsec_text(std::string& out, std::string_view raw, std::size_t max_bytes,
+                        bool* cut = nullptr)
+{
+    char buffer[k_modsec_decode_bytes];
+    const std::string_view text = modsec_text_view(raw, max_bytes, buffer, out, cut);
+    if (text.data() != out.data())
+        out.assign(text);
+}
+
 } // namespace
 
 std::string modsec_text(std::string_view raw, std::size_t max_bytes, bool* cut)
 {
-    char buffer[k_modsec_decode_bytes];
     std::string out;
-    const std::string_view text = modsec_text_view(raw, max_bytes, buffer, out, cut);
-    if (text.data() != out.data())
-        out.assign(text);
+    assign_modsec_text(out, raw, max_bytes, cut);
     return out;
 }
 
@@ -197,9 +205,9 @@ void add_raw_alert_findings(std::string_view section, std::size_t data_max, Requ
             continue;
         }
         Finding& f = event.findings.emplace_back();
-        f.id = modsec_text(m.id, k_max_id_bytes);
-        f.msg = modsec_text(m.engine ? m.head : m.msg, limits.max_msg);
-        f.severity = modsec_text(m.severity, k_max_severity_bytes);
+        assign_modsec_text(f.id, m.id, k_max_id_bytes);
+        assign_modsec_text(f.msg, m.engine ? m.head : m.msg, limits.max_msg);
+        assign_modsec_text(f.severity, m.severity, k_max_severity_bytes);
         f.paranoia_level = m.paranoia_level;
         f.phase = m.phase;
         // The tags encoded here first, then copied into the list at once: one
@@ -213,8 +221,8 @@ void add_raw_alert_findings(std::string_view section, std::size_t data_max, Requ
             tag_bytes += tag.size();
         }
         f.tags.append_encoded(std::string_view(tags, tag_bytes), m.tag_count);
-        f.target = modsec_text(m.target, k_max_target_bytes);
-        f.data = modsec_text(m.data, data_max, &f.data_truncated);
+        assign_modsec_text(f.target, m.target, k_max_target_bytes);
+        assign_modsec_text(f.data, m.data, data_max, &f.data_truncated);
         f.intercepted = m.intercepted;
         f.truncated = m.truncated;
         f.engine = m.engine;
