@@ -1,5 +1,6 @@
-// Space-Saving; see top_k.h. Keys are found and the minimum is chosen by linear scans,
-// which are cheap for the small capacities used here (tens of slots).
+// Space-Saving; see top_k.h. Keys are found by a linear scan of their tags and the
+// minimum by a cursor over the slots (smallest_slot()), which are cheap for the small
+// capacities used here (tens of slots).
 #include "state/top_k.h"
 
 #include "util/key_hash.h"

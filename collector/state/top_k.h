@@ -68,7 +68,7 @@ private:
     std::uint64_t m_total = 0;
     std::vector<TopEntry> m_entries;
     // A tag of each entry's key (its hash's low 32 bits), in slot order: a lookup scans
-    // these few words, four at a time, instead of keeping a hash table whose nodes a full
+    // these few words, sixteen at a time, instead of keeping a hash table whose nodes a full
     // sketch would free and allocate on every new key (the common case for client
     // addresses). Equal tags are confirmed by comparing the keys.
     std::vector<std::uint32_t> m_tags;
