@@ -140,8 +140,9 @@ TopK sketch_of(std::size_t capacity, const std::vector<Adds>& adds)
 
 // The sketch's slots, key for key, against Space-Saving written plainly (a whole scan
 // for the first smallest count at every new key, a linear search for each key): the
-// tags' four-at-a-time search and the smallest count's cursor must change nothing,
-// whatever the weights (0 included), the keys' repeats, and restores in between.
+// tags' sixteen-at-a-time search (capacities 17 and 64 reach it) and the smallest
+// count's cursor must change nothing, whatever the weights (0 included), the keys'
+// repeats, and restores in between.
 TEST(TopK, SlotsAreThoseOfAPlainSpaceSaving)
 {
     struct Plain {
